@@ -1,0 +1,351 @@
+package client
+
+import "time"
+
+// Text is a piece of registry text in the two languages the regulator
+// publishes. ZH is always present; EN is empty when the regulator published
+// no English text.
+type Text struct {
+	ZH string `json:"zh"`
+	EN string `json:"en,omitempty"`
+}
+
+// In returns the text for a locale tag such as "en" or "zh-CN", falling back
+// to Chinese, the registry's language of record, when there is no English.
+func (t Text) In(locale string) string {
+	if t.EN != "" && len(locale) >= 2 && (locale[0] == 'e' || locale[0] == 'E') && (locale[1] == 'n' || locale[1] == 'N') {
+		return t.EN
+	}
+	return t.ZH
+}
+
+// Category is a product category of the registry. Categories are data: the
+// registry adds new ones without a release of this SDK.
+type Category struct {
+	Code      string    `json:"code"`
+	Name      Text      `json:"name"`
+	Version   int64     `json:"version"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Enterprise is a maker on the quality-commitment list.
+type Enterprise struct {
+	ID         string    `json:"id"`
+	USCC       USCC      `json:"uscc"`
+	Name       Text      `json:"name"`
+	RegionCode string    `json:"region_code"` // GB/T 2260 administrative division code
+	Region     Text      `json:"region"`
+	Categories []string  `json:"categories"`
+	ListedAt   time.Time `json:"listed_at"`
+	Version    int64     `json:"version"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	VerifyURL  string    `json:"verify_url"`
+}
+
+// CommitmentStatus is the state of a commitment. The registry may add states;
+// an unrecognised one is kept as is and never read as active.
+type CommitmentStatus string
+
+// Commitment states known to this version of the SDK.
+const (
+	CommitmentActive    CommitmentStatus = "active"
+	CommitmentSuspended CommitmentStatus = "suspended"
+	CommitmentRevoked   CommitmentStatus = "revoked"
+	CommitmentExpired   CommitmentStatus = "expired"
+)
+
+// Known reports whether s is a state this version of the SDK understands.
+func (s CommitmentStatus) Known() bool {
+	switch s {
+	case CommitmentActive, CommitmentSuspended, CommitmentRevoked, CommitmentExpired:
+		return true
+	}
+	return false
+}
+
+// Scope says which products a commitment covers. A product is covered when
+// its brand is listed and, if Models is not empty, its model is listed; or
+// when its GTIN starts with one of GTINPrefixes.
+type Scope struct {
+	Brands       []string `json:"brands,omitempty"`
+	Models       []string `json:"models,omitempty"`
+	GTINPrefixes []string `json:"gtin_prefixes,omitempty"`
+}
+
+// CommitmentItem is one promise of a commitment, such as conformity to a
+// national standard or a return guarantee.
+type CommitmentItem struct {
+	Kind     string `json:"kind"`               // "standard", "return", "repair", "warranty", "labelling", … (data, may grow)
+	Standard string `json:"standard,omitempty"` // e.g. "GB 4706.1-2005" when Kind is "standard"
+	Text     Text   `json:"text"`
+}
+
+// Commitment is what an enterprise promised for one product category.
+type Commitment struct {
+	ID              string           `json:"id"`
+	EnterpriseID    string           `json:"enterprise_id"`
+	Category        string           `json:"category"`
+	Scope           Scope            `json:"scope"`
+	Items           []CommitmentItem `json:"items"`
+	EffectiveAt     time.Time        `json:"effective_at"` // the commitment is in force from then on
+	ExpiresAt       time.Time        `json:"expires_at"`   // and until then; the zero time means no end
+	Status          CommitmentStatus `json:"status"`
+	StatusChangedAt time.Time        `json:"status_changed_at"`
+	StatusReason    *Text            `json:"status_reason,omitempty"`
+	Version         int64            `json:"version"`
+	UpdatedAt       time.Time        `json:"updated_at"`
+	VerifyURL       string           `json:"verify_url"`
+}
+
+// InspectionResult is the outcome of a law-enforcement sampling. The
+// registry may add results; an unrecognised one is kept as is.
+type InspectionResult string
+
+// Inspection results known to this version of the SDK.
+const (
+	InspectionPass    InspectionResult = "pass"
+	InspectionFail    InspectionResult = "fail"
+	InspectionPending InspectionResult = "pending"
+)
+
+// Known reports whether r is a result this version of the SDK understands.
+func (r InspectionResult) Known() bool {
+	switch r {
+	case InspectionPass, InspectionFail, InspectionPending:
+		return true
+	}
+	return false
+}
+
+// SampledProduct is the product an inspection took samples of.
+type SampledProduct struct {
+	Name  Text   `json:"name"`
+	Brand string `json:"brand"`
+	Model string `json:"model,omitempty"`
+	Batch string `json:"batch,omitempty"`
+	GTIN  GTIN   `json:"gtin,omitempty"`
+}
+
+// FailedItem is one test item an inspected sample did not meet.
+type FailedItem struct {
+	Item        Text   `json:"item"`
+	Requirement string `json:"requirement"`
+	Measured    string `json:"measured"`
+}
+
+// Rectification is the follow-up the authority ordered after a failure.
+type Rectification struct {
+	Status      string     `json:"status"` // "ordered", "in_progress", "completed", … (data, may grow)
+	Deadline    time.Time  `json:"deadline"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	Note        *Text      `json:"note,omitempty"`
+}
+
+// Inspection is one law-enforcement sampling result.
+type Inspection struct {
+	ID            string           `json:"id"`
+	EnterpriseID  string           `json:"enterprise_id"`
+	Category      string           `json:"category"`
+	Product       SampledProduct   `json:"product"`
+	Authority     Text             `json:"authority"`
+	SampledAt     time.Time        `json:"sampled_at"`
+	PublishedAt   time.Time        `json:"published_at"`
+	Result        InspectionResult `json:"result"`
+	FailedItems   []FailedItem     `json:"failed_items,omitempty"`
+	ReportNo      string           `json:"report_no"`
+	Rectification *Rectification   `json:"rectification,omitempty"`
+	Version       int64            `json:"version"`
+	UpdatedAt     time.Time        `json:"updated_at"`
+	VerifyURL     string           `json:"verify_url"`
+}
+
+// Case is a published typical enforcement case, such as counterfeit branded
+// goods sold on a platform.
+type Case struct {
+	ID          string    `json:"id"`
+	Title       Text      `json:"title"`
+	Summary     Text      `json:"summary"`
+	Category    string    `json:"category,omitempty"`
+	Brand       string    `json:"brand"`
+	Platform    string    `json:"platform,omitempty"`
+	Authority   Text      `json:"authority"`
+	PublishedAt time.Time `json:"published_at"`
+	Version     int64     `json:"version"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	VerifyURL   string    `json:"verify_url"`
+}
+
+// ProductKey is how a platform names a product: a GTIN, or the maker's USCC
+// with the brand and model. Exactly one of the two forms is set.
+type ProductKey struct {
+	GTIN  GTIN   `json:"gtin,omitempty"`
+	USCC  USCC   `json:"uscc,omitempty"`
+	Brand string `json:"brand,omitempty"`
+	Model string `json:"model,omitempty"`
+}
+
+// Product is what the registry knows of a listed product.
+type Product struct {
+	Name     Text   `json:"name"`
+	Brand    string `json:"brand"`
+	Model    string `json:"model,omitempty"`
+	GTIN     GTIN   `json:"gtin,omitempty"`
+	Category string `json:"category"`
+}
+
+// ProductStatus is the registry's answer for one product key: whether its
+// maker is listed, the commitment covering it, and its recent inspections.
+// The badge verdict is derived from it by [Decide].
+type ProductStatus struct {
+	Key        ProductKey  `json:"key"`
+	Listed     bool        `json:"listed"`
+	Product    *Product    `json:"product,omitempty"`
+	Enterprise *Enterprise `json:"enterprise,omitempty"`
+	// Commitment is the commitment whose scope covers the product, in
+	// whatever state it is; nil when none does.
+	Commitment *Commitment `json:"commitment,omitempty"`
+	// Inspections are the product's most recent inspections, newest
+	// published first (at most five). The newest decided one (pass or
+	// fail) is always among them, however many pending ones follow it.
+	Inspections []Inspection `json:"inspections,omitempty"`
+	// Version grows whenever anything above changes; it is the largest
+	// version of the records the status is made of.
+	Version   int64     `json:"version"`
+	UpdatedAt time.Time `json:"updated_at"`
+	VerifyURL string    `json:"verify_url,omitempty"`
+}
+
+// EventType names a change in the registry. The registry may add types.
+type EventType string
+
+// Event types known to this version of the SDK. A status change of a
+// commitment other than a revocation (suspension, reinstatement, expiry) is
+// a commitment.updated event; the record says the new status.
+const (
+	EventEnterpriseUpdated   EventType = "enterprise.updated"
+	EventEnterpriseDelisted  EventType = "enterprise.delisted"
+	EventCommitmentPublished EventType = "commitment.published"
+	EventCommitmentUpdated   EventType = "commitment.updated"
+	EventCommitmentRevoked   EventType = "commitment.revoked"
+	EventInspectionPublished EventType = "inspection.published"
+	EventInspectionUpdated   EventType = "inspection.updated"
+	EventCasePublished       EventType = "case.published"
+	EventCategoryPublished   EventType = "category.published"
+)
+
+// Event is one entry of the change feed; webhook pushes carry the same
+// object. Exactly one of the record fields is set, matching Type; it holds
+// the record as it is after the change.
+type Event struct {
+	ID         string    `json:"id"`
+	Cursor     string    `json:"cursor"`
+	Type       EventType `json:"type"`
+	OccurredAt time.Time `json:"occurred_at"`
+
+	Enterprise *Enterprise `json:"enterprise,omitempty"`
+	Commitment *Commitment `json:"commitment,omitempty"`
+	Inspection *Inspection `json:"inspection,omitempty"`
+	Case       *Case       `json:"case,omitempty"`
+	Category   *Category   `json:"category,omitempty"`
+}
+
+// ReportKind is what a shopper suspects of a listing.
+type ReportKind string
+
+// Report kinds known to this version of the SDK.
+const (
+	ReportCounterfeit ReportKind = "counterfeit"
+	ReportSubstandard ReportKind = "substandard"
+	ReportFalseClaim  ReportKind = "false_claim"
+	ReportOther       ReportKind = "other"
+)
+
+// ReportParams is a shopper's report of a suspected fake or sub-standard
+// listing, as a platform submits it.
+type ReportParams struct {
+	Product     ProductKey `json:"product"`
+	Kind        ReportKind `json:"kind"`
+	ListingURL  string     `json:"listing_url"`
+	Platform    string     `json:"platform"`
+	Description string     `json:"description"`
+	Contact     string     `json:"contact,omitempty"`
+}
+
+// Report is a report the registry has received and forwarded as a lead.
+type Report struct {
+	ID          string     `json:"id"`
+	Product     ProductKey `json:"product"`
+	Kind        ReportKind `json:"kind"`
+	ListingURL  string     `json:"listing_url"`
+	Platform    string     `json:"platform"`
+	Description string     `json:"description"`
+	Status      string     `json:"status"` // "received", "forwarded", … (data, may grow)
+	CreatedAt   time.Time  `json:"created_at"`
+}
+
+// Problem is an RFC 9457 problem document, the body of every error response.
+type Problem struct {
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Status    int            `json:"status"`
+	Detail    string         `json:"detail,omitempty"`
+	Instance  string         `json:"instance,omitempty"`
+	Code      string         `json:"code"`
+	RequestID string         `json:"request_id,omitempty"`
+	Errors    []ProblemField `json:"errors,omitempty"`
+}
+
+// ProblemField points at one invalid field of a request.
+type ProblemField struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Stable problem codes. Clients branch on these, never on titles or details.
+const (
+	CodeNotFound             = "not_found"
+	CodeInvalidGTIN          = "invalid_gtin"
+	CodeInvalidUSCC          = "invalid_uscc"
+	CodeInvalidParameter     = "invalid_parameter"
+	CodeInvalidCursor        = "invalid_cursor"
+	CodeInvalidBody          = "invalid_body"
+	CodeTooManyKeys          = "too_many_keys"
+	CodePayloadTooLarge      = "payload_too_large"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeUnauthorized         = "unauthorized"
+	CodeRateLimited          = "rate_limited"
+	CodeIdempotencyConflict  = "idempotency_conflict"
+	CodeUnavailable          = "unavailable"
+	CodeInternal             = "internal"
+)
+
+// BatchRequest is the body of a batch product lookup.
+type BatchRequest struct {
+	Keys []ProductKey `json:"keys"`
+}
+
+// MaxBatchKeys is the most keys one batch lookup call may carry.
+const MaxBatchKeys = 100
+
+// BatchResult is the answer for one key of a batch lookup: a status, or a
+// problem when the key was invalid.
+type BatchResult struct {
+	Key    ProductKey     `json:"key"`
+	Status *ProductStatus `json:"status,omitempty"`
+	Error  *Problem       `json:"error,omitempty"`
+}
+
+// List is one page of a list endpoint. NextCursor is empty on the last page.
+type List[T any] struct {
+	Data       []T    `json:"data"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// ChangePage is one answer of the change feed. NextCursor is always set:
+// pass it as "after" to continue, even when Data is empty.
+type ChangePage struct {
+	Data       []Event `json:"data"`
+	NextCursor string  `json:"next_cursor"`
+	HasMore    bool    `json:"has_more"`
+}
