@@ -1,0 +1,67 @@
+// Package sandbox is a reference implementation of the quality commitment
+// public query API (api/openapi.yaml) over a deterministic, generated data
+// set. Examples and tests talk to it instead of the regulator: it answers
+// every route of the contract, publishes changes on command, and misbehaves
+// on command.
+//
+// In a test it feels like net/http/httptest:
+//
+//	srv := sandbox.NewServer(t)                 // the demo set on a loopback port
+//	resp, err := http.Get(srv.URL + "/v1/products/" + string(srv.Demo()[0].GTIN))
+//
+// # The data set
+//
+// A seed, a size and a reference day decide every record, byte for byte.
+// The demo set (the default) has 50 enterprises and 1,000 products in six
+// categories: household appliances, washing products and children's
+// clothing (the registry's launch categories), toys, stationery and
+// furniture. Names are fictional; USCCs and GTINs are valid, region codes
+// and national standards are real. Sizes go up to 1,000,000 products and
+// beyond: products are computed on demand from their GTIN, so a large set
+// is ready in a couple of seconds and costs memory only for its enterprises,
+// commitments and inspections.
+//
+// The first enterprises of every set are curated so that the demo shows
+// each badge verdict: an active commitment with a passed inspection, one
+// not inspected yet, a failed inspection, a suspended, a revoked and an
+// expired commitment, one past its expiry date but still marked active, one
+// not yet in force, and the edge cases of the inspection look-back window.
+// Demo lists them with the verdict each shows; NotListedGTIN is a product
+// whose maker is not on the list. WithHostileText fills every text field
+// with markup, script URLs, broken UTF-8 and bidirectional overrides.
+//
+// # Behaving like the real thing
+//
+// Every GET answers with an ETag and honours If-None-Match with 304;
+// lists are paged with opaque cursors bound to their filters; each API key
+// has a token-bucket rate limit with RateLimit-* headers and 429 with
+// Retry-After; the change feed holds long polls until a change is
+// published; consumer reports are idempotent under Idempotency-Key; every
+// error is an RFC 9457 problem document with a stable code.
+//
+// # Publishing changes
+//
+// SetCommitmentStatus, Revoke, PublishInspection, Delist, RenameEnterprise
+// and PublishCase change the registry as the regulator would: each stores a
+// new version of the record and appends an event to the change feed, which
+// wakes long polls and is pushed, signed, to every URL registered with
+// AddWebhook (retried with a doubling wait until the receiver answers 2xx).
+//
+// # Faults
+//
+// SetFaults (or WithFaults, or the qcsandbox -fault flag) makes routes
+// misbehave with a given probability: added latency, an error status, a
+// 429, a reset connection, malformed JSON, a truncated body, an oversized
+// body or a slow body. Fault draws are seeded (WithFaultSeed) so a failing
+// test can be run again. Requests counts what reached each route, so a
+// test can measure how many attempts a client made.
+//
+// # The operator API
+//
+// Programs not written in Go drive the same through HTTP under /_sandbox:
+// GET /_sandbox/demo, GET /_sandbox/stats, PUT /_sandbox/faults
+// {"faults":["error=503@0.2"]}, POST /_sandbox/webhooks {"url","secrets"},
+// POST /_sandbox/commitments/{id}/status {"status":"revoked"},
+// POST /_sandbox/inspections {"gtin","result"} and
+// POST /_sandbox/enterprises/{id}/delist.
+package sandbox

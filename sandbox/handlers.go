@@ -1,0 +1,621 @@
+package sandbox
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"hash/fnv"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// Cache-Control policies. A listed product's status is the answer a page
+// needs most; it may be reused for five minutes, and a day when the API is
+// down. "Not listed" changes when a maker joins, so it is reused less long.
+const (
+	ccListed    = "public, max-age=300, stale-while-revalidate=60, stale-if-error=86400"
+	ccNotListed = "public, max-age=60, stale-if-error=86400"
+	ccRecord    = "public, max-age=300, stale-if-error=86400"
+	ccList      = "public, max-age=60"
+	ccNoStore   = "no-store"
+)
+
+// Request body limits.
+const (
+	maxBatchBody  = 64 << 10
+	maxReportBody = 16 << 10
+)
+
+// --- products ------------------------------------------------------------------
+
+func statusCache(st client.ProductStatus) string {
+	if st.Listed {
+		return ccListed
+	}
+	return ccNotListed
+}
+
+func (s *Sandbox) productByGTIN(b *buffer, r *http.Request) {
+	g, err := client.ParseGTIN(r.PathValue("gtin"))
+	if err != nil {
+		b.problem(http.StatusBadRequest, client.CodeInvalidGTIN, err.Error(), client.ProblemField{Field: "gtin", Message: err.Error()})
+		return
+	}
+	st := s.reg.statusByGTIN(g)
+	b.json(http.StatusOK, statusCache(st), st)
+}
+
+func (s *Sandbox) productLookup(b *buffer, r *http.Request) {
+	q := r.URL.Query()
+	raw := q.Get("uscc")
+	if raw == "" {
+		b.problem(http.StatusBadRequest, client.CodeInvalidParameter, "uscc is required", client.ProblemField{Field: "uscc", Message: "required"})
+		return
+	}
+	u, err := client.ParseUSCC(raw)
+	if err != nil {
+		b.problem(http.StatusBadRequest, client.CodeInvalidUSCC, err.Error(), client.ProblemField{Field: "uscc", Message: err.Error()})
+		return
+	}
+	brand, model := q.Get("brand"), q.Get("model")
+	if f := checkText("brand", brand, 1, 100); f != nil {
+		b.problem(http.StatusBadRequest, client.CodeInvalidParameter, f.Message, *f)
+		return
+	}
+	if f := checkText("model", model, 0, 100); f != nil {
+		b.problem(http.StatusBadRequest, client.CodeInvalidParameter, f.Message, *f)
+		return
+	}
+	st := s.reg.statusByKey(u, brand, model)
+	b.json(http.StatusOK, statusCache(st), st)
+}
+
+// checkText says what is wrong with a text field, or nil.
+func checkText(field, v string, minRunes, maxRunes int) *client.ProblemField {
+	if !utf8.ValidString(v) {
+		return &client.ProblemField{Field: field, Message: field + " is not valid UTF-8"}
+	}
+	n := utf8.RuneCountInString(v)
+	if n < minRunes {
+		if minRunes == 1 {
+			return &client.ProblemField{Field: field, Message: field + " is required"}
+		}
+		return &client.ProblemField{Field: field, Message: field + " is shorter than " + strconv.Itoa(minRunes) + " characters"}
+	}
+	if n > maxRunes {
+		return &client.ProblemField{Field: field, Message: field + " is longer than " + strconv.Itoa(maxRunes) + " characters"}
+	}
+	return nil
+}
+
+// resolveKey validates a product key from a request body and answers its
+// status, or a problem for that key.
+func (s *Sandbox) resolveKey(k client.ProductKey, field, reqID string) (client.ProductKey, *client.Problem) {
+	bad := func(code, msg string) (client.ProductKey, *client.Problem) {
+		p := newProblem(http.StatusBadRequest, code, msg, reqID)
+		p.Errors = []client.ProblemField{{Field: field, Message: msg}}
+		return k, p
+	}
+	switch {
+	case k.GTIN != "" && (k.USCC != "" || k.Brand != "" || k.Model != ""):
+		return bad(client.CodeInvalidParameter, "a key is either a gtin or a uscc with a brand, not both")
+	case k.GTIN != "":
+		g, err := client.ParseGTIN(string(k.GTIN))
+		if err != nil {
+			return bad(client.CodeInvalidGTIN, err.Error())
+		}
+		return client.ProductKey{GTIN: g}, nil
+	case k.USCC != "":
+		u, err := client.ParseUSCC(string(k.USCC))
+		if err != nil {
+			return bad(client.CodeInvalidUSCC, err.Error())
+		}
+		if f := checkText("brand", k.Brand, 1, 100); f != nil {
+			return bad(client.CodeInvalidParameter, f.Message)
+		}
+		if f := checkText("model", k.Model, 0, 100); f != nil {
+			return bad(client.CodeInvalidParameter, f.Message)
+		}
+		return client.ProductKey{USCC: u, Brand: k.Brand, Model: k.Model}, nil
+	default:
+		return bad(client.CodeInvalidParameter, "a key needs a gtin, or a uscc with a brand")
+	}
+}
+
+func (s *Sandbox) statusOf(k client.ProductKey) client.ProductStatus {
+	if k.GTIN != "" {
+		return s.reg.statusByGTIN(k.GTIN)
+	}
+	return s.reg.statusByKey(k.USCC, k.Brand, k.Model)
+}
+
+// readJSON reads a request body of at most limit bytes into v, answering
+// the problem itself when it cannot.
+func readJSON(b *buffer, r *http.Request, limit int64, v any) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		b.problem(http.StatusUnsupportedMediaType, client.CodeUnsupportedMediaType, "the body must be application/json")
+		return false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		b.problem(http.StatusBadRequest, client.CodeInvalidBody, "reading the body failed")
+		return false
+	}
+	if int64(len(body)) > limit {
+		b.problem(http.StatusRequestEntityTooLarge, client.CodePayloadTooLarge, "the body is larger than "+strconv.FormatInt(limit, 10)+" bytes")
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		b.problem(http.StatusBadRequest, client.CodeInvalidBody, "the body is not the JSON this route takes: "+jsonErr(err))
+		return false
+	}
+	if dec.More() {
+		b.problem(http.StatusBadRequest, client.CodeInvalidBody, "the body has data after its JSON value")
+		return false
+	}
+	return true
+}
+
+// jsonErr describes a decoding error without echoing the body.
+func jsonErr(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10)
+	case errors.As(err, &te):
+		return "field " + strconv.Quote(te.Field) + " must be " + te.Type.String()
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body ends early"
+	}
+	msg := err.Error()
+	if strings.HasPrefix(msg, "json: unknown field ") {
+		return strings.TrimPrefix(msg, "json: ")
+	}
+	return "malformed JSON"
+}
+
+func (s *Sandbox) productBatch(b *buffer, r *http.Request) {
+	var req client.BatchRequest
+	if !readJSON(b, r, maxBatchBody, &req) {
+		return
+	}
+	switch {
+	case len(req.Keys) == 0:
+		b.problem(http.StatusBadRequest, client.CodeInvalidBody, "keys must hold at least one product key", client.ProblemField{Field: "keys", Message: "empty"})
+		return
+	case len(req.Keys) > client.MaxBatchKeys:
+		b.problem(http.StatusBadRequest, client.CodeTooManyKeys, "a batch holds at most 100 keys; split it", client.ProblemField{Field: "keys", Message: strconv.Itoa(len(req.Keys)) + " keys"})
+		return
+	}
+	out := client.List[client.BatchResult]{Data: make([]client.BatchResult, len(req.Keys))}
+	for i, k := range req.Keys {
+		key, p := s.resolveKey(k, "keys["+strconv.Itoa(i)+"]", b.reqID)
+		if p != nil {
+			out.Data[i] = client.BatchResult{Key: k, Error: p}
+			continue
+		}
+		st := s.statusOf(key)
+		out.Data[i] = client.BatchResult{Key: key, Status: &st}
+	}
+	b.json(http.StatusOK, ccNoStore, out)
+}
+
+// --- pagination ------------------------------------------------------------------
+
+// A list cursor names the position after the last item served and the
+// filters it was served for, so a cursor cannot be replayed with other
+// filters.
+func encodeListCursor(kind string, filters url.Values, next int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + filterHash(filters) + ":" + strconv.Itoa(next)))
+}
+
+func decodeListCursor(kind string, filters url.Values, c string) (int, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, false
+	}
+	parts := strings.Split(string(raw), ":")
+	if len(parts) != 3 || parts[0] != kind || parts[1] != filterHash(filters) {
+		return 0, false
+	}
+	n, err := strconv.Atoi(parts[2])
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+func filterHash(filters url.Values) string {
+	h := fnv.New32a()
+	h.Write([]byte(filters.Encode())) // Encode sorts by key
+	return strconv.FormatUint(uint64(h.Sum32()), 36)
+}
+
+// pageParams reads limit and cursor for a list of kind.
+func pageParams(b *buffer, r *http.Request, kind string, filters url.Values) (from, limit int, ok bool) {
+	q := r.URL.Query()
+	limit = 20
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			b.problem(http.StatusBadRequest, client.CodeInvalidParameter, "limit must be a whole number from 1 to 100", client.ProblemField{Field: "limit", Message: "out of range"})
+			return 0, 0, false
+		}
+		limit = n
+	}
+	if c := q.Get("cursor"); c != "" {
+		n, ok := decodeListCursor(kind, filters, c)
+		if !ok {
+			b.problem(http.StatusBadRequest, client.CodeInvalidCursor, "the cursor was not issued for this list and these filters", client.ProblemField{Field: "cursor", Message: "not recognised"})
+			return 0, 0, false
+		}
+		from = n
+	}
+	return from, limit, true
+}
+
+func answerPage[T any](b *buffer, kind string, filters url.Values, items []T, next int) {
+	out := client.List[T]{Data: items}
+	if next >= 0 {
+		out.NextCursor = encodeListCursor(kind, filters, next)
+	}
+	b.json(http.StatusOK, ccList, out)
+}
+
+// --- enterprises, commitments, inspections, cases, categories ---------------------
+
+func (s *Sandbox) listEnterprises(b *buffer, r *http.Request) {
+	q := r.URL.Query()
+	filters := url.Values{}
+	category, region, text := q.Get("category"), q.Get("region"), q.Get("q")
+	if region != "" {
+		if len(region) > 6 || strings.Trim(region, "0123456789") != "" {
+			b.problem(http.StatusBadRequest, client.CodeInvalidParameter, "region must be 1 to 6 digits of a GB/T 2260 code", client.ProblemField{Field: "region", Message: "not a region code"})
+			return
+		}
+		region = strings.TrimRight(region, "0") // "330000" means all of Zhejiang
+		filters.Set("region", region)
+	}
+	if f := checkText("q", text, 0, 100); f != nil {
+		b.problem(http.StatusBadRequest, client.CodeInvalidParameter, f.Message, *f)
+		return
+	}
+	if category != "" {
+		filters.Set("category", category)
+	}
+	needle := strings.ToLower(text)
+	if needle != "" {
+		filters.Set("q", needle)
+	}
+	from, limit, ok := pageParams(b, r, "ent", filters)
+	if !ok {
+		return
+	}
+	items, next := scan(s.reg, func() []*enterpriseData { return s.reg.ents }, from, limit, func(d *enterpriseData) bool {
+		if d.delisted {
+			return false
+		}
+		if category != "" && !contains(d.ent.Categories, category) {
+			return false
+		}
+		if region != "" && !strings.HasPrefix(d.ent.RegionCode, region) {
+			return false
+		}
+		if needle != "" && !strings.Contains(d.ent.Name.ZH, text) && !strings.Contains(strings.ToLower(d.ent.Name.EN), needle) {
+			return false
+		}
+		return true
+	})
+	out := make([]*client.Enterprise, len(items))
+	for i, d := range items {
+		out[i] = d.ent
+	}
+	answerPage(b, "ent", filters, out, next)
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// findEnterprise answers the enterprise named by the {id} path value (an id
+// or a USCC), or a problem.
+func (s *Sandbox) findEnterprise(b *buffer, r *http.Request) (*enterpriseData, int, bool) {
+	id := r.PathValue("id")
+	if !strings.HasPrefix(id, "ent_") && len(id) == 18 {
+		if _, err := client.ParseUSCC(id); err != nil {
+			b.problem(http.StatusBadRequest, client.CodeInvalidUSCC, err.Error(), client.ProblemField{Field: "id", Message: err.Error()})
+			return nil, 0, false
+		}
+	}
+	d, e, ok := s.reg.enterprise(id)
+	if !ok {
+		b.problem(http.StatusNotFound, client.CodeNotFound, "no enterprise on the list has this id or USCC")
+		return nil, 0, false
+	}
+	return d, e, true
+}
+
+func (s *Sandbox) getEnterprise(b *buffer, r *http.Request) {
+	if d, _, ok := s.findEnterprise(b, r); ok {
+		b.json(http.StatusOK, ccRecord, d.ent)
+	}
+}
+
+func (s *Sandbox) listCommitments(b *buffer, r *http.Request) {
+	d, _, ok := s.findEnterprise(b, r)
+	if !ok {
+		return
+	}
+	filters := url.Values{"enterprise": {d.ent.ID}}
+	from, limit, ok := pageParams(b, r, "cmt", filters)
+	if !ok {
+		return
+	}
+	items, next := scan(s.reg, func() []*client.Commitment { return d.commitments }, from, limit, func(*client.Commitment) bool { return true })
+	answerPage(b, "cmt", filters, items, next)
+}
+
+func (s *Sandbox) getCommitment(b *buffer, r *http.Request) {
+	c, ok := s.reg.commitment(r.PathValue("id"))
+	if !ok {
+		b.problem(http.StatusNotFound, client.CodeNotFound, "no commitment has this id")
+		return
+	}
+	b.json(http.StatusOK, ccRecord, c)
+}
+
+func (s *Sandbox) listInspections(b *buffer, r *http.Request) {
+	q := r.URL.Query()
+	filters := url.Values{}
+	entID := ""
+	if v := q.Get("enterprise"); v != "" {
+		entID = v
+		if !strings.HasPrefix(v, "ent_") {
+			u, err := client.ParseUSCC(v)
+			if err != nil {
+				b.problem(http.StatusBadRequest, client.CodeInvalidUSCC, err.Error(), client.ProblemField{Field: "enterprise", Message: err.Error()})
+				return
+			}
+			entID = "-" // a USCC nobody has matches nothing
+			if d, _, ok := s.reg.enterprise(string(u)); ok {
+				entID = d.ent.ID
+			}
+		}
+		filters.Set("enterprise", entID)
+	}
+	category, result := q.Get("category"), q.Get("result")
+	if category != "" {
+		filters.Set("category", category)
+	}
+	if result != "" {
+		filters.Set("result", result)
+	}
+	var since time.Time
+	if v := q.Get("published_since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			t, err = time.Parse(time.DateOnly, v)
+		}
+		if err != nil {
+			b.problem(http.StatusBadRequest, client.CodeInvalidParameter, "published_since must be an RFC 3339 time or a date (2006-01-02)", client.ProblemField{Field: "published_since", Message: "not a time"})
+			return
+		}
+		since = t
+		filters.Set("published_since", t.UTC().Format(time.RFC3339))
+	}
+	from, limit, ok := pageParams(b, r, "ins", filters)
+	if !ok {
+		return
+	}
+	items, next := scan(s.reg, func() []*client.Inspection { return s.reg.insp }, from, limit, func(in *client.Inspection) bool {
+		return (entID == "" || in.EnterpriseID == entID) &&
+			(category == "" || in.Category == category) &&
+			(result == "" || string(in.Result) == result) &&
+			(since.IsZero() || !in.PublishedAt.Before(since))
+	})
+	answerPage(b, "ins", filters, items, next)
+}
+
+func (s *Sandbox) getInspection(b *buffer, r *http.Request) {
+	in, ok := s.reg.inspection(r.PathValue("id"))
+	if !ok {
+		b.problem(http.StatusNotFound, client.CodeNotFound, "no inspection has this id")
+		return
+	}
+	b.json(http.StatusOK, ccRecord, in)
+}
+
+func (s *Sandbox) listCases(b *buffer, r *http.Request) {
+	q := r.URL.Query()
+	filters := url.Values{}
+	category, brand := q.Get("category"), q.Get("brand")
+	if category != "" {
+		filters.Set("category", category)
+	}
+	if brand != "" {
+		filters.Set("brand", brand)
+	}
+	from, limit, ok := pageParams(b, r, "case", filters)
+	if !ok {
+		return
+	}
+	items, next := scan(s.reg, func() []*client.Case { return s.reg.cases }, from, limit, func(c *client.Case) bool {
+		return (category == "" || c.Category == category) && (brand == "" || c.Brand == brand)
+	})
+	answerPage(b, "case", filters, items, next)
+}
+
+func (s *Sandbox) getCase(b *buffer, r *http.Request) {
+	c, ok := s.reg.caseRecord(r.PathValue("id"))
+	if !ok {
+		b.problem(http.StatusNotFound, client.CodeNotFound, "no case has this id")
+		return
+	}
+	b.json(http.StatusOK, ccRecord, c)
+}
+
+func (s *Sandbox) listCategories(b *buffer, r *http.Request) {
+	b.json(http.StatusOK, ccRecord, client.List[*client.Category]{Data: s.reg.categories()})
+}
+
+// --- change feed -------------------------------------------------------------------
+
+func encodeEventCursor(seq int64) string {
+	return "c" + strconv.FormatInt(seq, 36)
+}
+
+func decodeEventCursor(c string) (int64, bool) {
+	if len(c) < 2 || c[0] != 'c' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(c[1:], 36, 64)
+	return n, err == nil && n >= 0
+}
+
+func (s *Sandbox) changes(b *buffer, r *http.Request) {
+	q := r.URL.Query()
+	var after int64
+	if c := q.Get("after"); c != "" {
+		n, ok := decodeEventCursor(c)
+		if !ok {
+			b.problem(http.StatusBadRequest, client.CodeInvalidCursor, "after is not a cursor this feed issued", client.ProblemField{Field: "after", Message: "not recognised"})
+			return
+		}
+		if n > s.reg.head() {
+			b.problem(http.StatusBadRequest, client.CodeInvalidCursor, "after is ahead of the feed; was it issued by another server?", client.ProblemField{Field: "after", Message: "ahead of the feed"})
+			return
+		}
+		after = n
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			b.problem(http.StatusBadRequest, client.CodeInvalidParameter, "limit must be a whole number from 1 to 1000", client.ProblemField{Field: "limit", Message: "out of range"})
+			return
+		}
+		limit = n
+	}
+	var wait time.Duration
+	if v := q.Get("wait"); v != "" {
+		n, err := strconv.Atoi(strings.TrimSuffix(v, "s"))
+		if err != nil || n < 0 || n > 60 {
+			b.problem(http.StatusBadRequest, client.CodeInvalidParameter, "wait must be 0 to 60 seconds, as \"30\" or \"30s\"", client.ProblemField{Field: "wait", Message: "out of range"})
+			return
+		}
+		wait = min(time.Duration(n)*time.Second, s.cfg.maxWait)
+	}
+
+	evs, more, changed := s.reg.eventsAfter(after, limit)
+	if len(evs) == 0 && wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-changed:
+			evs, more, _ = s.reg.eventsAfter(after, limit)
+		case <-t.C:
+		case <-r.Context().Done():
+		case <-s.done:
+		}
+		t.Stop()
+	}
+	page := client.ChangePage{Data: evs, NextCursor: encodeEventCursor(after), HasMore: more}
+	if len(evs) > 0 {
+		page.NextCursor = evs[len(evs)-1].Cursor
+	}
+	b.json(http.StatusOK, ccNoStore, page)
+}
+
+// --- reports -----------------------------------------------------------------------
+
+func validIdempotencyKey(k string) bool {
+	if len(k) == 0 || len(k) > 255 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Sandbox) createReport(b *buffer, r *http.Request) {
+	key := r.Header.Get("Idempotency-Key")
+	if key != "" && !validIdempotencyKey(key) {
+		b.problem(http.StatusBadRequest, client.CodeInvalidParameter, "Idempotency-Key must be 1 to 255 visible ASCII characters", client.ProblemField{Field: "Idempotency-Key", Message: "malformed"})
+		return
+	}
+	var p client.ReportParams
+	if !readJSON(b, r, maxReportBody, &p) {
+		return
+	}
+	var fields []client.ProblemField
+	k, prob := s.resolveKey(p.Product, "product", b.reqID)
+	if prob != nil {
+		fields = append(fields, prob.Errors...)
+	}
+	switch p.Kind {
+	case client.ReportCounterfeit, client.ReportSubstandard, client.ReportFalseClaim, client.ReportOther:
+	default:
+		fields = append(fields, client.ProblemField{Field: "kind", Message: "kind must be counterfeit, substandard, false_claim or other"})
+	}
+	if u, err := url.Parse(p.ListingURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(p.ListingURL) > 2048 {
+		fields = append(fields, client.ProblemField{Field: "listing_url", Message: "listing_url must be an http(s) URL of at most 2048 bytes"})
+	}
+	for _, f := range []*client.ProblemField{
+		checkText("platform", p.Platform, 1, 100),
+		checkText("description", p.Description, 1, 2000),
+		checkText("contact", p.Contact, 0, 200),
+	} {
+		if f != nil {
+			fields = append(fields, *f)
+		}
+	}
+	if len(fields) > 0 {
+		b.problem(http.StatusBadRequest, client.CodeInvalidBody, "the report has invalid fields", fields...)
+		return
+	}
+	p.Product = k
+	canon, _ := json.Marshal(p)
+	h := fnv.New64a()
+	h.Write(canon)
+	auth, _ := s.authenticate(r)
+	rep, replay, err := s.reg.createReport(auth, key, h.Sum64(), p)
+	if err != nil {
+		b.problem(http.StatusConflict, client.CodeIdempotencyConflict, "this Idempotency-Key was used with another report")
+		return
+	}
+	status := http.StatusCreated
+	if replay {
+		status = http.StatusOK
+		b.header.Set("Idempotent-Replayed", "true")
+	}
+	b.header.Set("Location", "/v1/reports/"+rep.ID)
+	b.json(status, ccNoStore, rep)
+}
+
+func (s *Sandbox) getReport(b *buffer, r *http.Request) {
+	rep, ok := s.reg.report(r.PathValue("id"))
+	if !ok {
+		b.problem(http.StatusNotFound, client.CodeNotFound, "no report has this id")
+		return
+	}
+	b.json(http.StatusOK, ccNoStore, rep)
+}

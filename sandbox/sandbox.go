@@ -1,0 +1,325 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// Default sizes: the demo set a newcomer sees.
+const (
+	DefaultEnterprises = 50
+	DefaultProducts    = 1000
+	DefaultSeed        = 1
+	// DefaultVerifyBase is where verify_url links point unless configured:
+	// a reserved example domain, since the sandbox's records are fictional.
+	DefaultVerifyBase = "https://verify.qualitycommit.example"
+)
+
+// An Option configures a Sandbox.
+type Option func(*config)
+
+type config struct {
+	data          dataConfig
+	rate          float64
+	burst         int
+	keys          map[string]bool
+	faults        []Fault
+	clock         func() time.Time
+	logger        *slog.Logger
+	hookAttempts  int
+	hookBackoff   time.Duration
+	maxWait       time.Duration
+	refSet        bool
+	errs          []error
+	faultSeed     uint64
+	oversizeBytes int
+}
+
+// WithSeed chooses the data set: the same seed, sizes and reference time
+// give the same records, byte for byte.
+func WithSeed(seed uint64) Option { return func(c *config) { c.data.seed = seed } }
+
+// WithSize sets how many enterprises and products the data set has. Up to
+// 89,999 enterprises, each with at most 89,999 products; a 1,000,000-product
+// set is ready in a couple of seconds because products are computed on demand.
+func WithSize(enterprises, products int) Option {
+	return func(c *config) {
+		if enterprises < 1 || enterprises > maxCompany {
+			c.errs = append(c.errs, fmt.Errorf("enterprises %d out of range [1, %d]", enterprises, maxCompany))
+			return
+		}
+		if products < 0 || products/enterprises > maxItems-1 {
+			c.errs = append(c.errs, fmt.Errorf("products %d out of range for %d enterprises", products, enterprises))
+			return
+		}
+		c.data.enterprises, c.data.products = enterprises, products
+	}
+}
+
+// WithReferenceTime sets the day the data set is dated from. By default it
+// is today, so the demo always looks current; golden-file tests fix it.
+func WithReferenceTime(t time.Time) Option {
+	return func(c *config) { c.data.ref, c.refSet = t.UTC().Truncate(day), true }
+}
+
+// WithVerifyBaseURL sets the base of every record's verify_url.
+func WithVerifyBaseURL(base string) Option {
+	return func(c *config) { c.data.verifyBase = strings.TrimRight(base, "/") }
+}
+
+// WithHostileText fills every text field with hostile strings: markup,
+// script URLs, broken UTF-8, bidirectional overrides and a 10 KB name, for
+// testing that renderers escape and contain what the registry sends.
+func WithHostileText() Option { return func(c *config) { c.data.hostile = true } }
+
+// WithRateLimit limits each API key (or each client address, without a key)
+// to perSecond requests with bursts of burst; past it the sandbox answers
+// 429 with Retry-After. perSecond <= 0 turns limiting off. The default is
+// 1,000 per second with bursts of 2,000.
+func WithRateLimit(perSecond float64, burst int) Option {
+	return func(c *config) { c.rate, c.burst = perSecond, max(burst, 1) }
+}
+
+// WithAPIKeys makes the sandbox require "Authorization: Bearer <key>" with
+// one of keys. Without it any key, or none, is accepted.
+func WithAPIKeys(keys ...string) Option {
+	return func(c *config) {
+		c.keys = make(map[string]bool, len(keys))
+		for _, k := range keys {
+			c.keys[k] = true
+		}
+	}
+}
+
+// WithFaults injects faults from the start; see Fault and SetFaults.
+func WithFaults(faults ...Fault) Option {
+	return func(c *config) { c.faults = append(c.faults, faults...) }
+}
+
+// WithFaultSeed seeds the random draws that decide which requests a fault
+// hits, so a test run is repeatable.
+func WithFaultSeed(seed uint64) Option { return func(c *config) { c.faultSeed = seed } }
+
+// WithClock sets the clock that stamps published changes and reports.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.clock = now } }
+
+// WithLogger logs each request at debug level and each webhook failure at
+// warn level. Nil, the default, logs nothing.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithWebhookRetry sets how many times a webhook push is tried and the
+// first wait between tries, which doubles after each failure (default 5
+// tries from 200 ms).
+func WithWebhookRetry(attempts int, backoff time.Duration) Option {
+	return func(c *config) { c.hookAttempts, c.hookBackoff = max(attempts, 1), backoff }
+}
+
+// WithMaxWait caps how long the change feed holds a long poll (default and
+// most 60 s).
+func WithMaxWait(d time.Duration) Option { return func(c *config) { c.maxWait = d } }
+
+// Sandbox is a reference implementation of the public query API over a
+// generated data set. It is an http.Handler; mount it on any server, or
+// use NewServer in tests. Its methods publish changes as the regulator
+// would, and set faults.
+type Sandbox struct {
+	cfg     config
+	reg     *registry
+	mux     *http.ServeMux
+	faults  *faultSet
+	limiter *limiter
+	hooks   *webhooks
+	stats   map[string]*atomic.Int64
+	reqSeq  atomic.Uint64
+	reqBase string
+	done    chan struct{}
+	close   sync.Once
+}
+
+// New builds a sandbox. Call Close when done with it to stop webhook
+// deliveries and release long polls.
+func New(opts ...Option) (*Sandbox, error) {
+	cfg := config{
+		data: dataConfig{
+			seed:        DefaultSeed,
+			enterprises: DefaultEnterprises,
+			products:    DefaultProducts,
+			verifyBase:  DefaultVerifyBase,
+		},
+		rate:          1000,
+		burst:         2000,
+		clock:         time.Now,
+		hookAttempts:  5,
+		hookBackoff:   200 * time.Millisecond,
+		maxWait:       60 * time.Second,
+		oversizeBytes: 4 << 20,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := errors.Join(cfg.errs...); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	if !cfg.refSet {
+		cfg.data.ref = cfg.clock().UTC().Truncate(day)
+	}
+	if cfg.maxWait <= 0 || cfg.maxWait > 60*time.Second {
+		cfg.maxWait = 60 * time.Second
+	}
+	for _, f := range cfg.faults {
+		if err := f.validate(); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	s := &Sandbox{
+		cfg:     cfg,
+		reg:     newRegistry(cfg.data, cfg.clock),
+		faults:  newFaultSet(cfg.faultSeed, cfg.faults),
+		limiter: newLimiter(cfg.rate, cfg.burst, cfg.clock),
+		done:    make(chan struct{}),
+		reqBase: fmt.Sprintf("req_%04x", cfg.data.seed&0xffff),
+	}
+	s.hooks = newWebhooks(cfg.hookAttempts, cfg.hookBackoff, cfg.logger)
+	s.reg.onEvent = s.hooks.enqueue
+	s.routes()
+	return s, nil
+}
+
+// Close stops webhook deliveries and ends every long poll in flight. It is
+// safe to call more than once.
+func (s *Sandbox) Close() error {
+	s.close.Do(func() {
+		close(s.done)
+		s.hooks.close()
+	})
+	return nil
+}
+
+// ReferenceTime is the day the data set is dated from.
+func (s *Sandbox) ReferenceTime() time.Time { return s.cfg.data.ref }
+
+// Demo lists the curated products: one per badge verdict and the edge cases
+// around them, with the verdict each shows on the reference day.
+func (s *Sandbox) Demo() []DemoProduct {
+	return append([]DemoProduct(nil), s.reg.demo...)
+}
+
+// NotListedGTIN is a valid GTIN that no maker on the list owns.
+func (s *Sandbox) NotListedGTIN() client.GTIN {
+	g, _ := client.CompleteGTIN("690000000001")
+	return g
+}
+
+// Product returns product j of enterprise e (both counted from 0) as the
+// registry knows it, so tests and load generators can name any product of
+// a large set without a request.
+func (s *Sandbox) Product(e, j int) (client.Product, bool) {
+	s.reg.mu.RLock()
+	defer s.reg.mu.RUnlock()
+	if e < 0 || e >= len(s.reg.ents) || j < 0 || j >= s.reg.ents[e].products {
+		return client.Product{}, false
+	}
+	return productOf(e, j, s.reg.ents[e]), true
+}
+
+// Size reports how many enterprises and products the data set has.
+func (s *Sandbox) Size() (enterprises, products int) {
+	return s.cfg.data.enterprises, s.cfg.data.products
+}
+
+// SetCommitmentStatus changes a commitment's status as the regulator would
+// (suspend, revoke, expire, reinstate) and publishes the change.
+func (s *Sandbox) SetCommitmentStatus(id string, status client.CommitmentStatus, reason *client.Text) (client.Commitment, error) {
+	c, _, err := s.reg.setCommitmentStatus(id, status, reason)
+	return c, err
+}
+
+// Revoke revokes a commitment and publishes the change.
+func (s *Sandbox) Revoke(commitmentID string) (client.Commitment, error) {
+	return s.SetCommitmentStatus(commitmentID, client.CommitmentRevoked,
+		&client.Text{ZH: "未履行承诺事项，依法撤销", EN: "Revoked for failing to keep the commitment"})
+}
+
+// PublishInspection publishes a new inspection of the product with that
+// GTIN, dated now, and publishes the change.
+func (s *Sandbox) PublishInspection(gtin client.GTIN, result client.InspectionResult) (client.Inspection, error) {
+	in, _, err := s.reg.publishInspection(gtin, result)
+	return in, err
+}
+
+// Delist takes an enterprise (by id or USCC) off the list.
+func (s *Sandbox) Delist(enterprise string) error {
+	_, err := s.reg.delist(enterprise)
+	return err
+}
+
+// RenameEnterprise changes an enterprise's name and publishes the change.
+func (s *Sandbox) RenameEnterprise(id string, name client.Text) (client.Enterprise, error) {
+	e, _, err := s.reg.renameEnterprise(id, name)
+	return e, err
+}
+
+// PublishCase publishes a typical case; its id, version and dates are set
+// by the sandbox.
+func (s *Sandbox) PublishCase(c client.Case) client.Case {
+	c, _ = s.reg.publishCase(c)
+	return c
+}
+
+// SetFaults replaces the faults in force. With none, the sandbox is healthy.
+func (s *Sandbox) SetFaults(faults ...Fault) error {
+	for _, f := range faults {
+		if err := f.validate(); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	s.faults.set(faults)
+	return nil
+}
+
+// AddWebhook registers a URL the sandbox pushes every later change event
+// to, signed with each of secrets.
+func (s *Sandbox) AddWebhook(url string, secrets ...string) error {
+	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+		return fmt.Errorf("sandbox: webhook url %q is not http(s)", url)
+	}
+	if len(secrets) == 0 {
+		return errors.New("sandbox: a webhook needs at least one secret")
+	}
+	s.hooks.add(url, secrets)
+	return nil
+}
+
+// WebhookStats reports pushes delivered and tries that failed, over all
+// registered URLs.
+func (s *Sandbox) WebhookStats() (delivered, failedTries int64) {
+	return s.hooks.delivered.Load(), s.hooks.failed.Load()
+}
+
+// Requests reports how many requests reached a route, named by its pattern
+// as in Fault.Route ("GET /v1/products/{gtin}"), counting those a fault or
+// the rate limit answered. "" counts every request.
+func (s *Sandbox) Requests(route string) int64 {
+	if route == "" {
+		var n int64
+		for _, c := range s.stats {
+			n += c.Load()
+		}
+		return n
+	}
+	if c, ok := s.stats[route]; ok {
+		return c.Load()
+	}
+	return 0
+}
+
+// Reports reports how many consumer reports the sandbox has stored.
+func (s *Sandbox) Reports() int { return s.reg.reportCount() }
