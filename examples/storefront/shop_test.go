@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
+)
+
+func newTestShop(t *testing.T, api string) (*shop, *sandbox.Server) {
+	t.Helper()
+	srv := sandbox.NewServer(t)
+	if api == "" {
+		api = srv.URL
+	}
+	s, err := newShop(api, "", products(srv.Sandbox))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, srv
+}
+
+func get(t *testing.T, h http.Handler, target string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+	return rec.Code, rec.Body.String()
+}
+
+// cardOf cuts the listing card of one product out of the page.
+func cardOf(page string, gtin client.GTIN) string {
+	i := strings.Index(page, `href="/p/`+string(gtin))
+	if i < 0 {
+		return ""
+	}
+	rest := page[i:]
+	if j := strings.Index(rest, "</li>"); j >= 0 {
+		return rest[:j]
+	}
+	return rest
+}
+
+func TestListingShowsEveryVerdict(t *testing.T) {
+	s, srv := newTestShop(t, "")
+	code, page := get(t, s, "/")
+	if code != http.StatusOK {
+		t.Fatalf("GET / = %d", code)
+	}
+	if n := strings.Count(page, `class="card"`); n != len(s.items) || n < 55 {
+		t.Errorf("listing has %d cards, want %d (about 60)", n, len(s.items))
+	}
+	for _, d := range srv.Demo() {
+		card := cardOf(page, d.GTIN)
+		if card == "" {
+			t.Errorf("%s (%s) is not on the listing", d.GTIN, d.About)
+			continue
+		}
+		hasBadge := strings.Contains(card, `class="qc qc-`+string(d.Verdict)+`"`)
+		if d.Verdict == client.VerdictNotListed {
+			if strings.Contains(card, `class="qc `) {
+				t.Errorf("%s (%s): not listed, yet the card has a badge: %s", d.GTIN, d.About, card)
+			}
+		} else if !hasBadge {
+			t.Errorf("%s (%s): card lacks the %s badge: %s", d.GTIN, d.About, d.Verdict, card)
+		}
+	}
+}
+
+func TestProductPage(t *testing.T) {
+	s, srv := newTestShop(t, "")
+	failed := srv.Demo()[2]
+	if failed.Verdict != client.VerdictInspectionFailed {
+		t.Fatalf("demo product 2 is %s, the test expects the failed one", failed.Verdict)
+	}
+	code, page := get(t, s, "/p/"+string(failed.GTIN)+"?lang=en")
+	if code != http.StatusOK {
+		t.Fatalf("product page = %d", code)
+	}
+	for _, want := range []string{"Failed inspection", "What the maker promised", "Official inspections", `lang="en"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("English product page lacks %q", want)
+		}
+	}
+	_, zh := get(t, s, "/p/"+string(failed.GTIN))
+	if !strings.Contains(zh, "抽检不合格") || !strings.Contains(zh, `lang="zh-CN"`) {
+		t.Errorf("Chinese product page lacks the failed badge or its language")
+	}
+}
+
+func TestProductPageBadInput(t *testing.T) {
+	s, _ := newTestShop(t, "")
+	if code, page := get(t, s, "/p/6901234"); code != http.StatusBadRequest || !strings.Contains(page, "invalid gtin") {
+		t.Errorf("malformed GTIN: %d, want 400 saying why", code)
+	}
+	g, _ := client.CompleteGTIN("400638133393")
+	if code, _ := get(t, s, "/p/"+string(g)); code != http.StatusNotFound {
+		t.Errorf("GTIN not in the catalogue: %d, want 404", code)
+	}
+}
+
+// With the API down the pages still render, each badge the neutral one.
+func TestPagesRenderWithTheAPIDown(t *testing.T) {
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	s, srv := newTestShop(t, dead.URL)
+	code, page := get(t, s, "/")
+	if code != http.StatusOK {
+		t.Fatalf("GET / with the API down = %d", code)
+	}
+	if n := strings.Count(page, "qc-unknown"); n != len(s.items) {
+		t.Errorf("%d unknown badges with the API down, want %d", n, len(s.items))
+	}
+	if strings.Contains(page, "qc-committed") {
+		t.Error("a committed badge was shown with no answer from the API")
+	}
+	code, page = get(t, s, "/p/"+string(srv.Demo()[0].GTIN))
+	if code != http.StatusOK || !strings.Contains(page, "qc-unknown") {
+		t.Errorf("product page with the API down: %d, unknown badge shown: %v", code, strings.Contains(page, "qc-unknown"))
+	}
+}
+
+// The README's main command: run starts the sandbox and the shop, serves,
+// and stops when its context ends.
+func TestRun(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, pw, io.Discard)
+		pw.Close()
+	}()
+	var addr string
+	buf := make([]byte, 4096)
+	var out string
+	for addr == "" {
+		n, err := pr.Read(buf)
+		if err != nil {
+			t.Fatalf("storefront exited before listening: %v; output: %s", err, out)
+		}
+		out += string(buf[:n])
+		if _, after, ok := strings.Cut(out, "storefront: open "); ok && strings.Contains(after, "\n") {
+			addr = strings.TrimSpace(strings.SplitN(after, "\n", 2)[0])
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "qc-committed") {
+		t.Errorf("GET %s = %d; committed badge present: %v", addr, resp.StatusCode, strings.Contains(string(body), "qc-committed"))
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run returned %v after its context ended", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop within 10s of its context ending")
+	}
+}
