@@ -97,36 +97,37 @@ func checkText(field, v string, minRunes, maxRunes int) *client.ProblemField {
 }
 
 // resolveKey validates a product key from a request body and answers its
-// status, or a problem for that key.
-func (s *Sandbox) resolveKey(k client.ProductKey, field, reqID string) (client.ProductKey, *client.Problem) {
-	bad := func(code, msg string) (client.ProductKey, *client.Problem) {
+// status, or a problem for that key. pointer is the key's JSON pointer in
+// the body ("/keys/3", "/product"); the problem's fields are pointers too.
+func (s *Sandbox) resolveKey(k client.ProductKey, pointer, reqID string) (client.ProductKey, *client.Problem) {
+	bad := func(code, field, msg string) (client.ProductKey, *client.Problem) {
 		p := newProblem(http.StatusBadRequest, code, msg, reqID)
-		p.Errors = []client.ProblemField{{Field: field, Message: msg}}
+		p.Errors = []client.ProblemField{{Field: pointer + field, Message: msg}}
 		return k, p
 	}
 	switch {
 	case k.GTIN != "" && (k.USCC != "" || k.Brand != "" || k.Model != ""):
-		return bad(client.CodeInvalidParameter, "a key is either a gtin or a uscc with a brand, not both")
+		return bad(client.CodeInvalidParameter, "", "a key is either a gtin or a uscc with a brand, not both")
 	case k.GTIN != "":
 		g, err := client.ParseGTIN(string(k.GTIN))
 		if err != nil {
-			return bad(client.CodeInvalidGTIN, err.Error())
+			return bad(client.CodeInvalidGTIN, "/gtin", err.Error())
 		}
 		return client.ProductKey{GTIN: g}, nil
 	case k.USCC != "":
 		u, err := client.ParseUSCC(string(k.USCC))
 		if err != nil {
-			return bad(client.CodeInvalidUSCC, err.Error())
+			return bad(client.CodeInvalidUSCC, "/uscc", err.Error())
 		}
 		if f := checkText("brand", k.Brand, 1, 100); f != nil {
-			return bad(client.CodeInvalidParameter, f.Message)
+			return bad(client.CodeInvalidParameter, "/brand", f.Message)
 		}
 		if f := checkText("model", k.Model, 0, 100); f != nil {
-			return bad(client.CodeInvalidParameter, f.Message)
+			return bad(client.CodeInvalidParameter, "/model", f.Message)
 		}
 		return client.ProductKey{USCC: u, Brand: k.Brand, Model: k.Model}, nil
 	default:
-		return bad(client.CodeInvalidParameter, "a key needs a gtin, or a uscc with a brand")
+		return bad(client.CodeInvalidParameter, "", "a key needs a gtin, or a uscc with a brand")
 	}
 }
 
@@ -151,11 +152,15 @@ func readJSON(b *buffer, r *http.Request, limit int64, v any) bool {
 		return false
 	}
 	if int64(len(body)) > limit {
+		// Read on (within reason) before answering, so that a client still
+		// sending is not cut off by a reset and gets to read the 413.
+		io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
 		b.problem(http.StatusRequestEntityTooLarge, client.CodePayloadTooLarge, "the body is larger than "+strconv.FormatInt(limit, 10)+" bytes")
 		return false
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
+	// Unknown properties are ignored, as the contract's schemas allow: a
+	// client newer than this server may send fields it does not know yet.
 	if err := dec.Decode(v); err != nil {
 		b.problem(http.StatusBadRequest, client.CodeInvalidBody, "the body is not the JSON this route takes: "+jsonErr(err))
 		return false
@@ -179,10 +184,6 @@ func jsonErr(err error) string {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return "the body ends early"
 	}
-	msg := err.Error()
-	if strings.HasPrefix(msg, "json: unknown field ") {
-		return strings.TrimPrefix(msg, "json: ")
-	}
 	return "malformed JSON"
 }
 
@@ -193,15 +194,15 @@ func (s *Sandbox) productBatch(b *buffer, r *http.Request) {
 	}
 	switch {
 	case len(req.Keys) == 0:
-		b.problem(http.StatusBadRequest, client.CodeInvalidBody, "keys must hold at least one product key", client.ProblemField{Field: "keys", Message: "empty"})
+		b.problem(http.StatusBadRequest, client.CodeInvalidBody, "keys must hold at least one product key", client.ProblemField{Field: "/keys", Message: "empty"})
 		return
 	case len(req.Keys) > client.MaxBatchKeys:
-		b.problem(http.StatusBadRequest, client.CodeTooManyKeys, "a batch holds at most 100 keys; split it", client.ProblemField{Field: "keys", Message: strconv.Itoa(len(req.Keys)) + " keys"})
+		b.problem(http.StatusBadRequest, client.CodeTooManyKeys, "a batch holds at most 100 keys; split it", client.ProblemField{Field: "/keys", Message: strconv.Itoa(len(req.Keys)) + " keys"})
 		return
 	}
 	out := client.List[client.BatchResult]{Data: make([]client.BatchResult, len(req.Keys))}
 	for i, k := range req.Keys {
-		key, p := s.resolveKey(k, "keys["+strconv.Itoa(i)+"]", b.reqID)
+		key, p := s.resolveKey(k, "/keys/"+strconv.Itoa(i), b.reqID)
 		if p != nil {
 			out.Data[i] = client.BatchResult{Key: k, Error: p}
 			continue
@@ -313,7 +314,8 @@ func (s *Sandbox) listEnterprises(b *buffer, r *http.Request) {
 		if region != "" && !strings.HasPrefix(d.ent.RegionCode, region) {
 			return false
 		}
-		if needle != "" && !strings.Contains(d.ent.Name.ZH, text) && !strings.Contains(strings.ToLower(d.ent.Name.EN), needle) {
+		if needle != "" && !strings.Contains(d.ent.Name.ZH, text) && !strings.Contains(strings.ToLower(d.ent.Name.EN), needle) &&
+			!strings.Contains(strings.ToLower(string(d.ent.USCC)), needle) { // the contract matches q against the USCC too
 			return false
 		}
 		return true
@@ -334,15 +336,53 @@ func contains(list []string, v string) bool {
 	return false
 }
 
+// recordID reports whether id can name a record whose ids start with
+// prefix: the contract's id patterns are the prefix and 1 to 64 of
+// [0-9A-Za-z_-].
+func recordID(prefix, id string) bool {
+	rest, ok := strings.CutPrefix(id, prefix)
+	if !ok || len(rest) == 0 || len(rest) > 64 {
+		return false
+	}
+	for i := 0; i < len(rest); i++ {
+		if c := rest[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkRecordID returns the {id} path value, or answers 400
+// invalid_parameter when it cannot be an id of that kind: a malformed id is
+// a malformed request, not an unknown record.
+func checkRecordID(b *buffer, r *http.Request, prefix string) (string, bool) {
+	id := r.PathValue("id")
+	if !recordID(prefix, id) {
+		msg := "id must be " + prefix + " followed by 1 to 64 letters, digits, _ or -"
+		b.problem(http.StatusBadRequest, client.CodeInvalidParameter, msg, client.ProblemField{Field: "id", Message: msg})
+		return "", false
+	}
+	return id, true
+}
+
 // findEnterprise answers the enterprise named by the {id} path value (an id
 // or a USCC), or a problem.
 func (s *Sandbox) findEnterprise(b *buffer, r *http.Request) (*enterpriseData, int, bool) {
 	id := r.PathValue("id")
-	if !strings.HasPrefix(id, "ent_") && len(id) == 18 {
+	switch {
+	case strings.HasPrefix(id, "ent_"):
+		if _, ok := checkRecordID(b, r, "ent_"); !ok {
+			return nil, 0, false
+		}
+	case len(id) == 18:
 		if _, err := client.ParseUSCC(id); err != nil {
 			b.problem(http.StatusBadRequest, client.CodeInvalidUSCC, err.Error(), client.ProblemField{Field: "id", Message: err.Error()})
 			return nil, 0, false
 		}
+	default:
+		msg := "id must be an enterprise id (ent_…) or an 18-character USCC"
+		b.problem(http.StatusBadRequest, client.CodeInvalidParameter, msg, client.ProblemField{Field: "id", Message: msg})
+		return nil, 0, false
 	}
 	d, e, ok := s.reg.enterprise(id)
 	if !ok {
@@ -373,7 +413,11 @@ func (s *Sandbox) listCommitments(b *buffer, r *http.Request) {
 }
 
 func (s *Sandbox) getCommitment(b *buffer, r *http.Request) {
-	c, ok := s.reg.commitment(r.PathValue("id"))
+	id, ok := checkRecordID(b, r, "cmt_")
+	if !ok {
+		return
+	}
+	c, ok := s.reg.commitment(id)
 	if !ok {
 		b.problem(http.StatusNotFound, client.CodeNotFound, "no commitment has this id")
 		return
@@ -424,7 +468,7 @@ func (s *Sandbox) listInspections(b *buffer, r *http.Request) {
 	if !ok {
 		return
 	}
-	items, next := scan(s.reg, func() []*client.Inspection { return s.reg.insp }, from, limit, func(in *client.Inspection) bool {
+	items, next := scanNewest(s.reg, func() []*client.Inspection { return s.reg.inspByDate }, from, limit, func(in *client.Inspection) bool {
 		return (entID == "" || in.EnterpriseID == entID) &&
 			(category == "" || in.Category == category) &&
 			(result == "" || string(in.Result) == result) &&
@@ -434,7 +478,11 @@ func (s *Sandbox) listInspections(b *buffer, r *http.Request) {
 }
 
 func (s *Sandbox) getInspection(b *buffer, r *http.Request) {
-	in, ok := s.reg.inspection(r.PathValue("id"))
+	id, ok := checkRecordID(b, r, "ins_")
+	if !ok {
+		return
+	}
+	in, ok := s.reg.inspection(id)
 	if !ok {
 		b.problem(http.StatusNotFound, client.CodeNotFound, "no inspection has this id")
 		return
@@ -456,14 +504,18 @@ func (s *Sandbox) listCases(b *buffer, r *http.Request) {
 	if !ok {
 		return
 	}
-	items, next := scan(s.reg, func() []*client.Case { return s.reg.cases }, from, limit, func(c *client.Case) bool {
+	items, next := scanNewest(s.reg, func() []*client.Case { return s.reg.casesByDate }, from, limit, func(c *client.Case) bool {
 		return (category == "" || c.Category == category) && (brand == "" || c.Brand == brand)
 	})
 	answerPage(b, "case", filters, items, next)
 }
 
 func (s *Sandbox) getCase(b *buffer, r *http.Request) {
-	c, ok := s.reg.caseRecord(r.PathValue("id"))
+	id, ok := checkRecordID(b, r, "case_")
+	if !ok {
+		return
+	}
+	c, ok := s.reg.caseRecord(id)
 	if !ok {
 		b.problem(http.StatusNotFound, client.CodeNotFound, "no case has this id")
 		return
@@ -566,36 +618,46 @@ func (s *Sandbox) createReport(b *buffer, r *http.Request) {
 	if !readJSON(b, r, maxReportBody, &p) {
 		return
 	}
+	// Problem fields are JSON pointers into the body.
 	var fields []client.ProblemField
-	k, prob := s.resolveKey(p.Product, "product", b.reqID)
+	k, prob := s.resolveKey(p.Product, "/product", b.reqID)
 	if prob != nil {
 		fields = append(fields, prob.Errors...)
 	}
-	switch p.Kind {
-	case client.ReportCounterfeit, client.ReportSubstandard, client.ReportFalseClaim, client.ReportOther:
-	default:
-		fields = append(fields, client.ProblemField{Field: "kind", Message: "kind must be counterfeit, substandard, false_claim or other"})
+	if f := checkText("kind", string(p.Kind), 1, 32); f != nil {
+		fields = append(fields, client.ProblemField{Field: "/kind", Message: f.Message})
 	}
 	if u, err := url.Parse(p.ListingURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(p.ListingURL) > 2048 {
-		fields = append(fields, client.ProblemField{Field: "listing_url", Message: "listing_url must be an http(s) URL of at most 2048 bytes"})
+		fields = append(fields, client.ProblemField{Field: "/listing_url", Message: "listing_url must be an http(s) URL of at most 2048 bytes"})
 	}
 	for _, f := range []*client.ProblemField{
 		checkText("platform", p.Platform, 1, 100),
-		checkText("description", p.Description, 1, 2000),
+		checkText("description", p.Description, 1, 4000),
 		checkText("contact", p.Contact, 0, 200),
 	} {
 		if f != nil {
-			fields = append(fields, *f)
+			fields = append(fields, client.ProblemField{Field: "/" + f.Field, Message: f.Message})
 		}
 	}
-	if len(fields) > 0 {
+	switch {
+	case prob != nil && len(fields) == len(prob.Errors):
+		// Only the product key is wrong: the contract answers the key's
+		// own code (invalid_gtin, invalid_uscc, invalid_parameter).
+		b.problem(http.StatusBadRequest, prob.Code, prob.Detail, fields...)
+		return
+	case len(fields) > 0:
 		b.problem(http.StatusBadRequest, client.CodeInvalidBody, "the report has invalid fields", fields...)
 		return
 	}
 	p.Product = k
-	canon, _ := json.Marshal(p)
+	canon, _ := json.Marshal(p) // the kind as sent: another unknown kind is another body
 	h := fnv.New64a()
 	h.Write(canon)
+	switch p.Kind {
+	case client.ReportCounterfeit, client.ReportSubstandard, client.ReportFalseClaim, client.ReportOther:
+	default:
+		p.Kind = client.ReportOther // kinds are an open set: one this server does not know is filed as other
+	}
 	auth, _ := s.authenticate(r)
 	rep, replay, err := s.reg.createReport(auth, key, h.Sum64(), p)
 	if err != nil {
@@ -612,7 +674,14 @@ func (s *Sandbox) createReport(b *buffer, r *http.Request) {
 }
 
 func (s *Sandbox) getReport(b *buffer, r *http.Request) {
-	rep, ok := s.reg.report(r.PathValue("id"))
+	id, ok := checkRecordID(b, r, "rpt_")
+	if !ok {
+		return
+	}
+	// Only the key that filed a report may read it (the scope its
+	// Idempotency-Key is kept under too).
+	auth, _ := s.authenticate(r)
+	rep, ok := s.reg.report(auth, id)
 	if !ok {
 		b.problem(http.StatusNotFound, client.CodeNotFound, "no report has this id")
 		return

@@ -96,13 +96,14 @@ func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+// validRequestID reports whether a caller's X-Request-Id is one the
+// contract says to echo: 1 to 128 visible ASCII characters.
 func validRequestID(id string) bool {
 	if len(id) == 0 || len(id) > 128 {
 		return false
 	}
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+		if c := id[i]; c < '!' || c > '~' {
 			return false
 		}
 	}
@@ -131,6 +132,11 @@ func (s *Sandbox) serve(path string, methods map[string]handler) http.Handler {
 
 		key, authed := s.authenticate(r)
 		if !authed {
+			// A 401 carries the RateLimit-* headers too, as every answer
+			// does; a caller without a valid key is counted by its address.
+			if strings.HasPrefix(r.URL.Path, "/v1/") || path == "" {
+				s.limiter.allow(limitKey("", r), w.Header())
+			}
 			b.problem(http.StatusUnauthorized, client.CodeUnauthorized, "missing or unknown API key; send Authorization: Bearer <key>")
 			s.write(w, r, b, nil)
 			return
@@ -355,6 +361,11 @@ func newLimiter(rate float64, burst int, clock func() time.Time) *limiter {
 
 func (l *limiter) allow(key string, h http.Header) bool {
 	if l.rate <= 0 {
+		// Limiting is off, but the contract promises the headers on every
+		// answer: report a quota no caller will spend.
+		h.Set("RateLimit-Limit", "1000000")
+		h.Set("RateLimit-Remaining", "1000000")
+		h.Set("RateLimit-Reset", "0")
 		return true
 	}
 	now := l.clock()
@@ -375,11 +386,12 @@ func (l *limiter) allow(key string, h http.Header) bool {
 
 	h.Set("RateLimit-Limit", strconv.Itoa(int(l.burst)))
 	h.Set("RateLimit-Remaining", strconv.Itoa(int(tokens)))
-	var reset float64
-	if allowed {
-		reset = (l.burst - tokens) / l.rate // until the bucket is full again
-	} else {
-		reset = (1 - tokens) / l.rate // until the next request may pass
+	// With tokens left, Reset says when the bucket is full again; with none,
+	// when the next request may pass, which is what a client that fails
+	// fast on an empty bucket needs to know.
+	reset := (l.burst - tokens) / l.rate
+	if tokens < 1 {
+		reset = (1 - tokens) / l.rate
 	}
 	h.Set("RateLimit-Reset", strconv.Itoa(max(1, int(math.Ceil(reset)))))
 	return allowed

@@ -32,6 +32,13 @@ type registry struct {
 	cats      []*client.Category
 	demo      []DemoProduct
 
+	// The lists answer newest published first. These hold the same records
+	// oldest published first (ties by id), so that a publish usually
+	// appends and list cursors, positions counted from the oldest end, stay
+	// valid while the registry grows; the lists walk them backwards.
+	inspByDate  []*client.Inspection
+	casesByDate []*client.Case
+
 	seq      int64
 	events   []seqEvent
 	changed  chan struct{} // closed and replaced when an event is appended
@@ -40,6 +47,7 @@ type registry struct {
 	verify   string
 	hostile  bool
 	reports  map[string]*client.Report
+	owners   map[string]string // report id -> the API key that filed it
 	idem     map[string]idemEntry
 	nextRpt  int
 	nextCase int
@@ -78,6 +86,7 @@ func newRegistry(cfg dataConfig, clock func() time.Time) *registry {
 		verify:    cfg.verifyBase,
 		hostile:   cfg.hostile,
 		reports:   make(map[string]*client.Report),
+		owners:    make(map[string]string),
 		idem:      make(map[string]idemEntry),
 		nextCase:  len(d.cases),
 	}
@@ -91,6 +100,10 @@ func newRegistry(cfg dataConfig, clock func() time.Time) *registry {
 	for i, in := range d.inspections {
 		r.indexInspection(i, in)
 	}
+	r.inspByDate = append([]*client.Inspection(nil), d.inspections...)
+	sort.SliceStable(r.inspByDate, func(i, j int) bool { return inspBefore(r.inspByDate[i], r.inspByDate[j]) })
+	r.casesByDate = append([]*client.Case(nil), d.cases...)
+	sort.SliceStable(r.casesByDate, func(i, j int) bool { return caseBefore(r.casesByDate[i], r.casesByDate[j]) })
 	for i, c := range d.cases {
 		r.caseByID[c.ID] = i
 	}
@@ -333,10 +346,61 @@ func (r *registry) caseRecord(id string) (*client.Case, bool) {
 	return r.cases[i], true
 }
 
+// categories answers every category, ordered by code as the contract says.
 func (r *registry) categories() []*client.Category {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return append([]*client.Category(nil), r.cats...)
+	out := append([]*client.Category(nil), r.cats...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
+	return out
+}
+
+// scanNewest is scan over items ordered oldest first, walked from the
+// newest end: from is how many items, counted from the oldest, remain to be
+// walked (0 for all), and so is the next page's start (-1 at the end).
+func scanNewest[T any](r *registry, items func() []T, from, limit int, match func(T) bool) ([]T, int) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	all := items()
+	start := len(all)
+	if from > 0 {
+		start = min(from, len(all))
+	}
+	out := make([]T, 0, min(limit, 32))
+	for i := start - 1; i >= 0; i-- {
+		if !match(all[i]) {
+			continue
+		}
+		if len(out) == limit {
+			return out, i + 1
+		}
+		out = append(out, all[i])
+	}
+	return out, -1
+}
+
+func inspBefore(a, b *client.Inspection) bool {
+	if !a.PublishedAt.Equal(b.PublishedAt) {
+		return a.PublishedAt.Before(b.PublishedAt)
+	}
+	return a.ID < b.ID
+}
+
+func caseBefore(a, b *client.Case) bool {
+	if !a.PublishedAt.Equal(b.PublishedAt) {
+		return a.PublishedAt.Before(b.PublishedAt)
+	}
+	return a.ID < b.ID
+}
+
+// insertSorted inserts v into list, ordered by before; the caller holds
+// r.mu for writing.
+func insertSorted[T any](list []T, v T, before func(a, b T) bool) []T {
+	i := sort.Search(len(list), func(i int) bool { return before(v, list[i]) })
+	list = append(list, v)
+	copy(list[i+1:], list[i:])
+	list[i] = v
+	return list
 }
 
 // scan walks items[from:] under the read lock, collecting up to limit that
@@ -466,6 +530,7 @@ func (r *registry) publishInspection(gtin client.GTIN, result client.InspectionR
 		in.Rectification = &client.Rectification{Status: "ordered", Deadline: now.Add(60 * day)}
 	}
 	r.insp = append(r.insp, in)
+	r.inspByDate = insertSorted(r.inspByDate, in, inspBefore)
 	r.indexInspection(len(r.insp)-1, in)
 	ev := r.publishLocked(client.Event{Type: client.EventInspectionPublished, Inspection: in})
 	return *in, ev, nil
@@ -523,6 +588,7 @@ func (r *registry) publishCase(c client.Case) (client.Case, client.Event) {
 	c.VerifyURL = r.verify + "/cases/" + c.ID
 	stored := c
 	r.cases = append(r.cases, &stored)
+	r.casesByDate = insertSorted(r.casesByDate, &stored, caseBefore)
 	r.caseByID[c.ID] = len(r.cases) - 1
 	ev := r.publishLocked(client.Event{Type: client.EventCasePublished, Case: &stored})
 	return c, ev
@@ -554,6 +620,7 @@ func (r *registry) createReport(scope, key string, bodyHash uint64, p client.Rep
 		CreatedAt:   r.clock().UTC().Truncate(time.Millisecond),
 	}
 	r.reports[rep.ID] = rep
+	r.owners[rep.ID] = scope
 	if key != "" {
 		r.idem[scope+"\x00"+key] = idemEntry{bodyHash: bodyHash, reportID: rep.ID}
 	}
@@ -562,11 +629,13 @@ func (r *registry) createReport(scope, key string, bodyHash uint64, p client.Rep
 
 var errIdempotencyConflict = errors.New("idempotency key reused with another body")
 
-func (r *registry) report(id string) (client.Report, bool) {
+// report answers a report to the API key that filed it; to any other key
+// it does not exist.
+func (r *registry) report(scope, id string) (client.Report, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	rep, ok := r.reports[id]
-	if !ok {
+	if !ok || r.owners[id] != scope {
 		return client.Report{}, false
 	}
 	return *rep, true

@@ -127,7 +127,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(tw, "%s\t%s\t%s\n", sb.NotListedGTIN(), "not_listed", "a maker that is not on the list")
 	tw.Flush()
-	fmt.Fprintf(stdout, "\ntry: curl http://%s/v1/products/%s\n", ln.Addr(), sb.Demo()[0].GTIN)
+	try := sb.NotListedGTIN() // a set without products has no demo product
+	if demo := sb.Demo(); len(demo) > 0 {
+		try = demo[0].GTIN
+	}
+	fmt.Fprintf(stdout, "\ntry: curl http://%s/v1/products/%s\n", ln.Addr(), try)
 
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// run must leave nothing behind once it returns. signal.NotifyContext
+// starts the os/signal loop, which lives as long as the process.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("os/signal.loop"))
+}
+
+const hangGuard = 10 * time.Second
+
+// started is a qcsandbox run in progress.
+type started struct {
+	base string             // http://host:port
+	out  []string           // what it printed up to the "try:" line
+	stop context.CancelFunc // cancels run's context
+	done <-chan struct{}    // closed when run has returned
+	err  error              // run's result, once done is closed
+}
+
+// wait waits for run to return and returns its result.
+func (s *started) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case <-s.done:
+		return s.err
+	case <-time.After(hangGuard):
+		t.Fatal("run did not return after its context was cancelled")
+		return nil
+	}
+}
+
+// startRun runs the command with args and waits until it prints where it
+// listens and the demo table.
+func startRun(t *testing.T, args ...string) *started {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	lines := make(chan string, 1024)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	done := make(chan struct{})
+	s := &started{stop: cancel, done: done}
+	go func() {
+		s.err = run(ctx, args, pw, io.Discard)
+		pw.Close()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(hangGuard):
+			t.Error("run did not return after its context was cancelled")
+		}
+	})
+
+	timeout := time.After(hangGuard)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("run stopped before serving: %v\noutput:\n%s", s.wait(t), strings.Join(s.out, "\n"))
+			}
+			s.out = append(s.out, line)
+			if _, addr, found := strings.Cut(line, "listening on "); found {
+				s.base = strings.TrimSpace(addr)
+			}
+			if strings.HasPrefix(line, "try: ") {
+				if !strings.HasPrefix(s.base, "http://127.0.0.1:") {
+					t.Fatalf("no \"listening on http://127.0.0.1:PORT\" line before the hint:\n%s", strings.Join(s.out, "\n"))
+				}
+				return s
+			}
+		case <-timeout:
+			t.Fatalf("run printed no \"try:\" line within %v:\n%s", hangGuard, strings.Join(s.out, "\n"))
+		}
+	}
+}
+
+// demoRows reads the demo table: GTIN and verdict per row.
+func demoRows(out []string) map[client.GTIN]client.Verdict {
+	rows := map[client.GTIN]client.Verdict{}
+	in := false
+	for _, line := range out {
+		f := strings.Fields(line)
+		switch {
+		case strings.HasPrefix(line, "demo GTIN"):
+			in = true
+		case in && len(f) >= 2:
+			rows[client.GTIN(f[0])] = client.Verdict(f[1])
+		case in:
+			in = false
+		}
+	}
+	return rows
+}
+
+func get(t *testing.T, hc *http.Client, url string, hdr ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp, body
+}
+
+func httpClient(t *testing.T) *http.Client {
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: hangGuard}
+}
+
+func TestRunServesTheDemo(t *testing.T) {
+	t.Parallel()
+	s := startRun(t, "-addr", "127.0.0.1:0", "-reference", "2026-03-15", "-api-key", "k1")
+	hc := httpClient(t)
+	ref := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
+
+	rows := demoRows(s.out)
+	if len(rows) < 2 {
+		t.Fatalf("the demo table has %d rows:\n%s", len(rows), strings.Join(s.out, "\n"))
+	}
+	for g, want := range rows {
+		resp, body := get(t, hc, s.base+"/v1/products/"+string(g), "Authorization", "Bearer k1")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET demo product %s: %d %s", g, resp.StatusCode, body)
+		}
+		var st client.ProductStatus
+		if err := json.Unmarshal(body, &st); err != nil {
+			t.Fatalf("GET demo product %s: %v", g, err)
+		}
+		if got := client.Decide(&st, ref, client.DefaultLookback).Verdict; got != want {
+			t.Errorf("demo product %s: verdict %s, the table says %s", g, got, want)
+		}
+	}
+	// The hint works as printed, but -api-key makes the key required.
+	var hint string
+	for _, line := range s.out {
+		if u, ok := strings.CutPrefix(line, "try: curl "); ok {
+			hint = u
+		}
+	}
+	if resp, body := get(t, hc, hint); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET %s without the key: %d %s, want 401", hint, resp.StatusCode, body)
+	}
+	if resp, body := get(t, hc, hint, "Authorization", "Bearer k1"); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %s: %d %s", hint, resp.StatusCode, body)
+	}
+
+	s.stop()
+	if err := s.wait(t); err != nil {
+		t.Errorf("run returned %v after its context was cancelled, want nil", err)
+	}
+	// It no longer serves.
+	if resp, err := hc.Get(s.base + "/v1/categories"); err == nil {
+		resp.Body.Close()
+		t.Errorf("still serving after run returned: %d", resp.StatusCode)
+	}
+}
+
+func TestRunWithFaultsAndNoProducts(t *testing.T) {
+	t.Parallel()
+	s := startRun(t, "-addr", "127.0.0.1:0", "-products", "0", "-fault", "error=503 GET /v1/categories")
+	hc := httpClient(t)
+	if rows := demoRows(s.out); len(rows) != 1 {
+		t.Errorf("a set without products lists %d demo rows, want only the not-listed GTIN", len(rows))
+	}
+	resp, body := get(t, hc, s.base+"/v1/categories")
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("GET /v1/categories with -fault error=503: %d %s", resp.StatusCode, body)
+	}
+	resp, body = get(t, hc, s.base+"/v1/enterprises")
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /v1/enterprises: %d %s", resp.StatusCode, body)
+	}
+	s.stop()
+	if err := s.wait(t); err != nil {
+		t.Errorf("run returned %v, want nil", err)
+	}
+}
+
+func TestRunRejectsBadArguments(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"-fault", "bogus"},
+		{"-fault", "error@2"},
+		{"-reference", "notadate"},
+		{"-reference", "2026-13-01"},
+		{"-addr", "127.0.0.1:0", "extra"},
+		{"-no-such-flag"},
+		{"-products", "-1"},
+		{"-enterprises", "100000"},
+		{"-seed", "minus one"},
+		{"-addr", "127.0.0.1:not-a-port"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+		err := run(ctx, args, io.Discard, io.Discard)
+		ended := ctx.Err() != nil
+		cancel()
+		if err == nil {
+			t.Errorf("run(%q) = nil, want an error", args)
+		}
+		if ended {
+			t.Errorf("run(%q) only returned when its context ended", args)
+		}
+	}
+}
