@@ -85,8 +85,9 @@ func (e *IDError) Error() string {
 	return prefix + string(e.Reason)
 }
 
-// Is makes every IDError match ErrInvalidID.
-func (e *IDError) Is(target error) bool { return target == ErrInvalidID }
+// Is makes every IDError match ErrInvalidID, and ErrInvalidInput like every
+// other input the client refuses before sending.
+func (e *IDError) Is(target error) bool { return target == ErrInvalidID || target == ErrInvalidInput }
 
 func (e *IDError) wantLength() string {
 	switch {

@@ -1,0 +1,574 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+)
+
+// Version is this SDK's version, sent in the User-Agent.
+const Version = "0.1.0"
+
+// Defaults of a client built without options.
+const (
+	DefaultBaseURL         = "https://api.qualitycommit.example"
+	DefaultTimeout         = 10 * time.Second
+	DefaultMaxResponseSize = 1 << 20
+	maxErrorBody           = 64 << 10
+)
+
+// Client talks to the public query API. It is safe for concurrent use and
+// meant to be shared: its connection pool, retry budget and view of the
+// rate limit are per client.
+type Client struct {
+	base      string
+	key       string
+	userAgent string
+	http      *http.Client
+	timeout   time.Duration
+	policy    RetryPolicy
+	budget    *budget
+	logger    *slog.Logger
+	maxBody   int64
+	limits    rateState
+	now       func() time.Time
+
+	common service
+
+	Products    *ProductsService
+	Enterprises *EnterprisesService
+	Commitments *CommitmentsService
+	Inspections *InspectionsService
+	Cases       *CasesService
+	Categories  *CategoriesService
+	Changes     *ChangesService
+	Reports     *ReportsService
+}
+
+// service is what every service shares: a way back to the client. Adding a
+// service costs one type and one line in New.
+type service struct{ client *Client }
+
+// The services, one per resource of the API.
+type (
+	ProductsService    service
+	EnterprisesService service
+	CommitmentsService service
+	InspectionsService service
+	CasesService       service
+	CategoriesService  service
+	ChangesService     service
+	ReportsService     service
+)
+
+// An Option configures a Client. Options are checked by New, never later.
+type Option func(*Client) error
+
+// WithBaseURL sets the API's base URL, such as "https://api.example.org" or
+// a sandbox's URL. A path prefix is kept; the URL may not carry a query,
+// a fragment or credentials.
+func WithBaseURL(base string) Option {
+	return func(c *Client) error {
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("base URL %q is not an absolute http(s) URL", base)
+		}
+		if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return errors.New("base URL may not carry credentials, a query or a fragment; use WithAPIKey for the key")
+		}
+		c.base = strings.TrimRight(u.String(), "/")
+		return nil
+	}
+}
+
+// WithAPIKey sets the API key, sent as "Authorization: Bearer <key>" and
+// never in a URL, a log line or an error.
+func WithAPIKey(key string) Option {
+	return func(c *Client) error {
+		if strings.ContainsAny(key, "\r\n \t") {
+			return errors.New("API key contains whitespace")
+		}
+		c.key = key
+		return nil
+	}
+}
+
+// WithHTTPClient sets the HTTP client the calls go through. It is copied,
+// so changing it later has no effect; its Timeout, if any, bounds each
+// attempt, while WithTimeout bounds a whole call with its retries.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *Client) error {
+		if hc == nil {
+			return errors.New("HTTP client is nil")
+		}
+		cp := *hc
+		c.http = &cp
+		return nil
+	}
+}
+
+// WithUserAgent puts a product token in front of the SDK's own User-Agent.
+func WithUserAgent(ua string) Option {
+	return func(c *Client) error {
+		if strings.ContainsAny(ua, "\r\n") {
+			return errors.New("user agent contains a line break")
+		}
+		c.userAgent = strings.TrimSpace(ua + " qcsdk-go/" + Version)
+		return nil
+	}
+}
+
+// WithTimeout bounds each call, retries included, unless the caller's
+// context has an earlier deadline. Zero means no bound beyond the
+// context's. The default is 10 s.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d < 0 {
+			return errors.New("timeout is negative")
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithRetryPolicy replaces DefaultRetryPolicy.
+func WithRetryPolicy(p RetryPolicy) Option {
+	return func(c *Client) error {
+		if err := p.validate(); err != nil {
+			return err
+		}
+		c.policy = p
+		return nil
+	}
+}
+
+// WithLogger logs each call at debug level and each retry and failure
+// through go-retryablehttp. Nil, the default, logs nothing. The API key is
+// never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *Client) error { c.logger = l; return nil }
+}
+
+// WithMaxResponseSize bounds the body of an answer the client reads
+// (default 1 MiB); a larger one is a *TooLargeError.
+func WithMaxResponseSize(n int64) Option {
+	return func(c *Client) error {
+		if n <= 0 {
+			return errors.New("max response size must be positive")
+		}
+		c.maxBody = n
+		return nil
+	}
+}
+
+// WithClock sets the clock the client reads for rate-limit resets,
+// Retry-After dates and webhook tolerances. Tests use it; nil is time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(c *Client) error {
+		if now == nil {
+			now = time.Now
+		}
+		c.now = now
+		return nil
+	}
+}
+
+// New builds a client. With no options it calls DefaultBaseURL without a
+// key, retries with DefaultRetryPolicy and logs nothing.
+func New(opts ...Option) (*Client, error) {
+	c := &Client{
+		base:      DefaultBaseURL,
+		userAgent: "qcsdk-go/" + Version,
+		timeout:   DefaultTimeout,
+		policy:    DefaultRetryPolicy(),
+		maxBody:   DefaultMaxResponseSize,
+		now:       time.Now,
+	}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, fmt.Errorf("qcsdk: %w", err)
+		}
+	}
+	if c.http == nil {
+		c.http = &http.Client{Transport: defaultTransport()}
+	}
+	c.budget = newBudget(c.policy)
+	c.common.client = c
+	c.Products = (*ProductsService)(&c.common)
+	c.Enterprises = (*EnterprisesService)(&c.common)
+	c.Commitments = (*CommitmentsService)(&c.common)
+	c.Inspections = (*InspectionsService)(&c.common)
+	c.Cases = (*CasesService)(&c.common)
+	c.Categories = (*CategoriesService)(&c.common)
+	c.Changes = (*ChangesService)(&c.common)
+	c.Reports = (*ReportsService)(&c.common)
+	return c, nil
+}
+
+// defaultTransport is http.DefaultTransport's settings with a pool sized
+// for a web server: the default keeps 2 idle connections per host, which
+// under concurrent page views means a new connection for almost every call.
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 256
+	t.MaxIdleConnsPerHost = 128
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return t
+}
+
+// CloseIdleConnections closes the idle connections of the client's
+// transport. A long-lived client needs it only when it is done with the
+// API; tests that check for leaked goroutines call it at cleanup.
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
+
+// BaseURL is the API base URL the client calls.
+func (c *Client) BaseURL() string { return c.base }
+
+// String describes the client without its key.
+func (c *Client) String() string {
+	key := "none"
+	if c.key != "" {
+		key = "set"
+	}
+	return fmt.Sprintf("qcsdk.Client{base: %s, key: %s}", c.base, key)
+}
+
+// GoString keeps the key out of %#v too.
+func (c *Client) GoString() string { return c.String() }
+
+// Response describes an answer beyond its body: the headers a cache, a
+// pager or a rate-aware caller needs.
+type Response struct {
+	StatusCode int
+	Header     http.Header
+	// NotModified is true when a conditional request (an ETag passed in the
+	// call's options) was answered 304: the caller's copy is still current,
+	// and the returned model is nil.
+	NotModified  bool
+	ETag         string
+	CacheControl CacheControl
+	RateLimit    RateLimit
+	RequestID    string
+	// NextCursor is the cursor of the next page of a list, empty on the
+	// last page.
+	NextCursor string
+	// Attempts is how many times the call was sent.
+	Attempts int
+}
+
+// CacheControl is what an answer's Cache-Control header allows.
+type CacheControl struct {
+	MaxAge               time.Duration
+	StaleWhileRevalidate time.Duration
+	StaleIfError         time.Duration
+	NoStore              bool
+	Present              bool // the header was there and had a max-age or no-store
+}
+
+// RateLimit is the API's account of the caller's rate limit, from the
+// RateLimit-* headers of the latest answer.
+type RateLimit struct {
+	Limit     int
+	Remaining int
+	Reset     time.Time // when Remaining is 0: when the next call may pass
+}
+
+func parseCacheControl(v string) CacheControl {
+	var cc CacheControl
+	for part := range strings.SplitSeq(v, ",") {
+		name, val, _ := strings.Cut(strings.TrimSpace(part), "=")
+		secs := func() time.Duration {
+			n, err := strconv.Atoi(strings.Trim(val, `"`))
+			if err != nil || n < 0 {
+				return 0
+			}
+			return time.Duration(n) * time.Second
+		}
+		switch strings.ToLower(name) {
+		case "max-age":
+			cc.MaxAge, cc.Present = secs(), true
+		case "stale-while-revalidate":
+			cc.StaleWhileRevalidate = secs()
+		case "stale-if-error":
+			cc.StaleIfError = secs()
+		case "no-store", "no-cache":
+			cc.NoStore, cc.Present = true, true
+		}
+	}
+	return cc
+}
+
+func parseRateLimit(h http.Header, now time.Time) (RateLimit, bool) {
+	lim, err1 := strconv.Atoi(h.Get("RateLimit-Limit"))
+	rem, err2 := strconv.Atoi(h.Get("RateLimit-Remaining"))
+	if err1 != nil || err2 != nil || lim < 0 || rem < 0 {
+		return RateLimit{}, false
+	}
+	rl := RateLimit{Limit: lim, Remaining: rem}
+	if reset, err := strconv.Atoi(h.Get("RateLimit-Reset")); err == nil && reset >= 0 {
+		rl.Reset = now.Add(time.Duration(min(reset, 86400)) * time.Second)
+	}
+	return rl, true
+}
+
+// rateState is the client's latest view of its rate limit.
+type rateState struct{ v atomic.Pointer[RateLimit] }
+
+func (s *rateState) observe(h http.Header, now time.Time) {
+	rl, ok := parseRateLimit(h, now)
+	if !ok {
+		return
+	}
+	if old := s.v.Load(); old != nil && old.Remaining == rl.Remaining && old.Limit == rl.Limit && rl.Remaining > 0 {
+		return // nothing a caller would act on has changed
+	}
+	s.v.Store(&rl)
+}
+
+// spent reports whether the API said no call may pass until a time still
+// to come.
+func (s *rateState) spent(now time.Time) (RateLimit, bool) {
+	rl := s.v.Load()
+	if rl == nil || rl.Remaining > 0 || !now.Before(rl.Reset) {
+		return RateLimit{}, false
+	}
+	return *rl, true
+}
+
+// RateLimit is the client's latest view of the API's rate limit.
+func (c *Client) RateLimit() RateLimit {
+	if rl := c.limits.v.Load(); rl != nil {
+		return *rl
+	}
+	return RateLimit{}
+}
+
+// request is one logical call.
+type request struct {
+	method     string
+	path       string // escaped, from the base URL on
+	query      url.Values
+	body       any
+	etag       string // If-None-Match
+	idemKey    string // Idempotency-Key
+	idempotent bool
+	// longPoll is how long the server may hold the call before answering;
+	// it extends the client's timeout for this call.
+	longPoll time.Duration
+}
+
+// do sends a call with retries and decodes a 2xx answer into out (a
+// pointer), which is left alone on 304 and on errors.
+func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) {
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout+r.longPoll)
+		defer cancel()
+	}
+	if rl, ok := c.limits.spent(c.now()); ok {
+		return nil, &RateLimitError{Limit: rl, RetryAfter: rl.Reset.Sub(c.now())}
+	}
+
+	var body []byte
+	if r.body != nil {
+		var err error
+		if body, err = json.Marshal(r.body); err != nil {
+			return nil, fmt.Errorf("qcsdk: encoding the %s %s body: %w", r.method, r.path, err)
+		}
+	}
+	target := c.base + r.path
+	if len(r.query) > 0 {
+		target += "?" + r.query.Encode()
+	}
+	var rawBody any
+	if body != nil {
+		rawBody = body
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, r.method, target, rawBody)
+	if err != nil {
+		return nil, fmt.Errorf("qcsdk: building %s %s: %w", r.method, r.path, err)
+	}
+	h := req.Header
+	h.Set("Accept", "application/json")
+	h.Set("User-Agent", c.userAgent)
+	if c.key != "" {
+		h.Set("Authorization", "Bearer "+c.key)
+	}
+	if body != nil {
+		h.Set("Content-Type", "application/json")
+	}
+	if r.etag != "" {
+		h.Set("If-None-Match", r.etag)
+	}
+	if r.idemKey != "" {
+		h.Set("Idempotency-Key", r.idemKey)
+	}
+
+	k := &call{c: c, idempotent: r.idempotent}
+	var raw []byte
+	req.SetResponseHandler(func(resp *http.Response) error {
+		var err error
+		raw, err = c.readBody(r, resp, out)
+		return err
+	})
+	rc := &retryablehttp.Client{
+		HTTPClient:   c.http,
+		RetryMax:     c.policy.MaxRetries,
+		CheckRetry:   k.check,
+		Backoff:      k.backoff,
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	if !r.idempotent {
+		rc.RetryMax = 0
+	}
+	if c.logger != nil {
+		rc.Logger = c.logger
+	}
+	start := time.Now()
+	resp, err := rc.Do(req)
+	if resp != nil {
+		defer resp.Body.Close()
+	}
+	if c.logger != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		c.logger.Debug("qcsdk call", "method", r.method, "path", r.path, "status", status,
+			"attempts", k.attempts, "elapsed", time.Since(start))
+	}
+	if ctx.Err() != nil && (err != nil || resp == nil) {
+		return nil, fmt.Errorf("qcsdk: %s %s: %w", r.method, r.path, ctx.Err())
+	}
+	if err != nil {
+		var te *TooLargeError
+		var tr *TruncatedError
+		var de *DecodeError
+		switch {
+		case errors.As(err, &te), errors.As(err, &tr), errors.As(err, &de):
+		default:
+			err = &TransportError{Method: r.method, Path: r.path, Attempts: k.attempts, Err: err}
+		}
+		if k.gaveUp != nil {
+			err = fmt.Errorf("%w: %w", k.gaveUp, err)
+		}
+		return nil, err
+	}
+
+	if !retryable(resp, nil) {
+		c.budget.success() // an answer, even a 404, means the API is up
+	}
+
+	res := &Response{
+		StatusCode:   resp.StatusCode,
+		Header:       resp.Header,
+		ETag:         resp.Header.Get("ETag"),
+		CacheControl: parseCacheControl(resp.Header.Get("Cache-Control")),
+		RequestID:    resp.Header.Get("X-Request-Id"),
+		Attempts:     k.attempts,
+	}
+	res.RateLimit, _ = parseRateLimit(resp.Header, c.now())
+	switch {
+	case resp.StatusCode == http.StatusNotModified:
+		res.NotModified = true
+		return res, nil
+	case resp.StatusCode >= 400:
+		apiErr := c.problem(r, resp, raw)
+		var err error = apiErr
+		if resp.StatusCode == http.StatusTooManyRequests {
+			err = &RateLimitError{Err: apiErr, Limit: res.RateLimit, RetryAfter: apiErr.RetryAfter}
+		}
+		if k.gaveUp != nil {
+			err = fmt.Errorf("%w: %w", k.gaveUp, err)
+		}
+		return res, err
+	case resp.StatusCode < 200 || resp.StatusCode >= 300:
+		return res, &APIError{Method: r.method, Path: r.path, StatusCode: resp.StatusCode, RequestID: res.RequestID}
+	}
+	return res, nil
+}
+
+// readBody reads an answer's body through the size limit and, for a 2xx,
+// decodes it into out. It runs inside go-retryablehttp's loop, so a body
+// cut off or garbled in transit is retried like a failed connection.
+func (c *Client) readBody(r request, resp *http.Response, out any) ([]byte, error) {
+	limit := c.maxBody
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	if !ok {
+		limit = min(limit, maxErrorBody)
+	}
+	if resp.StatusCode == http.StatusNotModified || resp.StatusCode == http.StatusNoContent {
+		return nil, nil
+	}
+	if ok && resp.ContentLength > limit {
+		return nil, &TooLargeError{Method: r.method, Path: r.path, Limit: limit}
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if int64(len(data)) > limit {
+		if !ok {
+			return data[:limit], nil // an error body is read only for its start
+		}
+		return nil, &TooLargeError{Method: r.method, Path: r.path, Limit: limit}
+	}
+	if err != nil {
+		return nil, &TruncatedError{Method: r.method, Path: r.path, Read: int64(len(data)), Err: err}
+	}
+	if !ok || out == nil {
+		return data, nil
+	}
+	// A retried attempt must not inherit fields an earlier one decoded.
+	reflect.ValueOf(out).Elem().SetZero()
+	if err := json.Unmarshal(data, out); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) && se.Offset >= int64(len(data)) {
+			return nil, &TruncatedError{Method: r.method, Path: r.path, Read: int64(len(data)), Err: io.ErrUnexpectedEOF}
+		}
+		return nil, &DecodeError{Method: r.method, Path: r.path, StatusCode: resp.StatusCode, Snippet: snippet(data), Err: err}
+	}
+	return data, nil
+}
+
+func snippet(b []byte) string {
+	if len(b) > 64 {
+		b = b[:64]
+	}
+	return string(bytes.ToValidUTF8(b, []byte("\uFFFD")))
+}
+
+// problem builds the *APIError for an error answer from its problem
+// document, or from its status alone when the body is not one.
+func (c *Client) problem(r request, resp *http.Response, raw []byte) *APIError {
+	e := &APIError{Method: r.method, Path: r.path, StatusCode: resp.StatusCode, RequestID: resp.Header.Get("X-Request-Id")}
+	if raw == nil {
+		// A retryable status that ran out of retries: its body is unread.
+		raw, _ = io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	}
+	if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ok {
+		e.RetryAfter = ra
+	}
+	var p Problem
+	if json.Unmarshal(raw, &p) == nil {
+		e.Code, e.Title, e.Detail, e.Fields = p.Code, p.Title, p.Detail, p.Errors
+		if e.RequestID == "" {
+			e.RequestID = p.RequestID
+		}
+	}
+	if e.Title == "" {
+		e.Title = http.StatusText(resp.StatusCode)
+	}
+	return e
+}

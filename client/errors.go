@@ -1,0 +1,175 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Sentinel errors. Every error the client returns for an API answer or a
+// failure to get one matches at most one of these with errors.Is, so a
+// caller can branch without knowing the concrete type.
+var (
+	ErrNotFound     = errors.New("qcsdk: not found")
+	ErrRateLimited  = errors.New("qcsdk: rate limited")
+	ErrUnauthorized = errors.New("qcsdk: unauthorized")
+	ErrInvalidInput = errors.New("qcsdk: invalid input")
+	ErrUnavailable  = errors.New("qcsdk: service unavailable")
+)
+
+// APIError is an error answer from the API: its status and the RFC 9457
+// problem document it carried. It matches the sentinel for its status with
+// errors.Is: ErrNotFound for 404, ErrUnauthorized for 401 and 403,
+// ErrRateLimited for 429, ErrInvalidInput for other 4xx, ErrUnavailable for
+// 5xx.
+type APIError struct {
+	Method     string // "GET"
+	Path       string // the request's path, without the query
+	StatusCode int
+	Code       string // the problem's stable code, e.g. "invalid_gtin"
+	Title      string
+	Detail     string
+	Fields     []ProblemField
+	RequestID  string
+	RetryAfter time.Duration // from Retry-After, when the answer had one
+}
+
+func (e *APIError) Error() string {
+	msg := fmt.Sprintf("qcsdk: %s %s: %d", e.Method, e.Path, e.StatusCode)
+	if e.Code != "" {
+		msg += " " + e.Code
+	}
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	} else if e.Title != "" {
+		msg += ": " + e.Title
+	}
+	if e.RequestID != "" {
+		msg += " (request " + e.RequestID + ")"
+	}
+	return msg
+}
+
+// Is matches the sentinel for the error's status.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
+	case ErrRateLimited:
+		return e.StatusCode == http.StatusTooManyRequests
+	case ErrInvalidInput:
+		return e.StatusCode >= 400 && e.StatusCode < 500 && e.StatusCode != http.StatusNotFound &&
+			e.StatusCode != http.StatusUnauthorized && e.StatusCode != http.StatusForbidden &&
+			e.StatusCode != http.StatusTooManyRequests
+	case ErrUnavailable:
+		return e.StatusCode >= 500
+	}
+	return false
+}
+
+// RateLimitError is a 429 from the API, or a request the client did not
+// send because the API had already said the limit was spent until Reset.
+// It unwraps to the *APIError when there was an answer.
+type RateLimitError struct {
+	Err        *APIError // nil when the client failed fast without sending
+	Limit      RateLimit
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("qcsdk: rate limit spent (0 of %d left); not sent, retry after %s", e.Limit.Limit, e.RetryAfter.Round(time.Millisecond))
+}
+
+// Unwrap returns the API's answer, if there was one.
+func (e *RateLimitError) Unwrap() error {
+	if e.Err == nil {
+		return nil
+	}
+	return e.Err
+}
+
+// Is matches ErrRateLimited, whether or not the request was sent.
+func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
+
+// TransportError is a failure to get any answer: a refused or reset
+// connection, a timeout of one attempt, a TLS failure. It matches
+// ErrUnavailable.
+type TransportError struct {
+	Method, Path string
+	Attempts     int
+	Err          error
+}
+
+func (e *TransportError) Error() string {
+	return fmt.Sprintf("qcsdk: %s %s: no answer after %d attempt(s): %v", e.Method, e.Path, e.Attempts, e.Err)
+}
+
+func (e *TransportError) Unwrap() error        { return e.Err }
+func (e *TransportError) Is(target error) bool { return target == ErrUnavailable }
+
+// DecodeError is a 2xx answer whose body is not the JSON the route
+// promises. Snippet holds the start of the body, at most 64 bytes, quoted
+// when printed.
+type DecodeError struct {
+	Method, Path string
+	StatusCode   int
+	Snippet      string
+	Err          error
+}
+
+func (e *DecodeError) Error() string {
+	return fmt.Sprintf("qcsdk: %s %s: %d answer is not valid JSON for this route: %v (body starts %q)", e.Method, e.Path, e.StatusCode, e.Err, e.Snippet)
+}
+
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// TooLargeError is an answer whose body is larger than the client's
+// maximum response size (see WithMaxResponseSize). The body is not read
+// past the limit.
+type TooLargeError struct {
+	Method, Path string
+	Limit        int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("qcsdk: %s %s: answer is larger than the %d-byte limit", e.Method, e.Path, e.Limit)
+}
+
+// TruncatedError is an answer whose body ended before its announced length
+// or before its JSON did: the connection broke mid-answer.
+type TruncatedError struct {
+	Method, Path string
+	Read         int64 // bytes received
+	Err          error
+}
+
+func (e *TruncatedError) Error() string {
+	return fmt.Sprintf("qcsdk: %s %s: answer cut off after %d bytes: %v", e.Method, e.Path, e.Read, e.Err)
+}
+
+func (e *TruncatedError) Unwrap() error { return e.Err }
+
+// Is matches ErrUnavailable: a cut answer is a failure to get one.
+func (e *TruncatedError) Is(target error) bool { return target == ErrUnavailable }
+
+// ErrRetryBudget is wrapped into the error of a call that failed and was
+// not retried because the client's retry budget was spent: the API has
+// been failing too often for retries to help.
+var ErrRetryBudget = errors.New("qcsdk: retry budget spent, not retrying")
+
+// ErrDeadlineTooClose is wrapped into the error of a call that failed and
+// was not retried because the wait before the next attempt would pass the
+// context's deadline. The call gives up at once instead of sleeping to the
+// deadline.
+var ErrDeadlineTooClose = errors.New("qcsdk: the next retry would pass the deadline, not retrying")
+
+// ErrRetryAfterTooLong is wrapped into the error of a call that failed and
+// was not retried because the API asked to wait longer than the retry
+// policy's MaxRetryAfter.
+var ErrRetryAfterTooLong = errors.New("qcsdk: Retry-After exceeds the policy's maximum, not retrying")
