@@ -1,20 +1,98 @@
-// Package client is the foundation of the qcsdk SDK, which lets an
-// e-commerce platform show on a product page whether the product's maker
-// has signed a product quality commitment with the market regulator, and
-// how the maker fared in the regulator's law-enforcement inspections.
+// Package client is the Go client of the quality commitment public query
+// API (api/openapi.yaml): the registry where makers sign product quality
+// commitments with the market regulator, and where the regulator publishes
+// its law-enforcement inspections. An e-commerce platform uses it to show,
+// on a product page, whether the product's maker signed a commitment, what
+// it promised and how it fared — and to keep that current as the regulator
+// pushes changes.
 //
-// The package holds three things every other part of the SDK builds on:
+// The package holds the typed models of the registry ([Enterprise],
+// [Commitment], [Inspection], [ProductStatus], [Event] and the rest),
+// validation of GTINs and USCCs, the badge verdict rule ([Decide]), the
+// HTTP client for every route, and webhook verification. It knows nothing
+// of caching or HTML: package cache keeps answers, package widget draws
+// badges.
 //
-//   - the typed models of the records the registry's public query API
-//     (api/openapi.yaml) answers with: [Enterprise], [Commitment],
-//     [Inspection], [ProductStatus], [Event] and the rest;
-//   - validation of the identifiers a platform names products and makers
-//     by ([ParseGTIN], [ParseUSCC]);
-//   - the badge verdict ([Decide]), the one place where the registry's
-//     facts become what a badge says;
-//   - the signature scheme of webhook pushes ([SignWebhook]).
+//	api, err := client.New(client.WithBaseURL(base), client.WithAPIKey(key))
+//	st, _, err := api.Products.ByGTIN(ctx, "6901234567892", nil)
+//	d := client.Decide(st, time.Now(), client.DefaultLookback)
 //
-// The HTTP client for the API's endpoints is not part of the package yet.
+// A [Client] is safe for concurrent use and meant to be shared: its
+// connection pool, its retry budget and its view of the rate limit are
+// per client. Its services — Products, Enterprises, Commitments,
+// Inspections, Cases, Categories, Changes and Reports — take a context
+// first and optional options (nil allowed) last, and return the model,
+// a [*Response] with the headers that matter, and an error.
+//
+// # Authentication
+//
+// [WithAPIKey] sets the key, sent as "Authorization: Bearer <key>" on every
+// call — never in a URL, a log line or an error string, and never printed
+// by the client's String or GoString.
+//
+// # Errors
+//
+// Input the API would refuse is refused before sending: a malformed GTIN
+// or USCC is an [*IDError], a malformed product key a [*KeyError]; both
+// match [ErrInvalidInput]. An error answer is an [*APIError] carrying the
+// problem document's stable Code, its Detail and the request id; a 429 is
+// a [*RateLimitError]. No answer at all is a [*TransportError]; a body cut
+// off mid-answer a [*TruncatedError]; one over the size limit
+// ([WithMaxResponseSize], 1 MiB by default) a [*TooLargeError]; one that is
+// not the JSON the route promises a [*DecodeError]. Every one of them
+// matches at most one sentinel — [ErrNotFound], [ErrUnauthorized],
+// [ErrRateLimited], [ErrInvalidInput], [ErrUnavailable] — so that
+//
+//	if errors.Is(err, client.ErrUnavailable) { /* serve what you have */ }
+//
+// reads the same whatever went wrong. When the context ends, the error
+// matches ctx.Err(), not a transport failure.
+//
+// # Retries
+//
+// Calls go through go-retryablehttp under one [RetryPolicy] (see
+// [DefaultRetryPolicy]). Only idempotent calls are retried: reads, and
+// report creation, which always carries an Idempotency-Key (generated when
+// the caller gives none). They are retried after a network error, a body
+// cut off or garbled in transit, or a 429, 502, 503 or 504 — never after
+// another status. Waits grow exponentially with full jitter; a Retry-After
+// is honoured up to the policy's MaxRetryAfter, past which the call fails
+// at once with [ErrRetryAfterTooLong]; and a call never sleeps past its
+// context's deadline: it gives up with [ErrDeadlineTooClose] instead. A
+// retry budget shared by the client's calls, after gRPC's retry
+// throttling, stops retries once failures run above about a tenth of
+// successes ([ErrRetryBudget]), so that a dead upstream sees about one
+// attempt per call rather than four.
+//
+// The client also reads the RateLimit-* headers: once the API has said the
+// quota is spent until a time still to come, calls fail fast with a
+// [*RateLimitError] whose Err is nil, without being sent.
+//
+// # Conditional requests
+//
+// Every Get takes a [GetOptions] whose ETag is sent as If-None-Match; a 304
+// answer returns a nil model and a Response with NotModified set, so that a
+// cache can renew an entry without a body. [Response.CacheControl] says how
+// long the API allows an answer to be reused.
+//
+// # Pagination
+//
+// List methods return one page and set [Response.NextCursor]; All methods
+// return an iter.Seq2 that follows the cursors, fetching a page only when
+// the loop reaches it:
+//
+//	for e, err := range api.Enterprises.All(ctx, &client.EnterpriseListOptions{Category: "toys"}) {
+//		if err != nil { return err }
+//		fmt.Println(e.Name.ZH)
+//	}
+//
+// [ChangesService.Follow] does the same for the change feed, forever: it
+// long-polls, yields each event in order, and after any error yields it,
+// backs off and resumes from the last cursor, so that no event is lost or
+// repeated. Persist Event.Cursor to resume after a restart.
+//
+// [ProductsService.Batch] looks up any number of product keys, in calls of
+// at most 100, and answers in input order with an error per key.
 //
 // # Identifiers
 //
@@ -67,8 +145,14 @@
 // # Webhooks
 //
 // The registry pushes each change event to a platform as a signed POST
-// (see [SignatureHeader]). [SignWebhook] computes the header for a body and
-// a set of secrets; the registry signs with it, and tests use it to build
-// pushes a receiver must accept. Verifying pushes arrives with the HTTP
-// client.
+// (see [SignatureHeader]). [WebhookHandler] is a ready receiver: it
+// verifies each push with a [WebhookVerifier] and hands the [Event] to
+// your function, answering 204, or 401, 413, 400 or 500 so that the
+// registry retries. [VerifyWebhook] checks one push; a WebhookVerifier sets
+// the tolerance (5 minutes), the clock and the body limit. During a secret
+// rotation the registry signs with both secrets, and a receiver holding
+// either accepts. Failures match sentinels such as [ErrWebhookBadSignature]
+// and [ErrWebhookTooOld], and never quote secrets or bodies. Delivery is at
+// least once: make your handling idempotent by Event.ID. [SignWebhook]
+// signs pushes for tests.
 package client

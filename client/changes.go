@@ -1,0 +1,206 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// ChangesOptions say where to read the change feed from and how long to
+// wait for a change.
+type ChangesOptions struct {
+	// After is a cursor from an earlier page (ChangePage.NextCursor) or
+	// event (Event.Cursor); empty reads from the start of the feed.
+	After string
+	// Limit is the most events in one answer, 1 to 1,000; zero leaves the
+	// choice to the API (100).
+	Limit int
+	// Wait is how long the API may hold the call when no event is past
+	// After, at most 60 s, sent in whole seconds (rounded up). Zero
+	// answers at once. The client's timeout is extended by it.
+	Wait time.Duration
+}
+
+// Limits of the change feed's contract.
+const (
+	maxChangesLimit = 1000
+	maxChangesWait  = 60 * time.Second
+)
+
+// List reads one page of the change feed. When no event is past
+// opts.After, the API holds the call up to opts.Wait and then answers an
+// empty page; either way ChangePage.NextCursor (also in
+// Response.NextCursor) is where to read on from.
+func (s *ChangesService) List(ctx context.Context, opts *ChangesOptions) (*ChangePage, *Response, error) {
+	q := url.Values{}
+	var wait time.Duration
+	if opts != nil {
+		if opts.Limit < 0 || opts.Limit > maxChangesLimit {
+			return nil, nil, invalidInput("change feed limit %d is not in [0, %d]", opts.Limit, maxChangesLimit)
+		}
+		if opts.Wait < 0 || opts.Wait > maxChangesWait {
+			return nil, nil, invalidInput("change feed wait %s is not in [0, %s]", opts.Wait, maxChangesWait)
+		}
+		if opts.After != "" {
+			q.Set("after", opts.After)
+		}
+		if opts.Limit > 0 {
+			q.Set("limit", strconv.Itoa(opts.Limit))
+		}
+		if opts.Wait > 0 {
+			// Rounded up, so that a short wait does not become none and
+			// turn a long poll into a busy one.
+			secs := int((opts.Wait + time.Second - 1) / time.Second)
+			q.Set("wait", strconv.Itoa(secs)+"s")
+			wait = time.Duration(secs) * time.Second
+		}
+	}
+	page := new(ChangePage)
+	resp, err := s.client.do(ctx, request{
+		method: http.MethodGet, path: "/v1/changes", query: q, idempotent: true, longPoll: wait,
+	}, page)
+	if err != nil {
+		return nil, resp, err
+	}
+	resp.NextCursor = page.NextCursor
+	return page, resp, nil
+}
+
+// FollowOptions tune Follow. The zero value is the defaults.
+type FollowOptions struct {
+	// Wait is how long each long poll may be held (default 30 s, at most
+	// 60 s).
+	Wait time.Duration
+	// MinBackoff and MaxBackoff bound the wait after a failed poll: a
+	// random duration up to MinBackoff doubled once per failure in a row,
+	// capped at MaxBackoff (defaults 500 ms and 30 s), or longer when the
+	// API asks to wait with Retry-After, up to MaxBackoff. A success
+	// resets it.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+}
+
+// Defaults of FollowOptions.
+const (
+	DefaultFollowWait       = 30 * time.Second
+	DefaultFollowMinBackoff = 500 * time.Millisecond
+	DefaultFollowMaxBackoff = 30 * time.Second
+)
+
+// Follow iterates over the change feed from after (empty: from the start)
+// for as long as the loop runs, long-polling for new events. Each event is
+// yielded once, in feed order; a consumer that stores Event.Cursor after
+// handling an event can resume from it after a restart without losing or
+// repeating one.
+//
+// Follow does not give up. After any failed poll it yields the error
+// (with a zero Event), waits with jittered exponential backoff and polls
+// again from the last cursor, so a consumer may log errors and carry on.
+// An error that retrying cannot cure, such as a cursor the API does not
+// recognise (errors.Is(err, ErrInvalidInput)), is the consumer's to break
+// on.
+//
+// The iteration ends when the loop breaks, or when ctx is done: then it
+// yields one error matching ctx.Err() and returns. Follow starts no
+// goroutine.
+func (s *ChangesService) Follow(ctx context.Context, after string, opts *FollowOptions) iter.Seq2[Event, error] {
+	wait, minB, maxB := DefaultFollowWait, DefaultFollowMinBackoff, DefaultFollowMaxBackoff
+	if opts != nil {
+		if opts.Wait > 0 {
+			wait = min(opts.Wait, maxChangesWait)
+		}
+		if opts.MinBackoff > 0 {
+			minB = opts.MinBackoff
+		}
+		if opts.MaxBackoff > 0 {
+			maxB = opts.MaxBackoff
+		}
+	}
+	maxB = max(maxB, minB)
+	backoff := func(failures int) time.Duration {
+		ceiling := maxB
+		if failures < 62 {
+			if d := minB << failures; d > 0 && d < ceiling {
+				ceiling = d
+			}
+		}
+		return rand.N(ceiling) + 1 // never zero: a zero wait is a busy loop
+	}
+
+	return func(yield func(Event, error) bool) {
+		cursor, lastID := after, ""
+		failures := 0
+		for {
+			if err := ctx.Err(); err != nil {
+				yield(Event{}, fmt.Errorf("qcsdk: following the change feed: %w", err))
+				return
+			}
+			start := time.Now()
+			page, _, err := s.List(ctx, &ChangesOptions{After: cursor, Wait: wait})
+			if err != nil {
+				if ctx.Err() != nil {
+					continue // said once, at the top
+				}
+				if !yield(Event{}, err) {
+					return
+				}
+				sleepCtx(ctx, max(backoff(failures), min(retryAfter(err), maxB)))
+				failures++
+				continue
+			}
+			for _, ev := range page.Data {
+				if ev.ID != "" && ev.ID == lastID {
+					continue // delivery is at least once; the feed may repeat its boundary
+				}
+				if !yield(ev, nil) {
+					return
+				}
+				lastID = ev.ID
+				if ev.Cursor != "" {
+					cursor = ev.Cursor
+				}
+			}
+			if page.NextCursor != "" {
+				cursor = page.NextCursor
+			}
+			failures = 0
+			if len(page.Data) == 0 && time.Since(start) < wait/2 {
+				// Empty long before the wait was up: something on the way
+				// does not hold long polls. Pace the polls rather than
+				// spin, but no slower than after a first failure, since
+				// the feed itself is answering.
+				sleepCtx(ctx, backoff(0))
+			}
+		}
+	}
+}
+
+// retryAfter is how long the API asked to wait before the call that
+// failed with err is tried again, or 0.
+func retryAfter(err error) time.Duration {
+	var rl *RateLimitError
+	if errors.As(err, &rl) {
+		return rl.RetryAfter
+	}
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.RetryAfter
+	}
+	return 0
+}
+
+// sleepCtx waits for d or until ctx is done, whichever comes first.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

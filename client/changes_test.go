@@ -1,0 +1,386 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
+)
+
+// polls signals each change-feed request as it reaches the sandbox, so a
+// test can act while a long poll is held rather than guess with a sleep.
+type polls struct {
+	arrived chan string // the request's "after"
+}
+
+func newPolls() *polls { return &polls{arrived: make(chan string, 64)} }
+
+func (p *polls) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/changes" {
+			select {
+			case p.arrived <- r.URL.Query().Get("after"):
+			default:
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// publisher makes the registry changes the feed tests watch for.
+type publisher struct {
+	srv         *sandbox.Sandbox
+	commitments []string // one commitment of each of the first enterprises
+	entIDs      []string
+	gtin        client.GTIN
+}
+
+func newPublisher(t *testing.T, srv *sandbox.Sandbox, c *client.Client) *publisher {
+	t.Helper()
+	p := &publisher{srv: srv, gtin: srv.Demo()[1].GTIN}
+	for _, e := range allEnterprises(t, c)[:3] {
+		cms, _, err := c.Commitments.ListByEnterprise(ctxT(t), e.ID, nil)
+		if err != nil || len(cms) == 0 {
+			t.Fatalf("commitments of %s: %v, %v", e.ID, cms, err)
+		}
+		p.commitments = append(p.commitments, cms[0].ID)
+		p.entIDs = append(p.entIDs, e.ID)
+	}
+	return p
+}
+
+// publishedTypes are the event types publish(0) to publish(4) make.
+var publishedTypes = []client.EventType{
+	client.EventCommitmentRevoked,
+	client.EventInspectionPublished,
+	client.EventEnterpriseUpdated,
+	client.EventCasePublished,
+	client.EventCommitmentUpdated,
+}
+
+// publish makes change i of five different kinds. It may run on any
+// goroutine, so it reports failure as an error rather than through t.
+func (p *publisher) publish(i int) error {
+	var err error
+	switch i {
+	case 0:
+		_, err = p.srv.Revoke(p.commitments[0])
+	case 1:
+		_, err = p.srv.PublishInspection(p.gtin, client.InspectionFail)
+	case 2:
+		_, err = p.srv.RenameEnterprise(p.entIDs[2], client.Text{ZH: "改名有限公司", EN: "Renamed Co., Ltd."})
+	case 3:
+		p.srv.PublishCase(client.Case{Title: client.Text{ZH: "典型案例"}, Summary: client.Text{ZH: "摘要"}, Brand: "某品牌", Authority: client.Text{ZH: "某局"}})
+	case 4:
+		_, err = p.srv.SetCommitmentStatus(p.commitments[1], client.CommitmentSuspended, nil)
+	}
+	return err
+}
+
+// feed reads the whole change feed in one call, the reference a follower's
+// events are compared with.
+func feed(t *testing.T, c *client.Client) []client.Event {
+	t.Helper()
+	page, _, err := c.Changes.List(ctxT(t), &client.ChangesOptions{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Data
+}
+
+func eventTypes(evs []client.Event) []client.EventType {
+	var out []client.EventType
+	for _, ev := range evs {
+		out = append(out, ev.Type)
+	}
+	return out
+}
+
+func TestChangesFollowReceivesChangesPublishedWhileFollowing(t *testing.T) {
+	t.Parallel()
+	p := newPolls()
+	srv, c := setupWith(t, fixture{wrap: p.wrap})
+	pub := newPublisher(t, srv, c)
+	ctx := ctxT(t)
+
+	// Once the follower's first long poll is held, publish five changes
+	// in a row: the first wakes the poll, the rest arrive while the
+	// follower is busy, and must be read on from the right cursor.
+	done := make(chan error, 1)
+	go func() {
+		select {
+		case <-p.arrived:
+		case <-ctx.Done():
+			done <- ctx.Err()
+			return
+		}
+		for i := range 5 {
+			if err := pub.publish(i); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+
+	var got []client.Event
+	for ev, err := range c.Changes.Follow(ctx, "", nil) {
+		if err != nil {
+			t.Fatalf("Follow: %v", err)
+		}
+		got = append(got, ev)
+		if len(got) == 5 {
+			break
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(feed(t, c), got); diff != "" {
+		t.Errorf("followed (-feed +followed):\n%s", diff)
+	}
+	if diff := cmp.Diff(publishedTypes, eventTypes(got)); diff != "" {
+		t.Errorf("event types (-published +followed):\n%s", diff)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Commitment == nil && got[i].Inspection == nil && got[i].Enterprise == nil && got[i].Case == nil {
+			t.Errorf("event %d carries no record", i)
+		}
+	}
+}
+
+func TestChangesFollowResumesAfterErrorsWithoutLossOrRepeats(t *testing.T) {
+	t.Parallel()
+	srv, c := setupWith(t, fixture{client: []client.Option{noRetries()}})
+	pub := newPublisher(t, srv, c)
+	for i := range 2 {
+		if err := pub.publish(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outage := sandbox.Fault{Kind: sandbox.FaultError, Status: 503, Route: "GET /v1/changes"}
+
+	// The loop body runs between polls, so it can start and end the
+	// outage at exact points of the follow.
+	var got []client.Event
+	failures := 0
+	opts := &client.FollowOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}
+	for ev, err := range c.Changes.Follow(ctxT(t), "", opts) {
+		if err != nil {
+			failures++
+			requireAPIError(t, err, http.StatusServiceUnavailable, client.CodeUnavailable)
+			if failures == 3 {
+				if err := srv.SetFaults(); err != nil {
+					t.Fatal(err)
+				}
+				for i := 3; i < 5; i++ {
+					if err := pub.publish(i); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			continue
+		}
+		got = append(got, ev)
+		if len(got) == 2 {
+			if err := srv.SetFaults(outage); err != nil {
+				t.Fatal(err)
+			}
+			if err := pub.publish(2); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(got) == 5 {
+			break
+		}
+	}
+	if failures != 3 {
+		t.Errorf("%d errors yielded, want one per failed poll: 3", failures)
+	}
+	if diff := cmp.Diff(feed(t, c), got); diff != "" {
+		t.Errorf("followed (-feed +followed):\n%s", diff)
+	}
+}
+
+func TestChangesFollowStopsWhenItsContextEnds(t *testing.T) {
+	t.Parallel()
+	p := newPolls()
+	_, c := setupWith(t, fixture{wrap: p.wrap})
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	go func() {
+		select {
+		case <-p.arrived: // the poll is held: cancel it mid-wait
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+
+	start := time.Now()
+	var errs []error
+	for ev, err := range c.Changes.Follow(ctx, "", nil) {
+		if err == nil {
+			t.Fatalf("event %+v from an empty feed", ev)
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) != 1 || !errors.Is(errs[0], context.Canceled) {
+		t.Errorf("errors %v, want context.Canceled once", errs)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Follow took %s to stop", d)
+	}
+}
+
+func TestChangesFollowBackoffEndsWithItsContext(t *testing.T) {
+	t.Parallel()
+	_, c := setupWith(t, fixture{
+		sandbox: []sandbox.Option{sandbox.WithFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 503, Route: "GET /v1/changes"})},
+		client:  []client.Option{noRetries()},
+	})
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	// A backoff of an hour: only the context can end the wait.
+	opts := &client.FollowOptions{MinBackoff: time.Hour, MaxBackoff: time.Hour}
+	var errs []error
+	for _, err := range c.Changes.Follow(ctx, "", opts) {
+		errs = append(errs, err)
+		cancel()
+	}
+	if len(errs) != 2 || !errors.Is(errs[0], client.ErrUnavailable) || !errors.Is(errs[1], context.Canceled) {
+		t.Errorf("errors %v, want the outage, then context.Canceled once", errs)
+	}
+}
+
+func TestChangesFollowYieldsABadCursor(t *testing.T) {
+	t.Parallel()
+	_, c := setup(t)
+	for _, err := range c.Changes.Follow(ctxT(t), "not-a-cursor", nil) {
+		requireAPIError(t, err, http.StatusBadRequest, client.CodeInvalidCursor)
+		if !errors.Is(err, client.ErrInvalidInput) {
+			t.Errorf("err = %v, want ErrInvalidInput, the cue to stop", err)
+		}
+		break
+	}
+}
+
+func TestChangesListReadsOnFromItsCursor(t *testing.T) {
+	t.Parallel()
+	srv, c := setup(t)
+	pub := newPublisher(t, srv, c)
+	ctx := ctxT(t)
+
+	head, resp, err := c.Changes.List(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(head.Data) != 0 || head.NextCursor == "" || resp.NextCursor != head.NextCursor {
+		t.Fatalf("fresh feed: %+v (response cursor %q); want no events and a cursor", head, resp.NextCursor)
+	}
+	for i := range 3 {
+		if err := pub.publish(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []client.Event
+	after := head.NextCursor
+	for range 3 {
+		page, _, err := c.Changes.List(ctx, &client.ChangesOptions{After: after, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Data) != 1 || page.NextCursor != page.Data[0].Cursor {
+			t.Fatalf("page of one: %+v", page)
+		}
+		got = append(got, page.Data...)
+		after = page.NextCursor
+	}
+	if diff := cmp.Diff(feed(t, c), got); diff != "" {
+		t.Errorf("pages of one (-feed +pages):\n%s", diff)
+	}
+	rest, _, err := c.Changes.List(ctx, &client.ChangesOptions{After: after})
+	if err != nil || len(rest.Data) != 0 || rest.HasMore || rest.NextCursor != after {
+		t.Errorf("past the head: %+v, %v; want no events and the same cursor", rest, err)
+	}
+}
+
+func TestChangesListLongPollOutlastsTheClientTimeout(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var waits []string
+	record := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			waits = append(waits, r.URL.Query().Get("wait"))
+			mu.Unlock()
+			next.ServeHTTP(w, r)
+		})
+	}
+	// A client timeout far shorter than the poll: the call must get the
+	// wait on top of it, or it would fail before the server answers.
+	_, c := setupWith(t, fixture{wrap: record, client: []client.Option{client.WithTimeout(500 * time.Millisecond)}})
+	start := time.Now()
+	page, _, err := c.Changes.List(ctxT(t), &client.ChangesOptions{Wait: 900 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("long poll: %v", err)
+	}
+	if len(page.Data) != 0 || time.Since(start) < 900*time.Millisecond {
+		t.Errorf("long poll answered %d events after %s; want none after the wait", len(page.Data), time.Since(start))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{"1s"}, waits); diff != "" {
+		t.Errorf("wait sent (-want +got):\n%s", diff)
+	}
+}
+
+func TestChangesListErrors(t *testing.T) {
+	t.Parallel()
+	srv, c := setup(t)
+	ctx := ctxT(t)
+	_, _, err := c.Changes.List(ctx, &client.ChangesOptions{After: "zz"})
+	requireAPIError(t, err, http.StatusBadRequest, client.CodeInvalidCursor)
+
+	before := srv.Requests("")
+	for _, o := range []client.ChangesOptions{
+		{Wait: 61 * time.Second},
+		{Wait: -time.Second},
+		{Limit: 1001},
+		{Limit: -1},
+	} {
+		if _, _, err := c.Changes.List(ctx, &o); !errors.Is(err, client.ErrInvalidInput) {
+			t.Errorf("List(%+v) err = %v, want ErrInvalidInput", o, err)
+		}
+	}
+	noRequests(t, srv, before)
+}
+
+func TestChangesFollowHonoursRetryAfterUpToMaxBackoff(t *testing.T) {
+	t.Parallel()
+	// The 503 asks for a second's wait; the backoff alone would be a
+	// millisecond.
+	_, c := setupWith(t, fixture{
+		sandbox: []sandbox.Option{sandbox.WithFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 503, RetryAfter: time.Second, Route: "GET /v1/changes"})},
+		client:  []client.Option{noRetries()},
+	})
+	opts := &client.FollowOptions{MinBackoff: time.Millisecond, MaxBackoff: time.Minute}
+	var at []time.Time
+	for _, err := range c.Changes.Follow(ctxT(t), "", opts) {
+		if !errors.Is(err, client.ErrUnavailable) {
+			t.Fatalf("err = %v, want the outage", err)
+		}
+		if at = append(at, time.Now()); len(at) == 2 {
+			break
+		}
+	}
+	if gap := at[1].Sub(at[0]); gap < time.Second {
+		t.Errorf("polled again after %s, want at least the Retry-After of 1s", gap)
+	}
+}
