@@ -7,8 +7,8 @@
 //	go run ./examples/storefront
 //	go run ./examples/storefront -api https://api.example.org -key "$QC_API_KEY"
 //
-// This first version calls the API with net/http and encoding/json; it moves
-// to the SDK's client, cache and widget packages as they land.
+// It looks products up with the SDK's client; it moves to the cache and
+// widget packages as they land.
 package main
 
 import (
@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -65,7 +66,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "storefront: sandbox API on %s\n", base)
 	}
 
-	shop, err := newShop(base, *key, products(catalogue))
+	opts := []client.Option{client.WithBaseURL(base)}
+	if *key != "" {
+		opts = append(opts, client.WithAPIKey(*key))
+	}
+	api, err := client.New(opts...)
+	if err != nil {
+		return err
+	}
+	shop, err := newShop(api, products(catalogue))
 	if err != nil {
 		return err
 	}

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"embed"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"html/template"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -23,9 +21,6 @@ var assets embed.FS
 // lookupDeadline bounds how long a page waits for the registry: past it the
 // page renders with the neutral "check on the official platform" badge.
 const lookupDeadline = 800 * time.Millisecond
-
-// maxAnswer bounds what the shop reads from the API.
-const maxAnswer = 1 << 20
 
 type item struct {
 	GTIN     client.GTIN
@@ -66,9 +61,7 @@ func products(sb *sandbox.Sandbox) []item {
 }
 
 type shop struct {
-	api   string
-	key   string
-	http  *http.Client
+	api   *client.Client
 	items []item
 	index map[client.GTIN]int
 	pages *template.Template
@@ -76,7 +69,7 @@ type shop struct {
 	mux   *http.ServeMux
 }
 
-func newShop(api, key string, items []item) (*shop, error) {
+func newShop(api *client.Client, items []item) (*shop, error) {
 	pages, err := template.New("").Funcs(template.FuncMap{
 		"text":  func(t client.Text, lang string) string { return t.In(lang) },
 		"price": func(fen int) string { return fmt.Sprintf("¥%d.%02d", fen/100, fen%100) },
@@ -90,9 +83,7 @@ func newShop(api, key string, items []item) (*shop, error) {
 		return nil, err
 	}
 	s := &shop{
-		api:   strings.TrimRight(api, "/"),
-		key:   key,
-		http:  &http.Client{Timeout: 5 * time.Second},
+		api:   api,
 		items: items,
 		index: make(map[client.GTIN]int, len(items)),
 		pages: pages,
@@ -113,37 +104,6 @@ func newShop(api, key string, items []item) (*shop, error) {
 }
 
 func (s *shop) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
-// call sends one request to the API and decodes its JSON answer.
-func (s *shop) call(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, s.api+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if s.key != "" {
-		req.Header.Set("Authorization", "Bearer "+s.key)
-	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: status %d", method, path, resp.StatusCode)
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(out)
-}
 
 // badge is what a page shows for a product.
 type badge struct {
@@ -211,17 +171,17 @@ func (s *shop) listing(w http.ResponseWriter, r *http.Request) {
 	lang := language(r)
 	ctx, cancel := context.WithTimeout(r.Context(), lookupDeadline)
 	defer cancel()
-	req := client.BatchRequest{Keys: make([]client.ProductKey, len(s.items))}
+	keys := make([]client.ProductKey, len(s.items))
 	for i, it := range s.items {
-		req.Keys[i] = client.ProductKey{GTIN: it.GTIN}
+		keys[i] = client.ProductKey{GTIN: it.GTIN}
 	}
-	var resp client.List[client.BatchResult]
-	statuses := map[client.GTIN]*client.ProductStatus{}
-	if err := s.call(ctx, http.MethodPost, "/v1/products/batch", req, &resp); err == nil {
-		for _, res := range resp.Data {
-			if res.Status != nil {
-				statuses[res.Key.GTIN] = res.Status
-			}
+	// One batch call for the whole page; a key that failed, or a call
+	// past the deadline, leaves its product without a status.
+	results, _ := s.api.Products.Batch(ctx, keys)
+	statuses := make(map[client.GTIN]*client.ProductStatus, len(results))
+	for _, res := range results {
+		if res.Err == nil {
+			statuses[res.Key.GTIN] = res.Status
 		}
 	}
 	cards := make([]card, len(s.items))
@@ -247,10 +207,9 @@ func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), lookupDeadline)
 	defer cancel()
-	var st *client.ProductStatus
-	var got client.ProductStatus
-	if err := s.call(ctx, http.MethodGet, "/v1/products/"+string(g), nil, &got); err == nil {
-		st = &got
+	st, _, err := s.api.Products.ByGTIN(ctx, string(g), nil)
+	if err != nil {
+		st = nil // the badge says to check the official platform
 	}
 	s.render(w, "product.html", map[string]any{
 		"Lang": lang, "Item": s.items[i], "Badge": badgeFor(st, lang), "Status": st,

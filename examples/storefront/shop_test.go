@@ -19,7 +19,12 @@ func newTestShop(t *testing.T, api string) (*shop, *sandbox.Server) {
 	if api == "" {
 		api = srv.URL
 	}
-	s, err := newShop(api, "", products(srv.Sandbox))
+	c, err := client.New(client.WithBaseURL(api), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	s, err := newShop(c, products(srv.Sandbox))
 	if err != nil {
 		t.Fatal(err)
 	}
