@@ -412,17 +412,23 @@ func (s *Sandbox) listCommitments(b *buffer, r *http.Request) {
 	answerPage(b, "cmt", filters, items, next)
 }
 
+// getRecord answers GET of one record by its {id}: 400 for an id that
+// breaks its pattern, 404 for one nobody has.
+func getRecord[T any](b *buffer, r *http.Request, prefix, what, cacheControl string, find func(id string) (T, bool)) {
+	id, ok := checkRecordID(b, r, prefix)
+	if !ok {
+		return
+	}
+	rec, ok := find(id)
+	if !ok {
+		b.problem(http.StatusNotFound, client.CodeNotFound, "no "+what+" has this id")
+		return
+	}
+	b.json(http.StatusOK, cacheControl, rec)
+}
+
 func (s *Sandbox) getCommitment(b *buffer, r *http.Request) {
-	id, ok := checkRecordID(b, r, "cmt_")
-	if !ok {
-		return
-	}
-	c, ok := s.reg.commitment(id)
-	if !ok {
-		b.problem(http.StatusNotFound, client.CodeNotFound, "no commitment has this id")
-		return
-	}
-	b.json(http.StatusOK, ccRecord, c)
+	getRecord(b, r, "cmt_", "commitment", ccRecord, s.reg.commitment)
 }
 
 func (s *Sandbox) listInspections(b *buffer, r *http.Request) {
@@ -478,16 +484,7 @@ func (s *Sandbox) listInspections(b *buffer, r *http.Request) {
 }
 
 func (s *Sandbox) getInspection(b *buffer, r *http.Request) {
-	id, ok := checkRecordID(b, r, "ins_")
-	if !ok {
-		return
-	}
-	in, ok := s.reg.inspection(id)
-	if !ok {
-		b.problem(http.StatusNotFound, client.CodeNotFound, "no inspection has this id")
-		return
-	}
-	b.json(http.StatusOK, ccRecord, in)
+	getRecord(b, r, "ins_", "inspection", ccRecord, s.reg.inspection)
 }
 
 func (s *Sandbox) listCases(b *buffer, r *http.Request) {
@@ -511,16 +508,7 @@ func (s *Sandbox) listCases(b *buffer, r *http.Request) {
 }
 
 func (s *Sandbox) getCase(b *buffer, r *http.Request) {
-	id, ok := checkRecordID(b, r, "case_")
-	if !ok {
-		return
-	}
-	c, ok := s.reg.caseRecord(id)
-	if !ok {
-		b.problem(http.StatusNotFound, client.CodeNotFound, "no case has this id")
-		return
-	}
-	b.json(http.StatusOK, ccRecord, c)
+	getRecord(b, r, "case_", "case", ccRecord, s.reg.caseRecord)
 }
 
 func (s *Sandbox) listCategories(b *buffer, r *http.Request) {
@@ -674,17 +662,8 @@ func (s *Sandbox) createReport(b *buffer, r *http.Request) {
 }
 
 func (s *Sandbox) getReport(b *buffer, r *http.Request) {
-	id, ok := checkRecordID(b, r, "rpt_")
-	if !ok {
-		return
-	}
 	// Only the key that filed a report may read it (the scope its
 	// Idempotency-Key is kept under too).
 	auth, _ := s.authenticate(r)
-	rep, ok := s.reg.report(auth, id)
-	if !ok {
-		b.problem(http.StatusNotFound, client.CodeNotFound, "no report has this id")
-		return
-	}
-	b.json(http.StatusOK, ccNoStore, rep)
+	getRecord(b, r, "rpt_", "report", ccNoStore, func(id string) (client.Report, bool) { return s.reg.report(auth, id) })
 }
