@@ -84,8 +84,12 @@ type Option func(*Client) error
 func WithBaseURL(base string) Option {
 	return func(c *Client) error {
 		u, err := url.Parse(base)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("base URL %q is not an absolute http(s) URL", base)
+		if err != nil {
+			// Not quoted: the text may hold credentials.
+			return errors.New("base URL is not a valid URL")
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("base URL %q is not an absolute http(s) URL", u.Redacted())
 		}
 		if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 			return errors.New("base URL may not carry credentials, a query or a fragment; use WithAPIKey for the key")
@@ -99,8 +103,10 @@ func WithBaseURL(base string) Option {
 // never in a URL, a log line or an error.
 func WithAPIKey(key string) Option {
 	return func(c *Client) error {
-		if strings.ContainsAny(key, "\r\n \t") {
-			return errors.New("API key contains whitespace")
+		// A byte net/http refuses in a header would fail every call, as
+		// a network error, retried; refuse it here instead.
+		if strings.ContainsFunc(key, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return errors.New("API key contains whitespace or a control character")
 		}
 		c.key = key
 		return nil
@@ -296,7 +302,9 @@ func parseCacheControl(v string) CacheControl {
 			if err != nil || n < 0 {
 				return 0
 			}
-			return time.Duration(n) * time.Second
+			// RFC 9111 §1.2.2: a larger delta-seconds means 2³¹; it also
+			// keeps the Duration from overflowing into a negative one.
+			return time.Duration(min(int64(n), 1<<31)) * time.Second
 		}
 		switch strings.ToLower(name) {
 		case "max-age":
@@ -313,13 +321,16 @@ func parseCacheControl(v string) CacheControl {
 }
 
 func parseRateLimit(h http.Header, now time.Time) (RateLimit, bool) {
-	lim, err1 := strconv.Atoi(h.Get("RateLimit-Limit"))
-	rem, err2 := strconv.Atoi(h.Get("RateLimit-Remaining"))
+	// The keys are spelt in canonical form ("Ratelimit", not "RateLimit"):
+	// Header.Get then finds them without allocating a canonical copy, on
+	// every answer, twice.
+	lim, err1 := strconv.Atoi(h.Get("Ratelimit-Limit"))
+	rem, err2 := strconv.Atoi(h.Get("Ratelimit-Remaining"))
 	if err1 != nil || err2 != nil || lim < 0 || rem < 0 {
 		return RateLimit{}, false
 	}
 	rl := RateLimit{Limit: lim, Remaining: rem}
-	if reset, err := strconv.Atoi(h.Get("RateLimit-Reset")); err == nil && reset >= 0 {
+	if reset, err := strconv.Atoi(h.Get("Ratelimit-Reset")); err == nil && reset >= 0 {
 		rl.Reset = now.Add(time.Duration(min(reset, 86400)) * time.Second)
 	}
 	return rl, true
@@ -476,7 +487,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 	res := &Response{
 		StatusCode:   resp.StatusCode,
 		Header:       resp.Header,
-		ETag:         resp.Header.Get("ETag"),
+		ETag:         resp.Header.Get("Etag"), // canonical form: no allocation
 		CacheControl: parseCacheControl(resp.Header.Get("Cache-Control")),
 		RequestID:    resp.Header.Get("X-Request-Id"),
 		Attempts:     k.attempts,

@@ -129,6 +129,10 @@ func (e *DecodeError) Error() string {
 
 func (e *DecodeError) Unwrap() error { return e.Err }
 
+// Is matches ErrUnavailable: an answer of the wrong shape is a failure of
+// the API, and a caller should serve what it has, as for no answer.
+func (e *DecodeError) Is(target error) bool { return target == ErrUnavailable }
+
 // TooLargeError is an answer whose body is larger than the client's
 // maximum response size (see WithMaxResponseSize). The body is not read
 // past the limit.
@@ -136,6 +140,9 @@ type TooLargeError struct {
 	Method, Path string
 	Limit        int64
 }
+
+// Is matches ErrUnavailable, as a DecodeError does.
+func (e *TooLargeError) Is(target error) bool { return target == ErrUnavailable }
 
 func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("qcsdk: %s %s: answer is larger than the %d-byte limit", e.Method, e.Path, e.Limit)

@@ -87,7 +87,23 @@ func (s *ProductsService) ByGTIN(ctx context.Context, gtin string, opts *GetOpti
 }
 
 func (s *ProductsService) byGTIN(ctx context.Context, g GTIN, opts *GetOptions) (*ProductStatus, *Response, error) {
-	return getRecord[ProductStatus](ctx, s.client, "/v1/products/"+url.PathEscape(string(g)), nil, opts)
+	path := "/v1/products/" + url.PathEscape(string(g))
+	st, resp, err := getRecord[ProductStatus](ctx, s.client, path, nil, opts)
+	return checkAnswer(st, resp, err, ProductKey{GTIN: g}, path)
+}
+
+// checkAnswer refuses a 200 that is not the status of the key asked for —
+// a body of another shape decodes into an empty status, which would read
+// as "not listed": a guess no badge may show.
+func checkAnswer(st *ProductStatus, resp *Response, err error, want ProductKey, path string) (*ProductStatus, *Response, error) {
+	if err != nil || st == nil {
+		return st, resp, err
+	}
+	if st.Key != want || st.Version < 0 || st.Listed && st.Enterprise == nil {
+		return nil, resp, &DecodeError{Method: http.MethodGet, Path: path, StatusCode: resp.StatusCode,
+			Err: errors.New("the answer is not the status of the product asked for")}
+	}
+	return st, resp, nil
 }
 
 // ByKey answers the status of a product named by either form of key: a
@@ -105,7 +121,8 @@ func (s *ProductsService) ByKey(ctx context.Context, key ProductKey, opts *GetOp
 	if k.Model != "" {
 		q.Set("model", k.Model)
 	}
-	return getRecord[ProductStatus](ctx, s.client, "/v1/products/lookup", q, opts)
+	st, resp, err := getRecord[ProductStatus](ctx, s.client, "/v1/products/lookup", q, opts)
+	return checkAnswer(st, resp, err, k, "/v1/products/lookup")
 }
 
 // BatchItem is the answer for one key of a Batch lookup: a status, or the

@@ -167,22 +167,31 @@ type call struct {
 	idempotent bool
 	attempts   int
 	seen       *http.Response // the answer check last saw
+	charged    bool           // the budget was charged for this attempt, which was not retried
 	wait       time.Duration
 	gaveUp     error // why retries stopped early, if they did
 }
 
 // check is go-retryablehttp's CheckRetry. It sees each attempt once, and
-// the same answer a second time when reading its body failed.
+// an answer it did not retry a second time, once its body has been read
+// (with the error of reading it, if any).
 func (k *call) check(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if resp == nil || resp != k.seen {
+	first := resp == nil || resp != k.seen
+	if first {
 		k.attempts++
 		k.seen = resp
+		k.charged = false
 		if resp != nil {
 			k.c.limits.observe(resp.Header, k.c.now())
 		}
 	}
 	if ctx.Err() != nil {
 		return false, ctx.Err()
+	}
+	if !first && k.charged {
+		// A failed answer already judged not worth a retry: reading its
+		// body changes neither that nor the budget, which it has paid.
+		return false, nil
 	}
 	var tooLarge *TooLargeError
 	if !retryable(resp, err) || errors.As(err, &tooLarge) {
@@ -192,6 +201,7 @@ func (k *call) check(ctx context.Context, resp *http.Response, err error) (bool,
 		return false, nil
 	}
 	k.c.budget.failure()
+	k.charged = true
 	p := k.c.policy
 	if !k.idempotent || k.attempts > p.MaxRetries {
 		return false, nil
@@ -210,7 +220,8 @@ func (k *call) check(ctx context.Context, resp *http.Response, err error) (bool,
 			wait = max(wait, ra)
 		}
 	}
-	if dl, ok := ctx.Deadline(); ok && !k.c.now().Add(wait).Before(dl) {
+	// The deadline is on the real clock, whatever WithClock says.
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
 		k.gaveUp = fmt.Errorf("%w (wait %s)", ErrDeadlineTooClose, wait.Round(time.Millisecond))
 		return false, nil
 	}
