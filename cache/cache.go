@@ -1,0 +1,482 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// Defaults of a cache built without options. The API's Cache-Control
+// overrides the first three unless the matching option is set.
+const (
+	DefaultTTL                  = 5 * time.Minute
+	DefaultNegativeTTL          = time.Minute
+	DefaultStaleWhileRevalidate = time.Minute
+	DefaultMaxStale             = 24 * time.Hour
+	DefaultFetchTimeout         = 5 * time.Second
+	DefaultMaxEntries           = 100_000
+)
+
+// Cache answers product status lookups from a store, asking the API only
+// when an answer is missing or too old. It is safe for concurrent use;
+// build one per process and share it.
+//
+// The records it returns are shared with every other caller and with the
+// store: treat them as read-only.
+type Cache struct {
+	api      *client.Client
+	store    Store
+	ownStore bool
+	mem      *Memory // the store, when it is the cache's own memory store
+	clock    Clock
+	logger   *slog.Logger
+
+	ttl, negTTL, swr, maxStale time.Duration
+	ttlSet, negSet, swrSet     bool
+	staleSet                   bool
+	fetchTimeout               time.Duration
+	maxEntries                 int
+	batching                   bool
+
+	flight  singleflight.Group
+	batch   *batcher
+	bg      context.Context // background refreshes; cancelled by Close
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closing sync.Once
+	stats   counters
+}
+
+// An Option configures a Cache.
+type Option func(*Cache) error
+
+// WithStore sets the store: a shared one (Redis, or a Tiered store) for a
+// fleet of web servers. The caller owns it: Close does not close it. By
+// default the cache keeps a bounded memory store of its own.
+func WithStore(s Store) Option {
+	return func(c *Cache) error {
+		if s == nil {
+			return errors.New("store is nil")
+		}
+		c.store = s
+		return nil
+	}
+}
+
+// WithTTL sets how long a listed product's status is served without asking
+// the API again, instead of the API's Cache-Control max-age. With a
+// follower keeping the store current, a long TTL is safe.
+func WithTTL(d time.Duration) Option {
+	return durationOption(d, func(c *Cache) { c.ttl, c.ttlSet = d, true })
+}
+
+// WithNegativeTTL sets how long a "not listed" answer is served, instead of
+// the API's max-age for it. It is short by default: makers join the list.
+func WithNegativeTTL(d time.Duration) Option {
+	return durationOption(d, func(c *Cache) { c.negTTL, c.negSet = d, true })
+}
+
+// WithStaleWhileRevalidate sets how long past its TTL an answer is still
+// served at once while one refresh runs in the background.
+func WithStaleWhileRevalidate(d time.Duration) Option {
+	return durationOption(d, func(c *Cache) { c.swr, c.swrSet = d, true })
+}
+
+// WithMaxStale sets how long past its TTL an answer may be served while the
+// API is failing (stale-if-error). Past it, a lookup fails and a badge shows
+// "unknown" rather than a guess.
+func WithMaxStale(d time.Duration) Option {
+	return durationOption(d, func(c *Cache) { c.maxStale, c.staleSet = d, true })
+}
+
+// WithFetchTimeout bounds each call to the API the cache makes. A caller
+// that stops waiting does not cancel a fetch others wait for.
+func WithFetchTimeout(d time.Duration) Option {
+	return func(c *Cache) error {
+		if d <= 0 {
+			return errors.New("fetch timeout must be positive")
+		}
+		c.fetchTimeout = d
+		return nil
+	}
+}
+
+// WithMaxEntries bounds the cache's own memory store (default 100,000). It
+// has no effect with WithStore.
+func WithMaxEntries(n int) Option {
+	return func(c *Cache) error {
+		if n <= 0 {
+			return errors.New("max entries must be positive")
+		}
+		c.maxEntries = n
+		return nil
+	}
+}
+
+// WithClock sets the clock every freshness decision reads.
+func WithClock(clk Clock) Option {
+	return func(c *Cache) error {
+		if clk == nil {
+			return errors.New("clock is nil")
+		}
+		c.clock = clk
+		return nil
+	}
+}
+
+// WithLogger logs failed fetches and refreshes at warn level. Nil, the
+// default, logs nothing.
+func WithLogger(l *slog.Logger) Option { return func(c *Cache) error { c.logger = l; return nil } }
+
+// WithBatching turns the batching of concurrent misses into batch lookups
+// on or off (default on). A miss is sent at once when no batch call is in
+// flight; misses that arrive while one is go together in the next, so
+// batching costs no latency when traffic is light.
+func WithBatching(on bool) Option { return func(c *Cache) error { c.batching = on; return nil } }
+
+func durationOption(d time.Duration, set func(*Cache)) Option {
+	return func(c *Cache) error {
+		if d < 0 {
+			return errors.New("duration is negative")
+		}
+		set(c)
+		return nil
+	}
+}
+
+// New builds a cache in front of api.
+func New(api *client.Client, opts ...Option) (*Cache, error) {
+	if api == nil {
+		return nil, errors.New("qcsdk/cache: client is nil")
+	}
+	c := &Cache{
+		api:          api,
+		clock:        realClock{},
+		ttl:          DefaultTTL,
+		negTTL:       DefaultNegativeTTL,
+		swr:          DefaultStaleWhileRevalidate,
+		maxStale:     DefaultMaxStale,
+		fetchTimeout: DefaultFetchTimeout,
+		maxEntries:   DefaultMaxEntries,
+		batching:     true,
+	}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, fmt.Errorf("qcsdk/cache: %w", err)
+		}
+	}
+	if c.store == nil {
+		c.mem = NewMemory(MemoryOptions{MaxEntries: c.maxEntries, Clock: c.clock})
+		c.store, c.ownStore = c.mem, true
+	}
+	c.bg, c.cancel = context.WithCancel(context.Background())
+	c.batch = &batcher{c: c}
+	return c, nil
+}
+
+// Close stops background refreshes, waits for them, and closes the store
+// if the cache made it. Lookups after Close still work, without refreshes.
+func (c *Cache) Close() error {
+	var err error
+	c.closing.Do(func() {
+		c.cancel()
+		c.wg.Wait()
+		if c.ownStore {
+			err = c.store.Close()
+		}
+	})
+	return err
+}
+
+// Store is the store the cache reads and writes.
+func (c *Cache) Store() Store { return c.store }
+
+// ErrStale is returned when the API answered with a version older than one
+// the cache has already seen (a lagging replica, say): the cache will not
+// serve it, and has nothing newer to serve.
+var ErrStale = errors.New("qcsdk/cache: the API's answer is older than what the cache has seen")
+
+// StatusByGTIN returns the status of the product with that GTIN. A hit
+// costs a map lookup and allocates nothing when gtin is already in its
+// 14-digit form.
+func (c *Cache) StatusByGTIN(ctx context.Context, gtin string) (*client.ProductStatus, error) {
+	g, err := client.ParseGTIN(gtin)
+	if err != nil {
+		return nil, err
+	}
+	e, err := c.lookup(ctx, string(g), client.ProductKey{GTIN: g})
+	if err != nil {
+		return nil, err
+	}
+	return e.Status, nil
+}
+
+// Status returns the status of a product named by any key form.
+func (c *Cache) Status(ctx context.Context, key client.ProductKey) (*client.ProductStatus, error) {
+	if key.GTIN != "" && key.USCC == "" && key.Brand == "" && key.Model == "" {
+		return c.StatusByGTIN(ctx, string(key.GTIN))
+	}
+	k, err := canonical(key)
+	if err != nil {
+		return nil, err
+	}
+	e, err := c.lookup(ctx, storeKey(k), k)
+	if err != nil {
+		return nil, err
+	}
+	return e.Status, nil
+}
+
+// canonical validates a key and puts it in the form the API answers with.
+func canonical(k client.ProductKey) (client.ProductKey, error) {
+	if k.GTIN != "" {
+		if k.USCC != "" || k.Brand != "" || k.Model != "" {
+			return k, fmt.Errorf("qcsdk/cache: a key is a GTIN or a USCC with a brand, not both: %w", client.ErrInvalidInput)
+		}
+		g, err := client.ParseGTIN(string(k.GTIN))
+		return client.ProductKey{GTIN: g}, err
+	}
+	u, err := client.ParseUSCC(string(k.USCC))
+	if err != nil {
+		return k, err
+	}
+	if k.Brand == "" {
+		return k, fmt.Errorf("qcsdk/cache: a USCC key needs a brand: %w", client.ErrInvalidInput)
+	}
+	return client.ProductKey{USCC: u, Brand: k.Brand, Model: k.Model}, nil
+}
+
+// storeKey is where a product's status lives in the store: the bare GTIN
+// (so a hit builds no string), or the maker's USCC with brand and model,
+// separated by a byte no key contains.
+func storeKey(k client.ProductKey) string {
+	if k.GTIN != "" {
+		return string(k.GTIN)
+	}
+	return "k\x1f" + string(k.USCC) + "\x1f" + k.Brand + "\x1f" + k.Model
+}
+
+// enterpriseSet names the index set of an enterprise's cached products.
+func enterpriseSet(id string) string { return "ent\x1f" + id }
+
+// servable reports whether e holds an answer that may still be served.
+func servable(e *Entry, now time.Time) bool {
+	return e != nil && !e.Tombstone() && now.Before(e.Expires)
+}
+
+// lookup is the read path: fresh hit, stale hit with a background refresh,
+// or a coalesced fetch with stale-if-error as the fallback.
+func (c *Cache) lookup(ctx context.Context, skey string, key client.ProductKey) (*Entry, error) {
+	var e *Entry
+	var now time.Time
+	if c.mem != nil {
+		e, now = c.mem.getNow(skey) // one clock read for the whole hit
+	} else {
+		now = c.clock.Now()
+		var err error
+		if e, err = c.store.Get(ctx, skey); err != nil {
+			c.stats.storeErrors.Add(1)
+			e = nil
+		}
+	}
+	if e != nil && !e.Tombstone() && e.Status != nil {
+		if now.Before(e.FreshUntil) {
+			c.stats.hits.Add(1)
+			return e, nil
+		}
+		if now.Before(e.FreshUntil.Add(c.swr)) && now.Before(e.Expires) {
+			c.stats.staleServed.Add(1)
+			c.refresh(skey, key, e)
+			return e, nil
+		}
+	}
+	c.stats.misses.Add(1)
+	ch := c.flight.DoChan(skey, func() (any, error) { return c.fetch(skey, key, e) })
+	select {
+	case r := <-ch:
+		if r.Shared {
+			c.stats.coalesced.Add(1)
+		}
+		if r.Err == nil {
+			return r.Val.(*Entry), nil
+		}
+		return c.fallback(ctx, skey, r.Err)
+	case <-ctx.Done():
+		return c.fallback(ctx, skey, ctx.Err())
+	}
+}
+
+// fallback serves what the store holds now — not what it held before the
+// fetch, which a change pushed meanwhile may have replaced — if it may
+// still be served; otherwise it returns the error.
+func (c *Cache) fallback(ctx context.Context, skey string, cause error) (*Entry, error) {
+	c.stats.errors.Add(1)
+	e, err := c.store.Get(context.WithoutCancel(ctx), skey)
+	if err == nil && servable(e, c.clock.Now()) && e.Status != nil {
+		c.stats.staleIfError.Add(1)
+		return e, nil
+	}
+	return nil, cause
+}
+
+// refresh revalidates an entry in the background, once per key however
+// many lookups see it stale.
+func (c *Cache) refresh(skey string, key client.ProductKey, old *Entry) {
+	if c.bg.Err() != nil {
+		return
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		_, err, _ := c.flight.Do(skey, func() (any, error) {
+			c.stats.refreshes.Add(1)
+			return c.fetch(skey, key, old)
+		})
+		if err != nil && c.logger != nil {
+			c.logger.Warn("qcsdk/cache: background refresh failed", "key", logKey(key), "error", err)
+		}
+	}()
+}
+
+func logKey(k client.ProductKey) string {
+	if k.GTIN != "" {
+		return string(k.GTIN)
+	}
+	return string(k.USCC) + "/" + k.Brand + "/" + k.Model
+}
+
+// fetch asks the API for one key and stores the answer. A known entry is
+// revalidated with its ETag, one by one; an unknown key goes through the
+// batcher, which groups it with other misses.
+func (c *Cache) fetch(skey string, key client.ProductKey, old *Entry) (*Entry, error) {
+	ctx, cancel := context.WithTimeout(c.bg, c.fetchTimeout)
+	defer cancel()
+	var e *Entry
+	var err error
+	if old != nil && !old.Tombstone() && old.ETag != "" || !c.batching {
+		e, err = c.fetchOne(ctx, key, old)
+	} else {
+		e, err = c.batch.fetch(ctx, key)
+	}
+	if err != nil {
+		if c.logger != nil {
+			c.logger.Warn("qcsdk/cache: fetch failed", "key", logKey(key), "error", err)
+		}
+		return nil, err
+	}
+	return c.keep(ctx, skey, e)
+}
+
+// keep stores a fetched entry and returns what the store holds afterwards,
+// refusing to serve an answer older than one already seen.
+func (c *Cache) keep(ctx context.Context, skey string, e *Entry) (*Entry, error) {
+	if !e.FreshUntil.After(e.Fetched) && !e.Expires.After(e.Fetched) {
+		return e, nil // no-store: served once, kept nowhere
+	}
+	won, err := c.store.Set(ctx, skey, e)
+	if err != nil {
+		c.stats.storeErrors.Add(1)
+		return e, nil // the answer is good; only keeping it failed
+	}
+	if st := e.Status; st != nil && st.Enterprise != nil {
+		if err := c.store.Index(ctx, enterpriseSet(st.Enterprise.ID), skey); err != nil {
+			c.stats.storeErrors.Add(1)
+		}
+	}
+	if won == nil || won.Tombstone() || won.Status == nil {
+		return nil, ErrStale
+	}
+	return won, nil
+}
+
+func (c *Cache) fetchOne(ctx context.Context, key client.ProductKey, old *Entry) (*Entry, error) {
+	var opts *client.GetOptions
+	if old != nil && !old.Tombstone() && old.ETag != "" {
+		opts = &client.GetOptions{ETag: old.ETag}
+	}
+	c.stats.upstream.Add(1)
+	st, resp, err := c.api.Products.ByKey(ctx, key, opts)
+	if err != nil {
+		return nil, err
+	}
+	now := c.clock.Now()
+	if resp.NotModified {
+		c.stats.revalidated.Add(1)
+		renewed := *old
+		c.times(&renewed, resp.CacheControl, old.Status.Listed, now)
+		return &renewed, nil
+	}
+	return c.entry(st, resp.ETag, resp.CacheControl, now), nil
+}
+
+// entry wraps a fetched status with its times.
+func (c *Cache) entry(st *client.ProductStatus, etag string, cc client.CacheControl, now time.Time) *Entry {
+	e := &Entry{Status: st, Version: st.Version, ETag: etag}
+	c.times(e, cc, st.Listed, now)
+	return e
+}
+
+// times sets an entry's freshness from the options and the API's
+// Cache-Control, options first.
+func (c *Cache) times(e *Entry, cc client.CacheControl, listed bool, now time.Time) {
+	ttl, swr, stale := c.ttl, c.swr, c.maxStale
+	if !listed {
+		ttl = c.negTTL
+	}
+	if cc.Present {
+		if cc.NoStore {
+			ttl, swr, stale = 0, 0, 0
+		} else if listed && !c.ttlSet || !listed && !c.negSet {
+			ttl = cc.MaxAge
+		}
+		if !c.swrSet && cc.StaleWhileRevalidate > 0 {
+			swr = cc.StaleWhileRevalidate
+		}
+		if !c.staleSet && cc.StaleIfError > 0 {
+			stale = min(cc.StaleIfError, DefaultMaxStale)
+		}
+	}
+	e.Fetched = now
+	e.FreshUntil = now.Add(ttl)
+	e.Expires = e.FreshUntil.Add(max(swr, stale))
+}
+
+// Stats is a snapshot of the cache's counters since it was built.
+type Stats struct {
+	Hits         int64 // answered fresh from the store
+	Misses       int64 // had to wait for the API (or a fetch in flight)
+	StaleServed  int64 // answered stale at once while a refresh ran
+	StaleIfError int64 // answered stale because the API failed
+	Refreshes    int64 // background refreshes started
+	Coalesced    int64 // lookups that shared another's fetch
+	Upstream     int64 // calls made to the API
+	Revalidated  int64 // of those, answered 304: renewed without a body
+	Batches      int64 // of those, batch lookups
+	Errors       int64 // lookups whose fetch failed
+	StoreErrors  int64 // store operations that failed (a dead Redis)
+}
+
+type counters struct {
+	hits, misses, staleServed, staleIfError, refreshes, coalesced atomic.Int64
+	upstream, revalidated, batches, errors, storeErrors           atomic.Int64
+}
+
+// Stats reads the counters. It is cheap enough to call per request, and
+// easy to publish: expvar.Publish("qcsdk", expvar.Func(func() any { return c.Stats() })).
+func (c *Cache) Stats() Stats {
+	s := &c.stats
+	return Stats{
+		Hits: s.hits.Load(), Misses: s.misses.Load(), StaleServed: s.staleServed.Load(),
+		StaleIfError: s.staleIfError.Load(), Refreshes: s.refreshes.Load(), Coalesced: s.coalesced.Load(),
+		Upstream: s.upstream.Load(), Revalidated: s.revalidated.Load(), Batches: s.batches.Load(),
+		Errors: s.errors.Load(), StoreErrors: s.storeErrors.Load(),
+	}
+}

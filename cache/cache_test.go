@@ -1,0 +1,378 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
+)
+
+// fakeClock is a clock the test moves by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+const productRoute = "GET /v1/products/{gtin}"
+
+type env struct {
+	srv   *sandbox.Server
+	api   *client.Client
+	cache *cache.Cache
+	clock *fakeClock
+}
+
+// setup starts a sandbox and a cache in front of a client of it. Retries
+// are fast and the budget off, so fault tests see the cache's behaviour,
+// not the client's.
+func setup(t *testing.T, opts ...cache.Option) *env {
+	t.Helper()
+	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	clk := newFakeClock()
+	c, err := cache.New(api, append([]cache.Option{cache.WithClock(clk)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &env{srv: srv, api: api, cache: c, clock: clk}
+}
+
+func (e *env) demo(verdict client.Verdict) client.GTIN {
+	for _, d := range e.srv.Demo() {
+		if d.Verdict == verdict {
+			return d.GTIN
+		}
+	}
+	panic("no demo product with verdict " + string(verdict))
+}
+
+func TestMissThenHit(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	g := string(e.demo(client.VerdictCommitted))
+	first, err := e.cache.StatusByGTIN(context.Background(), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := e.cache.StatusByGTIN(context.Background(), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != second {
+		t.Error("a hit returned another record than the miss stored")
+	}
+	if n := e.srv.Requests(productRoute); n != 1 {
+		t.Errorf("the API saw %d lookups for two page views, want 1", n)
+	}
+	if s := e.cache.Stats(); s.Hits != 1 || s.Misses != 1 || s.Upstream != 1 {
+		t.Errorf("stats %+v, want 1 hit, 1 miss, 1 upstream call", s)
+	}
+}
+
+func TestThousandConcurrentMissesMakeOneCall(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	// Hold the answer long enough for every goroutine to be waiting on it.
+	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultLatency, Latency: 200 * time.Millisecond, Route: productRoute})
+	g := string(e.demo(client.VerdictCommitted))
+	var wg sync.WaitGroup
+	errs := make(chan error, 1000)
+	for range 1000 {
+		wg.Go(func() {
+			st, err := e.cache.StatusByGTIN(context.Background(), g)
+			if err == nil && st.Key.GTIN != client.GTIN(g) {
+				err = errors.New("answer for another product")
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := e.srv.Requests(""); n != 1 {
+		t.Errorf("1,000 concurrent misses made %d calls, want 1", n)
+	}
+	if s := e.cache.Stats(); s.Coalesced+s.Hits < 999 {
+		t.Errorf("stats %+v: want the other 999 coalesced or hits", s)
+	}
+}
+
+func TestACallerLeavesOnItsOwnContext(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultLatency, Latency: 300 * time.Millisecond, Route: productRoute})
+	g := string(e.demo(client.VerdictCommitted))
+	patient := make(chan error, 1)
+	go func() {
+		_, err := e.cache.StatusByGTIN(context.Background(), g)
+		patient <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err := e.cache.StatusByGTIN(ctx, g)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("the impatient caller got %v, want its own deadline", err)
+	}
+	if err := <-patient; err != nil {
+		t.Errorf("the patient caller got %v: the impatient one cancelled the shared fetch", err)
+	}
+	if n := e.srv.Requests(productRoute); n != 1 {
+		t.Errorf("%d calls, want 1", n)
+	}
+}
+
+func TestStaleWhileRevalidateServesAtOnceAndRefreshesOnce(t *testing.T) {
+	t.Parallel()
+	e := setup(t, cache.WithTTL(time.Minute), cache.WithStaleWhileRevalidate(time.Minute))
+	g := string(e.demo(client.VerdictCommitted))
+	ctx := context.Background()
+	if _, err := e.cache.StatusByGTIN(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(90 * time.Second) // past the TTL, within the stale window
+	// Every lookup answers at once, with the stale entry, while the API is
+	// slow; the one refresh they share runs behind them.
+	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultLatency, Latency: 100 * time.Millisecond, Route: productRoute})
+	for range 50 {
+		if _, err := e.cache.StatusByGTIN(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The refresh runs behind the lookups: wait (bounded) for its effect.
+	deadline := time.Now().Add(10 * time.Second)
+	for s := e.cache.Stats(); s.Revalidated+s.Errors == 0; s = e.cache.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatal("the background refresh did not finish within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s := e.cache.Stats()
+	if s.StaleServed != 50 {
+		t.Errorf("%d stale answers, want 50", s.StaleServed)
+	}
+	if s.Refreshes < 1 || e.srv.Requests(productRoute) > 1+s.Refreshes {
+		t.Errorf("%d refreshes and %d calls after the first: want at most one call per refresh", s.Refreshes, e.srv.Requests(productRoute)-1)
+	}
+	if s.Refreshes > 2 {
+		t.Errorf("%d refreshes for one key within one slow call, want 1 (2 if one finished before the last lookups)", s.Refreshes)
+	}
+	if s.Revalidated != s.Refreshes {
+		t.Errorf("%d of %d refreshes were 304s; the record did not change, so all should be", s.Revalidated, s.Refreshes)
+	}
+}
+
+func TestStaleIfErrorThenUnknown(t *testing.T) {
+	t.Parallel()
+	e := setup(t, cache.WithTTL(time.Minute), cache.WithStaleWhileRevalidate(0), cache.WithMaxStale(10*time.Minute))
+	g := string(e.demo(client.VerdictCommitted))
+	ctx := context.Background()
+	fresh, err := e.cache.StatusByGTIN(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 503})
+	e.clock.Advance(5 * time.Minute)
+	stale, err := e.cache.StatusByGTIN(ctx, g)
+	if err != nil || stale != fresh {
+		t.Fatalf("with the API down within max-stale: %v, %v; want the stored answer", stale, err)
+	}
+	if s := e.cache.Stats(); s.StaleIfError != 1 {
+		t.Errorf("StaleIfError = %d, want 1", s.StaleIfError)
+	}
+	e.clock.Advance(10 * time.Minute) // past TTL + max-stale
+	if _, err := e.cache.StatusByGTIN(ctx, g); !errors.Is(err, client.ErrUnavailable) {
+		t.Errorf("past max-stale with the API down: %v, want ErrUnavailable (a badge shows unknown)", err)
+	}
+}
+
+func TestNotListedIsCachedBriefly(t *testing.T) {
+	t.Parallel()
+	e := setup(t) // the sandbox says max-age=60 for a product not on the list
+	g := string(e.srv.NotListedGTIN())
+	ctx := context.Background()
+	for range 3 {
+		st, err := e.cache.StatusByGTIN(ctx, g)
+		if err != nil || st.Listed {
+			t.Fatalf("not-listed product: %+v, %v", st, err)
+		}
+	}
+	if n := e.srv.Requests(productRoute); n != 1 {
+		t.Errorf("%d calls for three views of a not-listed product, want 1", n)
+	}
+	e.clock.Advance(61*time.Second + cache.DefaultStaleWhileRevalidate)
+	if _, err := e.cache.StatusByGTIN(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.srv.Requests(productRoute); n != 2 {
+		t.Errorf("after the negative TTL: %d calls, want 2", n)
+	}
+}
+
+func TestExpiredEntryIsRevalidatedWithItsETag(t *testing.T) {
+	t.Parallel()
+	e := setup(t, cache.WithTTL(time.Minute), cache.WithStaleWhileRevalidate(0))
+	g := string(e.demo(client.VerdictCommitted))
+	ctx := context.Background()
+	first, err := e.cache.StatusByGTIN(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Minute)
+	again, err := e.cache.StatusByGTIN(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := e.cache.Stats(); s.Revalidated != 1 {
+		t.Errorf("Revalidated = %d, want 1 (a 304)", s.Revalidated)
+	}
+	if again != first {
+		t.Error("a 304 should renew the entry and keep its record")
+	}
+	e.clock.Advance(30 * time.Second)
+	if _, err := e.cache.StatusByGTIN(ctx, g); err != nil || e.srv.Requests(productRoute) != 2 {
+		t.Errorf("the renewed entry was not fresh again: %v, %d calls", err, e.srv.Requests(productRoute))
+	}
+}
+
+func TestConcurrentMissesAreBatched(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	// Slow the lone first call so that the others queue behind it.
+	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultLatency, Latency: 100 * time.Millisecond})
+	var keys []client.ProductKey
+	for ent := range 40 {
+		p, _ := e.srv.Product(ent, 1)
+		keys = append(keys, client.ProductKey{GTIN: p.GTIN})
+	}
+	items := e.cache.Statuses(context.Background(), keys)
+	for i, it := range items {
+		if it.Err != nil || it.Status == nil || it.Status.Key.GTIN != keys[i].GTIN {
+			t.Fatalf("key %d: %+v", i, it)
+		}
+	}
+	calls := e.srv.Requests("")
+	if calls > 5 {
+		t.Errorf("40 concurrent misses made %d calls; batching should need a handful", calls)
+	}
+	if s := e.cache.Stats(); s.Batches < 1 {
+		t.Errorf("no batch call was made: %+v", s)
+	}
+	// A second page view is all hits.
+	e.cache.Statuses(context.Background(), keys)
+	if e.srv.Requests("") != calls {
+		t.Error("the second listing view called the API")
+	}
+}
+
+func TestRevokeAppliedIsNeverUndoneByAnOlderAnswer(t *testing.T) {
+	t.Parallel()
+	e := setup(t, cache.WithTTL(time.Minute), cache.WithStaleWhileRevalidate(0), cache.WithMaxStale(time.Hour))
+	ctx := context.Background()
+	g := string(e.demo(client.VerdictCommitted))
+	before, err := e.cache.StatusByGTIN(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.Revoke(before.Commitment.ID); err != nil {
+		t.Fatal(err)
+	}
+	page, _, err := e.api.Changes.List(ctx, nil)
+	if err != nil || len(page.Data) != 1 {
+		t.Fatalf("feed: %v, %+v", err, page)
+	}
+	if err := cache.Apply(ctx, e.cache.Store(), page.Data[0]); err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock.Now()
+	after, err := e.cache.StatusByGTIN(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := client.Decide(after, now, 0); d.Verdict != client.VerdictWithdrawn {
+		t.Errorf("after the revocation was applied: %s, want withdrawn", d.Verdict)
+	}
+	if e.srv.Requests(productRoute) != 1 {
+		t.Error("applying the change asked the API; it should be applied from the event")
+	}
+	// An answer fetched before the revocation arrives late: it must lose.
+	old := &cache.Entry{Status: before, Version: before.Version, Fetched: now, FreshUntil: now.Add(time.Hour), Expires: now.Add(2 * time.Hour)}
+	won, err := e.cache.Store().Set(ctx, g, old)
+	if err != nil || won.Version <= before.Version {
+		t.Errorf("an older answer replaced the revocation: %+v, %v", won, err)
+	}
+	// With the API down and the entry stale, the stale answer served is the
+	// revoked one.
+	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 503})
+	e.clock.Advance(5 * time.Minute)
+	stale, err := e.cache.StatusByGTIN(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := client.Decide(stale, now, 0); d.Verdict != client.VerdictWithdrawn {
+		t.Errorf("stale-if-error served %s, want the revoked answer", d.Verdict)
+	}
+}
+
+func TestBadInputIsRefusedWithoutACall(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	for _, g := range []string{"", "123", "6901234567890", "abcdefghijklm"} {
+		if _, err := e.cache.StatusByGTIN(context.Background(), g); !errors.Is(err, client.ErrInvalidInput) {
+			t.Errorf("StatusByGTIN(%q) = %v, want ErrInvalidInput", g, err)
+		}
+	}
+	if _, err := e.cache.Status(context.Background(), client.ProductKey{USCC: "91330100MA0000001F"}); !errors.Is(err, client.ErrInvalidInput) {
+		t.Errorf("a USCC key without a brand: %v, want ErrInvalidInput", err)
+	}
+	if n := e.srv.Requests(""); n != 0 {
+		t.Errorf("bad input reached the API %d times", n)
+	}
+}
+
+func TestNewValidatesOptions(t *testing.T) {
+	t.Parallel()
+	api, _ := client.New()
+	for name, o := range map[string]cache.Option{
+		"nil store":          cache.WithStore(nil),
+		"negative TTL":       cache.WithTTL(-time.Second),
+		"zero timeout":       cache.WithFetchTimeout(0),
+		"zero max entries":   cache.WithMaxEntries(0),
+		"nil clock":          cache.WithClock(nil),
+		"negative max-stale": cache.WithMaxStale(-1),
+	} {
+		if _, err := cache.New(api, o); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := cache.New(nil); err == nil {
+		t.Error("a nil client was accepted")
+	}
+}

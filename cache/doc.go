@@ -1,0 +1,66 @@
+// Package cache answers product status lookups for a product page as fast
+// as a map lookup, while keeping the regulator's API to a tiny fraction of
+// the page views and never showing an answer older than one already seen.
+//
+//	api, _ := client.New(client.WithAPIKey(key))
+//	qc, _ := cache.New(api)                       // a bounded memory store of its own
+//	defer qc.Close()
+//	st, err := qc.StatusByGTIN(ctx, "06901234567892")
+//
+// # Freshness
+//
+// An answer is served without asking the API for its TTL — the API's
+// Cache-Control max-age, or WithTTL. A "not listed" answer is kept too, for
+// a shorter negative TTL, since makers join the list. Past its TTL an answer
+// is still served at once for the stale-while-revalidate window while one
+// background refresh per key revalidates it with its ETag (a 304 renews it
+// without a body). Past that, a lookup waits for the API; if the API fails,
+// the answer is served stale up to the stale-if-error limit (WithMaxStale),
+// and after that the lookup fails, so that a badge says "unknown" rather
+// than guess.
+//
+// Freshness only moves forward. Every record carries the registry's
+// version; a store never replaces an entry with an older version, and a
+// stale answer is served only from what the store holds at that moment —
+// so once a revocation or a failed inspection has reached the cache
+// (through a fetch, the follower or a webhook), no older "committed"
+// answer is served again, whatever the API does meanwhile.
+//
+// # Load on the API
+//
+// Concurrent misses of one key make one call (coalescing, after
+// singleflight; a caller whose context ends stops waiting without
+// cancelling the call for the others). Concurrent misses of different keys
+// are grouped into batch lookups of up to 100 keys: a miss is sent at once
+// when no call is in flight, and the misses that arrive meanwhile go
+// together in the next — group commit, so batching adds no latency when
+// traffic is light. Statuses looks up a whole listing page this way.
+//
+// # Stores
+//
+// A Store keeps entries under string keys until they expire. NewMemory is a
+// bounded memory store on go-cache, with a Close that stops its sweeper.
+// NewRedis shares entries between the web servers of a platform, and
+// NewTiered puts a memory store in front of it: every write through one
+// server is announced over Redis pub/sub, and the others drop their memory
+// copies. A dead or slow Redis degrades to the memory tier and the API,
+// never to an error page: Redis calls have short timeouts, and after a few
+// failures Redis is skipped for a cooldown.
+//
+// # Following changes
+//
+// The registry pushes its changes. Follow reads the change feed into a
+// store and Apply applies one event: entries the change concerns are
+// updated in place with the change's version — a revoked commitment, a
+// failed inspection, a delisted maker show at once, without asking the API
+// — or replaced by a tombstone where only the API can tell the result.
+// Follow saves its cursor in the store and resumes from it after a
+// restart. One follower writing into Redis keeps a whole fleet current,
+// memory tiers included. WebhookHandler applies signed pushes the same way.
+//
+// # Stats
+//
+// Stats is a snapshot of hits, misses, stale answers, refreshes, coalesced
+// waits, calls to the API and errors, cheap enough to read per request and
+// easy to publish through expvar or Prometheus.
+package cache

@@ -1,0 +1,209 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// follower runs Follow in the background and reports each applied event.
+type follower struct {
+	applied chan client.Event
+	done    chan error
+	cancel  context.CancelFunc
+}
+
+func startFollower(t *testing.T, api *client.Client, store cache.Store) *follower {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &follower{applied: make(chan client.Event, 100), done: make(chan error, 1), cancel: cancel}
+	go func() {
+		f.done <- cache.Follow(ctx, api, store, &cache.FollowOptions{
+			Feed:    &client.FollowOptions{Wait: 5 * time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
+			Applied: func(ev client.Event) { f.applied <- ev },
+		})
+	}()
+	t.Cleanup(f.stop)
+	return f
+}
+
+func (f *follower) stop() {
+	f.cancel()
+	<-f.done
+	f.done <- context.Canceled // later stops return at once
+}
+
+func (f *follower) next(t *testing.T) client.Event {
+	t.Helper()
+	select {
+	case ev := <-f.applied:
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event applied within 10s")
+		return client.Event{}
+	}
+}
+
+func TestFollowAppliesChangesWithoutAskingTheAPI(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	committed := string(e.demo(client.VerdictCommitted))
+	st, err := e.cache.StatusByGTIN(ctx, committed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := startFollower(t, e.api, e.cache.Store())
+
+	if _, err := e.srv.PublishInspection(client.GTIN(committed), client.InspectionFail); err != nil {
+		t.Fatal(err)
+	}
+	if ev := f.next(t); ev.Type != client.EventInspectionPublished {
+		t.Fatalf("applied %s, want inspection.published", ev.Type)
+	}
+	got, err := e.cache.StatusByGTIN(ctx, committed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := client.Decide(got, time.Now(), 0); d.Verdict != client.VerdictInspectionFailed {
+		t.Errorf("after a failed inspection was pushed: %s, want inspection_failed", d.Verdict)
+	}
+	if got.Version <= st.Version {
+		t.Errorf("version %d did not grow past %d", got.Version, st.Version)
+	}
+
+	if _, err := e.srv.Revoke(st.Commitment.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.next(t)
+	got, _ = e.cache.StatusByGTIN(ctx, committed)
+	if d := client.Decide(got, time.Now(), 0); d.Verdict != client.VerdictWithdrawn {
+		t.Errorf("after the revocation was pushed: %s, want withdrawn", d.Verdict)
+	}
+	if n := e.srv.Requests(productRoute); n != 1 {
+		t.Errorf("the API was asked %d times; pushed changes should need no lookup after the first", n)
+	}
+}
+
+func TestFollowResumesFromItsCursorAfterARestart(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	var ids []string
+	for _, d := range e.srv.Demo()[:4] {
+		st, err := e.cache.StatusByGTIN(ctx, string(d.GTIN))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Commitment != nil {
+			ids = append(ids, st.Commitment.ID)
+		}
+	}
+	f := startFollower(t, e.api, e.cache.Store())
+	if _, err := e.srv.SetCommitmentStatus(ids[0], client.CommitmentSuspended, nil); err != nil {
+		t.Fatal(err)
+	}
+	first := f.next(t)
+	f.stop()
+
+	// Changes published while no follower runs are not lost.
+	for _, id := range ids[1:] {
+		if _, err := e.srv.Revoke(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f2 := startFollower(t, e.api, e.cache.Store())
+	seen := map[string]bool{}
+	for range len(ids) - 1 {
+		ev := f2.next(t)
+		if ev.ID == first.ID {
+			t.Errorf("event %s was applied again after the restart", ev.ID)
+		}
+		if seen[ev.ID] {
+			t.Errorf("event %s applied twice", ev.ID)
+		}
+		seen[ev.ID] = true
+	}
+	for _, id := range ids[1:] {
+		c, _, err := e.api.Commitments.Get(ctx, id, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Status != client.CommitmentRevoked {
+			t.Fatalf("sandbox commitment %s is %s", id, c.Status)
+		}
+	}
+	select {
+	case ev := <-f2.applied:
+		t.Errorf("an extra event %s was applied", ev.ID)
+	default:
+	}
+	cur, err := e.cache.Store().Get(ctx, cache.CursorKey)
+	if err != nil || cur == nil || cur.Cursor == "" {
+		t.Fatalf("no cursor saved: %+v, %v", cur, err)
+	}
+}
+
+func TestFollowStopsWithItsContext(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cache.Follow(ctx, e.api, e.cache.Store(), nil) }()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Follow returned %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Follow did not stop within 10s of its context ending")
+	}
+}
+
+func TestWebhookPushesApplyLikeTheFeed(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	g := string(e.demo(client.VerdictCommitted))
+	st, err := e.cache.StatusByGTIN(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := make(chan struct{}, 1)
+	h := cache.WebhookHandler(e.cache.Store(), client.WebhookVerifier{Secrets: []string{"whsec_test"}})
+	recv := httptest.NewServer(httpAfter(h, func() { applied <- struct{}{} }))
+	t.Cleanup(recv.Close)
+	if err := e.srv.AddWebhook(recv.URL, "whsec_test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.Revoke(st.Commitment.ID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-applied:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no push within 10s")
+	}
+	got, _ := e.cache.StatusByGTIN(ctx, g)
+	if d := client.Decide(got, time.Now(), 0); d.Verdict != client.VerdictWithdrawn {
+		t.Errorf("after the pushed revocation: %s, want withdrawn", d.Verdict)
+	}
+	if n := e.srv.Requests(productRoute); n != 1 {
+		t.Errorf("%d lookups; the push should need none", n)
+	}
+}
+
+// httpAfter calls fn after h has answered each request.
+func httpAfter(h http.Handler, fn func()) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		fn()
+	})
+}

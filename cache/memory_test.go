@@ -1,0 +1,176 @@
+package cache_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+func newMemory(t *testing.T, max int, clk cache.Clock) *cache.Memory {
+	t.Helper()
+	m := cache.NewMemory(cache.MemoryOptions{MaxEntries: max, Clock: clk, JanitorInterval: -1})
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func entry(v int64, now time.Time, ttl time.Duration) *cache.Entry {
+	return &cache.Entry{
+		Status:  &client.ProductStatus{Version: v},
+		Version: v, Fetched: now, FreshUntil: now.Add(ttl), Expires: now.Add(2 * ttl),
+	}
+}
+
+func TestMemoryExpiresByItsClock(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	m := newMemory(t, 10, clk)
+	ctx := context.Background()
+	e := entry(1, clk.Now(), time.Minute)
+	if _, err := m.Set(ctx, "k", e); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2*time.Minute - time.Nanosecond)
+	if got, _ := m.Get(ctx, "k"); got != e {
+		t.Fatal("entry gone before it expired")
+	}
+	clk.Advance(time.Nanosecond)
+	if got, _ := m.Get(ctx, "k"); got != nil {
+		t.Fatal("entry served at its expiry time")
+	}
+	if _, err := m.Set(ctx, "k", &cache.Entry{Version: 1}); err == nil {
+		t.Error("an entry without an expiry time was accepted")
+	}
+}
+
+func TestMemorySetKeepsTheNewerVersion(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	m := newMemory(t, 10, clk)
+	ctx := context.Background()
+	now := clk.Now()
+	v5 := entry(5, now, time.Minute)
+	m.Set(ctx, "k", v5)
+	if won, _ := m.Set(ctx, "k", entry(4, now.Add(time.Second), time.Minute)); won != v5 {
+		t.Errorf("an older version replaced a newer one: %+v", won)
+	}
+	renewed := entry(5, now.Add(time.Second), time.Minute)
+	if won, _ := m.Set(ctx, "k", renewed); won != renewed {
+		t.Error("the same version fetched later did not replace the entry")
+	}
+	tomb := &cache.Entry{Version: 6, Fetched: now, Expires: now.Add(time.Hour)}
+	if won, _ := m.Set(ctx, "k", tomb); won != tomb || !won.Tombstone() {
+		t.Error("a tombstone of a newer version did not replace the entry")
+	}
+	if won, _ := m.Set(ctx, "k", entry(5, now.Add(time.Minute), time.Minute)); won != tomb {
+		t.Error("an answer older than the tombstone replaced it")
+	}
+}
+
+func TestMemoryBoundHoldsForAnyKeyPattern(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	ctx := context.Background()
+	const max = 100
+	patterns := map[string]func(i int) string{
+		"distinct keys":      func(i int) string { return fmt.Sprint("k", i) },
+		"one key again":      func(int) string { return "same" },
+		"few keys in a loop": func(i int) string { return fmt.Sprint("k", i%7) },
+	}
+	for name, key := range patterns {
+		m := newMemory(t, max, clk)
+		for i := range 20 * max {
+			now := clk.Now()
+			m.Set(ctx, key(i), entry(int64(i+1), now, time.Minute))
+			if n := m.Len(); n > max {
+				t.Fatalf("%s: %d entries after %d sets, bound %d", name, n, i+1, max)
+			}
+		}
+	}
+	// Keys that expire and come back do not leak bookkeeping either.
+	m := newMemory(t, max, clk)
+	for round := range 50 {
+		for i := range max {
+			m.Set(ctx, fmt.Sprint("r", i), entry(int64(round+1), clk.Now(), time.Millisecond))
+		}
+		clk.Advance(time.Second)
+		m.Delete(ctx, "r0")
+	}
+	if n := m.Len(); n > max {
+		t.Errorf("%d entries, bound %d", n, max)
+	}
+}
+
+func TestMemoryIndexForgetsEvictedKeys(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	m := newMemory(t, 3, clk)
+	ctx := context.Background()
+	for i := range 5 {
+		k := fmt.Sprint("p", i)
+		m.Set(ctx, k, entry(1, clk.Now(), time.Minute))
+		m.Index(ctx, "ent\x1fA", k)
+	}
+	got, _ := m.Members(ctx, "ent\x1fA")
+	if len(got) != 3 || got[0] != "p2" || got[2] != "p4" {
+		t.Errorf("members %v, want the 3 keys still held, oldest first", got)
+	}
+	m.Delete(ctx, "p3")
+	got, _ = m.Members(ctx, "ent\x1fA")
+	if len(got) != 2 {
+		t.Errorf("members %v after a delete, want 2", got)
+	}
+}
+
+func TestMemoryConcurrentUse(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	m := newMemory(t, 50, clk)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				k := fmt.Sprint("k", (i*7+w)%80)
+				switch i % 4 {
+				case 0, 1:
+					m.Set(ctx, k, entry(int64(i), clk.Now(), time.Minute))
+				case 2:
+					if e, _ := m.Get(ctx, k); e != nil && e.Status.Version != e.Version {
+						t.Errorf("torn entry %+v", e)
+					}
+				case 3:
+					m.Index(ctx, "s", k)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := m.Len(); n > 50 {
+		t.Errorf("%d entries, bound 50", n)
+	}
+}
+
+func TestMemoryJanitorStopsOnClose(t *testing.T) {
+	t.Parallel()
+	m := cache.NewMemory(cache.MemoryOptions{JanitorInterval: time.Millisecond})
+	ctx := context.Background()
+	now := time.Now()
+	m.Set(ctx, "k", &cache.Entry{Version: 1, Fetched: now, Expires: now.Add(5 * time.Millisecond)})
+	// The janitor reclaims the expired entry: wait (bounded) for it.
+	deadline := time.Now().Add(10 * time.Second)
+	for m.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the janitor did not sweep an expired entry within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m.Close() // idempotent; goleak in TestMain checks the janitor is gone
+}
