@@ -466,7 +466,7 @@ type Stats struct {
 }
 
 type counters struct {
-	hits                                                   striped // every page view of a warm product: the hot one
+	hits                                                    striped // every page view of a warm product: the hot one
 	misses, staleServed, staleIfError, refreshes, coalesced atomic.Int64
 	upstream, revalidated, batches, errors, storeErrors     atomic.Int64
 }
