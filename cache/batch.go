@@ -103,7 +103,6 @@ func (b *batcher) call(reqs []*batchReq) {
 func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []client.BatchItem {
 	out := make([]client.BatchItem, len(keys))
 	var wg sync.WaitGroup
-	now := c.clock.Now()
 	for i, k := range keys {
 		out[i].Key = k
 		ck, err := canonical(k)
@@ -112,7 +111,8 @@ func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []client
 			continue
 		}
 		skey := storeKey(ck)
-		if e, err := c.store.Get(ctx, skey); err == nil && e != nil && e.Status != nil && now.Before(e.FreshUntil) {
+		// Fresh hits are answered here, without a goroutine each.
+		if e, now := c.peek(ctx, skey); e != nil && e.Status != nil && now.Before(e.FreshUntil) {
 			c.stats.hits.Add(1)
 			out[i].Status = e.Status
 			continue

@@ -276,18 +276,7 @@ func servable(e *Entry, now time.Time) bool {
 // lookup is the read path: fresh hit, stale hit with a background refresh,
 // or a coalesced fetch with stale-if-error as the fallback.
 func (c *Cache) lookup(ctx context.Context, skey string, key client.ProductKey) (*Entry, error) {
-	var e *Entry
-	var now time.Time
-	if c.mem != nil {
-		e, now = c.mem.getNow(skey) // one clock read for the whole hit
-	} else {
-		now = c.clock.Now()
-		var err error
-		if e, err = c.store.Get(ctx, skey); err != nil {
-			c.stats.storeErrors.Add(1)
-			e = nil
-		}
-	}
+	e, now := c.peek(ctx, skey)
 	if e != nil && !e.Tombstone() && e.Status != nil {
 		if now.Before(e.FreshUntil) {
 			c.stats.hits.Add(1)
@@ -313,6 +302,22 @@ func (c *Cache) lookup(ctx context.Context, skey string, key client.ProductKey) 
 	case <-ctx.Done():
 		return c.fallback(ctx, skey, ctx.Err())
 	}
+}
+
+// peek reads the store and the clock. With the cache's own memory store a
+// hit reads the clock once, inside the store; on some machines a clock
+// read costs more than the map lookup.
+func (c *Cache) peek(ctx context.Context, skey string) (*Entry, time.Time) {
+	if c.mem != nil {
+		return c.mem.getNow(skey)
+	}
+	now := c.clock.Now()
+	e, err := c.store.Get(ctx, skey)
+	if err != nil {
+		c.stats.storeErrors.Add(1)
+		return nil, now
+	}
+	return e, now
 }
 
 // fallback serves what the store holds now — not what it held before the
