@@ -82,8 +82,8 @@ func (b *batcher) call(reqs []*batchReq) {
 	}
 	c.stats.upstream.Add(1)
 	c.stats.batches.Add(1)
+	now := c.clock.Now() // the request's time: see Entry.Fetched
 	items, err := c.api.Products.Batch(ctx, keys)
-	now := c.clock.Now()
 	for i, r := range reqs {
 		switch {
 		case i < len(items) && items[i].Err == nil && items[i].Status != nil:

@@ -409,11 +409,11 @@ func (c *Cache) fetchOne(ctx context.Context, key client.ProductKey, old *Entry)
 		opts = &client.GetOptions{ETag: old.ETag}
 	}
 	c.stats.upstream.Add(1)
+	now := c.clock.Now() // the request's time, not the answer's: see Entry.Fetched
 	st, resp, err := c.api.Products.ByKey(ctx, key, opts)
 	if err != nil {
 		return nil, err
 	}
-	now := c.clock.Now()
 	if resp.NotModified {
 		c.stats.revalidated.Add(1)
 		renewed := *old

@@ -175,8 +175,11 @@ func Apply(ctx context.Context, store Store, ev client.Event) error {
 				cp.Commitment = c
 				return &cp, updated
 			}
-			if st.Listed && st.Enterprise != nil && st.Enterprise.ID == c.EnterpriseID {
-				return nil, unknown // a commitment it did not rest on: may it cover it now?
+			// A commitment it did not rest on matters only if it covers the
+			// product now, in its category: then only the API can say which
+			// commitment the product rests on.
+			if st.Listed && st.Enterprise != nil && st.Enterprise.ID == c.EnterpriseID && covers(c, st) {
+				return nil, unknown
 			}
 			return nil, unaffected
 		}
@@ -255,19 +258,30 @@ func Apply(ctx context.Context, store Store, ev client.Event) error {
 	return nil
 }
 
-// tombstone marks a key as changed to version v, content unknown. It lives
-// as long as the entry it replaces might have, so that an answer fetched
-// before the change cannot be stored after it.
+// tombstone marks a key as changed to version v, content unknown, as of
+// now: an answer requested before now cannot be stored over it, one
+// requested after can (see newer). It lives as long as the entry it
+// replaces might have.
 func tombstone(old *Entry, v int64) *Entry {
-	t := &Entry{Version: v}
-	if old != nil {
-		t.Fetched, t.Expires = old.Fetched, old.Expires
-	}
-	if t.Expires.IsZero() || !t.Expires.After(time.Now()) {
-		t.Fetched = time.Now()
-		t.Expires = t.Fetched.Add(DefaultMaxStale)
+	now := time.Now()
+	t := &Entry{Version: v, Fetched: now, Expires: now.Add(DefaultMaxStale)}
+	if old != nil && old.Expires.After(t.Expires) {
+		t.Expires = old.Expires
 	}
 	return t
+}
+
+// covers reports whether a commitment's scope covers the product of a
+// status, in the product's category when the status names one.
+func covers(c *client.Commitment, st *client.ProductStatus) bool {
+	brand, model := st.Key.Brand, st.Key.Model
+	if p := st.Product; p != nil {
+		if p.Category != "" && p.Category != c.Category {
+			return false
+		}
+		brand, model = p.Brand, p.Model
+	}
+	return c.Scope.Covers(st.Key.GTIN, brand, model)
 }
 
 // inspects reports whether an inspection sampled the product of a status.

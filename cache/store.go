@@ -26,8 +26,9 @@ type Entry struct {
 	// replaces an entry with one of a lower Version.
 	Version int64  `json:"version"`
 	ETag    string `json:"etag,omitempty"`
-	// Fetched is when the answer was received; FreshUntil until when it is
-	// served without asking the registry again; Expires when it may no
+	// Fetched is when the request for the answer was sent (for a
+	// tombstone, when the change was learnt of); FreshUntil until when it
+	// is served without asking the registry again; Expires when it may no
 	// longer be served at all, not even while the registry is down. A
 	// store drops the entry at Expires.
 	Fetched    time.Time `json:"fetched"`
@@ -86,9 +87,16 @@ type realClock struct{}
 func (realClock) Now() time.Time { return time.Now() }
 
 // newer reports whether e may replace old: a higher version, or the same
-// version fetched later (a revalidation that renewed it).
+// version fetched later (a revalidation that renewed it). A tombstone gives
+// way to any answer requested after the change was learnt of: the change
+// may concern a record the answer does not carry (another commitment of
+// the maker, say), so the answer's version can be lower and still be the
+// registry's word after the change.
 func newer(e, old *Entry) bool {
 	if old == nil {
+		return true
+	}
+	if old.Tombstone() && !e.Tombstone() && e.Fetched.After(old.Fetched) {
 		return true
 	}
 	if e.Version != old.Version {

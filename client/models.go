@@ -72,6 +72,40 @@ type Scope struct {
 	GTINPrefixes []string `json:"gtin_prefixes,omitempty"`
 }
 
+// Covers reports whether the scope covers a product with that GTIN, brand
+// and model (any may be empty). GTIN prefixes are GS1 company prefixes,
+// matched against the 13-digit form of a 14-digit GTIN whose indicator
+// digit is 0.
+func (s Scope) Covers(gtin GTIN, brand, model string) bool {
+	if g := string(gtin); g != "" {
+		if len(g) == 14 && g[0] == '0' {
+			g = g[1:]
+		}
+		for _, p := range s.GTINPrefixes {
+			if p != "" && len(g) >= len(p) && g[:len(p)] == p {
+				return true
+			}
+		}
+	}
+	if brand == "" {
+		return false
+	}
+	for _, b := range s.Brands {
+		if b == brand {
+			if len(s.Models) == 0 {
+				return true
+			}
+			for _, m := range s.Models {
+				if m == model {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
+}
+
 // CommitmentItem is one promise of a commitment, such as conformity to a
 // national standard or a return guarantee.
 type CommitmentItem struct {

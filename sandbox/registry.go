@@ -134,49 +134,6 @@ func decodeGTIN(g client.GTIN) (e, j int, ok bool) {
 	return c - companyBase, it - itemBase, true
 }
 
-// gtinPrefixForm is the form GS1 company prefixes are written against: the
-// GTIN-13 of a 14-digit GTIN whose indicator digit is 0.
-func gtinPrefixForm(g client.GTIN) string {
-	s := string(g)
-	if len(s) == 14 && s[0] == '0' {
-		return s[1:]
-	}
-	return s
-}
-
-func covers(c *client.Commitment, gtin client.GTIN, brand, model string) bool {
-	if gtin != "" {
-		f := gtinPrefixForm(gtin)
-		for _, p := range c.Scope.GTINPrefixes {
-			if strings.HasPrefix(f, p) {
-				return true
-			}
-		}
-	}
-	if brand == "" {
-		return false
-	}
-	brandOK := false
-	for _, b := range c.Scope.Brands {
-		if b == brand {
-			brandOK = true
-			break
-		}
-	}
-	if !brandOK {
-		return false
-	}
-	if len(c.Scope.Models) == 0 {
-		return true
-	}
-	for _, m := range c.Scope.Models {
-		if m == model {
-			return true
-		}
-	}
-	return false
-}
-
 // statusByGTIN answers the product status for a valid, canonical GTIN.
 func (r *registry) statusByGTIN(g client.GTIN) client.ProductStatus {
 	r.mu.RLock()
@@ -236,7 +193,7 @@ func (r *registry) status(key client.ProductKey, e int, prod *client.Product, gt
 
 	var cmt *client.Commitment
 	for _, c := range d.commitments {
-		if !covers(c, gtin, brand, model) {
+		if !c.Scope.Covers(gtin, brand, model) {
 			continue
 		}
 		if prod == nil || c.Category == prod.Category {

@@ -1,0 +1,200 @@
+package cache_test
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
+)
+
+// The page-view simulation: a virtual hour of views over a catalogue whose
+// popularity follows Zipf's law, run on a virtual clock (no sleeps), with
+// the API in process. It counts the calls the cache makes against the model
+// minimum — each product fetched once per TTL window in which it is viewed,
+// computed here independently of the cache.
+
+// inProcess is a transport that hands requests straight to a handler, so
+// that a simulation of a million views is not a million loopback trips.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// zipf draws ranks 0..n-1 with P(k) ∝ 1/(k+1)^s, for any s > 0 (the
+// standard library's rand.Zipf needs s > 1).
+type zipf struct {
+	cdf []float64
+	rng *rand.Rand
+}
+
+func newZipf(n int, s float64, seed uint64) *zipf {
+	z := &zipf{cdf: make([]float64, n), rng: rand.New(rand.NewPCG(seed, 7))}
+	var sum float64
+	for k := range n {
+		sum += 1 / math.Pow(float64(k+1), s)
+		z.cdf[k] = sum
+	}
+	for k := range z.cdf {
+		z.cdf[k] /= sum
+	}
+	return z
+}
+
+func (z *zipf) next() int {
+	return min(sort.SearchFloat64s(z.cdf, z.rng.Float64()), len(z.cdf)-1)
+}
+
+type simResult struct {
+	views, upstream, model int64
+	// refetches are lookups of products already fetched once: in follow
+	// mode, with a TTL longer than the run, only changes can cause them.
+	refetches int64
+}
+
+// simulate runs views page views over an hour of virtual time against a
+// fresh cache with the given TTL, and counts calls. With events > 0 it
+// publishes that many changes spread over the hour and applies them as a
+// follower would (follow mode).
+func simulate(tb testing.TB, products, views int, s float64, ttl time.Duration, events int) simResult {
+	tb.Helper()
+	ents := max(1, products/20)
+	sb, err := sandbox.New(sandbox.WithSize(ents, products), sandbox.WithRateLimit(0, 0))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer sb.Close()
+	api, err := client.New(client.WithBaseURL("http://sandbox.invalid"),
+		client.WithHTTPClient(&http.Client{Transport: inProcess{sb}}),
+		client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	clk := newFakeClock()
+	c, err := cache.New(api, cache.WithClock(clk), cache.WithTTL(ttl), cache.WithStaleWhileRevalidate(0),
+		cache.WithMaxEntries(2*products), cache.WithBatching(false))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Close()
+
+	gtins := make([]string, products)
+	for i := range products {
+		p, ok := sb.Product(i%ents, i/ents)
+		if !ok {
+			tb.Fatalf("no product %d", i)
+		}
+		gtins[i] = string(p.GTIN)
+	}
+	z := newZipf(products, s, 1)
+	step := time.Hour / time.Duration(views)
+	start := clk.Now()
+	lastFetch := make(map[int]time.Time, products)
+	var model int64
+	ctx := context.Background()
+	after := ""
+	warm := views / 4
+	for v := range views {
+		if events > 0 && v > warm && v%(views/events) == 0 {
+			// A change published, then applied from the feed: a revocation
+			// of the commitment of a product somebody is looking at.
+			st, err := c.StatusByGTIN(ctx, gtins[z.next()])
+			if err == nil && st.Commitment != nil {
+				sb.Revoke(st.Commitment.ID)
+			}
+			page, _, err := api.Changes.List(ctx, &client.ChangesOptions{After: after})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			for _, ev := range page.Data {
+				if err := cache.Apply(ctx, c.Store(), ev); err != nil {
+					tb.Fatal(err)
+				}
+			}
+			after = page.NextCursor
+		}
+		k := z.next()
+		now := start.Add(time.Duration(v) * step)
+		clk.mu.Lock()
+		clk.t = now
+		clk.mu.Unlock()
+		if last, ok := lastFetch[k]; !ok || !now.Before(last.Add(ttl)) {
+			lastFetch[k] = now
+			model++
+		}
+		if _, err := c.StatusByGTIN(ctx, gtins[k]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	up := sb.Requests("GET /v1/products/{gtin}")
+	return simResult{views: int64(views), upstream: up, model: model, refetches: up - int64(len(lastFetch))}
+}
+
+// A small simulation runs with every test run: the cache makes no call
+// beyond the model minimum.
+func TestSimulationMeetsTheModelMinimum(t *testing.T) {
+	t.Parallel()
+	for _, s := range []float64{0.7, 0.99, 1.2} {
+		r := simulate(t, 2000, 40_000, s, 15*time.Minute, 0)
+		if r.upstream > r.model {
+			t.Errorf("s=%.2f: %d calls for %d views, model minimum %d", s, r.upstream, r.views, r.model)
+		}
+		if r.upstream < r.model {
+			t.Errorf("s=%.2f: %d calls, fewer than the model minimum %d: the model or the count is wrong", s, r.upstream, r.model)
+		}
+	}
+}
+
+// In follow mode entries live long and changes arrive from the feed, so
+// once a product has been fetched the API is not asked about it again,
+// even while changes are published: they are applied from the events.
+func TestSimulationInFollowModeNeedsNoRefetches(t *testing.T) {
+	t.Parallel()
+	r := simulate(t, 2000, 40_000, 0.99, 24*time.Hour, 20)
+	if r.refetches != 0 {
+		t.Errorf("%d refetches with 20 changes applied, want 0", r.refetches)
+	}
+}
+
+// BenchmarkSimulation is the full-size simulation of issue "Cache": 1M
+// views over 100k products for each Zipf exponent, TTL 15 minutes, one
+// virtual hour; and follow mode. Run it with -benchtime 1x.
+func BenchmarkSimulation(b *testing.B) {
+	for _, s := range []float64{0.7, 0.99, 1.2} {
+		b.Run("s="+formatS(s), func(b *testing.B) {
+			for b.Loop() {
+				r := simulate(b, 100_000, 1_000_000, s, 15*time.Minute, 0)
+				b.ReportMetric(float64(r.upstream), "calls")
+				b.ReportMetric(float64(r.model), "model-calls")
+				b.ReportMetric(float64(r.upstream)/float64(r.model), "calls/model")
+			}
+		})
+	}
+	b.Run("follow/s=0.99", func(b *testing.B) {
+		for b.Loop() {
+			r := simulate(b, 100_000, 1_000_000, 0.99, 24*time.Hour, 100)
+			b.ReportMetric(float64(r.upstream), "calls")
+			b.ReportMetric(float64(r.refetches), "refetches")
+		}
+	})
+}
+
+func formatS(s float64) string {
+	switch s {
+	case 0.7:
+		return "0.70"
+	case 0.99:
+		return "0.99"
+	}
+	return "1.20"
+}
