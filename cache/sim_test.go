@@ -2,10 +2,12 @@ package cache_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sort"
 	"testing"
 	"time"
@@ -197,4 +199,44 @@ func formatS(s float64) string {
 		return "0.99"
 	}
 	return "1.20"
+}
+
+// BenchmarkMemoryPerEntry fills a cache with n product statuses decoded
+// from the sandbox's answers and reports the heap each one holds, store
+// overhead and record together. Run it with -benchtime 1x.
+func BenchmarkMemoryPerEntry(b *testing.B) {
+	for _, n := range []int{100_000} {
+		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				sb, err := sandbox.New(sandbox.WithSize(n/20, n), sandbox.WithRateLimit(0, 0))
+				if err != nil {
+					b.Fatal(err)
+				}
+				api, _ := client.New(client.WithBaseURL("http://sandbox.invalid"),
+					client.WithHTTPClient(&http.Client{Transport: inProcess{sb}}))
+				keys := make([]client.ProductKey, 0, n)
+				for i := range n {
+					p, _ := sb.Product(i%(n/20), i/(n/20))
+					keys = append(keys, client.ProductKey{GTIN: p.GTIN})
+				}
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				c, _ := cache.New(api, cache.WithMaxEntries(2*n), cache.WithTTL(time.Hour))
+				for i := 0; i < n; i += 1000 {
+					for _, it := range c.Statuses(context.Background(), keys[i:i+1000]) {
+						if it.Err != nil {
+							b.Fatal(it.Err)
+						}
+					}
+				}
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "B/entry")
+				runtime.KeepAlive(c)
+				c.Close()
+				sb.Close()
+			}
+		})
+	}
 }
