@@ -32,9 +32,8 @@ func (b *batcher) fetch(ctx context.Context, key client.ProductKey) (*Entry, err
 	start := !b.inflight
 	b.inflight = true
 	b.mu.Unlock()
-	if start {
-		b.c.wg.Add(1)
-		go b.run()
+	if start && !b.c.spawn(b.run) {
+		b.fail(ErrClosed)
 	}
 	select {
 	case <-req.done:
@@ -44,8 +43,19 @@ func (b *batcher) fetch(ctx context.Context, key client.ProductKey) (*Entry, err
 	}
 }
 
+// fail answers every queued miss with err.
+func (b *batcher) fail(err error) {
+	b.mu.Lock()
+	reqs := b.queue
+	b.queue, b.inflight = nil, false
+	b.mu.Unlock()
+	for _, r := range reqs {
+		r.err = err
+		close(r.done)
+	}
+}
+
 func (b *batcher) run() {
-	defer b.c.wg.Done()
 	for {
 		b.mu.Lock()
 		if len(b.queue) == 0 {

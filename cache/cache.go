@@ -52,6 +52,8 @@ type Cache struct {
 	bg      context.Context // background refreshes; cancelled by Close
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	bgMu    sync.Mutex // orders spawn's wg.Add before Close's wg.Wait
+	closed  bool
 	closing sync.Once
 	stats   counters
 }
@@ -183,11 +185,18 @@ func New(api *client.Client, opts ...Option) (*Cache, error) {
 	return c, nil
 }
 
-// Close stops background refreshes, waits for them, and closes the store
-// if the cache made it. Lookups after Close still work, without refreshes.
+// ErrClosed is the error of a lookup that needed the API after Close.
+var ErrClosed = errors.New("qcsdk/cache: closed")
+
+// Close stops background refreshes and batch calls, waits for them, and
+// closes the store if the cache made it. After Close, lookups are answered
+// from the store alone.
 func (c *Cache) Close() error {
 	var err error
 	c.closing.Do(func() {
+		c.bgMu.Lock()
+		c.closed = true
+		c.bgMu.Unlock()
 		c.cancel()
 		c.wg.Wait()
 		if c.ownStore {
@@ -336,12 +345,7 @@ func (c *Cache) fallback(ctx context.Context, skey string, cause error) (*Entry,
 // refresh revalidates an entry in the background, once per key however
 // many lookups see it stale.
 func (c *Cache) refresh(skey string, key client.ProductKey, old *Entry) {
-	if c.bg.Err() != nil {
-		return
-	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.spawn(func() {
 		_, err, _ := c.flight.Do(skey, func() (any, error) {
 			c.stats.refreshes.Add(1)
 			return c.fetch(skey, key, old)
@@ -349,7 +353,23 @@ func (c *Cache) refresh(skey string, key client.ProductKey, old *Entry) {
 		if err != nil && c.logger != nil {
 			c.logger.Warn("qcsdk/cache: background refresh failed", "key", logKey(key), "error", err)
 		}
+	})
+}
+
+// spawn runs f in a goroutine that Close waits for, unless the cache is
+// closed, and reports whether it did.
+func (c *Cache) spawn(f func()) bool {
+	c.bgMu.Lock()
+	defer c.bgMu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
 	}()
+	return true
 }
 
 func logKey(k client.ProductKey) string {

@@ -376,3 +376,29 @@ func TestNewValidatesOptions(t *testing.T) {
 		t.Error("a nil client was accepted")
 	}
 }
+
+func TestLookupsDuringAndAfterClose(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	warm := string(e.demo(client.VerdictCommitted))
+	if _, err := e.cache.StatusByGTIN(ctx, warm); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			p, _ := e.srv.Product(20+i%20, i/20)
+			e.cache.StatusByGTIN(ctx, string(p.GTIN)) // may race Close: must not panic or hang
+		})
+	}
+	e.cache.Close()
+	wg.Wait()
+	if _, err := e.cache.StatusByGTIN(ctx, warm); err != nil {
+		t.Errorf("a stored answer after Close: %v", err)
+	}
+	p, _ := e.srv.Product(45, 3)
+	if _, err := e.cache.StatusByGTIN(ctx, string(p.GTIN)); err == nil {
+		t.Error("a miss after Close was answered; it needs the API, which Close has stopped")
+	}
+}
