@@ -2,11 +2,13 @@
 package redistest
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -33,7 +35,10 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := os.Getenv("QCSDK_REDIS_SERVER")
 	if bin == "" {
-		p, err := exec.LookPath("redis-server")
+		bin = "redis-server"
+	}
+	{
+		p, err := exec.LookPath(bin)
 		if err != nil {
 			if os.Getenv("QCSDK_CI") == "1" {
 				t.Fatal("redis-server not found (QCSDK_CI=1): apt-get install redis-server")
@@ -42,10 +47,19 @@ func Start(t testing.TB) *Server {
 		}
 		bin = p
 	}
-	s := &Server{t: t, bin: bin, port: freePort(t)}
+	s := &Server{t: t, bin: bin}
 	t.Cleanup(s.stop)
-	s.start()
-	return s
+	// A free port can be taken by another process between our probe and
+	// redis-server's bind: try a few.
+	var err error
+	for range 5 {
+		s.port = freePort(t)
+		if err = s.tryStart(); err == nil {
+			return s
+		}
+	}
+	t.Fatal(err)
+	return nil
 }
 
 // Addr is host:port of the server.
@@ -66,18 +80,22 @@ func (s *Server) Kill() {
 // Restart starts the server again on the same port (killing it first if it
 // still runs), and waits until it answers PING.
 func (s *Server) Restart() {
+	s.t.Helper()
 	s.Kill()
-	s.start()
+	if err := s.tryStart(); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
-func (s *Server) start() {
-	s.t.Helper()
+func (s *Server) tryStart() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("redistest: start %s: %v", s.bin, err)
+		return fmt.Errorf("redistest: start %s: %w", s.bin, err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
@@ -85,19 +103,19 @@ func (s *Server) start() {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if ping(s.Addr()) {
-			return
+			return nil
 		}
 		select {
 		case <-done:
 			s.cmd = nil
-			s.t.Fatalf("redistest: redis-server exited before answering PING (port %d)", s.port)
+			return fmt.Errorf("redistest: redis-server exited before answering PING (port %d): %s", s.port, lastLines(out.String()))
 		default:
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			<-done
 			s.cmd = nil
-			s.t.Fatalf("redistest: redis-server on port %d did not answer PING within 10s", s.port)
+			return fmt.Errorf("redistest: redis-server on port %d did not answer PING within 10s", s.port)
 		}
 		time.Sleep(20 * time.Millisecond) // polling a process we do not control
 	}
@@ -143,4 +161,12 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+func lastLines(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	return strings.Join(lines, " | ")
 }
