@@ -251,6 +251,19 @@ func (m *Memory) Delete(_ context.Context, keys ...string) error {
 	return nil
 }
 
+// deleteAll removes every entry.
+func (m *Memory) deleteAll() {
+	m.mu.Lock()
+	keys := make([]string, 0, len(m.live))
+	for k := range m.live {
+		keys = append(keys, k)
+	}
+	m.mu.Unlock()
+	for _, k := range keys {
+		m.c.Delete(k) // OnEvicted forgets its set memberships
+	}
+}
+
 // Index adds key to a set.
 func (m *Memory) Index(_ context.Context, set, key string) error {
 	m.mu.Lock()

@@ -340,8 +340,8 @@ func (r *Redis) Publish(ctx context.Context, keys ...string) error {
 //
 // Subscribe returns once Redis confirmed the subscription. fn runs on one
 // goroutine, one announcement at a time. Announcements made while the
-// connection to Redis is down are lost; go-redis resubscribes on its own
-// once Redis is back.
+// connection to Redis is down are lost: go-redis resubscribes on its own
+// once Redis is back, and fn(nil) then says that any key may have changed.
 func (r *Redis) Subscribe(ctx context.Context, fn func(keys []string)) error {
 	r.mu.Lock()
 	if r.closed {
@@ -372,7 +372,10 @@ func (r *Redis) Subscribe(ctx context.Context, fn func(keys []string)) error {
 	r.wg.Add(1)
 	r.mu.Unlock()
 
-	ch := sub.Channel()
+	// With subscription messages: after the first, each one means that
+	// go-redis re-established the connection, and announcements made
+	// meanwhile are lost.
+	ch := sub.ChannelWithSubscriptions()
 	go func() {
 		defer r.wg.Done()
 		defer func() {
@@ -390,11 +393,18 @@ func (r *Redis) Subscribe(ctx context.Context, fn func(keys []string)) error {
 				if !ok {
 					return
 				}
-				var a announcement
-				if json.Unmarshal([]byte(m.Payload), &a) != nil || a.Node == r.node || len(a.Keys) == 0 {
-					continue
+				switch m := m.(type) {
+				case *redis.Subscription:
+					if m.Kind == "subscribe" {
+						fn(nil)
+					}
+				case *redis.Message:
+					var a announcement
+					if json.Unmarshal([]byte(m.Payload), &a) != nil || a.Node == r.node || len(a.Keys) == 0 {
+						continue
+					}
+					fn(a.Keys)
 				}
-				fn(a.Keys)
 			}
 		}
 	}()

@@ -264,6 +264,34 @@ func TestRedisPublishSubscribe(t *testing.T) {
 	}
 }
 
+// Announcements made while the subscription is down are lost: once it is
+// back, fn(nil) says that anything may have changed.
+func TestRedisResubscribeSaysAnythingMayHaveChanged(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	opts := cache.RedisOptions{Prefix: "test:" + t.Name() + ":"}
+	a := cache.NewRedis(newRedisClient(t, srv), opts)
+	b := cache.NewRedis(newRedisClient(t, srv), opts)
+	t.Cleanup(func() { a.Close(); b.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan []string, 100)
+	if err := a.Subscribe(ctx, func(k []string) { got <- k }); err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill()
+	srv.Restart()
+	if k := recv(t, got); k != nil {
+		t.Fatalf("first call after a restart = %v; want nil (anything may have changed)", k)
+	}
+	if err := b.Publish(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"k"}, recv(t, got)); d != "" {
+		t.Fatalf("after resubscribing (-want +got):\n%s", d)
+	}
+}
+
 func TestRedisKilled(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)

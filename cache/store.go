@@ -72,7 +72,9 @@ type Notifier interface {
 	Publish(ctx context.Context, keys ...string) error
 	// Subscribe calls fn with the keys of every announcement, from any
 	// process, until ctx ends. It returns once the subscription is
-	// listening, so that no announcement made after it returns is missed.
+	// listening. If the subscription is lost and re-established, the
+	// announcements made meanwhile are lost too, and fn(nil) says so: any
+	// key may have changed.
 	Subscribe(ctx context.Context, fn func(keys []string)) error
 }
 

@@ -42,7 +42,7 @@ type Tiered struct {
 	openUntil time.Time // shared skipped until then, once fails ≥ tieredTrips
 	probing   bool      // a probe after the cooldown is in flight
 
-	localHits, sharedHits, misses, sharedErrors atomic.Int64
+	sharedHits, misses, sharedErrors atomic.Int64
 	// gen counts announcements handled, so that a copy read from Redis
 	// before an announcement is not kept in memory after it.
 	gen atomic.Uint64
@@ -54,9 +54,13 @@ type Tiered struct {
 
 var _ Store = (*Tiered)(nil)
 
-// TieredStats counts a Tiered store's reads and Redis failures.
+// TieredStats counts a Tiered store's trips to Redis and its failures.
+// Memory-tier hits are not counted here, to keep the hot path free of a
+// shared counter: the cache's Stats.Hits counts them.
 type TieredStats struct {
-	LocalHits, SharedHits, Misses, SharedErrors int64
+	SharedHits   int64 // memory misses that Redis answered
+	Misses       int64 // memory misses that Redis did not answer (or was skipped)
+	SharedErrors int64 // failed Redis operations
 	// SharedDown is whether Redis is considered down: the last
 	// tieredTrips attempts failed and none succeeded since.
 	SharedDown bool
@@ -64,7 +68,9 @@ type TieredStats struct {
 
 // NewTiered puts local in front of shared and subscribes to shared's
 // announcements, so that a write through another server drops this
-// server's memory copy. When Redis cannot be subscribed to at once (it is
+// server's memory copy. When the subscription is lost and re-established
+// (Redis restarted, or the network failed), announcements made meanwhile
+// are lost, so the memory tier is emptied: its next reads go to Redis. When Redis cannot be subscribed to at once (it is
 // down), NewTiered does not fail: it retries in the background every
 // cooldown (real time); until subscribed, memory copies may outlive other
 // servers' writes, up to their expiry.
@@ -99,12 +105,22 @@ func NewTiered(local *Memory, shared *Redis, opts TieredOptions) (*Tiered, error
 	return t, nil
 }
 
-// subscribe drops memory copies of the keys other servers announce.
+// subscribe drops memory copies of the keys other servers announce, and
+// every copy when announcements may have been lost.
 func (t *Tiered) subscribe(ctx context.Context) error {
-	return t.shared.Subscribe(ctx, func(keys []string) {
-		t.gen.Add(1)
-		_ = t.local.Delete(context.Background(), keys...)
-	})
+	return t.shared.Subscribe(ctx, t.invalidate)
+}
+
+// invalidate drops the memory copies of keys, or all of them when keys is
+// nil. Counting first makes a read-through in flight drop what it read
+// (see keep).
+func (t *Tiered) invalidate(keys []string) {
+	t.gen.Add(1)
+	if keys == nil {
+		t.local.deleteAll()
+		return
+	}
+	_ = t.local.Delete(context.Background(), keys...)
 }
 
 func (t *Tiered) resubscribe(ctx context.Context) {
@@ -117,6 +133,9 @@ func (t *Tiered) resubscribe(ctx context.Context) {
 			return
 		case <-tick.C:
 			if t.subscribe(ctx) == nil {
+				// Writes made while Redis was away were announced to
+				// nobody; what this server holds may be stale too.
+				t.invalidate(nil)
 				return
 			}
 		}
@@ -165,7 +184,6 @@ func (t *Tiered) result(err error) {
 // nil. A Redis failure is a miss, not an error.
 func (t *Tiered) Get(ctx context.Context, key string) (*Entry, error) {
 	if e, _ := t.local.Get(ctx, key); e != nil {
-		t.localHits.Add(1)
 		return e, nil
 	}
 	if !t.allow() {
@@ -259,7 +277,6 @@ func (t *Tiered) Stats() TieredStats {
 	down := t.fails >= tieredTrips
 	t.mu.Unlock()
 	return TieredStats{
-		LocalHits:    t.localHits.Load(),
 		SharedHits:   t.sharedHits.Load(),
 		Misses:       t.misses.Load(),
 		SharedErrors: t.sharedErrors.Load(),

@@ -63,7 +63,7 @@ func TestTieredReadThrough(t *testing.T) {
 	if got, _ := n.t.Get(ctx, "absent"); got != nil {
 		t.Fatalf("Get of an absent key = %+v", got)
 	}
-	want := cache.TieredStats{LocalHits: 1, SharedHits: 1, Misses: 1}
+	want := cache.TieredStats{SharedHits: 1, Misses: 1}
 	if d := cmp.Diff(want, n.t.Stats()); d != "" {
 		t.Fatalf("Stats (-want +got):\n%s", d)
 	}
@@ -183,6 +183,37 @@ func TestTieredStartsWithRedisDown(t *testing.T) {
 	}
 	if _, err := n.shared.Get(ctx, "k"); !errors.Is(err, cache.ErrStoreUnavailable) {
 		t.Fatalf("Redis Get = %v; want ErrStoreUnavailable", err)
+	}
+}
+
+// After Redis comes back, a server cannot know what it missed: it empties
+// its memory tier and reads Redis again.
+func TestTieredForgetsItsCopiesWhenItMayHaveMissedAnnouncements(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	clk := newFakeClock()
+	n := newNode(t, newRedisClient(t, srv), "test:"+t.Name()+":", clk, time.Second)
+	ctx := context.Background()
+	if _, err := n.t.Set(ctx, "k", entryAt(1, clk.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := n.mem.Get(ctx, "k"); got == nil {
+		t.Fatal("the write is not kept in memory")
+	}
+	srv.Kill()
+	srv.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for n.mem.Len() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the memory tier still holds its copies 10s after Redis came back")
+		}
+		<-tick.C
+	}
+	// Redis restarted empty, and so the key is a miss everywhere.
+	if got, err := n.t.Get(ctx, "k"); got != nil || err != nil {
+		t.Fatalf("Get = %+v, %v; want a miss", got, err)
 	}
 }
 

@@ -1,0 +1,257 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/internal/redistest"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
+)
+
+// A fleet is what a platform runs: several web servers, each with a cached
+// client whose store is its own memory tier in front of one shared Redis,
+// and one follower writing the change feed into Redis.
+
+type fleet struct {
+	srv   *sandbox.Server
+	redis *redistest.Server
+	api   *client.Client
+	nodes []*cache.Cache
+}
+
+// startFleet starts a sandbox, a redis-server, n web servers and a
+// follower, each web server with its own Redis connection pool, as on
+// separate machines.
+func startFleet(tb testing.TB, n int, opts ...sandbox.Option) *fleet {
+	tb.Helper()
+	f := &fleet{redis: redistest.Start(tb)}
+	f.srv = sandbox.NewServer(tb, append([]sandbox.Option{sandbox.WithRateLimit(0, 0)}, opts...)...)
+	api, err := client.New(client.WithBaseURL(f.srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(api.CloseIdleConnections)
+	f.api = api
+	prefix := "fleet:" + tb.Name() + ":"
+	for range n {
+		rdb := redis.NewClient(&redis.Options{Addr: f.redis.Addr(), ContextTimeoutEnabled: true})
+		shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
+		mem := cache.NewMemory(cache.MemoryOptions{})
+		tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		c, err := cache.New(api, cache.WithStore(tiered))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() {
+			c.Close()
+			tiered.Close()
+			shared.Close()
+			mem.Close()
+			rdb.Close()
+		})
+		f.nodes = append(f.nodes, c)
+	}
+
+	rdb := redis.NewClient(&redis.Options{Addr: f.redis.Addr(), ContextTimeoutEnabled: true})
+	shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- cache.Follow(ctx, api, shared, &cache.FollowOptions{
+			Feed: &client.FollowOptions{Wait: 5 * time.Second, MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+		})
+	}()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			tb.Errorf("Follow = %v; want context.Canceled", err)
+		}
+		shared.Close()
+		rdb.Close()
+	})
+	return f
+}
+
+// upstream is how many calls the whole fleet made to the API.
+func (f *fleet) upstream() int64 {
+	var n int64
+	for _, c := range f.nodes {
+		n += c.Stats().Upstream
+	}
+	return n
+}
+
+// await polls every node until each answers with a status that satisfies
+// ok, and returns how long that took. Polling is the measurement here, not
+// a synchronisation: a web server learns of a change when a page asks.
+func (f *fleet) await(tb testing.TB, gtin client.GTIN, within time.Duration, ok func(*client.ProductStatus) bool) time.Duration {
+	tb.Helper()
+	start := time.Now()
+	tick := time.NewTicker(200 * time.Microsecond)
+	defer tick.Stop()
+	pending := slices.Clone(f.nodes)
+	for {
+		pending = slices.DeleteFunc(pending, func(c *cache.Cache) bool {
+			st, err := c.StatusByGTIN(context.Background(), string(gtin))
+			return err == nil && ok(st)
+		})
+		if len(pending) == 0 {
+			return time.Since(start)
+		}
+		if time.Since(start) > within {
+			tb.Fatalf("%d of %d web servers still answer the old status of %s after %v", len(pending), len(f.nodes), gtin, within)
+		}
+		<-tick.C
+	}
+}
+
+func demoGTIN(tb testing.TB, srv *sandbox.Server, v client.Verdict) client.GTIN {
+	tb.Helper()
+	for _, d := range srv.Demo() {
+		if d.Verdict == v {
+			return d.GTIN
+		}
+	}
+	tb.Fatalf("no demo product with verdict %s", v)
+	return ""
+}
+
+func hasInspection(id string) func(*client.ProductStatus) bool {
+	return func(st *client.ProductStatus) bool {
+		return slices.ContainsFunc(st.Inspections, func(in client.Inspection) bool { return in.ID == id })
+	}
+}
+
+func TestFleetSharesAnswersAndStaysCurrentFromOneFollower(t *testing.T) {
+	t.Parallel()
+	f := startFleet(t, 3)
+	ctx := context.Background()
+	g := demoGTIN(t, f.srv, client.VerdictCommitted)
+
+	var st *client.ProductStatus
+	for i, c := range f.nodes {
+		var err error
+		if st, err = c.StatusByGTIN(ctx, string(g)); err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+		if st.Commitment == nil || st.Commitment.Status != client.CommitmentActive {
+			t.Fatalf("node %d: commitment %+v; want an active one", i, st.Commitment)
+		}
+	}
+	if n := f.upstream(); n != 1 {
+		t.Fatalf("three web servers made %d API calls for one product; want 1 (the others read Redis)", n)
+	}
+
+	if _, err := f.srv.Revoke(st.Commitment.ID); err != nil {
+		t.Fatal(err)
+	}
+	took := f.await(t, g, 10*time.Second, func(st *client.ProductStatus) bool {
+		return st.Commitment != nil && st.Commitment.Status == client.CommitmentRevoked
+	})
+	t.Logf("a revoke reached all three web servers in %v", took)
+	if n := f.upstream(); n != 1 {
+		t.Errorf("the fleet made %d API calls; want still 1: the change came through the feed and Redis", n)
+	}
+	for i, c := range f.nodes {
+		st, _ := c.StatusByGTIN(ctx, string(g))
+		if v := client.Decide(st, time.Now(), 0).Verdict; v == client.VerdictCommitted {
+			t.Errorf("node %d still shows %s after the revoke", i, v)
+		}
+	}
+}
+
+func TestFleetRidesOutADeadRedis(t *testing.T) {
+	t.Parallel()
+	f := startFleet(t, 2)
+	ctx := context.Background()
+	warm := demoGTIN(t, f.srv, client.VerdictCommitted)
+	for _, c := range f.nodes {
+		if _, err := c.StatusByGTIN(ctx, string(warm)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	f.redis.Kill()
+	// Every product page still gets its answer: warm ones from memory,
+	// the rest from the API.
+	for i, c := range f.nodes {
+		for _, d := range f.srv.Demo() {
+			for range 2 {
+				if _, err := c.StatusByGTIN(ctx, string(d.GTIN)); err != nil {
+					t.Fatalf("node %d, %s with Redis dead: %v", i, d.GTIN, err)
+				}
+			}
+		}
+		if st := c.Stats(); st.Errors != 0 {
+			t.Errorf("node %d: %d failed lookups with Redis dead", i, st.Errors)
+		}
+	}
+	// Each node kept its own answers in memory: the second round of
+	// lookups made no call.
+	demo := int64(len(f.srv.Demo()))
+	if n := f.upstream(); n > 2*demo {
+		t.Errorf("%d API calls for %d products on 2 nodes; want at most one per product and node", n, demo)
+	}
+
+	// Redis comes back, empty: the next change still reaches every node.
+	f.redis.Restart()
+	in, err := f.srv.PublishInspection(warm, client.InspectionFail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := f.await(t, warm, 60*time.Second, hasInspection(in.ID))
+	t.Logf("after a Redis restart, a change reached both web servers in %v", took)
+}
+
+// BenchmarkPropagation measures how long a change published by the
+// regulator takes to reach the memory tier of every web server of a
+// fleet of three: sandbox publish → change feed (long poll) → follower →
+// Redis → pub/sub → each server drops its copy → the next lookup reads
+// the new status from Redis. Each iteration publishes a failed inspection
+// of one of 20 warm products and waits until all three servers show it.
+//
+//	go test -run '^$' -bench BenchmarkPropagation -benchtime 200x ./cache/
+func BenchmarkPropagation(b *testing.B) {
+	f := startFleet(b, 3)
+	ctx := context.Background()
+	var gtins []client.GTIN
+	for e := 11; len(gtins) < 20; e++ {
+		p, ok := f.srv.Product(e, 0)
+		if !ok {
+			b.Fatalf("the sandbox has no product of enterprise %d", e)
+		}
+		gtins = append(gtins, p.GTIN)
+		for _, c := range f.nodes {
+			if _, err := c.StatusByGTIN(ctx, string(p.GTIN)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var lat []time.Duration
+	for i := 0; b.Loop(); i++ {
+		g := gtins[i%len(gtins)]
+		start := time.Now()
+		in, err := f.srv.PublishInspection(g, client.InspectionFail)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.await(b, g, 10*time.Second, hasInspection(in.ID))
+		lat = append(lat, time.Since(start))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(q(1), "max-ms")
+}
