@@ -456,6 +456,7 @@ func (c *Cache) fetchOne(ctx context.Context, key client.ProductKey, old *Entry)
 
 // entry wraps a fetched status with its times.
 func (c *Cache) entry(st *client.ProductStatus, etag string, cc client.CacheControl, now time.Time) *Entry {
+	internStatus(st)
 	e := &Entry{Status: st, Version: st.Version, ETag: etag}
 	c.times(e, cc, st.Listed, now)
 	return e

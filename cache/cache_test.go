@@ -402,3 +402,34 @@ func TestLookupsDuringAndAfterClose(t *testing.T) {
 		t.Error("a miss after Close was answered; it needs the API, which Close has stopped")
 	}
 }
+
+// The products of one maker hold one copy of its records between them,
+// whichever path fetched them: that is most of a cached status's memory.
+func TestStatusesOfOneMakerShareItsRecords(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	var keys []client.ProductKey
+	for j := range 3 {
+		p, ok := e.srv.Product(12, j)
+		if !ok {
+			t.Fatalf("no product %d of enterprise 12", j)
+		}
+		keys = append(keys, client.ProductKey{GTIN: p.GTIN})
+	}
+	one, err := e.cache.StatusByGTIN(ctx, string(keys[0].GTIN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range e.cache.Statuses(ctx, keys[1:]) {
+		if it.Err != nil {
+			t.Fatal(it.Err)
+		}
+		if it.Status.Enterprise == nil || it.Status.Enterprise != one.Enterprise {
+			t.Errorf("%s: its maker's record is a copy of its own", it.Key.GTIN)
+		}
+		if one.Commitment != nil && it.Status.Commitment != one.Commitment {
+			t.Errorf("%s: its commitment is a copy of its own", it.Key.GTIN)
+		}
+	}
+}

@@ -218,6 +218,8 @@ func (r *Redis) Get(ctx context.Context, key string) (*Entry, error) {
 	if !r.clock.Now().Before(e.Expires) {
 		return nil, nil
 	}
+	internStatus(e.Status)
+	e.Enterprise = internEnterprise(e.Enterprise)
 	return e, nil
 }
 

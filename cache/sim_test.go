@@ -205,7 +205,7 @@ func formatS(s float64) string {
 // from the sandbox's answers and reports the heap each one holds, store
 // overhead and record together. Run it with -benchtime 1x.
 func BenchmarkMemoryPerEntry(b *testing.B) {
-	for _, n := range []int{100_000} {
+	for _, n := range []int{100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("entries=%d", n), func(b *testing.B) {
 			for b.Loop() {
 				sb, err := sandbox.New(sandbox.WithSize(n/20, n), sandbox.WithRateLimit(0, 0))

@@ -1,0 +1,99 @@
+package cache
+
+import (
+	"runtime"
+	"sync"
+	"weak"
+
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// Every product of a maker carries the same enterprise record, and most
+// the same commitment. Decoded one status at a time, each cached status
+// would hold its own copy of both — three quarters of its memory. The
+// interners below make the statuses share one copy per record id and
+// version (a version names one content: the registry raises it on every
+// change). They hold their records weakly, so a record no cached status
+// uses any more is collected, and its slot with it.
+
+type internKey struct {
+	id      string
+	version int64
+}
+
+type interner[T any] struct {
+	mu sync.Mutex
+	m  map[internKey]weak.Pointer[T]
+}
+
+type internSlot[T any] struct {
+	key internKey
+	ptr weak.Pointer[T]
+}
+
+// intern returns the copy already held for (id, version) if there is one,
+// and otherwise starts holding p.
+func (in *interner[T]) intern(id string, version int64, p *T) *T {
+	if p == nil || id == "" {
+		return p
+	}
+	k := internKey{id, version}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if w, ok := in.m[k]; ok {
+		if held := w.Value(); held != nil {
+			return held
+		}
+	}
+	if in.m == nil {
+		in.m = make(map[internKey]weak.Pointer[T])
+	}
+	w := weak.Make(p)
+	in.m[k] = w
+	runtime.AddCleanup(p, in.forget, internSlot[T]{k, w})
+	return p
+}
+
+// forget frees the slot of a collected record, unless a newer copy took it.
+func (in *interner[T]) forget(s internSlot[T]) {
+	in.mu.Lock()
+	if w, ok := in.m[s.key]; ok && w == s.ptr {
+		delete(in.m, s.key)
+	}
+	in.mu.Unlock()
+}
+
+func (in *interner[T]) len() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.m)
+}
+
+var (
+	enterprises interner[client.Enterprise]
+	commitments interner[client.Commitment]
+)
+
+func internEnterprise(e *client.Enterprise) *client.Enterprise {
+	if e == nil {
+		return nil
+	}
+	return enterprises.intern(e.ID, e.Version, e)
+}
+
+func internCommitment(c *client.Commitment) *client.Commitment {
+	if c == nil {
+		return nil
+	}
+	return commitments.intern(c.ID, c.Version, c)
+}
+
+// internStatus points a status the cache owns (just decoded, or just
+// built by Apply) at the shared copies of its records.
+func internStatus(st *client.ProductStatus) {
+	if st == nil {
+		return
+	}
+	st.Enterprise = internEnterprise(st.Enterprise)
+	st.Commitment = internCommitment(st.Commitment)
+}
