@@ -18,28 +18,52 @@ type batcher struct {
 	queue    []*batchReq
 }
 
+// A batchReq is one key's place in a batch call. Its answer is delivered
+// by closing done, or, for a request with then, by calling then.
 type batchReq struct {
 	key  client.ProductKey
 	done chan struct{}
+	then func(*Entry, error)
 	e    *Entry
 	err  error
 }
 
+// answer delivers r's answer. A then that stores into a remote store runs
+// in a goroutine of its own, so that a batch of 100 does not wait for 100
+// round trips one after another.
+func (r *batchReq) answer(c *Cache) {
+	if r.then == nil {
+		close(r.done)
+		return
+	}
+	if c.mem != nil || !c.spawn(func() { r.then(r.e, r.err) }) {
+		r.then(r.e, r.err)
+	}
+}
+
 func (b *batcher) fetch(ctx context.Context, key client.ProductKey) (*Entry, error) {
 	req := &batchReq{key: key, done: make(chan struct{})}
-	b.mu.Lock()
-	b.queue = append(b.queue, req)
-	start := !b.inflight
-	b.inflight = true
-	b.mu.Unlock()
-	if start && !b.c.spawn(b.run) {
-		b.fail(ErrClosed)
-	}
+	b.enqueue(req)
 	select {
 	case <-req.done:
 		return req.e, req.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// enqueue queues reqs together, and starts a call unless one is in flight.
+func (b *batcher) enqueue(reqs ...*batchReq) {
+	if len(reqs) == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.queue = append(b.queue, reqs...)
+	start := !b.inflight
+	b.inflight = true
+	b.mu.Unlock()
+	if start && !b.c.spawn(b.run) {
+		b.fail(ErrClosed)
 	}
 }
 
@@ -51,7 +75,7 @@ func (b *batcher) fail(err error) {
 	b.mu.Unlock()
 	for _, r := range reqs {
 		r.err = err
-		close(r.done)
+		r.answer(b.c)
 	}
 }
 
@@ -79,7 +103,7 @@ func (b *batcher) call(reqs []*batchReq) {
 	defer cancel()
 	defer func() {
 		for _, r := range reqs {
-			close(r.done)
+			r.answer(c)
 		}
 	}()
 	if len(reqs) == 1 {
@@ -107,12 +131,14 @@ func (b *batcher) call(reqs []*batchReq) {
 }
 
 // Statuses looks up many products at once, as a listing page does, and
-// answers in input order. Hits are answered from the store; the misses are
-// fetched concurrently, which the batcher turns into batch lookups of up to
-// 100 keys. A key's error says why it has no status.
+// answers in input order. Hits are answered from the store; the misses
+// are queued together, so that a page of up to 100 unknown products costs
+// one batch call. A key's error says why it has no status.
 func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []client.BatchItem {
 	out := make([]client.BatchItem, len(keys))
-	var wg sync.WaitGroup
+	waits := make([]*flight, len(keys))
+	skeys := make([]string, len(keys))
+	var queue []*batchReq
 	for i, k := range keys {
 		out[i].Key = k
 		ck, err := canonical(k)
@@ -120,22 +146,25 @@ func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []client
 			out[i].Err = err
 			continue
 		}
-		skey := storeKey(ck)
-		// Fresh hits are answered here, without a goroutine each.
-		if e, now := c.peek(ctx, skey); e != nil && e.Status != nil && now.Before(e.FreshUntil) {
-			c.stats.hits.Add(1)
+		skeys[i] = storeKey(ck)
+		e, now := c.peek(ctx, skeys[i])
+		e, fl := c.begin(skeys[i], ck, e, now, &queue)
+		if e != nil {
 			out[i].Status = e.Status
+		}
+		waits[i] = fl
+	}
+	c.batch.enqueue(queue...)
+	for i, fl := range waits {
+		if fl == nil {
 			continue
 		}
-		wg.Go(func() {
-			e, err := c.lookup(ctx, skey, ck)
-			if err != nil {
-				out[i].Err = err
-				return
-			}
-			out[i].Status = e.Status
-		})
+		e, err := c.await(ctx, skeys[i], fl)
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		out[i].Status = e.Status
 	}
-	wg.Wait()
 	return out
 }

@@ -72,3 +72,57 @@ func BenchmarkWarmHit(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkWarmHitTiered is BenchmarkWarmHit for a web server of a fleet:
+// the cache's store is a memory tier in front of a real Redis, and a warm
+// hit must cost what it does on a memory store alone.
+func BenchmarkWarmHitTiered(b *testing.B) {
+	f := startFleet(b, 1)
+	c := f.nodes[0]
+	ctx := context.Background()
+	g := string(f.srv.Demo()[0].GTIN)
+	st, err := c.StatusByGTIN(ctx, g)
+	if err != nil {
+		b.Fatal(err)
+	}
+	floor := gocache.New(gocache.NoExpiration, 0)
+	floor.Set(g, st, time.Hour)
+
+	b.Run("impl=gocache/mode=seq", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			v, _ := floor.Get(g)
+			sinkStatus = v.(*client.ProductStatus)
+		}
+	})
+	b.Run("impl=qcsdk-tiered/mode=seq", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkStatus, _ = c.StatusByGTIN(ctx, g)
+		}
+	})
+	b.Run("impl=gocache/mode=parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			var s *client.ProductStatus
+			for pb.Next() {
+				v, _ := floor.Get(g)
+				s = v.(*client.ProductStatus)
+			}
+			_ = s
+		})
+	})
+	b.Run("impl=qcsdk-tiered/mode=parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			var s *client.ProductStatus
+			for pb.Next() {
+				s, _ = c.StatusByGTIN(ctx, g)
+			}
+			_ = s
+		})
+	})
+	if n := c.Stats().Upstream; n != 1 {
+		b.Fatalf("%d API calls; want the one that warmed the cache", n)
+	}
+}

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/qualitycommit/qcsdk/client"
 )
 
@@ -48,7 +46,7 @@ type Cache struct {
 	maxEntries                 int
 	batching                   bool
 
-	flight  singleflight.Group
+	flights flights
 	batch   *batcher
 	bg      context.Context // background refreshes; cancelled by Close
 	cancel  context.CancelFunc
@@ -290,6 +288,24 @@ func servable(e *Entry, now time.Time) bool {
 // or a coalesced fetch with stale-if-error as the fallback.
 func (c *Cache) lookup(ctx context.Context, skey string, key client.ProductKey) (*Entry, error) {
 	e, now := c.peek(ctx, skey)
+	// The fresh hit, first and inline: it is nearly every page view.
+	// (An entry with a status is never a tombstone.)
+	if e != nil && e.Status != nil && now.Before(e.FreshUntil) {
+		c.stats.hits.Add(1)
+		return e, nil
+	}
+	e, fl := c.begin(skey, key, e, now, nil)
+	if e != nil {
+		return e, nil
+	}
+	return c.await(ctx, skey, fl)
+}
+
+// begin answers from what peek found when it may, and otherwise joins the
+// fetch of the key in flight or starts one. With a queue (Statuses), a
+// fetch it would start through the batcher is queued instead, for the
+// caller to hand the batcher all at once.
+func (c *Cache) begin(skey string, key client.ProductKey, e *Entry, now time.Time, queue *[]*batchReq) (*Entry, *flight) {
 	if e != nil && !e.Tombstone() && e.Status != nil {
 		if now.Before(e.FreshUntil) {
 			c.stats.hits.Add(1)
@@ -302,16 +318,36 @@ func (c *Cache) lookup(ctx context.Context, skey string, key client.ProductKey) 
 		}
 	}
 	c.stats.misses.Add(1)
-	ch := c.flight.DoChan(skey, func() (any, error) { return c.fetch(skey, key, e) })
+	fl, leader := c.flights.join(skey)
+	if !leader {
+		c.stats.coalesced.Add(1)
+		return nil, fl
+	}
+	if queue != nil && c.batched(e) {
+		*queue = append(*queue, &batchReq{key: key, then: func(got *Entry, err error) {
+			c.land(skey, key, fl, got, err)
+		}})
+		return nil, fl
+	}
+	old := e
+	if !c.spawn(func() {
+		e, err := c.fetch(key, old)
+		c.land(skey, key, fl, e, err)
+	}) {
+		c.flights.land(skey, fl, nil, ErrClosed)
+	}
+	return nil, fl
+}
+
+// await waits for a flight, or for ctx; either way a failure falls back to
+// what the store holds.
+func (c *Cache) await(ctx context.Context, skey string, fl *flight) (*Entry, error) {
 	select {
-	case r := <-ch:
-		if r.Shared {
-			c.stats.coalesced.Add(1)
+	case <-fl.done:
+		if fl.err == nil {
+			return fl.e, nil
 		}
-		if r.Err == nil {
-			return r.Val.(*Entry), nil
-		}
-		return c.fallback(ctx, skey, r.Err)
+		return c.fallback(ctx, skey, fl.err)
 	case <-ctx.Done():
 		return c.fallback(ctx, skey, ctx.Err())
 	}
@@ -354,17 +390,20 @@ func (c *Cache) fallback(ctx context.Context, skey string, cause error) (*Entry,
 }
 
 // refresh revalidates an entry in the background, once per key however
-// many lookups see it stale.
+// many lookups see it stale: a lookup that finds a fetch of the key in
+// flight leaves it to that one.
 func (c *Cache) refresh(skey string, key client.ProductKey, old *Entry) {
-	c.spawn(func() {
-		_, err, _ := c.flight.Do(skey, func() (any, error) {
-			c.stats.refreshes.Add(1)
-			return c.fetch(skey, key, old)
-		})
-		if err != nil && c.logger != nil {
-			c.logger.Warn("qcsdk/cache: background refresh failed", "key", logKey(key), "error", err)
-		}
-	})
+	fl, leader := c.flights.join(skey)
+	if !leader {
+		return
+	}
+	if !c.spawn(func() {
+		c.stats.refreshes.Add(1)
+		e, err := c.fetch(key, old)
+		c.land(skey, key, fl, e, err)
+	}) {
+		c.flights.land(skey, fl, nil, ErrClosed)
+	}
 }
 
 // spawn runs f in a goroutine that Close waits for, unless the cache is
@@ -390,26 +429,33 @@ func logKey(k client.ProductKey) string {
 	return string(k.USCC) + "/" + k.Brand + "/" + k.Model
 }
 
-// fetch asks the API for one key and stores the answer. A known entry is
-// revalidated with its ETag, one by one; an unknown key goes through the
-// batcher, which groups it with other misses.
-func (c *Cache) fetch(skey string, key client.ProductKey, old *Entry) (*Entry, error) {
+// batched reports whether a fetch goes through the batcher: an unknown
+// key does; a known entry is revalidated with its ETag, on its own.
+func (c *Cache) batched(old *Entry) bool {
+	return c.batching && (old == nil || old.Tombstone() || old.ETag == "")
+}
+
+// fetch asks the API for one key.
+func (c *Cache) fetch(key client.ProductKey, old *Entry) (*Entry, error) {
 	ctx, cancel := context.WithTimeout(c.bg, c.fetchTimeout)
 	defer cancel()
-	var e *Entry
-	var err error
-	if old != nil && !old.Tombstone() && old.ETag != "" || !c.batching {
-		e, err = c.fetchOne(ctx, key, old)
-	} else {
-		e, err = c.batch.fetch(ctx, key)
+	if c.batched(old) {
+		return c.batch.fetch(ctx, key)
 	}
-	if err != nil {
-		if c.logger != nil {
-			c.logger.Warn("qcsdk/cache: fetch failed", "key", logKey(key), "error", err)
-		}
-		return nil, err
+	return c.fetchOne(ctx, key, old)
+}
+
+// land stores a fetched answer and ends the key's flight with what the
+// store holds afterwards.
+func (c *Cache) land(skey string, key client.ProductKey, fl *flight, e *Entry, err error) {
+	if err == nil {
+		ctx, cancel := context.WithTimeout(c.bg, c.fetchTimeout)
+		e, err = c.keep(ctx, skey, e)
+		cancel()
+	} else if c.logger != nil {
+		c.logger.Warn("qcsdk/cache: fetch failed", "key", logKey(key), "error", err)
 	}
-	return c.keep(ctx, skey, e)
+	c.flights.land(skey, fl, e, err)
 }
 
 // keep stores a fetched entry and returns what the store holds afterwards,

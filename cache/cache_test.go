@@ -262,33 +262,63 @@ func TestExpiredEntryIsRevalidatedWithItsETag(t *testing.T) {
 	}
 }
 
+func TestAListingPageIsOneBatchCall(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	var keys []client.ProductKey
+	for ent := range 50 {
+		for j := range 3 {
+			p, _ := e.srv.Product(ent, j)
+			keys = append(keys, client.ProductKey{GTIN: p.GTIN})
+		}
+	}
+	page := keys[:40]
+	items := e.cache.Statuses(context.Background(), page)
+	for i, it := range items {
+		if it.Err != nil || it.Status == nil || it.Status.Key.GTIN != page[i].GTIN {
+			t.Fatalf("key %d: %+v", i, it)
+		}
+	}
+	if n := e.srv.Requests(""); n != 1 {
+		t.Errorf("a page of 40 unknown products made %d calls; want 1 batch call", n)
+	}
+	// A second view of the page is all hits.
+	e.cache.Statuses(context.Background(), page)
+	if n := e.srv.Requests(""); n != 1 {
+		t.Errorf("the second view of the page called the API (%d calls in all)", n)
+	}
+	// 150 products of which 40 are known: 110 misses, 100 keys a call.
+	for _, it := range e.cache.Statuses(context.Background(), keys) {
+		if it.Err != nil {
+			t.Fatal(it.Err)
+		}
+	}
+	if n := e.srv.Requests(""); n != 3 {
+		t.Errorf("after 110 more misses: %d calls in all; want 3", n)
+	}
+}
+
 func TestConcurrentMissesAreBatched(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	// Slow the lone first call so that the others queue behind it.
 	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultLatency, Latency: 100 * time.Millisecond})
-	var keys []client.ProductKey
+	var wg sync.WaitGroup
 	for ent := range 40 {
 		p, _ := e.srv.Product(ent, 1)
-		keys = append(keys, client.ProductKey{GTIN: p.GTIN})
+		wg.Go(func() {
+			st, err := e.cache.StatusByGTIN(context.Background(), string(p.GTIN))
+			if err != nil || st.Key.GTIN != p.GTIN {
+				t.Errorf("%s: %+v, %v", p.GTIN, st, err)
+			}
+		})
 	}
-	items := e.cache.Statuses(context.Background(), keys)
-	for i, it := range items {
-		if it.Err != nil || it.Status == nil || it.Status.Key.GTIN != keys[i].GTIN {
-			t.Fatalf("key %d: %+v", i, it)
-		}
-	}
-	calls := e.srv.Requests("")
-	if calls > 5 {
+	wg.Wait()
+	if calls := e.srv.Requests(""); calls > 5 {
 		t.Errorf("40 concurrent misses made %d calls; batching should need a handful", calls)
 	}
 	if s := e.cache.Stats(); s.Batches < 1 {
 		t.Errorf("no batch call was made: %+v", s)
-	}
-	// A second page view is all hits.
-	e.cache.Statuses(context.Background(), keys)
-	if e.srv.Requests("") != calls {
-		t.Error("the second listing view called the API")
 	}
 }
 

@@ -1,0 +1,178 @@
+package cache_test
+
+import (
+	"context"
+	"expvar"
+	"fmt"
+	"log"
+	"net/http/httptest"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
+)
+
+// startSandbox serves a sandbox over HTTP, as the examples' stand-in for
+// the regulator's API, and returns a client of it.
+func startSandbox() (*sandbox.Sandbox, *client.Client, func()) {
+	sb, err := sandbox.New(sandbox.WithReferenceTime(time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := httptest.NewServer(sb)
+	api, err := client.New(client.WithBaseURL(srv.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return sb, api, func() { api.CloseIdleConnections(); srv.Close(); sb.Close() }
+}
+
+// A product page asks the cache, not the API: the first view of a product
+// makes one call, the next ones are answered from memory.
+func Example() {
+	sb, api, stop := startSandbox()
+	defer stop()
+
+	qc, err := cache.New(api)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer qc.Close()
+
+	ctx := context.Background()
+	gtin := string(sb.Demo()[0].GTIN)
+	for range 3 {
+		st, err := qc.StatusByGTIN(ctx, gtin)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(st.Enterprise.Name.EN, "—", st.Commitment.Status)
+	}
+	s := qc.Stats()
+	fmt.Printf("hits %d, misses %d, API calls %d\n", s.Hits, s.Misses, s.Upstream)
+	// Output:
+	// Hangzhou Qingyuan Electric Appliance Co., Ltd. — active
+	// Hangzhou Qingyuan Electric Appliance Co., Ltd. — active
+	// Hangzhou Qingyuan Electric Appliance Co., Ltd. — active
+	// hits 2, misses 1, API calls 1
+}
+
+// A listing page looks its products up together: the misses go to the API
+// in one batch call, and each item carries its own error.
+func ExampleCache_Statuses() {
+	sb, api, stop := startSandbox()
+	defer stop()
+	qc, err := cache.New(api)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer qc.Close()
+
+	var keys []client.ProductKey
+	for _, d := range sb.Demo()[:4] {
+		keys = append(keys, client.ProductKey{GTIN: d.GTIN})
+	}
+	keys = append(keys, client.ProductKey{GTIN: sb.NotListedGTIN()})
+	now := sb.ReferenceTime().Add(12 * time.Hour)
+	for _, it := range qc.Statuses(context.Background(), keys) {
+		if it.Err != nil {
+			fmt.Println(it.Key.GTIN, it.Err)
+			continue
+		}
+		fmt.Println(it.Key.GTIN, client.Decide(it.Status, now, client.DefaultLookback).Verdict)
+	}
+	fmt.Println("API calls:", qc.Stats().Upstream)
+	// Output:
+	// 06910000100003 committed
+	// 06910001100002 committed
+	// 06910002100001 inspection_failed
+	// 06910003100000 withdrawn
+	// 06900000000014 not_listed
+	// API calls: 1
+}
+
+// Follow keeps a store current from the change feed: a revocation shows on
+// the next page view, without a call to the API.
+func ExampleFollow() {
+	sb, api, stop := startSandbox()
+	defer stop()
+	qc, err := cache.New(api)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer qc.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	applied := make(chan client.Event, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- cache.Follow(ctx, api, qc.Store(), &cache.FollowOptions{
+			Applied: func(ev client.Event) { applied <- ev },
+		})
+	}()
+	defer func() { cancel(); <-done }()
+
+	gtin := string(sb.Demo()[0].GTIN)
+	st, err := qc.StatusByGTIN(ctx, gtin)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("before:", st.Commitment.Status)
+
+	if _, err := sb.Revoke(st.Commitment.ID); err != nil {
+		log.Fatal(err)
+	}
+	ev := <-applied // the example waits for it; a product page would not
+	fmt.Println("event:", ev.Type)
+
+	st, err = qc.StatusByGTIN(ctx, gtin)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("after:", st.Commitment.Status)
+	fmt.Println("API calls:", qc.Stats().Upstream)
+	// Output:
+	// before: active
+	// event: commitment.revoked
+	// after: revoked
+	// API calls: 1
+}
+
+// On a fleet of web servers, each server puts its own memory tier in front
+// of the platform's Redis, and one follower writes the change feed into
+// Redis; the memory tiers learn of each change over Redis pub/sub.
+func ExampleNewTiered() {
+	api, err := client.New(client.WithAPIKey("your-api-key"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	// ContextTimeoutEnabled lets the store's short timeouts bound a slow
+	// Redis; without it go-redis waits up to its own 3 s read timeout.
+	rdb := redis.NewClient(&redis.Options{Addr: "redis.internal:6379", ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: "qcsdk:"})
+	defer shared.Close()
+	mem := cache.NewMemory(cache.MemoryOptions{MaxEntries: 200_000})
+	defer mem.Close()
+	tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tiered.Close()
+
+	qc, err := cache.New(api, cache.WithStore(tiered))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer qc.Close()
+
+	// One process of the fleet (or each: applying is idempotent) follows
+	// the feed into Redis itself, not into its Tiered store.
+	go func() { _ = cache.Follow(context.Background(), api, shared, nil) }()
+
+	// The counters, at /debug/vars.
+	expvar.Publish("qcsdk", expvar.Func(func() any { return qc.Stats() }))
+}
