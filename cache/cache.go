@@ -29,7 +29,8 @@ const (
 // build one per process and share it.
 //
 // The records it returns are shared with every other caller and with the
-// store: treat them as read-only.
+// store, which is what makes a hit free of allocations: treat them as
+// read-only, and Clone one (client.ProductStatus.Clone) to change it.
 type Cache struct {
 	api      *client.Client
 	store    Store
@@ -47,6 +48,7 @@ type Cache struct {
 	batching                   bool
 
 	flights flights
+	records records // the shared copies of makers and commitments
 	batch   *batcher
 	bg      context.Context // background refreshes; cancelled by Close
 	cancel  context.CancelFunc
@@ -502,7 +504,7 @@ func (c *Cache) fetchOne(ctx context.Context, key client.ProductKey, old *Entry)
 
 // entry wraps a fetched status with its times.
 func (c *Cache) entry(st *client.ProductStatus, etag string, cc client.CacheControl, now time.Time) *Entry {
-	internStatus(st)
+	c.records.status(st)
 	e := &Entry{Status: st, Version: st.Version, ETag: etag}
 	c.times(e, cc, st.Listed, now)
 	return e

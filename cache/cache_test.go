@@ -463,3 +463,41 @@ func TestStatusesOfOneMakerShareItsRecords(t *testing.T) {
 		}
 	}
 }
+
+// Two registries (here two sandboxes; in production, say, a staging and a
+// live one) can each have a commitment of the same id and version with
+// different content: the records one cache shares are its own.
+func TestTwoRegistriesNeverShareRecords(t *testing.T) {
+	t.Parallel()
+	a, b := setup(t), setup(t)
+	ctx := context.Background()
+	g := a.demo(client.VerdictCommitted)
+	st, err := a.cache.StatusByGTIN(ctx, string(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := st.Commitment.ID
+	ca, err := a.srv.SetCommitmentStatus(id, client.CommitmentSuspended, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := b.srv.Revoke(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ca.Version != cb.Version {
+		t.Skipf("the two sandboxes gave the change versions %d and %d; the test needs them equal", ca.Version, cb.Version)
+	}
+	a.clock.Advance(time.Hour) // past the TTL: fetch the changed status
+	sa, err := a.cache.StatusByGTIN(ctx, string(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := b.cache.StatusByGTIN(ctx, string(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sa.Commitment.Status != client.CommitmentSuspended || sb.Commitment.Status != client.CommitmentRevoked {
+		t.Errorf("registry A shows %s (want suspended), registry B shows %s (want revoked)", sa.Commitment.Status, sb.Commitment.Status)
+	}
+}

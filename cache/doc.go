@@ -28,24 +28,38 @@
 //
 // # Load on the API
 //
-// Concurrent misses of one key make one call (coalescing, after
-// singleflight; a caller whose context ends stops waiting without
-// cancelling the call for the others). Concurrent misses of different keys
-// are grouped into batch lookups of up to 100 keys: a miss is sent at once
-// when no call is in flight, and the misses that arrive meanwhile go
-// together in the next — group commit, so batching adds no latency when
-// traffic is light. Statuses looks up a whole listing page this way.
+// Concurrent misses of one key make one call (coalescing: a caller whose
+// context ends stops waiting without cancelling the call for the others).
+// Concurrent misses of different keys are grouped into batch lookups of up
+// to 100 keys: a miss is sent at once when no call is in flight, and the
+// misses that arrive meanwhile go together in the next — group commit, so
+// batching adds no latency when traffic is light. Statuses looks up a
+// whole listing page: its misses go out together, one call per 100.
+//
+// # Memory
+//
+// The products of one maker share one copy of its enterprise record and
+// of its commitment (by id and version), so a cached status costs about
+// 1 KB with the store's bookkeeping — about 1 GB for a million products.
+// WithMaxEntries bounds the count (100,000 by default), whatever the keys.
 //
 // # Stores
 //
 // A Store keeps entries under string keys until they expire. NewMemory is a
 // bounded memory store on go-cache, with a Close that stops its sweeper.
-// NewRedis shares entries between the web servers of a platform, and
-// NewTiered puts a memory store in front of it: every write through one
-// server is announced over Redis pub/sub, and the others drop their memory
-// copies. A dead or slow Redis degrades to the memory tier and the API,
-// never to an error page: Redis calls have short timeouts, and after a few
-// failures Redis is skipped for a cooldown.
+// NewRedis shares entries between the web servers of a platform: a Lua
+// script decides each write, so that no server can replace a newer version
+// with an older one. NewTiered puts a memory store in front of it: every
+// write through one server is announced over Redis pub/sub, and the others
+// drop their memory copies; a server whose subscription was lost and
+// re-established cannot know what it missed, and empties its memory tier.
+//
+// A dead or slow Redis degrades to the memory tier and the API, never to an
+// error page: Redis calls have a short timeout (100 ms; build the go-redis
+// client with ContextTimeoutEnabled so that it holds), and after three
+// failures in a row Redis is skipped for a cooldown. go-redis logs its own
+// connection failures through its package logger; redis.SetLogger routes
+// them to yours.
 //
 // # Following changes
 //
@@ -55,8 +69,10 @@
 // failed inspection, a delisted maker show at once, without asking the API
 // — or replaced by a tombstone where only the API can tell the result.
 // Follow saves its cursor in the store and resumes from it after a
-// restart. One follower writing into Redis keeps a whole fleet current,
-// memory tiers included. WebhookHandler applies signed pushes the same way.
+// restart. One follower writing into Redis (the Redis store itself, not a
+// Tiered one) keeps a whole fleet current, memory tiers included: a change
+// reaches every web server in a few milliseconds. WebhookHandler applies
+// signed pushes the same way.
 //
 // # Stats
 //

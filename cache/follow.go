@@ -172,7 +172,7 @@ func Apply(ctx context.Context, store Store, ev client.Event) error {
 		fx = func(st *client.ProductStatus) (*client.ProductStatus, effect) {
 			if st.Commitment != nil && st.Commitment.ID == c.ID {
 				cp := *st
-				cp.Commitment = internCommitment(c)
+				cp.Commitment = c
 				return &cp, updated
 			}
 			// A commitment it did not rest on matters only if it covers the
@@ -209,7 +209,7 @@ func Apply(ctx context.Context, store Store, ev client.Event) error {
 				return &client.ProductStatus{Key: st.Key, UpdatedAt: ent.UpdatedAt}, updated
 			}
 			cp := *st
-			cp.Enterprise = internEnterprise(ent)
+			cp.Enterprise = ent
 			return &cp, updated
 		}
 	default:

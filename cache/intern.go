@@ -69,31 +69,30 @@ func (in *interner[T]) len() int {
 	return len(in.m)
 }
 
-var (
+// records interns the records of one registry. It belongs to a Cache or
+// a Redis store — never to the process: two registries (a sandbox and
+// production, or the parallel tests of this package) can each have a
+// commitment of the same id and version with different content.
+type records struct {
 	enterprises interner[client.Enterprise]
 	commitments interner[client.Commitment]
-)
+}
 
-func internEnterprise(e *client.Enterprise) *client.Enterprise {
+func (r *records) enterprise(e *client.Enterprise) *client.Enterprise {
 	if e == nil {
 		return nil
 	}
-	return enterprises.intern(e.ID, e.Version, e)
+	return r.enterprises.intern(e.ID, e.Version, e)
 }
 
-func internCommitment(c *client.Commitment) *client.Commitment {
-	if c == nil {
-		return nil
-	}
-	return commitments.intern(c.ID, c.Version, c)
-}
-
-// internStatus points a status the cache owns (just decoded, or just
-// built by Apply) at the shared copies of its records.
-func internStatus(st *client.ProductStatus) {
+// status points a status the caller owns (just decoded) at the shared
+// copies of its records.
+func (r *records) status(st *client.ProductStatus) {
 	if st == nil {
 		return
 	}
-	st.Enterprise = internEnterprise(st.Enterprise)
-	st.Commitment = internCommitment(st.Commitment)
+	st.Enterprise = r.enterprise(st.Enterprise)
+	if c := st.Commitment; c != nil {
+		st.Commitment = r.commitments.intern(c.ID, c.Version, c)
+	}
 }

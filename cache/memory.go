@@ -27,7 +27,8 @@ type MemoryOptions struct {
 const memMaxMembers = 10_000
 
 // Memory is a bounded Store in this process's memory, on go-cache. A hit
-// is one go-cache lookup and one clock read and allocates nothing.
+// is one go-cache lookup and one read of a clock that is a millisecond
+// coarse at most (see coarseClock), and allocates nothing.
 //
 // It keeps the *Entry it is given and hands that same pointer to every
 // reader: entries are immutable by contract, and the cache never modifies
@@ -35,6 +36,7 @@ const memMaxMembers = 10_000
 type Memory struct {
 	c     *gocache.Cache
 	clock Clock
+	hits  Clock // the clock Get reads: the coarse one instead of the real one
 	max   int
 
 	stripes [256]sync.Mutex // serialise Set per key, for the version check
@@ -68,8 +70,11 @@ func NewMemory(opts MemoryOptions) *Memory {
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
-	if m.clock == nil {
+	m.hits = m.clock
+	if _, real := m.clock.(realClock); real || m.clock == nil {
 		m.clock = realClock{}
+		m.hits = &coarse
+		coarse.acquire()
 	}
 	if m.max <= 0 {
 		m.max = DefaultMaxEntries
@@ -122,7 +127,12 @@ func (m *Memory) sweep() {
 // Close stops the janitor. The store keeps working afterwards, without
 // sweeping; Close is idempotent.
 func (m *Memory) Close() error {
-	m.closing.Do(func() { close(m.stop) })
+	m.closing.Do(func() {
+		close(m.stop)
+		if m.hits == &coarse {
+			coarse.release()
+		}
+	})
 	<-m.done
 	return nil
 }
@@ -139,10 +149,10 @@ func (m *Memory) Get(_ context.Context, key string) (*Entry, error) {
 }
 
 // getNow is Get that also returns the time it read, so that a cache hit
-// reads the clock once: on some machines a clock read costs more than the
-// map lookup.
+// reads the clock once — the coarse one, with the real clock: on some
+// machines a clock read costs more than the map lookup (see coarseClock).
 func (m *Memory) getNow(key string) (*Entry, time.Time) {
-	now := m.clock.Now()
+	now := m.hits.Now()
 	v, ok := m.c.Get(key)
 	if !ok {
 		return nil, now

@@ -93,6 +93,8 @@ type Redis struct {
 	node    string // identifies this *Redis in announcements
 	secret  string // the client's password, redacted from errors
 
+	records records // what Get decodes shares the copies of makers and commitments
+
 	mu     sync.Mutex
 	closed bool
 	subs   map[*redisSub]struct{}
@@ -218,8 +220,8 @@ func (r *Redis) Get(ctx context.Context, key string) (*Entry, error) {
 	if !r.clock.Now().Before(e.Expires) {
 		return nil, nil
 	}
-	internStatus(e.Status)
-	e.Enterprise = internEnterprise(e.Enterprise)
+	r.records.status(e.Status)
+	e.Enterprise = r.records.enterprise(e.Enterprise)
 	return e, nil
 }
 
