@@ -40,59 +40,45 @@ func BenchmarkWarmHit(b *testing.B) {
 	floor.Set(g, st, time.Hour)
 	bare := gocache.New(gocache.NoExpiration, 0)
 	bare.Set(g, st, gocache.NoExpiration)
+	benchHits(b, []hitImpl{
+		{"gocache", func() *client.ProductStatus { v, _ := floor.Get(g); return v.(*client.ProductStatus) }},
+		{"gocache-noexpiry", func() *client.ProductStatus { v, _ := bare.Get(g); return v.(*client.ProductStatus) }},
+		{"qcsdk", func() *client.ProductStatus { st, _ := c.StatusByGTIN(ctx, g); return st }},
+	})
+}
 
-	b.Run("impl=gocache/mode=seq", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			v, _ := floor.Get(g)
-			sinkStatus = v.(*client.ProductStatus)
+type hitImpl struct {
+	name string
+	get  func() *client.ProductStatus
+}
+
+// benchHits runs each implementation sequentially, then each in parallel,
+// so that a baseline and the cache run side by side in either mode.
+func benchHits(b *testing.B, impls []hitImpl) {
+	for _, parallel := range []bool{false, true} {
+		mode := "seq"
+		if parallel {
+			mode = "parallel"
 		}
-	})
-	b.Run("impl=gocache-noexpiry/mode=seq", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			v, _ := bare.Get(g)
-			sinkStatus = v.(*client.ProductStatus)
+		for _, im := range impls {
+			b.Run("impl="+im.name+"/mode="+mode, func(b *testing.B) {
+				b.ReportAllocs()
+				if !parallel {
+					for b.Loop() {
+						sinkStatus = im.get()
+					}
+					return
+				}
+				b.RunParallel(func(pb *testing.PB) {
+					var s *client.ProductStatus
+					for pb.Next() {
+						s = im.get()
+					}
+					_ = s
+				})
+			})
 		}
-	})
-	b.Run("impl=qcsdk/mode=seq", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			sinkStatus, _ = c.StatusByGTIN(ctx, g)
-		}
-	})
-	b.Run("impl=gocache/mode=parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			var s *client.ProductStatus
-			for pb.Next() {
-				v, _ := floor.Get(g)
-				s = v.(*client.ProductStatus)
-			}
-			_ = s
-		})
-	})
-	b.Run("impl=gocache-noexpiry/mode=parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			var s *client.ProductStatus
-			for pb.Next() {
-				v, _ := bare.Get(g)
-				s = v.(*client.ProductStatus)
-			}
-			_ = s
-		})
-	})
-	b.Run("impl=qcsdk/mode=parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			var s *client.ProductStatus
-			for pb.Next() {
-				s, _ = c.StatusByGTIN(ctx, g)
-			}
-			_ = s
-		})
-	})
+	}
 }
 
 // BenchmarkWarmHitTiered is BenchmarkWarmHit for a web server of a fleet:
@@ -109,40 +95,9 @@ func BenchmarkWarmHitTiered(b *testing.B) {
 	}
 	floor := gocache.New(gocache.NoExpiration, 0)
 	floor.Set(g, st, time.Hour)
-
-	b.Run("impl=gocache/mode=seq", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			v, _ := floor.Get(g)
-			sinkStatus = v.(*client.ProductStatus)
-		}
-	})
-	b.Run("impl=qcsdk-tiered/mode=seq", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			sinkStatus, _ = c.StatusByGTIN(ctx, g)
-		}
-	})
-	b.Run("impl=gocache/mode=parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			var s *client.ProductStatus
-			for pb.Next() {
-				v, _ := floor.Get(g)
-				s = v.(*client.ProductStatus)
-			}
-			_ = s
-		})
-	})
-	b.Run("impl=qcsdk-tiered/mode=parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			var s *client.ProductStatus
-			for pb.Next() {
-				s, _ = c.StatusByGTIN(ctx, g)
-			}
-			_ = s
-		})
+	benchHits(b, []hitImpl{
+		{"gocache", func() *client.ProductStatus { v, _ := floor.Get(g); return v.(*client.ProductStatus) }},
+		{"qcsdk-tiered", func() *client.ProductStatus { st, _ := c.StatusByGTIN(ctx, g); return st }},
 	})
 	if n := c.Stats().Upstream; n != 1 {
 		b.Fatalf("%d API calls; want the one that warmed the cache", n)
