@@ -384,7 +384,7 @@ func (c *Cache) peek(ctx context.Context, skey string) (*Entry, time.Time) {
 func (c *Cache) fallback(ctx context.Context, skey string, cause error) (*Entry, error) {
 	c.stats.errors.Add(1)
 	e, err := c.store.Get(context.WithoutCancel(ctx), skey)
-	if err == nil && servable(e, c.clock.Now()) && e.Status != nil {
+	if err == nil && servable(e, c.clock.Now()) && (e.Status != nil || e.Raw != nil) {
 		c.stats.staleIfError.Add(1)
 		return e, nil
 	}

@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"errors"
 	"expvar"
 	"fmt"
 	"log"
@@ -175,4 +176,40 @@ func ExampleNewTiered() {
 
 	// The counters, at /debug/vars.
 	expvar.Publish("qcsdk", expvar.Func(func() any { return qc.Stats() }))
+}
+
+// The enquiry pages read makers, their commitments and inspections through
+// the cache too; each call returns a copy of its own.
+func ExampleCache_Enterprise() {
+	sb, api, stop := startSandbox()
+	defer stop()
+	qc, err := cache.New(api)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer qc.Close()
+	ctx := context.Background()
+
+	st, err := qc.StatusByGTIN(ctx, string(sb.Demo()[0].GTIN))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ent, err := qc.Enterprise(ctx, st.Enterprise.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ent.Name.ZH, ent.USCC)
+	page, err := qc.EnterpriseCommitments(ctx, ent.ID, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, c := range page.Items {
+		fmt.Println(c.ID, c.Status, len(c.Items), "items")
+	}
+	_, err = qc.Enterprise(ctx, "ent_9999999")
+	fmt.Println(errors.Is(err, client.ErrNotFound))
+	// Output:
+	// 杭州清源电器有限公司 91330100MAAAWN1T5U
+	// cmt_0000001_1 active 4 items
+	// true
 }

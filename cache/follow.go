@@ -17,7 +17,8 @@ const CursorKey = "follow\x1fcursor"
 
 // FollowOptions tune Follow. The zero value is ready to use.
 type FollowOptions struct {
-	// Clock stamps the cursor entry; nil is the real clock.
+	// Clock stamps the cursor entry and the tombstones; nil is the real
+	// clock.
 	Clock Clock
 	// Logger reports feed and store failures at warn level; nil is silent.
 	Logger *slog.Logger
@@ -69,7 +70,7 @@ func Follow(ctx context.Context, api *client.Client, store Store, opts *FollowOp
 			}
 			continue
 		}
-		if err := retry(ctx, opts.Logger, "apply a change", func() error { return Apply(ctx, store, ev) }); err != nil {
+		if err := retry(ctx, opts.Logger, "apply a change", func() error { return apply(ctx, store, ev, clk.Now()) }); err != nil {
 			return err
 		}
 		if err := retry(ctx, opts.Logger, "save the follow cursor", func() error {
@@ -161,6 +162,12 @@ const (
 // Apply is idempotent: applying an event twice, or an older one after a
 // newer, changes nothing. Webhook pushes and the change feed both end here.
 func Apply(ctx context.Context, store Store, ev client.Event) error {
+	return apply(ctx, store, ev, time.Now())
+}
+
+// apply is Apply with the time the change is learnt of, which stamps its
+// tombstones (Follow's clock, so that tests can run it virtually).
+func apply(ctx context.Context, store Store, ev client.Event, now time.Time) error {
 	v := eventVersion(ev)
 	var entID string
 	var keys []string
@@ -232,7 +239,7 @@ func Apply(ctx context.Context, store Store, ev client.Event) error {
 		if e != nil && e.Version >= v {
 			continue // already as new as this change, or newer
 		}
-		next := tombstone(e, v)
+		next := tombstone(e, v, now)
 		if e != nil && e.Status != nil {
 			st, fxv := fx(e.Status)
 			if fxv == unaffected {
@@ -262,8 +269,7 @@ func Apply(ctx context.Context, store Store, ev client.Event) error {
 // now: an answer requested before now cannot be stored over it, one
 // requested after can (see newer). It lives as long as the entry it
 // replaces might have.
-func tombstone(old *Entry, v int64) *Entry {
-	now := time.Now()
+func tombstone(old *Entry, v int64, now time.Time) *Entry {
 	t := &Entry{Version: v, Fetched: now, Expires: now.Add(DefaultMaxStale)}
 	if old != nil && old.Expires.After(t.Expires) {
 		t.Expires = old.Expires

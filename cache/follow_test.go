@@ -21,10 +21,17 @@ type follower struct {
 
 func startFollower(t *testing.T, api *client.Client, store cache.Store) *follower {
 	t.Helper()
+	return startFollowerAt(t, api, store, nil)
+}
+
+// startFollowerAt is startFollower on a clock of the test's.
+func startFollowerAt(t *testing.T, api *client.Client, store cache.Store, clk cache.Clock) *follower {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &follower{applied: make(chan client.Event, 100), done: make(chan error, 1), cancel: cancel}
 	go func() {
 		f.done <- cache.Follow(ctx, api, store, &cache.FollowOptions{
+			Clock:   clk,
 			Feed:    &client.FollowOptions{Wait: 5 * time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
 			Applied: func(ev client.Event) { f.applied <- ev },
 		})

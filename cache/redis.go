@@ -180,7 +180,7 @@ local old = redis.call('HMGET', KEYS[1], 'v', 'f', 't', 'e', 'd')
 local v, f, t, e, d, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 if old[5] and old[4] and tonumber(old[4]) > now then
   local win
-  if old[3] == '1' and t == '0' and f > old[2] then
+  if old[3] == '1' and t == '0' and f >= old[2] then
     win = true
   elseif v ~= old[1] then
     win = v > old[1]

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
@@ -12,13 +13,16 @@ import (
 // stored — a change stores a new Entry — so a store may hand the same
 // *Entry to any number of readers. Never modify one you got from a Store.
 //
-// An Entry with no record (Status, Enterprise and Cursor all empty) is a
-// tombstone: the follower learnt that the record changed to Version but not
+// An Entry with no record (Status, Enterprise, Raw and Cursor all empty)
+// is a tombstone: the follower learnt that the record changed to Version but not
 // what it became. It keeps an older answer from being stored again, and a
 // reader treats it as a miss.
 type Entry struct {
 	Status     *client.ProductStatus `json:"status,omitempty"`
 	Enterprise *client.Enterprise    `json:"enterprise,omitempty"`
+	// Raw is the JSON of an enquiry read (a maker, a list page; see
+	// Cache.Enterprise), "null" for a record the registry does not have.
+	Raw json.RawMessage `json:"raw,omitempty"`
 	// Cursor is the change feed position a follower has applied up to.
 	Cursor string `json:"cursor,omitempty"`
 
@@ -38,7 +42,7 @@ type Entry struct {
 
 // Tombstone reports whether e records a change without its content.
 func (e *Entry) Tombstone() bool {
-	return e.Status == nil && e.Enterprise == nil && e.Cursor == ""
+	return e.Status == nil && e.Enterprise == nil && e.Raw == nil && e.Cursor == ""
 }
 
 // Store keeps entries under string keys until they expire. The memory
@@ -90,7 +94,8 @@ func (realClock) Now() time.Time { return time.Now() }
 
 // newer reports whether e may replace old: a higher version, or the same
 // version fetched later (a revalidation that renewed it). A tombstone gives
-// way to any answer requested after the change was learnt of: the change
+// way to any answer requested after the change was learnt of (or at the
+// same instant, which only a virtual clock produces): the change
 // may concern a record the answer does not carry (another commitment of
 // the maker, say), so the answer's version can be lower and still be the
 // registry's word after the change.
@@ -98,7 +103,7 @@ func newer(e, old *Entry) bool {
 	if old == nil {
 		return true
 	}
-	if old.Tombstone() && !e.Tombstone() && e.Fetched.After(old.Fetched) {
+	if old.Tombstone() && !e.Tombstone() && !e.Fetched.Before(old.Fetched) {
 		return true
 	}
 	if e.Version != old.Version {
