@@ -36,6 +36,15 @@
 // batching adds no latency when traffic is light. Statuses looks up a
 // whole listing page: its misses go out together, one call per 100.
 //
+// # Enquiry reads
+//
+// The consumer enquiry pages read makers, commitments, inspections, cases
+// and searches: Enterprise, Commitment, Inspection, EnterpriseCommitments,
+// Inspections, Enterprises, Cases and Categories cache them the same way,
+// as the API's JSON decoded per call, so each caller gets a copy of its
+// own. A change of a maker reaches every cached read of it; a search, which
+// no change can name, lives out its short TTL.
+//
 // # Memory
 //
 // The products of one maker share one copy of its enterprise record and
