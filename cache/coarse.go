@@ -8,54 +8,31 @@ import (
 
 // A warm hit must judge freshness, and reading the clock is most of its
 // cost: 25–55 ns on the virtual machines we measured, more than the map
-// lookup. Memory stores on the real clock therefore read a coarse one for
-// Get: the time, refreshed every coarseTick by one goroutine that runs
-// while any such store is open. Freshness is judged a tick late at most —
+// lookup. A memory store on the real clock therefore reads a coarse one
+// for Get: the time, refreshed every coarseTick by a goroutine of the
+// store's, which Close stops. Freshness is judged a tick late at most —
 // nothing next to a TTL of minutes. Writes, and the times an entry is
 // stamped with, read the precise clock.
 const coarseTick = time.Millisecond
 
 type coarseClock struct {
-	now atomic.Pointer[time.Time]
-
-	mu    sync.Mutex // guards users and the ticker's lifetime
-	users int
-	stop  chan struct{}
-	done  chan struct{}
+	now  atomic.Pointer[time.Time]
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
 }
 
-var coarse coarseClock
-
-// acquire starts the ticker for its first user; each acquire needs a
-// release.
-func (c *coarseClock) acquire() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.users++
-	if c.users > 1 {
-		return
-	}
+// startCoarse starts a coarse clock; stop it to end its goroutine.
+func startCoarse() *coarseClock {
+	c := &coarseClock{stop: make(chan struct{}), done: make(chan struct{})}
 	now := time.Now()
 	c.now.Store(&now)
-	c.stop, c.done = make(chan struct{}), make(chan struct{})
-	go c.run(c.stop, c.done)
+	go c.run()
+	return c
 }
 
-// release stops the ticker when its last user leaves, and waits for it.
-func (c *coarseClock) release() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.users--
-	if c.users > 0 {
-		return
-	}
-	close(c.stop)
-	<-c.done
-	c.now.Store(nil)
-}
-
-func (c *coarseClock) run(stop, done chan struct{}) {
-	defer close(done)
+func (c *coarseClock) run() {
+	defer close(c.done)
 	t := time.NewTicker(coarseTick)
 	defer t.Stop()
 	for {
@@ -63,14 +40,24 @@ func (c *coarseClock) run(stop, done chan struct{}) {
 		case <-t.C:
 			now := time.Now()
 			c.now.Store(&now)
-		case <-stop:
+		case <-c.stop:
 			return
 		}
 	}
 }
 
+// Stop ends the ticker and waits for it; Now reads the precise clock
+// afterwards. Stop is idempotent.
+func (c *coarseClock) Stop() {
+	c.once.Do(func() {
+		close(c.stop)
+		<-c.done
+		c.now.Store(nil)
+	})
+}
+
 // Now is the time, at most a tick behind while the ticker runs, and the
-// precise time when it does not (every user has released it).
+// precise time once it is stopped.
 func (c *coarseClock) Now() time.Time {
 	if now := c.now.Load(); now != nil {
 		return *now

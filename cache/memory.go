@@ -36,7 +36,8 @@ const memMaxMembers = 10_000
 type Memory struct {
 	c     *gocache.Cache
 	clock Clock
-	hits  Clock // the clock Get reads: the coarse one instead of the real one
+	hits  Clock        // the clock Get reads: the coarse one instead of the real one
+	rough *coarseClock // that coarse clock, nil with a clock of the caller's
 	max   int
 
 	stripes [256]sync.Mutex // serialise Set per key, for the version check
@@ -73,8 +74,8 @@ func NewMemory(opts MemoryOptions) *Memory {
 	m.hits = m.clock
 	if _, real := m.clock.(realClock); real || m.clock == nil {
 		m.clock = realClock{}
-		m.hits = &coarse
-		coarse.acquire()
+		m.rough = startCoarse()
+		m.hits = m.rough
 	}
 	if m.max <= 0 {
 		m.max = DefaultMaxEntries
@@ -129,8 +130,8 @@ func (m *Memory) sweep() {
 func (m *Memory) Close() error {
 	m.closing.Do(func() {
 		close(m.stop)
-		if m.hits == &coarse {
-			coarse.release()
+		if m.rough != nil {
+			m.rough.Stop()
 		}
 	})
 	<-m.done
