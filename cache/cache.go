@@ -233,6 +233,33 @@ func (c *Cache) StatusByGTIN(ctx context.Context, gtin string) (*client.ProductS
 	return e.Status, nil
 }
 
+// Cached returns the status of the product with that GTIN when the cache
+// can answer at once — fresh, or stale within the stale-while-revalidate
+// window, which starts a background refresh — and never waits for the API.
+// A renderer with a deadline asks it first, so that a warm render costs no
+// timer; on false, it calls StatusByGTIN with its deadline.
+func (c *Cache) Cached(gtin string) (*client.ProductStatus, bool) {
+	g, err := client.ParseGTIN(gtin)
+	if err != nil {
+		return nil, false
+	}
+	skey := string(g)
+	e, now := c.peek(context.Background(), skey)
+	if e == nil || e.Status == nil {
+		return nil, false
+	}
+	if now.Before(e.FreshUntil) {
+		c.stats.hits.Add(1)
+		return e.Status, true
+	}
+	if now.Before(e.FreshUntil.Add(c.swr)) && now.Before(e.Expires) {
+		c.stats.staleServed.Add(1)
+		c.refresh(skey, client.ProductKey{GTIN: g}, e)
+		return e.Status, true
+	}
+	return nil, false
+}
+
 // Status returns the status of a product named by any key form.
 func (c *Cache) Status(ctx context.Context, key client.ProductKey) (*client.ProductStatus, error) {
 	if key.GTIN != "" && key.USCC == "" && key.Brand == "" && key.Model == "" {

@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -499,5 +500,49 @@ func TestTwoRegistriesNeverShareRecords(t *testing.T) {
 	}
 	if sa.Commitment.Status != client.CommitmentSuspended || sb.Commitment.Status != client.CommitmentRevoked {
 		t.Errorf("registry A shows %s (want suspended), registry B shows %s (want revoked)", sa.Commitment.Status, sb.Commitment.Status)
+	}
+}
+
+func TestCachedAnswersOnlyWithoutWaiting(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	g := string(e.demo(client.VerdictCommitted))
+	if st, ok := e.cache.Cached(g); ok || st != nil {
+		t.Fatalf("Cached of a cold product = %v, %v; want nothing", st, ok)
+	}
+	if e.srv.Requests("") != 0 {
+		t.Fatal("Cached called the API")
+	}
+	want, err := e.cache.StatusByGTIN(context.Background(), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := e.cache.Cached(g); !ok || st != want {
+		t.Fatalf("Cached of a warm product = %v, %v", st, ok)
+	}
+	if _, ok := e.cache.Cached("6901234567893"); ok {
+		t.Error("Cached answered for a malformed GTIN")
+	}
+	// Past its TTL, within the stale-while-revalidate window: answered
+	// stale, and one refresh starts.
+	e.clock.Advance(cache.DefaultTTL + time.Second)
+	if _, ok := e.cache.Cached(g); !ok {
+		t.Fatal("Cached did not answer within the stale-while-revalidate window")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.srv.Requests(productRoute) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no refresh reached the API within 5s")
+		}
+		runtime.Gosched()
+	}
+	// Past the window: no answer, and no call either.
+	e.clock.Advance(cache.DefaultStaleWhileRevalidate + time.Hour)
+	calls := e.srv.Requests(productRoute)
+	if _, ok := e.cache.Cached(g); ok {
+		t.Error("Cached answered past the stale-while-revalidate window")
+	}
+	if n := e.srv.Requests(productRoute); n != calls {
+		t.Error("Cached called the API past the window")
 	}
 }
