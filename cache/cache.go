@@ -237,27 +237,29 @@ func (c *Cache) StatusByGTIN(ctx context.Context, gtin string) (*client.ProductS
 // can answer at once — fresh, or stale within the stale-while-revalidate
 // window, which starts a background refresh — and never waits for the API.
 // A renderer with a deadline asks it first, so that a warm render costs no
-// timer; on false, it calls StatusByGTIN with its deadline.
-func (c *Cache) Cached(gtin string) (*client.ProductStatus, bool) {
+// timer; on false, it calls StatusByGTIN with its deadline. now is the
+// time the answer was judged by (the cache's clock, at most a millisecond
+// coarse), so that the caller need not read the clock again.
+func (c *Cache) Cached(gtin string) (st *client.ProductStatus, now time.Time, ok bool) {
 	g, err := client.ParseGTIN(gtin)
 	if err != nil {
-		return nil, false
+		return nil, time.Time{}, false
 	}
 	skey := string(g)
 	e, now := c.peek(context.Background(), skey)
 	if e == nil || e.Status == nil {
-		return nil, false
+		return nil, now, false
 	}
 	if now.Before(e.FreshUntil) {
 		c.stats.hits.Add(1)
-		return e.Status, true
+		return e.Status, now, true
 	}
 	if now.Before(e.FreshUntil.Add(c.swr)) && now.Before(e.Expires) {
 		c.stats.staleServed.Add(1)
 		c.refresh(skey, client.ProductKey{GTIN: g}, e)
-		return e.Status, true
+		return e.Status, now, true
 	}
-	return nil, false
+	return nil, now, false
 }
 
 // Status returns the status of a product named by any key form.

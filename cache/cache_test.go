@@ -507,7 +507,7 @@ func TestCachedAnswersOnlyWithoutWaiting(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	g := string(e.demo(client.VerdictCommitted))
-	if st, ok := e.cache.Cached(g); ok || st != nil {
+	if st, _, ok := e.cache.Cached(g); ok || st != nil {
 		t.Fatalf("Cached of a cold product = %v, %v; want nothing", st, ok)
 	}
 	if e.srv.Requests("") != 0 {
@@ -517,16 +517,16 @@ func TestCachedAnswersOnlyWithoutWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, ok := e.cache.Cached(g); !ok || st != want {
-		t.Fatalf("Cached of a warm product = %v, %v", st, ok)
+	if st, now, ok := e.cache.Cached(g); !ok || st != want || !now.Equal(e.clock.Now()) {
+		t.Fatalf("Cached of a warm product = %v, %v, %v; want it, at the cache's time", st, now, ok)
 	}
-	if _, ok := e.cache.Cached("6901234567893"); ok {
+	if _, _, ok := e.cache.Cached("6901234567893"); ok {
 		t.Error("Cached answered for a malformed GTIN")
 	}
 	// Past its TTL, within the stale-while-revalidate window: answered
 	// stale, and one refresh starts.
 	e.clock.Advance(cache.DefaultTTL + time.Second)
-	if _, ok := e.cache.Cached(g); !ok {
+	if _, _, ok := e.cache.Cached(g); !ok {
 		t.Fatal("Cached did not answer within the stale-while-revalidate window")
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -539,7 +539,7 @@ func TestCachedAnswersOnlyWithoutWaiting(t *testing.T) {
 	// Past the window: no answer, and no call either.
 	e.clock.Advance(cache.DefaultStaleWhileRevalidate + time.Hour)
 	calls := e.srv.Requests(productRoute)
-	if _, ok := e.cache.Cached(g); ok {
+	if _, _, ok := e.cache.Cached(g); ok {
 		t.Error("Cached answered past the stale-while-revalidate window")
 	}
 	if n := e.srv.Requests(productRoute); n != calls {

@@ -151,3 +151,41 @@ func severity(r InspectionResult) int {
 	}
 	return 1
 }
+
+// DecideUntil is [Decide], and the earliest instant after now at which the
+// decision could change with the passing of time alone — a commitment
+// coming into force or expiring, an inspection entering or leaving the
+// look-back window — or the zero time if it cannot. A renderer can reuse
+// the decision until then; a new answer from the registry needs a new one.
+func DecideUntil(st *ProductStatus, now time.Time, lookback time.Duration) (Decision, time.Time) {
+	d := Decide(st, now, lookback)
+	if st == nil || !st.Listed || st.Commitment == nil {
+		return d, time.Time{}
+	}
+	c := st.Commitment
+	if c.Status != CommitmentActive {
+		return d, time.Time{} // withdrawn, or a status this SDK does not know: time changes neither
+	}
+	var until time.Time
+	earliest := func(t time.Time) {
+		if t.After(now) && (until.IsZero() || t.Before(until)) {
+			until = t
+		}
+	}
+	earliest(c.EffectiveAt)
+	if !c.ExpiresAt.IsZero() {
+		earliest(c.ExpiresAt)
+	}
+	if lookback <= 0 {
+		lookback = DefaultLookback
+	}
+	for i := range st.Inspections {
+		in := &st.Inspections[i]
+		if in.Result == InspectionPending {
+			continue
+		}
+		earliest(in.PublishedAt)              // it enters the window
+		earliest(in.PublishedAt.Add(lookback)) // it is about to leave it
+	}
+	return d, until
+}

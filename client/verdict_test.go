@@ -377,3 +377,58 @@ func BenchmarkDecide(b *testing.B) {
 		}
 	}
 }
+
+// DecideUntil's instant is honest: at every time from now until just
+// before it, Decide says the same; and it is not lazy: at the instant (or
+// just after it, for an inspection leaving the window) something changes
+// or could.
+func TestDecideUntilHoldsUntilItsInstant(t *testing.T) {
+	base := time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	active := func(eff, exp time.Time) *Commitment {
+		return &Commitment{ID: "c", Status: CommitmentActive, EffectiveAt: eff, ExpiresAt: exp}
+	}
+	ins := func(id string, r InspectionResult, at time.Time) Inspection {
+		return Inspection{ID: id, Result: r, PublishedAt: at}
+	}
+	statuses := map[string]*ProductStatus{
+		"in force, no inspection":  {Listed: true, Commitment: active(base.Add(-100*day), base.Add(100*day))},
+		"not in force yet":         {Listed: true, Commitment: active(base.Add(10*day), base.Add(400*day))},
+		"no end":                   {Listed: true, Commitment: active(base.Add(-100*day), time.Time{})},
+		"pass then fail to come":   {Listed: true, Commitment: active(base.Add(-500*day), base.Add(500*day)), Inspections: []Inspection{ins("p", InspectionPass, base.Add(-30*day)), ins("f", InspectionFail, base.Add(20*day))}},
+		"old fail leaving window":  {Listed: true, Commitment: active(base.Add(-500*day), time.Time{}), Inspections: []Inspection{ins("f", InspectionFail, base.Add(-360*day))}},
+		"pending only":             {Listed: true, Commitment: active(base.Add(-500*day), base.Add(3*day)), Inspections: []Inspection{ins("x", InspectionPending, base.Add(-day))}},
+		"revoked":                  {Listed: true, Commitment: &Commitment{ID: "c", Status: CommitmentRevoked, StatusChangedAt: base.Add(-day)}},
+		"not listed":               {Listed: false},
+	}
+	same := func(a, b Decision) bool {
+		return a.Verdict == b.Verdict && a.Status == b.Status && a.Since.Equal(b.Since) && a.Commitment == b.Commitment && a.Inspection == b.Inspection
+	}
+	for name, st := range statuses {
+		now := base
+		for step := 0; step < 8; step++ {
+			d, until := DecideUntil(st, now, 0)
+			if !same(d, Decide(st, now, 0)) {
+				t.Fatalf("%s: DecideUntil's decision differs from Decide's", name)
+			}
+			if until.IsZero() {
+				// Never changes: check far ahead.
+				for _, later := range []time.Duration{time.Hour, 400 * day, 4000 * day} {
+					if !same(d, Decide(st, now.Add(later), 0)) {
+						t.Errorf("%s: said never to change, but changes by %v", name, later)
+					}
+				}
+				break
+			}
+			if !until.After(now) {
+				t.Fatalf("%s: instant %v is not after now %v", name, until, now)
+			}
+			for _, at := range []time.Time{now, now.Add(until.Sub(now) / 3), now.Add(until.Sub(now) / 2), until.Add(-time.Nanosecond)} {
+				if !same(d, Decide(st, at, 0)) {
+					t.Errorf("%s: decision from %v changes at %v, before the instant %v", name, now, at, until)
+				}
+			}
+			now = until.Add(time.Nanosecond) // step past the boundary and go on
+		}
+	}
+}

@@ -1,0 +1,49 @@
+// Package widget renders the quality-commitment badge a shopper sees on a
+// product page: server-side, per product, with no script, in a fixed size
+// that never shifts the page.
+//
+//	badges, err := widget.New(qc)                  // qc is a *cache.Cache; zh-CN, light, full
+//	page := template.Must(template.New("p").Funcs(badges.FuncMap()).Parse(src))
+//
+// and in the page's template:
+//
+//	<head>{{ qcStyle .CSPNonce }} {{ qcJSONLD .GTIN }}</head>
+//	{{ qcBadge .GTIN }}
+//	{{ qcBadge .GTIN "en" "dark" "compact" }}
+//
+// # What a badge says
+//
+// The verdict comes from client.Decide, the one rule every part of the SDK
+// uses. Each state has its words (zh-CN and en), its icon and its colours,
+// so that no state is told by colour alone:
+//
+//   - committed: a green seal, "质量承诺 / Quality commitment", with the date
+//     of the last passed inspection, linking to the commitment's official
+//     page;
+//   - inspection_failed: a warning, "抽检不合格 / Failed inspection", with
+//     the date the result was published, linking to the result;
+//   - withdrawn: grey, "suspended", "revoked" or "expired", with the date;
+//   - not_listed: nothing by default (WithNotListed shows a neutral "no
+//     commitment in force");
+//   - unknown — no answer within the render timeout, or any error: a
+//     neutral "check on the official platform" link (WithUnknown(false)
+//     shows nothing). Never a guess.
+//
+// Links go only to https pages on the verify host (WithVerifyHost); a
+// record whose link points elsewhere gets a badge without one.
+//
+// # Formats
+//
+// Badge is an HTML fragment (under 2 KB) for html/template; SVG an image of
+// the same look for an <img> or a page not written in Go; JSONLD a
+// schema.org Product with its Certification for search engines. All text
+// is escaped by html/template or encoding/json.
+//
+// # Speed
+//
+// A badge is rendered once per product version, decision and look, and
+// kept: a warm badge is a cache hit and a copy of prepared bytes, with no
+// allocation. The decision itself is reused until client.DecideUntil says
+// time alone could change it (a commitment expiring, an inspection leaving
+// the look-back window).
+package widget

@@ -1,0 +1,51 @@
+package widget_test
+
+import (
+	"html/template"
+	"log"
+	"net/http/httptest"
+	"os"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
+	"github.com/qualitycommit/qcsdk/widget"
+)
+
+// A platform's product page template with the badge in it.
+func Example() {
+	sb, err := sandbox.New(sandbox.WithReferenceTime(time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sb.Close()
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+	api, err := client.New(client.WithBaseURL(srv.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer api.CloseIdleConnections()
+	qc, err := cache.New(api)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer qc.Close()
+
+	badges, err := widget.New(qc, widget.WithClock(func() time.Time { return sb.ReferenceTime() }))
+	if err != nil {
+		log.Fatal(err)
+	}
+	page := template.Must(template.New("product").Funcs(badges.FuncMap()).Parse(
+		`<h1>{{ .Name }}</h1>
+{{ qcBadge .GTIN "en" "compact" }}
+`))
+	err = page.Execute(os.Stdout, map[string]any{"Name": "Electric kettle", "GTIN": sb.Demo()[0].GTIN})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// <h1>Electric kettle</h1>
+	// <a class="qcb qcb-compact qcb-light qcb-committed" lang="en" href="https://verify.qualitycommit.example/commitments/cmt_0000001_1" target="_blank" rel="noopener noreferrer" aria-label="Quality commitment: Passed inspection 2026-02-03 (verify on the official platform)" title="Quality commitment: Passed inspection 2026-02-03 (verify on the official platform)"><span class="qcb-icon" aria-hidden="true">✓</span><span class="qcb-text"><span class="qcb-title">Quality commitment</span><span class="qcb-detail">Passed inspection 2026-02-03</span></span></a>
+}

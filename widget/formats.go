@@ -1,0 +1,237 @@
+package widget
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// SVG renders the badge as a standalone SVG image of the look's fixed
+// size, for an <img> and for pages not written in Go. Unlike the HTML
+// badge, it always draws something: a page that asked for an image gets
+// one, not-listed and unknown included.
+func (w *Widget) SVG(ctx context.Context, gtin string, look Look) string {
+	st, d, slots, _ := w.status(ctx, gtin)
+	return w.prepared(kindSVG, slots, st, d, look, w.renderSVG)
+}
+
+// WriteSVG writes the SVG badge to out.
+func (w *Widget) WriteSVG(ctx context.Context, out io.Writer, gtin string, look Look) error {
+	_, err := io.WriteString(out, w.SVG(ctx, gtin, look))
+	return err
+}
+
+// svgData is what the SVG template reads. The geometry and colours are
+// this package's constants, prepared once per size, theme and state as
+// trusted markup; only the words go through the template's escaping.
+type svgData struct {
+	badgeData
+	Geometry                 template.HTMLAttr
+	Frame, TitleAt, DetailAt template.HTML
+}
+
+type svgFrame struct {
+	geometry                 template.HTMLAttr
+	frame, titleAt, detailAt template.HTML
+}
+
+var svgFrames = func() (f [2][2][numStates]svgFrame) {
+	for size, dim := range dimensions {
+		iconY, titleY, detailY := 33, 24, 42
+		if Size(size) == SizeCompact {
+			iconY, titleY = 19, 19
+		}
+		for theme := range palettes {
+			for st, p := range palettes[theme] {
+				f[size][theme][st] = svgFrame{
+					geometry: template.HTMLAttr(fmt.Sprintf(`width="%d" height="%d" viewBox="0 0 %d %d"`, dim.W, dim.H, dim.W, dim.H)),
+					frame: template.HTML(fmt.Sprintf(`<rect x="0.5" y="0.5" width="%d" height="%d" rx="6" fill="%s" stroke="%s"/>`+
+						`<g fill="%s" font-family="system-ui,-apple-system,PingFang SC,Microsoft YaHei,sans-serif">`+
+						`<text x="12" y="%d" font-size="14" font-weight="700">`, dim.W-1, dim.H-1, p.BG, p.Border, p.FG, iconY)),
+					titleAt:  template.HTML(fmt.Sprintf(`<text x="32" y="%d" font-size="13" font-weight="600">`, titleY)),
+					detailAt: template.HTML(fmt.Sprintf(`<text x="32" y="%d" font-size="12">`, detailY)),
+				}
+			}
+		}
+	}
+	return f
+}()
+
+func (w *Widget) renderSVG(_ *client.ProductStatus, d client.Decision, look Look) string {
+	b := w.data(d, look)
+	f := &svgFrames[look.Size][look.Theme][stateOf(d.Verdict)]
+	v := svgData{badgeData: b, Geometry: f.geometry, Frame: f.frame, TitleAt: f.titleAt, DetailAt: f.detailAt}
+	if look.Size == SizeCompact {
+		v.Detail = ""
+	}
+	var sb strings.Builder
+	if err := templates.ExecuteTemplate(&sb, "svg", v); err != nil {
+		return ""
+	}
+	return sb.String()
+}
+
+// JSONLD renders what search engines read of the badge: a schema.org
+// Product with its Certification (the commitment: its status, dates and
+// official page), in a <script type="application/ld+json"> element for the
+// page's head. It is empty for a product without a commitment, or when
+// there is no answer.
+func (w *Widget) JSONLD(ctx context.Context, gtin string, look ...Look) template.HTML {
+	st, d, slots, _ := w.status(ctx, gtin)
+	return template.HTML(w.prepared(kindJSONLD, slots, st, d, w.lookOf(look), w.renderJSONLD))
+}
+
+type ldThing struct {
+	Type string `json:"@type"`
+	Name string `json:"name"`
+}
+
+type ldCertification struct {
+	Type           string   `json:"@type"`
+	Name           string   `json:"name"`
+	Identification string   `json:"certificationIdentification,omitempty"`
+	Status         string   `json:"certificationStatus"`
+	IssuedBy       ldThing  `json:"issuedBy"`
+	ValidFrom      string   `json:"validFrom,omitempty"`
+	Expires        string   `json:"expires,omitempty"`
+	URL            string   `json:"url,omitempty"`
+	About          *ldThing `json:"about,omitempty"`
+}
+
+type ldProduct struct {
+	Context       string          `json:"@context"`
+	Type          string          `json:"@type"`
+	Name          string          `json:"name,omitempty"`
+	Brand         *ldThing        `json:"brand,omitempty"`
+	Model         string          `json:"model,omitempty"`
+	GTIN          string          `json:"gtin,omitempty"`
+	Certification ldCertification `json:"hasCertification"`
+}
+
+func (w *Widget) renderJSONLD(st *client.ProductStatus, d client.Decision, look Look) string {
+	c := d.Commitment
+	switch d.Verdict {
+	case client.VerdictCommitted, client.VerdictInspectionFailed, client.VerdictWithdrawn:
+	default:
+		// Not in force (or no answer): nothing certifies the product. The
+		// rendering of these verdicts is shared between products, too.
+		return ""
+	}
+	if st == nil || c == nil {
+		return ""
+	}
+	en := look.Locale == LocaleEN
+	text := func(t client.Text) string {
+		if en {
+			return t.In("en")
+		}
+		return t.ZH
+	}
+	p := ldProduct{Context: "https://schema.org", Type: "Product", GTIN: string(st.Key.GTIN)}
+	if pr := st.Product; pr != nil {
+		p.Name, p.Model = text(pr.Name), pr.Model
+		if pr.GTIN != "" {
+			p.GTIN = string(pr.GTIN)
+		}
+		if pr.Brand != "" {
+			p.Brand = &ldThing{Type: "Brand", Name: pr.Brand}
+		}
+	}
+	status := "https://schema.org/CertificationInactive"
+	if d.Verdict == client.VerdictCommitted || d.Verdict == client.VerdictInspectionFailed {
+		status = "https://schema.org/CertificationActive"
+	}
+	name, issuer := "产品质量承诺", "市场监管部门"
+	if en {
+		name, issuer = "Product quality commitment", "Market regulator"
+	}
+	p.Certification = ldCertification{
+		Type: "Certification", Name: name, Identification: c.ID, Status: status,
+		IssuedBy: ldThing{Type: "GovernmentOrganization", Name: issuer},
+		URL:      w.allowed(c.VerifyURL),
+	}
+	if !c.EffectiveAt.IsZero() {
+		p.Certification.ValidFrom = c.EffectiveAt.UTC().Format(time.DateOnly)
+	}
+	if !c.ExpiresAt.IsZero() {
+		p.Certification.Expires = c.ExpiresAt.UTC().Format(time.DateOnly)
+	}
+	if st.Enterprise != nil {
+		p.Certification.About = &ldThing{Type: "Organization", Name: text(st.Enterprise.Name)}
+	}
+	// encoding/json escapes <, > and & (and U+2028, U+2029), so nothing
+	// in the registry's text can close the script element or start one.
+	j, err := json.Marshal(p)
+	if err != nil {
+		return ""
+	}
+	return `<script type="application/ld+json">` + string(j) + `</script>`
+}
+
+// FuncMap is the template functions a platform adds to its own
+// html/template:
+//
+//	{{ qcBadge .GTIN }}                      the badge, in the widget's look
+//	{{ qcBadge .GTIN "en" "dark" "compact" }} in another look (any of the three, any order)
+//	{{ qcJSONLD .GTIN }}                     the JSON-LD, for the page's head
+//	{{ qcStyle }} or {{ qcStyle .Nonce }}    the stylesheet inline, with the page's CSP nonce
+//
+// Each call waits for the API at most the render timeout.
+func (w *Widget) FuncMap() template.FuncMap {
+	return template.FuncMap{
+		"qcBadge": func(gtin any, opts ...string) template.HTML {
+			return w.Badge(context.Background(), gtinString(gtin), w.parseLook(opts))
+		},
+		"qcJSONLD": func(gtin any, opts ...string) template.HTML {
+			return w.JSONLD(context.Background(), gtinString(gtin), w.parseLook(opts))
+		},
+		"qcStyle": func(nonce ...string) template.HTML {
+			if len(nonce) > 0 {
+				return StyleTag(nonce[0])
+			}
+			return StyleTag("")
+		},
+	}
+}
+
+// gtinString accepts a GTIN as a string, a client.GTIN or anything that
+// prints as one.
+func gtinString(v any) string {
+	switch g := v.(type) {
+	case string:
+		return g
+	case client.GTIN:
+		return string(g)
+	case interface{ String() string }:
+		return g.String()
+	}
+	return ""
+}
+
+// parseLook reads a template's look words over the widget's default.
+func (w *Widget) parseLook(opts []string) Look {
+	l := w.look
+	for _, o := range opts {
+		switch strings.ToLower(strings.TrimSpace(o)) {
+		case "zh", "zh-cn", "zh-hans":
+			l.Locale = LocaleZH
+		case "en", "en-us", "en-gb":
+			l.Locale = LocaleEN
+		case "light":
+			l.Theme = ThemeLight
+		case "dark":
+			l.Theme = ThemeDark
+		case "full":
+			l.Size = SizeFull
+		case "compact":
+			l.Size = SizeCompact
+		}
+	}
+	return l
+}

@@ -1,0 +1,130 @@
+package widget
+
+import (
+	"fmt"
+	"html/template"
+	"strings"
+)
+
+// Theme is a badge's colour scheme: ThemeLight (the default) or ThemeDark.
+type Theme uint8
+
+const (
+	ThemeLight Theme = iota
+	ThemeDark
+)
+
+func (t Theme) String() string {
+	if t == ThemeDark {
+		return "dark"
+	}
+	return "light"
+}
+
+// Size is a badge's size: SizeFull (the default: title and detail) or
+// SizeCompact (the title alone). Each has fixed dimensions, so that a badge
+// never shifts the page's layout as it appears.
+type Size uint8
+
+const (
+	SizeFull Size = iota
+	SizeCompact
+)
+
+func (s Size) String() string {
+	if s == SizeCompact {
+		return "compact"
+	}
+	return "full"
+}
+
+// dimensions of each size, in CSS pixels; the SVG uses the same.
+var dimensions = [...]struct{ W, H int }{
+	SizeFull:    {260, 56},
+	SizeCompact: {172, 28},
+}
+
+// state is a verdict as the stylesheet names it.
+type state uint8
+
+const (
+	stateCommitted state = iota
+	stateFailed
+	stateWithdrawn
+	stateNotListed
+	stateUnknown
+	numStates
+)
+
+var stateNames = [numStates]string{"committed", "failed", "withdrawn", "not-listed", "unknown"}
+
+func (s state) String() string { return stateNames[s] }
+
+// palette is a state's colours in one theme. Every foreground has a
+// contrast of at least 4.5:1 with its background (WCAG AA for text; a
+// test checks it), and no state is told apart by colour alone: each has
+// its own icon and words.
+type palette struct{ FG, BG, Border string }
+
+var palettes = [2][numStates]palette{
+	ThemeLight: {
+		stateCommitted: {"#0b5d1e", "#e9f6ed", "#2e8b4a"},
+		stateFailed:    {"#8a1c00", "#fdece8", "#c2410c"},
+		stateWithdrawn: {"#3b3b3b", "#f0f0f0", "#8a8a8a"},
+		stateNotListed: {"#3b3b3b", "#f7f7f7", "#b0b0b0"},
+		stateUnknown:   {"#3b3b3b", "#f7f7f7", "#b0b0b0"},
+	},
+	ThemeDark: {
+		stateCommitted: {"#a8e6b8", "#10291a", "#3f9d5c"},
+		stateFailed:    {"#ffb7a6", "#3a1510", "#e0623e"},
+		stateWithdrawn: {"#d9d9d9", "#2a2a2a", "#6b6b6b"},
+		stateNotListed: {"#d9d9d9", "#222222", "#5c5c5c"},
+		stateUnknown:   {"#d9d9d9", "#222222", "#5c5c5c"},
+	},
+}
+
+// stylesheet is built once from the dimensions and palettes, so that the
+// CSS, the SVG and the contrast test agree.
+var stylesheet = buildStylesheet()
+
+func buildStylesheet() string {
+	var b strings.Builder
+	// Every rule is scoped to qcb- classes, and the badge resets what a
+	// host page's element rules (a, span) could have set.
+	b.WriteString(`.qcb{box-sizing:border-box;display:inline-flex;align-items:center;gap:6px;overflow:hidden;vertical-align:middle;` +
+		`margin:0;border:1px solid;border-radius:6px;font:400 13px/1.3 system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;` +
+		`text-decoration:none;text-align:left;white-space:nowrap;letter-spacing:normal}` + "\n")
+	for s, d := range dimensions {
+		pad := "6px 10px"
+		if Size(s) == SizeCompact {
+			pad = "2px 8px"
+		}
+		fmt.Fprintf(&b, ".qcb-%s{width:%dpx;height:%dpx;padding:%s}\n", Size(s), d.W, d.H, pad)
+	}
+	b.WriteString(".qcb-icon{flex:none;width:18px;text-align:center;font-weight:700}\n" +
+		".qcb-text{display:flex;flex-direction:column;min-width:0}\n" +
+		".qcb-title{font-weight:600;overflow:hidden;text-overflow:ellipsis}\n" +
+		".qcb-detail{font-size:12px;overflow:hidden;text-overflow:ellipsis}\n" +
+		".qcb-compact .qcb-detail{display:none}\n" +
+		"a.qcb:hover .qcb-title{text-decoration:underline}\n" +
+		"a.qcb:focus-visible{outline:2px solid currentColor;outline-offset:2px}\n")
+	for t := range palettes {
+		for s, p := range palettes[t] {
+			fmt.Fprintf(&b, ".qcb-%s.qcb-%s{color:%s;background:%s;border-color:%s}\n", Theme(t), state(s), p.FG, p.BG, p.Border)
+		}
+	}
+	return b.String()
+}
+
+// Stylesheet is the CSS every badge needs, about 2 KB. The Handler serves
+// it; or put it in the page with StyleTag.
+func Stylesheet() string { return stylesheet }
+
+// StyleTag is the stylesheet in a <style> element, for pages that inline
+// it. Pass the page's CSP nonce, or "" for none.
+func StyleTag(nonce string) template.HTML {
+	if nonce == "" {
+		return template.HTML("<style>" + stylesheet + "</style>")
+	}
+	return template.HTML(`<style nonce="` + template.HTMLEscapeString(nonce) + `">` + stylesheet + "</style>")
+}

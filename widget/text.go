@@ -1,0 +1,179 @@
+package widget
+
+import (
+	"strings"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// Locale is the language a badge speaks: LocaleZH (the default) or
+// LocaleEN.
+type Locale uint8
+
+const (
+	LocaleZH Locale = iota // zh-CN
+	LocaleEN               // en
+)
+
+// String is the locale's BCP 47 tag.
+func (l Locale) String() string {
+	if l == LocaleEN {
+		return "en"
+	}
+	return "zh-CN"
+}
+
+// ParseLocale reads a BCP 47 tag: "en…" is English, anything else
+// Chinese.
+func ParseLocale(tag string) Locale {
+	tag = strings.TrimSpace(tag)
+	if len(tag) >= 2 && strings.EqualFold(tag[:2], "en") {
+		return LocaleEN
+	}
+	return LocaleZH
+}
+
+// LocaleFromAcceptLanguage picks the locale a browser prefers from an
+// Accept-Language header: the first of zh or en it names with a non-zero
+// weight, zh-CN when it names neither.
+func LocaleFromAcceptLanguage(header string) Locale {
+	best, bestQ := LocaleZH, -1.0
+	for part := range strings.SplitSeq(header, ",") {
+		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			q = parseQ(v)
+		}
+		if q <= 0 || len(tag) < 2 {
+			continue
+		}
+		var l Locale
+		switch strings.ToLower(tag[:2]) {
+		case "zh":
+			l = LocaleZH
+		case "en":
+			l = LocaleEN
+		default:
+			continue
+		}
+		if q > bestQ {
+			best, bestQ = l, q
+		}
+	}
+	return best
+}
+
+// parseQ reads a quality value ("0.8"); anything malformed is 0.
+func parseQ(s string) float64 {
+	var q float64
+	var scale float64 = 1
+	seenDot := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.' && !seenDot:
+			seenDot = true
+		case c >= '0' && c <= '9':
+			if seenDot {
+				scale /= 10
+				q += float64(c-'0') * scale
+			} else {
+				q = q*10 + float64(c-'0')
+			}
+		default:
+			return 0
+		}
+	}
+	return min(q, 1)
+}
+
+// words are a badge's texts in one locale.
+type words struct {
+	committed, committedNoInspection  string
+	passedOn                          string // + date
+	failed, failedOn                  string
+	suspended, revoked, expired       string
+	withdrawnOn                       string
+	notListed, unknown, checkOfficial string
+	verify                            string // the link's purpose, for the accessible name
+	dateLayout                        string
+}
+
+var vocab = [...]words{
+	LocaleZH: {
+		committed:             "质量承诺",
+		committedNoInspection: "承诺有效，尚无抽检",
+		passedOn:              "最近抽检合格 ",
+		failed:                "抽检不合格",
+		failedOn:              "公布于 ",
+		suspended:             "质量承诺已暂停",
+		revoked:               "质量承诺已撤销",
+		expired:               "质量承诺已过期",
+		withdrawnOn:           "自 ",
+		notListed:             "暂无有效质量承诺",
+		unknown:               "质量承诺信息",
+		checkOfficial:         "请到官方平台查询",
+		verify:                "到官方平台核验",
+		dateLayout:            "2006-01-02",
+	},
+	LocaleEN: {
+		committed:             "Quality commitment",
+		committedNoInspection: "In force, not yet inspected",
+		passedOn:              "Passed inspection ",
+		failed:                "Failed inspection",
+		failedOn:              "Published ",
+		suspended:             "Commitment suspended",
+		revoked:               "Commitment revoked",
+		expired:               "Commitment expired",
+		withdrawnOn:           "Since ",
+		notListed:             "No commitment in force",
+		unknown:               "Quality commitment",
+		checkOfficial:         "Check on the official platform",
+		verify:                "verify on the official platform",
+		dateLayout:            "2006-01-02",
+	},
+}
+
+// label is what a badge says: a title, a detail line, and the icon that
+// tells the state apart without colour.
+type label struct {
+	Title, Detail, Icon string
+}
+
+func (w *words) date(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	// Dates are the registry's calendar days, in China's time zone.
+	return t.In(chinaTime).Format(w.dateLayout)
+}
+
+var chinaTime = time.FixedZone("CST", 8*60*60)
+
+func (w *words) label(d client.Decision) label {
+	switch d.Verdict {
+	case client.VerdictCommitted:
+		if d.Since.IsZero() {
+			return label{w.committed, w.committedNoInspection, "✓"}
+		}
+		return label{w.committed, w.passedOn + w.date(d.Since), "✓"}
+	case client.VerdictInspectionFailed:
+		return label{w.failed, w.failedOn + w.date(d.Since), "!"}
+	case client.VerdictWithdrawn:
+		t := w.expired
+		switch d.Status {
+		case client.CommitmentSuspended:
+			t = w.suspended
+		case client.CommitmentRevoked:
+			t = w.revoked
+		}
+		detail := ""
+		if !d.Since.IsZero() {
+			detail = w.withdrawnOn + w.date(d.Since)
+		}
+		return label{t, detail, "–"}
+	case client.VerdictNotListed:
+		return label{w.notListed, "", "–"}
+	}
+	return label{w.unknown, w.checkOfficial, "?"}
+}

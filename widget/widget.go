@@ -1,0 +1,385 @@
+package widget
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+//go:embed templates/*.tmpl
+var templateFiles embed.FS
+
+// Templates are parsed once, when the package loads; a broken template is
+// a bug in this package, caught by any test.
+var templates = template.Must(template.ParseFS(templateFiles, "templates/*.tmpl"))
+
+const (
+	// DefaultVerifyHost is the host of the official record pages a badge
+	// may link to, unless WithVerifyHost says otherwise. It is the
+	// sandbox's; set the registry's own in production.
+	DefaultVerifyHost = "verify.qualitycommit.example"
+	// DefaultRenderTimeout bounds how long a badge waits for the API when
+	// the cache has no answer; past it the badge renders unknown.
+	DefaultRenderTimeout = 50 * time.Millisecond
+	// maxRenders bounds the statuses whose renderings are kept; past it
+	// they are dropped and rendered again as asked.
+	maxRenders = 100_000
+)
+
+// Look is how a badge looks: its locale, theme and size. The zero value
+// is zh-CN, light, full.
+type Look struct {
+	Locale Locale
+	Theme  Theme
+	Size   Size
+}
+
+// Widget renders quality-commitment badges from a cache. It is safe for
+// concurrent use; build one per process and share it.
+type Widget struct {
+	qc            *cache.Cache
+	look          Look
+	verifyHost    string
+	timeout       time.Duration
+	lookback      time.Duration
+	now           func() time.Time
+	showNotListed bool
+	hideUnknown   bool
+
+	// Prepared renderings: per status (an immutable record, so its
+	// address names its version), and shared for the verdicts that say
+	// nothing of the product.
+	byStatus sync.Map // *client.ProductStatus → *renderSlots
+	statuses atomic.Int64
+	shared   [2]renderSlots // not listed, unknown
+}
+
+// renderSlots holds one status's decision and renderings, a slot per kind
+// and look.
+type renderSlots struct {
+	decided atomic.Pointer[decided]
+	slots   [numKinds][numLooks]atomic.Pointer[rendering]
+}
+
+// decided is a decision made at from, good until until (zero: for ever).
+type decided struct {
+	d           client.Decision
+	from, until time.Time
+}
+
+// A rendering is prepared output and the decision it shows; a slot whose
+// decision no longer holds (a commitment expired with time) is rendered
+// again.
+type rendering struct {
+	verdict client.Verdict
+	status  client.CommitmentStatus
+	since   time.Time
+	text    string
+}
+
+// An Option configures a Widget.
+type Option func(*Widget) error
+
+// WithLook sets the default look; each call can override it.
+func WithLook(l Look) Option { return func(w *Widget) error { w.look = l; return nil } }
+
+// WithVerifyHost sets the only host badge links may point to (over
+// https): the registry's official record pages. A record whose verify URL
+// is elsewhere gets a badge without a link.
+func WithVerifyHost(host string) Option {
+	return func(w *Widget) error {
+		host = strings.ToLower(strings.TrimSpace(host))
+		if host == "" || strings.ContainsAny(host, "/:@ ") {
+			return fmt.Errorf("verify host %q is not a bare host name", host)
+		}
+		w.verifyHost = host
+		return nil
+	}
+}
+
+// WithRenderTimeout bounds the wait for the API when the cache has no
+// answer (default 50 ms).
+func WithRenderTimeout(d time.Duration) Option {
+	return func(w *Widget) error {
+		if d <= 0 {
+			return errors.New("render timeout must be positive")
+		}
+		w.timeout = d
+		return nil
+	}
+}
+
+// WithLookback sets how far back an inspection counts (default
+// client.DefaultLookback).
+func WithLookback(d time.Duration) Option {
+	return func(w *Widget) error { w.lookback = d; return nil }
+}
+
+// WithClock sets the time the verdict is judged at; nil (the default) is
+// the cache's clock.
+func WithClock(now func() time.Time) Option {
+	return func(w *Widget) error { w.now = now; return nil }
+}
+
+// WithNotListed shows a neutral "no commitment in force" badge for a
+// product no commitment in force covers (its maker is not listed, or its
+// commitment is not in force yet), instead of nothing.
+func WithNotListed(show bool) Option {
+	return func(w *Widget) error { w.showNotListed = show; return nil }
+}
+
+// WithUnknown shows (the default) or hides the neutral "check on the
+// official platform" badge for a product the SDK has no answer for.
+func WithUnknown(show bool) Option {
+	return func(w *Widget) error { w.hideUnknown = !show; return nil }
+}
+
+// New builds a widget over a cache.
+func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
+	if qc == nil {
+		return nil, errors.New("qcsdk/widget: cache is nil")
+	}
+	w := &Widget{
+		qc:         qc,
+		verifyHost: DefaultVerifyHost,
+		timeout:    DefaultRenderTimeout,
+	}
+	for _, o := range opts {
+		if err := o(w); err != nil {
+			return nil, fmt.Errorf("qcsdk/widget: %w", err)
+		}
+	}
+	return w, nil
+}
+
+// Status returns the registry's answer for a product and the verdict it
+// gives now. It answers from the cache at once when it can, and otherwise
+// waits for the API up to the render timeout; on any failure the decision
+// is unknown, and the error says why.
+func (w *Widget) Status(ctx context.Context, gtin string) (*client.ProductStatus, client.Decision, error) {
+	st, d, _, err := w.status(ctx, gtin)
+	return st, d, err
+}
+
+var unknown = client.Decision{Verdict: client.VerdictUnknown}
+
+// status is Status with the slots the product's renderings go in.
+func (w *Widget) status(ctx context.Context, gtin string) (*client.ProductStatus, client.Decision, *renderSlots, error) {
+	st, now, ok := w.qc.Cached(gtin)
+	if !ok {
+		ctx, cancel := context.WithTimeout(ctx, w.timeout)
+		var err error
+		st, err = w.qc.StatusByGTIN(ctx, gtin)
+		cancel()
+		if err != nil {
+			return nil, unknown, &w.shared[1], err
+		}
+		now = time.Now()
+	}
+	if w.now != nil {
+		now = w.now()
+	}
+	slots := w.slotsOf(st)
+	var d client.Decision
+	// The decision holds until an instant DecideUntil names: a warm badge
+	// reuses it rather than deciding again.
+	if p := slots.decided.Load(); p != nil && !now.Before(p.from) && (p.until.IsZero() || now.Before(p.until)) {
+		d = p.d
+	} else {
+		var until time.Time
+		d, until = client.DecideUntil(st, now, w.lookback)
+		slots.decided.Store(&decided{d: d, from: now, until: until})
+	}
+	switch {
+	case d.Verdict == client.VerdictNotListed:
+		slots = &w.shared[0]
+	case d.Verdict == client.VerdictUnknown || !d.Verdict.Known():
+		slots = &w.shared[1]
+	}
+	return st, d, slots, nil
+}
+
+// slotsOf finds or makes the renderings of a status.
+func (w *Widget) slotsOf(st *client.ProductStatus) *renderSlots {
+	v, ok := w.byStatus.Load(st)
+	if !ok {
+		if w.statuses.Add(1) > maxRenders {
+			// Statuses replaced in the cache leave their renderings here;
+			// start over rather than grow.
+			w.byStatus.Clear()
+			w.statuses.Store(1)
+		}
+		v, _ = w.byStatus.LoadOrStore(st, new(renderSlots))
+	}
+	return v.(*renderSlots)
+}
+
+// Badge renders the badge of the product with that GTIN as an HTML
+// fragment, in the widget's default look, or in look when given. It never
+// fails: past the render timeout, or on any error, it renders the unknown
+// badge (or nothing; see WithUnknown). Use Render for the error.
+func (w *Widget) Badge(ctx context.Context, gtin string, look ...Look) template.HTML {
+	h, _ := w.Render(ctx, gtin, w.lookOf(look))
+	return h
+}
+
+// Render is Badge with an explicit look, and the error that made the
+// badge unknown, for logging.
+func (w *Widget) Render(ctx context.Context, gtin string, look Look) (template.HTML, error) {
+	st, d, slots, err := w.status(ctx, gtin)
+	return template.HTML(w.prepared(kindHTML, slots, st, d, look, w.renderHTML)), err
+}
+
+// WriteBadge writes the badge's HTML to out: a warm badge is a copy of
+// prepared bytes.
+func (w *Widget) WriteBadge(ctx context.Context, out io.Writer, gtin string, look Look) error {
+	st, d, slots, _ := w.status(ctx, gtin)
+	_, err := io.WriteString(out, w.prepared(kindHTML, slots, st, d, look, w.renderHTML))
+	return err
+}
+
+// normal maps values out of range to the defaults.
+func (l Look) normal() Look {
+	if l.Locale > LocaleEN {
+		l.Locale = LocaleZH
+	}
+	if l.Theme > ThemeDark {
+		l.Theme = ThemeLight
+	}
+	if l.Size > SizeCompact {
+		l.Size = SizeFull
+	}
+	return l
+}
+
+func (w *Widget) lookOf(look []Look) Look {
+	if len(look) > 0 {
+		return look[0]
+	}
+	return w.look
+}
+
+// The kinds of prepared rendering.
+const (
+	kindHTML = iota
+	kindSVG
+	kindJSONLD
+	numKinds
+)
+
+const numLooks = 8 // 2 locales × 2 themes × 2 sizes
+
+func (l Look) index() int { return int(l.Locale)<<2 | int(l.Theme)<<1 | int(l.Size) }
+
+// prepared returns the rendering of a kind for a decision and look,
+// rendering it on first use. A warm call is an atomic load and allocates
+// nothing.
+func (w *Widget) prepared(kind int, slots *renderSlots, st *client.ProductStatus, d client.Decision, look Look, render func(*client.ProductStatus, client.Decision, Look) string) string {
+	look = look.normal()
+	slot := &slots.slots[kind][look.index()]
+	if r := slot.Load(); r != nil && r.verdict == d.Verdict && r.status == d.Status && r.since.Equal(d.Since) {
+		return r.text
+	}
+	text := render(st, d, look)
+	slot.Store(&rendering{verdict: d.Verdict, status: d.Status, since: d.Since, text: text})
+	return text
+}
+
+// badgeData is what the templates read.
+type badgeData struct {
+	Lang, Size, Theme, State string
+	Title, Detail, Icon      string
+	Name                     string // the accessible name: the verdict in words
+	Plain                    string // Name without the link's purpose, for an image
+	Href                     string
+	hidden                   bool
+}
+
+func stateOf(v client.Verdict) state {
+	switch v {
+	case client.VerdictCommitted:
+		return stateCommitted
+	case client.VerdictInspectionFailed:
+		return stateFailed
+	case client.VerdictWithdrawn:
+		return stateWithdrawn
+	case client.VerdictNotListed:
+		return stateNotListed
+	}
+	return stateUnknown
+}
+
+func (w *Widget) data(d client.Decision, look Look) badgeData {
+	voc := &vocab[look.Locale]
+	lb := voc.label(d)
+	s := stateOf(d.Verdict)
+	b := badgeData{
+		Lang: look.Locale.String(), Size: look.Size.String(), Theme: look.Theme.String(), State: s.String(),
+		Title: lb.Title, Detail: lb.Detail, Icon: lb.Icon,
+	}
+	switch d.Verdict {
+	case client.VerdictCommitted, client.VerdictWithdrawn:
+		if d.Commitment != nil {
+			b.Href = w.allowed(d.Commitment.VerifyURL)
+		}
+	case client.VerdictInspectionFailed:
+		if d.Inspection != nil {
+			b.Href = w.allowed(d.Inspection.VerifyURL)
+		}
+	case client.VerdictNotListed:
+		b.hidden = !w.showNotListed
+	default:
+		b.hidden = w.hideUnknown
+		b.Href = "https://" + w.verifyHost + "/"
+	}
+	b.Name = lb.Title
+	if lb.Detail != "" {
+		b.Name += "：" + lb.Detail
+		if look.Locale == LocaleEN {
+			b.Name = lb.Title + ": " + lb.Detail
+		}
+	}
+	b.Plain = b.Name
+	if b.Href != "" && d.Verdict != client.VerdictUnknown {
+		if look.Locale == LocaleEN {
+			b.Name += " (" + voc.verify + ")"
+		} else {
+			b.Name += "（" + voc.verify + "）"
+		}
+	}
+	return b
+}
+
+// allowed returns u if it is an https URL on the verify host, without
+// credentials, and "" otherwise: a badge never links anywhere else.
+func (w *Widget) allowed(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "https" || p.User != nil || p.Opaque != "" ||
+		!strings.EqualFold(p.Host, w.verifyHost) {
+		return ""
+	}
+	return p.String()
+}
+
+func (w *Widget) renderHTML(_ *client.ProductStatus, d client.Decision, look Look) string {
+	b := w.data(d, look)
+	if b.hidden {
+		return ""
+	}
+	var sb strings.Builder
+	if err := templates.ExecuteTemplate(&sb, "badge", b); err != nil {
+		return "" // the template is ours and tested; never break the page
+	}
+	return sb.String()
+}

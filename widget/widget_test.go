@@ -1,0 +1,300 @@
+package widget_test
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"flag"
+	"fmt"
+	"html/template"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
+	"github.com/qualitycommit/qcsdk/widget"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var reference = time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC)
+
+type env struct {
+	srv *sandbox.Server
+	qc  *cache.Cache
+	w   *widget.Widget
+}
+
+func setup(t testing.TB, sbOpts []sandbox.Option, opts ...widget.Option) *env {
+	t.Helper()
+	srv := sandbox.NewServer(t, append([]sandbox.Option{sandbox.WithRateLimit(0, 0), sandbox.WithReferenceTime(reference)}, sbOpts...)...)
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	qc, err := cache.New(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { qc.Close() })
+	opts = append([]widget.Option{widget.WithClock(func() time.Time { return reference.Add(12 * time.Hour) })}, opts...)
+	w, err := widget.New(qc, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{srv: srv, qc: qc, w: w}
+}
+
+// looks is every look a badge has.
+func looks() []widget.Look {
+	var out []widget.Look
+	for _, l := range []widget.Locale{widget.LocaleZH, widget.LocaleEN} {
+		for _, th := range []widget.Theme{widget.ThemeLight, widget.ThemeDark} {
+			for _, s := range []widget.Size{widget.SizeFull, widget.SizeCompact} {
+				out = append(out, widget.Look{Locale: l, Theme: th, Size: s})
+			}
+		}
+	}
+	return out
+}
+
+func lookName(l widget.Look) string { return fmt.Sprintf("%s/%s/%s", l.Locale, l.Theme, l.Size) }
+
+// product is a case of the golden files: a demo product (one per verdict
+// and edge), or a GTIN that gets no answer.
+type product struct {
+	name string
+	gtin string
+}
+
+func products(e *env) []product {
+	var out []product
+	for _, d := range e.srv.Demo() {
+		out = append(out, product{d.About, string(d.GTIN)})
+	}
+	out = append(out, product{"malformed GTIN: no answer", "6901234567893"})
+	return out
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./widget/ -update to create it)", err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s differs (-want +got; go test ./widget/ -update rewrites it):\n%s", name, d)
+	}
+}
+
+// TestGoldenBadges renders every state in every look, as HTML and SVG,
+// and compares them with the files in testdata.
+func TestGoldenBadges(t *testing.T) {
+	e := setup(t, nil, widget.WithNotListed(true))
+	ctx := context.Background()
+	var html, svg strings.Builder
+	for _, p := range products(e) {
+		for _, l := range looks() {
+			fmt.Fprintf(&html, "== %s · %s · %s\n%s\n", p.gtin, p.name, lookName(l), e.w.Badge(ctx, p.gtin, l))
+			fmt.Fprintf(&svg, "== %s · %s · %s\n%s\n", p.gtin, p.name, lookName(l), e.w.SVG(ctx, p.gtin, l))
+		}
+	}
+	golden(t, "badges.html.golden", html.String())
+	golden(t, "badges.svg.golden", svg.String())
+}
+
+// checkMarkup parses a rendering as XML (our HTML is well-formed XML
+// too, so a strict parser finds any unbalanced or broken markup), and
+// fails on script, event handlers, and links off the allow-list.
+func checkMarkup(t *testing.T, what, markup, host string) {
+	t.Helper()
+	d := xml.NewDecoder(strings.NewReader("<root>" + markup + "</root>"))
+	d.Strict = true
+	d.Entity = xml.HTMLEntity
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s: not well-formed: %v\n%s", what, err, markup)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		if n := strings.ToLower(se.Name.Local); n == "script" || n == "iframe" || n == "object" || n == "foreignobject" {
+			t.Errorf("%s: has a <%s> element", what, se.Name.Local)
+		}
+		for _, a := range se.Attr {
+			n, v := strings.ToLower(a.Name.Local), strings.ToLower(strings.TrimSpace(a.Value))
+			if strings.HasPrefix(n, "on") {
+				t.Errorf("%s: has an event handler %s=%q", what, a.Name.Local, a.Value)
+			}
+			if n == "style" {
+				t.Errorf("%s: has inline style %q", what, a.Value)
+			}
+			if n == "href" || n == "src" || n == "xlink:href" {
+				if strings.HasPrefix(v, "javascript:") || strings.HasPrefix(v, "data:") || !strings.HasPrefix(v, "https://"+host+"/") {
+					t.Errorf("%s: links off the allow-list: %s=%q", what, a.Name.Local, a.Value)
+				}
+			}
+		}
+	}
+}
+
+func TestBadgesAreWellFormedSmallAndSafe(t *testing.T) {
+	for _, hostile := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hostile=%v", hostile), func(t *testing.T) {
+			var sb []sandbox.Option
+			if hostile {
+				sb = append(sb, sandbox.WithHostileText())
+			}
+			e := setup(t, sb, widget.WithNotListed(true))
+			ctx := context.Background()
+			for _, p := range products(e) {
+				for _, l := range looks() {
+					what := p.gtin + " " + lookName(l)
+					h := string(e.w.Badge(ctx, p.gtin, l))
+					checkMarkup(t, what+" html", h, widget.DefaultVerifyHost)
+					if len(h) > 2048 {
+						t.Errorf("%s: badge HTML is %d bytes; the budget is 2 KB", what, len(h))
+					}
+					if h != "" && !strings.Contains(h, `aria-label="`) {
+						t.Errorf("%s: no accessible name", what)
+					}
+					checkMarkup(t, what+" svg", e.w.SVG(ctx, p.gtin, l), widget.DefaultVerifyHost)
+				}
+			}
+		})
+	}
+}
+
+func TestLinksOnlyToTheVerifyHostOverHTTPS(t *testing.T) {
+	for _, base := range []string{
+		"http://verify.qualitycommit.example",            // not https
+		"https://verify.qualitycommit.example.evil.test", // another host
+		"https://evil.test",
+	} {
+		t.Run(base, func(t *testing.T) {
+			e := setup(t, []sandbox.Option{sandbox.WithVerifyBaseURL(base)})
+			for _, p := range products(e)[:6] {
+				h := string(e.w.Badge(context.Background(), p.gtin))
+				if strings.Contains(h, "href=") && !strings.Contains(h, `href="https://verify.qualitycommit.example/"`) {
+					t.Errorf("%s: a badge links to a record page on %s:\n%s", p.gtin, base, h)
+				}
+				if ld := string(e.w.JSONLD(context.Background(), p.gtin)); strings.Contains(ld, base) {
+					t.Errorf("%s: the JSON-LD names %s", p.gtin, base)
+				}
+			}
+		})
+	}
+	if _, err := widget.New(nil); err == nil {
+		t.Error("New(nil) did not fail")
+	}
+	for _, bad := range []string{"", "https://x.test", "x.test/path", "user@x.test", "x.test:8443"} {
+		e := setup(t, nil)
+		if _, err := widget.New(e.qc, widget.WithVerifyHost(bad)); err == nil {
+			t.Errorf("WithVerifyHost(%q) was accepted", bad)
+		}
+	}
+}
+
+func TestDefaultsHideNotListedAndShowUnknown(t *testing.T) {
+	e := setup(t, nil)
+	ctx := context.Background()
+	if h := e.w.Badge(ctx, string(e.srv.NotListedGTIN())); h != "" {
+		t.Errorf("a product of a maker not on the list shows %q; want nothing by default", h)
+	}
+	h, err := e.w.Render(ctx, "6901234567893", widget.Look{})
+	if !errors.Is(err, client.ErrInvalidID) {
+		t.Errorf("Render of a malformed GTIN: error %v; want ErrInvalidID", err)
+	}
+	if !strings.Contains(string(h), "qcb-unknown") || !strings.Contains(string(h), "请到官方平台查询") {
+		t.Errorf("a product with no answer shows %q; want the neutral unknown badge", h)
+	}
+	hidden, err := widget.New(e.qc, widget.WithUnknown(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := hidden.Badge(ctx, "6901234567893"); h != "" {
+		t.Errorf("WithUnknown(false): %q; want nothing", h)
+	}
+}
+
+// Past the render timeout the badge is unknown — never a guess, never a
+// page held up.
+func TestASlowAPIGivesTheUnknownBadge(t *testing.T) {
+	e := setup(t, nil, widget.WithRenderTimeout(20*time.Millisecond))
+	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultLatency, Latency: 2 * time.Second})
+	g := string(e.srv.Demo()[0].GTIN)
+	h, err := e.w.Render(context.Background(), g, widget.Look{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error %v; want the render deadline", err)
+	}
+	if !strings.Contains(string(h), "qcb-unknown") {
+		t.Errorf("badge %q; want unknown", h)
+	}
+}
+
+func TestFuncMapInAPlatformsTemplate(t *testing.T) {
+	e := setup(t, nil)
+	tmpl := template.Must(template.New("page").Funcs(e.w.FuncMap()).Parse(
+		`<head>{{ qcStyle "n0nce" }}{{ qcJSONLD .GTIN }}</head><p>{{ .Name }}</p>{{ qcBadge .GTIN }}{{ qcBadge .GTIN "en" "dark" "compact" }}`))
+	var out strings.Builder
+	data := struct {
+		GTIN client.GTIN
+		Name string
+	}{e.srv.Demo()[0].GTIN, "<b>kettle</b>"}
+	if err := tmpl.Execute(&out, data); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{
+		`<script type="application/ld+json">{"@context":"https://schema.org","@type":"Product"`,
+		"&lt;b&gt;kettle&lt;/b&gt;", // the platform's own data stays escaped
+		`<style nonce="n0nce">.qcb{`,
+		`class="qcb qcb-full qcb-light qcb-committed" lang="zh-CN"`,
+		`class="qcb qcb-compact qcb-dark qcb-committed" lang="en"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the page lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestLocaleFromAcceptLanguage(t *testing.T) {
+	for _, c := range []struct {
+		header string
+		want   widget.Locale
+	}{
+		{"", widget.LocaleZH},
+		{"en-US,en;q=0.9", widget.LocaleEN},
+		{"zh-CN,zh;q=0.9,en;q=0.8", widget.LocaleZH},
+		{"fr-FR,en;q=0.5,zh;q=0.3", widget.LocaleEN},
+		{"en;q=0.2, zh-TW;q=0.9", widget.LocaleZH},
+		{"en;q=0", widget.LocaleZH},
+		{"de,fr", widget.LocaleZH},
+		{"en;q=abc", widget.LocaleZH},
+		{"x", widget.LocaleZH},
+	} {
+		if got := widget.LocaleFromAcceptLanguage(c.header); got != c.want {
+			t.Errorf("LocaleFromAcceptLanguage(%q) = %s; want %s", c.header, got, c.want)
+		}
+	}
+}
