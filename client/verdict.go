@@ -184,7 +184,7 @@ func DecideUntil(st *ProductStatus, now time.Time, lookback time.Duration) (Deci
 		if in.Result == InspectionPending {
 			continue
 		}
-		earliest(in.PublishedAt)              // it enters the window
+		earliest(in.PublishedAt)               // it enters the window
 		earliest(in.PublishedAt.Add(lookback)) // it is about to leave it
 	}
 	return d, until

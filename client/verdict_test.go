@@ -392,14 +392,14 @@ func TestDecideUntilHoldsUntilItsInstant(t *testing.T) {
 		return Inspection{ID: id, Result: r, PublishedAt: at}
 	}
 	statuses := map[string]*ProductStatus{
-		"in force, no inspection":  {Listed: true, Commitment: active(base.Add(-100*day), base.Add(100*day))},
-		"not in force yet":         {Listed: true, Commitment: active(base.Add(10*day), base.Add(400*day))},
-		"no end":                   {Listed: true, Commitment: active(base.Add(-100*day), time.Time{})},
-		"pass then fail to come":   {Listed: true, Commitment: active(base.Add(-500*day), base.Add(500*day)), Inspections: []Inspection{ins("p", InspectionPass, base.Add(-30*day)), ins("f", InspectionFail, base.Add(20*day))}},
-		"old fail leaving window":  {Listed: true, Commitment: active(base.Add(-500*day), time.Time{}), Inspections: []Inspection{ins("f", InspectionFail, base.Add(-360*day))}},
-		"pending only":             {Listed: true, Commitment: active(base.Add(-500*day), base.Add(3*day)), Inspections: []Inspection{ins("x", InspectionPending, base.Add(-day))}},
-		"revoked":                  {Listed: true, Commitment: &Commitment{ID: "c", Status: CommitmentRevoked, StatusChangedAt: base.Add(-day)}},
-		"not listed":               {Listed: false},
+		"in force, no inspection": {Listed: true, Commitment: active(base.Add(-100*day), base.Add(100*day))},
+		"not in force yet":        {Listed: true, Commitment: active(base.Add(10*day), base.Add(400*day))},
+		"no end":                  {Listed: true, Commitment: active(base.Add(-100*day), time.Time{})},
+		"pass then fail to come":  {Listed: true, Commitment: active(base.Add(-500*day), base.Add(500*day)), Inspections: []Inspection{ins("p", InspectionPass, base.Add(-30*day)), ins("f", InspectionFail, base.Add(20*day))}},
+		"old fail leaving window": {Listed: true, Commitment: active(base.Add(-500*day), time.Time{}), Inspections: []Inspection{ins("f", InspectionFail, base.Add(-360*day))}},
+		"pending only":            {Listed: true, Commitment: active(base.Add(-500*day), base.Add(3*day)), Inspections: []Inspection{ins("x", InspectionPending, base.Add(-day))}},
+		"revoked":                 {Listed: true, Commitment: &Commitment{ID: "c", Status: CommitmentRevoked, StatusChangedAt: base.Add(-day)}},
+		"not listed":              {Listed: false},
 	}
 	same := func(a, b Decision) bool {
 		return a.Verdict == b.Verdict && a.Status == b.Status && a.Since.Equal(b.Since) && a.Commitment == b.Commitment && a.Inspection == b.Inspection

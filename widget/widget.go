@@ -5,9 +5,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"html/template"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,6 +88,7 @@ type rendering struct {
 	status  client.CommitmentStatus
 	since   time.Time
 	text    string
+	etag    string // a strong validator of text, for the Handler
 }
 
 // An Option configures a Widget.
@@ -275,6 +278,7 @@ const (
 	kindHTML = iota
 	kindSVG
 	kindJSONLD
+	kindJSON
 	numKinds
 )
 
@@ -286,14 +290,23 @@ func (l Look) index() int { return int(l.Locale)<<2 | int(l.Theme)<<1 | int(l.Si
 // rendering it on first use. A warm call is an atomic load and allocates
 // nothing.
 func (w *Widget) prepared(kind int, slots *renderSlots, st *client.ProductStatus, d client.Decision, look Look, render func(*client.ProductStatus, client.Decision, Look) string) string {
+	return w.rendered(kind, slots, st, d, look, render).text
+}
+
+// rendered is prepared with the rendering's validator, for the Handler.
+func (w *Widget) rendered(kind int, slots *renderSlots, st *client.ProductStatus, d client.Decision, look Look, render func(*client.ProductStatus, client.Decision, Look) string) *rendering {
 	look = look.normal()
 	slot := &slots.slots[kind][look.index()]
 	if r := slot.Load(); r != nil && r.verdict == d.Verdict && r.status == d.Status && r.since.Equal(d.Since) {
-		return r.text
+		return r
 	}
 	text := render(st, d, look)
-	slot.Store(&rendering{verdict: d.Verdict, status: d.Status, since: d.Since, text: text})
-	return text
+	h := fnv.New64a()
+	io.WriteString(h, text)
+	r := &rendering{verdict: d.Verdict, status: d.Status, since: d.Since, text: text,
+		etag: `"` + strconv.FormatUint(h.Sum64(), 36) + `"`}
+	slot.Store(r)
+	return r
 }
 
 // badgeData is what the templates read.

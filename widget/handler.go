@@ -1,0 +1,227 @@
+package widget
+
+import (
+	"encoding/json"
+	"errors"
+	"hash/fnv"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// Handler serves the badges and their stylesheet under prefix (which ends
+// with "/"), for pages not rendered in Go and for <img> tags:
+//
+//	GET {prefix}badge/{gtin}.svg    the badge as an image
+//	GET {prefix}badge/{gtin}.html   the badge as an HTML fragment
+//	GET {prefix}badge/{gtin}.json   the verdict and its words, for a page's own script
+//	GET {prefix}badge.css           the stylesheet the fragments need
+//
+// The badge's look comes from the query — locale (zh-CN, en), theme
+// (light, dark), size (full, compact) — with the locale otherwise from
+// Accept-Language. Responses carry an ETag and Cache-Control, and answer
+// a matching If-None-Match with 304. A malformed GTIN or look is a 400
+// that says what is wrong.
+func (w *Widget) Handler(prefix string) http.Handler {
+	if !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+prefix+"badge.css", w.serveStylesheet)
+	mux.HandleFunc("GET "+prefix+"badge/{file}", w.serveBadge)
+	mux.HandleFunc(prefix, func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			rw.Header().Set("Allow", "GET, HEAD")
+			plainError(rw, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		plainError(rw, http.StatusNotFound, "not found")
+	})
+	return mux
+}
+
+// stylesheetETag validates the stylesheet, which changes only with a
+// release.
+var stylesheetETag = func() string {
+	h := fnv.New64a()
+	h.Write([]byte(stylesheet))
+	return `"css-` + strconv.FormatUint(h.Sum64(), 36) + `"`
+}()
+
+func (w *Widget) serveStylesheet(rw http.ResponseWriter, r *http.Request) {
+	h := rw.Header()
+	h.Set("Content-Type", "text/css; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=86400")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("ETag", stylesheetETag)
+	if notModified(r, stylesheetETag) {
+		rw.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if r.Method != http.MethodHead {
+		_, _ = rw.Write([]byte(stylesheet))
+	}
+}
+
+// formats the badge endpoint serves, by file extension.
+var badgeFormats = map[string]struct {
+	kind        int
+	contentType string
+	render      func(w *Widget) func(*client.ProductStatus, client.Decision, Look) string
+}{
+	".svg":  {kindSVG, "image/svg+xml", func(w *Widget) func(*client.ProductStatus, client.Decision, Look) string { return w.renderSVG }},
+	".html": {kindHTML, "text/html; charset=utf-8", func(w *Widget) func(*client.ProductStatus, client.Decision, Look) string { return w.renderHTML }},
+	".json": {kindJSON, "application/json", func(w *Widget) func(*client.ProductStatus, client.Decision, Look) string { return w.renderJSON }},
+}
+
+func (w *Widget) serveBadge(rw http.ResponseWriter, r *http.Request) {
+	file := r.PathValue("file")
+	dot := strings.LastIndexByte(file, '.')
+	if dot < 0 {
+		plainError(rw, http.StatusNotFound, "not found: a badge is {gtin}.svg, {gtin}.html or {gtin}.json")
+		return
+	}
+	f, ok := badgeFormats[file[dot:]]
+	if !ok {
+		plainError(rw, http.StatusNotFound, "not found: a badge is {gtin}.svg, {gtin}.html or {gtin}.json")
+		return
+	}
+	gtin, err := client.ParseGTIN(file[:dot])
+	if err != nil {
+		// The error names the fault (length, character, check digit) and
+		// echoes at most the GTIN, which ParseGTIN quotes.
+		plainError(rw, http.StatusBadRequest, err.Error())
+		return
+	}
+	look, vary, err := w.lookFromRequest(r)
+	if err != nil {
+		plainError(rw, http.StatusBadRequest, err.Error())
+		return
+	}
+	st, d, slots, lookupErr := w.status(r.Context(), string(gtin))
+	rd := w.rendered(f.kind, slots, st, d, look, f.render(w))
+
+	h := rw.Header()
+	h.Set("Content-Type", f.contentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	// Nothing in a badge runs or loads anything; say so to the browser
+	// too, for the image and the fragment opened on their own.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+	if vary {
+		h.Set("Vary", "Accept-Language")
+	}
+	h.Set("ETag", rd.etag)
+	if lookupErr != nil || d.Verdict == client.VerdictUnknown {
+		// Try again soon: the registry may answer next time.
+		h.Set("Cache-Control", "public, max-age=10")
+	} else {
+		h.Set("Cache-Control", "public, max-age=60, stale-while-revalidate=300")
+	}
+	if notModified(r, rd.etag) {
+		rw.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if r.Method != http.MethodHead {
+		_, _ = rw.Write([]byte(rd.text))
+	}
+}
+
+// lookFromRequest reads the look from the query, and the locale from
+// Accept-Language when the query names none (vary says so).
+func (w *Widget) lookFromRequest(r *http.Request) (look Look, vary bool, err error) {
+	look = w.look
+	q := r.URL.Query()
+	switch v := strings.ToLower(q.Get("locale")); v {
+	case "":
+		if al := r.Header.Get("Accept-Language"); al != "" {
+			look.Locale = LocaleFromAcceptLanguage(al)
+		}
+		vary = true
+	case "zh", "zh-cn", "zh-hans":
+		look.Locale = LocaleZH
+	case "en", "en-us", "en-gb":
+		look.Locale = LocaleEN
+	default:
+		return look, vary, errors.New("locale must be zh-CN or en")
+	}
+	switch q.Get("theme") {
+	case "":
+	case "light":
+		look.Theme = ThemeLight
+	case "dark":
+		look.Theme = ThemeDark
+	default:
+		return look, vary, errors.New("theme must be light or dark")
+	}
+	switch q.Get("size") {
+	case "":
+	case "full":
+		look.Size = SizeFull
+	case "compact":
+		look.Size = SizeCompact
+	default:
+		return look, vary, errors.New("size must be full or compact")
+	}
+	return look, vary, nil
+}
+
+// notModified reports whether the request's If-None-Match names etag.
+func notModified(r *http.Request, etag string) bool {
+	inm := r.Header.Get("If-None-Match")
+	if inm == "" {
+		return false
+	}
+	for part := range strings.SplitSeq(inm, ",") {
+		part = strings.TrimPrefix(strings.TrimSpace(part), "W/")
+		if part == etag || part == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+func plainError(rw http.ResponseWriter, code int, msg string) {
+	h := rw.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	rw.WriteHeader(code)
+	_, _ = rw.Write([]byte(msg + "\n"))
+}
+
+// badgeJSON is the .json badge: the verdict and the words a page's own
+// script would show.
+type badgeJSON struct {
+	GTIN      client.GTIN             `json:"gtin,omitempty"`
+	Verdict   client.Verdict          `json:"verdict"`
+	Status    client.CommitmentStatus `json:"status,omitempty"`
+	Since     string                  `json:"since,omitempty"`
+	Title     string                  `json:"title"`
+	Detail    string                  `json:"detail,omitempty"`
+	Label     string                  `json:"label"`
+	VerifyURL string                  `json:"verify_url,omitempty"`
+	Locale    string                  `json:"locale"`
+}
+
+func (w *Widget) renderJSON(st *client.ProductStatus, d client.Decision, look Look) string {
+	b := w.data(d, look)
+	v := badgeJSON{Verdict: d.Verdict, Status: d.Status, Title: b.Title, Detail: b.Detail, Label: b.Plain, Locale: b.Lang}
+	if d.Verdict != client.VerdictNotListed && d.Verdict != client.VerdictUnknown {
+		// Renderings of these two are shared between products: no GTIN.
+		if st != nil {
+			v.GTIN = st.Key.GTIN
+		}
+		v.VerifyURL = b.Href
+	}
+	if !d.Since.IsZero() {
+		v.Since = d.Since.In(chinaTime).Format(time.DateOnly)
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return "{}"
+	}
+	return string(j)
+}

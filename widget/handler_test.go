@@ -1,0 +1,150 @@
+package widget_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/widget"
+)
+
+func get(t *testing.T, h http.Handler, target string, header ...string) *http.Response {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+func body(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestHandlerServesBadgesWithValidators(t *testing.T) {
+	e := setup(t, nil)
+	h := e.w.Handler("/quality/")
+	g := string(e.srv.Demo()[0].GTIN)
+	for _, c := range []struct{ ext, ctype, has string }{
+		{".svg", "image/svg+xml", "<svg "},
+		{".html", "text/html; charset=utf-8", `class="qcb `},
+		{".json", "application/json", `"verdict":"committed"`},
+	} {
+		t.Run(c.ext, func(t *testing.T) {
+			resp := get(t, h, "/quality/badge/"+g+c.ext)
+			b := body(t, resp)
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != c.ctype || !strings.Contains(b, c.has) {
+				t.Fatalf("GET %s: %d %q\n%s", c.ext, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+			}
+			etag := resp.Header.Get("ETag")
+			if etag == "" || !strings.Contains(resp.Header.Get("Cache-Control"), "max-age=60") ||
+				resp.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+				t.Errorf("headers %v", resp.Header)
+			}
+			again := get(t, h, "/quality/badge/"+g+c.ext, "If-None-Match", etag)
+			if again.StatusCode != http.StatusNotModified || body(t, again) != "" {
+				t.Errorf("If-None-Match %s: %d; want 304 with no body", etag, again.StatusCode)
+			}
+			other := get(t, h, "/quality/badge/"+g+c.ext+"?theme=dark&locale=en", "If-None-Match", etag)
+			if other.StatusCode != 200 || other.Header.Get("ETag") == etag {
+				t.Errorf("the dark English badge answered %d with the light Chinese one's ETag", other.StatusCode)
+			}
+		})
+	}
+
+	var j struct {
+		GTIN      client.GTIN    `json:"gtin"`
+		Verdict   client.Verdict `json:"verdict"`
+		Since     string         `json:"since"`
+		Title     string         `json:"title"`
+		VerifyURL string         `json:"verify_url"`
+		Locale    string         `json:"locale"`
+	}
+	resp := get(t, h, "/quality/badge/"+g+".json", "Accept-Language", "en-GB,en;q=0.9")
+	if err := json.Unmarshal([]byte(body(t, resp)), &j); err != nil {
+		t.Fatal(err)
+	}
+	if j.GTIN != client.GTIN(g) || j.Verdict != client.VerdictCommitted || j.Locale != "en" || j.Title != "Quality commitment" ||
+		j.Since == "" || !strings.HasPrefix(j.VerifyURL, "https://"+widget.DefaultVerifyHost+"/") {
+		t.Errorf("the .json badge for an English reader: %+v", j)
+	}
+	if resp.Header.Get("Vary") != "Accept-Language" {
+		t.Errorf("Vary = %q; want Accept-Language", resp.Header.Get("Vary"))
+	}
+	if r := get(t, h, "/quality/badge/"+g+".json?locale=en"); r.Header.Get("Vary") != "" {
+		t.Errorf("a locale from the query varies on %q", r.Header.Get("Vary"))
+	}
+}
+
+func TestHandlerStylesheet(t *testing.T) {
+	e := setup(t, nil)
+	h := e.w.Handler("/quality")
+	resp := get(t, h, "/quality/badge.css")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/css; charset=utf-8" || body(t, resp) != widget.Stylesheet() {
+		t.Fatalf("GET badge.css: %d %v", resp.StatusCode, resp.Header)
+	}
+	again := get(t, h, "/quality/badge.css", "If-None-Match", resp.Header.Get("ETag"))
+	if again.StatusCode != http.StatusNotModified {
+		t.Errorf("If-None-Match: %d; want 304", again.StatusCode)
+	}
+}
+
+func TestHandlerRefusesBadInputClearly(t *testing.T) {
+	e := setup(t, nil)
+	h := e.w.Handler("/quality/")
+	g := string(e.srv.Demo()[0].GTIN)
+	for _, c := range []struct {
+		target string
+		code   int
+		says   string
+	}{
+		{"/quality/badge/6901234567893.svg", 400, "check digit"},
+		{"/quality/badge/69012345.svg", 400, "gtin"},
+		{"/quality/badge/69O1234567892.html", 400, "character"},
+		{"/quality/badge/" + g + ".svg?theme=neon", 400, "theme must be"},
+		{"/quality/badge/" + g + ".svg?size=huge", 400, "size must be"},
+		{"/quality/badge/" + g + ".svg?locale=fr", 400, "locale must be"},
+		{"/quality/badge/" + g + ".png", 404, "not found"},
+		{"/quality/badge/" + g, 404, "not found"},
+		{"/quality/elsewhere", 404, "not found"},
+	} {
+		resp := get(t, h, c.target)
+		b := body(t, resp)
+		if resp.StatusCode != c.code || !strings.Contains(strings.ToLower(b), c.says) {
+			t.Errorf("GET %s: %d %q; want %d saying %q", c.target, resp.StatusCode, b, c.code, c.says)
+		}
+		if resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s: an error is cacheable: %q", c.target, resp.Header.Get("Cache-Control"))
+		}
+	}
+	req := httptest.NewRequest(http.MethodPost, "/quality/badge/"+g+".svg", nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST a badge: %d; want 405", rec.Code)
+	}
+}
+
+func TestHandlerProductsWithoutACommitment(t *testing.T) {
+	e := setup(t, nil)
+	h := e.w.Handler("/quality/")
+	g := string(e.srv.NotListedGTIN())
+	if b := body(t, get(t, h, "/quality/badge/"+g+".html")); b != "" {
+		t.Errorf("the HTML badge of a product not listed: %q; want nothing by default", b)
+	}
+	svg := body(t, get(t, h, "/quality/badge/"+g+".svg?locale=en"))
+	if !strings.Contains(svg, "No commitment in force") {
+		t.Errorf("the SVG of a product not listed: %q; an image is always drawn", svg)
+	}
+}
