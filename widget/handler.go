@@ -32,6 +32,12 @@ func (w *Widget) Handler(prefix string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+prefix+"badge.css", w.serveStylesheet)
 	mux.HandleFunc("GET "+prefix+"badge/{file}", w.serveBadge)
+	q := &enquiry{w: w, prefix: prefix}
+	mux.HandleFunc("GET "+prefix+"{$}", q.search)
+	mux.HandleFunc("GET "+prefix+"enterprises/{id}", q.enterprise)
+	mux.HandleFunc("GET "+prefix+"inspections/{id}", q.inspection)
+	mux.HandleFunc("GET "+prefix+"cases", q.cases)
+	mux.HandleFunc("GET "+prefix+"enquiry.css", serveEnquiryCSS)
 	mux.HandleFunc(prefix, func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			rw.Header().Set("Allow", "GET, HEAD")
@@ -52,17 +58,34 @@ var stylesheetETag = func() string {
 }()
 
 func (w *Widget) serveStylesheet(rw http.ResponseWriter, r *http.Request) {
+	serveCSS(rw, r, stylesheet, stylesheetETag)
+}
+
+// The enquiry pages' stylesheet carries the badge's too.
+var enquiryStylesheet = enquiryCSS + stylesheet
+
+var enquiryETag = func() string {
+	h := fnv.New64a()
+	h.Write([]byte(enquiryStylesheet))
+	return `"css-` + strconv.FormatUint(h.Sum64(), 36) + `"`
+}()
+
+func serveEnquiryCSS(rw http.ResponseWriter, r *http.Request) {
+	serveCSS(rw, r, enquiryStylesheet, enquiryETag)
+}
+
+func serveCSS(rw http.ResponseWriter, r *http.Request, css, etag string) {
 	h := rw.Header()
 	h.Set("Content-Type", "text/css; charset=utf-8")
 	h.Set("Cache-Control", "public, max-age=86400")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("ETag", stylesheetETag)
-	if notModified(r, stylesheetETag) {
+	h.Set("ETag", etag)
+	if notModified(r, etag) {
 		rw.WriteHeader(http.StatusNotModified)
 		return
 	}
 	if r.Method != http.MethodHead {
-		_, _ = rw.Write([]byte(stylesheet))
+		_, _ = rw.Write([]byte(css))
 	}
 }
 

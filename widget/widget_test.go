@@ -123,7 +123,14 @@ func TestGoldenBadges(t *testing.T) {
 // fails on script, event handlers, and links off the allow-list.
 func checkMarkup(t *testing.T, what, markup, host string) {
 	t.Helper()
-	d := xml.NewDecoder(strings.NewReader("<root>" + markup + "</root>"))
+	checkXML(t, what, "<root>"+markup+"</root>", host, false)
+}
+
+// checkXML is checkMarkup for a whole document; with relative, links
+// within the site ("/…", "?…") are allowed too.
+func checkXML(t *testing.T, what, doc, host string, relative bool) {
+	t.Helper()
+	d := xml.NewDecoder(strings.NewReader(doc))
 	d.Strict = true
 	d.Entity = xml.HTMLEntity
 	for {
@@ -132,7 +139,7 @@ func checkMarkup(t *testing.T, what, markup, host string) {
 			return
 		}
 		if err != nil {
-			t.Fatalf("%s: not well-formed: %v\n%s", what, err, markup)
+			t.Fatalf("%s: not well-formed: %v\n%s", what, err, doc)
 		}
 		se, ok := tok.(xml.StartElement)
 		if !ok {
@@ -150,7 +157,8 @@ func checkMarkup(t *testing.T, what, markup, host string) {
 				t.Errorf("%s: has inline style %q", what, a.Value)
 			}
 			if n == "href" || n == "src" || n == "xlink:href" {
-				if strings.HasPrefix(v, "javascript:") || strings.HasPrefix(v, "data:") || !strings.HasPrefix(v, "https://"+host+"/") {
+				local := relative && (strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//") || strings.HasPrefix(v, "?"))
+				if strings.HasPrefix(v, "javascript:") || strings.HasPrefix(v, "data:") || !local && !strings.HasPrefix(v, "https://"+host+"/") {
 					t.Errorf("%s: links off the allow-list: %s=%q", what, a.Name.Local, a.Value)
 				}
 			}

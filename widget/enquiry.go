@@ -1,0 +1,430 @@
+package widget
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// The consumer enquiry entry: pages a shopper uses to search the registry
+// on the platform's own site. They are plain HTML forms and links — no
+// script — in both locales, read through the cache, and say plainly when
+// the registry cannot be reached.
+
+// pageWords are the enquiry pages' texts in one locale.
+type pageWords struct {
+	Entry, Search, Cases, Source                     string
+	NameOrUSCC, Category, AnyCategory                string
+	NoResults, NextPage, NoneYet, BackToSearch       string
+	USCC, Region, ListedOn, Verify, Maker            string
+	Commitments, InForce, Scope, Inspections         string
+	Published, Product, Result, Batch, Authority     string
+	Sampled, ReportNo, Rectification                 string
+	Item, Requirement, Measured, CasesAbout          string
+	Down, NotFound, BadQuery                         string
+	Pass, Fail, Pending                              string
+	Active, Suspended, Revoked, Expired, Deadline    string
+	CasesTitle, SearchTitle, InspectionTitle         string
+	dateLayout                                       string
+	brandsIn, modelsIn, prefixesIn, listSep, itemSep string
+}
+
+// enquiryCSS styles the enquiry pages; the badge stylesheet follows it.
+const enquiryCSS = `.qce{margin:0;font:16px/1.5 system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;color:#1f1f1f;background:#fff}
+.qce-top{display:flex;flex-wrap:wrap;gap:8px 24px;align-items:center;padding:12px 16px;border-bottom:1px solid #d0d0d0}
+.qce-home{font-weight:700;color:#1f1f1f;text-decoration:none}
+.qce-nav a{margin-right:16px;color:#0b57d0}
+.qce-main{max-width:60rem;margin:0 auto;padding:16px}
+.qce-search{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:end;margin:16px 0}
+.qce-search label{display:flex;flex-direction:column;font-size:14px}
+.qce-search input,.qce-search select,.qce-search button{font:inherit;padding:6px 8px}
+.qce-results li{margin:6px 0}
+.qce-uscc{font-family:ui-monospace,monospace;color:#4a4a4a}
+.qce-facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}
+.qce-facts dt{color:#4a4a4a}
+.qce-commitment{border:1px solid #d0d0d0;border-left:6px solid #8a8a8a;border-radius:6px;padding:8px 16px;margin:12px 0}
+.qce-commitment.qce-active{border-left-color:#2e8b4a}
+.qce-inspections,.qce-failed{border-collapse:collapse;width:100%}
+.qce-inspections th,.qce-inspections td,.qce-failed th,.qce-failed td{border-bottom:1px solid #e0e0e0;padding:6px 8px;text-align:left}
+.qce-fail{color:#8a1c00;font-weight:600}
+.qce-message{padding:8px 12px;background:#f7f7f7;border:1px solid #d0d0d0;border-radius:6px}
+.qce-case{border-bottom:1px solid #e0e0e0;padding:8px 0}
+.qce-meta{color:#4a4a4a;font-size:14px}
+.qce-foot{max-width:60rem;margin:24px auto;padding:16px;color:#4a4a4a;font-size:14px;border-top:1px solid #d0d0d0}
+`
+
+var pageVocab = [...]pageWords{
+	LocaleZH: {
+		Entry: "产品质量承诺查询", Search: "查询", Cases: "典型案例",
+		Source:     "数据来自市场监管部门产品质量承诺名录。",
+		NameOrUSCC: "企业名称或统一社会信用代码", Category: "产品类别", AnyCategory: "全部类别",
+		NoResults: "没有找到符合条件的企业。", NextPage: "下一页", NoneYet: "暂无。", BackToSearch: "返回查询",
+		USCC: "统一社会信用代码", Region: "所在地区", ListedOn: "列入名录日期", Verify: "到官方平台核验", Maker: "查看企业",
+		Commitments: "质量承诺", InForce: "有效期", Scope: "适用范围：", Inspections: "执法抽检结果",
+		Published: "公布日期", Product: "产品", Result: "结果", Batch: "批次", Authority: "抽检机关",
+		Sampled: "抽样日期", ReportNo: "报告编号", Rectification: "整改情况",
+		Item: "不合格项目", Requirement: "标准要求", Measured: "实测值",
+		CasesAbout: "市场监管部门公布的典型执法案例。",
+		Down:       "暂时无法连接产品质量承诺名录，请稍后再试。", NotFound: "没有找到这条记录。",
+		BadQuery: "查询条件有误：", Pass: "合格", Fail: "不合格", Pending: "检验中",
+		Active: "有效", Suspended: "已暂停", Revoked: "已撤销", Expired: "已过期", Deadline: "整改期限",
+		CasesTitle: "典型案例", SearchTitle: "产品质量承诺查询", InspectionTitle: "抽检结果",
+		dateLayout: "2006-01-02", brandsIn: "品牌 ", modelsIn: "型号 ", prefixesIn: "商品条码前缀 ", listSep: "、", itemSep: "；",
+	},
+	LocaleEN: {
+		Entry: "Quality commitment registry", Search: "Search", Cases: "Typical cases",
+		Source:     "From the market regulator's product quality commitment registry.",
+		NameOrUSCC: "Company name or unified social credit code", Category: "Category", AnyCategory: "All categories",
+		NoResults: "No company on the list matches.", NextPage: "Next page", NoneYet: "None yet.", BackToSearch: "Back to search",
+		USCC: "Unified social credit code", Region: "Region", ListedOn: "Listed on", Verify: "Verify on the official platform", Maker: "See the company",
+		Commitments: "Quality commitments", InForce: "In force", Scope: "Covers:", Inspections: "Law-enforcement inspections",
+		Published: "Published", Product: "Product", Result: "Result", Batch: "Batch", Authority: "Authority",
+		Sampled: "Sampled", ReportNo: "Report number", Rectification: "Rectification",
+		Item: "Failed item", Requirement: "Requirement", Measured: "Measured",
+		CasesAbout: "Typical enforcement cases published by the market regulator.",
+		Down:       "The quality commitment registry cannot be reached just now. Please try again shortly.", NotFound: "No such record.",
+		BadQuery: "The search is not valid: ", Pass: "Pass", Fail: "Fail", Pending: "Pending",
+		Active: "Active", Suspended: "Suspended", Revoked: "Revoked", Expired: "Expired", Deadline: "deadline",
+		CasesTitle: "Typical cases", SearchTitle: "Quality commitment registry", InspectionTitle: "Inspection result",
+		dateLayout: "2006-01-02", brandsIn: "brands ", modelsIn: "models ", prefixesIn: "GTIN prefixes ", listSep: ", ", itemSep: "; ",
+	},
+}
+
+// page is what every enquiry template reads.
+type page struct {
+	Lang, Title, Prefix string
+	T                   *pageWords
+	Q                   string // the locale query to carry in links ("" or "?locale=en")
+	Explicit            bool   // the locale was chosen in the query
+	Message             string
+
+	Query, Category string
+	Categories      []option
+	Searched        bool
+	Enterprises     []enterpriseRow
+	Next            string
+
+	Enterprise  *enterpriseView
+	Commitments []commitmentView
+	Inspections []inspectionView
+	Inspection  *inspectionView
+	Cases       []caseView
+}
+
+type option struct{ Code, Name string }
+
+type enterpriseRow struct{ ID, Name, USCC, Region string }
+
+type enterpriseView struct{ Name, USCC, Region, Listed, Verify string }
+
+type commitmentView struct {
+	Category, Status, StatusClass, From, To, Reason, Scope, Verify string
+	Items                                                          []itemView
+}
+
+type itemView struct{ Standard, Text string }
+
+type inspectionView struct {
+	ID, EnterpriseID, Product, Batch, Authority, Sampled, Published string
+	Result, ResultClass, Failed, ReportNo, Rectification, Verify    string
+	FailedItems                                                     []failedView
+}
+
+type failedView struct{ Item, Requirement, Measured string }
+
+type caseView struct{ Title, Summary, Brand, Platform, Authority, Published, Verify string }
+
+// enquiry serves the enquiry pages.
+type enquiry struct {
+	w      *Widget
+	prefix string
+}
+
+func (q *enquiry) newPage(r *http.Request, title func(*pageWords) string) (*page, Locale) {
+	look, _, err := q.w.lookFromRequest(r)
+	if err != nil {
+		look = q.w.look
+	}
+	loc := look.Locale
+	p := &page{Lang: loc.String(), Prefix: q.prefix, T: &pageVocab[loc]}
+	if v := r.URL.Query().Get("locale"); v != "" {
+		p.Explicit = true
+		p.Q = "?locale=" + loc.String()
+	}
+	p.Title = title(p.T)
+	return p, loc
+}
+
+func (q *enquiry) render(rw http.ResponseWriter, code int, name string, p *page) {
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, name, p); err != nil {
+		plainError(rw, http.StatusInternalServerError, "the page could not be rendered")
+		return
+	}
+	h := rw.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// Pages of our own: our stylesheet, our forms, no script at all.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'")
+	h.Set("Referrer-Policy", "same-origin")
+	if code == http.StatusOK {
+		h.Set("Cache-Control", "private, max-age=60")
+	} else {
+		h.Set("Cache-Control", "no-store")
+	}
+	h.Set("Vary", "Accept-Language")
+	rw.WriteHeader(code)
+	_, _ = rw.Write(buf.Bytes())
+}
+
+// fail renders the page for a read that failed: not found, bad input, or
+// the registry out of reach.
+func (q *enquiry) fail(rw http.ResponseWriter, p *page, err error) {
+	code := http.StatusServiceUnavailable
+	p.Message = p.T.Down
+	switch {
+	case errors.Is(err, client.ErrNotFound):
+		code, p.Message = http.StatusNotFound, p.T.NotFound
+	case errors.Is(err, client.ErrInvalidInput), errors.Is(err, client.ErrInvalidID):
+		code, p.Message = http.StatusBadRequest, p.T.BadQuery+err.Error()
+	}
+	q.render(rw, code, "problem", p)
+}
+
+func (q *enquiry) date(t time.Time, loc Locale) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(chinaTime).Format(pageVocab[loc].dateLayout)
+}
+
+func textIn(t client.Text, loc Locale) string {
+	if loc == LocaleEN {
+		return t.In("en")
+	}
+	return t.ZH
+}
+
+// search is the entry's home: the search form and its results.
+func (q *enquiry) search(rw http.ResponseWriter, r *http.Request) {
+	p, loc := q.newPage(r, func(t *pageWords) string { return t.SearchTitle })
+	ctx := r.Context()
+	qs := r.URL.Query()
+	p.Query = strings.TrimSpace(qs.Get("q"))
+	p.Category = strings.TrimSpace(qs.Get("category"))
+	if len(p.Query) > 100 || len(p.Category) > 64 || len(qs.Get("cursor")) > 512 {
+		q.fail(rw, p, client.ErrInvalidInput)
+		return
+	}
+	if cats, err := q.w.qc.Categories(ctx); err == nil {
+		for _, c := range cats {
+			p.Categories = append(p.Categories, option{c.Code, textIn(c.Name, loc)})
+		}
+	}
+	if p.Query == "" && p.Category == "" {
+		q.render(rw, http.StatusOK, "search", p)
+		return
+	}
+	// A USCC names one maker: go straight to its page.
+	if u, err := client.ParseUSCC(p.Query); err == nil {
+		ent, err := q.w.qc.Enterprise(ctx, string(u))
+		if err == nil {
+			http.Redirect(rw, r, q.prefix+"enterprises/"+url.PathEscape(ent.ID)+p.Q, http.StatusSeeOther)
+			return
+		}
+		if !errors.Is(err, client.ErrNotFound) {
+			q.fail(rw, p, err)
+			return
+		}
+	}
+	p.Searched = true
+	opts := &client.EnterpriseListOptions{Query: p.Query, Category: p.Category}
+	opts.Limit = 20
+	opts.Cursor = qs.Get("cursor")
+	res, err := q.w.qc.Enterprises(ctx, opts)
+	if err != nil {
+		q.fail(rw, p, err)
+		return
+	}
+	for _, e := range res.Items {
+		p.Enterprises = append(p.Enterprises, enterpriseRow{e.ID, textIn(e.Name, loc), string(e.USCC), textIn(e.Region, loc)})
+	}
+	if res.NextCursor != "" {
+		v := url.Values{"q": {p.Query}, "category": {p.Category}, "cursor": {res.NextCursor}}
+		if p.Explicit {
+			v.Set("locale", p.Lang)
+		}
+		p.Next = q.prefix + "?" + v.Encode()
+	}
+	q.render(rw, http.StatusOK, "search", p)
+}
+
+// enterprise is a maker's page: its commitments and its inspections.
+func (q *enquiry) enterprise(rw http.ResponseWriter, r *http.Request) {
+	p, loc := q.newPage(r, func(t *pageWords) string { return t.Entry })
+	ctx := r.Context()
+	id := r.PathValue("id")
+	ent, err := q.w.qc.Enterprise(ctx, id)
+	if err != nil {
+		q.fail(rw, p, err)
+		return
+	}
+	p.Title = textIn(ent.Name, loc)
+	p.Enterprise = &enterpriseView{Name: p.Title, USCC: string(ent.USCC), Region: textIn(ent.Region, loc),
+		Listed: q.date(ent.ListedAt, loc), Verify: q.w.allowed(ent.VerifyURL)}
+	cmts, err := q.w.qc.EnterpriseCommitments(ctx, ent.ID, &client.ListOptions{Limit: 100})
+	if err != nil {
+		q.fail(rw, p, err)
+		return
+	}
+	names := q.categoryNames(ctx, loc)
+	for _, c := range cmts.Items {
+		p.Commitments = append(p.Commitments, q.commitmentView(c, names, loc))
+	}
+	ins, err := q.w.qc.Inspections(ctx, &client.InspectionListOptions{Enterprise: ent.ID, ListOptions: client.ListOptions{Limit: 50}})
+	if err != nil {
+		q.fail(rw, p, err)
+		return
+	}
+	for _, in := range ins.Items {
+		p.Inspections = append(p.Inspections, q.inspectionView(in, loc))
+	}
+	q.render(rw, http.StatusOK, "enterprise", p)
+}
+
+func (q *enquiry) categoryNames(ctx context.Context, loc Locale) map[string]string {
+	names := map[string]string{}
+	if cats, err := q.w.qc.Categories(ctx); err == nil {
+		for _, c := range cats {
+			names[c.Code] = textIn(c.Name, loc)
+		}
+	}
+	return names
+}
+
+func (q *enquiry) commitmentView(c client.Commitment, names map[string]string, loc Locale) commitmentView {
+	t := &pageVocab[loc]
+	v := commitmentView{Category: names[c.Category], From: q.date(c.EffectiveAt, loc), To: q.date(c.ExpiresAt, loc),
+		StatusClass: "withdrawn", Verify: q.w.allowed(c.VerifyURL)}
+	if v.Category == "" {
+		v.Category = c.Category
+	}
+	switch c.Status {
+	case client.CommitmentActive:
+		v.Status, v.StatusClass = t.Active, "active"
+	case client.CommitmentSuspended:
+		v.Status = t.Suspended
+	case client.CommitmentRevoked:
+		v.Status = t.Revoked
+	case client.CommitmentExpired:
+		v.Status = t.Expired
+	default:
+		v.Status = string(c.Status)
+	}
+	if c.StatusReason != nil {
+		v.Reason = textIn(*c.StatusReason, loc)
+	}
+	var scope []string
+	if len(c.Scope.Brands) > 0 {
+		scope = append(scope, t.brandsIn+strings.Join(c.Scope.Brands, t.listSep))
+	}
+	if len(c.Scope.Models) > 0 {
+		scope = append(scope, t.modelsIn+strings.Join(c.Scope.Models, t.listSep))
+	}
+	if len(c.Scope.GTINPrefixes) > 0 {
+		scope = append(scope, t.prefixesIn+strings.Join(c.Scope.GTINPrefixes, t.listSep))
+	}
+	v.Scope = strings.Join(scope, t.itemSep)
+	for _, it := range c.Items {
+		v.Items = append(v.Items, itemView{it.Standard, textIn(it.Text, loc)})
+	}
+	return v
+}
+
+func (q *enquiry) inspectionView(in client.Inspection, loc Locale) inspectionView {
+	t := &pageVocab[loc]
+	v := inspectionView{ID: in.ID, EnterpriseID: in.EnterpriseID, Product: textIn(in.Product.Name, loc),
+		Batch: in.Product.Batch, Authority: textIn(in.Authority, loc), Sampled: q.date(in.SampledAt, loc),
+		Published: q.date(in.PublishedAt, loc), ReportNo: in.ReportNo, Verify: q.w.allowed(in.VerifyURL)}
+	if in.Product.Brand != "" {
+		v.Product = in.Product.Brand + " " + v.Product
+	}
+	if in.Product.Model != "" {
+		v.Product += " " + in.Product.Model
+	}
+	switch in.Result {
+	case client.InspectionPass:
+		v.Result, v.ResultClass = t.Pass, "pass"
+	case client.InspectionFail:
+		v.Result, v.ResultClass = t.Fail, "fail"
+	default:
+		v.Result, v.ResultClass = t.Pending, "pending"
+	}
+	var failed []string
+	for _, f := range in.FailedItems {
+		v.FailedItems = append(v.FailedItems, failedView{textIn(f.Item, loc), f.Requirement, f.Measured})
+		failed = append(failed, textIn(f.Item, loc))
+	}
+	v.Failed = strings.Join(failed, t.listSep)
+	if rc := in.Rectification; rc != nil {
+		v.Rectification = rc.Status
+		if !rc.Deadline.IsZero() {
+			v.Rectification += " · " + t.Deadline + " " + q.date(rc.Deadline, loc)
+		}
+		if rc.Note != nil {
+			v.Rectification += " · " + textIn(*rc.Note, loc)
+		}
+	}
+	return v
+}
+
+// inspection is one inspection's page.
+func (q *enquiry) inspection(rw http.ResponseWriter, r *http.Request) {
+	p, loc := q.newPage(r, func(t *pageWords) string { return t.InspectionTitle })
+	in, err := q.w.qc.Inspection(r.Context(), r.PathValue("id"))
+	if err != nil {
+		q.fail(rw, p, err)
+		return
+	}
+	v := q.inspectionView(*in, loc)
+	p.Inspection = &v
+	q.render(rw, http.StatusOK, "inspection", p)
+}
+
+// cases lists the typical enforcement cases.
+func (q *enquiry) cases(rw http.ResponseWriter, r *http.Request) {
+	p, loc := q.newPage(r, func(t *pageWords) string { return t.CasesTitle })
+	opts := &client.CaseListOptions{Category: r.URL.Query().Get("category")}
+	opts.Limit = 20
+	opts.Cursor = r.URL.Query().Get("cursor")
+	if len(opts.Category) > 64 || len(opts.Cursor) > 512 {
+		q.fail(rw, p, client.ErrInvalidInput)
+		return
+	}
+	res, err := q.w.qc.Cases(r.Context(), opts)
+	if err != nil {
+		q.fail(rw, p, err)
+		return
+	}
+	for _, c := range res.Items {
+		p.Cases = append(p.Cases, caseView{Title: textIn(c.Title, loc), Summary: textIn(c.Summary, loc), Brand: c.Brand,
+			Platform: c.Platform, Authority: textIn(c.Authority, loc), Published: q.date(c.PublishedAt, loc), Verify: q.w.allowed(c.VerifyURL)})
+	}
+	if res.NextCursor != "" {
+		v := url.Values{"cursor": {res.NextCursor}}
+		if opts.Category != "" {
+			v.Set("category", opts.Category)
+		}
+		if p.Explicit {
+			v.Set("locale", p.Lang)
+		}
+		p.Next = q.prefix + "cases?" + v.Encode()
+	}
+	q.render(rw, http.StatusOK, "cases", p)
+}
