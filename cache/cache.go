@@ -210,6 +210,10 @@ func (c *Cache) Close() error {
 	return err
 }
 
+// API is the client the cache reads through, for the calls it does not
+// cache: a widget files shoppers' reports with it.
+func (c *Cache) API() *client.Client { return c.api }
+
 // Store is the store the cache reads and writes.
 func (c *Cache) Store() Store { return c.store }
 

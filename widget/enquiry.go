@@ -31,6 +31,11 @@ type pageWords struct {
 	Pass, Fail, Pending                              string
 	Active, Suspended, Revoked, Expired, Deadline    string
 	CasesTitle, SearchTitle, InspectionTitle         string
+	Report, ReportAbout, GTIN, Listing, Kind         string
+	Description, Contact, Send, Sent, Forbidden      string
+	KindCounterfeit, KindSubstandard, KindFalse      string
+	KindOther, NeedGTIN, NeedListing, NeedKind       string
+	NeedDescription, TooLong, NotSent                string
 	dateLayout                                       string
 	brandsIn, modelsIn, prefixesIn, listSep, itemSep string
 }
@@ -54,6 +59,10 @@ const enquiryCSS = `.qce{margin:0;font:16px/1.5 system-ui,-apple-system,"PingFan
 .qce-inspections th,.qce-inspections td,.qce-failed th,.qce-failed td{border-bottom:1px solid #e0e0e0;padding:6px 8px;text-align:left}
 .qce-fail{color:#8a1c00;font-weight:600}
 .qce-message{padding:8px 12px;background:#f7f7f7;border:1px solid #d0d0d0;border-radius:6px}
+.qce-error{color:#8a1c00}
+.qce-report input,.qce-report textarea{font:inherit;width:100%;max-width:36rem;padding:6px 8px;box-sizing:border-box}
+.qce-report input[type=radio]{width:auto}
+.qce-report fieldset{border:1px solid #d0d0d0;border-radius:6px;margin:12px 0}
 .qce-case{border-bottom:1px solid #e0e0e0;padding:8px 0}
 .qce-meta{color:#4a4a4a;font-size:14px}
 .qce-foot{max-width:60rem;margin:24px auto;padding:16px;color:#4a4a4a;font-size:14px;border-top:1px solid #d0d0d0}
@@ -75,6 +84,13 @@ var pageVocab = [...]pageWords{
 		BadQuery: "查询条件有误：", Pass: "合格", Fail: "不合格", Pending: "检验中",
 		Active: "有效", Suspended: "已暂停", Revoked: "已撤销", Expired: "已过期", Deadline: "整改期限",
 		CasesTitle: "典型案例", SearchTitle: "产品质量承诺查询", InspectionTitle: "抽检结果",
+		Report: "举报假冒或不合格商品", ReportAbout: "您的举报将作为线索转交市场监管部门。请尽量写清您看到的情况。",
+		GTIN: "商品条码", Listing: "商品页面链接", Kind: "问题类型", Description: "您看到的情况", Contact: "联系方式（选填）",
+		Send: "提交举报", Sent: "已收到您的举报，编号：", Forbidden: "表单已过期或来源不明，请重新打开举报页面再提交。",
+		KindCounterfeit: "疑似假冒", KindSubstandard: "疑似质量不合格", KindFalse: "虚假宣传承诺", KindOther: "其他",
+		NeedGTIN: "请填写有效的商品条码：", NeedListing: "请填写以 http:// 或 https:// 开头的商品页面链接。",
+		NeedKind: "请选择问题类型。", NeedDescription: "请描述您看到的情况。", TooLong: "内容过长。",
+		NotSent:    "暂时无法提交，您填写的内容保留在下方，请稍后再试。",
 		dateLayout: "2006-01-02", brandsIn: "品牌 ", modelsIn: "型号 ", prefixesIn: "商品条码前缀 ", listSep: "、", itemSep: "；",
 	},
 	LocaleEN: {
@@ -92,6 +108,13 @@ var pageVocab = [...]pageWords{
 		BadQuery: "The search is not valid: ", Pass: "Pass", Fail: "Fail", Pending: "Pending",
 		Active: "Active", Suspended: "Suspended", Revoked: "Revoked", Expired: "Expired", Deadline: "deadline",
 		CasesTitle: "Typical cases", SearchTitle: "Quality commitment registry", InspectionTitle: "Inspection result",
+		Report: "Report a fake or sub-standard product", ReportAbout: "Your report goes to the market regulator as a lead. Please say what you saw as clearly as you can.",
+		GTIN: "Barcode (GTIN)", Listing: "Link to the product page", Kind: "What is wrong", Description: "What you saw", Contact: "How to reach you (optional)",
+		Send: "Send the report", Sent: "Your report was received. Reference:", Forbidden: "This form has expired or did not come from this site. Please open the report page again and resend.",
+		KindCounterfeit: "Suspected counterfeit", KindSubstandard: "Suspected sub-standard quality", KindFalse: "False commitment claim", KindOther: "Something else",
+		NeedGTIN: "Please give a valid barcode: ", NeedListing: "Please give the product page's link, starting with http:// or https://.",
+		NeedKind: "Please choose what is wrong.", NeedDescription: "Please say what you saw.", TooLong: "This is too long.",
+		NotSent:    "The report could not be sent just now. What you wrote is kept below; please try again shortly.",
 		dateLayout: "2006-01-02", brandsIn: "brands ", modelsIn: "models ", prefixesIn: "GTIN prefixes ", listSep: ", ", itemSep: "; ",
 	},
 }
@@ -115,6 +138,7 @@ type page struct {
 	Inspections []inspectionView
 	Inspection  *inspectionView
 	Cases       []caseView
+	Report      *reportForm
 }
 
 type option struct{ Code, Name string }

@@ -38,6 +38,9 @@ func (w *Widget) Handler(prefix string) http.Handler {
 	mux.HandleFunc("GET "+prefix+"inspections/{id}", q.inspection)
 	mux.HandleFunc("GET "+prefix+"cases", q.cases)
 	mux.HandleFunc("GET "+prefix+"enquiry.css", serveEnquiryCSS)
+	mux.HandleFunc("GET "+prefix+"report", q.reportPage)
+	mux.HandleFunc("POST "+prefix+"report", q.sendReport)
+	mux.HandleFunc("GET "+prefix+"report/sent", q.reportSent)
 	mux.HandleFunc(prefix, func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			rw.Header().Set("Allow", "GET, HEAD")

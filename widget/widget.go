@@ -2,6 +2,7 @@ package widget
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -58,6 +59,8 @@ type Widget struct {
 	now           func() time.Time
 	showNotListed bool
 	hideUnknown   bool
+	reportKey     []byte // the report form's MAC key
+	platform      string // how reports name the platform
 
 	// Prepared renderings: per status (an immutable record, so its
 	// address names its version), and shared for the verdicts that say
@@ -148,6 +151,33 @@ func WithUnknown(show bool) Option {
 	return func(w *Widget) error { w.hideUnknown = !show; return nil }
 }
 
+// WithReportKey sets the key the report form's anti-forgery tokens are
+// made with (at least 32 bytes). Give every server of a fleet the same key,
+// so that a form rendered by one can be sent to another; by default each
+// widget draws a random one.
+func WithReportKey(key []byte) Option {
+	return func(w *Widget) error {
+		if len(key) < 32 {
+			return errors.New("report key must be at least 32 bytes")
+		}
+		w.reportKey = append([]byte(nil), key...)
+		return nil
+	}
+}
+
+// WithPlatformName sets how reports name the platform to the regulator;
+// by default, the site's host name.
+func WithPlatformName(name string) Option {
+	return func(w *Widget) error {
+		name = strings.TrimSpace(name)
+		if name == "" || len(name) > 100 {
+			return errors.New("platform name must be 1 to 100 bytes")
+		}
+		w.platform = name
+		return nil
+	}
+}
+
 // New builds a widget over a cache.
 func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
 	if qc == nil {
@@ -162,6 +192,10 @@ func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
 		if err := o(w); err != nil {
 			return nil, fmt.Errorf("qcsdk/widget: %w", err)
 		}
+	}
+	if w.reportKey == nil {
+		w.reportKey = make([]byte, 32)
+		_, _ = rand.Read(w.reportKey)
 	}
 	return w, nil
 }
