@@ -197,9 +197,10 @@ func (q *enquiry) render(rw http.ResponseWriter, code int, name string, p *page)
 	// Pages of our own: our stylesheet, our forms, no script at all.
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'")
 	h.Set("Referrer-Policy", "same-origin")
-	if code == http.StatusOK {
+	if code == http.StatusOK && p.Report == nil {
 		h.Set("Cache-Control", "private, max-age=60")
 	} else {
+		// Errors, and the report form, whose token is this browser's.
 		h.Set("Cache-Control", "no-store")
 	}
 	h.Set("Vary", "Accept-Language")

@@ -42,6 +42,9 @@ func (s *shopper) form(target string) url.Values {
 	if resp.StatusCode != 200 {
 		s.t.Fatalf("GET %s: %d\n%s", target, resp.StatusCode, b)
 	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		s.t.Errorf("the report form is cacheable (%q): its token is this browser's", cc)
+	}
 	checkPage(s.t, target, b)
 	v := url.Values{}
 	for _, m := range hidden.FindAllStringSubmatch(b, -1) {
