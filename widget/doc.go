@@ -39,6 +39,29 @@
 // schema.org Product with its Certification for search engines. All text
 // is escaped by html/template or encoding/json.
 //
+// # The Handler and the enquiry entry
+//
+// Handler serves, under a prefix the platform mounts it at:
+//
+//	mux.Handle("/quality/", badges.Handler("/quality/"))
+//
+//	/quality/badge/{gtin}.svg|.html|.json  the badge (?locale=en&theme=dark&size=compact)
+//	/quality/badge.css                     the badge stylesheet
+//	/quality/                              search the registry by company name, USCC or category
+//	/quality/enterprises/{id}              a maker: its commitments and inspection results
+//	/quality/inspections/{id}              one inspection, with its failed items
+//	/quality/cases                         typical enforcement cases
+//	/quality/report                        a shopper's report of a fake or sub-standard listing
+//
+// Badges carry ETags (304 on If-None-Match) and short Cache-Control. The
+// enquiry pages are plain HTML forms and links in both locales, with no
+// script; when the registry cannot be reached they say so (503). The report
+// form is protected against cross-site posts (a SameSite cookie and a
+// token MAC'd with WithReportKey — give a fleet one key) and files one
+// report per form however often it is sent; whatever goes wrong, what the
+// shopper typed comes back in the form. Link to it from a product page as
+// /quality/report?gtin={gtin}&listing={url}.
+//
 // # Speed
 //
 // A badge is rendered once per product version, decision and look, and
