@@ -7,8 +7,11 @@
 //	go run ./examples/storefront
 //	go run ./examples/storefront -api https://api.example.org -key "$QC_API_KEY"
 //
-// It looks products up with the SDK's client; it moves to the cache and
-// widget packages as they land.
+// It shows what an integration looks like: the client, the cache in front
+// of it (with -redis, a memory tier in front of Redis, as on a fleet), the
+// widget's badges in the shop's own templates, and the widget's handler
+// mounted under /quality/ for badge images and the consumer enquiry pages.
+// With -follow it keeps the cache current from the change feed.
 package main
 
 import (
@@ -24,8 +27,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
+	"github.com/qualitycommit/qcsdk/widget"
 )
 
 func main() {
@@ -41,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "address the shop listens on (a busy port falls back to a free one)")
 	apiURL := fs.String("api", os.Getenv("QC_API_URL"), "base URL of the registry API (default: an in-process sandbox)")
 	key := fs.String("key", os.Getenv("QC_API_KEY"), "API key (also QC_API_KEY)")
+	redisAddr := fs.String("redis", os.Getenv("QC_REDIS"), "Redis address host:port, to share the cache as a fleet would (also QC_REDIS)")
+	follow := fs.Bool("follow", false, "follow the registry's change feed, so that pushed changes show at once")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -74,7 +83,39 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	shop, err := newShop(api, products(catalogue))
+	defer api.CloseIdleConnections()
+
+	var cacheOpts []cache.Option
+	var feedStore cache.Store // where the follower writes: Redis itself on a fleet
+	if *redisAddr != "" {
+		rdb := redis.NewClient(&redis.Options{Addr: *redisAddr, ContextTimeoutEnabled: true})
+		defer rdb.Close()
+		shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: "qcsdk:storefront:"})
+		defer shared.Close()
+		mem := cache.NewMemory(cache.MemoryOptions{})
+		defer mem.Close()
+		tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{})
+		if err != nil {
+			return err
+		}
+		defer tiered.Close()
+		cacheOpts = append(cacheOpts, cache.WithStore(tiered))
+		feedStore = shared
+		fmt.Fprintf(stdout, "storefront: cache shared through Redis at %s\n", *redisAddr)
+	}
+	qc, err := cache.New(api, cacheOpts...)
+	if err != nil {
+		return err
+	}
+	defer qc.Close()
+	if feedStore == nil {
+		feedStore = qc.Store()
+	}
+	badges, err := widget.New(qc)
+	if err != nil {
+		return err
+	}
+	shop, err := newShop(qc, badges, products(catalogue))
 	if err != nil {
 		return err
 	}
@@ -90,6 +131,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	srv := &http.Server{Handler: shop, ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *follow {
+		followed := make(chan struct{})
+		defer func() { stop(); <-followed }()
+		go func() {
+			defer close(followed)
+			_ = cache.Follow(ctx, api, feedStore, nil)
+		}()
+		fmt.Fprintln(stdout, "storefront: following the change feed")
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -8,18 +8,22 @@ import (
 	"hash/fnv"
 	"html/template"
 	"net/http"
-	"strings"
+	"net/url"
 	"time"
 
+	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
+	"github.com/qualitycommit/qcsdk/widget"
 )
 
 //go:embed templates/*.html static/*.css
 var assets embed.FS
 
-// lookupDeadline bounds how long a page waits for the registry: past it the
-// page renders with the neutral "check on the official platform" badge.
+// lookupDeadline bounds how long the listing waits for its batch lookup:
+// past it the products without an answer show the neutral "check on the
+// official platform" badge. (A product page waits at most the widget's
+// render timeout, 50 ms.)
 const lookupDeadline = 800 * time.Millisecond
 
 type item struct {
@@ -61,20 +65,35 @@ func products(sb *sandbox.Sandbox) []item {
 }
 
 type shop struct {
-	api   *client.Client
-	items []item
-	index map[client.GTIN]int
-	pages *template.Template
-	css   []byte
-	mux   *http.ServeMux
+	qc     *cache.Cache
+	badges *widget.Widget
+	items  []item
+	index  map[client.GTIN]int
+	pages  *template.Template
+	css    []byte
+	mux    *http.ServeMux
 }
 
-func newShop(api *client.Client, items []item) (*shop, error) {
-	pages, err := template.New("").Funcs(template.FuncMap{
-		"text":  func(t client.Text, lang string) string { return t.In(lang) },
-		"price": func(fen int) string { return fmt.Sprintf("¥%d.%02d", fen/100, fen%100) },
-		"date":  func(t time.Time) string { return t.Format("2006-01-02") },
-	}).ParseFS(assets, "templates/*.html")
+// enquiryPrefix is where the shop mounts the widget's handler: badge
+// images, the badge stylesheet and the consumer enquiry pages.
+const enquiryPrefix = "/quality/"
+
+func newShop(qc *cache.Cache, badges *widget.Widget, items []item) (*shop, error) {
+	funcs := badges.FuncMap() // qcBadge, qcJSONLD, qcStyle
+	funcs["text"] = func(t client.Text, lang string) string { return t.In(lang) }
+	funcs["price"] = func(fen int) string { return fmt.Sprintf("¥%d.%02d", fen/100, fen%100) }
+	funcs["date"] = func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format("2006-01-02")
+	}
+	// The link from a product page to the report form, pre-filled.
+	funcs["report"] = func(g client.GTIN, r *http.Request, lang string) string {
+		listing := "http://" + r.Host + "/p/" + string(g)
+		return enquiryPrefix + "report?" + url.Values{"gtin": {string(g)}, "listing": {listing}, "locale": {lang}}.Encode()
+	}
+	pages, err := template.New("").Funcs(funcs).ParseFS(assets, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
@@ -83,11 +102,12 @@ func newShop(api *client.Client, items []item) (*shop, error) {
 		return nil, err
 	}
 	s := &shop{
-		api:   api,
-		items: items,
-		index: make(map[client.GTIN]int, len(items)),
-		pages: pages,
-		css:   css,
+		qc:     qc,
+		badges: badges,
+		items:  items,
+		index:  make(map[client.GTIN]int, len(items)),
+		pages:  pages,
+		css:    css,
 	}
 	for i, it := range items {
 		s.index[it.GTIN] = i
@@ -100,95 +120,32 @@ func newShop(api *client.Client, items []item) (*shop, error) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Write(s.css)
 	})
+	s.mux.Handle(enquiryPrefix, badges.Handler(enquiryPrefix))
 	return s, nil
 }
 
 func (s *shop) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// badge is what a page shows for a product.
-type badge struct {
-	Verdict client.Verdict
-	Title   string
-	Detail  string
-}
-
-func badgeFor(st *client.ProductStatus, lang string) badge {
-	d := client.Decide(st, time.Now(), client.DefaultLookback)
-	en := strings.HasPrefix(lang, "en")
-	pick := func(zh, e string) string {
-		if en {
-			return e
-		}
-		return zh
-	}
-	date := ""
-	if !d.Since.IsZero() {
-		date = d.Since.Format("2006-01-02")
-	}
-	b := badge{Verdict: d.Verdict}
-	switch d.Verdict {
-	case client.VerdictCommitted:
-		b.Title = pick("质量承诺", "Quality commitment")
-		b.Detail = pick("尚未抽检", "Not inspected yet")
-		if date != "" {
-			b.Detail = pick("最近抽检合格 ", "Passed inspection ") + date
-		}
-	case client.VerdictInspectionFailed:
-		b.Title = pick("抽检不合格", "Failed inspection")
-		b.Detail = pick("监督抽查不合格 ", "Failed official sampling ") + date
-	case client.VerdictWithdrawn:
-		switch d.Status {
-		case client.CommitmentSuspended:
-			b.Title = pick("质量承诺已暂停", "Commitment suspended")
-		case client.CommitmentRevoked:
-			b.Title = pick("质量承诺已撤销", "Commitment revoked")
-		default:
-			b.Title = pick("质量承诺已到期", "Commitment expired")
-		}
-		b.Detail = date
-	case client.VerdictUnknown:
-		b.Title = pick("请到官方平台查询", "Check on the official platform")
-	}
-	return b
-}
-
 func language(r *http.Request) string {
 	if l := r.URL.Query().Get("lang"); l == "en" || l == "zh-CN" {
 		return l
 	}
-	if strings.HasPrefix(r.Header.Get("Accept-Language"), "en") {
-		return "en"
-	}
-	return "zh-CN"
-}
-
-type card struct {
-	item
-	Badge badge
+	return widget.LocaleFromAcceptLanguage(r.Header.Get("Accept-Language")).String()
 }
 
 func (s *shop) listing(w http.ResponseWriter, r *http.Request) {
 	lang := language(r)
+	// One batch call for the products the cache does not hold; the badges
+	// below are then answered from memory. A product still without an
+	// answer at the deadline gets the neutral badge.
 	ctx, cancel := context.WithTimeout(r.Context(), lookupDeadline)
 	defer cancel()
 	keys := make([]client.ProductKey, len(s.items))
 	for i, it := range s.items {
 		keys[i] = client.ProductKey{GTIN: it.GTIN}
 	}
-	// One batch call for the whole page; a key that failed, or a call
-	// past the deadline, leaves its product without a status.
-	results, _ := s.api.Products.Batch(ctx, keys)
-	statuses := make(map[client.GTIN]*client.ProductStatus, len(results))
-	for _, res := range results {
-		if res.Err == nil {
-			statuses[res.Key.GTIN] = res.Status
-		}
-	}
-	cards := make([]card, len(s.items))
-	for i, it := range s.items {
-		cards[i] = card{item: it, Badge: badgeFor(statuses[it.GTIN], lang)}
-	}
-	s.render(w, "listing.html", map[string]any{"Lang": lang, "Cards": cards})
+	s.qc.Statuses(ctx, keys)
+	s.render(w, "listing.html", map[string]any{"Lang": lang, "Items": s.items})
 }
 
 func (s *shop) product(w http.ResponseWriter, r *http.Request) {
@@ -205,14 +162,10 @@ func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 		s.render(w, "error.html", map[string]any{"Lang": lang, "Message": "no such product in this shop"})
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), lookupDeadline)
-	defer cancel()
-	st, _, err := s.api.Products.ByGTIN(ctx, string(g), nil)
-	if err != nil {
-		st = nil // the badge says to check the official platform
-	}
+	// The same answer the badge shows, for the details below it.
+	st, d, _ := s.badges.Status(r.Context(), string(g))
 	s.render(w, "product.html", map[string]any{
-		"Lang": lang, "Item": s.items[i], "Badge": badgeFor(st, lang), "Status": st,
+		"Lang": lang, "Item": s.items[i], "Status": st, "Verdict": d.Verdict, "Request": r,
 	})
 }
 

@@ -9,9 +9,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
+	"github.com/qualitycommit/qcsdk/widget"
 )
+
+// state is how the badge's class names a verdict.
+func state(v client.Verdict) string {
+	switch v {
+	case client.VerdictInspectionFailed:
+		return "failed"
+	case client.VerdictNotListed:
+		return "not-listed"
+	}
+	return string(v)
+}
 
 func newTestShop(t *testing.T, api string) (*shop, *sandbox.Server) {
 	t.Helper()
@@ -24,7 +37,16 @@ func newTestShop(t *testing.T, api string) (*shop, *sandbox.Server) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.CloseIdleConnections)
-	s, err := newShop(c, products(srv.Sandbox))
+	qc, err := cache.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { qc.Close() })
+	badges, err := widget.New(qc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newShop(qc, badges, products(srv.Sandbox))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,9 +88,9 @@ func TestListingShowsEveryVerdict(t *testing.T) {
 			t.Errorf("%s (%s) is not on the listing", d.GTIN, d.About)
 			continue
 		}
-		hasBadge := strings.Contains(card, `class="qc qc-`+string(d.Verdict)+`"`)
+		hasBadge := strings.Contains(card, ` qcb-`+state(d.Verdict)+`"`)
 		if d.Verdict == client.VerdictNotListed {
-			if strings.Contains(card, `class="qc `) {
+			if strings.Contains(card, `class="qcb `) {
 				t.Errorf("%s (%s): not listed, yet the card has a badge: %s", d.GTIN, d.About, card)
 			}
 		} else if !hasBadge {
@@ -87,7 +109,8 @@ func TestProductPage(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("product page = %d", code)
 	}
-	for _, want := range []string{"Failed inspection", "What the maker promised", "Official inspections", `lang="en"`} {
+	for _, want := range []string{"Failed inspection", "What the maker promised", "Official inspections", `lang="en"`,
+		`<script type="application/ld+json">`, `href="/quality/badge.css"`, `href="/quality/report?gtin=` + string(failed.GTIN)} {
 		if !strings.Contains(page, want) {
 			t.Errorf("English product page lacks %q", want)
 		}
@@ -118,15 +141,15 @@ func TestPagesRenderWithTheAPIDown(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("GET / with the API down = %d", code)
 	}
-	if n := strings.Count(page, "qc-unknown"); n != len(s.items) {
+	if n := strings.Count(page, "qcb-unknown"); n != len(s.items) {
 		t.Errorf("%d unknown badges with the API down, want %d", n, len(s.items))
 	}
-	if strings.Contains(page, "qc-committed") {
+	if strings.Contains(page, "qcb-committed") {
 		t.Error("a committed badge was shown with no answer from the API")
 	}
 	code, page = get(t, s, "/p/"+string(srv.Demo()[0].GTIN))
-	if code != http.StatusOK || !strings.Contains(page, "qc-unknown") {
-		t.Errorf("product page with the API down: %d, unknown badge shown: %v", code, strings.Contains(page, "qc-unknown"))
+	if code != http.StatusOK || !strings.Contains(page, "qcb-unknown") {
+		t.Errorf("product page with the API down: %d, unknown badge shown: %v", code, strings.Contains(page, "qcb-unknown"))
 	}
 }
 
@@ -161,8 +184,8 @@ func TestRun(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "qc-committed") {
-		t.Errorf("GET %s = %d; committed badge present: %v", addr, resp.StatusCode, strings.Contains(string(body), "qc-committed"))
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "qcb-committed") {
+		t.Errorf("GET %s = %d; committed badge present: %v", addr, resp.StatusCode, strings.Contains(string(body), "qcb-committed"))
 	}
 	cancel()
 	select {
