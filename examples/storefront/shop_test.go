@@ -154,13 +154,20 @@ func TestPagesRenderWithTheAPIDown(t *testing.T) {
 }
 
 // The README's main command: run starts the sandbox and the shop, serves,
-// and stops when its context ends.
+// and stops when its context ends — following the change feed too, with
+// -follow.
 func TestRun(t *testing.T) {
+	for _, args := range [][]string{nil, {"-follow"}} {
+		t.Run(strings.Join(append([]string{"args"}, args...), " "), func(t *testing.T) { testRun(t, args) })
+	}
+}
+
+func testRun(t *testing.T, args []string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, pw, io.Discard)
+		done <- run(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), pw, io.Discard)
 		pw.Close()
 	}()
 	var addr string
