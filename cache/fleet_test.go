@@ -15,7 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/cache"
-	"github.com/qualitycommit/qcsdk/cache/internal/redistest"
+	"github.com/qualitycommit/qcsdk/internal/redistest"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )

@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/cache"
-	"github.com/qualitycommit/qcsdk/cache/internal/redistest"
+	"github.com/qualitycommit/qcsdk/internal/redistest"
 )
 
 // node is one web server of a fleet: its memory tier in front of a Redis

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/redistest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// syncBuffer is a bytes.Buffer safe to read while run writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// The fleet of one the worker's output describes: a web server's cache on
+// the same Redis sees a revocation without asking the API.
+func TestWorkerKeepsAWebServersCacheCurrent(t *testing.T) {
+	rs := redistest.Start(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-redis", rs.Addr()}, &out, io.Discard) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run = %v after its context ended", err)
+		}
+	}()
+
+	// The sandbox's address, from the worker's output.
+	var base string
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for base == "" {
+		if _, after, ok := strings.Cut(out.String(), "sandbox API on "); ok && strings.Contains(after, "\n") {
+			base = strings.TrimSpace(strings.SplitN(after, "\n", 2)[0])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker did not start: %s", out.String())
+		}
+		<-tick.C // the worker prints its address when it is ready
+	}
+
+	// A web server: its cache on a memory tier in front of the same Redis.
+	api, err := client.New(client.WithBaseURL(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.CloseIdleConnections()
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
+	defer shared.Close()
+	mem := cache.NewMemory(cache.MemoryOptions{})
+	defer mem.Close()
+	tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tiered.Close()
+	qc, err := cache.New(api, cache.WithStore(tiered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qc.Close()
+
+	const gtin = "06910000100003" // the sandbox's first demo product: committed
+	st, err := qc.StatusByGTIN(ctx, gtin)
+	if err != nil || st.Commitment == nil || st.Commitment.Status != client.CommitmentActive {
+		t.Fatalf("before: %+v, %v", st, err)
+	}
+	// The regulator revokes it (the sandbox's operator API).
+	resp, err := http.Post(base+"/_sandbox/commitments/"+st.Commitment.ID+"/status", "application/json",
+		strings.NewReader(`{"status":"revoked"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		st, err := qc.StatusByGTIN(ctx, gtin)
+		if err == nil && st.Commitment.Status == client.CommitmentRevoked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the web server still shows %+v, %v 10s after the revocation", st.Commitment, err)
+		}
+		<-tick.C // a page view every 5 ms, until the change shows
+	}
+	if n := qc.Stats().Upstream; n != 1 {
+		t.Errorf("the web server asked the API %d times; want 1 (the change came through Redis)", n)
+	}
+}
+
+func TestWorkerNeedsRedis(t *testing.T) {
+	err := run(context.Background(), nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-redis is required") {
+		t.Errorf("run without -redis = %v", err)
+	}
+}
