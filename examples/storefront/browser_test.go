@@ -1,0 +1,389 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
+	"github.com/qualitycommit/qcsdk/widget"
+)
+
+// The browser suite: the storefront in headless Chromium, as a shopper
+// sees it. It needs a Chromium (Debian's chromium; QCSDK_CHROMIUM names
+// another) and skips without one, except under CI (QCSDK_CI=1), where
+// .ci/run installs it and a missing browser is a failure.
+
+// browser starts a headless Chromium for one test.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := os.Getenv("QCSDK_CHROMIUM")
+	if path == "" {
+		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if p, err := exec.LookPath(name); err == nil {
+				path = p
+				break
+			}
+		}
+	}
+	if path == "" {
+		if os.Getenv("QCSDK_CI") == "1" {
+			t.Fatal("no Chromium (QCSDK_CI=1): apt-get install chromium, or set QCSDK_CHROMIUM")
+		}
+		t.Skip("no Chromium: apt-get install chromium (or set QCSDK_CHROMIUM) to run the browser suite")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox, // Chromium's sandbox refuses to run as root, as CI does
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+	})
+	return ctx
+}
+
+// shopServer serves the storefront over HTTP, on a sandbox.
+func shopServer(t *testing.T, opts ...sandbox.Option) (*httptest.Server, *sandbox.Server) {
+	t.Helper()
+	srv := sandbox.NewServer(t, opts...)
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	qc, err := cache.New(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { qc.Close() })
+	badges, err := widget.New(qc, widget.WithRenderTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newShop(qc, badges, products(srv.Sandbox))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s)
+	t.Cleanup(hs.Close)
+	return hs, srv
+}
+
+// badgeBox is a badge as the browser laid it out.
+type badgeBox struct {
+	Class string  `json:"class"`
+	Text  string  `json:"text"`
+	Label string  `json:"label"`
+	W     float64 `json:"w"`
+	H     float64 `json:"h"`
+	X     float64 `json:"x"`
+	Y     float64 `json:"y"`
+}
+
+const badgesJS = `Array.from(document.querySelectorAll('.qcb')).map(e => {
+	const r = e.getBoundingClientRect();
+	const s = getComputedStyle(e);
+	return {class: e.className, text: e.querySelector('.qcb-title').innerText, label: e.getAttribute('aria-label'),
+		w: s.visibility === 'hidden' ? 0 : r.width, h: r.height, x: r.x + scrollX, y: r.y + scrollY};
+})`
+
+func badges(t *testing.T, ctx context.Context, url string) []badgeBox {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("navigate %s: %v", url, err)
+	}
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[[]badgeBox](badgesJS))
+	if err != nil {
+		t.Fatalf("read the badges of %s: %v", url, err)
+	}
+	return got
+}
+
+// wantTitle is the badge's title for a demo product, per locale.
+func wantTitle(d sandbox.DemoProduct, en bool) string {
+	pick := func(zh, e string) string {
+		if en {
+			return e
+		}
+		return zh
+	}
+	switch d.Verdict {
+	case client.VerdictCommitted:
+		return pick("质量承诺", "Quality commitment")
+	case client.VerdictInspectionFailed:
+		return pick("抽检不合格", "Failed inspection")
+	case client.VerdictWithdrawn:
+		switch {
+		case strings.Contains(d.About, "suspended"):
+			return pick("质量承诺已暂停", "Commitment suspended")
+		case strings.Contains(d.About, "revoked"):
+			return pick("质量承诺已撤销", "Commitment revoked")
+		}
+		return pick("质量承诺已过期", "Commitment expired")
+	}
+	return ""
+}
+
+func TestBrowserShowsEveryVerdictInBothLocales(t *testing.T) {
+	ctx := browser(t)
+	hs, srv := shopServer(t)
+	shots := artifacts(t)
+	for _, d := range srv.Demo() {
+		for _, lang := range []string{"zh-CN", "en"} {
+			url := hs.URL + "/p/" + string(d.GTIN) + "?lang=" + lang
+			got := badges(t, ctx, url)
+			want := wantTitle(d, lang == "en")
+			if want == "" {
+				if len(got) != 0 {
+					t.Errorf("%s (%s, %s): a product not listed shows a badge: %+v", d.GTIN, d.About, lang, got)
+				}
+				continue
+			}
+			if len(got) != 1 {
+				t.Errorf("%s (%s, %s): %d badges; want 1", d.GTIN, d.About, lang, len(got))
+				continue
+			}
+			b := got[0]
+			if !strings.HasPrefix(b.Text, want) || b.W != 260 || b.H != 56 || !strings.HasPrefix(b.Label, want) {
+				t.Errorf("%s (%s, %s): badge %+v; want a visible 260×56 box saying %q", d.GTIN, d.About, lang, b, want)
+			}
+			shots.save(t, ctx, fmt.Sprintf("badge-%s-%s-%s.png", lang, d.Verdict, d.GTIN), ".qcb")
+		}
+	}
+}
+
+func TestBrowserListingShowsEveryBadge(t *testing.T) {
+	ctx := browser(t)
+	hs, srv := shopServer(t)
+	got := badges(t, ctx, hs.URL+"/?lang=en")
+	// Every product but those no commitment in force covers.
+	items := products(srv.Sandbox)
+	keys := make([]client.ProductKey, len(items))
+	for i, it := range items {
+		keys[i] = client.ProductKey{GTIN: it.GTIN}
+	}
+	answers, err := clientFor(t, srv).Products.Batch(context.Background(), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, a := range answers {
+		if a.Err == nil && client.Decide(a.Status, time.Now(), 0).Verdict != client.VerdictNotListed {
+			want++
+		}
+	}
+	if len(got) != want || want < 50 {
+		t.Errorf("%d badges on the listing; want %d", len(got), want)
+	}
+	for _, b := range got {
+		if b.W != 172 || b.H != 28 || b.Text == "" {
+			t.Errorf("a listing badge is not a visible 172×28 compact box: %+v", b)
+		}
+	}
+	artifacts(t).save(t, ctx, "listing-en.png", "")
+}
+
+// Server-rendered badges need no script: with JavaScript off, the product
+// page lays the badge out the same.
+func TestBrowserWithoutJavaScript(t *testing.T) {
+	ctx := browser(t)
+	hs, srv := shopServer(t)
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	url := hs.URL + "/p/" + string(srv.Demo()[0].GTIN) + "?lang=zh-CN"
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	box, err := chromedp.Run(ctx, chromedp.Dimensions(".qcb"))
+	if err != nil {
+		t.Fatalf("no badge laid out with JavaScript off: %v", err)
+	}
+	if box.Width != 260 || box.Height != 56 {
+		t.Errorf("with JavaScript off the badge is %d×%d; want 260×56", box.Width, box.Height)
+	}
+	html, err := chromedp.Run(ctx, chromedp.OuterHTML(".qcb"))
+	if err != nil || !strings.Contains(html, "质量承诺") {
+		t.Errorf("the badge with JavaScript off: %q, %v", html, err)
+	}
+}
+
+// The badge's box never moves or resizes once the page has loaded: the
+// page reports no layout shift at all, and the box after load is the box
+// of first paint.
+func TestBrowserNoLayoutShift(t *testing.T) {
+	ctx := browser(t)
+	hs, srv := shopServer(t)
+	for _, path := range []string{"/p/" + string(srv.Demo()[2].GTIN), "/?lang=en"} {
+		before := badges(t, ctx, hs.URL+path)
+		shift, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`new Promise(done => {
+			let cls = 0;
+			new PerformanceObserver(list => { for (const e of list.getEntries()) cls += e.value; })
+				.observe({type: 'layout-shift', buffered: true});
+			document.fonts.ready.then(() => requestAnimationFrame(() => requestAnimationFrame(() => done(cls))));
+		})`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shift != 0 {
+			t.Errorf("%s: cumulative layout shift %v; want 0", path, shift)
+		}
+		after, err := chromedp.Run(ctx, chromedp.Evaluate[[]badgeBox](badgesJS))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(after) != len(before) {
+			t.Fatalf("%s: %d badges, then %d", path, len(before), len(after))
+		}
+		for i := range after {
+			if after[i] != before[i] {
+				t.Errorf("%s: badge %d moved from %+v to %+v", path, i, before[i], after[i])
+			}
+		}
+	}
+}
+
+// Hostile registry data — script tags, event handlers, javascript: URLs,
+// broken UTF-8, bidi overrides, 10 KB names — runs nothing: no dialog
+// opens, no injected call happens, and every page still shows its badges.
+func TestBrowserHostileDataRunsNothing(t *testing.T) {
+	ctx := browser(t)
+	hs, srv := shopServer(t, sandbox.WithHostileText())
+
+	// Any script the data smuggles in would call one of these; count it.
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.__qcRan = 0; for (const f of ['alert', 'confirm', 'prompt']) { window[f] = () => { window.__qcRan++; }; }`,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A real dialog would block the page: count it and dismiss it from
+	// another goroutine (the listener must not run commands).
+	var dialogs atomic.Int64
+	dismiss := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range dismiss {
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+		}
+	}()
+	t.Cleanup(func() { close(dismiss); wg.Wait() })
+	if err := chromedp.Listen(ctx, func(ev any) {
+		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
+			dialogs.Add(1)
+			select {
+			case dismiss <- struct{}{}:
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	id := ""
+	paths := []string{"/", "/?lang=en", "/quality/", "/quality/cases", "/quality/?category=toys", "/quality/report"}
+	for _, d := range srv.Demo()[:6] {
+		paths = append(paths, "/p/"+string(d.GTIN), "/p/"+string(d.GTIN)+"?lang=en")
+	}
+	st, _, err := clientFor(t, srv).Products.ByGTIN(context.Background(), string(srv.Demo()[2].GTIN), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id = st.Enterprise.ID
+	paths = append(paths, "/quality/enterprises/"+id, "/quality/enterprises/"+id+"?locale=en")
+	for _, p := range paths {
+		if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+p)); err != nil {
+			t.Fatalf("navigate %s: %v", p, err)
+		}
+		ran, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__qcRan`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ran != 0 {
+			t.Errorf("%s: injected script ran %d times", p, ran)
+		}
+		title, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.title`))
+		if err != nil || title == "" {
+			t.Errorf("%s: no title (%v): the page did not render", p, err)
+		}
+	}
+	if n := dialogs.Load(); n != 0 {
+		t.Errorf("%d JavaScript dialogs opened on hostile data", n)
+	}
+	// The counter works: a script that does run is counted.
+	if ran, err := chromedp.Run(ctx, chromedp.Evaluate[int](`alert('control'), window.__qcRan`)); err != nil || ran != 1 {
+		t.Errorf("the control call was counted %d times (%v); the check above proves nothing", ran, err)
+	}
+	if got := badges(t, ctx, hs.URL+"/"); len(got) == 0 {
+		t.Error("the listing shows no badge on hostile data")
+	}
+	artifacts(t).save(t, ctx, "hostile-listing.png", "")
+}
+
+func clientFor(t *testing.T, srv *sandbox.Server) *client.Client {
+	t.Helper()
+	c, err := client.New(client.WithBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	return c
+}
+
+// shotDir keeps screenshots: under QCSDK_ARTIFACTS when set (CI keeps
+// them), else in the test's temporary directory.
+type shotDir string
+
+func artifacts(t *testing.T) shotDir {
+	if d := os.Getenv("QCSDK_ARTIFACTS"); d != "" {
+		dir := filepath.Join(d, "browser")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return shotDir(dir)
+	}
+	return shotDir(t.TempDir())
+}
+
+// save writes a screenshot of the element sel, or of the page for "".
+func (d shotDir) save(t *testing.T, ctx context.Context, name, sel string) {
+	t.Helper()
+	var png []byte
+	var err error
+	if sel == "" {
+		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	} else {
+		png, err = chromedp.Run(ctx, chromedp.Screenshot(sel))
+	}
+	if err != nil {
+		t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(string(d), name), png, 0o644); err != nil {
+		t.Error(err)
+	}
+}
