@@ -390,12 +390,12 @@ func (w *Widget) data(d client.Decision, look Look) badgeData {
 		b.hidden = w.hideUnknown
 		b.Href = "https://" + w.verifyHost + "/"
 	}
+	// The accessible name starts with the visible words, in their order,
+	// so that what a screen reader says and what a voice-control user
+	// reads on the badge agree.
 	b.Name = lb.Title
 	if lb.Detail != "" {
-		b.Name += "：" + lb.Detail
-		if look.Locale == LocaleEN {
-			b.Name = lb.Title + ": " + lb.Detail
-		}
+		b.Name += " " + lb.Detail
 	}
 	b.Plain = b.Name
 	if b.Href != "" && d.Verdict != client.VerdictUnknown {

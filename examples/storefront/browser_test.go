@@ -387,3 +387,58 @@ func (d shotDir) save(t *testing.T, ctx context.Context, name, sel string) {
 		t.Error(err)
 	}
 }
+
+// axe-core (npm's axe-core; .ci/run installs it and sets QCSDK_AXE to its
+// axe.min.js) finds no accessibility violation on the shop's pages and on
+// every enquiry page.
+func TestBrowserAccessibility(t *testing.T) {
+	path := os.Getenv("QCSDK_AXE")
+	if path == "" {
+		if os.Getenv("QCSDK_CI") == "1" {
+			t.Fatal("QCSDK_AXE is not set (QCSDK_CI=1): .ci/run installs axe-core and sets it")
+		}
+		t.Skip("QCSDK_AXE is not set: npm install axe-core and point QCSDK_AXE at its axe.min.js to run the accessibility checks")
+	}
+	axe, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := browser(t)
+	hs, srv := shopServer(t)
+	st, _, err := clientFor(t, srv).Products.ByGTIN(context.Background(), string(srv.Demo()[2].GTIN), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins := st.Inspections[0].ID
+	pages := []string{
+		"/", "/?lang=en", "/quality/", "/quality/?category=toys&locale=en", "/quality/cases",
+		"/quality/enterprises/" + st.Enterprise.ID, "/quality/enterprises/" + st.Enterprise.ID + "?locale=en",
+		"/quality/inspections/" + ins, "/quality/report", "/quality/report/sent?ref=rpt_00000001",
+	}
+	for _, d := range srv.Demo() {
+		pages = append(pages, "/p/"+string(d.GTIN), "/p/"+string(d.GTIN)+"?lang=en")
+	}
+	type violation struct {
+		ID      string   `json:"id"`
+		Impact  string   `json:"impact"`
+		Help    string   `json:"help"`
+		Targets []string `json:"targets"`
+	}
+	for _, p := range pages {
+		if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+p)); err != nil {
+			t.Fatalf("navigate %s: %v", p, err)
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](string(axe))); err != nil {
+			t.Fatalf("load axe-core on %s: %v", p, err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]violation](`axe.run(document, {resultTypes: ['violations']}).then(r =>
+			r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map(n => n.target.join(' ')).slice(0, 5)})))`,
+			chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("axe on %s: %v", p, err)
+		}
+		for _, v := range got {
+			t.Errorf("%s: %s (%s): %s — %v", p, v.ID, v.Impact, v.Help, v.Targets)
+		}
+	}
+}
