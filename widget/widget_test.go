@@ -306,3 +306,63 @@ func TestLocaleFromAcceptLanguage(t *testing.T) {
 		}
 	}
 }
+
+// The README shows each state's badge from docs/badges; this keeps those
+// files what the widget draws (go test ./widget/ -update rewrites them).
+func TestDocsBadges(t *testing.T) {
+	e := setup(t, nil, widget.WithNotListed(true))
+	ctx := context.Background()
+	states := map[string]string{}
+	for _, d := range e.srv.Demo() {
+		name := string(d.Verdict)
+		switch {
+		case d.Verdict == client.VerdictCommitted && strings.Contains(d.About, "not inspected"):
+			name = "committed-not-inspected"
+		case d.Verdict == client.VerdictCommitted && d.About != "active commitment, last inspection passed":
+			continue
+		case d.Verdict == client.VerdictInspectionFailed && strings.Contains(d.About, "pending"):
+			continue
+		case d.Verdict == client.VerdictWithdrawn:
+			switch {
+			case strings.Contains(d.About, "suspended"):
+				name = "withdrawn-suspended"
+			case strings.Contains(d.About, "revoked"):
+				name = "withdrawn-revoked"
+			case d.About == "commitment expired":
+				name = "withdrawn-expired"
+			default:
+				continue
+			}
+		case d.Verdict == client.VerdictNotListed:
+			continue // the maker not on the list stands for this state, below
+		}
+		states[name] = string(d.GTIN)
+	}
+	states["not_listed"] = string(e.srv.NotListedGTIN())
+	states["unknown"] = "6901234567893"
+	if len(states) != 8 {
+		t.Fatalf("%d states found in the demo set: %v", len(states), states)
+	}
+	for name, g := range states {
+		for _, c := range []struct {
+			suffix string
+			look   widget.Look
+		}{{"zh", widget.Look{}}, {"en-dark", widget.Look{Locale: widget.LocaleEN, Theme: widget.ThemeDark}}} {
+			file := filepath.Join("..", "docs", "badges", name+"-"+c.suffix+".svg")
+			got := e.w.SVG(ctx, g, c.look)
+			if *update {
+				if err := os.WriteFile(file, []byte(got+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			want, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatalf("%v (go test ./widget/ -update writes it)", err)
+			}
+			if d := cmp.Diff(string(want), got+"\n"); d != "" {
+				t.Errorf("%s differs from what the widget draws (-file +now):\n%s", file, d)
+			}
+		}
+	}
+}
