@@ -87,6 +87,7 @@ func (s *Sandbox) routes() {
 		methods := byPath[p]
 		s.mux.Handle(p, s.serve(p, methods))
 	}
+	s.recordPages(s.mux)
 	s.mux.Handle("/", s.serve("", nil))
 }
 

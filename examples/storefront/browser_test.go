@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"github.com/qualitycommit/qcsdk/cache"
@@ -28,8 +30,8 @@ import (
 // another) and skips without one, except under CI (QCSDK_CI=1), where
 // .ci/run installs it and a missing browser is a failure.
 
-// browser starts a headless Chromium for one test.
-func browser(t *testing.T) context.Context {
+// browser starts a headless Chromium for one test, with extra options.
+func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	path := os.Getenv("QCSDK_CHROMIUM")
 	if path == "" {
@@ -54,6 +56,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(1280, 900),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
@@ -440,5 +443,49 @@ func TestBrowserAccessibility(t *testing.T) {
 		for _, v := range got {
 			t.Errorf("%s: %s (%s): %s — %v", p, v.ID, v.Impact, v.Help, v.Targets)
 		}
+	}
+}
+
+// A shopper who clicks a badge reaches the record's page on the
+// regulator's enquiry platform — here the sandbox's record pages, served
+// over TLS, with the verify host mapped to them in the browser.
+func TestBrowserVerifyLinkReachesTheRecord(t *testing.T) {
+	hs, srv := shopServer(t)
+	official := httptest.NewTLSServer(srv.Sandbox)
+	t.Cleanup(official.Close)
+	port := official.Listener.Addr().(*net.TCPAddr).Port
+	ctx := browser(t, chromedp.IgnoreCertErrors,
+		chromedp.Flag("host-resolver-rules", fmt.Sprintf("MAP %s:443 127.0.0.1:%d", widget.DefaultVerifyHost, port)))
+	for _, d := range []sandbox.DemoProduct{srv.Demo()[0], srv.Demo()[2]} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/p/"+string(d.GTIN)+"?lang=en")); err != nil {
+			t.Fatal(err)
+		}
+		href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('a.qcb').href`))
+		if err != nil || !strings.HasPrefix(href, "https://"+widget.DefaultVerifyHost+"/") {
+			t.Fatalf("%s: the badge links to %q (%v)", d.GTIN, href, err)
+		}
+		opened := chromedp.WaitNewTarget(ctx, func(i *target.Info) bool { return i.URL == href })
+		if err := chromedp.Do(ctx, chromedp.Click("a.qcb")); err != nil {
+			t.Fatalf("%s: click the badge: %v", d.GTIN, err)
+		}
+		var id target.ID
+		select {
+		case id = <-opened:
+		case <-ctx.Done():
+			t.Fatalf("%s: clicking the badge opened no page", d.GTIN)
+		}
+		tab, closeTab := chromedp.NewContext(ctx, chromedp.WithTargetID(id))
+		if err := chromedp.Do(tab, chromedp.WaitVisible("#record")); err != nil {
+			t.Fatalf("%s: the record page did not load: %v", d.GTIN, err)
+		}
+		text, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.body.innerText`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		record := href[strings.LastIndexByte(href, '/')+1:]
+		if !strings.Contains(text, record) {
+			t.Errorf("%s: the page the badge opened does not show %s:\n%s", d.GTIN, record, text)
+		}
+		closeTab()
 	}
 }
