@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -201,6 +202,27 @@ func (s *Sandbox) Close() error {
 		s.hooks.close()
 	})
 	return nil
+}
+
+// Start serves the sandbox on a free port of the loopback interface, for a
+// program that wants the registry in-process, as the examples do (a test
+// uses NewServer). It returns the base URL and a function that stops
+// serving; Close the sandbox after that.
+func (s *Sandbox) Start() (baseURL string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	return "http://" + ln.Addr().String(), func() {
+		_ = srv.Close()
+		<-done
+	}, nil
 }
 
 // ReferenceTime is the day the data set is dated from.

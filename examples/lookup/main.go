@@ -23,8 +23,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -89,15 +87,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			}
 			return exitOK
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+		var stop func()
+		if base, stop, err = sb.Start(); err != nil {
 			fmt.Fprintln(stderr, "lookup:", err)
 			return exitNoAnswer
 		}
-		srv := &http.Server{Handler: sb, ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		base = "http://" + ln.Addr().String()
+		defer stop()
 	} else if *demo {
 		fmt.Fprintln(stderr, "lookup: -demo lists the sandbox's products; it takes no -api")
 		return exitUsage

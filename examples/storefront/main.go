@@ -64,14 +64,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	base := *apiURL
 	if base == "" {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+		var stopAPI func()
+		if base, stopAPI, err = catalogue.Start(); err != nil {
 			return err
 		}
-		api := &http.Server{Handler: catalogue, ReadHeaderTimeout: 5 * time.Second}
-		go api.Serve(ln)
-		defer api.Close()
-		base = "http://" + ln.Addr().String()
+		defer stopAPI()
 		fmt.Fprintf(stdout, "storefront: sandbox API on %s\n", base)
 	}
 

@@ -19,12 +19,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -65,14 +62,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer sb.Close()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+		var stop func()
+		if base, stop, err = sb.Start(); err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: sb, ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		base = "http://" + ln.Addr().String()
+		defer stop()
 		fmt.Fprintf(stdout, "syncworker: sandbox API on %s\n", base)
 		fmt.Fprintf(stdout, "syncworker: run the shop on it with: go run ./examples/storefront -api %s -redis %s\n", base, *redisAddr)
 	}

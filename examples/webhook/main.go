@@ -70,14 +70,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer sb.Close()
-		api, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+		var stop func()
+		if base, stop, err = sb.Start(); err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: sb, ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(api)
-		defer srv.Close()
-		base = "http://" + api.Addr().String()
+		defer stop()
 		if *secret == "" {
 			var b [16]byte
 			_, _ = rand.Read(b[:])
