@@ -1,0 +1,58 @@
+package depcheck_test
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/qualitycommit/qcsdk"
+
+// The third-party modules a package may build on, its own and those of
+// the packages it may import. A chosen dependency brings its own along
+// (go-retryablehttp: go-cleanhttp; go-redis: xxhash, x/sys, atomic).
+var (
+	clientModules = []string{"github.com/hashicorp/go-retryablehttp", "github.com/hashicorp/go-cleanhttp"}
+	cacheModules  = append(slices.Clone(clientModules), "github.com/patrickmn/go-cache",
+		"github.com/redis/go-redis/v9", "github.com/cespare/xxhash/v2", "go.uber.org/atomic", "golang.org/x/sys")
+)
+
+var rules = []struct {
+	pkg     string
+	modules []string
+	// mayImport are the module's packages the package may use, by prefix.
+	mayImport []string
+}{
+	{"client", clientModules, []string{"client"}},
+	{"cache", cacheModules, []string{"cache", "client"}},
+	{"widget", cacheModules, []string{"widget", "cache", "client"}},
+	{"sandbox", clientModules, []string{"sandbox", "client"}},
+	{"cmd/qcsandbox", clientModules, []string{"cmd/qcsandbox", "sandbox", "client"}},
+}
+
+func TestDependenciesAreTheDesigns(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command on PATH")
+	}
+	for _, r := range rules {
+		out, err := exec.Command("go", "list", "-deps",
+			"-f", "{{if not .Standard}}{{.ImportPath}} {{with .Module}}{{.Path}}{{end}}{{end}}", module+"/"+r.pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", r.pkg, err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			path, mod, _ := strings.Cut(line, " ")
+			if mod == module {
+				own := strings.TrimPrefix(path, module+"/")
+				if !slices.ContainsFunc(r.mayImport, func(p string) bool { return own == p || strings.HasPrefix(own, p+"/") }) {
+					t.Errorf("%s imports %s: the design does not let it (data flows widget → cache → client)", r.pkg, own)
+				}
+				continue
+			}
+			if !slices.Contains(r.modules, mod) {
+				t.Errorf("%s depends on %s (module %s), which the design does not allow", r.pkg, path, mod)
+			}
+		}
+	}
+}
