@@ -3,11 +3,15 @@ package widget_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"html/template"
+	"net/http"
 	"testing"
 	"time"
 
 	gocache "github.com/patrickmn/go-cache"
 
+	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/widget"
 )
 
@@ -69,5 +73,55 @@ func BenchmarkWarmBadge(b *testing.B) {
 	})
 	if buf.String() != html {
 		b.Fatal("the warm badge changed")
+	}
+}
+
+// BenchmarkNaiveIntegration compares the SDK's badge with what a platform
+// would otherwise write for each product page view: an HTTP GET to the
+// API, a JSON decode, the verdict, and an html/template render — both
+// against the sandbox on loopback.
+//
+//	go test -run '^$' -bench NaiveIntegration -benchmem ./widget/
+func BenchmarkNaiveIntegration(b *testing.B) {
+	e := setup(b, nil)
+	ctx := context.Background()
+	g := string(e.srv.Demo()[0].GTIN)
+	naive := template.Must(template.New("badge").Parse(
+		`<a class="badge badge-{{.Verdict}}" href="{{.URL}}">{{.Title}}{{with .Since}} {{.}}{{end}}</a>`))
+	hc := &http.Client{}
+	b.Cleanup(hc.CloseIdleConnections)
+	var buf bytes.Buffer
+	b.Run("impl=naive", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf.Reset()
+			resp, err := hc.Get(e.srv.URL + "/v1/products/" + g)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var st client.ProductStatus
+			err = json.NewDecoder(resp.Body).Decode(&st)
+			resp.Body.Close()
+			if err != nil {
+				b.Fatal(err)
+			}
+			d := client.Decide(&st, time.Now(), 0)
+			data := map[string]any{"Verdict": d.Verdict, "Title": "质量承诺", "Since": d.Since.Format(time.DateOnly), "URL": st.Commitment.VerifyURL}
+			if err := naive.Execute(&buf, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=qcsdk", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			buf.Reset()
+			if err := e.w.WriteBadge(ctx, &buf, g, widget.Look{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	if e.srv.Requests("GET /v1/products/{gtin}") < 2 {
+		b.Fatal("the naive integration did not call the API")
 	}
 }
