@@ -3,17 +3,15 @@ package cache_test
 import (
 	"context"
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/zipf"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -31,30 +29,6 @@ func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 	rec := httptest.NewRecorder()
 	t.h.ServeHTTP(rec, r)
 	return rec.Result(), nil
-}
-
-// zipf draws ranks 0..n-1 with P(k) ∝ 1/(k+1)^s, for any s > 0 (the
-// standard library's rand.Zipf needs s > 1).
-type zipf struct {
-	cdf []float64
-	rng *rand.Rand
-}
-
-func newZipf(n int, s float64, seed uint64) *zipf {
-	z := &zipf{cdf: make([]float64, n), rng: rand.New(rand.NewPCG(seed, 7))}
-	var sum float64
-	for k := range n {
-		sum += 1 / math.Pow(float64(k+1), s)
-		z.cdf[k] = sum
-	}
-	for k := range z.cdf {
-		z.cdf[k] /= sum
-	}
-	return z
-}
-
-func (z *zipf) next() int {
-	return min(sort.SearchFloat64s(z.cdf, z.rng.Float64()), len(z.cdf)-1)
 }
 
 type simResult struct {
@@ -98,7 +72,7 @@ func simulate(tb testing.TB, products, views int, s float64, ttl time.Duration, 
 		}
 		gtins[i] = string(p.GTIN)
 	}
-	z := newZipf(products, s, 1)
+	z := zipf.New(products, s, 1)
 	step := time.Hour / time.Duration(views)
 	start := clk.Now()
 	lastFetch := make(map[int]time.Time, products)
@@ -110,7 +84,7 @@ func simulate(tb testing.TB, products, views int, s float64, ttl time.Duration, 
 		if events > 0 && v > warm && v%(views/events) == 0 {
 			// A change published, then applied from the feed: a revocation
 			// of the commitment of a product somebody is looking at.
-			st, err := c.StatusByGTIN(ctx, gtins[z.next()])
+			st, err := c.StatusByGTIN(ctx, gtins[z.Next()])
 			if err == nil && st.Commitment != nil {
 				sb.Revoke(st.Commitment.ID)
 			}
@@ -125,7 +99,7 @@ func simulate(tb testing.TB, products, views int, s float64, ttl time.Duration, 
 			}
 			after = page.NextCursor
 		}
-		k := z.next()
+		k := z.Next()
 		now := start.Add(time.Duration(v) * step)
 		clk.mu.Lock()
 		clk.t = now
