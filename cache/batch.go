@@ -11,12 +11,17 @@ import (
 // a miss is sent at once when no call is in flight, and the misses that
 // arrive while one is are sent together when it returns — group commit, so
 // that batching adds no latency to a lone miss and saves calls under load.
+// When a full batch is waiting behind a slow call (an API that answers
+// 503 with a Retry-After, say), another call starts, up to maxBatchCalls
+// in flight, so that one slow call does not hold up every miss.
 type batcher struct {
-	c        *Cache
-	mu       sync.Mutex
-	inflight bool
-	queue    []*batchReq
+	c       *Cache
+	mu      sync.Mutex
+	running int // calls in flight, each a run loop
+	queue   []*batchReq
 }
+
+const maxBatchCalls = 4
 
 // A batchReq is one key's place in a batch call. Its answer is delivered
 // by closing done, or, for a request with then, by calling then.
@@ -59,8 +64,10 @@ func (b *batcher) enqueue(reqs ...*batchReq) {
 	}
 	b.mu.Lock()
 	b.queue = append(b.queue, reqs...)
-	start := !b.inflight
-	b.inflight = true
+	start := b.running == 0 || b.running < maxBatchCalls && len(b.queue) >= client.MaxBatchKeys
+	if start {
+		b.running++
+	}
 	b.mu.Unlock()
 	if start && !b.c.spawn(b.run) {
 		b.fail(ErrClosed)
@@ -71,7 +78,8 @@ func (b *batcher) enqueue(reqs ...*batchReq) {
 func (b *batcher) fail(err error) {
 	b.mu.Lock()
 	reqs := b.queue
-	b.queue, b.inflight = nil, false
+	b.queue = nil
+	b.running--
 	b.mu.Unlock()
 	for _, r := range reqs {
 		r.err = err
@@ -83,7 +91,7 @@ func (b *batcher) run() {
 	for {
 		b.mu.Lock()
 		if len(b.queue) == 0 {
-			b.inflight = false
+			b.running--
 			b.mu.Unlock()
 			return
 		}

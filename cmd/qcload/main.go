@@ -1,0 +1,288 @@
+// Command qcload is the load harness: it serves the widget's badge
+// handler over a cached client of an in-process sandbox (faults on, if
+// asked), drives it from many connections with product keys drawn by
+// Zipf's law, and reports throughput, latency percentiles, the calls that
+// reached the API and the badge states served. With -baseline it drives a
+// handler that writes the same bytes from memory instead, for comparison
+// in the same run. Everything stays on loopback, bounded by -duration and
+// -requests.
+//
+//	go run ./cmd/qcload
+//	go run ./cmd/qcload -duration 30s -concurrency 64 -products 100000 -zipf 1.2 -fault 'error=503@0.05'
+//	go run ./cmd/qcload -baseline
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/zipf"
+	"github.com/qualitycommit/qcsdk/sandbox"
+	"github.com/qualitycommit/qcsdk/widget"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "qcload:", err)
+		os.Exit(1)
+	}
+}
+
+type faultList []sandbox.Fault
+
+func (f *faultList) String() string { return fmt.Sprint(len(*f), " faults") }
+func (f *faultList) Set(s string) error {
+	fault, err := sandbox.ParseFault(s)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, fault)
+	return nil
+}
+
+// Report is what a run measured.
+type Report struct {
+	Target     string             `json:"target"`
+	Requests   int64              `json:"requests"`
+	Errors     int64              `json:"errors"` // non-200 answers and transport failures
+	Seconds    float64            `json:"seconds"`
+	PerSecond  float64            `json:"requests_per_second"`
+	P50, P90   float64            `json:"-"`
+	P99, Max   float64            `json:"-"`
+	Latency    map[string]float64 `json:"latency_ms"`
+	Upstream   int64              `json:"upstream_calls"` // calls that reached the API
+	Products   int                `json:"products"`
+	Distinct   int                `json:"distinct_products_viewed"`
+	States     map[string]int64   `json:"badge_states"`
+	CacheStats cache.Stats        `json:"cache"`
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("qcload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	duration := fs.Duration("duration", 10*time.Second, "longest run")
+	requests := fs.Int64("requests", 0, "stop after this many requests (0: only -duration bounds the run)")
+	conc := fs.Int("concurrency", 32, "connections driving the handler at once")
+	products := fs.Int("products", 10_000, "products in the sandbox, all of them viewable")
+	s := fs.Float64("zipf", 0.99, "Zipf exponent of product popularity")
+	format := fs.String("format", "svg", "badge format: svg, html or json")
+	baseline := fs.Bool("baseline", false, "drive a handler that writes the same bytes from memory instead")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	var faults faultList
+	fs.Var(&faults, "fault", "a sandbox fault, as qcsandbox takes it (repeatable), e.g. 'error=503@0.05'")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *conc < 1 || *products < 1 || *s <= 0 || *duration <= 0 {
+		return errors.New("-concurrency, -products, -zipf and -duration must be positive")
+	}
+	switch *format {
+	case "svg", "html", "json":
+	default:
+		return fmt.Errorf("-format must be svg, html or json, not %q", *format)
+	}
+
+	makers := max(1, *products/20)
+	sb, err := sandbox.New(sandbox.WithSize(makers, *products), sandbox.WithRateLimit(0, 0), sandbox.WithFaults(faults...))
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	base, stopAPI, err := sb.Start()
+	if err != nil {
+		return err
+	}
+	defer stopAPI()
+	api, err := client.New(client.WithBaseURL(base))
+	if err != nil {
+		return err
+	}
+	defer api.CloseIdleConnections()
+	qc, err := cache.New(api, cache.WithMaxEntries(max(*products, 1000)))
+	if err != nil {
+		return err
+	}
+	defer qc.Close()
+	badges, err := widget.New(qc)
+	if err != nil {
+		return err
+	}
+
+	gtins := make([]string, *products)
+	for i := range gtins {
+		p, ok := sb.Product(i%makers, i/makers)
+		if !ok {
+			return fmt.Errorf("the sandbox has no product %d", i)
+		}
+		gtins[i] = string(p.GTIN)
+	}
+
+	handler := badges.Handler("/quality/")
+	target := "widget.Handler"
+	if *baseline {
+		// The floor: the same bytes, from a map, with the same headers.
+		bytesOf := make(map[string][]byte, len(gtins))
+		for _, g := range gtins {
+			rec := &recorder{header: http.Header{}}
+			req, _ := http.NewRequest(http.MethodGet, "/quality/badge/"+g+"."+*format, nil)
+			handler.ServeHTTP(rec, req)
+			bytesOf[g] = rec.body
+		}
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			g, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/quality/badge/"), ".")
+			b, ok := bytesOf[g]
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "image/svg+xml")
+			w.Header().Set("Cache-Control", "public, max-age=60")
+			w.Write(b)
+		})
+		target = "static bytes (baseline)"
+	}
+	upstreamBefore := sb.Requests("GET /v1/products/{gtin}") + sb.Requests("POST /v1/products/batch")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	served := make(chan struct{})
+	go func() { defer close(served); _ = srv.Serve(ln) }()
+	defer func() { _ = srv.Close(); <-served }()
+	url := "http://" + ln.Addr().String() + "/quality/badge/"
+
+	ctx, cancel := context.WithTimeout(ctx, *duration)
+	defer cancel()
+	transport := &http.Transport{MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc}
+	defer transport.CloseIdleConnections()
+	hc := &http.Client{Transport: transport, Timeout: 10 * time.Second}
+
+	var issued, errs atomic.Int64
+	var mu sync.Mutex
+	states := map[string]int64{}
+	viewed := map[int]struct{}{}
+	lat := make([][]time.Duration, *conc)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range *conc {
+		wg.Go(func() {
+			z := zipf.New(*products, *s, uint64(w)+1)
+			local := map[string]int64{}
+			seen := map[int]struct{}{}
+			for ctx.Err() == nil {
+				if *requests > 0 && issued.Add(1) > *requests {
+					break
+				}
+				k := z.Next()
+				seen[k] = struct{}{}
+				t0 := time.Now()
+				resp, err := hc.Get(url + gtins[k] + "." + *format)
+				if err != nil {
+					if ctx.Err() == nil {
+						errs.Add(1)
+					}
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				lat[w] = append(lat[w], time.Since(t0))
+				if resp.StatusCode != http.StatusOK {
+					errs.Add(1)
+					continue
+				}
+				local[stateOf(body)]++
+			}
+			mu.Lock()
+			for k, v := range local {
+				states[k] += v
+			}
+			for k := range seen {
+				viewed[k] = struct{}{}
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	ms := func(q float64) float64 {
+		if len(all) == 0 {
+			return 0
+		}
+		return float64(all[int(q*float64(len(all)-1))].Microseconds()) / 1000
+	}
+	rep := Report{
+		Target: target, Requests: int64(len(all)), Errors: errs.Load(), Seconds: elapsed.Seconds(),
+		PerSecond: float64(len(all)) / elapsed.Seconds(),
+		P50:       ms(0.5), P90: ms(0.9), P99: ms(0.99), Max: ms(1),
+		Upstream: sb.Requests("GET /v1/products/{gtin}") + sb.Requests("POST /v1/products/batch") - upstreamBefore,
+		Products: *products, Distinct: len(viewed), States: states, CacheStats: qc.Stats(),
+	}
+	rep.Latency = map[string]float64{"p50": rep.P50, "p90": rep.P90, "p99": rep.P99, "max": rep.Max}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	fmt.Fprintf(stdout, "target      %s, %d connections, %d products, Zipf s=%.2f, %d faults\n", rep.Target, *conc, *products, *s, len(faults))
+	fmt.Fprintf(stdout, "requests    %d in %.1fs: %.0f/s, %d errors\n", rep.Requests, rep.Seconds, rep.PerSecond, rep.Errors)
+	fmt.Fprintf(stdout, "latency     p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n", rep.P50, rep.P90, rep.P99, rep.Max)
+	fmt.Fprintf(stdout, "upstream    %d calls to the API for %d distinct products viewed\n", rep.Upstream, rep.Distinct)
+	keys := make([]string, 0, len(states))
+	for k := range states {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, states[k]))
+	}
+	fmt.Fprintf(stdout, "badges      %s\n", strings.Join(parts, ", "))
+	return nil
+}
+
+// stateOf reads the badge state from any of the three formats.
+func stateOf(body []byte) string {
+	b := string(body)
+	for _, s := range []string{"committed", "failed", "withdrawn", "not-listed", "unknown"} {
+		if strings.Contains(b, "qcb-"+s) {
+			return s
+		}
+	}
+	if i := strings.Index(b, `"verdict":"`); i >= 0 {
+		v := b[i+len(`"verdict":"`):]
+		if j := strings.IndexByte(v, '"'); j >= 0 {
+			return v[:j]
+		}
+	}
+	return "other"
+}
+
+// recorder is a minimal http.ResponseWriter, to capture the bytes the
+// baseline serves.
+type recorder struct {
+	header http.Header
+	body   []byte
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { r.body = append(r.body, b...); return len(b), nil }
+func (r *recorder) WriteHeader(int)             {}
