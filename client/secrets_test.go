@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testio"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -58,24 +58,6 @@ func (w *wire) wrap(next http.Handler) http.Handler {
 	})
 }
 
-// syncBuffer is a bytes.Buffer a logger and the test can share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // requireNoSecret fails the test if err, or any error it wraps, shows
 // the key however it is printed.
 func requireNoSecret(t *testing.T, what string, err error) {
@@ -107,7 +89,7 @@ func requireNoSecret(t *testing.T, what string, err error) {
 // log line, and travels only in the Authorization header.
 func TestAPIKeyStaysSecret(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testio.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var w wire
 	opts := []client.Option{

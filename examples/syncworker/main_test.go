@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,34 +14,17 @@ import (
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testio"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// syncBuffer is a bytes.Buffer safe to read while run writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // The fleet of one the worker's output describes: a web server's cache on
 // the same Redis sees a revocation without asking the API.
 func TestWorkerKeepsAWebServersCacheCurrent(t *testing.T) {
 	rs := redistest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out testio.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-redis", rs.Addr()}, &out, io.Discard) }()
 	defer func() {
@@ -54,20 +35,7 @@ func TestWorkerKeepsAWebServersCacheCurrent(t *testing.T) {
 	}()
 
 	// The sandbox's address, from the worker's output.
-	var base string
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.Now().Add(10 * time.Second)
-	for base == "" {
-		if _, after, ok := strings.Cut(out.String(), "sandbox API on "); ok && strings.Contains(after, "\n") {
-			base = strings.TrimSpace(strings.SplitN(after, "\n", 2)[0])
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the worker did not start: %s", out.String())
-		}
-		<-tick.C // the worker prints its address when it is ready
-	}
+	base := testio.After(t, &out, "sandbox API on ")
 
 	// A web server: its cache on a memory tier in front of the same Redis.
 	api, err := client.New(client.WithBaseURL(base))
@@ -107,7 +75,9 @@ func TestWorkerKeepsAWebServersCacheCurrent(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("revoke: %d", resp.StatusCode)
 	}
-	deadline = time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st, err := qc.StatusByGTIN(ctx, gtin)
 		if err == nil && st.Commitment.Status == client.CommitmentRevoked {

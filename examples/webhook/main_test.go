@@ -1,54 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/qualitycommit/qcsdk/internal/testio"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// after returns what follows marker on a line of out, once it is there.
-func after(t *testing.T, out *syncBuffer, marker string) string {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, rest, ok := strings.Cut(out.String(), marker); ok && strings.Contains(rest, "\n") {
-			return strings.TrimSpace(strings.SplitN(rest, "\n", 2)[0])
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %q in the output: %s", marker, out.String())
-		}
-		<-tick.C // the command prints it when it is ready
-	}
-}
 
 func status(t *testing.T, url string) map[string]any {
 	t.Helper()
@@ -69,7 +35,7 @@ func status(t *testing.T, url string) map[string]any {
 // the API beyond the first.
 func TestPushesReachTheStore(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var out syncBuffer
+	var out testio.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, &out, io.Discard) }()
 	defer func() {
@@ -78,9 +44,9 @@ func TestPushesReachTheStore(t *testing.T) {
 			t.Errorf("run = %v after its context ended", err)
 		}
 	}()
-	self := after(t, &out, "receiving pushes on ")
+	self := testio.After(t, &out, "receiving pushes on ")
 	self = strings.TrimSuffix(self, "/webhook")
-	base := strings.SplitN(after(t, &out, "sandbox API on "), ",", 2)[0]
+	base := strings.SplitN(testio.After(t, &out, "sandbox API on "), ",", 2)[0]
 
 	const gtin = "06910000100003"
 	if v := status(t, self+"/status/"+gtin); v["commitment_status"] != "active" {
