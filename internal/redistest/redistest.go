@@ -1,9 +1,13 @@
-// Package redistest runs a throwaway redis-server for tests.
+// Package redistest runs throwaway redis-server processes for tests: one
+// server (Start), or a Redis Cluster of masters and replicas
+// (StartCluster) that a test can kill nodes of and watch fail over.
 package redistest
 
 import (
-	"bytes"
+	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -13,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qualitycommit/qcsdk/internal/testio"
 )
 
 // Server is a redis-server process owned by a test.
@@ -21,10 +27,8 @@ type Server struct {
 	bin  string
 	port int
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	// done is closed when cmd has been waited for.
-	done chan struct{}
+	mu   sync.Mutex
+	proc *process // nil when not running
 }
 
 // Start starts redis-server (the binary named by QCSDK_REDIS_SERVER, or
@@ -33,48 +37,26 @@ type Server struct {
 // test is skipped, or fails when QCSDK_CI=1.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin := os.Getenv("QCSDK_REDIS_SERVER")
-	if bin == "" {
-		bin = "redis-server"
-	}
-	{
-		p, err := exec.LookPath(bin)
-		if err != nil {
-			if os.Getenv("QCSDK_CI") == "1" {
-				t.Fatal("redis-server not found (QCSDK_CI=1): apt-get install redis-server")
-			}
-			t.Skip("redis-server not found; apt-get install redis-server, or run under CI")
-		}
-		bin = p
-	}
-	s := &Server{t: t, bin: bin}
+	s := &Server{t: t, bin: lookBin(t, "QCSDK_REDIS_SERVER", "redis-server")}
 	t.Cleanup(s.stop)
-	// A free port can be taken by another process between our probe and
-	// redis-server's bind: try a few.
-	var err error
-	for range 5 {
-		s.port = freePort(t)
-		if err = s.tryStart(); err == nil {
-			return s
-		}
-	}
-	t.Fatal(err)
-	return nil
+	onFreePorts(t, 1, func(ports []int) error {
+		s.port = ports[0]
+		return s.tryStart()
+	})
+	return s
 }
 
 // Addr is host:port of the server.
-func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+func (s *Server) Addr() string { return loopback(s.port) }
 
 // Kill stops the server with SIGKILL and waits for it to exit.
 func (s *Server) Kill() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
+	if s.proc != nil {
+		s.proc.kill()
+		s.proc = nil
 	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
-	s.cmd = nil
 }
 
 // Restart starts the server again on the same port (killing it first if it
@@ -90,78 +72,173 @@ func (s *Server) Restart() {
 func (s *Server) tryStart() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cmd := exec.Command(s.bin, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+	p, err := startProcess(s.bin, s.Addr(), "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("redistest: start %s: %w", s.bin, err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.cmd, s.done = cmd, done
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if ping(s.Addr()) {
-			return nil
-		}
-		select {
-		case <-done:
-			s.cmd = nil
-			return fmt.Errorf("redistest: redis-server exited before answering PING (port %d): %s", s.port, lastLines(out.String()))
-		default:
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-done
-			s.cmd = nil
-			return fmt.Errorf("redistest: redis-server on port %d did not answer PING within 10s", s.port)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a process we do not control
-	}
+	s.proc = p
+	return err
 }
 
 func (s *Server) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
+	if s.proc != nil {
+		s.proc.stop()
+		s.proc = nil
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
-	s.cmd = nil
 }
 
-// ping sends an inline PING and reports whether +PONG came back.
-func ping(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+// lookBin finds the program named by the environment variable env, or
+// name on PATH. Without it the test is skipped, or fails when QCSDK_CI=1:
+// CI must not pass by skipping the suites that need a real server.
+func lookBin(t testing.TB, env, name string) string {
+	t.Helper()
+	bin := os.Getenv(env)
+	if bin == "" {
+		bin = name
+	}
+	p, err := exec.LookPath(bin)
 	if err != nil {
-		return false
+		if os.Getenv("QCSDK_CI") == "1" {
+			t.Fatalf("%s not found (QCSDK_CI=1): apt-get install redis-server, or set %s", bin, env)
+		}
+		t.Skipf("%s not found; apt-get install redis-server, or run under CI", bin)
+	}
+	return p
+}
+
+// process is one run of a redis program. Its output is kept, so that a
+// failure can say what the server said last.
+type process struct {
+	cmd *exec.Cmd
+	out *testio.Buffer
+	// done is closed when cmd has been waited for.
+	done chan struct{}
+}
+
+// startProcess runs bin with args and waits up to 10 s until addr answers
+// PING. On failure nothing is left running and the process is nil.
+func startProcess(bin, addr string, args ...string) (*process, error) {
+	p := &process{cmd: exec.Command(bin, args...), out: new(testio.Buffer), done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("redistest: start %s: %w", bin, err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if r, err := do(addr, "PING"); err == nil && r == "PONG" {
+			return p, nil
+		}
+		select {
+		case <-p.done:
+			return nil, fmt.Errorf("redistest: redis-server exited before answering PING (%s): %s", addr, p.lastLines())
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.kill()
+			return nil, fmt.Errorf("redistest: redis-server on %s did not answer PING within 10s: %s", addr, p.lastLines())
+		}
+		time.Sleep(20 * time.Millisecond) // polling a process we do not control
+	}
+}
+
+// kill stops the process with SIGKILL and waits for it to exit.
+func (p *process) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// stop asks the process to shut down, and kills it if it has not within
+// 10 s.
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.kill()
+	}
+}
+
+func (p *process) lastLines() string { return lastLines(p.out.String()) }
+
+// do sends one command to addr on a fresh connection and returns the
+// reply: a simple or bulk string as it is, an integer in decimal. An error
+// reply is returned as an error; arrays are not understood (the commands
+// this package sends do not need them). A fresh connection per command
+// keeps a dead or restarted node from poisoning the next call.
+func do(addr string, args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
+	if err != nil {
+		return "", err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return false
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	req := "*" + strconv.Itoa(len(args)) + "\r\n"
+	for _, a := range args {
+		req += "$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n"
 	}
-	buf := make([]byte, 7)
-	n, _ := c.Read(buf)
-	return n >= 5 && string(buf[:5]) == "+PONG"
+	if _, err := io.WriteString(c, req); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimSuffix(line, "\r\n")
+	if line == "" {
+		return "", errors.New("redistest: empty reply")
+	}
+	switch line[0] {
+	case '+', ':':
+		return line[1:], nil
+	case '-':
+		return "", fmt.Errorf("redistest: %s: %s", args[0], line[1:])
+	case '$':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", fmt.Errorf("redistest: %s: reply %q", args[0], line)
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	}
+	return "", fmt.Errorf("redistest: %s: unexpected reply %q", args[0], line)
 }
 
-func freePort(t testing.TB) int {
+// onFreePorts calls start with n free ports until it succeeds, a few
+// times: a port can be taken by another process between our probe and
+// redis-server's bind.
+func onFreePorts(t testing.TB, n int, start func(ports []int) error) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(fmt.Errorf("redistest: free port: %w", err))
+	var err error
+	for range 5 {
+		if err = start(freePorts(t, n)); err == nil {
+			return
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal(err)
 }
+
+// freePorts returns n distinct loopback ports that were free a moment ago:
+// all are held open together, so that none is handed out twice.
+func freePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(fmt.Errorf("redistest: free port: %w", err))
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ports
+}
+
+func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 func lastLines(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
