@@ -634,6 +634,7 @@ var sampleRequests = []struct {
 	{"GET", "/v1/cases/case_000042", "getCase", nil},
 	{"GET", "/v1/categories", "listCategories", nil},
 	{"GET", "/v1/changes?after=abc&wait=30s", "listChanges", nil},
+	{"GET", "/v1/changes?from=head", "listChanges", nil},
 	{"POST", "/v1/reports", "createReport", nil},
 	{"GET", "/v1/reports/rpt_01HZX3Q4", "getReport", nil},
 }
@@ -790,6 +791,74 @@ func TestValidateExchange(t *testing.T) {
 	})
 	if err == nil {
 		t.Error("GET /v1/products/123 passed request validation")
+	}
+}
+
+// TestChangeFeedStartAndRetention checks the change feed documents where a
+// read without a cursor starts, that a cursor can expire, and what a
+// consumer does then.
+func TestChangeFeedStartAndRetention(t *testing.T) {
+	doc := loadSpec(t)
+	op := doc.Paths.Value("/v1/changes").Get
+	from := op.Parameters.GetByInAndName(openapi3.ParameterInQuery, "from")
+	if from == nil {
+		t.Fatal("GET /v1/changes has no from parameter")
+	}
+	if from.Required {
+		t.Error("from is required; omitting it must read from the start")
+	}
+	s := from.Schema.Value
+	if s.Default != "start" {
+		t.Errorf("from defaults to %v, want start", s.Default)
+	}
+	if !slices.Contains(s.Examples, any("start")) || !slices.Contains(s.Examples, any("head")) {
+		t.Errorf("from lists known values %v, want start and head", s.Examples)
+	}
+	for _, want := range []string{"`after`", "`400 invalid_parameter`", "`next_cursor`"} {
+		if !strings.Contains(from.Description, want) {
+			t.Errorf("from's description does not mention %s", want)
+		}
+	}
+	for _, want := range []string{"retention", "expired", "`400 invalid_cursor`", "stale", "`from=head`"} {
+		if !strings.Contains(op.Description, want) {
+			t.Errorf("GET /v1/changes's description does not mention %q", want)
+		}
+	}
+
+	// The 400 shows an expired cursor, with the field that expired.
+	ex := doc.Components.Responses["BadRequest"].Value.Content.Get("application/problem+json").Examples["expiredCursor"]
+	if ex == nil {
+		t.Fatal("components.responses.BadRequest has no expiredCursor example")
+	}
+	b, err := json.Marshal(ex.Value.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p client.Problem
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Code != client.CodeInvalidCursor || len(p.Errors) != 1 || p.Errors[0].Field != "after" || !strings.Contains(p.Errors[0].Message, "expired") {
+		t.Errorf("expiredCursor example %+v, want invalid_cursor with an errors entry saying after expired", p)
+	}
+
+	// from=head is a request the contract accepts.
+	doc.Servers = nil
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "http://127.0.0.1:54321/v1/changes?from=head", nil)
+	req.Header.Set("Authorization", "Bearer test")
+	rt, vars, err := router.FindRoute(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := openapi3filter.ValidateRequest(context.Background(), &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: vars, Route: rt,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+	}); err != nil {
+		t.Errorf("GET /v1/changes?from=head: %v", err)
 	}
 }
 

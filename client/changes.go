@@ -16,8 +16,15 @@ import (
 // wait for a change.
 type ChangesOptions struct {
 	// After is a cursor from an earlier page (ChangePage.NextCursor) or
-	// event (Event.Cursor); empty reads from the start of the feed.
+	// event (Event.Cursor); empty reads from the start of the feed, the
+	// oldest event it retains. A cursor older than the feed's retention
+	// window is rejected (see IsCursorRejected).
 	After string
+	// FromHead, with no After, asks for the feed's head instead of its
+	// start: the API answers at once, whatever Wait says, with no events
+	// and a NextCursor at the newest event, from which a later call reads
+	// only events published since. With After it is invalid input.
+	FromHead bool
 	// Limit is the most events in one answer, 1 to 1,000; zero leaves the
 	// choice to the API (100).
 	Limit int
@@ -47,8 +54,14 @@ func (s *ChangesService) List(ctx context.Context, opts *ChangesOptions) (*Chang
 		if opts.Wait < 0 || opts.Wait > maxChangesWait {
 			return nil, nil, invalidInput("change feed wait %s is not in [0, %s]", opts.Wait, maxChangesWait)
 		}
+		if opts.FromHead && opts.After != "" {
+			return nil, nil, invalidInput("change feed FromHead and After %q are exclusive: After already says where to read from", opts.After)
+		}
 		if opts.After != "" {
 			q.Set("after", opts.After)
+		}
+		if opts.FromHead {
+			q.Set("from", "head")
 		}
 		if opts.Limit > 0 {
 			q.Set("limit", strconv.Itoa(opts.Limit))
@@ -70,6 +83,35 @@ func (s *ChangesService) List(ctx context.Context, opts *ChangesOptions) (*Chang
 	}
 	resp.NextCursor = page.NextCursor
 	return page, resp, nil
+}
+
+// Head returns the cursor of the change feed's head, the newest event, at
+// once: reading on from it with List or Follow returns only events
+// published afterwards. It is where a consumer resumes after its cursor was
+// rejected, once it has marked what it holds stale.
+func (s *ChangesService) Head(ctx context.Context) (string, error) {
+	page, resp, err := s.List(ctx, &ChangesOptions{FromHead: true})
+	if err != nil {
+		return "", err
+	}
+	// Events, or no cursor, mean the answer is not the head (a server that
+	// ignores from would answer from the start): resuming from its cursor
+	// would replay the feed, or restart it.
+	if len(page.Data) != 0 || page.NextCursor == "" {
+		return "", &DecodeError{Method: http.MethodGet, Path: "/v1/changes", StatusCode: resp.StatusCode,
+			Err: fmt.Errorf("asked for the head, the answer has %d event(s) and next_cursor %.64q", len(page.Data), page.NextCursor)}
+	}
+	return page.NextCursor, nil
+}
+
+// IsCursorRejected reports whether err is the API refusing a cursor: one it
+// did not issue, or one older than the change feed's retention window
+// (an *APIError with Code CodeInvalidCursor). Retrying with the same cursor
+// cannot succeed. A change-feed consumer then resynchronises: it marks
+// everything it holds stale and reads on from Head.
+func IsCursorRejected(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Code == CodeInvalidCursor
 }
 
 // FollowOptions tune Follow. The zero value is the defaults.
@@ -102,9 +144,12 @@ const (
 // Follow does not give up. After any failed poll it yields the error
 // (with a zero Event), waits with jittered exponential backoff and polls
 // again from the last cursor, so a consumer may log errors and carry on.
-// An error that retrying cannot cure, such as a cursor the API does not
-// recognise (errors.Is(err, ErrInvalidInput)), is the consumer's to break
-// on.
+// An error that retrying cannot cure is the consumer's to break on: above
+// all a rejected cursor (IsCursorRejected), one the API did not issue or
+// one that fell off the feed's retention window while the consumer was
+// away. Follow yields it like any error and polls the same cursor again,
+// failing each time; the events past it are gone, so the consumer must
+// break, mark what it holds stale, and follow again from Head.
 //
 // The iteration ends when the loop breaks, or when ctx is done: then it
 // yields one error matching ctx.Err() and returns. Follow starts no

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -354,6 +355,7 @@ func TestChangesListErrors(t *testing.T) {
 		{Wait: -time.Second},
 		{Limit: 1001},
 		{Limit: -1},
+		{FromHead: true, After: "c0"},
 	} {
 		if _, _, err := c.Changes.List(ctx, &o); !errors.Is(err, client.ErrInvalidInput) {
 			t.Errorf("List(%+v) err = %v, want ErrInvalidInput", o, err)
@@ -382,5 +384,205 @@ func TestChangesFollowHonoursRetryAfterUpToMaxBackoff(t *testing.T) {
 	}
 	if gap := at[1].Sub(at[0]); gap < time.Second {
 		t.Errorf("polled again after %s, want at least the Retry-After of 1s", gap)
+	}
+}
+
+func TestChangesListFromHead(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var froms []string
+	record := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			froms = append(froms, r.URL.Query().Get("from"))
+			mu.Unlock()
+			next.ServeHTTP(w, r)
+		})
+	}
+	srv, c := setupWith(t, fixture{wrap: record})
+	pub := newPublisher(t, srv, c)
+	ctx := ctxT(t)
+	for i := range 3 {
+		if err := pub.publish(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := feed(t, c)
+
+	head, resp, err := c.Changes.List(ctx, &client.ChangesOptions{FromHead: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(head.Data) != 0 || head.HasMore || head.NextCursor != all[2].Cursor || resp.NextCursor != head.NextCursor {
+		t.Fatalf("FromHead: %+v (response cursor %q); want no events and the newest event's cursor %q", head, resp.NextCursor, all[2].Cursor)
+	}
+	if err := pub.publish(3); err != nil {
+		t.Fatal(err)
+	}
+	next, _, err := c.Changes.List(ctx, &client.ChangesOptions{After: head.NextCursor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]client.EventType{client.EventCasePublished}, eventTypes(next.Data)); diff != "" {
+		t.Errorf("after the head (-published since +got):\n%s", diff)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{"", "head", ""}, froms[len(froms)-3:]); diff != "" {
+		t.Errorf("from sent by the last three calls (-want +got):\n%s", diff)
+	}
+}
+
+func TestChangesHead(t *testing.T) {
+	t.Parallel()
+	srv, c := setup(t)
+	pub := newPublisher(t, srv, c)
+	ctx := ctxT(t)
+	empty, err := c.Changes.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page, _, err := c.Changes.List(ctx, &client.ChangesOptions{After: empty}); err != nil || len(page.Data) != 0 || page.NextCursor != empty {
+		t.Errorf("after the head of an empty feed: %+v, %v; want no events and the same cursor", page, err)
+	}
+	for i := range 2 {
+		if err := pub.publish(i); err != nil {
+			t.Fatal(err)
+		}
+		head, err := c.Changes.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if all := feed(t, c); head != all[len(all)-1].Cursor {
+			t.Errorf("Head() after %d publish(es) = %q, want the newest event's cursor %q", i+1, head, all[len(all)-1].Cursor)
+		}
+	}
+}
+
+func TestChangesHeadRefusesAnAnswerFromTheStart(t *testing.T) {
+	t.Parallel()
+	// A server that does not know from answers from the start of the feed:
+	// its cursor is not the head, and resuming from it would replay.
+	ignoreFrom := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			q.Del("from")
+			r.URL.RawQuery = q.Encode()
+			next.ServeHTTP(w, r)
+		})
+	}
+	srv, c := setupWith(t, fixture{wrap: ignoreFrom})
+	pub := newPublisher(t, srv, c)
+	if err := pub.publish(0); err != nil {
+		t.Fatal(err)
+	}
+	head, err := c.Changes.Head(ctxT(t))
+	var decErr *client.DecodeError
+	if !errors.As(err, &decErr) || !errors.Is(err, client.ErrUnavailable) {
+		t.Errorf("Head() = %q, %v; want a *DecodeError matching ErrUnavailable", head, err)
+	}
+	if head != "" {
+		t.Errorf("Head() returned cursor %q with an error", head)
+	}
+}
+
+func TestIsCursorRejected(t *testing.T) {
+	t.Parallel()
+	srv, c := setupWith(t, fixture{
+		sandbox: []sandbox.Option{sandbox.WithFeedRetention(1)},
+		client:  []client.Option{noRetries()},
+	})
+	pub := newPublisher(t, srv, c)
+	ctx := ctxT(t)
+	head, err := c.Changes.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 { // the first falls off a retention of one
+		if err := pub.publish(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, expired := c.Changes.List(ctx, &client.ChangesOptions{After: head})
+	apiErr := requireAPIError(t, expired, http.StatusBadRequest, client.CodeInvalidCursor)
+	if len(apiErr.Fields) != 1 || apiErr.Fields[0].Field != "after" || apiErr.Fields[0].Message != "expired" {
+		t.Errorf("expired cursor: fields %+v, want after expired", apiErr.Fields)
+	}
+	_, _, notIssued := c.Changes.List(ctx, &client.ChangesOptions{After: "zz"})
+	_, _, badParam := c.Changes.List(ctx, &client.ChangesOptions{Wait: time.Hour})
+	_, _, badFromServer := c.Inspections.List(ctx, &client.InspectionListOptions{Result: "pass", ListOptions: client.ListOptions{Cursor: "not-a-cursor"}})
+	if err := srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 503, Route: "GET /v1/changes"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, outage := c.Changes.List(ctx, &client.ChangesOptions{After: head})
+
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"expired cursor", expired, true},
+		{"expired cursor, wrapped", fmt.Errorf("following: %w", expired), true},
+		{"cursor not issued", notIssued, true},
+		{"list cursor not issued", badFromServer, true},
+		{"invalid input caught by the client", badParam, false},
+		{"another 400", &client.APIError{StatusCode: http.StatusBadRequest, Code: client.CodeInvalidParameter}, false},
+		{"outage", outage, false},
+		{"nil", nil, false},
+		{"another error", errors.New("invalid_cursor"), false},
+	} {
+		if got := client.IsCursorRejected(tc.err); got != tc.want {
+			t.Errorf("%s: IsCursorRejected(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestChangesFollowKeepsYieldingARejectedCursor(t *testing.T) {
+	t.Parallel()
+	srv, c := setup(t, sandbox.WithFeedRetention(1))
+	pub := newPublisher(t, srv, c)
+	ctx := ctxT(t)
+	stale, err := c.Changes.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := pub.publish(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The cursor fell off the retention: every poll is refused, and only
+	// the consumer can end that.
+	before := srv.Requests("GET /v1/changes")
+	rejected := 0
+	opts := &client.FollowOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond}
+	for ev, err := range c.Changes.Follow(ctx, stale, opts) {
+		if !client.IsCursorRejected(err) {
+			t.Fatalf("Follow from an expired cursor yielded %+v, %v; want the rejection", ev, err)
+		}
+		if rejected++; rejected == 3 {
+			break
+		}
+	}
+	if n := srv.Requests("GET /v1/changes") - before; n != 3 {
+		t.Errorf("%d polls for 3 rejections, want one each", n)
+	}
+
+	// The recovery: from the head, only what is published from now on.
+	head, err := c.Changes.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.publish(2); err != nil {
+		t.Fatal(err)
+	}
+	for ev, err := range c.Changes.Follow(ctx, head, opts) {
+		if err != nil {
+			t.Fatalf("Follow from the head: %v", err)
+		}
+		if ev.Type != client.EventEnterpriseUpdated {
+			t.Errorf("first event from the head is %s, want %s", ev.Type, client.EventEnterpriseUpdated)
+		}
+		break
 	}
 }

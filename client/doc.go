@@ -89,7 +89,10 @@
 // [ChangesService.Follow] does the same for the change feed, forever: it
 // long-polls, yields each event in order, and after any error yields it,
 // backs off and resumes from the last cursor, so that no event is lost or
-// repeated. Persist Event.Cursor to resume after a restart.
+// repeated. Persist Event.Cursor to resume after a restart. The feed keeps
+// events for a retention window only: a cursor older than that is rejected
+// ([IsCursorRejected]), and the consumer must then mark what it holds stale
+// and follow on from [ChangesService.Head].
 //
 // [ProductsService.Batch] looks up any number of product keys, in calls of
 // at most 100, and answers in input order with an error per key.

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -309,5 +310,202 @@ func TestCloseEndsLongPoll(t *testing.T) {
 	case <-closed:
 	case <-time.After(hangGuard):
 		t.Fatal("Close did not return")
+	}
+}
+
+// wantExpired checks an answer is the 400 for a cursor past the feed's
+// retention, with the errors entry that names after.
+func wantExpired(t *testing.T, c *api, cursor string) {
+	t.Helper()
+	resp, body := c.get(changesPath(cursor))
+	p := wantProblem(t, resp, body, http.StatusBadRequest, client.CodeInvalidCursor)
+	if diff := cmp.Diff([]client.ProblemField{{Field: "after", Message: "expired"}}, p.Errors); diff != "" {
+		t.Errorf("after=%s: errors (-want +got):\n%s", cursor, diff)
+	}
+	if !strings.Contains(p.Detail, "expired") || !strings.Contains(p.Detail, "from=head") {
+		t.Errorf("after=%s: detail %q, want it to say the cursor expired and to read on from=head", cursor, p.Detail)
+	}
+}
+
+func TestFeedRetentionExpiresOldCursors(t *testing.T) {
+	t.Parallel()
+	srv, c := start(t, sandbox.WithFeedRetention(2))
+	g := srv.Demo()[0].GTIN
+	publish := func() {
+		t.Helper()
+		if _, err := srv.PublishInspection(g, client.InspectionPass); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := getJSON[client.ChangePage](t, c, "/v1/changes")
+	publish()
+	publish()
+	two := getJSON[client.ChangePage](t, c, "/v1/changes")
+	if len(two.Data) != 2 {
+		t.Fatalf("%d events within a retention of 2, want 2", len(two.Data))
+	}
+	first, second := two.Data[0], two.Data[1]
+
+	publish() // drops the first event
+	third := getJSON[client.ChangePage](t, c, changesPath(second.Cursor))
+	if len(third.Data) != 1 || third.HasMore {
+		t.Fatalf("after the second event: %+v, want the third alone", third)
+	}
+	// A cursor that missed the dropped event has expired...
+	wantExpired(t, c, fresh.NextCursor)
+	// ...but the dropped event's own cursor missed nothing that was dropped.
+	rest := getJSON[client.ChangePage](t, c, changesPath(first.Cursor))
+	if diff := cmp.Diff([]string{second.ID, third.Data[0].ID}, eventIDs(rest.Data)); diff != "" {
+		t.Errorf("after the newest dropped event (-want +got):\n%s", diff)
+	}
+	// The start of the feed is the oldest event retained.
+	kept := getJSON[client.ChangePage](t, c, "/v1/changes")
+	if diff := cmp.Diff(rest.Data, kept.Data); diff != "" {
+		t.Errorf("from the start (-retained +got):\n%s", diff)
+	}
+
+	publish() // drops the second: the first's cursor has now missed it
+	wantExpired(t, c, first.Cursor)
+	if got := getJSON[client.ChangePage](t, c, changesPath(second.Cursor)); len(got.Data) != 2 {
+		t.Errorf("after the newest dropped event: %d events, want the 2 retained", len(got.Data))
+	}
+	// A cursor ahead of the feed is still told apart from an expired one.
+	resp, body := c.get(changesPath("czzzzzz"))
+	if p := wantProblem(t, resp, body, http.StatusBadRequest, client.CodeInvalidCursor); len(p.Errors) != 1 || p.Errors[0].Message != "ahead of the feed" {
+		t.Errorf("a cursor ahead of the feed: errors %+v", p.Errors)
+	}
+}
+
+func TestFeedRetentionMustNotBeNegative(t *testing.T) {
+	t.Parallel()
+	sb, err := sandbox.New(sandbox.WithFeedRetention(-1))
+	if err == nil {
+		sb.Close()
+		t.Fatal("New(WithFeedRetention(-1)) succeeded, want an error")
+	}
+	if !strings.Contains(err.Error(), "retention") {
+		t.Errorf("error %q does not name the retention", err)
+	}
+}
+
+func TestChangeFeedFromHead(t *testing.T) {
+	t.Parallel()
+	srv, c := start(t)
+	g := srv.Demo()[0].GTIN
+	for range 3 {
+		if _, err := srv.PublishInspection(g, client.InspectionPass); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := getJSON[client.ChangePage](t, c, "/v1/changes")
+	if len(all.Data) != 3 {
+		t.Fatalf("%d events, want 3", len(all.Data))
+	}
+
+	// At once, even when asked to wait a minute: the hang guard fails it
+	// otherwise.
+	var head client.ChangePage
+	select {
+	case r := <-poll(c, changesPath("", "from", "head", "wait", "60")):
+		if r.resp == nil {
+			t.Fatalf("from=head: %s", r.body)
+		}
+		wantStatus(t, r.resp, r.body, http.StatusOK)
+		head = decode[client.ChangePage](t, r.body)
+	case <-time.After(hangGuard):
+		t.Fatal("from=head with wait=60 did not answer at once")
+	}
+	if head.Data == nil || len(head.Data) != 0 || head.HasMore || head.NextCursor != all.Data[2].Cursor {
+		t.Errorf("from=head: %+v, want data [] and the newest event's cursor %q", head, all.Data[2].Cursor)
+	}
+	in, err := srv.PublishInspection(g, client.InspectionFail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := getJSON[client.ChangePage](t, c, changesPath(head.NextCursor))
+	if len(next.Data) != 1 || next.Data[0].Inspection == nil || next.Data[0].Inspection.ID != in.ID {
+		t.Errorf("after the head: %+v, want only the event published since", next.Data)
+	}
+	if again := getJSON[client.ChangePage](t, c, changesPath("", "from", "head")); again.NextCursor != next.NextCursor {
+		t.Errorf("from=head after a publish: next_cursor %q, want the new event's %q", again.NextCursor, next.NextCursor)
+	}
+	if start := getJSON[client.ChangePage](t, c, changesPath("", "from", "start")); len(start.Data) != 4 {
+		t.Errorf("from=start: %d events, want all 4", len(start.Data))
+	}
+}
+
+func TestChangeFeedFromIsCheckedBeforeReading(t *testing.T) {
+	t.Parallel()
+	_, c := start(t)
+	head := getJSON[client.ChangePage](t, c, changesPath("", "from", "head"))
+	for _, tc := range []struct {
+		path, message string
+	}{
+		{changesPath(head.NextCursor, "from", "head"), "not allowed with after"},
+		{changesPath(head.NextCursor, "from", "start"), "not allowed with after"},
+		{changesPath("", "from", "middle"), "unknown value"},
+		{"/v1/changes?from=", "unknown value"},
+	} {
+		resp, body := c.get(tc.path)
+		p := wantProblem(t, resp, body, http.StatusBadRequest, client.CodeInvalidParameter)
+		if diff := cmp.Diff([]client.ProblemField{{Field: "from", Message: tc.message}}, p.Errors); diff != "" {
+			t.Errorf("%s: errors (-want +got):\n%s", tc.path, diff)
+		}
+	}
+}
+
+func TestExpireFeed(t *testing.T) {
+	t.Parallel()
+	srv, c := start(t)
+	fresh := getJSON[client.ChangePage](t, c, "/v1/changes")
+	if n := srv.ExpireFeed(); n != 0 {
+		t.Errorf("ExpireFeed of an empty feed dropped %d events", n)
+	}
+	// Nothing was dropped, so nothing has expired.
+	if p := getJSON[client.ChangePage](t, c, changesPath(fresh.NextCursor)); len(p.Data) != 0 {
+		t.Errorf("after expiring an empty feed: %+v", p)
+	}
+
+	g := srv.Demo()[0].GTIN
+	for range 2 {
+		if _, err := srv.PublishInspection(g, client.InspectionPass); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := getJSON[client.ChangePage](t, c, "/v1/changes")
+	if n := srv.ExpireFeed(); n != 2 {
+		t.Errorf("ExpireFeed dropped %d events, want 2", n)
+	}
+	wantExpired(t, c, fresh.NextCursor)
+	wantExpired(t, c, all.Data[0].Cursor)
+	// The head still reads on, and the start of the feed is now the head.
+	head := all.Data[1].Cursor
+	if p := getJSON[client.ChangePage](t, c, changesPath(head)); len(p.Data) != 0 || p.NextCursor != head {
+		t.Errorf("after the head: %+v, want no events and next_cursor %q", p, head)
+	}
+	if p := getJSON[client.ChangePage](t, c, "/v1/changes"); len(p.Data) != 0 || p.NextCursor != head {
+		t.Errorf("from the start of an expired feed: %+v, want no events and next_cursor %q", p, head)
+	}
+	in, err := srv.PublishInspection(g, client.InspectionFail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := getJSON[client.ChangePage](t, c, changesPath(head)); len(p.Data) != 1 || p.Data[0].Inspection.ID != in.ID {
+		t.Errorf("after the head, once more is published: %+v, want %s", p.Data, in.ID)
+	}
+
+	// The operator API does the same.
+	resp, body := c.do(http.MethodPost, "/_sandbox/feed/expire", nil)
+	wantStatus(t, resp, body, http.StatusOK)
+	got := decode[struct {
+		Dropped  int    `json:"dropped"`
+		FeedHead string `json:"feed_head"`
+	}](t, body)
+	if got.Dropped != 1 || got.FeedHead == "" {
+		t.Errorf("POST /_sandbox/feed/expire: %+v, want 1 dropped and the head", got)
+	}
+	wantExpired(t, c, head)
+	if p := getJSON[client.ChangePage](t, c, changesPath("", "from", "head")); p.NextCursor != got.FeedHead {
+		t.Errorf("from=head %q, the operator API said the head is %q", p.NextCursor, got.FeedHead)
 	}
 }

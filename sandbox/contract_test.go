@@ -32,6 +32,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/google/go-cmp/cmp"
 
 	contractapi "github.com/qualitycommit/qcsdk/api"
 	"github.com/qualitycommit/qcsdk/client"
@@ -1280,6 +1281,48 @@ func contractCases() []contractCase {
 		}},
 		{name: "changes/400 cursor ahead of the feed", run: func(cx *contractEnv) {
 			cx.expect(contractGet("/v1/changes?after=czzzzzz"), http.StatusBadRequest, client.CodeInvalidCursor)
+		}},
+		{name: "changes/from head", run: func(cx *contractEnv) {
+			n := contractPublishAll(cx)
+			all := contractDecode[client.ChangePage](cx, cx.expect(contractGet("/v1/changes"), ok, ""))
+			if len(all.Data) != n {
+				cx.t.Fatalf("%d events, want %d", len(all.Data), n)
+			}
+			// Explicitly from the start is the default.
+			start := contractDecode[client.ChangePage](cx, cx.expect(contractGet("/v1/changes?from=start"), ok, ""))
+			if diff := cmp.Diff(all, start); diff != "" {
+				cx.t.Errorf("from=start differs from no from (-default +from=start):\n%s", diff)
+			}
+			head := contractDecode[client.ChangePage](cx, cx.expect(contractGet("/v1/changes?from=head&wait=0"), ok, ""))
+			if len(head.Data) != 0 || head.HasMore || head.NextCursor != all.NextCursor {
+				cx.t.Errorf("from=head: %+v, want no events and the newest event's cursor %q", head, all.NextCursor)
+			}
+			end := contractDecode[client.ChangePage](cx, cx.expect(contractGet("/v1/changes?after="+url.QueryEscape(head.NextCursor)), ok, ""))
+			if len(end.Data) != 0 || end.NextCursor != head.NextCursor {
+				cx.t.Errorf("after the head: %+v", end)
+			}
+		}},
+		{name: "changes/400 from with after", run: func(cx *contractEnv) {
+			head := contractDecode[client.ChangePage](cx, cx.expect(contractGet("/v1/changes?from=head"), ok, ""))
+			res := cx.expect(contractGet("/v1/changes?from=head&after="+url.QueryEscape(head.NextCursor)), http.StatusBadRequest, client.CodeInvalidParameter)
+			if res.problem != nil && (len(res.problem.Errors) != 1 || res.problem.Errors[0].Field != "from") {
+				cx.t.Errorf("from with after: errors %+v, want one for from", res.problem.Errors)
+			}
+		}},
+		{name: "changes/400 from unknown", run: func(cx *contractEnv) {
+			cx.expect(contractGet("/v1/changes?from=middle"), http.StatusBadRequest, client.CodeInvalidParameter)
+		}},
+		{name: "changes/400 cursor expired", opts: []sandbox.Option{sandbox.WithFeedRetention(1)}, run: func(cx *contractEnv) {
+			head := contractDecode[client.ChangePage](cx, cx.expect(contractGet("/v1/changes?from=head"), ok, ""))
+			contractPublishAll(cx)
+			res := cx.expect(contractGet("/v1/changes?after="+url.QueryEscape(head.NextCursor)), http.StatusBadRequest, client.CodeInvalidCursor)
+			if res.problem != nil && !slices.Equal(res.problem.Errors, []client.ProblemField{{Field: "after", Message: "expired"}}) {
+				cx.t.Errorf("expired cursor: errors %+v, want after expired", res.problem.Errors)
+			}
+			kept := contractDecode[client.ChangePage](cx, cx.expect(contractGet("/v1/changes"), ok, ""))
+			if len(kept.Data) != 1 || kept.Data[0].Type != client.EventCasePublished {
+				cx.t.Errorf("a feed retaining one event serves %+v, want the last published", kept.Data)
+			}
 		}},
 		{name: "changes/400 wait over 60", run: func(cx *contractEnv) {
 			cx.expect(contractGet("/v1/changes?wait=61s").bad(), http.StatusBadRequest, client.CodeInvalidParameter)

@@ -47,6 +47,11 @@
 // wakes long polls and is pushed, signed, to every URL registered with
 // AddWebhook (retried with a doubling wait until the receiver answers 2xx).
 //
+// The feed keeps every event unless WithFeedRetention bounds it; ExpireFeed
+// drops every retained event at once. A cursor from before the oldest event
+// kept has expired and is answered 400 invalid_cursor, so a consumer's
+// recovery (read on from from=head) can be tested.
+//
 // # Faults
 //
 // SetFaults (or WithFaults, or the qcsandbox -fault flag) makes routes
@@ -62,6 +67,6 @@
 // GET /_sandbox/demo, GET /_sandbox/stats, PUT /_sandbox/faults
 // {"faults":["error=503@0.2"]}, POST /_sandbox/webhooks {"url","secrets"},
 // POST /_sandbox/commitments/{id}/status {"status":"revoked"},
-// POST /_sandbox/inspections {"gtin","result"} and
-// POST /_sandbox/enterprises/{id}/delist.
+// POST /_sandbox/inspections {"gtin","result"},
+// POST /_sandbox/enterprises/{id}/delist and POST /_sandbox/feed/expire.
 package sandbox

@@ -531,18 +531,27 @@ func decodeEventCursor(c string) (int64, bool) {
 
 func (s *Sandbox) changes(b *buffer, r *http.Request) {
 	q := r.URL.Query()
-	var after int64
+	after := int64(fromStart)
 	if c := q.Get("after"); c != "" {
 		n, ok := decodeEventCursor(c)
 		if !ok {
 			b.problem(http.StatusBadRequest, client.CodeInvalidCursor, "after is not a cursor this feed issued", client.ProblemField{Field: "after", Message: "not recognised"})
 			return
 		}
-		if n > s.reg.head() {
-			b.problem(http.StatusBadRequest, client.CodeInvalidCursor, "after is ahead of the feed; was it issued by another server?", client.ProblemField{Field: "after", Message: "ahead of the feed"})
+		after = n
+	}
+	head := false
+	if q.Has("from") {
+		switch from := q.Get("from"); {
+		case after != fromStart:
+			b.problem(http.StatusBadRequest, client.CodeInvalidParameter, "from and after cannot be used together: after already says where to read from", client.ProblemField{Field: "from", Message: "not allowed with after"})
+			return
+		case from == "head":
+			head = true
+		case from != "start":
+			b.problem(http.StatusBadRequest, client.CodeInvalidParameter, "from must be start or head", client.ProblemField{Field: "from", Message: "unknown value"})
 			return
 		}
-		after = n
 	}
 	limit := 100
 	if v := q.Get("limit"); v != "" {
@@ -562,22 +571,40 @@ func (s *Sandbox) changes(b *buffer, r *http.Request) {
 		}
 		wait = min(time.Duration(n)*time.Second, s.cfg.maxWait)
 	}
+	if head {
+		// At once, whatever wait says: the caller wants a position, not events.
+		b.json(http.StatusOK, ccNoStore, client.ChangePage{Data: []client.Event{}, NextCursor: encodeEventCursor(s.reg.head())})
+		return
+	}
 
-	evs, more, changed := s.reg.eventsAfter(after, limit)
-	if len(evs) == 0 && wait > 0 {
+	read, err := s.reg.eventsAfter(after, limit)
+	if err == nil && len(read.events) == 0 && wait > 0 {
 		t := time.NewTimer(wait)
 		select {
-		case <-changed:
-			evs, more, _ = s.reg.eventsAfter(after, limit)
+		case <-read.changed:
+			// Read again as asked, not from read.pos: events may have been
+			// dropped meanwhile, and an expired cursor must say so.
+			read, err = s.reg.eventsAfter(after, limit)
 		case <-t.C:
 		case <-r.Context().Done():
 		case <-s.done:
 		}
 		t.Stop()
 	}
-	page := client.ChangePage{Data: evs, NextCursor: encodeEventCursor(after), HasMore: more}
-	if len(evs) > 0 {
-		page.NextCursor = evs[len(evs)-1].Cursor
+	switch {
+	case errors.Is(err, errCursorAhead):
+		b.problem(http.StatusBadRequest, client.CodeInvalidCursor, "after is ahead of the feed; was it issued by another server?", client.ProblemField{Field: "after", Message: "ahead of the feed"})
+		return
+	case errors.Is(err, errCursorExpired):
+		b.problem(http.StatusBadRequest, client.CodeInvalidCursor, "after has expired: it is older than the oldest event the feed retains, so reading on from it would skip events; mark what you hold stale and read on from from=head", client.ProblemField{Field: "after", Message: "expired"})
+		return
+	case err != nil:
+		b.problem(http.StatusInternalServerError, client.CodeInternal, "reading the change feed failed")
+		return
+	}
+	page := client.ChangePage{Data: read.events, NextCursor: encodeEventCursor(read.pos), HasMore: read.more}
+	if len(read.events) > 0 {
+		page.NextCursor = read.events[len(read.events)-1].Cursor
 	}
 	b.json(http.StatusOK, ccNoStore, page)
 }

@@ -53,6 +53,7 @@ func (s *Sandbox) routeTable() []route {
 		{"POST", "/_sandbox/commitments/{id}/status", s.opCommitmentStatus},
 		{"POST", "/_sandbox/inspections", s.opInspection},
 		{"POST", "/_sandbox/enterprises/{id}/delist", s.opDelist},
+		{"POST", "/_sandbox/feed/expire", s.opExpireFeed},
 	}
 }
 

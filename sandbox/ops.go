@@ -9,8 +9,8 @@ import (
 
 // The operator API under /_sandbox lets programs that are not written in Go
 // (and the qcsandbox command's users) do what the Sandbox methods do:
-// publish changes, set faults and register webhooks. It is not part of the
-// public contract.
+// publish changes, expire the change feed, set faults and register
+// webhooks. It is not part of the public contract.
 
 func (s *Sandbox) opDemo(b *buffer, r *http.Request) {
 	b.json(http.StatusOK, ccNoStore, struct {
@@ -122,6 +122,11 @@ func (s *Sandbox) opDelist(b *buffer, r *http.Request) {
 		return
 	}
 	b.json(http.StatusOK, ccNoStore, map[string]any{"event": ev})
+}
+
+func (s *Sandbox) opExpireFeed(b *buffer, r *http.Request) {
+	n := s.ExpireFeed()
+	b.json(http.StatusOK, ccNoStore, map[string]any{"dropped": n, "feed_head": encodeEventCursor(s.reg.head())})
 }
 
 func (s *Sandbox) opError(b *buffer, err error) bool {

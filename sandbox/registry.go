@@ -40,7 +40,9 @@ type registry struct {
 	casesByDate []*client.Case
 
 	seq      int64
-	events   []seqEvent
+	events   []seqEvent    // the retained events, oldest first
+	retain   int           // most events kept; 0 keeps all
+	dropped  int64         // seq of the newest event dropped (0: none); a cursor before it has expired
 	changed  chan struct{} // closed and replaced when an event is appended
 	onEvent  func(client.Event)
 	clock    func() time.Time
@@ -388,6 +390,9 @@ func (r *registry) publishLocked(ev client.Event) client.Event {
 	ev.Cursor = encodeEventCursor(r.seq)
 	ev.OccurredAt = r.clock().UTC().Truncate(time.Millisecond)
 	r.events = append(r.events, seqEvent{seq: r.seq, ev: ev})
+	if r.retain > 0 && len(r.events) > r.retain {
+		r.dropLocked(len(r.events) - r.retain)
+	}
 	close(r.changed)
 	r.changed = make(chan struct{})
 	if r.onEvent != nil {
@@ -396,18 +401,68 @@ func (r *registry) publishLocked(ev client.Event) client.Event {
 	return ev
 }
 
-// eventsAfter returns up to limit events after seq, whether more remain, and
-// a channel that is closed when the next event is published.
-func (r *registry) eventsAfter(seq int64, limit int) ([]client.Event, bool, <-chan struct{}) {
+// dropLocked drops the n oldest retained events. The caller holds r.mu for
+// writing.
+func (r *registry) dropLocked(n int) {
+	if n <= 0 {
+		return
+	}
+	r.dropped = r.events[n-1].seq
+	clear(r.events[:n]) // the backing array outlives the reslice until append grows it
+	r.events = r.events[n:]
+}
+
+// expireFeed drops every retained event and reports how many there were.
+func (r *registry) expireFeed() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.events)
+	r.dropLocked(n)
+	r.events = nil
+	return n
+}
+
+// Why a position cannot be read on from.
+var (
+	errCursorAhead   = errors.New("ahead of the feed")
+	errCursorExpired = errors.New("expired")
+)
+
+// fromStart asks eventsAfter for the oldest retained event, whatever it is
+// when the read happens.
+const fromStart = -1
+
+// feedRead is one read of the change feed.
+type feedRead struct {
+	events  []client.Event
+	more    bool            // more events wait past the last one
+	pos     int64           // where the read started: the position of an empty answer
+	changed <-chan struct{} // closed when the next event is published
+}
+
+// eventsAfter returns up to limit events after position seq (fromStart:
+// before the oldest retained event), whether more remain, and a channel that
+// is closed when the next event is published. A position past the newest
+// event fails with errCursorAhead; one before events that were dropped
+// fails with errCursorExpired, so a reader never skips an event unawares.
+func (r *registry) eventsAfter(seq int64, limit int) (feedRead, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	switch {
+	case seq == fromStart:
+		seq = r.dropped
+	case seq > r.seq:
+		return feedRead{}, errCursorAhead
+	case seq < r.dropped:
+		return feedRead{}, errCursorExpired
+	}
 	i := sort.Search(len(r.events), func(i int) bool { return r.events[i].seq > seq })
 	n := min(limit, len(r.events)-i)
 	out := make([]client.Event, n)
 	for k := range n {
 		out[k] = r.events[i+k].ev
 	}
-	return out, i+n < len(r.events), r.changed
+	return feedRead{events: out, more: i+n < len(r.events), pos: seq, changed: r.changed}, nil
 }
 
 func (r *registry) head() int64 {

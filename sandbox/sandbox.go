@@ -42,6 +42,7 @@ type config struct {
 	errs          []error
 	faultSeed     uint64
 	oversizeBytes int
+	feedRetention int
 }
 
 // WithSeed chooses the data set: the same seed, sizes and reference time
@@ -127,6 +128,22 @@ func WithWebhookRetry(attempts int, backoff time.Duration) Option {
 // most 60 s).
 func WithMaxWait(d time.Duration) Option { return func(c *config) { c.maxWait = d } }
 
+// WithFeedRetention keeps only the newest n events of the change feed, as
+// the registry keeps events for a retention window: publishing one more
+// drops the oldest. A cursor from before the oldest event kept has expired,
+// and reading on from it is 400 invalid_cursor rather than a page with a
+// gap. 0, the default, keeps every event; a negative n is an error. See
+// also ExpireFeed.
+func WithFeedRetention(n int) Option {
+	return func(c *config) {
+		if n < 0 {
+			c.errs = append(c.errs, fmt.Errorf("feed retention %d is negative", n))
+			return
+		}
+		c.feedRetention = n
+	}
+}
+
 // Sandbox is a reference implementation of the public query API over a
 // generated data set. It is an http.Handler; mount it on any server, or
 // use NewServer in tests. Its methods publish changes as the regulator
@@ -190,6 +207,7 @@ func New(opts ...Option) (*Sandbox, error) {
 	}
 	s.hooks = newWebhooks(cfg.hookAttempts, cfg.hookBackoff, cfg.logger)
 	s.reg.onEvent = s.hooks.enqueue
+	s.reg.retain = cfg.feedRetention
 	s.routes()
 	return s, nil
 }
@@ -295,6 +313,13 @@ func (s *Sandbox) PublishCase(c client.Case) client.Case {
 	c, _ = s.reg.publishCase(c)
 	return c
 }
+
+// ExpireFeed drops every event the change feed retains, as if all of them
+// had passed the retention window, and reports how many it dropped. Every
+// cursor from before the newest event has then expired (400
+// invalid_cursor); the head's cursor, and events published afterwards, read
+// on as before. With no event retained it changes nothing.
+func (s *Sandbox) ExpireFeed() int { return s.reg.expireFeed() }
 
 // SetFaults replaces the faults in force. With none, the sandbox is healthy.
 func (s *Sandbox) SetFaults(faults ...Fault) error {

@@ -5,6 +5,7 @@
 //	go run ./cmd/qcsandbox                       # the demo set on 127.0.0.1:8080
 //	go run ./cmd/qcsandbox -products 1000000     # a load-test set
 //	go run ./cmd/qcsandbox -fault 'error=503@0.2' -fault 'latency=300ms@0.5 GET /v1/products/{gtin}'
+//	go run ./cmd/qcsandbox -feed-retention 100   # change-feed cursors expire
 //
 // It prints where it listens and the curated demo products, one per badge
 // verdict. The operator API under /_sandbox publishes changes and sets
@@ -55,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	hostile := fs.Bool("hostile", false, "fill text fields with hostile strings (markup, script URLs, broken UTF-8)")
 	verify := fs.String("verify-base", sandbox.DefaultVerifyBase, "base URL of records' verify_url")
 	faultSeed := fs.Uint64("fault-seed", 0, "seed of the fault draws")
+	retention := fs.Int("feed-retention", 0, "keep only the newest N change-feed events; older cursors expire (0 keeps all)")
 	verbose := fs.Bool("v", false, "log every request")
 	var faults, keys multiFlag
 	fs.Var(&faults, "fault", "inject a fault, KIND[=PARAM][@PROBABILITY][ METHOD /route]; repeatable\n(kinds: latency, error, rate_limit, reset, malformed, truncated, oversized, slow_body)")
@@ -76,6 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		sandbox.WithRateLimit(*rate, *burst),
 		sandbox.WithVerifyBaseURL(*verify),
 		sandbox.WithFaultSeed(*faultSeed),
+		sandbox.WithFeedRetention(*retention),
 	}
 	if *ref != "" {
 		t, err := time.Parse(time.DateOnly, *ref)

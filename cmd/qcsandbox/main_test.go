@@ -212,6 +212,51 @@ func TestRunWithFaultsAndNoProducts(t *testing.T) {
 	}
 }
 
+func TestRunWithFeedRetention(t *testing.T) {
+	t.Parallel()
+	s := startRun(t, "-addr", "127.0.0.1:0", "-feed-retention", "1")
+	hc := httpClient(t)
+	changes := func(query string) (int, client.ChangePage) {
+		t.Helper()
+		resp, body := get(t, hc, s.base+"/v1/changes?"+query)
+		var page client.ChangePage
+		if resp.StatusCode == http.StatusOK {
+			if err := json.Unmarshal(body, &page); err != nil {
+				t.Fatalf("GET /v1/changes?%s: %v", query, err)
+			}
+		}
+		return resp.StatusCode, page
+	}
+	_, head := changes("from=head")
+	if head.NextCursor == "" {
+		t.Fatal("from=head answered no cursor")
+	}
+	// The first demo product, the first row under the table's header.
+	var g client.GTIN
+	for i, line := range s.out {
+		if strings.HasPrefix(line, "demo GTIN") && i+1 < len(s.out) {
+			g = client.GTIN(strings.Fields(s.out[i+1])[0])
+			break
+		}
+	}
+	for range 2 {
+		resp, err := hc.Post(s.base+"/_sandbox/inspections", "application/json", strings.NewReader(`{"gtin":"`+string(g)+`","result":"pass"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("publishing an inspection of %s: %d", g, resp.StatusCode)
+		}
+	}
+	if status, _ := changes("after=" + head.NextCursor); status != http.StatusBadRequest {
+		t.Errorf("a cursor two events behind a retention of one: %d, want 400", status)
+	}
+	if status, page := changes(""); status != http.StatusOK || len(page.Data) != 1 {
+		t.Errorf("the feed retaining one event: %d, %d events, want 200 and 1", status, len(page.Data))
+	}
+}
+
 func TestRunRejectsBadArguments(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
@@ -225,6 +270,7 @@ func TestRunRejectsBadArguments(t *testing.T) {
 		{"-enterprises", "100000"},
 		{"-seed", "minus one"},
 		{"-addr", "127.0.0.1:not-a-port"},
+		{"-feed-retention", "-1"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 		err := run(ctx, args, io.Discard, io.Discard)
