@@ -311,9 +311,6 @@ func storeKey(k client.ProductKey) string {
 	return "k\x1f" + string(k.USCC) + "\x1f" + k.Brand + "\x1f" + k.Model
 }
 
-// enterpriseSet names the index set of an enterprise's cached products.
-func enterpriseSet(id string) string { return "ent\x1f" + id }
-
 // servable reports whether e holds an answer that may still be served.
 func servable(e *Entry, now time.Time) bool {
 	return e != nil && !e.Tombstone() && now.Before(e.Expires)
@@ -393,12 +390,17 @@ func (c *Cache) await(ctx context.Context, skey string, fl *flight) (*Entry, err
 // read costs more than the map lookup.
 func (c *Cache) peek(ctx context.Context, skey string) (*Entry, time.Time) {
 	if c.mem != nil {
-		return c.mem.getNow(skey)
+		e, now, ok := c.mem.getNow(skey)
+		if e != nil && !ok {
+			e = staled(e, now) // stored before a resynchronisation
+		}
+		return e, now
 	}
 	if c.near != nil {
 		// A Tiered store's memory tier answers most lookups; ask it
 		// directly, so that such a hit costs what a memory store's does.
-		if e, now := c.near.getNow(skey); e != nil {
+		// A copy it must check against Redis goes the long way.
+		if e, now, ok := c.near.getNow(skey); e != nil && ok && !e.Tombstone() {
 			return e, now
 		}
 	}
@@ -504,11 +506,6 @@ func (c *Cache) keep(ctx context.Context, skey string, e *Entry) (*Entry, error)
 		c.stats.storeErrors.Add(1)
 		return e, nil // the answer is good; only keeping it failed
 	}
-	if st := e.Status; st != nil && st.Enterprise != nil {
-		if err := c.store.Index(ctx, enterpriseSet(st.Enterprise.ID), skey); err != nil {
-			c.stats.storeErrors.Add(1)
-		}
-	}
 	if won == nil || won.Tombstone() || won.Status == nil {
 		return nil, ErrStale
 	}
@@ -539,6 +536,9 @@ func (c *Cache) fetchOne(ctx context.Context, key client.ProductKey, old *Entry)
 func (c *Cache) entry(st *client.ProductStatus, etag string, cc client.CacheControl, now time.Time) *Entry {
 	c.records.status(st)
 	e := &Entry{Status: st, Version: st.Version, ETag: etag}
+	if st.Enterprise != nil {
+		e.Maker = st.Enterprise.ID
+	}
 	c.times(e, cc, st.Listed, now)
 	return e
 }

@@ -56,12 +56,15 @@
 //
 // A Store keeps entries under string keys until they expire. NewMemory is a
 // bounded memory store on go-cache, with a Close that stops its sweeper.
-// NewRedis shares entries between the web servers of a platform: a Lua
-// script decides each write, so that no server can replace a newer version
-// with an older one. NewTiered puts a memory store in front of it: every
-// write through one server is announced over Redis pub/sub, and the others
-// drop their memory copies; a server whose subscription was lost and
-// re-established cannot know what it missed, and empties its memory tier.
+// NewRedis shares entries between the web servers of a platform, on one
+// Redis or a Redis Cluster: a Lua script decides each write, so that no
+// server can replace a newer version with an older one. NewTiered puts a
+// memory store in front of it: every write through one server is announced
+// over Redis pub/sub, and the others check their memory copies against
+// Redis on their next read — keeping the newer of the two, so that no
+// server ever shows an older answer after a newer one. A server whose
+// subscription was lost checks every memory copy the same way, and what a
+// server learnt while Redis was down is written to Redis once it answers.
 //
 // A dead or slow Redis degrades to the memory tier and the API, never to an
 // error page: Redis calls have a short timeout (100 ms; build the go-redis
@@ -73,15 +76,23 @@
 // # Following changes
 //
 // The registry pushes its changes. Follow reads the change feed into a
-// store and Apply applies one event: entries the change concerns are
-// updated in place with the change's version — a revoked commitment, a
-// failed inspection, a delisted maker show at once, without asking the API
-// — or replaced by a tombstone where only the API can tell the result.
-// Follow saves its cursor in the store and resumes from it after a
-// restart. One follower writing into Redis (the Redis store itself, not a
-// Tiered one) keeps a whole fleet current, memory tiers included: a change
-// reaches every web server in a few milliseconds. WebhookHandler applies
-// signed pushes the same way.
+// store and Apply applies one event. A change of a maker is recorded as a
+// Stamp: a generation mark that every read checks, so that every cached
+// answer of the maker that predates the change — on every server, in every
+// tier — is read as a tombstone and asked for again, without an index of
+// the maker's entries that a failed write could leave incomplete. A new
+// inspection of a product is also applied to its entry exactly, so the
+// page shows it without asking the API. Follow saves its cursor and resumes
+// from it after a restart; on a Redis store every server may run it, and a
+// fenced lease elects one. When the registry rejects the cursor, Follow
+// resynchronises by itself (see Follow). WebhookHandler applies signed
+// pushes the same way.
+//
+// Stamps and tombstones compare the time an answer was requested with the
+// time the change was learnt of, by the clocks of the machines involved: a
+// server whose clock lags the follower's by d treats answers it requests
+// within d after a change as predating it, and asks again. Keep the fleet's
+// clocks synchronised (NTP keeps them within milliseconds).
 //
 // # Stats
 //

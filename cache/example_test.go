@@ -139,7 +139,7 @@ func ExampleFollow() {
 	// before: active
 	// event: commitment.revoked
 	// after: revoked
-	// API calls: 1
+	// API calls: 2
 }
 
 // On a fleet of web servers, each server puts its own memory tier in front

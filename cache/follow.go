@@ -2,32 +2,91 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
 )
 
 // CursorKey is where Follow keeps the change-feed position it has applied
-// up to, in the store it follows into.
+// up to, in a store that elects no leader (a memory store). A Leaser keeps
+// it under its lease instead.
 const CursorKey = "follow\x1fcursor"
+
+// DefaultLeaseTTL is how long a follower's lease lasts without renewal:
+// when the follower holding it dies, another takes over within this time.
+const DefaultLeaseTTL = 10 * time.Second
 
 // FollowOptions tune Follow. The zero value is ready to use.
 type FollowOptions struct {
-	// Clock stamps the cursor entry and the tombstones; nil is the real
+	// Clock stamps the cursor entry and the changes; nil is the real
 	// clock.
 	Clock Clock
-	// Logger reports feed and store failures at warn level; nil is silent.
+	// Logger reports feed and store failures at warn level, and a
+	// resynchronisation at error level; nil is silent.
 	Logger *slog.Logger
 	// Feed tunes the long poll; nil means the client's defaults.
 	Feed *client.FollowOptions
 	// Applied, if set, is called after each event is applied and its
 	// cursor saved — for metrics, and for tests that wait on propagation.
 	Applied func(client.Event)
+	// Resynced, if set, is called after each resynchronisation, with the
+	// error that rejected the cursor.
+	Resynced func(cause error)
+	// Leading, if set, is called with true when this follower takes the
+	// lease of a Leaser store and starts applying the feed, and with false
+	// when it stops holding it.
+	Leading func(bool)
+	// LeaseTTL is the lease's time to live with a Leaser store (default
+	// DefaultLeaseTTL); the holder renews it every third of it.
+	LeaseTTL time.Duration
+	// Stats, if set, counts what the follower does; read it from any
+	// goroutine.
+	Stats *FollowStats
 }
+
+// FollowStats counts what a follower did.
+type FollowStats struct {
+	Applied    atomic.Int64 // events applied
+	FeedErrors atomic.Int64 // failed polls of the feed (each retried)
+	Resyncs    atomic.Int64 // cursors rejected, and recovered from
+	Leases     atomic.Int64 // times this follower took the lease
+}
+
+// A Leaser is a Store shared by several processes that elects one of them
+// to follow the change feed, and keeps the feed's cursor under that lease.
+// The Redis store is one (and so is a Tiered store, through its Redis).
+//
+// The lease is fenced: each taking of it gets a token higher than any
+// before, and a cursor is saved only by the token that holds the lease, so
+// that a holder that was paused past its lease (a long GC, a frozen VM)
+// cannot move the cursor after another has taken over. Its other writes
+// are harmless: stamps only ever grow, and entries only move forward.
+type Leaser interface {
+	// Lease takes the lease for ttl when token is 0 and nobody holds it,
+	// or renews it when token holds it, and returns the token holding it.
+	// It fails with ErrLeaseHeld when another holds it, and ErrLeaseLost
+	// when token no longer does.
+	Lease(ctx context.Context, token int64, ttl time.Duration) (int64, error)
+	// Release gives the lease up if token holds it.
+	Release(ctx context.Context, token int64) error
+	// Cursor is the cursor saved last, "" for none.
+	Cursor(ctx context.Context) (string, error)
+	// SaveCursor saves cursor if token holds the lease, and fails with
+	// ErrLeaseLost otherwise.
+	SaveCursor(ctx context.Context, token int64, cursor string) error
+}
+
+// Errors of a Leaser.
+var (
+	ErrLeaseHeld = errors.New("qcsdk/cache: another follower holds the lease")
+	ErrLeaseLost = errors.New("qcsdk/cache: the follower's lease was lost")
+)
 
 // Follow keeps a store current from the registry's change feed until ctx
 // ends, and returns ctx's error. It resumes from the cursor saved in the
@@ -38,56 +97,71 @@ type FollowOptions struct {
 // holding the cursor where it is, so nothing is skipped while Redis is
 // down.
 //
-// Give it the shared store (Redis) directly, not a Tiered one: a Tiered
-// store falls back to its memory tier when Redis fails, and the fleet
-// would not see the change. With a store that is a Notifier, every change
-// is announced, so that each web server drops its memory copy.
+// With a Leaser store (Redis), every web server may run Follow: one takes
+// the lease and applies the feed, the others wait, and when the holder
+// dies another takes over within the lease's time (FollowOptions.LeaseTTL)
+// and resumes from the saved cursor.
+//
+// When the registry rejects the cursor (one it did not issue, or one
+// older than the feed's retention), Follow resynchronises by itself: it
+// reads the feed's head, records an empty-Maker Stamp, so that every
+// answer cached before is revalidated with the registry before it is
+// served fresh again, and follows on from the head. It logs that once at
+// error level, counts it, and calls FollowOptions.Resynced. Recovery takes
+// one call for the head and one write; the cache catches up as pages ask,
+// each cached answer served stale once while it is refreshed.
 func Follow(ctx context.Context, api *client.Client, store Store, opts *FollowOptions) error {
-	if opts == nil {
-		opts = &FollowOptions{}
+	f := &follower{api: api, store: store}
+	if opts != nil {
+		f.opts = *opts
 	}
-	clk := opts.Clock
-	if clk == nil {
-		clk = realClock{}
+	if f.opts.Clock == nil {
+		f.opts.Clock = realClock{}
 	}
-	var after string
-	if err := retry(ctx, opts.Logger, "read the follow cursor", func() error {
-		e, err := store.Get(ctx, CursorKey)
-		if e != nil {
-			after = e.Cursor
-		}
-		return err
-	}); err != nil {
-		return err
+	if f.opts.Stats == nil {
+		f.opts.Stats = new(FollowStats)
 	}
-	for ev, err := range api.Changes.Follow(ctx, after, opts.Feed) {
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if opts.Logger != nil {
-				opts.Logger.Warn("qcsdk/cache: change feed failed; resuming", "error", err)
-			}
-			continue
-		}
-		if err := retry(ctx, opts.Logger, "apply a change", func() error { return apply(ctx, store, ev, clk.Now()) }); err != nil {
-			return err
-		}
-		if err := retry(ctx, opts.Logger, "save the follow cursor", func() error {
-			return saveCursor(ctx, store, ev, clk.Now())
-		}); err != nil {
-			return err
-		}
-		if opts.Applied != nil {
-			opts.Applied(ev)
-		}
+	if f.opts.LeaseTTL <= 0 {
+		f.opts.LeaseTTL = DefaultLeaseTTL
 	}
-	return ctx.Err()
+	if l, ok := store.(Leaser); ok {
+		return f.leased(ctx, l)
+	}
+	return f.run(ctx, entryCursor{store: store, clock: f.opts.Clock})
 }
 
-func saveCursor(ctx context.Context, store Store, ev client.Event, now time.Time) error {
-	_, err := store.Set(ctx, CursorKey, &Entry{
-		Cursor:     ev.Cursor,
+type follower struct {
+	api   *client.Client
+	store Store
+	opts  FollowOptions
+}
+
+// cursors is where a follower keeps its position.
+type cursors interface {
+	load(ctx context.Context) (string, error)
+	save(ctx context.Context, ev client.Event, cursor string) error
+	// reset saves a cursor that need not follow the one saved.
+	reset(ctx context.Context, cursor string) error
+}
+
+// entryCursor keeps the cursor as an entry under CursorKey.
+type entryCursor struct {
+	store Store
+	clock Clock
+}
+
+func (c entryCursor) load(ctx context.Context) (string, error) {
+	e, err := c.store.Get(ctx, CursorKey)
+	if e == nil || err != nil {
+		return "", err
+	}
+	return e.Cursor, nil
+}
+
+func (c entryCursor) save(ctx context.Context, ev client.Event, cursor string) error {
+	now := c.clock.Now()
+	_, err := c.store.Set(ctx, CursorKey, &Entry{
+		Cursor:     cursor,
 		Version:    eventVersion(ev),
 		Fetched:    now,
 		FreshUntil: now,
@@ -96,27 +170,230 @@ func saveCursor(ctx context.Context, store Store, ev client.Event, now time.Time
 	return err
 }
 
+func (c entryCursor) reset(ctx context.Context, cursor string) error {
+	if err := c.store.Delete(ctx, CursorKey); err != nil {
+		return err
+	}
+	return c.save(ctx, client.Event{}, cursor)
+}
+
+// leaseCursor keeps the cursor under a lease.
+type leaseCursor struct {
+	l     Leaser
+	token int64
+}
+
+func (c leaseCursor) load(ctx context.Context) (string, error) { return c.l.Cursor(ctx) }
+
+func (c leaseCursor) save(ctx context.Context, _ client.Event, cursor string) error {
+	return c.l.SaveCursor(ctx, c.token, cursor)
+}
+
+func (c leaseCursor) reset(ctx context.Context, cursor string) error {
+	return c.l.SaveCursor(ctx, c.token, cursor)
+}
+
+// errRejected ends a run of the feed whose cursor the registry rejected.
+type errRejected struct{ cause error }
+
+func (e errRejected) Error() string { return e.cause.Error() }
+
+// run follows the feed from the saved cursor, resynchronising whenever the
+// registry rejects it, until ctx ends or the cursor cannot be saved
+// because the lease was lost.
+func (f *follower) run(ctx context.Context, cur cursors) error {
+	var after string
+	if err := f.retry(ctx, "read the follow cursor", func() error {
+		var err error
+		after, err = cur.load(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	for {
+		err := f.feed(ctx, cur, after)
+		var rej errRejected
+		if !errors.As(err, &rej) {
+			return err
+		}
+		if after, err = f.resync(ctx, cur, rej.cause); err != nil {
+			return err
+		}
+	}
+}
+
+// feed applies the feed from after until ctx ends, the lease is lost, or
+// the registry rejects the cursor (errRejected).
+func (f *follower) feed(ctx context.Context, cur cursors, after string) error {
+	for ev, err := range f.api.Changes.Follow(ctx, after, f.opts.Feed) {
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if client.IsCursorRejected(err) {
+				return errRejected{err}
+			}
+			f.opts.Stats.FeedErrors.Add(1)
+			if f.opts.Logger != nil {
+				f.opts.Logger.Warn("qcsdk/cache: change feed failed; resuming", "error", err)
+			}
+			continue
+		}
+		if err := f.retry(ctx, "apply a change", func() error {
+			return apply(ctx, f.store, ev, f.opts.Clock.Now())
+		}); err != nil {
+			return err
+		}
+		if err := f.retry(ctx, "save the follow cursor", func() error {
+			return cur.save(ctx, ev, ev.Cursor)
+		}); err != nil {
+			return err
+		}
+		f.opts.Stats.Applied.Add(1)
+		if f.opts.Applied != nil {
+			f.opts.Applied(ev)
+		}
+	}
+	return ctx.Err()
+}
+
+// resync recovers from a rejected cursor: the head first, then a stamp
+// later than it, so that every change up to the head is covered by the
+// stamp and every one after it by the feed.
+func (f *follower) resync(ctx context.Context, cur cursors, cause error) (string, error) {
+	f.opts.Stats.Resyncs.Add(1)
+	if f.opts.Logger != nil {
+		f.opts.Logger.Error("qcsdk/cache: the change feed rejected the follower's cursor; "+
+			"resynchronising from the feed's head: every cached answer will be revalidated", "error", cause)
+	}
+	var head string
+	if err := f.retry(ctx, "read the change feed's head", func() error {
+		var err error
+		head, err = f.api.Changes.Head(ctx)
+		return err
+	}); err != nil {
+		return "", err
+	}
+	if err := f.retry(ctx, "record the resynchronisation", func() error {
+		return f.store.Stamp(ctx, Stamp{At: f.opts.Clock.Now()})
+	}); err != nil {
+		return "", err
+	}
+	if err := f.retry(ctx, "save the follow cursor", func() error {
+		return cur.reset(ctx, head)
+	}); err != nil {
+		return "", err
+	}
+	if f.opts.Resynced != nil {
+		f.opts.Resynced(cause)
+	}
+	return head, nil
+}
+
+// leased runs the feed while this follower holds l's lease, and waits for
+// it otherwise, until ctx ends.
+func (f *follower) leased(ctx context.Context, l Leaser) error {
+	ttl := f.opts.LeaseTTL
+	for {
+		token, err := f.acquire(ctx, l, ttl)
+		if err != nil {
+			return err
+		}
+		f.opts.Stats.Leases.Add(1)
+		if f.opts.Leading != nil {
+			f.opts.Leading(true)
+		}
+		lctx, cancel := context.WithCancel(ctx)
+		renewed := make(chan struct{})
+		go func() {
+			defer close(renewed)
+			f.renew(lctx, cancel, l, token, ttl)
+		}()
+		err = f.run(lctx, leaseCursor{l: l, token: token})
+		cancel()
+		<-renewed
+		if f.opts.Leading != nil {
+			f.opts.Leading(false)
+		}
+		if ctx.Err() != nil {
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			_ = l.Release(rctx, token)
+			rcancel()
+			return ctx.Err()
+		}
+		if f.opts.Logger != nil {
+			f.opts.Logger.Warn("qcsdk/cache: the follower lost its lease; waiting to take it again", "error", err)
+		}
+	}
+}
+
+// acquire waits until this follower takes the lease, trying every third
+// of its time to live.
+func (f *follower) acquire(ctx context.Context, l Leaser, ttl time.Duration) (int64, error) {
+	wait := ttl / 3
+	for {
+		token, err := l.Lease(ctx, 0, ttl)
+		if err == nil {
+			return token, nil
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if !errors.Is(err, ErrLeaseHeld) && f.opts.Logger != nil {
+			f.opts.Logger.Warn("qcsdk/cache: failed to take the follower's lease; retrying", "error", err)
+		}
+		if !sleep(ctx, wait) {
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// renew renews the lease every third of its time to live, and cancels the
+// run when it is lost — or when no renewal succeeded for as long as the
+// lease lives, after which another follower may hold it.
+func (f *follower) renew(ctx context.Context, cancel context.CancelFunc, l Leaser, token int64, ttl time.Duration) {
+	last := time.Now()
+	for sleep(ctx, ttl/3) {
+		_, err := l.Lease(ctx, token, ttl)
+		switch {
+		case err == nil:
+			last = time.Now()
+		case errors.Is(err, ErrLeaseLost) || time.Since(last) >= ttl-ttl/6:
+			cancel()
+			return
+		}
+	}
+}
+
+// sleep waits d, and reports false if ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // retry runs op until it succeeds or ctx ends, waiting with full jitter
-// between 100 ms and 10 s.
-func retry(ctx context.Context, logger *slog.Logger, what string, op func() error) error {
+// between 100 ms and 10 s. A lost lease is not retried.
+func (f *follower) retry(ctx context.Context, what string, op func() error) error {
 	wait := 100 * time.Millisecond
 	for {
 		err := op()
-		if err == nil {
-			return nil
+		if err == nil || errors.Is(err, ErrLeaseLost) {
+			return err
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if logger != nil {
-			logger.Warn("qcsdk/cache: failed to "+what+"; retrying", "error", err)
+		if f.opts.Logger != nil {
+			f.opts.Logger.Warn("qcsdk/cache: failed to "+what+"; retrying", "error", err)
 		}
-		t := time.NewTimer(rand.N(wait) + time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, rand.N(wait)+time.Millisecond) {
 			return ctx.Err()
-		case <-t.C:
 		}
 		wait = min(2*wait, 10*time.Second)
 	}
@@ -140,154 +417,73 @@ func eventVersion(ev client.Event) int64 {
 	return 0
 }
 
-// effect is what an event does to one cached product status.
-type effect int
-
-const (
-	unaffected effect = iota // the change is not about this product
-	updated                  // the change is applied to a copy of the status
-	unknown                  // the change may concern it, in ways only the API can tell
-)
-
-// Apply brings the cached entries a change concerns up to date: every
-// cached product of the enterprise the change names (found through the
-// store's index), and for an inspection the product with that GTIN. Where
-// the change can be applied exactly — a commitment's new state, a new
-// inspection, a renamed or delisted maker — the entry is replaced by an
-// updated copy carrying the change's version, so the page shows it at once
-// without asking the API. Where it cannot — a new commitment that may
-// cover products it did not before — a tombstone takes the entry's place,
-// so the next lookup asks the API and no older answer can come back.
+// Apply brings what a store holds up to date with one change. A change of
+// a maker — a commitment's new state, a renamed or delisted maker — is
+// recorded as a Stamp of the maker: every cached answer of that maker that
+// predates the change, on every server, is then read as a tombstone, so
+// that the next lookup asks the registry and no older answer can come
+// back. A new inspection of a product named by GTIN is also applied to
+// that product's entry exactly, with the change's version, so that the
+// page shows it at once without asking the API.
 //
 // Apply is idempotent: applying an event twice, or an older one after a
-// newer, changes nothing. Webhook pushes and the change feed both end here.
+// newer, changes nothing a reader sees. Webhook pushes and the change feed
+// both end here.
 func Apply(ctx context.Context, store Store, ev client.Event) error {
 	return apply(ctx, store, ev, time.Now())
 }
 
-// apply is Apply with the time the change is learnt of, which stamps its
-// tombstones (Follow's clock, so that tests can run it virtually).
+// apply is Apply with the time the change is learnt of, which stamps it
+// (Follow's clock, so that tests can run it virtually).
 func apply(ctx context.Context, store Store, ev client.Event, now time.Time) error {
 	v := eventVersion(ev)
-	var entID string
-	var keys []string
-	var fx func(st *client.ProductStatus) (*client.ProductStatus, effect)
+	var maker string
 	switch {
 	case ev.Commitment != nil:
-		c := ev.Commitment
-		entID = c.EnterpriseID
-		fx = func(st *client.ProductStatus) (*client.ProductStatus, effect) {
-			if st.Commitment != nil && st.Commitment.ID == c.ID {
-				cp := *st
-				cp.Commitment = c
-				return &cp, updated
-			}
-			// A commitment it did not rest on matters only if it covers the
-			// product now, in its category: then only the API can say which
-			// commitment the product rests on.
-			if st.Listed && st.Enterprise != nil && st.Enterprise.ID == c.EnterpriseID && covers(c, st) {
-				return nil, unknown
-			}
-			return nil, unaffected
-		}
+		maker = ev.Commitment.EnterpriseID
 	case ev.Inspection != nil:
 		in := ev.Inspection
-		entID = in.EnterpriseID
+		maker = in.EnterpriseID
 		if g, err := client.ParseGTIN(string(in.Product.GTIN)); err == nil {
-			keys = append(keys, string(g))
-		}
-		fx = func(st *client.ProductStatus) (*client.ProductStatus, effect) {
-			if !inspects(in, st) {
-				return nil, unaffected
+			if err := applyInspection(ctx, store, string(g), in, v); err != nil {
+				return err
 			}
-			cp := *st
-			cp.Inspections = withInspection(st.Inspections, in)
-			return &cp, updated
 		}
 	case ev.Enterprise != nil:
-		ent := ev.Enterprise
-		entID = ent.ID
-		delisted := ev.Type == client.EventEnterpriseDelisted
-		fx = func(st *client.ProductStatus) (*client.ProductStatus, effect) {
-			if st.Enterprise == nil || st.Enterprise.ID != ent.ID {
-				return nil, unaffected
-			}
-			if delisted {
-				return &client.ProductStatus{Key: st.Key, UpdatedAt: ent.UpdatedAt}, updated
-			}
-			cp := *st
-			cp.Enterprise = ent
-			return &cp, updated
-		}
-	default:
+		maker = ev.Enterprise.ID
+	}
+	if maker == "" {
 		return nil // cases and categories change no product's status
 	}
+	// After the exact update: the updated entry carries the change's
+	// version, which the stamp leaves alone.
+	return store.Stamp(ctx, Stamp{Maker: maker, Version: v, At: now})
+}
 
-	members, err := store.Members(ctx, enterpriseSet(entID))
+// applyInspection adds an inspection to the cached status of the product
+// it sampled.
+func applyInspection(ctx context.Context, store Store, key string, in *client.Inspection, v int64) error {
+	e, err := store.Get(ctx, key)
 	if err != nil {
 		return err
 	}
-	keys = append(keys, members...)
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	var changed []string
-	for _, key := range keys {
-		e, err := store.Get(ctx, key)
-		if err != nil {
-			return err
-		}
-		if e != nil && e.Version >= v {
-			continue // already as new as this change, or newer
-		}
-		next := tombstone(e, v, now)
-		if e != nil && e.Status != nil {
-			st, fxv := fx(e.Status)
-			if fxv == unaffected {
-				continue
-			}
-			if fxv == updated {
-				st.Version = max(st.Version, v)
-				cp := *e
-				cp.Status, cp.Version, cp.ETag = st, st.Version, "" // the old validator no longer names this content
-				next = &cp
-			}
-		}
-		if _, err := store.Set(ctx, key, next); err != nil {
-			return err
-		}
-		changed = append(changed, key)
+	if e == nil || e.Status == nil || e.Version >= v || !inspects(in, e.Status) {
+		return nil
 	}
-	if n, ok := store.(Notifier); ok && len(changed) > 0 {
-		// The entries are right in the shared store whatever happens here;
-		// a lost announcement only leaves memory copies until their TTL.
-		_ = n.Publish(ctx, changed...)
+	st := *e.Status
+	st.Inspections = withInspection(e.Status.Inspections, in)
+	st.Version = max(st.Version, v)
+	cp := *e
+	cp.Status, cp.Version, cp.ETag = &st, st.Version, "" // the old validator no longer names this content
+	if _, err := store.Set(ctx, key, &cp); err != nil {
+		return err
+	}
+	if n, ok := store.(Notifier); ok {
+		// The entry is right in the shared store whatever happens here; a
+		// lost announcement is made up for when the subscription returns.
+		_ = n.Publish(ctx, key)
 	}
 	return nil
-}
-
-// tombstone marks a key as changed to version v, content unknown, as of
-// now: an answer requested before now cannot be stored over it, one
-// requested after can (see newer). It lives as long as the entry it
-// replaces might have.
-func tombstone(old *Entry, v int64, now time.Time) *Entry {
-	t := &Entry{Version: v, Fetched: now, Expires: now.Add(DefaultMaxStale)}
-	if old != nil && old.Expires.After(t.Expires) {
-		t.Expires = old.Expires
-	}
-	return t
-}
-
-// covers reports whether a commitment's scope covers the product of a
-// status, in the product's category when the status names one.
-func covers(c *client.Commitment, st *client.ProductStatus) bool {
-	brand, model := st.Key.Brand, st.Key.Model
-	if p := st.Product; p != nil {
-		if p.Category != "" && p.Category != c.Category {
-			return false
-		}
-		brand, model = p.Brand, p.Model
-	}
-	return c.Scope.Covers(st.Key.GTIN, brand, model)
 }
 
 // inspects reports whether an inspection sampled the product of a status.

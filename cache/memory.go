@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gocache "github.com/patrickmn/go-cache"
@@ -21,10 +22,11 @@ type MemoryOptions struct {
 	JanitorInterval time.Duration
 }
 
-// memMaxMembers caps each index set: an enterprise with more cached
-// products than this has the oldest forgotten by the index (their entries
-// then wait out their TTL instead of being updated by a change).
-const memMaxMembers = 10_000
+// memMaxStamps bounds the makers' stamps a memory store remembers. A stamp
+// reaches the entries the store holds when it is recorded; it is kept
+// after that only for the answers still in flight, so one beyond the
+// bound is forgotten once the store holds no entry of its maker.
+const memMaxStamps = 10_000
 
 // Memory is a bounded Store in this process's memory, on go-cache. A hit
 // is one go-cache lookup and one read of a clock that is a millisecond
@@ -33,6 +35,14 @@ const memMaxMembers = 10_000
 // It keeps the *Entry it is given and hands that same pointer to every
 // reader: entries are immutable by contract, and the cache never modifies
 // one it has stored.
+//
+// Each entry is indexed under its maker in this process, in the same call
+// that stores it, so that a Stamp reaches every entry of the maker at
+// once. Each entry is also marked with the store's generation: a
+// resynchronisation (an empty-Maker Stamp) moves the generation on, and
+// every entry stored before it reads as stale from then on, without a
+// scan. A Tiered store uses the same mark for the entries it must check
+// against Redis.
 type Memory struct {
 	c     *gocache.Cache
 	clock Clock
@@ -42,35 +52,46 @@ type Memory struct {
 
 	stripes [256]sync.Mutex // serialise Set per key, for the version check
 
-	mu    sync.Mutex          // guards order, live and sets
-	order []string            // keys in insertion order, oldest first, for eviction
-	live  map[string]struct{} // keys inserted and not yet removed
-	sets  map[string]*memSet
-	in    map[string][]string // key → the sets it is in
+	// gen is the current generation; an item of another generation (0:
+	// marked by unconfirm) is unconfirmed.
+	gen    atomic.Uint64
+	resync atomic.Pointer[Stamp] // the newest empty-Maker stamp
+
+	mu     sync.Mutex          // guards order, live, makers, makerOf and stamps
+	order  []string            // keys in insertion order, oldest first, for eviction
+	live   map[string]struct{} // keys inserted and not yet removed
+	makers map[string]map[string]struct{}
+	// makerOf is the maker each indexed key is indexed under.
+	makerOf map[string]string
+	stamps  map[string]Stamp
 
 	stop    chan struct{}
 	done    chan struct{}
 	closing sync.Once
 }
 
-type memSet struct {
-	order []string
-	keys  map[string]struct{}
+// memItem is what the store keeps under a key: the entry, and the
+// generation it was confirmed in.
+type memItem struct {
+	e   *Entry
+	gen uint64
 }
 
 // NewMemory builds a memory store. Close it to stop its janitor.
 func NewMemory(opts MemoryOptions) *Memory {
 	m := &Memory{
 		// No go-cache janitor: it can only be stopped by a finalizer.
-		c:     gocache.New(gocache.NoExpiration, 0),
-		clock: opts.Clock,
-		max:   opts.MaxEntries,
-		live:  make(map[string]struct{}),
-		sets:  make(map[string]*memSet),
-		in:    make(map[string][]string),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		c:       gocache.New(gocache.NoExpiration, 0),
+		clock:   opts.Clock,
+		max:     opts.MaxEntries,
+		live:    make(map[string]struct{}),
+		makers:  make(map[string]map[string]struct{}),
+		makerOf: make(map[string]string),
+		stamps:  make(map[string]Stamp),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
+	m.gen.Store(1)
 	m.hits = m.clock
 	if _, real := m.clock.(realClock); real || m.clock == nil {
 		m.clock = realClock{}
@@ -119,7 +140,7 @@ func (m *Memory) sweep() {
 	}
 	m.mu.Unlock()
 	for _, k := range keys {
-		if v, ok := m.c.Get(k); ok && !now.Before(v.(*Entry).Expires) {
+		if v, ok := m.c.Get(k); ok && !now.Before(v.(*memItem).e.Expires) {
 			m.c.Delete(k)
 		}
 	}
@@ -143,41 +164,65 @@ func (m *Memory) Close() error {
 func (m *Memory) Len() int { return m.c.ItemCount() }
 
 // Get returns the entry under key, or nil when there is none or it has
-// expired by the store's clock.
+// expired by the store's clock. An entry stored before a resynchronisation
+// comes back stale.
 func (m *Memory) Get(_ context.Context, key string) (*Entry, error) {
-	e, _ := m.getNow(key)
+	e, now, ok := m.getNow(key)
+	if e != nil && !ok {
+		e = staled(e, now)
+	}
 	return e, nil
 }
 
-// getNow is Get that also returns the time it read, so that a cache hit
-// reads the clock once — the coarse one, with the real clock: on some
-// machines a clock read costs more than the map lookup (see coarseClock).
-func (m *Memory) getNow(key string) (*Entry, time.Time) {
-	now := m.hits.Now()
+// getNow is Get that also returns the time it read and whether the entry
+// is confirmed, so that a cache hit reads the clock once — the coarse one,
+// with the real clock: on some machines a clock read costs more than the
+// map lookup (see coarseClock).
+func (m *Memory) getNow(key string) (e *Entry, now time.Time, confirmed bool) {
+	now = m.hits.Now()
 	v, ok := m.c.Get(key)
 	if !ok {
-		return nil, now
+		return nil, now, false
 	}
-	if e := v.(*Entry); now.Before(e.Expires) {
-		return e, now
+	if it := v.(*memItem); now.Before(it.e.Expires) {
+		return it.e, now, it.gen == m.gen.Load()
 	}
-	return nil, now
+	return nil, now, false
 }
 
 // errNoExpiry refuses an entry that would never expire.
 var errNoExpiry = errors.New("qcsdk/cache: an entry needs an Expires time")
 
-// Set stores e unless a newer entry is held, and returns the one held.
+// Set stores e unless a newer entry is held, and returns the one held. An
+// answer that a recorded stamp says predates its maker's change is kept as
+// a tombstone instead.
 func (m *Memory) Set(_ context.Context, key string, e *Entry) (*Entry, error) {
+	return m.set(key, e, true)
+}
+
+// set is Set that stores the entry confirmed or not (see Tiered).
+func (m *Memory) set(key string, e *Entry, confirmed bool) (*Entry, error) {
 	if e == nil || e.Expires.IsZero() {
 		return nil, errNoExpiry
 	}
 	now := m.clock.Now()
+	if e.Maker != "" && !e.Tombstone() {
+		m.mu.Lock()
+		s, ok := m.stamps[e.Maker]
+		m.mu.Unlock()
+		if ok && s.predates(e) {
+			e = s.tombstoneFor(e)
+		}
+	}
+	gen := m.gen.Load()
+	if r := m.resync.Load(); !confirmed || r != nil && r.predates(e) {
+		gen = 0
+	}
 	mu := &m.stripes[memStripe(key)]
 	mu.Lock()
 	defer mu.Unlock()
 	if v, ok := m.c.Get(key); ok {
-		if old := v.(*Entry); now.Before(old.Expires) && !newer(e, old) {
+		if old := v.(*memItem).e; now.Before(old.Expires) && !newer(e, old) {
 			return old, nil
 		}
 	}
@@ -188,9 +233,69 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) (*Entry, error) {
 	// Entries go into go-cache without an expiry of its own: its Get would
 	// read the real clock on every hit. Expiry is judged by the store's
 	// clock on Get, and the janitor's sweep reclaims expired entries.
-	m.c.Set(key, e, gocache.NoExpiration)
-	m.admit(key)
+	m.c.Set(key, &memItem{e: e, gen: gen}, gocache.NoExpiration)
+	m.admit(key, e.Maker)
 	return e, nil
+}
+
+// unconfirm marks the entries under keys as to be checked again (see
+// Tiered); unconfirmAll marks every entry, by moving the generation on.
+func (m *Memory) unconfirm(keys ...string) {
+	for _, k := range keys {
+		mu := &m.stripes[memStripe(k)]
+		mu.Lock()
+		if v, ok := m.c.Get(k); ok && v.(*memItem).gen != 0 {
+			m.c.Set(k, &memItem{e: v.(*memItem).e}, gocache.NoExpiration)
+		}
+		mu.Unlock()
+	}
+}
+
+func (m *Memory) unconfirmAll() { m.gen.Add(1) }
+
+// Stamp records a change: a maker's entries that predate it become
+// tombstones now, and answers still in flight that predate it will be
+// stored as tombstones; with no Maker, every entry becomes stale.
+func (m *Memory) Stamp(_ context.Context, s Stamp) error {
+	if s.Maker == "" {
+		for {
+			old := m.resync.Load()
+			if old != nil && !s.At.After(old.At) || m.resync.CompareAndSwap(old, &s) {
+				break
+			}
+		}
+		m.unconfirmAll()
+		return nil
+	}
+	m.mu.Lock()
+	if old, ok := m.stamps[s.Maker]; ok {
+		s = old.join(s)
+	}
+	m.stamps[s.Maker] = s
+	if len(m.stamps) > memMaxStamps {
+		for mk := range m.stamps {
+			if len(m.makers[mk]) == 0 && mk != s.Maker {
+				delete(m.stamps, mk)
+			}
+		}
+	}
+	keys := make([]string, 0, len(m.makers[s.Maker]))
+	for k := range m.makers[s.Maker] {
+		keys = append(keys, k)
+	}
+	m.mu.Unlock()
+	now := m.clock.Now()
+	for _, k := range keys {
+		mu := &m.stripes[memStripe(k)]
+		mu.Lock()
+		if v, ok := m.c.Get(k); ok {
+			if it := v.(*memItem); now.Before(it.e.Expires) && !it.e.Tombstone() && s.predates(it.e) {
+				m.c.Set(k, &memItem{e: s.tombstoneFor(it.e), gen: it.gen}, gocache.NoExpiration)
+			}
+		}
+		mu.Unlock()
+	}
+	return nil
 }
 
 // memStripe hashes a key (FNV-1a) to a stripe without allocating.
@@ -203,9 +308,22 @@ func memStripe(key string) uint8 {
 	return uint8(h)
 }
 
-// admit records a new key and evicts the oldest ones past the bound.
-func (m *Memory) admit(key string) {
+// admit records a key and its maker, and evicts the oldest keys past the
+// bound.
+func (m *Memory) admit(key, maker string) {
 	m.mu.Lock()
+	if old, ok := m.makerOf[key]; ok && old != maker {
+		m.unindex(key, old)
+	}
+	if maker != "" {
+		ks := m.makers[maker]
+		if ks == nil {
+			ks = make(map[string]struct{})
+			m.makers[maker] = ks
+		}
+		ks[key] = struct{}{}
+		m.makerOf[key] = maker
+	}
 	if _, ok := m.live[key]; ok {
 		m.mu.Unlock()
 		return
@@ -242,16 +360,21 @@ func (m *Memory) admit(key string) {
 func (m *Memory) forget(key string) {
 	m.mu.Lock()
 	delete(m.live, key)
-	for _, name := range m.in[key] {
-		if s := m.sets[name]; s != nil {
-			delete(s.keys, key)
-			if len(s.keys) == 0 {
-				delete(m.sets, name)
-			}
+	if mk, ok := m.makerOf[key]; ok {
+		m.unindex(key, mk)
+	}
+	m.mu.Unlock()
+}
+
+// unindex drops key from its maker's index; the caller holds m.mu.
+func (m *Memory) unindex(key, maker string) {
+	delete(m.makerOf, key)
+	if ks := m.makers[maker]; ks != nil {
+		delete(ks, key)
+		if len(ks) == 0 {
+			delete(m.makers, maker)
 		}
 	}
-	delete(m.in, key)
-	m.mu.Unlock()
 }
 
 // Delete removes the entries under keys.
@@ -271,54 +394,6 @@ func (m *Memory) deleteAll() {
 	}
 	m.mu.Unlock()
 	for _, k := range keys {
-		m.c.Delete(k) // OnEvicted forgets its set memberships
+		m.c.Delete(k) // OnEvicted forgets its maker
 	}
-}
-
-// Index adds key to a set.
-func (m *Memory) Index(_ context.Context, set, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.sets[set]
-	if s == nil {
-		s = &memSet{keys: make(map[string]struct{})}
-		m.sets[set] = s
-	}
-	if _, ok := s.keys[key]; ok {
-		return nil
-	}
-	s.keys[key] = struct{}{}
-	s.order = append(s.order, key)
-	m.in[key] = append(m.in[key], set)
-	for len(s.keys) > memMaxMembers {
-		delete(s.keys, s.order[0])
-		s.order = s.order[1:]
-	}
-	if len(s.order) > 2*memMaxMembers || len(s.order) > 2*len(s.keys)+16 {
-		kept := s.order[:0:0]
-		for _, k := range s.order {
-			if _, ok := s.keys[k]; ok {
-				kept = append(kept, k)
-			}
-		}
-		s.order = kept
-	}
-	return nil
-}
-
-// Members lists a set's keys.
-func (m *Memory) Members(_ context.Context, set string) ([]string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.sets[set]
-	if s == nil {
-		return nil, nil
-	}
-	out := make([]string, 0, len(s.keys))
-	for _, k := range s.order {
-		if _, ok := s.keys[k]; ok {
-			out = append(out, k)
-		}
-	}
-	return out, nil
 }

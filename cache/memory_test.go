@@ -111,24 +111,56 @@ func TestMemoryBoundHoldsForAnyKeyPattern(t *testing.T) {
 	}
 }
 
-func TestMemoryIndexForgetsEvictedKeys(t *testing.T) {
+// ofMaker is e marked as a record of maker.
+func ofMaker(e *cache.Entry, maker string) *cache.Entry {
+	e.Maker = maker
+	return e
+}
+
+func TestMemoryStampReachesEveryEntryOfItsMaker(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
-	m := newMemory(t, 3, clk)
+	m := newMemory(t, 10, clk)
 	ctx := context.Background()
 	for i := range 5 {
-		k := fmt.Sprint("p", i)
-		m.Set(ctx, k, entry(1, clk.Now(), time.Minute))
-		m.Index(ctx, "ent\x1fA", k)
+		m.Set(ctx, fmt.Sprint("p", i), ofMaker(entry(1, clk.Now(), time.Minute), "A"))
 	}
-	got, _ := m.Members(ctx, "ent\x1fA")
-	if len(got) != 3 || got[0] != "p2" || got[2] != "p4" {
-		t.Errorf("members %v, want the 3 keys still held, oldest first", got)
+	m.Set(ctx, "p1", ofMaker(entry(1, clk.Now(), time.Minute), "B"))
+	inFlight := clk.Now() // an answer requested now, stored after the change
+	clk.Advance(time.Second)
+	if err := m.Stamp(ctx, cache.Stamp{Maker: "A", Version: 2, At: clk.Now()}); err != nil {
+		t.Fatal(err)
 	}
-	m.Delete(ctx, "p3")
-	got, _ = m.Members(ctx, "ent\x1fA")
-	if len(got) != 2 {
-		t.Errorf("members %v after a delete, want 2", got)
+	for _, k := range []string{"p0", "p3", "p4"} {
+		if e, _ := m.Get(ctx, k); e == nil || !e.Tombstone() || e.Version != 2 {
+			t.Errorf("%s after its maker's stamp = %+v; want a tombstone of version 2", k, e)
+		}
+	}
+	if e, _ := m.Get(ctx, "p1"); e == nil || e.Tombstone() {
+		t.Errorf("another maker's entry = %+v; want it untouched", e)
+	}
+	if held, _ := m.Set(ctx, "p5", ofMaker(entry(1, inFlight, time.Minute), "A")); !held.Tombstone() {
+		t.Errorf("an answer requested before the stamp was stored as %+v; want a tombstone", held)
+	}
+	if held, _ := m.Set(ctx, "p3", ofMaker(entry(1, clk.Now(), time.Minute), "A")); held.Tombstone() {
+		t.Error("an answer requested after the stamp was refused")
+	}
+	if held, _ := m.Set(ctx, "p4", ofMaker(entry(2, inFlight, time.Minute), "A")); held.Tombstone() {
+		t.Error("an answer as new as the stamp's version was refused")
+	}
+
+	// A resynchronisation makes every entry stale, without a scan, and
+	// an answer stored after it fresh again.
+	clk.Advance(time.Second)
+	if err := m.Stamp(ctx, cache.Stamp{At: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := m.Get(ctx, "p1"); e == nil || e.FreshUntil.After(clk.Now()) {
+		t.Errorf("after a resynchronisation: %+v; want it stale", e)
+	}
+	m.Set(ctx, "p1", ofMaker(entry(3, clk.Now(), time.Minute), "B"))
+	if e, _ := m.Get(ctx, "p1"); e == nil || !e.FreshUntil.After(clk.Now()) {
+		t.Errorf("an answer stored after the resynchronisation: %+v; want it fresh", e)
 	}
 }
 
@@ -150,7 +182,7 @@ func TestMemoryConcurrentUse(t *testing.T) {
 						t.Errorf("torn entry %+v", e)
 					}
 				case 3:
-					m.Index(ctx, "s", k)
+					m.Stamp(ctx, cache.Stamp{Maker: "s", Version: int64(i), At: clk.Now()})
 				}
 			}
 		})

@@ -21,7 +21,8 @@ import (
 // product statuses.
 //
 // A change from the feed or a webhook reaches every cached read of the
-// maker it concerns (they are indexed under the maker, like its products).
+// maker it concerns (each carries its maker, like a product status, and a
+// Stamp of the maker reaches it).
 // Reads that no change can name — a search, the list of all inspections,
 // the cases, the categories — are kept for the short TTL only (the API's
 // max-age, or WithNegativeTTL).
@@ -91,7 +92,7 @@ func read[T any](c *Cache, ctx context.Context, skey string, fetch fetchRaw) (T,
 // from the API or from the cache (which remembers it for the short TTL).
 var notFound = fmt.Errorf("qcsdk/cache: %w", client.ErrNotFound)
 
-// fetchRaw runs one fetch and stores its answer, indexed under its maker.
+// fetchRaw runs one fetch and stores its answer, marked with its maker.
 func (c *Cache) fetchRaw(skey string, old *Entry, fetch fetchRaw) (*Entry, error) {
 	ctx, cancel := context.WithTimeout(c.bg, c.fetchTimeout)
 	defer cancel()
@@ -106,15 +107,11 @@ func (c *Cache) fetchRaw(skey string, old *Entry, fetch fetchRaw) (*Entry, error
 	if !e.FreshUntil.After(e.Fetched) && !e.Expires.After(e.Fetched) {
 		return e, nil // no-store
 	}
+	e.Maker = maker
 	won, err := c.store.Set(ctx, skey, e)
 	if err != nil {
 		c.stats.storeErrors.Add(1)
 		return e, nil
-	}
-	if maker != "" {
-		if err := c.store.Index(ctx, enterpriseSet(maker), skey); err != nil {
-			c.stats.storeErrors.Add(1)
-		}
 	}
 	if won == nil || won.Raw == nil {
 		// A tombstone from a change this answer may predate (by the

@@ -137,6 +137,7 @@ func TestAChangeReachesTheMakersEnquiryReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := startFollowerAt(t, e.api, e.cache.Store(), e.clock)
+	e.clock.Advance(time.Millisecond) // the change comes after the reads
 
 	if _, err := e.srv.Revoke(cmtID); err != nil {
 		t.Fatal(err)
@@ -151,6 +152,7 @@ func TestAChangeReachesTheMakersEnquiryReads(t *testing.T) {
 		t.Errorf("after the revocation was pushed, the maker's commitments show %+v", page.Items)
 	}
 
+	e.clock.Advance(time.Millisecond)
 	in, err := e.srv.PublishInspection(g, client.InspectionFail)
 	if err != nil {
 		t.Fatal(err)

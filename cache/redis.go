@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -38,7 +40,7 @@ var ErrStoreUnavailable = errors.New("qcsdk/cache: store unavailable")
 // StoreError is a failed store operation. It matches ErrStoreUnavailable.
 // Its message never contains the Redis password.
 type StoreError struct {
-	Op  string // "get", "set", "delete", "index", "members", "publish", "subscribe"
+	Op  string // "get", "set", "delete", "stamp", "publish", "subscribe", "lease", "cursor"
 	Key string // the key or set, when the operation has one
 	Err error
 }
@@ -77,8 +79,11 @@ var errStoreNoExpiry = errors.New("qcsdk/cache: an entry needs an Expires time")
 // expires in Redis at the entry's Expires (PEXPIREAT). Set decides in a Lua
 // script whether the entry it is given is newer than the one held, so that
 // concurrent writers from any number of servers never let an older version
-// win. Index sets live under Prefix+"index:"+set and expire a day after
-// their last addition.
+// win. Stamps live in one hash, Prefix+"stamps", a field per maker (and
+// "*" for a resynchronisation), each the highest version and latest time
+// recorded; a Get reads the fields that concern the entry it found. The
+// hash holds one short field per maker that ever changed, and is not
+// pruned: about 60 bytes a maker.
 //
 // Every operation is bounded by RedisOptions.Timeout through its context.
 // For the bound to hold against a Redis that accepts connections but
@@ -94,6 +99,7 @@ type Redis struct {
 	secret  string // the client's password, redacted from errors
 
 	records records // what Get decodes shares the copies of makers and commitments
+	corrupt atomic.Int64
 
 	mu     sync.Mutex
 	closed bool
@@ -156,8 +162,6 @@ func (r *Redis) fail(op, key string, err error) error {
 
 func (r *Redis) key(k string) string { return r.prefix + k }
 
-func (r *Redis) indexKey(set string) string { return r.prefix + "index:" + set }
-
 // ordered encodes an int64 as a fixed-width decimal string whose
 // byte order is the numbers' order, so that the Lua script (whose numbers
 // are doubles) compares versions and nanosecond times exactly.
@@ -176,11 +180,14 @@ func fetchedNanos(t time.Time) int64 {
 // newer — and returns {1, json} when it stored, {0, held json} when not.
 // KEYS[1] the entry hash; ARGV: v, f, t, e (expiry ms), d (json), now ms.
 var setScript = redis.NewScript(`
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then
+  redis.call('DEL', KEYS[1])
+end
 local old = redis.call('HMGET', KEYS[1], 'v', 'f', 't', 'e', 'd')
 local v, f, t, e, d, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 if old[5] and old[4] and tonumber(old[4]) > now then
   local win
-  if old[3] == '1' and t == '0' and f >= old[2] then
+  if old[3] == '1' and t == '0' and (f >= old[2] or v >= old[1]) then
     win = true
   elseif v ~= old[1] then
     win = v > old[1]
@@ -202,7 +209,10 @@ return {1, d}
 `)
 
 // Get returns the entry under key, or nil when there is none or it has
-// expired by the store's clock.
+// expired by the store's clock. It costs two round trips for an entry of a
+// maker: the entry, then the stamps that may concern it (the stamps live
+// under a key of their own, which a Redis Cluster may keep on another
+// node, so one script cannot read both).
 func (r *Redis) Get(ctx context.Context, key string) (*Entry, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
@@ -210,19 +220,108 @@ func (r *Redis) Get(ctx context.Context, key string) (*Entry, error) {
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
+	if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		r.corrupt.Add(1) // not ours: a miss, and the next Set replaces it
+		return nil, nil
+	}
 	if err != nil {
 		return nil, r.fail("get", key, err)
 	}
 	e := new(Entry)
-	if err := json.Unmarshal(b, e); err != nil {
-		return nil, r.fail("get", key, err)
+	if err := json.Unmarshal(b, e); err != nil || e.Expires.IsZero() {
+		r.corrupt.Add(1) // truncated, or written by something else
+		return nil, nil
 	}
 	if !r.clock.Now().Before(e.Expires) {
 		return nil, nil
 	}
-	r.records.status(e.Status)
+	if e, err = r.stamped(ctx, key, e); err != nil {
+		return nil, err
+	}
+	if e.Status != nil {
+		r.records.status(e.Status)
+	}
 	e.Enterprise = r.records.enterprise(e.Enterprise)
 	return e, nil
+}
+
+// resyncField is the field of the stamps hash that holds the
+// empty-Maker stamp: no registry id contains a '*'.
+const resyncField = "*"
+
+// stamped returns e as the stamps recorded in Redis make it: a tombstone
+// when its maker changed after it was answered, stale when a follower
+// resynchronised after it was answered, else e itself.
+func (r *Redis) stamped(ctx context.Context, key string, e *Entry) (*Entry, error) {
+	if e.Tombstone() {
+		return e, nil
+	}
+	fields := []string{resyncField}
+	if e.Maker != "" {
+		fields = append(fields, e.Maker)
+	}
+	vals, err := r.rdb.HMGet(ctx, r.stampsKey(), fields...).Result()
+	if err != nil {
+		return nil, r.fail("get", key, err)
+	}
+	if len(vals) == 2 {
+		if s, ok := decodeStamp(e.Maker, vals[1]); ok && s.predates(e) {
+			return s.tombstoneFor(e), nil
+		}
+	}
+	if s, ok := decodeStamp("", vals[0]); ok && s.predates(e) {
+		e = staled(e, s.At)
+	}
+	return e, nil
+}
+
+func (r *Redis) stampsKey() string { return r.prefix + "stamps" }
+
+// decodeStamp reads a stamp as stampScript stores it.
+func decodeStamp(maker string, v any) (Stamp, bool) {
+	s, _ := v.(string)
+	ver, at, ok := strings.Cut(s, ":")
+	if !ok {
+		return Stamp{}, false
+	}
+	vn, err1 := strconv.ParseUint(ver, 10, 64)
+	an, err2 := strconv.ParseUint(at, 10, 64)
+	if err1 != nil || err2 != nil {
+		return Stamp{}, false
+	}
+	return Stamp{Maker: maker, Version: int64(vn ^ 1<<63), At: time.Unix(0, int64(an^1<<63))}, true
+}
+
+// stampScript joins a stamp with the one held for its field (the higher
+// version, the later time; see Stamp.join). KEYS[1] the stamps hash;
+// ARGV: field, version, time (both as ordered).
+var stampScript = redis.NewScript(`
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+local v, a = ARGV[2], ARGV[3]
+if old and string.len(old) == 41 then
+  local ov, oa = string.sub(old, 1, 20), string.sub(old, 22, 41)
+  if ov > v then v = ov end
+  if oa > a then a = oa end
+end
+redis.call('HSET', KEYS[1], ARGV[1], v .. ':' .. a)
+return 1
+`)
+
+// Stamp records s in Redis, where every later Get of any server reads it,
+// and announces it, so that every Tiered store applies it to its memory
+// tier at once.
+func (r *Redis) Stamp(ctx context.Context, s Stamp) error {
+	field := s.Maker
+	if field == "" {
+		field = resyncField
+	}
+	tctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	if err := stampScript.Run(tctx, r.rdb, []string{r.stampsKey()},
+		field, ordered(s.Version), ordered(s.At.UnixNano())).Err(); err != nil {
+		return r.fail("stamp", s.Maker, err)
+	}
+	return r.announce(ctx, announcement{Node: r.node, Stamp: &s})
 }
 
 // Set stores e unless Redis holds a newer entry under key, and returns the
@@ -255,11 +354,28 @@ func (r *Redis) Set(ctx context.Context, key string, e *Entry) (*Entry, error) {
 	}
 	s, _ := res[1].(string)
 	held := new(Entry)
-	if err := json.Unmarshal([]byte(s), held); err != nil {
-		return nil, r.fail("set", key, err)
+	if err := json.Unmarshal([]byte(s), held); err != nil || held.Expires.IsZero() {
+		// What Redis holds is not an entry of ours, yet its fields claim a
+		// newer one: replace it.
+		r.corrupt.Add(1)
+		if err := r.rdb.Del(ctx, r.key(key)).Err(); err != nil {
+			return nil, r.fail("set", key, err)
+		}
+		return r.Set(ctx, key, e)
 	}
 	return held, nil
 }
+
+// RedisStats counts what a Redis store found that it could not use.
+type RedisStats struct {
+	// Corrupt counts values under the store's prefix that were not
+	// entries of its own (another type, truncated, not JSON): each was
+	// read as a miss, and replaced by the next write.
+	Corrupt int64
+}
+
+// Stats is a snapshot of the counters.
+func (r *Redis) Stats() RedisStats { return RedisStats{Corrupt: r.corrupt.Load()} }
 
 // Delete removes the entries under keys.
 func (r *Redis) Delete(ctx context.Context, keys ...string) error {
@@ -278,45 +394,10 @@ func (r *Redis) Delete(ctx context.Context, keys ...string) error {
 	return nil
 }
 
-// indexTTL is how long an index set lives after its last addition.
-const indexTTL = 24 * time.Hour
-
-// Index adds key to a set, which expires a day after its last addition.
-func (r *Redis) Index(ctx context.Context, set, key string) error {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	ik := r.indexKey(set)
-	_, err := r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SAdd(ctx, ik, r.key(key))
-		p.Expire(ctx, ik, indexTTL)
-		return nil
-	})
-	if err != nil {
-		return r.fail("index", set, err)
-	}
-	return nil
-}
-
-// Members lists a set's keys.
-func (r *Redis) Members(ctx context.Context, set string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	ms, err := r.rdb.SMembers(ctx, r.indexKey(set)).Result()
-	if err != nil {
-		return nil, r.fail("members", set, err)
-	}
-	out := make([]string, 0, len(ms))
-	for _, m := range ms {
-		if k, ok := strings.CutPrefix(m, r.prefix); ok {
-			out = append(out, k)
-		}
-	}
-	return out, nil
-}
-
 type announcement struct {
-	Node string   `json:"node"`
-	Keys []string `json:"keys"`
+	Node  string   `json:"node"`
+	Keys  []string `json:"keys,omitempty"`
+	Stamp *Stamp   `json:"stamp,omitempty"`
 }
 
 // Publish announces on the channel that the entries under keys changed.
@@ -324,29 +405,44 @@ func (r *Redis) Publish(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	msg, err := json.Marshal(announcement{Node: r.node, Keys: keys})
+	return r.announce(ctx, announcement{Node: r.node, Keys: keys})
+}
+
+func (r *Redis) announce(ctx context.Context, a announcement) error {
+	msg, err := json.Marshal(a)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	if err := r.rdb.Publish(ctx, r.channel, msg).Err(); err != nil {
-		return r.fail("publish", strings.Join(keys, ","), err)
+		what := strings.Join(a.Keys, ",")
+		if a.Stamp != nil {
+			what = "stamp " + a.Stamp.Maker
+		}
+		return r.fail("publish", what, err)
 	}
 	return nil
 }
 
-// Subscribe calls fn with the keys of every announcement published through
-// another *Redis value — another process, or another store in this one —
-// until ctx ends or the store is closed. Announcements published through
+// Subscribe calls fn with every announcement published through another
+// *Redis value — another process, or another store in this one — until
+// ctx ends or the store is closed. Announcements of keys published through
 // this same *Redis are not delivered to it: its writer already knows. Each
 // *Redis value is its own node, whatever process it lives in.
 //
 // Subscribe returns once Redis confirmed the subscription. fn runs on one
 // goroutine, one announcement at a time. Announcements made while the
 // connection to Redis is down are lost: go-redis resubscribes on its own
-// once Redis is back, and fn(nil) then says that any key may have changed.
-func (r *Redis) Subscribe(ctx context.Context, fn func(keys []string)) error {
+// once Redis is back, and an Announcement with Lost set then says that
+// anything may have changed.
+//
+// The announcements travel by plain PUBLISH. On a Redis Cluster every node
+// relays a plain PUBLISH to every other, so a subscriber may sit on any
+// node, replicas included, and a failover moves it without losing the
+// channel; sharded pub/sub would keep the traffic on one shard, which
+// pays only at message rates far above a registry's.
+func (r *Redis) Subscribe(ctx context.Context, fn func(Announcement)) error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -400,18 +496,124 @@ func (r *Redis) Subscribe(ctx context.Context, fn func(keys []string)) error {
 				switch m := m.(type) {
 				case *redis.Subscription:
 					if m.Kind == "subscribe" {
-						fn(nil)
+						fn(Announcement{Lost: true})
 					}
 				case *redis.Message:
 					var a announcement
-					if json.Unmarshal([]byte(m.Payload), &a) != nil || a.Node == r.node || len(a.Keys) == 0 {
+					if json.Unmarshal([]byte(m.Payload), &a) != nil {
 						continue
 					}
-					fn(a.Keys)
+					switch {
+					case a.Stamp != nil:
+						fn(Announcement{Stamp: a.Stamp})
+					case a.Node != r.node && len(a.Keys) > 0:
+						fn(Announcement{Keys: a.Keys})
+					}
 				}
 			}
 		}
 	}()
+	return nil
+}
+
+var _ Leaser = (*Redis)(nil)
+
+// The follower's lease, its fencing counter and its cursor share a hash
+// tag, so that on a Redis Cluster they live in one slot and one script
+// can check the lease and save the cursor together.
+func (r *Redis) leaseKey() string  { return r.prefix + "{follow}:lease" }
+func (r *Redis) fenceKey() string  { return r.prefix + "{follow}:fence" }
+func (r *Redis) cursorKey() string { return r.prefix + "{follow}:cursor" }
+
+// leaseScript takes the lease (ARGV[1] "0") when it is free, with a token
+// one higher than any before, or renews it for the token holding it;
+// 0 means another holds it, -1 that the token lost it. KEYS: lease,
+// fence; ARGV: token, ttl in ms.
+var leaseScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] ~= '0' then
+  if cur == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return tonumber(ARGV[1])
+  end
+  return -1
+end
+if cur then
+  return 0
+end
+local t = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], t, 'PX', ARGV[2])
+return t
+`)
+
+// Lease takes or renews the follower's lease (see Leaser): a SET NX PX
+// and a fencing counter, in one script.
+func (r *Redis) Lease(ctx context.Context, token int64, ttl time.Duration) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	n, err := leaseScript.Run(ctx, r.rdb, []string{r.leaseKey(), r.fenceKey()},
+		token, ttl.Milliseconds()).Int64()
+	switch {
+	case err != nil:
+		return 0, r.fail("lease", "", err)
+	case n == 0:
+		return 0, ErrLeaseHeld
+	case n < 0:
+		return 0, ErrLeaseLost
+	}
+	return n, nil
+}
+
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+return 1
+`)
+
+// Release gives the lease up if token holds it.
+func (r *Redis) Release(ctx context.Context, token int64) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	if err := releaseScript.Run(ctx, r.rdb, []string{r.leaseKey()}, token).Err(); err != nil {
+		return r.fail("lease", "", err)
+	}
+	return nil
+}
+
+// Cursor is the follower's saved cursor, "" for none.
+func (r *Redis) Cursor(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	c, err := r.rdb.Get(ctx, r.cursorKey()).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", r.fail("cursor", "", err)
+	}
+	return c, nil
+}
+
+var saveCursorScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+`)
+
+// SaveCursor saves the cursor if token holds the lease.
+func (r *Redis) SaveCursor(ctx context.Context, token int64, cursor string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	n, err := saveCursorScript.Run(ctx, r.rdb, []string{r.leaseKey(), r.cursorKey()}, token, cursor).Int64()
+	if err != nil {
+		return r.fail("cursor", "", err)
+	}
+	if n == 0 {
+		return ErrLeaseLost
+	}
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -80,138 +79,42 @@ func TestRedisRoundTrip(t *testing.T) {
 		t.Fatalf("Get after Delete = %v, %v", e, err)
 	}
 
-	for _, k := range []string{"p1", "p2", "p1"} {
-		if err := r.Index(ctx, "ent:1", k); err != nil {
-			t.Fatal(err)
+	// A maker's stamp turns its entries that predate it into tombstones;
+	// a resynchronisation makes every entry stale.
+	old := entryAt(3, clk.Now())
+	old.Maker = "ent_1"
+	other := entryAt(3, clk.Now())
+	other.Maker = "ent_2"
+	r.Set(ctx, "p1", old)
+	r.Set(ctx, "p2", other)
+	clk.Advance(time.Second)
+	if err := r.Stamp(ctx, cache.Stamp{Maker: "ent_1", Version: 4, At: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := r.Get(ctx, "p1"); err != nil || e == nil || !e.Tombstone() || e.Version != 4 {
+		t.Fatalf("an entry of the stamped maker = %+v, %v; want a tombstone of version 4", e, err)
+	}
+	if e, err := r.Get(ctx, "p2"); err != nil || e == nil || e.Tombstone() || !e.FreshUntil.After(clk.Now()) {
+		t.Fatalf("another maker's entry = %+v, %v; want it untouched", e, err)
+	}
+	if err := r.Stamp(ctx, cache.Stamp{At: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := r.Get(ctx, "p2"); err != nil || e == nil || e.FreshUntil.After(clk.Now()) {
+		t.Fatalf("after a resynchronisation: %+v, %v; want it stale", e, err)
+	}
+}
+
+// keysTo sends the keys of each announcement to ch, and nil for a lost
+// subscription; it drops stamps.
+func keysTo(ch chan<- []string) func(cache.Announcement) {
+	return func(a cache.Announcement) {
+		switch {
+		case a.Lost:
+			ch <- nil
+		case a.Stamp == nil:
+			ch <- a.Keys
 		}
-	}
-	ms, err := r.Members(ctx, "ent:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(ms)
-	if d := cmp.Diff([]string{"p1", "p2"}, ms); d != "" {
-		t.Fatalf("Members (-want +got):\n%s", d)
-	}
-	if ms, err := r.Members(ctx, "none"); err != nil || len(ms) != 0 {
-		t.Fatalf("Members of an unknown set = %v, %v", ms, err)
-	}
-}
-
-func TestRedisSetMonotonic(t *testing.T) {
-	t.Parallel()
-	srv := redistest.Start(t)
-	clk := newFakeClock()
-	r := newRedisStore(t, newRedisClient(t, srv), clk)
-	ctx := context.Background()
-	now := clk.Now()
-
-	v2 := entryAt(2, now)
-	if _, err := r.Set(ctx, "k", v2); err != nil {
-		t.Fatal(err)
-	}
-	held, err := r.Set(ctx, "k", entryAt(1, now.Add(time.Second)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(v2, held); d != "" {
-		t.Fatalf("Set of an older version returned (-want +got):\n%s", d)
-	}
-	// Same version fetched earlier loses; fetched later wins.
-	if held, _ := r.Set(ctx, "k", entryAt(2, now.Add(-time.Second))); held.Fetched.Equal(now.Add(-time.Second)) {
-		t.Fatal("same version fetched earlier replaced the held entry")
-	}
-	later := entryAt(2, now.Add(time.Second))
-	if held, _ := r.Set(ctx, "k", later); held != later {
-		t.Fatalf("same version fetched later lost to %+v", held)
-	}
-	// A tombstone gives way to an answer fetched after it, whatever its version.
-	tomb := &cache.Entry{Version: 9, Fetched: now.Add(2 * time.Second), Expires: now.Add(time.Hour)}
-	if held, _ := r.Set(ctx, "k", tomb); held != tomb {
-		t.Fatalf("tombstone of a higher version lost to %+v", held)
-	}
-	answer := entryAt(8, now.Add(3*time.Second))
-	if held, _ := r.Set(ctx, "k", answer); held != answer {
-		t.Fatalf("answer fetched after the tombstone lost to %+v", held)
-	}
-
-	// 20 writers race versions 1..20 of one key: 20 wins everywhere.
-	var wg sync.WaitGroup
-	errs := make(chan error, 20)
-	for v := int64(1); v <= 20; v++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			held, err := r.Set(ctx, "race", entryAt(v, now))
-			if err != nil {
-				errs <- err
-				return
-			}
-			if held.Version < v {
-				errs <- fmt.Errorf("Set of version %d returned older version %d", v, held.Version)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	got, err := r.Get(ctx, "race")
-	if err != nil || got == nil || got.Version != 20 {
-		t.Fatalf("after the race Get = %+v, %v; want version 20", got, err)
-	}
-}
-
-func TestRedisExpiry(t *testing.T) {
-	t.Parallel()
-	srv := redistest.Start(t)
-	rdb := newRedisClient(t, srv)
-	ctx := context.Background()
-
-	// Real clock: Redis drops the key at Expires.
-	real := cache.NewRedis(rdb, cache.RedisOptions{Prefix: "test:" + t.Name() + ":real:"})
-	t.Cleanup(func() { real.Close() })
-	e := entryAt(1, time.Now())
-	e.Expires = time.Now().Add(time.Minute)
-	if _, err := real.Set(ctx, "k", e); err != nil {
-		t.Fatal(err)
-	}
-	ttl, err := rdb.PTTL(ctx, "test:"+t.Name()+":real:k").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ttl <= 0 || ttl > time.Minute {
-		t.Fatalf("PTTL = %v; want within (0, 1m]", ttl)
-	}
-
-	// Virtual clock: Get judges Expires by the store's clock.
-	clk := newFakeClock()
-	r := newRedisStore(t, rdb, clk)
-	e = entryAt(1, clk.Now())
-	e.Expires = clk.Now().Add(time.Minute)
-	if _, err := r.Set(ctx, "k", e); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := r.Get(ctx, "k"); got == nil {
-		t.Fatal("entry missing before its expiry")
-	}
-	clk.Advance(2 * time.Minute)
-	if got, err := r.Get(ctx, "k"); err != nil || got != nil {
-		t.Fatalf("Get after expiry = %v, %v; want a miss", got, err)
-	}
-	// An expired held entry gives way to any new one, even an older version.
-	old := entryAt(0, clk.Now())
-	if held, err := r.Set(ctx, "k", old); err != nil || held != old {
-		t.Fatalf("Set over an expired entry = %+v, %v", held, err)
-	}
-	// An entry already expired is not stored.
-	gone := entryAt(5, clk.Now().Add(-2*time.Hour))
-	if _, err := r.Set(ctx, "k", gone); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := r.Get(ctx, "k"); got != nil {
-		t.Fatalf("an expired entry was stored: %+v", got)
 	}
 }
 
@@ -237,10 +140,10 @@ func TestRedisPublishSubscribe(t *testing.T) {
 	defer cancel()
 
 	gotA, gotB := make(chan []string, 10), make(chan []string, 10)
-	if err := a.Subscribe(ctx, func(k []string) { gotA <- k }); err != nil {
+	if err := a.Subscribe(ctx, keysTo(gotA)); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Subscribe(ctx, func(k []string) { gotB <- k }); err != nil {
+	if err := b.Subscribe(ctx, keysTo(gotB)); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Publish(ctx, "k1", "k2"); err != nil {
@@ -265,7 +168,7 @@ func TestRedisPublishSubscribe(t *testing.T) {
 }
 
 // Announcements made while the subscription is down are lost: once it is
-// back, fn(nil) says that anything may have changed.
+// back, an announcement says that anything may have changed.
 func TestRedisResubscribeSaysAnythingMayHaveChanged(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
@@ -276,7 +179,7 @@ func TestRedisResubscribeSaysAnythingMayHaveChanged(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	got := make(chan []string, 100)
-	if err := a.Subscribe(ctx, func(k []string) { got <- k }); err != nil {
+	if err := a.Subscribe(ctx, keysTo(got)); err != nil {
 		t.Fatal(err)
 	}
 	srv.Kill()
@@ -307,7 +210,8 @@ func TestRedisKilled(t *testing.T) {
 	}{
 		{"Get", func() error { _, err := r.Get(ctx, "k"); return err }},
 		{"Set", func() error { _, err := r.Set(ctx, "k", entryAt(2, time.Now())); return err }},
-		{"Members", func() error { _, err := r.Members(ctx, "s"); return err }},
+		{"Stamp", func() error { return r.Stamp(ctx, cache.Stamp{Maker: "m", Version: 1, At: time.Now()}) }},
+		{"Lease", func() error { _, err := r.Lease(ctx, 0, time.Second); return err }},
 		{"Publish", func() error { return r.Publish(ctx, "k") }},
 	} {
 		start := time.Now()

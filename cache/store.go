@@ -25,6 +25,10 @@ type Entry struct {
 	Raw json.RawMessage `json:"raw,omitempty"`
 	// Cursor is the change feed position a follower has applied up to.
 	Cursor string `json:"cursor,omitempty"`
+	// Maker is the registry id of the enterprise the record belongs to, ""
+	// for none (a product not on the list, a search): a Stamp of that
+	// maker reaches the entry.
+	Maker string `json:"maker,omitempty"`
 
 	// Version is the registry's version of the record; a store never
 	// replaces an entry with one of a lower Version.
@@ -51,7 +55,9 @@ func (e *Entry) Tombstone() bool {
 // use.
 type Store interface {
 	// Get returns the entry under key, or nil when there is none or it has
-	// expired.
+	// expired. An entry that a Stamp reached comes back as a tombstone (a
+	// maker's change) or as stale, its FreshUntil no later than the stamp
+	// (a resynchronisation): never as it was.
 	Get(ctx context.Context, key string) (*Entry, error)
 	// Set stores e under key until e.Expires — unless the store holds an
 	// entry of a higher Version under key, which it keeps: freshness only
@@ -59,27 +65,87 @@ type Store interface {
 	Set(ctx context.Context, key string, e *Entry) (*Entry, error)
 	// Delete removes the entries under keys, whatever their version.
 	Delete(ctx context.Context, keys ...string) error
-	// Index adds key to the named set, and Members lists a set's keys, so
-	// that a change naming an enterprise can find every cached product of
-	// that enterprise. Members may list keys whose entries are gone.
-	Index(ctx context.Context, set, key string) error
-	Members(ctx context.Context, set string) ([]string, error)
+	// Stamp records a change of one maker, or of anything, that the store
+	// cannot apply entry by entry: it reaches every entry it concerns, on
+	// every reader, at once and without listing them, so that no lost
+	// write can hide an entry from it.
+	Stamp(ctx context.Context, s Stamp) error
 	// Close releases the store's resources and stops its goroutines.
 	Close() error
 }
 
+// A Stamp says that the registry changed a maker's records (Maker set), or
+// that changes may have been missed altogether (Maker empty: a follower
+// resynchronising). It is a generation mark, checked when an entry is
+// read, instead of an invalidation of each entry, which would need an
+// index of every maker's entries that a failed write could leave
+// incomplete.
+//
+// An entry of the maker whose answer was requested before At and whose
+// Version is below Version predates the change: it is read as a tombstone,
+// so that the next lookup asks the registry. An entry requested before the
+// At of an empty-Maker stamp is read as stale: it is served while one
+// refresh revalidates it.
+type Stamp struct {
+	Maker   string    `json:"maker,omitempty"`
+	Version int64     `json:"version"`
+	At      time.Time `json:"at"`
+}
+
+// predates reports whether e was answered before the change s records.
+func (s Stamp) predates(e *Entry) bool {
+	if s.Maker == "" {
+		return e.Fetched.Before(s.At)
+	}
+	return e.Maker == s.Maker && e.Version < s.Version && e.Fetched.Before(s.At)
+}
+
+// join merges two stamps of one maker into one that every entry either
+// reaches also reaches (and possibly a few more, which are then asked
+// again: never fewer).
+func (s Stamp) join(o Stamp) Stamp {
+	s.Version = max(s.Version, o.Version)
+	if o.At.After(s.At) {
+		s.At = o.At
+	}
+	return s
+}
+
+// tombstoneFor is the tombstone a stamp leaves in place of e.
+func (s Stamp) tombstoneFor(e *Entry) *Entry {
+	return &Entry{Maker: e.Maker, Version: s.Version, Fetched: s.At, Expires: e.Expires}
+}
+
+// staled is a copy of e that is stale from now on: served while one
+// refresh revalidates it.
+func staled(e *Entry, now time.Time) *Entry {
+	if !now.Before(e.FreshUntil) {
+		return e
+	}
+	cp := *e
+	cp.FreshUntil = now
+	return &cp
+}
+
 // Notifier is implemented by stores shared between processes (Redis): a
 // write through one process tells the others which keys changed, so that
-// each can drop its own memory copies.
+// each can check its own memory copies.
 type Notifier interface {
 	// Publish announces that the entries under keys changed.
 	Publish(ctx context.Context, keys ...string) error
-	// Subscribe calls fn with the keys of every announcement, from any
-	// process, until ctx ends. It returns once the subscription is
-	// listening. If the subscription is lost and re-established, the
-	// announcements made meanwhile are lost too, and fn(nil) says so: any
-	// key may have changed.
-	Subscribe(ctx context.Context, fn func(keys []string)) error
+	// Subscribe calls fn with every announcement from another process
+	// until ctx ends. It returns once the subscription is listening.
+	Subscribe(ctx context.Context, fn func(Announcement)) error
+}
+
+// An Announcement tells a process what another one changed in a shared
+// store.
+type Announcement struct {
+	Keys  []string // the entries under these keys changed
+	Stamp *Stamp   // a Stamp was recorded
+	// Lost says that the subscription was lost and re-established:
+	// announcements made meanwhile are lost, and anything may have changed.
+	Lost bool
 }
 
 // Clock tells the time. The cache reads it for every freshness decision, so
@@ -98,12 +164,14 @@ func (realClock) Now() time.Time { return time.Now() }
 // same instant, which only a virtual clock produces): the change
 // may concern a record the answer does not carry (another commitment of
 // the maker, say), so the answer's version can be lower and still be the
-// registry's word after the change.
+// registry's word after the change. It gives way as well to an answer of
+// its version or higher, requested whenever: that answer already carries
+// the change.
 func newer(e, old *Entry) bool {
 	if old == nil {
 		return true
 	}
-	if old.Tombstone() && !e.Tombstone() && !e.Fetched.Before(old.Fetched) {
+	if old.Tombstone() && !e.Tombstone() && (!e.Fetched.Before(old.Fetched) || e.Version >= old.Version) {
 		return true
 	}
 	if e.Version != old.Version {

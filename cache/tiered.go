@@ -21,16 +21,23 @@ type TieredOptions struct {
 const tieredTrips = 3
 
 // Tiered is a Store with a memory tier in front of a Redis tier. Reads hit
-// memory first; writes go to Redis, whose winner (freshness only moves
-// forward, across the fleet) is then kept in memory and announced, so that
-// every other server drops its memory copy of the key.
+// memory first; writes go through Redis, whose winner (freshness only
+// moves forward, across the fleet) is kept in memory and announced, so
+// that every other server checks its memory copy of the key against Redis
+// on its next read.
+//
+// Neither tier ever replaces a version with an older one, so a server
+// never shows an older answer after a newer one: a memory copy that must
+// be checked again (another server announced a write, or announcements
+// were lost) stays in memory until Redis has answered, and is kept if it
+// is the newer.
 //
 // A failing Redis never fails an operation: Tiered falls back to its
 // memory tier, counts the failure, and after 3 consecutive failures skips
-// Redis for the cooldown, then tries it again (one probe at a time). While
-// Redis is down, writes reach only this server's memory and other servers
-// are not told of them; each server's memory copies then live until their
-// entries expire or a later write through Redis announces them.
+// Redis for the cooldown, then tries it again (one probe at a time). What
+// a server learns while Redis is down is kept in its memory and noted;
+// once Redis answers again it is written through Redis (which keeps the
+// newer of the two) and announced, so that the fleet learns it too.
 type Tiered struct {
 	local    *Memory
 	shared   *Redis
@@ -42,17 +49,25 @@ type Tiered struct {
 	openUntil time.Time // shared skipped until then, once fails ≥ tieredTrips
 	probing   bool      // a probe after the cooldown is in flight
 
-	sharedHits, misses, sharedErrors atomic.Int64
-	// gen counts announcements handled, so that a copy read from Redis
-	// before an announcement is not kept in memory after it.
-	gen atomic.Uint64
+	dmu      sync.Mutex
+	dirty    map[string]struct{} // written to memory only, while Redis failed
+	flushing bool
 
+	sharedHits, misses, sharedErrors, lost, flushed atomic.Int64
+	// ann counts announcements handled, so that a copy read from Redis
+	// before an announcement is not confirmed after it.
+	ann atomic.Uint64
+
+	ctx    context.Context // the subscription's and the flushes'; cancelled by Close
 	cancel context.CancelFunc
-	done   chan struct{}
+	wg     sync.WaitGroup
 	once   sync.Once
 }
 
-var _ Store = (*Tiered)(nil)
+var (
+	_ Store  = (*Tiered)(nil)
+	_ Leaser = (*Tiered)(nil)
+)
 
 // TieredStats counts a Tiered store's trips to Redis and its failures.
 // Memory-tier hits are not counted here, to keep the hot path free of a
@@ -64,16 +79,20 @@ type TieredStats struct {
 	// SharedDown is whether Redis is considered down: the last
 	// tieredTrips attempts failed and none succeeded since.
 	SharedDown bool
+	// Lost counts the times the subscription came back after it was
+	// lost: each time, every memory copy is checked against Redis again.
+	Lost int64
+	// Flushed counts entries learnt while Redis was down and written to
+	// it afterwards; Unflushed is how many wait for that now.
+	Flushed   int64
+	Unflushed int
 }
 
 // NewTiered puts local in front of shared and subscribes to shared's
-// announcements, so that a write through another server drops this
-// server's memory copy. When the subscription is lost and re-established
-// (Redis restarted, or the network failed), announcements made meanwhile
-// are lost, so the memory tier is emptied: its next reads go to Redis. When Redis cannot be subscribed to at once (it is
-// down), NewTiered does not fail: it retries in the background every
-// cooldown (real time); until subscribed, memory copies may outlive other
-// servers' writes, up to their expiry.
+// announcements. When Redis cannot be subscribed to at once (it is down),
+// NewTiered does not fail: it retries in the background every cooldown
+// (real time), and until subscribed each memory copy is checked against
+// Redis whenever Redis answers.
 //
 // Close the Tiered store to stop its subscription; it does not close local
 // or shared, which stay the caller's.
@@ -86,7 +105,7 @@ func NewTiered(local *Memory, shared *Redis, opts TieredOptions) (*Tiered, error
 		shared:   shared,
 		clock:    opts.Clock,
 		cooldown: opts.Cooldown,
-		done:     make(chan struct{}),
+		dirty:    make(map[string]struct{}),
 	}
 	if t.clock == nil {
 		t.clock = realClock{}
@@ -94,59 +113,55 @@ func NewTiered(local *Memory, shared *Redis, opts TieredOptions) (*Tiered, error
 	if t.cooldown <= 0 {
 		t.cooldown = time.Second
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.cancel = cancel
-	err := t.subscribe(ctx)
-	if err == nil {
-		close(t.done)
-		return t, nil
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	if err := t.shared.Subscribe(t.ctx, t.announced); err != nil {
+		t.wg.Add(1)
+		go t.resubscribe()
 	}
-	go t.resubscribe(ctx)
 	return t, nil
 }
 
-// subscribe drops memory copies of the keys other servers announce, and
-// every copy when announcements may have been lost.
-func (t *Tiered) subscribe(ctx context.Context) error {
-	return t.shared.Subscribe(ctx, t.invalidate)
-}
-
-// invalidate drops the memory copies of keys, or all of them when keys is
-// nil. Counting first makes a read-through in flight drop what it read
-// (see keep).
-func (t *Tiered) invalidate(keys []string) {
-	t.gen.Add(1)
-	if keys == nil {
-		t.local.deleteAll()
-		return
+// announced applies another server's announcement to the memory tier.
+// Counting first makes a read-through in flight leave what it read
+// unconfirmed (see Get).
+func (t *Tiered) announced(a Announcement) {
+	t.ann.Add(1)
+	switch {
+	case a.Lost:
+		t.lost.Add(1)
+		t.local.unconfirmAll()
+		t.flush()
+	case a.Stamp != nil:
+		_ = t.local.Stamp(t.ctx, *a.Stamp)
+	default:
+		t.local.unconfirm(a.Keys...)
 	}
-	_ = t.local.Delete(context.Background(), keys...)
 }
 
-func (t *Tiered) resubscribe(ctx context.Context) {
-	defer close(t.done)
+func (t *Tiered) resubscribe() {
+	defer t.wg.Done()
 	tick := time.NewTicker(t.cooldown)
 	defer tick.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-t.ctx.Done():
 			return
 		case <-tick.C:
-			if t.subscribe(ctx) == nil {
-				// Writes made while Redis was away were announced to
-				// nobody; what this server holds may be stale too.
-				t.invalidate(nil)
+			if t.shared.Subscribe(t.ctx, t.announced) == nil {
+				// What was announced before is unknown to this server.
+				t.announced(Announcement{Lost: true})
 				return
 			}
 		}
 	}
 }
 
-// Close stops the subscription. It does not close the memory or the Redis
-// store, which stay the caller's. Close is idempotent.
+// Close stops the subscription and any flush in progress. It does not
+// close the memory or the Redis store, which stay the caller's. Close is
+// idempotent.
 func (t *Tiered) Close() error {
 	t.once.Do(t.cancel)
-	<-t.done
+	t.wg.Wait()
 	return nil
 }
 
@@ -165,14 +180,21 @@ func (t *Tiered) allow() bool {
 }
 
 // result records the outcome of a shared attempt that allow let through.
+// Redis answering again after failures starts a flush of what was learnt
+// meanwhile.
 func (t *Tiered) result(err error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.probing = false
 	if err == nil {
+		recovered := t.fails > 0
 		t.fails = 0
+		t.mu.Unlock()
+		if recovered {
+			t.kick()
+		}
 		return
 	}
+	defer t.mu.Unlock()
 	t.sharedErrors.Add(1)
 	t.fails++
 	if t.fails >= tieredTrips {
@@ -180,58 +202,97 @@ func (t *Tiered) result(err error) {
 	}
 }
 
-// Get returns the memory copy, else Redis's entry (kept in memory), else
-// nil. A Redis failure is a miss, not an error.
+// Get returns the confirmed memory copy, else the newer of the memory copy
+// and Redis's entry (kept in memory), else nil. A Redis failure is not an
+// error: the memory copy is served, stale if it was to be checked, so that
+// the cache revalidates it with the API.
 func (t *Tiered) Get(ctx context.Context, key string) (*Entry, error) {
-	if e, _ := t.local.Get(ctx, key); e != nil {
+	e, now, ok := t.local.getNow(key)
+	if e != nil && ok && !e.Tombstone() {
 		return e, nil
 	}
 	if !t.allow() {
 		t.misses.Add(1)
-		return nil, nil
+		return unconfirmed(e, ok, now), nil
 	}
-	gen := t.gen.Load()
-	e, err := t.shared.Get(ctx, key)
+	ann := t.ann.Load()
+	r, err := t.shared.Get(ctx, key)
 	t.result(err)
-	if err != nil || e == nil {
+	if err != nil {
 		t.misses.Add(1)
-		return nil, nil
+		return unconfirmed(e, ok, now), nil
+	}
+	if r == nil {
+		t.misses.Add(1)
+		if e != nil && !e.Tombstone() && t.isDirty(key) {
+			return t.writeBack(ctx, key, e), nil
+		}
+		return unconfirmed(e, ok, now), nil
 	}
 	t.sharedHits.Add(1)
-	t.keep(ctx, key, e, gen)
-	return e, nil
+	held, _ := t.local.set(key, r, t.ann.Load() == ann)
+	if held != r && held != nil && newer(held, r) && !held.Tombstone() {
+		// This server knows better than Redis: it learnt a newer answer
+		// while Redis was down, or Redis lost its copy. Tell the fleet.
+		return t.writeBack(ctx, key, held), nil
+	}
+	return held, nil
 }
 
-// keep stores e, read from Redis when the announcement count was gen, in
-// memory — unless an announcement arrived meanwhile: e may then be older
-// than what Redis holds, and the copy is dropped rather than kept until it
-// expires. (Checking after the store closes the race with the handler,
-// which counts before it deletes.)
-func (t *Tiered) keep(ctx context.Context, key string, e *Entry, gen uint64) {
-	_ = t.local.Delete(ctx, key) // Redis is the fleet's word, whatever the version
-	_, _ = t.local.Set(ctx, key, e)
-	if t.gen.Load() != gen {
-		_ = t.local.Delete(ctx, key)
+// unconfirmed is the memory copy to serve when Redis cannot be asked: as
+// it is when it was confirmed, stale otherwise.
+func unconfirmed(e *Entry, ok bool, now time.Time) *Entry {
+	if e == nil || ok || e.Tombstone() {
+		return e
 	}
+	return staled(e, now)
+}
+
+// writeBack writes a memory copy through Redis and announces it, and
+// returns the winner.
+func (t *Tiered) writeBack(ctx context.Context, key string, e *Entry) *Entry {
+	if !t.allow() {
+		return e
+	}
+	ann := t.ann.Load()
+	w, err := t.shared.Set(ctx, key, e)
+	t.result(err)
+	if err != nil {
+		t.markDirty(key)
+		return e
+	}
+	t.clean(key)
+	held, _ := t.local.set(key, w, t.ann.Load() == ann)
+	if w == e {
+		_ = t.shared.Publish(ctx, key)
+	}
+	return held
 }
 
 // Set writes e through Redis, keeps the winner in memory and announces
-// the change. When Redis fails it stores e in memory only.
+// the change. When Redis fails it stores e in memory only, and notes the
+// key, so that e reaches Redis once Redis answers again.
 func (t *Tiered) Set(ctx context.Context, key string, e *Entry) (*Entry, error) {
 	if e == nil || e.Expires.IsZero() {
 		return nil, errStoreNoExpiry
 	}
 	if t.allow() {
-		gen := t.gen.Load()
+		ann := t.ann.Load()
 		w, err := t.shared.Set(ctx, key, e)
 		t.result(err)
 		if err == nil {
-			t.keep(ctx, key, w, gen)
-			_ = t.shared.Publish(ctx, key)
-			return w, nil
+			held, _ := t.local.set(key, w, t.ann.Load() == ann)
+			if w == e {
+				_ = t.shared.Publish(ctx, key)
+			}
+			return held, nil
 		}
 	}
-	return t.local.Set(ctx, key, e)
+	held, err := t.local.Set(ctx, key, e)
+	if held == e {
+		t.markDirty(key)
+	}
+	return held, err
 }
 
 // Delete removes the entries from both tiers and announces it.
@@ -247,28 +308,99 @@ func (t *Tiered) Delete(ctx context.Context, keys ...string) error {
 	return nil
 }
 
-// Index adds key to a set in Redis, or in memory when Redis fails.
-func (t *Tiered) Index(ctx context.Context, set, key string) error {
-	if t.allow() {
-		err := t.shared.Index(ctx, set, key)
-		t.result(err)
-		if err == nil {
-			return nil
-		}
+// Stamp records s in Redis, which announces it to every server, and in
+// this server's memory tier at once. Unlike a write, a stamp that cannot
+// reach Redis is an error: the fleet would not see it, so the follower
+// must try again.
+func (t *Tiered) Stamp(ctx context.Context, s Stamp) error {
+	_ = t.local.Stamp(ctx, s)
+	if !t.allow() {
+		return &StoreError{Op: "stamp", Key: s.Maker, Err: errors.New("redis is down")}
 	}
-	return t.local.Index(ctx, set, key)
+	err := t.shared.Stamp(ctx, s)
+	t.result(err)
+	return err
 }
 
-// Members lists a set's keys from Redis, or from memory when Redis fails.
-func (t *Tiered) Members(ctx context.Context, set string) ([]string, error) {
-	if t.allow() {
-		ms, err := t.shared.Members(ctx, set)
-		t.result(err)
-		if err == nil {
-			return ms, nil
+// maxDirty bounds the keys noted while Redis is down. Past it, a key is
+// not noted; its memory copy still reaches Redis when a read finds Redis
+// older or empty.
+const maxDirty = 100_000
+
+func (t *Tiered) markDirty(key string) {
+	t.dmu.Lock()
+	if len(t.dirty) < maxDirty {
+		t.dirty[key] = struct{}{}
+	}
+	t.dmu.Unlock()
+}
+
+func (t *Tiered) clean(key string) {
+	t.dmu.Lock()
+	delete(t.dirty, key)
+	t.dmu.Unlock()
+}
+
+func (t *Tiered) isDirty(key string) bool {
+	t.dmu.Lock()
+	defer t.dmu.Unlock()
+	_, ok := t.dirty[key]
+	return ok
+}
+
+// kick starts a flush in the background unless one runs or nothing waits.
+func (t *Tiered) kick() {
+	t.dmu.Lock()
+	if t.flushing || len(t.dirty) == 0 || t.ctx.Err() != nil {
+		t.dmu.Unlock()
+		return
+	}
+	t.flushing = true
+	t.wg.Add(1)
+	t.dmu.Unlock()
+	go func() {
+		defer t.wg.Done()
+		t.flush()
+	}()
+}
+
+// flush writes what was learnt while Redis was down through Redis, and
+// announces it. It stops at the first failure; the keys left wait for
+// the next time Redis answers.
+func (t *Tiered) flush() {
+	t.dmu.Lock()
+	t.flushing = true
+	keys := make([]string, 0, len(t.dirty))
+	for k := range t.dirty {
+		keys = append(keys, k)
+	}
+	t.dmu.Unlock()
+	defer func() {
+		t.dmu.Lock()
+		t.flushing = false
+		t.dmu.Unlock()
+	}()
+	for _, k := range keys {
+		if t.ctx.Err() != nil {
+			return
+		}
+		e, _, _ := t.local.getNow(k)
+		if e == nil || e.Tombstone() {
+			t.clean(k)
+			continue
+		}
+		ann := t.ann.Load()
+		w, err := t.shared.Set(t.ctx, k, e)
+		if err != nil {
+			return
+		}
+		t.clean(k)
+		t.flushed.Add(1)
+		_, _ = t.local.set(k, w, t.ann.Load() == ann)
+		if w == e {
+			_ = t.shared.Publish(t.ctx, k)
 		}
 	}
-	return t.local.Members(ctx, set)
 }
 
 // Stats is a snapshot of the counters.
@@ -276,10 +408,33 @@ func (t *Tiered) Stats() TieredStats {
 	t.mu.Lock()
 	down := t.fails >= tieredTrips
 	t.mu.Unlock()
+	t.dmu.Lock()
+	unflushed := len(t.dirty)
+	t.dmu.Unlock()
 	return TieredStats{
 		SharedHits:   t.sharedHits.Load(),
 		Misses:       t.misses.Load(),
 		SharedErrors: t.sharedErrors.Load(),
 		SharedDown:   down,
+		Lost:         t.lost.Load(),
+		Flushed:      t.flushed.Load(),
+		Unflushed:    unflushed,
 	}
+}
+
+// Lease, Release, Cursor and SaveCursor are the Redis store's (see
+// Leaser): a follower may be given the Tiered store its server's cache
+// uses.
+func (t *Tiered) Lease(ctx context.Context, token int64, ttl time.Duration) (int64, error) {
+	return t.shared.Lease(ctx, token, ttl)
+}
+
+func (t *Tiered) Release(ctx context.Context, token int64) error {
+	return t.shared.Release(ctx, token)
+}
+
+func (t *Tiered) Cursor(ctx context.Context) (string, error) { return t.shared.Cursor(ctx) }
+
+func (t *Tiered) SaveCursor(ctx context.Context, token int64, cursor string) error {
+	return t.shared.SaveCursor(ctx, token, cursor)
 }

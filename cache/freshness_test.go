@@ -1,0 +1,363 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/faultproxy"
+	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/sandbox"
+)
+
+// The regressions of the fleet's freshness: each of these failed before
+// the change it names.
+
+// awaitVerdict polls c until the product shows want, or fails after
+// within. Polling is the measurement: a cache learns of a change when a
+// page asks.
+func awaitVerdict(t *testing.T, c *cache.Cache, g client.GTIN, want client.Verdict, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	var got client.Verdict
+	for {
+		st, err := c.StatusByGTIN(context.Background(), string(g))
+		if err == nil {
+			if got = client.Decide(st, time.Now(), 0).Verdict; got == want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still shows %s (last error %v) %v after the change; want %s", g, got, err, within, want)
+		}
+		<-tick.C
+	}
+}
+
+// A follower whose cursor the registry rejects (400 invalid_cursor) used
+// to log a warning forever and apply nothing: the fleet silently stopped
+// receiving pushed changes. Now it resynchronises by itself.
+func TestFollowRecoversFromARejectedCursor(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	g := e.demo(client.VerdictCommitted)
+	st, err := e.cache.StatusByGTIN(ctx, string(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A cursor this registry never issued: saved by a follower of another
+	// registry, say, or one from before the registry was rebuilt.
+	now := e.clock.Now()
+	if _, err := e.cache.Store().Set(ctx, cache.CursorKey, &cache.Entry{
+		Cursor: "not-a-cursor", Version: 1, Fetched: now, FreshUntil: now, Expires: now.Add(time.Hour),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second) // the resync comes after the warm lookup
+	startFollowerAt(t, e.api, e.cache.Store(), e.clock)
+
+	if _, err := e.srv.Revoke(st.Commitment.ID); err != nil {
+		t.Fatal(err)
+	}
+	awaitVerdict(t, e.cache, g, client.VerdictWithdrawn, 10*time.Second)
+	cur, err := e.cache.Store().Get(ctx, cache.CursorKey)
+	if err != nil || cur == nil || cur.Cursor == "not-a-cursor" {
+		t.Errorf("the follower's cursor is %+v (%v); want one the registry issued", cur, err)
+	}
+}
+
+// failingIndex is a store whose index writes fail, as they did in brief
+// Redis errors while the entries themselves were written.
+type failingIndex struct{ cache.Store }
+
+func (failingIndex) Index(context.Context, string, string) error {
+	return errors.New("redis: i/o timeout")
+}
+
+// A change used to reach only the entries a per-maker index listed; an
+// entry whose index write failed kept its old answer until its TTL ran out.
+func TestAChangeReachesEntriesWhoseIndexWriteFailed(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	prefix := "test:" + t.Name() + ":"
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rdb.Close() })
+	shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
+	mem := cache.NewMemory(cache.MemoryOptions{})
+	tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.New(api, cache.WithStore(failingIndex{tiered}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		tiered.Close()
+		shared.Close()
+		mem.Close()
+	})
+
+	ctx := context.Background()
+	g := demoGTIN(t, srv, client.VerdictCommitted)
+	st, err := c.StatusByGTIN(ctx, string(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	frdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { frdb.Close() })
+	fshared := cache.NewRedis(frdb, cache.RedisOptions{Prefix: prefix})
+	t.Cleanup(func() { fshared.Close() })
+	startFollower(t, api, fshared)
+
+	if _, err := srv.Revoke(st.Commitment.ID); err != nil {
+		t.Fatal(err)
+	}
+	awaitVerdict(t, c, g, client.VerdictWithdrawn, 10*time.Second)
+}
+
+// webServer is one server of a fleet: a cache on a Tiered store over its
+// own connection to Redis at addr.
+type webServer struct {
+	cache  *cache.Cache
+	tiered *cache.Tiered
+	shared *cache.Redis
+}
+
+func newWebServer(t *testing.T, api *client.Client, addr, prefix string) *webServer {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true,
+		DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
+	mem := cache.NewMemory(cache.MemoryOptions{})
+	tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{Cooldown: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.New(api, cache.WithStore(tiered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		tiered.Close()
+		shared.Close()
+		mem.Close()
+		rdb.Close()
+	})
+	return &webServer{cache: c, tiered: tiered, shared: shared}
+}
+
+// A server cut off from Redis learns of a revocation from the API; when
+// the link heals it used to empty its memory tier and take Redis's older
+// entry as the fleet's word, showing "committed" again. Now it keeps the
+// newer answer, writes it to Redis and announces it, so that the fleet
+// moves forward with it.
+func TestAPartitionedServerNeverGoesBackwardsWhenItHeals(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	proxy, err := faultproxy.New(rs.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	prefix := "test:" + t.Name() + ":"
+	a := newWebServer(t, api, proxy.Addr(), prefix)
+	b := newWebServer(t, api, rs.Addr(), prefix)
+	ctx := context.Background()
+
+	// B puts the committed answer in Redis, fresh for minutes.
+	g := demoGTIN(t, srv, client.VerdictCommitted)
+	st, err := b.cache.StatusByGTIN(ctx, string(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	proxy.Cut()
+	if _, err := srv.Revoke(st.Commitment.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A, cut off, asks the API and shows the revocation.
+	awaitVerdict(t, a.cache, g, client.VerdictWithdrawn, 10*time.Second)
+	revoked, err := a.cache.StatusByGTIN(ctx, string(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	proxy.Heal()
+	// Until Redis holds the revocation, A must show nothing older.
+	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		st, err := a.cache.StatusByGTIN(ctx, string(g))
+		if err == nil && st.Version < revoked.Version {
+			t.Fatalf("after the link healed, A went back from version %d to %d (%s)",
+				revoked.Version, st.Version, client.Decide(st, time.Now(), 0).Verdict)
+		}
+		if e, _ := b.shared.Get(ctx, string(g)); e != nil && e.Version >= revoked.Version {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Redis still does not hold what A learnt while cut off, 15s after the link healed")
+		}
+		<-tick.C
+	}
+	// And the rest of the fleet moves forward with it.
+	awaitVerdict(t, b.cache, g, client.VerdictWithdrawn, 10*time.Second)
+}
+
+// Every server may run Follow on the shared store: one holds the lease
+// and applies the feed; when it stops, another takes over within the
+// lease's time, from the saved cursor, and the old holder's token can no
+// longer move the cursor.
+func TestOneFollowerLeadsAndAnotherTakesOver(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	prefix := "test:" + t.Name() + ":"
+	const ttl = 300 * time.Millisecond
+
+	type runner struct {
+		store   *cache.Redis
+		stats   cache.FollowStats
+		leading chan bool
+		applied chan client.Event
+		cancel  context.CancelFunc
+		done    chan error
+	}
+	start := func() *runner {
+		rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
+		r := &runner{
+			store:   cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix}),
+			leading: make(chan bool, 10),
+			applied: make(chan client.Event, 100),
+			done:    make(chan error, 1),
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		r.cancel = cancel
+		go func() {
+			r.done <- cache.Follow(ctx, api, r.store, &cache.FollowOptions{
+				LeaseTTL: ttl,
+				Stats:    &r.stats,
+				Feed:     &client.FollowOptions{Wait: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
+				Leading:  func(on bool) { r.leading <- on },
+				Applied:  func(ev client.Event) { r.applied <- ev },
+			})
+		}()
+		t.Cleanup(func() {
+			cancel()
+			<-r.done
+			r.store.Close()
+			rdb.Close()
+		})
+		return r
+	}
+	// waitLeading waits until a or b (b may be nil) takes the lease.
+	waitLeading := func(a, b *runner) *runner {
+		t.Helper()
+		var bl chan bool
+		if b != nil {
+			bl = b.leading
+		}
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case on := <-a.leading:
+				if on {
+					return a
+				}
+			case on := <-bl:
+				if on {
+					return b
+				}
+			case <-timeout:
+				t.Fatal("no follower took the lease within 10s")
+				return nil
+			}
+		}
+	}
+
+	a, b := start(), start()
+	leader := waitLeading(a, b)
+	standby := a
+	if leader == a {
+		standby = b
+	}
+	ids := []string{}
+	for _, d := range srv.Demo()[:3] {
+		st, _, err := api.Products.ByGTIN(context.Background(), string(d.GTIN), nil)
+		if err == nil && st.Commitment != nil {
+			ids = append(ids, st.Commitment.ID)
+		}
+	}
+	if _, err := srv.Revoke(ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	first := <-leader.applied
+	if n := standby.stats.Applied.Load(); n != 0 {
+		t.Fatalf("the standby follower applied %d events while the other held the lease", n)
+	}
+
+	// The leader stops; the standby takes over, from the saved cursor.
+	stopped := time.Now()
+	leader.cancel()
+	<-leader.done
+	leader.done <- context.Canceled
+	waitLeading(standby, nil)
+	t.Logf("failover took %v (lease %v; the old holder released it)", time.Since(stopped), ttl)
+	if _, err := srv.Revoke(ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-standby.applied:
+		if ev.ID == first.ID {
+			t.Errorf("the new leader applied %s again: it did not resume from the saved cursor", ev.ID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the new leader applied nothing within 10s")
+	}
+
+	// A holder whose lease was taken over cannot move the cursor.
+	ctx := context.Background()
+	cur, err := standby.store.Cursor(ctx)
+	if err != nil || cur == "" {
+		t.Fatalf("cursor %q, %v", cur, err)
+	}
+	if err := standby.store.SaveCursor(ctx, 1, "c0"); !errors.Is(err, cache.ErrLeaseLost) {
+		t.Errorf("a stale token saved the cursor: %v; want ErrLeaseLost", err)
+	}
+	if got, _ := standby.store.Cursor(ctx); got != cur {
+		t.Errorf("the cursor moved from %q to %q", cur, got)
+	}
+	if _, err := standby.store.Lease(ctx, 0, ttl); !errors.Is(err, cache.ErrLeaseHeld) {
+		t.Errorf("taking a held lease = %v; want ErrLeaseHeld", err)
+	}
+}
