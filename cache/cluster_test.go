@@ -11,7 +11,6 @@ import (
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
-	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
 // newClusterClient is a go-redis client of a cluster, closed at cleanup.
@@ -33,12 +32,7 @@ func newClusterClient(t *testing.T, c *redistest.Cluster) *redis.ClusterClient {
 func TestFleetOnARedisClusterRidesOutAFailover(t *testing.T) {
 	t.Parallel()
 	cl := redistest.StartCluster(t, 3, 1)
-	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
-	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.CloseIdleConnections)
+	srv, api := newSandbox(t)
 	prefix := "test:cluster:"
 
 	var nodes []*cache.Cache

@@ -26,7 +26,7 @@ import (
 
 type fleet struct {
 	srv   *sandbox.Server
-	redis *redistest.Server
+	redis *redistest.Server // nil on a cluster
 	api   *client.Client
 	nodes []*cache.Cache
 }
@@ -36,7 +36,18 @@ type fleet struct {
 // separate machines.
 func startFleet(tb testing.TB, n int, opts ...sandbox.Option) *fleet {
 	tb.Helper()
-	f := &fleet{redis: redistest.Start(tb)}
+	rs := redistest.Start(tb)
+	f := startFleetOn(tb, n, func() redis.UniversalClient {
+		return redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
+	}, opts...)
+	f.redis = rs
+	return f
+}
+
+// startFleetOn is startFleet on the Redis that dial connects to.
+func startFleetOn(tb testing.TB, n int, dial func() redis.UniversalClient, opts ...sandbox.Option) *fleet {
+	tb.Helper()
+	f := &fleet{}
 	f.srv = sandbox.NewServer(tb, append([]sandbox.Option{sandbox.WithRateLimit(0, 0)}, opts...)...)
 	api, err := client.New(client.WithBaseURL(f.srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
 	if err != nil {
@@ -46,7 +57,7 @@ func startFleet(tb testing.TB, n int, opts ...sandbox.Option) *fleet {
 	f.api = api
 	prefix := "fleet:" + tb.Name() + ":"
 	for range n {
-		rdb := redis.NewClient(&redis.Options{Addr: f.redis.Addr(), ContextTimeoutEnabled: true})
+		rdb := dial()
 		shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
 		mem := cache.NewMemory(cache.MemoryOptions{})
 		tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{})
@@ -67,7 +78,7 @@ func startFleet(tb testing.TB, n int, opts ...sandbox.Option) *fleet {
 		f.nodes = append(f.nodes, c)
 	}
 
-	rdb := redis.NewClient(&redis.Options{Addr: f.redis.Addr(), ContextTimeoutEnabled: true})
+	rdb := dial()
 	shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
 	logger := slog.New(slog.NewTextHandler(tbWriter{tb}, nil))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -264,36 +275,74 @@ func TestFleetRidesOutADeadRedis(t *testing.T) {
 // BenchmarkPropagation measures how long a change published by the
 // regulator takes to reach the memory tier of every web server of a
 // fleet of three: sandbox publish → change feed (long poll) → follower →
-// Redis → pub/sub → each server drops its copy → the next lookup reads
+// Redis → pub/sub → each server checks its copy → the next lookup reads
 // the new status from Redis. Each iteration publishes a failed inspection
-// of one of 20 warm products and waits until all three servers show it.
+// of one of 20 warm products and waits until all three servers show it;
+// "revoke" revokes the commitment of one instead, which each server's next
+// lookup asks the API about once. On one redis-server, and on a Redis
+// Cluster of 3 masters and 3 replicas.
 //
 //	go test -run '^$' -bench BenchmarkPropagation -benchtime 200x ./cache/
 func BenchmarkPropagation(b *testing.B) {
-	f := startFleet(b, 3)
+	b.Run("redis/inspection", func(b *testing.B) { propagation(b, startFleet(b, 3), false) })
+	b.Run("redis/revoke", func(b *testing.B) { propagation(b, startFleet(b, 3), true) })
+	cluster := func(b *testing.B) *fleet {
+		cl := redistest.StartCluster(b, 3, 1)
+		return startFleetOn(b, 3, func() redis.UniversalClient {
+			return redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs(), ContextTimeoutEnabled: true})
+		})
+	}
+	b.Run("cluster/inspection", func(b *testing.B) { propagation(b, cluster(b), false) })
+	b.Run("cluster/revoke", func(b *testing.B) { propagation(b, cluster(b), true) })
+}
+
+func propagation(b *testing.B, f *fleet, revoke bool) {
 	ctx := context.Background()
 	var gtins []client.GTIN
+	var cmts []string
 	for e := 11; len(gtins) < 20; e++ {
 		p, ok := f.srv.Product(e, 0)
 		if !ok {
 			b.Fatalf("the sandbox has no product of enterprise %d", e)
 		}
-		gtins = append(gtins, p.GTIN)
+		var st *client.ProductStatus
 		for _, c := range f.nodes {
-			if _, err := c.StatusByGTIN(ctx, string(p.GTIN)); err != nil {
+			var err error
+			if st, err = c.StatusByGTIN(ctx, string(p.GTIN)); err != nil {
 				b.Fatal(err)
 			}
 		}
+		if st.Commitment == nil {
+			continue
+		}
+		gtins = append(gtins, p.GTIN)
+		cmts = append(cmts, st.Commitment.ID)
 	}
 	var lat []time.Duration
 	for i := 0; b.Loop(); i++ {
-		g := gtins[i%len(gtins)]
+		k := i % len(gtins)
+		g := gtins[k]
 		start := time.Now()
-		in, err := f.srv.PublishInspection(g, client.InspectionFail)
-		if err != nil {
-			b.Fatal(err)
+		if revoke {
+			// Revoke and reinstate in turn: each is a change to show.
+			status := client.CommitmentRevoked
+			if i/len(gtins)%2 == 1 {
+				status = client.CommitmentActive
+			}
+			c, err := f.srv.SetCommitmentStatus(cmts[k], status, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			f.await(b, g, 10*time.Second, func(st *client.ProductStatus) bool {
+				return st.Commitment != nil && st.Commitment.Version >= c.Version
+			})
+		} else {
+			in, err := f.srv.PublishInspection(g, client.InspectionFail)
+			if err != nil {
+				b.Fatal(err)
+			}
+			f.await(b, g, 10*time.Second, hasInspection(in.ID))
 		}
-		f.await(b, g, 10*time.Second, hasInspection(in.ID))
 		lat = append(lat, time.Since(start))
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })

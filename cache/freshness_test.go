@@ -3,6 +3,8 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -39,6 +41,19 @@ func awaitVerdict(t *testing.T, c *cache.Cache, g client.GTIN, want client.Verdi
 		}
 		<-tick.C
 	}
+}
+
+// newSandbox starts a sandbox and a client of it with retries off, so
+// that a test sees the cache's behaviour, not the client's.
+func newSandbox(tb testing.TB) (*sandbox.Server, *client.Client) {
+	tb.Helper()
+	srv := sandbox.NewServer(tb, sandbox.WithRateLimit(0, 0))
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(api.CloseIdleConnections)
+	return srv, api
 }
 
 // A follower whose cursor the registry rejects (400 invalid_cursor) used
@@ -87,12 +102,7 @@ func (failingIndex) Index(context.Context, string, string) error {
 func TestAChangeReachesEntriesWhoseIndexWriteFailed(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t)
-	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
-	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.CloseIdleConnections)
+	srv, api := newSandbox(t)
 	prefix := "test:" + t.Name() + ":"
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { rdb.Close() })
@@ -177,12 +187,7 @@ func TestAPartitionedServerNeverGoesBackwardsWhenItHeals(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { proxy.Close() })
-	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
-	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.CloseIdleConnections)
+	srv, api := newSandbox(t)
 	prefix := "test:" + t.Name() + ":"
 	a := newWebServer(t, api, proxy.Addr(), prefix)
 	b := newWebServer(t, api, rs.Addr(), prefix)
@@ -236,12 +241,7 @@ func TestAPartitionedServerNeverGoesBackwardsWhenItHeals(t *testing.T) {
 func TestOneFollowerLeadsAndAnotherTakesOver(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t)
-	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
-	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.CloseIdleConnections)
+	srv, api := newSandbox(t)
 	prefix := "test:" + t.Name() + ":"
 	const ttl = 300 * time.Millisecond
 
@@ -360,4 +360,77 @@ func TestOneFollowerLeadsAndAnotherTakesOver(t *testing.T) {
 	if _, err := standby.store.Lease(ctx, 0, ttl); !errors.Is(err, cache.ErrLeaseHeld) {
 		t.Errorf("taking a held lease = %v; want ErrLeaseHeld", err)
 	}
+}
+
+// BenchmarkFollowerFailover measures how long a fleet goes without a
+// follower when the one holding the lease vanishes without releasing it
+// (its link to Redis blackholed, as a crashed or partitioned machine): the
+// time until the standby takes the lease, with a lease of 1 s. The bound
+// is the lease's time to live plus a third of it (the standby's polling).
+//
+//	go test -run '^$' -bench BenchmarkFollowerFailover -benchtime 5x ./cache/
+func BenchmarkFollowerFailover(b *testing.B) {
+	rs := redistest.Start(b)
+	_, api := newSandbox(b)
+	const ttl = time.Second
+	var lat []time.Duration
+	for i := 0; b.Loop(); i++ {
+		prefix := fmt.Sprintf("bench:failover:%d:", i)
+		type side struct {
+			proxy   *faultproxy.Proxy
+			leading chan bool
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var sides []*side
+		var done []chan error
+		for range 2 {
+			p, err := faultproxy.New(rs.Addr())
+			if err != nil {
+				b.Fatal(err)
+			}
+			rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), ContextTimeoutEnabled: true, DialTimeout: 100 * time.Millisecond})
+			store := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
+			s := &side{proxy: p, leading: make(chan bool, 10)}
+			d := make(chan error, 1)
+			go func() {
+				d <- cache.Follow(ctx, api, store, &cache.FollowOptions{
+					LeaseTTL: ttl,
+					Feed:     &client.FollowOptions{Wait: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+					Leading:  func(on bool) { s.leading <- on },
+				})
+				store.Close()
+				rdb.Close()
+			}()
+			sides, done = append(sides, s), append(done, d)
+		}
+		var leader, standby *side
+		select {
+		case <-sides[0].leading:
+			leader, standby = sides[0], sides[1]
+		case <-sides[1].leading:
+			leader, standby = sides[1], sides[0]
+		case <-time.After(10 * time.Second):
+			b.Fatal("no follower took the lease")
+		}
+		start := time.Now()
+		leader.proxy.Blackhole()
+		for on := false; !on; {
+			select {
+			case on = <-standby.leading:
+			case <-time.After(10 * time.Second):
+				b.Fatal("the standby did not take the lease within 10s")
+			}
+		}
+		lat = append(lat, time.Since(start))
+		cancel()
+		leader.proxy.Close()
+		standby.proxy.Close()
+		for _, d := range done {
+			<-d
+		}
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "max-ms")
+	b.ReportMetric(float64(ttl.Milliseconds()), "lease-ms")
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
 // newRedisClient is a go-redis client of srv, closed at cleanup, with
@@ -323,4 +326,114 @@ func TestRedisSlow(t *testing.T) {
 	if st.SharedErrors != 3 || !st.SharedDown || st.Misses != 100 {
 		t.Fatalf("Stats = %+v; want 3 shared errors, down, 100 misses", st)
 	}
+}
+
+// A value under the store's prefix that is not one of its entries —
+// another type, truncated JSON, JSON of something else — is a miss,
+// counted, never an error that would trip the breaker, and the next write
+// replaces it.
+func TestRedisValueNotOursIsACountedMiss(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := newRedisClient(t, srv)
+	clk := newFakeClock()
+	r := newRedisStore(t, rdb, clk)
+	ctx := context.Background()
+	prefix := "test:" + t.Name() + ":"
+	full := entryAt(1, clk.Now())
+	if _, err := r.Set(ctx, "truncated", full); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := rdb.HGet(ctx, prefix+"truncated", "d").Result()
+	rdb.HSet(ctx, prefix+"truncated", "d", d[:len(d)/2])
+	rdb.Set(ctx, prefix+"string", "not a hash", 0)
+	rdb.HSet(ctx, prefix+"other", "d", `{"hello":"world"}`, "v", "99999999999999999999", "e", "99999999999999")
+	rdb.RPush(ctx, prefix+"list", "x")
+
+	keys := []string{"truncated", "string", "other", "list"}
+	for _, k := range keys {
+		if e, err := r.Get(ctx, k); e != nil || err != nil {
+			t.Errorf("Get(%q) = %+v, %v; want a miss", k, e, err)
+		}
+	}
+	if n := r.Stats().Corrupt; n != int64(len(keys)) {
+		t.Errorf("Corrupt = %d; want %d", n, len(keys))
+	}
+	for _, k := range keys {
+		e := entryAt(2, clk.Now())
+		if held, err := r.Set(ctx, k, e); err != nil || held != e {
+			t.Errorf("Set(%q) over a value not ours = %+v, %v; want it stored", k, held, err)
+		}
+		if got, err := r.Get(ctx, k); err != nil || got == nil || got.Version != 2 {
+			t.Errorf("Get(%q) after Set = %+v, %v", k, got, err)
+		}
+	}
+}
+
+// BenchmarkRedisMemoryPerStatus fills a Redis store with n product
+// statuses from the sandbox and reports what Redis holds per status: its
+// used_memory growth divided by n (the dictionary's overhead included),
+// and MEMORY USAGE of one entry's key. Run it with -benchtime 1x.
+//
+//	go test -run '^$' -bench BenchmarkRedisMemoryPerStatus -benchtime 1x ./cache/
+func BenchmarkRedisMemoryPerStatus(b *testing.B) {
+	const n = 20_000
+	for b.Loop() {
+		srv := redistest.Start(b)
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+		store := cache.NewRedis(rdb, cache.RedisOptions{Prefix: "qcsdk:", Timeout: time.Second})
+		sb, err := sandbox.New(sandbox.WithSize(n/20, n), sandbox.WithRateLimit(0, 0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		api, _ := client.New(client.WithBaseURL("http://sandbox.invalid"),
+			client.WithHTTPClient(&http.Client{Transport: inProcess{sb}}))
+		c, _ := cache.New(api, cache.WithStore(store), cache.WithTTL(time.Hour))
+		ctx := context.Background()
+		before := usedMemory(b, rdb)
+		keys := make([]client.ProductKey, 0, 100)
+		for i := range n {
+			p, _ := sb.Product(i%(n/20), i/(n/20))
+			keys = append(keys, client.ProductKey{GTIN: p.GTIN})
+			if len(keys) == cap(keys) {
+				for _, it := range c.Statuses(ctx, keys) {
+					if it.Err != nil {
+						b.Fatal(it.Err)
+					}
+				}
+				keys = keys[:0]
+			}
+		}
+		if got := rdb.DBSize(ctx).Val(); got < n {
+			b.Fatalf("Redis holds %d keys; want %d", got, n)
+		}
+		after := usedMemory(b, rdb)
+		p, _ := sb.Product(0, 0)
+		one, err := rdb.MemoryUsage(ctx, "qcsdk:"+string(p.GTIN)).Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(after-before)/n, "B/status")
+		b.ReportMetric(float64(one), "key-B")
+		c.Close()
+		store.Close()
+		rdb.Close()
+		sb.Close()
+	}
+}
+
+func usedMemory(tb testing.TB, rdb *redis.Client) int64 {
+	tb.Helper()
+	info, err := rdb.Info(context.Background(), "memory").Result()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	tb.Fatal("no used_memory in INFO memory")
+	return 0
 }
