@@ -20,6 +20,8 @@ func newClusterClient(t *testing.T, c *redistest.Cluster) *redis.ClusterClient {
 		Addrs:                 c.Addrs(),
 		ContextTimeoutEnabled: true,
 		DialTimeout:           100 * time.Millisecond,
+		// See NewRedis: a short reload finds a promoted replica in a second.
+		ClusterStateReloadInterval: time.Second,
 	})
 	t.Cleanup(func() { rdb.Close() })
 	return rdb

@@ -289,7 +289,8 @@ func BenchmarkPropagation(b *testing.B) {
 	cluster := func(b *testing.B) *fleet {
 		cl := redistest.StartCluster(b, 3, 1)
 		return startFleetOn(b, 3, func() redis.UniversalClient {
-			return redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs(), ContextTimeoutEnabled: true})
+			return redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs(), ContextTimeoutEnabled: true,
+				ClusterStateReloadInterval: time.Second})
 		})
 	}
 	b.Run("cluster/inspection", func(b *testing.B) { propagation(b, cluster(b), false) })

@@ -294,9 +294,10 @@ func (f *follower) resync(ctx context.Context, cur cursors, cause error) (string
 // it otherwise, until ctx ends.
 func (f *follower) leased(ctx context.Context, l Leaser) error {
 	ttl := f.opts.LeaseTTL
+	var token int64
 	for {
-		token, err := f.acquire(ctx, l, ttl)
-		if err != nil {
+		var err error
+		if token, err = f.acquire(ctx, l, token, ttl); err != nil {
 			return err
 		}
 		f.opts.Stats.Leases.Add(1)
@@ -328,10 +329,19 @@ func (f *follower) leased(ctx context.Context, l Leaser) error {
 }
 
 // acquire waits until this follower takes the lease, trying every third
-// of its time to live.
-func (f *follower) acquire(ctx context.Context, l Leaser, ttl time.Duration) (int64, error) {
+// of its time to live. A follower that stopped because it could not renew
+// (Redis failing over, say) first tries its old token: the lease may still
+// be its own, and no other follower can take it before it expires.
+func (f *follower) acquire(ctx context.Context, l Leaser, old int64, ttl time.Duration) (int64, error) {
 	wait := ttl / 3
 	for {
+		if old != 0 {
+			if token, err := l.Lease(ctx, old, ttl); err == nil {
+				return token, nil
+			} else if errors.Is(err, ErrLeaseLost) {
+				old = 0
+			}
+		}
 		token, err := l.Lease(ctx, 0, ttl)
 		if err == nil {
 			return token, nil
@@ -378,7 +388,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // retry runs op until it succeeds or ctx ends, waiting with full jitter
-// between 100 ms and 10 s. A lost lease is not retried.
+// between 100 ms and 2 s: a store that comes back (a Redis failover takes
+// seconds) is used again within 2 s. A lost lease is not retried.
 func (f *follower) retry(ctx context.Context, what string, op func() error) error {
 	wait := 100 * time.Millisecond
 	for {
@@ -395,7 +406,7 @@ func (f *follower) retry(ctx context.Context, what string, op func() error) erro
 		if !sleep(ctx, rand.N(wait)+time.Millisecond) {
 			return ctx.Err()
 		}
-		wait = min(2*wait, 10*time.Second)
+		wait = min(2*wait, 2*time.Second)
 	}
 }
 

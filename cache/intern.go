@@ -55,6 +55,16 @@ func (in *interner[T]) intern(id string, version int64, p *T) *T {
 }
 
 // forget frees the slot of a collected record, unless a newer copy took it.
+// lookup returns the copy held for id and version, or nil.
+func (in *interner[T]) lookup(id string, version int64) *T {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if w, ok := in.m[internKey{id, version}]; ok {
+		return w.Value()
+	}
+	return nil
+}
+
 func (in *interner[T]) forget(s internSlot[T]) {
 	in.mu.Lock()
 	if w, ok := in.m[s.key]; ok && w == s.ptr {

@@ -74,10 +74,11 @@ var errStoreNoExpiry = errors.New("qcsdk/cache: an entry needs an Expires time")
 // Redis is a Store shared by every web server of a platform, and a
 // Notifier over Redis pub/sub.
 //
-// Each entry is a hash under Prefix+key with fields v (version), f (fetched
-// time), t (tombstone), e (expiry, unix ms) and d (the Entry as JSON), and
-// expires in Redis at the entry's Expires (PEXPIREAT). Set decides in a Lua
-// script whether the entry it is given is newer than the one held, so that
+// Each entry is a string under Prefix+key: a fixed-width header (version,
+// fetched time, tombstone flag, expiry) and the entry as compact JSON, its
+// maker's and its commitment's records by reference (see redisEntry); it
+// expires in Redis at the entry's Expires. Set decides in a Lua script
+// whether the entry it is given is newer than the one held, so that
 // concurrent writers from any number of servers never let an older version
 // win. Stamps live in one hash, Prefix+"stamps", a field per maker (and
 // "*" for a resynchronisation), each the highest version and latest time
@@ -99,6 +100,7 @@ type Redis struct {
 	secret  string // the client's password, redacted from errors
 
 	records records // what Get decodes shares the copies of makers and commitments
+	written written // the records this store wrote, and until when
 	corrupt atomic.Int64
 
 	mu     sync.Mutex
@@ -118,6 +120,14 @@ var (
 
 // NewRedis builds a Redis store on rdb. The store does not own rdb: Close
 // stops the store's subscriptions, and the caller closes rdb afterwards.
+//
+// rdb may be a Redis Cluster client. When a master dies and its replica
+// takes over, a cluster client learns the new layout from a MOVED reply,
+// which the store's short timeouts may not leave time for, or from its
+// periodic reload (ClusterStateReloadInterval, 60 s by default): set it to
+// a second or two, so that the fleet uses the promoted replica within that
+// time rather than within a minute. The reload is lazy (it runs with
+// traffic, not on a ticker).
 func NewRedis(rdb redis.UniversalClient, opts RedisOptions) *Redis {
 	r := &Redis{
 		rdb:     rdb,
@@ -176,47 +186,94 @@ func fetchedNanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
+// An entry's value in Redis is a fixed-width header — version, fetched
+// time (Unix ns), tombstone flag and expiry (Unix ms), the numbers as
+// ordered — and then the entry's JSON (see redisEntry). One string keeps
+// an entry in one allocation in Redis; a hash of long values would cost a
+// dictionary per entry.
+const (
+	hdrVersion = 20
+	hdrFetched = 40
+	hdrTomb    = 41
+	hdrLen     = 61
+)
+
 // setScript stores ARGV's entry unless the held one is newer — the rule of
-// newer — and returns {1, json} when it stored, {0, held json} when not.
-// KEYS[1] the entry hash; ARGV: v, f, t, e (expiry ms), d (json), now ms.
+// newer — and returns {1} when it stored, {0, held value} when not.
+// KEYS[1] the entry; ARGV: the value (header and JSON), expiry in ms, now
+// as ordered ms.
 var setScript = redis.NewScript(`
-if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind ~= 'string' and kind ~= 'none' then
   redis.call('DEL', KEYS[1])
 end
-local old = redis.call('HMGET', KEYS[1], 'v', 'f', 't', 'e', 'd')
-local v, f, t, e, d, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
-if old[5] and old[4] and tonumber(old[4]) > now then
+local new, exp, now = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local old = redis.call('GET', KEYS[1])
+if old and string.len(old) >= 61 and string.sub(old, 42, 61) > now then
+  local v, f, t = string.sub(new, 1, 20), string.sub(new, 21, 40), string.sub(new, 41, 41)
+  local ov, of, ot = string.sub(old, 1, 20), string.sub(old, 21, 40), string.sub(old, 41, 41)
   local win
-  if old[3] == '1' and t == '0' and (f >= old[2] or v >= old[1]) then
+  if ot == '1' and t == '0' and (f >= of or v >= ov) then
     win = true
-  elseif v ~= old[1] then
-    win = v > old[1]
+  elseif v ~= ov then
+    win = v > ov
   else
-    win = f >= old[2]
+    win = f >= of
   end
   if not win then
-    return {0, old[5]}
+    return {0, old}
   end
 end
-if e <= now then
+if string.sub(new, 42, 61) <= now then
   redis.call('DEL', KEYS[1])
-  return {1, d}
+  return {1}
 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'v', v, 'f', f, 't', t, 'e', ARGV[4], 'd', d)
-redis.call('PEXPIREAT', KEYS[1], e)
-return {1, d}
+redis.call('SET', KEYS[1], new, 'PXAT', exp)
+return {1}
 `)
+
+// header is the fixed-width start of an entry's value.
+func header(e *Entry) string {
+	t := "0"
+	if e.Tombstone() {
+		t = "1"
+	}
+	return ordered(e.Version) + ordered(fetchedNanos(e.Fetched)) + t + ordered(e.Expires.UnixMilli())
+}
+
+// unordered reads back a number that ordered wrote.
+func unordered(s string) (int64, bool) {
+	n, err := strconv.ParseUint(s, 10, 64)
+	return int64(n ^ 1<<63), err == nil
+}
+
+// split reads an entry's value: its version and fetched time from the
+// header, and the JSON after it.
+func split(val string) (version int64, fetched time.Time, d []byte, ok bool) {
+	if len(val) < hdrLen {
+		return 0, time.Time{}, nil, false
+	}
+	v, ok1 := unordered(val[:hdrVersion])
+	f, ok2 := unordered(val[hdrVersion:hdrFetched])
+	if !ok1 || !ok2 {
+		return 0, time.Time{}, nil, false
+	}
+	if f != -1<<63 {
+		fetched = time.Unix(0, f)
+	}
+	return v, fetched, []byte(val[hdrLen:]), true
+}
 
 // Get returns the entry under key, or nil when there is none or it has
 // expired by the store's clock. It costs two round trips for an entry of a
-// maker: the entry, then the stamps that may concern it (the stamps live
-// under a key of their own, which a Redis Cluster may keep on another
-// node, so one script cannot read both).
+// maker: the entry, then the stamps that may concern it and the records
+// it refers to that this process does not hold (these live under keys of
+// their own, which a Redis Cluster may keep on other nodes, so one script
+// cannot read them all).
 func (r *Redis) Get(ctx context.Context, key string) (*Entry, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	b, err := r.rdb.HGet(ctx, r.key(key), "d").Bytes()
+	val, err := r.rdb.Get(ctx, r.key(key)).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
@@ -227,52 +284,62 @@ func (r *Redis) Get(ctx context.Context, key string) (*Entry, error) {
 	if err != nil {
 		return nil, r.fail("get", key, err)
 	}
-	e := new(Entry)
-	if err := json.Unmarshal(b, e); err != nil || e.Expires.IsZero() {
+	e, missing, err := r.decode(val, nil)
+	if err != nil {
 		r.corrupt.Add(1) // truncated, or written by something else
 		return nil, nil
 	}
 	if !r.clock.Now().Before(e.Expires) {
 		return nil, nil
 	}
-	if e, err = r.stamped(ctx, key, e); err != nil {
-		return nil, err
+	var fields []string
+	if !e.Tombstone() {
+		fields = append(fields, resyncField)
+		if e.Maker != "" {
+			fields = append(fields, e.Maker)
+		}
 	}
-	if e.Status != nil {
-		r.records.status(e.Status)
+	if len(fields) == 0 && len(missing) == 0 {
+		return e, nil
 	}
-	e.Enterprise = r.records.enterprise(e.Enterprise)
-	return e, nil
+	recs, stamps, err := r.fetchRecords(ctx, missing, fields)
+	if err != nil {
+		return nil, r.fail("get", key, err)
+	}
+	if len(missing) > 0 {
+		if e, missing, err = r.decode(val, recs); err != nil || len(missing) > 0 {
+			// A record the entry refers to is gone (evicted, say): a
+			// miss, and the next write of an entry of it writes it again.
+			for _, k := range missing {
+				r.written.forget(k)
+			}
+			r.corrupt.Add(1)
+			return nil, nil
+		}
+	}
+	return stamped(e, stamps), nil
 }
 
 // resyncField is the field of the stamps hash that holds the
 // empty-Maker stamp: no registry id contains a '*'.
 const resyncField = "*"
 
-// stamped returns e as the stamps recorded in Redis make it: a tombstone
-// when its maker changed after it was answered, stale when a follower
-// resynchronised after it was answered, else e itself.
-func (r *Redis) stamped(ctx context.Context, key string, e *Entry) (*Entry, error) {
-	if e.Tombstone() {
-		return e, nil
-	}
-	fields := []string{resyncField}
-	if e.Maker != "" {
-		fields = append(fields, e.Maker)
-	}
-	vals, err := r.rdb.HMGet(ctx, r.stampsKey(), fields...).Result()
-	if err != nil {
-		return nil, r.fail("get", key, err)
-	}
+// stamped returns e as the stamps read for it make it: a tombstone when
+// its maker changed after it was answered, stale when a follower
+// resynchronised after it was answered, else e itself. vals are the
+// stamps hash's resyncField and e.Maker fields.
+func stamped(e *Entry, vals []any) *Entry {
 	if len(vals) == 2 {
 		if s, ok := decodeStamp(e.Maker, vals[1]); ok && s.predates(e) {
-			return s.tombstoneFor(e), nil
+			return s.tombstoneFor(e)
 		}
 	}
-	if s, ok := decodeStamp("", vals[0]); ok && s.predates(e) {
-		e = staled(e, s.At)
+	if len(vals) > 0 {
+		if s, ok := decodeStamp("", vals[0]); ok && s.predates(e) {
+			return staled(e, s.At)
+		}
 	}
-	return e, nil
+	return e
 }
 
 func (r *Redis) stampsKey() string { return r.prefix + "stamps" }
@@ -330,33 +397,46 @@ func (r *Redis) Set(ctx context.Context, key string, e *Entry) (*Entry, error) {
 	if e == nil || e.Expires.IsZero() {
 		return nil, errStoreNoExpiry
 	}
-	d, err := json.Marshal(e)
+	d, recs, err := r.encode(e)
 	if err != nil {
 		return nil, fmt.Errorf("qcsdk/cache: encode entry %q: %w", key, err)
 	}
-	tomb := "0"
-	if e.Tombstone() {
-		tomb = "1"
-	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
+	if len(recs) > 0 {
+		if err := r.writeRecords(ctx, recs, e.Expires.UnixMilli()); err != nil {
+			return nil, r.fail("set", key, err)
+		}
+	}
 	res, err := setScript.Run(ctx, r.rdb, []string{r.key(key)},
-		ordered(e.Version), ordered(fetchedNanos(e.Fetched)), tomb,
-		e.Expires.UnixMilli(), string(d), r.clock.Now().UnixMilli()).Slice()
+		header(e)+string(d), e.Expires.UnixMilli(), ordered(r.clock.Now().UnixMilli())).Slice()
 	if err != nil {
 		return nil, r.fail("set", key, err)
 	}
-	if len(res) != 2 {
+	if len(res) == 0 {
 		return nil, r.fail("set", key, fmt.Errorf("unexpected script reply %v", res))
 	}
 	if won, _ := res[0].(int64); won == 1 {
 		return e, nil
 	}
-	s, _ := res[1].(string)
-	held := new(Entry)
-	if err := json.Unmarshal([]byte(s), held); err != nil || held.Expires.IsZero() {
-		// What Redis holds is not an entry of ours, yet its fields claim a
-		// newer one: replace it.
+	var s string
+	if len(res) == 2 {
+		s, _ = res[1].(string)
+	}
+	held, missing, err := r.decode(s, nil)
+	if err == nil && len(missing) > 0 {
+		var recs map[string]string
+		if recs, _, err = r.fetchRecords(ctx, missing, nil); err != nil {
+			return nil, r.fail("set", key, err)
+		}
+		held, missing, err = r.decode(s, recs)
+	}
+	if err != nil || len(missing) > 0 {
+		// What Redis holds is not an entry of ours, or its records are
+		// gone, yet its fields claim a newer one: replace it.
+		for _, k := range missing {
+			r.written.forget(k)
+		}
 		r.corrupt.Add(1)
 		if err := r.rdb.Del(ctx, r.key(key)).Err(); err != nil {
 			return nil, r.fail("set", key, err)

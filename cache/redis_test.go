@@ -344,13 +344,16 @@ func TestRedisValueNotOursIsACountedMiss(t *testing.T) {
 	if _, err := r.Set(ctx, "truncated", full); err != nil {
 		t.Fatal(err)
 	}
-	d, _ := rdb.HGet(ctx, prefix+"truncated", "d").Result()
-	rdb.HSet(ctx, prefix+"truncated", "d", d[:len(d)/2])
-	rdb.Set(ctx, prefix+"string", "not a hash", 0)
-	rdb.HSet(ctx, prefix+"other", "d", `{"hello":"world"}`, "v", "99999999999999999999", "e", "99999999999999")
+	val, _ := rdb.Get(ctx, prefix+"truncated").Result()
+	rdb.Set(ctx, prefix+"truncated", val[:len(val)-10], 0)
+	rdb.Set(ctx, prefix+"string", "not an entry", 0)
+	// A header that claims the highest version and a far expiry, and then
+	// something else.
+	rdb.Set(ctx, prefix+"other", strings.Repeat("9", 20)+strings.Repeat("1", 20)+"0"+strings.Repeat("9", 20)+`{"hello":"world"}`, 0)
 	rdb.RPush(ctx, prefix+"list", "x")
+	rdb.HSet(ctx, prefix+"hash", "d", "x")
 
-	keys := []string{"truncated", "string", "other", "list"}
+	keys := []string{"truncated", "string", "other", "list", "hash"}
 	for _, k := range keys {
 		if e, err := r.Get(ctx, k); e != nil || err != nil {
 			t.Errorf("Get(%q) = %+v, %v; want a miss", k, e, err)

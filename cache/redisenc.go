@@ -1,0 +1,283 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// How the Redis store lays an entry out, to keep a cached status small:
+// most of a status is its maker's record and its commitment's, which all
+// the maker's products share. Redis keeps each such record once, by id and
+// version, under Prefix+"rec:e:"+id+":"+version (or "rec:c:" for a
+// commitment), for as long as the longest-lived entry that refers to it;
+// an entry keeps the references, its times as Unix nanoseconds, and short
+// names. A reader fetches a record only when its process does not already
+// hold that version (see records).
+
+// redisEntry is an Entry as Redis keeps it.
+type redisEntry struct {
+	Status *client.ProductStatus `json:"s,omitempty"` // without its two records
+	EntRef string                `json:"er,omitempty"`
+	CmtRef string                `json:"cr,omitempty"`
+	// OwnURL says the status's verify URL was its commitment's (or, with
+	// none, its maker's), and so left out.
+	OwnURL     bool               `json:"ou,omitempty"`
+	Enterprise *client.Enterprise `json:"en,omitempty"`
+	Raw        json.RawMessage    `json:"r,omitempty"`
+	Cursor     string             `json:"c,omitempty"`
+	// Maker is left out when EntRef names it. The version and the time
+	// fetched are in the value's header.
+	Maker      string `json:"m,omitempty"`
+	ETag       string `json:"t,omitempty"`
+	FreshUntil int64  `json:"u,omitempty"`
+	Expires    int64  `json:"x"`
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// ref names a record by id and version.
+func ref(id string, version int64) string { return id + ":" + strconv.FormatInt(version, 10) }
+
+func parseRef(r string) (id string, version int64, ok bool) {
+	i := strings.LastIndexByte(r, ':')
+	if i <= 0 {
+		return "", 0, false
+	}
+	v, err := strconv.ParseInt(r[i+1:], 10, 64)
+	return r[:i], v, err == nil
+}
+
+func (r *Redis) entRecKey(ref string) string { return r.prefix + "rec:e:" + ref }
+func (r *Redis) cmtRecKey(ref string) string { return r.prefix + "rec:c:" + ref }
+
+// encode lays e out for Redis, and returns the records it refers to,
+// keyed by their Redis keys.
+func (r *Redis) encode(e *Entry) ([]byte, map[string]any, error) {
+	re := redisEntry{
+		Enterprise: e.Enterprise, Raw: e.Raw, Cursor: e.Cursor, Maker: e.Maker,
+		ETag: e.ETag, FreshUntil: nanos(e.FreshUntil), Expires: nanos(e.Expires),
+	}
+	var recs map[string]any
+	if st := e.Status; st != nil {
+		cp := *st
+		url := ""
+		if st.Enterprise != nil {
+			re.EntRef = ref(st.Enterprise.ID, st.Enterprise.Version)
+			url = st.Enterprise.VerifyURL
+			recs = map[string]any{r.entRecKey(re.EntRef): st.Enterprise}
+			cp.Enterprise = nil
+		}
+		if c := st.Commitment; c != nil {
+			re.CmtRef = ref(c.ID, c.Version)
+			url = c.VerifyURL
+			if recs == nil {
+				recs = make(map[string]any, 1)
+			}
+			recs[r.cmtRecKey(re.CmtRef)] = c
+			cp.Commitment = nil
+		}
+		if url != "" && cp.VerifyURL == url {
+			cp.VerifyURL, re.OwnURL = "", true
+		}
+		if st.Enterprise != nil && re.Maker == st.Enterprise.ID {
+			re.Maker = ""
+		}
+		re.Status = &cp
+	}
+	b, err := json.Marshal(re)
+	return b, recs, err
+}
+
+// decode reads an entry's value (see split) laid out by encode. With records missing — keys
+// it needs and neither this process nor fetched holds — it returns them,
+// and an entry without its records that only its times may be read from;
+// the caller fetches them and decodes again.
+func (r *Redis) decode(val string, fetched map[string]string) (*Entry, []string, error) {
+	version, at, b, ok := split(val)
+	if !ok {
+		return nil, nil, errors.New("no header")
+	}
+	var re redisEntry
+	if err := json.Unmarshal(b, &re); err != nil {
+		return nil, nil, err
+	}
+	if re.Expires == 0 {
+		return nil, nil, errors.New("no expiry")
+	}
+	e := &Entry{
+		Status: re.Status, Enterprise: re.Enterprise, Raw: re.Raw, Cursor: re.Cursor, Maker: re.Maker,
+		Version: version, ETag: re.ETag,
+		Fetched: at, FreshUntil: fromNanos(re.FreshUntil), Expires: fromNanos(re.Expires),
+	}
+	if e.Maker == "" && re.EntRef != "" {
+		e.Maker, _, _ = parseRef(re.EntRef)
+	}
+	if st := e.Status; st != nil {
+		var missing []string
+		if re.EntRef != "" {
+			id, v, ok := parseRef(re.EntRef)
+			if !ok {
+				return nil, nil, errors.New("bad record reference")
+			}
+			if st.Enterprise = r.records.enterprises.lookup(id, v); st.Enterprise == nil {
+				k := r.entRecKey(re.EntRef)
+				if s, ok := fetched[k]; ok {
+					rec := new(client.Enterprise)
+					if err := json.Unmarshal([]byte(s), rec); err != nil {
+						return nil, nil, err
+					}
+					st.Enterprise = r.records.enterprise(rec)
+				} else {
+					missing = append(missing, k)
+				}
+			}
+		}
+		if re.CmtRef != "" {
+			id, v, ok := parseRef(re.CmtRef)
+			if !ok {
+				return nil, nil, errors.New("bad record reference")
+			}
+			if st.Commitment = r.records.commitments.lookup(id, v); st.Commitment == nil {
+				k := r.cmtRecKey(re.CmtRef)
+				if s, ok := fetched[k]; ok {
+					rec := new(client.Commitment)
+					if err := json.Unmarshal([]byte(s), rec); err != nil {
+						return nil, nil, err
+					}
+					st.Commitment = r.records.commitments.intern(rec.ID, rec.Version, rec)
+				} else {
+					missing = append(missing, k)
+				}
+			}
+		}
+		if len(missing) > 0 {
+			return e, missing, nil
+		}
+		if re.OwnURL {
+			if st.Commitment != nil {
+				st.VerifyURL = st.Commitment.VerifyURL
+			} else if st.Enterprise != nil {
+				st.VerifyURL = st.Enterprise.VerifyURL
+			}
+		}
+	}
+	e.Enterprise = r.records.enterprise(e.Enterprise)
+	return e, nil, nil
+}
+
+// written remembers the records this store has written and until when
+// they live in Redis, so that the products of one maker write its records
+// once, not once each.
+type written struct {
+	mu sync.Mutex
+	m  map[string]int64 // record key → expiry, unix ms
+}
+
+const maxWritten = 100_000
+
+func (w *written) needs(key string, until int64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.m[key] < until
+}
+
+func (w *written) done(key string, until int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil || len(w.m) >= maxWritten {
+		w.m = make(map[string]int64)
+	}
+	w.m[key] = max(w.m[key], until)
+}
+
+// forget is called when a record was found missing in Redis (evicted, or
+// Redis restarted): the next write of an entry that refers to it writes
+// it again.
+func (w *written) forget(key string) {
+	w.mu.Lock()
+	delete(w.m, key)
+	w.mu.Unlock()
+}
+
+// writeRecords makes sure Redis holds recs until expires (unix ms): each
+// is created if absent and its expiry moved later if it would go first.
+// Records are immutable per id and version, so an existing one is kept.
+func (r *Redis) writeRecords(ctx context.Context, recs map[string]any, expires int64) error {
+	var todo []string
+	for k := range recs {
+		if r.written.needs(k, expires) {
+			todo = append(todo, k)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range todo {
+			b, err := json.Marshal(recs[k])
+			if err != nil {
+				return err
+			}
+			p.SetArgs(ctx, k, b, redis.SetArgs{Mode: "NX", ExpireAt: time.UnixMilli(expires)})
+			p.Do(ctx, "PEXPIREAT", k, expires, "GT")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) { // SET NX answers nil when the record exists
+		return err
+	}
+	for _, k := range todo {
+		r.written.done(k, expires)
+	}
+	return nil
+}
+
+// fetchRecords reads record keys, and the stamp fields, in one round trip.
+func (r *Redis) fetchRecords(ctx context.Context, keys []string, fields []string) (map[string]string, []any, error) {
+	recs := make([]*redis.StringCmd, len(keys))
+	var stamps *redis.SliceCmd
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			recs[i] = p.Get(ctx, k)
+		}
+		if len(fields) > 0 {
+			stamps = p.HMGet(ctx, r.stampsKey(), fields...)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, err
+	}
+	out := make(map[string]string, len(keys))
+	for i, k := range keys {
+		if s, err := recs[i].Result(); err == nil {
+			out[k] = s
+		}
+	}
+	var vals []any
+	if stamps != nil {
+		vals = stamps.Val()
+	}
+	return out, vals, nil
+}
