@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,6 +115,207 @@ func TestFleetOnARedisClusterRidesOutAFailover(t *testing.T) {
 	}
 	for _, c := range nodes {
 		awaitVerdict(t, c, gtins[0], client.VerdictWithdrawn, 15*time.Second)
+	}
+	close(stop)
+	views.Wait()
+}
+
+// A cluster whose master dies with no replica to take over refuses every
+// command (CLUSTERDOWN): pages are answered from memory and the API, as
+// with a dead Redis, and never fail.
+func TestFleetOnAClusterWithAMasterDownAndNoReplica(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3, 0)
+	srv, api := newSandbox(t)
+	shared := cache.NewRedis(newClusterClient(t, cl), cache.RedisOptions{Prefix: "test:down:"})
+	mem := cache.NewMemory(cache.MemoryOptions{})
+	tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{Cooldown: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.New(api, cache.WithStore(tiered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); tiered.Close(); shared.Close(); mem.Close() })
+	ctx := context.Background()
+	demo := srv.Demo()
+	warm := demo[0].GTIN
+	if _, err := c.StatusByGTIN(ctx, string(warm)); err != nil {
+		t.Fatal(err)
+	}
+	cl.Kill(cl.Masters()[0])
+	before := c.Stats().Upstream
+	for round := range 2 {
+		for _, d := range demo {
+			st, err := c.StatusByGTIN(ctx, string(d.GTIN))
+			if err != nil {
+				t.Fatalf("round %d, %s with a master down: %v", round, d.GTIN, err)
+			}
+			if got := client.Decide(st, time.Now(), 0).Verdict; got != d.Verdict {
+				t.Errorf("%s shows %s; want %s", d.GTIN, got, d.Verdict)
+			}
+		}
+	}
+	// The warm product was answered from memory; the others from the API
+	// once, and from memory after that.
+	if n := c.Stats().Upstream - before; n > int64(len(demo)-1) {
+		t.Errorf("%d API calls for %d products, %d of them cold", n, len(demo), len(demo)-1)
+	}
+}
+
+// moveSlot migrates the slot of key to the master at dst, as a resharding
+// does: the slot is marked migrating and importing, half its keys move
+// (at least one),
+// midway runs (clients then get ASK redirects for the moved keys), the
+// rest move, and every master is told the slot's new owner (clients then
+// get MOVED).
+func moveSlot(t *testing.T, cl *redistest.Cluster, key, dst string, midway func()) {
+	t.Helper()
+	ctx := context.Background()
+	src := cl.MasterOf(key)
+	if src == dst {
+		t.Fatalf("the slot of %q is served by %s already", key, dst)
+	}
+	conn := func(addr string) *redis.Client {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	s, d := conn(src), conn(dst)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	slot, err := s.ClusterKeySlot(ctx, key).Result()
+	must(err)
+	srcID, err := s.Do(ctx, "CLUSTER", "MYID").Text()
+	must(err)
+	dstID, err := d.Do(ctx, "CLUSTER", "MYID").Text()
+	must(err)
+	must(d.Do(ctx, "CLUSTER", "SETSLOT", slot, "IMPORTING", srcID).Err())
+	must(s.Do(ctx, "CLUSTER", "SETSLOT", slot, "MIGRATING", dstID).Err())
+	keys, err := s.ClusterGetKeysInSlot(ctx, int(slot), 1000).Result()
+	must(err)
+	host, port, _ := strings.Cut(dst, ":")
+	migrate := func(keys []string) {
+		for _, k := range keys {
+			must(s.Migrate(ctx, host, port, k, 0, 5*time.Second).Err())
+		}
+	}
+	migrate(keys[:(len(keys)+1)/2])
+	midway()
+	migrate(keys[(len(keys)+1)/2:])
+	for _, m := range cl.Masters() {
+		must(conn(m).Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", dstID).Err())
+	}
+}
+
+// Resharding moves a product's slot and the stamps' slot to another
+// master while pages are viewed: go-redis follows the ASK and MOVED
+// redirects, no lookup fails, no server goes back, and a change after the
+// move reaches every server.
+func TestFleetOnAClusterWhileItReshards(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3, 0)
+	srv, api := newSandbox(t)
+	prefix := "test:reshard:"
+	var nodes []*cache.Cache
+	for range 2 {
+		shared := cache.NewRedis(newClusterClient(t, cl), cache.RedisOptions{Prefix: prefix})
+		mem := cache.NewMemory(cache.MemoryOptions{})
+		tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{Cooldown: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := cache.New(api, cache.WithStore(tiered))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(); tiered.Close(); shared.Close(); mem.Close() })
+		nodes = append(nodes, c)
+	}
+	follower := cache.NewRedis(newClusterClient(t, cl), cache.RedisOptions{Prefix: prefix})
+	t.Cleanup(func() { follower.Close() })
+	startFollower(t, api, follower)
+
+	ctx := context.Background()
+	var gtins []client.GTIN
+	for e := 11; len(gtins) < 12; e++ {
+		p, _ := srv.Product(e, 0)
+		gtins = append(gtins, p.GTIN)
+	}
+	view := func() {
+		for i, c := range nodes {
+			for _, g := range gtins {
+				if _, err := c.StatusByGTIN(ctx, string(g)); err != nil {
+					t.Errorf("server %d, %s while resharding: %v", i, g, err)
+				}
+			}
+		}
+	}
+	view()
+	// A stamp, so that the stamps hash has a key to move.
+	st, err := nodes[0].StatusByGTIN(ctx, string(gtins[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Revoke(st.Commitment.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range nodes {
+		awaitVerdict(t, c, gtins[1], client.VerdictWithdrawn, 10*time.Second)
+	}
+
+	stop := make(chan struct{})
+	var views sync.WaitGroup
+	for i, c := range nodes {
+		views.Go(func() {
+			seen := map[client.GTIN]int64{}
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				g := gtins[n%len(gtins)]
+				st, err := c.StatusByGTIN(ctx, string(g))
+				if err != nil {
+					t.Errorf("server %d, %s while resharding: %v", i, g, err)
+					continue
+				}
+				if st.Version < seen[g] {
+					t.Errorf("server %d showed %s at version %d after %d", i, g, st.Version, seen[g])
+				}
+				seen[g] = st.Version
+			}
+		})
+	}
+	for _, key := range []string{prefix + string(gtins[0]), prefix + "stamps"} {
+		var dst string
+		for _, m := range cl.Masters() {
+			if m != cl.MasterOf(key) {
+				dst = m
+				break
+			}
+		}
+		moveSlot(t, cl, key, dst, view)
+		if got := cl.MasterOf(key); got != dst {
+			t.Fatalf("the slot of %s is served by %s after the move; want %s", key, got, dst)
+		}
+	}
+
+	st, err = nodes[0].StatusByGTIN(ctx, string(gtins[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Revoke(st.Commitment.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range nodes {
+		awaitVerdict(t, c, gtins[0], client.VerdictWithdrawn, 10*time.Second)
 	}
 	close(stop)
 	views.Wait()
