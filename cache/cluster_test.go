@@ -28,18 +28,12 @@ func newClusterClient(t *testing.T, c *redistest.Cluster) *redis.ClusterClient {
 	return rdb
 }
 
-// A fleet on a Redis Cluster (3 masters, 3 replicas) keeps serving while
-// a master dies and its replica takes over: no lookup fails, no server
-// shows an older version of a product after a newer one, and a change
-// published after the failover reaches every server.
-func TestFleetOnARedisClusterRidesOutAFailover(t *testing.T) {
-	t.Parallel()
-	cl := redistest.StartCluster(t, 3, 1)
-	srv, api := newSandbox(t)
-	prefix := "test:cluster:"
-
+// clusterServers starts n web servers, each a cache on a memory tier in
+// front of the cluster, and a follower; all stop at cleanup.
+func clusterServers(t *testing.T, cl *redistest.Cluster, api *client.Client, n int, prefix string) []*cache.Cache {
+	t.Helper()
 	var nodes []*cache.Cache
-	for range 2 {
+	for range n {
 		shared := cache.NewRedis(newClusterClient(t, cl), cache.RedisOptions{Prefix: prefix})
 		mem := cache.NewMemory(cache.MemoryOptions{})
 		tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{Cooldown: 100 * time.Millisecond})
@@ -56,6 +50,50 @@ func TestFleetOnARedisClusterRidesOutAFailover(t *testing.T) {
 	follower := cache.NewRedis(newClusterClient(t, cl), cache.RedisOptions{Prefix: prefix})
 	t.Cleanup(func() { follower.Close() })
 	startFollower(t, api, follower)
+	return nodes
+}
+
+// watch views the products on every server, over and over, until the
+// returned stop is called: no lookup may fail, and no server may show a
+// product at a lower version than it showed before.
+func watch(t *testing.T, nodes []*cache.Cache, gtins []client.GTIN) (stop func()) {
+	done := make(chan struct{})
+	var views sync.WaitGroup
+	for i, c := range nodes {
+		views.Go(func() {
+			seen := map[client.GTIN]int64{}
+			for n := 0; ; n++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				g := gtins[n%len(gtins)]
+				st, err := c.StatusByGTIN(context.Background(), string(g))
+				if err != nil {
+					t.Errorf("server %d, %s: %v", i, g, err)
+					continue
+				}
+				if st.Version < seen[g] {
+					t.Errorf("server %d showed %s at version %d after %d", i, g, st.Version, seen[g])
+				}
+				seen[g] = st.Version
+			}
+		})
+	}
+	return func() { close(done); views.Wait() }
+}
+
+// A fleet on a Redis Cluster (3 masters, 3 replicas) keeps serving while
+// a master dies and its replica takes over: no lookup fails, no server
+// shows an older version of a product after a newer one, and a change
+// published after the failover reaches every server.
+func TestFleetOnARedisClusterRidesOutAFailover(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3, 1)
+	srv, api := newSandbox(t)
+	prefix := "test:cluster:"
+	nodes := clusterServers(t, cl, api, 2, prefix)
 
 	var gtins []client.GTIN
 	for e := 11; len(gtins) < 12; e++ {
@@ -74,33 +112,8 @@ func TestFleetOnARedisClusterRidesOutAFailover(t *testing.T) {
 		}
 	}
 
-	// Page views on every server, all through the failover; each server's
-	// versions per product must never go down.
-	stop := make(chan struct{})
-	var views sync.WaitGroup
-	for i, c := range nodes {
-		views.Go(func() {
-			seen := map[client.GTIN]int64{}
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				g := gtins[n%len(gtins)]
-				st, err := c.StatusByGTIN(ctx, string(g))
-				if err != nil {
-					t.Errorf("server %d, %s during the failover: %v", i, g, err)
-					continue
-				}
-				if st.Version < seen[g] {
-					t.Errorf("server %d showed %s at version %d after %d", i, g, st.Version, seen[g])
-				}
-				seen[g] = st.Version
-			}
-		})
-	}
-
+	// Page views on every server, all through the failover.
+	stop := watch(t, nodes, gtins)
 	victim := cl.MasterOf(prefix + string(gtins[0]))
 	cl.Kill(victim)
 	cl.WaitHealthy(t)
@@ -116,8 +129,7 @@ func TestFleetOnARedisClusterRidesOutAFailover(t *testing.T) {
 	for _, c := range nodes {
 		awaitVerdict(t, c, gtins[0], client.VerdictWithdrawn, 15*time.Second)
 	}
-	close(stop)
-	views.Wait()
+	stop()
 }
 
 // A cluster whose master dies with no replica to take over refuses every
@@ -127,17 +139,7 @@ func TestFleetOnAClusterWithAMasterDownAndNoReplica(t *testing.T) {
 	t.Parallel()
 	cl := redistest.StartCluster(t, 3, 0)
 	srv, api := newSandbox(t)
-	shared := cache.NewRedis(newClusterClient(t, cl), cache.RedisOptions{Prefix: "test:down:"})
-	mem := cache.NewMemory(cache.MemoryOptions{})
-	tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{Cooldown: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := cache.New(api, cache.WithStore(tiered))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); tiered.Close(); shared.Close(); mem.Close() })
+	c := clusterServers(t, cl, api, 1, "test:down:")[0]
 	ctx := context.Background()
 	demo := srv.Demo()
 	warm := demo[0].GTIN
@@ -222,24 +224,7 @@ func TestFleetOnAClusterWhileItReshards(t *testing.T) {
 	cl := redistest.StartCluster(t, 3, 0)
 	srv, api := newSandbox(t)
 	prefix := "test:reshard:"
-	var nodes []*cache.Cache
-	for range 2 {
-		shared := cache.NewRedis(newClusterClient(t, cl), cache.RedisOptions{Prefix: prefix})
-		mem := cache.NewMemory(cache.MemoryOptions{})
-		tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{Cooldown: 100 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := cache.New(api, cache.WithStore(tiered))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close(); tiered.Close(); shared.Close(); mem.Close() })
-		nodes = append(nodes, c)
-	}
-	follower := cache.NewRedis(newClusterClient(t, cl), cache.RedisOptions{Prefix: prefix})
-	t.Cleanup(func() { follower.Close() })
-	startFollower(t, api, follower)
+	nodes := clusterServers(t, cl, api, 2, prefix)
 
 	ctx := context.Background()
 	var gtins []client.GTIN
@@ -269,30 +254,7 @@ func TestFleetOnAClusterWhileItReshards(t *testing.T) {
 		awaitVerdict(t, c, gtins[1], client.VerdictWithdrawn, 10*time.Second)
 	}
 
-	stop := make(chan struct{})
-	var views sync.WaitGroup
-	for i, c := range nodes {
-		views.Go(func() {
-			seen := map[client.GTIN]int64{}
-			for n := 0; ; n++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				g := gtins[n%len(gtins)]
-				st, err := c.StatusByGTIN(ctx, string(g))
-				if err != nil {
-					t.Errorf("server %d, %s while resharding: %v", i, g, err)
-					continue
-				}
-				if st.Version < seen[g] {
-					t.Errorf("server %d showed %s at version %d after %d", i, g, st.Version, seen[g])
-				}
-				seen[g] = st.Version
-			}
-		})
-	}
+	stop := watch(t, nodes, gtins)
 	for _, key := range []string{prefix + string(gtins[0]), prefix + "stamps"} {
 		var dst string
 		for _, m := range cl.Masters() {
@@ -317,6 +279,5 @@ func TestFleetOnAClusterWhileItReshards(t *testing.T) {
 	for _, c := range nodes {
 		awaitVerdict(t, c, gtins[0], client.VerdictWithdrawn, 10*time.Second)
 	}
-	close(stop)
-	views.Wait()
+	stop()
 }

@@ -146,7 +146,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := srv.Shutdown(shutdown); errors.Is(err, context.DeadlineExceeded) {
+		// A connection a client opened and never sent a request on (an
+		// HTTP client dials ahead) counts as busy for 5 s: close it.
+		return srv.Close()
+	} else if err != nil {
 		return err
 	}
 	return nil
