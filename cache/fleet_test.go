@@ -83,10 +83,17 @@ func startFleetOn(tb testing.TB, n int, dial func() redis.UniversalClient, opts 
 	logger := slog.New(slog.NewTextHandler(tbWriter{tb}, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	synced := make(chan struct{}, 1)
 	go func() {
 		done <- cache.Follow(ctx, api, shared, &cache.FollowOptions{
 			Logger: logger,
 			Feed:   &client.FollowOptions{Wait: 5 * time.Second, MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+			Resynced: func(error) {
+				select {
+				case synced <- struct{}{}:
+				default:
+				}
+			},
 		})
 	}()
 	tb.Cleanup(func() {
@@ -97,6 +104,13 @@ func startFleetOn(tb testing.TB, n int, dial func() redis.UniversalClient, opts 
 		shared.Close()
 		rdb.Close()
 	})
+	// A follower with no cursor first marks what is cached as to be
+	// revalidated; the fleet's first answers come after that.
+	select {
+	case <-synced:
+	case <-time.After(10 * time.Second):
+		tb.Fatal("the follower did not start within 10s")
+	}
 	return f
 }
 

@@ -36,7 +36,7 @@ type FollowOptions struct {
 	// cursor saved — for metrics, and for tests that wait on propagation.
 	Applied func(client.Event)
 	// Resynced, if set, is called after each resynchronisation, with the
-	// error that rejected the cursor.
+	// error that rejected the cursor, or nil when there was no cursor.
 	Resynced func(cause error)
 	// Leading, if set, is called with true when this follower takes the
 	// lease of a Leaser store and starts applying the feed, and with false
@@ -54,7 +54,7 @@ type FollowOptions struct {
 type FollowStats struct {
 	Applied    atomic.Int64 // events applied
 	FeedErrors atomic.Int64 // failed polls of the feed (each retried)
-	Resyncs    atomic.Int64 // cursors rejected, and recovered from
+	Resyncs    atomic.Int64 // starts with no cursor, and cursors rejected and recovered from
 	Leases     atomic.Int64 // times this follower took the lease
 }
 
@@ -101,6 +101,11 @@ var (
 // the lease and applies the feed, the others wait, and when the holder
 // dies another takes over within the lease's time (FollowOptions.LeaseTTL)
 // and resumes from the saved cursor.
+//
+// With no saved cursor (a first start, or a cursor lost with the store),
+// Follow records an empty-Maker Stamp (see below) and applies the feed
+// from its oldest event: the answers cached before may predate changes
+// the feed no longer holds.
 //
 // When the registry rejects the cursor (one it did not issue, or one
 // older than the feed's retention), Follow resynchronises by itself: it
@@ -209,6 +214,21 @@ func (f *follower) run(ctx context.Context, cur cursors) error {
 		return err
 	}); err != nil {
 		return err
+	}
+	if after == "" {
+		// No cursor: a first start, or one lost (Redis restarted empty).
+		// The feed's oldest event may come after changes the store's
+		// answers predate: mark them all to be revalidated, then apply
+		// what the feed still holds.
+		if err := f.retry(ctx, "record the resynchronisation", func() error {
+			return f.store.Stamp(ctx, Stamp{At: f.opts.Clock.Now()})
+		}); err != nil {
+			return err
+		}
+		f.opts.Stats.Resyncs.Add(1)
+		if f.opts.Resynced != nil {
+			f.opts.Resynced(nil)
+		}
 	}
 	for {
 		err := f.feed(ctx, cur, after)

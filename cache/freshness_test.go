@@ -152,10 +152,17 @@ type webServer struct {
 
 func newWebServer(t *testing.T, api *client.Client, addr, prefix string) *webServer {
 	t.Helper()
+	return newWebServerSized(t, api, addr, prefix, 0)
+}
+
+// newWebServerSized is newWebServer with a memory tier of at most
+// maxEntries (0 for the default).
+func newWebServerSized(t *testing.T, api *client.Client, addr, prefix string, maxEntries int) *webServer {
+	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true,
 		DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
-	mem := cache.NewMemory(cache.MemoryOptions{})
+	mem := cache.NewMemory(cache.MemoryOptions{MaxEntries: maxEntries})
 	tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{Cooldown: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -433,4 +440,71 @@ func BenchmarkFollowerFailover(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Milliseconds()), "max-ms")
 	b.ReportMetric(float64(ttl.Milliseconds()), "lease-ms")
+}
+
+// What a server learns while cut off from Redis is kept until it reaches
+// Redis, even when its memory tier evicts it meanwhile: otherwise, once
+// Redis answers again, the server would read Redis's older entry and go
+// back.
+func TestWhatAServerLearnsCutOffSurvivesEviction(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	proxy, err := faultproxy.New(rs.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	srv, api := newSandbox(t)
+	prefix := "test:" + t.Name() + ":"
+	a := newWebServerSized(t, api, proxy.Addr(), prefix, 1) // a memory tier of one entry
+	b := newWebServer(t, api, rs.Addr(), prefix)
+	ctx := context.Background()
+
+	g := demoGTIN(t, srv, client.VerdictCommitted)
+	others := []client.GTIN{demoGTIN(t, srv, client.VerdictInspectionFailed), demoGTIN(t, srv, client.VerdictWithdrawn)}
+	st, err := b.cache.StatusByGTIN(ctx, string(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.Cut()
+	if _, err := srv.Revoke(st.Commitment.ID); err != nil {
+		t.Fatal(err)
+	}
+	awaitVerdict(t, a.cache, g, client.VerdictWithdrawn, 10*time.Second)
+	revoked, _ := a.cache.StatusByGTIN(ctx, string(g))
+	// Views of other products while cut off: Redis fails, and A stops
+	// asking it for a while (its breaker opens); each evicts the last.
+	for i := range 4 {
+		if _, err := a.cache.StatusByGTIN(ctx, string(others[i%2])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !a.tiered.Stats().SharedDown {
+		t.Fatalf("A still asks Redis after it failed: %+v", a.tiered.Stats())
+	}
+	proxy.Heal()
+
+	// Page views of other products, until A's subscription is back and
+	// Redis answers A again.
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		if _, err := a.cache.StatusByGTIN(ctx, string(others[i%2])); err != nil {
+			t.Fatal(err)
+		}
+		if s := a.tiered.Stats(); s.Lost > 0 && !s.SharedDown {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("A's link to Redis did not come back within 10s: %+v", a.tiered.Stats())
+		}
+		<-tick.C
+	}
+	if got, err := a.cache.StatusByGTIN(ctx, string(g)); err != nil || got.Version < revoked.Version {
+		t.Fatalf("after the link healed, A shows %s at %+v (%v); it had shown version %d", g, got, err, revoked.Version)
+	}
+	if e, _ := b.shared.Get(ctx, string(g)); e == nil || e.Version < revoked.Version {
+		t.Errorf("Redis holds %+v; want version %d or newer", e, revoked.Version)
+	}
 }

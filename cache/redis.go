@@ -621,6 +621,12 @@ end
 if cur then
   return 0
 end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  -- A fence lost with the data (Redis restarted empty) starts again from
+  -- the time, in ms, so that its tokens stay above any issued before.
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[2], now[1] * 1000 + math.floor(now[2] / 1000))
+end
 local t = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], t, 'PX', ARGV[2])
 return t

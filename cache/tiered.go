@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,8 +50,11 @@ type Tiered struct {
 	openUntil time.Time // shared skipped until then, once fails ≥ tieredTrips
 	probing   bool      // a probe after the cooldown is in flight
 
-	dmu      sync.Mutex
-	dirty    map[string]struct{} // written to memory only, while Redis failed
+	dmu sync.Mutex
+	// dirty holds what was written to memory only, while Redis failed, by
+	// key: the entries themselves, so that the memory tier evicting one
+	// cannot lose it before it reaches Redis.
+	dirty    map[string]*Entry
 	flushing bool
 
 	sharedHits, misses, sharedErrors, lost, flushed atomic.Int64
@@ -105,7 +109,7 @@ func NewTiered(local *Memory, shared *Redis, opts TieredOptions) (*Tiered, error
 		shared:   shared,
 		clock:    opts.Clock,
 		cooldown: opts.Cooldown,
-		dirty:    make(map[string]struct{}),
+		dirty:    make(map[string]*Entry),
 	}
 	if t.clock == nil {
 		t.clock = realClock{}
@@ -211,6 +215,9 @@ func (t *Tiered) Get(ctx context.Context, key string) (*Entry, error) {
 	if e != nil && ok && !e.Tombstone() {
 		return e, nil
 	}
+	if d := t.dirtyEntry(key); d != nil && now.Before(d.Expires) && (e == nil || newer(d, e)) {
+		e, ok = d, true // evicted from memory before it reached Redis
+	}
 	if !t.allow() {
 		t.misses.Add(1)
 		return unconfirmed(e, ok, now), nil
@@ -224,19 +231,22 @@ func (t *Tiered) Get(ctx context.Context, key string) (*Entry, error) {
 	}
 	if r == nil {
 		t.misses.Add(1)
-		if e != nil && !e.Tombstone() && t.isDirty(key) {
+		if e != nil && !e.Tombstone() && t.dirtyEntry(key) != nil {
 			return t.writeBack(ctx, key, e), nil
 		}
 		return unconfirmed(e, ok, now), nil
 	}
 	t.sharedHits.Add(1)
-	held, _ := t.local.set(key, r, t.ann.Load() == ann)
-	if held != r && held != nil && newer(held, r) && !held.Tombstone() {
+	best, _ := t.local.set(key, r, t.ann.Load() == ann)
+	if e != nil && !e.Tombstone() && (best == nil || newer(e, best)) {
+		best = e // noted while Redis was down, and since evicted from memory
+	}
+	if best != nil && best != r && !best.Tombstone() && newer(best, r) {
 		// This server knows better than Redis: it learnt a newer answer
 		// while Redis was down, or Redis lost its copy. Tell the fleet.
-		return t.writeBack(ctx, key, held), nil
+		return t.writeBack(ctx, key, best), nil
 	}
-	return held, nil
+	return best, nil
 }
 
 // unconfirmed is the memory copy to serve when Redis cannot be asked: as
@@ -258,10 +268,10 @@ func (t *Tiered) writeBack(ctx context.Context, key string, e *Entry) *Entry {
 	w, err := t.shared.Set(ctx, key, e)
 	t.result(err)
 	if err != nil {
-		t.markDirty(key)
+		t.markDirty(key, e)
 		return e
 	}
-	t.clean(key)
+	t.clean(key, w)
 	held, _ := t.local.set(key, w, t.ann.Load() == ann)
 	if w == e {
 		_ = t.shared.Publish(ctx, key)
@@ -290,7 +300,7 @@ func (t *Tiered) Set(ctx context.Context, key string, e *Entry) (*Entry, error) 
 	}
 	held, err := t.local.Set(ctx, key, e)
 	if held == e {
-		t.markDirty(key)
+		t.markDirty(key, e)
 	}
 	return held, err
 }
@@ -322,30 +332,37 @@ func (t *Tiered) Stamp(ctx context.Context, s Stamp) error {
 	return err
 }
 
-// maxDirty bounds the keys noted while Redis is down. Past it, a key is
-// not noted; its memory copy still reaches Redis when a read finds Redis
-// older or empty.
+// maxDirty bounds the entries noted while Redis is down. Past it, an entry
+// is not noted; its memory copy, while the memory tier keeps it, still
+// reaches Redis when a read finds Redis older or empty.
 const maxDirty = 100_000
 
-func (t *Tiered) markDirty(key string) {
+// markDirty notes e, written under key to memory only.
+func (t *Tiered) markDirty(key string, e *Entry) {
 	t.dmu.Lock()
-	if len(t.dirty) < maxDirty {
-		t.dirty[key] = struct{}{}
+	if old, ok := t.dirty[key]; ok && !newer(e, old) {
+		e = old
+	}
+	if _, ok := t.dirty[key]; ok || len(t.dirty) < maxDirty {
+		t.dirty[key] = e
 	}
 	t.dmu.Unlock()
 }
 
-func (t *Tiered) clean(key string) {
+// clean forgets what was noted under key, unless it is newer than w,
+// which Redis now holds.
+func (t *Tiered) clean(key string, w *Entry) {
 	t.dmu.Lock()
-	delete(t.dirty, key)
+	if d, ok := t.dirty[key]; ok && (w == nil || !newer(d, w) || d == w) {
+		delete(t.dirty, key)
+	}
 	t.dmu.Unlock()
 }
 
-func (t *Tiered) isDirty(key string) bool {
+func (t *Tiered) dirtyEntry(key string) *Entry {
 	t.dmu.Lock()
 	defer t.dmu.Unlock()
-	_, ok := t.dirty[key]
-	return ok
+	return t.dirty[key]
 }
 
 // kick starts a flush in the background unless one runs or nothing waits.
@@ -370,23 +387,23 @@ func (t *Tiered) kick() {
 func (t *Tiered) flush() {
 	t.dmu.Lock()
 	t.flushing = true
-	keys := make([]string, 0, len(t.dirty))
-	for k := range t.dirty {
-		keys = append(keys, k)
-	}
+	pending := make(map[string]*Entry, len(t.dirty))
+	maps.Copy(pending, t.dirty)
 	t.dmu.Unlock()
 	defer func() {
 		t.dmu.Lock()
 		t.flushing = false
 		t.dmu.Unlock()
 	}()
-	for _, k := range keys {
+	for k, e := range pending {
 		if t.ctx.Err() != nil {
 			return
 		}
-		e, _, _ := t.local.getNow(k)
-		if e == nil || e.Tombstone() {
-			t.clean(k)
+		if m, _, _ := t.local.getNow(k); m != nil && newer(m, e) && !m.Tombstone() {
+			e = m // learnt since, and kept in memory
+		}
+		if !t.clock.Now().Before(e.Expires) {
+			t.clean(k, nil)
 			continue
 		}
 		ann := t.ann.Load()
@@ -394,7 +411,7 @@ func (t *Tiered) flush() {
 		if err != nil {
 			return
 		}
-		t.clean(k)
+		t.clean(k, w)
 		t.flushed.Add(1)
 		_, _ = t.local.set(k, w, t.ann.Load() == ann)
 		if w == e {
