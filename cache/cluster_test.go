@@ -49,7 +49,7 @@ func clusterServers(t *testing.T, cl *redistest.Cluster, api *client.Client, n i
 	}
 	follower := cache.NewRedis(newClusterClient(t, cl), cache.RedisOptions{Prefix: prefix})
 	t.Cleanup(func() { follower.Close() })
-	startFollower(t, api, follower)
+	startFollower(t, api, follower).started(t)
 	return nodes
 }
 
@@ -215,8 +215,8 @@ func moveSlot(t *testing.T, cl *redistest.Cluster, key, dst string, midway func(
 	}
 }
 
-// Resharding moves a product's slot and the stamps' slot to another
-// master while pages are viewed: go-redis follows the ASK and MOVED
+// Resharding moves a product's slot, the stamps' slot and the
+// announcements' slot to another master while pages are viewed: go-redis follows the ASK and MOVED
 // redirects, no lookup fails, no server goes back, and a change after the
 // move reaches every server.
 func TestFleetOnAClusterWhileItReshards(t *testing.T) {
@@ -255,7 +255,8 @@ func TestFleetOnAClusterWhileItReshards(t *testing.T) {
 	}
 
 	stop := watch(t, nodes, gtins)
-	for _, key := range []string{prefix + string(gtins[0]), prefix + "stamps"} {
+	// A product's entry, the stamps, and the announcements' channel.
+	for _, key := range []string{prefix + string(gtins[0]), prefix + "stamps", prefix + "changes"} {
 		var dst string
 		for _, m := range cl.Masters() {
 			if m != cl.MasterOf(key) {

@@ -369,10 +369,15 @@ func (f *follower) acquire(ctx context.Context, l Leaser, old int64, ttl time.Du
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}
-		if !errors.Is(err, ErrLeaseHeld) && f.opts.Logger != nil {
-			f.opts.Logger.Warn("qcsdk/cache: failed to take the follower's lease; retrying", "error", err)
+		pause := wait
+		if !errors.Is(err, ErrLeaseHeld) {
+			// Redis failed, not another follower: try again soon.
+			pause = min(wait, rand.N(time.Second)+time.Millisecond)
+			if f.opts.Logger != nil {
+				f.opts.Logger.Warn("qcsdk/cache: failed to take the follower's lease; retrying", "error", err)
+			}
 		}
-		if !sleep(ctx, wait) {
+		if !sleep(ctx, pause) {
 			return 0, ctx.Err()
 		}
 	}

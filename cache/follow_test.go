@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -15,6 +16,7 @@ import (
 // follower runs Follow in the background and reports each applied event.
 type follower struct {
 	applied chan client.Event
+	synced  chan struct{} // a resynchronisation, at most one noted
 	done    chan error
 	cancel  context.CancelFunc
 }
@@ -28,12 +30,19 @@ func startFollower(t *testing.T, api *client.Client, store cache.Store) *followe
 func startFollowerAt(t *testing.T, api *client.Client, store cache.Store, clk cache.Clock) *follower {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	f := &follower{applied: make(chan client.Event, 100), done: make(chan error, 1), cancel: cancel}
+	f := &follower{applied: make(chan client.Event, 100), synced: make(chan struct{}, 1), done: make(chan error, 1), cancel: cancel}
 	go func() {
 		f.done <- cache.Follow(ctx, api, store, &cache.FollowOptions{
 			Clock:   clk,
+			Logger:  slog.New(slog.NewTextHandler(tbWriter{t}, nil)),
 			Feed:    &client.FollowOptions{Wait: 5 * time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
 			Applied: func(ev client.Event) { f.applied <- ev },
+			Resynced: func(error) {
+				select {
+				case f.synced <- struct{}{}:
+				default:
+				}
+			},
 		})
 	}()
 	t.Cleanup(f.stop)
@@ -44,6 +53,17 @@ func (f *follower) stop() {
 	f.cancel()
 	<-f.done
 	f.done <- context.Canceled // later stops return at once
+}
+
+// started waits until a follower that had no cursor has marked what was
+// cached as to be revalidated, so that answers fetched afterwards are not.
+func (f *follower) started(t *testing.T) {
+	t.Helper()
+	select {
+	case <-f.synced:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower did not start within 10s")
+	}
 }
 
 func (f *follower) next(t *testing.T) client.Event {

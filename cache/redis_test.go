@@ -1,6 +1,8 @@
 package cache_test
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"errors"
 	"fmt"
@@ -352,8 +354,14 @@ func TestRedisValueNotOursIsACountedMiss(t *testing.T) {
 	rdb.Set(ctx, prefix+"other", strings.Repeat("9", 20)+strings.Repeat("1", 20)+"0"+strings.Repeat("9", 20)+`{"hello":"world"}`, 0)
 	rdb.RPush(ctx, prefix+"list", "x")
 	rdb.HSet(ctx, prefix+"hash", "d", "x")
+	// A compressed value that would inflate to 4 MiB, past the bound.
+	var bomb bytes.Buffer
+	zw, _ := flate.NewWriter(&bomb, flate.BestCompression)
+	zw.Write(make([]byte, 4<<20))
+	zw.Close()
+	rdb.Set(ctx, prefix+"bomb", val[:61]+"z"+bomb.String(), 0)
 
-	keys := []string{"truncated", "string", "other", "list", "hash"}
+	keys := []string{"truncated", "string", "other", "list", "hash", "bomb"}
 	for _, k := range keys {
 		if e, err := r.Get(ctx, k); e != nil || err != nil {
 			t.Errorf("Get(%q) = %+v, %v; want a miss", k, e, err)

@@ -1,9 +1,12 @@
 package cache
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +25,75 @@ import (
 // an entry keeps the references, its times as Unix nanoseconds, and short
 // names. A reader fetches a record only when its process does not already
 // hold that version (see records).
+
+// Values are compressed with DEFLATE and a preset dictionary of the JSON
+// this package writes (its names and the shapes of its values), as the
+// dictionaries of zstd do: a value of a few hundred bytes has little in
+// itself to compress against, and shares most of its bytes with every
+// other. A value starts with a format byte: 'z' for this dictionary,
+// anything else is read as plain JSON. The dictionary can never change
+// under 'z'; a new one takes a new format byte.
+var valueDict = []byte(`{"id":"cmt_0000001_1","enterprise_id":"ent_0000001","category":"household_appliances",` +
+	`"scope":{"brands":[""],"models":[],"gtin_prefixes":[]},"items":[{"kind":"standard","standard":"GB ","text":{"zh":"符合","en":"Meets the "}},` +
+	`{"kind":"repair","standard":"","text":{"zh":"保修","en":"repair guarantee"}},{"kind":"return","standard":"","text":{"zh":"退货","en":"Returns without reason within 7 days of sale"}},` +
+	`{"kind":"labelling","standard":"","text":{"zh":"产品标识、说明书与实际一致","en":"Labels and instructions match the product"}}],` +
+	`"effective_at":"2025-10-27T00:00:00Z","expires_at":"2028-10-27T00:00:00Z","status":"active","status_changed_at":"2025-10-27T00:00:00Z",` +
+	`"version":1,"updated_at":"2025-10-27T00:00:00Z","verify_url":"https://verify.qualitycommit.example/commitments/cmt_0000001_1"}` +
+	`{"id":"ent_0000001","uscc":"91330100","name":{"zh":"有限公司","en":" Co., Ltd."},"region_code":"330100","region":{"zh":"省市","en":""},` +
+	`"categories":["household_appliances","washing_products","childrens_clothing"],"listed_at":"2023-05-02T00:00:00Z","version":1,` +
+	`"updated_at":"2023-09-01T00:00:00Z","verify_url":"https://verify.qualitycommit.example/enterprises/ent_0000001"}` +
+	`"inspections":[{"id":"ins_00000001","enterprise_id":"ent_0000001","category":"household_appliances","product":{"name":{"zh":"","en":""},` +
+	`"brand":"","model":"","batch":"","gtin":"069"},"authority":{"zh":"省市场监督管理局","en":"Administration for Market Regulation"},` +
+	`"sampled_at":"2026-09-30T10:00:00Z","published_at":"2026-10-22T10:00:00Z","result":"pass","failed_items":[{"item":"","requirement":"","measured":""}],` +
+	`"report_no":"QC2026000001","version":1,"updated_at":"2026-10-22T10:00:00Z","verify_url":"https://verify.qualitycommit.example/inspections/ins_00000001"}],` +
+	`{"s":{"key":{"gtin":"06910000100003"},"listed":true,"product":{"name":{"zh":"","en":""},"brand":"","model":"","gtin":"06910000100003",` +
+	`"category":"household_appliances"},"version":1,"updated_at":"2026-11-16T00:00:00Z"},"er":"ent_0000001:1","cr":"cmt_0000001_1:1",` +
+	`"ou":true,"t":"\"","u":17961,"x":17961}`)
+
+// maxValue bounds what a value may inflate to, so that a hostile value
+// under the store's prefix cannot make a reader allocate without end.
+const maxValue = 1 << 20
+
+var (
+	writers = sync.Pool{New: func() any {
+		w, _ := flate.NewWriterDict(io.Discard, flate.BestCompression, valueDict)
+		return w
+	}}
+	readers = sync.Pool{New: func() any { return flate.NewReaderDict(bytes.NewReader(nil), valueDict) }}
+)
+
+// pack compresses a JSON value and puts the format byte before it.
+func pack(js []byte) []byte {
+	var b bytes.Buffer
+	b.Grow(len(js)/2 + 8)
+	b.WriteByte('z')
+	w := writers.Get().(*flate.Writer)
+	w.Reset(&b)
+	_, _ = w.Write(js)
+	_ = w.Close()
+	writers.Put(w)
+	return b.Bytes()
+}
+
+// unpack reads a value that pack wrote, or plain JSON.
+func unpack(v []byte) ([]byte, error) {
+	if len(v) == 0 || v[0] != 'z' {
+		return v, nil
+	}
+	r := readers.Get().(io.ReadCloser)
+	defer readers.Put(r)
+	if err := r.(flate.Resetter).Reset(bytes.NewReader(v[1:]), valueDict); err != nil {
+		return nil, err
+	}
+	out, err := io.ReadAll(io.LimitReader(r, maxValue+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > maxValue {
+		return nil, errors.New("value too large")
+	}
+	return out, nil
+}
 
 // redisEntry is an Entry as Redis keeps it.
 type redisEntry struct {
@@ -106,7 +178,10 @@ func (r *Redis) encode(e *Entry) ([]byte, map[string]any, error) {
 		re.Status = &cp
 	}
 	b, err := json.Marshal(re)
-	return b, recs, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return pack(b), recs, nil
 }
 
 // decode reads an entry's value (see split) laid out by encode. With records missing — keys
@@ -117,6 +192,10 @@ func (r *Redis) decode(val string, fetched map[string]string) (*Entry, []string,
 	version, at, b, ok := split(val)
 	if !ok {
 		return nil, nil, errors.New("no header")
+	}
+	b, err := unpack(b)
+	if err != nil {
+		return nil, nil, err
 	}
 	var re redisEntry
 	if err := json.Unmarshal(b, &re); err != nil {
@@ -144,7 +223,7 @@ func (r *Redis) decode(val string, fetched map[string]string) (*Entry, []string,
 				k := r.entRecKey(re.EntRef)
 				if s, ok := fetched[k]; ok {
 					rec := new(client.Enterprise)
-					if err := json.Unmarshal([]byte(s), rec); err != nil {
+					if err := unmarshalRecord(s, rec); err != nil {
 						return nil, nil, err
 					}
 					st.Enterprise = r.records.enterprise(rec)
@@ -162,7 +241,7 @@ func (r *Redis) decode(val string, fetched map[string]string) (*Entry, []string,
 				k := r.cmtRecKey(re.CmtRef)
 				if s, ok := fetched[k]; ok {
 					rec := new(client.Commitment)
-					if err := json.Unmarshal([]byte(s), rec); err != nil {
+					if err := unmarshalRecord(s, rec); err != nil {
 						return nil, nil, err
 					}
 					st.Commitment = r.records.commitments.intern(rec.ID, rec.Version, rec)
@@ -184,6 +263,24 @@ func (r *Redis) decode(val string, fetched map[string]string) (*Entry, []string,
 	}
 	e.Enterprise = r.records.enterprise(e.Enterprise)
 	return e, nil, nil
+}
+
+// jsonPack is a record's value: its JSON, packed.
+func jsonPack(rec any) (string, error) {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return "", err
+	}
+	return string(pack(b)), nil
+}
+
+// unmarshalRecord decodes a record's value.
+func unmarshalRecord(v string, rec any) error {
+	b, err := unpack([]byte(v))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, rec)
 }
 
 // written remembers the records this store has written and until when
@@ -235,7 +332,7 @@ func (r *Redis) writeRecords(ctx context.Context, recs map[string]any, expires i
 	}
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, k := range todo {
-			b, err := json.Marshal(recs[k])
+			b, err := jsonPack(recs[k])
 			if err != nil {
 				return err
 			}

@@ -237,6 +237,7 @@ func (t *Tiered) Get(ctx context.Context, key string) (*Entry, error) {
 		return unconfirmed(e, ok, now), nil
 	}
 	t.sharedHits.Add(1)
+	t.clean(key, r) // a note older than what Redis holds is no knowledge
 	best, _ := t.local.set(key, r, t.ann.Load() == ann)
 	if e != nil && !e.Tombstone() && (best == nil || newer(e, best)) {
 		best = e // noted while Redis was down, and since evicted from memory
@@ -291,6 +292,7 @@ func (t *Tiered) Set(ctx context.Context, key string, e *Entry) (*Entry, error) 
 		w, err := t.shared.Set(ctx, key, e)
 		t.result(err)
 		if err == nil {
+			t.clean(key, w)
 			held, _ := t.local.set(key, w, t.ann.Load() == ann)
 			if w == e {
 				_ = t.shared.Publish(ctx, key)
