@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/faultproxy"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testio"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -506,5 +509,110 @@ func TestWhatAServerLearnsCutOffSurvivesEviction(t *testing.T) {
 	}
 	if e, _ := b.shared.Get(ctx, string(g)); e == nil || e.Version < revoked.Version {
 		t.Errorf("Redis holds %+v; want version %d or newer", e, revoked.Version)
+	}
+}
+
+// A follower whose cursor fell out of the feed's retention (it was
+// stopped while more changes were published than the feed keeps)
+// resynchronises: it says so once at error level, counts it, tells the
+// caller why, marks what is cached as to be revalidated, and applies the
+// changes published after it.
+func TestFollowRecoversFromAnExpiredCursor(t *testing.T) {
+	t.Parallel()
+	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0), sandbox.WithFeedRetention(1))
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	clk := newFakeClock()
+	c, err := cache.New(api, cache.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	var cmts []string
+	var gtins []client.GTIN
+	for _, d := range srv.Demo() {
+		if st, err := c.StatusByGTIN(ctx, string(d.GTIN)); err == nil && st.Commitment != nil && st.Commitment.Status == client.CommitmentActive {
+			cmts, gtins = append(cmts, st.Commitment.ID), append(gtins, d.GTIN)
+		}
+	}
+	if len(cmts) < 3 {
+		t.Fatalf("%d demo products with an active commitment; want 3", len(cmts))
+	}
+
+	run := func(stats *cache.FollowStats, logs *testio.Buffer, resynced chan<- error, applied chan<- client.Event) func() {
+		fctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			done <- cache.Follow(fctx, api, c.Store(), &cache.FollowOptions{
+				Clock:    clk,
+				Logger:   slog.New(slog.NewTextHandler(logs, nil)),
+				Stats:    stats,
+				Feed:     &client.FollowOptions{Wait: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
+				Resynced: func(err error) { resynced <- err },
+				Applied:  func(ev client.Event) { applied <- ev },
+			})
+		}()
+		return func() { cancel(); <-done }
+	}
+
+	// A first follower: no cursor, so it starts by marking what is cached.
+	var stats1 cache.FollowStats
+	var logs1 testio.Buffer
+	resynced, applied := make(chan error, 10), make(chan client.Event, 10)
+	stop := run(&stats1, &logs1, resynced, applied)
+	if err := <-resynced; err != nil {
+		t.Fatalf("a first start resynchronised because of %v; want nil (no cursor)", err)
+	}
+	clk.Advance(time.Second)
+	if _, err := srv.Revoke(cmts[0]); err != nil {
+		t.Fatal(err)
+	}
+	<-applied
+	stop()
+
+	// Two changes while no follower runs; the feed keeps one.
+	for _, id := range cmts[1:3] {
+		if _, err := srv.Revoke(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(time.Second)
+	var stats2 cache.FollowStats
+	var logs2 testio.Buffer
+	stop = run(&stats2, &logs2, resynced, applied)
+	defer stop()
+	select {
+	case err := <-resynced:
+		if !client.IsCursorRejected(err) {
+			t.Fatalf("resynchronised because of %v; want the rejected cursor", err)
+		}
+	case ev := <-applied:
+		t.Fatalf("applied %s from an expired cursor", ev.ID)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no resynchronisation within 10s")
+	}
+	if n := stats2.Resyncs.Load(); n != 1 {
+		t.Errorf("Resyncs = %d; want 1", n)
+	}
+	if n := strings.Count(logs2.String(), "level=ERROR"); n != 1 {
+		t.Errorf("%d error lines; want 1:\n%s", n, logs2.String())
+	}
+	// The change the feed dropped shows: the cached answer is revalidated.
+	awaitVerdict(t, c, gtins[1], client.VerdictWithdrawn, 10*time.Second)
+	// And the follower applies what comes after.
+	if _, err := srv.SetCommitmentStatus(cmts[0], client.CommitmentActive, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-applied:
+		if ev.Commitment == nil || ev.Commitment.ID != cmts[0] {
+			t.Errorf("applied %+v; want the reinstatement of %s", ev, cmts[0])
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing applied after the resynchronisation within 10s")
 	}
 }
