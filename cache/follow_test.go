@@ -89,6 +89,7 @@ func TestFollowAppliesChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := startFollowerAt(t, e.api, e.cache.Store(), e.clock)
+	f.started(t)
 	e.clock.Advance(time.Millisecond) // the changes come after the lookup
 
 	if _, err := e.srv.PublishInspection(client.GTIN(committed), client.InspectionFail); err != nil {
@@ -142,6 +143,7 @@ func TestFollowResumesFromItsCursorAfterARestart(t *testing.T) {
 		}
 	}
 	f := startFollower(t, e.api, e.cache.Store())
+	f.started(t)
 	if _, err := e.srv.SetCommitmentStatus(ids[0], client.CommitmentSuspended, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -38,11 +38,11 @@ const memMaxStamps = 10_000
 //
 // Each entry is indexed under its maker in this process, in the same call
 // that stores it, so that a Stamp reaches every entry of the maker at
-// once. Each entry is also marked with the store's generation: a
-// resynchronisation (an empty-Maker Stamp) moves the generation on, and
-// every entry stored before it reads as stale from then on, without a
-// scan. A Tiered store uses the same mark for the entries it must check
-// against Redis.
+// once. A resynchronisation (an empty-Maker Stamp) is one time the store
+// keeps: every entry answered before it reads as stale from then on,
+// without a scan. Each entry is also marked with the store's generation,
+// which a Tiered store moves on when every entry must be checked against
+// Redis again.
 type Memory struct {
 	c     *gocache.Cache
 	clock Clock
@@ -185,7 +185,11 @@ func (m *Memory) getNow(key string) (e *Entry, now time.Time, confirmed bool) {
 		return nil, now, false
 	}
 	if it := v.(*memItem); now.Before(it.e.Expires) {
-		return it.e, now, it.gen == m.gen.Load()
+		ok := it.gen == m.gen.Load()
+		if r := m.resync.Load(); ok && r != nil && r.predates(it.e) {
+			ok = false
+		}
+		return it.e, now, ok
 	}
 	return nil, now, false
 }
@@ -215,7 +219,7 @@ func (m *Memory) set(key string, e *Entry, confirmed bool) (*Entry, error) {
 		}
 	}
 	gen := m.gen.Load()
-	if r := m.resync.Load(); !confirmed || r != nil && r.predates(e) {
+	if !confirmed {
 		gen = 0
 	}
 	mu := &m.stripes[memStripe(key)]
@@ -264,7 +268,6 @@ func (m *Memory) Stamp(_ context.Context, s Stamp) error {
 				break
 			}
 		}
-		m.unconfirmAll()
 		return nil
 	}
 	m.mu.Lock()

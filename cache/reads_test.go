@@ -137,6 +137,7 @@ func TestAChangeReachesTheMakersEnquiryReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := startFollowerAt(t, e.api, e.cache.Store(), e.clock)
+	f.started(t)
 	e.clock.Advance(time.Millisecond) // the change comes after the reads
 
 	if _, err := e.srv.Revoke(cmtID); err != nil {
