@@ -242,8 +242,8 @@ func (c *Cache) StatusByGTIN(ctx context.Context, gtin string) (*client.ProductS
 // window, which starts a background refresh — and never waits for the API.
 // A renderer with a deadline asks it first, so that a warm render costs no
 // timer; on false, it calls StatusByGTIN with its deadline. now is the
-// time the answer was judged by (the cache's clock, at most a millisecond
-// coarse), so that the caller need not read the clock again.
+// time the answer was judged by (the cache's clock), so that the caller
+// need not read the clock again.
 func (c *Cache) Cached(gtin string) (st *client.ProductStatus, now time.Time, ok bool) {
 	g, err := client.ParseGTIN(gtin)
 	if err != nil {
@@ -404,8 +404,10 @@ func (c *Cache) peek(ctx context.Context, skey string) (*Entry, time.Time) {
 			return e, now
 		}
 	}
-	now := c.clock.Now()
 	e, err := c.store.Get(ctx, skey)
+	// The time after the read: a store that hands back a copy made stale
+	// as of its own reading of the clock (see staled) must find it stale.
+	now := c.clock.Now()
 	if err != nil {
 		c.stats.storeErrors.Add(1)
 		return nil, now

@@ -17,8 +17,9 @@ type MemoryOptions struct {
 	MaxEntries int
 	// Clock decides expiry; nil is the real clock.
 	Clock Clock
-	// JanitorInterval is how often expired entries are swept; 0 means a
-	// minute, a negative value never.
+	// JanitorInterval is how often, at most, expired entries are swept; 0
+	// means a minute, a negative value never. A sweep is started by a
+	// write, never by a timer: a store nobody writes to does not wake.
 	JanitorInterval time.Duration
 }
 
@@ -29,8 +30,10 @@ type MemoryOptions struct {
 const memMaxStamps = 10_000
 
 // Memory is a bounded Store in this process's memory, on go-cache. A hit
-// is one go-cache lookup and one read of a clock that is a millisecond
-// coarse at most (see coarseClock), and allocates nothing.
+// is one go-cache lookup and one read of the clock, and allocates nothing.
+// An idle store costs nothing: it has no goroutine of its own, and sweeps
+// expired entries in one started by a write, at most once per
+// JanitorInterval.
 //
 // It keeps the *Entry it is given and hands that same pointer to every
 // reader: entries are immutable by contract, and the cache never modifies
@@ -46,9 +49,14 @@ const memMaxStamps = 10_000
 type Memory struct {
 	c     *gocache.Cache
 	clock Clock
-	hits  Clock        // the clock Get reads: the coarse one instead of the real one
-	rough *coarseClock // that coarse clock, nil with a clock of the caller's
 	max   int
+
+	every     time.Duration // between sweeps; ≤ 0 never
+	lastSweep atomic.Int64  // unix ns of the last sweep started
+	sweeping  atomic.Bool
+	sweepMu   sync.Mutex // orders a sweep's start before Close's wait
+	closed    bool
+	sweeps    sync.WaitGroup
 
 	stripes [256]sync.Mutex // serialise Set per key, for the version check
 
@@ -64,10 +72,6 @@ type Memory struct {
 	// makerOf is the maker each indexed key is indexed under.
 	makerOf map[string]string
 	stamps  map[string]Stamp
-
-	stop    chan struct{}
-	done    chan struct{}
-	closing sync.Once
 }
 
 // memItem is what the store keeps under a key: the entry, and the
@@ -77,57 +81,58 @@ type memItem struct {
 	gen uint64
 }
 
-// NewMemory builds a memory store. Close it to stop its janitor.
+// NewMemory builds a memory store. Close it when done with it.
 func NewMemory(opts MemoryOptions) *Memory {
 	m := &Memory{
 		// No go-cache janitor: it can only be stopped by a finalizer.
 		c:       gocache.New(gocache.NoExpiration, 0),
 		clock:   opts.Clock,
 		max:     opts.MaxEntries,
+		every:   opts.JanitorInterval,
 		live:    make(map[string]struct{}),
 		makers:  make(map[string]map[string]struct{}),
 		makerOf: make(map[string]string),
 		stamps:  make(map[string]Stamp),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
 	}
 	m.gen.Store(1)
-	m.hits = m.clock
-	if _, real := m.clock.(realClock); real || m.clock == nil {
+	if m.clock == nil {
 		m.clock = realClock{}
-		m.rough = startCoarse()
-		m.hits = m.rough
 	}
 	if m.max <= 0 {
 		m.max = DefaultMaxEntries
 	}
+	if m.every == 0 {
+		m.every = time.Minute
+	}
+	m.lastSweep.Store(m.clock.Now().UnixNano())
 	m.c.OnEvicted(func(key string, _ any) { m.forget(key) })
-	interval := opts.JanitorInterval
-	if interval == 0 {
-		interval = time.Minute
-	}
-	if interval > 0 {
-		go m.janitor(interval)
-	} else {
-		close(m.done)
-	}
 	return m
 }
 
 var _ Store = (*Memory)(nil)
 
-func (m *Memory) janitor(every time.Duration) {
-	defer close(m.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			m.sweep()
-		case <-m.stop:
-			return
-		}
+// maybeSweep starts a sweep in the background when one is due and none
+// runs.
+func (m *Memory) maybeSweep(now time.Time) {
+	if m.every <= 0 || now.UnixNano()-m.lastSweep.Load() < int64(m.every) {
+		return
 	}
+	if !m.sweeping.CompareAndSwap(false, true) {
+		return
+	}
+	m.sweepMu.Lock()
+	defer m.sweepMu.Unlock()
+	if m.closed {
+		m.sweeping.Store(false)
+		return
+	}
+	m.lastSweep.Store(now.UnixNano())
+	m.sweeps.Add(1)
+	go func() {
+		defer m.sweeps.Done()
+		defer m.sweeping.Store(false)
+		m.sweep()
+	}()
 }
 
 // sweep deletes the entries that have expired by the store's clock.
@@ -146,16 +151,13 @@ func (m *Memory) sweep() {
 	}
 }
 
-// Close stops the janitor. The store keeps working afterwards, without
-// sweeping; Close is idempotent.
+// Close waits for a sweep in progress and stops further ones. The store
+// keeps working afterwards, without sweeping; Close is idempotent.
 func (m *Memory) Close() error {
-	m.closing.Do(func() {
-		close(m.stop)
-		if m.rough != nil {
-			m.rough.Stop()
-		}
-	})
-	<-m.done
+	m.sweepMu.Lock()
+	m.closed = true
+	m.sweepMu.Unlock()
+	m.sweeps.Wait()
 	return nil
 }
 
@@ -175,11 +177,9 @@ func (m *Memory) Get(_ context.Context, key string) (*Entry, error) {
 }
 
 // getNow is Get that also returns the time it read and whether the entry
-// is confirmed, so that a cache hit reads the clock once — the coarse one,
-// with the real clock: on some machines a clock read costs more than the
-// map lookup (see coarseClock).
+// is confirmed, so that a cache hit reads the clock once.
 func (m *Memory) getNow(key string) (e *Entry, now time.Time, confirmed bool) {
-	now = m.hits.Now()
+	now = m.clock.Now()
 	v, ok := m.c.Get(key)
 	if !ok {
 		return nil, now, false
@@ -236,9 +236,10 @@ func (m *Memory) set(key string, e *Entry, confirmed bool) (*Entry, error) {
 	}
 	// Entries go into go-cache without an expiry of its own: its Get would
 	// read the real clock on every hit. Expiry is judged by the store's
-	// clock on Get, and the janitor's sweep reclaims expired entries.
+	// clock on Get, and a sweep reclaims expired entries.
 	m.c.Set(key, &memItem{e: e, gen: gen}, gocache.NoExpiration)
 	m.admit(key, e.Maker)
+	m.maybeSweep(now)
 	return e, nil
 }
 

@@ -193,22 +193,30 @@ func TestMemoryConcurrentUse(t *testing.T) {
 	}
 }
 
-func TestMemoryJanitorStopsOnClose(t *testing.T) {
+// Expired entries are swept by a write once the interval has passed, in
+// a goroutine of the write's that ends with the sweep: an idle store has
+// none (goleak in TestMain checks that nothing outlives Close).
+func TestMemorySweepsOnAWriteOncePerInterval(t *testing.T) {
 	t.Parallel()
-	m := cache.NewMemory(cache.MemoryOptions{JanitorInterval: time.Millisecond})
+	clk := newFakeClock()
+	m := cache.NewMemory(cache.MemoryOptions{Clock: clk, JanitorInterval: time.Minute})
 	ctx := context.Background()
-	now := time.Now()
-	m.Set(ctx, "k", &cache.Entry{Version: 1, Fetched: now, Expires: now.Add(5 * time.Millisecond)})
-	// The janitor reclaims the expired entry: wait (bounded) for it.
-	deadline := time.Now().Add(10 * time.Second)
-	for m.Len() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the janitor did not sweep an expired entry within 10s")
-		}
-		time.Sleep(time.Millisecond)
+	m.Set(ctx, "old", entry(1, clk.Now(), time.Second))
+	clk.Advance(30 * time.Second) // "old" expired; no sweep is due yet
+	m.Set(ctx, "a", entry(1, clk.Now(), time.Hour))
+	if n := m.Len(); n != 2 {
+		t.Fatalf("%d entries before a sweep is due; want 2", n)
 	}
-	if err := m.Close(); err != nil {
+	clk.Advance(time.Minute)
+	m.Set(ctx, "b", entry(1, clk.Now(), time.Hour)) // starts the sweep
+	if err := m.Close(); err != nil {               // and waits for it
 		t.Fatal(err)
 	}
-	m.Close() // idempotent; goleak in TestMain checks the janitor is gone
+	if n := m.Len(); n != 2 {
+		t.Errorf("%d entries after the sweep; want 2 (the expired one gone)", n)
+	}
+	if e, _ := m.Get(ctx, "old"); e != nil {
+		t.Errorf("the expired entry is still served: %+v", e)
+	}
+	m.Close() // idempotent
 }
