@@ -53,7 +53,9 @@
 //	/quality/cases                         typical enforcement cases
 //	/quality/report                        a shopper's report of a fake or sub-standard listing
 //
-// Badges carry ETags (304 on If-None-Match) and short Cache-Control. The
+// Badges carry ETags (304 on If-None-Match) and a Cache-Control of
+// BadgeMaxAge (30 s), with no stale-while-revalidate, so that a revocation
+// beats the browser's and the CDN's caches within that time. The
 // enquiry pages are plain HTML forms and links in both locales, with no
 // script; when the registry cannot be reached they say so (503). The report
 // form is protected against cross-site posts (a SameSite cookie and a

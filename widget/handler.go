@@ -103,6 +103,17 @@ var badgeFormats = map[string]struct {
 	".json": {kindJSON, "application/json", func(w *Widget) func(*client.ProductStatus, client.Decision, Look) string { return w.renderJSON }},
 }
 
+// BadgeMaxAge is how long a browser or a CDN may show a badge without
+// asking again. A revocation reaches a shopper's screen at most this long
+// after it reached the SDK when every cache on the way honours Age (as
+// shared caches do), and at most twice as long through a CDN that strips
+// it. There is no stale-while-revalidate: a stale badge is the one thing
+// a shopper must not be shown. Asking again is cheap: the ETag usually
+// answers 304.
+const BadgeMaxAge = 30 * time.Second
+
+var badgeCacheControl = "public, max-age=" + strconv.Itoa(int(BadgeMaxAge/time.Second))
+
 func (w *Widget) serveBadge(rw http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	dot := strings.LastIndexByte(file, '.')
@@ -144,7 +155,7 @@ func (w *Widget) serveBadge(rw http.ResponseWriter, r *http.Request) {
 		// Try again soon: the registry may answer next time.
 		h.Set("Cache-Control", "public, max-age=10")
 	} else {
-		h.Set("Cache-Control", "public, max-age=60, stale-while-revalidate=300")
+		h.Set("Cache-Control", badgeCacheControl)
 	}
 	if notModified(r, rd.etag) {
 		rw.WriteHeader(http.StatusNotModified)

@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/widget"
@@ -48,7 +50,7 @@ func TestHandlerServesBadgesWithValidators(t *testing.T) {
 				t.Fatalf("GET %s: %d %q\n%s", c.ext, resp.StatusCode, resp.Header.Get("Content-Type"), b)
 			}
 			etag := resp.Header.Get("ETag")
-			if etag == "" || !strings.Contains(resp.Header.Get("Cache-Control"), "max-age=60") ||
+			if etag == "" || !strings.Contains(resp.Header.Get("Cache-Control"), "max-age=") ||
 				resp.Header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
 				t.Errorf("headers %v", resp.Header)
 			}
@@ -146,5 +148,48 @@ func TestHandlerProductsWithoutACommitment(t *testing.T) {
 	svg := body(t, get(t, h, "/quality/badge/"+g+".svg?locale=en"))
 	if !strings.Contains(svg, "No commitment in force") {
 		t.Errorf("the SVG of a product not listed: %q; an image is always drawn", svg)
+	}
+}
+
+// cacheLifetime is how long a response's Cache-Control lets any cache show
+// it without asking again: its longest max-age, plus the windows in which
+// a stale copy may still be shown.
+func cacheLifetime(t *testing.T, cc string) time.Duration {
+	t.Helper()
+	var fresh, stale time.Duration
+	for d := range strings.SplitSeq(cc, ",") {
+		name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
+		n, _ := strconv.Atoi(val)
+		switch name {
+		case "max-age", "s-maxage":
+			fresh = max(fresh, time.Duration(n)*time.Second)
+		case "stale-while-revalidate", "stale-if-error":
+			stale = max(stale, time.Duration(n)*time.Second)
+		case "no-store", "no-cache":
+			return 0
+		}
+	}
+	return fresh + stale
+}
+
+// A browser or a CDN shows a badge at most BadgeMaxAge (30 s) without
+// asking again, whatever its verdict, so that a revocation reaches a
+// shopper's screen within 30 s of reaching the SDK (60 s through a CDN
+// that strips Age). It used to allow 60 s plus 300 s stale.
+func TestBadgesAreCachedBrieflyEnoughForARevocation(t *testing.T) {
+	e := setup(t, nil)
+	h := e.w.Handler("/quality/")
+	for _, d := range e.srv.Demo() {
+		for _, ext := range []string{".svg", ".html", ".json"} {
+			resp := get(t, h, "/quality/badge/"+string(d.GTIN)+ext)
+			body(t, resp)
+			cc := resp.Header.Get("Cache-Control")
+			if life := cacheLifetime(t, cc); life > widget.BadgeMaxAge || widget.BadgeMaxAge > 30*time.Second {
+				t.Errorf("%s%s (%s): Cache-Control %q lets a cache show it for %v; want at most 30 s", d.GTIN, ext, d.Verdict, cc, life)
+			}
+			if resp.Header.Get("ETag") == "" {
+				t.Errorf("%s%s: no ETag to ask again cheaply with", d.GTIN, ext)
+			}
+		}
 	}
 }
