@@ -144,6 +144,8 @@ const (
 // Follow does not give up. After any failed poll it yields the error
 // (with a zero Event), waits with jittered exponential backoff and polls
 // again from the last cursor, so a consumer may log errors and carry on.
+// While the client is paused (see the package doc's Quota section) it
+// waits the pause out rather than polling into it.
 // An error that retrying cannot cure is the consumer's to break on: above
 // all a rejected cursor (IsCursorRejected), one the API did not issue or
 // one that fell off the feed's retention window while the consumer was
@@ -195,7 +197,11 @@ func (s *ChangesService) Follow(ctx context.Context, after string, opts *FollowO
 				if !yield(Event{}, err) {
 					return
 				}
-				sleepCtx(ctx, max(backoff(failures), min(retryAfter(err), maxB)))
+				wait := max(backoff(failures), min(retryAfter(err), maxB))
+				if left, ok := pauseLeft(err); ok {
+					wait = max(wait, left) // polling before the pause ends fails unsent
+				}
+				sleepCtx(ctx, wait)
 				failures++
 				continue
 			}
@@ -233,11 +239,29 @@ func retryAfter(err error) time.Duration {
 	if errors.As(err, &rl) {
 		return rl.RetryAfter
 	}
+	var ue *UnavailableError
+	if errors.As(err, &ue) {
+		return ue.RetryAfter
+	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
 		return apiErr.RetryAfter
 	}
 	return 0
+}
+
+// pauseLeft is what is left of the client-wide pause that refused a call
+// unsent, if err is such a refusal.
+func pauseLeft(err error) (time.Duration, bool) {
+	var rl *RateLimitError
+	if errors.As(err, &rl) && rl.Err == nil && !rl.Throttled {
+		return rl.RetryAfter, true
+	}
+	var ue *UnavailableError
+	if errors.As(err, &ue) {
+		return ue.RetryAfter, true
+	}
+	return 0, false
 }
 
 // sleepCtx waits for d or until ctx is done, whichever comes first.

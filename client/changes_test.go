@@ -159,7 +159,9 @@ func TestChangesFollowReceivesChangesPublishedWhileFollowing(t *testing.T) {
 
 func TestChangesFollowResumesAfterErrorsWithoutLossOrRepeats(t *testing.T) {
 	t.Parallel()
-	srv, c := setupWith(t, fixture{client: []client.Option{noRetries()}})
+	// Retry-After 0: the sandbox's 503 would otherwise pause the client
+	// for a second per failed poll.
+	srv, c := setupWith(t, fixture{client: []client.Option{noRetries()}, wrap: withZeroRetryAfter})
 	pub := newPublisher(t, srv, c)
 	for i := range 2 {
 		if err := pub.publish(i); err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+	"golang.org/x/time/rate"
 )
 
 // Version is this SDK's version, sent in the User-Agent.
@@ -32,8 +33,8 @@ const (
 )
 
 // Client talks to the public query API. It is safe for concurrent use and
-// meant to be shared: its connection pool, retry budget and view of the
-// rate limit are per client.
+// meant to be shared: its connection pool, retry budget, view of the rate
+// limit, pause and upstream limiter are per client.
 type Client struct {
 	base      string
 	key       string
@@ -46,6 +47,10 @@ type Client struct {
 	maxBody   int64
 	limits    rateState
 	now       func() time.Time
+	maxPause  time.Duration
+	ceilRate  float64 // WithUpstreamLimit; zero without it
+	ceilBurst int
+	quota     quota
 
 	common service
 
@@ -182,7 +187,9 @@ func WithMaxResponseSize(n int64) Option {
 }
 
 // WithClock sets the clock the client reads for rate-limit resets,
-// Retry-After dates and webhook tolerances. Tests use it; nil is time.Now.
+// Retry-After dates, the client-wide pause, the upstream limiter's refill
+// and webhook tolerances. Tests use it; nil is time.Now. Context deadlines
+// are judged on the real clock whatever it says.
 func WithClock(now func() time.Time) Option {
 	return func(c *Client) error {
 		if now == nil {
@@ -203,6 +210,7 @@ func New(opts ...Option) (*Client, error) {
 		policy:    DefaultRetryPolicy(),
 		maxBody:   DefaultMaxResponseSize,
 		now:       time.Now,
+		maxPause:  DefaultMaxPause,
 	}
 	for _, o := range opts {
 		if err := o(c); err != nil {
@@ -213,6 +221,9 @@ func New(opts ...Option) (*Client, error) {
 		c.http = &http.Client{Transport: defaultTransport()}
 	}
 	c.budget = newBudget(c.policy)
+	if c.ceilBurst > 0 {
+		c.quota.lim.Store(rate.NewLimiter(rate.Limit(c.ceilRate), c.ceilBurst))
+	}
 	c.common.client = c
 	c.Products = (*ProductsService)(&c.common)
 	c.Enterprises = (*EnterprisesService)(&c.common)
@@ -339,25 +350,11 @@ func parseRateLimit(h http.Header, now time.Time) (RateLimit, bool) {
 // rateState is the client's latest view of its rate limit.
 type rateState struct{ v atomic.Pointer[RateLimit] }
 
-func (s *rateState) observe(h http.Header, now time.Time) {
-	rl, ok := parseRateLimit(h, now)
-	if !ok {
-		return
-	}
+func (s *rateState) store(rl RateLimit) {
 	if old := s.v.Load(); old != nil && old.Remaining == rl.Remaining && old.Limit == rl.Limit && rl.Remaining > 0 {
 		return // nothing a caller would act on has changed
 	}
 	s.v.Store(&rl)
-}
-
-// spent reports whether the API said no call may pass until a time still
-// to come.
-func (s *rateState) spent(now time.Time) (RateLimit, bool) {
-	rl := s.v.Load()
-	if rl == nil || rl.Remaining > 0 || !now.Before(rl.Reset) {
-		return RateLimit{}, false
-	}
-	return *rl, true
 }
 
 // RateLimit is the client's latest view of the API's rate limit.
@@ -390,8 +387,14 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 		ctx, cancel = context.WithTimeout(ctx, c.timeout+r.longPoll)
 		defer cancel()
 	}
-	if rl, ok := c.limits.spent(c.now()); ok {
-		return nil, &RateLimitError{Limit: rl, RetryAfter: rl.Reset.Sub(c.now())}
+	if err := c.pausedErr(c.now()); err != nil {
+		return nil, err
+	}
+	if err := c.admit(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("qcsdk: %s %s: %w", r.method, r.path, err)
+		}
+		return nil, err
 	}
 
 	var body []byte
@@ -441,6 +444,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 		RetryMax:     c.policy.MaxRetries,
 		CheckRetry:   k.check,
 		Backoff:      k.backoff,
+		PrepareRetry: k.prepare,
 		ErrorHandler: retryablehttp.PassthroughErrorHandler,
 	}
 	if !r.idempotent {
@@ -461,6 +465,12 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 		}
 		c.logger.Debug("qcsdk call", "method", r.method, "path", r.path, "status", status,
 			"attempts", k.attempts, "elapsed", time.Since(start))
+	}
+	if k.res != nil {
+		k.res.CancelAt(c.now()) // a retry that never went: its token goes back
+	}
+	if k.refused != nil {
+		return nil, k.refused
 	}
 	if ctx.Err() != nil && (err != nil || resp == nil) {
 		return nil, fmt.Errorf("qcsdk: %s %s: %w", r.method, r.path, ctx.Err())
@@ -501,7 +511,11 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 		apiErr := c.problem(r, resp, raw)
 		var err error = apiErr
 		if resp.StatusCode == http.StatusTooManyRequests {
-			err = &RateLimitError{Err: apiErr, Limit: res.RateLimit, RetryAfter: apiErr.RetryAfter}
+			ra := apiErr.RetryAfter
+			if p := c.quota.pausedAt(c.now()); ra == 0 && p != nil {
+				ra = p.until.Sub(c.now()) // the pause a 429 without Retry-After began
+			}
+			err = &RateLimitError{Err: apiErr, Limit: res.RateLimit, RetryAfter: ra}
 		}
 		if k.gaveUp != nil {
 			err = fmt.Errorf("%w: %w", k.gaveUp, err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -103,7 +104,7 @@ type answer struct {
 
 // fuzzServer answers every request with the answer last stored, and
 // returns a client pointed at it: one retry, no wait to speak of.
-func fuzzServer(f *testing.F) (*atomic.Pointer[answer], *client.Client) {
+func fuzzServer(f *testing.F, opts ...client.Option) (*atomic.Pointer[answer], *client.Client) {
 	var next atomic.Pointer[answer]
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := next.Load()
@@ -114,13 +115,13 @@ func fuzzServer(f *testing.F) (*atomic.Pointer[answer], *client.Client) {
 	f.Cleanup(hs.Close)
 	tr := &http.Transport{}
 	f.Cleanup(tr.CloseIdleConnections)
-	c, err := client.New(
+	c, err := client.New(append([]client.Option{
 		client.WithBaseURL(hs.URL),
 		client.WithHTTPClient(&http.Client{Transport: tr}),
 		client.WithMaxResponseSize(fuzzMaxBody),
 		client.WithRetryPolicy(client.RetryPolicy{MaxRetries: 1, BaseDelay: time.Microsecond, MaxDelay: time.Microsecond}),
-		client.WithTimeout(5*time.Second),
-	)
+		client.WithTimeout(5 * time.Second),
+	}, opts...)...)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -192,8 +193,12 @@ func FuzzDecodeErrorStatus(f *testing.F) {
 	for _, b := range sandboxBodies(f) {
 		f.Add(uint8(0), uint16(422), b)
 	}
-	next, c := fuzzServer(f)
+	// A 429 pauses the client (a second by default); each input moves
+	// the clock past any pause the one before began.
+	var clock atomic.Int64
+	next, c := fuzzServer(f, client.WithClock(func() time.Time { return time.Unix(0, clock.Load()) }))
 	f.Fuzz(func(t *testing.T, which uint8, code uint16, body []byte) {
+		clock.Add(int64(time.Hour))
 		status := 400 + int(code)%200
 		r := fuzzRoutes[int(which)%len(fuzzRoutes)]
 		next.Store(&answer{status: status, body: body})
@@ -315,13 +320,37 @@ func FuzzResponseHeaders(f *testing.F) {
 		view := c.RateLimit()
 		checkRL("Client.RateLimit", view)
 
+		// The client is paused after a spent limit, any 429 but one that
+		// says Retry-After 0, and a 503 with a Retry-After; then the next
+		// call fails fast, unsent, until the pause's end.
+		qs := c.Stats()
+		paused := qs.PausedUntil.After(now)
+		spent := view.Remaining == 0 && view.Reset.After(now)
+		ra, raErr := strconv.ParseInt(retryAfter, 10, 64)
+		_, dateErr := http.ParseTime(retryAfter)
+		noRetryAfter := (raErr != nil || ra < 0) && dateErr != nil
+		if (spent || status == 429 && noRetryAfter) && !paused {
+			t.Fatalf("status %d, limit %+v, Retry-After %q: not paused (%+v)", status, view, retryAfter, qs)
+		}
+		if paused && qs.PausedUntil.After(now.Add(client.DefaultMaxPause)) {
+			t.Fatalf("paused until %s, past the %s cap", qs.PausedUntil, client.DefaultMaxPause)
+		}
 		before := sent.Load()
 		_, _, err = c.Products.ByGTIN(t.Context(), "06910000100003", nil)
-		spent := view.Remaining == 0 && view.Reset.After(now)
-		var rlErr *client.RateLimitError
+		var (
+			rlErr *client.RateLimitError
+			unErr *client.UnavailableError
+		)
 		failedFast := errors.As(err, &rlErr) && rlErr.Err == nil
-		if failedFast != spent || (sent.Load() == before) != spent {
-			t.Fatalf("limit %+v (spent %v): second call failed fast %v, sent %d time(s)", view, spent, failedFast, sent.Load()-before)
+		if qs.PauseStatus == 503 {
+			failedFast = errors.As(err, &unErr)
+			rlErr = &client.RateLimitError{RetryAfter: 1}
+			if failedFast {
+				rlErr.RetryAfter = unErr.RetryAfter
+			}
+		}
+		if failedFast != paused || (sent.Load() == before) != paused {
+			t.Fatalf("limit %+v (spent %v, paused %+v): second call failed fast %v, sent %d time(s)", view, spent, qs, failedFast, sent.Load()-before)
 		}
 		if failedFast && rlErr.RetryAfter <= 0 {
 			t.Fatalf("failed fast with RetryAfter %s, want the time to the reset", rlErr.RetryAfter)

@@ -18,11 +18,12 @@
 //	d := client.Decide(st, time.Now(), client.DefaultLookback)
 //
 // A [Client] is safe for concurrent use and meant to be shared: its
-// connection pool, its retry budget and its view of the rate limit are
-// per client. Its services — Products, Enterprises, Commitments,
-// Inspections, Cases, Categories, Changes and Reports — take a context
-// first and optional options (nil allowed) last, and return the model,
-// a [*Response] with the headers that matter, and an error.
+// connection pool, its retry budget, its view of the rate limit, its
+// pause and its upstream limiter (see Quota) are per client. Its services
+// — Products, Enterprises, Commitments, Inspections, Cases, Categories,
+// Changes and Reports — take a context first and optional options (nil
+// allowed) last, and return the model, a [*Response] with the headers that
+// matter, and an error.
 //
 // # Authentication
 //
@@ -36,7 +37,8 @@
 // or USCC is an [*IDError], a malformed product key a [*KeyError]; both
 // match [ErrInvalidInput]. An error answer is an [*APIError] carrying the
 // problem document's stable Code, its Detail and the request id; a 429 is
-// a [*RateLimitError]. No answer at all is a [*TransportError]; a body cut
+// a [*RateLimitError]. A call the client refused unsent to spare the
+// quota is a [*RateLimitError] or an [*UnavailableError] (see Quota). No answer at all is a [*TransportError]; a body cut
 // off mid-answer a [*TruncatedError]; one over the size limit
 // ([WithMaxResponseSize], 1 MiB by default) a [*TooLargeError]; one that is
 // not the JSON the route promises a [*DecodeError]. Every one of them
@@ -64,9 +66,56 @@
 // successes ([ErrRetryBudget]), so that a dead upstream sees about one
 // attempt per call rather than four.
 //
-// The client also reads the RateLimit-* headers: once the API has said the
-// quota is spent until a time still to come, calls fail fast with a
-// [*RateLimitError] whose Err is nil, without being sent.
+// A retry is also held back by the client-wide pause and takes a token
+// from the upstream limiter, as a first attempt does (see Quota): a pause
+// longer than MaxRetryAfter ends the call with [ErrRetryAfterTooLong], a
+// low-priority call that finds no token to spare with [ErrRetryThrottled],
+// and a pause another call begins while a retry waits ends the call with
+// the pause's error.
+//
+// # Quota
+//
+// The registry's quota belongs to the platform, not to whoever can make
+// its pages call the API. The client guards it in three ways, shared by
+// every call of one [Client].
+//
+// The pause. An answer that is a 429, or a 503 with a Retry-After, or
+// that says RateLimit-Remaining 0 with a reset still to come, pauses the
+// whole client until then: every call made meanwhile, on any route and at
+// any priority, fails at once without touching the network. After a 429
+// or a spent quota the error is a [*RateLimitError] whose Err is nil
+// (matching [ErrRateLimited]); after a 503 an [*UnavailableError]
+// (matching [ErrUnavailable]); both carry RetryAfter, the time left. A
+// pause is capped by [WithMaxPause] (5 minutes by default): a
+// "Retry-After: 3600" pauses 5 minutes, not an hour. A 429 that says
+// neither Retry-After nor RateLimit-* pauses a second, then 2, 4, … up to
+// the cap on each such 429 in a row, and a second again after a success.
+// A later answer that says calls remain lifts a pause only a spent quota
+// began. The pause is judged on the client's clock ([WithClock]).
+//
+// The limiter. [WithUpstreamLimit] sets a ceiling on the calls the client
+// sends, a token bucket (golang.org/x/time/rate). The API's
+// RateLimit-Limit, read as calls per second, lowers it when it says less;
+// without a ceiling the client follows those headers alone, and is
+// unlimited until it has seen them. A call that finds no token waits for
+// one as long as its context's deadline allows, and otherwise fails at
+// once with a [*RateLimitError] whose Throttled is set (matching
+// [ErrRateLimited]), never sleeping to its deadline. Retries take tokens
+// too.
+//
+// Priorities. [WithPriority] marks a context's calls [PriorityHigh] (the
+// default: the platform's own pages) or [PriorityLow] (cold lookups the
+// public can trigger through a badge endpoint, background refreshes). A
+// low-priority call is sent only if a token is free at once with half the
+// burst still left for high-priority calls; otherwise it fails at once,
+// never waiting. So a flood of random GTINs at a public endpoint spends
+// at most what low priority may, and product pages keep their reserve.
+//
+// What a caller sees is one rule: errors.Is(err, [ErrRateLimited]) or
+// [ErrUnavailable], and the error's RetryAfter to reschedule; a cache
+// serves what it has. [Client.Stats] counts the calls refused during a
+// pause and by the limiter, per priority, and says when the pause in force
+// ends.
 //
 // # Conditional requests
 //

@@ -70,20 +70,31 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// RateLimitError is a 429 from the API, or a request the client did not
-// send because the API had already said the limit was spent until Reset.
-// It unwraps to the *APIError when there was an answer.
+// RateLimitError is a 429 from the API, or a call the client did not
+// send: because the client is paused (the API answered 429, or said the
+// quota was spent until a time still to come), or because its upstream
+// limiter had no token for it (Throttled). It unwraps to the *APIError
+// when there was an answer.
 type RateLimitError struct {
-	Err        *APIError // nil when the client failed fast without sending
-	Limit      RateLimit
+	Err   *APIError // nil when the client failed fast without sending
+	Limit RateLimit // the API's latest account of the limit
+	// RetryAfter is how long until a call may be sent: the pause left, or
+	// the wait for a token. Zero when nobody said.
 	RetryAfter time.Duration
+	// Throttled is set when the client's upstream limiter refused the
+	// call, not the API; Priority is the call's.
+	Throttled bool
+	Priority  Priority
 }
 
 func (e *RateLimitError) Error() string {
-	if e.Err != nil {
+	switch {
+	case e.Err != nil:
 		return e.Err.Error()
+	case e.Throttled:
+		return fmt.Sprintf("qcsdk: upstream limit reached for a %s-priority call; not sent, a token in %s", e.Priority, e.RetryAfter.Round(time.Millisecond))
 	}
-	return fmt.Sprintf("qcsdk: rate limit spent (0 of %d left); not sent, retry after %s", e.Limit.Limit, e.RetryAfter.Round(time.Millisecond))
+	return fmt.Sprintf("qcsdk: rate limited by the API (%d of %d left); client paused, not sent, retry after %s", e.Limit.Remaining, e.Limit.Limit, e.RetryAfter.Round(time.Millisecond))
 }
 
 // Unwrap returns the API's answer, if there was one.
@@ -96,6 +107,21 @@ func (e *RateLimitError) Unwrap() error {
 
 // Is matches ErrRateLimited, whether or not the request was sent.
 func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited }
+
+// UnavailableError is a call the client did not send because the API
+// answered 503 with a Retry-After that has not run out: the whole client
+// is paused until Until (see WithMaxPause). It matches ErrUnavailable.
+type UnavailableError struct {
+	Until      time.Time     // by the client's clock
+	RetryAfter time.Duration // how long is left
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("qcsdk: the API said it is unavailable; client paused, not sent, retry after %s", e.RetryAfter.Round(time.Millisecond))
+}
+
+// Is matches ErrUnavailable.
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
 
 // TransportError is a failure to get any answer: a refused or reset
 // connection, a timeout of one attempt, a TLS failure. It matches
@@ -180,3 +206,8 @@ var ErrDeadlineTooClose = errors.New("qcsdk: the next retry would pass the deadl
 // was not retried because the API asked to wait longer than the retry
 // policy's MaxRetryAfter.
 var ErrRetryAfterTooLong = errors.New("qcsdk: Retry-After exceeds the policy's maximum, not retrying")
+
+// ErrRetryThrottled is wrapped into the error of a call that failed and
+// was not retried because the upstream limiter had no token for the
+// retry: a low-priority call found none to spare.
+var ErrRetryThrottled = errors.New("qcsdk: no upstream token for a retry, not retrying")

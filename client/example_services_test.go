@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"time"
@@ -130,4 +131,41 @@ func ExampleProductsService_Batch() {
 	// 2 committed
 	// 3 not_listed
 	// 4 qcsdk: invalid product key: invalid gtin "6900000000015": check digit is 5, want 4
+}
+
+func ExampleWithPriority() {
+	sb, err := sandbox.New(sandbox.WithReferenceTime(exampleDay))
+	if err != nil {
+		panic(err)
+	}
+	defer sb.Close()
+	ts := httptest.NewServer(sb)
+	defer ts.Close()
+
+	// At most 1 call a second, in bursts of 2. The clock stands still, so
+	// no token comes back during the example.
+	api, err := client.New(client.WithBaseURL(ts.URL), client.WithHTTPClient(ts.Client()),
+		client.WithUpstreamLimit(1, 2), client.WithClock(func() time.Time { return exampleDay }))
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	// A badge endpoint's cold lookup: the public can cause it, so it is
+	// low priority, and may not spend the last half of the burst.
+	cold := client.WithPriority(ctx, client.PriorityLow)
+
+	_, _, err = api.Products.ByGTIN(cold, "6910002100001", nil)
+	fmt.Println("first cold lookup:", err)
+	_, _, err = api.Products.ByGTIN(cold, "6910002100001", nil)
+	var rl *client.RateLimitError
+	fmt.Println("second cold lookup refused:", errors.Is(err, client.ErrRateLimited), errors.As(err, &rl) && rl.Throttled)
+	// The platform's own page still gets the reserve.
+	_, _, err = api.Products.ByGTIN(ctx, "6910002100001", nil)
+	fmt.Println("product page:", err)
+	fmt.Printf("%+v\n", api.Stats())
+	// Output:
+	// first cold lookup: <nil>
+	// second cold lookup refused: true true
+	// product page: <nil>
+	// {Paused:0 ThrottledHigh:0 ThrottledLow:1 Pauses:0 PausedUntil:0001-01-01 00:00:00 +0000 UTC PauseStatus:0}
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // RetryPolicy says when and how the client tries a call again. Only
@@ -170,6 +172,13 @@ type call struct {
 	charged    bool           // the budget was charged for this attempt, which was not retried
 	wait       time.Duration
 	gaveUp     error // why retries stopped early, if they did
+	// retryAt is when, by the client's clock, the next attempt is due,
+	// and res the limiter's token reserved for it, if any.
+	retryAt time.Time
+	res     *rate.Reservation
+	// refused is the pause that stopped a retry at the last moment: the
+	// call's error.
+	refused error
 }
 
 // check is go-retryablehttp's CheckRetry. It sees each attempt once, and
@@ -182,7 +191,7 @@ func (k *call) check(ctx context.Context, resp *http.Response, err error) (bool,
 		k.seen = resp
 		k.charged = false
 		if resp != nil {
-			k.c.limits.observe(resp.Header, k.c.now())
+			k.c.observe(resp, k.c.now())
 		}
 	}
 	if ctx.Err() != nil {
@@ -220,13 +229,59 @@ func (k *call) check(ctx context.Context, resp *http.Response, err error) (bool,
 			wait = max(wait, ra)
 		}
 	}
+	// The client-wide pause, which this answer or another may have begun,
+	// is a Retry-After for every call.
+	now := k.c.now()
+	if pz := k.c.quota.pausedAt(now); pz != nil {
+		left := pz.until.Sub(now)
+		if left > p.MaxRetryAfter {
+			k.gaveUp = ErrRetryAfterTooLong
+			return false, nil
+		}
+		wait = max(wait, left)
+	}
+	// A retry spends the quota as a first attempt does.
+	var res *rate.Reservation
+	if lim := k.c.quota.lim.Load(); lim != nil {
+		if priorityOf(ctx) == PriorityLow {
+			if !k.c.quota.admitLow(lim, now) {
+				k.gaveUp = ErrRetryThrottled
+				return false, nil
+			}
+		} else if res = lim.ReserveN(now, 1); !res.OK() {
+			k.gaveUp = ErrRetryThrottled
+			return false, nil
+		} else {
+			wait = max(wait, res.DelayFrom(now))
+		}
+	}
 	// The deadline is on the real clock, whatever WithClock says.
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
+		if res != nil {
+			res.CancelAt(now)
+		}
 		k.gaveUp = fmt.Errorf("%w (wait %s)", ErrDeadlineTooClose, wait.Round(time.Millisecond))
 		return false, nil
 	}
-	k.wait = wait
+	k.wait, k.res, k.retryAt = wait, res, now.Add(wait)
 	return true, nil
+}
+
+// prepare is go-retryablehttp's PrepareRetry, run when a retry's wait is
+// over. A pause that began during the wait, by another call's answer,
+// stops the retry: it is checked as of when the retry was due, so that a
+// clock that did not move with the wait (a test's) does not hold it back.
+func (k *call) prepare(*http.Request) error {
+	k.res = nil // spent on this attempt
+	now := k.c.now()
+	if k.retryAt.After(now) {
+		now = k.retryAt
+	}
+	if err := k.c.pausedErr(now); err != nil {
+		k.refused = err
+		return err
+	}
+	return nil
 }
 
 func (k *call) backoff(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return k.wait }

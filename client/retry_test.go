@@ -131,32 +131,43 @@ func TestParseCacheControl(t *testing.T) {
 func TestRateStateFailsFastOnlyWhileSpent(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
-	var s rateState
-	if _, spent := s.spent(now); spent {
+	c, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spent := func(at time.Time) (RateLimit, bool) {
+		var rl *RateLimitError
+		if err := c.pausedErr(at); errors.As(err, &rl) {
+			return rl.Limit, true
+		}
+		return RateLimit{}, false
+	}
+	answer := func(h http.Header) { c.observe(&http.Response{StatusCode: 200, Header: h}, now) }
+	if _, spent := spent(now); spent {
 		t.Fatal("a client that has seen no answer thinks its limit is spent")
 	}
 	h := http.Header{}
 	h.Set("RateLimit-Limit", "100")
 	h.Set("RateLimit-Remaining", "0")
 	h.Set("RateLimit-Reset", "2")
-	s.observe(h, now)
-	rl, spent := s.spent(now.Add(time.Second))
-	if !spent || rl.Limit != 100 || !rl.Reset.Equal(now.Add(2*time.Second)) {
-		t.Fatalf("after Remaining 0, Reset 2: spent %v, %+v", spent, rl)
+	answer(h)
+	rl, ok := spent(now.Add(time.Second))
+	if !ok || rl.Limit != 100 || !rl.Reset.Equal(now.Add(2*time.Second)) {
+		t.Fatalf("after Remaining 0, Reset 2: spent %v, %+v", ok, rl)
 	}
-	if _, spent := s.spent(now.Add(2 * time.Second)); spent {
+	if _, spent := spent(now.Add(2 * time.Second)); spent {
 		t.Error("still spent at the reset time")
 	}
 	h.Set("RateLimit-Remaining", "5")
-	s.observe(h, now)
-	if _, spent := s.spent(now); spent {
+	answer(h)
+	if _, spent := spent(now); spent {
 		t.Error("spent although the API says 5 calls remain")
 	}
 	garbled := http.Header{}
 	garbled.Set("RateLimit-Limit", "lots")
 	garbled.Set("RateLimit-Remaining", "0")
-	s.observe(garbled, now)
-	if got := s.v.Load(); got.Remaining != 5 {
+	answer(garbled)
+	if got := c.limits.v.Load(); got.Remaining != 5 {
 		t.Errorf("a garbled header replaced the known limit: %+v", got)
 	}
 }

@@ -13,7 +13,7 @@ const module = "github.com/qualitycommit/qcsdk"
 // the packages it may import. A chosen dependency brings its own along
 // (go-retryablehttp: go-cleanhttp; go-redis: xxhash, x/sys, atomic).
 var (
-	clientModules = []string{"github.com/hashicorp/go-retryablehttp", "github.com/hashicorp/go-cleanhttp"}
+	clientModules = []string{"github.com/hashicorp/go-retryablehttp", "github.com/hashicorp/go-cleanhttp", "golang.org/x/time"}
 	cacheModules  = append(slices.Clone(clientModules), "github.com/patrickmn/go-cache",
 		"github.com/redis/go-redis/v9", "github.com/cespare/xxhash/v2", "go.uber.org/atomic", "golang.org/x/sys")
 )

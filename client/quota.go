@@ -1,0 +1,325 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Defaults of the client-wide pause (see the package doc's Quota section).
+const (
+	// DefaultMaxPause caps how long one answer may pause the client,
+	// whatever its Retry-After or RateLimit-Reset says.
+	DefaultMaxPause = 5 * time.Minute
+	// defaultPause is the pause after a 429 that says neither
+	// Retry-After nor RateLimit-*; it doubles on each such 429 in a row,
+	// up to the cap, and starts again after a success.
+	defaultPause = time.Second
+)
+
+// Priority says how much a call may spend of the upstream limiter (see
+// WithUpstreamLimit and WithPriority).
+type Priority int8
+
+const (
+	// PriorityHigh, the default, is for the platform's own pages: a call
+	// waits for a token as long as its context allows.
+	PriorityHigh Priority = iota
+	// PriorityLow is for work the public can cause or that can wait: the
+	// badge endpoint's cold lookups, background refreshes. A call is sent
+	// only if a token is free at once with half the burst still left for
+	// high-priority calls; otherwise it fails at once, never waiting.
+	PriorityLow
+)
+
+func (p Priority) String() string {
+	if p == PriorityLow {
+		return "low"
+	}
+	return "high"
+}
+
+type priorityKey struct{}
+
+// WithPriority returns a context whose calls run at priority p. Calls
+// under a context without one run at PriorityHigh.
+func WithPriority(ctx context.Context, p Priority) context.Context {
+	return context.WithValue(ctx, priorityKey{}, p)
+}
+
+func priorityOf(ctx context.Context) Priority {
+	p, _ := ctx.Value(priorityKey{}).(Priority)
+	return p
+}
+
+// WithMaxPause caps how long an answer may pause the whole client
+// (default DefaultMaxPause, 5 minutes): a 503 with "Retry-After: 3600"
+// pauses it for 5 minutes, not an hour. During a pause every call fails
+// at once, without being sent.
+func WithMaxPause(d time.Duration) Option {
+	return func(c *Client) error {
+		if d <= 0 {
+			return errors.New("max pause must be positive")
+		}
+		c.maxPause = d
+		return nil
+	}
+}
+
+// WithUpstreamLimit sets a ceiling on the calls the client sends:
+// perSecond on average, in bursts of at most burst, however many callers
+// share it. When the API's RateLimit-Limit says less (read as calls per
+// second), the client follows the lower figure for both. Without this
+// option the client follows the API's headers alone, and is unlimited
+// until it has seen them.
+//
+// A high-priority call waits for a token as long as its context allows,
+// and fails at once with a *RateLimitError (Throttled set) when the wait
+// would pass its deadline; a low-priority one never waits (see
+// WithPriority). Retries take tokens too.
+func WithUpstreamLimit(perSecond float64, burst int) Option {
+	return func(c *Client) error {
+		if !(perSecond > 0) || perSecond > 1e9 {
+			return errors.New("upstream limit must be a positive, finite rate")
+		}
+		if burst < 1 {
+			return errors.New("upstream limit burst must be at least 1")
+		}
+		c.ceilRate, c.ceilBurst = perSecond, burst
+		return nil
+	}
+}
+
+// ClientStats counts what the client's quota machinery refused.
+type ClientStats struct {
+	// Paused counts calls refused without being sent during a pause.
+	Paused int64
+	// ThrottledHigh and ThrottledLow count calls the upstream limiter
+	// refused, by priority: high ones whose wait would have passed their
+	// deadline, low ones that found no token to spare.
+	ThrottledHigh int64
+	ThrottledLow  int64
+	// Pauses counts answers that started or extended a pause.
+	Pauses int64
+	// PausedUntil is the end of the pause in force, by the client's
+	// clock, and PauseStatus the status that caused it (429 or 503);
+	// both are zero when none is.
+	PausedUntil time.Time
+	PauseStatus int
+}
+
+// Stats reports the client's quota counters. It is cheap: a few atomic
+// loads.
+func (c *Client) Stats() ClientStats {
+	s := ClientStats{
+		Paused:        c.quota.paused.Load(),
+		ThrottledHigh: c.quota.throttledHigh.Load(),
+		ThrottledLow:  c.quota.throttledLow.Load(),
+		Pauses:        c.quota.pauses.Load(),
+	}
+	if p := c.quota.pausedAt(c.now()); p != nil {
+		s.PausedUntil, s.PauseStatus = p.until, p.status
+	}
+	return s
+}
+
+// pause is a client-wide pause: no call is sent before until.
+type pause struct {
+	until  time.Time
+	status int  // 429 or 503
+	spent  bool // from RateLimit-Remaining 0: a later answer with calls left lifts it
+}
+
+// quota is the client's shared view of what it may send: the pause, the
+// upstream limiter and their counters.
+type quota struct {
+	cur    atomic.Pointer[pause]
+	streak atomic.Int32 // 429s in a row that said nothing of when to come back
+
+	lim      atomic.Pointer[rate.Limiter] // nil: unlimited
+	mu       sync.Mutex                   // serialises limiter changes
+	apiLimit atomic.Int64                 // the RateLimit-Limit the limiter follows
+	lowMu    sync.Mutex                   // serialises low-priority admissions
+
+	paused, throttledHigh, throttledLow, pauses atomic.Int64
+}
+
+func (q *quota) pausedAt(now time.Time) *pause {
+	if p := q.cur.Load(); p != nil && now.Before(p.until) {
+		return p
+	}
+	return nil
+}
+
+// extend pauses the client for d from now, capped at max; a pause that
+// already ends later is kept.
+func (q *quota) extend(status int, d, maxPause time.Duration, now time.Time, spent bool) {
+	d = min(d, maxPause)
+	if d <= 0 {
+		return
+	}
+	next := &pause{until: now.Add(d), status: status, spent: spent}
+	for {
+		old := q.cur.Load()
+		if old != nil && !next.until.After(old.until) {
+			return
+		}
+		if q.cur.CompareAndSwap(old, next) {
+			q.pauses.Add(1)
+			return
+		}
+	}
+}
+
+// observe reads an answer's headers: the rate-limit view, the limiter's
+// rate, and whether the answer pauses the client.
+func (c *Client) observe(resp *http.Response, now time.Time) {
+	h := resp.Header
+	rl, hasRL := parseRateLimit(h, now)
+	if hasRL {
+		c.limits.store(rl)
+		c.follow(rl.Limit)
+	}
+	paused := false
+	if hasRL && rl.Remaining == 0 && rl.Reset.After(now) {
+		// The quota is spent until Reset: send nothing before then.
+		c.quota.extend(http.StatusTooManyRequests, rl.Reset.Sub(now), c.maxPause, now, true)
+		paused = true
+	} else if hasRL && rl.Remaining > 0 {
+		// The API says calls remain: a pause only its spent quota began
+		// is over, as its newer account says.
+		if p := c.quota.cur.Load(); p != nil && p.spent {
+			c.quota.cur.CompareAndSwap(p, nil)
+		}
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		if ra, ok := parseRetryAfter(h.Get("Retry-After"), now); ok {
+			c.quota.extend(http.StatusTooManyRequests, ra, c.maxPause, now, false)
+		} else if !paused {
+			n := min(c.quota.streak.Add(1), 30)
+			c.quota.extend(http.StatusTooManyRequests, defaultPause<<(n-1), c.maxPause, now, false)
+		}
+	case http.StatusServiceUnavailable:
+		if ra, ok := parseRetryAfter(h.Get("Retry-After"), now); ok {
+			c.quota.extend(http.StatusServiceUnavailable, ra, c.maxPause, now, false)
+		}
+	default:
+		if resp.StatusCode < 400 && c.quota.streak.Load() != 0 {
+			c.quota.streak.Store(0)
+		}
+	}
+}
+
+// pausedErr is the error of a call refused because the client is paused
+// at now, or nil.
+func (c *Client) pausedErr(now time.Time) error {
+	p := c.quota.pausedAt(now)
+	if p == nil {
+		return nil
+	}
+	c.quota.paused.Add(1)
+	left := p.until.Sub(now)
+	if p.status == http.StatusServiceUnavailable {
+		return &UnavailableError{Until: p.until, RetryAfter: left}
+	}
+	return &RateLimitError{Limit: c.RateLimit(), RetryAfter: left}
+}
+
+// follow makes the limiter follow the API's RateLimit-Limit, read as
+// calls per second, under the WithUpstreamLimit ceiling if there is one.
+func (c *Client) follow(apiLimit int) {
+	if apiLimit <= 0 || int64(apiLimit) == c.quota.apiLimit.Load() {
+		return
+	}
+	q := &c.quota
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if int64(apiLimit) == q.apiLimit.Load() {
+		return
+	}
+	q.apiLimit.Store(int64(apiLimit))
+	r, b := rate.Limit(apiLimit), apiLimit
+	if c.ceilBurst > 0 {
+		r, b = min(r, rate.Limit(c.ceilRate)), min(b, c.ceilBurst)
+	}
+	lim := q.lim.Load()
+	if lim == nil {
+		q.lim.Store(rate.NewLimiter(r, b))
+		return
+	}
+	if lim.Limit() == r && lim.Burst() == b {
+		return
+	}
+	now := c.now()
+	lim.SetLimitAt(now, r)
+	lim.SetBurstAt(now, b)
+}
+
+// tokenTime is how long lim takes to gather n tokens.
+func tokenTime(lim *rate.Limiter, n float64) time.Duration {
+	r := float64(lim.Limit())
+	if n <= 0 || r <= 0 {
+		return 0
+	}
+	return time.Duration(n / r * float64(time.Second))
+}
+
+// reserve is the share of the burst a low-priority call must leave.
+func reserve(lim *rate.Limiter) float64 { return float64(lim.Burst() / 2) }
+
+// admitLow takes a token for a low-priority call if one is free at once
+// with the reserve left.
+func (q *quota) admitLow(lim *rate.Limiter, now time.Time) bool {
+	q.lowMu.Lock()
+	defer q.lowMu.Unlock()
+	return lim.TokensAt(now) >= 1+reserve(lim) && lim.AllowN(now, 1)
+}
+
+// admit takes a token from the upstream limiter for a call's first
+// attempt, waiting for a high-priority call as long as its context
+// allows. It then checks the pause again, which may have begun meanwhile.
+func (c *Client) admit(ctx context.Context) error {
+	lim := c.quota.lim.Load()
+	if lim == nil {
+		return nil
+	}
+	now := c.now()
+	if priorityOf(ctx) == PriorityLow {
+		if !c.quota.admitLow(lim, now) {
+			c.quota.throttledLow.Add(1)
+			return &RateLimitError{Limit: c.RateLimit(), Throttled: true, Priority: PriorityLow,
+				RetryAfter: tokenTime(lim, 1+reserve(lim)-lim.TokensAt(now))}
+		}
+		return nil
+	}
+	res := lim.ReserveN(now, 1)
+	if !res.OK() {
+		c.quota.throttledHigh.Add(1)
+		return &RateLimitError{Limit: c.RateLimit(), Throttled: true}
+	}
+	d := res.DelayFrom(now)
+	if d <= 0 {
+		return nil
+	}
+	// The deadline is on the real clock, whatever WithClock says.
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		res.CancelAt(now)
+		c.quota.throttledHigh.Add(1)
+		return &RateLimitError{Limit: c.RateLimit(), Throttled: true, RetryAfter: d}
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		res.CancelAt(c.now())
+		return ctx.Err()
+	}
+	return c.pausedErr(c.now())
+}
