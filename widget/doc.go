@@ -53,6 +53,17 @@
 //	/quality/cases                         typical enforcement cases
 //	/quality/report                        a shopper's report of a fake or sub-standard listing
 //
+// # A page's budget
+//
+// A page view's badges share one deadline, however many there are:
+// Widget.Page starts a page (the render timeout from now, or the
+// request's context if sooner), looks up the products it names together,
+// and its Badge and JSONLD methods render from what came back in time —
+// the neutral badge for the rest, at once, with no lookup sent once the
+// budget is spent. Pass the page in the template's data:
+// {{ $.QC.Badge .GTIN }}. The FuncMap's qcBadge, which has no request,
+// waits up to the render timeout per badge.
+//
 // Badges carry ETags (304 on If-None-Match) and a Cache-Control of
 // BadgeMaxAge (30 s), with no stale-while-revalidate, so that a revocation
 // beats the browser's and the CDN's caches within that time. The

@@ -1,10 +1,13 @@
 package widget_test
 
 import (
+	"context"
+	"fmt"
 	"html/template"
 	"log"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/cache"
@@ -48,4 +51,50 @@ func Example() {
 	// Output:
 	// <h1>Electric kettle</h1>
 	// <a class="qcb qcb-compact qcb-light qcb-committed" lang="en" href="https://verify.qualitycommit.example/commitments/cmt_0000001_1" target="_blank" rel="noopener noreferrer" aria-label="Quality commitment Passed inspection 2026-02-03 (verify on the official platform)" title="Quality commitment Passed inspection 2026-02-03 (verify on the official platform)"><span class="qcb-icon" aria-hidden="true">✓</span><span class="qcb-text"><span class="qcb-title">Quality commitment</span> <span class="qcb-detail">Passed inspection 2026-02-03</span></span></a>
+}
+
+// A listing page: its badges share one deadline, and the products it names
+// are looked up together, in one batch call.
+func ExampleWidget_Page() {
+	sb, err := sandbox.New(sandbox.WithReferenceTime(time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sb.Close()
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+	api, err := client.New(client.WithBaseURL(srv.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer api.CloseIdleConnections()
+	qc, err := cache.New(api)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer qc.Close()
+	badges, err := widget.New(qc, widget.WithClock(func() time.Time { return sb.ReferenceTime() }),
+		widget.WithRenderTimeout(2*time.Second)) // generous, for a busy test machine
+	if err != nil {
+		log.Fatal(err)
+	}
+	listing := template.Must(template.New("listing").Parse(
+		`{{ range .GTINs }}{{ $.QC.Badge . "en" "compact" }}
+{{ end }}`))
+
+	var gtins []any
+	for _, d := range sb.Demo()[:3] {
+		gtins = append(gtins, d.GTIN)
+	}
+	page := badges.Page(context.Background(), gtins...) // in a handler: r.Context()
+	defer page.Close()
+	var out strings.Builder
+	if err := listing.Execute(&out, map[string]any{"QC": page, "GTINs": gtins}); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(strings.Count(out.String(), `class="qcb `), "badges")
+	fmt.Println(qc.Stats().Batches, "batch call")
+	// Output:
+	// 3 badges
+	// 1 batch call
 }

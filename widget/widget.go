@@ -214,6 +214,11 @@ var unknown = client.Decision{Verdict: client.VerdictUnknown}
 // status is Status with the slots the product's renderings go in.
 func (w *Widget) status(ctx context.Context, gtin string) (*client.ProductStatus, client.Decision, *renderSlots, error) {
 	st, now, ok := w.qc.Cached(gtin)
+	if !ok && ctx.Err() != nil {
+		// The page's budget is spent, or the shopper has gone: ask no
+		// one, and say nothing but "check on the official platform".
+		return nil, unknown, &w.shared[1], ctx.Err()
+	}
 	if !ok {
 		ctx, cancel := context.WithTimeout(ctx, w.timeout)
 		var err error

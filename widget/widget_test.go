@@ -368,3 +368,23 @@ func TestDocsBadges(t *testing.T) {
 		}
 	}
 }
+
+// A page whose budget is spent asks no one: every badge it has not got is
+// the neutral one, at once, and no lookup is sent for it.
+func TestAPageWhoseBudgetIsSpentAsksNoOne(t *testing.T) {
+	e := setup(t, nil)
+	demo := e.srv.Demo()
+	ctx, cancel := context.WithCancel(context.Background())
+	page := e.w.Page(ctx) // no products named up front
+	defer page.Close()
+	cancel() // the shopper has gone, or the budget ran out
+	before := e.srv.Requests("GET /v1/products/{gtin}") + e.srv.Requests("POST /v1/products/batch")
+	for _, d := range demo {
+		if b := string(page.Badge(d.GTIN)); !strings.Contains(b, "qcb-unknown") {
+			t.Errorf("%s with the page's budget spent: %s; want the neutral badge", d.GTIN, b)
+		}
+	}
+	if n := e.srv.Requests("GET /v1/products/{gtin}") + e.srv.Requests("POST /v1/products/batch") - before; n != 0 {
+		t.Errorf("%d lookups sent for a page nobody waits for", n)
+	}
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"embed"
 	"fmt"
 	"hash/fnv"
@@ -19,12 +18,6 @@ import (
 
 //go:embed templates/*.html static/*.css
 var assets embed.FS
-
-// lookupDeadline bounds how long the listing waits for its batch lookup:
-// past it the products without an answer show the neutral "check on the
-// official platform" badge. (A product page waits at most the widget's
-// render timeout, 50 ms.)
-const lookupDeadline = 800 * time.Millisecond
 
 type item struct {
 	GTIN     client.GTIN
@@ -79,7 +72,7 @@ type shop struct {
 const enquiryPrefix = "/quality/"
 
 func newShop(qc *cache.Cache, badges *widget.Widget, items []item) (*shop, error) {
-	funcs := badges.FuncMap() // qcBadge, qcJSONLD, qcStyle
+	funcs := badges.FuncMap() // qcStyle (the badges come from the request's Page)
 	funcs["text"] = func(t client.Text, lang string) string { return t.In(lang) }
 	funcs["price"] = func(fen int) string { return fmt.Sprintf("¥%d.%02d", fen/100, fen%100) }
 	funcs["date"] = func(t time.Time) string {
@@ -135,17 +128,16 @@ func language(r *http.Request) string {
 
 func (s *shop) listing(w http.ResponseWriter, r *http.Request) {
 	lang := language(r)
-	// One batch call for the products the cache does not hold; the badges
-	// below are then answered from memory. A product still without an
-	// answer at the deadline gets the neutral badge.
-	ctx, cancel := context.WithTimeout(r.Context(), lookupDeadline)
-	defer cancel()
-	keys := make([]client.ProductKey, len(s.items))
+	// One page, one deadline: the products the cache does not hold are
+	// looked up together, and a badge still without an answer at the
+	// deadline shows the neutral "check on the official platform" badge.
+	gtins := make([]any, len(s.items))
 	for i, it := range s.items {
-		keys[i] = client.ProductKey{GTIN: it.GTIN}
+		gtins[i] = it.GTIN
 	}
-	s.qc.Statuses(ctx, keys)
-	s.render(w, "listing.html", map[string]any{"Lang": lang, "Items": s.items})
+	page := s.badges.Page(r.Context(), gtins...)
+	defer page.Close()
+	s.render(w, "listing.html", map[string]any{"Lang": lang, "Items": s.items, "QC": page})
 }
 
 func (s *shop) product(w http.ResponseWriter, r *http.Request) {
@@ -162,10 +154,12 @@ func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 		s.render(w, "error.html", map[string]any{"Lang": lang, "Message": "no such product in this shop"})
 		return
 	}
+	page := s.badges.Page(r.Context(), g)
+	defer page.Close()
 	// The same answer the badge shows, for the details below it.
 	st, d, _ := s.badges.Status(r.Context(), string(g))
 	s.render(w, "product.html", map[string]any{
-		"Lang": lang, "Item": s.items[i], "Status": st, "Verdict": d.Verdict, "Request": r,
+		"Lang": lang, "Item": s.items[i], "Status": st, "Verdict": d.Verdict, "Request": r, "QC": page,
 	})
 }
 
