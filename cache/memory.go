@@ -30,7 +30,8 @@ type MemoryOptions struct {
 const memMaxStamps = 10_000
 
 // Memory is a bounded Store in this process's memory, on go-cache. A hit
-// is one go-cache lookup and one read of the clock, and allocates nothing.
+// is one go-cache lookup and one read of a clock that is a millisecond
+// coarse at most (see lazyClock), and allocates nothing.
 // An idle store costs nothing: it has no goroutine of its own, and sweeps
 // expired entries in one started by a write, at most once per
 // JanitorInterval.
@@ -49,6 +50,8 @@ const memMaxStamps = 10_000
 type Memory struct {
 	c     *gocache.Cache
 	clock Clock
+	hits  Clock      // the clock Get reads: a lazy coarse one on the real clock
+	lazy  *lazyClock // that clock, nil with a clock of the caller's
 	max   int
 
 	every     time.Duration // between sweeps; ≤ 0 never
@@ -95,8 +98,11 @@ func NewMemory(opts MemoryOptions) *Memory {
 		stamps:  make(map[string]Stamp),
 	}
 	m.gen.Store(1)
-	if m.clock == nil {
+	m.hits = m.clock
+	if _, real := m.clock.(realClock); real || m.clock == nil {
 		m.clock = realClock{}
+		m.lazy = newLazyClock()
+		m.hits = m.lazy
 	}
 	if m.max <= 0 {
 		m.max = DefaultMaxEntries
@@ -158,6 +164,9 @@ func (m *Memory) Close() error {
 	m.closed = true
 	m.sweepMu.Unlock()
 	m.sweeps.Wait()
+	if m.lazy != nil {
+		m.lazy.Stop()
+	}
 	return nil
 }
 
@@ -177,9 +186,10 @@ func (m *Memory) Get(_ context.Context, key string) (*Entry, error) {
 }
 
 // getNow is Get that also returns the time it read and whether the entry
-// is confirmed, so that a cache hit reads the clock once.
+// is confirmed, so that a cache hit reads the clock once — the lazy coarse
+// one, on the real clock (see lazyClock).
 func (m *Memory) getNow(key string) (e *Entry, now time.Time, confirmed bool) {
-	now = m.clock.Now()
+	now = m.hits.Now()
 	v, ok := m.c.Get(key)
 	if !ok {
 		return nil, now, false
