@@ -64,6 +64,10 @@
 // {{ $.QC.Badge .GTIN }}. The FuncMap's qcBadge, which has no request,
 // waits up to the render timeout per badge.
 //
+// An enquiry page has a budget of its own for all its reads together
+// (WithEnquiryTimeout, 1 s): past it the page says the registry cannot be
+// reached (503), with a link to try again.
+//
 // Badges carry ETags (304 on If-None-Match) and a Cache-Control of
 // BadgeMaxAge (30 s), with no stale-while-revalidate, so that a revocation
 // beats the browser's and the CDN's caches within that time. The

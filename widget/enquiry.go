@@ -27,7 +27,7 @@ type pageWords struct {
 	Published, Product, Result, Batch, Authority     string
 	Sampled, ReportNo, Rectification                 string
 	Item, Requirement, Measured, CasesAbout          string
-	Down, NotFound, BadQuery                         string
+	Down, TryAgain, NotFound, BadQuery               string
 	Pass, Fail, Pending                              string
 	Active, Suspended, Revoked, Expired, Deadline    string
 	CasesTitle, SearchTitle, InspectionTitle         string
@@ -80,7 +80,7 @@ var pageVocab = [...]pageWords{
 		Sampled: "抽样日期", ReportNo: "报告编号", Rectification: "整改情况",
 		Item: "不合格项目", Requirement: "标准要求", Measured: "实测值",
 		CasesAbout: "市场监管部门公布的典型执法案例。",
-		Down:       "暂时无法连接产品质量承诺名录，请稍后再试。", NotFound: "没有找到这条记录。",
+		Down:       "暂时无法连接产品质量承诺名录，请稍后再试。", TryAgain: "重试", NotFound: "没有找到这条记录。",
 		BadQuery: "查询条件有误：", Pass: "合格", Fail: "不合格", Pending: "检验中",
 		Active: "有效", Suspended: "已暂停", Revoked: "已撤销", Expired: "已过期", Deadline: "整改期限",
 		CasesTitle: "典型案例", SearchTitle: "产品质量承诺查询", InspectionTitle: "抽检结果",
@@ -104,7 +104,7 @@ var pageVocab = [...]pageWords{
 		Sampled: "Sampled", ReportNo: "Report number", Rectification: "Rectification",
 		Item: "Failed item", Requirement: "Requirement", Measured: "Measured",
 		CasesAbout: "Typical enforcement cases published by the market regulator.",
-		Down:       "The quality commitment registry cannot be reached just now. Please try again shortly.", NotFound: "No such record.",
+		Down:       "The quality commitment registry cannot be reached just now. Please try again shortly.", TryAgain: "Try again", NotFound: "No such record.",
 		BadQuery: "The search is not valid: ", Pass: "Pass", Fail: "Fail", Pending: "Pending",
 		Active: "Active", Suspended: "Suspended", Revoked: "Revoked", Expired: "Expired", Deadline: "deadline",
 		CasesTitle: "Typical cases", SearchTitle: "Quality commitment registry", InspectionTitle: "Inspection result",
@@ -126,6 +126,8 @@ type page struct {
 	Q                   string // the locale query to carry in links ("" or "?locale=en")
 	Explicit            bool   // the locale was chosen in the query
 	Message             string
+	Self                string // this page's path and query
+	Retry               string // on a page saying the registry is down: a link to try again
 
 	Query, Category string
 	Categories      []option
@@ -176,7 +178,7 @@ func (q *enquiry) newPage(r *http.Request, title func(*pageWords) string) (*page
 		look = q.w.look
 	}
 	loc := look.Locale
-	p := &page{Lang: loc.String(), Prefix: q.prefix, T: &pageVocab[loc]}
+	p := &page{Lang: loc.String(), Prefix: q.prefix, T: &pageVocab[loc], Self: r.URL.RequestURI()}
 	if v := r.URL.Query().Get("locale"); v != "" {
 		p.Explicit = true
 		p.Q = "?locale=" + loc.String()
@@ -212,12 +214,12 @@ func (q *enquiry) render(rw http.ResponseWriter, code int, name string, p *page)
 // the registry out of reach.
 func (q *enquiry) fail(rw http.ResponseWriter, p *page, err error) {
 	code := http.StatusServiceUnavailable
-	p.Message = p.T.Down
+	p.Message, p.Retry = p.T.Down, p.Self
 	switch {
 	case errors.Is(err, client.ErrNotFound):
-		code, p.Message = http.StatusNotFound, p.T.NotFound
+		code, p.Message, p.Retry = http.StatusNotFound, p.T.NotFound, ""
 	case errors.Is(err, client.ErrInvalidInput), errors.Is(err, client.ErrInvalidID):
-		code, p.Message = http.StatusBadRequest, p.T.BadQuery+err.Error()
+		code, p.Message, p.Retry = http.StatusBadRequest, p.T.BadQuery+err.Error(), ""
 	}
 	q.render(rw, code, "problem", p)
 }

@@ -1,10 +1,14 @@
 package widget_test
 
 import (
+	"html"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
@@ -116,5 +120,53 @@ func TestEnquiryPagesSayWhenTheRegistryIsDown(t *testing.T) {
 	resp = get(t, h, "/quality/?q="+strings.Repeat("x", 200))
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("an overlong query: %d; want 400", resp.StatusCode)
+	}
+}
+
+// A registry that hangs costs an enquiry page one budget (1 s), not the
+// cache's fetch timeout (5 s; 10 s for a search that reads twice): then
+// the page says the registry cannot be reached, with a link to try again.
+func TestEnquiryPagesKeepTheirBudgetWhenTheRegistryHangs(t *testing.T) {
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	t.Cleanup(hung.Close)
+	t.Cleanup(func() { close(release) })
+	api, err := client.New(client.WithBaseURL(hung.URL), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	qc, err := cache.New(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { qc.Close() })
+	w, err := widget.New(qc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := w.Handler("/quality/")
+	for _, target := range []string{"/quality/enterprises/ent_0000001", "/quality/cases", "/quality/?q=qingdao&locale=en"} {
+		start := time.Now()
+		resp := get(t, h, target)
+		took := time.Since(start)
+		b := body(t, resp)
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("GET %s with the registry hanging: %d; want 503", target, resp.StatusCode)
+		}
+		if want := `href="` + html.EscapeString(target); !strings.Contains(b, want) {
+			t.Errorf("GET %s: no link to try again (%s) in\n%s", target, want, b)
+		}
+		// A functional bound around the 1 s budget, far below the 5 s
+		// the cache would wait: not a performance figure.
+		if took > 3*time.Second {
+			t.Errorf("GET %s took %v with the registry hanging; want about the 1 s budget", target, took)
+		}
+		checkPage(t, target, b)
 	}
 }

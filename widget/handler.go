@@ -1,6 +1,7 @@
 package widget
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"hash/fnv"
@@ -33,10 +34,10 @@ func (w *Widget) Handler(prefix string) http.Handler {
 	mux.HandleFunc("GET "+prefix+"badge.css", w.serveStylesheet)
 	mux.HandleFunc("GET "+prefix+"badge/{file}", w.serveBadge)
 	q := &enquiry{w: w, prefix: prefix}
-	mux.HandleFunc("GET "+prefix+"{$}", q.search)
-	mux.HandleFunc("GET "+prefix+"enterprises/{id}", q.enterprise)
-	mux.HandleFunc("GET "+prefix+"inspections/{id}", q.inspection)
-	mux.HandleFunc("GET "+prefix+"cases", q.cases)
+	mux.HandleFunc("GET "+prefix+"{$}", w.enquiryBudget(q.search))
+	mux.HandleFunc("GET "+prefix+"enterprises/{id}", w.enquiryBudget(q.enterprise))
+	mux.HandleFunc("GET "+prefix+"inspections/{id}", w.enquiryBudget(q.inspection))
+	mux.HandleFunc("GET "+prefix+"cases", w.enquiryBudget(q.cases))
 	mux.HandleFunc("GET "+prefix+"enquiry.css", serveEnquiryCSS)
 	mux.HandleFunc("GET "+prefix+"report", q.reportPage)
 	mux.HandleFunc("POST "+prefix+"report", q.sendReport)
@@ -101,6 +102,17 @@ var badgeFormats = map[string]struct {
 	".svg":  {kindSVG, "image/svg+xml", func(w *Widget) func(*client.ProductStatus, client.Decision, Look) string { return w.renderSVG }},
 	".html": {kindHTML, "text/html; charset=utf-8", func(w *Widget) func(*client.ProductStatus, client.Decision, Look) string { return w.renderHTML }},
 	".json": {kindJSON, "application/json", func(w *Widget) func(*client.ProductStatus, client.Decision, Look) string { return w.renderJSON }},
+}
+
+// enquiryBudget gives an enquiry page one deadline for all the reads it
+// makes, so that a registry out of reach costs the shopper at most that
+// long before the page says so (503, with a link to try again).
+func (w *Widget) enquiryBudget(h http.HandlerFunc) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), w.enquiryTimeout)
+		defer cancel()
+		h(rw, r.WithContext(ctx))
+	}
 }
 
 // BadgeMaxAge is how long a browser or a CDN may show a badge without

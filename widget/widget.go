@@ -35,6 +35,8 @@ const (
 	// DefaultRenderTimeout bounds how long a badge waits for the API when
 	// the cache has no answer; past it the badge renders unknown.
 	DefaultRenderTimeout = 50 * time.Millisecond
+	// DefaultEnquiryTimeout bounds an enquiry page's reads, together.
+	DefaultEnquiryTimeout = time.Second
 	// maxRenders bounds the statuses whose renderings are kept; past it
 	// they are dropped and rendered again as asked.
 	maxRenders = 100_000
@@ -51,16 +53,17 @@ type Look struct {
 // Widget renders quality-commitment badges from a cache. It is safe for
 // concurrent use; build one per process and share it.
 type Widget struct {
-	qc            *cache.Cache
-	look          Look
-	verifyHost    string
-	timeout       time.Duration
-	lookback      time.Duration
-	now           func() time.Time
-	showNotListed bool
-	hideUnknown   bool
-	reportKey     []byte // the report form's MAC key
-	platform      string // how reports name the platform
+	qc             *cache.Cache
+	look           Look
+	verifyHost     string
+	timeout        time.Duration
+	enquiryTimeout time.Duration
+	lookback       time.Duration
+	now            func() time.Time
+	showNotListed  bool
+	hideUnknown    bool
+	reportKey      []byte // the report form's MAC key
+	platform       string // how reports name the platform
 
 	// Prepared renderings: per status (an immutable record, so its
 	// address names its version), and shared for the verdicts that say
@@ -110,6 +113,20 @@ func WithVerifyHost(host string) Option {
 			return fmt.Errorf("verify host %q is not a bare host name", host)
 		}
 		w.verifyHost = host
+		return nil
+	}
+}
+
+// WithEnquiryTimeout bounds how long an enquiry page waits for the
+// registry, all its reads together (default DefaultEnquiryTimeout, 1 s):
+// past it the page says the registry cannot be reached (503), with a link
+// to try again.
+func WithEnquiryTimeout(d time.Duration) Option {
+	return func(w *Widget) error {
+		if d <= 0 {
+			return errors.New("enquiry timeout must be positive")
+		}
+		w.enquiryTimeout = d
 		return nil
 	}
 }
@@ -184,9 +201,10 @@ func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
 		return nil, errors.New("qcsdk/widget: cache is nil")
 	}
 	w := &Widget{
-		qc:         qc,
-		verifyHost: DefaultVerifyHost,
-		timeout:    DefaultRenderTimeout,
+		qc:             qc,
+		verifyHost:     DefaultVerifyHost,
+		timeout:        DefaultRenderTimeout,
+		enquiryTimeout: DefaultEnquiryTimeout,
 	}
 	for _, o := range opts {
 		if err := o(w); err != nil {
