@@ -145,6 +145,11 @@ func (w *Widget) serveBadge(rw http.ResponseWriter, r *http.Request) {
 		plainError(rw, http.StatusBadRequest, err.Error())
 		return
 	}
+	if w.catalogue != nil && !w.catalogue(gtin) {
+		w.badgesRefused.Add(1)
+		plainError(rw, http.StatusNotFound, "not found: no such product in this shop")
+		return
+	}
 	look, vary, err := w.lookFromRequest(r)
 	if err != nil {
 		plainError(rw, http.StatusBadRequest, err.Error())

@@ -2,6 +2,7 @@ package widget_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -192,4 +193,49 @@ func TestBadgesAreCachedBrieflyEnoughForARevocation(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A platform can restrict its public badge endpoint to its catalogue: a
+// flood of valid barcodes it does not sell costs no lookup at all, and is
+// counted; its own products are served as ever.
+func TestBadgeEndpointServesOnlyTheCatalogue(t *testing.T) {
+	demo := setup(t, nil).srv.Demo()
+	ours := map[client.GTIN]bool{demo[0].GTIN: true}
+	e := setup(t, nil, widget.WithCatalogue(func(g client.GTIN) bool { return ours[g] }))
+	h := e.w.Handler("/quality/")
+	lookups := func() int64 {
+		return e.srv.Requests("GET /v1/products/{gtin}") + e.srv.Requests("POST /v1/products/batch")
+	}
+	for i := range 200 {
+		g := fmt.Sprintf("0690000%06d", i)
+		g += strconv.Itoa(checkDigit(g))
+		resp := get(t, h, "/quality/badge/"+g+".svg")
+		body(t, resp)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("GET a badge outside the catalogue (%s): %d; want 404", g, resp.StatusCode)
+		}
+	}
+	if n := lookups(); n != 0 {
+		t.Errorf("%d lookups for badges outside the catalogue; want 0", n)
+	}
+	if n := e.w.Stats().BadgesRefused; n != 200 {
+		t.Errorf("BadgesRefused = %d; want 200", n)
+	}
+	resp := get(t, h, "/quality/badge/"+string(demo[0].GTIN)+".svg")
+	if b := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(b, "<svg ") {
+		t.Errorf("GET the catalogue's own badge: %d", resp.StatusCode)
+	}
+}
+
+// checkDigit is the GS1 mod-10 check digit of the digits in g.
+func checkDigit(g string) int {
+	sum := 0
+	for i := range len(g) {
+		d := int(g[len(g)-1-i] - '0')
+		if i%2 == 0 {
+			d *= 3
+		}
+		sum += d
+	}
+	return (10 - sum%10) % 10
 }

@@ -58,6 +58,7 @@ type Widget struct {
 	verifyHost     string
 	timeout        time.Duration
 	enquiryTimeout time.Duration
+	catalogue      func(client.GTIN) bool // the badge endpoint's products; nil for any
 	lookback       time.Duration
 	now            func() time.Time
 	showNotListed  bool
@@ -70,7 +71,9 @@ type Widget struct {
 	// nothing of the product.
 	byStatus sync.Map // *client.ProductStatus → *renderSlots
 	statuses atomic.Int64
-	shared   [2]renderSlots // not listed, unknown
+
+	badgesRefused atomic.Int64   // badge requests outside the catalogue
+	shared        [2]renderSlots // not listed, unknown
 }
 
 // renderSlots holds one status's decision and renderings, a slot per kind
@@ -161,6 +164,32 @@ func WithClock(now func() time.Time) Option {
 func WithNotListed(show bool) Option {
 	return func(w *Widget) error { w.showNotListed = show; return nil }
 }
+
+// WithCatalogue restricts the Handler's public badge endpoint to the
+// platform's own products: a badge of a GTIN for which in returns false
+// is answered 404 without a lookup, so that nobody can spend the
+// platform's quota on the registry by asking for random barcodes. in is
+// called for every badge request; make it a set lookup. Pages rendered by
+// the platform itself (Page, Badge, FuncMap) are not restricted.
+func WithCatalogue(in func(client.GTIN) bool) Option {
+	return func(w *Widget) error {
+		if in == nil {
+			return errors.New("catalogue is nil")
+		}
+		w.catalogue = in
+		return nil
+	}
+}
+
+// Stats counts what the widget refused.
+type Stats struct {
+	// BadgesRefused counts requests to the badge endpoint for a product
+	// outside the catalogue (WithCatalogue), answered 404 without a lookup.
+	BadgesRefused int64
+}
+
+// Stats reads the counters.
+func (w *Widget) Stats() Stats { return Stats{BadgesRefused: w.badgesRefused.Load()} }
 
 // WithUnknown shows (the default) or hides the neutral "check on the
 // official platform" badge for a product the SDK has no answer for.
