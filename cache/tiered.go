@@ -265,19 +265,30 @@ func (t *Tiered) writeBack(ctx context.Context, key string, e *Entry) *Entry {
 	if !t.allow() {
 		return e
 	}
-	ann := t.ann.Load()
-	w, err := t.shared.Set(ctx, key, e)
+	held, err := t.through(ctx, key, e)
 	t.result(err)
 	if err != nil {
 		t.markDirty(key, e)
 		return e
+	}
+	return held
+}
+
+// through writes e through Redis, keeps Redis's winner in memory (or
+// what memory holds, if newer), announces e if it won, and returns what
+// memory holds afterwards. The caller records the outcome (result).
+func (t *Tiered) through(ctx context.Context, key string, e *Entry) (*Entry, error) {
+	ann := t.ann.Load()
+	w, err := t.shared.Set(ctx, key, e)
+	if err != nil {
+		return nil, err
 	}
 	t.clean(key, w)
 	held, _ := t.local.set(key, w, t.ann.Load() == ann)
 	if w == e {
 		_ = t.shared.Publish(ctx, key)
 	}
-	return held
+	return held, nil
 }
 
 // Set writes e through Redis, keeps the winner in memory and announces
@@ -288,15 +299,9 @@ func (t *Tiered) Set(ctx context.Context, key string, e *Entry) (*Entry, error) 
 		return nil, errStoreNoExpiry
 	}
 	if t.allow() {
-		ann := t.ann.Load()
-		w, err := t.shared.Set(ctx, key, e)
+		held, err := t.through(ctx, key, e)
 		t.result(err)
 		if err == nil {
-			t.clean(key, w)
-			held, _ := t.local.set(key, w, t.ann.Load() == ann)
-			if w == e {
-				_ = t.shared.Publish(ctx, key)
-			}
 			return held, nil
 		}
 	}
@@ -408,17 +413,10 @@ func (t *Tiered) flush() {
 			t.clean(k, nil)
 			continue
 		}
-		ann := t.ann.Load()
-		w, err := t.shared.Set(t.ctx, k, e)
-		if err != nil {
+		if _, err := t.through(t.ctx, k, e); err != nil {
 			return
 		}
-		t.clean(k, w)
 		t.flushed.Add(1)
-		_, _ = t.local.set(k, w, t.ann.Load() == ann)
-		if w == e {
-			_ = t.shared.Publish(t.ctx, k)
-		}
 	}
 }
 
