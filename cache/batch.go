@@ -2,76 +2,102 @@ package cache
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
 )
 
-// batcher groups concurrent misses into batch lookups. It holds no timer:
-// a miss is sent at once when no call is in flight, and the misses that
-// arrive while one is are sent together when it returns — group commit, so
-// that batching adds no latency to a lone miss and saves calls under load.
-// When a full batch is waiting behind a slow call (an API that answers
-// 503 with a Retry-After, say), another call starts, up to maxBatchCalls
-// in flight, so that one slow call does not hold up every miss.
+// batcher groups concurrent misses into batch lookups. It holds no timer
+// while idle: a miss is sent at once when no call is in flight, and the
+// misses that arrive while one is are sent together when it returns —
+// group commit, so that batching adds no latency to a lone miss and saves
+// calls under load.
+//
+// Three rules keep a slow or dead registry from holding up what it need
+// not:
+//
+//   - A miss nobody waits for any more (its page's budget ran out, the
+//     shopper left) is dropped before it is sent, so an outage leaves no
+//     backlog of calls behind it.
+//   - A call still out after the hedge delay (the 95th percentile of
+//     recent calls, as in Dean and Barroso's "The Tail at Scale") is
+//     hedged: the keys someone still waits for are sent again in a call
+//     of their own, and the first answer wins. Once every key of the slow
+//     call has its answer, the slow call is cancelled.
+//   - A queued miss waits only behind a call that is not yet slow; when
+//     every call in flight is, another starts, up to maxBatchCalls.
+//
+// A call is sent at the client's high priority when one of its keys is
+// awaited by a high-priority caller (the platform's own pages), and at
+// low priority otherwise (the public badge endpoint's cold lookups), so
+// that the upstream limiter serves the platform first.
 type batcher struct {
 	c       *Cache
 	mu      sync.Mutex
 	running int // calls in flight, each a run loop
+	slow    int // of those, calls out longer than the hedge delay
 	queue   []*batchReq
+	lat     latencies
 }
 
-const maxBatchCalls = 4
+// maxBatchCalls bounds the calls in flight, which is what a registry that
+// accepts connections and never answers costs: each holds a connection
+// until the fetch timeout.
+const maxBatchCalls = 8
 
-// A batchReq is one key's place in a batch call. Its answer is delivered
-// by closing done, or, for a request with then, by calling then.
+// A batchReq is one key's place in a batch call. Its answer lands the
+// key's flight.
 type batchReq struct {
-	key  client.ProductKey
-	done chan struct{}
-	then func(*Entry, error)
-	e    *Entry
-	err  error
+	skey    string
+	key     client.ProductKey
+	fl      *flight
+	hedgeOf *batchCall // for a hedge, the slow call it races
+	e       *Entry
+	err     error
 }
 
-// answer delivers r's answer. A then that stores into a remote store runs
-// in a goroutine of its own, so that a batch of 100 does not wait for 100
-// round trips one after another.
-func (r *batchReq) answer(c *Cache) {
-	if r.then == nil {
-		close(r.done)
-		return
-	}
-	if c.mem != nil || !c.spawn(func() { r.then(r.e, r.err) }) {
-		r.then(r.e, r.err)
-	}
+// A batchCall is one call in flight.
+type batchCall struct {
+	reqs   []*batchReq
+	cancel context.CancelFunc
+	slow   bool // under batcher.mu: hedged
+	done   bool // under batcher.mu: answered
 }
 
-func (b *batcher) fetch(ctx context.Context, key client.ProductKey) (*Entry, error) {
-	req := &batchReq{key: key, done: make(chan struct{})}
-	b.enqueue(req)
-	select {
-	case <-req.done:
-		return req.e, req.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
+// errAbandoned ends a flight that was dropped before it was sent. Nobody
+// receives it: a flight is dropped only when nobody waits for it.
+var errAbandoned = errors.New("qcsdk/cache: lookup abandoned: nobody waits for it")
 
-// enqueue queues reqs together, and starts a call unless one is in flight.
+// enqueue queues reqs together, and starts a call unless one that is not
+// yet slow is in flight to take them when it returns.
 func (b *batcher) enqueue(reqs ...*batchReq) {
 	if len(reqs) == 0 {
 		return
 	}
 	b.mu.Lock()
 	b.queue = append(b.queue, reqs...)
-	start := b.running == 0 || b.running < maxBatchCalls && len(b.queue) >= client.MaxBatchKeys
-	if start {
-		b.running++
-	}
+	start := b.startable()
 	b.mu.Unlock()
 	if start && !b.c.spawn(b.run) {
 		b.fail(ErrClosed)
 	}
+}
+
+// startable reports whether the queue needs a call of its own, and counts
+// it as running if so. b.mu is held.
+func (b *batcher) startable() bool {
+	if len(b.queue) == 0 || b.running >= maxBatchCalls {
+		return false
+	}
+	if b.running > b.slow && len(b.queue) < client.MaxBatchKeys {
+		return false // a call will be back soon to take them
+	}
+	b.running++
+	return true
 }
 
 // fail answers every queued miss with err.
@@ -83,24 +109,64 @@ func (b *batcher) fail(err error) {
 	b.mu.Unlock()
 	for _, r := range reqs {
 		r.err = err
-		r.answer(b.c)
+		b.answer(r)
 	}
 }
 
 func (b *batcher) run() {
 	for {
+		reqs := b.next()
+		if reqs == nil {
+			return
+		}
+		b.call(reqs)
+	}
+}
+
+// next takes the next call's keys off the queue, the high-priority ones
+// first, leaving out the ones nobody waits for; nil when the queue is
+// empty, and then the run loop ends.
+func (b *batcher) next() []*batchReq {
+	f := &b.c.flights
+	for {
 		b.mu.Lock()
 		if len(b.queue) == 0 {
 			b.running--
 			b.mu.Unlock()
-			return
+			return nil
+		}
+		if len(b.queue) > client.MaxBatchKeys {
+			slices.SortStableFunc(b.queue, func(x, y *batchReq) int {
+				return boolOrder(y.fl.high.Load()) - boolOrder(x.fl.high.Load())
+			})
 		}
 		n := min(len(b.queue), client.MaxBatchKeys)
-		reqs := append([]*batchReq(nil), b.queue[:n]...)
+		reqs := slices.Clone(b.queue[:n])
 		b.queue = append(b.queue[:0], b.queue[n:]...)
 		b.mu.Unlock()
-		b.call(reqs)
+
+		kept := reqs[:0]
+		for _, r := range reqs {
+			switch {
+			case r.hedgeOf == nil && f.drop(r.skey, r.fl, errAbandoned):
+				b.c.stats.abandoned.Add(1)
+			case r.hedgeOf != nil && !f.wanted(r.fl), f.isLanded(r.fl):
+				// answered meanwhile, by the call it hedged or the other way round
+			default:
+				kept = append(kept, r)
+			}
+		}
+		if len(kept) > 0 {
+			return kept
+		}
 	}
+}
+
+func boolOrder(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 // call answers one group of misses with one call: a GET for a lone key
@@ -109,14 +175,45 @@ func (b *batcher) call(reqs []*batchReq) {
 	c := b.c
 	ctx, cancel := context.WithTimeout(c.bg, c.fetchTimeout)
 	defer cancel()
-	defer func() {
-		for _, r := range reqs {
-			r.answer(c)
+	if !slices.ContainsFunc(reqs, func(r *batchReq) bool { return r.fl.high.Load() }) {
+		ctx = client.WithPriority(ctx, client.PriorityLow)
+	}
+	bc := &batchCall{reqs: reqs, cancel: cancel}
+	if d := b.lat.hedgeDelay(); d > 0 {
+		hedge := time.AfterFunc(d, func() { b.hedge(bc) })
+		defer hedge.Stop()
+	}
+	start := time.Now()
+	err := b.send(ctx, reqs)
+	if err == nil {
+		b.lat.add(time.Since(start))
+	}
+	b.mu.Lock()
+	bc.done = true
+	if bc.slow {
+		b.slow--
+	}
+	b.mu.Unlock()
+	for _, r := range reqs {
+		b.answer(r)
+	}
+	for _, r := range reqs {
+		if r.hedgeOf != nil && r.hedgeOf.settled(&c.flights) {
+			r.hedgeOf.cancel() // nothing left to learn from the slow call
 		}
-	}()
+	}
+}
+
+// send makes the call and sets each request's answer; the error is the
+// call's own, for the latency record.
+func (b *batcher) send(ctx context.Context, reqs []*batchReq) error {
+	c := b.c
+	if slices.ContainsFunc(reqs, func(r *batchReq) bool { return r.hedgeOf != nil }) {
+		c.stats.hedges.Add(1)
+	}
 	if len(reqs) == 1 {
 		reqs[0].e, reqs[0].err = c.fetchOne(ctx, reqs[0].key, nil)
-		return
+		return reqs[0].err
 	}
 	keys := make([]client.ProductKey, len(reqs))
 	for i, r := range reqs {
@@ -136,7 +233,95 @@ func (b *batcher) call(reqs []*batchReq) {
 			r.err = err
 		}
 	}
+	return err
 }
+
+// answer lands r's flight with its answer. Storing it into a remote store
+// runs in a goroutine of its own, so that a batch of 100 does not wait
+// for 100 round trips one after another.
+func (b *batcher) answer(r *batchReq) {
+	c := b.c
+	if c.flights.isLanded(r.fl) {
+		return // the hedge, or the call it raced, answered first
+	}
+	land := func() { c.land(r.skey, r.key, r.fl, r.e, r.err) }
+	if c.mem != nil || !c.spawn(land) {
+		land()
+	}
+}
+
+// hedge sends again, in a call of their own, the keys of a slow call that
+// someone still waits for, and lets queued misses start a call rather
+// than wait behind it.
+func (b *batcher) hedge(bc *batchCall) {
+	f := &b.c.flights
+	b.mu.Lock()
+	if bc.done {
+		b.mu.Unlock()
+		return // it answered as the timer fired
+	}
+	var again []*batchReq
+	for _, r := range bc.reqs {
+		// A hedge is not hedged again: two slow calls in a row say the
+		// registry is slow, and a third would only add to its load.
+		if r.hedgeOf == nil && f.wanted(r.fl) {
+			again = append(again, &batchReq{skey: r.skey, key: r.key, fl: r.fl, hedgeOf: bc})
+		}
+	}
+	bc.slow = true
+	b.slow++
+	b.queue = append(again, b.queue...)
+	start := b.startable()
+	b.mu.Unlock()
+	if start && !b.c.spawn(b.run) {
+		b.fail(ErrClosed)
+	}
+}
+
+// settled reports whether every key of the call has its answer or is no
+// longer awaited.
+func (bc *batchCall) settled(f *flights) bool {
+	for _, r := range bc.reqs {
+		if f.wanted(r.fl) {
+			return false
+		}
+	}
+	return true
+}
+
+// latencies keeps the durations of the last calls that answered, for
+// the hedge delay.
+type latencies struct {
+	mu    sync.Mutex
+	ring  [64]time.Duration
+	n     int
+	delay atomic.Int64 // the hedge delay, in nanoseconds; 0 until known
+}
+
+// No call is hedged until hedgeSamples calls have said what slow is; and
+// none sooner than minHedge, below which the noise of a busy machine
+// would hedge calls that are not slow at all.
+const (
+	minHedge     = 5 * time.Millisecond
+	hedgeSamples = 16
+)
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ring[l.n%len(l.ring)] = d
+	l.n++
+	if l.n < hedgeSamples {
+		return
+	}
+	s := slices.Clone(l.ring[:min(l.n, len(l.ring))])
+	slices.Sort(s)
+	l.delay.Store(int64(max(minHedge, s[len(s)*95/100])))
+}
+
+// hedgeDelay is how long a call may be out before it is hedged; 0 for
+// never, while too few calls are known.
+func (l *latencies) hedgeDelay() time.Duration { return time.Duration(l.delay.Load()) }
 
 // Statuses looks up many products at once, as a listing page does, and
 // answers in input order. Hits are answered from the store; the misses
@@ -156,7 +341,7 @@ func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []client
 		}
 		skeys[i] = storeKey(ck)
 		e, now := c.peek(ctx, skeys[i])
-		e, fl := c.begin(skeys[i], ck, e, now, &queue)
+		e, fl := c.begin(ctx, skeys[i], ck, e, now, &queue)
 		if e != nil {
 			out[i].Status = e.Status
 		}

@@ -326,7 +326,7 @@ func (c *Cache) lookup(ctx context.Context, skey string, key client.ProductKey) 
 		c.stats.hits.Add(1)
 		return e, nil
 	}
-	e, fl := c.begin(skey, key, e, now, nil)
+	e, fl := c.begin(ctx, skey, key, e, now, nil)
 	if e != nil {
 		return e, nil
 	}
@@ -334,10 +334,11 @@ func (c *Cache) lookup(ctx context.Context, skey string, key client.ProductKey) 
 }
 
 // begin answers from what peek found when it may, and otherwise joins the
-// fetch of the key in flight or starts one. With a queue (Statuses), a
-// fetch it would start through the batcher is queued instead, for the
-// caller to hand the batcher all at once.
-func (c *Cache) begin(skey string, key client.ProductKey, e *Entry, now time.Time, queue *[]*batchReq) (*Entry, *flight) {
+// fetch of the key in flight or starts one, as a caller who waits for it
+// (and must then await it). With a queue (Statuses), a fetch it would
+// start through the batcher is queued instead, for the caller to hand the
+// batcher all at once.
+func (c *Cache) begin(ctx context.Context, skey string, key client.ProductKey, e *Entry, now time.Time, queue *[]*batchReq) (*Entry, *flight) {
 	if e != nil && !e.Tombstone() && e.Status != nil {
 		if now.Before(e.FreshUntil) {
 			c.stats.hits.Add(1)
@@ -350,30 +351,45 @@ func (c *Cache) begin(skey string, key client.ProductKey, e *Entry, now time.Tim
 		}
 	}
 	c.stats.misses.Add(1)
-	fl, leader := c.flights.join(skey)
+	fl, leader := c.flights.join(skey, true)
+	if client.PriorityOf(ctx) == client.PriorityHigh {
+		fl.high.Store(true)
+	}
 	if !leader {
 		c.stats.coalesced.Add(1)
 		return nil, fl
 	}
-	if queue != nil && c.batched(e) {
-		*queue = append(*queue, &batchReq{key: key, then: func(got *Entry, err error) {
-			c.land(skey, key, fl, got, err)
-		}})
-		return nil, fl
+	c.start(skey, key, e, fl, queue)
+	return nil, fl
+}
+
+// start sends the fetch a flight stands for: through the batcher (queued
+// for the caller when it has a queue) for an unknown key, or on its own,
+// with the ETag, for a known one.
+func (c *Cache) start(skey string, key client.ProductKey, old *Entry, fl *flight, queue *[]*batchReq) {
+	if c.batched(old) {
+		r := &batchReq{skey: skey, key: key, fl: fl}
+		if queue != nil {
+			*queue = append(*queue, r)
+		} else {
+			c.batch.enqueue(r)
+		}
+		return
 	}
-	old := e
 	if !c.spawn(func() {
-		e, err := c.fetch(key, old)
+		ctx, cancel := context.WithTimeout(c.bg, c.fetchTimeout)
+		defer cancel()
+		e, err := c.fetchOne(ctx, key, old)
 		c.land(skey, key, fl, e, err)
 	}) {
 		c.flights.land(skey, fl, nil, ErrClosed)
 	}
-	return nil, fl
 }
 
 // await waits for a flight, or for ctx; either way a failure falls back to
-// what the store holds.
+// what the store holds. A flight nobody awaits any more is not sent.
 func (c *Cache) await(ctx context.Context, skey string, fl *flight) (*Entry, error) {
+	defer c.flights.leave(fl)
 	select {
 	case <-fl.done:
 		if fl.err == nil {
@@ -432,17 +448,12 @@ func (c *Cache) fallback(ctx context.Context, skey string, cause error) (*Entry,
 // many lookups see it stale: a lookup that finds a fetch of the key in
 // flight leaves it to that one.
 func (c *Cache) refresh(skey string, key client.ProductKey, old *Entry) {
-	fl, leader := c.flights.join(skey)
+	fl, leader := c.flights.join(skey, false)
 	if !leader {
 		return
 	}
-	if !c.spawn(func() {
-		c.stats.refreshes.Add(1)
-		e, err := c.fetch(key, old)
-		c.land(skey, key, fl, e, err)
-	}) {
-		c.flights.land(skey, fl, nil, ErrClosed)
-	}
+	c.stats.refreshes.Add(1)
+	c.start(skey, key, old, fl, nil)
 }
 
 // spawn runs f in a goroutine that Close waits for, unless the cache is
@@ -474,19 +485,12 @@ func (c *Cache) batched(old *Entry) bool {
 	return c.batching && (old == nil || old.Tombstone() || old.ETag == "")
 }
 
-// fetch asks the API for one key.
-func (c *Cache) fetch(key client.ProductKey, old *Entry) (*Entry, error) {
-	ctx, cancel := context.WithTimeout(c.bg, c.fetchTimeout)
-	defer cancel()
-	if c.batched(old) {
-		return c.batch.fetch(ctx, key)
-	}
-	return c.fetchOne(ctx, key, old)
-}
-
 // land stores a fetched answer and ends the key's flight with what the
 // store holds afterwards.
 func (c *Cache) land(skey string, key client.ProductKey, fl *flight, e *Entry, err error) {
+	if c.flights.isLanded(fl) {
+		return // a hedge answered first
+	}
 	if err == nil {
 		ctx, cancel := context.WithTimeout(c.bg, c.fetchTimeout)
 		e, err = c.keep(ctx, skey, e)
@@ -583,12 +587,15 @@ type Stats struct {
 	Batches      int64 // of those, batch lookups
 	Errors       int64 // lookups whose fetch failed
 	StoreErrors  int64 // store operations that failed (a dead Redis)
+	Hedges       int64 // of Upstream, calls that raced a slow one for its keys
+	Abandoned    int64 // lookups dropped unsent: nobody waited for them any more
 }
 
 type counters struct {
 	hits                                                    striped // every page view of a warm product: the hot one
 	misses, staleServed, staleIfError, refreshes, coalesced atomic.Int64
 	upstream, revalidated, batches, errors, storeErrors     atomic.Int64
+	hedges, abandoned                                       atomic.Int64
 }
 
 // striped is a counter spread over cache lines, each add landing on a
@@ -618,5 +625,6 @@ func (c *Cache) Stats() Stats {
 		StaleIfError: s.staleIfError.Load(), Refreshes: s.refreshes.Load(), Coalesced: s.coalesced.Load(),
 		Upstream: s.upstream.Load(), Revalidated: s.revalidated.Load(), Batches: s.batches.Load(),
 		Errors: s.errors.Load(), StoreErrors: s.storeErrors.Load(),
+		Hedges: s.hedges.Load(), Abandoned: s.abandoned.Load(),
 	}
 }

@@ -118,8 +118,9 @@ func TestThousandConcurrentMissesMakeOneCall(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if n := e.srv.Requests(""); n != 1 {
-		t.Errorf("1,000 concurrent misses made %d calls, want 1", n)
+	// A call that slow is hedged once: the hedge shares its flight too.
+	if n, h := e.srv.Requests(""), e.cache.Stats().Hedges; n-h != 1 || h > 1 {
+		t.Errorf("1,000 concurrent misses made %d calls (%d of them hedges), want 1 and at most one hedge", n, h)
 	}
 	if s := e.cache.Stats(); s.Coalesced+s.Hits < 999 {
 		t.Errorf("stats %+v: want the other 999 coalesced or hits", s)
@@ -145,8 +146,8 @@ func TestACallerLeavesOnItsOwnContext(t *testing.T) {
 	if err := <-patient; err != nil {
 		t.Errorf("the patient caller got %v: the impatient one cancelled the shared fetch", err)
 	}
-	if n := e.srv.Requests(productRoute); n != 1 {
-		t.Errorf("%d calls, want 1", n)
+	if n, h := e.srv.Requests(productRoute), e.cache.Stats().Hedges; n-h != 1 || h > 1 {
+		t.Errorf("%d calls (%d of them hedges), want 1 and at most one hedge", n, h)
 	}
 }
 
@@ -294,8 +295,10 @@ func TestAListingPageIsOneBatchCall(t *testing.T) {
 			t.Fatal(it.Err)
 		}
 	}
-	if n := e.srv.Requests(""); n != 3 {
-		t.Errorf("after 110 more misses: %d calls in all; want 3", n)
+	// (A call slower than the recent ones is hedged: a busy machine
+	// may make one so.)
+	if n, h := e.srv.Requests(""), e.cache.Stats().Hedges; n-h != 3 {
+		t.Errorf("after 110 more misses: %d calls in all, %d of them hedges; want 3 besides the hedges", n, h)
 	}
 }
 

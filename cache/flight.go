@@ -1,13 +1,17 @@
 package cache
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // flights coalesces the fetches of a key: while one is in flight, every
 // other lookup of the key waits for its answer instead of calling the API.
-// It does what x/sync's singleflight does, with one difference the batch
-// path needs: join says at once whether the caller leads the fetch, so
-// that Statuses can queue all the fetches it leads into one batch call
-// before any of them starts.
+// It does what x/sync's singleflight does, with what the batch path needs
+// besides: join says at once whether the caller leads the fetch, so that
+// Statuses can queue all the fetches it leads into one batch call before
+// any of them starts; and a flight counts the callers waiting for it, so
+// that a fetch nobody waits for any more is never sent.
 type flights struct {
 	mu sync.Mutex
 	m  map[string]*flight
@@ -18,32 +22,99 @@ type flight struct {
 	done chan struct{}
 	e    *Entry
 	err  error
+
+	// Under flights.mu:
+	waiters int  // callers in await
+	keep    bool // a background refresh: sent whether anyone waits or not
+	landed  bool
+
+	// high is set once a caller at the client's high priority (the
+	// platform's own pages) waits: the call that fetches it is then high.
+	high atomic.Bool
 }
 
 // join returns the flight of key in progress, or starts one that the
-// caller leads: the caller must then land it.
-func (f *flights) join(key string) (fl *flight, leader bool) {
+// caller leads: the caller must then land it (or drop it). A caller that
+// will wait for the answer says so, and must leave when it stops waiting;
+// one that will not (a background refresh) makes the flight one to send
+// whether or not anyone waits.
+func (f *flights) join(key string, waits bool) (fl *flight, leader bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if fl := f.m[key]; fl != nil {
-		return fl, false
+	fl = f.m[key]
+	if fl == nil {
+		if f.m == nil {
+			f.m = make(map[string]*flight)
+		}
+		fl = &flight{done: make(chan struct{})}
+		f.m[key] = fl
+		leader = true
 	}
-	if f.m == nil {
-		f.m = make(map[string]*flight)
+	if waits {
+		fl.waiters++
+	} else {
+		fl.keep = true
 	}
-	fl = &flight{done: make(chan struct{})}
-	f.m[key] = fl
-	return fl, true
+	return fl, leader
 }
 
-// land ends a flight with its answer and wakes its waiters. Lookups that
-// come after it start a flight of their own.
-func (f *flights) land(key string, fl *flight, e *Entry, err error) {
+// leave says that a caller stopped waiting for fl.
+func (f *flights) leave(fl *flight) {
 	f.mu.Lock()
+	fl.waiters--
+	f.mu.Unlock()
+}
+
+// wanted reports whether fl's answer is still awaited: it has not landed,
+// and someone waits for it or it is a background refresh.
+func (f *flights) wanted(fl *flight) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !fl.landed && (fl.waiters > 0 || fl.keep)
+}
+
+// drop ends fl with err if nobody waits for it, and reports whether it
+// did: the fetch it stood for need not be sent. A lookup of key that
+// comes after starts a flight of its own.
+func (f *flights) drop(key string, fl *flight, err error) bool {
+	f.mu.Lock()
+	if fl.landed || fl.waiters > 0 || fl.keep {
+		f.mu.Unlock()
+		return false
+	}
+	fl.landed = true
+	if f.m[key] == fl {
+		delete(f.m, key)
+	}
+	f.mu.Unlock()
+	fl.err = err
+	close(fl.done)
+	return true
+}
+
+// land ends a flight with its answer and wakes its waiters, and reports
+// whether it did: a flight lands once, whichever of its fetches (a
+// hedged batch sends some twice) answers first. Lookups that come after
+// it start a flight of their own.
+func (f *flights) land(key string, fl *flight, e *Entry, err error) bool {
+	f.mu.Lock()
+	if fl.landed {
+		f.mu.Unlock()
+		return false
+	}
+	fl.landed = true
 	if f.m[key] == fl {
 		delete(f.m, key)
 	}
 	f.mu.Unlock()
 	fl.e, fl.err = e, err
 	close(fl.done)
+	return true
+}
+
+// isLanded reports whether fl has its answer.
+func (f *flights) isLanded(fl *flight) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return fl.landed
 }

@@ -50,7 +50,7 @@ func read[T any](c *Cache, ctx context.Context, skey string, fetch fetchRaw) (T,
 		c.stats.hits.Add(1)
 	case e != nil && e.Raw != nil && now.Before(e.FreshUntil.Add(c.swr)) && now.Before(e.Expires):
 		c.stats.staleServed.Add(1)
-		if fl, leader := c.flights.join(skey); leader {
+		if fl, leader := c.flights.join(skey, false); leader {
 			old := e
 			if !c.spawn(func() {
 				c.stats.refreshes.Add(1)
@@ -62,7 +62,7 @@ func read[T any](c *Cache, ctx context.Context, skey string, fetch fetchRaw) (T,
 		}
 	default:
 		c.stats.misses.Add(1)
-		fl, leader := c.flights.join(skey)
+		fl, leader := c.flights.join(skey, true)
 		if leader {
 			old := e
 			if !c.spawn(func() {

@@ -52,7 +52,10 @@ func WithPriority(ctx context.Context, p Priority) context.Context {
 	return context.WithValue(ctx, priorityKey{}, p)
 }
 
-func priorityOf(ctx context.Context) Priority {
+// PriorityOf returns the priority of calls under ctx: the one
+// WithPriority set, or PriorityHigh. A cache that sends one call for many
+// callers' keys reads it to give the call the highest of theirs.
+func PriorityOf(ctx context.Context) Priority {
 	p, _ := ctx.Value(priorityKey{}).(Priority)
 	return p
 }
@@ -290,7 +293,7 @@ func (c *Client) admit(ctx context.Context) error {
 		return nil
 	}
 	now := c.now()
-	if priorityOf(ctx) == PriorityLow {
+	if PriorityOf(ctx) == PriorityLow {
 		if !c.quota.admitLow(lim, now) {
 			c.quota.throttledLow.Add(1)
 			return &RateLimitError{Limit: c.RateLimit(), Throttled: true, Priority: PriorityLow,

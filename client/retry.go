@@ -243,7 +243,7 @@ func (k *call) check(ctx context.Context, resp *http.Response, err error) (bool,
 	// A retry spends the quota as a first attempt does.
 	var res *rate.Reservation
 	if lim := k.c.quota.lim.Load(); lim != nil {
-		if priorityOf(ctx) == PriorityLow {
+		if PriorityOf(ctx) == PriorityLow {
 			if !k.c.quota.admitLow(lim, now) {
 				k.gaveUp = ErrRetryThrottled
 				return false, nil
