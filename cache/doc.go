@@ -36,6 +36,19 @@
 // batching adds no latency when traffic is light. Statuses looks up a
 // whole listing page: its misses go out together, one call per 100.
 //
+// A slow or dead registry holds up only what it must. A miss whose callers
+// all gave up before it was sent is dropped (Stats.Abandoned), so an
+// outage leaves no backlog of calls behind it; one a call already asked
+// for is kept when it answers, for the next view. A call out longer than
+// the 95th percentile of recent calls is hedged: the keys someone still
+// waits for go again in a call of their own, the first answer wins, and
+// the slow call is cancelled once it has nothing left to answer
+// (Stats.Hedges). At most 8 calls are in flight. A call runs at the
+// client's low priority unless a caller at high priority (the default)
+// waits for one of its keys, so that the public badge endpoint's cold
+// lookups (client.WithPriority) leave the quota's reserve to the
+// platform's own pages.
+//
 // # Enquiry reads
 //
 // The consumer enquiry pages read makers, commitments, inspections, cases
