@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -124,4 +125,39 @@ func BenchmarkNaiveIntegration(b *testing.B) {
 	if e.srv.Requests("GET /v1/products/{gtin}") < 2 {
 		b.Fatal("the naive integration did not call the API")
 	}
+}
+
+// BenchmarkWarmBadgeEndpoint is a warm badge through the Handler, as an
+// <img> asks for it: the lookup limits must cost it nothing.
+//
+//	go test -run '^$' -bench 'Badge' -benchmem -count 10 ./widget/
+func BenchmarkWarmBadgeEndpoint(b *testing.B) {
+	e := setup(b, nil)
+	h := e.w.Handler("/quality/")
+	req := httptest.NewRequest(http.MethodGet, "/quality/badge/"+string(e.srv.Demo()[0].GTIN)+".svg?locale=en", nil)
+	rw := &discardWriter{h: make(http.Header)}
+	h.ServeHTTP(rw, req)
+	if rw.code != http.StatusOK || rw.h.Get("Cache-Control") == "no-store" {
+		b.Fatalf("the warm badge: %d, %q", rw.code, rw.h.Get("Cache-Control"))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(rw, req)
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps only the status and
+// headers, so that the benchmark measures the handler.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (d *discardWriter) Header() http.Header  { return d.h }
+func (d *discardWriter) WriteHeader(code int) { d.code = code }
+func (d *discardWriter) Write(p []byte) (int, error) {
+	if d.code == 0 {
+		d.code = http.StatusOK
+	}
+	return len(p), nil
 }

@@ -79,6 +79,25 @@
 // shopper typed comes back in the form. Link to it from a product page as
 // /quality/report?gtin={gtin}&listing={url}.
 //
+// # The public endpoint's budgets
+//
+// The badge endpoint answers anyone on the internet, and a badge the cache
+// cannot answer at once costs a call on the platform's registry quota. So
+// a cold badge is looked up only within two budgets: its client
+// address's (WithBadgeLookupLimitPerAddress: 5 a second, in bursts of 60,
+// enough for a listing page's badges at once) and the endpoint's overall
+// (WithBadgeLookupLimit: 50 a second, in bursts of 120). Past either, it
+// is the unknown badge at once — 200, stored by no cache, so that the
+// next view asks again — counted in Stats.BadgesThrottled. A warm badge
+// is always served, and costs nothing more. An admitted lookup runs at
+// client.PriorityLow: it never takes the share of the upstream limit
+// (client.WithUpstreamLimit) the platform's own pages keep. Addresses
+// share a fixed set of limiters by hash, so that a flood of addresses
+// costs no memory and an idle widget runs nothing; two unrelated
+// addresses may share one. Behind a proxy, say where the shopper's
+// address is (WithClientAddress). WithCatalogue, besides, answers 404
+// for a product the platform does not sell, without a lookup.
+//
 // # Speed
 //
 // A badge is rendered once per product version, decision and look, and

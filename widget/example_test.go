@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -97,4 +98,21 @@ func ExampleWidget_Page() {
 	// Output:
 	// 3 badges
 	// 1 batch call
+}
+
+// A platform behind a reverse proxy that overwrites X-Real-IP with the
+// address it was called from gives each shopper their own budget of cold
+// lookups on the public badge endpoint, and the public as a whole a share
+// of the registry's quota.
+func ExampleWithClientAddress() {
+	var qc *cache.Cache // the platform's cache
+	badges, err := widget.New(qc,
+		widget.WithClientAddress(func(r *http.Request) string { return r.Header.Get("X-Real-IP") }),
+		widget.WithBadgeLookupLimitPerAddress(5, 60),
+		widget.WithBadgeLookupLimit(20, 60),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	http.Handle("/quality/", badges.Handler("/quality/"))
 }

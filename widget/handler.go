@@ -26,6 +26,13 @@ import (
 // Accept-Language. Responses carry an ETag and Cache-Control, and answer
 // a matching If-None-Match with 304. A malformed GTIN or look is a 400
 // that says what is wrong.
+//
+// The badge endpoint is public: a badge the cache cannot answer at once is
+// looked up only within the endpoint's lookup limits, per client address
+// and overall (WithBadgeLookupLimitPerAddress, WithBadgeLookupLimit), at
+// low priority (client.PriorityLow); past them it is the unknown badge,
+// not stored by any cache. WithCatalogue keeps it to the platform's
+// products.
 func (w *Widget) Handler(prefix string) http.Handler {
 	if !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
@@ -155,7 +162,7 @@ func (w *Widget) serveBadge(rw http.ResponseWriter, r *http.Request) {
 		plainError(rw, http.StatusBadRequest, err.Error())
 		return
 	}
-	st, d, slots, lookupErr := w.status(r.Context(), string(gtin))
+	st, d, slots, lookupErr := w.statusFor(r.Context(), string(gtin), r)
 	rd := w.rendered(f.kind, slots, st, d, look, f.render(w))
 
 	h := rw.Header()
@@ -168,10 +175,15 @@ func (w *Widget) serveBadge(rw http.ResponseWriter, r *http.Request) {
 		h.Set("Vary", "Accept-Language")
 	}
 	h.Set("ETag", rd.etag)
-	if lookupErr != nil || d.Verdict == client.VerdictUnknown {
+	switch {
+	case errors.Is(lookupErr, errThrottled):
+		// The refusal is this address's, or this moment's: no cache may
+		// show it to anyone else, and the shopper's next view asks again.
+		h.Set("Cache-Control", "no-store")
+	case lookupErr != nil || d.Verdict == client.VerdictUnknown:
 		// Try again soon: the registry may answer next time.
 		h.Set("Cache-Control", "public, max-age=10")
-	} else {
+	default:
 		h.Set("Cache-Control", badgeCacheControl)
 	}
 	if notModified(r, rd.etag) {

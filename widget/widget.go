@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"html/template"
 	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -74,6 +75,8 @@ type Widget struct {
 
 	badgesRefused atomic.Int64   // badge requests outside the catalogue
 	shared        [2]renderSlots // not listed, unknown
+
+	adm admission // the badge endpoint's lookup limits
 }
 
 // renderSlots holds one status's decision and renderings, a slot per kind
@@ -152,8 +155,8 @@ func WithLookback(d time.Duration) Option {
 	return func(w *Widget) error { w.lookback = d; return nil }
 }
 
-// WithClock sets the time the verdict is judged at; nil (the default) is
-// the cache's clock.
+// WithClock sets the time the verdict is judged at, and the lookup limits
+// of the badge endpoint refill by; nil (the default) is the cache's clock.
 func WithClock(now func() time.Time) Option {
 	return func(w *Widget) error { w.now = now; return nil }
 }
@@ -186,10 +189,24 @@ type Stats struct {
 	// BadgesRefused counts requests to the badge endpoint for a product
 	// outside the catalogue (WithCatalogue), answered 404 without a lookup.
 	BadgesRefused int64
+	// BadgesThrottled counts requests to the badge endpoint for a badge
+	// the cache could not answer at once that the lookup limits refused
+	// (WithBadgeLookupLimit, WithBadgeLookupLimitPerAddress), answered
+	// with the unknown badge without a lookup. Of those,
+	// BadgesThrottledByAddress were over their address's limit, and the
+	// rest over the overall one.
+	BadgesThrottled          int64
+	BadgesThrottledByAddress int64
 }
 
 // Stats reads the counters.
-func (w *Widget) Stats() Stats { return Stats{BadgesRefused: w.badgesRefused.Load()} }
+func (w *Widget) Stats() Stats {
+	return Stats{
+		BadgesRefused:            w.badgesRefused.Load(),
+		BadgesThrottled:          w.adm.throttled.Load(),
+		BadgesThrottledByAddress: w.adm.byAddress.Load(),
+	}
+}
 
 // WithUnknown shows (the default) or hides the neutral "check on the
 // official platform" badge for a product the SDK has no answer for.
@@ -235,6 +252,8 @@ func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
 		timeout:        DefaultRenderTimeout,
 		enquiryTimeout: DefaultEnquiryTimeout,
 	}
+	w.adm.rate, w.adm.burst = DefaultBadgeLookupRate, DefaultBadgeLookupBurst
+	w.adm.addrRate, w.adm.addrBurst = DefaultBadgeLookupRatePerAddress, DefaultBadgeLookupBurstPerAddress
 	for _, o := range opts {
 		if err := o(w); err != nil {
 			return nil, fmt.Errorf("qcsdk/widget: %w", err)
@@ -244,6 +263,7 @@ func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
 		w.reportKey = make([]byte, 32)
 		_, _ = rand.Read(w.reportKey)
 	}
+	w.adm.init()
 	return w, nil
 }
 
@@ -260,6 +280,15 @@ var unknown = client.Decision{Verdict: client.VerdictUnknown}
 
 // status is Status with the slots the product's renderings go in.
 func (w *Widget) status(ctx context.Context, gtin string) (*client.ProductStatus, client.Decision, *renderSlots, error) {
+	return w.statusFor(ctx, gtin, nil)
+}
+
+// statusFor is status for a request to the public badge endpoint, or for
+// the platform's own pages when public is nil. A public request's cold
+// lookup must be admitted by the endpoint's lookup limits, and runs at
+// low priority, so that the public never spends what the platform's own
+// pages need; a warm one costs nothing more.
+func (w *Widget) statusFor(ctx context.Context, gtin string, public *http.Request) (*client.ProductStatus, client.Decision, *renderSlots, error) {
 	st, now, ok := w.qc.Cached(gtin)
 	if !ok && ctx.Err() != nil {
 		// The page's budget is spent, or the shopper has gone: ask no
@@ -267,6 +296,17 @@ func (w *Widget) status(ctx context.Context, gtin string) (*client.ProductStatus
 		return nil, unknown, &w.shared[1], ctx.Err()
 	}
 	if !ok {
+		if public != nil {
+			if w.now != nil {
+				now = w.now()
+			} else if now.IsZero() {
+				now = time.Now()
+			}
+			if err := w.adm.admit(public, now); err != nil {
+				return nil, unknown, &w.shared[1], err
+			}
+			ctx = client.WithPriority(ctx, client.PriorityLow)
+		}
 		ctx, cancel := context.WithTimeout(ctx, w.timeout)
 		var err error
 		st, err = w.qc.StatusByGTIN(ctx, gtin)
