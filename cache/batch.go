@@ -331,7 +331,7 @@ func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []client
 	out := make([]client.BatchItem, len(keys))
 	waits := make([]*flight, len(keys))
 	skeys := make([]string, len(keys))
-	var queue []*batchReq
+	cks := make([]client.ProductKey, len(keys))
 	for i, k := range keys {
 		out[i].Key = k
 		ck, err := canonical(k)
@@ -339,9 +339,15 @@ func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []client
 			out[i].Err = err
 			continue
 		}
-		skeys[i] = storeKey(ck)
-		e, now := c.peek(ctx, skeys[i])
-		e, fl := c.begin(ctx, skeys[i], ck, e, now, &queue)
+		cks[i], skeys[i] = ck, storeKey(ck)
+	}
+	entries, nows := c.peekMany(ctx, skeys)
+	var queue []*batchReq
+	for i := range keys {
+		if skeys[i] == "" {
+			continue
+		}
+		e, fl := c.begin(ctx, skeys[i], cks[i], entries[i], nows[i], &queue)
 		if e != nil {
 			out[i].Status = e.Status
 		}
@@ -360,4 +366,51 @@ func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []client
 		out[i].Status = e.Status
 	}
 	return out
+}
+
+// peekMany is peek for a page's keys ("" for none): a shared store that
+// reads many keys at once (MultiGetter) is asked once for all the keys
+// its memory tier cannot answer, rather than once per product, one after
+// another.
+func (c *Cache) peekMany(ctx context.Context, skeys []string) ([]*Entry, []time.Time) {
+	entries := make([]*Entry, len(skeys))
+	nows := make([]time.Time, len(skeys))
+	mg, ok := c.store.(MultiGetter)
+	if c.mem != nil || !ok {
+		for i, k := range skeys {
+			if k != "" {
+				entries[i], nows[i] = c.peek(ctx, k)
+			}
+		}
+		return entries, nows
+	}
+	ask := make([]string, 0, len(skeys))
+	at := make([]int, 0, len(skeys))
+	for i, k := range skeys {
+		if k == "" {
+			continue
+		}
+		if c.near != nil {
+			if e, now, ok := c.near.getNow(k); e != nil && ok && !e.Tombstone() {
+				entries[i], nows[i] = e, now
+				continue
+			}
+		}
+		ask, at = append(ask, k), append(at, i)
+	}
+	if len(ask) == 0 {
+		return entries, nows
+	}
+	got, err := mg.GetMany(ctx, ask)
+	now := c.clock.Now() // after the read, as in peek
+	if err != nil {
+		c.stats.storeErrors.Add(1)
+	}
+	for j, i := range at {
+		nows[i] = now
+		if err == nil {
+			entries[i] = got[j]
+		}
+	}
+	return entries, nows
 }

@@ -78,6 +78,9 @@
 // server ever shows an older answer after a newer one. A server whose
 // subscription was lost checks every memory copy the same way, and what a
 // server learnt while Redis was down is written to Redis once it answers.
+// Each of these stores also reads many keys at once (MultiGetter): the
+// keys of a page that the memory tier lacks cost two round trips to Redis
+// together, not two per product.
 //
 // A dead or slow Redis degrades to the memory tier and the API, never to an
 // error page: Redis calls have a short timeout (100 ms; build the go-redis

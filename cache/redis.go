@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -118,8 +119,9 @@ type redisSub struct {
 }
 
 var (
-	_ Store    = (*Redis)(nil)
-	_ Notifier = (*Redis)(nil)
+	_ Store       = (*Redis)(nil)
+	_ MultiGetter = (*Redis)(nil)
+	_ Notifier    = (*Redis)(nil)
 )
 
 // NewRedis builds a Redis store on rdb. The store does not own rdb: Close
@@ -274,56 +276,162 @@ func split(val string) (version int64, fetched time.Time, d []byte, ok bool) {
 // maker: the entry, then the stamps that may concern it and the records
 // it refers to that this process does not hold (these live under keys of
 // their own, which a Redis Cluster may keep on other nodes, so one script
-// cannot read them all).
+// cannot read them all). It is GetMany of one key: a pipeline of one
+// command costs what the command does.
 func (r *Redis) Get(ctx context.Context, key string) (*Entry, error) {
+	es, err := r.GetMany(ctx, []string{key})
+	if err != nil {
+		return nil, err
+	}
+	return es[0], nil
+}
+
+// GetMany returns what Get would for each key, in two round trips
+// whatever the number of keys: one pipeline of the entries, then one of
+// the records they refer to that this process lacks and the stamps that
+// may concern them (one HMGET of the stamps hash for all their makers).
+// On a Redis Cluster each pipeline is split by node and sent to the nodes
+// at once.
+//
+// A value that is not an entry of the store's is a miss, counted (see
+// RedisStats), as in Get. A key that Redis could not be asked for fails
+// the call, with a *StoreError naming the keys that failed: a caller such
+// as Tiered then serves every key from its own copies, rather than some
+// keys from Redis and the others from copies it cannot confirm.
+func (r *Redis) GetMany(ctx context.Context, keys []string) ([]*Entry, error) {
+	out := make([]*Entry, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	val, err := r.rdb.Get(ctx, r.key(key)).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {
-		r.corrupt.Add(1) // not ours: a miss, and the next Set replaces it
-		return nil, nil
-	}
-	if err != nil {
-		return nil, r.fail("get", key, err)
-	}
-	e, missing, err := r.decode(val, nil)
-	if err != nil {
-		r.corrupt.Add(1) // truncated, or written by something else
-		return nil, nil
-	}
-	if !r.clock.Now().Before(e.Expires) {
-		return nil, nil
-	}
-	var fields []string
-	if !e.Tombstone() {
-		fields = append(fields, resyncField)
-		if e.Maker != "" {
-			fields = append(fields, e.Maker)
+	cmds := make([]*redis.StringCmd, len(keys))
+	_, perr := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.Get(ctx, r.key(k))
+		}
+		return nil
+	})
+	// Each command carries its own error; the pipeline's is the first of
+	// them — or one of its own that go-redis leaves off the commands when
+	// Redis refused the pipeline with a reply (a failed AUTH, say), which
+	// fails every key.
+	var failed []string
+	var first error
+	for i, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) && !wrongType(err) {
+			failed = append(failed, keys[i])
+			first = cmp.Or(first, err)
 		}
 	}
-	if len(fields) == 0 && len(missing) == 0 {
-		return e, nil
+	if first == nil && perr != nil && !errors.Is(perr, redis.Nil) && !wrongType(perr) {
+		failed, first = keys, perr
+	}
+	if first != nil {
+		return nil, r.fail("get", strings.Join(failed, ","), first)
+	}
+
+	// What each found entry still needs: the records this process lacks,
+	// and the stamps hash's fields that concern it — the resync field,
+	// then its maker's, each read once for the whole page.
+	type found struct {
+		i       int
+		val     string
+		e       *Entry
+		missing []string
+		maker   int // its maker's index in fields; 0 for none
+	}
+	var (
+		todo    []found
+		missing []string // the records to fetch, each once
+		asked   map[string]struct{}
+		fields  []string
+		fieldOf map[string]int
+		now     = r.clock.Now()
+	)
+	for i, c := range cmds {
+		val, err := c.Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil { // WRONGTYPE: not ours, a miss, and the next Set replaces it
+			r.corrupt.Add(1)
+			continue
+		}
+		e, miss, err := r.decode(val, nil)
+		if err != nil {
+			r.corrupt.Add(1) // truncated, or written by something else
+			continue
+		}
+		if !now.Before(e.Expires) {
+			continue
+		}
+		f := found{i: i, val: val, e: e, missing: miss}
+		if !e.Tombstone() {
+			if fields == nil {
+				fields, fieldOf = []string{resyncField}, make(map[string]int)
+			}
+			if e.Maker != "" {
+				j, ok := fieldOf[e.Maker]
+				if !ok {
+					j = len(fields)
+					fields = append(fields, e.Maker)
+					fieldOf[e.Maker] = j
+				}
+				f.maker = j
+			}
+		}
+		if len(miss) == 0 && e.Tombstone() {
+			out[i] = e
+			continue
+		}
+		for _, k := range miss {
+			if _, ok := asked[k]; !ok {
+				if asked == nil {
+					asked = make(map[string]struct{})
+				}
+				asked[k] = struct{}{}
+				missing = append(missing, k)
+			}
+		}
+		todo = append(todo, f)
+	}
+	if len(todo) == 0 {
+		return out, nil
 	}
 	recs, stamps, err := r.fetchRecords(ctx, missing, fields)
 	if err != nil {
-		return nil, r.fail("get", key, err)
+		return nil, r.fail("get", strings.Join(keys, ","), err)
 	}
-	if len(missing) > 0 {
-		if e, missing, err = r.decode(val, recs); err != nil || len(missing) > 0 {
-			// A record the entry refers to is gone (evicted, say): a
-			// miss, and the next write of an entry of it writes it again.
-			for _, k := range missing {
-				r.written.forget(k)
+	for _, f := range todo {
+		e := f.e
+		if len(f.missing) > 0 {
+			var miss []string
+			if e, miss, err = r.decode(f.val, recs); err != nil || len(miss) > 0 {
+				// A record the entry refers to is gone (evicted, say): a
+				// miss, and the next write of an entry of it writes it again.
+				for _, k := range miss {
+					r.written.forget(k)
+				}
+				r.corrupt.Add(1)
+				continue
 			}
-			r.corrupt.Add(1)
-			return nil, nil
 		}
+		var resync, maker any
+		if len(stamps) > 0 {
+			resync = stamps[0]
+			if f.maker > 0 {
+				maker = stamps[f.maker]
+			}
+		}
+		out[f.i] = stamped(e, resync, maker)
 	}
-	return stamped(e, stamps), nil
+	return out, nil
 }
+
+// wrongType reports a value of another type than a string under an
+// entry's key: not one of ours.
+func wrongType(err error) bool { return strings.HasPrefix(err.Error(), "WRONGTYPE") }
 
 // resyncField is the field of the stamps hash that holds the
 // empty-Maker stamp: no registry id contains a '*'.
@@ -331,18 +439,15 @@ const resyncField = "*"
 
 // stamped returns e as the stamps read for it make it: a tombstone when
 // its maker changed after it was answered, stale when a follower
-// resynchronised after it was answered, else e itself. vals are the
-// stamps hash's resyncField and e.Maker fields.
-func stamped(e *Entry, vals []any) *Entry {
-	if len(vals) == 2 {
-		if s, ok := decodeStamp(e.Maker, vals[1]); ok && s.predates(e) {
-			return s.tombstoneFor(e)
-		}
+// resynchronised after it was answered, else e itself. resync and maker
+// are the stamps hash's resyncField and e.Maker fields as HMGET read
+// them, nil when not read or absent.
+func stamped(e *Entry, resync, maker any) *Entry {
+	if s, ok := decodeStamp(e.Maker, maker); ok && s.predates(e) {
+		return s.tombstoneFor(e)
 	}
-	if len(vals) > 0 {
-		if s, ok := decodeStamp("", vals[0]); ok && s.predates(e) {
-			return staled(e, s.At)
-		}
+	if s, ok := decodeStamp("", resync); ok && s.predates(e) {
+		return staled(e, s.At)
 	}
 	return e
 }
@@ -571,7 +676,11 @@ func (r *Redis) Subscribe(ctx context.Context, fn func(Announcement)) error {
 			r.mu.Unlock()
 			stop()
 		}()
-		defer func() { _ = sub.Close() }()
+		defer func() {
+			if sub != nil { // nil when the store closed while resubscribing
+				_ = sub.Close()
+			}
+		}()
 		for {
 			select {
 			case <-ctx.Done():

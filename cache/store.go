@@ -74,6 +74,22 @@ type Store interface {
 	Close() error
 }
 
+// A MultiGetter is a Store that reads many keys at once. A listing page
+// looks up dozens of products together; read one by one from a store
+// across the network, they cost a round trip each, one after another, so
+// the page waits for the sum of them. A MultiGetter answers the page in a
+// fixed number of round trips instead. It is optional, as io.WriterTo is
+// for an io.Writer: a Store that lacks it is read key by key with Get.
+// Every store of this package implements it.
+type MultiGetter interface {
+	// GetMany returns the entries under keys, in order: for each key what
+	// Get would return, nil where Get would return nil, with the same
+	// stamp semantics (an entry a Stamp reached comes back a tombstone or
+	// stale). An error means that no entry could be trusted: the slice is
+	// then nil.
+	GetMany(ctx context.Context, keys []string) ([]*Entry, error)
+}
+
 // A Stamp says that the registry changed a maker's records (Maker set), or
 // that changes may have been missed altogether (Maker empty: a follower
 // resynchronising). It is a generation mark, checked when an entry is

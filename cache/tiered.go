@@ -69,8 +69,9 @@ type Tiered struct {
 }
 
 var (
-	_ Store  = (*Tiered)(nil)
-	_ Leaser = (*Tiered)(nil)
+	_ Store       = (*Tiered)(nil)
+	_ MultiGetter = (*Tiered)(nil)
+	_ Leaser      = (*Tiered)(nil)
 )
 
 // TieredStats counts a Tiered store's trips to Redis and its failures.
@@ -212,29 +213,102 @@ func (t *Tiered) result(err error) {
 // the cache revalidates it with the API.
 func (t *Tiered) Get(ctx context.Context, key string) (*Entry, error) {
 	e, now, ok := t.local.getNow(key)
-	if e != nil && ok && !e.Tombstone() {
+	if answers(e, ok) {
 		return e, nil
 	}
-	if d := t.dirtyEntry(key); d != nil && now.Before(d.Expires) && (e == nil || newer(d, e)) {
-		e, ok = d, true // evicted from memory before it reached Redis
-	}
+	c := t.withNoted(key, memCopy{e, now, ok})
 	if !t.allow() {
-		t.misses.Add(1)
-		return unconfirmed(e, ok, now), nil
+		return t.miss(c), nil
 	}
 	ann := t.ann.Load()
 	r, err := t.shared.Get(ctx, key)
 	t.result(err)
 	if err != nil {
-		t.misses.Add(1)
-		return unconfirmed(e, ok, now), nil
+		return t.miss(c), nil
 	}
+	return t.settle(ctx, key, c, r, ann), nil
+}
+
+// GetMany returns what Get would for each key. The keys that memory
+// answers alone are not sent to Redis; the others go in one GetMany, so
+// that a page whose keys memory lacks costs two round trips, not two per
+// key. A Redis failure counts once against the breaker, whatever the
+// number of keys, and each key is then served as Get serves it.
+func (t *Tiered) GetMany(ctx context.Context, keys []string) ([]*Entry, error) {
+	out := make([]*Entry, len(keys))
+	var ask []string
+	var copies []memCopy
+	var at []int // out's index of each key asked
+	for i, k := range keys {
+		e, now, ok := t.local.getNow(k)
+		if answers(e, ok) {
+			out[i] = e
+			continue
+		}
+		ask, copies, at = append(ask, k), append(copies, t.withNoted(k, memCopy{e, now, ok})), append(at, i)
+	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	var rs []*Entry
+	answered := t.allow()
+	ann := t.ann.Load()
+	if answered {
+		var err error
+		rs, err = t.shared.GetMany(ctx, ask)
+		t.result(err)
+		answered = err == nil
+	}
+	for j, k := range ask {
+		if answered {
+			out[at[j]] = t.settle(ctx, k, copies[j], rs[j], ann)
+		} else {
+			out[at[j]] = t.miss(copies[j])
+		}
+	}
+	return out, nil
+}
+
+// memCopy is what the memory tier holds under a key, as a read of it
+// found it.
+type memCopy struct {
+	e   *Entry
+	now time.Time // when memory was read
+	ok  bool      // e is confirmed: no announcement asked to check it
+}
+
+// answers reports whether a memory copy is the answer, with no need to
+// ask Redis: confirmed, and not a tombstone. It is the hot path of every
+// hit, kept small enough to inline.
+func answers(e *Entry, ok bool) bool { return e != nil && ok && !e.Tombstone() }
+
+// withNoted is c, the memory copy of key, or what was noted under key
+// while Redis was down if that is newer: the memory tier evicted it
+// before it reached Redis.
+func (t *Tiered) withNoted(key string, c memCopy) memCopy {
+	if d := t.dirtyEntry(key); d != nil && c.now.Before(d.Expires) && (c.e == nil || newer(d, c.e)) {
+		c.e, c.ok = d, true
+	}
+	return c
+}
+
+// miss is the answer when Redis was not asked or failed.
+func (t *Tiered) miss(c memCopy) *Entry {
+	t.misses.Add(1)
+	return unconfirmed(c.e, c.ok, c.now)
+}
+
+// settle is the answer once Redis answered r (nil for none) for key, given
+// the memory copy c read before; ann is the announcement count from
+// before Redis was asked.
+func (t *Tiered) settle(ctx context.Context, key string, c memCopy, r *Entry, ann uint64) *Entry {
+	e := c.e
 	if r == nil {
 		t.misses.Add(1)
 		if e != nil && !e.Tombstone() && t.dirtyEntry(key) != nil {
-			return t.writeBack(ctx, key, e), nil
+			return t.writeBack(ctx, key, e)
 		}
-		return unconfirmed(e, ok, now), nil
+		return unconfirmed(e, c.ok, c.now)
 	}
 	t.sharedHits.Add(1)
 	t.clean(key, r) // a note older than what Redis holds is no knowledge
@@ -245,9 +319,9 @@ func (t *Tiered) Get(ctx context.Context, key string) (*Entry, error) {
 	if best != nil && best != r && !best.Tombstone() && newer(best, r) {
 		// This server knows better than Redis: it learnt a newer answer
 		// while Redis was down, or Redis lost its copy. Tell the fleet.
-		return t.writeBack(ctx, key, best), nil
+		return t.writeBack(ctx, key, best)
 	}
-	return best, nil
+	return best
 }
 
 // unconfirmed is the memory copy to serve when Redis cannot be asked: as

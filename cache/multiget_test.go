@@ -1,0 +1,545 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/sandbox"
+)
+
+// pageSize is the products of one listing page.
+const pageSize = 60
+
+// tripCounter is a go-redis hook that counts round trips: a command sent
+// alone, or a pipeline of any number of them.
+type tripCounter struct{ n atomic.Int64 }
+
+func (c *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// counted adds a tripCounter to rdb, and warms rdb's connections first,
+// so that a connection's handshake (which runs through the hooks too) is
+// not counted as a read's round trip.
+func counted(tb testing.TB, rdb redis.UniversalClient) *tripCounter {
+	tb.Helper()
+	ctx := context.Background()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error { p.Ping(ctx); return nil }); err != nil {
+		tb.Fatal(err)
+	}
+	c := new(tripCounter)
+	rdb.AddHook(c)
+	return c
+}
+
+// pageEntry is the i-th product of a page: one of six makers, each with
+// its enterprise and commitment records, which Redis keeps apart from the
+// entry and a cold reader fetches.
+func pageEntry(i int, now time.Time) *cache.Entry {
+	maker := fmt.Sprintf("ent_%07d", i%6)
+	ent := &client.Enterprise{
+		ID: maker, Name: client.Text{ZH: "有限公司", EN: maker + " Co., Ltd."}, Version: 3,
+		VerifyURL: "https://verify.qualitycommit.example/enterprises/" + maker,
+	}
+	cmt := &client.Commitment{
+		ID: "cmt_" + maker, EnterpriseID: maker, Status: client.CommitmentActive, Version: 2,
+		VerifyURL: "https://verify.qualitycommit.example/commitments/cmt_" + maker,
+	}
+	gtin, err := client.CompleteGTIN(fmt.Sprintf("069%010d", i))
+	if err != nil {
+		panic(err)
+	}
+	return &cache.Entry{
+		Status: &client.ProductStatus{
+			Key: client.ProductKey{GTIN: gtin}, Listed: true, Enterprise: ent, Commitment: cmt,
+			Version: int64(1 + i%3), VerifyURL: cmt.VerifyURL,
+		},
+		Maker:      maker,
+		Version:    int64(1 + i%3),
+		ETag:       fmt.Sprintf(`"%d"`, i),
+		Fetched:    now,
+		FreshUntil: now.Add(time.Minute),
+		Expires:    now.Add(time.Hour),
+	}
+}
+
+// fillPage writes a page of entries through store and returns the page's
+// keys, with absent keys among them, and the entries, nil for the absent.
+func fillPage(tb testing.TB, store cache.Store, now time.Time) ([]string, []*cache.Entry) {
+	tb.Helper()
+	ctx := context.Background()
+	var keys []string
+	var want []*cache.Entry
+	for i := range pageSize {
+		e := pageEntry(i, now)
+		k := string(e.Status.Key.GTIN)
+		if _, err := store.Set(ctx, k, e); err != nil {
+			tb.Fatal(err)
+		}
+		keys, want = append(keys, k), append(want, e)
+		if i%12 == 5 {
+			keys, want = append(keys, fmt.Sprintf("absent-%d", i)), append(want, nil)
+		}
+	}
+	return keys, want
+}
+
+// getEach is what GetMany must equal: Get of each key, one by one.
+func getEach(t *testing.T, s cache.Store, keys []string) []*cache.Entry {
+	t.Helper()
+	out := make([]*cache.Entry, len(keys))
+	for i, k := range keys {
+		e, err := s.Get(context.Background(), k)
+		if err != nil {
+			t.Fatalf("Get(%q): %v", k, err)
+		}
+		out[i] = e
+	}
+	return out
+}
+
+// A server whose memory tier is cold reads a listing page from Redis in
+// two round trips — the entries, then their records and stamps — however
+// many products the page shows. Read key by key, the same page costs two
+// round trips per product, one after another.
+func TestMultiGetColdTierReadsAPageInTwoRoundTrips(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	clk := newFakeClock()
+	prefix := "test:" + t.Name() + ":"
+	writer := newNode(t, newRedisClient(t, srv), prefix, clk, time.Second)
+	keys, written := fillPage(t, writer.t, clk.Now())
+	if len(keys) != pageSize+5 {
+		t.Fatalf("%d keys; want %d", len(keys), pageSize+5)
+	}
+	ctx := context.Background()
+
+	eachRdb := newRedisClient(t, srv)
+	eachTrips := counted(t, eachRdb)
+	each := newNode(t, eachRdb, prefix, clk, time.Second)
+	eachTrips.n.Store(0)
+	want := getEach(t, each.t, keys)
+	perKey := eachTrips.n.Load()
+
+	manyRdb := newRedisClient(t, srv)
+	manyTrips := counted(t, manyRdb)
+	many := newNode(t, manyRdb, prefix, clk, time.Second)
+	manyTrips.n.Store(0)
+	got, err := many.t.GetMany(ctx, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trips := manyTrips.n.Load()
+	t.Logf("a cold page of %d keys (%d present): Get key by key %d round trips, GetMany %d", len(keys), pageSize, perKey, trips)
+
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("GetMany differs from Get key by key (-Get +GetMany):\n%s", d)
+	}
+	if d := cmp.Diff(written, got); d != "" {
+		t.Fatalf("GetMany differs from what was written (-written +GetMany):\n%s", d)
+	}
+	if trips > 2 {
+		t.Errorf("GetMany of a cold page took %d round trips; want 2 at most", trips)
+	}
+	if perKey < pageSize {
+		t.Errorf("Get key by key took %d round trips; the comparison assumes one at least per key", perKey)
+	}
+	if d := cmp.Diff(each.t.Stats(), many.t.Stats()); d != "" {
+		t.Errorf("Stats after GetMany differ from Get key by key's (-Get +GetMany):\n%s", d)
+	}
+
+	// What Redis answered is now in memory, confirmed: a page of it
+	// costs no round trip at all.
+	present := make([]string, 0, pageSize)
+	for i, k := range keys {
+		if written[i] != nil {
+			present = append(present, k)
+		}
+	}
+	manyTrips.n.Store(0)
+	warm, err := many.t.GetMany(ctx, present)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := manyTrips.n.Load(); n != 0 {
+		t.Errorf("GetMany of a warm page took %d round trips; want none", n)
+	}
+	for i, e := range warm {
+		if e != got[indexOf(keys, present[i])] {
+			t.Fatalf("warm GetMany(%q) = %+v; want the entry read before, from memory", present[i], e)
+		}
+	}
+}
+
+func indexOf(keys []string, k string) int {
+	for i, x := range keys {
+		if x == k {
+			return i
+		}
+	}
+	return -1
+}
+
+// GetMany reads stamps as Get does: an entry of a maker stamped since
+// comes back a tombstone, and after a resynchronisation every other entry
+// comes back stale — from Redis, and through a cold Tiered store.
+func TestMultiGetStamps(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := newRedisClient(t, srv)
+	clk := newFakeClock()
+	prefix := "test:" + t.Name() + ":"
+	r := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix, Clock: clk})
+	t.Cleanup(func() { r.Close() })
+	keys, written := fillPage(t, r, clk.Now())
+	ctx := context.Background()
+	clk.Advance(time.Second)
+
+	stamped := "ent_0000001"
+	if err := r.Stamp(ctx, cache.Stamp{Maker: stamped, Version: 10, At: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(t *testing.T, resynced bool) {
+		t.Helper()
+		want := getEach(t, r, keys)
+		// Each read from its own cold store, so that no memory tier or
+		// record of a previous read answers instead of Redis.
+		cold := newNode(t, newRedisClient(t, srv), prefix, clk, time.Second)
+		coldRedis := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix, Clock: clk})
+		t.Cleanup(func() { coldRedis.Close() })
+		for name, s := range map[string]cache.MultiGetter{"Redis": coldRedis, "Tiered": cold.t} {
+			got, err := s.GetMany(ctx, keys)
+			if err != nil {
+				t.Fatalf("%s.GetMany: %v", name, err)
+			}
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("%s.GetMany differs from Get key by key (-Get +GetMany):\n%s", name, d)
+			}
+			for i, e := range got {
+				w := written[i]
+				switch {
+				case w == nil:
+					if e != nil {
+						t.Errorf("%s.GetMany(%q) = %+v; want nil", name, keys[i], e)
+					}
+				case w.Maker == stamped:
+					if e == nil || !e.Tombstone() || e.Version != 10 {
+						t.Errorf("%s.GetMany(%q) of the stamped maker = %+v; want a tombstone of version 10", name, keys[i], e)
+					}
+				case resynced:
+					if e == nil || e.Tombstone() || e.FreshUntil.After(clk.Now()) {
+						t.Errorf("%s.GetMany(%q) after a resynchronisation = %+v; want it stale", name, keys[i], e)
+					}
+				default:
+					if !cmp.Equal(w, e) {
+						t.Errorf("%s.GetMany(%q) of another maker = %+v; want it as written", name, keys[i], e)
+					}
+				}
+			}
+		}
+	}
+	t.Run("maker", func(t *testing.T) { check(t, false) })
+	if err := r.Stamp(ctx, cache.Stamp{At: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("resync", func(t *testing.T) { check(t, true) })
+}
+
+// A value under the store's prefix that is not one of its entries, or an
+// entry whose record is gone, is a counted miss for its key alone: the
+// page's other keys are answered, and no error trips a breaker.
+func TestMultiGetValueNotOursIsACountedMiss(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := newRedisClient(t, srv)
+	clk := newFakeClock()
+	prefix := "test:" + t.Name() + ":"
+	w := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix, Clock: clk})
+	t.Cleanup(func() { w.Close() })
+	ctx := context.Background()
+	a, b, lost := pageEntry(1, clk.Now()), pageEntry(2, clk.Now()), pageEntry(3, clk.Now())
+	for k, e := range map[string]*cache.Entry{"a": a, "b": b, "lost": lost} {
+		if _, err := w.Set(ctx, k, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rdb.RPush(ctx, prefix+"list", "x")
+	rdb.Set(ctx, prefix+"string", "not an entry", 0)
+	rdb.Del(ctx, prefix+"rec:e:"+lost.Maker+":3")
+
+	r := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix, Clock: clk}) // holds no record yet
+	t.Cleanup(func() { r.Close() })
+	got, err := r.GetMany(ctx, []string{"a", "list", "string", "lost", "b", "absent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]*cache.Entry{a, nil, nil, nil, b, nil}, got); d != "" {
+		t.Fatalf("GetMany (-want +got):\n%s", d)
+	}
+	if n := r.Stats().Corrupt; n != 3 {
+		t.Errorf("Corrupt = %d; want 3 (a list, a string, an entry without its record)", n)
+	}
+}
+
+// With Redis dead, a Tiered store answers a page from memory as Get
+// would — a confirmed copy as it is, one to be checked stale — with no
+// error, and counts one failure for the page, not one per key. The Redis
+// store itself fails with a StoreError that does not show the password.
+func TestMultiGetRedisDead(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := newRedisClient(t, srv)
+	clk := newFakeClock()
+	prefix := "test:" + t.Name() + ":"
+	a := newNode(t, rdb, prefix, clk, time.Second)
+	b := newNode(t, rdb, prefix, clk, time.Second)
+	ctx := context.Background()
+
+	kept, v1 := entryAt(1, clk.Now()), entryAt(1, clk.Now())
+	for k, e := range map[string]*cache.Entry{"kept": kept, "announced": v1} {
+		if _, err := a.t.Set(ctx, k, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.t.Set(ctx, "announced", entryAt(2, clk.Now())); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		if got, _ := a.mem.Get(ctx, "announced"); got != nil && !got.FreshUntil.After(clk.Now()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("A's copy was not marked to be checked within 10s of B's write")
+		}
+		<-tick.C
+	}
+	srv.Kill()
+
+	keys := []string{"kept", "announced", "absent"}
+	before := a.t.Stats()
+	got, err := a.t.GetMany(ctx, keys)
+	if err != nil {
+		t.Fatalf("Tiered.GetMany with Redis dead: %v; want no error", err)
+	}
+	after := a.t.Stats()
+	if got[0] != kept {
+		t.Errorf("the confirmed copy = %+v; want it as it is", got[0])
+	}
+	if e := got[1]; e == nil || e.Version != 1 || e.FreshUntil.After(clk.Now()) {
+		t.Errorf("the copy to be checked = %+v; want version 1, stale", e)
+	}
+	if got[2] != nil {
+		t.Errorf("an absent key = %+v; want nil", got[2])
+	}
+	if n := after.SharedErrors - before.SharedErrors; n != 1 {
+		t.Errorf("GetMany counted %d Redis failures; want 1 for the page", n)
+	}
+	if n := after.Misses - before.Misses; n != 2 {
+		t.Errorf("GetMany counted %d misses; want 2", n)
+	}
+	if d := cmp.Diff(getEach(t, a.t, keys), got); d != "" {
+		t.Errorf("GetMany differs from Get key by key (-Get +GetMany):\n%s", d)
+	}
+
+	withPassword := redis.NewClient(&redis.Options{
+		Addr: srv.Addr(), Password: "s3cret-pw", ContextTimeoutEnabled: true, DialTimeout: 200 * time.Millisecond,
+	})
+	t.Cleanup(func() { withPassword.Close() })
+	for name, r := range map[string]*cache.Redis{
+		"shared":        a.shared,
+		"with password": cache.NewRedis(withPassword, cache.RedisOptions{Prefix: prefix}),
+	} {
+		es, err := r.GetMany(ctx, keys)
+		var se *cache.StoreError
+		if !errors.Is(err, cache.ErrStoreUnavailable) || !errors.As(err, &se) || se.Op != "get" || es != nil {
+			t.Fatalf("%s: Redis.GetMany with Redis dead = %v, %v; want no entries and a StoreError of get", name, es, err)
+		}
+		if se.Key != strings.Join(keys, ",") {
+			t.Errorf("%s: the error names %q; want the keys that failed", name, se.Key)
+		}
+		if strings.Contains(err.Error(), "s3cret-pw") {
+			t.Errorf("%s: the error shows the password: %s", name, err)
+		}
+	}
+}
+
+// On a Redis Cluster the page's keys live on every master: GetMany's
+// pipelines are split by node and still answer each key.
+func TestMultiGetOnACluster(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t, 3, 0)
+	clk := newFakeClock()
+	prefix := "test:" + t.Name() + ":"
+	w := cache.NewRedis(newClusterClient(t, cl), cache.RedisOptions{Prefix: prefix, Clock: clk})
+	t.Cleanup(func() { w.Close() })
+	keys, written := fillPage(t, w, clk.Now())
+	masters := make(map[string]bool)
+	for _, k := range keys {
+		masters[cl.MasterOf(prefix+k)] = true
+	}
+	if len(masters) < 2 {
+		t.Fatalf("the page's keys live on %d master; want them spread", len(masters))
+	}
+
+	each := newNode(t, newClusterClient(t, cl), prefix, clk, time.Second)
+	want := getEach(t, each.t, keys)
+	rdb := newClusterClient(t, cl)
+	trips := counted(t, rdb)
+	many := newNode(t, rdb, prefix, clk, time.Second)
+	trips.n.Store(0)
+	got, err := many.t.GetMany(context.Background(), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("a cold page over %d masters: %d pipelines", len(masters), trips.n.Load())
+	if d := cmp.Diff(want, got); d != "" {
+		t.Fatalf("GetMany differs from Get key by key (-Get +GetMany):\n%s", d)
+	}
+	if d := cmp.Diff(written, got); d != "" {
+		t.Fatalf("GetMany differs from what was written (-written +GetMany):\n%s", d)
+	}
+	if n := trips.n.Load(); n > 2 {
+		t.Errorf("GetMany on a cluster sent %d pipelines; want 2 at most", n)
+	}
+}
+
+// BenchmarkColdTierPage reads a listing page of 60 products through a
+// Tiered store whose memory tier is cold (emptied before each read, off
+// the clock), from a real Redis on loopback: key by key with Get, as a
+// Store without MultiGetter is read, and with GetMany.
+//
+//	go test -run '^$' -bench BenchmarkColdTierPage ./cache/
+func BenchmarkColdTierPage(b *testing.B) {
+	srv := redistest.Start(b)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+	b.Cleanup(func() { rdb.Close() })
+	trips := counted(b, rdb)
+	opts := cache.RedisOptions{Prefix: "bench:", Timeout: time.Second}
+	w := cache.NewRedis(rdb, opts)
+	b.Cleanup(func() { w.Close() })
+	var keys []string
+	now := time.Now()
+	for i := range pageSize {
+		e := pageEntry(i, now)
+		k := string(e.Status.Key.GTIN)
+		if _, err := w.Set(context.Background(), k, e); err != nil {
+			b.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	mem := cache.NewMemory(cache.MemoryOptions{JanitorInterval: -1})
+	shared := cache.NewRedis(rdb, opts)
+	tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { tiered.Close(); shared.Close(); mem.Close() })
+	ctx := context.Background()
+
+	for _, im := range []struct {
+		name string
+		read func() []*cache.Entry
+	}{
+		{"getEach", func() []*cache.Entry {
+			out := make([]*cache.Entry, len(keys))
+			for i, k := range keys {
+				out[i], _ = tiered.Get(ctx, k)
+			}
+			return out
+		}},
+		{"getMany", func() []*cache.Entry { out, _ := tiered.GetMany(ctx, keys); return out }},
+	} {
+		b.Run("impl="+im.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var n, reads int64
+			for b.Loop() {
+				b.StopTimer()
+				_ = mem.Delete(ctx, keys...)
+				before := trips.n.Load()
+				b.StartTimer()
+				for i, e := range im.read() {
+					if e == nil || e.Tombstone() {
+						b.Fatalf("%s: key %q = %+v", im.name, keys[i], e)
+					}
+				}
+				n += trips.n.Load() - before
+				reads++
+			}
+			b.ReportMetric(float64(n)/float64(reads), "round-trips/op")
+		})
+	}
+}
+
+// A listing page on a web server whose memory tier is cold (just
+// started, or the products are new to it) reads Redis for the whole page
+// at once: two round trips, not two per product one after another.
+func TestAListingPageOnAColdServerReadsRedisOnce(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	clk := newFakeClock()
+	prefix := "test:" + t.Name() + ":"
+	writer := newNode(t, newRedisClient(t, srv), prefix, clk, time.Second)
+	keys, written := fillPage(t, writer.t, clk.Now())
+
+	rdb := newRedisClient(t, srv)
+	trips := counted(t, rdb)
+	cold := newNode(t, rdb, prefix, clk, time.Second)
+	registry := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
+	api, err := client.New(client.WithBaseURL(registry.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.New(api, cache.WithStore(cold.t), cache.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+
+	var page []client.ProductKey
+	for i, k := range keys {
+		if written[i] != nil {
+			page = append(page, client.ProductKey{GTIN: client.GTIN(k)})
+		}
+	}
+	trips.n.Store(0)
+	for i, it := range c.Statuses(context.Background(), page) {
+		if it.Err != nil || it.Status == nil || it.Status.Key != page[i] {
+			t.Fatalf("product %d of the page: %+v", i, it)
+		}
+	}
+	if n := trips.n.Load(); n > 2 {
+		t.Errorf("a page of %d products on a cold server took %d Redis round trips; want 2 at most", len(page), n)
+	}
+	if n := registry.Requests(""); n != 0 {
+		t.Errorf("%d calls to the registry for a page Redis holds fresh; want none", n)
+	}
+}
