@@ -155,7 +155,7 @@ func (s *Sandbox) serve(path string, methods map[string]handler) http.Handler {
 		if strings.HasPrefix(path, "/v1/") {
 			var delay time.Duration
 			delay, f = s.faults.draw(name)
-			if delay > 0 && !sleepCtx(r, delay) {
+			if delay > 0 && !s.sleep(r, delay) {
 				return
 			}
 		}
@@ -201,13 +201,19 @@ func (s *Sandbox) call(h handler, b *buffer, r *http.Request) {
 	h(b, r)
 }
 
-func sleepCtx(r *http.Request, d time.Duration) bool {
+// sleep holds a request for d, unless its client goes or the sandbox
+// closes first. The request's context alone is not enough: the server
+// notices a client gone only once the request's body has been read, and
+// a latency fault holds the request before that.
+func (s *Sandbox) sleep(r *http.Request, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
 	case <-r.Context().Done():
+		return false
+	case <-s.done:
 		return false
 	}
 }

@@ -212,8 +212,8 @@ func New(opts ...Option) (*Sandbox, error) {
 	return s, nil
 }
 
-// Close stops webhook deliveries and ends every long poll in flight. It is
-// safe to call more than once.
+// Close stops webhook deliveries and ends every long poll and injected
+// delay in flight. It is safe to call more than once.
 func (s *Sandbox) Close() error {
 	s.close.Do(func() {
 		close(s.done)
