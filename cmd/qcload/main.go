@@ -1,22 +1,76 @@
-// Command qcload is the load harness: it serves the widget's badge
-// handler over a cached client of an in-process sandbox (faults on, if
-// asked), drives it from many connections with product keys drawn by
-// Zipf's law, and reports throughput, latency percentiles, the calls that
-// reached the API and the badge states served. With -baseline it drives a
-// handler that writes the same bytes from memory instead, for comparison
-// in the same run. Everything stays on loopback, bounded by -duration and
-// -requests.
+// Command qcload is the load harness. It builds a cached client of an
+// in-process sandbox (faults on, if asked) and measures one of three
+// things, everything on loopback and bounded by -duration.
+//
+// # Badge mode (the default)
+//
+// It serves the widget's badge handler, drives it from many connections
+// with product keys drawn by Zipf's law, and reports throughput, latency
+// percentiles, the calls that reached the API and the badge states
+// served. With -baseline it drives a handler that writes the same bytes
+// from memory instead, for comparison in the same run.
 //
 //	go run ./cmd/qcload
 //	go run ./cmd/qcload -duration 30s -concurrency 64 -products 100000 -zipf 1.2 -fault 'error=503@0.05'
 //	go run ./cmd/qcload -baseline
+//
+// # Page mode
+//
+// A storefront's listing page, as examples/storefront renders it: one
+// widget.Page per view, and a template that calls {{ $.QC.Badge .GTIN }}
+// for each of -badges products (60), drawn uniformly (or by Zipf's law,
+// with -draw zipf) from a catalogue of -products (200,000), so that most
+// badges of a page are cold. It reports the page's latency, the share of
+// badges that rendered unknown (the page's budget, the widget's 50 ms
+// render timeout, ran out or the API failed), pages/s and the calls that
+// reached the API. The cache gives each API call at most -fetch-timeout
+// (1 s), which bounds the run however the API fails.
+//
+// The fault scenarios, one per run, and their names for -scenario:
+//
+//	go run ./cmd/qcload -mode page                                          # none
+//	go run ./cmd/qcload -mode page -net blackhole                           # blackhole: connections accepted, nothing answered
+//	go run ./cmd/qcload -mode page -fault latency=10s                       # latency: every call takes 10 s
+//	go run ./cmd/qcload -mode page -fault latency=10s@0.05                  # slow: 5 % of calls take 10 s
+//	go run ./cmd/qcload -mode page -fault reset@0.2                         # reset: 20 % of calls reset
+//	go run ./cmd/qcload -mode page -fault error=503 -retry-after 1h         # unavailable: 503 with Retry-After 3600
+//	go run ./cmd/qcload -mode page -fault rate_limit=1s@0.5                 # storm: half the calls answered 429
+//
+// -scenario NAME runs one of them by name, and -scenario all runs the
+// seven in turn, each for -duration on a fresh stack, with a table row
+// each:
+//
+//	go run ./cmd/qcload -mode page -scenario all -duration 10s
+//
+// # Flood mode
+//
+// Random valid GTINs, none in the catalogue, flood the public badge
+// endpoint (GET /quality/badge/{gtin}.svg) open-loop at -flood-rate
+// (10,000/s) from -flood-addrs client addresses (each request's
+// RemoteAddr, as the widget reads it: every connection of the harness is
+// from 127.0.0.1), while the platform's own
+// listing pages are viewed at -page-rate (20/s): warm pages, of products
+// viewed before the flood, and cold pages, of catalogue products never
+// viewed, in turn. The client is limited to -quota calls/s (200) upstream
+// (client.WithUpstreamLimit). The pages run alone for a quarter of
+// -duration first, then with the flood for -duration. It reports the
+// flood's rate, the calls that reached the API per second (the goal: at
+// most the quota), the unknown badges of warm pages (the goal: none) and
+// of cold ones (the goal: 1 % at most), the Go heap in use before and
+// during the flood (its largest sample, garbage not yet collected
+// included, of the whole process), the cache's entries and their bound,
+// and the widget's and the client's counters.
+//
+//	go run ./cmd/qcload -mode flood -duration 15s
+//	go run ./cmd/qcload -mode flood -duration 15s -flood-addrs 1
+//	go run ./cmd/qcload -mode flood -duration 15s -flood-catalogue
+//
+// Every mode prints a plain report, or JSON with -json.
 package main
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -72,32 +126,24 @@ type Report struct {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("qcload", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	duration := fs.Duration("duration", 10*time.Second, "longest run")
-	requests := fs.Int64("requests", 0, "stop after this many requests (0: only -duration bounds the run)")
-	conc := fs.Int("concurrency", 32, "connections driving the handler at once")
-	products := fs.Int("products", 10_000, "products in the sandbox, all of them viewable")
-	s := fs.Float64("zipf", 0.99, "Zipf exponent of product popularity")
-	format := fs.String("format", "svg", "badge format: svg, html or json")
-	baseline := fs.Bool("baseline", false, "drive a handler that writes the same bytes from memory instead")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	var faults faultList
-	fs.Var(&faults, "fault", "a sandbox fault, as qcsandbox takes it (repeatable), e.g. 'error=503@0.05'")
-	if err := fs.Parse(args); err != nil {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
 		return err
 	}
-	if *conc < 1 || *products < 1 || *s <= 0 || *duration <= 0 {
-		return errors.New("-concurrency, -products, -zipf and -duration must be positive")
+	switch o.mode {
+	case "page":
+		return runPage(ctx, o, stdout)
+	case "flood":
+		return runFlood(ctx, o, stdout)
 	}
-	switch *format {
-	case "svg", "html", "json":
-	default:
-		return fmt.Errorf("-format must be svg, html or json, not %q", *format)
-	}
+	return runBadge(ctx, o, stdout)
+}
 
-	makers := max(1, *products/20)
-	sb, err := sandbox.New(sandbox.WithSize(makers, *products), sandbox.WithRateLimit(0, 0), sandbox.WithFaults(faults...))
+// runBadge drives the badge handler (or, with -baseline, static bytes)
+// from -concurrency connections.
+func runBadge(ctx context.Context, o *options, stdout io.Writer) error {
+	makers := max(1, o.products/20)
+	sb, err := sandbox.New(sandbox.WithSize(makers, o.products), sandbox.WithRateLimit(0, 0), sandbox.WithFaults(o.faults...))
 	if err != nil {
 		return err
 	}
@@ -112,17 +158,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer api.CloseIdleConnections()
-	qc, err := cache.New(api, cache.WithMaxEntries(max(*products, 1000)))
+	qc, err := cache.New(api, cache.WithMaxEntries(max(o.products, 1000)))
 	if err != nil {
 		return err
 	}
 	defer qc.Close()
-	badges, err := widget.New(qc)
+	badges, err := widget.New(qc, o.lookupOptions()...)
 	if err != nil {
 		return err
 	}
 
-	gtins := make([]string, *products)
+	gtins := make([]string, o.products)
 	for i := range gtins {
 		p, ok := sb.Product(i%makers, i/makers)
 		if !ok {
@@ -133,12 +179,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	handler := badges.Handler("/quality/")
 	target := "widget.Handler"
-	if *baseline {
+	if o.baseline {
 		// The floor: the same bytes, from a map, with the same headers.
 		bytesOf := make(map[string][]byte, len(gtins))
 		for _, g := range gtins {
 			rec := &recorder{header: http.Header{}}
-			req, _ := http.NewRequest(http.MethodGet, "/quality/badge/"+g+"."+*format, nil)
+			req, _ := http.NewRequest(http.MethodGet, "/quality/badge/"+g+"."+o.format, nil)
 			handler.ServeHTTP(rec, req)
 			bytesOf[g] = rec.body
 		}
@@ -167,9 +213,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer func() { _ = srv.Close(); <-served }()
 	url := "http://" + ln.Addr().String() + "/quality/badge/"
 
-	ctx, cancel := context.WithTimeout(ctx, *duration)
+	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
-	transport := &http.Transport{MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc}
+	transport := &http.Transport{MaxIdleConnsPerHost: o.conc, MaxConnsPerHost: o.conc}
 	defer transport.CloseIdleConnections()
 	hc := &http.Client{Transport: transport, Timeout: 10 * time.Second}
 
@@ -177,22 +223,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var mu sync.Mutex
 	states := map[string]int64{}
 	viewed := map[int]struct{}{}
-	lat := make([][]time.Duration, *conc)
+	lat := make([][]time.Duration, o.conc)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for w := range *conc {
+	for w := range o.conc {
 		wg.Go(func() {
-			z := zipf.New(*products, *s, uint64(w)+1)
+			z := zipf.New(o.products, o.zipfS, uint64(w)+1)
 			local := map[string]int64{}
 			seen := map[int]struct{}{}
 			for ctx.Err() == nil {
-				if *requests > 0 && issued.Add(1) > *requests {
+				if o.requests > 0 && issued.Add(1) > o.requests {
 					break
 				}
 				k := z.Next()
 				seen[k] = struct{}{}
 				t0 := time.Now()
-				resp, err := hc.Get(url + gtins[k] + "." + *format)
+				resp, err := hc.Get(url + gtins[k] + "." + o.format)
 				if err != nil {
 					if ctx.Err() == nil {
 						errs.Add(1)
@@ -234,15 +280,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		PerSecond: float64(len(all)) / elapsed.Seconds(),
 		P50:       ms(0.5), P90: ms(0.9), P99: ms(0.99), Max: ms(1),
 		Upstream: sb.Requests("GET /v1/products/{gtin}") + sb.Requests("POST /v1/products/batch") - upstreamBefore,
-		Products: *products, Distinct: len(viewed), States: states, CacheStats: qc.Stats(),
+		Products: o.products, Distinct: len(viewed), States: states, CacheStats: qc.Stats(),
 	}
 	rep.Latency = map[string]float64{"p50": rep.P50, "p90": rep.P90, "p99": rep.P99, "max": rep.Max}
-	if *asJSON {
+	if o.asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	fmt.Fprintf(stdout, "target      %s, %d connections, %d products, Zipf s=%.2f, %d faults\n", rep.Target, *conc, *products, *s, len(faults))
+	fmt.Fprintf(stdout, "target      %s, %d connections, %d products, Zipf s=%.2f, %d faults\n", rep.Target, o.conc, o.products, o.zipfS, len(o.faults))
 	fmt.Fprintf(stdout, "requests    %d in %.1fs: %.0f/s, %d errors\n", rep.Requests, rep.Seconds, rep.PerSecond, rep.Errors)
 	fmt.Fprintf(stdout, "latency     p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n", rep.P50, rep.P90, rep.P99, rep.Max)
 	fmt.Fprintf(stdout, "upstream    %d calls to the API for %d distinct products viewed\n", rep.Upstream, rep.Distinct)
