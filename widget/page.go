@@ -11,9 +11,10 @@ import (
 // A Page is the badges of one page view, under one deadline however many
 // there are: the render timeout, counted from when the page began. The
 // products the page names up front are looked up together (one batch
-// call for those the cache lacks); a badge the deadline could not answer
+// call for those the cache lacks, and one more for those whose call
+// failed, while the deadline allows); a badge that could not be answered
 // renders the neutral "check on the official platform" badge at once,
-// without waiting on its own. The request's context bounds it too: a
+// without a lookup of its own. The request's context bounds it too: a
 // shopper who has gone costs no more lookups.
 //
 // Give the page to the template and call it there:
@@ -30,7 +31,15 @@ type Page struct {
 	w      *Widget
 	ctx    context.Context
 	cancel context.CancelFunc
+	failed map[client.GTIN]bool // looked up for the page and not answered
 }
+
+// spent is a context already done: a badge rendered under it asks no one.
+var spent = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // Page starts a page view: its deadline is the render timeout from now,
 // or ctx's if that comes first, and the products in gtins (strings or
@@ -48,10 +57,38 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 			keys = append(keys, client.ProductKey{GTIN: v})
 		}
 	}
+	// A lookup that failed is tried once more, with the others that did,
+	// in one call, while the budget lasts; a product it still cannot
+	// answer renders the neutral badge at once rather than being looked
+	// up again, alone, as its turn in the template comes.
+	for try := 0; try < 2 && len(keys) > 0 && pctx.Err() == nil; try++ {
+		var again []client.ProductKey
+		for _, it := range w.qc.Statuses(pctx, keys) {
+			if it.Err != nil {
+				again = append(again, it.Key)
+			}
+		}
+		keys = again
+	}
 	if len(keys) > 0 {
-		w.qc.Statuses(pctx, keys)
+		p.failed = make(map[client.GTIN]bool, len(keys))
+		for _, k := range keys {
+			p.failed[k.GTIN] = true
+		}
 	}
 	return p
+}
+
+// ctxOf is the context a product's badge renders under: the page's, or,
+// for a product the page looked up without an answer, one that asks no
+// one.
+func (p *Page) ctxOf(gtin string) context.Context {
+	if p.failed != nil {
+		if g, err := client.ParseGTIN(gtin); err == nil && p.failed[g] {
+			return spent
+		}
+	}
+	return p.ctx
 }
 
 // Close ends the page's deadline. It is idempotent.
@@ -60,10 +97,12 @@ func (p *Page) Close() { p.cancel() }
 // Badge renders a product's badge as HTML, in the widget's look or in the
 // one the words in opts name ("zh"/"en", "light"/"dark", "full"/"compact").
 func (p *Page) Badge(gtin any, opts ...string) template.HTML {
-	return p.w.Badge(p.ctx, gtinString(gtin), p.w.parseLook(opts))
+	g := gtinString(gtin)
+	return p.w.Badge(p.ctxOf(g), g, p.w.parseLook(opts))
 }
 
 // JSONLD renders a product's schema.org JSON-LD, for the page's head.
 func (p *Page) JSONLD(gtin any, opts ...string) template.HTML {
-	return p.w.JSONLD(p.ctx, gtinString(gtin), p.w.parseLook(opts))
+	g := gtinString(gtin)
+	return p.w.JSONLD(p.ctxOf(g), g, p.w.parseLook(opts))
 }

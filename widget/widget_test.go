@@ -388,3 +388,32 @@ func TestAPageWhoseBudgetIsSpentAsksNoOne(t *testing.T) {
 		t.Errorf("%d lookups sent for a page nobody waits for", n)
 	}
 }
+
+// A page whose lookups fail tries them once more, together, and then
+// renders the neutral badge for the rest at once: its badges are never
+// looked up one by one, one after another, as the template reaches them.
+func TestAPageWhoseLookupsFailDoesNotAskBadgeByBadge(t *testing.T) {
+	e := setup(t, []sandbox.Option{sandbox.WithFaults(sandbox.Fault{Kind: sandbox.FaultReset, Route: "POST /v1/products/batch"})})
+	var gtins []any
+	for _, d := range e.srv.Demo() {
+		gtins = append(gtins, d.GTIN)
+	}
+	if len(gtins) < 3 {
+		t.Fatalf("%d demo products; want several", len(gtins))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // the render timeout bounds it
+	defer cancel()
+	page := e.w.Page(ctx, gtins...)
+	defer page.Close()
+	for _, g := range gtins {
+		if b := string(page.Badge(g)); !strings.Contains(b, "qcb-unknown") {
+			t.Errorf("%s, whose lookup failed: %s; want the neutral badge", g, b)
+		}
+	}
+	if n := e.srv.Requests("GET /v1/products/{gtin}"); n != 0 {
+		t.Errorf("%d products looked up one by one after the page's batch failed; want none", n)
+	}
+	if n := e.srv.Requests("POST /v1/products/batch"); n != 2 {
+		t.Errorf("%d batch calls for the page; want 2 (the lookup and one more try)", n)
+	}
+}
