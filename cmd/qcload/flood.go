@@ -39,6 +39,8 @@ type FloodReport struct {
 	During            PagePhase          `json:"pages_during"`
 	HeapBefore        uint64             `json:"heap_inuse_max_bytes_before"`
 	HeapDuring        uint64             `json:"heap_inuse_max_bytes_during"`
+	LiveBefore        uint64             `json:"heap_live_bytes_before"` // after a GC: what the process keeps
+	LiveAfter         uint64             `json:"heap_live_bytes_after"`
 	CacheEntries      int                `json:"cache_entries"` // at the end; -1 if the store does not say
 	CacheMaxEntries   int                `json:"cache_max_entries"`
 	Widget            widget.Stats       `json:"widget"`
@@ -106,6 +108,7 @@ func runFlood(ctx context.Context, o *options, stdout io.Writer) error {
 	}
 
 	rep := FloodReport{FloodTarget: o.floodRate, FloodAddresses: o.floodAddrs, Quota: o.quota, Burst: o.burst, CacheMaxEntries: o.maxEntries}
+	rep.LiveBefore = liveHeap()
 	heap := watchHeap(100 * time.Millisecond)
 	bctx, cancel := context.WithTimeout(ctx, o.duration/4)
 	rep.Before = ps.run(bctx, o.pageRate, o.conc)
@@ -125,6 +128,7 @@ func runFlood(ctx context.Context, o *options, stdout io.Writer) error {
 	rep.Seconds = time.Since(start).Seconds()
 	rep.Upstream = st.upstream() - up
 	rep.HeapDuring = heap()
+	rep.LiveAfter = liveHeap()
 
 	rep.Flood, rep.FloodMissed, rep.FloodErrors, rep.FloodStatus, rep.FloodUnknown = ft.answered, ft.missed, ft.errors, ft.status, ft.unknown
 	rep.FloodPerSecond = float64(ft.answered) / rep.Seconds
@@ -334,8 +338,8 @@ func floodText(out io.Writer, r *FloodReport) error {
 		r.FloodTarget, r.FloodAddresses, r.Flood, r.Seconds, r.FloodPerSecond, r.FloodMissed, r.FloodErrors, r.FloodStatus,
 		100*float64(r.FloodUnknown)/float64(max(r.Flood, 1)))
 	fmt.Fprintf(out, "upstream    %d calls during the flood: %.1f/s (quota %.0f/s, burst %d)\n", r.Upstream, r.UpstreamPerSecond, r.Quota, r.Burst)
-	fmt.Fprintf(out, "heap        in use at most %.1f MiB before the flood, %.1f MiB during; cache %d entries (bound %d)\n",
-		float64(r.HeapBefore)/(1<<20), float64(r.HeapDuring)/(1<<20), r.CacheEntries, r.CacheMaxEntries)
+	fmt.Fprintf(out, "heap        in use at most %.1f MiB before the flood, %.1f MiB during; live after a GC %.1f MiB before, %.1f MiB after; cache %d entries (bound %d)\n",
+		float64(r.HeapBefore)/(1<<20), float64(r.HeapDuring)/(1<<20), float64(r.LiveBefore)/(1<<20), float64(r.LiveAfter)/(1<<20), r.CacheEntries, r.CacheMaxEntries)
 	fmt.Fprintf(out, "widget      %+v\n", r.Widget)
 	fmt.Fprintf(out, "client      %d calls refused during a pause (%d pauses), %d high- and %d low-priority calls throttled\n",
 		r.Client.Paused, r.Client.Pauses, r.Client.ThrottledHigh, r.Client.ThrottledLow)

@@ -320,3 +320,12 @@ func watchHeap(every time.Duration) (stop func() uint64) {
 	}()
 	return func() uint64 { close(done); return <-peak }
 }
+
+// liveHeap is the heap the process keeps: what is allocated after a
+// collection, without the garbage a load leaves between collections.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
