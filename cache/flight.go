@@ -77,19 +77,7 @@ func (f *flights) wanted(fl *flight) bool {
 // did: the fetch it stood for need not be sent. A lookup of key that
 // comes after starts a flight of its own.
 func (f *flights) drop(key string, fl *flight, err error) bool {
-	f.mu.Lock()
-	if fl.landed || fl.waiters > 0 || fl.keep {
-		f.mu.Unlock()
-		return false
-	}
-	fl.landed = true
-	if f.m[key] == fl {
-		delete(f.m, key)
-	}
-	f.mu.Unlock()
-	fl.err = err
-	close(fl.done)
-	return true
+	return f.end(key, fl, nil, err, true)
 }
 
 // land ends a flight with its answer and wakes its waiters, and reports
@@ -97,8 +85,14 @@ func (f *flights) drop(key string, fl *flight, err error) bool {
 // hedged batch sends some twice) answers first. Lookups that come after
 // it start a flight of their own.
 func (f *flights) land(key string, fl *flight, e *Entry, err error) bool {
+	return f.end(key, fl, e, err, false)
+}
+
+// end ends fl with e and err unless it has ended, or, if unwanted only,
+// unless someone waits for it.
+func (f *flights) end(key string, fl *flight, e *Entry, err error, unwantedOnly bool) bool {
 	f.mu.Lock()
-	if fl.landed {
+	if fl.landed || unwantedOnly && (fl.waiters > 0 || fl.keep) {
 		f.mu.Unlock()
 		return false
 	}

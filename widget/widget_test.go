@@ -28,16 +28,23 @@ var reference = time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC)
 
 type env struct {
 	srv *sandbox.Server
+	api *client.Client
 	qc  *cache.Cache
 	w   *widget.Widget
 }
 
 func setup(t testing.TB, sbOpts []sandbox.Option, opts ...widget.Option) *env {
 	t.Helper()
+	return setupWithClient(t, nil, sbOpts, opts...)
+}
+
+// setupWithClient is setup with more client options.
+func setupWithClient(t testing.TB, clientOpts []client.Option, sbOpts []sandbox.Option, opts ...widget.Option) *env {
+	t.Helper()
 	srv := sandbox.NewServer(t, append([]sandbox.Option{sandbox.WithRateLimit(0, 0), sandbox.WithReferenceTime(reference)}, sbOpts...)...)
 	// No pause after a 503: these tests heal a fault and ask at once.
-	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}),
-		client.WithMaxPause(time.Nanosecond))
+	api, err := client.New(append([]client.Option{client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}),
+		client.WithMaxPause(time.Nanosecond)}, clientOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +59,7 @@ func setup(t testing.TB, sbOpts []sandbox.Option, opts ...widget.Option) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{srv: srv, qc: qc, w: w}
+	return &env{srv: srv, api: api, qc: qc, w: w}
 }
 
 // looks is every look a badge has.
