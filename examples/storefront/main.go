@@ -125,7 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "storefront: open http://%s/\n", ln.Addr())
 
-	srv := &http.Server{Handler: shop, ReadHeaderTimeout: 5 * time.Second}
+	srv := newServer(shop)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *follow {
@@ -154,4 +154,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// newServer bounds what a client can hold: a request's headers and body
+// (a client sending one byte a second), the writing of an answer, and an
+// idle keep-alive connection.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      20 * time.Second,
+		IdleTimeout:       15 * time.Second,
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/cache"
@@ -117,7 +118,23 @@ func newShop(qc *cache.Cache, badges *widget.Widget, items []item) (*shop, error
 	return s, nil
 }
 
-func (s *shop) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// pageCSP is the shop's own pages' Content-Security-Policy: the badge
+// needs no script (its JSON-LD is data, which no policy blocks), and its
+// stylesheets come from this site. The enquiry pages send their own.
+const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
+
+// ServeHTTP serves the shop, its pages with the security headers the
+// enquiry pages send too: integrators copy this example, so it must be
+// safe to copy.
+func (s *shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, enquiryPrefix) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", pageCSP)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 func language(r *http.Request) string {
 	if l := r.URL.Query().Get("lang"); l == "en" || l == "zh-CN" {

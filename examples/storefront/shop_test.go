@@ -250,3 +250,31 @@ func TestListingKeepsOneDeadlineWhenTheRegistryHangs(t *testing.T) {
 	}
 	t.Logf("the listing of %d products took %v with the registry hanging", len(s.items), took)
 }
+
+// The shop's own pages send the headers the enquiry pages send, and its
+// server bounds slow and idle clients: integrators copy this example.
+func TestShopIsSafeToCopy(t *testing.T) {
+	s, srv := newTestShop(t, "")
+	for _, target := range []string{"/", "/p/" + string(srv.Demo()[0].GTIN), "/static/shop.css", "/nowhere"} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		h := rec.Header()
+		csp := h.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'none'", "frame-ancestors 'self'", "base-uri 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("GET %s: Content-Security-Policy %q lacks %q", target, csp, want)
+			}
+		}
+		if strings.Contains(csp, "script-src") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("GET %s: Content-Security-Policy %q lets a script run", target, csp)
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "same-origin" {
+			t.Errorf("GET %s: nosniff %q, Referrer-Policy %q", target, h.Get("X-Content-Type-Options"), h.Get("Referrer-Policy"))
+		}
+	}
+	hs := newServer(s)
+	if hs.ReadHeaderTimeout <= 0 || hs.ReadTimeout <= 0 || hs.WriteTimeout <= 0 || hs.IdleTimeout <= 0 || hs.IdleTimeout > 30*time.Second {
+		t.Errorf("server timeouts: header %v, read %v, write %v, idle %v; want each set, idle at most 30 s",
+			hs.ReadHeaderTimeout, hs.ReadTimeout, hs.WriteTimeout, hs.IdleTimeout)
+	}
+}
