@@ -328,7 +328,17 @@ func (l *latencies) hedgeDelay() time.Duration { return time.Duration(l.delay.Lo
 // are queued together, so that a page of up to 100 unknown products costs
 // one batch call. A key's error says why it has no status.
 func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []client.BatchItem {
-	out := make([]client.BatchItem, len(keys))
+	answers := c.Answers(ctx, keys)
+	out := make([]client.BatchItem, len(answers))
+	for i, a := range answers {
+		out[i] = client.BatchItem{Key: a.Key, Status: a.Status, Err: a.Err}
+	}
+	return out
+}
+
+// Answers is Statuses with when the registry last confirmed each answer.
+func (c *Cache) Answers(ctx context.Context, keys []client.ProductKey) []Answer {
+	out := make([]Answer, len(keys))
 	waits := make([]*flight, len(keys))
 	skeys := make([]string, len(keys))
 	cks := make([]client.ProductKey, len(keys))
@@ -349,7 +359,7 @@ func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []client
 		}
 		e, fl := c.begin(ctx, skeys[i], cks[i], entries[i], nows[i], &queue)
 		if e != nil {
-			out[i].Status = e.Status
+			out[i] = answerOf(keys[i], e, nows[i])
 		}
 		waits[i] = fl
 	}
@@ -363,7 +373,7 @@ func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []client
 			out[i].Err = err
 			continue
 		}
-		out[i].Status = e.Status
+		out[i] = answerOf(keys[i], e, c.clock.Now())
 	}
 	return out
 }

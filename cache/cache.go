@@ -226,44 +226,73 @@ var ErrStale = errors.New("qcsdk/cache: the API's answer is older than what the 
 // costs a map lookup and allocates nothing when gtin is already in its
 // 14-digit form.
 func (c *Cache) StatusByGTIN(ctx context.Context, gtin string) (*client.ProductStatus, error) {
-	g, err := client.ParseGTIN(gtin)
-	if err != nil {
-		return nil, err
-	}
-	e, err := c.lookup(ctx, string(g), client.ProductKey{GTIN: g})
-	if err != nil {
-		return nil, err
-	}
-	return e.Status, nil
+	a, err := c.AnswerByGTIN(ctx, gtin)
+	return a.Status, err
 }
 
-// Cached returns the status of the product with that GTIN when the cache
-// can answer at once — fresh, or stale within the stale-while-revalidate
-// window, which starts a background refresh — and never waits for the API.
-// A renderer with a deadline asks it first, so that a warm render costs no
-// timer; on false, it calls StatusByGTIN with its deadline. now is the
-// time the answer was judged by (the cache's clock), so that the caller
-// need not read the clock again.
-func (c *Cache) Cached(gtin string) (st *client.ProductStatus, now time.Time, ok bool) {
+// An Answer is a product's status as the cache holds it, with when the
+// registry last confirmed it. Past FreshUntil it is stale: served while a
+// refresh runs (stale-while-revalidate), or while the registry cannot be
+// reached (up to the max-stale), and a page should say since when.
+type Answer struct {
+	Key    client.ProductKey
+	Status *client.ProductStatus
+	// Fetched is when the registry last confirmed the status (when the
+	// request that got it was sent).
+	Fetched time.Time
+	// Stale says the answer was past its freshness when the cache
+	// answered, by the cache's clock.
+	Stale bool
+	// Err says why there is no status (Answers only).
+	Err error
+}
+
+func answerOf(k client.ProductKey, e *Entry, now time.Time) Answer {
+	return Answer{Key: k, Status: e.Status, Fetched: e.Fetched, Stale: !now.Before(e.FreshUntil)}
+}
+
+// AnswerByGTIN is StatusByGTIN with when the registry last confirmed the
+// answer.
+func (c *Cache) AnswerByGTIN(ctx context.Context, gtin string) (Answer, error) {
 	g, err := client.ParseGTIN(gtin)
 	if err != nil {
-		return nil, time.Time{}, false
+		return Answer{}, err
+	}
+	k := client.ProductKey{GTIN: g}
+	e, err := c.lookup(ctx, string(g), k)
+	if err != nil {
+		return Answer{Key: k}, err
+	}
+	return answerOf(k, e, c.clock.Now()), nil
+}
+
+// Cached answers for the product with that GTIN when the cache can at
+// once — fresh, or stale within the stale-while-revalidate window, which
+// starts a background refresh — and never waits for the API. A renderer
+// with a deadline asks it first, so that a warm render costs no timer; on
+// false, it calls AnswerByGTIN with its deadline. now is the time the
+// answer was judged by (the cache's clock), so that the caller need not
+// read the clock again.
+func (c *Cache) Cached(gtin string) (a Answer, now time.Time, ok bool) {
+	g, err := client.ParseGTIN(gtin)
+	if err != nil {
+		return Answer{}, time.Time{}, false
 	}
 	skey := string(g)
 	e, now := c.peek(context.Background(), skey)
 	if e == nil || e.Status == nil {
-		return nil, now, false
+		return Answer{}, now, false
 	}
 	if now.Before(e.FreshUntil) {
 		c.stats.hits.Add(1)
-		return e.Status, now, true
+		return Answer{Key: client.ProductKey{GTIN: g}, Status: e.Status, Fetched: e.Fetched}, now, true
 	}
 	if now.Before(e.FreshUntil.Add(c.swr)) && now.Before(e.Expires) {
 		c.stats.staleServed.Add(1)
 		c.refresh(skey, client.ProductKey{GTIN: g}, e)
-		return e.Status, now, true
+		return Answer{Key: client.ProductKey{GTIN: g}, Status: e.Status, Fetched: e.Fetched, Stale: true}, now, true
 	}
-	return nil, now, false
+	return Answer{}, now, false
 }
 
 // Status returns the status of a product named by any key form.

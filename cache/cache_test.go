@@ -515,8 +515,8 @@ func TestCachedAnswersOnlyWithoutWaiting(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	g := string(e.demo(client.VerdictCommitted))
-	if st, _, ok := e.cache.Cached(g); ok || st != nil {
-		t.Fatalf("Cached of a cold product = %v, %v; want nothing", st, ok)
+	if a, _, ok := e.cache.Cached(g); ok || a.Status != nil {
+		t.Fatalf("Cached of a cold product = %v, %v; want nothing", a.Status, ok)
 	}
 	if e.srv.Requests("") != 0 {
 		t.Fatal("Cached called the API")
@@ -525,8 +525,13 @@ func TestCachedAnswersOnlyWithoutWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, now, ok := e.cache.Cached(g); !ok || st != want || !now.Equal(e.clock.Now()) {
-		t.Fatalf("Cached of a warm product = %v, %v, %v; want it, at the cache's time", st, now, ok)
+	fetched := e.clock.Now()
+	a, now, ok := e.cache.Cached(g)
+	if !ok || a.Status != want || !now.Equal(e.clock.Now()) {
+		t.Fatalf("Cached of a warm product = %v, %v, %v; want it, at the cache's time", a.Status, now, ok)
+	}
+	if !a.Fetched.Equal(fetched) || a.Stale {
+		t.Errorf("a fresh answer says it was confirmed at %v (want %v), stale %v", a.Fetched, fetched, a.Stale)
 	}
 	if _, _, ok := e.cache.Cached("6901234567893"); ok {
 		t.Error("Cached answered for a malformed GTIN")
@@ -534,8 +539,12 @@ func TestCachedAnswersOnlyWithoutWaiting(t *testing.T) {
 	// Past its TTL, within the stale-while-revalidate window: answered
 	// stale, and one refresh starts.
 	e.clock.Advance(cache.DefaultTTL + time.Second)
-	if _, _, ok := e.cache.Cached(g); !ok {
+	a, _, ok = e.cache.Cached(g)
+	if !ok {
 		t.Fatal("Cached did not answer within the stale-while-revalidate window")
+	}
+	if !a.Stale || !a.Fetched.Equal(fetched) {
+		t.Errorf("an answer past its TTL: stale %v, confirmed at %v; want stale, confirmed at %v", a.Stale, a.Fetched, fetched)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for e.srv.Requests(productRoute) < 2 {
@@ -552,5 +561,35 @@ func TestCachedAnswersOnlyWithoutWaiting(t *testing.T) {
 	}
 	if n := e.srv.Requests(productRoute); n != calls {
 		t.Error("Cached called the API past the window")
+	}
+}
+
+// While the registry cannot be reached, an answer past its TTL is still
+// served (stale-if-error), one by one and a page at a time, and says when
+// the registry last confirmed it, so that a badge can say so too.
+func TestAStaleAnswerSaysWhenItWasConfirmed(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	g := e.demo(client.VerdictCommitted)
+	fetched := e.clock.Now()
+	if _, err := e.cache.StatusByGTIN(context.Background(), string(g)); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(cache.DefaultTTL + cache.DefaultStaleWhileRevalidate + time.Minute)
+	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 500})
+	a, err := e.cache.AnswerByGTIN(context.Background(), string(g))
+	if err != nil || a.Status == nil {
+		t.Fatalf("AnswerByGTIN in an outage = %v, %v; want the stale answer", a.Status, err)
+	}
+	if !a.Stale || !a.Fetched.Equal(fetched) || a.Key.GTIN != g {
+		t.Errorf("the stale answer: stale %v, confirmed at %v, key %v; want stale, confirmed at %v, key %s", a.Stale, a.Fetched, a.Key, fetched, g)
+	}
+	cold := e.demo(client.VerdictInspectionFailed)
+	got := e.cache.Answers(context.Background(), []client.ProductKey{{GTIN: g}, {GTIN: cold}})
+	if got[0].Err != nil || !got[0].Stale || !got[0].Fetched.Equal(fetched) {
+		t.Errorf("Answers, the warm product: %+v; want the stale answer, confirmed at %v", got[0], fetched)
+	}
+	if got[1].Err == nil || got[1].Status != nil || got[1].Key.GTIN != cold {
+		t.Errorf("Answers, a product never seen: %+v; want an error and no status", got[1])
 	}
 }

@@ -167,7 +167,7 @@ func (g *generator) text(t client.Text, r *rand.Rand) client.Text {
 		return t
 	}
 	h := hostileTexts[r.IntN(len(hostileTexts))]
-	return client.Text{ZH: h + t.ZH, EN: t.EN + h}
+	return client.Text{ZH: h + t.ZH + rlo, EN: t.EN + h + rlo}
 }
 
 func (g *generator) verifyURL(kind, id string) string {

@@ -1,6 +1,10 @@
 package sandbox
 
-import "github.com/qualitycommit/qcsdk/client"
+import (
+	"strings"
+
+	"github.com/qualitycommit/qcsdk/client"
+)
 
 // The word pools the generator draws from. Names are fictional; region codes
 // are the real GB/T 2260 codes of the cities, and the standards are the real
@@ -182,4 +186,11 @@ var hostileTexts = []string{
 	`{{ .Secret }} ${7*7} <svg onload=alert(1)>`,
 	"</style><style>body{display:none}</style>",
 	"' OR 1=1; --",
+	"\u2067unterminated isolate 未结束的隔离",
+	"https://example.com/" + strings.Repeat("unbreakable", 24), // 284 bytes without a space
 }
+
+// rlo is an unterminated RIGHT-TO-LEFT OVERRIDE: hostile text ends with
+// it, so that a renderer that does not isolate registry text shows
+// whatever follows it reversed.
+const rlo = "\u202e"

@@ -51,7 +51,7 @@
 //	/quality/enterprises/{id}              a maker: its commitments and inspection results
 //	/quality/inspections/{id}              one inspection, with its failed items
 //	/quality/cases                         typical enforcement cases
-//	/quality/report                        a shopper's report of a fake or sub-standard listing
+//	/quality/report                        a shopper's report of a fake or sub-standard listing (with WithPlatformName)
 //
 // # A page's budget
 //
@@ -72,12 +72,26 @@
 // BadgeMaxAge (30 s), with no stale-while-revalidate, so that a revocation
 // beats the browser's and the CDN's caches within that time. The
 // enquiry pages are plain HTML forms and links in both locales, with no
-// script; when the registry cannot be reached they say so (503). The report
-// form is protected against cross-site posts (a SameSite cookie and a
-// token MAC'd with WithReportKey — give a fleet one key) and files one
-// report per form however often it is sent; whatever goes wrong, what the
-// shopper typed comes back in the form. Link to it from a product page as
-// /quality/report?gtin={gtin}&listing={url}.
+// script; when the registry cannot be reached they say so (503). Every
+// registry string on them is isolated for bidirectional text (see
+// Isolate and LTR, which a platform's own pages can use too), and every
+// word, errors included, is in the page's locale.
+//
+// The report form is offered only when the platform names itself for
+// reports (WithPlatformName). It is protected against cross-site posts: a
+// post that does not come from the site's own origin (scheme, host and
+// port; WithSiteOrigin behind a TLS-terminating proxy) is a plain 403; a
+// SameSite cookie and a token MAC'd with WithReportKey (give a fleet one
+// key) prove the form was rendered for this browser. The same words sent
+// twice file one report; edited words, a new one. Whatever goes wrong
+// short of a forgery, what the shopper typed comes back in the form. Link
+// to it from a product page as /quality/report?gtin={gtin}&listing={url}.
+//
+// A badge whose answer is past its freshness — the registry could not be
+// reached to confirm it — says when it was last confirmed, in its detail
+// line, its accessible name and its .json. The unknown badge says it could
+// not be checked ("暂无法核实" / "Not verified right now"), never the title
+// of an answer, and has a dashed frame.
 //
 // # The public endpoint's budgets
 //

@@ -36,26 +36,36 @@ type pageWords struct {
 	KindCounterfeit, KindSubstandard, KindFalse      string
 	KindOther, NeedGTIN, NeedListing, NeedKind       string
 	NeedDescription, TooLong, NotSent                string
+	BadID, BadSearch, OtherValue                     string
+	RectOrdered, RectInProgress, RectCompleted       string
 	dateLayout                                       string
 	brandsIn, modelsIn, prefixesIn, listSep, itemSep string
 }
 
 // enquiryCSS styles the enquiry pages; the badge stylesheet follows it.
-const enquiryCSS = `.qce{margin:0;font:16px/1.5 system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;color:#1f1f1f;background:#fff}
+//
+// Registry text is untrusted and may hold a 10 KB word: it breaks
+// anywhere rather than push the page sideways, and every table and grid
+// gives way down to 320 CSS pixels (WCAG 1.4.10).
+const enquiryCSS = `.qce{margin:0;font:16px/1.5 system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;color:#1f1f1f;background:#fff;overflow-wrap:anywhere}
 .qce-top{display:flex;flex-wrap:wrap;gap:8px 24px;align-items:center;padding:12px 16px;border-bottom:1px solid #d0d0d0}
 .qce-home{font-weight:700;color:#1f1f1f;text-decoration:none}
 .qce-nav a{margin-right:16px;color:#0b57d0}
 .qce-main{max-width:60rem;margin:0 auto;padding:16px}
 .qce-search{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:end;margin:16px 0}
 .qce-search label{display:flex;flex-direction:column;font-size:14px}
-.qce-search input,.qce-search select,.qce-search button{font:inherit;padding:6px 8px}
+.qce-search input,.qce-search select,.qce-search button{font:inherit;padding:6px 8px;max-width:100%;box-sizing:border-box}
+.qce-search label{max-width:100%}
 .qce-results li{margin:6px 0}
 .qce-uscc{font-family:ui-monospace,monospace;color:#4a4a4a}
-.qce-facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}
+.qce-facts{display:grid;grid-template-columns:minmax(0,max-content) minmax(0,1fr);gap:4px 16px}
 .qce-facts dt{color:#4a4a4a}
+.qce-facts dd{margin:0}
+@media (max-width:30rem){.qce-facts{grid-template-columns:minmax(0,1fr);gap:0}.qce-facts dd{margin-bottom:8px}}
+.qce-id{font-variant-numeric:tabular-nums}
 .qce-commitment{border:1px solid #d0d0d0;border-left:6px solid #8a8a8a;border-radius:6px;padding:8px 16px;margin:12px 0}
 .qce-commitment.qce-active{border-left-color:#2e8b4a}
-.qce-inspections,.qce-failed{border-collapse:collapse;width:100%}
+.qce-inspections,.qce-failed{border-collapse:collapse;width:100%;table-layout:fixed}
 .qce-inspections th,.qce-inspections td,.qce-failed th,.qce-failed td{border-bottom:1px solid #e0e0e0;padding:6px 8px;text-align:left}
 .qce-fail{color:#8a1c00;font-weight:600}
 .qce-message{padding:8px 12px;background:#f7f7f7;border:1px solid #d0d0d0;border-radius:6px}
@@ -90,7 +100,9 @@ var pageVocab = [...]pageWords{
 		KindCounterfeit: "疑似假冒", KindSubstandard: "疑似质量不合格", KindFalse: "虚假宣传承诺", KindOther: "其他",
 		NeedGTIN: "请填写有效的商品条码：", NeedListing: "请填写以 http:// 或 https:// 开头的商品页面链接。",
 		NeedKind: "请选择问题类型。", NeedDescription: "请描述您看到的情况。", TooLong: "内容过长。",
-		NotSent:    "暂时无法提交，您填写的内容保留在下方，请稍后再试。",
+		NotSent: "暂时无法提交，您填写的内容保留在下方，请稍后再试。",
+		BadID:   "这条记录的编号格式不正确。", BadSearch: "查询条件过长或格式不正确。", OtherValue: "其他",
+		RectOrdered: "已责令整改", RectInProgress: "整改中", RectCompleted: "已完成整改",
 		dateLayout: "2006-01-02", brandsIn: "品牌 ", modelsIn: "型号 ", prefixesIn: "商品条码前缀 ", listSep: "、", itemSep: "；",
 	},
 	LocaleEN: {
@@ -114,7 +126,9 @@ var pageVocab = [...]pageWords{
 		KindCounterfeit: "Suspected counterfeit", KindSubstandard: "Suspected sub-standard quality", KindFalse: "False commitment claim", KindOther: "Something else",
 		NeedGTIN: "Please give a valid barcode: ", NeedListing: "Please give the product page's link, starting with http:// or https://.",
 		NeedKind: "Please choose what is wrong.", NeedDescription: "Please say what you saw.", TooLong: "This is too long.",
-		NotSent:    "The report could not be sent just now. What you wrote is kept below; please try again shortly.",
+		NotSent: "The report could not be sent just now. What you wrote is kept below; please try again shortly.",
+		BadID:   "That record's reference is not valid.", BadSearch: "The search is too long or not valid.", OtherValue: "Other",
+		RectOrdered: "Ordered to rectify", RectInProgress: "Rectifying", RectCompleted: "Rectified",
 		dateLayout: "2006-01-02", brandsIn: "brands ", modelsIn: "models ", prefixesIn: "GTIN prefixes ", listSep: ", ", itemSep: "; ",
 	},
 }
@@ -128,6 +142,7 @@ type page struct {
 	Message             string
 	Self                string // this page's path and query
 	Retry               string // on a page saying the registry is down: a link to try again
+	Reports             bool   // the report form is offered (WithPlatformName)
 
 	Query, Category string
 	Categories      []option
@@ -178,7 +193,7 @@ func (q *enquiry) newPage(r *http.Request, title func(*pageWords) string) (*page
 		look = q.w.look
 	}
 	loc := look.Locale
-	p := &page{Lang: loc.String(), Prefix: q.prefix, T: &pageVocab[loc], Self: r.URL.RequestURI()}
+	p := &page{Lang: loc.String(), Prefix: q.prefix, T: &pageVocab[loc], Self: r.URL.RequestURI(), Reports: q.w.platform != ""}
 	if v := r.URL.Query().Get("locale"); v != "" {
 		p.Explicit = true
 		p.Q = "?locale=" + loc.String()
@@ -218,8 +233,12 @@ func (q *enquiry) fail(rw http.ResponseWriter, p *page, err error) {
 	switch {
 	case errors.Is(err, client.ErrNotFound):
 		code, p.Message, p.Retry = http.StatusNotFound, p.T.NotFound, ""
-	case errors.Is(err, client.ErrInvalidInput), errors.Is(err, client.ErrInvalidID):
-		code, p.Message, p.Retry = http.StatusBadRequest, p.T.BadQuery+err.Error(), ""
+	case errors.Is(err, client.ErrInvalidID):
+		code, p.Message, p.Retry = http.StatusBadRequest, p.T.BadID, ""
+	case errors.Is(err, client.ErrInvalidInput):
+		// The SDK's own words are English and name its internals; the
+		// shopper reads the page's language.
+		code, p.Message, p.Retry = http.StatusBadRequest, p.T.BadSearch, ""
 	}
 	q.render(rw, code, "problem", p)
 }
@@ -228,14 +247,24 @@ func (q *enquiry) date(t time.Time, loc Locale) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(chinaTime).Format(pageVocab[loc].dateLayout)
+	return LTR(t.In(chinaTime).Format(pageVocab[loc].dateLayout))
 }
 
+// textIn is registry text in the page's locale, isolated (see Isolate).
 func textIn(t client.Text, loc Locale) string {
 	if loc == LocaleEN {
-		return t.In("en")
+		return Isolate(t.In("en"))
 	}
-	return t.ZH
+	return Isolate(t.ZH)
+}
+
+// joinWith joins registry strings, each made safe by f.
+func joinWith(items []string, sep string, f func(string) string) string {
+	out := make([]string, len(items))
+	for i, s := range items {
+		out[i] = f(s)
+	}
+	return strings.Join(out, sep)
 }
 
 // search is the entry's home: the search form and its results.
@@ -280,7 +309,7 @@ func (q *enquiry) search(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, e := range res.Items {
-		p.Enterprises = append(p.Enterprises, enterpriseRow{e.ID, textIn(e.Name, loc), string(e.USCC), textIn(e.Region, loc)})
+		p.Enterprises = append(p.Enterprises, enterpriseRow{e.ID, textIn(e.Name, loc), LTR(string(e.USCC)), textIn(e.Region, loc)})
 	}
 	if res.NextCursor != "" {
 		v := url.Values{"q": {p.Query}, "category": {p.Category}, "cursor": {res.NextCursor}}
@@ -303,7 +332,7 @@ func (q *enquiry) enterprise(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Title = textIn(ent.Name, loc)
-	p.Enterprise = &enterpriseView{Name: p.Title, USCC: string(ent.USCC), Region: textIn(ent.Region, loc),
+	p.Enterprise = &enterpriseView{Name: p.Title, USCC: LTR(string(ent.USCC)), Region: textIn(ent.Region, loc),
 		Listed: q.date(ent.ListedAt, loc), Verify: q.w.allowed(ent.VerifyURL)}
 	cmts, err := q.w.qc.EnterpriseCommitments(ctx, ent.ID, &client.ListOptions{Limit: 100})
 	if err != nil {
@@ -340,7 +369,7 @@ func (q *enquiry) commitmentView(c client.Commitment, names map[string]string, l
 	v := commitmentView{Category: names[c.Category], From: q.date(c.EffectiveAt, loc), To: q.date(c.ExpiresAt, loc),
 		StatusClass: "withdrawn", Verify: q.w.allowed(c.VerifyURL)}
 	if v.Category == "" {
-		v.Category = c.Category
+		v.Category = LTR(c.Category)
 	}
 	switch c.Status {
 	case client.CommitmentActive:
@@ -352,24 +381,26 @@ func (q *enquiry) commitmentView(c client.Commitment, names map[string]string, l
 	case client.CommitmentExpired:
 		v.Status = t.Expired
 	default:
-		v.Status = string(c.Status)
+		// A status this version does not know: say so in words, not in
+		// the registry's code.
+		v.Status = t.OtherValue
 	}
 	if c.StatusReason != nil {
 		v.Reason = textIn(*c.StatusReason, loc)
 	}
 	var scope []string
 	if len(c.Scope.Brands) > 0 {
-		scope = append(scope, t.brandsIn+strings.Join(c.Scope.Brands, t.listSep))
+		scope = append(scope, t.brandsIn+joinWith(c.Scope.Brands, t.listSep, Isolate))
 	}
 	if len(c.Scope.Models) > 0 {
-		scope = append(scope, t.modelsIn+strings.Join(c.Scope.Models, t.listSep))
+		scope = append(scope, t.modelsIn+joinWith(c.Scope.Models, t.listSep, LTR))
 	}
 	if len(c.Scope.GTINPrefixes) > 0 {
-		scope = append(scope, t.prefixesIn+strings.Join(c.Scope.GTINPrefixes, t.listSep))
+		scope = append(scope, t.prefixesIn+joinWith(c.Scope.GTINPrefixes, t.listSep, LTR))
 	}
 	v.Scope = strings.Join(scope, t.itemSep)
 	for _, it := range c.Items {
-		v.Items = append(v.Items, itemView{it.Standard, textIn(it.Text, loc)})
+		v.Items = append(v.Items, itemView{LTR(it.Standard), textIn(it.Text, loc)})
 	}
 	return v
 }
@@ -377,13 +408,13 @@ func (q *enquiry) commitmentView(c client.Commitment, names map[string]string, l
 func (q *enquiry) inspectionView(in client.Inspection, loc Locale) inspectionView {
 	t := &pageVocab[loc]
 	v := inspectionView{ID: in.ID, EnterpriseID: in.EnterpriseID, Product: textIn(in.Product.Name, loc),
-		Batch: in.Product.Batch, Authority: textIn(in.Authority, loc), Sampled: q.date(in.SampledAt, loc),
-		Published: q.date(in.PublishedAt, loc), ReportNo: in.ReportNo, Verify: q.w.allowed(in.VerifyURL)}
+		Batch: LTR(in.Product.Batch), Authority: textIn(in.Authority, loc), Sampled: q.date(in.SampledAt, loc),
+		Published: q.date(in.PublishedAt, loc), ReportNo: LTR(in.ReportNo), Verify: q.w.allowed(in.VerifyURL)}
 	if in.Product.Brand != "" {
-		v.Product = in.Product.Brand + " " + v.Product
+		v.Product = Isolate(in.Product.Brand) + " " + v.Product
 	}
 	if in.Product.Model != "" {
-		v.Product += " " + in.Product.Model
+		v.Product += " " + LTR(in.Product.Model)
 	}
 	switch in.Result {
 	case client.InspectionPass:
@@ -395,12 +426,21 @@ func (q *enquiry) inspectionView(in client.Inspection, loc Locale) inspectionVie
 	}
 	var failed []string
 	for _, f := range in.FailedItems {
-		v.FailedItems = append(v.FailedItems, failedView{textIn(f.Item, loc), f.Requirement, f.Measured})
+		v.FailedItems = append(v.FailedItems, failedView{textIn(f.Item, loc), Isolate(f.Requirement), Isolate(f.Measured)})
 		failed = append(failed, textIn(f.Item, loc))
 	}
 	v.Failed = strings.Join(failed, t.listSep)
 	if rc := in.Rectification; rc != nil {
-		v.Rectification = rc.Status
+		switch rc.Status {
+		case "ordered":
+			v.Rectification = t.RectOrdered
+		case "in_progress":
+			v.Rectification = t.RectInProgress
+		case "completed":
+			v.Rectification = t.RectCompleted
+		default:
+			v.Rectification = t.OtherValue
+		}
 		if !rc.Deadline.IsZero() {
 			v.Rectification += " · " + t.Deadline + " " + q.date(rc.Deadline, loc)
 		}
@@ -440,8 +480,8 @@ func (q *enquiry) cases(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, c := range res.Items {
-		p.Cases = append(p.Cases, caseView{Title: textIn(c.Title, loc), Summary: textIn(c.Summary, loc), Brand: c.Brand,
-			Platform: c.Platform, Authority: textIn(c.Authority, loc), Published: q.date(c.PublishedAt, loc), Verify: q.w.allowed(c.VerifyURL)})
+		p.Cases = append(p.Cases, caseView{Title: textIn(c.Title, loc), Summary: textIn(c.Summary, loc), Brand: Isolate(c.Brand),
+			Platform: Isolate(c.Platform), Authority: textIn(c.Authority, loc), Published: q.date(c.PublishedAt, loc), Verify: q.w.allowed(c.VerifyURL)})
 	}
 	if res.NextCursor != "" {
 		v := url.Values{"cursor": {res.NextCursor}}

@@ -51,7 +51,7 @@ func Example() {
 	}
 	// Output:
 	// <h1>Electric kettle</h1>
-	// <a class="qcb qcb-compact qcb-light qcb-committed" lang="en" href="https://verify.qualitycommit.example/commitments/cmt_0000001_1" target="_blank" rel="noopener noreferrer" aria-label="Quality commitment Passed inspection 2026-02-03 (verify on the official platform)" title="Quality commitment Passed inspection 2026-02-03 (verify on the official platform)"><span class="qcb-icon" aria-hidden="true">✓</span><span class="qcb-text"><span class="qcb-title">Quality commitment</span> <span class="qcb-detail">Passed inspection 2026-02-03</span></span></a>
+	// <a class="qcb qcb-compact qcb-light qcb-committed" lang="en" dir="ltr" href="https://verify.qualitycommit.example/commitments/cmt_0000001_1" target="_blank" rel="noopener noreferrer" aria-label="Quality commitment Passed inspection 2026-02-03 (verify on the official platform)" title="Quality commitment Passed inspection 2026-02-03 (verify on the official platform)"><span class="qcb-icon" aria-hidden="true">✓</span><span class="qcb-text"><span class="qcb-title">Quality commitment</span> <span class="qcb-detail">Passed inspection 2026-02-03</span></span></a>
 }
 
 // A listing page: its badges share one deadline, and the products it names

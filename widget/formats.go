@@ -17,8 +17,8 @@ import (
 // badge, it always draws something: a page that asked for an image gets
 // one, not-listed and unknown included.
 func (w *Widget) SVG(ctx context.Context, gtin string, look Look) string {
-	st, d, slots, _ := w.status(ctx, gtin)
-	return w.prepared(kindSVG, slots, st, d, look, w.renderSVG)
+	v, _ := w.status(ctx, gtin)
+	return w.prepared(kindSVG, &v, look, w.renderSVG)
 }
 
 // WriteSVG writes the SVG badge to out.
@@ -43,18 +43,22 @@ type svgFrame struct {
 
 var svgFrames = func() (f [2][2][numStates]svgFrame) {
 	for size, dim := range dimensions {
-		iconY, titleY, detailY := 33, 24, 42
+		iconX, iconY, titleX, titleY, titleSize, detailY := 12, 33, 32, 24, 13, 42
 		if Size(size) == SizeCompact {
-			iconY, titleY = 19, 19
+			iconX, iconY, titleX, titleY, titleSize = 9, 19, 28, 19, 12
 		}
 		for theme := range palettes {
 			for st, p := range palettes[theme] {
+				dash := ""
+				if state(st) == stateUnknown {
+					dash = ` stroke-dasharray="4 3"`
+				}
 				f[size][theme][st] = svgFrame{
 					geometry: template.HTMLAttr(fmt.Sprintf(`width="%d" height="%d" viewBox="0 0 %d %d"`, dim.W, dim.H, dim.W, dim.H)),
-					frame: template.HTML(fmt.Sprintf(`<rect x="0.5" y="0.5" width="%d" height="%d" rx="6" fill="%s" stroke="%s"/>`+
+					frame: template.HTML(fmt.Sprintf(`<rect x="0.5" y="0.5" width="%d" height="%d" rx="6" fill="%s" stroke="%s"%s/>`+
 						`<g fill="%s" font-family="system-ui,-apple-system,PingFang SC,Microsoft YaHei,sans-serif">`+
-						`<text x="12" y="%d" font-size="14" font-weight="700">`, dim.W-1, dim.H-1, p.BG, p.Border, p.FG, iconY)),
-					titleAt:  template.HTML(fmt.Sprintf(`<text x="32" y="%d" font-size="13" font-weight="600">`, titleY)),
+						`<text x="%d" y="%d" font-size="14" font-weight="700">`, dim.W-1, dim.H-1, p.BG, p.Border, dash, p.FG, iconX, iconY)),
+					titleAt:  template.HTML(fmt.Sprintf(`<text x="%d" y="%d" font-size="%d" font-weight="600">`, titleX, titleY, titleSize)),
 					detailAt: template.HTML(fmt.Sprintf(`<text x="32" y="%d" font-size="12">`, detailY)),
 				}
 			}
@@ -63,9 +67,9 @@ var svgFrames = func() (f [2][2][numStates]svgFrame) {
 	return f
 }()
 
-func (w *Widget) renderSVG(_ *client.ProductStatus, d client.Decision, look Look) string {
-	b := w.data(d, look)
-	f := &svgFrames[look.Size][look.Theme][stateOf(d.Verdict)]
+func (w *Widget) renderSVG(vd *verdict, look Look) string {
+	b := w.data(vd, look)
+	f := &svgFrames[look.Size][look.Theme][stateOf(vd.d.Verdict)]
 	v := svgData{badgeData: b, Geometry: f.geometry, Frame: f.frame, TitleAt: f.titleAt, DetailAt: f.detailAt}
 	if look.Size == SizeCompact {
 		v.Detail = ""
@@ -83,8 +87,8 @@ func (w *Widget) renderSVG(_ *client.ProductStatus, d client.Decision, look Look
 // page's head. It is empty for a product without a commitment, or when
 // there is no answer.
 func (w *Widget) JSONLD(ctx context.Context, gtin string, look ...Look) template.HTML {
-	st, d, slots, _ := w.status(ctx, gtin)
-	return template.HTML(w.prepared(kindJSONLD, slots, st, d, w.lookOf(look), w.renderJSONLD))
+	v, _ := w.status(ctx, gtin)
+	return template.HTML(w.prepared(kindJSONLD, &v, w.lookOf(look), w.renderJSONLD))
 }
 
 type ldThing struct {
@@ -114,7 +118,8 @@ type ldProduct struct {
 	Certification ldCertification `json:"hasCertification"`
 }
 
-func (w *Widget) renderJSONLD(st *client.ProductStatus, d client.Decision, look Look) string {
+func (w *Widget) renderJSONLD(v *verdict, look Look) string {
+	st, d := v.st, v.d
 	c := d.Commitment
 	switch d.Verdict {
 	case client.VerdictCommitted, client.VerdictInspectionFailed, client.VerdictWithdrawn:

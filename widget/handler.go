@@ -46,9 +46,9 @@ func (w *Widget) Handler(prefix string) http.Handler {
 	mux.HandleFunc("GET "+prefix+"inspections/{id}", w.enquiryBudget(q.inspection))
 	mux.HandleFunc("GET "+prefix+"cases", w.enquiryBudget(q.cases))
 	mux.HandleFunc("GET "+prefix+"enquiry.css", serveEnquiryCSS)
-	mux.HandleFunc("GET "+prefix+"report", q.reportPage)
-	mux.HandleFunc("POST "+prefix+"report", q.sendReport)
-	mux.HandleFunc("GET "+prefix+"report/sent", q.reportSent)
+	mux.HandleFunc("GET "+prefix+"report", q.offered(q.reportPage))
+	mux.HandleFunc("POST "+prefix+"report", q.offered(q.sendReport))
+	mux.HandleFunc("GET "+prefix+"report/sent", q.offered(q.reportSent))
 	mux.HandleFunc(prefix, func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			rw.Header().Set("Allow", "GET, HEAD")
@@ -104,11 +104,11 @@ func serveCSS(rw http.ResponseWriter, r *http.Request, css, etag string) {
 var badgeFormats = map[string]struct {
 	kind        int
 	contentType string
-	render      func(w *Widget) func(*client.ProductStatus, client.Decision, Look) string
+	render      func(w *Widget) renderFunc
 }{
-	".svg":  {kindSVG, "image/svg+xml", func(w *Widget) func(*client.ProductStatus, client.Decision, Look) string { return w.renderSVG }},
-	".html": {kindHTML, "text/html; charset=utf-8", func(w *Widget) func(*client.ProductStatus, client.Decision, Look) string { return w.renderHTML }},
-	".json": {kindJSON, "application/json", func(w *Widget) func(*client.ProductStatus, client.Decision, Look) string { return w.renderJSON }},
+	".svg":  {kindSVG, "image/svg+xml", func(w *Widget) renderFunc { return w.renderSVG }},
+	".html": {kindHTML, "text/html; charset=utf-8", func(w *Widget) renderFunc { return w.renderHTML }},
+	".json": {kindJSON, "application/json", func(w *Widget) renderFunc { return w.renderJSON }},
 }
 
 // enquiryBudget gives an enquiry page one deadline for all the reads it
@@ -162,8 +162,8 @@ func (w *Widget) serveBadge(rw http.ResponseWriter, r *http.Request) {
 		plainError(rw, http.StatusBadRequest, err.Error())
 		return
 	}
-	st, d, slots, lookupErr := w.statusFor(r.Context(), string(gtin), r)
-	rd := w.rendered(f.kind, slots, st, d, look, f.render(w))
+	v, lookupErr := w.statusFor(r.Context(), string(gtin), r)
+	rd := w.rendered(f.kind, &v, look, f.render(w))
 
 	h := rw.Header()
 	h.Set("Content-Type", f.contentType)
@@ -180,8 +180,9 @@ func (w *Widget) serveBadge(rw http.ResponseWriter, r *http.Request) {
 		// The refusal is this address's, or this moment's: no cache may
 		// show it to anyone else, and the shopper's next view asks again.
 		h.Set("Cache-Control", "no-store")
-	case lookupErr != nil || d.Verdict == client.VerdictUnknown:
-		// Try again soon: the registry may answer next time.
+	case lookupErr != nil || v.d.Verdict == client.VerdictUnknown || !v.asOf.IsZero():
+		// Try again soon: the registry may answer next time, or confirm
+		// an answer it last confirmed a while ago.
 		h.Set("Cache-Control", "public, max-age=10")
 	default:
 		h.Set("Cache-Control", badgeCacheControl)
@@ -270,11 +271,18 @@ type badgeJSON struct {
 	Label     string                  `json:"label"`
 	VerifyURL string                  `json:"verify_url,omitempty"`
 	Locale    string                  `json:"locale"`
+	// Confirmed is when the registry last confirmed an answer past its
+	// freshness (RFC 3339); absent for a fresh one.
+	Confirmed string `json:"last_confirmed,omitempty"`
 }
 
-func (w *Widget) renderJSON(st *client.ProductStatus, d client.Decision, look Look) string {
-	b := w.data(d, look)
+func (w *Widget) renderJSON(vd *verdict, look Look) string {
+	st, d := vd.st, vd.d
+	b := w.data(vd, look)
 	v := badgeJSON{Verdict: d.Verdict, Status: d.Status, Title: b.Title, Detail: b.Detail, Label: b.Plain, Locale: b.Lang}
+	if !vd.asOf.IsZero() {
+		v.Confirmed = vd.asOf.UTC().Format(time.RFC3339)
+	}
 	if d.Verdict != client.VerdictNotListed && d.Verdict != client.VerdictUnknown {
 		// Renderings of these two are shared between products: no GTIN.
 		if st != nil {

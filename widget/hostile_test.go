@@ -65,10 +65,10 @@ func TestHostileStringsInEveryField(t *testing.T) {
 		for _, h := range hostile {
 			st := hostileStatus()
 			set(st, h)
-			d := client.Decide(st, now, 0)
+			v := &verdict{st: st, d: client.Decide(st, now, 0)}
 			for _, look := range []Look{{}, {Locale: LocaleEN, Theme: ThemeDark, Size: SizeCompact}} {
 				for kind, out := range map[string]string{
-					"html": w.renderHTML(st, d, look), "svg": w.renderSVG(st, d, look),
+					"html": w.renderHTML(v, look), "svg": w.renderSVG(v, look),
 				} {
 					low := strings.ToLower(out)
 					if strings.Contains(low, "<script") || strings.Contains(low, "<img") || strings.Contains(low, " onerror=") ||
@@ -82,7 +82,7 @@ func TestHostileStringsInEveryField(t *testing.T) {
 						t.Errorf("%s = %.40q: the badge is %d bytes", name, h, len(out))
 					}
 				}
-				for kind, out := range map[string]string{"jsonld": w.renderJSONLD(st, d, look), "json": w.renderJSON(st, d, look)} {
+				for kind, out := range map[string]string{"jsonld": w.renderJSONLD(v, look), "json": w.renderJSON(v, look)} {
 					if out == "" {
 						continue
 					}

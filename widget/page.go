@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"time"
 
+	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 )
 
@@ -28,18 +29,12 @@ import (
 // A Page is for one goroutine's rendering; it is not safe for concurrent
 // use, and its methods after Close answer from the cache alone.
 type Page struct {
-	w      *Widget
-	ctx    context.Context
-	cancel context.CancelFunc
-	failed map[client.GTIN]bool // looked up for the page and not answered
+	w       *Widget
+	ctx     context.Context
+	cancel  context.CancelFunc
+	answers map[client.GTIN]cache.Answer // looked up for the page and answered
+	failed  map[client.GTIN]bool         // looked up for the page and not answered
 }
-
-// spent is a context already done: a badge rendered under it asks no one.
-var spent = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
 
 // Page starts a page view: its deadline is the render timeout from now,
 // or ctx's if that comes first, and the products in gtins (strings or
@@ -61,12 +56,22 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 	// in one call, while the budget lasts; a product it still cannot
 	// answer renders the neutral badge at once rather than being looked
 	// up again, alone, as its turn in the template comes.
+	//
+	// The answers are kept for the page's badges: one the registry could
+	// not confirm just now (the cache's stale-if-error) would not be
+	// answered again without a lookup, and its badge says since when it
+	// stands.
 	for try := 0; try < 2 && len(keys) > 0 && pctx.Err() == nil; try++ {
 		var again []client.ProductKey
-		for _, it := range w.qc.Statuses(pctx, keys) {
-			if it.Err != nil {
-				again = append(again, it.Key)
+		for _, a := range w.qc.Answers(pctx, keys) {
+			if a.Err != nil {
+				again = append(again, a.Key)
+				continue
 			}
+			if p.answers == nil {
+				p.answers = make(map[client.GTIN]cache.Answer, len(keys))
+			}
+			p.answers[a.Key.GTIN] = a
 		}
 		keys = again
 	}
@@ -79,16 +84,22 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 	return p
 }
 
-// ctxOf is the context a product's badge renders under: the page's, or,
-// for a product the page looked up without an answer, one that asks no
-// one.
-func (p *Page) ctxOf(gtin string) context.Context {
-	if p.failed != nil {
-		if g, err := client.ParseGTIN(gtin); err == nil && p.failed[g] {
-			return spent
+// verdict is what a product's badge shows: the page's answer for it, or
+// the cache's under the page's deadline; for a product the page looked up
+// without an answer, the neutral badge, at once.
+func (p *Page) verdict(gtin string) verdict {
+	if p.answers != nil || p.failed != nil {
+		if g, err := client.ParseGTIN(gtin); err == nil {
+			if a, ok := p.answers[g]; ok {
+				return p.w.decide(a, time.Now())
+			}
+			if p.failed[g] {
+				return p.w.unknownVerdict()
+			}
 		}
 	}
-	return p.ctx
+	v, _ := p.w.status(p.ctx, gtin)
+	return v
 }
 
 // Close ends the page's deadline. It is idempotent.
@@ -97,12 +108,12 @@ func (p *Page) Close() { p.cancel() }
 // Badge renders a product's badge as HTML, in the widget's look or in the
 // one the words in opts name ("zh"/"en", "light"/"dark", "full"/"compact").
 func (p *Page) Badge(gtin any, opts ...string) template.HTML {
-	g := gtinString(gtin)
-	return p.w.Badge(p.ctxOf(g), g, p.w.parseLook(opts))
+	v := p.verdict(gtinString(gtin))
+	return template.HTML(p.w.prepared(kindHTML, &v, p.w.parseLook(opts), p.w.renderHTML))
 }
 
 // JSONLD renders a product's schema.org JSON-LD, for the page's head.
 func (p *Page) JSONLD(gtin any, opts ...string) template.HTML {
-	g := gtinString(gtin)
-	return p.w.JSONLD(p.ctxOf(g), g, p.w.parseLook(opts))
+	v := p.verdict(gtinString(gtin))
+	return template.HTML(p.w.prepared(kindJSONLD, &v, p.w.parseLook(opts), p.w.renderJSONLD))
 }

@@ -28,15 +28,15 @@ func BenchmarkColdRender(b *testing.B) {
 		Version:     30,
 	}
 	w := &Widget{verifyHost: DefaultVerifyHost}
-	d := client.Decide(st, now, 0)
+	v := &verdict{st: st, d: client.Decide(st, now, 0)}
 	for _, c := range []struct {
 		name   string
-		render func(*client.ProductStatus, client.Decision, Look) string
+		render renderFunc
 	}{{"html", w.renderHTML}, {"svg", w.renderSVG}, {"jsonld", w.renderJSONLD}} {
 		b.Run("kind="+c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				sinkText = c.render(st, d, Look{})
+				sinkText = c.render(v, Look{})
 			}
 			if sinkText == "" {
 				b.Fatal("empty rendering")

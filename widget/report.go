@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -20,12 +22,26 @@ import (
 // The report form lets a shopper report a suspected fake or sub-standard
 // listing; the platform forwards it to the regulator (client.Reports).
 //
-// It is protected against cross-site requests twice: a cookie scoped to
-// the entry (SameSite=Strict, HttpOnly) whose value the form's token is a
-// MAC of, under a key of the widget's (WithReportKey; share it across a
-// fleet), and the Origin header when the browser sends one. Each rendering
-// of the form carries a nonce that is the report's Idempotency-Key, so a
-// double click or a resubmission files one report.
+// The form is offered only when the platform has said how reports name
+// it (WithPlatformName): the request's Host is the sender's to choose, and
+// must not reach the regulator as the platform's name.
+//
+// It is protected against cross-site requests twice. A POST must provably
+// come from this site — an Origin equal to the site's (WithSiteOrigin, or
+// the request's own scheme and host), or, from a browser that sends no
+// Origin, Sec-Fetch-Site: same-origin — or it gets a bare 403: no form, no
+// token, nothing it sent echoed back. And it must carry a token that is a
+// MAC of a cookie scoped to the entry (SameSite=Strict, HttpOnly), under a
+// key of the widget's (WithReportKey; share it across a fleet); a form from
+// this site whose token no longer holds (the cookie expired) comes back
+// filled in, with a fresh token, so that nothing typed is lost.
+//
+// A report's Idempotency-Key is the form's nonce, fixed per rendering, and
+// a digest of what was sent: a double click or a resend after a lost
+// answer files one report, and a resend the shopper edited first files the
+// edited one. The API answering 409 all the same (the fleet named the
+// platform differently for the same key) means the report was filed: the
+// shopper is told so (409), never to try again.
 
 const (
 	csrfCookie     = "qcw_csrf"
@@ -40,6 +56,53 @@ type reportForm struct {
 	GTIN, Listing, Description, Contact string
 	Kinds                               []kindOption
 	Errors                              map[string]string
+}
+
+// reportWords are the report form's own texts in one locale; the rest are
+// in pageWords.
+type reportWords struct {
+	GTINEmpty, GTINCharacter, GTINLength, GTINCheckDigit, GTINInvalid string
+	Refused, AlreadySent                                              string
+}
+
+var reportVocab = [...]reportWords{
+	LocaleZH: {
+		GTINEmpty:      "请填写商品条码。",
+		GTINCharacter:  "商品条码只能由半角数字 0–9 组成，请检查是否混入了字母、符号或全角数字。",
+		GTINLength:     "商品条码应为 8、12、13 或 14 位数字，请核对位数。",
+		GTINCheckDigit: "商品条码的校验位（最后一位）与前面的数字不符，请对照包装上的条码核对。",
+		GTINInvalid:    "请填写有效的商品条码。",
+		Refused:        "监管部门的系统未接受这份举报，请检查填写的内容后再提交。",
+		AlreadySent:    "这份举报已经提交过了，无需再次提交。如需举报其他情况，请重新打开举报页面。",
+	},
+	LocaleEN: {
+		GTINEmpty:      "Please give the barcode.",
+		GTINCharacter:  "A barcode has only the digits 0 to 9: please check for letters, signs or full-width digits.",
+		GTINLength:     "A barcode has 8, 12, 13 or 14 digits: please count them again.",
+		GTINCheckDigit: "The barcode's last digit, its check digit, does not match the others: please check it against the package.",
+		GTINInvalid:    "Please give a valid barcode.",
+		Refused:        "The regulator's service did not accept this report. Please check what you wrote and send it again.",
+		AlreadySent:    "This report was already sent; there is no need to send it again. To report something else, please open the report page again.",
+	},
+}
+
+// gtinProblem says what is wrong with a GTIN in the shopper's words:
+// ParseGTIN's own text is English and quotes the input.
+func (t *reportWords) gtinProblem(err error) string {
+	var idErr *client.IDError
+	if errors.As(err, &idErr) {
+		switch idErr.Reason {
+		case client.ReasonEmpty:
+			return t.GTINEmpty
+		case client.ReasonCharacter:
+			return t.GTINCharacter
+		case client.ReasonLength:
+			return t.GTINLength
+		case client.ReasonCheckDigit:
+			return t.GTINCheckDigit
+		}
+	}
+	return t.GTINInvalid
 }
 
 type kindOption struct {
@@ -116,11 +179,18 @@ func clip(s string, n int) string {
 	return s[:n]
 }
 
-// sendReport checks a submitted form and forwards it. Whatever goes
-// wrong, the shopper's words come back in the form: nothing typed is lost.
+// sendReport checks a submitted form and forwards it. Once the request is
+// known to come from this site, whatever goes wrong, the shopper's words
+// come back in the form: nothing typed is lost.
 func (q *enquiry) sendReport(rw http.ResponseWriter, r *http.Request) {
+	if !q.fromThisSite(r) {
+		// A forgery gets nothing to work with: no form, no token, no
+		// echo of its text, no cookie.
+		plainError(rw, http.StatusForbidden, "forbidden: a report is sent from this site's own form")
+		return
+	}
 	p, loc := q.newPage(r, func(t *pageWords) string { return t.Report })
-	t := &pageVocab[loc]
+	t, rt := &pageVocab[loc], &reportVocab[loc]
 	r.Body = http.MaxBytesReader(rw, r.Body, maxReportBody)
 	if err := r.ParseForm(); err != nil {
 		p.Message = t.TooLong
@@ -137,10 +207,10 @@ func (q *enquiry) sendReport(rw http.ResponseWriter, r *http.Request) {
 	p.Report = f
 
 	cookie, err := r.Cookie(csrfCookie)
-	if !q.sameOrigin(r) || err != nil || f.Nonce == "" || len(f.Nonce) > 64 ||
+	if err != nil || f.Nonce == "" || len(f.Nonce) > 64 ||
 		!hmac.Equal([]byte(r.PostForm.Get("token")), []byte(q.w.token(cookie.Value, f.Nonce))) {
-		// A fresh form, with what was typed, so that the shopper can send
-		// it from this site.
+		// From this site, but the token no longer holds (the cookie
+		// expired, or was cleared): a fresh form, with what was typed.
 		f.Nonce = randomToken()
 		f.Token = q.w.token(q.csrfCookieOf(rw, r), f.Nonce)
 		p.Message = t.Forbidden
@@ -151,7 +221,7 @@ func (q *enquiry) sendReport(rw http.ResponseWriter, r *http.Request) {
 
 	gtin, err := client.ParseGTIN(f.GTIN)
 	if err != nil {
-		f.Errors["gtin"] = t.NeedGTIN + err.Error()
+		f.Errors["gtin"] = rt.gtinProblem(err)
 	}
 	if u, err := url.Parse(f.Listing); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(f.Listing) > 2048 {
 		f.Errors["listing_url"] = t.NeedListing
@@ -175,34 +245,144 @@ func (q *enquiry) sendReport(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	params := client.ReportParams{
+		Product: client.ProductKey{GTIN: gtin}, Kind: client.ReportKind(kind), ListingURL: f.Listing,
+		Platform: q.w.platform, Description: f.Description, Contact: f.Contact,
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), reportTimeout)
 	defer cancel()
-	rep, _, err := q.w.qc.API().Reports.Create(ctx, client.ReportParams{
-		Product: client.ProductKey{GTIN: gtin}, Kind: client.ReportKind(kind), ListingURL: f.Listing,
-		Platform: q.w.platformName(r), Description: f.Description, Contact: f.Contact,
-	}, &client.ReportOptions{IdempotencyKey: "qcw-" + f.Nonce})
+	rep, _, err := q.w.qc.API().Reports.Create(ctx, params, &client.ReportOptions{IdempotencyKey: idempotencyKey(f.Nonce, params)})
 	if err != nil {
-		code := http.StatusServiceUnavailable
-		p.Message = t.NotSent
 		var apiErr *client.APIError
-		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
-			code, p.Message = http.StatusBadRequest, t.BadQuery+apiErr.Error()
+		errors.As(err, &apiErr)
+		switch {
+		case apiErr != nil && apiErr.StatusCode == http.StatusConflict:
+			// The key is this content's, so the report it names was
+			// filed; sending it again cannot change the answer.
+			p.Report, p.Message = nil, rt.AlreadySent
+			q.render(rw, http.StatusConflict, "report", p)
+		case apiErr != nil && apiErr.StatusCode == http.StatusBadRequest:
+			p.Message = rt.Refused
+			q.render(rw, http.StatusBadRequest, "report", p)
+		default:
+			p.Message = t.NotSent
+			q.render(rw, http.StatusServiceUnavailable, "report", p)
 		}
-		q.render(rw, code, "report", p)
 		return
 	}
 	http.Redirect(rw, r, q.prefix+"report/sent?ref="+url.QueryEscape(rep.ID)+strings.Replace(p.Q, "?", "&", 1), http.StatusSeeOther)
 }
 
-// sameOrigin refuses a request whose Origin (when the browser sends one)
-// is another site.
-func (q *enquiry) sameOrigin(r *http.Request) bool {
-	o := r.Header.Get("Origin")
-	if o == "" {
-		return true
+// idempotencyKey names a report by its form's rendering and its content:
+// the same form sent again with the same words is the same report, and
+// with other words another one. Fields are length-prefixed, so that no
+// two contents hash alike by moving text from one field to the next.
+func idempotencyKey(nonce string, p client.ReportParams) string {
+	h := sha256.New()
+	for _, f := range []string{string(p.Product.GTIN), p.ListingURL, string(p.Kind), p.Description, p.Contact} {
+		h.Write(binary.AppendUvarint(nil, uint64(len(f))))
+		h.Write([]byte(f))
 	}
-	u, err := url.Parse(o)
-	return err == nil && strings.EqualFold(u.Host, r.Host)
+	// 128 bits: no two contents of one form collide by chance.
+	return "qcw-" + nonce + "-" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
+}
+
+// fromThisSite reports whether a request provably comes from a page of
+// this site: its Origin is the site's, or, from a browser that sends no
+// Origin, Sec-Fetch-Site says same-origin. A same-site request is refused
+// too: a sibling subdomain is another party.
+func (q *enquiry) fromThisSite(r *http.Request) bool {
+	fetch := r.Header.Get("Sec-Fetch-Site")
+	if fetch == "cross-site" || fetch == "same-site" {
+		return false
+	}
+	o, sent := r.Header["Origin"]
+	if !sent {
+		return fetch == "same-origin"
+	}
+	if len(o) != 1 {
+		return false
+	}
+	got, ok := parseOrigin(o[0], false)
+	return ok && got == q.w.ownOrigin(r)
+}
+
+// ownOrigin is the site's origin: WithSiteOrigin's, or the request's own
+// scheme and host, which is right unless a proxy terminates TLS.
+func (w *Widget) ownOrigin(r *http.Request) string {
+	if o := w.origin; o != "" {
+		return o
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	o, _ := joinOrigin(scheme, r.Host)
+	return o
+}
+
+// parseOrigin reads an origin, scheme://host[:port] over http or https,
+// into its normal form. "null", and anything with a path, a query, a
+// fragment or user info, is not an origin; a configured one may end in
+// "/" (slash).
+func parseOrigin(s string, slash bool) (string, bool) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#") || !(u.Path == "" || slash && u.Path == "/") {
+		return "", false
+	}
+	return joinOrigin(u.Scheme, u.Host)
+}
+
+// joinOrigin is an origin's normal form: the host in lower case, and the
+// port only when it is not the scheme's default, so that equal origins
+// are equal strings.
+func joinOrigin(scheme, hostport string) (string, bool) {
+	u := url.URL{Host: hostport}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if host == "" {
+		return "", false
+	}
+	if scheme == "http" && port == "80" || scheme == "https" && port == "443" {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, true
+}
+
+// WithSiteOrigin sets the site's origin, such as
+// "https://shop.example.com": scheme (http or https), host and port, no
+// path. A report form is accepted only from a page of that origin. Set it
+// when a proxy terminates TLS (or rewrites Host) in front of the widget:
+// without it the origin is the request's own, https only when the
+// request itself came over TLS.
+func WithSiteOrigin(origin string) Option {
+	return func(w *Widget) error {
+		o, ok := parseOrigin(origin, true)
+		if !ok {
+			return fmt.Errorf("site origin %q is not an http or https scheme://host[:port]", origin)
+		}
+		w.origin = o
+		return nil
+	}
+}
+
+// offered serves a report route only when the platform has named itself
+// for reports (WithPlatformName); otherwise the route does not exist.
+func (q *enquiry) offered(h http.HandlerFunc) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		if q.w.platform == "" {
+			p, _ := q.newPage(r, func(t *pageWords) string { return t.Entry })
+			q.fail(rw, p, client.ErrNotFound)
+			return
+		}
+		h(rw, r)
+	}
 }
 
 // reportSent confirms a report with its reference.
@@ -215,13 +395,4 @@ func (q *enquiry) reportSent(rw http.ResponseWriter, r *http.Request) {
 	}
 	p.Message = ref
 	q.render(rw, http.StatusOK, "report-sent", p)
-}
-
-// platformName is how reports name the platform: WithPlatformName, or the
-// site's host.
-func (w *Widget) platformName(r *http.Request) string {
-	if w.platform != "" {
-		return w.platform
-	}
-	return clip(r.Host, 100)
 }

@@ -1,16 +1,23 @@
 package widget_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 
+	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
+
+// platformName is how the tests' platform names itself to the regulator;
+// without one the report form is not offered.
+const platformName = "Qingxuan Market"
 
 // shopper is a browser on the platform's site: it keeps cookies and sends
 // forms.
@@ -56,12 +63,21 @@ func (s *shopper) form(target string) url.Values {
 	return v
 }
 
+// post sends a form as a current browser does from a page of
+// http://example.com (httptest's host): with Origin and Sec-Fetch-Site.
+// header overrides them in pairs; an empty value leaves the header out.
 func (s *shopper) post(target string, v url.Values, header ...string) (*http.Response, string) {
 	s.t.Helper()
 	req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "http://example.com")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
+		if header[i+1] == "" {
+			req.Header.Del(header[i])
+		} else {
+			req.Header.Set(header[i], header[i+1])
+		}
 	}
 	resp := s.do(req)
 	return resp, body(s.t, resp)
@@ -75,15 +91,23 @@ func filled(v url.Values, gtin string) url.Values {
 	return v
 }
 
+func clone(v url.Values) url.Values {
+	w := url.Values{}
+	for k, x := range v {
+		w[k] = append([]string(nil), x...)
+	}
+	return w
+}
+
 func TestReportFormFilesOneReportPerForm(t *testing.T) {
-	e := setup(t, nil, widget.WithPlatformName("Qingxuan Market"))
+	e := setup(t, nil, widget.WithPlatformName(platformName))
 	s := &shopper{t: t, h: e.w.Handler("/quality/")}
 	g := string(e.srv.Demo()[0].GTIN)
 	v := filled(s.form("/quality/report?gtin="+g+"&listing=https://shop.example/item/42"), g)
 	if len(s.cookies) == 0 || !s.cookies[0].HttpOnly || s.cookies[0].SameSite != http.SameSiteStrictMode || s.cookies[0].Path != "/quality/" {
 		t.Fatalf("the form's cookie: %+v", s.cookies)
 	}
-	resp, b := s.post("/quality/report", v, "Origin", "http://example.com")
+	resp, b := s.post("/quality/report", v)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST a valid report: %d\n%s", resp.StatusCode, b)
 	}
@@ -99,6 +123,14 @@ func TestReportFormFilesOneReportPerForm(t *testing.T) {
 	if n := e.srv.Reports(); n != 1 {
 		t.Errorf("the registry holds %d reports; want 1", n)
 	}
+	ref, _ := url.ParseQuery(strings.TrimPrefix(loc, "/quality/report/sent?"))
+	rep, _, err := e.api.Reports.Get(context.Background(), ref.Get("ref"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Platform != platformName {
+		t.Errorf("the report names the platform %q; want %q", rep.Platform, platformName)
+	}
 	sent := s.do(httptest.NewRequest(http.MethodGet, loc, nil))
 	if b := body(t, sent); sent.StatusCode != 200 || !strings.Contains(b, "rpt_") || !strings.Contains(b, "已收到您的举报") {
 		t.Errorf("the confirmation: %d\n%s", sent.StatusCode, b)
@@ -108,8 +140,170 @@ func TestReportFormFilesOneReportPerForm(t *testing.T) {
 	}
 }
 
-func TestReportFormRefusesForgeries(t *testing.T) {
+// The shopper sends, the answer is lost, they edit and send the same
+// rendering of the form again.
+func TestReportFormChangedResendIsANewReport(t *testing.T) {
+	e := setup(t, nil, widget.WithPlatformName(platformName))
+	s := &shopper{t: t, h: e.w.Handler("/quality/")}
+	g := string(e.srv.Demo()[0].GTIN)
+	first := filled(s.form("/quality/report"), g)
+	resp, b := s.post("/quality/report", first)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the first send: %d\n%s", resp.StatusCode, b)
+	}
+	loc := resp.Header.Get("Location")
+
+	edited := clone(first)
+	edited.Set("description", first.Get("description")+" The seller would not give an invoice.")
+	resp, b = s.post("/quality/report", edited)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the edited form sent again: %d; want 303\n%s", resp.StatusCode, b)
+	}
+	if got := resp.Header.Get("Location"); got == loc {
+		t.Errorf("the edited report got the first one's reference %q", got)
+	}
+	for field, value := range map[string]string{"contact": "13800000000", "kind": "substandard", "listing_url": "https://shop.example/item/43"} {
+		v := clone(first)
+		v.Set(field, value)
+		if resp, b := s.post("/quality/report", v); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("the form sent again with another %s: %d; want 303\n%s", field, resp.StatusCode, b)
+		}
+	}
+	// The first content again, the GTIN spelt another way (GTIN-13 for
+	// GTIN-14): the same report.
+	same := clone(first)
+	same.Set("gtin", strings.TrimPrefix(g, "0"))
+	resp, _ = s.post("/quality/report", same)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != loc {
+		t.Errorf("the first content sent again: %d to %q; want the first reference %q", resp.StatusCode, resp.Header.Get("Location"), loc)
+	}
+	if n := e.srv.Reports(); n != 5 {
+		t.Errorf("the registry holds %d reports; want 5 (the first and its four edits)", n)
+	}
+}
+
+// A fleet whose servers share the report key but name the platform
+// differently: the second server's send of a form the first filed is the
+// same key with another body, a 409 the shopper cannot cure by waiting.
+func TestReportFormConflictSaysAlreadySent(t *testing.T) {
+	key := []byte(strings.Repeat("k", 32))
+	e := setup(t, nil, widget.WithPlatformName(platformName), widget.WithReportKey(key))
+	other, err := widget.New(e.qc, widget.WithPlatformName("Qingxuan Market (cn-east)"), widget.WithReportKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := string(e.srv.Demo()[0].GTIN)
+	for _, c := range []struct{ locale, says, not string }{
+		{"", "已经提交", "稍后再试"},
+		{"?locale=en", "already sent", "try again shortly"},
+	} {
+		s := &shopper{t: t, h: e.w.Handler("/quality/")}
+		v := filled(s.form("/quality/report"+c.locale), g)
+		if resp, b := s.post("/quality/report"+c.locale, v); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the first send: %d\n%s", resp.StatusCode, b)
+		}
+		s.h = other.Handler("/quality/")
+		resp, b := s.post("/quality/report"+c.locale, v)
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(b, c.says) || strings.Contains(b, c.not) {
+			t.Errorf("locale %q: the form sent again through another server: %d; want 409 saying %q, not %q\n%s", c.locale, resp.StatusCode, c.says, c.not, b)
+		}
+		checkPage(t, "already sent", b)
+		if strings.Contains(b, `name="token"`) {
+			t.Errorf("locale %q: the already-sent page offers the same form to send again", c.locale)
+		}
+	}
+	if n := e.srv.Reports(); n != 2 {
+		t.Errorf("the registry holds %d reports; want 2", n)
+	}
+}
+
+func TestReportFormNeedsAPlatformName(t *testing.T) {
 	e := setup(t, nil)
+	s := &shopper{t: t, h: e.w.Handler("/quality/")}
+	g := string(e.srv.Demo()[0].GTIN)
+	for _, c := range []struct {
+		method, target string
+		body           url.Values
+	}{
+		{http.MethodGet, "/quality/report", nil},
+		{http.MethodGet, "/quality/report?locale=en", nil},
+		{http.MethodPost, "/quality/report", filled(url.Values{"nonce": {"n"}, "token": {"t"}}, g)},
+		{http.MethodGet, "/quality/report/sent?ref=rpt_00000001", nil},
+	} {
+		var resp *http.Response
+		var b string
+		if c.method == http.MethodPost {
+			resp, b = s.post(c.target, c.body)
+		} else {
+			resp = s.do(httptest.NewRequest(c.method, c.target, nil))
+			b = body(t, resp)
+		}
+		if resp.StatusCode != http.StatusNotFound || !(strings.Contains(b, "没有找到这条记录") || strings.Contains(b, "No such record")) {
+			t.Errorf("%s %s without a platform name: %d; want the 404 page\n%s", c.method, c.target, resp.StatusCode, b)
+			continue
+		}
+		checkPage(t, c.target, b)
+		if strings.Contains(b, `name="token"`) {
+			t.Errorf("%s %s without a platform name offers the form", c.method, c.target)
+		}
+	}
+	if len(s.cookies) != 0 {
+		t.Errorf("the unserved form set cookies: %+v", s.cookies)
+	}
+	if n := e.srv.Reports(); n != 0 {
+		t.Errorf("%d reports filed without a platform name", n)
+	}
+}
+
+// A POST that does not provably come from this site is refused plainly:
+// no form, no token, no echo, no cookie.
+func TestReportFormRefusesCrossSitePostsPlainly(t *testing.T) {
+	e := setup(t, nil, widget.WithPlatformName(platformName))
+	h := e.w.Handler("/quality/")
+	g := string(e.srv.Demo()[0].GTIN)
+	victim := &shopper{t: t, h: h}
+	v := filled(victim.form("/quality/report"), g)
+	v.Set("description", "<b>attacker's words</b>")
+
+	for name, header := range map[string][]string{
+		"another site's origin":                {"Origin", "https://evil.example", "Sec-Fetch-Site", ""},
+		"another site's origin, same-origin":   {"Origin", "https://evil.example"},
+		"origin null":                          {"Origin", "null", "Sec-Fetch-Site", ""},
+		"another scheme":                       {"Origin", "https://example.com", "Sec-Fetch-Site", ""},
+		"another port":                         {"Origin", "http://example.com:8080", "Sec-Fetch-Site", ""},
+		"an origin with a path":                {"Origin", "http://example.com/quality/", "Sec-Fetch-Site", ""},
+		"cross-site":                           {"Origin", "", "Sec-Fetch-Site", "cross-site"},
+		"same-site (a sibling subdomain)":      {"Origin", "", "Sec-Fetch-Site", "same-site"},
+		"same-site with a matching origin":     {"Sec-Fetch-Site", "same-site"},
+		"cross-site with a matching origin":    {"Sec-Fetch-Site", "cross-site"},
+		"neither Origin nor Sec-Fetch-Site":    {"Origin", "", "Sec-Fetch-Site", ""},
+		"no Origin, Sec-Fetch-Site none":       {"Origin", "", "Sec-Fetch-Site", "none"},
+		"no Origin, Sec-Fetch-Site unexpected": {"Origin", "", "Sec-Fetch-Site", "same-origin, cross-site"},
+	} {
+		for _, s := range []*shopper{victim, {t: t, h: h}} {
+			before := len(s.cookies)
+			resp, b := s.post("/quality/report", v, header...)
+			if resp.StatusCode != http.StatusForbidden || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+				t.Errorf("%s: %d %q; want a plain 403\n%s", name, resp.StatusCode, resp.Header.Get("Content-Type"), b)
+				continue
+			}
+			if strings.Contains(b, "attacker") || strings.Contains(b, "token") || strings.Contains(b, "<") {
+				t.Errorf("%s: the refusal echoes the form or offers a token:\n%s", name, b)
+			}
+			if len(s.cookies) != before {
+				t.Errorf("%s: the refusal set a cookie: %+v", name, s.cookies[before:])
+			}
+		}
+	}
+	if n := e.srv.Reports(); n != 0 {
+		t.Errorf("cross-site posts filed %d reports", n)
+	}
+}
+
+// A form from this site whose token no longer holds (an expired cookie, a
+// second tab) comes back with what was typed and a fresh token.
+func TestReportFormRefillsAStaleFormFromThisSite(t *testing.T) {
+	e := setup(t, nil, widget.WithPlatformName(platformName))
 	h := e.w.Handler("/quality/")
 	g := string(e.srv.Demo()[0].GTIN)
 	victim := &shopper{t: t, h: h}
@@ -120,21 +314,15 @@ func TestReportFormRefusesForgeries(t *testing.T) {
 		v      url.Values
 		header []string
 	}{
-		"no cookie (another site's form)": {&shopper{t: t, h: h}, v, nil},
-		"another site's origin":           {victim, v, []string{"Origin", "https://evil.example"}},
+		"no cookie (it expired)": {&shopper{t: t, h: h}, v, nil},
+		"no cookie, no Origin":   {&shopper{t: t, h: h}, v, []string{"Origin", ""}},
 		"a token for another nonce": {victim, func() url.Values {
-			w := url.Values{}
-			for k, x := range v {
-				w[k] = x
-			}
+			w := clone(v)
 			w.Set("nonce", "other-nonce-123456")
 			return w
 		}(), nil},
 		"no token": {victim, func() url.Values {
-			w := url.Values{}
-			for k, x := range v {
-				w[k] = x
-			}
+			w := clone(v)
 			w.Del("token")
 			return w
 		}(), nil},
@@ -147,21 +335,95 @@ func TestReportFormRefusesForgeries(t *testing.T) {
 		// The shopper's words come back, in a form they can send.
 		if !strings.Contains(b, "logo is misspelt") || !strings.Contains(b, `name="token"`) {
 			t.Errorf("%s: the refused form lost what was typed:\n%s", name, b)
+			continue
+		}
+		// And sending it again works.
+		again := clone(c.v)
+		for _, m := range hidden.FindAllStringSubmatch(b, -1) {
+			again.Set(m[1], m[2])
+		}
+		if resp, b := c.s.post("/quality/report", again); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("%s: the refilled form sent: %d; want 303\n%s", name, resp.StatusCode, b)
 		}
 	}
-	if n := e.srv.Reports(); n != 0 {
-		t.Errorf("forged forms filed %d reports", n)
+}
+
+func TestReportFormChecksTheWholeOrigin(t *testing.T) {
+	g := ""
+	for _, c := range []struct {
+		name, origin  string // origin: WithSiteOrigin's, or "" for the request's own
+		target        string // the form's address, so its scheme and host
+		header        string // the Origin header sent
+		sameSiteFetch bool   // Sec-Fetch-Site: same-origin, else none sent
+		ok            bool
+	}{
+		{"http, same", "", "http://example.com/quality/report", "http://example.com", false, true},
+		{"http, default port", "", "http://example.com/quality/report", "http://example.com:80", false, true},
+		{"http, host in capitals", "", "http://example.com/quality/report", "http://EXAMPLE.com", false, true},
+		{"http, the request's port", "", "http://example.com:8080/quality/report", "http://example.com:8080", false, true},
+		{"http, another port", "", "http://example.com:8080/quality/report", "http://example.com", false, false},
+		{"http, https origin", "", "http://example.com/quality/report", "https://example.com", false, false},
+		{"https, same", "", "https://example.com/quality/report", "https://example.com", false, true},
+		{"https, default port", "", "https://example.com:443/quality/report", "https://example.com", false, true},
+		{"https, http origin", "", "https://example.com/quality/report", "http://example.com", false, false},
+		{"https, http origin on 443", "", "https://example.com/quality/report", "http://example.com:443", false, false},
+		{"https, no origin, same-origin fetch", "", "https://example.com/quality/report", "", true, true},
+		{"behind a proxy", "https://Shop.Example.com", "http://shop.example.com/quality/report", "https://shop.example.com", false, true},
+		{"behind a proxy, internal host", "https://shop.example.com:443", "http://10.0.0.7:8080/quality/report", "https://shop.example.com", false, true},
+		{"behind a proxy, http origin", "https://shop.example.com", "http://shop.example.com/quality/report", "http://shop.example.com", false, false},
+		{"behind a proxy, the request's own origin", "https://shop.example.com", "http://10.0.0.7:8080/quality/report", "http://10.0.0.7:8080", false, false},
+		{"behind a proxy, another subdomain", "https://shop.example.com", "http://shop.example.com/quality/report", "https://evil.example.com", false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			opts := []widget.Option{widget.WithPlatformName(platformName)}
+			if c.origin != "" {
+				opts = append(opts, widget.WithSiteOrigin(c.origin))
+			}
+			e := setup(t, nil, opts...)
+			if g == "" {
+				g = string(e.srv.Demo()[0].GTIN)
+			}
+			s := &shopper{t: t, h: e.w.Handler("/quality/")}
+			v := filled(s.form(c.target), g)
+			fetch := ""
+			if c.sameSiteFetch {
+				fetch = "same-origin"
+			}
+			resp, b := s.post(c.target, v, "Origin", c.header, "Sec-Fetch-Site", fetch)
+			switch {
+			case c.ok && resp.StatusCode != http.StatusSeeOther:
+				t.Errorf("Origin %q: %d; want 303\n%s", c.header, resp.StatusCode, b)
+			case !c.ok && (resp.StatusCode != http.StatusForbidden || strings.Contains(b, "logo is misspelt")):
+				t.Errorf("Origin %q: %d; want a plain 403\n%s", c.header, resp.StatusCode, b)
+			}
+		})
+	}
+}
+
+func TestWithSiteOriginIsValidated(t *testing.T) {
+	e := setup(t, nil)
+	for _, o := range []string{"https://shop.example.com", "http://shop.example.com:8080", "HTTPS://Shop.Example.com", "https://[2001:db8::1]:8443", "https://shop.example.com/"} {
+		if _, err := widget.New(e.qc, widget.WithSiteOrigin(o)); err != nil {
+			t.Errorf("WithSiteOrigin(%q): %v", o, err)
+		}
+	}
+	for _, o := range []string{"", "shop.example.com", "ftp://shop.example.com", "https://", "https://shop.example.com/quality/",
+		"https://shop.example.com?x=1", "https://user@shop.example.com", "https://shop.example.com#top", "https:shop.example.com",
+		"https://shop.example.com:http", "null", "//shop.example.com"} {
+		if _, err := widget.New(e.qc, widget.WithSiteOrigin(o)); err == nil {
+			t.Errorf("WithSiteOrigin(%q) was accepted", o)
+		}
 	}
 }
 
 func TestReportFormValidatesAndKeepsWhatWasTyped(t *testing.T) {
-	e := setup(t, nil)
+	e := setup(t, nil, widget.WithPlatformName(platformName))
 	s := &shopper{t: t, h: e.w.Handler("/quality/")}
 	g := string(e.srv.Demo()[0].GTIN)
 	for name, c := range map[string]struct {
 		field, value, says string
 	}{
-		"bad GTIN":         {"gtin", "6901234567893", "check digit"},
+		"bad GTIN":         {"gtin", "6901234567893", "校验位"},
 		"not a link":       {"listing_url", "javascript:alert(1)", "http://"},
 		"no kind":          {"kind", "", "请选择问题类型"},
 		"empty":            {"description", "  ", "请描述您看到的情况"},
@@ -185,8 +447,89 @@ func TestReportFormValidatesAndKeepsWhatWasTyped(t *testing.T) {
 	}
 }
 
+var (
+	fieldError = regexp.MustCompile(`<strong class="qce-error">([^<]*)</strong>`)
+	message    = regexp.MustCompile(`<p class="qce-message" role="alert">([^<]*)</p>`)
+	asciiWord  = regexp.MustCompile(`[A-Za-z]`)
+)
+
+// hasHan reports whether s has a Chinese character.
+func hasHan(s string) bool {
+	for _, r := range s {
+		if unicode.Is(unicode.Han, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// Every word the shopper reads is in the page's locale: none of the SDK's
+// English error text reaches a form.
+func TestReportFormSpeaksTheShoppersLanguage(t *testing.T) {
+	e := setup(t, nil, widget.WithPlatformName(platformName))
+	s := &shopper{t: t, h: e.w.Handler("/quality/")}
+	g := string(e.srv.Demo()[0].GTIN)
+	for _, c := range []struct {
+		gtin, zh, en string // what each locale's sentence names
+	}{
+		{"6901234567893", "校验位", "check digit"},
+		{"12345", "位数字", "8, 12, 13 or 14 digits"},
+		{"690123456789a2", "数字", "0 to 9"},
+		{"６９０１２３４５６７８９２", "数字", "0 to 9"},
+		{"   ", "请填写商品条码", "Please give the barcode"},
+	} {
+		for _, locale := range []string{"", "?locale=en"} {
+			v := filled(s.form("/quality/report"+locale), g)
+			v.Set("gtin", c.gtin)
+			resp, b := s.post("/quality/report"+locale, v)
+			m := fieldError.FindAllStringSubmatch(b, -1)
+			if resp.StatusCode != http.StatusBadRequest || len(m) != 1 {
+				t.Errorf("GTIN %q%s: %d with %d field errors; want 400 with one\n%s", c.gtin, locale, resp.StatusCode, len(m), b)
+				continue
+			}
+			said := m[0][1]
+			if strings.Contains(b, "qcsdk") || strings.Contains(b, "invalid") {
+				t.Errorf("GTIN %q%s: the page shows the SDK's error: %q", c.gtin, locale, said)
+			}
+			if locale == "" && (!hasHan(said) || asciiWord.MatchString(said) || !strings.Contains(said, c.zh)) {
+				t.Errorf("GTIN %q: the Chinese page says %q; want Chinese only, naming %q", c.gtin, said, c.zh)
+			}
+			if locale != "" && (hasHan(said) || !strings.Contains(said, c.en)) {
+				t.Errorf("GTIN %q: the English page says %q; want English naming %q", c.gtin, said, c.en)
+			}
+		}
+	}
+
+	// The API refuses the report: its words are not the shopper's either.
+	e.srv.SetFaults(sandbox.Fault{Route: "POST /v1/reports", Kind: sandbox.FaultError, Status: http.StatusBadRequest})
+	for _, locale := range []string{"", "?locale=en"} {
+		v := filled(s.form("/quality/report"+locale), g)
+		resp, b := s.post("/quality/report"+locale, v)
+		m := message.FindStringSubmatch(b)
+		if resp.StatusCode != http.StatusBadRequest || m == nil {
+			t.Errorf("an API 400%s: %d; want 400 with a message\n%s", locale, resp.StatusCode, b)
+			continue
+		}
+		if strings.Contains(b, "qcsdk") || strings.Contains(b, "/v1/") || strings.Contains(b, client.CodeInvalidParameter) {
+			t.Errorf("an API 400%s: the page shows the API's error: %q", locale, m[1])
+		}
+		if locale == "" && (!hasHan(m[1]) || asciiWord.MatchString(m[1])) {
+			t.Errorf("an API 400: the Chinese page says %q", m[1])
+		}
+		if locale != "" && hasHan(m[1]) {
+			t.Errorf("an API 400: the English page says %q", m[1])
+		}
+		if !strings.Contains(b, "logo is misspelt") {
+			t.Errorf("an API 400%s: the description was lost", locale)
+		}
+	}
+	if n := e.srv.Reports(); n != 0 {
+		t.Errorf("%d reports filed", n)
+	}
+}
+
 func TestReportFormWhenTheRegistryIsDown(t *testing.T) {
-	e := setup(t, nil)
+	e := setup(t, nil, widget.WithPlatformName(platformName))
 	s := &shopper{t: t, h: e.w.Handler("/quality/")}
 	g := string(e.srv.Demo()[0].GTIN)
 	v := filled(s.form("/quality/report?locale=en"), g)

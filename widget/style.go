@@ -41,7 +41,7 @@ func (s Size) String() string {
 // dimensions of each size, in CSS pixels; the SVG uses the same.
 var dimensions = [...]struct{ W, H int }{
 	SizeFull:    {260, 56},
-	SizeCompact: {172, 28},
+	SizeCompact: {200, 28},
 }
 
 // state is a verdict as the stylesheet names it.
@@ -93,19 +93,26 @@ func buildStylesheet() string {
 	// host page's element rules (a, span) could have set.
 	b.WriteString(`.qcb{box-sizing:border-box;display:inline-flex;align-items:center;gap:6px;overflow:hidden;vertical-align:middle;` +
 		`margin:0;border:1px solid;border-radius:6px;font:400 13px/1.3 system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;` +
-		`text-decoration:none;text-align:left;white-space:nowrap;letter-spacing:normal}` + "\n")
+		`text-decoration:none;text-align:left;white-space:nowrap;letter-spacing:normal;max-width:100%}` + "\n")
 	for s, d := range dimensions {
 		pad := "6px 10px"
 		if Size(s) == SizeCompact {
-			pad = "2px 8px"
+			pad = "2px 6px"
 		}
 		fmt.Fprintf(&b, ".qcb-%s{width:%dpx;height:%dpx;padding:%s}\n", Size(s), d.W, d.H, pad)
 	}
+	// The words are sized to fit their box in both locales with the
+	// widest common fallback font (DejaVu Sans; the browser suite measures
+	// them); the ellipsis only guards a font wider still.
 	b.WriteString(".qcb-icon{flex:none;width:18px;text-align:center;font-weight:700}\n" +
 		".qcb-text{display:flex;flex-direction:column;min-width:0}\n" +
 		".qcb-title{font-weight:600;overflow:hidden;text-overflow:ellipsis}\n" +
 		".qcb-detail{font-size:12px;overflow:hidden;text-overflow:ellipsis}\n" +
+		".qcb-compact{gap:4px;font-size:12px}\n" +
+		".qcb-compact .qcb-icon{width:16px}\n" +
 		".qcb-compact .qcb-detail{display:none}\n" +
+		// Unknown is told from every answer by its dashed frame too.
+		".qcb-unknown{border-style:dashed}\n" +
 		"a.qcb:hover .qcb-title{text-decoration:underline}\n" +
 		"a.qcb:focus-visible{outline:2px solid currentColor;outline-offset:2px}\n")
 	for t := range palettes {

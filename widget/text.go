@@ -96,7 +96,8 @@ type words struct {
 	withdrawnOn                       string
 	notListed, unknown, checkOfficial string
 	verify                            string // the link's purpose, for the accessible name
-	dateLayout                        string
+	confirmed                         string // + date and time: a stale answer's last confirmation
+	dateLayout, timeLayout            string
 }
 
 var vocab = [...]words{
@@ -111,10 +112,12 @@ var vocab = [...]words{
 		expired:               "质量承诺已过期",
 		withdrawnOn:           "自 ",
 		notListed:             "暂无有效质量承诺",
-		unknown:               "质量承诺信息",
+		unknown:               "暂无法核实",
 		checkOfficial:         "请到官方平台查询",
 		verify:                "到官方平台核验",
+		confirmed:             "最后核实于 ",
 		dateLayout:            "2006-01-02",
+		timeLayout:            "2006-01-02 15:04",
 	},
 	LocaleEN: {
 		committed:             "Quality commitment",
@@ -127,10 +130,12 @@ var vocab = [...]words{
 		expired:               "Commitment expired",
 		withdrawnOn:           "Since ",
 		notListed:             "No commitment in force",
-		unknown:               "Quality commitment",
+		unknown:               "Not verified right now",
 		checkOfficial:         "Check on the official platform",
 		verify:                "verify on the official platform",
+		confirmed:             "Last confirmed ",
 		dateLayout:            "2006-01-02",
+		timeLayout:            "2006-01-02 15:04",
 	},
 }
 
@@ -150,7 +155,24 @@ func (w *words) date(t time.Time) string {
 
 var chinaTime = time.FixedZone("CST", 8*60*60)
 
-func (w *words) label(d client.Decision) label {
+// label is what a badge says of a decision. asOf, when not zero, is when
+// the registry last confirmed an answer now past its freshness (the
+// registry cannot be reached, or is being asked again): the detail line
+// says so instead, so that nobody reads an old answer as today's.
+func (w *words) label(d client.Decision, asOf time.Time) label {
+	l := w.verdictLabel(d)
+	switch d.Verdict {
+	case client.VerdictCommitted, client.VerdictInspectionFailed, client.VerdictWithdrawn:
+	default:
+		return l
+	}
+	if !asOf.IsZero() {
+		l.Detail = w.confirmed + asOf.In(chinaTime).Format(w.timeLayout)
+	}
+	return l
+}
+
+func (w *words) verdictLabel(d client.Decision) label {
 	switch d.Verdict {
 	case client.VerdictCommitted:
 		if d.Since.IsZero() {

@@ -65,7 +65,8 @@ type Widget struct {
 	showNotListed  bool
 	hideUnknown    bool
 	reportKey      []byte // the report form's MAC key
-	platform       string // how reports name the platform
+	platform       string // how reports name the platform; "" for no report form
+	origin         string // the site's origin (WithSiteOrigin); "" for the request's own
 
 	// Prepared renderings: per status (an immutable record, so its
 	// address names its version), and shared for the verdicts that say
@@ -99,6 +100,7 @@ type rendering struct {
 	verdict client.Verdict
 	status  client.CommitmentStatus
 	since   time.Time
+	asOf    time.Time
 	text    string
 	etag    string // a strong validator of text, for the Handler
 }
@@ -228,8 +230,9 @@ func WithReportKey(key []byte) Option {
 	}
 }
 
-// WithPlatformName sets how reports name the platform to the regulator;
-// by default, the site's host name.
+// WithPlatformName sets how reports name the platform to the regulator.
+// The report form is offered only with it: without it the report routes
+// answer 404, and the enquiry pages do not link to them.
 func WithPlatformName(name string) Option {
 	return func(w *Widget) error {
 		name = strings.TrimSpace(name)
@@ -272,14 +275,26 @@ func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
 // waits for the API up to the render timeout; on any failure the decision
 // is unknown, and the error says why.
 func (w *Widget) Status(ctx context.Context, gtin string) (*client.ProductStatus, client.Decision, error) {
-	st, d, _, err := w.status(ctx, gtin)
-	return st, d, err
+	v, err := w.status(ctx, gtin)
+	return v.st, v.d, err
+}
+
+// A verdict is what a badge shows of a product: the registry's answer,
+// the decision it gives now, where its renderings are kept, and, for an
+// answer past its freshness, when the registry last confirmed it.
+type verdict struct {
+	st    *client.ProductStatus
+	d     client.Decision
+	slots *renderSlots
+	asOf  time.Time // zero for a fresh answer
 }
 
 var unknown = client.Decision{Verdict: client.VerdictUnknown}
 
+func (w *Widget) unknownVerdict() verdict { return verdict{d: unknown, slots: &w.shared[1]} }
+
 // status is Status with the slots the product's renderings go in.
-func (w *Widget) status(ctx context.Context, gtin string) (*client.ProductStatus, client.Decision, *renderSlots, error) {
+func (w *Widget) status(ctx context.Context, gtin string) (verdict, error) {
 	return w.statusFor(ctx, gtin, nil)
 }
 
@@ -288,12 +303,12 @@ func (w *Widget) status(ctx context.Context, gtin string) (*client.ProductStatus
 // lookup must be admitted by the endpoint's lookup limits, and runs at
 // low priority, so that the public never spends what the platform's own
 // pages need; a warm one costs nothing more.
-func (w *Widget) statusFor(ctx context.Context, gtin string, public *http.Request) (*client.ProductStatus, client.Decision, *renderSlots, error) {
-	st, now, ok := w.qc.Cached(gtin)
+func (w *Widget) statusFor(ctx context.Context, gtin string, public *http.Request) (verdict, error) {
+	a, now, ok := w.qc.Cached(gtin)
 	if !ok && ctx.Err() != nil {
 		// The page's budget is spent, or the shopper has gone: ask no
 		// one, and say nothing but "check on the official platform".
-		return nil, unknown, &w.shared[1], ctx.Err()
+		return w.unknownVerdict(), ctx.Err()
 	}
 	if !ok {
 		if public != nil {
@@ -303,22 +318,28 @@ func (w *Widget) statusFor(ctx context.Context, gtin string, public *http.Reques
 				now = time.Now()
 			}
 			if err := w.adm.admit(public, now); err != nil {
-				return nil, unknown, &w.shared[1], err
+				return w.unknownVerdict(), err
 			}
 			ctx = client.WithPriority(ctx, client.PriorityLow)
 		}
 		ctx, cancel := context.WithTimeout(ctx, w.timeout)
 		var err error
-		st, err = w.qc.StatusByGTIN(ctx, gtin)
+		a, err = w.qc.AnswerByGTIN(ctx, gtin)
 		cancel()
 		if err != nil {
-			return nil, unknown, &w.shared[1], err
+			return w.unknownVerdict(), err
 		}
 		now = time.Now()
 	}
+	return w.decide(a, now), nil
+}
+
+// decide judges an answer at now (or at the widget's clock).
+func (w *Widget) decide(a cache.Answer, now time.Time) verdict {
 	if w.now != nil {
 		now = w.now()
 	}
+	st := a.Status
 	slots := w.slotsOf(st)
 	var d client.Decision
 	// The decision holds until an instant DecideUntil names: a warm badge
@@ -330,13 +351,16 @@ func (w *Widget) statusFor(ctx context.Context, gtin string, public *http.Reques
 		d, until = client.DecideUntil(st, now, w.lookback)
 		slots.decided.Store(&decided{d: d, from: now, until: until})
 	}
+	v := verdict{st: st, d: d, slots: slots}
 	switch {
 	case d.Verdict == client.VerdictNotListed:
-		slots = &w.shared[0]
+		v.slots = &w.shared[0]
 	case d.Verdict == client.VerdictUnknown || !d.Verdict.Known():
-		slots = &w.shared[1]
+		v.slots = &w.shared[1]
+	case a.Stale:
+		v.asOf = a.Fetched
 	}
-	return st, d, slots, nil
+	return v
 }
 
 // slotsOf finds or makes the renderings of a status.
@@ -366,15 +390,15 @@ func (w *Widget) Badge(ctx context.Context, gtin string, look ...Look) template.
 // Render is Badge with an explicit look, and the error that made the
 // badge unknown, for logging.
 func (w *Widget) Render(ctx context.Context, gtin string, look Look) (template.HTML, error) {
-	st, d, slots, err := w.status(ctx, gtin)
-	return template.HTML(w.prepared(kindHTML, slots, st, d, look, w.renderHTML)), err
+	v, err := w.status(ctx, gtin)
+	return template.HTML(w.prepared(kindHTML, &v, look, w.renderHTML)), err
 }
 
 // WriteBadge writes the badge's HTML to out: a warm badge is a copy of
 // prepared bytes.
 func (w *Widget) WriteBadge(ctx context.Context, out io.Writer, gtin string, look Look) error {
-	st, d, slots, _ := w.status(ctx, gtin)
-	_, err := io.WriteString(out, w.prepared(kindHTML, slots, st, d, look, w.renderHTML))
+	v, _ := w.status(ctx, gtin)
+	_, err := io.WriteString(out, w.prepared(kindHTML, &v, look, w.renderHTML))
 	return err
 }
 
@@ -415,21 +439,25 @@ func (l Look) index() int { return int(l.Locale)<<2 | int(l.Theme)<<1 | int(l.Si
 // prepared returns the rendering of a kind for a decision and look,
 // rendering it on first use. A warm call is an atomic load and allocates
 // nothing.
-func (w *Widget) prepared(kind int, slots *renderSlots, st *client.ProductStatus, d client.Decision, look Look, render func(*client.ProductStatus, client.Decision, Look) string) string {
-	return w.rendered(kind, slots, st, d, look, render).text
+func (w *Widget) prepared(kind int, v *verdict, look Look, render renderFunc) string {
+	return w.rendered(kind, v, look, render).text
 }
 
+// A renderFunc renders one kind of badge.
+type renderFunc func(v *verdict, look Look) string
+
 // rendered is prepared with the rendering's validator, for the Handler.
-func (w *Widget) rendered(kind int, slots *renderSlots, st *client.ProductStatus, d client.Decision, look Look, render func(*client.ProductStatus, client.Decision, Look) string) *rendering {
+func (w *Widget) rendered(kind int, v *verdict, look Look, render renderFunc) *rendering {
 	look = look.normal()
-	slot := &slots.slots[kind][look.index()]
-	if r := slot.Load(); r != nil && r.verdict == d.Verdict && r.status == d.Status && r.since.Equal(d.Since) {
+	d := &v.d
+	slot := &v.slots.slots[kind][look.index()]
+	if r := slot.Load(); r != nil && r.verdict == d.Verdict && r.status == d.Status && r.since.Equal(d.Since) && r.asOf.Equal(v.asOf) {
 		return r
 	}
-	text := render(st, d, look)
+	text := render(v, look)
 	h := fnv.New64a()
 	io.WriteString(h, text)
-	r := &rendering{verdict: d.Verdict, status: d.Status, since: d.Since, text: text,
+	r := &rendering{verdict: d.Verdict, status: d.Status, since: d.Since, asOf: v.asOf, text: text,
 		etag: `"` + strconv.FormatUint(h.Sum64(), 36) + `"`}
 	slot.Store(r)
 	return r
@@ -459,9 +487,10 @@ func stateOf(v client.Verdict) state {
 	return stateUnknown
 }
 
-func (w *Widget) data(d client.Decision, look Look) badgeData {
+func (w *Widget) data(v *verdict, look Look) badgeData {
+	d := v.d
 	voc := &vocab[look.Locale]
-	lb := voc.label(d)
+	lb := voc.label(d, v.asOf)
 	s := stateOf(d.Verdict)
 	b := badgeData{
 		Lang: look.Locale.String(), Size: look.Size.String(), Theme: look.Theme.String(), State: s.String(),
@@ -511,8 +540,8 @@ func (w *Widget) allowed(u string) string {
 	return p.String()
 }
 
-func (w *Widget) renderHTML(_ *client.ProductStatus, d client.Decision, look Look) string {
-	b := w.data(d, look)
+func (w *Widget) renderHTML(v *verdict, look Look) string {
+	b := w.data(v, look)
 	if b.hidden {
 		return ""
 	}

@@ -82,7 +82,7 @@ func shopServer(t *testing.T, opts ...sandbox.Option) (*httptest.Server, *sandbo
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { qc.Close() })
-	badges, err := widget.New(qc, widget.WithRenderTimeout(2*time.Second))
+	badges, err := widget.New(qc, append(widgetOptions(), widget.WithRenderTimeout(2*time.Second))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,8 +202,8 @@ func TestBrowserListingShowsEveryBadge(t *testing.T) {
 		t.Errorf("%d badges on the listing; want %d", len(got), want)
 	}
 	for _, b := range got {
-		if b.W != 172 || b.H != 28 || b.Text == "" {
-			t.Errorf("a listing badge is not a visible 172×28 compact box: %+v", b)
+		if b.W != 200 || b.H != 28 || b.Text == "" {
+			t.Errorf("a listing badge is not a visible 200×28 compact box: %+v", b)
 		}
 	}
 	artifacts(t).save(t, ctx, "listing-en.png", "")
@@ -378,7 +378,7 @@ func (d shotDir) save(t *testing.T, ctx context.Context, name, sel string) {
 	var png []byte
 	var err error
 	if sel == "" {
-		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(90))
+		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG; below it, JPEG
 	} else {
 		png, err = chromedp.Run(ctx, chromedp.Screenshot(sel))
 	}

@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if feedStore == nil {
 		feedStore = qc.Store()
 	}
-	badges, err := widget.New(qc)
+	badges, err := widget.New(qc, widgetOptions()...)
 	if err != nil {
 		return err
 	}

@@ -72,16 +72,30 @@ type shop struct {
 // images, the badge stylesheet and the consumer enquiry pages.
 const enquiryPrefix = "/quality/"
 
+// platformName is how the shop's reports name it to the regulator.
+const platformName = "青选集市 Qingxuan Market"
+
+// widgetOptions are the widget's options the shop runs with.
+func widgetOptions() []widget.Option {
+	return []widget.Option{widget.WithPlatformName(platformName)}
+}
+
 func newShop(qc *cache.Cache, badges *widget.Widget, items []item) (*shop, error) {
 	funcs := badges.FuncMap() // qcStyle (the badges come from the request's Page)
-	funcs["text"] = func(t client.Text, lang string) string { return t.In(lang) }
+	// Registry text is isolated, so that a bidirectional control in a
+	// maker's name cannot reverse what follows it on the page, and
+	// identifiers always read left to right.
+	funcs["text"] = func(t client.Text, lang string) string { return widget.Isolate(t.In(lang)) }
+	funcs["isolate"] = widget.Isolate
+	funcs["ltr"] = func(v any) string { return widget.LTR(fmt.Sprint(v)) }
 	funcs["price"] = func(fen int) string { return fmt.Sprintf("¥%d.%02d", fen/100, fen%100) }
 	funcs["date"] = func(t time.Time) string {
 		if t.IsZero() {
 			return ""
 		}
-		return t.Format("2006-01-02")
+		return widget.LTR(t.Format("2006-01-02"))
 	}
+	funcs["word"] = word
 	// The link from a product page to the report form, pre-filled.
 	funcs["report"] = func(g client.GTIN, r *http.Request, lang string) string {
 		listing := "http://" + r.Host + "/p/" + string(g)
@@ -161,14 +175,16 @@ func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 	lang := language(r)
 	g, err := client.ParseGTIN(r.PathValue("gtin"))
 	if err != nil {
+		// The SDK's error is for the log; the shopper reads their own
+		// language.
 		w.WriteHeader(http.StatusBadRequest)
-		s.render(w, "error.html", map[string]any{"Lang": lang, "Message": err.Error()})
+		s.render(w, "error.html", map[string]any{"Lang": lang, "Message": word("bad-gtin", lang)})
 		return
 	}
 	i, ok := s.index[g]
 	if !ok {
 		w.WriteHeader(http.StatusNotFound)
-		s.render(w, "error.html", map[string]any{"Lang": lang, "Message": "no such product in this shop"})
+		s.render(w, "error.html", map[string]any{"Lang": lang, "Message": word("no-such-product", lang)})
 		return
 	}
 	page := s.badges.Page(r.Context(), g)
@@ -188,4 +204,34 @@ func (s *shop) render(w http.ResponseWriter, name string, data any) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Write(buf.Bytes())
+}
+
+// words are the shop's own words for the registry's codes, and its
+// messages, per language: a shopper never reads "active" or "fail" on a
+// Chinese page.
+var words = map[string]map[string]string{
+	"zh-CN": {
+		"active": "有效", "suspended": "已暂停", "revoked": "已撤销", "expired": "已过期",
+		"pass": "合格", "fail": "不合格", "pending": "检验中", "other": "其他",
+		"bad-gtin": "商品条码格式不正确。", "no-such-product": "本店没有这件商品。",
+	},
+	"en": {
+		"active": "Active", "suspended": "Suspended", "revoked": "Revoked", "expired": "Expired",
+		"pass": "Pass", "fail": "Fail", "pending": "Pending", "other": "Other",
+		"bad-gtin": "That is not a valid barcode.", "no-such-product": "This shop has no such product.",
+	},
+}
+
+// word is one of the shop's words: a registry code (a commitment status,
+// an inspection result; any string kind) or a message key. A code this
+// version does not know reads "other", never the code itself.
+func word(code any, lang string) string {
+	w, ok := words[lang]
+	if !ok {
+		w = words["zh-CN"]
+	}
+	if s, ok := w[fmt.Sprint(code)]; ok {
+		return s
+	}
+	return w["other"]
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func newTestShop(t *testing.T, api string, opts ...widget.Option) (*shop, *sandb
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { qc.Close() })
-	badges, err := widget.New(qc, append([]widget.Option{widget.WithRenderTimeout(2 * time.Second)}, opts...)...)
+	badges, err := widget.New(qc, append(append(widgetOptions(), widget.WithRenderTimeout(2*time.Second)), opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +127,11 @@ func TestProductPage(t *testing.T) {
 
 func TestProductPageBadInput(t *testing.T) {
 	s, _ := newTestShop(t, "")
-	if code, page := get(t, s, "/p/6901234"); code != http.StatusBadRequest || !strings.Contains(page, "invalid gtin") {
-		t.Errorf("malformed GTIN: %d, want 400 saying why", code)
+	if code, page := get(t, s, "/p/6901234"); code != http.StatusBadRequest || !strings.Contains(page, "商品条码格式不正确") || strings.Contains(page, "qcsdk") {
+		t.Errorf("malformed GTIN: %d, want 400 saying why in Chinese, without the SDK's English error:\n%s", code, page)
+	}
+	if code, page := get(t, s, "/p/6901234?lang=en"); code != http.StatusBadRequest || !strings.Contains(page, "not a valid barcode") {
+		t.Errorf("malformed GTIN, English: %d, want 400 saying why:\n%s", code, page)
 	}
 	g, _ := client.CompleteGTIN("400638133393")
 	if code, _ := get(t, s, "/p/"+string(g)); code != http.StatusNotFound {
@@ -276,5 +280,26 @@ func TestShopIsSafeToCopy(t *testing.T) {
 	if hs.ReadHeaderTimeout <= 0 || hs.ReadTimeout <= 0 || hs.WriteTimeout <= 0 || hs.IdleTimeout <= 0 || hs.IdleTimeout > 30*time.Second {
 		t.Errorf("server timeouts: header %v, read %v, write %v, idle %v; want each set, idle at most 30 s",
 			hs.ReadHeaderTimeout, hs.ReadTimeout, hs.WriteTimeout, hs.IdleTimeout)
+	}
+}
+
+// A Chinese page shows no English code word of the registry's: a
+// commitment's status and an inspection's result are in the page's
+// language.
+func TestProductPageSpeaksTheShoppersLanguage(t *testing.T) {
+	s, srv := newTestShop(t, "")
+	tags := regexp.MustCompile(`<[^>]*>`)
+	codes := regexp.MustCompile(`\b(active|suspended|revoked|expired|pass|fail|pending)\b`)
+	for _, d := range srv.Demo() {
+		_, page := get(t, s, "/p/"+string(d.GTIN)+"?lang=zh-CN")
+		body := page[strings.Index(page, "<body"):]
+		text := tags.ReplaceAllString(body, " ")
+		if m := codes.FindString(text); m != "" {
+			t.Errorf("%s (%s): the Chinese page shows the code %q", d.GTIN, d.About, m)
+		}
+	}
+	_, page := get(t, s, "/p/"+string(srv.Demo()[2].GTIN)+"?lang=zh-CN")
+	if !strings.Contains(page, "<td>不合格") || !strings.Contains(page, " · 有效</p>") {
+		t.Errorf("the failed product's page does not say 不合格 and 有效 in its details")
 	}
 }
