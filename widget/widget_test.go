@@ -2,15 +2,19 @@ package widget_test
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
 	"html/template"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -422,5 +426,99 @@ func TestAPageWhoseLookupsFailDoesNotAskBadgeByBadge(t *testing.T) {
 	}
 	if n := e.srv.Requests("POST /v1/products/batch"); n != 2 {
 		t.Errorf("%d batch calls for the page; want 2 (the lookup and one more try)", n)
+	}
+}
+
+// stepClock is a cache clock a test moves.
+type stepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *stepClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// A badge the cache can answer only from an answer past its freshness —
+// the registry is down — says when the registry last confirmed it: in the
+// full badge's words, the accessible name, the image's name and the
+// .json, on its own and on a page; and such a badge is not kept long by a
+// browser or a CDN. Once the registry answers again, it says nothing of
+// the kind.
+func TestAStaleBadgeSaysWhenItWasLastConfirmed(t *testing.T) {
+	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}), client.WithMaxPause(time.Nanosecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	clk := &stepClock{t: time.Date(2026, 11, 30, 6, 5, 0, 0, time.UTC)} // 14:05 in China
+	qc, err := cache.New(api, cache.WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { qc.Close() })
+	w, err := widget.New(qc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g string
+	for _, d := range srv.Demo() {
+		if d.Verdict == client.VerdictCommitted {
+			g = string(d.GTIN)
+			break
+		}
+	}
+	ctx := context.Background()
+	if h, err := w.Render(ctx, g, widget.Look{}); err != nil || strings.Contains(string(h), "最后核实于") {
+		t.Fatalf("a fresh badge: %s, %v", h, err)
+	}
+	clk.advance(cache.DefaultTTL + cache.DefaultStaleWhileRevalidate + time.Hour)
+	srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: http.StatusBadGateway})
+
+	const zh, en = "最后核实于 2026-11-30 14:05", "Last confirmed 2026-11-30 14:05"
+	h, err := w.Render(ctx, g, widget.Look{})
+	if err != nil || !strings.Contains(string(h), `<span class="qcb-detail">`+zh+`</span>`) || !strings.Contains(string(h), `aria-label="质量承诺 `+zh) {
+		t.Errorf("a stale badge, on its own: %s (%v); want it to say %q", h, err, zh)
+	}
+	page := w.Page(ctx, g)
+	if h := page.Badge(g, "en", "compact"); !strings.Contains(string(h), `aria-label="Quality commitment `+en) {
+		t.Errorf("a stale badge, on a page: %s; want its name to say %q", h, en)
+	}
+	page.Close()
+	if svg := w.SVG(ctx, g, widget.Look{Locale: widget.LocaleEN}); !strings.Contains(svg, "<title>Quality commitment "+en+"</title>") {
+		t.Errorf("a stale badge's image: %s", svg)
+	}
+	hs := httptest.NewServer(w.Handler("/quality/"))
+	t.Cleanup(hs.Close)
+	res, err := http.Get(hs.URL + "/quality/badge/" + g + ".json?locale=en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j struct {
+		Verdict   string `json:"verdict"`
+		Detail    string `json:"detail"`
+		Confirmed string `json:"last_confirmed"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&j)
+	res.Body.Close()
+	if err != nil || j.Verdict != "committed" || j.Detail != en || j.Confirmed != "2026-11-30T06:05:00Z" {
+		t.Errorf("a stale badge's .json: %+v (%v)", j, err)
+	}
+	if cc := res.Header.Get("Cache-Control"); cc != "public, max-age=10" {
+		t.Errorf("a stale badge's Cache-Control %q; want a short max-age", cc)
+	}
+
+	srv.SetFaults()
+	if h, err := w.Render(ctx, g, widget.Look{}); err != nil || strings.Contains(string(h), "最后核实于") || !strings.Contains(string(h), "质量承诺") {
+		t.Errorf("the registry back, the badge: %s (%v); want a fresh one", h, err)
 	}
 }

@@ -259,21 +259,108 @@ func TestListingKeepsOneDeadlineWhenTheRegistryHangs(t *testing.T) {
 // server bounds slow and idle clients: integrators copy this example.
 func TestShopIsSafeToCopy(t *testing.T) {
 	s, srv := newTestShop(t, "")
-	for _, target := range []string{"/", "/p/" + string(srv.Demo()[0].GTIN), "/static/shop.css", "/nowhere"} {
+	demo := srv.Demo()
+	st, _, err := clientFor(t, srv).Products.ByGTIN(context.Background(), string(demo[2].GTIN), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every kind of answer the shop gives, and the headers each must carry.
+	const (
+		page  = iota // an HTML page of the shop's or the enquiry entry's
+		badge        // a badge: an image, a fragment, JSON
+		css
+		plain // a refusal in plain text
+	)
+	type kind struct {
+		method, target string
+		code, of       int
+		outage         bool
+	}
+	kinds := []kind{
+		{"GET", "/", 200, page, false},
+		{"GET", "/p/" + string(demo[0].GTIN) + "?lang=en", 200, page, false},
+		{"GET", "/p/6901234", 400, page, false},
+		{"GET", "/p/" + string(srv.NotListedGTIN())[:13] + "0", 400, page, false},
+		{"GET", "/nowhere", 404, plain, false},
+		{"GET", "/static/shop.css", 200, css, false},
+		{"GET", "/quality/", 200, page, false},
+		{"GET", "/quality/?category=toys", 200, page, false},
+		{"GET", "/quality/enterprises/" + st.Enterprise.ID, 200, page, false},
+		{"GET", "/quality/enterprises/nobody", 400, page, false},
+		{"GET", "/quality/inspections/" + st.Inspections[0].ID, 200, page, false},
+		{"GET", "/quality/cases", 200, page, false},
+		{"GET", "/quality/report", 200, page, false},
+		{"GET", "/quality/report/sent?ref=rpt_00000001", 200, page, false},
+		{"GET", "/quality/?q=nobody", 503, page, true},
+		{"GET", "/quality/badge/" + string(demo[0].GTIN) + ".svg", 200, badge, false},
+		{"GET", "/quality/badge/" + string(demo[0].GTIN) + ".html", 200, badge, false},
+		{"GET", "/quality/badge/" + string(demo[0].GTIN) + ".json", 200, badge, false},
+		{"GET", "/quality/badge/" + string(demo[1].GTIN) + ".svg", 200, badge, true}, // unknown
+		{"GET", "/quality/badge.css", 200, css, false},
+		{"GET", "/quality/enquiry.css", 200, css, false},
+		{"GET", "/quality/badge/123.svg", 400, plain, false},
+		{"GET", "/quality/nowhere", 404, plain, false},
+		{"POST", "/quality/report", 403, plain, false}, // not from this site
+	}
+	for _, k := range kinds {
+		name := k.method + " " + k.target
+		if k.outage {
+			srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 500})
+		}
 		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		req := httptest.NewRequest(k.method, k.target, strings.NewReader("description=x"))
+		if k.method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", "https://elsewhere.example")
+		}
+		s.ServeHTTP(rec, req)
+		srv.SetFaults()
 		h := rec.Header()
+		if rec.Code != k.code {
+			t.Errorf("%s: %d; want %d", name, rec.Code, k.code)
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: X-Content-Type-Options %q; want nosniff", name, h.Get("X-Content-Type-Options"))
+		}
+		ct := h.Get("Content-Type")
 		csp := h.Get("Content-Security-Policy")
-		for _, want := range []string{"default-src 'none'", "frame-ancestors 'self'", "base-uri 'none'"} {
-			if !strings.Contains(csp, want) {
-				t.Errorf("GET %s: Content-Security-Policy %q lacks %q", target, csp, want)
+		if strings.Contains(csp, "script-src") || strings.Contains(csp, "'unsafe-eval'") {
+			t.Errorf("%s: Content-Security-Policy %q lets a script run", name, csp)
+		}
+		switch k.of {
+		case page:
+			if ct != "text/html; charset=utf-8" {
+				t.Errorf("%s: Content-Type %q", name, ct)
 			}
-		}
-		if strings.Contains(csp, "script-src") || strings.Contains(csp, "unsafe-inline") {
-			t.Errorf("GET %s: Content-Security-Policy %q lets a script run", target, csp)
-		}
-		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "same-origin" {
-			t.Errorf("GET %s: nosniff %q, Referrer-Policy %q", target, h.Get("X-Content-Type-Options"), h.Get("Referrer-Policy"))
+			for _, want := range []string{"default-src 'none'", "frame-ancestors 'self'", "base-uri 'none'", "form-action 'self'"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("%s: Content-Security-Policy %q lacks %q", name, csp, want)
+				}
+			}
+			if strings.Contains(csp, "unsafe-inline") {
+				t.Errorf("%s: Content-Security-Policy %q allows inline code", name, csp)
+			}
+			if h.Get("Referrer-Policy") != "same-origin" {
+				t.Errorf("%s: Referrer-Policy %q; want same-origin", name, h.Get("Referrer-Policy"))
+			}
+		case badge:
+			if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "sandbox") {
+				t.Errorf("%s: Content-Security-Policy %q; want default-src 'none' and sandbox", name, csp)
+			}
+			if h.Get("ETag") == "" || !strings.Contains(h.Get("Cache-Control"), "max-age=") {
+				t.Errorf("%s: ETag %q, Cache-Control %q", name, h.Get("ETag"), h.Get("Cache-Control"))
+			}
+		case css:
+			if ct != "text/css; charset=utf-8" {
+				t.Errorf("%s: Content-Type %q", name, ct)
+			}
+		case plain:
+			if ct != "text/plain; charset=utf-8" || !strings.Contains(h.Get("Cache-Control"), "no-store") && k.target != "/nowhere" {
+				t.Errorf("%s: Content-Type %q, Cache-Control %q; want plain text, not stored", name, ct, h.Get("Cache-Control"))
+			}
+			if strings.Contains(rec.Body.String(), "<") || h.Get("Set-Cookie") != "" {
+				t.Errorf("%s: a refusal with markup or a cookie: %q", name, rec.Body.String())
+			}
 		}
 	}
 	hs := newServer(s)
