@@ -328,17 +328,17 @@ func (l *latencies) hedgeDelay() time.Duration { return time.Duration(l.delay.Lo
 // are queued together, so that a page of up to 100 unknown products costs
 // one batch call. A key's error says why it has no status.
 func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []client.BatchItem {
-	answers := c.Answers(ctx, keys)
-	out := make([]client.BatchItem, len(answers))
-	for i, a := range answers {
-		out[i] = client.BatchItem{Key: a.Key, Status: a.Status, Err: a.Err}
+	items := c.Answers(ctx, keys)
+	out := make([]client.BatchItem, len(items))
+	for i, it := range items {
+		out[i] = client.BatchItem{Key: it.Key, Status: it.Status, Err: it.Err}
 	}
 	return out
 }
 
 // Answers is Statuses with when the registry last confirmed each answer.
-func (c *Cache) Answers(ctx context.Context, keys []client.ProductKey) []Answer {
-	out := make([]Answer, len(keys))
+func (c *Cache) Answers(ctx context.Context, keys []client.ProductKey) []AnswerItem {
+	out := make([]AnswerItem, len(keys))
 	waits := make([]*flight, len(keys))
 	skeys := make([]string, len(keys))
 	cks := make([]client.ProductKey, len(keys))
@@ -359,7 +359,7 @@ func (c *Cache) Answers(ctx context.Context, keys []client.ProductKey) []Answer 
 		}
 		e, fl := c.begin(ctx, skeys[i], cks[i], entries[i], nows[i], &queue)
 		if e != nil {
-			out[i] = answerOf(keys[i], e, nows[i])
+			out[i].Answer = answerOf(e, nows[i])
 		}
 		waits[i] = fl
 	}
@@ -373,7 +373,7 @@ func (c *Cache) Answers(ctx context.Context, keys []client.ProductKey) []Answer 
 			out[i].Err = err
 			continue
 		}
-		out[i] = answerOf(keys[i], e, c.clock.Now())
+		out[i].Answer = answerOf(e, c.clock.Now())
 	}
 	return out
 }

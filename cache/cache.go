@@ -226,16 +226,27 @@ var ErrStale = errors.New("qcsdk/cache: the API's answer is older than what the 
 // costs a map lookup and allocates nothing when gtin is already in its
 // 14-digit form.
 func (c *Cache) StatusByGTIN(ctx context.Context, gtin string) (*client.ProductStatus, error) {
-	a, err := c.AnswerByGTIN(ctx, gtin)
-	return a.Status, err
+	// Not through AnswerByGTIN: this is the warm path of every page
+	// view, and judging staleness would read the clock a second time.
+	g, err := client.ParseGTIN(gtin)
+	if err != nil {
+		return nil, err
+	}
+	e, err := c.lookup(ctx, string(g), client.ProductKey{GTIN: g})
+	if err != nil {
+		return nil, err
+	}
+	return e.Status, nil
 }
 
 // An Answer is a product's status as the cache holds it, with when the
 // registry last confirmed it. Past FreshUntil it is stale: served while a
 // refresh runs (stale-while-revalidate), or while the registry cannot be
 // reached (up to the max-stale), and a page should say since when.
+//
+// It is small on purpose: Cached returns it with the time it was judged
+// by in registers, on the path of every page view.
 type Answer struct {
-	Key    client.ProductKey
 	Status *client.ProductStatus
 	// Fetched is when the registry last confirmed the status (when the
 	// request that got it was sent).
@@ -243,12 +254,18 @@ type Answer struct {
 	// Stale says the answer was past its freshness when the cache
 	// answered, by the cache's clock.
 	Stale bool
-	// Err says why there is no status (Answers only).
+}
+
+// An AnswerItem is one key's answer in Answers, or the error that says
+// why it has none.
+type AnswerItem struct {
+	Key client.ProductKey
+	Answer
 	Err error
 }
 
-func answerOf(k client.ProductKey, e *Entry, now time.Time) Answer {
-	return Answer{Key: k, Status: e.Status, Fetched: e.Fetched, Stale: !now.Before(e.FreshUntil)}
+func answerOf(e *Entry, now time.Time) Answer {
+	return Answer{Status: e.Status, Fetched: e.Fetched, Stale: !now.Before(e.FreshUntil)}
 }
 
 // AnswerByGTIN is StatusByGTIN with when the registry last confirmed the
@@ -258,12 +275,11 @@ func (c *Cache) AnswerByGTIN(ctx context.Context, gtin string) (Answer, error) {
 	if err != nil {
 		return Answer{}, err
 	}
-	k := client.ProductKey{GTIN: g}
-	e, err := c.lookup(ctx, string(g), k)
+	e, err := c.lookup(ctx, string(g), client.ProductKey{GTIN: g})
 	if err != nil {
-		return Answer{Key: k}, err
+		return Answer{}, err
 	}
-	return answerOf(k, e, c.clock.Now()), nil
+	return answerOf(e, c.clock.Now()), nil
 }
 
 // Cached answers for the product with that GTIN when the cache can at
@@ -285,12 +301,12 @@ func (c *Cache) Cached(gtin string) (a Answer, now time.Time, ok bool) {
 	}
 	if now.Before(e.FreshUntil) {
 		c.stats.hits.Add(1)
-		return Answer{Key: client.ProductKey{GTIN: g}, Status: e.Status, Fetched: e.Fetched}, now, true
+		return Answer{Status: e.Status, Fetched: e.Fetched}, now, true
 	}
 	if now.Before(e.FreshUntil.Add(c.swr)) && now.Before(e.Expires) {
 		c.stats.staleServed.Add(1)
 		c.refresh(skey, client.ProductKey{GTIN: g}, e)
-		return Answer{Key: client.ProductKey{GTIN: g}, Status: e.Status, Fetched: e.Fetched, Stale: true}, now, true
+		return Answer{Status: e.Status, Fetched: e.Fetched, Stale: true}, now, true
 	}
 	return Answer{}, now, false
 }

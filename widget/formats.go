@@ -17,7 +17,8 @@ import (
 // badge, it always draws something: a page that asked for an image gets
 // one, not-listed and unknown included.
 func (w *Widget) SVG(ctx context.Context, gtin string, look Look) string {
-	v, _ := w.status(ctx, gtin)
+	var v verdict
+	w.status(ctx, gtin, &v)
 	return w.prepared(kindSVG, &v, look, w.renderSVG)
 }
 
@@ -87,7 +88,8 @@ func (w *Widget) renderSVG(vd *verdict, look Look) string {
 // page's head. It is empty for a product without a commitment, or when
 // there is no answer.
 func (w *Widget) JSONLD(ctx context.Context, gtin string, look ...Look) template.HTML {
-	v, _ := w.status(ctx, gtin)
+	var v verdict
+	w.status(ctx, gtin, &v)
 	return template.HTML(w.prepared(kindJSONLD, &v, w.lookOf(look), w.renderJSONLD))
 }
 

@@ -162,7 +162,8 @@ func (w *Widget) serveBadge(rw http.ResponseWriter, r *http.Request) {
 		plainError(rw, http.StatusBadRequest, err.Error())
 		return
 	}
-	v, lookupErr := w.statusFor(r.Context(), string(gtin), r)
+	var v verdict
+	lookupErr := w.statusFor(r.Context(), string(gtin), r, &v)
 	rd := w.rendered(f.kind, &v, look, f.render(w))
 
 	h := rw.Header()

@@ -65,7 +65,8 @@ func TestHostileStringsInEveryField(t *testing.T) {
 		for _, h := range hostile {
 			st := hostileStatus()
 			set(st, h)
-			v := &verdict{st: st, d: client.Decide(st, now, 0)}
+			d := client.Decide(st, now, 0)
+			v := &verdict{st: st, d: &d}
 			for _, look := range []Look{{}, {Locale: LocaleEN, Theme: ThemeDark, Size: SizeCompact}} {
 				for kind, out := range map[string]string{
 					"html": w.renderHTML(v, look), "svg": w.renderSVG(v, look),

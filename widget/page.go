@@ -63,15 +63,15 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 	// stands.
 	for try := 0; try < 2 && len(keys) > 0 && pctx.Err() == nil; try++ {
 		var again []client.ProductKey
-		for _, a := range w.qc.Answers(pctx, keys) {
-			if a.Err != nil {
-				again = append(again, a.Key)
+		for _, it := range w.qc.Answers(pctx, keys) {
+			if it.Err != nil {
+				again = append(again, it.Key)
 				continue
 			}
 			if p.answers == nil {
 				p.answers = make(map[client.GTIN]cache.Answer, len(keys))
 			}
-			p.answers[a.Key.GTIN] = a
+			p.answers[it.Key.GTIN] = it.Answer
 		}
 		keys = again
 	}
@@ -87,19 +87,23 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 // verdict is what a product's badge shows: the page's answer for it, or
 // the cache's under the page's deadline; for a product the page looked up
 // without an answer, the neutral badge, at once.
-func (p *Page) verdict(gtin string) verdict {
+func (p *Page) verdict(gtin string, v *verdict) {
 	if p.answers != nil || p.failed != nil {
 		if g, err := client.ParseGTIN(gtin); err == nil {
 			if a, ok := p.answers[g]; ok {
-				return p.w.decide(a, time.Now())
+				p.w.decide(v, a.Status, time.Now())
+				if a.Stale {
+					v.confirmedAt(a.Fetched)
+				}
+				return
 			}
 			if p.failed[g] {
-				return p.w.unknownVerdict()
+				p.w.unknown(v)
+				return
 			}
 		}
 	}
-	v, _ := p.w.status(p.ctx, gtin)
-	return v
+	p.w.status(p.ctx, gtin, v)
 }
 
 // Close ends the page's deadline. It is idempotent.
@@ -108,12 +112,14 @@ func (p *Page) Close() { p.cancel() }
 // Badge renders a product's badge as HTML, in the widget's look or in the
 // one the words in opts name ("zh"/"en", "light"/"dark", "full"/"compact").
 func (p *Page) Badge(gtin any, opts ...string) template.HTML {
-	v := p.verdict(gtinString(gtin))
+	var v verdict
+	p.verdict(gtinString(gtin), &v)
 	return template.HTML(p.w.prepared(kindHTML, &v, p.w.parseLook(opts), p.w.renderHTML))
 }
 
 // JSONLD renders a product's schema.org JSON-LD, for the page's head.
 func (p *Page) JSONLD(gtin any, opts ...string) template.HTML {
-	v := p.verdict(gtinString(gtin))
+	var v verdict
+	p.verdict(gtinString(gtin), &v)
 	return template.HTML(p.w.prepared(kindJSONLD, &v, p.w.parseLook(opts), p.w.renderJSONLD))
 }

@@ -28,7 +28,8 @@ func BenchmarkColdRender(b *testing.B) {
 		Version:     30,
 	}
 	w := &Widget{verifyHost: DefaultVerifyHost}
-	v := &verdict{st: st, d: client.Decide(st, now, 0)}
+	d := client.Decide(st, now, 0)
+	v := &verdict{st: st, d: &d}
 	for _, c := range []struct {
 		name   string
 		render renderFunc

@@ -275,27 +275,37 @@ func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
 // waits for the API up to the render timeout; on any failure the decision
 // is unknown, and the error says why.
 func (w *Widget) Status(ctx context.Context, gtin string) (*client.ProductStatus, client.Decision, error) {
-	v, err := w.status(ctx, gtin)
-	return v.st, v.d, err
+	var v verdict
+	err := w.status(ctx, gtin, &v)
+	return v.st, *v.d, err
 }
 
 // A verdict is what a badge shows of a product: the registry's answer,
 // the decision it gives now, where its renderings are kept, and, for an
 // answer past its freshness, when the registry last confirmed it.
 type verdict struct {
-	st    *client.ProductStatus
-	d     client.Decision
+	st *client.ProductStatus
+	// d points into the decision the product's renderings keep, which
+	// never changes once made: a warm badge copies a pointer, not the
+	// decision.
+	d     *client.Decision
 	slots *renderSlots
 	asOf  time.Time // zero for a fresh answer
 }
 
-var unknown = client.Decision{Verdict: client.VerdictUnknown}
+var unknownDecision = client.Decision{Verdict: client.VerdictUnknown}
 
-func (w *Widget) unknownVerdict() verdict { return verdict{d: unknown, slots: &w.shared[1]} }
+// unknown makes v the unknown verdict.
+func (w *Widget) unknown(v *verdict) { *v = verdict{d: &unknownDecision, slots: &w.shared[1]} }
 
 // status is Status with the slots the product's renderings go in.
-func (w *Widget) status(ctx context.Context, gtin string) (verdict, error) {
-	return w.statusFor(ctx, gtin, nil)
+//
+// It, and everything on a warm badge's path, fills the caller's verdict
+// in place rather than returning one: a struct returned, or copied whole,
+// is written field by field and read back in wider words, which stalls
+// the processor's store forwarding — a third of a warm badge's time.
+func (w *Widget) status(ctx context.Context, gtin string, v *verdict) error {
+	return w.statusFor(ctx, gtin, nil, v)
 }
 
 // statusFor is status for a request to the public badge endpoint, or for
@@ -303,64 +313,83 @@ func (w *Widget) status(ctx context.Context, gtin string) (verdict, error) {
 // lookup must be admitted by the endpoint's lookup limits, and runs at
 // low priority, so that the public never spends what the platform's own
 // pages need; a warm one costs nothing more.
-func (w *Widget) statusFor(ctx context.Context, gtin string, public *http.Request) (verdict, error) {
+func (w *Widget) statusFor(ctx context.Context, gtin string, public *http.Request, v *verdict) error {
 	a, now, ok := w.qc.Cached(gtin)
-	if !ok && ctx.Err() != nil {
-		// The page's budget is spent, or the shopper has gone: ask no
-		// one, and say nothing but "check on the official platform".
-		return w.unknownVerdict(), ctx.Err()
-	}
 	if !ok {
-		if public != nil {
-			if w.now != nil {
-				now = w.now()
-			} else if now.IsZero() {
-				now = time.Now()
-			}
-			if err := w.adm.admit(public, now); err != nil {
-				return w.unknownVerdict(), err
-			}
-			ctx = client.WithPriority(ctx, client.PriorityLow)
-		}
-		ctx, cancel := context.WithTimeout(ctx, w.timeout)
-		var err error
-		a, err = w.qc.AnswerByGTIN(ctx, gtin)
-		cancel()
-		if err != nil {
-			return w.unknownVerdict(), err
-		}
-		now = time.Now()
+		return w.lookup(ctx, gtin, public, now, v)
 	}
-	return w.decide(a, now), nil
+	w.decide(v, a.Status, now)
+	if a.Stale {
+		v.confirmedAt(a.Fetched)
+	}
+	return nil
 }
 
-// decide judges an answer at now (or at the widget's clock).
-func (w *Widget) decide(a cache.Answer, now time.Time) verdict {
+// lookup is statusFor for a product the cache cannot answer at once: it
+// waits for the API, up to the render timeout. now is the cache's.
+func (w *Widget) lookup(ctx context.Context, gtin string, public *http.Request, now time.Time, v *verdict) error {
+	if err := ctx.Err(); err != nil {
+		// The page's budget is spent, or the shopper has gone: ask no
+		// one, and say nothing but "check on the official platform".
+		w.unknown(v)
+		return err
+	}
+	if public != nil {
+		if w.now != nil {
+			now = w.now()
+		} else if now.IsZero() {
+			now = time.Now()
+		}
+		if err := w.adm.admit(public, now); err != nil {
+			w.unknown(v)
+			return err
+		}
+		ctx = client.WithPriority(ctx, client.PriorityLow)
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.timeout)
+	a, err := w.qc.AnswerByGTIN(ctx, gtin)
+	cancel()
+	if err != nil {
+		w.unknown(v)
+		return err
+	}
+	w.decide(v, a.Status, time.Now())
+	if a.Stale {
+		v.confirmedAt(a.Fetched)
+	}
+	return nil
+}
+
+// decide makes v the verdict on st at now (or at the widget's clock).
+func (w *Widget) decide(v *verdict, st *client.ProductStatus, now time.Time) {
 	if w.now != nil {
 		now = w.now()
 	}
-	st := a.Status
 	slots := w.slotsOf(st)
-	var d client.Decision
 	// The decision holds until an instant DecideUntil names: a warm badge
 	// reuses it rather than deciding again.
-	if p := slots.decided.Load(); p != nil && !now.Before(p.from) && (p.until.IsZero() || now.Before(p.until)) {
-		d = p.d
-	} else {
-		var until time.Time
-		d, until = client.DecideUntil(st, now, w.lookback)
-		slots.decided.Store(&decided{d: d, from: now, until: until})
+	p := slots.decided.Load()
+	if p == nil || now.Before(p.from) || (!p.until.IsZero() && !now.Before(p.until)) {
+		d, until := client.DecideUntil(st, now, w.lookback)
+		p = &decided{d: d, from: now, until: until}
+		slots.decided.Store(p)
 	}
-	v := verdict{st: st, d: d, slots: slots}
 	switch {
-	case d.Verdict == client.VerdictNotListed:
-		v.slots = &w.shared[0]
-	case d.Verdict == client.VerdictUnknown || !d.Verdict.Known():
-		v.slots = &w.shared[1]
-	case a.Stale:
-		v.asOf = a.Fetched
+	case p.d.Verdict == client.VerdictNotListed:
+		slots = &w.shared[0]
+	case p.d.Verdict == client.VerdictUnknown || !p.d.Verdict.Known():
+		slots = &w.shared[1]
 	}
-	return v
+	v.st, v.d, v.slots, v.asOf = st, &p.d, slots, time.Time{}
+}
+
+// confirmedAt says the verdict rests on an answer past its freshness,
+// last confirmed at t. The shared renderings of not_listed and unknown
+// carry no date.
+func (v *verdict) confirmedAt(t time.Time) {
+	if v.d.Verdict != client.VerdictNotListed && v.d.Verdict.Known() && v.d.Verdict != client.VerdictUnknown {
+		v.asOf = t
+	}
 }
 
 // slotsOf finds or makes the renderings of a status.
@@ -390,14 +419,16 @@ func (w *Widget) Badge(ctx context.Context, gtin string, look ...Look) template.
 // Render is Badge with an explicit look, and the error that made the
 // badge unknown, for logging.
 func (w *Widget) Render(ctx context.Context, gtin string, look Look) (template.HTML, error) {
-	v, err := w.status(ctx, gtin)
+	var v verdict
+	err := w.status(ctx, gtin, &v)
 	return template.HTML(w.prepared(kindHTML, &v, look, w.renderHTML)), err
 }
 
 // WriteBadge writes the badge's HTML to out: a warm badge is a copy of
 // prepared bytes.
 func (w *Widget) WriteBadge(ctx context.Context, out io.Writer, gtin string, look Look) error {
-	v, _ := w.status(ctx, gtin)
+	var v verdict
+	w.status(ctx, gtin, &v)
 	_, err := io.WriteString(out, w.prepared(kindHTML, &v, look, w.renderHTML))
 	return err
 }
@@ -449,12 +480,16 @@ type renderFunc func(v *verdict, look Look) string
 // rendered is prepared with the rendering's validator, for the Handler.
 func (w *Widget) rendered(kind int, v *verdict, look Look, render renderFunc) *rendering {
 	look = look.normal()
-	d := &v.d
+	d := v.d
 	slot := &v.slots.slots[kind][look.index()]
 	if r := slot.Load(); r != nil && r.verdict == d.Verdict && r.status == d.Status && r.since.Equal(d.Since) && r.asOf.Equal(v.asOf) {
 		return r
 	}
-	text := render(v, look)
+	// A copy for the renderer, which the compiler cannot see through: v
+	// itself then stays on the caller's stack, and a warm badge allocates
+	// nothing.
+	cold := *v
+	text := render(&cold, look)
 	h := fnv.New64a()
 	io.WriteString(h, text)
 	r := &rendering{verdict: d.Verdict, status: d.Status, since: d.Since, asOf: v.asOf, text: text,
@@ -490,7 +525,7 @@ func stateOf(v client.Verdict) state {
 func (w *Widget) data(v *verdict, look Look) badgeData {
 	d := v.d
 	voc := &vocab[look.Locale]
-	lb := voc.label(d, v.asOf)
+	lb := voc.label(*d, v.asOf)
 	s := stateOf(d.Verdict)
 	b := badgeData{
 		Lang: look.Locale.String(), Size: look.Size.String(), Theme: look.Theme.String(), State: s.String(),

@@ -286,12 +286,14 @@ type overflow struct {
 }
 
 // shopperPages are the pages of the shop and the enquiry entry a shopper
-// reaches: the listing, every demo product, and every kind of enquiry page.
+// reaches: the listing, every demo product, and every kind of enquiry page,
+// a page that finds nothing included.
 func shopperPages(t *testing.T, srv *sandbox.Server) []string {
 	t.Helper()
 	c := clientFor(t, srv)
 	pages := []string{"/", "/?lang=en", "/quality/", "/quality/?category=toys", "/quality/?category=toys&locale=en",
-		"/quality/cases", "/quality/cases?locale=en", "/quality/report", "/quality/enterprises/ent_0000002"}
+		"/quality/cases", "/quality/cases?locale=en", "/quality/report", "/quality/report?locale=en",
+		"/quality/report/sent?ref=rpt_00000001", "/quality/enterprises/ent_0000002", "/quality/enterprises/nobody?locale=en"}
 	for _, d := range srv.Demo() {
 		pages = append(pages, "/p/"+string(d.GTIN), "/p/"+string(d.GTIN)+"?lang=en")
 	}
