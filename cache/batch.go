@@ -197,11 +197,6 @@ func (b *batcher) call(reqs []*batchReq) {
 	for _, r := range reqs {
 		b.answer(r)
 	}
-	for _, r := range reqs {
-		if r.hedgeOf != nil && r.hedgeOf.settled(&c.flights) {
-			r.hedgeOf.cancel() // nothing left to learn from the slow call
-		}
-	}
 }
 
 // send makes the call and sets each request's answer; the error is the
@@ -221,7 +216,7 @@ func (b *batcher) send(ctx context.Context, reqs []*batchReq) error {
 	}
 	c.stats.upstream.Add(1)
 	c.stats.batches.Add(1)
-	now := c.clock.Now() // the request's time: see Entry.Fetched
+	now := c.clock() // the request's time: see Entry.Fetched
 	items, err := c.api.Products.Batch(ctx, keys)
 	for i, r := range reqs {
 		switch {
@@ -236,16 +231,21 @@ func (b *batcher) send(ctx context.Context, reqs []*batchReq) error {
 	return err
 }
 
-// answer lands r's flight with its answer. Storing it into a remote store
-// runs in a goroutine of its own, so that a batch of 100 does not wait
-// for 100 round trips one after another.
+// answer lands r's flight with its answer. Storing it runs in a goroutine
+// of its own, so that a batch of 100 into a store across the network does
+// not wait for 100 round trips one after another.
 func (b *batcher) answer(r *batchReq) {
 	c := b.c
 	if c.flights.isLanded(r.fl) {
 		return // the hedge, or the call it raced, answered first
 	}
-	land := func() { c.land(r.skey, r.key, r.fl, r.e, r.err) }
-	if c.mem != nil || !c.spawn(land) {
+	land := func() {
+		c.land(r.skey, r.key, r.fl, r.e, r.err)
+		if r.hedgeOf != nil && r.hedgeOf.settled(&c.flights) {
+			r.hedgeOf.cancel() // nothing left to learn from the slow call
+		}
+	}
+	if !c.spawn(land) {
 		land()
 	}
 }
@@ -373,7 +373,7 @@ func (c *Cache) Answers(ctx context.Context, keys []client.ProductKey) []AnswerI
 			out[i].Err = err
 			continue
 		}
-		out[i].Answer = answerOf(e, c.clock.Now())
+		out[i].Answer = answerOf(e, c.clock())
 	}
 	return out
 }
@@ -385,34 +385,35 @@ func (c *Cache) Answers(ctx context.Context, keys []client.ProductKey) []AnswerI
 func (c *Cache) peekMany(ctx context.Context, skeys []string) ([]*Entry, []time.Time) {
 	entries := make([]*Entry, len(skeys))
 	nows := make([]time.Time, len(skeys))
-	mg, ok := c.store.(MultiGetter)
-	if c.mem != nil || !ok {
-		for i, k := range skeys {
-			if k != "" {
-				entries[i], nows[i] = c.peek(ctx, k)
-			}
-		}
-		return entries, nows
-	}
-	ask := make([]string, 0, len(skeys))
-	at := make([]int, 0, len(skeys))
+	var ask []string // made when the first key needs the store's Get
+	var at []int
 	for i, k := range skeys {
 		if k == "" {
 			continue
 		}
-		if c.near != nil {
-			if e, now, ok := c.near.getNow(k); e != nil && ok && !e.Tombstone() {
+		if c.local != nil {
+			if e, now, ok := c.local.ReadLocal(k); ok {
 				entries[i], nows[i] = e, now
 				continue
 			}
 		}
+		if ask == nil {
+			ask, at = make([]string, 0, len(skeys)-i), make([]int, 0, len(skeys)-i)
+		}
 		ask, at = append(ask, k), append(at, i)
+	}
+	mg, ok := c.store.(MultiGetter)
+	if !ok {
+		for j, i := range at {
+			entries[i], nows[i] = c.peekStore(ctx, ask[j])
+		}
+		return entries, nows
 	}
 	if len(ask) == 0 {
 		return entries, nows
 	}
 	got, err := mg.GetMany(ctx, ask)
-	now := c.clock.Now() // after the read, as in peek
+	now := c.clock() // after the read, as in peek
 	if err != nil {
 		c.stats.storeErrors.Add(1)
 	}

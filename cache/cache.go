@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/qualitycommit/qcsdk/cache/internal/intern"
 	"github.com/qualitycommit/qcsdk/client"
 )
 
@@ -35,9 +36,9 @@ type Cache struct {
 	api      *client.Client
 	store    Store
 	ownStore bool
-	mem      *Memory // the store, when it is the cache's own memory store
-	near     *Memory // the memory tier of a Tiered store
-	clock    Clock
+	local    LocalReader // the store, when it reads from this process's memory
+	clock    func() time.Time
+	clockSet bool
 	logger   *slog.Logger
 
 	ttl, negTTL, swr, maxStale time.Duration
@@ -45,10 +46,11 @@ type Cache struct {
 	staleSet                   bool
 	fetchTimeout               time.Duration
 	maxEntries                 int
+	maxSet                     bool
 	batching                   bool
 
 	flights flights
-	records records // the shared copies of makers and commitments
+	records intern.Records // the shared copies of makers and commitments
 	batch   *batcher
 	bg      context.Context // background refreshes; cancelled by Close
 	cancel  context.CancelFunc
@@ -62,9 +64,10 @@ type Cache struct {
 // An Option configures a Cache.
 type Option func(*Cache) error
 
-// WithStore sets the store: a shared one (Redis, or a Tiered store) for a
-// fleet of web servers. The caller owns it: Close does not close it. By
-// default the cache keeps a bounded memory store of its own.
+// WithStore sets the store: a shared one (a Tiered store, or Redis alone)
+// for a fleet of web servers, or a memory store the caller also uses. The
+// caller owns it: the cache's Close does not close it. By default the
+// cache keeps a bounded memory store of its own, and closes it.
 func WithStore(s Store) Option {
 	return func(c *Cache) error {
 		if s == nil {
@@ -113,25 +116,27 @@ func WithFetchTimeout(d time.Duration) Option {
 	}
 }
 
-// WithMaxEntries bounds the cache's own memory store (default 100,000). It
-// has no effect with WithStore.
+// WithMaxEntries bounds the cache's own memory store (default 100,000).
+// With WithStore, bound the store you pass instead (WithMemoryMaxEntries):
+// New refuses the two together.
 func WithMaxEntries(n int) Option {
 	return func(c *Cache) error {
 		if n <= 0 {
 			return errors.New("max entries must be positive")
 		}
-		c.maxEntries = n
+		c.maxEntries, c.maxSet = n, true
 		return nil
 	}
 }
 
-// WithClock sets the clock every freshness decision reads.
-func WithClock(clk Clock) Option {
+// WithClock sets the clock every freshness decision reads, and that of
+// the cache's own memory store.
+func WithClock(now func() time.Time) Option {
 	return func(c *Cache) error {
-		if clk == nil {
+		if now == nil {
 			return errors.New("clock is nil")
 		}
-		c.clock = clk
+		c.clock, c.clockSet = now, true
 		return nil
 	}
 }
@@ -163,7 +168,7 @@ func New(api *client.Client, opts ...Option) (*Cache, error) {
 	}
 	c := &Cache{
 		api:          api,
-		clock:        realClock{},
+		clock:        time.Now,
 		ttl:          DefaultTTL,
 		negTTL:       DefaultNegativeTTL,
 		swr:          DefaultStaleWhileRevalidate,
@@ -177,13 +182,17 @@ func New(api *client.Client, opts ...Option) (*Cache, error) {
 			return nil, fmt.Errorf("qcsdk/cache: %w", err)
 		}
 	}
-	if c.store == nil {
-		c.mem = NewMemory(MemoryOptions{MaxEntries: c.maxEntries, Clock: c.clock})
-		c.store, c.ownStore = c.mem, true
+	switch {
+	case c.store == nil:
+		opts := []MemoryOption{WithMemoryMaxEntries(c.maxEntries)}
+		if c.clockSet {
+			opts = append(opts, WithMemoryClock(c.clock))
+		}
+		c.store, c.ownStore = NewMemory(opts...), true
+	case c.maxSet:
+		return nil, errors.New("qcsdk/cache: WithMaxEntries bounds the cache's own store; bound the store passed to WithStore instead")
 	}
-	if t, ok := c.store.(*Tiered); ok {
-		c.near = t.local
-	}
+	c.local, _ = c.store.(LocalReader)
 	c.bg, c.cancel = context.WithCancel(context.Background())
 	c.batch = &batcher{c: c}
 	return c, nil
@@ -279,7 +288,7 @@ func (c *Cache) AnswerByGTIN(ctx context.Context, gtin string) (Answer, error) {
 	if err != nil {
 		return Answer{}, err
 	}
-	return answerOf(e, c.clock.Now()), nil
+	return answerOf(e, c.clock()), nil
 }
 
 // Cached answers for the product with that GTIN when the cache can at
@@ -446,29 +455,25 @@ func (c *Cache) await(ctx context.Context, skey string, fl *flight) (*Entry, err
 	}
 }
 
-// peek reads the store and the clock. With the cache's own memory store a
-// hit reads the clock once, inside the store; on some machines a clock
-// read costs more than the map lookup.
+// peek reads the store and the clock. A store that reads from this
+// process's memory (LocalReader) answers most lookups without a context
+// or an error, reading the clock once; on some machines a clock read
+// costs more than the map lookup. What it cannot answer goes the long way.
 func (c *Cache) peek(ctx context.Context, skey string) (*Entry, time.Time) {
-	if c.mem != nil {
-		e, now, ok := c.mem.getNow(skey)
-		if e != nil && !ok {
-			e = staled(e, now) // stored before a resynchronisation
-		}
-		return e, now
-	}
-	if c.near != nil {
-		// A Tiered store's memory tier answers most lookups; ask it
-		// directly, so that such a hit costs what a memory store's does.
-		// A copy it must check against Redis goes the long way.
-		if e, now, ok := c.near.getNow(skey); e != nil && ok && !e.Tombstone() {
+	if c.local != nil {
+		if e, now, ok := c.local.ReadLocal(skey); ok {
 			return e, now
 		}
 	}
+	return c.peekStore(ctx, skey)
+}
+
+// peekStore is peek by the store's Get.
+func (c *Cache) peekStore(ctx context.Context, skey string) (*Entry, time.Time) {
 	e, err := c.store.Get(ctx, skey)
 	// The time after the read: a store that hands back a copy made stale
 	// as of its own reading of the clock (see staled) must find it stale.
-	now := c.clock.Now()
+	now := c.clock()
 	if err != nil {
 		c.stats.storeErrors.Add(1)
 		return nil, now
@@ -482,7 +487,7 @@ func (c *Cache) peek(ctx context.Context, skey string) (*Entry, time.Time) {
 func (c *Cache) fallback(ctx context.Context, skey string, cause error) (*Entry, error) {
 	c.stats.errors.Add(1)
 	e, err := c.store.Get(context.WithoutCancel(ctx), skey)
-	if err == nil && servable(e, c.clock.Now()) && (e.Status != nil || e.Raw != nil) {
+	if err == nil && servable(e, c.clock()) && (e.Status != nil || e.Raw != nil) {
 		c.stats.staleIfError.Add(1)
 		return e, nil
 	}
@@ -569,7 +574,7 @@ func (c *Cache) fetchOne(ctx context.Context, key client.ProductKey, old *Entry)
 		opts = &client.GetOptions{ETag: old.ETag}
 	}
 	c.stats.upstream.Add(1)
-	now := c.clock.Now() // the request's time, not the answer's: see Entry.Fetched
+	now := c.clock() // the request's time, not the answer's: see Entry.Fetched
 	st, resp, err := c.api.Products.ByKey(ctx, key, opts)
 	if err != nil {
 		return nil, err
@@ -585,7 +590,7 @@ func (c *Cache) fetchOne(ctx context.Context, key client.ProductKey, old *Entry)
 
 // entry wraps a fetched status with its times.
 func (c *Cache) entry(st *client.ProductStatus, etag string, cc client.CacheControl, now time.Time) *Entry {
-	c.records.status(st)
+	c.records.Status(st)
 	e := &Entry{Status: st, Version: st.Version, ETag: etag}
 	if st.Enterprise != nil {
 		e.Maker = st.Enterprise.ID

@@ -13,7 +13,8 @@ import (
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
-// fakeClock is a clock the test moves by hand.
+// fakeClock is a clock the test moves by hand. A nil *fakeClock is the
+// real clock, for helpers that take an optional one.
 type fakeClock struct {
 	mu sync.Mutex
 	t  time.Time
@@ -22,6 +23,9 @@ type fakeClock struct {
 func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
 
 func (c *fakeClock) Now() time.Time {
+	if c == nil {
+		return time.Now()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
@@ -54,7 +58,7 @@ func setup(t *testing.T, opts ...cache.Option) *env {
 	}
 	t.Cleanup(api.CloseIdleConnections)
 	clk := newFakeClock()
-	c, err := cache.New(api, append([]cache.Option{cache.WithClock(clk)}, opts...)...)
+	c, err := cache.New(api, append([]cache.Option{cache.WithClock(clk.Now)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

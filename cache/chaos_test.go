@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/faultproxy"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
@@ -104,7 +105,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), ContextTimeoutEnabled: true,
 			DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 		f := &chaosFollower{t: t, name: fmt.Sprintf("follower %d", i), api: api, proxy: p, hist: hist,
-			leaders: &leaders, store: cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})}
+			leaders: &leaders, store: redisstore.New(rdb, redisstore.WithPrefix(prefix))}
 		t.Cleanup(func() {
 			f.stop()
 			f.store.Close()
@@ -498,7 +499,7 @@ type chaosFollower struct {
 	name    string
 	api     *client.Client
 	proxy   *faultproxy.Proxy
-	store   *cache.Redis
+	store   *redisstore.Store
 	hist    *chaosLog
 	leaders *chaosLeaders
 	stats   cache.FollowStats

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
 )
@@ -21,7 +22,7 @@ func newClusterClient(t *testing.T, c *redistest.Cluster) *redis.ClusterClient {
 		Addrs:                 c.Addrs(),
 		ContextTimeoutEnabled: true,
 		DialTimeout:           100 * time.Millisecond,
-		// See NewRedis: a short reload finds a promoted replica in a second.
+		// See redisstore.New: a short reload finds a promoted replica in a second.
 		ClusterStateReloadInterval: time.Second,
 	})
 	t.Cleanup(func() { rdb.Close() })
@@ -34,9 +35,9 @@ func clusterServers(t *testing.T, cl *redistest.Cluster, api *client.Client, n i
 	t.Helper()
 	var nodes []*cache.Cache
 	for range n {
-		shared := cache.NewRedis(newClusterClient(t, cl), cache.RedisOptions{Prefix: prefix})
-		mem := cache.NewMemory(cache.MemoryOptions{})
-		tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{Cooldown: 100 * time.Millisecond})
+		shared := redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix))
+		mem := cache.NewMemory()
+		tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(100*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +48,7 @@ func clusterServers(t *testing.T, cl *redistest.Cluster, api *client.Client, n i
 		t.Cleanup(func() { c.Close(); tiered.Close(); shared.Close(); mem.Close() })
 		nodes = append(nodes, c)
 	}
-	follower := cache.NewRedis(newClusterClient(t, cl), cache.RedisOptions{Prefix: prefix})
+	follower := redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix))
 	t.Cleanup(func() { follower.Close() })
 	startFollower(t, api, follower).started(t)
 	return nodes

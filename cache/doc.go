@@ -69,18 +69,29 @@
 //
 // A Store keeps entries under string keys until they expire. NewMemory is a
 // bounded memory store on go-cache, with a Close that stops its sweeper.
-// NewRedis shares entries between the web servers of a platform, on one
-// Redis or a Redis Cluster: a Lua script decides each write, so that no
-// server can replace a newer version with an older one. NewTiered puts a
-// memory store in front of it: every write through one server is announced
-// over Redis pub/sub, and the others check their memory copies against
-// Redis on their next read — keeping the newer of the two, so that no
-// server ever shows an older answer after a newer one. A server whose
-// subscription was lost checks every memory copy the same way, and what a
-// server learnt while Redis was down is written to Redis once it answers.
-// Each of these stores also reads many keys at once (MultiGetter): the
-// keys of a page that the memory tier lacks cost two round trips to Redis
-// together, not two per product.
+// The Redis store of package redisstore shares entries between the web
+// servers of a platform, on one Redis or a Redis Cluster: a Lua script
+// decides each write, so that no server can replace a newer version with
+// an older one. NewTiered puts a memory store in front of a shared one
+// (Shared: redisstore's, or one of your own): every write through one
+// server is announced over Redis pub/sub, and the others check their
+// memory copies against Redis on their next read — keeping the newer of
+// the two, so that no server ever shows an older answer after a newer
+// one. A server whose subscription was lost checks every memory copy the
+// same way, and what a server learnt while Redis was down is written to
+// Redis once it answers. Each of these stores also reads many keys at
+// once (MultiGetter): the keys of a page that the memory tier lacks cost
+// two round trips to Redis together, not two per product. A platform that
+// caches in memory only does not compile the Redis client: it lives in
+// redisstore alone.
+//
+// The cache reaches every store through the Store interface and the
+// optional ones a store may add: MultiGetter, for a page's keys at once;
+// LocalReader, for a warm hit from this process's memory in a map lookup
+// and one reading of the clock. A store of your own that embeds a
+// *Memory, or implements them, is read exactly as the built-in ones are.
+// It applies the contract with Entry.Replaces (on Set) and Stamp.Apply
+// (on Get).
 //
 // A dead or slow Redis degrades to the memory tier and the API, never to an
 // error page: Redis calls have a short timeout (100 ms; build the go-redis

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
@@ -154,11 +155,11 @@ func ExampleNewTiered() {
 	// Redis; without it go-redis waits up to its own 3 s read timeout.
 	rdb := redis.NewClient(&redis.Options{Addr: "redis.internal:6379", ContextTimeoutEnabled: true})
 	defer rdb.Close()
-	shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: "qcsdk:"})
+	shared := redisstore.New(rdb, redisstore.WithPrefix("qcsdk:"))
 	defer shared.Close()
-	mem := cache.NewMemory(cache.MemoryOptions{MaxEntries: 200_000})
+	mem := cache.NewMemory(cache.WithMemoryMaxEntries(200_000))
 	defer mem.Close()
-	tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{})
+	tiered, err := cache.NewTiered(mem, shared)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
 	"github.com/qualitycommit/qcsdk/sandbox"
@@ -58,9 +59,9 @@ func startFleetOn(tb testing.TB, n int, dial func() redis.UniversalClient, opts 
 	prefix := "fleet:" + tb.Name() + ":"
 	for range n {
 		rdb := dial()
-		shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
-		mem := cache.NewMemory(cache.MemoryOptions{})
-		tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{})
+		shared := redisstore.New(rdb, redisstore.WithPrefix(prefix))
+		mem := cache.NewMemory()
+		tiered, err := cache.NewTiered(mem, shared)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -79,7 +80,7 @@ func startFleetOn(tb testing.TB, n int, dial func() redis.UniversalClient, opts 
 	}
 
 	rdb := dial()
-	shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
+	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix))
 	logger := slog.New(slog.NewTextHandler(tbWriter{tb}, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

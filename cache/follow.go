@@ -26,7 +26,7 @@ const DefaultLeaseTTL = 10 * time.Second
 type FollowOptions struct {
 	// Clock stamps the cursor entry and the changes; nil is the real
 	// clock.
-	Clock Clock
+	Clock func() time.Time
 	// Logger reports feed and store failures at warn level, and a
 	// resynchronisation at error level; nil is silent.
 	Logger *slog.Logger
@@ -121,7 +121,7 @@ func Follow(ctx context.Context, api *client.Client, store Store, opts *FollowOp
 		f.opts = *opts
 	}
 	if f.opts.Clock == nil {
-		f.opts.Clock = realClock{}
+		f.opts.Clock = time.Now
 	}
 	if f.opts.Stats == nil {
 		f.opts.Stats = new(FollowStats)
@@ -152,7 +152,7 @@ type cursors interface {
 // entryCursor keeps the cursor as an entry under CursorKey.
 type entryCursor struct {
 	store Store
-	clock Clock
+	clock func() time.Time
 }
 
 func (c entryCursor) load(ctx context.Context) (string, error) {
@@ -164,7 +164,7 @@ func (c entryCursor) load(ctx context.Context) (string, error) {
 }
 
 func (c entryCursor) save(ctx context.Context, ev client.Event, cursor string) error {
-	now := c.clock.Now()
+	now := c.clock()
 	_, err := c.store.Set(ctx, CursorKey, &Entry{
 		Cursor:     cursor,
 		Version:    eventVersion(ev),
@@ -221,7 +221,7 @@ func (f *follower) run(ctx context.Context, cur cursors) error {
 		// answers predate: mark them all to be revalidated, then apply
 		// what the feed still holds.
 		if err := f.retry(ctx, "record the resynchronisation", func() error {
-			return f.store.Stamp(ctx, Stamp{At: f.opts.Clock.Now()})
+			return f.store.Stamp(ctx, Stamp{At: f.opts.Clock()})
 		}); err != nil {
 			return err
 		}
@@ -260,7 +260,7 @@ func (f *follower) feed(ctx context.Context, cur cursors, after string) error {
 			continue
 		}
 		if err := f.retry(ctx, "apply a change", func() error {
-			return apply(ctx, f.store, ev, f.opts.Clock.Now())
+			return apply(ctx, f.store, ev, f.opts.Clock())
 		}); err != nil {
 			return err
 		}
@@ -295,7 +295,7 @@ func (f *follower) resync(ctx context.Context, cur cursors, cause error) (string
 		return "", err
 	}
 	if err := f.retry(ctx, "record the resynchronisation", func() error {
-		return f.store.Stamp(ctx, Stamp{At: f.opts.Clock.Now()})
+		return f.store.Stamp(ctx, Stamp{At: f.opts.Clock()})
 	}); err != nil {
 		return "", err
 	}

@@ -27,13 +27,13 @@ func startFollower(t *testing.T, api *client.Client, store cache.Store) *followe
 }
 
 // startFollowerAt is startFollower on a clock of the test's.
-func startFollowerAt(t *testing.T, api *client.Client, store cache.Store, clk cache.Clock) *follower {
+func startFollowerAt(t *testing.T, api *client.Client, store cache.Store, clk *fakeClock) *follower {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &follower{applied: make(chan client.Event, 100), synced: make(chan struct{}, 1), done: make(chan error, 1), cancel: cancel}
 	go func() {
 		f.done <- cache.Follow(ctx, api, store, &cache.FollowOptions{
-			Clock:   clk,
+			Clock:   clk.Now,
 			Logger:  slog.New(slog.NewTextHandler(tbWriter{t}, nil)),
 			Feed:    &client.FollowOptions{Wait: 5 * time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
 			Applied: func(ev client.Event) { f.applied <- ev },

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/faultproxy"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
@@ -109,9 +110,9 @@ func TestAChangeReachesEntriesWhoseIndexWriteFailed(t *testing.T) {
 	prefix := "test:" + t.Name() + ":"
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { rdb.Close() })
-	shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
-	mem := cache.NewMemory(cache.MemoryOptions{})
-	tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{})
+	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix))
+	mem := cache.NewMemory()
+	tiered, err := cache.NewTiered(mem, shared)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestAChangeReachesEntriesWhoseIndexWriteFailed(t *testing.T) {
 
 	frdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { frdb.Close() })
-	fshared := cache.NewRedis(frdb, cache.RedisOptions{Prefix: prefix})
+	fshared := redisstore.New(frdb, redisstore.WithPrefix(prefix))
 	t.Cleanup(func() { fshared.Close() })
 	startFollower(t, api, fshared)
 
@@ -150,7 +151,7 @@ func TestAChangeReachesEntriesWhoseIndexWriteFailed(t *testing.T) {
 type webServer struct {
 	cache  *cache.Cache
 	tiered *cache.Tiered
-	shared *cache.Redis
+	shared *redisstore.Store
 }
 
 func newWebServer(t *testing.T, api *client.Client, addr, prefix string) *webServer {
@@ -164,9 +165,9 @@ func newWebServerSized(t *testing.T, api *client.Client, addr, prefix string, ma
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true,
 		DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
-	shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
-	mem := cache.NewMemory(cache.MemoryOptions{MaxEntries: maxEntries})
-	tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{Cooldown: 50 * time.Millisecond})
+	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix))
+	mem := cache.NewMemory(cache.WithMemoryMaxEntries(maxEntries))
+	tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +257,7 @@ func TestOneFollowerLeadsAndAnotherTakesOver(t *testing.T) {
 	const ttl = 300 * time.Millisecond
 
 	type runner struct {
-		store   *cache.Redis
+		store   *redisstore.Store
 		stats   cache.FollowStats
 		leading chan bool
 		applied chan client.Event
@@ -266,7 +267,7 @@ func TestOneFollowerLeadsAndAnotherTakesOver(t *testing.T) {
 	start := func() *runner {
 		rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
 		r := &runner{
-			store:   cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix}),
+			store:   redisstore.New(rdb, redisstore.WithPrefix(prefix)),
 			leading: make(chan bool, 10),
 			applied: make(chan client.Event, 100),
 			done:    make(chan error, 1),
@@ -399,7 +400,7 @@ func BenchmarkFollowerFailover(b *testing.B) {
 				b.Fatal(err)
 			}
 			rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), ContextTimeoutEnabled: true, DialTimeout: 100 * time.Millisecond})
-			store := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
+			store := redisstore.New(rdb, redisstore.WithPrefix(prefix))
 			s := &side{proxy: p, leading: make(chan bool, 10)}
 			d := make(chan error, 1)
 			go func() {
@@ -526,7 +527,7 @@ func TestFollowRecoversFromAnExpiredCursor(t *testing.T) {
 	}
 	t.Cleanup(api.CloseIdleConnections)
 	clk := newFakeClock()
-	c, err := cache.New(api, cache.WithClock(clk))
+	c, err := cache.New(api, cache.WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -548,7 +549,7 @@ func TestFollowRecoversFromAnExpiredCursor(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
 			done <- cache.Follow(fctx, api, c.Store(), &cache.FollowOptions{
-				Clock:    clk,
+				Clock:    clk.Now,
 				Logger:   slog.New(slog.NewTextHandler(logs, nil)),
 				Stats:    stats,
 				Feed:     &client.FollowOptions{Wait: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},

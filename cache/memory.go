@@ -10,17 +10,40 @@ import (
 	gocache "github.com/patrickmn/go-cache"
 )
 
-// MemoryOptions configure a memory store. The zero value is ready to use.
-type MemoryOptions struct {
-	// MaxEntries bounds the entries held, whatever the keys; 0 means
-	// 100,000. Past it the oldest-inserted entries are evicted first.
-	MaxEntries int
-	// Clock decides expiry; nil is the real clock.
-	Clock Clock
-	// JanitorInterval is how often, at most, expired entries are swept; 0
-	// means a minute, a negative value never. A sweep is started by a
-	// write, never by a timer: a store nobody writes to does not wake.
-	JanitorInterval time.Duration
+// A MemoryOption configures a memory store. A value out of range leaves
+// the default in place: NewMemory cannot fail.
+type MemoryOption func(*Memory)
+
+// WithMemoryMaxEntries bounds the entries held, whatever the keys
+// (default 100,000). Past it the oldest-inserted entries are evicted
+// first.
+func WithMemoryMaxEntries(n int) MemoryOption {
+	return func(m *Memory) {
+		if n > 0 {
+			m.max = n
+		}
+	}
+}
+
+// WithMemoryClock sets the clock that decides expiry. By default it is
+// the real clock, read for hits through a coarse one (see Memory).
+func WithMemoryClock(now func() time.Time) MemoryOption {
+	return func(m *Memory) {
+		if now != nil {
+			m.clock = now
+		}
+	}
+}
+
+// WithSweepInterval sets how often, at most, expired entries are swept
+// (default a minute); a negative interval never sweeps. A sweep is started
+// by a write, never by a timer: a store nobody writes to does not wake.
+func WithSweepInterval(d time.Duration) MemoryOption {
+	return func(m *Memory) {
+		if d != 0 {
+			m.every = d
+		}
+	}
 }
 
 // memMaxStamps bounds the makers' stamps a memory store remembers. A stamp
@@ -34,7 +57,7 @@ const memMaxStamps = 10_000
 // coarse at most (see lazyClock), and allocates nothing.
 // An idle store costs nothing: it has no goroutine of its own, and sweeps
 // expired entries in one started by a write, at most once per
-// JanitorInterval.
+// sweep interval (WithSweepInterval).
 //
 // It keeps the *Entry it is given and hands that same pointer to every
 // reader: entries are immutable by contract, and the cache never modifies
@@ -49,9 +72,9 @@ const memMaxStamps = 10_000
 // Redis again.
 type Memory struct {
 	c     *gocache.Cache
-	clock Clock
-	hits  Clock      // the clock Get reads: a lazy coarse one on the real clock
-	lazy  *lazyClock // that clock, nil with a clock of the caller's
+	clock func() time.Time
+	hits  func() time.Time // the clock Get reads: a lazy coarse one on the real clock
+	lazy  *lazyClock       // that clock, nil with a clock of the caller's
 	max   int
 
 	every     time.Duration // between sweeps; ≤ 0 never
@@ -85,32 +108,28 @@ type memItem struct {
 }
 
 // NewMemory builds a memory store. Close it when done with it.
-func NewMemory(opts MemoryOptions) *Memory {
+func NewMemory(opts ...MemoryOption) *Memory {
 	m := &Memory{
 		// No go-cache janitor: it can only be stopped by a finalizer.
 		c:       gocache.New(gocache.NoExpiration, 0),
-		clock:   opts.Clock,
-		max:     opts.MaxEntries,
-		every:   opts.JanitorInterval,
+		max:     DefaultMaxEntries,
+		every:   time.Minute,
 		live:    make(map[string]struct{}),
 		makers:  make(map[string]map[string]struct{}),
 		makerOf: make(map[string]string),
 		stamps:  make(map[string]Stamp),
 	}
+	for _, o := range opts {
+		o(m)
+	}
 	m.gen.Store(1)
 	m.hits = m.clock
-	if _, real := m.clock.(realClock); real || m.clock == nil {
-		m.clock = realClock{}
+	if m.clock == nil {
+		m.clock = time.Now
 		m.lazy = newLazyClock()
-		m.hits = m.lazy
+		m.hits = m.lazy.Now
 	}
-	if m.max <= 0 {
-		m.max = DefaultMaxEntries
-	}
-	if m.every == 0 {
-		m.every = time.Minute
-	}
-	m.lastSweep.Store(m.clock.Now().UnixNano())
+	m.lastSweep.Store(m.clock().UnixNano())
 	m.c.OnEvicted(func(key string, _ any) { m.forget(key) })
 	return m
 }
@@ -118,6 +137,7 @@ func NewMemory(opts MemoryOptions) *Memory {
 var (
 	_ Store       = (*Memory)(nil)
 	_ MultiGetter = (*Memory)(nil)
+	_ LocalReader = (*Memory)(nil)
 )
 
 // maybeSweep starts a sweep in the background when one is due and none
@@ -146,7 +166,7 @@ func (m *Memory) maybeSweep(now time.Time) {
 
 // sweep deletes the entries that have expired by the store's clock.
 func (m *Memory) sweep() {
-	now := m.clock.Now()
+	now := m.clock()
 	m.mu.Lock()
 	keys := make([]string, 0, len(m.live))
 	for k := range m.live {
@@ -181,11 +201,19 @@ func (m *Memory) Len() int { return m.c.ItemCount() }
 // expired by the store's clock. An entry stored before a resynchronisation
 // comes back stale.
 func (m *Memory) Get(_ context.Context, key string) (*Entry, error) {
-	e, now, ok := m.getNow(key)
-	if e != nil && !ok {
-		e = staled(e, now)
-	}
+	e, _, _ := m.ReadLocal(key)
 	return e, nil
+}
+
+// ReadLocal is Get without a context or an error, reading the clock
+// once. The store holds every entry in this process, so its answer is
+// always final (ok).
+func (m *Memory) ReadLocal(key string) (e *Entry, now time.Time, ok bool) {
+	e, now, confirmed := m.getNow(key)
+	if e != nil && !confirmed {
+		e = staled(e, now) // stored before a resynchronisation
+	}
+	return e, now, true
 }
 
 // GetMany is Get of each key: memory has no round trip to save, and
@@ -202,7 +230,7 @@ func (m *Memory) GetMany(ctx context.Context, keys []string) ([]*Entry, error) {
 // is confirmed, so that a cache hit reads the clock once — the lazy coarse
 // one, on the real clock (see lazyClock).
 func (m *Memory) getNow(key string) (e *Entry, now time.Time, confirmed bool) {
-	now = m.hits.Now()
+	now = m.hits()
 	v, ok := m.c.Get(key)
 	if !ok {
 		return nil, now, false
@@ -232,7 +260,7 @@ func (m *Memory) set(key string, e *Entry, confirmed bool) (*Entry, error) {
 	if e == nil || e.Expires.IsZero() {
 		return nil, errNoExpiry
 	}
-	now := m.clock.Now()
+	now := m.clock()
 	if e.Maker != "" && !e.Tombstone() {
 		m.mu.Lock()
 		s, ok := m.stamps[e.Maker]
@@ -311,7 +339,7 @@ func (m *Memory) Stamp(_ context.Context, s Stamp) error {
 		keys = append(keys, k)
 	}
 	m.mu.Unlock()
-	now := m.clock.Now()
+	now := m.clock()
 	for _, k := range keys {
 		mu := &m.stripes[memStripe(k)]
 		mu.Lock()

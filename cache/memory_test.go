@@ -11,9 +11,9 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 )
 
-func newMemory(t *testing.T, max int, clk cache.Clock) *cache.Memory {
+func newMemory(t *testing.T, max int, clk *fakeClock) *cache.Memory {
 	t.Helper()
-	m := cache.NewMemory(cache.MemoryOptions{MaxEntries: max, Clock: clk, JanitorInterval: -1})
+	m := cache.NewMemory(cache.WithMemoryMaxEntries(max), cache.WithMemoryClock(clk.Now), cache.WithSweepInterval(-1))
 	t.Cleanup(func() { m.Close() })
 	return m
 }
@@ -199,7 +199,7 @@ func TestMemoryConcurrentUse(t *testing.T) {
 func TestMemorySweepsOnAWriteOncePerInterval(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
-	m := cache.NewMemory(cache.MemoryOptions{Clock: clk, JanitorInterval: time.Minute})
+	m := cache.NewMemory(cache.WithMemoryClock(clk.Now), cache.WithSweepInterval(time.Minute))
 	ctx := context.Background()
 	m.Set(ctx, "old", entry(1, clk.Now(), time.Second))
 	clk.Advance(30 * time.Second) // "old" expired; no sweep is due yet

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
 	"github.com/qualitycommit/qcsdk/sandbox"
@@ -215,7 +216,7 @@ func TestMultiGetStamps(t *testing.T) {
 	rdb := newRedisClient(t, srv)
 	clk := newFakeClock()
 	prefix := "test:" + t.Name() + ":"
-	r := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix, Clock: clk})
+	r := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now))
 	t.Cleanup(func() { r.Close() })
 	keys, written := fillPage(t, r, clk.Now())
 	ctx := context.Background()
@@ -231,7 +232,7 @@ func TestMultiGetStamps(t *testing.T) {
 		// Each read from its own cold store, so that no memory tier or
 		// record of a previous read answers instead of Redis.
 		cold := newNode(t, newRedisClient(t, srv), prefix, clk, time.Second)
-		coldRedis := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix, Clock: clk})
+		coldRedis := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now))
 		t.Cleanup(func() { coldRedis.Close() })
 		for name, s := range map[string]cache.MultiGetter{"Redis": coldRedis, "Tiered": cold.t} {
 			got, err := s.GetMany(ctx, keys)
@@ -280,7 +281,7 @@ func TestMultiGetValueNotOursIsACountedMiss(t *testing.T) {
 	rdb := newRedisClient(t, srv)
 	clk := newFakeClock()
 	prefix := "test:" + t.Name() + ":"
-	w := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix, Clock: clk})
+	w := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now))
 	t.Cleanup(func() { w.Close() })
 	ctx := context.Background()
 	a, b, lost := pageEntry(1, clk.Now()), pageEntry(2, clk.Now()), pageEntry(3, clk.Now())
@@ -293,7 +294,7 @@ func TestMultiGetValueNotOursIsACountedMiss(t *testing.T) {
 	rdb.Set(ctx, prefix+"string", "not an entry", 0)
 	rdb.Del(ctx, prefix+"rec:e:"+lost.Maker+":3")
 
-	r := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix, Clock: clk}) // holds no record yet
+	r := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now)) // holds no record yet
 	t.Cleanup(func() { r.Close() })
 	got, err := r.GetMany(ctx, []string{"a", "list", "string", "lost", "b", "absent"})
 	if err != nil {
@@ -374,13 +375,13 @@ func TestMultiGetRedisDead(t *testing.T) {
 		Addr: srv.Addr(), Password: "s3cret-pw", ContextTimeoutEnabled: true, DialTimeout: 200 * time.Millisecond,
 	})
 	t.Cleanup(func() { withPassword.Close() })
-	for name, r := range map[string]*cache.Redis{
+	for name, r := range map[string]*redisstore.Store{
 		"shared":        a.shared,
-		"with password": cache.NewRedis(withPassword, cache.RedisOptions{Prefix: prefix}),
+		"with password": redisstore.New(withPassword, redisstore.WithPrefix(prefix)),
 	} {
 		es, err := r.GetMany(ctx, keys)
-		var se *cache.StoreError
-		if !errors.Is(err, cache.ErrStoreUnavailable) || !errors.As(err, &se) || se.Op != "get" || es != nil {
+		var se *redisstore.StoreError
+		if !errors.Is(err, redisstore.ErrStoreUnavailable) || !errors.As(err, &se) || se.Op != "get" || es != nil {
 			t.Fatalf("%s: Redis.GetMany with Redis dead = %v, %v; want no entries and a StoreError of get", name, es, err)
 		}
 		if se.Key != strings.Join(keys, ",") {
@@ -399,7 +400,7 @@ func TestMultiGetOnACluster(t *testing.T) {
 	cl := redistest.StartCluster(t, 3, 0)
 	clk := newFakeClock()
 	prefix := "test:" + t.Name() + ":"
-	w := cache.NewRedis(newClusterClient(t, cl), cache.RedisOptions{Prefix: prefix, Clock: clk})
+	w := redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now))
 	t.Cleanup(func() { w.Close() })
 	keys, written := fillPage(t, w, clk.Now())
 	masters := make(map[string]bool)
@@ -443,8 +444,8 @@ func BenchmarkColdTierPage(b *testing.B) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	b.Cleanup(func() { rdb.Close() })
 	trips := counted(b, rdb)
-	opts := cache.RedisOptions{Prefix: "bench:", Timeout: time.Second}
-	w := cache.NewRedis(rdb, opts)
+	opts := []redisstore.Option{redisstore.WithPrefix("bench:"), redisstore.WithTimeout(time.Second)}
+	w := redisstore.New(rdb, opts...)
 	b.Cleanup(func() { w.Close() })
 	var keys []string
 	now := time.Now()
@@ -456,9 +457,9 @@ func BenchmarkColdTierPage(b *testing.B) {
 		}
 		keys = append(keys, k)
 	}
-	mem := cache.NewMemory(cache.MemoryOptions{JanitorInterval: -1})
-	shared := cache.NewRedis(rdb, opts)
-	tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{})
+	mem := cache.NewMemory(cache.WithSweepInterval(-1))
+	shared := redisstore.New(rdb, opts...)
+	tiered, err := cache.NewTiered(mem, shared)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -518,7 +519,7 @@ func TestAListingPageOnAColdServerReadsRedisOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := cache.New(api, cache.WithStore(cold.t), cache.WithClock(clk))
+	c, err := cache.New(api, cache.WithStore(cold.t), cache.WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

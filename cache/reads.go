@@ -148,7 +148,7 @@ func getRecord[T any](c *Cache, get func(ctx context.Context, opts *client.GetOp
 		if old != nil && old.Raw != nil && old.ETag != "" {
 			opts = &client.GetOptions{ETag: old.ETag}
 		}
-		now := c.clock.Now()
+		now := c.clock()
 		rec, resp, err := get(ctx, opts)
 		if errors.Is(err, client.ErrNotFound) {
 			// Remembered for the short TTL, whatever the error's own
@@ -179,7 +179,7 @@ func getRecord[T any](c *Cache, get func(ctx context.Context, opts *client.GetOp
 // a page that shows a change is never refused for one that predates it.
 func getList[T any](c *Cache, maker string, version func(*T) int64, list func(ctx context.Context) ([]T, *client.Response, error)) fetchRaw {
 	return func(ctx context.Context, _ *Entry) (*Entry, string, error) {
-		now := c.clock.Now()
+		now := c.clock()
 		items, resp, err := list(ctx)
 		if err != nil {
 			return nil, "", err

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
 	"github.com/qualitycommit/qcsdk/sandbox"
@@ -37,9 +38,9 @@ func newRedisClient(t *testing.T, srv *redistest.Server) *redis.Client {
 }
 
 // newRedisStore is a Redis store with a prefix of its own, closed at cleanup.
-func newRedisStore(t *testing.T, rdb redis.UniversalClient, clk cache.Clock) *cache.Redis {
+func newRedisStore(t *testing.T, rdb redis.UniversalClient, clk *fakeClock) *redisstore.Store {
 	t.Helper()
-	r := cache.NewRedis(rdb, cache.RedisOptions{Prefix: "test:" + t.Name() + ":", Clock: clk})
+	r := redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":"), redisstore.WithClock(clk.Now))
 	t.Cleanup(func() { r.Close() })
 	return r
 }
@@ -138,8 +139,8 @@ func TestRedisPublishSubscribe(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	rdb := newRedisClient(t, srv)
-	opts := cache.RedisOptions{Prefix: "test:" + t.Name() + ":"}
-	a, b := cache.NewRedis(rdb, opts), cache.NewRedis(rdb, opts)
+	opts := redisstore.WithPrefix("test:" + t.Name() + ":")
+	a, b := redisstore.New(rdb, opts), redisstore.New(rdb, opts)
 	t.Cleanup(func() { a.Close(); b.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -177,9 +178,9 @@ func TestRedisPublishSubscribe(t *testing.T) {
 func TestRedisResubscribeSaysAnythingMayHaveChanged(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	opts := cache.RedisOptions{Prefix: "test:" + t.Name() + ":"}
-	a := cache.NewRedis(newRedisClient(t, srv), opts)
-	b := cache.NewRedis(newRedisClient(t, srv), opts)
+	opts := redisstore.WithPrefix("test:" + t.Name() + ":")
+	a := redisstore.New(newRedisClient(t, srv), opts)
+	b := redisstore.New(newRedisClient(t, srv), opts)
 	t.Cleanup(func() { a.Close(); b.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -210,7 +211,7 @@ func TestRedisKilled(t *testing.T) {
 	}
 	srv.Kill()
 	// A page's operations are bounded by the store's timeout (100 ms), the
-	// follower's by ten times that, at least a second (see RedisOptions).
+	// follower's by ten times that, at least a second (see redisstore.WithTimeout).
 	for _, op := range []struct {
 		name  string
 		do    func() error
@@ -226,7 +227,7 @@ func TestRedisKilled(t *testing.T) {
 		err := op.do()
 		took := time.Since(start)
 		t.Logf("%s after Kill: %v in %v", op.name, err, took)
-		if !errors.Is(err, cache.ErrStoreUnavailable) {
+		if !errors.Is(err, redisstore.ErrStoreUnavailable) {
 			t.Errorf("%s after Kill = %v; want ErrStoreUnavailable", op.name, err)
 		}
 		// Within its bound, with room for a loaded machine's scheduling:
@@ -248,10 +249,10 @@ func TestRedisErrorHidesPassword(t *testing.T) {
 	t.Cleanup(func() { rdb.Close() })
 	r := newRedisStore(t, rdb, nil)
 	_, err := r.Get(context.Background(), "k")
-	if !errors.Is(err, cache.ErrStoreUnavailable) {
+	if !errors.Is(err, redisstore.ErrStoreUnavailable) {
 		t.Fatalf("Get with a wrong password = %v; want ErrStoreUnavailable", err)
 	}
-	var se *cache.StoreError
+	var se *redisstore.StoreError
 	if !errors.As(err, &se) || se.Op != "get" || se.Key != "k" {
 		t.Fatalf("error %v is not a StoreError of get k", err)
 	}
@@ -296,7 +297,7 @@ func TestRedisSlow(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { rdb.Close() })
 	clk := newFakeClock()
-	r := cache.NewRedis(rdb, cache.RedisOptions{Prefix: "test:" + t.Name() + ":", Timeout: 50 * time.Millisecond, Clock: clk})
+	r := redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":"), redisstore.WithTimeout(50*time.Millisecond), redisstore.WithClock(clk.Now))
 	t.Cleanup(func() { r.Close() })
 	ctx := context.Background()
 
@@ -304,7 +305,7 @@ func TestRedisSlow(t *testing.T) {
 	_, err = r.Get(ctx, "k")
 	took := time.Since(start)
 	t.Logf("Get of a silent Redis: %v in %v", err, took)
-	if !errors.Is(err, cache.ErrStoreUnavailable) {
+	if !errors.Is(err, redisstore.ErrStoreUnavailable) {
 		t.Fatalf("Get = %v; want ErrStoreUnavailable", err)
 	}
 	// The bound is the store's 50ms Timeout, not go-redis's 3s.
@@ -312,9 +313,9 @@ func TestRedisSlow(t *testing.T) {
 		t.Fatalf("Get took %v; want about the 50ms timeout", took)
 	}
 
-	mem := cache.NewMemory(cache.MemoryOptions{Clock: clk, JanitorInterval: -1})
+	mem := cache.NewMemory(cache.WithMemoryClock(clk.Now), cache.WithSweepInterval(-1))
 	t.Cleanup(func() { mem.Close() })
-	tiered, err := cache.NewTiered(mem, r, cache.TieredOptions{Clock: clk})
+	tiered, err := cache.NewTiered(mem, r, cache.WithTieredClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +396,7 @@ func BenchmarkRedisMemoryPerStatus(b *testing.B) {
 	for b.Loop() {
 		srv := redistest.Start(b)
 		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
-		store := cache.NewRedis(rdb, cache.RedisOptions{Prefix: "qcsdk:", Timeout: time.Second})
+		store := redisstore.New(rdb, redisstore.WithPrefix("qcsdk:"), redisstore.WithTimeout(time.Second))
 		sb, err := sandbox.New(sandbox.WithSize(n/20, n), sandbox.WithRateLimit(0, 0))
 		if err != nil {
 			b.Fatal(err)

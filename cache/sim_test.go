@@ -61,7 +61,7 @@ func simulate(tb testing.TB, products, views int, s float64, ttl time.Duration, 
 		tb.Fatal(err)
 	}
 	clk := newFakeClock()
-	c, err := cache.New(api, cache.WithClock(clk), cache.WithTTL(ttl), cache.WithStaleWhileRevalidate(0),
+	c, err := cache.New(api, cache.WithClock(clk.Now), cache.WithTTL(ttl), cache.WithStaleWhileRevalidate(0),
 		cache.WithMaxEntries(2*products), cache.WithBatching(false))
 	if err != nil {
 		tb.Fatal(err)

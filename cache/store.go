@@ -108,6 +108,22 @@ type Stamp struct {
 	At      time.Time `json:"at"`
 }
 
+// Apply returns e as s leaves it, for a Store to answer a read with: a
+// tombstone when s is a change of e's maker that e predates, a copy stale
+// from s.At when s is a resynchronisation that e predates, e itself
+// otherwise. A Store of one's own reads its stamps and applies them with
+// it, as the stores of this module do.
+func (s Stamp) Apply(e *Entry) *Entry {
+	switch {
+	case e == nil || !s.predates(e):
+		return e
+	case s.Maker == "":
+		return staled(e, s.At)
+	default:
+		return s.tombstoneFor(e)
+	}
+}
+
 // predates reports whether e was answered before the change s records.
 func (s Stamp) predates(e *Entry) bool {
 	if s.Maker == "" {
@@ -164,15 +180,26 @@ type Announcement struct {
 	Lost bool
 }
 
-// Clock tells the time. The cache reads it for every freshness decision, so
-// that tests and simulations can run it virtually instead of sleeping.
-type Clock interface {
-	Now() time.Time
+// A LocalReader is a Store that holds entries in this process's memory
+// and reads them without a context, an error or a round trip. A warm
+// product page view is one such read: the cache asks a LocalReader first,
+// so that a hit costs a map lookup and one reading of the clock — which
+// costs more than the lookup — and goes to Get only when the store says
+// so. It is optional, as MultiGetter is: a Store that lacks it is read
+// with Get. Memory and Tiered implement it, and so does a store that
+// embeds a *Memory.
+type LocalReader interface {
+	// ReadLocal returns what Get would return for key — the entry, or nil
+	// — and the time by the store's clock it judged that at, with ok set;
+	// or ok unset when only Get can answer (a copy this process must check
+	// with the other servers first, or nothing held here).
+	ReadLocal(key string) (e *Entry, now time.Time, ok bool)
 }
 
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
+// Replaces reports whether a Store may replace old with e under one key;
+// otherwise it keeps old, so that freshness only moves forward. old may
+// be nil (nothing held).
+func (e *Entry) Replaces(old *Entry) bool { return newer(e, old) }
 
 // newer reports whether e may replace old: a higher version, or the same
 // version fetched later (a revalidation that renewed it). A tombstone gives

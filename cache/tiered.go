@@ -3,25 +3,52 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// TieredOptions configure a Tiered store. The zero value is ready to use.
-type TieredOptions struct {
-	// Cooldown is how long Redis is skipped after tieredTrips consecutive
-	// failures; 0 means a second.
-	Cooldown time.Duration
-	// Clock times the cooldown; nil is the real clock.
-	Clock Clock
+// A TieredOption configures a Tiered store. A value out of range leaves the
+// default in place.
+type TieredOption func(*Tiered)
+
+// WithCooldown sets how long the shared tier is skipped after tieredTrips
+// failures in a row (default a second).
+func WithCooldown(d time.Duration) TieredOption {
+	return func(t *Tiered) {
+		if d > 0 {
+			t.cooldown = d
+		}
+	}
+}
+
+// WithTieredClock sets the clock that times the cooldown (default the real
+// clock).
+func WithTieredClock(now func() time.Time) TieredOption {
+	return func(t *Tiered) {
+		if now != nil {
+			t.clock = now
+		}
+	}
 }
 
 // tieredTrips consecutive shared-store failures open the breaker.
 const tieredTrips = 3
 
-// Tiered is a Store with a memory tier in front of a Redis tier. Reads hit
+// Shared is a store that the web servers of a fleet share, as a Tiered
+// store's shared tier: it reads many keys at once, announces each write to
+// the other servers, and elects the fleet's follower. The Redis store of
+// package redisstore is one.
+type Shared interface {
+	Store
+	MultiGetter
+	Notifier
+	Leaser
+}
+
+// Tiered is a Store with a memory tier in front of a shared (Redis) tier. Reads hit
 // memory first; writes go through Redis, whose winner (freshness only
 // moves forward, across the fleet) is kept in memory and announced, so
 // that every other server checks its memory copy of the key against Redis
@@ -41,8 +68,8 @@ const tieredTrips = 3
 // newer of the two) and announced, so that the fleet learns it too.
 type Tiered struct {
 	local    *Memory
-	shared   *Redis
-	clock    Clock
+	shared   Shared
+	clock    func() time.Time
 	cooldown time.Duration
 
 	mu        sync.Mutex
@@ -72,6 +99,7 @@ var (
 	_ Store       = (*Tiered)(nil)
 	_ MultiGetter = (*Tiered)(nil)
 	_ Leaser      = (*Tiered)(nil)
+	_ LocalReader = (*Tiered)(nil)
 )
 
 // TieredStats counts a Tiered store's trips to Redis and its failures.
@@ -94,29 +122,30 @@ type TieredStats struct {
 }
 
 // NewTiered puts local in front of shared and subscribes to shared's
-// announcements. When Redis cannot be subscribed to at once (it is down),
-// NewTiered does not fail: it retries in the background every cooldown
-// (real time), and until subscribed each memory copy is checked against
-// Redis whenever Redis answers.
+// announcements. When shared cannot be subscribed to at once (Redis is
+// down), NewTiered does not fail: it retries in the background every
+// cooldown (real time), and until subscribed each memory copy is checked
+// against shared whenever shared answers.
+//
+// The memory tier is a *Memory, not any Store: what the tier knows of each
+// copy — confirmed against shared, or to be checked on its next read — is
+// kept with the copy, in the memory store's own entries.
 //
 // Close the Tiered store to stop its subscription; it does not close local
 // or shared, which stay the caller's.
-func NewTiered(local *Memory, shared *Redis, opts TieredOptions) (*Tiered, error) {
+func NewTiered(local *Memory, shared Shared, opts ...TieredOption) (*Tiered, error) {
 	if local == nil || shared == nil {
-		return nil, errors.New("qcsdk/cache: NewTiered needs a memory and a Redis store")
+		return nil, errors.New("qcsdk/cache: NewTiered needs a memory and a shared store")
 	}
 	t := &Tiered{
 		local:    local,
 		shared:   shared,
-		clock:    opts.Clock,
-		cooldown: opts.Cooldown,
+		clock:    time.Now,
+		cooldown: time.Second,
 		dirty:    make(map[string]*Entry),
 	}
-	if t.clock == nil {
-		t.clock = realClock{}
-	}
-	if t.cooldown <= 0 {
-		t.cooldown = time.Second
+	for _, o := range opts {
+		o(t)
 	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	if err := t.shared.Subscribe(t.ctx, t.announced); err != nil {
@@ -177,7 +206,7 @@ func (t *Tiered) allow() bool {
 	if t.fails < tieredTrips {
 		return true
 	}
-	if t.clock.Now().Before(t.openUntil) || t.probing {
+	if t.clock().Before(t.openUntil) || t.probing {
 		return false
 	}
 	t.probing = true
@@ -203,8 +232,18 @@ func (t *Tiered) result(err error) {
 	t.sharedErrors.Add(1)
 	t.fails++
 	if t.fails >= tieredTrips {
-		t.openUntil = t.clock.Now().Add(t.cooldown)
+		t.openUntil = t.clock().Add(t.cooldown)
 	}
+}
+
+// ReadLocal returns the confirmed memory copy, which is what Get would
+// return without asking Redis; anything else only Get can answer.
+func (t *Tiered) ReadLocal(key string) (*Entry, time.Time, bool) {
+	e, now, ok := t.local.getNow(key)
+	if answers(e, ok) {
+		return e, now, true
+	}
+	return nil, now, false
 }
 
 // Get returns the confirmed memory copy, else the newer of the memory copy
@@ -370,7 +409,7 @@ func (t *Tiered) through(ctx context.Context, key string, e *Entry) (*Entry, err
 // key, so that e reaches Redis once Redis answers again.
 func (t *Tiered) Set(ctx context.Context, key string, e *Entry) (*Entry, error) {
 	if e == nil || e.Expires.IsZero() {
-		return nil, errStoreNoExpiry
+		return nil, errNoExpiry
 	}
 	if t.allow() {
 		held, err := t.through(ctx, key, e)
@@ -406,7 +445,7 @@ func (t *Tiered) Delete(ctx context.Context, keys ...string) error {
 func (t *Tiered) Stamp(ctx context.Context, s Stamp) error {
 	_ = t.local.Stamp(ctx, s)
 	if !t.allow() {
-		return &StoreError{Op: "stamp", Key: s.Maker, Err: errors.New("redis is down")}
+		return fmt.Errorf("qcsdk/cache: stamp of %q: %w", s.Maker, ErrSharedDown)
 	}
 	err := t.shared.Stamp(ctx, s)
 	t.result(err)
@@ -417,6 +456,10 @@ func (t *Tiered) Stamp(ctx context.Context, s Stamp) error {
 // is not noted; its memory copy, while the memory tier keeps it, still
 // reaches Redis when a read finds Redis older or empty.
 const maxDirty = 100_000
+
+// ErrSharedDown is the error of a Tiered store's Stamp while it skips its
+// shared tier after failures in a row.
+var ErrSharedDown = errors.New("the shared store is down")
 
 // markDirty notes e, written under key to memory only.
 func (t *Tiered) markDirty(key string, e *Entry) {
@@ -483,7 +526,7 @@ func (t *Tiered) flush() {
 		if m, _, _ := t.local.getNow(k); m != nil && newer(m, e) && !m.Tombstone() {
 			e = m // learnt since, and kept in memory
 		}
-		if !t.clock.Now().Before(e.Expires) {
+		if !t.clock().Before(e.Expires) {
 			t.clean(k, nil)
 			continue
 		}

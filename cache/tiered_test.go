@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
 )
 
@@ -17,15 +18,15 @@ import (
 // store of its own over the shared client.
 type node struct {
 	mem    *cache.Memory
-	shared *cache.Redis
+	shared *redisstore.Store
 	t      *cache.Tiered
 }
 
 func newNode(t *testing.T, rdb redis.UniversalClient, prefix string, clk *fakeClock, cooldown time.Duration) *node {
 	t.Helper()
-	mem := cache.NewMemory(cache.MemoryOptions{Clock: clk, JanitorInterval: -1})
-	shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix, Clock: clk})
-	tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{Cooldown: cooldown, Clock: clk})
+	mem := cache.NewMemory(cache.WithMemoryClock(clk.Now), cache.WithSweepInterval(-1))
+	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now))
+	tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(cooldown), cache.WithTieredClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestTieredStartsWithRedisDown(t *testing.T) {
 	if got, err := n.t.Get(ctx, "k"); err != nil || got != e {
 		t.Fatalf("Get with Redis down = %+v, %v", got, err)
 	}
-	if _, err := n.shared.Get(ctx, "k"); !errors.Is(err, cache.ErrStoreUnavailable) {
+	if _, err := n.shared.Get(ctx, "k"); !errors.Is(err, redisstore.ErrStoreUnavailable) {
 		t.Fatalf("Redis Get = %v; want ErrStoreUnavailable", err)
 	}
 }

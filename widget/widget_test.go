@@ -461,7 +461,7 @@ func TestAStaleBadgeSaysWhenItWasLastConfirmed(t *testing.T) {
 	}
 	t.Cleanup(api.CloseIdleConnections)
 	clk := &stepClock{t: time.Date(2026, 11, 30, 6, 5, 0, 0, time.UTC)} // 14:05 in China
-	qc, err := cache.New(api, cache.WithClock(clk))
+	qc, err := cache.New(api, cache.WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
@@ -87,11 +88,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *redisAddr != "" {
 		rdb := redis.NewClient(&redis.Options{Addr: *redisAddr, ContextTimeoutEnabled: true})
 		defer rdb.Close()
-		shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: "qcsdk:storefront:"})
+		shared := redisstore.New(rdb, redisstore.WithPrefix("qcsdk:storefront:"))
 		defer shared.Close()
-		mem := cache.NewMemory(cache.MemoryOptions{})
+		mem := cache.NewMemory()
 		defer mem.Close()
-		tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{})
+		tiered, err := cache.NewTiered(mem, shared)
 		if err != nil {
 			return err
 		}

@@ -144,7 +144,7 @@ func TestBrowserEveryBadgeStateReadsAndFits(t *testing.T) {
 	}
 	t.Cleanup(api.CloseIdleConnections)
 	clk := &manualClock{t: time.Now()}
-	qc, err := cache.New(api, cache.WithClock(clk))
+	qc, err := cache.New(api, cache.WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +417,7 @@ func TestBrowserListingInAnOutage(t *testing.T) {
 	}
 	t.Cleanup(api.CloseIdleConnections)
 	clk := &manualClock{t: time.Now()}
-	qc, err := cache.New(api, cache.WithClock(clk))
+	qc, err := cache.New(api, cache.WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)
 	}

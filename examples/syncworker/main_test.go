@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
 	"github.com/qualitycommit/qcsdk/internal/testio"
@@ -45,11 +46,11 @@ func TestWorkerKeepsAWebServersCacheCurrent(t *testing.T) {
 	defer api.CloseIdleConnections()
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
 	defer rdb.Close()
-	shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: prefix})
+	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix))
 	defer shared.Close()
-	mem := cache.NewMemory(cache.MemoryOptions{})
+	mem := cache.NewMemory()
 	defer mem.Close()
-	tiered, err := cache.NewTiered(mem, shared, cache.TieredOptions{})
+	tiered, err := cache.NewTiered(mem, shared)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
@@ -105,11 +106,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *redisAddr != "" {
 		rdb := redis.NewClient(&redis.Options{Addr: *redisAddr, ContextTimeoutEnabled: true})
 		defer rdb.Close()
-		shared := cache.NewRedis(rdb, cache.RedisOptions{Prefix: "qcsdk:storefront:"})
+		shared := redisstore.New(rdb, redisstore.WithPrefix("qcsdk:storefront:"))
 		defer shared.Close()
 		store = shared
 	} else {
-		mem := cache.NewMemory(cache.MemoryOptions{})
+		mem := cache.NewMemory()
 		defer mem.Close()
 		store = mem
 	}

@@ -12,9 +12,12 @@ const module = "github.com/qualitycommit/qcsdk"
 // The third-party modules a package may build on, its own and those of
 // the packages it may import. A chosen dependency brings its own along
 // (go-retryablehttp: go-cleanhttp; go-redis: xxhash, x/sys, atomic).
+// go-redis is the Redis store's alone: a platform that caches in memory
+// only does not compile it.
 var (
 	clientModules = []string{"github.com/hashicorp/go-retryablehttp", "github.com/hashicorp/go-cleanhttp", "golang.org/x/time"}
-	cacheModules  = append(slices.Clone(clientModules), "github.com/patrickmn/go-cache",
+	cacheModules  = append(slices.Clone(clientModules), "github.com/patrickmn/go-cache")
+	redisModules  = append(slices.Clone(cacheModules),
 		"github.com/redis/go-redis/v9", "github.com/cespare/xxhash/v2", "go.uber.org/atomic", "golang.org/x/sys")
 )
 
@@ -26,6 +29,7 @@ var rules = []struct {
 }{
 	{"client", clientModules, []string{"client"}},
 	{"cache", cacheModules, []string{"cache", "client"}},
+	{"cache/redisstore", redisModules, []string{"cache", "client"}},
 	{"widget", cacheModules, []string{"widget", "cache", "client"}},
 	{"sandbox", clientModules, []string{"sandbox", "client"}},
 	{"cmd/qcsandbox", clientModules, []string{"cmd/qcsandbox", "sandbox", "client"}},

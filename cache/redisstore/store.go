@@ -1,4 +1,4 @@
-package cache
+package redisstore
 
 import (
 	"cmp"
@@ -15,31 +15,63 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/internal/intern"
 )
 
-// RedisOptions configure a Redis store. The zero value is ready to use.
-type RedisOptions struct {
-	// Prefix is put before every Redis key the store uses; "" means
-	// "qcsdk:". Give each platform (and each test) its own.
-	Prefix string
-	// Timeout bounds every Redis operation a page may wait for; 0 means
-	// 100ms. A slow Redis then costs a page at most this much per
-	// operation. The follower's operations (the lease, the cursor, the
-	// stamps), which no page waits for, get ten times as long, and at
-	// least a second.
-	Timeout time.Duration
-	// Clock decides expiry on Get and Set; nil is the real clock. Redis
-	// itself drops an entry at its Expires by its own clock (PEXPIREAT).
-	Clock Clock
-	// Channel is the pub/sub channel of change announcements; "" means
-	// Prefix+"changes".
-	Channel string
+// An Option configures a Redis store. A value out of range leaves the
+// default in place: New cannot fail.
+type Option func(*Store)
+
+// WithPrefix is put before every Redis key the store uses (default
+// "qcsdk:"). Give each platform, and each test, its own.
+func WithPrefix(p string) Option {
+	return func(r *Store) {
+		if p != "" {
+			r.prefix = p
+		}
+	}
+}
+
+// WithTimeout bounds every Redis operation a page may wait for (default
+// 100 ms). A slow Redis then costs a page at most this much per
+// operation. The follower's operations (the lease, the cursor, the
+// stamps), which no page waits for, get ten times as long, and at least a
+// second.
+func WithTimeout(d time.Duration) Option {
+	return func(r *Store) {
+		if d > 0 {
+			r.timeout = d
+		}
+	}
+}
+
+// WithClock sets the clock that decides expiry on Get and Set (default the
+// real clock). Redis itself drops an entry at its Expires by its own clock
+// (PEXPIREAT).
+func WithClock(now func() time.Time) Option {
+	return func(r *Store) {
+		if now != nil {
+			r.clock = now
+		}
+	}
+}
+
+// WithChannel sets the pub/sub channel of change announcements (default
+// the prefix and "changes").
+func WithChannel(ch string) Option {
+	return func(r *Store) {
+		if ch != "" {
+			r.channel = ch
+		}
+	}
 }
 
 // ErrStoreUnavailable is matched (errors.Is) by every error of a store
 // whose backend failed: Redis down, slow past its timeout, or refusing a
 // command.
-var ErrStoreUnavailable = errors.New("qcsdk/cache: store unavailable")
+var ErrStoreUnavailable = errors.New("qcsdk/cache/redisstore: store unavailable")
 
 // StoreError is a failed store operation. It matches ErrStoreUnavailable.
 // Its message never contains the Redis password.
@@ -51,9 +83,9 @@ type StoreError struct {
 
 func (e *StoreError) Error() string {
 	if e.Key == "" {
-		return fmt.Sprintf("qcsdk/cache: redis %s: %v", e.Op, e.Err)
+		return fmt.Sprintf("qcsdk/cache/redisstore: %s: %v", e.Op, e.Err)
 	}
-	return fmt.Sprintf("qcsdk/cache: redis %s %q: %v", e.Op, e.Key, e.Err)
+	return fmt.Sprintf("qcsdk/cache/redisstore: %s %q: %v", e.Op, e.Key, e.Err)
 }
 
 func (e *StoreError) Unwrap() error { return e.Err }
@@ -73,10 +105,12 @@ func (e *redactedError) Error() string {
 func (e *redactedError) Unwrap() error { return e.err }
 
 // errStoreNoExpiry refuses a nil entry or one that would never expire.
-var errStoreNoExpiry = errors.New("qcsdk/cache: an entry needs an Expires time")
+var errStoreNoExpiry = errors.New("qcsdk/cache/redisstore: an entry needs an Expires time")
 
-// Redis is a Store shared by every web server of a platform, and a
-// Notifier over Redis pub/sub.
+// Store is a cache.Store shared by every web server of a platform, a
+// cache.Notifier over Redis pub/sub, and a cache.Leaser that elects the
+// fleet's follower: what cache.NewTiered needs as its shared tier
+// (cache.Shared).
 //
 // Each entry is a string under Prefix+key: a fixed-width header (version,
 // fetched time, tombstone flag, expiry) and the entry as compact JSON, its
@@ -90,22 +124,22 @@ var errStoreNoExpiry = errors.New("qcsdk/cache: an entry needs an Expires time")
 // hash holds one short field per maker that ever changed, and is not
 // pruned: about 60 bytes a maker.
 //
-// Every operation is bounded by RedisOptions.Timeout through its context.
+// Every operation is bounded by WithTimeout through its context.
 // For the bound to hold against a Redis that accepts connections but
 // answers slowly, build the client with ContextTimeoutEnabled: true (the
 // go-redis default uses its own ReadTimeout, 3s, instead).
-type Redis struct {
+type Store struct {
 	rdb     redis.UniversalClient
 	prefix  string
 	channel string
 	timeout time.Duration
-	clock   Clock
-	node    string // identifies this *Redis in announcements
+	clock   func() time.Time
+	node    string // identifies this *Store in announcements
 	sharded bool   // announce by sharded pub/sub: rdb is a cluster client
 	secret  string // the client's password, redacted from errors
 
-	records records // what Get decodes shares the copies of makers and commitments
-	written written // the records this store wrote, and until when
+	records intern.Records // what Get decodes shares the copies of makers and commitments
+	written written        // the records this store wrote, and until when
 	corrupt atomic.Int64
 
 	mu     sync.Mutex
@@ -118,13 +152,9 @@ type redisSub struct {
 	cancel context.CancelFunc
 }
 
-var (
-	_ Store       = (*Redis)(nil)
-	_ MultiGetter = (*Redis)(nil)
-	_ Notifier    = (*Redis)(nil)
-)
+var _ cache.Shared = (*Store)(nil)
 
-// NewRedis builds a Redis store on rdb. The store does not own rdb: Close
+// New builds a Redis store on rdb. The store does not own rdb: Close
 // stops the store's subscriptions, and the caller closes rdb afterwards.
 //
 // rdb may be a Redis Cluster client. When a master dies and its replica
@@ -134,26 +164,19 @@ var (
 // a second or two, so that the fleet uses the promoted replica within that
 // time rather than within a minute. The reload is lazy (it runs with
 // traffic, not on a ticker).
-func NewRedis(rdb redis.UniversalClient, opts RedisOptions) *Redis {
-	r := &Redis{
+func New(rdb redis.UniversalClient, opts ...Option) *Store {
+	r := &Store{
 		rdb:     rdb,
-		prefix:  opts.Prefix,
-		channel: opts.Channel,
-		timeout: opts.Timeout,
-		clock:   opts.Clock,
+		prefix:  "qcsdk:",
+		timeout: 100 * time.Millisecond,
+		clock:   time.Now,
 		subs:    make(map[*redisSub]struct{}),
 	}
-	if r.prefix == "" {
-		r.prefix = "qcsdk:"
+	for _, o := range opts {
+		o(r)
 	}
 	if r.channel == "" {
 		r.channel = r.prefix + "changes"
-	}
-	if r.timeout <= 0 {
-		r.timeout = 100 * time.Millisecond
-	}
-	if r.clock == nil {
-		r.clock = realClock{}
 	}
 	var id [12]byte
 	_, _ = rand.Read(id[:])
@@ -170,14 +193,14 @@ func NewRedis(rdb redis.UniversalClient, opts RedisOptions) *Redis {
 	return r
 }
 
-func (r *Redis) fail(op, key string, err error) error {
+func (r *Store) fail(op, key string, err error) error {
 	if r.secret != "" && strings.Contains(err.Error(), r.secret) {
 		err = &redactedError{err: err, secret: r.secret}
 	}
 	return &StoreError{Op: op, Key: key, Err: err}
 }
 
-func (r *Redis) key(k string) string { return r.prefix + k }
+func (r *Store) key(k string) string { return r.prefix + k }
 
 // ordered encodes an int64 as a fixed-width decimal string whose
 // byte order is the numbers' order, so that the Lua script (whose numbers
@@ -240,7 +263,7 @@ return {1}
 `)
 
 // header is the fixed-width start of an entry's value.
-func header(e *Entry) string {
+func header(e *cache.Entry) string {
 	t := "0"
 	if e.Tombstone() {
 		t = "1"
@@ -278,7 +301,7 @@ func split(val string) (version int64, fetched time.Time, d []byte, ok bool) {
 // their own, which a Redis Cluster may keep on other nodes, so one script
 // cannot read them all). It is GetMany of one key: a pipeline of one
 // command costs what the command does.
-func (r *Redis) Get(ctx context.Context, key string) (*Entry, error) {
+func (r *Store) Get(ctx context.Context, key string) (*cache.Entry, error) {
 	es, err := r.GetMany(ctx, []string{key})
 	if err != nil {
 		return nil, err
@@ -298,8 +321,8 @@ func (r *Redis) Get(ctx context.Context, key string) (*Entry, error) {
 // the call, with a *StoreError naming the keys that failed: a caller such
 // as Tiered then serves every key from its own copies, rather than some
 // keys from Redis and the others from copies it cannot confirm.
-func (r *Redis) GetMany(ctx context.Context, keys []string) ([]*Entry, error) {
-	out := make([]*Entry, len(keys))
+func (r *Store) GetMany(ctx context.Context, keys []string) ([]*cache.Entry, error) {
+	out := make([]*cache.Entry, len(keys))
 	if len(keys) == 0 {
 		return out, nil
 	}
@@ -337,7 +360,7 @@ func (r *Redis) GetMany(ctx context.Context, keys []string) ([]*Entry, error) {
 	type found struct {
 		i       int
 		val     string
-		e       *Entry
+		e       *cache.Entry
 		missing []string
 		maker   int // its maker's index in fields; 0 for none
 	}
@@ -347,7 +370,7 @@ func (r *Redis) GetMany(ctx context.Context, keys []string) ([]*Entry, error) {
 		asked   map[string]struct{}
 		fields  []string
 		fieldOf map[string]int
-		now     = r.clock.Now()
+		now     = r.clock()
 	)
 	for i, c := range cmds {
 		val, err := c.Result()
@@ -442,31 +465,33 @@ const resyncField = "*"
 // resynchronised after it was answered, else e itself. resync and maker
 // are the stamps hash's resyncField and e.Maker fields as HMGET read
 // them, nil when not read or absent.
-func stamped(e *Entry, resync, maker any) *Entry {
-	if s, ok := decodeStamp(e.Maker, maker); ok && s.predates(e) {
-		return s.tombstoneFor(e)
+func stamped(e *cache.Entry, resync, maker any) *cache.Entry {
+	if s, ok := decodeStamp(e.Maker, maker); ok && e.Maker != "" {
+		if t := s.Apply(e); t != e {
+			return t
+		}
 	}
-	if s, ok := decodeStamp("", resync); ok && s.predates(e) {
-		return staled(e, s.At)
+	if s, ok := decodeStamp("", resync); ok {
+		return s.Apply(e)
 	}
 	return e
 }
 
-func (r *Redis) stampsKey() string { return r.prefix + "stamps" }
+func (r *Store) stampsKey() string { return r.prefix + "stamps" }
 
 // decodeStamp reads a stamp as stampScript stores it.
-func decodeStamp(maker string, v any) (Stamp, bool) {
+func decodeStamp(maker string, v any) (cache.Stamp, bool) {
 	s, _ := v.(string)
 	ver, at, ok := strings.Cut(s, ":")
 	if !ok {
-		return Stamp{}, false
+		return cache.Stamp{}, false
 	}
 	vn, err1 := strconv.ParseUint(ver, 10, 64)
 	an, err2 := strconv.ParseUint(at, 10, 64)
 	if err1 != nil || err2 != nil {
-		return Stamp{}, false
+		return cache.Stamp{}, false
 	}
-	return Stamp{Maker: maker, Version: int64(vn ^ 1<<63), At: time.Unix(0, int64(an^1<<63))}, true
+	return cache.Stamp{Maker: maker, Version: int64(vn ^ 1<<63), At: time.Unix(0, int64(an^1<<63))}, true
 }
 
 // stampScript joins a stamp with the one held for its field (the higher
@@ -487,7 +512,7 @@ return 1
 // Stamp records s in Redis, where every later Get of any server reads it,
 // and announces it, so that every Tiered store applies it to its memory
 // tier at once.
-func (r *Redis) Stamp(ctx context.Context, s Stamp) error {
+func (r *Store) Stamp(ctx context.Context, s cache.Stamp) error {
 	field := s.Maker
 	if field == "" {
 		field = resyncField
@@ -503,7 +528,7 @@ func (r *Redis) Stamp(ctx context.Context, s Stamp) error {
 
 // Set stores e unless Redis holds a newer entry under key, and returns the
 // entry Redis holds afterwards (e itself when it won).
-func (r *Redis) Set(ctx context.Context, key string, e *Entry) (*Entry, error) {
+func (r *Store) Set(ctx context.Context, key string, e *cache.Entry) (*cache.Entry, error) {
 	if e == nil || e.Expires.IsZero() {
 		return nil, errStoreNoExpiry
 	}
@@ -519,7 +544,7 @@ func (r *Redis) Set(ctx context.Context, key string, e *Entry) (*Entry, error) {
 		}
 	}
 	res, err := setScript.Run(ctx, r.rdb, []string{r.key(key)},
-		header(e)+string(d), e.Expires.UnixMilli(), ordered(r.clock.Now().UnixMilli())).Slice()
+		header(e)+string(d), e.Expires.UnixMilli(), ordered(r.clock().UnixMilli())).Slice()
 	if err != nil {
 		return nil, r.fail("set", key, err)
 	}
@@ -556,8 +581,8 @@ func (r *Redis) Set(ctx context.Context, key string, e *Entry) (*Entry, error) {
 	return held, nil
 }
 
-// RedisStats counts what a Redis store found that it could not use.
-type RedisStats struct {
+// Stats counts what a Redis store found that it could not use.
+type Stats struct {
 	// Corrupt counts values under the store's prefix that were not
 	// entries of its own (another type, truncated, not JSON): each was
 	// read as a miss, and replaced by the next write.
@@ -565,10 +590,10 @@ type RedisStats struct {
 }
 
 // Stats is a snapshot of the counters.
-func (r *Redis) Stats() RedisStats { return RedisStats{Corrupt: r.corrupt.Load()} }
+func (r *Store) Stats() Stats { return Stats{Corrupt: r.corrupt.Load()} }
 
 // Delete removes the entries under keys.
-func (r *Redis) Delete(ctx context.Context, keys ...string) error {
+func (r *Store) Delete(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -585,20 +610,20 @@ func (r *Redis) Delete(ctx context.Context, keys ...string) error {
 }
 
 type announcement struct {
-	Node  string   `json:"node"`
-	Keys  []string `json:"keys,omitempty"`
-	Stamp *Stamp   `json:"stamp,omitempty"`
+	Node  string       `json:"node"`
+	Keys  []string     `json:"keys,omitempty"`
+	Stamp *cache.Stamp `json:"stamp,omitempty"`
 }
 
 // Publish announces on the channel that the entries under keys changed.
-func (r *Redis) Publish(ctx context.Context, keys ...string) error {
+func (r *Store) Publish(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
 	return r.announce(ctx, announcement{Node: r.node, Keys: keys})
 }
 
-func (r *Redis) announce(ctx context.Context, a announcement) error {
+func (r *Store) announce(ctx context.Context, a announcement) error {
 	msg, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -639,7 +664,7 @@ func (r *Redis) announce(ctx context.Context, a announcement) error {
 // sharded one's 4.9 ms. go-redis follows the channel's slot when a shard
 // fails over or the slot moves, and the subscription's return says that
 // announcements may have been lost.
-func (r *Redis) Subscribe(ctx context.Context, fn func(Announcement)) error {
+func (r *Store) Subscribe(ctx context.Context, fn func(cache.Announcement)) error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -693,7 +718,7 @@ func (r *Redis) Subscribe(ctx context.Context, fn func(Announcement)) error {
 				case *redis.Subscription:
 					switch m.Kind {
 					case "subscribe", "ssubscribe":
-						fn(Announcement{Lost: true})
+						fn(cache.Announcement{Lost: true})
 					case "sunsubscribe":
 						// The channel's slot moved to another shard, which
 						// unsubscribed us: subscribe again, there.
@@ -702,7 +727,7 @@ func (r *Redis) Subscribe(ctx context.Context, fn func(Announcement)) error {
 							return
 						}
 						ch = sub.ChannelWithSubscriptions()
-						fn(Announcement{Lost: true})
+						fn(cache.Announcement{Lost: true})
 					}
 				case *redis.Message:
 					var a announcement
@@ -711,9 +736,9 @@ func (r *Redis) Subscribe(ctx context.Context, fn func(Announcement)) error {
 					}
 					switch {
 					case a.Stamp != nil:
-						fn(Announcement{Stamp: a.Stamp})
+						fn(cache.Announcement{Stamp: a.Stamp})
 					case a.Node != r.node && len(a.Keys) > 0:
-						fn(Announcement{Keys: a.Keys})
+						fn(cache.Announcement{Keys: a.Keys})
 					}
 				}
 			}
@@ -722,20 +747,18 @@ func (r *Redis) Subscribe(ctx context.Context, fn func(Announcement)) error {
 	return nil
 }
 
-var _ Leaser = (*Redis)(nil)
-
 // followTimeout bounds the follower's operations — the lease, the cursor,
 // the stamps — which no page waits for: ten times Timeout, and at least a
 // second, so that a loaded Redis (or a cluster client loading its slots)
 // does not cost the fleet its follower.
-func (r *Redis) followTimeout() time.Duration { return max(10*r.timeout, time.Second) }
+func (r *Store) followTimeout() time.Duration { return max(10*r.timeout, time.Second) }
 
 // The follower's lease, its fencing counter and its cursor share a hash
 // tag, so that on a Redis Cluster they live in one slot and one script
 // can check the lease and save the cursor together.
-func (r *Redis) leaseKey() string  { return r.prefix + "{follow}:lease" }
-func (r *Redis) fenceKey() string  { return r.prefix + "{follow}:fence" }
-func (r *Redis) cursorKey() string { return r.prefix + "{follow}:cursor" }
+func (r *Store) leaseKey() string  { return r.prefix + "{follow}:lease" }
+func (r *Store) fenceKey() string  { return r.prefix + "{follow}:fence" }
+func (r *Store) cursorKey() string { return r.prefix + "{follow}:cursor" }
 
 // leaseScript takes the lease (ARGV[1] "0") when it is free, with a token
 // one higher than any before, or renews it for the token holding it;
@@ -766,7 +789,7 @@ return t
 
 // Lease takes or renews the follower's lease (see Leaser): a SET NX PX
 // and a fencing counter, in one script.
-func (r *Redis) Lease(ctx context.Context, token int64, ttl time.Duration) (int64, error) {
+func (r *Store) Lease(ctx context.Context, token int64, ttl time.Duration) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.followTimeout())
 	defer cancel()
 	n, err := leaseScript.Run(ctx, r.rdb, []string{r.leaseKey(), r.fenceKey()},
@@ -775,9 +798,9 @@ func (r *Redis) Lease(ctx context.Context, token int64, ttl time.Duration) (int6
 	case err != nil:
 		return 0, r.fail("lease", "", err)
 	case n == 0:
-		return 0, ErrLeaseHeld
+		return 0, cache.ErrLeaseHeld
 	case n < 0:
-		return 0, ErrLeaseLost
+		return 0, cache.ErrLeaseLost
 	}
 	return n, nil
 }
@@ -790,7 +813,7 @@ return 1
 `)
 
 // Release gives the lease up if token holds it.
-func (r *Redis) Release(ctx context.Context, token int64) error {
+func (r *Store) Release(ctx context.Context, token int64) error {
 	ctx, cancel := context.WithTimeout(ctx, r.followTimeout())
 	defer cancel()
 	if err := releaseScript.Run(ctx, r.rdb, []string{r.leaseKey()}, token).Err(); err != nil {
@@ -800,7 +823,7 @@ func (r *Redis) Release(ctx context.Context, token int64) error {
 }
 
 // Cursor is the follower's saved cursor, "" for none.
-func (r *Redis) Cursor(ctx context.Context) (string, error) {
+func (r *Store) Cursor(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.followTimeout())
 	defer cancel()
 	c, err := r.rdb.Get(ctx, r.cursorKey()).Result()
@@ -822,7 +845,7 @@ return 1
 `)
 
 // SaveCursor saves the cursor if token holds the lease.
-func (r *Redis) SaveCursor(ctx context.Context, token int64, cursor string) error {
+func (r *Store) SaveCursor(ctx context.Context, token int64, cursor string) error {
 	ctx, cancel := context.WithTimeout(ctx, r.followTimeout())
 	defer cancel()
 	n, err := saveCursorScript.Run(ctx, r.rdb, []string{r.leaseKey(), r.cursorKey()}, token, cursor).Int64()
@@ -830,13 +853,13 @@ func (r *Redis) SaveCursor(ctx context.Context, token int64, cursor string) erro
 		return r.fail("cursor", "", err)
 	}
 	if n == 0 {
-		return ErrLeaseLost
+		return cache.ErrLeaseLost
 	}
 	return nil
 }
 
 // listen subscribes to the channel and waits for Redis to confirm it.
-func (r *Redis) listen(ctx context.Context) (*redis.PubSub, error) {
+func (r *Store) listen(ctx context.Context) (*redis.PubSub, error) {
 	subscribe := r.rdb.Subscribe
 	if r.sharded {
 		subscribe = r.rdb.SSubscribe
@@ -855,7 +878,7 @@ func (r *Redis) listen(ctx context.Context) (*redis.PubSub, error) {
 // relisten subscribes again after the channel's slot moved, until it
 // succeeds or ctx ends (nil): the cluster client may need a reload of its
 // slots to find the new shard.
-func (r *Redis) relisten(ctx context.Context) *redis.PubSub {
+func (r *Store) relisten(ctx context.Context) *redis.PubSub {
 	wait := 10 * time.Millisecond
 	for {
 		if cc, ok := r.rdb.(*redis.ClusterClient); ok {
@@ -871,10 +894,22 @@ func (r *Redis) relisten(ctx context.Context) *redis.PubSub {
 	}
 }
 
+// sleep waits for d or for ctx, and reports whether it waited d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // Close stops the subscriptions started by Subscribe and waits for their
 // goroutines. It does not close the Redis client, which is the caller's.
 // Close is idempotent; the store's other operations keep working.
-func (r *Redis) Close() error {
+func (r *Store) Close() error {
 	r.mu.Lock()
 	r.closed = true
 	for s := range r.subs {

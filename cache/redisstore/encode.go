@@ -1,4 +1,4 @@
-package cache
+package redisstore
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/client"
+
+	"github.com/qualitycommit/qcsdk/cache"
 )
 
 // How the Redis store lays an entry out, to keep a cached status small:
@@ -140,12 +142,12 @@ func parseRef(r string) (id string, version int64, ok bool) {
 	return r[:i], v, err == nil
 }
 
-func (r *Redis) entRecKey(ref string) string { return r.prefix + "rec:e:" + ref }
-func (r *Redis) cmtRecKey(ref string) string { return r.prefix + "rec:c:" + ref }
+func (r *Store) entRecKey(ref string) string { return r.prefix + "rec:e:" + ref }
+func (r *Store) cmtRecKey(ref string) string { return r.prefix + "rec:c:" + ref }
 
 // encode lays e out for Redis, and returns the records it refers to,
 // keyed by their Redis keys.
-func (r *Redis) encode(e *Entry) ([]byte, map[string]any, error) {
+func (r *Store) encode(e *cache.Entry) ([]byte, map[string]any, error) {
 	re := redisEntry{
 		Enterprise: e.Enterprise, Raw: e.Raw, Cursor: e.Cursor, Maker: e.Maker,
 		ETag: e.ETag, FreshUntil: nanos(e.FreshUntil), Expires: nanos(e.Expires),
@@ -188,7 +190,7 @@ func (r *Redis) encode(e *Entry) ([]byte, map[string]any, error) {
 // it needs and neither this process nor fetched holds — it returns them,
 // and an entry without its records that only its times may be read from;
 // the caller fetches them and decodes again.
-func (r *Redis) decode(val string, fetched map[string]string) (*Entry, []string, error) {
+func (r *Store) decode(val string, fetched map[string]string) (*cache.Entry, []string, error) {
 	version, at, b, ok := split(val)
 	if !ok {
 		return nil, nil, errors.New("no header")
@@ -204,7 +206,7 @@ func (r *Redis) decode(val string, fetched map[string]string) (*Entry, []string,
 	if re.Expires == 0 {
 		return nil, nil, errors.New("no expiry")
 	}
-	e := &Entry{
+	e := &cache.Entry{
 		Status: re.Status, Enterprise: re.Enterprise, Raw: re.Raw, Cursor: re.Cursor, Maker: re.Maker,
 		Version: version, ETag: re.ETag,
 		Fetched: at, FreshUntil: fromNanos(re.FreshUntil), Expires: fromNanos(re.Expires),
@@ -219,14 +221,14 @@ func (r *Redis) decode(val string, fetched map[string]string) (*Entry, []string,
 			if !ok {
 				return nil, nil, errors.New("bad record reference")
 			}
-			if st.Enterprise = r.records.enterprises.lookup(id, v); st.Enterprise == nil {
+			if st.Enterprise = r.records.Enterprises.Lookup(id, v); st.Enterprise == nil {
 				k := r.entRecKey(re.EntRef)
 				if s, ok := fetched[k]; ok {
 					rec := new(client.Enterprise)
 					if err := unmarshalRecord(s, rec); err != nil {
 						return nil, nil, err
 					}
-					st.Enterprise = r.records.enterprise(rec)
+					st.Enterprise = r.records.Enterprise(rec)
 				} else {
 					missing = append(missing, k)
 				}
@@ -237,14 +239,14 @@ func (r *Redis) decode(val string, fetched map[string]string) (*Entry, []string,
 			if !ok {
 				return nil, nil, errors.New("bad record reference")
 			}
-			if st.Commitment = r.records.commitments.lookup(id, v); st.Commitment == nil {
+			if st.Commitment = r.records.Commitments.Lookup(id, v); st.Commitment == nil {
 				k := r.cmtRecKey(re.CmtRef)
 				if s, ok := fetched[k]; ok {
 					rec := new(client.Commitment)
 					if err := unmarshalRecord(s, rec); err != nil {
 						return nil, nil, err
 					}
-					st.Commitment = r.records.commitments.intern(rec.ID, rec.Version, rec)
+					st.Commitment = r.records.Commitments.Intern(rec.ID, rec.Version, rec)
 				} else {
 					missing = append(missing, k)
 				}
@@ -261,7 +263,7 @@ func (r *Redis) decode(val string, fetched map[string]string) (*Entry, []string,
 			}
 		}
 	}
-	e.Enterprise = r.records.enterprise(e.Enterprise)
+	e.Enterprise = r.records.Enterprise(e.Enterprise)
 	return e, nil, nil
 }
 
@@ -320,7 +322,7 @@ func (w *written) forget(key string) {
 // writeRecords makes sure Redis holds recs until expires (unix ms): each
 // is created if absent and its expiry moved later if it would go first.
 // Records are immutable per id and version, so an existing one is kept.
-func (r *Redis) writeRecords(ctx context.Context, recs map[string]any, expires int64) error {
+func (r *Store) writeRecords(ctx context.Context, recs map[string]any, expires int64) error {
 	var todo []string
 	for k := range recs {
 		if r.written.needs(k, expires) {
@@ -351,7 +353,7 @@ func (r *Redis) writeRecords(ctx context.Context, recs map[string]any, expires i
 }
 
 // fetchRecords reads record keys, and the stamp fields, in one round trip.
-func (r *Redis) fetchRecords(ctx context.Context, keys []string, fields []string) (map[string]string, []any, error) {
+func (r *Store) fetchRecords(ctx context.Context, keys []string, fields []string) (map[string]string, []any, error) {
 	recs := make([]*redis.StringCmd, len(keys))
 	var stamps *redis.SliceCmd
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {

@@ -1,4 +1,4 @@
-package cache
+package redisstore
 
 import (
 	"strings"
@@ -8,11 +8,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/qualitycommit/qcsdk/client"
+
+	"github.com/qualitycommit/qcsdk/cache"
 )
 
 // sampleStatus is a status with every part a badge reads, hostile text
 // included.
-func sampleStatus() *Entry {
+func sampleStatus() *cache.Entry {
 	at := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC)
 	ent := &client.Enterprise{ID: "ent_0000006", USCC: "91370200MAR9FYNTAP",
 		Name: client.Text{ZH: "青岛澜泉日化有限公司", EN: "Qingdao \u202eLanquan</script>"}, Version: 21,
@@ -27,7 +29,7 @@ func sampleStatus() *Entry {
 			FailedItems: []client.FailedItem{{Item: client.Text{ZH: strings.Repeat("项", 300)}}}, Version: 20}},
 		Version: 22, UpdatedAt: at, VerifyURL: cmt.VerifyURL,
 	}
-	return &Entry{Status: st, Maker: ent.ID, Version: 22, ETag: `"aac1844edb7db0da"`,
+	return &cache.Entry{Status: st, Maker: ent.ID, Version: 22, ETag: `"aac1844edb7db0da"`,
 		Fetched: at, FreshUntil: at.Add(5 * time.Minute), Expires: at.Add(24 * time.Hour)}
 }
 
@@ -35,7 +37,7 @@ func sampleStatus() *Entry {
 // (fetched when the process does not hold them), the verify URL restored,
 // the maker derived, the times exact.
 func TestRedisValueRoundTrips(t *testing.T) {
-	r := &Redis{prefix: "p:"}
+	r := &Store{prefix: "p:"}
 	e := sampleStatus()
 	body, recs, err := r.encode(e)
 	if err != nil {
@@ -90,7 +92,7 @@ func TestRedisValueReadsPlainJSON(t *testing.T) {
 //
 //	go test -run '^$' -bench BenchmarkValueCodec -benchmem ./cache/
 func BenchmarkValueCodec(b *testing.B) {
-	r := &Redis{prefix: "p:"}
+	r := &Store{prefix: "p:"}
 	body, _, err := r.encode(sampleStatus())
 	if err != nil {
 		b.Fatal(err)

@@ -1,0 +1,114 @@
+package cache_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
+)
+
+// countingClock is a fixed clock that counts its readings.
+type countingClock struct {
+	t     time.Time
+	reads atomic.Int64
+}
+
+func (c *countingClock) Now() time.Time {
+	c.reads.Add(1)
+	return c.t
+}
+
+// wrapped is a store of the platform's own that builds on the memory
+// store: every method promoted, as a platform would write it.
+type wrapped struct{ *cache.Memory }
+
+// bare is a store that offers nothing but the Store interface.
+type bare struct{ cache.Store }
+
+// A store the platform passes in takes the same path as the cache's own:
+// a warm hit of a memory store, or of a store that builds on one, reads
+// the clock once (a clock read costs more than the map lookup), and a
+// store that offers only the Store interface still answers.
+func TestAStoreOfYourOwnTakesTheFastPath(t *testing.T) {
+	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	var g string
+	for _, d := range srv.Demo() {
+		if d.Verdict == client.VerdictCommitted {
+			g = string(d.GTIN)
+		}
+	}
+	ctx := context.Background()
+
+	tests := []struct {
+		name      string
+		store     func(now func() time.Time) cache.Store
+		wantReads int64 // clock readings per warm hit; 0: not checked
+	}{
+		{"memory", func(now func() time.Time) cache.Store { return cache.NewMemory(cache.WithMemoryClock(now)) }, 1},
+		{"wrapped memory", func(now func() time.Time) cache.Store {
+			return wrapped{cache.NewMemory(cache.WithMemoryClock(now))}
+		}, 1},
+		{"bare store", func(now func() time.Time) cache.Store {
+			return bare{cache.NewMemory(cache.WithMemoryClock(now))}
+		}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &countingClock{t: time.Now()}
+			st := tt.store(clk.Now)
+			defer st.Close()
+			c, err := cache.New(api, cache.WithStore(st), cache.WithClock(clk.Now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			first, err := c.StatusByGTIN(ctx, g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := c.Stats().Upstream
+			const hits = 50
+			start := clk.reads.Load()
+			for range hits {
+				st, err := c.StatusByGTIN(ctx, g)
+				if err != nil || st != first {
+					t.Fatalf("warm hit = %p, %v; want the cached %p", st, err, first)
+				}
+			}
+			if got := c.Stats().Upstream; got != before {
+				t.Errorf("%d API calls for warm hits, want none", got-before)
+			}
+			if tt.wantReads == 0 {
+				return
+			}
+			if got := (clk.reads.Load() - start) / hits; got != tt.wantReads {
+				t.Errorf("a warm hit read the clock %d times, want %d", got, tt.wantReads)
+			}
+		})
+	}
+}
+
+// WithMaxEntries bounds the cache's own store; with a store passed in it
+// would bound nothing, so New says so instead of ignoring it.
+func TestMaxEntriesWithAStoreOfYourOwnIsAnError(t *testing.T) {
+	api, err := client.New(client.WithBaseURL("http://127.0.0.1:1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := cache.NewMemory()
+	defer mem.Close()
+	_, err = cache.New(api, cache.WithStore(mem), cache.WithMaxEntries(10))
+	if err == nil || !strings.Contains(err.Error(), "WithMaxEntries") {
+		t.Fatalf("New(WithStore, WithMaxEntries) = %v, want an error naming WithMaxEntries", err)
+	}
+}
