@@ -65,6 +65,21 @@
 // 1 KB with the store's bookkeeping — about 1 GB for a million products.
 // WithMaxEntries bounds the count (100,000 by default), whatever the keys.
 //
+// The memory store keeps its entries in go-cache, and uses its eviction
+// callback (OnEvicted) to keep the maker index and the bound in step; it
+// judges expiry itself rather than through go-cache's expiration and
+// janitor, for three reasons. go-cache's Get reads the precise clock for
+// every item with an expiry: BenchmarkWarmHit measures that Get at about
+// 75 ns against 19 ns for the same lookup without one, so the clock read
+// costs three times the lookup, and the cache's own hit (about 52 ns,
+// judging freshness on a coarse clock) is cheaper than go-cache's bare
+// Get with expiry. go-cache reads time.Now, so expiry could not follow
+// WithClock, which the tests and the simulations of this package run on.
+// And its janitor is a goroutine that only a finalizer stops: Close could
+// not stop it, and an idle store would wake every interval. go-cache has
+// no bound of its own, so the bound (oldest inserted first out) is ours
+// either way.
+//
 // # Stores
 //
 // A Store keeps entries under string keys until they expire. NewMemory is a
