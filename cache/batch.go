@@ -357,7 +357,7 @@ func (c *Cache) Answers(ctx context.Context, keys []client.ProductKey) []AnswerI
 		if skeys[i] == "" {
 			continue
 		}
-		e, fl := c.begin(ctx, skeys[i], cks[i], entries[i], nows[i], &queue)
+		e, fl := c.begin(ctx, skeys[i], query{key: cks[i]}, entries[i], nows[i], &queue)
 		if e != nil {
 			out[i].Answer = answerOf(e, nows[i])
 		}

@@ -314,7 +314,7 @@ func (c *Cache) Cached(gtin string) (a Answer, now time.Time, ok bool) {
 	}
 	if now.Before(e.FreshUntil.Add(c.swr)) && now.Before(e.Expires) {
 		c.stats.staleServed.Add(1)
-		c.refresh(skey, client.ProductKey{GTIN: g}, e)
+		c.refresh(skey, query{key: client.ProductKey{GTIN: g}}, e)
 		return Answer{Status: e.Status, Fetched: e.Fetched, Stale: true}, now, true
 	}
 	return Answer{}, now, false
@@ -380,11 +380,27 @@ func (c *Cache) lookup(ctx context.Context, skey string, key client.ProductKey) 
 		c.stats.hits.Add(1)
 		return e, nil
 	}
-	e, fl := c.begin(ctx, skey, key, e, now, nil)
+	e, fl := c.begin(ctx, skey, query{key: key}, e, now, nil)
 	if e != nil {
 		return e, nil
 	}
 	return c.await(ctx, skey, fl)
+}
+
+// A query is what a lookup asks the registry for: a product's status by
+// its key, or one of the enquiry reads (raw set; see reads.go). Both take
+// the one read path below; only how a fetch is sent differs.
+type query struct {
+	key client.ProductKey
+	raw fetchRaw
+}
+
+// answeredBy reports whether e holds an answer of the query's kind.
+func (q query) answeredBy(e *Entry) bool {
+	if q.raw != nil {
+		return e.Raw != nil
+	}
+	return e.Status != nil
 }
 
 // begin answers from what peek found when it may, and otherwise joins the
@@ -392,15 +408,15 @@ func (c *Cache) lookup(ctx context.Context, skey string, key client.ProductKey) 
 // (and must then await it). With a queue (Statuses), a fetch it would
 // start through the batcher is queued instead, for the caller to hand the
 // batcher all at once.
-func (c *Cache) begin(ctx context.Context, skey string, key client.ProductKey, e *Entry, now time.Time, queue *[]*batchReq) (*Entry, *flight) {
-	if e != nil && !e.Tombstone() && e.Status != nil {
+func (c *Cache) begin(ctx context.Context, skey string, q query, e *Entry, now time.Time, queue *[]*batchReq) (*Entry, *flight) {
+	if e != nil && !e.Tombstone() && q.answeredBy(e) {
 		if now.Before(e.FreshUntil) {
 			c.stats.hits.Add(1)
 			return e, nil
 		}
 		if now.Before(e.FreshUntil.Add(c.swr)) && now.Before(e.Expires) {
 			c.stats.staleServed.Add(1)
-			c.refresh(skey, key, e)
+			c.refresh(skey, q, e)
 			return e, nil
 		}
 	}
@@ -413,14 +429,24 @@ func (c *Cache) begin(ctx context.Context, skey string, key client.ProductKey, e
 		c.stats.coalesced.Add(1)
 		return nil, fl
 	}
-	c.start(skey, key, e, fl, queue)
+	c.start(skey, q, e, fl, queue)
 	return nil, fl
 }
 
 // start sends the fetch a flight stands for: through the batcher (queued
-// for the caller when it has a queue) for an unknown key, or on its own,
-// with the ETag, for a known one.
-func (c *Cache) start(skey string, key client.ProductKey, old *Entry, fl *flight, queue *[]*batchReq) {
+// for the caller when it has a queue) for an unknown product, or on its
+// own, with the ETag, for a known one or an enquiry read.
+func (c *Cache) start(skey string, q query, old *Entry, fl *flight, queue *[]*batchReq) {
+	if q.raw != nil {
+		if !c.spawn(func() {
+			e, err := c.fetchRaw(skey, old, q.raw)
+			c.flights.land(skey, fl, e, err)
+		}) {
+			c.flights.land(skey, fl, nil, ErrClosed)
+		}
+		return
+	}
+	key := q.key
 	if c.batched(old) {
 		r := &batchReq{skey: skey, key: key, fl: fl}
 		if queue != nil {
@@ -497,13 +523,13 @@ func (c *Cache) fallback(ctx context.Context, skey string, cause error) (*Entry,
 // refresh revalidates an entry in the background, once per key however
 // many lookups see it stale: a lookup that finds a fetch of the key in
 // flight leaves it to that one.
-func (c *Cache) refresh(skey string, key client.ProductKey, old *Entry) {
+func (c *Cache) refresh(skey string, q query, old *Entry) {
 	fl, leader := c.flights.join(skey, false)
 	if !leader {
 		return
 	}
 	c.stats.refreshes.Add(1)
-	c.start(skey, key, old, fl, nil)
+	c.start(skey, q, old, fl, nil)
 }
 
 // spawn runs f in a goroutine that Close waits for, unless the cache is

@@ -38,42 +38,16 @@ type Page[T any] struct {
 // ETag; maker is the enterprise id the answer concerns ("" for none).
 type fetchRaw func(ctx context.Context, old *Entry) (e *Entry, maker string, err error)
 
-// read is the read path of the enquiry reads: a fresh entry is decoded
-// and returned; a stale one within the stale-while-revalidate window is
-// returned and refreshed once in the background; otherwise one coalesced
-// fetch, falling back on what the store holds.
+// read is the cache's one read path (see lookup) for an enquiry read,
+// decoded for the caller: a fresh entry is served, a stale one within the
+// stale-while-revalidate window is served and refreshed once in the
+// background, otherwise one coalesced fetch, falling back on what the
+// store holds.
 func read[T any](c *Cache, ctx context.Context, skey string, fetch fetchRaw) (T, error) {
 	var v T
 	e, now := c.peek(ctx, skey)
-	switch {
-	case e != nil && e.Raw != nil && now.Before(e.FreshUntil):
-		c.stats.hits.Add(1)
-	case e != nil && e.Raw != nil && now.Before(e.FreshUntil.Add(c.swr)) && now.Before(e.Expires):
-		c.stats.staleServed.Add(1)
-		if fl, leader := c.flights.join(skey, false); leader {
-			old := e
-			if !c.spawn(func() {
-				c.stats.refreshes.Add(1)
-				got, err := c.fetchRaw(skey, old, fetch)
-				c.flights.land(skey, fl, got, err)
-			}) {
-				c.flights.land(skey, fl, nil, ErrClosed)
-			}
-		}
-	default:
-		c.stats.misses.Add(1)
-		fl, leader := c.flights.join(skey, true)
-		if leader {
-			old := e
-			if !c.spawn(func() {
-				got, err := c.fetchRaw(skey, old, fetch)
-				c.flights.land(skey, fl, got, err)
-			}) {
-				c.flights.land(skey, fl, nil, ErrClosed)
-			}
-		} else {
-			c.stats.coalesced.Add(1)
-		}
+	e, fl := c.begin(ctx, skey, query{raw: fetch}, e, now, nil)
+	if e == nil {
 		var err error
 		if e, err = c.await(ctx, skey, fl); err != nil {
 			return v, err
