@@ -884,25 +884,15 @@ func (r *Store) relisten(ctx context.Context) *redis.PubSub {
 		if cc, ok := r.rdb.(*redis.ClusterClient); ok {
 			cc.ReloadState(ctx)
 		}
-		if !sleep(ctx, wait) {
+		select {
+		case <-ctx.Done():
 			return nil
+		case <-time.After(wait):
 		}
 		if sub, err := r.listen(ctx); err == nil {
 			return sub
 		}
 		wait = min(2*wait, time.Second)
-	}
-}
-
-// sleep waits for d or for ctx, and reports whether it waited d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 
