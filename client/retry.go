@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-retryablehttp"
 	"golang.org/x/time/rate"
 )
 
@@ -18,7 +20,8 @@ import (
 // idempotent calls are retried: GETs, and POSTs that carry an
 // Idempotency-Key (or that only read, like a batch lookup). A call is
 // retried after a network error or a 429, 502, 503 or 504 answer — never
-// after another status.
+// after another status, and never after a network error another attempt
+// cannot mend (see ErrCannotSucceed).
 type RetryPolicy struct {
 	// MaxRetries is how many times a call may be tried again after its
 	// first attempt. Zero turns retries off.
@@ -132,15 +135,31 @@ func (b *budget) failure() {
 func (b *budget) allows() bool { return b == nil || b.milli.Load() > b.max/2 }
 
 // retryable reports whether an attempt's outcome is worth another try.
+// A failure to get an answer is judged by transportRetryable.
 func retryable(resp *http.Response, err error) bool {
 	if err != nil {
-		return true // no answer at all: refused, reset, timed out
+		return transportRetryable(err)
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
 	}
 	return false
+}
+
+// transportRetryable reports whether an attempt that got no answer (or
+// whose body could not be read) may succeed when tried again: refused,
+// reset and timed-out connections may. It defers to go-retryablehttp's
+// policy, which refuses a certificate that cannot be verified, an
+// unsupported scheme, a redirect loop and an invalid header, and adds a
+// host name that does not exist.
+func transportRetryable(err error) bool {
+	// The context is judged by check before this; the policy sees none.
+	if retry, _ := retryablehttp.ErrorPropagatedRetryPolicy(context.Background(), nil, err); !retry {
+		return false
+	}
+	var dnsErr *net.DNSError
+	return !errors.As(err, &dnsErr) || !dnsErr.IsNotFound
 }
 
 // parseRetryAfter reads Retry-After as seconds or as an HTTP date.
@@ -200,6 +219,11 @@ func (k *call) check(ctx context.Context, resp *http.Response, err error) (bool,
 	if !first && k.charged {
 		// A failed answer already judged not worth a retry: reading its
 		// body changes neither that nor the budget, which it has paid.
+		return false, nil
+	}
+	if err != nil && !transportRetryable(err) {
+		// Not the API's failure: the budget is not charged.
+		k.gaveUp = ErrCannotSucceed
 		return false, nil
 	}
 	var tooLarge *TooLargeError

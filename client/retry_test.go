@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -234,6 +236,9 @@ func TestCheckDecidesRetries(t *testing.T) {
 		{"504", true, answer(504), nil, true, nil},
 		{"429", true, answer(429, "Retry-After", "1"), nil, true, nil},
 		{"connection refused", true, nil, errors.New("connection refused"), true, nil},
+		{"unknown host", true, nil, &url.Error{Op: "Get", URL: "https://x.invalid", Err: &net.DNSError{Err: "no such host", IsNotFound: true}}, false, ErrCannotSucceed},
+		{"redirect loop", true, nil, &url.Error{Op: "Get", URL: "/loop", Err: errors.New("stopped after 10 redirects")}, false, ErrCannotSucceed},
+		{"unsupported scheme", true, nil, &url.Error{Op: "Get", URL: "ftp://x", Err: errors.New(`unsupported protocol scheme "ftp"`)}, false, ErrCannotSucceed},
 		{"500 is not retried", true, answer(500), nil, false, nil},
 		{"501 is not retried", true, answer(501), nil, false, nil},
 		{"404", true, answer(404), nil, false, nil},
