@@ -27,7 +27,7 @@ type RetryPolicy struct {
 	// first attempt. Zero turns retries off.
 	MaxRetries int
 	// BaseDelay and MaxDelay shape the wait before retry n: a uniformly
-	// random duration in [0, min(MaxDelay, BaseDelay·2ⁿ)) — "full jitter",
+	// random duration in (0, min(MaxDelay, BaseDelay·2ⁿ)) — "full jitter",
 	// so that many clients failing together do not retry together.
 	BaseDelay time.Duration
 	MaxDelay  time.Duration
@@ -80,17 +80,24 @@ func (p RetryPolicy) validate() error {
 }
 
 // backoff is the full-jitter wait before retry n (counted from 0).
-func (p RetryPolicy) backoff(n int) time.Duration {
-	ceiling := p.MaxDelay
+func (p RetryPolicy) backoff(n int) time.Duration { return fullJitter(p.BaseDelay, p.MaxDelay, n) }
+
+// fullJitter is the wait before retry n (counted from 0) of a capped
+// exponential backoff with full jitter: a uniformly random duration under
+// min(limit, base·2ⁿ), so that many clients failing together do not retry
+// together. It is never zero, since a zero wait is a busy loop. The
+// client's retries and the change-feed follower both wait by it.
+func fullJitter(base, limit time.Duration, n int) time.Duration {
+	ceiling := limit
 	if n < 62 {
-		if d := p.BaseDelay << n; d > 0 && d < ceiling {
+		if d := base << n; d > 0 && d < ceiling {
 			ceiling = d
 		}
 	}
-	if ceiling <= 0 {
-		return 0
+	if ceiling <= 1 {
+		return 1
 	}
-	return rand.N(ceiling)
+	return 1 + rand.N(ceiling-1)
 }
 
 // budget is the token bucket of the retry budget, in thousandths of a
