@@ -275,21 +275,23 @@ func (k *call) check(ctx context.Context, resp *http.Response, err error) (bool,
 	var res *rate.Reservation
 	if lim := k.c.quota.lim.Load(); lim != nil {
 		if PriorityOf(ctx) == PriorityLow {
-			if !k.c.quota.admitLow(lim, now) {
+			if ok, _ := k.c.quota.admitLow(lim, k.c.now); !ok {
 				k.gaveUp = ErrRetryThrottled
 				return false, nil
 			}
-		} else if res = lim.ReserveN(now, 1); !res.OK() {
-			k.gaveUp = ErrRetryThrottled
-			return false, nil
 		} else {
-			wait = max(wait, res.DelayFrom(now))
+			r, at := k.c.quota.reserve(lim, k.c.now)
+			if !r.OK() {
+				k.gaveUp = ErrRetryThrottled
+				return false, nil
+			}
+			res, wait = r, max(wait, r.DelayFrom(at))
 		}
 	}
 	// The deadline is on the real clock, whatever WithClock says.
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
 		if res != nil {
-			res.CancelAt(now)
+			k.c.quota.cancel(res, k.c.now)
 		}
 		k.gaveUp = fmt.Errorf("%w (wait %s)", ErrDeadlineTooClose, wait.Round(time.Millisecond))
 		return false, nil
