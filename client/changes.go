@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -170,15 +169,7 @@ func (s *ChangesService) Follow(ctx context.Context, after string, opts *FollowO
 		}
 	}
 	maxB = max(maxB, minB)
-	backoff := func(failures int) time.Duration {
-		ceiling := maxB
-		if failures < 62 {
-			if d := minB << failures; d > 0 && d < ceiling {
-				ceiling = d
-			}
-		}
-		return rand.N(ceiling) + 1 // never zero: a zero wait is a busy loop
-	}
+	backoff := func(failures int) time.Duration { return fullJitter(minB, maxB, failures) }
 
 	return func(yield func(Event, error) bool) {
 		cursor, lastID := after, ""

@@ -467,7 +467,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 			"attempts", k.attempts, "elapsed", time.Since(start))
 	}
 	if k.res != nil {
-		k.res.CancelAt(c.now()) // a retry that never went: its token goes back
+		c.quota.cancel(k.res, c.now) // a retry that never went: its token goes back
 	}
 	if k.refused != nil {
 		return nil, k.refused

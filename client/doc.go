@@ -57,7 +57,11 @@
 // report creation, which always carries an Idempotency-Key (generated when
 // the caller gives none). They are retried after a network error, a body
 // cut off or garbled in transit, or a 429, 502, 503 or 504 — never after
-// another status. Waits grow exponentially with full jitter; a Retry-After
+// another status. A network error another attempt cannot mend — a
+// certificate that cannot be verified, a redirect loop, an unsupported
+// scheme, an invalid header, a host name that does not exist — is not
+// retried, by go-retryablehttp's judgement, and fails the call at once
+// with [ErrCannotSucceed]. Waits grow exponentially with full jitter; a Retry-After
 // is honoured up to the policy's MaxRetryAfter, past which the call fails
 // at once with [ErrRetryAfterTooLong]; and a call never sleeps past its
 // context's deadline: it gives up with [ErrDeadlineTooClose] instead. A

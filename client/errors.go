@@ -211,3 +211,10 @@ var ErrRetryAfterTooLong = errors.New("qcsdk: Retry-After exceeds the policy's m
 // was not retried because the upstream limiter had no token for the
 // retry: a low-priority call found none to spare.
 var ErrRetryThrottled = errors.New("qcsdk: no upstream token for a retry, not retrying")
+
+// ErrCannotSucceed is wrapped into the error of a call that got no answer
+// and was not retried because another attempt cannot succeed: the
+// server's certificate could not be verified, the URL's scheme is not
+// supported, the redirects looped, a header was invalid, or the API's
+// host name does not exist.
+var ErrCannotSucceed = errors.New("qcsdk: the call cannot succeed as sent, not retrying")

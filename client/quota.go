@@ -147,7 +147,8 @@ type quota struct {
 	lim      atomic.Pointer[rate.Limiter] // nil: unlimited
 	mu       sync.Mutex                   // serialises limiter changes
 	apiLimit atomic.Int64                 // the RateLimit-Limit the limiter follows
-	lowMu    sync.Mutex                   // serialises low-priority admissions
+	limMu    sync.Mutex                   // serialises the limiter's clock readings with their use
+	limLast  time.Time                    // the latest time handed to the limiter
 
 	paused, throttledHigh, throttledLow, pauses atomic.Int64
 }
@@ -259,9 +260,44 @@ func (c *Client) follow(apiLimit int) {
 	if lim.Limit() == r && lim.Burst() == b {
 		return
 	}
-	now := c.now()
+	q.limMu.Lock()
+	defer q.limMu.Unlock()
+	now := q.limiterNow(c.now)
 	lim.SetLimitAt(now, r)
 	lim.SetBurstAt(now, b)
+}
+
+// The upstream limiter takes the time it is given as the present, and a
+// time older than the last one it saw rolls its refill back, so that it
+// grants the tokens of the time between twice. Calls that read the clock
+// and then reach the limiter race, and their readings arrive out of
+// order; so every use of the limiter reads the clock under limMu, and
+// never hands it a time earlier than the last (a clock set back stands
+// still until it catches up).
+
+// limiterNow is the time to hand the limiter. q.limMu must be held.
+func (q *quota) limiterNow(clock func() time.Time) time.Time {
+	now := clock()
+	if now.Before(q.limLast) {
+		return q.limLast
+	}
+	q.limLast = now
+	return now
+}
+
+// reserve reserves a token of lim, and says as of when.
+func (q *quota) reserve(lim *rate.Limiter, clock func() time.Time) (*rate.Reservation, time.Time) {
+	q.limMu.Lock()
+	defer q.limMu.Unlock()
+	now := q.limiterNow(clock)
+	return lim.ReserveN(now, 1), now
+}
+
+// cancel gives back the token of a reservation that will not be used.
+func (q *quota) cancel(res *rate.Reservation, clock func() time.Time) {
+	q.limMu.Lock()
+	defer q.limMu.Unlock()
+	res.CancelAt(q.limiterNow(clock))
 }
 
 // tokenTime is how long lim takes to gather n tokens.
@@ -277,11 +313,16 @@ func tokenTime(lim *rate.Limiter, n float64) time.Duration {
 func reserve(lim *rate.Limiter) float64 { return float64(lim.Burst() / 2) }
 
 // admitLow takes a token for a low-priority call if one is free at once
-// with the reserve left.
-func (q *quota) admitLow(lim *rate.Limiter, now time.Time) bool {
-	q.lowMu.Lock()
-	defer q.lowMu.Unlock()
-	return lim.TokensAt(now) >= 1+reserve(lim) && lim.AllowN(now, 1)
+// with the reserve left; if none is, it says how long until one is.
+func (q *quota) admitLow(lim *rate.Limiter, clock func() time.Time) (bool, time.Duration) {
+	q.limMu.Lock()
+	defer q.limMu.Unlock()
+	now := q.limiterNow(clock)
+	tokens := lim.TokensAt(now)
+	if tokens >= 1+reserve(lim) && lim.AllowN(now, 1) {
+		return true, 0
+	}
+	return false, tokenTime(lim, 1+reserve(lim)-tokens)
 }
 
 // admit takes a token from the upstream limiter for a call's first
@@ -292,16 +333,14 @@ func (c *Client) admit(ctx context.Context) error {
 	if lim == nil {
 		return nil
 	}
-	now := c.now()
 	if PriorityOf(ctx) == PriorityLow {
-		if !c.quota.admitLow(lim, now) {
+		if ok, wait := c.quota.admitLow(lim, c.now); !ok {
 			c.quota.throttledLow.Add(1)
-			return &RateLimitError{Limit: c.RateLimit(), Throttled: true, Priority: PriorityLow,
-				RetryAfter: tokenTime(lim, 1+reserve(lim)-lim.TokensAt(now))}
+			return &RateLimitError{Limit: c.RateLimit(), Throttled: true, Priority: PriorityLow, RetryAfter: wait}
 		}
 		return nil
 	}
-	res := lim.ReserveN(now, 1)
+	res, now := c.quota.reserve(lim, c.now)
 	if !res.OK() {
 		c.quota.throttledHigh.Add(1)
 		return &RateLimitError{Limit: c.RateLimit(), Throttled: true}
@@ -312,7 +351,7 @@ func (c *Client) admit(ctx context.Context) error {
 	}
 	// The deadline is on the real clock, whatever WithClock says.
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		res.CancelAt(now)
+		c.quota.cancel(res, c.now)
 		c.quota.throttledHigh.Add(1)
 		return &RateLimitError{Limit: c.RateLimit(), Throttled: true, RetryAfter: d}
 	}
@@ -321,7 +360,7 @@ func (c *Client) admit(ctx context.Context) error {
 	select {
 	case <-t.C:
 	case <-ctx.Done():
-		res.CancelAt(c.now())
+		c.quota.cancel(res, c.now)
 		return ctx.Err()
 	}
 	return c.pausedErr(c.now())

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-retryablehttp"
 	"golang.org/x/time/rate"
 )
 
@@ -18,13 +20,14 @@ import (
 // idempotent calls are retried: GETs, and POSTs that carry an
 // Idempotency-Key (or that only read, like a batch lookup). A call is
 // retried after a network error or a 429, 502, 503 or 504 answer — never
-// after another status.
+// after another status, and never after a network error another attempt
+// cannot mend (see ErrCannotSucceed).
 type RetryPolicy struct {
 	// MaxRetries is how many times a call may be tried again after its
 	// first attempt. Zero turns retries off.
 	MaxRetries int
 	// BaseDelay and MaxDelay shape the wait before retry n: a uniformly
-	// random duration in [0, min(MaxDelay, BaseDelay·2ⁿ)) — "full jitter",
+	// random duration in (0, min(MaxDelay, BaseDelay·2ⁿ)) — "full jitter",
 	// so that many clients failing together do not retry together.
 	BaseDelay time.Duration
 	MaxDelay  time.Duration
@@ -77,17 +80,24 @@ func (p RetryPolicy) validate() error {
 }
 
 // backoff is the full-jitter wait before retry n (counted from 0).
-func (p RetryPolicy) backoff(n int) time.Duration {
-	ceiling := p.MaxDelay
+func (p RetryPolicy) backoff(n int) time.Duration { return fullJitter(p.BaseDelay, p.MaxDelay, n) }
+
+// fullJitter is the wait before retry n (counted from 0) of a capped
+// exponential backoff with full jitter: a uniformly random duration under
+// min(limit, base·2ⁿ), so that many clients failing together do not retry
+// together. It is never zero, since a zero wait is a busy loop. The
+// client's retries and the change-feed follower both wait by it.
+func fullJitter(base, limit time.Duration, n int) time.Duration {
+	ceiling := limit
 	if n < 62 {
-		if d := p.BaseDelay << n; d > 0 && d < ceiling {
+		if d := base << n; d > 0 && d < ceiling {
 			ceiling = d
 		}
 	}
-	if ceiling <= 0 {
-		return 0
+	if ceiling <= 1 {
+		return 1
 	}
-	return rand.N(ceiling)
+	return 1 + rand.N(ceiling-1)
 }
 
 // budget is the token bucket of the retry budget, in thousandths of a
@@ -132,15 +142,31 @@ func (b *budget) failure() {
 func (b *budget) allows() bool { return b == nil || b.milli.Load() > b.max/2 }
 
 // retryable reports whether an attempt's outcome is worth another try.
+// A failure to get an answer is judged by transportRetryable.
 func retryable(resp *http.Response, err error) bool {
 	if err != nil {
-		return true // no answer at all: refused, reset, timed out
+		return transportRetryable(err)
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
 	}
 	return false
+}
+
+// transportRetryable reports whether an attempt that got no answer (or
+// whose body could not be read) may succeed when tried again: refused,
+// reset and timed-out connections may. It defers to go-retryablehttp's
+// policy, which refuses a certificate that cannot be verified, an
+// unsupported scheme, a redirect loop and an invalid header, and adds a
+// host name that does not exist.
+func transportRetryable(err error) bool {
+	// The context is judged by check before this; the policy sees none.
+	if retry, _ := retryablehttp.ErrorPropagatedRetryPolicy(context.Background(), nil, err); !retry {
+		return false
+	}
+	var dnsErr *net.DNSError
+	return !errors.As(err, &dnsErr) || !dnsErr.IsNotFound
 }
 
 // parseRetryAfter reads Retry-After as seconds or as an HTTP date.
@@ -202,6 +228,11 @@ func (k *call) check(ctx context.Context, resp *http.Response, err error) (bool,
 		// body changes neither that nor the budget, which it has paid.
 		return false, nil
 	}
+	if err != nil && !transportRetryable(err) {
+		// Not the API's failure: the budget is not charged.
+		k.gaveUp = ErrCannotSucceed
+		return false, nil
+	}
 	var tooLarge *TooLargeError
 	if !retryable(resp, err) || errors.As(err, &tooLarge) {
 		// An answer: the budget is credited once the call ends (see
@@ -244,21 +275,23 @@ func (k *call) check(ctx context.Context, resp *http.Response, err error) (bool,
 	var res *rate.Reservation
 	if lim := k.c.quota.lim.Load(); lim != nil {
 		if PriorityOf(ctx) == PriorityLow {
-			if !k.c.quota.admitLow(lim, now) {
+			if ok, _ := k.c.quota.admitLow(lim, k.c.now); !ok {
 				k.gaveUp = ErrRetryThrottled
 				return false, nil
 			}
-		} else if res = lim.ReserveN(now, 1); !res.OK() {
-			k.gaveUp = ErrRetryThrottled
-			return false, nil
 		} else {
-			wait = max(wait, res.DelayFrom(now))
+			r, at := k.c.quota.reserve(lim, k.c.now)
+			if !r.OK() {
+				k.gaveUp = ErrRetryThrottled
+				return false, nil
+			}
+			res, wait = r, max(wait, r.DelayFrom(at))
 		}
 	}
 	// The deadline is on the real clock, whatever WithClock says.
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
 		if res != nil {
-			res.CancelAt(now)
+			k.c.quota.cancel(res, k.c.now)
 		}
 		k.gaveUp = fmt.Errorf("%w (wait %s)", ErrDeadlineTooClose, wait.Round(time.Millisecond))
 		return false, nil

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +42,49 @@ func TestBackoffIsFullJitterUnderTheCeiling(t *testing.T) {
 	}
 	if d := (RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Second}).backoff(200); d >= time.Second {
 		t.Errorf("a huge retry number overflowed the ceiling: %s", d)
+	}
+}
+
+func TestFullJitterBounds(t *testing.T) {
+	t.Parallel()
+	const base, limit = 10 * time.Millisecond, 300 * time.Millisecond
+	const draws = 2000
+	prevCeiling := time.Duration(0)
+	for n := range 8 {
+		ceiling := min(limit, base<<n)
+		var highest time.Duration
+		for range draws {
+			d := fullJitter(base, limit, n)
+			if d <= 0 {
+				t.Fatalf("retry %d: wait %s, want more than zero: a zero wait is a busy loop", n, d)
+			}
+			if d >= ceiling || d > limit {
+				t.Fatalf("retry %d: wait %s, want under min(cap %s, %s·2^%d) = %s", n, d, limit, base, n, ceiling)
+			}
+			highest = max(highest, d)
+		}
+		// The waits grow with n until the cap: some wait of retry n is
+		// longer than any retry n-1 could draw.
+		if ceiling > prevCeiling && highest <= prevCeiling {
+			t.Errorf("retry %d: longest of %d waits %s, want some above the previous ceiling %s", n, draws, highest, prevCeiling)
+		}
+		prevCeiling = ceiling
+	}
+	for _, tc := range []struct {
+		name        string
+		base, limit time.Duration
+		n           int
+	}{
+		{"huge n", time.Second, time.Second, 200},
+		{"n past the shift width", time.Nanosecond, time.Hour, 63},
+		{"base over the cap", time.Hour, time.Second, 0},
+		{"one-nanosecond ceiling", time.Nanosecond, time.Nanosecond, 0},
+		{"zero cap", 0, 0, 3},
+	} {
+		d := fullJitter(tc.base, tc.limit, tc.n)
+		if d <= 0 || (tc.limit > 1 && d >= tc.limit) {
+			t.Errorf("%s: wait %s, want in (0, %s)", tc.name, d, tc.limit)
+		}
 	}
 }
 
@@ -234,6 +279,9 @@ func TestCheckDecidesRetries(t *testing.T) {
 		{"504", true, answer(504), nil, true, nil},
 		{"429", true, answer(429, "Retry-After", "1"), nil, true, nil},
 		{"connection refused", true, nil, errors.New("connection refused"), true, nil},
+		{"unknown host", true, nil, &url.Error{Op: "Get", URL: "https://x.invalid", Err: &net.DNSError{Err: "no such host", IsNotFound: true}}, false, ErrCannotSucceed},
+		{"redirect loop", true, nil, &url.Error{Op: "Get", URL: "/loop", Err: errors.New("stopped after 10 redirects")}, false, ErrCannotSucceed},
+		{"unsupported scheme", true, nil, &url.Error{Op: "Get", URL: "ftp://x", Err: errors.New(`unsupported protocol scheme "ftp"`)}, false, ErrCannotSucceed},
 		{"500 is not retried", true, answer(500), nil, false, nil},
 		{"501 is not retried", true, answer(501), nil, false, nil},
 		{"404", true, answer(404), nil, false, nil},

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/etag"
 )
 
 // A handler answers one route into a buffer; the middleware then adds the
@@ -315,9 +316,9 @@ func (s *Sandbox) write(w http.ResponseWriter, r *http.Request, b *buffer, f *Fa
 	if r.Method == http.MethodGet && b.status == http.StatusOK && h.Get("ETag") == "" {
 		sum := fnv.New64a()
 		sum.Write(body)
-		etag := fmt.Sprintf(`"%016x"`, sum.Sum64())
-		h.Set("ETag", etag)
-		if etagMatch(r.Header.Get("If-None-Match"), etag) {
+		tag := fmt.Sprintf(`"%016x"`, sum.Sum64())
+		h.Set("ETag", tag)
+		if etag.Match(r.Header.Get("If-None-Match"), tag) {
 			h.Del("Content-Type")
 			w.WriteHeader(http.StatusNotModified)
 			return
@@ -330,20 +331,6 @@ func (s *Sandbox) write(w http.ResponseWriter, r *http.Request, b *buffer, f *Fa
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(b.status)
 	w.Write(body)
-}
-
-func etagMatch(header, etag string) bool {
-	if header == "" {
-		return false
-	}
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimSpace(t)
-		t = strings.TrimPrefix(t, "W/")
-		if t == etag || t == "*" {
-			return true
-		}
-	}
-	return false
 }
 
 // --- rate limiting -----------------------------------------------------------

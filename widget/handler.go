@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
+	etags "github.com/qualitycommit/qcsdk/internal/etag"
 )
 
 // Handler serves the badges and their stylesheet under prefix (which ends
@@ -238,17 +239,7 @@ func (w *Widget) lookFromRequest(r *http.Request) (look Look, vary bool, err err
 
 // notModified reports whether the request's If-None-Match names etag.
 func notModified(r *http.Request, etag string) bool {
-	inm := r.Header.Get("If-None-Match")
-	if inm == "" {
-		return false
-	}
-	for part := range strings.SplitSeq(inm, ",") {
-		part = strings.TrimPrefix(strings.TrimSpace(part), "W/")
-		if part == etag || part == "*" {
-			return true
-		}
-	}
-	return false
+	return etags.Match(r.Header.Get("If-None-Match"), etag)
 }
 
 func plainError(rw http.ResponseWriter, code int, msg string) {

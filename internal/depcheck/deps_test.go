@@ -30,9 +30,9 @@ var rules = []struct {
 	{"client", clientModules, []string{"client"}},
 	{"cache", cacheModules, []string{"cache", "client"}},
 	{"cache/redisstore", redisModules, []string{"cache", "client"}},
-	{"widget", cacheModules, []string{"widget", "cache", "client"}},
-	{"sandbox", clientModules, []string{"sandbox", "client"}},
-	{"cmd/qcsandbox", clientModules, []string{"cmd/qcsandbox", "sandbox", "client"}},
+	{"widget", cacheModules, []string{"widget", "cache", "client", "internal/etag"}},
+	{"sandbox", clientModules, []string{"sandbox", "client", "internal/etag"}},
+	{"cmd/qcsandbox", clientModules, []string{"cmd/qcsandbox", "sandbox", "client", "internal/etag"}},
 }
 
 func TestDependenciesAreTheDesigns(t *testing.T) {
