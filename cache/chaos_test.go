@@ -520,9 +520,9 @@ func (f *chaosFollower) start() {
 	run := f.starts
 	go func() {
 		f.done <- cache.Follow(ctx, f.api, f.store, &cache.FollowOptions{
-			LeaseTTL: chaosLeaseTTL,
-			Stats:    &f.stats,
-			Feed:     &client.FollowOptions{Wait: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+			LeaseTTL:      chaosLeaseTTL,
+			Stats:         &f.stats,
+			FollowOptions: client.FollowOptions{Wait: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond},
 			Leading: func(on bool) {
 				f.leading.Store(on)
 				f.hist.add("%s (run %d) leading=%v %s", f.name, run, on, f.leaders.lead(f.name, on))

@@ -87,8 +87,8 @@ func startFleetOn(tb testing.TB, n int, dial func() redis.UniversalClient, opts 
 	synced := make(chan struct{}, 1)
 	go func() {
 		done <- cache.Follow(ctx, api, shared, &cache.FollowOptions{
-			Logger: logger,
-			Feed:   &client.FollowOptions{Wait: 5 * time.Second, MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+			Logger:        logger,
+			FollowOptions: client.FollowOptions{Wait: 5 * time.Second, MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond},
 			Resynced: func(error) {
 				select {
 				case synced <- struct{}{}:

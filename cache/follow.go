@@ -22,16 +22,18 @@ const CursorKey = "follow\x1fcursor"
 // when the follower holding it dies, another takes over within this time.
 const DefaultLeaseTTL = 10 * time.Second
 
-// FollowOptions tune Follow. The zero value is ready to use.
+// FollowOptions tune Follow. The zero value is ready to use. The feed's
+// long poll is tuned as the client's Follow is, by the embedded
+// client.FollowOptions (Wait, MinBackoff, MaxBackoff).
 type FollowOptions struct {
+	client.FollowOptions
+
 	// Clock stamps the cursor entry and the changes; nil is the real
 	// clock.
 	Clock func() time.Time
 	// Logger reports feed and store failures at warn level, and a
 	// resynchronisation at error level; nil is silent.
 	Logger *slog.Logger
-	// Feed tunes the long poll; nil means the client's defaults.
-	Feed *client.FollowOptions
 	// Applied, if set, is called after each event is applied and its
 	// cursor saved — for metrics, and for tests that wait on propagation.
 	Applied func(client.Event)
@@ -245,7 +247,7 @@ func (f *follower) run(ctx context.Context, cur cursors) error {
 // feed applies the feed from after until ctx ends, the lease is lost, or
 // the registry rejects the cursor (errRejected).
 func (f *follower) feed(ctx context.Context, cur cursors, after string) error {
-	for ev, err := range f.api.Changes.Follow(ctx, after, f.opts.Feed) {
+	for ev, err := range f.api.Changes.Follow(ctx, after, &f.opts.FollowOptions) {
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -33,10 +33,10 @@ func startFollowerAt(t *testing.T, api *client.Client, store cache.Store, clk *f
 	f := &follower{applied: make(chan client.Event, 100), synced: make(chan struct{}, 1), done: make(chan error, 1), cancel: cancel}
 	go func() {
 		f.done <- cache.Follow(ctx, api, store, &cache.FollowOptions{
-			Clock:   clk.Now,
-			Logger:  slog.New(slog.NewTextHandler(tbWriter{t}, nil)),
-			Feed:    &client.FollowOptions{Wait: 5 * time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
-			Applied: func(ev client.Event) { f.applied <- ev },
+			Clock:         clk.Now,
+			Logger:        slog.New(slog.NewTextHandler(tbWriter{t}, nil)),
+			FollowOptions: client.FollowOptions{Wait: 5 * time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
+			Applied:       func(ev client.Event) { f.applied <- ev },
 			Resynced: func(error) {
 				select {
 				case f.synced <- struct{}{}:

@@ -276,11 +276,11 @@ func TestOneFollowerLeadsAndAnotherTakesOver(t *testing.T) {
 		r.cancel = cancel
 		go func() {
 			r.done <- cache.Follow(ctx, api, r.store, &cache.FollowOptions{
-				LeaseTTL: ttl,
-				Stats:    &r.stats,
-				Feed:     &client.FollowOptions{Wait: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
-				Leading:  func(on bool) { r.leading <- on },
-				Applied:  func(ev client.Event) { r.applied <- ev },
+				LeaseTTL:      ttl,
+				Stats:         &r.stats,
+				FollowOptions: client.FollowOptions{Wait: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
+				Leading:       func(on bool) { r.leading <- on },
+				Applied:       func(ev client.Event) { r.applied <- ev },
 			})
 		}()
 		t.Cleanup(func() {
@@ -405,9 +405,9 @@ func BenchmarkFollowerFailover(b *testing.B) {
 			d := make(chan error, 1)
 			go func() {
 				d <- cache.Follow(ctx, api, store, &cache.FollowOptions{
-					LeaseTTL: ttl,
-					Feed:     &client.FollowOptions{Wait: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond},
-					Leading:  func(on bool) { s.leading <- on },
+					LeaseTTL:      ttl,
+					FollowOptions: client.FollowOptions{Wait: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+					Leading:       func(on bool) { s.leading <- on },
 				})
 				store.Close()
 				rdb.Close()
@@ -549,12 +549,12 @@ func TestFollowRecoversFromAnExpiredCursor(t *testing.T) {
 		done := make(chan error, 1)
 		go func() {
 			done <- cache.Follow(fctx, api, c.Store(), &cache.FollowOptions{
-				Clock:    clk.Now,
-				Logger:   slog.New(slog.NewTextHandler(logs, nil)),
-				Stats:    stats,
-				Feed:     &client.FollowOptions{Wait: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
-				Resynced: func(err error) { resynced <- err },
-				Applied:  func(ev client.Event) { applied <- ev },
+				Clock:         clk.Now,
+				Logger:        slog.New(slog.NewTextHandler(logs, nil)),
+				Stats:         stats,
+				FollowOptions: client.FollowOptions{Wait: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond},
+				Resynced:      func(err error) { resynced <- err },
+				Applied:       func(ev client.Event) { applied <- ev },
 			})
 		}()
 		return func() { cancel(); <-done }
