@@ -37,6 +37,7 @@ const (
 // limit, pause and upstream limiter are per client.
 type Client struct {
 	base      string
+	baseSet   bool
 	key       string
 	userAgent string
 	http      *http.Client
@@ -99,7 +100,7 @@ func WithBaseURL(base string) Option {
 		if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 			return errors.New("base URL may not carry credentials, a query or a fragment; use WithAPIKey for the key")
 		}
-		c.base = strings.TrimRight(u.String(), "/")
+		c.base, c.baseSet = strings.TrimRight(u.String(), "/"), true
 		return nil
 	}
 }
@@ -201,7 +202,10 @@ func WithClock(now func() time.Time) Option {
 }
 
 // New builds a client. With no options it calls DefaultBaseURL without a
-// key, retries with DefaultRetryPolicy and logs nothing.
+// key, retries with DefaultRetryPolicy and logs nothing but one warning:
+// that no base URL was set. A newcomer who forgot WithBaseURL (a
+// sandbox's URL, say) learns it at start-up, not from every badge saying
+// "unknown". The warning goes to the logger, or to slog's default one.
 func New(opts ...Option) (*Client, error) {
 	c := &Client{
 		base:      DefaultBaseURL,
@@ -219,6 +223,14 @@ func New(opts ...Option) (*Client, error) {
 	}
 	if c.http == nil {
 		c.http = &http.Client{Transport: defaultTransport()}
+	}
+	if c.base == DefaultBaseURL && !c.baseSet {
+		l := c.logger
+		if l == nil {
+			l = slog.Default()
+		}
+		l.Warn("qcsdk: no base URL set (client.WithBaseURL): calling the registry's default, "+DefaultBaseURL+
+			"; to try the SDK, pass a sandbox's URL (sandbox.New)", "base_url", DefaultBaseURL)
 	}
 	c.budget = newBudget(c.policy)
 	if c.ceilBurst > 0 {
