@@ -14,7 +14,7 @@ func TestAWarmHitAllocatesNothing(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	g := string(e.demo(client.VerdictCommitted))
-	if _, err := e.cache.StatusByGTIN(ctx, g); err != nil {
+	if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(g)); err != nil {
 		t.Fatal(err)
 	}
 	key := client.ProductKey{GTIN: client.GTIN(g)}
@@ -22,10 +22,10 @@ func TestAWarmHitAllocatesNothing(t *testing.T) {
 		name string
 		f    func()
 	}{
-		{"StatusByGTIN", func() { _, _ = e.cache.StatusByGTIN(ctx, g) }},
+		{"StatusByGTIN", func() { _, _ = e.cache.StatusByGTIN(ctx, client.GTIN(g)) }},
 		{"Status", func() { _, _ = e.cache.Status(ctx, key) }},
-		{"AnswerByGTIN", func() { _, _ = e.cache.AnswerByGTIN(ctx, g) }},
-		{"Cached", func() { _, _, _ = e.cache.Cached(g) }},
+		{"AnswerByGTIN", func() { _, _ = e.cache.AnswerByGTIN(ctx, client.GTIN(g)) }},
+		{"Cached", func() { _, _, _ = e.cache.Cached(client.GTIN(g)) }},
 	}
 	for _, tt := range tests {
 		if n := testing.AllocsPerRun(100, tt.f); n != 0 {

@@ -232,12 +232,18 @@ func (c *Cache) Store() Store { return c.store }
 var ErrStale = errors.New("qcsdk/cache: the API's answer is older than what the cache has seen")
 
 // StatusByGTIN returns the status of the product with that GTIN. A hit
-// costs a map lookup and allocates nothing when gtin is already in its
-// 14-digit form.
-func (c *Cache) StatusByGTIN(ctx context.Context, gtin string) (*client.ProductStatus, error) {
+// costs a map lookup and allocates nothing.
+//
+// The GTIN is parsed at the edge, by client.ParseGTIN (a page's template
+// function, a handler), and passed on as it returns it. The cache checks
+// it again — for the 14-digit form, a scan of its digits that allocates
+// nothing — so that a GTIN built by conversion, malformed, is refused
+// with an error matching client.ErrInvalidInput before any lookup; other
+// forms (a GTIN-13) are put in the 14-digit one.
+func (c *Cache) StatusByGTIN(ctx context.Context, gtin client.GTIN) (*client.ProductStatus, error) {
 	// Not through AnswerByGTIN: this is the warm path of every page
 	// view, and judging staleness would read the clock a second time.
-	g, err := client.ParseGTIN(gtin)
+	g, err := client.ParseGTIN(string(gtin))
 	if err != nil {
 		return nil, err
 	}
@@ -279,8 +285,8 @@ func answerOf(e *Entry, now time.Time) Answer {
 
 // AnswerByGTIN is StatusByGTIN with when the registry last confirmed the
 // answer.
-func (c *Cache) AnswerByGTIN(ctx context.Context, gtin string) (Answer, error) {
-	g, err := client.ParseGTIN(gtin)
+func (c *Cache) AnswerByGTIN(ctx context.Context, gtin client.GTIN) (Answer, error) {
+	g, err := client.ParseGTIN(string(gtin))
 	if err != nil {
 		return Answer{}, err
 	}
@@ -298,8 +304,8 @@ func (c *Cache) AnswerByGTIN(ctx context.Context, gtin string) (Answer, error) {
 // false, it calls AnswerByGTIN with its deadline. now is the time the
 // answer was judged by (the cache's clock), so that the caller need not
 // read the clock again.
-func (c *Cache) Cached(gtin string) (a Answer, now time.Time, ok bool) {
-	g, err := client.ParseGTIN(gtin)
+func (c *Cache) Cached(gtin client.GTIN) (a Answer, now time.Time, ok bool) {
+	g, err := client.ParseGTIN(string(gtin))
 	if err != nil {
 		return Answer{}, time.Time{}, false
 	}
@@ -323,7 +329,7 @@ func (c *Cache) Cached(gtin string) (a Answer, now time.Time, ok bool) {
 // Status returns the status of a product named by any key form.
 func (c *Cache) Status(ctx context.Context, key client.ProductKey) (*client.ProductStatus, error) {
 	if key.GTIN != "" && key.USCC == "" && key.Brand == "" && key.Model == "" {
-		return c.StatusByGTIN(ctx, string(key.GTIN))
+		return c.StatusByGTIN(ctx, key.GTIN)
 	}
 	k, err := canonical(key)
 	if err != nil {

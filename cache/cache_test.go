@@ -79,11 +79,11 @@ func TestMissThenHit(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	g := string(e.demo(client.VerdictCommitted))
-	first, err := e.cache.StatusByGTIN(context.Background(), g)
+	first, err := e.cache.StatusByGTIN(context.Background(), client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := e.cache.StatusByGTIN(context.Background(), g)
+	second, err := e.cache.StatusByGTIN(context.Background(), client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestThousandConcurrentMissesMakeOneCall(t *testing.T) {
 	errs := make(chan error, 1000)
 	for range 1000 {
 		wg.Go(func() {
-			st, err := e.cache.StatusByGTIN(context.Background(), g)
+			st, err := e.cache.StatusByGTIN(context.Background(), client.GTIN(g))
 			if err == nil && st.Key.GTIN != client.GTIN(g) {
 				err = errors.New("answer for another product")
 			}
@@ -138,12 +138,12 @@ func TestACallerLeavesOnItsOwnContext(t *testing.T) {
 	g := string(e.demo(client.VerdictCommitted))
 	patient := make(chan error, 1)
 	go func() {
-		_, err := e.cache.StatusByGTIN(context.Background(), g)
+		_, err := e.cache.StatusByGTIN(context.Background(), client.GTIN(g))
 		patient <- err
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	_, err := e.cache.StatusByGTIN(ctx, g)
+	_, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("the impatient caller got %v, want its own deadline", err)
 	}
@@ -160,7 +160,7 @@ func TestStaleWhileRevalidateServesAtOnceAndRefreshesOnce(t *testing.T) {
 	e := setup(t, cache.WithTTL(time.Minute), cache.WithStaleWhileRevalidate(time.Minute))
 	g := string(e.demo(client.VerdictCommitted))
 	ctx := context.Background()
-	if _, err := e.cache.StatusByGTIN(ctx, g); err != nil {
+	if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(g)); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(90 * time.Second) // past the TTL, within the stale window
@@ -168,7 +168,7 @@ func TestStaleWhileRevalidateServesAtOnceAndRefreshesOnce(t *testing.T) {
 	// slow; the one refresh they share runs behind them.
 	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultLatency, Latency: 100 * time.Millisecond, Route: productRoute})
 	for range 50 {
-		if _, err := e.cache.StatusByGTIN(ctx, g); err != nil {
+		if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(g)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -200,13 +200,13 @@ func TestStaleIfErrorThenUnknown(t *testing.T) {
 	e := setup(t, cache.WithTTL(time.Minute), cache.WithStaleWhileRevalidate(0), cache.WithMaxStale(10*time.Minute))
 	g := string(e.demo(client.VerdictCommitted))
 	ctx := context.Background()
-	fresh, err := e.cache.StatusByGTIN(ctx, g)
+	fresh, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 503})
 	e.clock.Advance(5 * time.Minute)
-	stale, err := e.cache.StatusByGTIN(ctx, g)
+	stale, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
 	if err != nil || stale != fresh {
 		t.Fatalf("with the API down within max-stale: %v, %v; want the stored answer", stale, err)
 	}
@@ -214,7 +214,7 @@ func TestStaleIfErrorThenUnknown(t *testing.T) {
 		t.Errorf("StaleIfError = %d, want 1", s.StaleIfError)
 	}
 	e.clock.Advance(10 * time.Minute) // past TTL + max-stale
-	if _, err := e.cache.StatusByGTIN(ctx, g); !errors.Is(err, client.ErrUnavailable) {
+	if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(g)); !errors.Is(err, client.ErrUnavailable) {
 		t.Errorf("past max-stale with the API down: %v, want ErrUnavailable (a badge shows unknown)", err)
 	}
 }
@@ -225,7 +225,7 @@ func TestNotListedIsCachedBriefly(t *testing.T) {
 	g := string(e.srv.NotListedGTIN())
 	ctx := context.Background()
 	for range 3 {
-		st, err := e.cache.StatusByGTIN(ctx, g)
+		st, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
 		if err != nil || st.Listed {
 			t.Fatalf("not-listed product: %+v, %v", st, err)
 		}
@@ -234,7 +234,7 @@ func TestNotListedIsCachedBriefly(t *testing.T) {
 		t.Errorf("%d calls for three views of a not-listed product, want 1", n)
 	}
 	e.clock.Advance(61*time.Second + cache.DefaultStaleWhileRevalidate)
-	if _, err := e.cache.StatusByGTIN(ctx, g); err != nil {
+	if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(g)); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.srv.Requests(productRoute); n != 2 {
@@ -247,12 +247,12 @@ func TestExpiredEntryIsRevalidatedWithItsETag(t *testing.T) {
 	e := setup(t, cache.WithTTL(time.Minute), cache.WithStaleWhileRevalidate(0))
 	g := string(e.demo(client.VerdictCommitted))
 	ctx := context.Background()
-	first, err := e.cache.StatusByGTIN(ctx, g)
+	first, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(2 * time.Minute)
-	again, err := e.cache.StatusByGTIN(ctx, g)
+	again, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestExpiredEntryIsRevalidatedWithItsETag(t *testing.T) {
 		t.Error("a 304 should renew the entry and keep its record")
 	}
 	e.clock.Advance(30 * time.Second)
-	if _, err := e.cache.StatusByGTIN(ctx, g); err != nil || e.srv.Requests(productRoute) != 2 {
+	if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(g)); err != nil || e.srv.Requests(productRoute) != 2 {
 		t.Errorf("the renewed entry was not fresh again: %v, %d calls", err, e.srv.Requests(productRoute))
 	}
 }
@@ -315,7 +315,7 @@ func TestConcurrentMissesAreBatched(t *testing.T) {
 	for ent := range 40 {
 		p, _ := e.srv.Product(ent, 1)
 		wg.Go(func() {
-			st, err := e.cache.StatusByGTIN(context.Background(), string(p.GTIN))
+			st, err := e.cache.StatusByGTIN(context.Background(), p.GTIN)
 			if err != nil || st.Key.GTIN != p.GTIN {
 				t.Errorf("%s: %+v, %v", p.GTIN, st, err)
 			}
@@ -335,7 +335,7 @@ func TestRevokeAppliedIsNeverUndoneByAnOlderAnswer(t *testing.T) {
 	e := setup(t, cache.WithTTL(time.Minute), cache.WithStaleWhileRevalidate(0), cache.WithMaxStale(time.Hour))
 	ctx := context.Background()
 	g := string(e.demo(client.VerdictCommitted))
-	before, err := e.cache.StatusByGTIN(ctx, g)
+	before, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ func TestRevokeAppliedIsNeverUndoneByAnOlderAnswer(t *testing.T) {
 	}
 	e.clock.Advance(time.Hour)
 	now := e.clock.Now()
-	after, err := e.cache.StatusByGTIN(ctx, g)
+	after, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestRevokeAppliedIsNeverUndoneByAnOlderAnswer(t *testing.T) {
 	// revoked one.
 	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 503})
 	e.clock.Advance(5 * time.Minute)
-	stale, err := e.cache.StatusByGTIN(ctx, g)
+	stale, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +388,7 @@ func TestBadInputIsRefusedWithoutACall(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	for _, g := range []string{"", "123", "6901234567890", "abcdefghijklm"} {
-		if _, err := e.cache.StatusByGTIN(context.Background(), g); !errors.Is(err, client.ErrInvalidInput) {
+		if _, err := e.cache.StatusByGTIN(context.Background(), client.GTIN(g)); !errors.Is(err, client.ErrInvalidInput) {
 			t.Errorf("StatusByGTIN(%q) = %v, want ErrInvalidInput", g, err)
 		}
 	}
@@ -425,23 +425,23 @@ func TestLookupsDuringAndAfterClose(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	warm := string(e.demo(client.VerdictCommitted))
-	if _, err := e.cache.StatusByGTIN(ctx, warm); err != nil {
+	if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(warm)); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	for i := range 200 {
 		wg.Go(func() {
 			p, _ := e.srv.Product(20+i%20, i/20)
-			e.cache.StatusByGTIN(ctx, string(p.GTIN)) // may race Close: must not panic or hang
+			e.cache.StatusByGTIN(ctx, p.GTIN) // may race Close: must not panic or hang
 		})
 	}
 	e.cache.Close()
 	wg.Wait()
-	if _, err := e.cache.StatusByGTIN(ctx, warm); err != nil {
+	if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(warm)); err != nil {
 		t.Errorf("a stored answer after Close: %v", err)
 	}
 	p, _ := e.srv.Product(45, 3)
-	if _, err := e.cache.StatusByGTIN(ctx, string(p.GTIN)); err == nil {
+	if _, err := e.cache.StatusByGTIN(ctx, p.GTIN); err == nil {
 		t.Error("a miss after Close was answered; it needs the API, which Close has stopped")
 	}
 }
@@ -460,7 +460,7 @@ func TestStatusesOfOneMakerShareItsRecords(t *testing.T) {
 		}
 		keys = append(keys, client.ProductKey{GTIN: p.GTIN})
 	}
-	one, err := e.cache.StatusByGTIN(ctx, string(keys[0].GTIN))
+	one, err := e.cache.StatusByGTIN(ctx, keys[0].GTIN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -485,7 +485,7 @@ func TestTwoRegistriesNeverShareRecords(t *testing.T) {
 	a, b := setup(t), setup(t)
 	ctx := context.Background()
 	g := a.demo(client.VerdictCommitted)
-	st, err := a.cache.StatusByGTIN(ctx, string(g))
+	st, err := a.cache.StatusByGTIN(ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,11 +502,11 @@ func TestTwoRegistriesNeverShareRecords(t *testing.T) {
 		t.Skipf("the two sandboxes gave the change versions %d and %d; the test needs them equal", ca.Version, cb.Version)
 	}
 	a.clock.Advance(time.Hour) // past the TTL: fetch the changed status
-	sa, err := a.cache.StatusByGTIN(ctx, string(g))
+	sa, err := a.cache.StatusByGTIN(ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := b.cache.StatusByGTIN(ctx, string(g))
+	sb, err := b.cache.StatusByGTIN(ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,18 +519,18 @@ func TestCachedAnswersOnlyWithoutWaiting(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	g := string(e.demo(client.VerdictCommitted))
-	if a, _, ok := e.cache.Cached(g); ok || a.Status != nil {
+	if a, _, ok := e.cache.Cached(client.GTIN(g)); ok || a.Status != nil {
 		t.Fatalf("Cached of a cold product = %v, %v; want nothing", a.Status, ok)
 	}
 	if e.srv.Requests("") != 0 {
 		t.Fatal("Cached called the API")
 	}
-	want, err := e.cache.StatusByGTIN(context.Background(), g)
+	want, err := e.cache.StatusByGTIN(context.Background(), client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
 	fetched := e.clock.Now()
-	a, now, ok := e.cache.Cached(g)
+	a, now, ok := e.cache.Cached(client.GTIN(g))
 	if !ok || a.Status != want || !now.Equal(e.clock.Now()) {
 		t.Fatalf("Cached of a warm product = %v, %v, %v; want it, at the cache's time", a.Status, now, ok)
 	}
@@ -543,7 +543,7 @@ func TestCachedAnswersOnlyWithoutWaiting(t *testing.T) {
 	// Past its TTL, within the stale-while-revalidate window: answered
 	// stale, and one refresh starts.
 	e.clock.Advance(cache.DefaultTTL + time.Second)
-	a, _, ok = e.cache.Cached(g)
+	a, _, ok = e.cache.Cached(client.GTIN(g))
 	if !ok {
 		t.Fatal("Cached did not answer within the stale-while-revalidate window")
 	}
@@ -560,7 +560,7 @@ func TestCachedAnswersOnlyWithoutWaiting(t *testing.T) {
 	// Past the window: no answer, and no call either.
 	e.clock.Advance(cache.DefaultStaleWhileRevalidate + time.Hour)
 	calls := e.srv.Requests(productRoute)
-	if _, _, ok := e.cache.Cached(g); ok {
+	if _, _, ok := e.cache.Cached(client.GTIN(g)); ok {
 		t.Error("Cached answered past the stale-while-revalidate window")
 	}
 	if n := e.srv.Requests(productRoute); n != calls {
@@ -576,12 +576,12 @@ func TestAStaleAnswerSaysWhenItWasConfirmed(t *testing.T) {
 	e := setup(t)
 	g := e.demo(client.VerdictCommitted)
 	fetched := e.clock.Now()
-	if _, err := e.cache.StatusByGTIN(context.Background(), string(g)); err != nil {
+	if _, err := e.cache.StatusByGTIN(context.Background(), g); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(cache.DefaultTTL + cache.DefaultStaleWhileRevalidate + time.Minute)
 	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 500})
-	a, err := e.cache.AnswerByGTIN(context.Background(), string(g))
+	a, err := e.cache.AnswerByGTIN(context.Background(), g)
 	if err != nil || a.Status == nil {
 		t.Fatalf("AnswerByGTIN in an outage = %v, %v; want the stale answer", a.Status, err)
 	}

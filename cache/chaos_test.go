@@ -144,7 +144,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	chk := newChaosChecker(hist, seed)
 	for i, w := range webs {
 		for _, g := range gtins {
-			st, err := w.cache.StatusByGTIN(ctx, string(g))
+			st, err := w.cache.StatusByGTIN(ctx, g)
 			chk.read(i, g, st, err)
 			if err != nil {
 				t.Fatalf("server %d, warm lookup of %s: %v", i, g, err)
@@ -172,7 +172,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 				}
 				g := gtins[n%len(gtins)]
 				lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-				st, err := w.cache.StatusByGTIN(lctx, string(g))
+				st, err := w.cache.StatusByGTIN(lctx, g)
 				cancel()
 				chk.read(i, g, st, err)
 			}
@@ -371,7 +371,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 			for len(pending) > 0 && time.Since(healed) < giveUp {
 				pending = slices.DeleteFunc(pending, func(g client.GTIN) bool {
 					lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-					st, err := w.cache.StatusByGTIN(lctx, string(g))
+					st, err := w.cache.StatusByGTIN(lctx, g)
 					cancel()
 					chk.read(i, g, st, err)
 					if err != nil {
@@ -403,7 +403,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	for round := range 3 {
 		for i, w := range webs {
 			for _, g := range gtins {
-				st, err := w.cache.StatusByGTIN(ctx, string(g))
+				st, err := w.cache.StatusByGTIN(ctx, g)
 				chk.read(i, g, st, err)
 				switch {
 				case err != nil:

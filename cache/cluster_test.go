@@ -70,7 +70,7 @@ func watch(t *testing.T, nodes []*cache.Cache, gtins []client.GTIN) (stop func()
 				default:
 				}
 				g := gtins[n%len(gtins)]
-				st, err := c.StatusByGTIN(context.Background(), string(g))
+				st, err := c.StatusByGTIN(context.Background(), g)
 				if err != nil {
 					t.Errorf("server %d, %s: %v", i, g, err)
 					continue
@@ -107,7 +107,7 @@ func TestFleetOnARedisClusterRidesOutAFailover(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range nodes {
 		for _, g := range gtins {
-			if _, err := c.StatusByGTIN(ctx, string(g)); err != nil {
+			if _, err := c.StatusByGTIN(ctx, g); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -120,7 +120,7 @@ func TestFleetOnARedisClusterRidesOutAFailover(t *testing.T) {
 	cl.WaitHealthy(t)
 	t.Logf("master %s killed; a replica took over", victim)
 
-	st, err := nodes[0].StatusByGTIN(ctx, string(gtins[0]))
+	st, err := nodes[0].StatusByGTIN(ctx, gtins[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,14 +144,14 @@ func TestFleetOnAClusterWithAMasterDownAndNoReplica(t *testing.T) {
 	ctx := context.Background()
 	demo := srv.Demo()
 	warm := demo[0].GTIN
-	if _, err := c.StatusByGTIN(ctx, string(warm)); err != nil {
+	if _, err := c.StatusByGTIN(ctx, warm); err != nil {
 		t.Fatal(err)
 	}
 	cl.Kill(cl.Masters()[0])
 	before := c.Stats().Upstream
 	for round := range 2 {
 		for _, d := range demo {
-			st, err := c.StatusByGTIN(ctx, string(d.GTIN))
+			st, err := c.StatusByGTIN(ctx, d.GTIN)
 			if err != nil {
 				t.Fatalf("round %d, %s with a master down: %v", round, d.GTIN, err)
 			}
@@ -236,7 +236,7 @@ func TestFleetOnAClusterWhileItReshards(t *testing.T) {
 	view := func() {
 		for i, c := range nodes {
 			for _, g := range gtins {
-				if _, err := c.StatusByGTIN(ctx, string(g)); err != nil {
+				if _, err := c.StatusByGTIN(ctx, g); err != nil {
 					t.Errorf("server %d, %s while resharding: %v", i, g, err)
 				}
 			}
@@ -244,7 +244,7 @@ func TestFleetOnAClusterWhileItReshards(t *testing.T) {
 	}
 	view()
 	// A stamp, so that the stamps hash has a key to move.
-	st, err := nodes[0].StatusByGTIN(ctx, string(gtins[1]))
+	st, err := nodes[0].StatusByGTIN(ctx, gtins[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestFleetOnAClusterWhileItReshards(t *testing.T) {
 		}
 	}
 
-	st, err = nodes[0].StatusByGTIN(ctx, string(gtins[0]))
+	st, err = nodes[0].StatusByGTIN(ctx, gtins[0])
 	if err != nil {
 		t.Fatal(err)
 	}

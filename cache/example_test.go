@@ -47,7 +47,7 @@ func Example() {
 	ctx := context.Background()
 	gtin := string(sb.Demo()[0].GTIN)
 	for range 3 {
-		st, err := qc.StatusByGTIN(ctx, gtin)
+		st, err := qc.StatusByGTIN(ctx, client.GTIN(gtin))
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func ExampleFollow() {
 	defer func() { cancel(); <-done }()
 
 	gtin := string(sb.Demo()[0].GTIN)
-	st, err := qc.StatusByGTIN(ctx, gtin)
+	st, err := qc.StatusByGTIN(ctx, client.GTIN(gtin))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func ExampleFollow() {
 	ev := <-applied // the example waits for it; a product page would not
 	fmt.Println("event:", ev.Type)
 
-	st, err = qc.StatusByGTIN(ctx, gtin)
+	st, err = qc.StatusByGTIN(ctx, client.GTIN(gtin))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func ExampleCache_Enterprise() {
 	defer qc.Close()
 	ctx := context.Background()
 
-	st, err := qc.StatusByGTIN(ctx, string(sb.Demo()[0].GTIN))
+	st, err := qc.StatusByGTIN(ctx, sb.Demo()[0].GTIN)
 	if err != nil {
 		log.Fatal(err)
 	}

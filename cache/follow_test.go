@@ -84,7 +84,7 @@ func TestFollowAppliesChanges(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	committed := string(e.demo(client.VerdictCommitted))
-	st, err := e.cache.StatusByGTIN(ctx, committed)
+	st, err := e.cache.StatusByGTIN(ctx, client.GTIN(committed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestFollowAppliesChanges(t *testing.T) {
 	if ev := f.next(t); ev.Type != client.EventInspectionPublished {
 		t.Fatalf("applied %s, want inspection.published", ev.Type)
 	}
-	got, err := e.cache.StatusByGTIN(ctx, committed)
+	got, err := e.cache.StatusByGTIN(ctx, client.GTIN(committed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestFollowAppliesChanges(t *testing.T) {
 	}
 	f.next(t)
 	for range 3 {
-		got, _ = e.cache.StatusByGTIN(ctx, committed)
+		got, _ = e.cache.StatusByGTIN(ctx, client.GTIN(committed))
 		if d := client.Decide(got, time.Now(), 0); d.Verdict != client.VerdictWithdrawn {
 			t.Errorf("after the revocation was pushed: %s, want withdrawn", d.Verdict)
 		}
@@ -134,7 +134,7 @@ func TestFollowResumesFromItsCursorAfterARestart(t *testing.T) {
 	ctx := context.Background()
 	var ids []string
 	for _, d := range e.srv.Demo()[:4] {
-		st, err := e.cache.StatusByGTIN(ctx, string(d.GTIN))
+		st, err := e.cache.StatusByGTIN(ctx, d.GTIN)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +210,7 @@ func TestWebhookPushesApplyLikeTheFeed(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	g := string(e.demo(client.VerdictCommitted))
-	st, err := e.cache.StatusByGTIN(ctx, g)
+	st, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestWebhookPushesApplyLikeTheFeed(t *testing.T) {
 	// The push is learnt of by the real clock, which the cache's must
 	// pass for its next answer to postdate it.
 	e.clock.Advance(time.Hour)
-	got, _ := e.cache.StatusByGTIN(ctx, g)
+	got, _ := e.cache.StatusByGTIN(ctx, client.GTIN(g))
 	if d := client.Decide(got, time.Now(), 0); d.Verdict != client.VerdictWithdrawn {
 		t.Errorf("after the pushed revocation: %s, want withdrawn", d.Verdict)
 	}

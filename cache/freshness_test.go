@@ -34,7 +34,7 @@ func awaitVerdict(t *testing.T, c *cache.Cache, g client.GTIN, want client.Verdi
 	defer tick.Stop()
 	var got client.Verdict
 	for {
-		st, err := c.StatusByGTIN(context.Background(), string(g))
+		st, err := c.StatusByGTIN(context.Background(), g)
 		if err == nil {
 			if got = client.Decide(st, time.Now(), 0).Verdict; got == want {
 				return
@@ -68,7 +68,7 @@ func TestFollowRecoversFromARejectedCursor(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	g := e.demo(client.VerdictCommitted)
-	st, err := e.cache.StatusByGTIN(ctx, string(g))
+	st, err := e.cache.StatusByGTIN(ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestAChangeReachesEntriesWhoseIndexWriteFailed(t *testing.T) {
 
 	ctx := context.Background()
 	g := demoGTIN(t, srv, client.VerdictCommitted)
-	st, err := c.StatusByGTIN(ctx, string(g))
+	st, err := c.StatusByGTIN(ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestAPartitionedServerNeverGoesBackwardsWhenItHeals(t *testing.T) {
 
 	// B puts the committed answer in Redis, fresh for minutes.
 	g := demoGTIN(t, srv, client.VerdictCommitted)
-	st, err := b.cache.StatusByGTIN(ctx, string(g))
+	st, err := b.cache.StatusByGTIN(ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestAPartitionedServerNeverGoesBackwardsWhenItHeals(t *testing.T) {
 	}
 	// A, cut off, asks the API and shows the revocation.
 	awaitVerdict(t, a.cache, g, client.VerdictWithdrawn, 10*time.Second)
-	revoked, err := a.cache.StatusByGTIN(ctx, string(g))
+	revoked, err := a.cache.StatusByGTIN(ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestAPartitionedServerNeverGoesBackwardsWhenItHeals(t *testing.T) {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
-		st, err := a.cache.StatusByGTIN(ctx, string(g))
+		st, err := a.cache.StatusByGTIN(ctx, g)
 		if err == nil && st.Version < revoked.Version {
 			t.Fatalf("after the link healed, A went back from version %d to %d (%s)",
 				revoked.Version, st.Version, client.Decide(st, time.Now(), 0).Verdict)
@@ -466,7 +466,7 @@ func TestWhatAServerLearnsCutOffSurvivesEviction(t *testing.T) {
 
 	g := demoGTIN(t, srv, client.VerdictCommitted)
 	others := []client.GTIN{demoGTIN(t, srv, client.VerdictInspectionFailed), demoGTIN(t, srv, client.VerdictWithdrawn)}
-	st, err := b.cache.StatusByGTIN(ctx, string(g))
+	st, err := b.cache.StatusByGTIN(ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,11 +475,11 @@ func TestWhatAServerLearnsCutOffSurvivesEviction(t *testing.T) {
 		t.Fatal(err)
 	}
 	awaitVerdict(t, a.cache, g, client.VerdictWithdrawn, 10*time.Second)
-	revoked, _ := a.cache.StatusByGTIN(ctx, string(g))
+	revoked, _ := a.cache.StatusByGTIN(ctx, g)
 	// Views of other products while cut off: Redis fails, and A stops
 	// asking it for a while (its breaker opens); each evicts the last.
 	for i := range 4 {
-		if _, err := a.cache.StatusByGTIN(ctx, string(others[i%2])); err != nil {
+		if _, err := a.cache.StatusByGTIN(ctx, others[i%2]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -494,7 +494,7 @@ func TestWhatAServerLearnsCutOffSurvivesEviction(t *testing.T) {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for i := 0; ; i++ {
-		if _, err := a.cache.StatusByGTIN(ctx, string(others[i%2])); err != nil {
+		if _, err := a.cache.StatusByGTIN(ctx, others[i%2]); err != nil {
 			t.Fatal(err)
 		}
 		if s := a.tiered.Stats(); s.Lost > 0 && !s.SharedDown {
@@ -505,7 +505,7 @@ func TestWhatAServerLearnsCutOffSurvivesEviction(t *testing.T) {
 		}
 		<-tick.C
 	}
-	if got, err := a.cache.StatusByGTIN(ctx, string(g)); err != nil || got.Version < revoked.Version {
+	if got, err := a.cache.StatusByGTIN(ctx, g); err != nil || got.Version < revoked.Version {
 		t.Fatalf("after the link healed, A shows %s at %+v (%v); it had shown version %d", g, got, err, revoked.Version)
 	}
 	if e, _ := b.shared.Get(ctx, string(g)); e == nil || e.Version < revoked.Version {
@@ -536,7 +536,7 @@ func TestFollowRecoversFromAnExpiredCursor(t *testing.T) {
 	var cmts []string
 	var gtins []client.GTIN
 	for _, d := range srv.Demo() {
-		if st, err := c.StatusByGTIN(ctx, string(d.GTIN)); err == nil && st.Commitment != nil && st.Commitment.Status == client.CommitmentActive {
+		if st, err := c.StatusByGTIN(ctx, d.GTIN); err == nil && st.Commitment != nil && st.Commitment.Status == client.CommitmentActive {
 			cmts, gtins = append(cmts, st.Commitment.ID), append(gtins, d.GTIN)
 		}
 	}

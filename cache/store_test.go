@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -72,7 +73,7 @@ func TestAStoreOfYourOwnTakesTheFastPath(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			first, err := c.StatusByGTIN(ctx, g)
+			first, err := c.StatusByGTIN(ctx, client.GTIN(g))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +81,7 @@ func TestAStoreOfYourOwnTakesTheFastPath(t *testing.T) {
 			const hits = 50
 			start := clk.reads.Load()
 			for range hits {
-				st, err := c.StatusByGTIN(ctx, g)
+				st, err := c.StatusByGTIN(ctx, client.GTIN(g))
 				if err != nil || st != first {
 					t.Fatalf("warm hit = %p, %v; want the cached %p", st, err, first)
 				}
@@ -110,5 +111,39 @@ func TestMaxEntriesWithAStoreOfYourOwnIsAnError(t *testing.T) {
 	_, err = cache.New(api, cache.WithStore(mem), cache.WithMaxEntries(10))
 	if err == nil || !strings.Contains(err.Error(), "WithMaxEntries") {
 		t.Fatalf("New(WithStore, WithMaxEntries) = %v, want an error naming WithMaxEntries", err)
+	}
+}
+
+// The cache takes a client.GTIN, parsed at the edge, and checks it: one in
+// another form (a GTIN-13) finds the status cached under the 14-digit
+// form, and one built by conversion that only looks canonical (a wrong
+// check digit) is refused before any lookup or call.
+func TestAGTINIsParsedOnceAtTheEdge(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	g := e.demo(client.VerdictCommitted)
+	want, err := e.cache.StatusByGTIN(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := client.GTIN(strings.TrimLeft(string(g), "0")) // the GTIN-13 form
+	if got, err := e.cache.StatusByGTIN(ctx, short); err != nil || got != want {
+		t.Errorf("StatusByGTIN(%s) = %p, %v; want the status cached under %s", short, got, err, g)
+	}
+	before := e.cache.Stats().Upstream
+	bad := g[:13] + client.GTIN(rune('0'+(g[13]-'0'+1)%10))
+	for name, lookup := range map[string]func() error{
+		"StatusByGTIN": func() error { _, err := e.cache.StatusByGTIN(ctx, bad); return err },
+		"AnswerByGTIN": func() error { _, err := e.cache.AnswerByGTIN(ctx, bad); return err },
+	} {
+		if err := lookup(); !errors.Is(err, client.ErrInvalidInput) {
+			t.Errorf("%s(%s, a wrong check digit) = %v; want ErrInvalidInput", name, bad, err)
+		}
+	}
+	if _, _, ok := e.cache.Cached(bad); ok {
+		t.Errorf("Cached(%s) answered", bad)
+	}
+	if n := e.cache.Stats().Upstream - before; n != 0 {
+		t.Errorf("%d API calls for a malformed GTIN, want none", n)
 	}
 }

@@ -18,7 +18,7 @@ import (
 func makerOf(t *testing.T, e *env, i int) (id string, uscc client.USCC) {
 	t.Helper()
 	d := e.srv.Demo()[i]
-	st, err := e.qc.StatusByGTIN(t.Context(), string(d.GTIN))
+	st, err := e.qc.StatusByGTIN(t.Context(), d.GTIN)
 	if err != nil {
 		t.Fatal(err)
 	}

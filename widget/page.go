@@ -45,7 +45,7 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 	p := &Page{w: w, ctx: pctx, cancel: cancel}
 	keys := make([]client.ProductKey, 0, len(gtins))
 	for _, g := range gtins {
-		if _, _, ok := w.qc.Cached(gtinString(g)); ok {
+		if _, _, ok := w.qc.Cached(client.GTIN(gtinString(g))); ok {
 			continue
 		}
 		if v, err := client.ParseGTIN(gtinString(g)); err == nil {

@@ -314,7 +314,7 @@ func (w *Widget) status(ctx context.Context, gtin string, v *verdict) error {
 // low priority, so that the public never spends what the platform's own
 // pages need; a warm one costs nothing more.
 func (w *Widget) statusFor(ctx context.Context, gtin string, public *http.Request, v *verdict) error {
-	a, now, ok := w.qc.Cached(gtin)
+	a, now, ok := w.qc.Cached(client.GTIN(gtin))
 	if !ok {
 		return w.lookup(ctx, gtin, public, now, v)
 	}
@@ -347,7 +347,7 @@ func (w *Widget) lookup(ctx context.Context, gtin string, public *http.Request, 
 		ctx = client.WithPriority(ctx, client.PriorityLow)
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
-	a, err := w.qc.AnswerByGTIN(ctx, gtin)
+	a, err := w.qc.AnswerByGTIN(ctx, client.GTIN(gtin))
 	cancel()
 	if err != nil {
 		w.unknown(v)

@@ -166,7 +166,7 @@ func (s *pageStream) warmUp(ctx context.Context, st *stack) error {
 	}
 	var keys []client.ProductKey
 	for _, g := range st.gtins[:s.warmPages*s.badges] {
-		if _, _, ok := st.qc.Cached(string(g)); !ok {
+		if _, _, ok := st.qc.Cached(g); !ok {
 			keys = append(keys, client.ProductKey{GTIN: g})
 		}
 	}

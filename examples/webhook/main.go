@@ -125,7 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// a bare status (401, 400, 413) and nothing more.
 	mux.Handle("POST /webhook", cache.WebhookHandler(store, client.WebhookVerifier{Secrets: []string{*secret}}))
 	mux.HandleFunc("GET /status/{gtin}", func(w http.ResponseWriter, r *http.Request) {
-		st, err := qc.StatusByGTIN(r.Context(), r.PathValue("gtin"))
+		st, err := qc.StatusByGTIN(r.Context(), client.GTIN(r.PathValue("gtin")))
 		w.Header().Set("Content-Type", "application/json")
 		if err != nil {
 			code := http.StatusBadGateway
