@@ -69,7 +69,14 @@ func wakeups() (int64, error) {
 }
 
 // idleSeconds is how long each idle window the child measures lasts.
-const idleSeconds = 3
+const idleSeconds = 2
+
+// idleWindows is how many windows the child measures on each side, keeping
+// the quietest: a cost of ours recurs in every window, while the runtime's
+// occasional work (a scavenger pass, a forced GC, sysmon waking from its
+// long sleep) lands in some windows and not others, and its spikes (20 to
+// 40 wake-ups in one window) would otherwise hide a 10 Hz timer.
+const idleWindows = 2
 
 // TestIdleCacheCostsNothing runs a child process that builds a cache and
 // a widget, warms them every way a platform uses them, and then serves
@@ -78,7 +85,7 @@ const idleSeconds = 3
 // ours is left. A child, so that the other tests of this process do not
 // count; CPU ticks, so that a busy goroutine shows (a 1 ms ticker costs
 // about 3 % of a core); context switches, so that any timer of ours shows,
-// however cheap (a 10 Hz one would add 30 in the window).
+// however cheap (a 10 Hz one would add 20 in each window).
 func TestIdleCacheCostsNothing(t *testing.T) {
 	if os.Getenv("QCSDK_IDLE_CHILD") == "1" {
 		idleChild(t)
@@ -110,6 +117,17 @@ func TestIdleCacheCostsNothing(t *testing.T) {
 	if woken > closed+15 {
 		t.Errorf("an idle cache and widget woke %d times in %d s, against %d once closed; want no more than the runtime's own", woken, idleSeconds, closed)
 	}
+}
+
+// quietest measures idleWindows windows and returns the fewest CPU ticks and
+// wake-ups any of them saw.
+func quietest(t *testing.T) (ticks, woken int64) {
+	ticks, woken = idleWindow(t)
+	for range idleWindows - 1 {
+		tk, wk := idleWindow(t)
+		ticks, woken = min(ticks, tk), min(woken, wk)
+	}
+	return ticks, woken
 }
 
 // idleWindow measures the CPU ticks and wake-ups of an idle window.
@@ -151,7 +169,10 @@ func idleChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := widget.New(c)
+	// A render budget no machine misses: the warm-up is what this child is
+	// for, and a cold page under -race on a loaded machine may need more
+	// than the default 50 ms.
+	w, err := widget.New(c, widget.WithRenderTimeout(time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,8 +205,8 @@ func idleChild(t *testing.T) {
 	// so that the windows measure a settled process.
 	debug.FreeOSMemory()
 	time.Sleep(time.Second) // settling, not a synchronisation
-	ticks, woken := idleWindow(t)
+	ticks, woken := quietest(t)
 	c.Close()
-	_, closed := idleWindow(t)
+	_, closed := quietest(t)
 	fmt.Printf("idle: %d ticks, %d wakeups; closed: %d wakeups\n", ticks, woken, closed)
 }
