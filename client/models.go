@@ -1,6 +1,10 @@
 package client
 
-import "time"
+import (
+	"time"
+
+	"github.com/qualitycommit/qcsdk/internal/locale"
+)
 
 // Text is a piece of registry text in the two languages the regulator
 // publishes. ZH is always present; EN is empty when the regulator published
@@ -10,10 +14,12 @@ type Text struct {
 	EN string `json:"en,omitempty"`
 }
 
-// In returns the text for a locale tag such as "en" or "zh-CN", falling back
-// to Chinese, the registry's language of record, when there is no English.
-func (t Text) In(locale string) string {
-	if t.EN != "" && len(locale) >= 2 && (locale[0] == 'e' || locale[0] == 'E') && (locale[1] == 'n' || locale[1] == 'N') {
+// In returns the text for a BCP 47 tag: English for any English tag ("en",
+// "en-AU"), Chinese, the registry's language of record, for every other
+// tag and when there is no English. Every package of the SDK reads tags
+// this one way.
+func (t Text) In(tag string) string {
+	if t.EN != "" && locale.Of(tag) == locale.EN {
 		return t.EN
 	}
 	return t.ZH

@@ -11,6 +11,15 @@
 //	{{ qcBadge .GTIN }}
 //	{{ qcBadge .GTIN "en" "dark" "compact" }}
 //
+// A locale is any BCP 47 tag, read as every package of the SDK reads it
+// (ParseLocale): en-AU is English; zh-Hans-CN, zh-SG, zh-TW and zh-HK are
+// Chinese, the registry's language, as is a language it does not publish.
+// A template call given what it cannot use — a GTIN that is an int, or
+// malformed; a look word it does not know — renders what it can (the
+// unknown badge; the widget's look), logs the mistake once (WithLogger)
+// and counts it (Stats.TemplateMisuses); WithStrictTemplates makes it an
+// error of the template's execution, for a platform's tests.
+//
 // # What a badge says
 //
 // The verdict comes from client.Decide, the one rule every part of the SDK

@@ -192,11 +192,15 @@ func (w *Widget) renderJSONLD(v *verdict, look Look) string {
 // Each call waits for the API at most the render timeout.
 func (w *Widget) FuncMap() template.FuncMap {
 	return template.FuncMap{
-		"qcBadge": func(gtin any, opts ...string) template.HTML {
-			return w.Badge(context.Background(), gtinString(gtin), w.parseLook(opts))
+		"qcBadge": func(gtin any, opts ...string) (template.HTML, error) {
+			g, gerr := w.templateGTIN("qcBadge", gtin)
+			look, lerr := w.templateLook("qcBadge", opts)
+			return templateHTML(string(w.Badge(context.Background(), g, look)), gerr, lerr)
 		},
-		"qcJSONLD": func(gtin any, opts ...string) template.HTML {
-			return w.JSONLD(context.Background(), gtinString(gtin), w.parseLook(opts))
+		"qcJSONLD": func(gtin any, opts ...string) (template.HTML, error) {
+			g, gerr := w.templateGTIN("qcJSONLD", gtin)
+			look, lerr := w.templateLook("qcJSONLD", opts)
+			return templateHTML(string(w.JSONLD(context.Background(), g, look)), gerr, lerr)
 		},
 		"qcStyle": func(nonce ...string) template.HTML {
 			if len(nonce) > 0 {
@@ -205,40 +209,4 @@ func (w *Widget) FuncMap() template.FuncMap {
 			return StyleTag("")
 		},
 	}
-}
-
-// gtinString accepts a GTIN as a string, a client.GTIN or anything that
-// prints as one.
-func gtinString(v any) string {
-	switch g := v.(type) {
-	case string:
-		return g
-	case client.GTIN:
-		return string(g)
-	case interface{ String() string }:
-		return g.String()
-	}
-	return ""
-}
-
-// parseLook reads a template's look words over the widget's default.
-func (w *Widget) parseLook(opts []string) Look {
-	l := w.look
-	for _, o := range opts {
-		switch strings.ToLower(strings.TrimSpace(o)) {
-		case "zh", "zh-cn", "zh-hans":
-			l.Locale = LocaleZH
-		case "en", "en-us", "en-gb":
-			l.Locale = LocaleEN
-		case "light":
-			l.Theme = ThemeLight
-		case "dark":
-			l.Theme = ThemeDark
-		case "full":
-			l.Size = SizeFull
-		case "compact":
-			l.Size = SizeCompact
-		}
-	}
-	return l
 }

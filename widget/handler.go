@@ -203,18 +203,17 @@ func (w *Widget) serveBadge(rw http.ResponseWriter, r *http.Request) {
 func (w *Widget) lookFromRequest(r *http.Request) (look Look, vary bool, err error) {
 	look = w.look
 	q := r.URL.Query()
-	switch v := strings.ToLower(q.Get("locale")); v {
-	case "":
+	if v := q.Get("locale"); v != "" {
+		l, err := ParseLocale(v)
+		if err != nil {
+			return look, vary, errors.New("locale must be a BCP 47 tag, such as zh-CN or en")
+		}
+		look.Locale = l
+	} else {
 		if al := r.Header.Get("Accept-Language"); al != "" {
 			look.Locale = LocaleFromAcceptLanguage(al)
 		}
 		vary = true
-	case "zh", "zh-cn", "zh-hans":
-		look.Locale = LocaleZH
-	case "en", "en-us", "en-gb":
-		look.Locale = LocaleEN
-	default:
-		return look, vary, errors.New("locale must be zh-CN or en")
 	}
 	switch q.Get("theme") {
 	case "":

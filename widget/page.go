@@ -38,17 +38,18 @@ type Page struct {
 
 // Page starts a page view: its deadline is the render timeout from now,
 // or ctx's if that comes first, and the products in gtins (strings or
-// client.GTINs; malformed ones are skipped) are looked up together before
+// client.GTINs; malformed ones are skipped, and logged as Badge's are) are looked up together before
 // it returns. Close it when the page is written.
 func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 	pctx, cancel := context.WithDeadline(ctx, time.Now().Add(w.timeout))
 	p := &Page{w: w, ctx: pctx, cancel: cancel}
 	keys := make([]client.ProductKey, 0, len(gtins))
 	for _, g := range gtins {
-		if _, _, ok := w.qc.Cached(client.GTIN(gtinString(g))); ok {
+		s, _ := w.templateGTIN("Page", g)
+		if _, _, ok := w.qc.Cached(client.GTIN(s)); ok {
 			continue
 		}
-		if v, err := client.ParseGTIN(gtinString(g)); err == nil {
+		if v, err := client.ParseGTIN(s); err == nil {
 			keys = append(keys, client.ProductKey{GTIN: v})
 		}
 	}
@@ -110,16 +111,25 @@ func (p *Page) verdict(gtin string, v *verdict) {
 func (p *Page) Close() { p.cancel() }
 
 // Badge renders a product's badge as HTML, in the widget's look or in the
-// one the words in opts name ("zh"/"en", "light"/"dark", "full"/"compact").
-func (p *Page) Badge(gtin any, opts ...string) template.HTML {
+// one the words in opts name: a locale ("zh-CN", "en", any BCP 47 tag),
+// "light" or "dark", "full" or "compact". gtin is a string, a client.GTIN
+// or a fmt.Stringer. Anything else, a malformed GTIN or an unknown word
+// renders what it can and is logged once; the error is not nil only under
+// WithStrictTemplates.
+func (p *Page) Badge(gtin any, opts ...string) (template.HTML, error) {
+	g, gerr := p.w.templateGTIN("Badge", gtin)
+	look, lerr := p.w.templateLook("Badge", opts)
 	var v verdict
-	p.verdict(gtinString(gtin), &v)
-	return template.HTML(p.w.prepared(kindHTML, &v, p.w.parseLook(opts), p.w.renderHTML))
+	p.verdict(g, &v)
+	return templateHTML(p.w.prepared(kindHTML, &v, look, p.w.renderHTML), gerr, lerr)
 }
 
-// JSONLD renders a product's schema.org JSON-LD, for the page's head.
-func (p *Page) JSONLD(gtin any, opts ...string) template.HTML {
+// JSONLD renders a product's schema.org JSON-LD, for the page's head,
+// reading its arguments as Badge does.
+func (p *Page) JSONLD(gtin any, opts ...string) (template.HTML, error) {
+	g, gerr := p.w.templateGTIN("JSONLD", gtin)
+	look, lerr := p.w.templateLook("JSONLD", opts)
 	var v verdict
-	p.verdict(gtinString(gtin), &v)
-	return template.HTML(p.w.prepared(kindJSONLD, &v, p.w.parseLook(opts), p.w.renderJSONLD))
+	p.verdict(g, &v)
+	return templateHTML(p.w.prepared(kindJSONLD, &v, look, p.w.renderJSONLD), gerr, lerr)
 }

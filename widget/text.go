@@ -1,10 +1,10 @@
 package widget
 
 import (
-	"strings"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/locale"
 )
 
 // Locale is the language a badge speaks: LocaleZH (the default) or
@@ -12,79 +12,27 @@ import (
 type Locale uint8
 
 const (
-	LocaleZH Locale = iota // zh-CN
-	LocaleEN               // en
+	LocaleZH = Locale(locale.ZH) // zh-CN
+	LocaleEN = Locale(locale.EN) // en
 )
 
 // String is the locale's BCP 47 tag.
-func (l Locale) String() string {
-	if l == LocaleEN {
-		return "en"
-	}
-	return "zh-CN"
-}
+func (l Locale) String() string { return locale.Tag(l).String() }
 
-// ParseLocale reads a BCP 47 tag: "en…" is English, anything else
-// Chinese.
-func ParseLocale(tag string) Locale {
-	tag = strings.TrimSpace(tag)
-	if len(tag) >= 2 && strings.EqualFold(tag[:2], "en") {
-		return LocaleEN
-	}
-	return LocaleZH
+// ParseLocale reads a BCP 47 tag the way every package of the SDK does
+// (client.Text.In too): any English tag ("en-AU") is LocaleEN; Chinese in
+// any script or region, and any language the registry does not publish, is
+// LocaleZH. A string that is not a tag at all is LocaleZH and an error.
+func ParseLocale(tag string) (Locale, error) {
+	l, err := locale.Parse(tag)
+	return Locale(l), err
 }
 
 // LocaleFromAcceptLanguage picks the locale a browser prefers from an
-// Accept-Language header: the first of zh or en it names with a non-zero
-// weight, zh-CN when it names neither.
+// Accept-Language header, by its weights; zh-CN when it names neither
+// language, or cannot be read.
 func LocaleFromAcceptLanguage(header string) Locale {
-	best, bestQ := LocaleZH, -1.0
-	for part := range strings.SplitSeq(header, ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			q = parseQ(v)
-		}
-		if q <= 0 || len(tag) < 2 {
-			continue
-		}
-		var l Locale
-		switch strings.ToLower(tag[:2]) {
-		case "zh":
-			l = LocaleZH
-		case "en":
-			l = LocaleEN
-		default:
-			continue
-		}
-		if q > bestQ {
-			best, bestQ = l, q
-		}
-	}
-	return best
-}
-
-// parseQ reads a quality value ("0.8"); anything malformed is 0.
-func parseQ(s string) float64 {
-	var q float64
-	var scale float64 = 1
-	seenDot := false
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '.' && !seenDot:
-			seenDot = true
-		case c >= '0' && c <= '9':
-			if seenDot {
-				scale /= 10
-				q += float64(c-'0') * scale
-			} else {
-				q = q*10 + float64(c-'0')
-			}
-		default:
-			return 0
-		}
-	}
-	return min(q, 1)
+	return Locale(locale.FromAcceptLanguage(header))
 }
 
 // words are a badge's texts in one locale.

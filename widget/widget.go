@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"html/template"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -78,6 +79,9 @@ type Widget struct {
 	shared        [2]renderSlots // not listed, unknown
 
 	adm admission // the badge endpoint's lookup limits
+
+	logger *slog.Logger // nil: slog.Default()
+	misuse misuses      // of the template calls
 }
 
 // renderSlots holds one status's decision and renderings, a slot per kind
@@ -186,7 +190,7 @@ func WithCatalogue(in func(client.GTIN) bool) Option {
 	}
 }
 
-// Stats counts what the widget refused.
+// Stats counts what the widget refused, and the template mistakes it saw.
 type Stats struct {
 	// BadgesRefused counts requests to the badge endpoint for a product
 	// outside the catalogue (WithCatalogue), answered 404 without a lookup.
@@ -199,6 +203,9 @@ type Stats struct {
 	// rest over the overall one.
 	BadgesThrottled          int64
 	BadgesThrottledByAddress int64
+	// TemplateMisuses counts template calls given something they could
+	// not use (see ErrTemplateMisuse).
+	TemplateMisuses int64
 }
 
 // Stats reads the counters.
@@ -207,6 +214,7 @@ func (w *Widget) Stats() Stats {
 		BadgesRefused:            w.badgesRefused.Load(),
 		BadgesThrottled:          w.adm.throttled.Load(),
 		BadgesThrottledByAddress: w.adm.byAddress.Load(),
+		TemplateMisuses:          w.misuse.count.Load(),
 	}
 }
 

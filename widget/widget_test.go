@@ -391,7 +391,7 @@ func TestAPageWhoseBudgetIsSpentAsksNoOne(t *testing.T) {
 	cancel() // the shopper has gone, or the budget ran out
 	before := e.srv.Requests("GET /v1/products/{gtin}") + e.srv.Requests("POST /v1/products/batch")
 	for _, d := range demo {
-		if b := string(page.Badge(d.GTIN)); !strings.Contains(b, "qcb-unknown") {
+		if b, _ := page.Badge(d.GTIN); !strings.Contains(string(b), "qcb-unknown") {
 			t.Errorf("%s with the page's budget spent: %s; want the neutral badge", d.GTIN, b)
 		}
 	}
@@ -417,7 +417,7 @@ func TestAPageWhoseLookupsFailDoesNotAskBadgeByBadge(t *testing.T) {
 	page := e.w.Page(ctx, gtins...)
 	defer page.Close()
 	for _, g := range gtins {
-		if b := string(page.Badge(g)); !strings.Contains(b, "qcb-unknown") {
+		if b, _ := page.Badge(g); !strings.Contains(string(b), "qcb-unknown") {
 			t.Errorf("%s, whose lookup failed: %s; want the neutral badge", g, b)
 		}
 	}
@@ -490,7 +490,7 @@ func TestAStaleBadgeSaysWhenItWasLastConfirmed(t *testing.T) {
 		t.Errorf("a stale badge, on its own: %s (%v); want it to say %q", h, err, zh)
 	}
 	page := w.Page(ctx, g)
-	if h := page.Badge(g, "en", "compact"); !strings.Contains(string(h), `aria-label="Quality commitment `+en) {
+	if h, _ := page.Badge(g, "en", "compact"); !strings.Contains(string(h), `aria-label="Quality commitment `+en) {
 		t.Errorf("a stale badge, on a page: %s; want its name to say %q", h, en)
 	}
 	page.Close()

@@ -150,9 +150,11 @@ func (s *shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r)
 }
 
+// language is the page's language: the one ?lang= names (any BCP 47 tag,
+// read as the SDK reads them all), or else the browser's preference.
 func language(r *http.Request) string {
-	if l := r.URL.Query().Get("lang"); l == "en" || l == "zh-CN" {
-		return l
+	if l, err := widget.ParseLocale(r.URL.Query().Get("lang")); err == nil {
+		return l.String()
 	}
 	return widget.LocaleFromAcceptLanguage(r.Header.Get("Accept-Language")).String()
 }

@@ -390,3 +390,14 @@ func TestProductPageSpeaksTheShoppersLanguage(t *testing.T) {
 		t.Errorf("the failed product's page does not say 不合格 and 有效 in its details")
 	}
 }
+
+// ?lang= is read as every tag of the SDK is: any English tag is English,
+// any Chinese one Chinese, and a page of the listing says so in its lang.
+func TestLangReadsAnyTag(t *testing.T) {
+	s, _ := newTestShop(t, "")
+	for tag, want := range map[string]string{"en-AU": "en", "en-GB": "en", "zh-Hans-CN": "zh-CN", "zh-TW": "zh-CN", "en": "en"} {
+		if _, page := get(t, s, "/?lang="+tag); !strings.Contains(page, `<html lang="`+want+`"`) {
+			t.Errorf("/?lang=%s: the listing is not in %s", tag, want)
+		}
+	}
+}

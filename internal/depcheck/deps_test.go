@@ -15,7 +15,7 @@ const module = "github.com/qualitycommit/qcsdk"
 // go-redis is the Redis store's alone: a platform that caches in memory
 // only does not compile it.
 var (
-	clientModules = []string{"github.com/hashicorp/go-retryablehttp", "github.com/hashicorp/go-cleanhttp", "golang.org/x/time"}
+	clientModules = []string{"github.com/hashicorp/go-retryablehttp", "github.com/hashicorp/go-cleanhttp", "golang.org/x/time", "golang.org/x/text"}
 	cacheModules  = append(slices.Clone(clientModules), "github.com/patrickmn/go-cache")
 	redisModules  = append(slices.Clone(cacheModules),
 		"github.com/redis/go-redis/v9", "github.com/cespare/xxhash/v2", "go.uber.org/atomic", "golang.org/x/sys")
@@ -27,12 +27,12 @@ var rules = []struct {
 	// mayImport are the module's packages the package may use, by prefix.
 	mayImport []string
 }{
-	{"client", clientModules, []string{"client"}},
-	{"cache", cacheModules, []string{"cache", "client"}},
-	{"cache/redisstore", redisModules, []string{"cache", "client"}},
-	{"widget", cacheModules, []string{"widget", "cache", "client", "internal/etag"}},
-	{"sandbox", clientModules, []string{"sandbox", "client", "internal/etag"}},
-	{"cmd/qcsandbox", clientModules, []string{"cmd/qcsandbox", "sandbox", "client", "internal/etag"}},
+	{"client", clientModules, []string{"client", "internal/locale"}},
+	{"cache", cacheModules, []string{"cache", "client", "internal/locale"}},
+	{"cache/redisstore", redisModules, []string{"cache", "client", "internal/locale"}},
+	{"widget", cacheModules, []string{"widget", "cache", "client", "internal/etag", "internal/locale"}},
+	{"sandbox", clientModules, []string{"sandbox", "client", "internal/etag", "internal/locale"}},
+	{"cmd/qcsandbox", clientModules, []string{"cmd/qcsandbox", "sandbox", "client", "internal/etag", "internal/locale"}},
 }
 
 func TestDependenciesAreTheDesigns(t *testing.T) {
