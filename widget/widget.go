@@ -80,8 +80,9 @@ type Widget struct {
 
 	adm admission // the badge endpoint's lookup limits
 
-	logger *slog.Logger // nil: slog.Default()
-	misuse misuses      // of the template calls
+	logger     *slog.Logger // nil: slog.Default()
+	warnedHost atomic.Bool  // offHost has said its piece
+	misuse     misuses      // of the template calls
 }
 
 // renderSlots holds one status's decision and renderings, a slot per kind
@@ -117,7 +118,9 @@ func WithLook(l Look) Option { return func(w *Widget) error { w.look = l; return
 
 // WithVerifyHost sets the only host badge links may point to (over
 // https): the registry's official record pages. A record whose verify URL
-// is elsewhere gets a badge without a link.
+// is elsewhere gets a badge without a link, and the first such record is
+// logged (WithLogger): a verify host that does not match the registry in
+// use strips every badge's link.
 func WithVerifyHost(host string) Option {
 	return func(w *Widget) error {
 		host = strings.ToLower(strings.TrimSpace(host))
@@ -576,11 +579,27 @@ func (w *Widget) data(v *verdict, look Look) badgeData {
 // credentials, and "" otherwise: a badge never links anywhere else.
 func (w *Widget) allowed(u string) string {
 	p, err := url.Parse(u)
-	if err != nil || p.Scheme != "https" || p.User != nil || p.Opaque != "" ||
-		!strings.EqualFold(p.Host, w.verifyHost) {
+	if err != nil || p.Scheme != "https" || p.User != nil || p.Opaque != "" {
+		return ""
+	}
+	if !strings.EqualFold(p.Host, w.verifyHost) {
+		w.offHost(p.Host)
 		return ""
 	}
 	return p.String()
+}
+
+// offHost says, once, that a record's link was dropped for its host: the
+// first badge whose link points elsewhere is nearly always a verify host
+// that does not match the registry in use (the sandbox's records link to
+// DefaultVerifyHost), and every badge then goes without its link.
+func (w *Widget) offHost(host string) {
+	if w.warnedHost.Swap(true) {
+		return
+	}
+	w.log().Warn("qcsdk/widget: a record's official link is not on the verify host; badges show no link to such records. "+
+		"If every badge lacks its link, set widget.WithVerifyHost to the registry's record host (against the sandbox, leave it unset)",
+		"link_host", host, "verify_host", w.verifyHost)
 }
 
 func (w *Widget) renderHTML(v *verdict, look Look) string {
