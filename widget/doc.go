@@ -48,19 +48,19 @@
 // schema.org Product with its Certification for search engines. All text
 // is escaped by html/template or encoding/json.
 //
-// # The Handler and the enquiry entry
+// # The Handler
 //
-// Handler serves, under a prefix the platform mounts it at:
+// Handler serves the badges, under a prefix the platform mounts it at, for
+// pages not rendered in Go and for <img> tags:
 //
 //	mux.Handle("/quality/", badges.Handler("/quality/"))
 //
 //	/quality/badge/{gtin}.svg|.html|.json  the badge (?locale=en&theme=dark&size=compact)
 //	/quality/badge.css                     the badge stylesheet
-//	/quality/                              search the registry by company name, USCC or category
-//	/quality/enterprises/{id}              a maker: its commitments and inspection results
-//	/quality/inspections/{id}              one inspection, with its failed items
-//	/quality/cases                         typical enforcement cases
-//	/quality/report                        a shopper's report of a fake or sub-standard listing (with WithPlatformName)
+//
+// The consumer enquiry pages (search, a maker's commitments and
+// inspections, cases, the report form) are package enquiry's, built on a
+// widget; its handler serves these badge routes too.
 //
 // # A page's budget
 //
@@ -73,28 +73,11 @@
 // {{ $.QC.Badge .GTIN }}. The FuncMap's qcBadge, which has no request,
 // waits up to the render timeout per badge.
 //
-// An enquiry page has a budget of its own for all its reads together
-// (WithEnquiryTimeout, 1 s): past it the page says the registry cannot be
-// reached (503), with a link to try again.
-//
 // Badges carry ETags (304 on If-None-Match) and a Cache-Control of
 // BadgeMaxAge (30 s), with no stale-while-revalidate, so that a revocation
-// beats the browser's and the CDN's caches within that time. The
-// enquiry pages are plain HTML forms and links in both locales, with no
-// script; when the registry cannot be reached they say so (503). Every
-// registry string on them is isolated for bidirectional text (see
-// Isolate and LTR, which a platform's own pages can use too), and every
-// word, errors included, is in the page's locale.
-//
-// The report form is offered only when the platform names itself for
-// reports (WithPlatformName). It is protected against cross-site posts: a
-// post that does not come from the site's own origin (scheme, host and
-// port; WithSiteOrigin behind a TLS-terminating proxy) is a plain 403; a
-// SameSite cookie and a token MAC'd with WithReportKey (give a fleet one
-// key) prove the form was rendered for this browser. The same words sent
-// twice file one report; edited words, a new one. Whatever goes wrong
-// short of a forgery, what the shopper typed comes back in the form. Link
-// to it from a product page as /quality/report?gtin={gtin}&listing={url}.
+// beats the browser's and the CDN's caches within that time. Registry
+// strings a platform's own pages show can be isolated for bidirectional
+// text with Isolate and LTR.
 //
 // A badge whose answer is past its freshness — the registry could not be
 // reached to confirm it — says when it was last confirmed, in its detail

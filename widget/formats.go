@@ -161,7 +161,7 @@ func (w *Widget) renderJSONLD(v *verdict, look Look) string {
 	p.Certification = ldCertification{
 		Type: "Certification", Name: name, Identification: c.ID, Status: status,
 		IssuedBy: ldThing{Type: "GovernmentOrganization", Name: issuer},
-		URL:      w.allowed(c.VerifyURL),
+		URL:      w.VerifyLink(c.VerifyURL),
 	}
 	if !c.EffectiveAt.IsZero() {
 		p.Certification.ValidFrom = c.EffectiveAt.UTC().Format(time.DateOnly)

@@ -1,7 +1,6 @@
 package widget
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"hash/fnv"
@@ -41,15 +40,6 @@ func (w *Widget) Handler(prefix string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+prefix+"badge.css", w.serveStylesheet)
 	mux.HandleFunc("GET "+prefix+"badge/{file}", w.serveBadge)
-	q := &enquiry{w: w, prefix: prefix}
-	mux.HandleFunc("GET "+prefix+"{$}", w.enquiryBudget(q.search))
-	mux.HandleFunc("GET "+prefix+"enterprises/{id}", w.enquiryBudget(q.enterprise))
-	mux.HandleFunc("GET "+prefix+"inspections/{id}", w.enquiryBudget(q.inspection))
-	mux.HandleFunc("GET "+prefix+"cases", w.enquiryBudget(q.cases))
-	mux.HandleFunc("GET "+prefix+"enquiry.css", serveEnquiryCSS)
-	mux.HandleFunc("GET "+prefix+"report", q.offered(q.reportPage))
-	mux.HandleFunc("POST "+prefix+"report", q.offered(q.sendReport))
-	mux.HandleFunc("GET "+prefix+"report/sent", q.offered(q.reportSent))
 	mux.HandleFunc(prefix, func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			rw.Header().Set("Allow", "GET, HEAD")
@@ -71,19 +61,6 @@ var stylesheetETag = func() string {
 
 func (w *Widget) serveStylesheet(rw http.ResponseWriter, r *http.Request) {
 	serveCSS(rw, r, stylesheet, stylesheetETag)
-}
-
-// The enquiry pages' stylesheet carries the badge's too.
-var enquiryStylesheet = enquiryCSS + stylesheet
-
-var enquiryETag = func() string {
-	h := fnv.New64a()
-	h.Write([]byte(enquiryStylesheet))
-	return `"css-` + strconv.FormatUint(h.Sum64(), 36) + `"`
-}()
-
-func serveEnquiryCSS(rw http.ResponseWriter, r *http.Request) {
-	serveCSS(rw, r, enquiryStylesheet, enquiryETag)
 }
 
 func serveCSS(rw http.ResponseWriter, r *http.Request, css, etag string) {
@@ -110,17 +87,6 @@ var badgeFormats = map[string]struct {
 	".svg":  {kindSVG, "image/svg+xml", func(w *Widget) renderFunc { return w.renderSVG }},
 	".html": {kindHTML, "text/html; charset=utf-8", func(w *Widget) renderFunc { return w.renderHTML }},
 	".json": {kindJSON, "application/json", func(w *Widget) renderFunc { return w.renderJSON }},
-}
-
-// enquiryBudget gives an enquiry page one deadline for all the reads it
-// makes, so that a registry out of reach costs the shopper at most that
-// long before the page says so (503, with a link to try again).
-func (w *Widget) enquiryBudget(h http.HandlerFunc) http.HandlerFunc {
-	return func(rw http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), w.enquiryTimeout)
-		defer cancel()
-		h(rw, r.WithContext(ctx))
-	}
 }
 
 // BadgeMaxAge is how long a browser or a CDN may show a badge without

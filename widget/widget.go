@@ -2,7 +2,6 @@ package widget
 
 import (
 	"context"
-	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -37,8 +36,6 @@ const (
 	// DefaultRenderTimeout bounds how long a badge waits for the API when
 	// the cache has no answer; past it the badge renders unknown.
 	DefaultRenderTimeout = 50 * time.Millisecond
-	// DefaultEnquiryTimeout bounds an enquiry page's reads, together.
-	DefaultEnquiryTimeout = time.Second
 	// maxRenders bounds the statuses whose renderings are kept; past it
 	// they are dropped and rendered again as asked.
 	maxRenders = 100_000
@@ -55,19 +52,15 @@ type Look struct {
 // Widget renders quality-commitment badges from a cache. It is safe for
 // concurrent use; build one per process and share it.
 type Widget struct {
-	qc             *cache.Cache
-	look           Look
-	verifyHost     string
-	timeout        time.Duration
-	enquiryTimeout time.Duration
-	catalogue      func(client.GTIN) bool // the badge endpoint's products; nil for any
-	lookback       time.Duration
-	now            func() time.Time
-	showNotListed  bool
-	hideUnknown    bool
-	reportKey      []byte // the report form's MAC key
-	platform       string // how reports name the platform; "" for no report form
-	origin         string // the site's origin (WithSiteOrigin); "" for the request's own
+	qc            *cache.Cache
+	look          Look
+	verifyHost    string
+	timeout       time.Duration
+	catalogue     func(client.GTIN) bool // the badge endpoint's products; nil for any
+	lookback      time.Duration
+	now           func() time.Time
+	showNotListed bool
+	hideUnknown   bool
 
 	// Prepared renderings: per status (an immutable record, so its
 	// address names its version), and shared for the verdicts that say
@@ -128,20 +121,6 @@ func WithVerifyHost(host string) Option {
 			return fmt.Errorf("verify host %q is not a bare host name", host)
 		}
 		w.verifyHost = host
-		return nil
-	}
-}
-
-// WithEnquiryTimeout bounds how long an enquiry page waits for the
-// registry, all its reads together (default DefaultEnquiryTimeout, 1 s):
-// past it the page says the registry cannot be reached (503), with a link
-// to try again.
-func WithEnquiryTimeout(d time.Duration) Option {
-	return func(w *Widget) error {
-		if d <= 0 {
-			return errors.New("enquiry timeout must be positive")
-		}
-		w.enquiryTimeout = d
 		return nil
 	}
 }
@@ -227,44 +206,15 @@ func WithUnknown(show bool) Option {
 	return func(w *Widget) error { w.hideUnknown = !show; return nil }
 }
 
-// WithReportKey sets the key the report form's anti-forgery tokens are
-// made with (at least 32 bytes). Give every server of a fleet the same key,
-// so that a form rendered by one can be sent to another; by default each
-// widget draws a random one.
-func WithReportKey(key []byte) Option {
-	return func(w *Widget) error {
-		if len(key) < 32 {
-			return errors.New("report key must be at least 32 bytes")
-		}
-		w.reportKey = append([]byte(nil), key...)
-		return nil
-	}
-}
-
-// WithPlatformName sets how reports name the platform to the regulator.
-// The report form is offered only with it: without it the report routes
-// answer 404, and the enquiry pages do not link to them.
-func WithPlatformName(name string) Option {
-	return func(w *Widget) error {
-		name = strings.TrimSpace(name)
-		if name == "" || len(name) > 100 {
-			return errors.New("platform name must be 1 to 100 bytes")
-		}
-		w.platform = name
-		return nil
-	}
-}
-
 // New builds a widget over a cache.
 func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
 	if qc == nil {
 		return nil, errors.New("qcsdk/widget: cache is nil")
 	}
 	w := &Widget{
-		qc:             qc,
-		verifyHost:     DefaultVerifyHost,
-		timeout:        DefaultRenderTimeout,
-		enquiryTimeout: DefaultEnquiryTimeout,
+		qc:         qc,
+		verifyHost: DefaultVerifyHost,
+		timeout:    DefaultRenderTimeout,
 	}
 	w.adm.rate, w.adm.burst = DefaultBadgeLookupRate, DefaultBadgeLookupBurst
 	w.adm.addrRate, w.adm.addrBurst = DefaultBadgeLookupRatePerAddress, DefaultBadgeLookupBurstPerAddress
@@ -272,10 +222,6 @@ func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
 		if err := o(w); err != nil {
 			return nil, fmt.Errorf("qcsdk/widget: %w", err)
 		}
-	}
-	if w.reportKey == nil {
-		w.reportKey = make([]byte, 32)
-		_, _ = rand.Read(w.reportKey)
 	}
 	w.adm.init()
 	return w, nil
@@ -545,11 +491,11 @@ func (w *Widget) data(v *verdict, look Look) badgeData {
 	switch d.Verdict {
 	case client.VerdictCommitted, client.VerdictWithdrawn:
 		if d.Commitment != nil {
-			b.Href = w.allowed(d.Commitment.VerifyURL)
+			b.Href = w.VerifyLink(d.Commitment.VerifyURL)
 		}
 	case client.VerdictInspectionFailed:
 		if d.Inspection != nil {
-			b.Href = w.allowed(d.Inspection.VerifyURL)
+			b.Href = w.VerifyLink(d.Inspection.VerifyURL)
 		}
 	case client.VerdictNotListed:
 		b.hidden = !w.showNotListed
@@ -575,9 +521,16 @@ func (w *Widget) data(v *verdict, look Look) badgeData {
 	return b
 }
 
-// allowed returns u if it is an https URL on the verify host, without
-// credentials, and "" otherwise: a badge never links anywhere else.
-func (w *Widget) allowed(u string) string {
+// Cache is the cache the widget reads.
+func (w *Widget) Cache() *cache.Cache { return w.qc }
+
+// Look is the widget's default look (WithLook).
+func (w *Widget) Look() Look { return w.look }
+
+// VerifyLink returns u if a badge may link to it — an https URL on the
+// verify host (WithVerifyHost), without credentials — and "" otherwise.
+// The enquiry pages hold their links to the same rule.
+func (w *Widget) VerifyLink(u string) string {
 	p, err := url.Parse(u)
 	if err != nil || p.Scheme != "https" || p.User != nil || p.Opaque != "" {
 		return ""

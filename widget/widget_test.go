@@ -3,12 +3,10 @@ package widget_test
 import (
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
 	"html/template"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testio"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -139,45 +138,8 @@ func checkMarkup(t *testing.T, what, markup, host string) {
 	checkXML(t, what, "<root>"+markup+"</root>", host, false)
 }
 
-// checkXML is checkMarkup for a whole document; with relative, links
-// within the site ("/…", "?…") are allowed too.
-func checkXML(t *testing.T, what, doc, host string, relative bool) {
-	t.Helper()
-	d := xml.NewDecoder(strings.NewReader(doc))
-	d.Strict = true
-	d.Entity = xml.HTMLEntity
-	for {
-		tok, err := d.Token()
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			t.Fatalf("%s: not well-formed: %v\n%s", what, err, doc)
-		}
-		se, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		if n := strings.ToLower(se.Name.Local); n == "script" || n == "iframe" || n == "object" || n == "foreignobject" {
-			t.Errorf("%s: has a <%s> element", what, se.Name.Local)
-		}
-		for _, a := range se.Attr {
-			n, v := strings.ToLower(a.Name.Local), strings.ToLower(strings.TrimSpace(a.Value))
-			if strings.HasPrefix(n, "on") {
-				t.Errorf("%s: has an event handler %s=%q", what, a.Name.Local, a.Value)
-			}
-			if n == "style" {
-				t.Errorf("%s: has inline style %q", what, a.Value)
-			}
-			if n == "href" || n == "src" || n == "xlink:href" {
-				local := relative && (strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//") || strings.HasPrefix(v, "?"))
-				if strings.HasPrefix(v, "javascript:") || strings.HasPrefix(v, "data:") || !local && !strings.HasPrefix(v, "https://"+host+"/") {
-					t.Errorf("%s: links off the allow-list: %s=%q", what, a.Name.Local, a.Value)
-				}
-			}
-		}
-	}
-}
+// checkXML is testio.CheckXML.
+var checkXML = testio.CheckXML
 
 func TestBadgesAreWellFormedSmallAndSafe(t *testing.T) {
 	for _, hostile := range []bool{false, true} {

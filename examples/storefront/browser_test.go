@@ -82,7 +82,7 @@ func shopServer(t *testing.T, opts ...sandbox.Option) (*httptest.Server, *sandbo
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { qc.Close() })
-	badges, err := widget.New(qc, append(widgetOptions(), widget.WithRenderTimeout(2*time.Second))...)
+	badges, err := widget.New(qc, widget.WithRenderTimeout(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

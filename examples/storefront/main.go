@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if feedStore == nil {
 		feedStore = qc.Store()
 	}
-	badges, err := widget.New(qc, widgetOptions()...)
+	badges, err := widget.New(qc)
 	if err != nil {
 		return err
 	}

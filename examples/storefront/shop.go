@@ -8,11 +8,11 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/enquiry"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -68,17 +68,12 @@ type shop struct {
 	mux    *http.ServeMux
 }
 
-// enquiryPrefix is where the shop mounts the widget's handler: badge
-// images, the badge stylesheet and the consumer enquiry pages.
+// enquiryPrefix is where the shop mounts the enquiry entry's handler: the
+// consumer enquiry pages, badge images and the badge stylesheet.
 const enquiryPrefix = "/quality/"
 
 // platformName is how the shop's reports name it to the regulator.
 const platformName = "青选集市 Qingxuan Market"
-
-// widgetOptions are the widget's options the shop runs with.
-func widgetOptions() []widget.Option {
-	return []widget.Option{widget.WithPlatformName(platformName)}
-}
 
 func newShop(qc *cache.Cache, badges *widget.Widget, items []item) (*shop, error) {
 	funcs := badges.FuncMap() // qcStyle (the badges come from the request's Page)
@@ -128,25 +123,30 @@ func newShop(qc *cache.Cache, badges *widget.Widget, items []item) (*shop, error
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		w.Write(s.css)
 	})
-	s.mux.Handle(enquiryPrefix, badges.Handler(enquiryPrefix))
+	// The enquiry entry, in the shop's own layout, with the badge
+	// endpoints under the same prefix.
+	entry, err := enquiry.New(badges, enquiry.WithPlatformName(platformName), enquiry.WithLayout(pages.Lookup("enquiry")))
+	if err != nil {
+		return nil, err
+	}
+	s.mux.Handle(enquiryPrefix, entry.Handler(enquiryPrefix))
 	return s, nil
 }
 
-// pageCSP is the shop's own pages' Content-Security-Policy: the badge
-// needs no script (its JSON-LD is data, which no policy blocks), and its
-// stylesheets come from this site. The enquiry pages send their own.
+// pageCSP is the shop's pages' Content-Security-Policy, the enquiry
+// entry's (in the shop's layout) included: the badge needs no script (its
+// JSON-LD is data, which no policy blocks), and its stylesheets come from
+// this site.
 const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'"
 
 // ServeHTTP serves the shop, its pages with the security headers the
 // enquiry pages send too: integrators copy this example, so it must be
 // safe to copy.
 func (s *shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !strings.HasPrefix(r.URL.Path, enquiryPrefix) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", pageCSP)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
-	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
 	s.mux.ServeHTTP(w, r)
 }
 

@@ -46,7 +46,7 @@ func newTestShop(t *testing.T, api string, opts ...widget.Option) (*shop, *sandb
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { qc.Close() })
-	badges, err := widget.New(qc, append(append(widgetOptions(), widget.WithRenderTimeout(2*time.Second)), opts...)...)
+	badges, err := widget.New(qc, append([]widget.Option{widget.WithRenderTimeout(2 * time.Second)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

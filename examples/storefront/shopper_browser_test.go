@@ -422,7 +422,7 @@ func TestBrowserListingInAnOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { qc.Close() })
-	w, err := widget.New(qc, widgetOptions()...)
+	w, err := widget.New(qc)
 	if err != nil {
 		t.Fatal(err)
 	}

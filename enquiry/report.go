@@ -1,4 +1,4 @@
-package widget
+package enquiry
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/widget"
 )
 
 // The report form lets a shopper report a suspected fake or sub-standard
@@ -66,7 +67,7 @@ type reportWords struct {
 }
 
 var reportVocab = [...]reportWords{
-	LocaleZH: {
+	widget.LocaleZH: {
 		GTINEmpty:      "请填写商品条码。",
 		GTINCharacter:  "商品条码只能由半角数字 0–9 组成，请检查是否混入了字母、符号或全角数字。",
 		GTINLength:     "商品条码应为 8、12、13 或 14 位数字，请核对位数。",
@@ -75,7 +76,7 @@ var reportVocab = [...]reportWords{
 		Refused:        "监管部门的系统未接受这份举报，请检查填写的内容后再提交。",
 		AlreadySent:    "这份举报已经提交过了，无需再次提交。如需举报其他情况，请重新打开举报页面。",
 	},
-	LocaleEN: {
+	widget.LocaleEN: {
 		GTINEmpty:      "Please give the barcode.",
 		GTINCharacter:  "A barcode has only the digits 0 to 9: please check for letters, signs or full-width digits.",
 		GTINLength:     "A barcode has 8, 12, 13 or 14 digits: please count them again.",
@@ -119,8 +120,8 @@ func randomToken() string {
 }
 
 // token is the form's proof that it was rendered for this browser.
-func (w *Widget) token(cookie, nonce string) string {
-	m := hmac.New(sha256.New, w.reportKey)
+func (e *Entry) token(cookie, nonce string) string {
+	m := hmac.New(sha256.New, e.reportKey)
 	m.Write([]byte(cookie))
 	m.Write([]byte{0})
 	m.Write([]byte(nonce))
@@ -129,19 +130,19 @@ func (w *Widget) token(cookie, nonce string) string {
 
 // csrfCookieOf returns the browser's cookie value, setting a new one when
 // it has none.
-func (q *enquiry) csrfCookieOf(rw http.ResponseWriter, r *http.Request) string {
+func (s *site) csrfCookieOf(rw http.ResponseWriter, r *http.Request) string {
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 16 && len(c.Value) <= 64 {
 		return c.Value
 	}
 	v := randomToken()
 	http.SetCookie(rw, &http.Cookie{
-		Name: csrfCookie, Value: v, Path: q.prefix, HttpOnly: true,
+		Name: csrfCookie, Value: v, Path: s.prefix, HttpOnly: true,
 		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
 	})
 	return v
 }
 
-func (q *enquiry) kinds(loc Locale, chosen string) []kindOption {
+func (s *site) kinds(loc widget.Locale, chosen string) []kindOption {
 	t := &pageVocab[loc]
 	out := []kindOption{
 		{string(client.ReportCounterfeit), t.KindCounterfeit, false},
@@ -157,15 +158,15 @@ func (q *enquiry) kinds(loc Locale, chosen string) []kindOption {
 
 // reportPage shows the form, pre-filled from the query (?gtin=…&listing=…)
 // so that a product page can link to it.
-func (q *enquiry) reportPage(rw http.ResponseWriter, r *http.Request) {
-	p, loc := q.newPage(r, func(t *pageWords) string { return t.Report })
-	cookie := q.csrfCookieOf(rw, r)
+func (s *site) reportPage(rw http.ResponseWriter, r *http.Request) {
+	p, loc := s.newPage(r, func(t *pageWords) string { return t.Report })
+	cookie := s.csrfCookieOf(rw, r)
 	nonce := randomToken()
 	qs := r.URL.Query()
-	f := &reportForm{Nonce: nonce, Token: q.w.token(cookie, nonce),
-		GTIN: clip(qs.Get("gtin"), 20), Listing: clip(qs.Get("listing"), 2048), Kinds: q.kinds(loc, "")}
+	f := &reportForm{Nonce: nonce, Token: s.e.token(cookie, nonce),
+		GTIN: clip(qs.Get("gtin"), 20), Listing: clip(qs.Get("listing"), 2048), Kinds: s.kinds(loc, "")}
 	p.Report = f
-	q.render(rw, http.StatusOK, "report", p)
+	s.render(rw, http.StatusOK, "report", p)
 }
 
 // clip cuts s to at most n bytes, on a rune boundary.
@@ -182,19 +183,19 @@ func clip(s string, n int) string {
 // sendReport checks a submitted form and forwards it. Once the request is
 // known to come from this site, whatever goes wrong, the shopper's words
 // come back in the form: nothing typed is lost.
-func (q *enquiry) sendReport(rw http.ResponseWriter, r *http.Request) {
-	if !q.fromThisSite(r) {
+func (s *site) sendReport(rw http.ResponseWriter, r *http.Request) {
+	if !s.fromThisSite(r) {
 		// A forgery gets nothing to work with: no form, no token, no
 		// echo of its text, no cookie.
 		plainError(rw, http.StatusForbidden, "forbidden: a report is sent from this site's own form")
 		return
 	}
-	p, loc := q.newPage(r, func(t *pageWords) string { return t.Report })
+	p, loc := s.newPage(r, func(t *pageWords) string { return t.Report })
 	t, rt := &pageVocab[loc], &reportVocab[loc]
 	r.Body = http.MaxBytesReader(rw, r.Body, maxReportBody)
 	if err := r.ParseForm(); err != nil {
 		p.Message = t.TooLong
-		q.render(rw, http.StatusRequestEntityTooLarge, "problem", p)
+		s.render(rw, http.StatusRequestEntityTooLarge, "problem", p)
 		return
 	}
 	f := &reportForm{
@@ -203,18 +204,18 @@ func (q *enquiry) sendReport(rw http.ResponseWriter, r *http.Request) {
 		Contact: strings.TrimSpace(r.PostForm.Get("contact")), Errors: map[string]string{},
 	}
 	kind := r.PostForm.Get("kind")
-	f.Kinds = q.kinds(loc, kind)
+	f.Kinds = s.kinds(loc, kind)
 	p.Report = f
 
 	cookie, err := r.Cookie(csrfCookie)
 	if err != nil || f.Nonce == "" || len(f.Nonce) > 64 ||
-		!hmac.Equal([]byte(r.PostForm.Get("token")), []byte(q.w.token(cookie.Value, f.Nonce))) {
+		!hmac.Equal([]byte(r.PostForm.Get("token")), []byte(s.e.token(cookie.Value, f.Nonce))) {
 		// From this site, but the token no longer holds (the cookie
 		// expired, or was cleared): a fresh form, with what was typed.
 		f.Nonce = randomToken()
-		f.Token = q.w.token(q.csrfCookieOf(rw, r), f.Nonce)
+		f.Token = s.e.token(s.csrfCookieOf(rw, r), f.Nonce)
 		p.Message = t.Forbidden
-		q.render(rw, http.StatusForbidden, "report", p)
+		s.render(rw, http.StatusForbidden, "report", p)
 		return
 	}
 	f.Token = r.PostForm.Get("token")
@@ -241,17 +242,17 @@ func (q *enquiry) sendReport(rw http.ResponseWriter, r *http.Request) {
 		f.Errors["contact"] = t.TooLong
 	}
 	if len(f.Errors) > 0 {
-		q.render(rw, http.StatusBadRequest, "report", p)
+		s.render(rw, http.StatusBadRequest, "report", p)
 		return
 	}
 
 	params := client.ReportParams{
 		Product: client.ProductKey{GTIN: gtin}, Kind: client.ReportKind(kind), ListingURL: f.Listing,
-		Platform: q.w.platform, Description: f.Description, Contact: f.Contact,
+		Platform: s.e.platform, Description: f.Description, Contact: f.Contact,
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), reportTimeout)
 	defer cancel()
-	rep, _, err := q.w.qc.API().Reports.Create(ctx, params, &client.ReportOptions{IdempotencyKey: idempotencyKey(f.Nonce, params)})
+	rep, _, err := s.e.qc.API().Reports.Create(ctx, params, &client.ReportOptions{IdempotencyKey: idempotencyKey(f.Nonce, params)})
 	if err != nil {
 		var apiErr *client.APIError
 		errors.As(err, &apiErr)
@@ -260,17 +261,17 @@ func (q *enquiry) sendReport(rw http.ResponseWriter, r *http.Request) {
 			// The key is this content's, so the report it names was
 			// filed; sending it again cannot change the answer.
 			p.Report, p.Message = nil, rt.AlreadySent
-			q.render(rw, http.StatusConflict, "report", p)
+			s.render(rw, http.StatusConflict, "report", p)
 		case apiErr != nil && apiErr.StatusCode == http.StatusBadRequest:
 			p.Message = rt.Refused
-			q.render(rw, http.StatusBadRequest, "report", p)
+			s.render(rw, http.StatusBadRequest, "report", p)
 		default:
 			p.Message = t.NotSent
-			q.render(rw, http.StatusServiceUnavailable, "report", p)
+			s.render(rw, http.StatusServiceUnavailable, "report", p)
 		}
 		return
 	}
-	http.Redirect(rw, r, q.prefix+"report/sent?ref="+url.QueryEscape(rep.ID)+strings.Replace(p.Q, "?", "&", 1), http.StatusSeeOther)
+	http.Redirect(rw, r, s.prefix+"report/sent?ref="+url.QueryEscape(rep.ID)+strings.Replace(p.Q, "?", "&", 1), http.StatusSeeOther)
 }
 
 // idempotencyKey names a report by its form's rendering and its content:
@@ -291,7 +292,7 @@ func idempotencyKey(nonce string, p client.ReportParams) string {
 // this site: its Origin is the site's, or, from a browser that sends no
 // Origin, Sec-Fetch-Site says same-origin. A same-site request is refused
 // too: a sibling subdomain is another party.
-func (q *enquiry) fromThisSite(r *http.Request) bool {
+func (s *site) fromThisSite(r *http.Request) bool {
 	fetch := r.Header.Get("Sec-Fetch-Site")
 	if fetch == "cross-site" || fetch == "same-site" {
 		return false
@@ -304,13 +305,13 @@ func (q *enquiry) fromThisSite(r *http.Request) bool {
 		return false
 	}
 	got, ok := parseOrigin(o[0], false)
-	return ok && got == q.w.ownOrigin(r)
+	return ok && got == s.e.ownOrigin(r)
 }
 
 // ownOrigin is the site's origin: WithSiteOrigin's, or the request's own
 // scheme and host, which is right unless a proxy terminates TLS.
-func (w *Widget) ownOrigin(r *http.Request) string {
-	if o := w.origin; o != "" {
+func (e *Entry) ownOrigin(r *http.Request) string {
+	if o := e.origin; o != "" {
 		return o
 	}
 	scheme := "http"
@@ -362,23 +363,23 @@ func joinOrigin(scheme, hostport string) (string, bool) {
 // without it the origin is the request's own, https only when the
 // request itself came over TLS.
 func WithSiteOrigin(origin string) Option {
-	return func(w *Widget) error {
+	return func(e *Entry) error {
 		o, ok := parseOrigin(origin, true)
 		if !ok {
 			return fmt.Errorf("site origin %q is not an http or https scheme://host[:port]", origin)
 		}
-		w.origin = o
+		e.origin = o
 		return nil
 	}
 }
 
 // offered serves a report route only when the platform has named itself
 // for reports (WithPlatformName); otherwise the route does not exist.
-func (q *enquiry) offered(h http.HandlerFunc) http.HandlerFunc {
+func (s *site) offered(h http.HandlerFunc) http.HandlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) {
-		if q.w.platform == "" {
-			p, _ := q.newPage(r, func(t *pageWords) string { return t.Entry })
-			q.fail(rw, p, client.ErrNotFound)
+		if s.e.platform == "" {
+			p, _ := s.newPage(r, func(t *pageWords) string { return t.Entry })
+			s.fail(rw, p, client.ErrNotFound)
 			return
 		}
 		h(rw, r)
@@ -386,13 +387,13 @@ func (q *enquiry) offered(h http.HandlerFunc) http.HandlerFunc {
 }
 
 // reportSent confirms a report with its reference.
-func (q *enquiry) reportSent(rw http.ResponseWriter, r *http.Request) {
-	p, _ := q.newPage(r, func(t *pageWords) string { return t.Report })
+func (s *site) reportSent(rw http.ResponseWriter, r *http.Request) {
+	p, _ := s.newPage(r, func(t *pageWords) string { return t.Report })
 	ref := r.URL.Query().Get("ref")
 	if !reportRef.MatchString(ref) {
-		q.fail(rw, p, client.ErrInvalidInput)
+		s.fail(rw, p, client.ErrInvalidInput)
 		return
 	}
 	p.Message = ref
-	q.render(rw, http.StatusOK, "report-sent", p)
+	s.render(rw, http.StatusOK, "report-sent", p)
 }

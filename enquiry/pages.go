@@ -1,21 +1,31 @@
-package widget
+package enquiry
 
 import (
-	"bytes"
 	"context"
+	"embed"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/widget"
 )
 
-// The consumer enquiry entry: pages a shopper uses to search the registry
-// on the platform's own site. They are plain HTML forms and links — no
-// script — in both locales, read through the cache, and say plainly when
-// the registry cannot be reached.
+//go:embed templates/*.tmpl
+var templateFiles embed.FS
+
+// Templates are parsed once, when the package loads; a broken template is
+// a bug in this package, caught by any test.
+var (
+	templates  = template.Must(template.ParseFS(templateFiles, "templates/*.tmpl"))
+	standalone = templates.Lookup("standalone")
+)
+
+// Dates are the registry's calendar days, in China's time zone.
+var chinaTime = time.FixedZone("CST", 8*60*60)
 
 // pageWords are the enquiry pages' texts in one locale.
 type pageWords struct {
@@ -42,44 +52,8 @@ type pageWords struct {
 	brandsIn, modelsIn, prefixesIn, listSep, itemSep string
 }
 
-// enquiryCSS styles the enquiry pages; the badge stylesheet follows it.
-//
-// Registry text is untrusted and may hold a 10 KB word: it breaks
-// anywhere rather than push the page sideways, and every table and grid
-// gives way down to 320 CSS pixels (WCAG 1.4.10).
-const enquiryCSS = `.qce{margin:0;font:16px/1.5 system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;color:#1f1f1f;background:#fff;overflow-wrap:anywhere}
-.qce-top{display:flex;flex-wrap:wrap;gap:8px 24px;align-items:center;padding:12px 16px;border-bottom:1px solid #d0d0d0}
-.qce-home{font-weight:700;color:#1f1f1f;text-decoration:none}
-.qce-nav a{margin-right:16px;color:#0b57d0}
-.qce-main{max-width:60rem;margin:0 auto;padding:16px}
-.qce-search{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:end;margin:16px 0}
-.qce-search label{display:flex;flex-direction:column;font-size:14px}
-.qce-search input,.qce-search select,.qce-search button{font:inherit;padding:6px 8px;max-width:100%;box-sizing:border-box}
-.qce-search label{max-width:100%}
-.qce-results li{margin:6px 0}
-.qce-uscc{font-family:ui-monospace,monospace;color:#4a4a4a}
-.qce-facts{display:grid;grid-template-columns:minmax(0,max-content) minmax(0,1fr);gap:4px 16px}
-.qce-facts dt{color:#4a4a4a}
-.qce-facts dd{margin:0}
-@media (max-width:30rem){.qce-facts{grid-template-columns:minmax(0,1fr);gap:0}.qce-facts dd{margin-bottom:8px}}
-.qce-id{font-variant-numeric:tabular-nums}
-.qce-commitment{border:1px solid #d0d0d0;border-left:6px solid #8a8a8a;border-radius:6px;padding:8px 16px;margin:12px 0}
-.qce-commitment.qce-active{border-left-color:#2e8b4a}
-.qce-inspections,.qce-failed{border-collapse:collapse;width:100%;table-layout:fixed}
-.qce-inspections th,.qce-inspections td,.qce-failed th,.qce-failed td{border-bottom:1px solid #e0e0e0;padding:6px 8px;text-align:left}
-.qce-fail{color:#8a1c00;font-weight:600}
-.qce-message{padding:8px 12px;background:#f7f7f7;border:1px solid #d0d0d0;border-radius:6px}
-.qce-error{color:#8a1c00}
-.qce-report input,.qce-report textarea{font:inherit;width:100%;max-width:36rem;padding:6px 8px;box-sizing:border-box}
-.qce-report input[type=radio]{width:auto}
-.qce-report fieldset{border:1px solid #d0d0d0;border-radius:6px;margin:12px 0}
-.qce-case{border-bottom:1px solid #e0e0e0;padding:8px 0}
-.qce-meta{color:#4a4a4a;font-size:14px}
-.qce-foot{max-width:60rem;margin:24px auto;padding:16px;color:#4a4a4a;font-size:14px;border-top:1px solid #d0d0d0}
-`
-
 var pageVocab = [...]pageWords{
-	LocaleZH: {
+	widget.LocaleZH: {
 		Entry: "产品质量承诺查询", Search: "查询", Cases: "典型案例",
 		Source:     "数据来自市场监管部门产品质量承诺名录。",
 		NameOrUSCC: "企业名称或统一社会信用代码", Category: "产品类别", AnyCategory: "全部类别",
@@ -105,7 +79,7 @@ var pageVocab = [...]pageWords{
 		RectOrdered: "已责令整改", RectInProgress: "整改中", RectCompleted: "已完成整改",
 		dateLayout: "2006-01-02", brandsIn: "品牌 ", modelsIn: "型号 ", prefixesIn: "商品条码前缀 ", listSep: "、", itemSep: "；",
 	},
-	LocaleEN: {
+	widget.LocaleEN: {
 		Entry: "Quality commitment registry", Search: "Search", Cases: "Typical cases",
 		Source:     "From the market regulator's product quality commitment registry.",
 		NameOrUSCC: "Company name or unified social credit code", Category: "Category", AnyCategory: "All categories",
@@ -181,20 +155,27 @@ type failedView struct{ Item, Requirement, Measured string }
 
 type caseView struct{ Title, Summary, Brand, Platform, Authority, Published, Verify string }
 
-// enquiry serves the enquiry pages.
-type enquiry struct {
-	w      *Widget
+// site serves the pages under one prefix.
+type site struct {
+	e      *Entry
 	prefix string
 }
 
-func (q *enquiry) newPage(r *http.Request, title func(*pageWords) string) (*page, Locale) {
-	look, _, err := q.w.lookFromRequest(r)
-	if err != nil {
-		look = q.w.look
-	}
-	loc := look.Locale
-	p := &page{Lang: loc.String(), Prefix: q.prefix, T: &pageVocab[loc], Self: r.URL.RequestURI(), Reports: q.w.platform != ""}
+// newPage starts a page in the locale the request asks for: the query's
+// (?locale=, any BCP 47 tag), else the browser's Accept-Language, else the
+// widget's.
+func (s *site) newPage(r *http.Request, title func(*pageWords) string) (*page, widget.Locale) {
+	loc := s.e.badges.Look().Locale
+	explicit := false
 	if v := r.URL.Query().Get("locale"); v != "" {
+		if l, err := widget.ParseLocale(v); err == nil {
+			loc, explicit = l, true
+		}
+	} else if al := r.Header.Get("Accept-Language"); al != "" {
+		loc = widget.LocaleFromAcceptLanguage(al)
+	}
+	p := &page{Lang: loc.String(), Prefix: s.prefix, T: &pageVocab[loc], Self: r.URL.RequestURI(), Reports: s.e.platform != ""}
+	if explicit {
 		p.Explicit = true
 		p.Q = "?locale=" + loc.String()
 	}
@@ -202,32 +183,9 @@ func (q *enquiry) newPage(r *http.Request, title func(*pageWords) string) (*page
 	return p, loc
 }
 
-func (q *enquiry) render(rw http.ResponseWriter, code int, name string, p *page) {
-	var buf bytes.Buffer
-	if err := templates.ExecuteTemplate(&buf, name, p); err != nil {
-		plainError(rw, http.StatusInternalServerError, "the page could not be rendered")
-		return
-	}
-	h := rw.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	// Pages of our own: our stylesheet, our forms, no script at all.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'")
-	h.Set("Referrer-Policy", "same-origin")
-	if code == http.StatusOK && p.Report == nil {
-		h.Set("Cache-Control", "private, max-age=60")
-	} else {
-		// Errors, and the report form, whose token is this browser's.
-		h.Set("Cache-Control", "no-store")
-	}
-	h.Set("Vary", "Accept-Language")
-	rw.WriteHeader(code)
-	_, _ = rw.Write(buf.Bytes())
-}
-
 // fail renders the page for a read that failed: not found, bad input, or
 // the registry out of reach.
-func (q *enquiry) fail(rw http.ResponseWriter, p *page, err error) {
+func (s *site) fail(rw http.ResponseWriter, p *page, err error) {
 	code := http.StatusServiceUnavailable
 	p.Message, p.Retry = p.T.Down, p.Self
 	switch {
@@ -240,22 +198,22 @@ func (q *enquiry) fail(rw http.ResponseWriter, p *page, err error) {
 		// shopper reads the page's language.
 		code, p.Message, p.Retry = http.StatusBadRequest, p.T.BadSearch, ""
 	}
-	q.render(rw, code, "problem", p)
+	s.render(rw, code, "problem", p)
 }
 
-func (q *enquiry) date(t time.Time, loc Locale) string {
+func (s *site) date(t time.Time, loc widget.Locale) string {
 	if t.IsZero() {
 		return ""
 	}
-	return LTR(t.In(chinaTime).Format(pageVocab[loc].dateLayout))
+	return widget.LTR(t.In(chinaTime).Format(pageVocab[loc].dateLayout))
 }
 
 // textIn is registry text in the page's locale, isolated (see Isolate).
-func textIn(t client.Text, loc Locale) string {
-	if loc == LocaleEN {
-		return Isolate(t.In("en"))
+func textIn(t client.Text, loc widget.Locale) string {
+	if loc == widget.LocaleEN {
+		return widget.Isolate(t.In("en"))
 	}
-	return Isolate(t.ZH)
+	return widget.Isolate(t.ZH)
 }
 
 // joinWith joins registry strings, each made safe by f.
@@ -268,34 +226,34 @@ func joinWith(items []string, sep string, f func(string) string) string {
 }
 
 // search is the entry's home: the search form and its results.
-func (q *enquiry) search(rw http.ResponseWriter, r *http.Request) {
-	p, loc := q.newPage(r, func(t *pageWords) string { return t.SearchTitle })
+func (s *site) search(rw http.ResponseWriter, r *http.Request) {
+	p, loc := s.newPage(r, func(t *pageWords) string { return t.SearchTitle })
 	ctx := r.Context()
 	qs := r.URL.Query()
 	p.Query = strings.TrimSpace(qs.Get("q"))
 	p.Category = strings.TrimSpace(qs.Get("category"))
 	if len(p.Query) > 100 || len(p.Category) > 64 || len(qs.Get("cursor")) > 512 {
-		q.fail(rw, p, client.ErrInvalidInput)
+		s.fail(rw, p, client.ErrInvalidInput)
 		return
 	}
-	if cats, err := q.w.qc.Categories(ctx); err == nil {
+	if cats, err := s.e.qc.Categories(ctx); err == nil {
 		for _, c := range cats {
 			p.Categories = append(p.Categories, option{c.Code, textIn(c.Name, loc)})
 		}
 	}
 	if p.Query == "" && p.Category == "" {
-		q.render(rw, http.StatusOK, "search", p)
+		s.render(rw, http.StatusOK, "search", p)
 		return
 	}
 	// A USCC names one maker: go straight to its page.
 	if u, err := client.ParseUSCC(p.Query); err == nil {
-		ent, err := q.w.qc.Enterprise(ctx, string(u))
+		ent, err := s.e.qc.Enterprise(ctx, string(u))
 		if err == nil {
-			http.Redirect(rw, r, q.prefix+"enterprises/"+url.PathEscape(ent.ID)+p.Q, http.StatusSeeOther)
+			http.Redirect(rw, r, s.prefix+"enterprises/"+url.PathEscape(ent.ID)+p.Q, http.StatusSeeOther)
 			return
 		}
 		if !errors.Is(err, client.ErrNotFound) {
-			q.fail(rw, p, err)
+			s.fail(rw, p, err)
 			return
 		}
 	}
@@ -303,60 +261,60 @@ func (q *enquiry) search(rw http.ResponseWriter, r *http.Request) {
 	opts := &client.EnterpriseListOptions{Query: p.Query, Category: p.Category}
 	opts.Limit = 20
 	opts.Cursor = qs.Get("cursor")
-	res, err := q.w.qc.Enterprises(ctx, opts)
+	res, err := s.e.qc.Enterprises(ctx, opts)
 	if err != nil {
-		q.fail(rw, p, err)
+		s.fail(rw, p, err)
 		return
 	}
 	for _, e := range res.Items {
-		p.Enterprises = append(p.Enterprises, enterpriseRow{e.ID, textIn(e.Name, loc), LTR(string(e.USCC)), textIn(e.Region, loc)})
+		p.Enterprises = append(p.Enterprises, enterpriseRow{e.ID, textIn(e.Name, loc), widget.LTR(string(e.USCC)), textIn(e.Region, loc)})
 	}
 	if res.NextCursor != "" {
 		v := url.Values{"q": {p.Query}, "category": {p.Category}, "cursor": {res.NextCursor}}
 		if p.Explicit {
 			v.Set("locale", p.Lang)
 		}
-		p.Next = q.prefix + "?" + v.Encode()
+		p.Next = s.prefix + "?" + v.Encode()
 	}
-	q.render(rw, http.StatusOK, "search", p)
+	s.render(rw, http.StatusOK, "search", p)
 }
 
 // enterprise is a maker's page: its commitments and its inspections.
-func (q *enquiry) enterprise(rw http.ResponseWriter, r *http.Request) {
-	p, loc := q.newPage(r, func(t *pageWords) string { return t.Entry })
+func (s *site) enterprise(rw http.ResponseWriter, r *http.Request) {
+	p, loc := s.newPage(r, func(t *pageWords) string { return t.Entry })
 	ctx := r.Context()
 	id := r.PathValue("id")
-	ent, err := q.w.qc.Enterprise(ctx, id)
+	ent, err := s.e.qc.Enterprise(ctx, id)
 	if err != nil {
-		q.fail(rw, p, err)
+		s.fail(rw, p, err)
 		return
 	}
 	p.Title = textIn(ent.Name, loc)
-	p.Enterprise = &enterpriseView{Name: p.Title, USCC: LTR(string(ent.USCC)), Region: textIn(ent.Region, loc),
-		Listed: q.date(ent.ListedAt, loc), Verify: q.w.allowed(ent.VerifyURL)}
-	cmts, err := q.w.qc.EnterpriseCommitments(ctx, ent.ID, &client.ListOptions{Limit: 100})
+	p.Enterprise = &enterpriseView{Name: p.Title, USCC: widget.LTR(string(ent.USCC)), Region: textIn(ent.Region, loc),
+		Listed: s.date(ent.ListedAt, loc), Verify: s.e.badges.VerifyLink(ent.VerifyURL)}
+	cmts, err := s.e.qc.EnterpriseCommitments(ctx, ent.ID, &client.ListOptions{Limit: 100})
 	if err != nil {
-		q.fail(rw, p, err)
+		s.fail(rw, p, err)
 		return
 	}
-	names := q.categoryNames(ctx, loc)
+	names := s.categoryNames(ctx, loc)
 	for _, c := range cmts.Items {
-		p.Commitments = append(p.Commitments, q.commitmentView(c, names, loc))
+		p.Commitments = append(p.Commitments, s.commitmentView(c, names, loc))
 	}
-	ins, err := q.w.qc.Inspections(ctx, &client.InspectionListOptions{Enterprise: ent.ID, ListOptions: client.ListOptions{Limit: 50}})
+	ins, err := s.e.qc.Inspections(ctx, &client.InspectionListOptions{Enterprise: ent.ID, ListOptions: client.ListOptions{Limit: 50}})
 	if err != nil {
-		q.fail(rw, p, err)
+		s.fail(rw, p, err)
 		return
 	}
 	for _, in := range ins.Items {
-		p.Inspections = append(p.Inspections, q.inspectionView(in, loc))
+		p.Inspections = append(p.Inspections, s.inspectionView(in, loc))
 	}
-	q.render(rw, http.StatusOK, "enterprise", p)
+	s.render(rw, http.StatusOK, "enterprise", p)
 }
 
-func (q *enquiry) categoryNames(ctx context.Context, loc Locale) map[string]string {
+func (s *site) categoryNames(ctx context.Context, loc widget.Locale) map[string]string {
 	names := map[string]string{}
-	if cats, err := q.w.qc.Categories(ctx); err == nil {
+	if cats, err := s.e.qc.Categories(ctx); err == nil {
 		for _, c := range cats {
 			names[c.Code] = textIn(c.Name, loc)
 		}
@@ -364,12 +322,12 @@ func (q *enquiry) categoryNames(ctx context.Context, loc Locale) map[string]stri
 	return names
 }
 
-func (q *enquiry) commitmentView(c client.Commitment, names map[string]string, loc Locale) commitmentView {
+func (s *site) commitmentView(c client.Commitment, names map[string]string, loc widget.Locale) commitmentView {
 	t := &pageVocab[loc]
-	v := commitmentView{Category: names[c.Category], From: q.date(c.EffectiveAt, loc), To: q.date(c.ExpiresAt, loc),
-		StatusClass: "withdrawn", Verify: q.w.allowed(c.VerifyURL)}
+	v := commitmentView{Category: names[c.Category], From: s.date(c.EffectiveAt, loc), To: s.date(c.ExpiresAt, loc),
+		StatusClass: "withdrawn", Verify: s.e.badges.VerifyLink(c.VerifyURL)}
 	if v.Category == "" {
-		v.Category = LTR(c.Category)
+		v.Category = widget.LTR(c.Category)
 	}
 	switch c.Status {
 	case client.CommitmentActive:
@@ -390,31 +348,31 @@ func (q *enquiry) commitmentView(c client.Commitment, names map[string]string, l
 	}
 	var scope []string
 	if len(c.Scope.Brands) > 0 {
-		scope = append(scope, t.brandsIn+joinWith(c.Scope.Brands, t.listSep, Isolate))
+		scope = append(scope, t.brandsIn+joinWith(c.Scope.Brands, t.listSep, widget.Isolate))
 	}
 	if len(c.Scope.Models) > 0 {
-		scope = append(scope, t.modelsIn+joinWith(c.Scope.Models, t.listSep, LTR))
+		scope = append(scope, t.modelsIn+joinWith(c.Scope.Models, t.listSep, widget.LTR))
 	}
 	if len(c.Scope.GTINPrefixes) > 0 {
-		scope = append(scope, t.prefixesIn+joinWith(c.Scope.GTINPrefixes, t.listSep, LTR))
+		scope = append(scope, t.prefixesIn+joinWith(c.Scope.GTINPrefixes, t.listSep, widget.LTR))
 	}
 	v.Scope = strings.Join(scope, t.itemSep)
 	for _, it := range c.Items {
-		v.Items = append(v.Items, itemView{LTR(it.Standard), textIn(it.Text, loc)})
+		v.Items = append(v.Items, itemView{widget.LTR(it.Standard), textIn(it.Text, loc)})
 	}
 	return v
 }
 
-func (q *enquiry) inspectionView(in client.Inspection, loc Locale) inspectionView {
+func (s *site) inspectionView(in client.Inspection, loc widget.Locale) inspectionView {
 	t := &pageVocab[loc]
 	v := inspectionView{ID: in.ID, EnterpriseID: in.EnterpriseID, Product: textIn(in.Product.Name, loc),
-		Batch: LTR(in.Product.Batch), Authority: textIn(in.Authority, loc), Sampled: q.date(in.SampledAt, loc),
-		Published: q.date(in.PublishedAt, loc), ReportNo: LTR(in.ReportNo), Verify: q.w.allowed(in.VerifyURL)}
+		Batch: widget.LTR(in.Product.Batch), Authority: textIn(in.Authority, loc), Sampled: s.date(in.SampledAt, loc),
+		Published: s.date(in.PublishedAt, loc), ReportNo: widget.LTR(in.ReportNo), Verify: s.e.badges.VerifyLink(in.VerifyURL)}
 	if in.Product.Brand != "" {
-		v.Product = Isolate(in.Product.Brand) + " " + v.Product
+		v.Product = widget.Isolate(in.Product.Brand) + " " + v.Product
 	}
 	if in.Product.Model != "" {
-		v.Product += " " + LTR(in.Product.Model)
+		v.Product += " " + widget.LTR(in.Product.Model)
 	}
 	switch in.Result {
 	case client.InspectionPass:
@@ -426,7 +384,7 @@ func (q *enquiry) inspectionView(in client.Inspection, loc Locale) inspectionVie
 	}
 	var failed []string
 	for _, f := range in.FailedItems {
-		v.FailedItems = append(v.FailedItems, failedView{textIn(f.Item, loc), Isolate(f.Requirement), Isolate(f.Measured)})
+		v.FailedItems = append(v.FailedItems, failedView{textIn(f.Item, loc), widget.Isolate(f.Requirement), widget.Isolate(f.Measured)})
 		failed = append(failed, textIn(f.Item, loc))
 	}
 	v.Failed = strings.Join(failed, t.listSep)
@@ -442,7 +400,7 @@ func (q *enquiry) inspectionView(in client.Inspection, loc Locale) inspectionVie
 			v.Rectification = t.OtherValue
 		}
 		if !rc.Deadline.IsZero() {
-			v.Rectification += " · " + t.Deadline + " " + q.date(rc.Deadline, loc)
+			v.Rectification += " · " + t.Deadline + " " + s.date(rc.Deadline, loc)
 		}
 		if rc.Note != nil {
 			v.Rectification += " · " + textIn(*rc.Note, loc)
@@ -452,36 +410,36 @@ func (q *enquiry) inspectionView(in client.Inspection, loc Locale) inspectionVie
 }
 
 // inspection is one inspection's page.
-func (q *enquiry) inspection(rw http.ResponseWriter, r *http.Request) {
-	p, loc := q.newPage(r, func(t *pageWords) string { return t.InspectionTitle })
-	in, err := q.w.qc.Inspection(r.Context(), r.PathValue("id"))
+func (s *site) inspection(rw http.ResponseWriter, r *http.Request) {
+	p, loc := s.newPage(r, func(t *pageWords) string { return t.InspectionTitle })
+	in, err := s.e.qc.Inspection(r.Context(), r.PathValue("id"))
 	if err != nil {
-		q.fail(rw, p, err)
+		s.fail(rw, p, err)
 		return
 	}
-	v := q.inspectionView(*in, loc)
+	v := s.inspectionView(*in, loc)
 	p.Inspection = &v
-	q.render(rw, http.StatusOK, "inspection", p)
+	s.render(rw, http.StatusOK, "inspection", p)
 }
 
 // cases lists the typical enforcement cases.
-func (q *enquiry) cases(rw http.ResponseWriter, r *http.Request) {
-	p, loc := q.newPage(r, func(t *pageWords) string { return t.CasesTitle })
+func (s *site) cases(rw http.ResponseWriter, r *http.Request) {
+	p, loc := s.newPage(r, func(t *pageWords) string { return t.CasesTitle })
 	opts := &client.CaseListOptions{Category: r.URL.Query().Get("category")}
 	opts.Limit = 20
 	opts.Cursor = r.URL.Query().Get("cursor")
 	if len(opts.Category) > 64 || len(opts.Cursor) > 512 {
-		q.fail(rw, p, client.ErrInvalidInput)
+		s.fail(rw, p, client.ErrInvalidInput)
 		return
 	}
-	res, err := q.w.qc.Cases(r.Context(), opts)
+	res, err := s.e.qc.Cases(r.Context(), opts)
 	if err != nil {
-		q.fail(rw, p, err)
+		s.fail(rw, p, err)
 		return
 	}
 	for _, c := range res.Items {
-		p.Cases = append(p.Cases, caseView{Title: textIn(c.Title, loc), Summary: textIn(c.Summary, loc), Brand: Isolate(c.Brand),
-			Platform: Isolate(c.Platform), Authority: textIn(c.Authority, loc), Published: q.date(c.PublishedAt, loc), Verify: q.w.allowed(c.VerifyURL)})
+		p.Cases = append(p.Cases, caseView{Title: textIn(c.Title, loc), Summary: textIn(c.Summary, loc), Brand: widget.Isolate(c.Brand),
+			Platform: widget.Isolate(c.Platform), Authority: textIn(c.Authority, loc), Published: s.date(c.PublishedAt, loc), Verify: s.e.badges.VerifyLink(c.VerifyURL)})
 	}
 	if res.NextCursor != "" {
 		v := url.Values{"cursor": {res.NextCursor}}
@@ -491,7 +449,7 @@ func (q *enquiry) cases(rw http.ResponseWriter, r *http.Request) {
 		if p.Explicit {
 			v.Set("locale", p.Lang)
 		}
-		p.Next = q.prefix + "cases?" + v.Encode()
+		p.Next = s.prefix + "cases?" + v.Encode()
 	}
-	q.render(rw, http.StatusOK, "cases", p)
+	s.render(rw, http.StatusOK, "cases", p)
 }

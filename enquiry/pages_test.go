@@ -1,4 +1,4 @@
-package widget_test
+package enquiry_test
 
 import (
 	"html"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/enquiry"
+	"github.com/qualitycommit/qcsdk/internal/testio"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -27,7 +29,7 @@ func makerOf(t *testing.T, e *env, i int) (id string, uscc client.USCC) {
 
 func TestEnquiryPagesInBothLocales(t *testing.T) {
 	e := setup(t, nil)
-	h := e.w.Handler("/quality/")
+	h := e.q.Handler("/quality/")
 	id, uscc := makerOf(t, e, 2) // a maker whose latest inspection failed
 	for _, c := range []struct {
 		name, target string
@@ -82,12 +84,12 @@ func TestEnquiryPagesInBothLocales(t *testing.T) {
 func checkPage(t *testing.T, what, b string) {
 	t.Helper()
 	b = strings.TrimPrefix(b, "<!doctype html>\n")
-	checkXML(t, what, b, widget.DefaultVerifyHost, true)
+	testio.CheckXML(t, what, b, widget.DefaultVerifyHost, true)
 }
 
 func TestEnquiryPagesEscapeHostileText(t *testing.T) {
 	e := setup(t, []sandbox.Option{sandbox.WithHostileText()})
-	h := e.w.Handler("/quality/")
+	h := e.q.Handler("/quality/")
 	for i := range e.srv.Demo()[:4] {
 		id, _ := makerOf(t, e, i)
 		for _, target := range []string{"/quality/enterprises/" + id, "/quality/enterprises/" + id + "?locale=en", "/quality/cases", "/quality/?category=toys"} {
@@ -103,7 +105,7 @@ func TestEnquiryPagesEscapeHostileText(t *testing.T) {
 
 func TestEnquiryPagesSayWhenTheRegistryIsDown(t *testing.T) {
 	e := setup(t, nil)
-	h := e.w.Handler("/quality/")
+	h := e.q.Handler("/quality/")
 	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 503})
 	for _, target := range []string{"/quality/enterprises/ent_0000001", "/quality/cases", "/quality/?q=清源"} {
 		resp := get(t, h, target)
@@ -150,7 +152,11 @@ func TestEnquiryPagesKeepTheirBudgetWhenTheRegistryHangs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := w.Handler("/quality/")
+	q, err := enquiry.New(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := q.Handler("/quality/")
 	for _, target := range []string{"/quality/enterprises/ent_0000001", "/quality/cases", "/quality/?q=qingdao&locale=en"} {
 		start := time.Now()
 		resp := get(t, h, target)

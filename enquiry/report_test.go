@@ -1,4 +1,4 @@
-package widget_test
+package enquiry_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"unicode"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/enquiry"
 	"github.com/qualitycommit/qcsdk/sandbox"
-	"github.com/qualitycommit/qcsdk/widget"
 )
 
 // platformName is how the tests' platform names itself to the regulator;
@@ -100,8 +100,8 @@ func clone(v url.Values) url.Values {
 }
 
 func TestReportFormFilesOneReportPerForm(t *testing.T) {
-	e := setup(t, nil, widget.WithPlatformName(platformName))
-	s := &shopper{t: t, h: e.w.Handler("/quality/")}
+	e := setup(t, nil, enquiry.WithPlatformName(platformName))
+	s := &shopper{t: t, h: e.q.Handler("/quality/")}
 	g := string(e.srv.Demo()[0].GTIN)
 	v := filled(s.form("/quality/report?gtin="+g+"&listing=https://shop.example/item/42"), g)
 	if len(s.cookies) == 0 || !s.cookies[0].HttpOnly || s.cookies[0].SameSite != http.SameSiteStrictMode || s.cookies[0].Path != "/quality/" {
@@ -143,8 +143,8 @@ func TestReportFormFilesOneReportPerForm(t *testing.T) {
 // The shopper sends, the answer is lost, they edit and send the same
 // rendering of the form again.
 func TestReportFormChangedResendIsANewReport(t *testing.T) {
-	e := setup(t, nil, widget.WithPlatformName(platformName))
-	s := &shopper{t: t, h: e.w.Handler("/quality/")}
+	e := setup(t, nil, enquiry.WithPlatformName(platformName))
+	s := &shopper{t: t, h: e.q.Handler("/quality/")}
 	g := string(e.srv.Demo()[0].GTIN)
 	first := filled(s.form("/quality/report"), g)
 	resp, b := s.post("/quality/report", first)
@@ -187,8 +187,8 @@ func TestReportFormChangedResendIsANewReport(t *testing.T) {
 // same key with another body, a 409 the shopper cannot cure by waiting.
 func TestReportFormConflictSaysAlreadySent(t *testing.T) {
 	key := []byte(strings.Repeat("k", 32))
-	e := setup(t, nil, widget.WithPlatformName(platformName), widget.WithReportKey(key))
-	other, err := widget.New(e.qc, widget.WithPlatformName("Qingxuan Market (cn-east)"), widget.WithReportKey(key))
+	e := setup(t, nil, enquiry.WithPlatformName(platformName), enquiry.WithReportKey(key))
+	other, err := enquiry.New(e.w, enquiry.WithPlatformName("Qingxuan Market (cn-east)"), enquiry.WithReportKey(key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestReportFormConflictSaysAlreadySent(t *testing.T) {
 		{"", "已经提交", "稍后再试"},
 		{"?locale=en", "already sent", "try again shortly"},
 	} {
-		s := &shopper{t: t, h: e.w.Handler("/quality/")}
+		s := &shopper{t: t, h: e.q.Handler("/quality/")}
 		v := filled(s.form("/quality/report"+c.locale), g)
 		if resp, b := s.post("/quality/report"+c.locale, v); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("the first send: %d\n%s", resp.StatusCode, b)
@@ -219,7 +219,7 @@ func TestReportFormConflictSaysAlreadySent(t *testing.T) {
 
 func TestReportFormNeedsAPlatformName(t *testing.T) {
 	e := setup(t, nil)
-	s := &shopper{t: t, h: e.w.Handler("/quality/")}
+	s := &shopper{t: t, h: e.q.Handler("/quality/")}
 	g := string(e.srv.Demo()[0].GTIN)
 	for _, c := range []struct {
 		method, target string
@@ -258,8 +258,8 @@ func TestReportFormNeedsAPlatformName(t *testing.T) {
 // A POST that does not provably come from this site is refused plainly:
 // no form, no token, no echo, no cookie.
 func TestReportFormRefusesCrossSitePostsPlainly(t *testing.T) {
-	e := setup(t, nil, widget.WithPlatformName(platformName))
-	h := e.w.Handler("/quality/")
+	e := setup(t, nil, enquiry.WithPlatformName(platformName))
+	h := e.q.Handler("/quality/")
 	g := string(e.srv.Demo()[0].GTIN)
 	victim := &shopper{t: t, h: h}
 	v := filled(victim.form("/quality/report"), g)
@@ -303,8 +303,8 @@ func TestReportFormRefusesCrossSitePostsPlainly(t *testing.T) {
 // A form from this site whose token no longer holds (an expired cookie, a
 // second tab) comes back with what was typed and a fresh token.
 func TestReportFormRefillsAStaleFormFromThisSite(t *testing.T) {
-	e := setup(t, nil, widget.WithPlatformName(platformName))
-	h := e.w.Handler("/quality/")
+	e := setup(t, nil, enquiry.WithPlatformName(platformName))
+	h := e.q.Handler("/quality/")
 	g := string(e.srv.Demo()[0].GTIN)
 	victim := &shopper{t: t, h: h}
 	v := filled(victim.form("/quality/report"), g)
@@ -375,15 +375,15 @@ func TestReportFormChecksTheWholeOrigin(t *testing.T) {
 		{"behind a proxy, another subdomain", "https://shop.example.com", "http://shop.example.com/quality/report", "https://evil.example.com", false, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			opts := []widget.Option{widget.WithPlatformName(platformName)}
+			opts := []enquiry.Option{enquiry.WithPlatformName(platformName)}
 			if c.origin != "" {
-				opts = append(opts, widget.WithSiteOrigin(c.origin))
+				opts = append(opts, enquiry.WithSiteOrigin(c.origin))
 			}
 			e := setup(t, nil, opts...)
 			if g == "" {
 				g = string(e.srv.Demo()[0].GTIN)
 			}
-			s := &shopper{t: t, h: e.w.Handler("/quality/")}
+			s := &shopper{t: t, h: e.q.Handler("/quality/")}
 			v := filled(s.form(c.target), g)
 			fetch := ""
 			if c.sameSiteFetch {
@@ -403,22 +403,22 @@ func TestReportFormChecksTheWholeOrigin(t *testing.T) {
 func TestWithSiteOriginIsValidated(t *testing.T) {
 	e := setup(t, nil)
 	for _, o := range []string{"https://shop.example.com", "http://shop.example.com:8080", "HTTPS://Shop.Example.com", "https://[2001:db8::1]:8443", "https://shop.example.com/"} {
-		if _, err := widget.New(e.qc, widget.WithSiteOrigin(o)); err != nil {
+		if _, err := enquiry.New(e.w, enquiry.WithSiteOrigin(o)); err != nil {
 			t.Errorf("WithSiteOrigin(%q): %v", o, err)
 		}
 	}
 	for _, o := range []string{"", "shop.example.com", "ftp://shop.example.com", "https://", "https://shop.example.com/quality/",
 		"https://shop.example.com?x=1", "https://user@shop.example.com", "https://shop.example.com#top", "https:shop.example.com",
 		"https://shop.example.com:http", "null", "//shop.example.com"} {
-		if _, err := widget.New(e.qc, widget.WithSiteOrigin(o)); err == nil {
+		if _, err := enquiry.New(e.w, enquiry.WithSiteOrigin(o)); err == nil {
 			t.Errorf("WithSiteOrigin(%q) was accepted", o)
 		}
 	}
 }
 
 func TestReportFormValidatesAndKeepsWhatWasTyped(t *testing.T) {
-	e := setup(t, nil, widget.WithPlatformName(platformName))
-	s := &shopper{t: t, h: e.w.Handler("/quality/")}
+	e := setup(t, nil, enquiry.WithPlatformName(platformName))
+	s := &shopper{t: t, h: e.q.Handler("/quality/")}
 	g := string(e.srv.Demo()[0].GTIN)
 	for name, c := range map[string]struct {
 		field, value, says string
@@ -466,8 +466,8 @@ func hasHan(s string) bool {
 // Every word the shopper reads is in the page's locale: none of the SDK's
 // English error text reaches a form.
 func TestReportFormSpeaksTheShoppersLanguage(t *testing.T) {
-	e := setup(t, nil, widget.WithPlatformName(platformName))
-	s := &shopper{t: t, h: e.w.Handler("/quality/")}
+	e := setup(t, nil, enquiry.WithPlatformName(platformName))
+	s := &shopper{t: t, h: e.q.Handler("/quality/")}
 	g := string(e.srv.Demo()[0].GTIN)
 	for _, c := range []struct {
 		gtin, zh, en string // what each locale's sentence names
@@ -529,8 +529,8 @@ func TestReportFormSpeaksTheShoppersLanguage(t *testing.T) {
 }
 
 func TestReportFormWhenTheRegistryIsDown(t *testing.T) {
-	e := setup(t, nil, widget.WithPlatformName(platformName))
-	s := &shopper{t: t, h: e.w.Handler("/quality/")}
+	e := setup(t, nil, enquiry.WithPlatformName(platformName))
+	s := &shopper{t: t, h: e.q.Handler("/quality/")}
 	g := string(e.srv.Demo()[0].GTIN)
 	v := filled(s.form("/quality/report?locale=en"), g)
 	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 503})

@@ -1,0 +1,56 @@
+// Package enquiry is the platform's consumer enquiry entry for the quality
+// commitment registry: pages where a shopper searches the registry by
+// company name, USCC or category, reads a maker's commitments and its
+// law-enforcement inspections, reads typical cases, and reports a
+// suspected fake or sub-standard listing.
+//
+//	badges, err := widget.New(qc)
+//	entry, err := enquiry.New(badges, enquiry.WithPlatformName("Qingxuan Market"))
+//	mux.Handle("/quality/", entry.Handler("/quality/"))
+//
+//	/quality/                       search
+//	/quality/enterprises/{id}       a maker: its commitments and inspection results
+//	/quality/inspections/{id}       one inspection, with its failed items
+//	/quality/cases                  typical enforcement cases
+//	/quality/report                 the report form (with WithPlatformName)
+//	/quality/enquiry.css            the pages' stylesheet
+//	/quality/badge/…, badge.css     the widget's badge endpoints
+//
+// # In the platform's layout
+//
+// Each platform sets the entry up inside its own site. WithLayout renders
+// every page inside the platform's html/template — its header, footer and
+// fonts — which places the page's View: its language, title, stylesheet
+// link and body. Without it, each page stands alone in a plain layout.
+// Inside a layout the pages take the platform's fonts and colours; their
+// stylesheet (an embedded file, Stylesheet) lays out only what is theirs,
+// under the qce- classes.
+//
+// # What a shopper reads
+//
+// The pages are plain HTML forms and links in both locales, with no
+// script. The locale is the query's (?locale=, any BCP 47 tag, read as
+// widget.ParseLocale reads it), else the browser's Accept-Language, else
+// the widget's. Every word, errors included, is in the page's locale, and
+// every registry string is isolated for bidirectional text, identifiers
+// left to right (widget.Isolate, widget.LTR). Links go only where the
+// widget's badges may link (widget.Widget.VerifyLink).
+//
+// A page's reads share one budget (WithTimeout, 1 s): when the registry
+// cannot be reached within it, the page says so (503), with a link to try
+// again.
+//
+// # The report form
+//
+// The report form is offered only when the platform names itself for
+// reports (WithPlatformName): the request's Host is the sender's to
+// choose, and must not reach the regulator as the platform's name. It is
+// protected against cross-site posts: a post that does not come from the
+// site's own origin (scheme, host and port; WithSiteOrigin behind a
+// TLS-terminating proxy) is a plain 403; a SameSite cookie and a token
+// MAC'd with WithReportKey (give a fleet one key) prove the form was
+// rendered for this browser. The same words sent twice file one report;
+// edited words, a new one. Whatever goes wrong short of a forgery, what the
+// shopper typed comes back in the form. Link to it from a product page as
+// /quality/report?gtin={gtin}&listing={url}.
+package enquiry

@@ -1,0 +1,268 @@
+package enquiry
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/internal/etag"
+	"github.com/qualitycommit/qcsdk/widget"
+)
+
+// DefaultTimeout bounds an enquiry page's reads of the registry, all of
+// them together.
+const DefaultTimeout = time.Second
+
+// An Entry is the platform's consumer enquiry entry: its pages, its
+// report form, and the badges of the widget it was built with.
+type Entry struct {
+	badges    *widget.Widget
+	qc        *cache.Cache
+	layout    *template.Template // nil: the standalone layout
+	timeout   time.Duration
+	reportKey []byte // the report form's MAC key
+	platform  string // how reports name the platform; "" for no report form
+	origin    string // the site's origin (WithSiteOrigin); "" for the request's own
+}
+
+// An Option configures an Entry.
+type Option func(*Entry) error
+
+// New builds the enquiry entry over the widget's cache, with its verify
+// host (links go only there) and its default locale.
+func New(badges *widget.Widget, opts ...Option) (*Entry, error) {
+	if badges == nil {
+		return nil, errors.New("qcsdk/enquiry: widget is nil")
+	}
+	e := &Entry{badges: badges, qc: badges.Cache(), timeout: DefaultTimeout}
+	for _, o := range opts {
+		if err := o(e); err != nil {
+			return nil, fmt.Errorf("qcsdk/enquiry: %w", err)
+		}
+	}
+	if e.reportKey == nil {
+		e.reportKey = make([]byte, 32)
+		_, _ = rand.Read(e.reportKey)
+	}
+	return e, nil
+}
+
+// WithTimeout bounds how long a page waits for the registry, all its reads
+// together (default DefaultTimeout, 1 s): past it the page says the
+// registry cannot be reached (503), with a link to try again.
+func WithTimeout(d time.Duration) Option {
+	return func(e *Entry) error {
+		if d <= 0 {
+			return errors.New("timeout must be positive")
+		}
+		e.timeout = d
+		return nil
+	}
+}
+
+// WithLayout renders every page inside the platform's own layout — its
+// header, footer, fonts — instead of the standalone one. t is executed
+// with a *View; it places View.Body where the page's content goes, and
+// View.Head in its <head> (or styles the entry itself):
+//
+//	<!doctype html>
+//	<html lang="{{.Lang}}"><head><title>{{.Title}} · Shop</title>{{.Head}}</head>
+//	<body><header>…</header>{{.Body}}<footer>…</footer></body></html>
+//
+// The platform's layout is its own to secure: with it, the entry keeps the
+// Content-Security-Policy the platform's middleware set, and sends only
+// frame-ancestors 'self' when there is none, so that the layout's
+// scripts, fonts and images are the platform's policy's to allow. The
+// entry's own markup has no script and no inline style, and needs no more
+// than style-src 'self'.
+func WithLayout(t *template.Template) Option {
+	return func(e *Entry) error {
+		if t == nil {
+			return errors.New("layout is nil")
+		}
+		e.layout = t
+		return nil
+	}
+}
+
+// WithReportKey sets the key the report form's anti-forgery tokens are
+// made with (at least 32 bytes). Give every server of a fleet the same key,
+// so that a form rendered by one can be sent to another; by default each
+// entry draws a random one.
+func WithReportKey(key []byte) Option {
+	return func(e *Entry) error {
+		if len(key) < 32 {
+			return errors.New("report key must be at least 32 bytes")
+		}
+		e.reportKey = append([]byte(nil), key...)
+		return nil
+	}
+}
+
+// WithPlatformName sets how reports name the platform to the regulator.
+// The report form is offered only with it: without it the report routes
+// answer 404, and the pages do not link to them.
+func WithPlatformName(name string) Option {
+	return func(e *Entry) error {
+		name = strings.TrimSpace(name)
+		if name == "" || len(name) > 100 {
+			return errors.New("platform name must be 1 to 100 bytes")
+		}
+		e.platform = name
+		return nil
+	}
+}
+
+// A View is one page of the entry, rendered, for a layout (WithLayout) to
+// place in the platform's own page.
+type View struct {
+	Lang  string        // the page's language, a BCP 47 tag, for <html lang>
+	Title string        // the page's title, for <title>
+	Head  template.HTML // the entry's stylesheet link, for <head>
+	Body  template.HTML // the page: the entry's navigation, its content, the registry's attribution
+}
+
+// Handler serves the entry under prefix (which ends with "/"), with the
+// widget's badge endpoints (see widget.Widget.Handler) under the same
+// prefix, so that one handler mounts them all:
+//
+//	mux.Handle("/quality/", entry.Handler("/quality/"))
+//
+//	GET  {prefix}                      search the registry by company name, USCC or category
+//	GET  {prefix}enterprises/{id}      a maker: its commitments and inspection results
+//	GET  {prefix}inspections/{id}      one inspection, with its failed items
+//	GET  {prefix}cases                 typical enforcement cases
+//	GET  {prefix}report                a shopper's report form (with WithPlatformName)
+//	POST {prefix}report
+//	GET  {prefix}enquiry.css           the pages' stylesheet
+//	GET  {prefix}badge/…, badge.css    the widget's
+func (e *Entry) Handler(prefix string) http.Handler {
+	if !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	s := &site{e: e, prefix: prefix}
+	badges := e.badges.Handler(prefix)
+	mux := http.NewServeMux()
+	mux.Handle("GET "+prefix+"badge.css", badges)
+	mux.Handle("GET "+prefix+"badge/{file}", badges)
+	mux.HandleFunc("GET "+prefix+"{$}", e.budget(s.search))
+	mux.HandleFunc("GET "+prefix+"enterprises/{id}", e.budget(s.enterprise))
+	mux.HandleFunc("GET "+prefix+"inspections/{id}", e.budget(s.inspection))
+	mux.HandleFunc("GET "+prefix+"cases", e.budget(s.cases))
+	mux.HandleFunc("GET "+prefix+"enquiry.css", serveStylesheet)
+	mux.HandleFunc("GET "+prefix+"report", s.offered(s.reportPage))
+	mux.HandleFunc("POST "+prefix+"report", s.offered(s.sendReport))
+	mux.HandleFunc("GET "+prefix+"report/sent", s.offered(s.reportSent))
+	mux.HandleFunc(prefix, func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			rw.Header().Set("Allow", "GET, HEAD")
+			plainError(rw, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		plainError(rw, http.StatusNotFound, "not found")
+	})
+	return mux
+}
+
+// budget gives a page one deadline for all the reads it makes, so that a
+// registry out of reach costs the shopper at most that long before the
+// page says so (503, with a link to try again).
+func (e *Entry) budget(h http.HandlerFunc) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), e.timeout)
+		defer cancel()
+		h(rw, r.WithContext(ctx))
+	}
+}
+
+// stylesheet is the pages' CSS; the badge's is the widget's, at
+// {prefix}badge.css.
+//
+//go:embed enquiry.css
+var stylesheet string
+
+// Stylesheet is the CSS the pages need, for a platform that serves it
+// itself (or inlines it in its layout).
+func Stylesheet() string { return stylesheet }
+
+var stylesheetETag = func() string {
+	h := fnv.New64a()
+	h.Write([]byte(stylesheet))
+	return `"css-` + strconv.FormatUint(h.Sum64(), 36) + `"`
+}()
+
+func serveStylesheet(rw http.ResponseWriter, r *http.Request) {
+	h := rw.Header()
+	h.Set("Content-Type", "text/css; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=86400")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("ETag", stylesheetETag)
+	if etag.Match(r.Header.Get("If-None-Match"), stylesheetETag) {
+		rw.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if r.Method != http.MethodHead {
+		_, _ = rw.Write([]byte(stylesheet))
+	}
+}
+
+// render writes a page: its content, inside the platform's layout or the
+// standalone one.
+func (s *site) render(rw http.ResponseWriter, code int, name string, p *page) {
+	var content bytes.Buffer
+	if err := templates.ExecuteTemplate(&content, name, p); err != nil {
+		plainError(rw, http.StatusInternalServerError, "the page could not be rendered")
+		return
+	}
+	v := &View{Lang: p.Lang, Title: p.Title + " · " + p.T.Entry,
+		Head: template.HTML(`<link rel="stylesheet" href="` + template.HTMLEscapeString(s.prefix) + `enquiry.css" />`),
+		Body: template.HTML(content.String())}
+	layout := standalone
+	if s.e.layout != nil {
+		layout = s.e.layout
+	}
+	var out bytes.Buffer
+	if err := layout.Execute(&out, v); err != nil {
+		plainError(rw, http.StatusInternalServerError, "the page could not be rendered in its layout")
+		return
+	}
+	h := rw.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	switch {
+	case s.e.layout == nil:
+		// Pages of our own: our stylesheet, our forms, no script at all.
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'self'")
+	case h.Get("Content-Security-Policy") == "":
+		// The platform's layout, and no policy of the platform's: its
+		// scripts, fonts and images are not ours to allow or refuse, but
+		// the report form must not be framed by another site.
+		h.Set("Content-Security-Policy", "frame-ancestors 'self'")
+	}
+	h.Set("Referrer-Policy", "same-origin")
+	if code == http.StatusOK && p.Report == nil {
+		h.Set("Cache-Control", "private, max-age=60")
+	} else {
+		// Errors, and the report form, whose token is this browser's.
+		h.Set("Cache-Control", "no-store")
+	}
+	h.Set("Vary", "Accept-Language")
+	rw.WriteHeader(code)
+	_, _ = rw.Write(out.Bytes())
+}
+
+// plainError answers with a short text error that no cache keeps.
+func plainError(rw http.ResponseWriter, code int, msg string) {
+	rw.Header().Set("Cache-Control", "no-store")
+	http.Error(rw, msg, code)
+}
