@@ -204,7 +204,7 @@ func ExampleCache_Enterprise() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, c := range page.Items {
+	for _, c := range page.Data {
 		fmt.Println(c.ID, c.Status, len(c.Items), "items")
 	}
 	_, err = qc.Enterprise(ctx, "ent_9999999")

@@ -11,3 +11,6 @@ import (
 func ApplyAt(ctx context.Context, store Store, ev client.Event, now time.Time) error {
 	return apply(ctx, store, ev, now)
 }
+
+// ReadKey names an enquiry read in the store.
+var ReadKey = readKey

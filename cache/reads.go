@@ -27,13 +27,6 @@ import (
 // the cases, the categories — are kept for the short TTL only (the API's
 // max-age, or WithNegativeTTL).
 
-// Page is one page of a list and the cursor of the next; NextCursor is
-// empty on the last page.
-type Page[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor,omitempty"`
-}
-
 // fetchRaw asks the API for one read. old is the entry held, for its
 // ETag; maker is the enterprise id the answer concerns ("" for none).
 type fetchRaw func(ctx context.Context, old *Entry) (e *Entry, maker string, err error)
@@ -148,6 +141,21 @@ func getRecord[T any](c *Cache, get func(ctx context.Context, opts *client.GetOp
 	}
 }
 
+// storedList is a page as the store keeps it. Its JSON is the one earlier
+// releases wrote ("items", not client.List's "data"), so that the servers
+// of two releases sharing a Redis read each other's pages during a rolling
+// upgrade.
+type storedList[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// readList is read for a page of a list.
+func readList[T any](c *Cache, ctx context.Context, key string, fetch fetchRaw) (client.List[T], error) {
+	p, err := read[storedList[T]](c, ctx, key, fetch)
+	return client.List[T]{Data: p.Items, NextCursor: p.NextCursor}, err
+}
+
 // getList fetches one page of a list; maker is the enterprise the list is
 // scoped to, "" for none. The page's version is its newest item's, so that
 // a page that shows a change is never refused for one that predates it.
@@ -162,7 +170,7 @@ func getList[T any](c *Cache, maker string, version func(*T) int64, list func(ct
 		for i := range items {
 			v = max(v, version(&items[i]))
 		}
-		e, err := c.rawEntry(Page[T]{Items: items, NextCursor: resp.NextCursor}, v, resp, maker != "", now)
+		e, err := c.rawEntry(storedList[T]{Items: items, NextCursor: resp.NextCursor}, v, resp, maker != "", now)
 		return e, maker, err
 	}
 }
@@ -227,16 +235,16 @@ func (c *Cache) Inspection(ctx context.Context, id string) (*client.Inspection, 
 // EnterpriseCommitments returns a page of a maker's commitments. Give the
 // maker's id, as Enterprise returns it: a change is matched to the reads
 // of its maker by id.
-func (c *Cache) EnterpriseCommitments(ctx context.Context, enterpriseID string, opts *client.ListOptions) (Page[client.Commitment], error) {
+func (c *Cache) EnterpriseCommitments(ctx context.Context, enterpriseID string, opts *client.ListOptions) (client.List[client.Commitment], error) {
 	var o client.ListOptions
 	if opts != nil {
 		o = *opts
 	}
 	if enterpriseID == "" {
-		return Page[client.Commitment]{}, fmt.Errorf("qcsdk/cache: an enterprise id is needed: %w", client.ErrInvalidInput)
+		return client.List[client.Commitment]{}, fmt.Errorf("qcsdk/cache: an enterprise id is needed: %w", client.ErrInvalidInput)
 	}
 	key := readKey("commitments", append([]string{enterpriseID}, listParams(o)...)...)
-	return read[Page[client.Commitment]](c, ctx, key, getList(c, enterpriseID, func(m *client.Commitment) int64 { return m.Version },
+	return readList[client.Commitment](c, ctx, key, getList(c, enterpriseID, func(m *client.Commitment) int64 { return m.Version },
 		func(ctx context.Context) ([]client.Commitment, *client.Response, error) {
 			return c.api.Commitments.ListByEnterprise(ctx, enterpriseID, &o)
 		}))
@@ -245,7 +253,7 @@ func (c *Cache) EnterpriseCommitments(ctx context.Context, enterpriseID string, 
 // Inspections returns a page of inspections. With opts.Enterprise set (to
 // the maker's id), a change of the maker reaches it; otherwise it is kept
 // for the short TTL.
-func (c *Cache) Inspections(ctx context.Context, opts *client.InspectionListOptions) (Page[client.Inspection], error) {
+func (c *Cache) Inspections(ctx context.Context, opts *client.InspectionListOptions) (client.List[client.Inspection], error) {
 	var o client.InspectionListOptions
 	if opts != nil {
 		o = *opts
@@ -255,7 +263,7 @@ func (c *Cache) Inspections(ctx context.Context, opts *client.InspectionListOpti
 		since = o.PublishedSince.UTC().Format(time.RFC3339Nano)
 	}
 	key := readKey("inspections", append([]string{o.Enterprise, o.Category, string(o.Result), since}, listParams(o.ListOptions)...)...)
-	return read[Page[client.Inspection]](c, ctx, key, getList(c, o.Enterprise, func(in *client.Inspection) int64 { return in.Version },
+	return readList[client.Inspection](c, ctx, key, getList(c, o.Enterprise, func(in *client.Inspection) int64 { return in.Version },
 		func(ctx context.Context) ([]client.Inspection, *client.Response, error) {
 			return c.api.Inspections.List(ctx, &o)
 		}))
@@ -263,13 +271,13 @@ func (c *Cache) Inspections(ctx context.Context, opts *client.InspectionListOpti
 
 // Enterprises returns a page of makers on the list: a search by name,
 // category or region. It is kept for the short TTL.
-func (c *Cache) Enterprises(ctx context.Context, opts *client.EnterpriseListOptions) (Page[client.Enterprise], error) {
+func (c *Cache) Enterprises(ctx context.Context, opts *client.EnterpriseListOptions) (client.List[client.Enterprise], error) {
 	var o client.EnterpriseListOptions
 	if opts != nil {
 		o = *opts
 	}
 	key := readKey("enterprises", append([]string{o.Category, o.Region, o.Query}, listParams(o.ListOptions)...)...)
-	return read[Page[client.Enterprise]](c, ctx, key, getList(c, "", func(e *client.Enterprise) int64 { return e.Version },
+	return readList[client.Enterprise](c, ctx, key, getList(c, "", func(e *client.Enterprise) int64 { return e.Version },
 		func(ctx context.Context) ([]client.Enterprise, *client.Response, error) {
 			return c.api.Enterprises.List(ctx, &o)
 		}))
@@ -277,13 +285,13 @@ func (c *Cache) Enterprises(ctx context.Context, opts *client.EnterpriseListOpti
 
 // Cases returns a page of typical enforcement cases. It is kept for the
 // short TTL.
-func (c *Cache) Cases(ctx context.Context, opts *client.CaseListOptions) (Page[client.Case], error) {
+func (c *Cache) Cases(ctx context.Context, opts *client.CaseListOptions) (client.List[client.Case], error) {
 	var o client.CaseListOptions
 	if opts != nil {
 		o = *opts
 	}
 	key := readKey("cases", append([]string{o.Category, o.Brand}, listParams(o.ListOptions)...)...)
-	return read[Page[client.Case]](c, ctx, key, getList(c, "", func(k *client.Case) int64 { return k.Version },
+	return readList[client.Case](c, ctx, key, getList(c, "", func(k *client.Case) int64 { return k.Version },
 		func(ctx context.Context) ([]client.Case, *client.Response, error) {
 			return c.api.Cases.List(ctx, &o)
 		}))
@@ -292,9 +300,9 @@ func (c *Cache) Cases(ctx context.Context, opts *client.CaseListOptions) (Page[c
 // Categories returns the product categories of the registry. It is kept
 // for the short TTL.
 func (c *Cache) Categories(ctx context.Context) ([]client.Category, error) {
-	p, err := read[Page[client.Category]](c, ctx, readKey("categories"), getList(c, "", func(k *client.Category) int64 { return k.Version },
+	p, err := readList[client.Category](c, ctx, readKey("categories"), getList(c, "", func(k *client.Category) int64 { return k.Version },
 		func(ctx context.Context) ([]client.Category, *client.Response, error) {
 			return c.api.Categories.List(ctx)
 		}))
-	return p.Items, err
+	return p.Data, err
 }

@@ -68,7 +68,7 @@ func TestEnquiryReadsAreCachedCoalescedAndCopied(t *testing.T) {
 	}
 
 	page, err := e.cache.EnterpriseCommitments(ctx, id, nil)
-	if err != nil || len(page.Items) == 0 {
+	if err != nil || len(page.Data) == 0 {
 		t.Fatalf("EnterpriseCommitments = %+v, %v", page, err)
 	}
 	if _, err := e.cache.EnterpriseCommitments(ctx, id, nil); err != nil {
@@ -77,8 +77,8 @@ func TestEnquiryReadsAreCachedCoalescedAndCopied(t *testing.T) {
 	if n := e.srv.Requests(commitmentsRoute); n != 1 {
 		t.Errorf("two reads of a maker's commitments made %d calls; want 1", n)
 	}
-	cmt, err := e.cache.Commitment(ctx, page.Items[0].ID)
-	if err != nil || cmt.ID != page.Items[0].ID {
+	cmt, err := e.cache.Commitment(ctx, page.Data[0].ID)
+	if err != nil || cmt.ID != page.Data[0].ID {
 		t.Errorf("Commitment = %+v, %v", cmt, err)
 	}
 	cats, err := e.cache.Categories(ctx)
@@ -148,9 +148,9 @@ func TestAChangeReachesTheMakersEnquiryReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	i := slices.IndexFunc(page.Items, func(c client.Commitment) bool { return c.ID == cmtID })
-	if i < 0 || page.Items[i].Status != client.CommitmentRevoked {
-		t.Errorf("after the revocation was pushed, the maker's commitments show %+v", page.Items)
+	i := slices.IndexFunc(page.Data, func(c client.Commitment) bool { return c.ID == cmtID })
+	if i < 0 || page.Data[i].Status != client.CommitmentRevoked {
+		t.Errorf("after the revocation was pushed, the maker's commitments show %+v", page.Data)
 	}
 
 	e.clock.Advance(time.Millisecond)
@@ -163,8 +163,8 @@ func TestAChangeReachesTheMakersEnquiryReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(after.Items, func(x client.Inspection) bool { return x.ID == in.ID }) {
-		t.Errorf("the pushed inspection %s is not among the maker's %d inspections (had %d)", in.ID, len(after.Items), len(before.Items))
+	if !slices.ContainsFunc(after.Data, func(x client.Inspection) bool { return x.ID == in.ID }) {
+		t.Errorf("the pushed inspection %s is not among the maker's %d inspections (had %d)", in.ID, len(after.Data), len(before.Data))
 	}
 	// Every read of the maker is dropped by any change of it, this list
 	// too: one more fetch.
@@ -213,5 +213,37 @@ func TestEnquiryReadsAreServedStaleWhileTheAPIIsDown(t *testing.T) {
 	// A read never made before has nothing to fall back on.
 	if _, err := e.cache.Cases(ctx, nil); !errors.Is(err, client.ErrUnavailable) {
 		t.Errorf("Cases with the API down = %v; want ErrUnavailable", err)
+	}
+}
+
+// Pages are client.List values, stored as the earlier releases stored
+// them ("items"): the servers of two releases sharing a Redis read each
+// other's pages during a rolling upgrade.
+func TestAPageStoredByAnEarlierReleaseIsRead(t *testing.T) {
+	t.Parallel()
+	store := cache.NewMemory()
+	defer store.Close()
+	api, err := client.New(client.WithBaseURL("http://127.0.0.1:1"), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	qc, err := cache.New(api, cache.WithStore(store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer qc.Close()
+	ctx := context.Background()
+	now := time.Now()
+	key := cache.ReadKey("cases", "", "", "20", "")
+	earlier := `{"items":[{"id":"case_0000001","title":{"zh":"案例"}}],"next_cursor":"c2"}`
+	if _, err := store.Set(ctx, key, &cache.Entry{Raw: []byte(earlier), Version: 1, Fetched: now, FreshUntil: now.Add(time.Hour), Expires: now.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := qc.Cases(ctx, &client.CaseListOptions{ListOptions: client.ListOptions{Limit: 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Data) != 1 || page.Data[0].ID != "case_0000001" || page.NextCursor != "c2" {
+		t.Errorf("the earlier release's page read as %+v", page)
 	}
 }

@@ -130,9 +130,12 @@
 //
 // # Pagination
 //
-// List methods return one page and set [Response.NextCursor]; All methods
-// return an iter.Seq2 that follows the cursors, fetching a page only when
-// the loop reaches it:
+// List methods return one page and set [Response.NextCursor], as every
+// call returns its [Response] (the shape go-github made familiar); All
+// methods return an iter.Seq2 that follows the cursors, fetching a page
+// only when the loop reaches it. A page held as a value — the API's own
+// answer, or the cache's reads of lists — is a [List]: Data and
+// NextCursor.
 //
 //	for e, err := range api.Enterprises.All(ctx, &client.EnterpriseListOptions{Category: "toys"}) {
 //		if err != nil { return err }

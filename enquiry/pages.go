@@ -266,7 +266,7 @@ func (s *site) search(rw http.ResponseWriter, r *http.Request) {
 		s.fail(rw, p, err)
 		return
 	}
-	for _, e := range res.Items {
+	for _, e := range res.Data {
 		p.Enterprises = append(p.Enterprises, enterpriseRow{e.ID, textIn(e.Name, loc), widget.LTR(string(e.USCC)), textIn(e.Region, loc)})
 	}
 	if res.NextCursor != "" {
@@ -298,7 +298,7 @@ func (s *site) enterprise(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	names := s.categoryNames(ctx, loc)
-	for _, c := range cmts.Items {
+	for _, c := range cmts.Data {
 		p.Commitments = append(p.Commitments, s.commitmentView(c, names, loc))
 	}
 	ins, err := s.e.qc.Inspections(ctx, &client.InspectionListOptions{Enterprise: ent.ID, ListOptions: client.ListOptions{Limit: 50}})
@@ -306,7 +306,7 @@ func (s *site) enterprise(rw http.ResponseWriter, r *http.Request) {
 		s.fail(rw, p, err)
 		return
 	}
-	for _, in := range ins.Items {
+	for _, in := range ins.Data {
 		p.Inspections = append(p.Inspections, s.inspectionView(in, loc))
 	}
 	s.render(rw, http.StatusOK, "enterprise", p)
@@ -437,7 +437,7 @@ func (s *site) cases(rw http.ResponseWriter, r *http.Request) {
 		s.fail(rw, p, err)
 		return
 	}
-	for _, c := range res.Items {
+	for _, c := range res.Data {
 		p.Cases = append(p.Cases, caseView{Title: textIn(c.Title, loc), Summary: textIn(c.Summary, loc), Brand: widget.Isolate(c.Brand),
 			Platform: widget.Isolate(c.Platform), Authority: textIn(c.Authority, loc), Published: s.date(c.PublishedAt, loc), Verify: s.e.badges.VerifyLink(c.VerifyURL)})
 	}
