@@ -127,8 +127,8 @@
 // page shows it without asking the API. Follow saves its cursor and resumes
 // from it after a restart; on a Redis store every server may run it, and a
 // fenced lease elects one. When the registry rejects the cursor, Follow
-// resynchronises by itself (see Follow). WebhookHandler applies signed
-// pushes the same way.
+// resynchronises by itself (see Follow). Signed pushes are applied the
+// same way: client.WebhookHandler verifies them, and Apply applies them.
 //
 // Stamps and tombstones compare the time an answer was requested with the
 // time the change was learnt of, by the clocks of the machines involved: a

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -466,7 +465,10 @@ func eventVersion(ev client.Event) int64 {
 //
 // Apply is idempotent: applying an event twice, or an older one after a
 // newer, changes nothing a reader sees. Webhook pushes and the change feed
-// both end here.
+// both end here; a receiver of pushes is client.WebhookHandler with Apply:
+//
+//	mux.Handle("POST /webhook", client.WebhookHandler(verifier,
+//		func(ctx context.Context, ev client.Event) error { return cache.Apply(ctx, qc.Store(), ev) }))
 func Apply(ctx context.Context, store Store, ev client.Event) error {
 	return apply(ctx, store, ev, time.Now())
 }
@@ -558,13 +560,4 @@ func withInspection(list []client.Inspection, in *client.Inspection) []client.In
 		out = out[:5]
 	}
 	return out
-}
-
-// WebhookHandler applies verified webhook pushes to a store, as Follow
-// applies the feed. Mount it at the URL registered with the registry.
-// Pushes and the feed may both run: Apply is idempotent.
-func WebhookHandler(store Store, v client.WebhookVerifier) http.Handler {
-	return client.WebhookHandler(v, func(ctx context.Context, ev client.Event) error {
-		return Apply(ctx, store, ev)
-	})
 }

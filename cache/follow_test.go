@@ -215,7 +215,9 @@ func TestWebhookPushesApplyLikeTheFeed(t *testing.T) {
 		t.Fatal(err)
 	}
 	applied := make(chan struct{}, 1)
-	h := cache.WebhookHandler(e.cache.Store(), client.WebhookVerifier{Secrets: []string{"whsec_test"}})
+	h := client.WebhookHandler(client.WebhookVerifier{Secrets: []string{"whsec_test"}}, func(ctx context.Context, ev client.Event) error {
+		return cache.Apply(ctx, e.cache.Store(), ev)
+	})
 	recv := httptest.NewServer(httpAfter(h, func() { applied <- struct{}{} }))
 	t.Cleanup(recv.Close)
 	if err := e.srv.AddWebhook(recv.URL, "whsec_test"); err != nil {

@@ -123,7 +123,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mux := http.NewServeMux()
 	// The secret never appears in logs or answers: a refused push gets
 	// a bare status (401, 400, 413) and nothing more.
-	mux.Handle("POST /webhook", cache.WebhookHandler(store, client.WebhookVerifier{Secrets: []string{*secret}}))
+	mux.Handle("POST /webhook", client.WebhookHandler(client.WebhookVerifier{Secrets: []string{*secret}},
+		func(ctx context.Context, ev client.Event) error { return cache.Apply(ctx, store, ev) }))
 	mux.HandleFunc("GET /status/{gtin}", func(w http.ResponseWriter, r *http.Request) {
 		st, err := qc.StatusByGTIN(r.Context(), client.GTIN(r.PathValue("gtin")))
 		w.Header().Set("Content-Type", "application/json")
