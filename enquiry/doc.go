@@ -23,8 +23,8 @@
 // fonts — which places the page's View: its language, title, stylesheet
 // link and body. Without it, each page stands alone in a plain layout.
 // Inside a layout the pages take the platform's fonts and colours; their
-// stylesheet (an embedded file, Stylesheet) lays out only what is theirs,
-// under the qce- classes.
+// stylesheet (an embedded file, served at {prefix}enquiry.css) lays out
+// only what is theirs, under the qce- classes.
 //
 // # What a shopper reads
 //

@@ -191,10 +191,6 @@ func (e *Entry) budget(h http.HandlerFunc) http.HandlerFunc {
 //go:embed enquiry.css
 var stylesheet string
 
-// Stylesheet is the CSS the pages need, for a platform that serves it
-// itself (or inlines it in its layout).
-func Stylesheet() string { return stylesheet }
-
 var stylesheetETag = func() string {
 	h := fnv.New64a()
 	h.Write([]byte(stylesheet))
