@@ -9,6 +9,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/enquiry"
+	"github.com/qualitycommit/qcsdk/internal/sdktest"
 	"github.com/qualitycommit/qcsdk/internal/testio"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
@@ -32,18 +33,9 @@ type env struct {
 // setup is an entry over a sandbox, with the widget's defaults.
 func setup(t testing.TB, sbOpts []sandbox.Option, opts ...enquiry.Option) *env {
 	t.Helper()
-	srv := sandbox.NewServer(t, append([]sandbox.Option{sandbox.WithRateLimit(0, 0), sandbox.WithReferenceTime(reference)}, sbOpts...)...)
 	// No pause after a 503: these tests heal a fault and ask at once.
-	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}), client.WithMaxPause(time.Nanosecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.CloseIdleConnections)
-	qc, err := cache.New(api)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { qc.Close() })
+	srv, api, qc := sdktest.Sandbox(t, append([]sandbox.Option{sandbox.WithRateLimit(0, 0), sandbox.WithReferenceTime(reference)}, sbOpts...),
+		[]client.Option{client.WithMaxPause(time.Nanosecond)})
 	w, err := widget.New(qc, widget.WithClock(func() time.Time { return reference.Add(12 * time.Hour) }))
 	if err != nil {
 		t.Fatal(err)

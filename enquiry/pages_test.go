@@ -3,14 +3,13 @@ package enquiry_test
 import (
 	"html"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/enquiry"
+	"github.com/qualitycommit/qcsdk/internal/sdktest"
 	"github.com/qualitycommit/qcsdk/internal/testio"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
@@ -129,25 +128,7 @@ func TestEnquiryPagesSayWhenTheRegistryIsDown(t *testing.T) {
 // cache's fetch timeout (5 s; 10 s for a search that reads twice): then
 // the page says the registry cannot be reached, with a link to try again.
 func TestEnquiryPagesKeepTheirBudgetWhenTheRegistryHangs(t *testing.T) {
-	release := make(chan struct{})
-	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	t.Cleanup(hung.Close)
-	t.Cleanup(func() { close(release) })
-	api, err := client.New(client.WithBaseURL(hung.URL), client.WithRetryPolicy(client.RetryPolicy{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.CloseIdleConnections)
-	qc, err := cache.New(api)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { qc.Close() })
+	_, qc := sdktest.Over(t, sdktest.Hung(t), nil)
 	w, err := widget.New(qc)
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/sdktest"
 	"github.com/qualitycommit/qcsdk/internal/testio"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
@@ -44,19 +45,9 @@ func setup(t testing.TB, sbOpts []sandbox.Option, opts ...widget.Option) *env {
 // setupWithClient is setup with more client options.
 func setupWithClient(t testing.TB, clientOpts []client.Option, sbOpts []sandbox.Option, opts ...widget.Option) *env {
 	t.Helper()
-	srv := sandbox.NewServer(t, append([]sandbox.Option{sandbox.WithRateLimit(0, 0), sandbox.WithReferenceTime(reference)}, sbOpts...)...)
 	// No pause after a 503: these tests heal a fault and ask at once.
-	api, err := client.New(append([]client.Option{client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}),
-		client.WithMaxPause(time.Nanosecond)}, clientOpts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.CloseIdleConnections)
-	qc, err := cache.New(api)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { qc.Close() })
+	srv, api, qc := sdktest.Sandbox(t, append([]sandbox.Option{sandbox.WithRateLimit(0, 0), sandbox.WithReferenceTime(reference)}, sbOpts...),
+		append([]client.Option{client.WithMaxPause(time.Nanosecond)}, clientOpts...))
 	opts = append([]widget.Option{widget.WithClock(func() time.Time { return reference.Add(12 * time.Hour) })}, opts...)
 	w, err := widget.New(qc, opts...)
 	if err != nil {

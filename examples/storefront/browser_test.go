@@ -19,8 +19,8 @@ import (
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
-	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/sdktest"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -71,17 +71,7 @@ func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Contex
 // shopServer serves the storefront over HTTP, on a sandbox.
 func shopServer(t *testing.T, opts ...sandbox.Option) (*httptest.Server, *sandbox.Server) {
 	t.Helper()
-	srv := sandbox.NewServer(t, opts...)
-	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.CloseIdleConnections)
-	qc, err := cache.New(api)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { qc.Close() })
+	srv, _, qc := sdktest.Sandbox(t, opts, nil)
 	badges, err := widget.New(qc, widget.WithRenderTimeout(2*time.Second))
 	if err != nil {
 		t.Fatal(err)

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/sdktest"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -36,16 +36,7 @@ func newTestShop(t *testing.T, api string, opts ...widget.Option) (*shop, *sandb
 	if api == "" {
 		api = srv.URL
 	}
-	c, err := client.New(client.WithBaseURL(api), client.WithRetryPolicy(client.RetryPolicy{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.CloseIdleConnections)
-	qc, err := cache.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { qc.Close() })
+	_, qc := sdktest.Over(t, api, nil)
 	badges, err := widget.New(qc, append([]widget.Option{widget.WithRenderTimeout(2 * time.Second)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -228,16 +219,7 @@ func testRun(t *testing.T, args []string) {
 // per badge, one after another (3.8 s for 60). Every badge then says
 // "check on the official platform", at once.
 func TestListingKeepsOneDeadlineWhenTheRegistryHangs(t *testing.T) {
-	release := make(chan struct{})
-	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	t.Cleanup(hung.Close)
-	t.Cleanup(func() { close(release) }) // before the server closes: cleanups run last-first
-	s, _ := newTestShop(t, hung.URL, widget.WithRenderTimeout(widget.DefaultRenderTimeout))
+	s, _ := newTestShop(t, sdktest.Hung(t), widget.WithRenderTimeout(widget.DefaultRenderTimeout))
 	start := time.Now()
 	code, page := get(t, s, "/")
 	took := time.Since(start)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/sdktest"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -137,18 +138,8 @@ type specimenBox struct {
 
 func TestBrowserEveryBadgeStateReadsAndFits(t *testing.T) {
 	ctx := browser(t)
-	srv := sandbox.NewServer(t)
-	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.CloseIdleConnections)
 	clk := &manualClock{t: time.Now()}
-	qc, err := cache.New(api, cache.WithClock(clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { qc.Close() })
+	srv, _, qc := sdktest.Sandbox(t, nil, nil, cache.WithClock(clk.Now))
 	w, err := widget.New(qc, widget.WithNotListed(true), widget.WithRenderTimeout(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -410,18 +401,8 @@ func TestBrowserBidiControlsReverseNothingAroundThem(t *testing.T) {
 // With QCSDK_UPDATE_DOCS=1 it also writes the screenshots in docs/.
 func TestBrowserListingInAnOutage(t *testing.T) {
 	ctx := browser(t)
-	srv := sandbox.NewServer(t)
-	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.CloseIdleConnections)
 	clk := &manualClock{t: time.Now()}
-	qc, err := cache.New(api, cache.WithClock(clk.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { qc.Close() })
+	srv, _, qc := sdktest.Sandbox(t, nil, nil, cache.WithClock(clk.Now))
 	w, err := widget.New(qc)
 	if err != nil {
 		t.Fatal(err)
