@@ -216,7 +216,7 @@ func TestMultiGetStamps(t *testing.T) {
 	rdb := newRedisClient(t, srv)
 	clk := newFakeClock()
 	prefix := "test:" + t.Name() + ":"
-	r := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now))
+	r := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout))
 	t.Cleanup(func() { r.Close() })
 	keys, written := fillPage(t, r, clk.Now())
 	ctx := context.Background()
@@ -232,7 +232,7 @@ func TestMultiGetStamps(t *testing.T) {
 		// Each read from its own cold store, so that no memory tier or
 		// record of a previous read answers instead of Redis.
 		cold := newNode(t, newRedisClient(t, srv), prefix, clk, time.Second)
-		coldRedis := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now))
+		coldRedis := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout))
 		t.Cleanup(func() { coldRedis.Close() })
 		for name, s := range map[string]cache.MultiGetter{"Redis": coldRedis, "Tiered": cold.t} {
 			got, err := s.GetMany(ctx, keys)
@@ -281,7 +281,7 @@ func TestMultiGetValueNotOursIsACountedMiss(t *testing.T) {
 	rdb := newRedisClient(t, srv)
 	clk := newFakeClock()
 	prefix := "test:" + t.Name() + ":"
-	w := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now))
+	w := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout))
 	t.Cleanup(func() { w.Close() })
 	ctx := context.Background()
 	a, b, lost := pageEntry(1, clk.Now()), pageEntry(2, clk.Now()), pageEntry(3, clk.Now())
@@ -294,7 +294,7 @@ func TestMultiGetValueNotOursIsACountedMiss(t *testing.T) {
 	rdb.Set(ctx, prefix+"string", "not an entry", 0)
 	rdb.Del(ctx, prefix+"rec:e:"+lost.Maker+":3")
 
-	r := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now)) // holds no record yet
+	r := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout)) // holds no record yet
 	t.Cleanup(func() { r.Close() })
 	got, err := r.GetMany(ctx, []string{"a", "list", "string", "lost", "b", "absent"})
 	if err != nil {
@@ -400,7 +400,7 @@ func TestMultiGetOnACluster(t *testing.T) {
 	cl := redistest.StartCluster(t, 3, 0)
 	clk := newFakeClock()
 	prefix := "test:" + t.Name() + ":"
-	w := redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now))
+	w := redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout))
 	t.Cleanup(func() { w.Close() })
 	keys, written := fillPage(t, w, clk.Now())
 	masters := make(map[string]bool)

@@ -22,10 +22,17 @@ type node struct {
 	t      *cache.Tiered
 }
 
+// testStoreTimeout bounds a Redis operation in the tests of what the tiers
+// read and write: they are not about speed, and under -race on a loaded
+// machine a page's pipeline can take longer than the 100 ms default, which
+// would turn into a store error and a missing entry. The tests of a slow
+// or dead Redis set their own.
+const testStoreTimeout = 5 * time.Second
+
 func newNode(t *testing.T, rdb redis.UniversalClient, prefix string, clk *fakeClock, cooldown time.Duration) *node {
 	t.Helper()
 	mem := cache.NewMemory(cache.WithMemoryClock(clk.Now), cache.WithSweepInterval(-1))
-	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now))
+	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout))
 	tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(cooldown), cache.WithTieredClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)

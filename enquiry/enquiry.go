@@ -151,10 +151,7 @@ func (e *Entry) Handler(prefix string) http.Handler {
 		prefix += "/"
 	}
 	s := &site{e: e, prefix: prefix}
-	badges := e.badges.Handler(prefix)
 	mux := http.NewServeMux()
-	mux.Handle("GET "+prefix+"badge.css", badges)
-	mux.Handle("GET "+prefix+"badge/{file}", badges)
 	mux.HandleFunc("GET "+prefix+"{$}", e.budget(s.search))
 	mux.HandleFunc("GET "+prefix+"enterprises/{id}", e.budget(s.enterprise))
 	mux.HandleFunc("GET "+prefix+"inspections/{id}", e.budget(s.inspection))
@@ -163,14 +160,9 @@ func (e *Entry) Handler(prefix string) http.Handler {
 	mux.HandleFunc("GET "+prefix+"report", s.offered(s.reportPage))
 	mux.HandleFunc("POST "+prefix+"report", s.offered(s.sendReport))
 	mux.HandleFunc("GET "+prefix+"report/sent", s.offered(s.reportSent))
-	mux.HandleFunc(prefix, func(rw http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			rw.Header().Set("Allow", "GET, HEAD")
-			plainError(rw, http.StatusMethodNotAllowed, "method not allowed")
-			return
-		}
-		plainError(rw, http.StatusNotFound, "not found")
-	})
+	// The rest is the widget's: its badges and stylesheet, and its plain
+	// 404 and 405 for anything else under the prefix.
+	mux.Handle(prefix, e.badges.Handler(prefix))
 	return mux
 }
 

@@ -48,7 +48,10 @@ func setupWithClient(t testing.TB, clientOpts []client.Option, sbOpts []sandbox.
 	// No pause after a 503: these tests heal a fault and ask at once.
 	srv, api, qc := sdktest.Sandbox(t, append([]sandbox.Option{sandbox.WithRateLimit(0, 0), sandbox.WithReferenceTime(reference)}, sbOpts...),
 		append([]client.Option{client.WithMaxPause(time.Nanosecond)}, clientOpts...))
-	opts = append([]widget.Option{widget.WithClock(func() time.Time { return reference.Add(12 * time.Hour) })}, opts...)
+	// A render timeout no loaded machine misses: these tests are about
+	// what a badge says; those about the budget set their own.
+	opts = append([]widget.Option{widget.WithClock(func() time.Time { return reference.Add(12 * time.Hour) }),
+		widget.WithRenderTimeout(10 * time.Second)}, opts...)
 	w, err := widget.New(qc, opts...)
 	if err != nil {
 		t.Fatal(err)

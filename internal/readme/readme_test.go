@@ -197,8 +197,10 @@ func TestREADMEGoBlocks(t *testing.T) {
 		t.Errorf("README.md:%d: a readme-test directive with no ```go block on the next line or the one after", line)
 	}
 	for _, b := range blocks {
+		// One block at a time: each is a go build, and five at once on a
+		// two-core CI machine starve the timing of every other package's
+		// tests running beside them.
 		t.Run(fmt.Sprintf("line%d", b.line), func(t *testing.T) {
-			t.Parallel()
 			if err := b.problem(); err != nil {
 				t.Fatal(err)
 			}
