@@ -57,6 +57,10 @@ type FollowStats struct {
 	FeedErrors atomic.Int64 // failed polls of the feed (each retried)
 	Resyncs    atomic.Int64 // starts with no cursor, and cursors rejected and recovered from
 	Leases     atomic.Int64 // times this follower took the lease
+	// CaughtUp is when the follower's last poll reached the feed's head,
+	// in Unix nanoseconds (0: not yet): it knew every change published
+	// before then. With a Leaser store, only the lease holder polls.
+	CaughtUp atomic.Int64
 }
 
 // A Leaser is a Store shared by several processes that elects one of them
@@ -129,6 +133,13 @@ func Follow(ctx context.Context, api *client.Client, store Store, opts *FollowOp
 	}
 	if f.opts.LeaseTTL <= 0 {
 		f.opts.LeaseTTL = DefaultLeaseTTL
+	}
+	caughtUp, stats, clock := f.opts.CaughtUp, f.opts.Stats, f.opts.Clock
+	f.opts.CaughtUp = func() {
+		stats.CaughtUp.Store(clock().UnixNano())
+		if caughtUp != nil {
+			caughtUp()
+		}
 	}
 	if l, ok := store.(Leaser); ok {
 		return f.leased(ctx, l)

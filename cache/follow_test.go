@@ -250,3 +250,52 @@ func httpAfter(h http.Handler, fn func()) http.Handler {
 		fn()
 	})
 }
+
+// A follower that says it has caught up has applied every change published
+// before: a service reports itself ready on it.
+func TestFollowSaysWhenItHasCaughtUp(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	committed := e.demo(client.VerdictCommitted)
+	st, err := e.cache.StatusByGTIN(ctx, committed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Millisecond)
+	if _, err := e.srv.Revoke(st.Commitment.ID); err != nil {
+		t.Fatal(err)
+	}
+	caughtUp := make(chan struct{}, 1)
+	stats := new(cache.FollowStats)
+	done := make(chan error, 1)
+	go func() {
+		done <- cache.Follow(ctx, e.api, e.cache.Store(), &cache.FollowOptions{
+			FollowOptions: client.FollowOptions{Wait: 50 * time.Millisecond, CaughtUp: func() {
+				select {
+				case caughtUp <- struct{}{}:
+				default:
+				}
+			}},
+			Clock: e.clock.Now, Stats: stats,
+		})
+	}()
+	select {
+	case <-caughtUp:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower never said it had caught up")
+	}
+	if stats.CaughtUp.Load() == 0 || stats.Applied.Load() == 0 {
+		t.Errorf("caught up with stats %d applied, caught up at %d", stats.Applied.Load(), stats.CaughtUp.Load())
+	}
+	got, err := e.cache.StatusByGTIN(ctx, committed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := client.Decide(got, time.Now(), 0); d.Verdict != client.VerdictWithdrawn {
+		t.Errorf("caught up, the revoked product reads %s", d.Verdict)
+	}
+	cancel()
+	<-done
+}

@@ -125,6 +125,11 @@ type FollowOptions struct {
 	// resets it.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// CaughtUp, if set, is called after each poll that reached the feed's
+	// head — the page said there was no more — once its events were
+	// yielded: the follower knows every change published before that
+	// poll. A service reports itself ready by it.
+	CaughtUp func()
 }
 
 // Defaults of FollowOptions.
@@ -212,6 +217,9 @@ func (s *ChangesService) Follow(ctx context.Context, after string, opts *FollowO
 				cursor = page.NextCursor
 			}
 			failures = 0
+			if !page.HasMore && opts != nil && opts.CaughtUp != nil {
+				opts.CaughtUp()
+			}
 			if len(page.Data) == 0 && time.Since(start) < wait/2 {
 				// Empty long before the wait was up: something on the way
 				// does not hold long polls. Pace the polls rather than
