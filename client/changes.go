@@ -179,13 +179,21 @@ func (s *ChangesService) Follow(ctx context.Context, after string, opts *FollowO
 	return func(yield func(Event, error) bool) {
 		cursor, lastID := after, ""
 		failures := 0
+		// Until a poll first reaches the head, none is held: a follower
+		// learns at once that it has caught up (CaughtUp), rather than a
+		// long poll later.
+		atHead := false
 		for {
 			if err := ctx.Err(); err != nil {
 				yield(Event{}, fmt.Errorf("qcsdk: following the change feed: %w", err))
 				return
 			}
 			start := time.Now()
-			page, _, err := s.List(ctx, &ChangesOptions{After: cursor, Wait: wait})
+			hold := wait
+			if !atHead {
+				hold = 0
+			}
+			page, _, err := s.List(ctx, &ChangesOptions{After: cursor, Wait: hold})
 			if err != nil {
 				if ctx.Err() != nil {
 					continue // said once, at the top
@@ -217,10 +225,13 @@ func (s *ChangesService) Follow(ctx context.Context, after string, opts *FollowO
 				cursor = page.NextCursor
 			}
 			failures = 0
-			if !page.HasMore && opts != nil && opts.CaughtUp != nil {
-				opts.CaughtUp()
+			if !page.HasMore {
+				atHead = true
+				if opts != nil && opts.CaughtUp != nil {
+					opts.CaughtUp()
+				}
 			}
-			if len(page.Data) == 0 && time.Since(start) < wait/2 {
+			if hold > 0 && len(page.Data) == 0 && time.Since(start) < hold/2 {
 				// Empty long before the wait was up: something on the way
 				// does not hold long polls. Pace the polls rather than
 				// spin, but no slower than after a first failure, since

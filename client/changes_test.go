@@ -588,3 +588,42 @@ func TestChangesFollowKeepsYieldingARejectedCursor(t *testing.T) {
 		break
 	}
 }
+
+// A follower learns at once that it has caught up: until a poll first
+// reaches the feed's head, none is held, and the first that reaches it
+// says so through CaughtUp; only then do the polls wait for news.
+func TestChangesFollowSaysAtOnceThatItHasCaughtUp(t *testing.T) {
+	t.Parallel()
+	waits := make(chan string, 64)
+	_, c := setupWith(t, fixture{wrap: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/changes" {
+				waits <- r.URL.Query().Get("wait")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	caughtUp := make(chan struct{}, 1)
+	go func() {
+		for range c.Changes.Follow(ctx, "", &client.FollowOptions{Wait: 30 * time.Second, CaughtUp: func() {
+			select {
+			case caughtUp <- struct{}{}:
+			default:
+			}
+		}}) {
+		}
+	}()
+	select {
+	case <-caughtUp:
+	case <-ctx.Done():
+		t.Fatal("CaughtUp was never called")
+	}
+	if first := <-waits; first != "" && first != "0" {
+		t.Errorf("the first poll asked to be held %ss; want no hold until the head is reached", first)
+	}
+	if next := <-waits; next != "30s" {
+		t.Errorf("the poll after the head was reached asked wait=%q; want 30s", next)
+	}
+}
