@@ -1,0 +1,177 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// config is what qcbadge runs with: flags, each with a QC_* environment
+// variable behind it (a flag wins). Secrets come only from the
+// environment or from files: a flag's value shows in ps.
+type config struct {
+	addr       string
+	apiURL     string // "": the embedded sandbox
+	apiKey     string
+	redisURL   string               // "": memory only
+	redis      *redis.Options        // from redisURL, one server
+	cluster    *redis.ClusterOptions // from redisURL, a Redis Cluster
+	verifyHost string
+	platform   string // "": no report form
+	reportKey  []byte // nil: a random one (not shared across replicas)
+	siteOrigin string
+	prefix     string
+	follow     bool
+	drain      time.Duration
+}
+
+// errUsage is a configuration that cannot run: qcbadge exits 2, having
+// said which setting is wrong in one line.
+var errUsage = errors.New("usage")
+
+// usageError names the setting at fault.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Unwrap() error { return errUsage }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// parseConfig reads the flags in args over the environment env.
+func parseConfig(args []string, env func(string) string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("qcbadge", flag.ContinueOnError)
+	// A mistake is said in one line (below); the usage is for -h.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	str := func(p *string, name, envName, def, help string) {
+		v := env(envName)
+		if v == "" {
+			v = def
+		}
+		fs.StringVar(p, name, v, help+" ("+envName+")")
+	}
+	str(&c.addr, "addr", "QC_ADDR", "localhost:8080", "address to listen on")
+	str(&c.apiURL, "api", "QC_API_URL", "", "base URL of the registry's API; empty: an embedded sandbox")
+	str(&c.redisURL, "redis", "QC_REDIS_URL", "", "Redis URL (redis://host:port/0, rediss:// for TLS) shared by the replicas; empty: memory only")
+	str(&c.verifyHost, "verify-host", "QC_VERIFY_HOST", "", "host of the registry's record pages badges link to (required with -api)")
+	str(&c.platform, "platform", "QC_PLATFORM_NAME", "", "how reports name the platform to the regulator; empty: no report form")
+	str(&c.siteOrigin, "site-origin", "QC_SITE_ORIGIN", "", "the site's origin (https://shop.example) when a proxy terminates TLS")
+	str(&c.prefix, "prefix", "QC_PREFIX", "/quality/", "path prefix the badges and enquiry pages are served under")
+	var keyFile, reportKeyFile, cluster, follow, drain string
+	str(&keyFile, "api-key-file", "QC_API_KEY_FILE", "", "file holding the API key (or set QC_API_KEY)")
+	str(&reportKeyFile, "report-key-file", "QC_REPORT_KEY_FILE", "", "file holding the report form's key, 32 bytes or more, the same on every replica (or set QC_REPORT_KEY)")
+	str(&cluster, "redis-cluster", "QC_REDIS_CLUSTER", "false", "the Redis URL names a Redis Cluster (redis://host:port?addr=host2:port...)")
+	str(&follow, "follow", "QC_FOLLOW", "true", "follow the registry's change feed (one replica at a time, by a lease in Redis)")
+	str(&drain, "drain", "QC_DRAIN", "10s", "how long shutdown waits for requests in flight")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "usage: qcbadge [flags]; every flag also reads the QC_* variable named in its help")
+			fs.SetOutput(stderr)
+			fs.PrintDefaults()
+			return nil, err
+		}
+		return nil, usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q", fs.Arg(0))
+	}
+
+	isCluster, err := strconv.ParseBool(cluster)
+	if err != nil {
+		return nil, usagef("-redis-cluster (QC_REDIS_CLUSTER): %q is not true or false", cluster)
+	}
+	if c.follow, err = strconv.ParseBool(follow); err != nil {
+		return nil, usagef("-follow (QC_FOLLOW): %q is not true or false", follow)
+	}
+	if c.drain, err = time.ParseDuration(drain); err != nil || c.drain <= 0 {
+		return nil, usagef("-drain (QC_DRAIN): %q is not a positive duration such as 10s", drain)
+	}
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		return nil, usagef("-addr (QC_ADDR): %q is not host:port", c.addr)
+	}
+	if !strings.HasPrefix(c.prefix, "/") {
+		return nil, usagef("-prefix (QC_PREFIX): %q does not start with /", c.prefix)
+	}
+	if !strings.HasSuffix(c.prefix, "/") {
+		c.prefix += "/"
+	}
+	switch {
+	case c.redisURL == "":
+	case isCluster:
+		if c.cluster, err = redis.ParseClusterURL(c.redisURL); err != nil {
+			return nil, usagef("-redis (QC_REDIS_URL): not a Redis Cluster URL (redis://host:port?addr=host2:port): %v", redactURL(err, c.redisURL))
+		}
+		// Each operation's deadline reaches the socket, and a failover is
+		// found within a second.
+		c.cluster.ContextTimeoutEnabled, c.cluster.ClusterStateReloadInterval = true, time.Second
+	default:
+		if c.redis, err = redis.ParseURL(c.redisURL); err != nil {
+			return nil, usagef("-redis (QC_REDIS_URL): not a redis://, rediss:// or unix:// URL: %v", redactURL(err, c.redisURL))
+		}
+		c.redis.ContextTimeoutEnabled = true
+	}
+
+	if c.apiKey, err = secret("-api-key-file", "QC_API_KEY", keyFile, env); err != nil {
+		return nil, err
+	}
+	var rk string
+	if rk, err = secret("-report-key-file", "QC_REPORT_KEY", reportKeyFile, env); err != nil {
+		return nil, err
+	}
+	if rk != "" {
+		if len(rk) < 32 {
+			return nil, usagef("the report key (QC_REPORT_KEY or -report-key-file) is %d bytes; it needs 32 or more", len(rk))
+		}
+		c.reportKey = []byte(rk)
+	}
+
+	if c.apiURL != "" {
+		if u, err := url.Parse(c.apiURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, usagef("-api (QC_API_URL): not an http(s) URL")
+		}
+		// A real registry: the mistakes that would otherwise show as
+		// every badge unknown, or every badge without its link.
+		if c.apiKey == "" {
+			return nil, usagef("no API key for %s: set QC_API_KEY or -api-key-file", c.apiURL)
+		}
+		if c.verifyHost == "" {
+			return nil, usagef("no verify host for %s: set -verify-host (QC_VERIFY_HOST) to the host of the registry's record pages", c.apiURL)
+		}
+	}
+	return c, nil
+}
+
+// redactURL is a Redis URL's parse error without the URL's password,
+// which go-redis's errors may quote.
+func redactURL(err error, raw string) string {
+	msg := err.Error()
+	if u, perr := url.Parse(raw); perr == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	return msg
+}
+
+// secret reads a secret from its file when one is named, else from the
+// environment. Its value never appears in an error.
+func secret(flagName, envName, file string, env func(string) string) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(env(envName)), nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", usagef("%s: %v", flagName, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}

@@ -1,0 +1,62 @@
+// Command qcbadge is the SDK as a service, for platforms not written in
+// Go: it serves the quality-commitment badges (one, or a listing page's
+// at once), the consumer enquiry pages and the report form, keeps its
+// cache current from the registry's change feed, and reports its health
+// and metrics. A Java, PHP or Node platform runs it beside its web servers
+// and calls it from its templates.
+//
+//	go run ./cmd/qcbadge                     # on an embedded sandbox, on localhost:8080
+//	QC_API_URL=https://api.registry.example QC_API_KEY=… QC_VERIFY_HOST=verify.registry.example \
+//	QC_REDIS_URL=redis://redis:6379/0 qcbadge -addr :8080
+//
+// Routes, under the prefix (default /quality/):
+//
+//	GET {prefix}badges?gtin=…&gtin=…         up to 100 badges at once: HTML and JSON-LD each, under one page budget
+//	GET {prefix}badge/{gtin}.svg|.html|.json one badge
+//	GET {prefix}…                             the enquiry pages and the report form
+//	GET {prefix}openapi.yaml                  this service's OpenAPI document
+//	GET /healthz, /readyz, /metrics           liveness, readiness, Prometheus metrics
+//
+// Every flag also reads a QC_* environment variable (qcbadge -h lists
+// them). The API key and the report key come from the environment or from
+// files, never from a flag. A malformed setting exits 2 with one line
+// naming it. With Redis, the replicas share one cache and one follower
+// (by a lease); Redis down at start is not fatal: qcbadge serves from
+// memory and the registry, and says it is not ready.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run serves until ctx ends, and returns the process's exit status: 0
+// after a clean shutdown, 1 when it could not serve, 2 for a setting that
+// cannot work.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, env, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "qcbadge:", err)
+		return 2
+	}
+	if err := serve(ctx, cfg, stdout); err != nil {
+		fmt.Fprintln(stderr, "qcbadge:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,434 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/enquiry"
+	"github.com/qualitycommit/qcsdk/sandbox"
+	"github.com/qualitycommit/qcsdk/widget"
+)
+
+// maxBatch is the most badges one batch request may ask for: a listing
+// page's, with room to spare.
+const maxBatch = 100
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+// service is qcbadge's stack: the SDK's client, cache, widget and
+// enquiry entry, the follower, and what reports on them.
+type service struct {
+	cfg    *config
+	log    *slog.Logger
+	api    *client.Client
+	rdb    redis.UniversalClient // nil: memory only
+	qc     *cache.Cache
+	badges *widget.Widget
+	entry  *enquiry.Entry
+	m      *metrics
+	leaser bool // the follower's store elects one replica by a lease
+
+	sandboxURL string // the embedded sandbox's, when there is one
+	closers    []func()
+
+	probeMu  sync.Mutex
+	probedAt time.Time
+	probeErr error
+}
+
+// newService builds the stack; close releases it.
+func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service, err error) {
+	s = &service{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	apiURL, verifyHost := cfg.apiURL, cfg.verifyHost
+	if apiURL == "" {
+		// No registry named: the sandbox, in this process, as every
+		// example of the SDK runs.
+		sb, err := sandbox.New()
+		if err != nil {
+			return nil, err
+		}
+		base, stop, err := sb.Start()
+		if err != nil {
+			sb.Close()
+			return nil, err
+		}
+		s.closers = append(s.closers, func() { stop(); sb.Close() })
+		s.sandboxURL, apiURL = base, base
+		if verifyHost == "" {
+			verifyHost = widget.DefaultVerifyHost
+		}
+	}
+
+	s.m = newMetrics()
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	opts := []client.Option{client.WithBaseURL(apiURL), client.WithUserAgent("qcbadge"),
+		client.WithHTTPClient(&http.Client{Transport: s.m.transport(transport)}), client.WithLogger(log)}
+	if cfg.apiKey != "" {
+		opts = append(opts, client.WithAPIKey(cfg.apiKey))
+	}
+	if s.api, err = client.New(opts...); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.api.CloseIdleConnections)
+
+	var store, followStore cache.Store
+	switch {
+	case cfg.cluster != nil:
+		s.rdb = redis.NewClusterClient(cfg.cluster)
+	case cfg.redis != nil:
+		s.rdb = redis.NewClient(cfg.redis)
+	}
+	if s.rdb != nil {
+		// go-redis's own complaints (a dial that failed) in the same JSON
+		// log, at warn level: Redis down is a state the service reports,
+		// not a fault of the request at hand.
+		redis.SetLogger(redisLog{log})
+		rdb := s.rdb
+		s.closers = append(s.closers, func() { rdb.Close() })
+		shared := redisstore.New(rdb, redisstore.WithPrefix("qcbadge:"))
+		s.closers = append(s.closers, func() { shared.Close() })
+		tiered, err := cache.NewTiered(cache.NewMemory(), shared)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, func() { tiered.Close() })
+		store, followStore, s.leaser = tiered, shared, true
+	}
+	copts := []cache.Option{cache.WithLogger(log)}
+	if store != nil {
+		copts = append(copts, cache.WithStore(store))
+	}
+	if s.qc, err = cache.New(s.api, copts...); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { s.qc.Close() })
+	if followStore == nil {
+		followStore = s.qc.Store()
+	}
+
+	if s.badges, err = widget.New(s.qc, widget.WithVerifyHost(verifyHost), widget.WithLogger(log)); err != nil {
+		return nil, err
+	}
+	var eopts []enquiry.Option
+	if cfg.platform != "" {
+		eopts = append(eopts, enquiry.WithPlatformName(cfg.platform))
+	}
+	if cfg.reportKey != nil {
+		eopts = append(eopts, enquiry.WithReportKey(cfg.reportKey))
+	}
+	if cfg.siteOrigin != "" {
+		eopts = append(eopts, enquiry.WithSiteOrigin(cfg.siteOrigin))
+	}
+	if s.entry, err = enquiry.New(s.badges, eopts...); err != nil {
+		return nil, usagef("%v", err)
+	}
+	s.m.watch(s.api, s.qc, s.badges, cfg.follow)
+
+	if cfg.follow {
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			err := cache.Follow(fctx, s.api, followStore, &cache.FollowOptions{
+				Logger: log, Stats: &s.m.followStats, Applied: s.m.applied,
+				Leading: func(on bool) {
+					s.m.leading.Store(on)
+					log.Info("qcbadge: change-feed follower", "leading", on)
+				},
+			})
+			if err != nil && fctx.Err() == nil {
+				log.Error("qcbadge: the change-feed follower stopped", "error", err)
+			}
+		}()
+		// The follower stops first: it writes to the store the others
+		// close.
+		s.closers = append(s.closers, func() { cancel(); <-done })
+	}
+	return s, nil
+}
+
+// redisLog is go-redis's logger on the service's.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
+// close releases the stack, last built first.
+func (s *service) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// routes is the service's handler.
+func (s *service) routes() http.Handler {
+	p := s.cfg.prefix
+	entry := s.entry.Handler(p)
+	mux := http.NewServeMux()
+	mux.Handle("GET "+p+"badges", s.m.handler("badges", http.HandlerFunc(s.batch)))
+	mux.Handle(p+"badge/", s.m.handler("badge", entry))
+	mux.Handle(p, s.m.handler("enquiry", entry))
+	mux.HandleFunc("GET "+p+"openapi.yaml", func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "application/yaml")
+		rw.Header().Set("X-Content-Type-Options", "nosniff")
+		rw.Write(openAPI)
+	})
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, r *http.Request) {
+		writeJSON(rw, http.StatusOK, map[string]string{"status": "alive"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.m.serve())
+	return mux
+}
+
+// badgeItem is one product's badge in a batch answer.
+type badgeItem struct {
+	GTIN   string `json:"gtin"`
+	HTML   string `json:"html"`
+	JSONLD string `json:"jsonld"`
+}
+
+// invalidGTIN says why a GTIN of a batch request was refused.
+type invalidGTIN struct {
+	Index  int    `json:"index"`
+	GTIN   string `json:"gtin"`
+	Reason string `json:"reason"`
+}
+
+type problem struct {
+	Error   string        `json:"error"`
+	Invalid []invalidGTIN `json:"invalid,omitempty"`
+}
+
+// batch answers a listing page's badges at once, under one page budget
+// (the widget's render timeout): those the budget could not answer are the
+// neutral badge, at once.
+func (s *service) batch(rw http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	gtins := q["gtin"]
+	switch {
+	case len(gtins) == 0:
+		writeJSON(rw, http.StatusBadRequest, problem{Error: "name at least one product: ?gtin=…&gtin=…"})
+		return
+	case len(gtins) > maxBatch:
+		writeJSON(rw, http.StatusBadRequest, problem{Error: fmt.Sprintf("at most %d GTINs a request; this one names %d", maxBatch, len(gtins))})
+		return
+	}
+	var bad []invalidGTIN
+	for i, g := range gtins {
+		if _, err := client.ParseGTIN(g); err != nil {
+			shown := g
+			if len(shown) > 32 {
+				shown = shown[:32]
+			}
+			bad = append(bad, invalidGTIN{Index: i, GTIN: shown, Reason: reason(err)})
+		}
+	}
+	if len(bad) > 0 {
+		writeJSON(rw, http.StatusBadRequest, problem{Error: fmt.Sprintf("%d of the GTINs are malformed", len(bad)), Invalid: bad})
+		return
+	}
+	words, err := lookWords(q)
+	if err != nil {
+		writeJSON(rw, http.StatusBadRequest, problem{Error: err.Error()})
+		return
+	}
+	args := make([]any, len(gtins))
+	for i, g := range gtins {
+		args[i] = g
+	}
+	page := s.badges.Page(r.Context(), args...)
+	defer page.Close()
+	out := struct {
+		Badges     []badgeItem `json:"badges"`
+		Stylesheet string      `json:"stylesheet"`
+	}{Badges: make([]badgeItem, len(gtins)), Stylesheet: s.cfg.prefix + "badge.css"}
+	for i, g := range gtins {
+		html, _ := page.Badge(g, words...)
+		ld, _ := page.JSONLD(g, words...)
+		out.Badges[i] = badgeItem{GTIN: g, HTML: string(html), JSONLD: string(ld)}
+	}
+	writeJSON(rw, http.StatusOK, out)
+}
+
+// reason is a GTIN's problem in a word a program can switch on.
+func reason(err error) string {
+	var idErr *client.IDError
+	if errors.As(err, &idErr) {
+		return string(idErr.Reason)
+	}
+	return "invalid"
+}
+
+// lookWords reads a batch's look from its query, as the badge endpoint
+// does: locale (any BCP 47 tag), theme, size.
+func lookWords(q map[string][]string) ([]string, error) {
+	var words []string
+	get := func(k string) string {
+		if v := q[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	if v := get("locale"); v != "" {
+		l, err := widget.ParseLocale(v)
+		if err != nil {
+			return nil, errors.New("locale must be a BCP 47 tag, such as zh-CN or en")
+		}
+		words = append(words, l.String())
+	}
+	switch v := get("theme"); v {
+	case "":
+	case "light", "dark":
+		words = append(words, v)
+	default:
+		return nil, errors.New("theme must be light or dark")
+	}
+	switch v := get("size"); v {
+	case "":
+	case "full", "compact":
+		words = append(words, v)
+	default:
+		return nil, errors.New("size must be full or compact")
+	}
+	return words, nil
+}
+
+// readyz says whether this replica can serve as it should: the registry
+// answers, Redis answers (when there is one), and the follower has caught
+// up with the feed, or stands by while another replica holds its lease.
+func (s *service) readyz(rw http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	report := map[string]string{}
+	ready := true
+	if err := s.probeAPI(ctx); err != nil {
+		report["api"], ready = "unreachable: "+errorLine(err), false
+	} else {
+		report["api"] = "ok"
+	}
+	if s.rdb == nil {
+		report["redis"] = "off"
+	} else if err := s.rdb.Ping(ctx).Err(); err != nil {
+		report["redis"], ready = "unreachable", false
+	} else {
+		report["redis"] = "ok"
+	}
+	switch {
+	case !s.cfg.follow:
+		report["follower"] = "off"
+	case s.m.leading.Load() || !s.leaser:
+		if s.m.followStats.CaughtUp.Load() == 0 {
+			report["follower"], ready = "catching up", false
+		} else {
+			report["follower"] = "caught up"
+		}
+	default:
+		report["follower"] = "standby: another replica holds the lease"
+	}
+	code := http.StatusOK
+	if !ready {
+		code = http.StatusServiceUnavailable
+	}
+	report["ready"] = fmt.Sprint(ready)
+	writeJSON(rw, code, report)
+}
+
+// probeAPI asks the registry for its change feed's head, at most every
+// five seconds however often the probes come: a fleet's readiness checks
+// must not spend the platform's quota.
+func (s *service) probeAPI(ctx context.Context) error {
+	s.probeMu.Lock()
+	defer s.probeMu.Unlock()
+	if !s.probedAt.IsZero() && time.Since(s.probedAt) < 5*time.Second {
+		return s.probeErr
+	}
+	_, s.probeErr = s.api.Changes.Head(ctx)
+	s.probedAt = time.Now()
+	return s.probeErr
+}
+
+// errorLine is an error's first line, short.
+func errorLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return msg
+}
+
+func writeJSON(rw http.ResponseWriter, code int, v any) {
+	h := rw.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	rw.WriteHeader(code)
+	_ = json.NewEncoder(rw).Encode(v)
+}
+
+// serve runs the service on cfg.addr until ctx ends, then drains.
+func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
+	log := slog.New(slog.NewJSONHandler(logOut, nil))
+	s, err := newService(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	attrs := []any{"url", "http://" + ln.Addr().String() + cfg.prefix}
+	if s.sandboxURL != "" {
+		attrs = append(attrs, "sandbox", s.sandboxURL)
+	}
+	log.Info("qcbadge: serving", attrs...)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("qcbadge: draining", "within", cfg.drain.String())
+	dctx, cancel := context.WithTimeout(context.Background(), cfg.drain)
+	defer cancel()
+	if err := srv.Shutdown(dctx); err != nil {
+		log.Warn("qcbadge: requests still in flight after the drain; closing them", "error", err)
+		srv.Close()
+	}
+	log.Info("qcbadge: stopped")
+	return nil
+}

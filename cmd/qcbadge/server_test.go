@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/sandbox"
+)
+
+// envOf is an environment of QC_* variables.
+func envOf(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+// newTestService is qcbadge on its embedded sandbox, behind an httptest
+// server.
+func newTestService(t *testing.T, kv ...string) (*service, *httptest.Server) {
+	t.Helper()
+	cfg, err := parseConfig(nil, envOf(kv...), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newService(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.close)
+	hs := httptest.NewServer(s.routes())
+	t.Cleanup(hs.Close)
+	return s, hs
+}
+
+func fetch(t *testing.T, url string) (int, http.Header, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// demo is the sandbox's demo products, as qcbadge's own sandbox has them.
+func demo(t *testing.T) []sandbox.DemoProduct {
+	sb, err := sandbox.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	return sb.Demo()
+}
+
+// A listing page's badges in one call: each product's HTML and JSON-LD,
+// in the order asked, every answer what the service's OpenAPI document
+// says.
+func TestBatchAnswersAListingPage(t *testing.T) {
+	_, hs := newTestService(t)
+	products := demo(t)
+	q := ""
+	for _, p := range products {
+		q += "&gtin=" + string(p.GTIN)
+	}
+	code, h, body := fetch(t, hs.URL+"/quality/badges?locale=en-AU"+q)
+	if code != http.StatusOK || h.Get("Cache-Control") != "no-store" || h.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("batch: %d %v\n%s", code, h, body)
+	}
+	var got struct {
+		Badges []badgeItem
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Badges) != len(products) {
+		t.Fatalf("%d badges for %d products", len(got.Badges), len(products))
+	}
+	state := map[client.Verdict]string{client.VerdictCommitted: "qcb-committed", client.VerdictInspectionFailed: "qcb-failed", client.VerdictWithdrawn: "qcb-withdrawn"}
+	for i, p := range products {
+		b := got.Badges[i]
+		if b.GTIN != string(p.GTIN) {
+			t.Errorf("badge %d is %s; want %s", i, b.GTIN, p.GTIN)
+		}
+		// Under the page's budget a badge may be the neutral one; the
+		// states it shows are the verdict's, in English.
+		if want, ok := state[p.Verdict]; ok && !strings.Contains(b.HTML, want) && !strings.Contains(b.HTML, "qcb-unknown") {
+			t.Errorf("%s (%s): %s", p.GTIN, p.Verdict, b.HTML)
+		}
+		if b.HTML != "" && !strings.Contains(b.HTML, `lang="en"`) {
+			t.Errorf("%s: not in English: %s", p.GTIN, b.HTML)
+		}
+		if p.Verdict != client.VerdictNotListed && !strings.HasPrefix(b.JSONLD, `<script type="application/ld+json">`) {
+			t.Errorf("%s: JSON-LD %q", p.GTIN, b.JSONLD)
+		}
+	}
+	validate(t, hs.URL+"/quality/badges?locale=en-AU"+q, code, h, body)
+}
+
+func TestBatchRefusesWhatItCannotAnswer(t *testing.T) {
+	_, hs := newTestService(t)
+	many := strings.Repeat("&gtin=06910000100003", maxBatch+1)
+	for _, c := range []struct{ query, says string }{
+		{"", "at least one"},
+		{many[1:], "at most 100"},
+		{"gtin=06910000100003&gtin=123&gtin=6901234567893&gtin=69O1234567892", `"index":1,"gtin":"123","reason":"length"},{"index":2,"gtin":"6901234567893","reason":"check_digit"},{"index":3,"gtin":"69O1234567892","reason":"character"`},
+		{"gtin=06910000100003&theme=neon", "theme must be"},
+		{"gtin=06910000100003&locale=en_AU!", "locale must be"},
+	} {
+		url := hs.URL + "/quality/badges?" + c.query
+		code, h, body := fetch(t, url)
+		if code != http.StatusBadRequest || !strings.Contains(body, c.says) {
+			t.Errorf("?%.60s: %d %s; want 400 saying %s", c.query, code, body, c.says)
+		}
+		validate(t, url, code, h, body)
+	}
+}
+
+// validate checks an exchange against qcbadge's own OpenAPI document.
+func validate(t *testing.T, url string, code int, h http.Header, body string) {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(openAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("qcbadge's OpenAPI document: %v", err)
+	}
+	doc.Servers = nil
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, url, nil)
+	route, vars, err := router.FindRoute(req)
+	if err != nil {
+		t.Fatalf("%s: no route in the document: %v", url, err)
+	}
+	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: vars, Route: route}
+	if code == http.StatusOK {
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			t.Errorf("%s: the document refuses a request the service answers: %v", url, err)
+		}
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: code, Header: h, Body: io.NopCloser(strings.NewReader(body)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true},
+	}); err != nil {
+		t.Errorf("%s: the answer is not what the document says: %v", url, err)
+	}
+}
+
+// ready polls /readyz until it answers 200, or fails the test after 10 s.
+func ready(t *testing.T, hs *httptest.Server) map[string]string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, h, body := fetch(t, hs.URL+"/readyz")
+		var r map[string]string
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			t.Fatalf("/readyz: %v: %s", err, body)
+		}
+		if code == http.StatusOK {
+			validate(t, hs.URL+"/readyz", code, h, body)
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready within 10 s: %s", body)
+		}
+		time.Sleep(20 * time.Millisecond) // polling for a state, not synchronising
+	}
+}
+
+// Health, readiness and metrics: ready once the follower has caught up,
+// and the metrics count what the service did.
+func TestHealthReadinessAndMetrics(t *testing.T) {
+	_, hs := newTestService(t)
+	if code, _, body := fetch(t, hs.URL+"/healthz"); code != http.StatusOK || !strings.Contains(body, "alive") {
+		t.Errorf("/healthz: %d %s", code, body)
+	}
+	r := ready(t, hs)
+	if r["api"] != "ok" || r["redis"] != "off" || r["follower"] != "caught up" {
+		t.Errorf("ready with %v", r)
+	}
+	fetch(t, hs.URL+"/quality/badges?gtin=06910000100003")
+	fetch(t, hs.URL+"/quality/badges?gtin=06910000100003")
+	code, _, metrics := fetch(t, hs.URL+"/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range []string{"qcbadge_cache_hits_total", "qcbadge_cache_misses_total 1", "qcbadge_upstream_calls_total",
+		`qcbadge_upstream_request_duration_seconds_count{code="200",method="get"}`, `qcbadge_request_duration_seconds_count{route="badges"} 2`,
+		"qcbadge_follower_caught_up_timestamp_seconds", "qcbadge_follower_lag_seconds", "qcbadge_lookups_dropped_total",
+		"qcbadge_badges_rate_limited_total", "go_goroutines", "process_resident_memory_bytes"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+// Redis down at start is not fatal: the service starts, says it is not
+// ready, and serves from memory and the registry.
+func TestRedisDownAtStart(t *testing.T) {
+	srv := redistest.Start(t)
+	addr := srv.Addr()
+	srv.Kill()
+	_, hs := newTestService(t, "QC_REDIS_URL", "redis://"+addr+"/0")
+	code, _, body := fetch(t, hs.URL+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"redis":"unreachable"`) {
+		t.Errorf("/readyz with Redis down: %d %s", code, body)
+	}
+	code, _, body = fetch(t, hs.URL+"/quality/badges?gtin=06910000100003")
+	if code != http.StatusOK || !strings.Contains(body, "qcb-") {
+		t.Errorf("a badge with Redis down: %d %s", code, body)
+	}
+}
+
+// With Redis, the replicas share one follower: one leads, and the other
+// stands by and is ready all the same.
+func TestReplicasShareOneFollower(t *testing.T) {
+	srv := redistest.Start(t)
+	url := "redis://" + srv.Addr() + "/0"
+	_, a := newTestService(t, "QC_REDIS_URL", url)
+	ra := ready(t, a)
+	_, b := newTestService(t, "QC_REDIS_URL", url)
+	rb := ready(t, b)
+	followers := []string{ra["follower"], rb["follower"]}
+	if !strings.Contains(strings.Join(followers, "|"), "standby") || ra["redis"] != "ok" {
+		t.Errorf("two replicas on one Redis: %v and %v; want one following and one standing by", ra, rb)
+	}
+}
