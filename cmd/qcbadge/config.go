@@ -22,7 +22,7 @@ type config struct {
 	addr       string
 	apiURL     string // "": the embedded sandbox
 	apiKey     string
-	redisURL   string               // "": memory only
+	redisURL   string                // "": memory only
 	redis      *redis.Options        // from redisURL, one server
 	cluster    *redis.ClusterOptions // from redisURL, a Redis Cluster
 	verifyHost string

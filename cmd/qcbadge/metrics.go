@@ -23,10 +23,10 @@ type metrics struct {
 	upstream *prometheus.HistogramVec // by code and method
 	served   *prometheus.HistogramVec // by route
 
-	leading      atomic.Bool
-	lastLag      atomic.Int64 // nanoseconds between the last applied event and its application
-	followStats  cache.FollowStats
-	following    bool
+	leading     atomic.Bool
+	lastLag     atomic.Int64 // nanoseconds between the last applied event and its application
+	followStats cache.FollowStats
+	following   bool
 }
 
 func newMetrics() *metrics {
@@ -56,7 +56,9 @@ func (m *metrics) watch(api *client.Client, qc *cache.Cache, w *widget.Widget, f
 	gauge := func(name, help string, read func() float64) {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, read))
 	}
-	cs := func(f func(cache.Stats) int64) func() float64 { return func() float64 { return float64(f(qc.Stats())) } }
+	cs := func(f func(cache.Stats) int64) func() float64 {
+		return func() float64 { return float64(f(qc.Stats())) }
+	}
 	counter("qcbadge_cache_hits_total", "Lookups answered fresh from the cache.", cs(func(s cache.Stats) int64 { return s.Hits }))
 	counter("qcbadge_cache_misses_total", "Lookups that waited for the registry.", cs(func(s cache.Stats) int64 { return s.Misses }))
 	counter("qcbadge_cache_stale_served_total", "Lookups answered stale while a refresh ran.", cs(func(s cache.Stats) int64 { return s.StaleServed }))
@@ -65,7 +67,9 @@ func (m *metrics) watch(api *client.Client, qc *cache.Cache, w *widget.Widget, f
 	counter("qcbadge_cache_store_errors_total", "Store operations that failed (a Redis down).", cs(func(s cache.Stats) int64 { return s.StoreErrors }))
 	counter("qcbadge_upstream_calls_total", "Calls the cache made to the registry.", cs(func(s cache.Stats) int64 { return s.Upstream }))
 	counter("qcbadge_lookups_dropped_total", "Lookups dropped unsent: nobody waited for them any more.", cs(func(s cache.Stats) int64 { return s.Abandoned }))
-	ws := func(f func(widget.Stats) int64) func() float64 { return func() float64 { return float64(f(w.Stats())) } }
+	ws := func(f func(widget.Stats) int64) func() float64 {
+		return func() float64 { return float64(f(w.Stats())) }
+	}
 	counter("qcbadge_badges_rate_limited_total", "Cold badge lookups the public endpoint's limits refused.", ws(func(s widget.Stats) int64 { return s.BadgesThrottled }))
 	counter("qcbadge_badges_refused_total", "Badge requests for products outside the catalogue.", ws(func(s widget.Stats) int64 { return s.BadgesRefused }))
 	counter("qcbadge_template_misuses_total", "Template calls given what they could not use.", ws(func(s widget.Stats) int64 { return s.TemplateMisuses }))
