@@ -37,7 +37,7 @@ func newTestService(t *testing.T, kv ...string) (*service, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newService(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	s, err := newService(context.Background(), cfg, discardLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +61,10 @@ func fetch(t *testing.T, url string) (int, http.Header, string) {
 	return resp.StatusCode, resp.Header, string(b)
 }
 
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
 // demo is the sandbox's demo products, as qcbadge's own sandbox has them.
-func demo(t *testing.T) []sandbox.DemoProduct {
+func demo(t testing.TB) []sandbox.DemoProduct {
 	sb, err := sandbox.New()
 	if err != nil {
 		t.Fatal(err)
