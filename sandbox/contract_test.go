@@ -967,7 +967,9 @@ func contractCases() []contractCase {
 			cx.expect(contractGet("/v1/enterprises?limit=ten").bad(), http.StatusBadRequest, client.CodeInvalidParameter)
 		}},
 		{name: "enterprises/400 region", run: func(cx *contractEnv) {
-			cx.expect(contractGet("/v1/enterprises?region=zj").bad(), http.StatusBadRequest, client.CodeInvalidParameter)
+			for _, region := range []string{"zj", "4", "440", "44030", "4403000", ""} {
+				cx.expect(contractGet("/v1/enterprises?region="+region).bad(), http.StatusBadRequest, client.CodeInvalidParameter)
+			}
 		}},
 		{name: "enterprises/400 q too long", run: func(cx *contractEnv) {
 			cx.expect(contractGet("/v1/enterprises?q="+strings.Repeat("q", 101)).bad(), http.StatusBadRequest, client.CodeInvalidParameter)
