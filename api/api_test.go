@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/api"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
 // loadSpec loads and validates the embedded document. Every test starts
@@ -908,6 +910,81 @@ func TestSchemaExamples(t *testing.T) {
 	for _, p := range doc.Webhooks["changeEvent"].Post.Parameters {
 		walkSchema(p.Value.Schema, "webhook "+p.Value.Name, seen, check)
 	}
+}
+
+// TestBodyExamples: every request body and every answer with a body
+// carries an example, each example matches its schema, and a problem
+// example has the status of its answer and a type the server sends.
+func TestBodyExamples(t *testing.T) {
+	doc := loadSpec(t)
+	check := func(where, status string, content openapi3.Content) {
+		if len(content) == 0 {
+			return
+		}
+		for mt, m := range content {
+			var values []any
+			if m.Example != nil {
+				values = append(values, m.Example)
+			}
+			for _, e := range m.Examples {
+				values = append(values, e.Value.Value)
+			}
+			if len(values) == 0 {
+				t.Errorf("%s %s: no example", where, mt)
+			}
+			for _, v := range values {
+				opts := []openapi3.SchemaValidationOption{openapi3.EnableJSONSchema2020()}
+				if status != "" {
+					opts = append(opts, openapi3.VisitAsResponse())
+				} else {
+					opts = append(opts, openapi3.VisitAsRequest())
+				}
+				if err := m.Schema.Value.VisitJSON(v, opts...); err != nil {
+					t.Errorf("%s %s: example does not match the schema: %v", where, mt, err)
+				}
+				if mt != "application/problem+json" {
+					continue
+				}
+				p, _ := v.(map[string]any)
+				if typ, _ := p["type"].(string); typ != "about:blank" && !strings.HasPrefix(typ, sandbox.ProblemTypeBase) {
+					t.Errorf("%s: example problem type %q, the server's are %s<code>", where, typ, sandbox.ProblemTypeBase)
+				} else if code, _ := p["code"].(string); typ != "about:blank" && typ != sandbox.ProblemTypeBase+code {
+					t.Errorf("%s: example problem type %q for code %q", where, typ, code)
+				}
+				if st, err := strconv.Atoi(status); err == nil && p["status"] != float64(st) {
+					t.Errorf("%s: example problem status %v", where, p["status"])
+				}
+			}
+		}
+	}
+	for name, r := range doc.Components.Responses {
+		check("components.responses."+name, problemStatus(name), r.Value.Content)
+	}
+	for _, r := range operations(doc) {
+		op := doc.Paths.Value(r.path).GetOperation(r.method)
+		where := r.method + " " + r.path
+		if op.RequestBody != nil {
+			check(where+" request", "", op.RequestBody.Value.Content)
+		}
+		for status, ref := range op.Responses.Map() {
+			if ref.Ref == "" {
+				check(where+" "+status, status, ref.Value.Content)
+			}
+		}
+	}
+	hook := doc.Webhooks["changeEvent"].Post
+	check("webhook changeEvent request", "", hook.RequestBody.Value.Content)
+}
+
+// problemStatus is the status a problem component response documents, or
+// "" for one that documents several.
+func problemStatus(name string) string {
+	for status, n := range problemResponses {
+		if n == name {
+			return status
+		}
+	}
+	return ""
 }
 
 // models maps each object schema to the Go type in package client whose
