@@ -93,6 +93,13 @@ func TestBadInput(t *testing.T) {
 		{"inspections limit 101", "GET", "/v1/inspections?limit=101", "", "", 400, client.CodeInvalidParameter, ""},
 		{"cases limit -1", "GET", "/v1/cases?limit=-1", "", "", 400, client.CodeInvalidParameter, ""},
 		{"region not digits", "GET", "/v1/enterprises?region=zj", "", "", 400, client.CodeInvalidParameter, ""},
+		// The pattern takes a province (2 digits), a city (4) or a full code (6).
+		{"region of 1 digit", "GET", "/v1/enterprises?region=4", "", "", 400, client.CodeInvalidParameter, ""},
+		{"region of 3 digits", "GET", "/v1/enterprises?region=440", "", "", 400, client.CodeInvalidParameter, ""},
+		{"region of 5 digits", "GET", "/v1/enterprises?region=44030", "", "", 400, client.CodeInvalidParameter, ""},
+		{"region of 7 digits", "GET", "/v1/enterprises?region=4403000", "", "", 400, client.CodeInvalidParameter, ""},
+		{"region empty", "GET", "/v1/enterprises?region=", "", "", 400, client.CodeInvalidParameter, ""},
+		{"region with a sign", "GET", "/v1/enterprises?region=%2B44", "", "", 400, client.CodeInvalidParameter, ""},
 		{"published_since not a time", "GET", "/v1/inspections?published_since=yesterday", "", "", 400, client.CodeInvalidParameter, ""},
 		{"garbage cursor", "GET", "/v1/enterprises?cursor=%21%21not-a-cursor", "", "", 400, client.CodeInvalidCursor, ""},
 		{"cursor with other filters", "GET", "/v1/enterprises?limit=2&category=toys&cursor=" + cursor, "", "", 400, client.CodeInvalidCursor, ""},

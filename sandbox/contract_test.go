@@ -358,12 +358,70 @@ func (cx *contractEnv) exchange(c contractCall) contractResult {
 			if err != nil {
 				t.Errorf("%s: the answer breaks the contract: %v\nbody: %.500s", where, err, body)
 			}
+			if res.status < 300 && len(body) > 0 {
+				var v any
+				if json.Unmarshal(body, &v) == nil {
+					for _, msg := range contractKeyRules(v) {
+						t.Errorf("%s: %s\nbody: %.500s", where, msg, body)
+					}
+				}
+			}
 		}
 	}
 	if cx.cov != nil {
 		cx.cov.add(res.op, res.status)
 	}
 	return res
+}
+
+// contractKeyRules checks the rules the document states in prose rather
+// than as a oneOf (which code generators reject): a ProductKey names
+// either gtin alone or uscc and brand (model optional), and a BatchResult
+// carries exactly one of status and error.
+func contractKeyRules(v any) []string {
+	var msgs []string
+	checkKey := func(where string, k any) {
+		m, ok := k.(map[string]any)
+		if !ok {
+			msgs = append(msgs, where+" is not an object")
+			return
+		}
+		_, gtin := m["gtin"]
+		_, uscc := m["uscc"]
+		_, brand := m["brand"]
+		_, model := m["model"]
+		if gtin && (uscc || brand || model) || !gtin && !(uscc && brand) {
+			msgs = append(msgs, fmt.Sprintf("%s %v names neither or both forms of a product key", where, m))
+		}
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case map[string]any:
+			if _, ok := v["listed"]; ok {
+				checkKey("a product status's key", v["key"])
+			}
+			if _, ok := v["listing_url"]; ok {
+				checkKey("a report's product", v["product"])
+			}
+			if _, ok := v["key"]; ok {
+				_, st := v["status"]
+				_, pr := v["error"]
+				if _, listed := v["listed"]; !listed && st == pr {
+					msgs = append(msgs, "a batch result carries both or neither of status and error")
+				}
+			}
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return msgs
 }
 
 func (cx *contractEnv) checkProblemBody(where string, res contractResult) {
@@ -909,7 +967,9 @@ func contractCases() []contractCase {
 			cx.expect(contractGet("/v1/enterprises?limit=ten").bad(), http.StatusBadRequest, client.CodeInvalidParameter)
 		}},
 		{name: "enterprises/400 region", run: func(cx *contractEnv) {
-			cx.expect(contractGet("/v1/enterprises?region=zj").bad(), http.StatusBadRequest, client.CodeInvalidParameter)
+			for _, region := range []string{"zj", "4", "440", "44030", "4403000", ""} {
+				cx.expect(contractGet("/v1/enterprises?region="+region).bad(), http.StatusBadRequest, client.CodeInvalidParameter)
+			}
 		}},
 		{name: "enterprises/400 q too long", run: func(cx *contractEnv) {
 			cx.expect(contractGet("/v1/enterprises?q="+strings.Repeat("q", 101)).bad(), http.StatusBadRequest, client.CodeInvalidParameter)

@@ -228,6 +228,9 @@ func (s *Sandbox) injectStatus(w http.ResponseWriter, r *http.Request, b *buffer
 		if status == http.StatusTooManyRequests {
 			code = client.CodeRateLimited
 		}
+		if status == http.StatusUnauthorized {
+			b.header.Set("WWW-Authenticate", wwwAuthenticate)
+		}
 		b.problem(status, code, "injected fault")
 	}
 	s.write(w, r, b, nil)

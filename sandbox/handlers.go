@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -277,16 +278,22 @@ func answerPage[T any](b *buffer, kind string, filters url.Values, items []T, ne
 
 // --- enterprises, commitments, inspections, cases, categories ---------------------
 
+// regionPattern is the region parameter's pattern in api/openapi.yaml.
+var regionPattern = regexp.MustCompile(`^[0-9]{2}([0-9]{2}){0,2}$`)
+
 func (s *Sandbox) listEnterprises(b *buffer, r *http.Request) {
 	q := r.URL.Query()
 	filters := url.Values{}
 	category, region, text := q.Get("category"), q.Get("region"), q.Get("q")
-	if region != "" {
-		if len(region) > 6 || strings.Trim(region, "0123456789") != "" {
-			b.problem(http.StatusBadRequest, client.CodeInvalidParameter, "region must be 1 to 6 digits of a GB/T 2260 code", client.ProblemField{Field: "region", Message: "not a region code"})
+	if q.Has("region") {
+		if !regionPattern.MatchString(region) {
+			b.problem(http.StatusBadRequest, client.CodeInvalidParameter, "region must be a GB/T 2260 code of 6 digits, or its 2- or 4-digit prefix", client.ProblemField{Field: "region", Message: "not a region code"})
 			return
 		}
-		region = strings.TrimRight(region, "0") // "330000" means all of Zhejiang
+		// "330000" and "3300" mean all of Zhejiang, as "33" does.
+		for len(region) > 2 && strings.HasSuffix(region, "00") {
+			region = region[:len(region)-2]
+		}
 		filters.Set("region", region)
 	}
 	if f := checkText("q", text, 0, 100); f != nil {

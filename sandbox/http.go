@@ -140,6 +140,7 @@ func (s *Sandbox) serve(path string, methods map[string]handler) http.Handler {
 			if strings.HasPrefix(r.URL.Path, "/v1/") || path == "" {
 				s.limiter.allow(limitKey("", r), w.Header())
 			}
+			b.header.Set("WWW-Authenticate", wwwAuthenticate)
 			b.problem(http.StatusUnauthorized, client.CodeUnauthorized, "missing or unknown API key; send Authorization: Bearer <key>")
 			s.write(w, r, b, nil)
 			return
@@ -219,9 +220,18 @@ func (s *Sandbox) sleep(r *http.Request, d time.Duration) bool {
 	}
 }
 
+// wwwAuthenticate is the challenge of every 401 (RFC 9110, RFC 6750).
+const wwwAuthenticate = `Bearer realm="qc"`
+
 func (s *Sandbox) authenticate(r *http.Request) (string, bool) {
-	auth := r.Header.Get("Authorization")
-	key, hasBearer := strings.CutPrefix(auth, "Bearer ")
+	// RFC 9110: the scheme is case-insensitive ("bearer KEY" works), and
+	// one or more spaces separate it from the credentials.
+	scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	key = strings.TrimLeft(key, " ")
+	hasBearer := strings.EqualFold(scheme, "Bearer") && key != ""
+	if !hasBearer {
+		key = ""
+	}
 	if s.cfg.keys == nil {
 		return key, true
 	}

@@ -127,6 +127,7 @@ func TestEnterpriseFilters(t *testing.T) {
 	zhejiang := func(e client.Enterprise) bool { return strings.HasPrefix(e.RegionCode, "33") }
 	check("province prefix", url.Values{"region": {"33"}}, zhejiang)
 	check("province code", url.Values{"region": {"330000"}}, zhejiang)
+	check("province as a city prefix", url.Values{"region": {"3300"}}, zhejiang)
 	check("city prefix", url.Values{"region": {"3301"}}, func(e client.Enterprise) bool { return strings.HasPrefix(e.RegionCode, "3301") })
 	check("city code", url.Values{"region": {"330100"}}, func(e client.Enterprise) bool { return e.RegionCode == "330100" })
 

@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,13 +94,24 @@ func TestAPIKeys(t *testing.T) {
 		{"wrong key", []string{"Authorization", "Bearer k2"}},
 		{"key without Bearer", []string{"Authorization", "k1"}},
 		{"basic auth", []string{"Authorization", "Basic azE6"}},
+		{"Bearer without a key", []string{"Authorization", "Bearer "}},
+		{"Bearer glued to the key", []string{"Authorization", "Bearerk1"}},
 	} {
 		resp, body := c.get(path, tc.hdr...)
 		wantProblem(t, resp, body, http.StatusUnauthorized, client.CodeUnauthorized)
+		if got := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
+			t.Errorf("%s: WWW-Authenticate %q, want the Bearer challenge", tc.name, got)
+		}
 	}
-	resp, body := c.get(path, "Authorization", "Bearer k1")
-	wantStatus(t, resp, body, http.StatusOK)
-	if st := decode[client.ProductStatus](t, body); !st.Listed {
-		t.Errorf("with the right key: %+v, want the product's status", st)
+	// RFC 9110: the auth scheme is case-insensitive.
+	for _, auth := range []string{"Bearer k1", "bearer k1", "BEARER k1", "bEaReR  k1"} {
+		resp, body := c.get(path, "Authorization", auth)
+		wantStatus(t, resp, body, http.StatusOK)
+		if st := decode[client.ProductStatus](t, body); !st.Listed {
+			t.Errorf("%q: %+v, want the product's status", auth, st)
+		}
+		if got := resp.Header.Get("WWW-Authenticate"); got != "" {
+			t.Errorf("%q: a 200 with WWW-Authenticate %q", auth, got)
+		}
 	}
 }

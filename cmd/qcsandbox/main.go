@@ -122,7 +122,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	e, p := sb.Size()
 	fmt.Fprintf(stdout, "qcsandbox: %d enterprises, %d products (seed %d, dated %s), generated in %s\n",
 		e, p, *seed, sb.ReferenceTime().Format(time.DateOnly), built.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "qcsandbox: listening on http://%s\n\n", ln.Addr())
+	fmt.Fprintf(stdout, "qcsandbox: listening on http://%s\n", ln.Addr())
+	if len(keys) == 0 {
+		fmt.Fprintln(stdout, "qcsandbox: accepts any API key, or none (-api-key requires one)")
+	} else {
+		fmt.Fprintf(stdout, "qcsandbox: requires one of %d API key(s) in Authorization: Bearer <key>\n", len(keys))
+	}
+	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "demo GTIN\tverdict\twhat")
 	for _, d := range sb.Demo() {
@@ -134,7 +140,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if demo := sb.Demo(); len(demo) > 0 {
 		try = demo[0].GTIN
 	}
-	fmt.Fprintf(stdout, "\ntry: curl http://%s/v1/products/%s\n", ln.Addr(), try)
+	auth := ""
+	if len(keys) > 0 {
+		auth = "-H " + shellQuote("Authorization: Bearer "+keys[0]) + " "
+	}
+	fmt.Fprintf(stdout, "\ntry: curl %shttp://%s/v1/products/%s\n", auth, ln.Addr(), try)
 
 	srv := &http.Server{Handler: sb, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -153,4 +163,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// shellQuote quotes s for a POSIX shell, so a printed command works when
+// pasted whatever the key holds.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +144,70 @@ func httpClient(t *testing.T) *http.Client {
 	return &http.Client{Transport: tr, Timeout: hangGuard}
 }
 
+// curlHint parses the "try: curl [-H 'Name: value'] URL" line: the URL and
+// the headers as name, value pairs.
+func curlHint(t *testing.T, out []string) (string, []string) {
+	t.Helper()
+	for _, line := range out {
+		rest, ok := strings.CutPrefix(line, "try: curl ")
+		if !ok {
+			continue
+		}
+		var hdr []string
+		for {
+			h, ok := strings.CutPrefix(rest, "-H '")
+			if !ok {
+				break
+			}
+			var quoted string
+			quoted, rest, ok = strings.Cut(h, "' ")
+			if !ok {
+				t.Fatalf("unterminated -H in %q", line)
+			}
+			name, value, _ := strings.Cut(quoted, ": ")
+			hdr = append(hdr, name, value)
+		}
+		if strings.ContainsAny(rest, " '") {
+			t.Fatalf("cannot parse the hint %q", line)
+		}
+		return rest, hdr
+	}
+	t.Fatalf("no \"try: curl\" line:\n%s", strings.Join(out, "\n"))
+	return "", nil
+}
+
+// TestRunWithoutKeys: without -api-key the banner says any key is
+// accepted, and the hint, with no header, works as printed.
+func TestRunWithoutKeys(t *testing.T) {
+	t.Setenv("QC_SANDBOX_API_KEYS", "")
+	s := startRun(t, "-addr", "127.0.0.1:0", "-enterprises", "20", "-products", "40")
+	if !slices.ContainsFunc(s.out, func(l string) bool { return strings.Contains(l, "accepts any API key") }) {
+		t.Errorf("the banner does not say any key is accepted:\n%s", strings.Join(s.out, "\n"))
+	}
+	url, hdr := curlHint(t, s.out)
+	if len(hdr) != 0 {
+		t.Errorf("the hint sends headers %q, want none", hdr)
+	}
+	hc := httpClient(t)
+	if resp, body := get(t, hc, url); resp.StatusCode != http.StatusOK {
+		t.Errorf("the hint as printed: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get(t, hc, url, "Authorization", "Bearer whatever"); resp.StatusCode != http.StatusOK {
+		t.Errorf("the hint with any key: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"Authorization: Bearer k1": `'Authorization: Bearer k1'`,
+		"it's":                     `'it'\''s'`,
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
 func TestRunServesTheDemo(t *testing.T) {
 	t.Parallel()
 	s := startRun(t, "-addr", "127.0.0.1:0", "-reference", "2026-03-15", "-api-key", "k1")
@@ -166,18 +231,19 @@ func TestRunServesTheDemo(t *testing.T) {
 			t.Errorf("demo product %s: verdict %s, the table says %s", g, got, want)
 		}
 	}
-	// The hint works as printed, but -api-key makes the key required.
-	var hint string
-	for _, line := range s.out {
-		if u, ok := strings.CutPrefix(line, "try: curl "); ok {
-			hint = u
-		}
+	// The hint works as printed: with -api-key it carries the key.
+	if !slices.ContainsFunc(s.out, func(l string) bool { return strings.Contains(l, "requires one of 1 API key") }) {
+		t.Errorf("the banner does not say a key is required:\n%s", strings.Join(s.out, "\n"))
 	}
-	if resp, body := get(t, hc, hint); resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("GET %s without the key: %d %s, want 401", hint, resp.StatusCode, body)
+	url, hdr := curlHint(t, s.out)
+	if want := []string{"Authorization", "Bearer k1"}; !slices.Equal(hdr, want) {
+		t.Errorf("the hint sends headers %q, want %q", hdr, want)
 	}
-	if resp, body := get(t, hc, hint, "Authorization", "Bearer k1"); resp.StatusCode != http.StatusOK {
-		t.Errorf("GET %s: %d %s", hint, resp.StatusCode, body)
+	if resp, body := get(t, hc, url, hdr...); resp.StatusCode != http.StatusOK {
+		t.Errorf("the hint as printed: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := get(t, hc, url); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET %s without the key: %d %s, want 401", url, resp.StatusCode, body)
 	}
 
 	s.stop()
