@@ -85,6 +85,14 @@ func TestDefaultsAndPrecedence(t *testing.T) {
 	if cfg.apiURL != "" || cfg.addr != "localhost:8080" || cfg.prefix != "/quality/" || !cfg.follow || cfg.redis != nil {
 		t.Errorf("defaults: %+v", cfg)
 	}
+	cfg, err = parseConfig(nil, envOf("QC_REDIS_URL", "redis://:pw@127.0.0.1:7000?addr=127.0.0.1:7001&addr=127.0.0.1:7002", "QC_REDIS_CLUSTER", "true"), &bytes.Buffer{})
+	if err != nil || cfg.cluster == nil || len(cfg.cluster.Addrs) != 3 || !cfg.cluster.ContextTimeoutEnabled || cfg.redis != nil {
+		t.Errorf("a cluster URL: %v %+v", err, cfg)
+	}
+	cfg, err = parseConfig(nil, envOf("QC_REDIS_URL", "rediss://redis.internal:6380/2"), &bytes.Buffer{})
+	if err != nil || cfg.redis == nil || cfg.redis.DB != 2 || cfg.redis.TLSConfig == nil || !cfg.redis.ContextTimeoutEnabled {
+		t.Errorf("a TLS URL: %v %+v", err, cfg)
+	}
 	cfg, err = parseConfig([]string{"-addr", "127.0.0.1:9000", "-prefix", "/qc"}, envOf("QC_ADDR", "127.0.0.1:7000"), &bytes.Buffer{})
 	if err != nil || cfg.addr != "127.0.0.1:9000" || cfg.prefix != "/qc/" {
 		t.Errorf("a flag over its variable: %v %+v", err, cfg)

@@ -20,6 +20,14 @@ import (
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
+// badgeItem is one product's badge in a batch answer, as the OpenAPI
+// document's Badge.
+type badgeItem struct {
+	GTIN   string `json:"gtin"`
+	HTML   string `json:"html"`
+	JSONLD string `json:"jsonld"`
+}
+
 // envOf is an environment of QC_* variables.
 func envOf(kv ...string) func(string) string {
 	m := map[string]string{}
