@@ -164,6 +164,15 @@ func (w *Widget) serveBadge(rw http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// RequestLook is the look a request asks for, as the badge endpoint reads
+// it: locale (any BCP 47 tag), theme and size from the query, over the
+// widget's look, and the locale from Accept-Language when the query names
+// none. The error says which is malformed.
+func (w *Widget) RequestLook(r *http.Request) (Look, error) {
+	look, _, err := w.lookFromRequest(r)
+	return look, err
+}
+
 // lookFromRequest reads the look from the query, and the locale from
 // Accept-Language when the query names none (vary says so).
 func (w *Widget) lookFromRequest(r *http.Request) (look Look, vary bool, err error) {

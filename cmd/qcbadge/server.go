@@ -252,11 +252,12 @@ func (s *service) batch(rw http.ResponseWriter, r *http.Request) {
 		writeJSON(rw, http.StatusBadRequest, problem{Error: fmt.Sprintf("%d of the GTINs are malformed", len(bad)), Invalid: bad})
 		return
 	}
-	words, err := lookWords(q)
+	look, err := s.badges.RequestLook(r)
 	if err != nil {
 		writeJSON(rw, http.StatusBadRequest, problem{Error: err.Error()})
 		return
 	}
+	words := []string{look.Locale.String(), look.Theme.String(), look.Size.String()}
 	args := make([]any, len(gtins))
 	for i, g := range gtins {
 		args[i] = g
@@ -333,40 +334,6 @@ func reason(err error) string {
 		return string(idErr.Reason)
 	}
 	return "invalid"
-}
-
-// lookWords reads a batch's look from its query, as the badge endpoint
-// does: locale (any BCP 47 tag), theme, size.
-func lookWords(q map[string][]string) ([]string, error) {
-	var words []string
-	get := func(k string) string {
-		if v := q[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
-	if v := get("locale"); v != "" {
-		l, err := widget.ParseLocale(v)
-		if err != nil {
-			return nil, errors.New("locale must be a BCP 47 tag, such as zh-CN or en")
-		}
-		words = append(words, l.String())
-	}
-	switch v := get("theme"); v {
-	case "":
-	case "light", "dark":
-		words = append(words, v)
-	default:
-		return nil, errors.New("theme must be light or dark")
-	}
-	switch v := get("size"); v {
-	case "":
-	case "full", "compact":
-		words = append(words, v)
-	default:
-		return nil, errors.New("size must be full or compact")
-	}
-	return words, nil
 }
 
 // readyz says whether this replica can serve as it should: the registry
