@@ -26,7 +26,6 @@ type metrics struct {
 	leading     atomic.Bool
 	lastLag     atomic.Int64 // nanoseconds between the last applied event and its application
 	followStats cache.FollowStats
-	following   bool
 }
 
 func newMetrics() *metrics {
@@ -48,7 +47,6 @@ func newMetrics() *metrics {
 
 // watch registers the SDK's counters, read at each scrape.
 func (m *metrics) watch(api *client.Client, qc *cache.Cache, w *widget.Widget, following bool) {
-	m.following = following
 
 	counter := func(name, help string, read func() float64) {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, read))
