@@ -1,0 +1,52 @@
+// Package audit checks a platform's catalogue against the quality
+// commitment registry: listings in, findings out.
+//
+// A listing is the platform's own id, the seller, the title and a product
+// key (a GTIN, or the maker's USCC with brand and model); [ReadCSV] and
+// [ReadJSONLines] stream them from an export, reporting each row they
+// cannot read as a [*RowError] with its line and reading on. [Run] looks
+// the keys up in batches of at most 100 at client.PriorityLow, so that
+// the platform's own pages keep their share of the quota, decides each
+// listing with client.Decide, and writes a [Finding] — the verdict, the
+// reason in words, the record ids and the official link — for each
+// listing whose verdict is not committed, in input order.
+//
+//	sum, err := audit.Run(ctx, api, audit.ReadCSV(f, nil), audit.NewCSVWriter(out, true), nil)
+//
+// # Bounded memory
+//
+// Run reads a window of listings at a time: one that holds 100 keys not
+// answered yet, or 10,000 listings (Options.MaxWindow). It remembers up to
+// 100,000 answers (Options.MaxKeys), the least recently used forgotten
+// first, so that a distinct key is looked up once while remembered and
+// again, at the cost of a call, once forgotten. Nothing else grows with
+// the catalogue.
+//
+// # Never a guess
+//
+// A lookup that fails after the client's retries gives its listings
+// verdict unknown, with the error as the reason; the Summary counts them
+// (Unknown, LookupFailed). Run waits for the client's upstream limiter,
+// which refuses low-priority calls rather than queue them, and waits out
+// the client's pause after a 429 or 503 for at most a minute in all
+// (Options.MaxPauseWait).
+//
+// # Resuming
+//
+// With Options.Checkpoint, after each window's findings are written and
+// flushed Run saves a [Checkpoint]: how many input items it consumed, how
+// many bytes of output it had written, its counts, and the answers the
+// window looked up. A run killed at any point resumes from the last one:
+// [OpenOutput] cuts the output back to the checkpoint's offset, Run skips
+// the items consumed and appends. The output is then byte for byte that
+// of a run never interrupted, and at most one window's lookup is
+// repeated. [FileCheckpoint] keeps checkpoints in a journal file.
+//
+// # Spreadsheet-safe output
+//
+// [NewCSVWriter] writes UTF-8, with a byte order mark if asked, and
+// prefixes with a single quote every cell that starts with =, +, -, @, a
+// tab or a carriage return: listing titles and registry text are
+// untrusted, and a spreadsheet would run them as formulas (CSV
+// injection). [NewJSONLinesWriter] writes one JSON object per finding.
+package audit

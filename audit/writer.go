@@ -1,0 +1,190 @@
+package audit
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// FindingWriter takes a run's findings. Run calls Flush after each
+// window's findings and saves its checkpoint only once Flush returns nil,
+// so Flush must put every finding written so far where a crash cannot
+// take it back (as far as the writer can: an *os.File's own durability is
+// the caller's).
+type FindingWriter interface {
+	Write(Finding) error
+	Flush() error
+}
+
+// ResumableWriter is a FindingWriter that counts the bytes it has written
+// and flushed, so that a checkpoint can say where the output was, and that
+// can be told it resumes at such an offset, with its header (if any)
+// already written. Both writers of this package are.
+type ResumableWriter interface {
+	FindingWriter
+	Offset() int64
+	Resume(offset int64)
+}
+
+// countWriter counts the bytes that reach w.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// CSVColumns is the header the CSV writer writes.
+var CSVColumns = []string{
+	"line", "listing_id", "seller", "title", "gtin", "uscc", "brand", "model",
+	"verdict", "reason", "commitment_id", "inspection_id", "enterprise_id", "verify_url",
+}
+
+// CSVWriter writes findings as CSV that a spreadsheet opens safely: UTF-8
+// (invalid sequences replaced by U+FFFD), optionally after a byte order
+// mark so that Excel reads it as UTF-8, with a header row, and with every
+// cell that starts with =, +, -, @, a tab or a carriage return prefixed
+// with a single quote, so that neither a listing's title nor registry
+// text can run as a formula.
+type CSVWriter struct {
+	cw      *countWriter
+	bw      *bufio.Writer
+	csv     *csv.Writer
+	bom     bool
+	started bool
+	row     []string
+}
+
+// NewCSVWriter returns a CSVWriter on w, writing a BOM first if bom is set.
+func NewCSVWriter(w io.Writer, bom bool) *CSVWriter {
+	cw := &countWriter{w: w}
+	bw := bufio.NewWriter(cw)
+	return &CSVWriter{cw: cw, bw: bw, csv: csv.NewWriter(bw), bom: bom, row: make([]string, len(CSVColumns))}
+}
+
+func (w *CSVWriter) start() error {
+	if w.started {
+		return nil
+	}
+	w.started = true
+	if w.bom {
+		if _, err := w.bw.WriteString("\ufeff"); err != nil {
+			return err
+		}
+	}
+	return w.csv.Write(CSVColumns)
+}
+
+// Write writes one finding as a row.
+func (w *CSVWriter) Write(f Finding) error {
+	if err := w.start(); err != nil {
+		return err
+	}
+	k := f.Listing.Key
+	line := ""
+	if f.Listing.Line > 0 {
+		line = strconv.Itoa(f.Listing.Line)
+	}
+	w.row = append(w.row[:0], line, f.Listing.ID, f.Listing.Seller, f.Listing.Title,
+		string(k.GTIN), string(k.USCC), k.Brand, k.Model,
+		string(f.Verdict), f.Reason, f.CommitmentID, f.InspectionID, f.EnterpriseID, f.VerifyURL)
+	for i, c := range w.row {
+		w.row[i] = SafeCell(c)
+	}
+	return w.csv.Write(w.row)
+}
+
+// Flush writes out what is buffered, the header at least.
+func (w *CSVWriter) Flush() error {
+	if err := w.start(); err != nil {
+		return err
+	}
+	w.csv.Flush()
+	if err := w.csv.Error(); err != nil {
+		return err
+	}
+	return w.bw.Flush()
+}
+
+// Offset is the bytes written and flushed to the underlying writer.
+func (w *CSVWriter) Offset() int64 { return w.cw.n }
+
+// Resume makes the writer continue an output of offset bytes: with offset
+// above zero the BOM and header are taken as written.
+func (w *CSVWriter) Resume(offset int64) {
+	w.cw.n = offset
+	w.started = offset > 0
+}
+
+// SafeCell returns a cell a spreadsheet shows as text: valid UTF-8, and
+// prefixed with a single quote when it starts with a character that makes
+// a spreadsheet read it as a formula (=, +, -, @, tab, carriage return),
+// after OWASP's advice on CSV injection.
+func SafeCell(s string) string {
+	s = strings.ToValidUTF8(s, "\ufffd")
+	if s != "" {
+		switch s[0] {
+		case '=', '+', '-', '@', '\t', '\r':
+			return "'" + s
+		}
+	}
+	return s
+}
+
+// JSONLinesWriter writes findings as JSON Lines, one object per finding.
+// Invalid UTF-8 becomes U+FFFD, and <, > and & are escaped, so that a line
+// pasted into a page is inert.
+type JSONLinesWriter struct {
+	cw  *countWriter
+	bw  *bufio.Writer
+	enc *json.Encoder
+}
+
+// NewJSONLinesWriter returns a JSONLinesWriter on w.
+func NewJSONLinesWriter(w io.Writer) *JSONLinesWriter {
+	cw := &countWriter{w: w}
+	bw := bufio.NewWriter(cw)
+	return &JSONLinesWriter{cw: cw, bw: bw, enc: json.NewEncoder(bw)}
+}
+
+// jsonFinding is a finding's JSON form.
+type jsonFinding struct {
+	Line         int               `json:"line,omitempty"`
+	ListingID    string            `json:"listing_id"`
+	Seller       string            `json:"seller"`
+	Title        string            `json:"title"`
+	Key          client.ProductKey `json:"key"`
+	Verdict      client.Verdict    `json:"verdict"`
+	Reason       string            `json:"reason"`
+	CommitmentID string            `json:"commitment_id,omitempty"`
+	InspectionID string            `json:"inspection_id,omitempty"`
+	EnterpriseID string            `json:"enterprise_id,omitempty"`
+	VerifyURL    string            `json:"verify_url,omitempty"`
+}
+
+// Write writes one finding as a line.
+func (w *JSONLinesWriter) Write(f Finding) error {
+	return w.enc.Encode(jsonFinding{
+		Line: f.Listing.Line, ListingID: f.Listing.ID, Seller: f.Listing.Seller, Title: f.Listing.Title,
+		Key: f.Listing.Key, Verdict: f.Verdict, Reason: f.Reason, CommitmentID: f.CommitmentID,
+		InspectionID: f.InspectionID, EnterpriseID: f.EnterpriseID, VerifyURL: f.VerifyURL,
+	})
+}
+
+// Flush writes out what is buffered.
+func (w *JSONLinesWriter) Flush() error { return w.bw.Flush() }
+
+// Offset is the bytes written and flushed to the underlying writer.
+func (w *JSONLinesWriter) Offset() int64 { return w.cw.n }
+
+// Resume makes the writer continue an output of offset bytes.
+func (w *JSONLinesWriter) Resume(offset int64) { w.cw.n = offset }
