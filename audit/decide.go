@@ -140,4 +140,3 @@ func (c *lru) put(a Answer) {
 	}
 }
 
-func (c *lru) len() int { return c.order.Len() }
