@@ -32,6 +32,7 @@ var rules = []struct {
 	{"cache/redisstore", redisModules, []string{"cache", "client", "internal/locale"}},
 	{"widget", cacheModules, []string{"widget", "cache", "client", "internal/etag", "internal/locale"}},
 	{"enquiry", cacheModules, []string{"enquiry", "widget", "cache", "client", "internal/etag", "internal/locale"}},
+	{"audit", clientModules, []string{"audit", "client", "internal/locale"}},
 	{"sandbox", clientModules, []string{"sandbox", "client", "internal/etag", "internal/locale"}},
 	{"cmd/qcsandbox", clientModules, []string{"cmd/qcsandbox", "sandbox", "client", "internal/etag", "internal/locale"}},
 }
