@@ -139,4 +139,3 @@ func (c *lru) put(a Answer) {
 		delete(c.byKey, old.Value.(*Answer).Key)
 	}
 }
-
