@@ -29,7 +29,7 @@ type Finding struct {
 
 // Answer is what the audit keeps of the registry's answer for one key:
 // the decision, not the status it came from, so that a remembered key
-// costs a couple of hundred bytes. Checkpoints record answers so that a
+// costs under a kilobyte. Checkpoints record answers so that a
 // resumed run does not look them up again.
 type Answer struct {
 	Key          client.ProductKey `json:"key"`
@@ -43,7 +43,9 @@ type Answer struct {
 
 // Defaults of Options.
 const (
-	// DefaultMaxKeys is how many answers a run remembers: about 25 MB.
+	// DefaultMaxKeys is how many answers a run remembers. BenchmarkAudit
+	// measured about 0.9 KB of resident memory an answer (45,000 more
+	// answers, 40 MB more at the peak), so some 90 MB at the bound.
 	DefaultMaxKeys = 100_000
 	// DefaultMaxWindow is the most listings a window holds while it
 	// gathers keys to look up, when most of them are already answered.
