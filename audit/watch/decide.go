@@ -1,0 +1,109 @@
+package watch
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/qualitycommit/qcsdk/audit"
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// answer turns the registry's answer for a key into the audit's answer:
+// client.Decide's verdict, a reason in words, and the records behind it.
+// It is the audit package's own decision, word for word, so that a
+// listing re-decided on a change reads as the audit would have written
+// it; the audit package keeps it unexported.
+func answer(k client.ProductKey, st *client.ProductStatus, now time.Time, lookback time.Duration) audit.Answer {
+	d := client.Decide(st, now, lookback)
+	a := audit.Answer{Key: k, Verdict: d.Verdict, VerifyURL: st.VerifyURL}
+	if st.Enterprise != nil {
+		a.EnterpriseID = st.Enterprise.ID
+	}
+	c, in := d.Commitment, d.Inspection
+	if c != nil {
+		a.CommitmentID = c.ID
+		if c.VerifyURL != "" {
+			a.VerifyURL = c.VerifyURL
+		}
+	}
+	if in != nil {
+		a.InspectionID = in.ID
+		if d.Verdict == client.VerdictInspectionFailed && in.VerifyURL != "" {
+			a.VerifyURL = in.VerifyURL
+		}
+	}
+	switch d.Verdict {
+	case client.VerdictCommitted:
+		if in != nil {
+			a.Reason = fmt.Sprintf("an active commitment covers the product; its latest inspection, published %s, passed", day(in.PublishedAt))
+		} else {
+			a.Reason = "an active commitment covers the product; no inspection in the look-back window"
+		}
+	case client.VerdictInspectionFailed:
+		a.Reason = fmt.Sprintf("an active commitment covers the product, but its latest inspection, published %s, failed", day(in.PublishedAt))
+		if len(in.FailedItems) > 0 {
+			a.Reason += ": " + text(in.FailedItems[0].Item)
+			if n := len(in.FailedItems) - 1; n > 0 {
+				a.Reason += fmt.Sprintf(" and %d more item(s)", n)
+			}
+		}
+	case client.VerdictWithdrawn:
+		if d.Status == client.CommitmentExpired && c.Status == client.CommitmentActive {
+			a.Reason = fmt.Sprintf("the commitment expired on %s", day(d.Since))
+		} else {
+			a.Reason = fmt.Sprintf("the commitment was %s on %s", d.Status, day(d.Since))
+			if c.StatusReason != nil {
+				a.Reason += ": " + text(*c.StatusReason)
+			}
+		}
+	case client.VerdictNotListed:
+		switch {
+		case !st.Listed:
+			a.Reason = "the maker is not on the quality-commitment list"
+		case c == nil:
+			a.Reason = "the maker is listed, but no commitment covers the product"
+		default:
+			a.Reason = fmt.Sprintf("the commitment covering the product is not in force until %s", day(c.EffectiveAt))
+		}
+	default:
+		switch {
+		case c != nil && !c.Status.Known():
+			a.Reason = fmt.Sprintf("the registry gives the commitment a status this SDK does not know: %q", clean(string(c.Status)))
+		case in != nil:
+			a.Reason = fmt.Sprintf("the latest inspection has a result this SDK does not know: %q", clean(string(in.Result)))
+		default:
+			a.Reason = "the registry's answer cannot be read"
+		}
+	}
+	return a
+}
+
+func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// text is registry text for a reason: English when there is some, on one
+// line, valid UTF-8.
+func text(t client.Text) string { return clean(t.In("en")) }
+
+// clean makes untrusted text fit a one-line reason: valid UTF-8, control
+// characters as spaces, at most 200 bytes.
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "\ufffd")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > 200 {
+		cut := 200
+		for cut > 0 && !utf8RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

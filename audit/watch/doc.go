@@ -1,0 +1,96 @@
+// Package watch is the change-driven half of the audit: it keeps a
+// platform's catalogue in an embedded database and, for each change the
+// registry publishes, re-decides the listings the change touches and
+// writes their findings — without auditing the whole catalogue again.
+//
+//	idx, err := watch.OpenIndex("catalogue.db")
+//	_, err = idx.Load(ctx, audit.ReadCSV(f, nil))   // the audit's own input
+//	w := watch.New(api, idx, &watch.Options{OnFinding: flag})
+//	err = w.Recheck(ctx)                            // once: learn every key's maker
+//	err = idx.SaveCursor(ctx, head)                 // Changes.Head, read before Recheck
+//	err = w.Run(ctx)                                // follow the feed
+//
+// # The index
+//
+// [Index] is an SQLite file (modernc.org/sqlite: pure Go, no cgo). It
+// holds each listing — id, seller, title, GTIN, USCC, brand, model, line —
+// indexed by GTIN (which also answers a GTIN prefix, as a range of the
+// index), and by USCC, brand and model (which answers by USCC and by USCC
+// and brand). [Index.Load] streams listings in transactions of
+// [LoadBatch] rows; [Index.Put] and [Index.Delete] keep it current.
+//
+// The index also keeps what the registry has said, for mapping later
+// events: for each product key looked up, its maker's enterprise id, the
+// product's brand and model, and the commitment it was decided by; each
+// maker's USCC; each maker's GTIN prefixes, from its commitments' scopes.
+// [Watcher.Recheck] learns it for every key; each event handled learns it
+// again for the keys it touches.
+//
+// # Which listings an event touches
+//
+// An event names a record, not products, so the watcher maps it to the
+// product keys it may decide. The rules are wide rather than narrow: a
+// listing re-decided needlessly costs a lookup and gives its finding
+// again, one missed keeps a wrong finding.
+//
+//   - A commitment (published, updated, revoked) of enterprise E: the
+//     USCC-keyed listings of E's USCC whose brand and model its scope
+//     covers (Scope.Covers); the GTIN-keyed listings whose GTIN starts with
+//     one of its gtin_prefixes (matched, as Scope.Covers does, against the
+//     13-digit form of a GTIN whose indicator digit is 0); and every key
+//     learnt to be E's whose product the scope covers by GTIN, brand or
+//     model, or that was last decided by this commitment (so that a scope
+//     that shrank still reaches the keys it left).
+//   - An enterprise (updated, delisted): every USCC-keyed listing of its
+//     USCC, every GTIN-keyed listing under one of its learnt GTIN
+//     prefixes, and every key learnt to be its.
+//   - An inspection (published, updated): the listings of the GTIN it
+//     names; the USCC-keyed listings of its maker's USCC with its brand and
+//     either its model or no model (a brand-wide key); and every key learnt
+//     to be that maker's product of that brand and model.
+//   - A case or a category: none. Verdicts rest on makers, commitments and
+//     inspections only.
+//
+// A commitment or inspection names its maker by enterprise id; its USCC
+// is the one learnt, or else asked of the registry once (at
+// client.PriorityLow) and learnt. A GTIN-keyed listing is found through
+// its maker only once its key has been looked up (Recheck, or an earlier
+// event): a GTIN does not name its maker, the registry's answer does.
+// Until then only a GTIN prefix or an inspection's GTIN reaches it.
+//
+// # Decisions
+//
+// The touched keys are looked up 100 to a call (client.MaxBatchKeys) at
+// client.PriorityLow and decided with client.Decide, word for word as the
+// audit decides them, and every listing of each key gets its
+// [audit.Finding] through Options.OnFinding — committed ones included, so
+// that a flag raised before can be cleared.
+//
+// # Following the feed
+//
+// [Watcher.Run] follows the change feed for a single process, saving the
+// cursor in the index after each event is handled: a restart resumes after
+// the last event handled, none lost. An event Handle fails on is tried
+// again; the cursor does not move past it. When the feed rejects the
+// cursor, Run re-decides every listing and follows on from the head.
+//
+// # In a fleet
+//
+// Several replicas share one follower through the cache's lease
+// (cache.Follow over a cache.Leaser store such as Redis): hook
+// [Watcher.Handle] into cache.FollowOptions.Applied, and only the replica
+// holding the lease runs it, after each event is applied to the cache:
+//
+//	cache.Follow(ctx, api, store, &cache.FollowOptions{
+//		Applied:  func(ev client.Event) { retryUntilDone(ctx, func() error { return w.Handle(ctx, ev) }) },
+//		Resynced: func(error) { w.Recheck(ctx) },
+//	})
+//
+// Each replica then needs its own index, loaded from the same catalogue.
+// Two limits follow from cache.Follow's design: it saves its cursor before
+// calling Applied, and Applied returns nothing, so an event whose Handle
+// fails for good, or that was being handled when the lease holder died,
+// is not handed to the next holder. Retry inside the hook (as above), and
+// run Recheck after a takeover (FollowOptions.Leading(true)) when a
+// missed event matters more than a full pass of lookups.
+package watch

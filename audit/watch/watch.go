@@ -1,0 +1,442 @@
+package watch
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/audit"
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// Options tune a Watcher. A nil *Options means the defaults, which write
+// findings nowhere: set OnFinding.
+type Options struct {
+	// OnFinding is called with the new finding of every listing an event
+	// touches, whatever its verdict: committed ones included, so that a
+	// platform can clear a flag the audit had raised. Calls are made from
+	// the goroutine that called Handle, Recheck or Run, one at a time,
+	// listings of one key in id order.
+	OnFinding func(audit.Finding)
+	// Handled, if set, is called by Run after an event's findings were
+	// all given to OnFinding and its cursor saved.
+	Handled func(client.Event)
+	// Clock is the time verdicts are decided at; nil is time.Now.
+	Clock func() time.Time
+	// Lookback is the inspection look-back window given to client.Decide;
+	// zero or less means client.DefaultLookback.
+	Lookback time.Duration
+	// Follow tunes Run's long poll of the change feed.
+	Follow *client.FollowOptions
+	// Logger reports Run's feed and lookup failures, each retried, at
+	// warn level; nil is silent.
+	Logger *slog.Logger
+}
+
+// Watcher re-decides the listings of an Index that the registry's changes
+// touch. See the package doc for which listings an event touches.
+type Watcher struct {
+	api *client.Client
+	idx *Index
+	o   Options
+}
+
+// New returns a watcher of idx's listings that asks api.
+func New(api *client.Client, idx *Index, opts *Options) *Watcher {
+	w := &Watcher{api: api, idx: idx}
+	if opts != nil {
+		w.o = *opts
+	}
+	if w.o.Clock == nil {
+		w.o.Clock = time.Now
+	}
+	if w.o.OnFinding == nil {
+		w.o.OnFinding = func(audit.Finding) {}
+	}
+	return w
+}
+
+// Handle re-decides every listing ev touches and gives each its finding
+// through Options.OnFinding. It looks the touched keys up in batches of
+// at most client.MaxBatchKeys at client.PriorityLow, and records what the
+// answers say of each key's maker for later events.
+//
+// Handling an event again is harmless: it gives the same listings their
+// findings again. An error — the index, or a lookup that failed after the
+// client's retries — means some touched listings may not have had their
+// finding: handle the event again. A key the registry refused alone gets
+// verdict unknown with the reason, as in the audit.
+func (w *Watcher) Handle(ctx context.Context, ev client.Event) error {
+	keys, err := w.Touched(ctx, ev)
+	if err != nil {
+		return err
+	}
+	return w.decide(ctx, keys)
+}
+
+// Touched returns the distinct product keys of the index that ev touches,
+// sorted, and records what ev says of its maker. See the package doc for
+// the rules.
+func (w *Watcher) Touched(ctx context.Context, ev client.Event) ([]client.ProductKey, error) {
+	set := make(map[client.ProductKey]struct{})
+	add := func(ks []client.ProductKey, err error) error {
+		for _, k := range ks {
+			set[k] = struct{}{}
+		}
+		return err
+	}
+	const sel = `SELECT DISTINCT gtin, uscc, brand, model FROM listings WHERE `
+	byPrefix := func(p string) error {
+		if p == "" || len(p) > 13 {
+			return nil
+		}
+		// The 13-digit form of a GTIN with indicator digit 0: the stored
+		// 14-digit GTIN starts with 0 and the prefix; ':' follows '9'.
+		return add(w.idx.queryKeys(ctx, sel+`gtin >= ? AND gtin < ?`, "0"+p, "0"+p+":"))
+	}
+	var err error
+	switch {
+	case ev.Commitment != nil:
+		c := ev.Commitment
+		if err = w.idx.learn(ctx, func(l learner) error { return l.prefixes(ctx, c.EnterpriseID, c.Scope.GTINPrefixes) }); err != nil {
+			break
+		}
+		var u client.USCC
+		if u, err = w.makerUSCC(ctx, c.EnterpriseID); err != nil {
+			break
+		}
+		if u != "" {
+			for _, b := range c.Scope.Brands {
+				var ks []client.ProductKey
+				if ks, err = w.idx.queryKeys(ctx, sel+`uscc = ? AND brand = ?`, string(u), b); err != nil {
+					break
+				}
+				for _, k := range ks {
+					if c.Scope.Covers("", k.Brand, k.Model) {
+						set[k] = struct{}{}
+					}
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		for _, p := range c.Scope.GTINPrefixes {
+			if err = byPrefix(p); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+		var rows []keyRow
+		if rows, err = w.idx.learnt(ctx, `commitment_id = ? OR enterprise_id = ?`, c.ID, c.EnterpriseID); err != nil {
+			break
+		}
+		for _, r := range rows {
+			if r.commitmentID == c.ID || c.Scope.Covers(r.key.GTIN, r.brand, r.model) {
+				set[r.key] = struct{}{}
+			}
+		}
+	case ev.Enterprise != nil:
+		e := ev.Enterprise
+		if err = w.idx.learn(ctx, func(l learner) error { return l.maker(ctx, e.ID, e.USCC) }); err != nil {
+			break
+		}
+		if e.USCC != "" {
+			if err = add(w.idx.queryKeys(ctx, sel+`uscc = ?`, string(e.USCC))); err != nil {
+				break
+			}
+		}
+		var ps []string
+		if ps, err = w.idx.makerPrefixes(ctx, e.ID); err != nil {
+			break
+		}
+		for _, p := range ps {
+			if err = byPrefix(p); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+		var rows []keyRow
+		if rows, err = w.idx.learnt(ctx, `enterprise_id = ?`, e.ID); err != nil {
+			break
+		}
+		for _, r := range rows {
+			set[r.key] = struct{}{}
+		}
+	case ev.Inspection != nil:
+		in := ev.Inspection
+		p := in.Product
+		if p.GTIN != "" {
+			if g, gerr := client.ParseGTIN(string(p.GTIN)); gerr == nil {
+				if err = add(w.idx.queryKeys(ctx, sel+`gtin = ?`, string(g))); err != nil {
+					break
+				}
+			}
+		}
+		if p.Brand == "" {
+			break
+		}
+		var u client.USCC
+		if u, err = w.makerUSCC(ctx, in.EnterpriseID); err != nil {
+			break
+		}
+		if u != "" {
+			// A key without a model names the brand's products at large:
+			// an inspection of one model may decide it too.
+			if err = add(w.idx.queryKeys(ctx, sel+`uscc = ? AND brand = ? AND model IN (?, '')`, string(u), p.Brand, p.Model)); err != nil {
+				break
+			}
+		}
+		var rows []keyRow
+		if rows, err = w.idx.learnt(ctx, `enterprise_id = ? AND p_brand = ? AND p_model = ?`, in.EnterpriseID, p.Brand, p.Model); err != nil {
+			break
+		}
+		for _, r := range rows {
+			set[r.key] = struct{}{}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("watch: finding the listings event %s touches: %w", ev.ID, err)
+	}
+	keys := make([]client.ProductKey, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, compareKeys)
+	return keys, nil
+}
+
+func compareKeys(a, b client.ProductKey) int {
+	return cmp.Or(cmp.Compare(a.GTIN, b.GTIN), cmp.Compare(a.USCC, b.USCC), cmp.Compare(a.Brand, b.Brand), cmp.Compare(a.Model, b.Model))
+}
+
+// makerUSCC is an enterprise's USCC: learnt before, or asked of the
+// registry (at low priority) and learnt. A maker the registry does not
+// know has none.
+func (w *Watcher) makerUSCC(ctx context.Context, enterpriseID string) (client.USCC, error) {
+	if enterpriseID == "" {
+		return "", nil
+	}
+	u, err := w.idx.makerUSCC(ctx, enterpriseID)
+	if err != nil || u != "" {
+		return u, err
+	}
+	e, _, err := w.api.Enterprises.Get(client.WithPriority(ctx, client.PriorityLow), enterpriseID, nil)
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) && apiErr.Code == client.CodeNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := w.idx.learn(ctx, func(l learner) error { return l.maker(ctx, e.ID, e.USCC) }); err != nil {
+		return "", err
+	}
+	return e.USCC, nil
+}
+
+// Recheck re-decides every listing of the index, as a full audit with
+// audit.Options.All would, and learns every key's maker, so that later
+// events find GTIN-keyed listings whose maker's commitment names brands
+// rather than GTIN prefixes. Run it once after Load, and after the feed
+// rejected the cursor. It reads the keys 100 at a time: memory does not
+// grow with the catalogue.
+func (w *Watcher) Recheck(ctx context.Context) error {
+	var last *client.ProductKey
+	for {
+		q := `SELECT DISTINCT gtin, uscc, brand, model FROM listings ORDER BY gtin, uscc, brand, model LIMIT ?`
+		args := []any{client.MaxBatchKeys}
+		if last != nil {
+			q = `SELECT DISTINCT gtin, uscc, brand, model FROM listings WHERE (gtin, uscc, brand, model) > (?, ?, ?, ?)
+ORDER BY gtin, uscc, brand, model LIMIT ?`
+			args = []any{string(last.GTIN), string(last.USCC), last.Brand, last.Model, client.MaxBatchKeys}
+		}
+		keys, err := w.idx.queryKeys(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("watch: reading the index's keys: %w", err)
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		if err := w.decide(ctx, keys); err != nil {
+			return err
+		}
+		last = &keys[len(keys)-1]
+	}
+}
+
+// decide looks keys up, MaxBatchKeys to a call, learns from the answers
+// and gives each listing of each key its finding.
+func (w *Watcher) decide(ctx context.Context, keys []client.ProductKey) error {
+	ctx = client.WithPriority(ctx, client.PriorityLow)
+	for chunk := range slices.Chunk(keys, client.MaxBatchKeys) {
+		items, err := w.batch(ctx, chunk)
+		if err != nil {
+			return fmt.Errorf("watch: looking up %d keys: %w", len(chunk), err)
+		}
+		now := w.o.Clock()
+		answers := make([]audit.Answer, len(chunk))
+		err = w.idx.learn(ctx, func(l learner) error {
+			for i, k := range chunk {
+				it := items[i]
+				if it.Err != nil || it.Status == nil {
+					cause := it.Err
+					if cause == nil {
+						cause = errors.New("no answer")
+					}
+					answers[i] = audit.Answer{Key: k, Verdict: client.VerdictUnknown, Reason: "lookup failed: " + cause.Error()}
+					continue
+				}
+				answers[i] = answer(k, it.Status, now, w.o.Lookback)
+				if err := l.status(ctx, k, it.Status); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("watch: recording answers: %w", err)
+		}
+		for _, a := range answers {
+			ls, err := w.idx.Listings(ctx, a.Key)
+			if err != nil {
+				return fmt.Errorf("watch: reading listings: %w", err)
+			}
+			for _, l := range ls {
+				w.o.OnFinding(audit.Finding{Listing: l, Verdict: a.Verdict, Reason: a.Reason, CommitmentID: a.CommitmentID,
+					InspectionID: a.InspectionID, EnterpriseID: a.EnterpriseID, VerifyURL: a.VerifyURL})
+			}
+		}
+	}
+	return nil
+}
+
+// batch makes one lookup, waiting while the client's limiter refuses
+// low-priority calls (it does not queue them).
+func (w *Watcher) batch(ctx context.Context, keys []client.ProductKey) ([]client.BatchItem, error) {
+	for {
+		items, err := w.api.Products.Batch(ctx, keys)
+		var rl *client.RateLimitError
+		if err == nil || !errors.As(err, &rl) || !rl.Throttled {
+			return items, err
+		}
+		if !sleep(ctx, max(rl.RetryAfter, time.Millisecond)) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// sleep waits d or until ctx is done, and reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Run follows the registry's change feed from the cursor saved in the
+// index, handles each event and saves its cursor, until ctx ends; it then
+// returns ctx's error. A restart resumes after the last event handled:
+// none is lost, and none is handled twice unless Run was stopped between
+// its findings and its cursor being saved.
+//
+// An event Handle fails on is handled again, after a backoff, until it
+// succeeds: the cursor does not move past it. When the registry rejects
+// the cursor (the watcher was away longer than the feed's retention),
+// Run reads the feed's head, re-decides every listing (Recheck) and
+// follows on from the head.
+//
+// Run is for a single process. In a fleet, let the replica holding the
+// cache's lease handle events: see the package doc.
+func (w *Watcher) Run(ctx context.Context) error {
+	failures := 0
+	for {
+		cursor, err := w.idx.Cursor(ctx)
+		if err != nil {
+			return fmt.Errorf("watch: reading the cursor: %w", err)
+		}
+		err = w.follow(ctx, cursor)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if client.IsCursorRejected(err) {
+			w.warn("the change feed rejected the cursor; re-deciding every listing", err)
+			err = w.resync(ctx)
+		}
+		if err == nil {
+			failures = 0
+			continue
+		}
+		w.warn("handling the change feed", err)
+		if !sleep(ctx, backoff(failures)) {
+			return ctx.Err()
+		}
+		failures++
+	}
+}
+
+// follow handles events from cursor until an event fails, the cursor is
+// rejected or ctx ends.
+func (w *Watcher) follow(ctx context.Context, cursor string) error {
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for ev, err := range w.api.Changes.Follow(fctx, cursor, w.o.Follow) {
+		if err != nil {
+			if ctx.Err() != nil || client.IsCursorRejected(err) {
+				return err
+			}
+			w.warn("polling the change feed", err) // Follow retries by itself
+			continue
+		}
+		if err := w.Handle(ctx, ev); err != nil {
+			return err
+		}
+		if ev.Cursor != "" {
+			if err := w.idx.SaveCursor(ctx, ev.Cursor); err != nil {
+				return fmt.Errorf("watch: saving the cursor: %w", err)
+			}
+		}
+		if w.o.Handled != nil {
+			w.o.Handled(ev)
+		}
+	}
+	return ctx.Err()
+}
+
+func (w *Watcher) resync(ctx context.Context) error {
+	head, err := w.api.Changes.Head(ctx)
+	if err != nil {
+		return err
+	}
+	if err := w.Recheck(ctx); err != nil {
+		return err
+	}
+	return w.idx.SaveCursor(ctx, head)
+}
+
+func (w *Watcher) warn(msg string, err error) {
+	if w.o.Logger != nil {
+		w.o.Logger.Warn("watch: "+msg, "err", err)
+	}
+}
+
+// backoff is a jittered wait after failures in a row: up to 500 ms
+// doubled per failure, at most 30 s.
+func backoff(failures int) time.Duration {
+	d := 500 * time.Millisecond << min(failures, 6)
+	d = min(d, 30*time.Second)
+	return d/2 + rand.N(d/2+1)
+}
