@@ -10,9 +10,12 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 )
 
-// decide turns the registry's answer for a key into the audit's answer:
-// client.Decide's verdict, a reason in words, and the records behind it.
-func decide(k client.ProductKey, st *client.ProductStatus, now time.Time, lookback time.Duration) Answer {
+// Decide is the audit's answer for a key the registry answered with st:
+// client.Decide's verdict at now, the reason in English words, and the
+// records behind it. A change-driven audit (package audit/watch) decides
+// with it too, so that a listing re-decided on a change reads as a full
+// audit would have written it.
+func Decide(k client.ProductKey, st *client.ProductStatus, now time.Time, lookback time.Duration) Answer {
 	d := client.Decide(st, now, lookback)
 	a := Answer{Key: k, Verdict: d.Verdict, VerifyURL: st.VerifyURL}
 	if st.Enterprise != nil {

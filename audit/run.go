@@ -375,7 +375,7 @@ func (r *runner) lookup(ctx context.Context) (res []result, fresh []Answer, err 
 			res[i].Verdict, res[i].Reason, res[i].failed = client.VerdictUnknown, "lookup failed: "+cause.Error(), true
 			continue
 		}
-		res[i].Answer = decide(k, it.Status, now, r.o.Lookback)
+		res[i].Answer = Decide(k, it.Status, now, r.o.Lookback)
 		r.cache.put(res[i].Answer)
 		fresh = append(fresh, res[i].Answer)
 	}

@@ -296,7 +296,7 @@ func (w *Watcher) decide(ctx context.Context, keys []client.ProductKey) error {
 					answers[i] = audit.Answer{Key: k, Verdict: client.VerdictUnknown, Reason: "lookup failed: " + cause.Error()}
 					continue
 				}
-				answers[i] = answer(k, it.Status, now, w.o.Lookback)
+				answers[i] = audit.Decide(k, it.Status, now, w.o.Lookback)
 				if err := l.status(ctx, k, it.Status); err != nil {
 					return err
 				}
