@@ -33,6 +33,14 @@ type FollowOptions struct {
 	// Logger reports feed and store failures at warn level, and a
 	// resynchronisation at error level; nil is silent.
 	Logger *slog.Logger
+	// Handle, if set, is the platform's own work on each event (the
+	// change-driven audit, say), done under the lease with the store's:
+	// it is called after the event is applied to the store and before
+	// its cursor is saved, and an error is retried as a store failure is,
+	// so that no event the feed delivered is lost to it. It may be called
+	// again for an event after a failure or a change of lease holder:
+	// make it idempotent.
+	Handle func(ctx context.Context, ev client.Event) error
 	// Applied, if set, is called after each event is applied and its
 	// cursor saved — for metrics, and for tests that wait on propagation.
 	Applied func(client.Event)
@@ -275,6 +283,13 @@ func (f *follower) feed(ctx context.Context, cur cursors, after string) error {
 			return apply(ctx, f.store, ev, f.opts.Clock())
 		}); err != nil {
 			return err
+		}
+		if f.opts.Handle != nil {
+			if err := f.retry(ctx, "handle a change", func() error {
+				return f.opts.Handle(ctx, ev)
+			}); err != nil {
+				return err
+			}
 		}
 		if err := f.retry(ctx, "save the follow cursor", func() error {
 			return cur.save(ctx, ev, ev.Cursor)

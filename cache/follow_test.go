@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -295,6 +297,78 @@ func TestFollowSaysWhenItHasCaughtUp(t *testing.T) {
 	}
 	if d := client.Decide(got, time.Now(), 0); d.Verdict != client.VerdictWithdrawn {
 		t.Errorf("caught up, the revoked product reads %s", d.Verdict)
+	}
+	cancel()
+	<-done
+}
+
+// The platform's own work on an event runs under the follower's lease
+// before the event's cursor is saved, and is retried when it fails: the
+// event is never passed over.
+func TestFollowHandlesEachEventBeforeSavingItsCursor(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := e.cache.StatusByGTIN(ctx, e.demo(client.VerdictCommitted))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := e.cache.Store()
+	var calls atomic.Int64
+	var seenCursor atomic.Value // the saved cursor when Handle last ran
+	applied := make(chan client.Event, 1)
+	caughtUp := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- cache.Follow(ctx, e.api, store, &cache.FollowOptions{
+			FollowOptions: client.FollowOptions{Wait: 50 * time.Millisecond, CaughtUp: func() {
+				select {
+				case caughtUp <- struct{}{}:
+				default:
+				}
+			}},
+			Clock: e.clock.Now,
+			Handle: func(ctx context.Context, ev client.Event) error {
+				cur, _ := store.Get(ctx, cache.CursorKey)
+				saved := ""
+				if cur != nil {
+					saved = cur.Cursor
+				}
+				seenCursor.Store(saved + "|" + ev.Cursor)
+				if calls.Add(1) <= 2 {
+					return errors.New("the platform's database is busy")
+				}
+				return nil
+			},
+			Applied: func(ev client.Event) { applied <- ev },
+		})
+	}()
+	select {
+	case <-caughtUp:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the follower never caught up")
+	}
+	e.clock.Advance(time.Millisecond)
+	if _, err := e.srv.Revoke(st.Commitment.ID); err != nil {
+		t.Fatal(err)
+	}
+	var ev client.Event
+	select {
+	case ev = <-applied:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the revocation was never applied")
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("Handle ran %d times for an event it failed twice; want 3", n)
+	}
+	saved, current, _ := strings.Cut(seenCursor.Load().(string), "|")
+	if saved == current || current != ev.Cursor {
+		t.Errorf("when Handle ran, the saved cursor was %q for event %q: saved before the platform handled it", saved, current)
+	}
+	cur, err := store.Get(ctx, cache.CursorKey)
+	if err != nil || cur == nil || cur.Cursor != ev.Cursor {
+		t.Errorf("after the event, the saved cursor is %+v (%v); want %q", cur, err, ev.Cursor)
 	}
 	cancel()
 	<-done

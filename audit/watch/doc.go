@@ -77,20 +77,19 @@
 // # In a fleet
 //
 // Several replicas share one follower through the cache's lease
-// (cache.Follow over a cache.Leaser store such as Redis): hook
-// [Watcher.Handle] into cache.FollowOptions.Applied, and only the replica
-// holding the lease runs it, after each event is applied to the cache:
+// (cache.Follow over a cache.Leaser store such as Redis): give
+// [Watcher.Handle] to cache.FollowOptions.Handle, and only the replica
+// holding the lease runs it, after each event is applied to the cache and
+// before its cursor is saved:
 //
 //	cache.Follow(ctx, api, store, &cache.FollowOptions{
-//		Applied:  func(ev client.Event) { retryUntilDone(ctx, func() error { return w.Handle(ctx, ev) }) },
+//		Handle:   w.Handle,
 //		Resynced: func(error) { w.Recheck(ctx) },
 //	})
 //
-// Each replica then needs its own index, loaded from the same catalogue.
-// Two limits follow from cache.Follow's design: it saves its cursor before
-// calling Applied, and Applied returns nothing, so an event whose Handle
-// fails for good, or that was being handled when the lease holder died,
-// is not handed to the next holder. Retry inside the hook (as above), and
-// run Recheck after a takeover (FollowOptions.Leading(true)) when a
-// missed event matters more than a full pass of lookups.
+// A Handle that fails is retried, and the cursor waits for it; an event
+// being handled when the lease holder died is handed to the next holder,
+// which handles it again (Handle is idempotent: it re-decides and gives
+// the findings again). Each replica needs its own index, loaded from the
+// same catalogue.
 package watch
