@@ -345,3 +345,19 @@ func TestSampleMode(t *testing.T) {
 		t.Errorf("%d malformed rows reported, want 2", n)
 	}
 }
+
+// Tab-separated input, told by -in-format or by a .tsv extension.
+func TestTSVInput(t *testing.T) {
+	srv := sandbox.NewServer(t)
+	ls := catalogue(srv, 120, 50)
+	tsv := strings.ReplaceAll(string(csvOf(ls, nil)), ",", "\t")
+	res := runCmd(t, t.Context(), registryEnv(srv), strings.NewReader(tsv), "-in-format", "tsv", "-all")
+	if res.code != 1 || len(readCSV(t, res.stdout)) != len(ls)+1 {
+		t.Fatalf("-in-format tsv: exit %d; stderr:\n%s", res.code, res.stderr)
+	}
+	path := write(t, t.TempDir(), "catalogue.tsv", []byte(tsv))
+	res2 := runCmd(t, t.Context(), registryEnv(srv), nil, path, "-all")
+	if res2.code != 1 || res2.stdout != res.stdout {
+		t.Fatalf(".tsv: exit %d, output differs from -in-format tsv's; stderr:\n%s", res2.code, res2.stderr)
+	}
+}
