@@ -1,0 +1,285 @@
+// Command qcaudit checks a platform's catalogue against the quality
+// commitment registry: listings in, findings out, one row for each listing
+// whose badge would not say "committed".
+//
+//	qcaudit catalogue.csv > findings.csv
+//	qcaudit -o findings.jsonl -resume audit.journal catalogue.jsonl
+//	go run ./cmd/qcaudit                  # a sample catalogue against an embedded sandbox
+//
+// The input is CSV with a header row (listing_id, seller, title, gtin,
+// uscc, brand, model, in any order; see audit.ReadCSV for the aliases),
+// tab-separated values, or JSON Lines with the same names. Its format is
+// told by the file's extension (.csv, .tsv, .jsonl, .ndjson) or by
+// -in-format; without a file, or with -, it is read from stdin, as CSV
+// unless -in-format says otherwise. The findings are CSV or JSON Lines,
+// by -o's extension or -out-format, on stdout by default.
+//
+// Flags:
+//
+//	-o FILE            write the findings to FILE instead of stdout
+//	-in-format F       csv, tsv or jsonl
+//	-out-format F      csv or jsonl
+//	-all               write every listing, the committed ones too
+//	-strict            stop at the first malformed row (exit 2)
+//	-bom               write a UTF-8 byte order mark before CSV, so that Excel
+//	                   reads it as UTF-8; on by default when -o names a .csv
+//	                   file, off on stdout (-bom=false turns it off)
+//	-resume JOURNAL    keep a checkpoint journal and resume from it: a run
+//	                   killed at any point, started again with the same
+//	                   input, -o and -resume, carries on where it stopped
+//	                   and leaves the output a run never interrupted would.
+//	                   Needs -o: stdout cannot be cut back. The journal is
+//	                   deleted once the audit completes.
+//	-api URL           the registry's API (QC_API_URL); the key comes from
+//	                   QC_API_KEY or from the file -api-key-file names
+//	                   (QC_API_KEY_FILE), never from a flag
+//	-retries N         tries of a failed lookup after the first (default 3)
+//	-max-wait D        how long to wait in all while the registry says it
+//	                   is overloaded or down (default 1m; 0: never)
+//
+// Without -api or QC_API_URL the registry is an embedded sandbox, and
+// without an input named the catalogue is a sample of the sandbox's
+// products, with two malformed rows to show how they are reported; qcaudit
+// says so on stderr. Name a file, or -, to audit it against the sandbox.
+//
+// Malformed rows are reported on stderr with their line numbers (the
+// first 100; the summary counts them all) and skipped, unless -strict.
+// A lookup that fails after the retries gives its listings verdict
+// unknown, never a guess. Text from the catalogue or the registry is
+// untrusted: the CSV output prefixes with ' every cell that starts with =,
+// +, -, @, a tab or a carriage return, and control characters are escaped
+// in what qcaudit prints on stderr.
+//
+// On stderr: a progress bar while stderr is a terminal, and a summary at
+// the end (listings, products looked up, API calls, listings by verdict,
+// unknown and failed lookups, malformed rows, findings written, time).
+//
+// Exit status: 0 when no listing is flagged, 1 when some are (a verdict
+// other than committed, unknown included), 2 when the audit could not be
+// done or completed: a bad flag, an unreadable file, a header with no
+// product key column (the columns found are listed), a malformed row
+// under -strict, an output error or an interruption.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/qualitycommit/qcsdk/audit"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// Exit statuses.
+const (
+	exitClean   = 0 // nothing flagged
+	exitFlagged = 1 // some listings flagged
+	exitFailed  = 2 // the audit could not be done, or not to the end
+)
+
+// maxRowErrors is how many malformed rows are reported one by one.
+const maxRowErrors = 100
+
+// run audits as the binary would and returns its exit status.
+func run(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, env, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitClean
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "qcaudit:", err)
+		return exitFailed
+	}
+
+	apiURL := cfg.apiURL
+	var sample []byte
+	if apiURL == "" {
+		sb, err := sandbox.New()
+		if err != nil {
+			fmt.Fprintln(stderr, "qcaudit: the embedded sandbox:", err)
+			return exitFailed
+		}
+		defer sb.Close()
+		base, stop, err := sb.Start()
+		if err != nil {
+			fmt.Fprintln(stderr, "qcaudit: the embedded sandbox:", err)
+			return exitFailed
+		}
+		defer stop()
+		apiURL = base
+		if cfg.input == "" {
+			sample = sampleCatalogue(sb)
+			fmt.Fprintln(stderr, "qcaudit: no -api or QC_API_URL: auditing a sample catalogue against an embedded sandbox (name a file, or - for stdin, to audit it instead)")
+		} else {
+			fmt.Fprintln(stderr, "qcaudit: no -api or QC_API_URL: auditing against an embedded sandbox, which knows only its own generated products")
+		}
+	}
+
+	// The input.
+	var in io.Reader
+	size := int64(-1)
+	switch {
+	case sample != nil:
+		in, size = bytesReader(sample), int64(len(sample))
+	case cfg.input == "" || cfg.input == "-":
+		in = stdin
+	default:
+		f, err := os.Open(cfg.input)
+		if err != nil {
+			fmt.Fprintln(stderr, "qcaudit:", err)
+			return exitFailed
+		}
+		defer f.Close()
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
+		in = f
+	}
+	prog := newProgress(stderr, size)
+	in = prog.reader(in)
+	var listings = audit.ReadCSV(in, nil)
+	switch cfg.inFormat {
+	case "tsv":
+		listings = audit.ReadCSV(in, &audit.ReadOptions{Comma: '\t'})
+	case "jsonl":
+		listings = audit.ReadJSONLines(in, nil)
+	}
+
+	// The output, and the checkpoint.
+	opts := &audit.Options{All: cfg.all, Strict: cfg.strict, MaxPauseWait: cfg.maxWait}
+	var out io.Writer = stdout
+	var file *os.File
+	if cfg.output != "" {
+		var cp audit.Checkpoint
+		if cfg.resume != "" {
+			store := audit.FileCheckpoint{Path: cfg.resume}
+			var ok bool
+			cp, ok, err = store.Load(func(audit.Answer) {})
+			if err != nil {
+				fmt.Fprintln(stderr, "qcaudit: -resume:", err)
+				return exitFailed
+			}
+			if ok {
+				// OpenOutput would extend a file shorter than the
+				// checkpoint with zeros: refuse instead.
+				st, err := os.Stat(cfg.output)
+				if err != nil || st.Size() < cp.Offset {
+					fmt.Fprintf(stderr, "qcaudit: -resume: %s holds less than the %d bytes %s says were written; delete %s to start the audit afresh\n",
+						cfg.output, cp.Offset, cfg.resume, cfg.resume)
+					return exitFailed
+				}
+				fmt.Fprintf(stderr, "qcaudit: resuming from %s: %d rows done, %d findings written\n", cfg.resume, cp.Position, cp.Summary.Findings)
+			}
+			opts.Checkpoint = store
+		}
+		file, err = audit.OpenOutput(cfg.output, cp)
+		if err != nil {
+			fmt.Fprintln(stderr, "qcaudit:", err)
+			return exitFailed
+		}
+		defer file.Close()
+		out = file
+	}
+	var w audit.ResumableWriter
+	if cfg.outFormat == "jsonl" {
+		w = audit.NewJSONLinesWriter(out)
+	} else {
+		w = audit.NewCSVWriter(out, cfg.bom)
+	}
+	if file != nil && cfg.resume != "" {
+		// A checkpoint must not run ahead of what is on disk.
+		w = syncWriter{w, file}
+	}
+
+	rowErrors := 0
+	opts.OnRowError = func(re *audit.RowError) {
+		if rowErrors++; rowErrors <= maxRowErrors {
+			prog.println(stderr, "qcaudit: skipped: "+safeText(rowErrorText(re)))
+		} else if rowErrors == maxRowErrors+1 {
+			prog.println(stderr, fmt.Sprintf("qcaudit: more than %d malformed rows: the rest are counted, not shown", maxRowErrors))
+		}
+	}
+
+	api, err := client.New(client.WithBaseURL(apiURL), client.WithAPIKey(cfg.apiKey), client.WithUserAgent("qcaudit"),
+		client.WithRetryPolicy(retryPolicy(cfg.retries)))
+	if err != nil {
+		fmt.Fprintln(stderr, "qcaudit:", err)
+		return exitFailed
+	}
+	defer api.CloseIdleConnections()
+
+	sum, err := audit.Run(ctx, api, listings, w, opts)
+	prog.finish()
+	if file != nil {
+		if cerr := file.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}
+
+	var he *audit.HeaderError
+	if errors.As(err, &he) {
+		fmt.Fprintf(stderr, "qcaudit: the header names no product key column: it needs gtin (or ean, barcode…), or uscc and brand; the columns found are: %s\n", safeText(quoteList(he.Found)))
+		return exitFailed
+	}
+	printSummary(stderr, sum)
+	var re *audit.RowError
+	switch {
+	case err == nil:
+	case errors.As(err, &re):
+		fmt.Fprintf(stderr, "qcaudit: stopped at a malformed row (-strict): %s\n", safeText(rowErrorText(re)))
+		return exitFailed
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		if cfg.resume != "" {
+			fmt.Fprintf(stderr, "qcaudit: interrupted; run the same command again to resume from %s\n", cfg.resume)
+		} else {
+			fmt.Fprintln(stderr, "qcaudit: interrupted; the findings are incomplete (-resume keeps a checkpoint)")
+		}
+		return exitFailed
+	default:
+		fmt.Fprintln(stderr, "qcaudit:", safeText(err.Error()))
+		return exitFailed
+	}
+	if cfg.resume != "" {
+		if err := os.Remove(cfg.resume); err != nil && !errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintln(stderr, "qcaudit: the audit is complete, but its journal stays:", err)
+		}
+	}
+	if sum.Listings-sum.Verdicts[client.VerdictCommitted] > 0 {
+		return exitFlagged
+	}
+	return exitClean
+}
+
+// retryPolicy is the client's default policy with n retries.
+func retryPolicy(n int) client.RetryPolicy {
+	p := client.DefaultRetryPolicy()
+	p.MaxRetries = n
+	return p
+}
+
+// syncWriter syncs the output file after each flush, so that the
+// checkpoint saved after it never points past what a crash of the machine
+// leaves on disk.
+type syncWriter struct {
+	audit.ResumableWriter
+	f *os.File
+}
+
+func (w syncWriter) Flush() error {
+	if err := w.ResumableWriter.Flush(); err != nil {
+		return err
+	}
+	return w.f.Sync()
+}

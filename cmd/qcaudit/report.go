@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/qualitycommit/qcsdk/audit"
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// progress is a progress bar on stderr, shown only when stderr is a
+// terminal: the bytes of input read, out of the file's size when known.
+type progress struct {
+	bar *progressbar.ProgressBar // nil: not shown
+}
+
+func newProgress(stderr io.Writer, size int64) *progress {
+	f, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return &progress{}
+	}
+	return &progress{bar: progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription("auditing"),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSpinnerType(14),
+		progressbar.OptionClearOnFinish(),
+	)}
+}
+
+// reader counts what is read from r on the bar.
+func (p *progress) reader(r io.Reader) io.Reader {
+	if p.bar == nil {
+		return r
+	}
+	pr := progressbar.NewReader(r, p.bar)
+	return &pr
+}
+
+// println writes a line to stderr, clearing the bar first; it is drawn
+// again at the next read.
+func (p *progress) println(stderr io.Writer, line string) {
+	if p.bar != nil {
+		p.bar.Clear()
+	}
+	fmt.Fprintln(stderr, line)
+}
+
+// finish takes the bar off the screen.
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Clear()
+		p.bar.Exit()
+	}
+}
+
+// verdictOrder is the order the summary lists verdicts in; verdicts this
+// version does not know come after, by name.
+var verdictOrder = []client.Verdict{client.VerdictCommitted, client.VerdictInspectionFailed, client.VerdictWithdrawn,
+	client.VerdictNotListed, client.VerdictUnknown}
+
+// printSummary writes the summary table.
+func printSummary(stderr io.Writer, sum audit.Summary) {
+	type line struct{ label, value, note string }
+	var lines []line
+	row := func(label string, n int64, note string) { lines = append(lines, line{label, group(n), note}) }
+	row("listings", int64(sum.Listings), "")
+	row("products looked up", int64(sum.Keys), "distinct keys, and any looked up again")
+	row("API calls", int64(sum.Calls), "batches of up to 100 keys")
+	verdicts := slices.Clone(verdictOrder)
+	for v := range sum.Verdicts {
+		if !slices.Contains(verdicts, v) {
+			verdicts = append(verdicts, v)
+		}
+	}
+	slices.SortFunc(verdicts[len(verdictOrder):], func(a, b client.Verdict) int { return strings.Compare(string(a), string(b)) })
+	for _, v := range verdicts {
+		note := "flagged"
+		if v == client.VerdictCommitted {
+			note = ""
+		}
+		row("  "+safeText(string(v)), int64(sum.Verdicts[v]), note)
+	}
+	row("lookups failed", int64(sum.LookupFailed), "unknown because the registry did not answer")
+	row("malformed rows", int64(sum.Malformed), "skipped")
+	row("findings written", sum.Findings, "")
+	lines = append(lines, line{"time", sum.Elapsed.Round(time.Millisecond).String(), ""})
+	lw, vw := 0, 0
+	for _, l := range lines {
+		lw, vw = max(lw, len(l.label)), max(vw, len(l.value))
+	}
+	var b strings.Builder
+	b.WriteString("qcaudit summary:\n")
+	for _, l := range lines {
+		fmt.Fprintf(&b, "  %-*s  %*s", lw, l.label, vw, l.value)
+		if l.note != "" {
+			b.WriteString("  " + l.note)
+		}
+		b.WriteByte('\n')
+	}
+	io.WriteString(stderr, b.String())
+}
+
+// group writes n with thousands separated by commas.
+func group(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// rowErrorText is a skipped row as the user reads it.
+func rowErrorText(re *audit.RowError) string {
+	return fmt.Sprintf("line %d: %v", re.Line, re.Err)
+}
+
+// quoteList is names, each quoted.
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	if len(q) == 0 {
+		return "none"
+	}
+	return strings.Join(q, ", ")
+}
+
+// safeText is untrusted text (a catalogue's cells, the registry's words)
+// made safe for a terminal: control characters, bidirectional overrides
+// and invalid UTF-8 are escaped, so that no text can move the cursor,
+// recolour the screen or reorder what the user reads.
+func safeText(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == unicode.ReplacementChar && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029':
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// bytesReader reads b.
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
