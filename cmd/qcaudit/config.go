@@ -29,6 +29,8 @@ type config struct {
 	apiKey    string
 	retries   int
 	maxWait   time.Duration // audit.Options.MaxPauseWait
+	watch     string        // the catalogue index's SQLite file: the change-driven mode
+	redisURL  string        // with watch: the fleet's Redis, for the follower's lease
 }
 
 // errUsage is a command line that cannot work: qcaudit exits 2, having
@@ -80,6 +82,8 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	fs.StringVar(&c.resume, "resume", "", "keep a checkpoint journal in this file and resume from it (needs -o); deleted once the audit completes")
 	fs.StringVar(&c.apiURL, "api", env("QC_API_URL"), "base URL of the registry's API (QC_API_URL); empty: an embedded sandbox")
 	fs.StringVar(&keyFile, "api-key-file", env("QC_API_KEY_FILE"), "file holding the API key (QC_API_KEY_FILE; or set QC_API_KEY)")
+	fs.StringVar(&c.watch, "watch", "", "watch the registry's changes: index the catalogue in this SQLite file and write a finding for each listing a change touches, as JSON lines on stdout, until stopped")
+	fs.StringVar(&c.redisURL, "redis", env("QC_REDIS_URL"), "with -watch: the fleet's Redis URL (QC_REDIS_URL), so that one replica at a time watches")
 	fs.IntVar(&c.retries, "retries", 3, "how many times a failed lookup is tried again")
 	fs.DurationVar(&c.maxWait, "max-wait", audit.DefaultMaxPauseWait, "how long to wait in all while the registry says it is overloaded or down; 0: never wait")
 
@@ -125,6 +129,12 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	}
 	if c.resume != "" && c.output != "" && filepath.Clean(c.resume) == filepath.Clean(c.output) {
 		return nil, usagef("-resume and -o name the same file")
+	}
+	if c.watch != "" && (c.output != "" || c.resume != "" || c.all) {
+		return nil, usagef("-watch writes its findings to stdout as they come: -o, -resume and -all are for the full audit")
+	}
+	if c.watch != "" {
+		c.outFormat = "jsonl"
 	}
 	if c.retries < 0 {
 		return nil, usagef("-retries: %d is negative", c.retries)

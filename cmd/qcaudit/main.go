@@ -36,6 +36,14 @@
 //	-retries N         tries of a failed lookup after the first (default 3)
 //	-max-wait D        how long to wait in all while the registry says it
 //	                   is overloaded or down (default 1m; 0: never)
+//	-watch INDEX       the change-driven audit: index the catalogue (when
+//	                   one is named) in the SQLite file INDEX, then follow
+//	                   the registry's change feed and write, as a JSON line
+//	                   on stdout, a finding for every listing each change
+//	                   touches (committed ones too, so that a flag can be
+//	                   cleared), until stopped (exit 0)
+//	-redis URL         with -watch, the fleet's Redis (QC_REDIS_URL): the
+//	                   replicas share one watcher by the follower's lease
 //
 // Without -api or QC_API_URL the registry is an embedded sandbox, and
 // without an input named the catalogue is a sample of the sandbox's
@@ -220,6 +228,14 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 	}
 	defer api.CloseIdleConnections()
 
+	if cfg.watch != "" {
+		if sample == nil && cfg.input == "" {
+			listings = nil // the index alone
+		}
+		code := runWatch(ctx, cfg, api, listings, stdout, stderr)
+		prog.finish()
+		return code
+	}
 	sum, err := audit.Run(ctx, api, listings, w, opts)
 	prog.finish()
 	if file != nil {

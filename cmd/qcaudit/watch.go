@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/qualitycommit/qcsdk/audit"
+	"github.com/qualitycommit/qcsdk/audit/watch"
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
+	"github.com/qualitycommit/qcsdk/client"
+)
+
+// runWatch is the change-driven audit: the catalogue's index in the SQLite
+// file cfg.watch (built, or brought up to date, from the input when one is
+// named), and a finding on stdout, as a JSON line, for every listing each
+// registry change touches, until ctx ends. With -redis the replicas share
+// one follower by the cache's lease, and the one holding it runs the
+// watcher. It returns the exit status: 0 once stopped, 2 when it could not
+// watch.
+func runWatch(ctx context.Context, cfg *config, api *client.Client, listings iter.Seq2[audit.Listing, error], stdout, stderr io.Writer) int {
+	idx, err := watch.OpenIndex(cfg.watch)
+	if err != nil {
+		fmt.Fprintln(stderr, "qcaudit: -watch:", err)
+		return exitFailed
+	}
+	defer idx.Close()
+	if listings != nil {
+		sum, err := idx.Load(ctx, listings)
+		if err != nil {
+			fmt.Fprintln(stderr, "qcaudit: -watch: indexing the catalogue:", safeText(err.Error()))
+			return exitFailed
+		}
+		fmt.Fprintf(stderr, "qcaudit: indexed %d listings in %s (%d malformed rows skipped)\n", sum.Listings, cfg.watch, sum.Malformed)
+	}
+	if n, err := idx.Len(ctx); err != nil || n == 0 {
+		fmt.Fprintf(stderr, "qcaudit: -watch: %s holds no listing: name a catalogue to index it\n", cfg.watch)
+		return exitFailed
+	}
+
+	// Findings go out one line each, flushed at once: a platform's job
+	// reads them as they come.
+	var mu sync.Mutex
+	out := audit.NewJSONLinesWriter(stdout)
+	var quiet atomic.Bool
+	w := watch.New(api, idx, &watch.Options{
+		OnFinding: func(f audit.Finding) {
+			if quiet.Load() {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if out.Write(f) == nil {
+				out.Flush()
+			}
+		},
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	// Learn each listing's maker once, quietly: the full audit gives those
+	// findings. An index that follows the feed itself starts from the
+	// head as it was before, so that no change made meanwhile is missed.
+	learn := func() error {
+		quiet.Store(true)
+		defer quiet.Store(false)
+		return w.Recheck(ctx)
+	}
+
+	if cfg.redisURL != "" {
+		return watchFleet(ctx, cfg, api, w, learn, stderr)
+	}
+	cursor, err := idx.Cursor(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "qcaudit: -watch:", err)
+		return exitFailed
+	}
+	if cursor == "" {
+		head, err := api.Changes.Head(ctx)
+		if err == nil {
+			err = idx.SaveCursor(ctx, head)
+		}
+		if err == nil {
+			err = learn()
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "qcaudit: -watch: starting:", safeText(err.Error()))
+			return exitFailed
+		}
+	}
+	fmt.Fprintln(stderr, "qcaudit: watching the registry's changes; a finding for each listing they touch, as JSON lines on stdout")
+	if err := w.Run(ctx); err != nil && ctx.Err() == nil {
+		fmt.Fprintln(stderr, "qcaudit: -watch:", safeText(err.Error()))
+		return exitFailed
+	}
+	return exitClean
+}
+
+// watchFleet runs the watcher under the fleet's follower lease in Redis:
+// whichever replica holds it handles each change, before the change's
+// cursor is saved.
+func watchFleet(ctx context.Context, cfg *config, api *client.Client, w *watch.Watcher, learn func() error, stderr io.Writer) int {
+	opts, err := redis.ParseURL(cfg.redisURL)
+	if err != nil {
+		fmt.Fprintln(stderr, "qcaudit: -redis: not a redis:// URL")
+		return exitFailed
+	}
+	opts.ContextTimeoutEnabled = true
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	shared := redisstore.New(rdb, redisstore.WithPrefix("qcaudit:"))
+	defer shared.Close()
+	if err := learn(); err != nil {
+		fmt.Fprintln(stderr, "qcaudit: -watch: starting:", safeText(err.Error()))
+		return exitFailed
+	}
+	fmt.Fprintln(stderr, "qcaudit: watching the registry's changes with the fleet (one replica at a time, by the lease in Redis); findings as JSON lines on stdout")
+	err = cache.Follow(ctx, api, shared, &cache.FollowOptions{
+		Handle:   w.Handle,
+		Resynced: func(error) { learn() },
+		Leading: func(on bool) {
+			fmt.Fprintf(stderr, "qcaudit: this replica leads the watch: %v\n", on)
+		},
+	})
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintln(stderr, "qcaudit: -watch:", safeText(err.Error()))
+		return exitFailed
+	}
+	return exitClean
+}
