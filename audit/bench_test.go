@@ -60,6 +60,34 @@ func BenchmarkAudit(b *testing.B) {
 	}
 }
 
+// BenchmarkAuditResume kills an audit of 1,000,000 listings (50,000
+// products) early or halfway and resumes it from its checkpoint journal, in a child
+// process, and reports the lookups the resumed run repeated: those of the
+// window in flight when the first was killed.
+//
+//	go test -run '^$' -bench AuditResume -benchtime 1x -count 3 ./audit/
+func BenchmarkAuditResume(b *testing.B) {
+	const n, products = 1_000_000, 50_000
+	srv := sandbox.NewServer(b, sandbox.WithSize(products/20, products), sandbox.WithRateLimit(0, 0), sandbox.WithReferenceTime(refTime))
+	path := filepath.Join(b.TempDir(), "catalogue.csv")
+	writeBigCatalogue(b, srv, path, n, products)
+	// Halfway, as good as every product has been answered; early, most
+	// of a window's keys are new.
+	for _, at := range []int{n / 50, n / 2} {
+		b.Run(fmt.Sprintf("killed-at=%d", at), func(b *testing.B) {
+			var last childReport
+			for range b.N {
+				last = auditChild(b, srv.URL, path, "QCSDK_AUDIT_KILL_AT="+strconv.Itoa(at))
+			}
+			if last.Listings != n {
+				b.Fatalf("audited %d listings of %d", last.Listings, n)
+			}
+			b.ReportMetric(float64(last.Keys-products), "repeated-lookups")
+			b.ReportMetric(float64(last.Calls), "calls")
+		})
+	}
+}
+
 // writeBigCatalogue writes n listings over the sandbox's first products
 // products, each about n/products times, shuffled.
 func writeBigCatalogue(b *testing.B, srv *sandbox.Server, path string, n, products int) {
@@ -102,9 +130,9 @@ type childReport struct {
 	PeakKB                          int
 }
 
-func auditChild(b *testing.B, api, path string) childReport {
+func auditChild(b *testing.B, api, path string, env ...string) childReport {
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestAuditChild$")
-	cmd.Env = append(os.Environ(), "QCSDK_AUDIT_CHILD="+api+" "+path)
+	cmd.Env = append(append(os.Environ(), "QCSDK_AUDIT_CHILD="+api+" "+path), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		b.Fatalf("the audit child: %v\n%s", err, out)
@@ -140,13 +168,67 @@ func TestAuditChild(t *testing.T) {
 	}
 	defer f.Close()
 	start := time.Now()
-	sum, err := audit.Run(context.Background(), api, audit.ReadCSV(bufio.NewReaderSize(f, 1<<16), nil), audit.NewCSVWriter(io.Discard, false), &audit.Options{Clock: now})
-	if err != nil {
-		t.Fatal(err)
+	var sum audit.Summary
+	if killAt, _ := strconv.Atoi(os.Getenv("QCSDK_AUDIT_KILL_AT")); killAt > 0 {
+		sum = killAndResume(t, api, f, killAt)
+	} else {
+		sum, err = audit.Run(context.Background(), api, audit.ReadCSV(bufio.NewReaderSize(f, 1<<16), nil), audit.NewCSVWriter(io.Discard, false), &audit.Options{Clock: now})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	rep := childReport{Listings: sum.Listings, Keys: sum.Keys, Calls: sum.Calls, Findings: int(sum.Findings), Seconds: time.Since(start).Seconds(), PeakKB: vmHWM(t)}
 	j, _ := json.Marshal(rep)
 	fmt.Printf("audit-child: %s\n", j)
+}
+
+// killAndResume runs an audit that is cancelled once killAt listings were
+// read, then the same audit again from its checkpoint journal, and returns
+// the resumed run's summary, which counts the whole audit.
+func killAndResume(t *testing.T, api *client.Client, f *os.File, killAt int) audit.Summary {
+	dir := t.TempDir()
+	journal := audit.FileCheckpoint{Path: filepath.Join(dir, "journal")}
+	output := filepath.Join(dir, "findings.csv")
+	pass := func(kill bool) (audit.Summary, error) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		cp, _, err := journal.Load(func(audit.Answer) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := audit.OpenOutput(output, cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		listings := audit.ReadCSV(bufio.NewReaderSize(f, 1<<16), nil)
+		if kill {
+			all := listings
+			listings = func(yield func(audit.Listing, error) bool) {
+				read := 0
+				for l, err := range all {
+					if read++; read == killAt {
+						cancel() // the kill: nothing after it is written
+					}
+					if !yield(l, err) {
+						return
+					}
+				}
+			}
+		}
+		return audit.Run(ctx, api, listings, audit.NewCSVWriter(out, false), &audit.Options{Clock: now, Checkpoint: journal})
+	}
+	if _, err := pass(true); err == nil {
+		t.Fatal("the killed run finished")
+	}
+	sum, err := pass(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
 }
 
 // vmHWM is this process's peak resident memory, in kB.

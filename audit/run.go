@@ -299,6 +299,12 @@ func (r *runner) flush(ctx context.Context) error {
 	if len(r.window) == 0 {
 		return nil
 	}
+	// A window with nothing to look up never asks ctx otherwise: a
+	// cancelled run would go on to the end of a catalogue whose products
+	// it has all seen.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	answers, fresh, err := r.lookup(ctx)
 	if err != nil {
 		return err

@@ -168,3 +168,31 @@ func TestRunDedupBoundCostsCallsNotFindings(t *testing.T) {
 		t.Errorf("summary %+v: with 120 answers remembered, some of 250 keys should be looked up again", sum)
 	}
 }
+
+// A cancelled run stops at its next window even when it has nothing left
+// to look up (every product of the rest already answered).
+func TestRunStopsWhenCancelledWithNothingToLookUp(t *testing.T) {
+	e := newEnv(t)
+	cat := makeCatalogue(t, e.keys(t, 5), 2000, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	read := 0
+	listings := func(yield func(audit.Listing, error) bool) {
+		for l, err := range audit.ReadCSV(bytes.NewReader(cat.csv), nil) {
+			if read++; read == 1000 {
+				cancel()
+			}
+			if !yield(l, err) {
+				return
+			}
+		}
+	}
+	var out bytes.Buffer
+	sum, err := audit.Run(ctx, e.api, listings, audit.NewCSVWriter(&out, false), &audit.Options{Clock: now, MaxWindow: 100})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("a run cancelled halfway returned %v; want context.Canceled", err)
+	}
+	if sum.Listings >= 1000 {
+		t.Errorf("a run cancelled at listing 1,000 audited %d", sum.Listings)
+	}
+}
