@@ -120,7 +120,7 @@ func (v *rowValues) listing(line int) (Listing, error) {
 		}
 	}
 	l := Listing{ID: v[fieldID], Seller: v[fieldSeller], Title: v[fieldTitle], Line: line}
-	k, err := canonKey(client.ProductKey{
+	k, err := CanonicalKey(client.ProductKey{
 		GTIN:  client.GTIN(strings.TrimSpace(v[fieldGTIN])),
 		USCC:  client.USCC(strings.TrimSpace(v[fieldUSCC])),
 		Brand: strings.TrimSpace(v[fieldBrand]),
@@ -133,10 +133,13 @@ func (v *rowValues) listing(line int) (Listing, error) {
 	return l, nil
 }
 
-// canonKey validates a key and returns its canonical form. A row with both
-// forms is named by its GTIN, the more precise of the two: exports often
-// carry the maker's columns beside the barcode.
-func canonKey(k client.ProductKey) (client.ProductKey, error) {
+// CanonicalKey validates a key and returns its canonical form: a 14-digit
+// GTIN alone, or an upper-case USCC with its brand and model. A key with
+// both forms is named by its GTIN, the more precise of the two: exports
+// often carry the maker's columns beside the barcode. The audit names
+// every listing's product by it, and so does the change-driven audit's
+// index (package audit/watch), so that the two agree on what a product is.
+func CanonicalKey(k client.ProductKey) (client.ProductKey, error) {
 	if k.GTIN != "" {
 		g, err := client.ParseGTIN(string(k.GTIN))
 		if err != nil {

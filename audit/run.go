@@ -222,7 +222,7 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 			}
 			continue
 		}
-		if k, kerr := canonKey(l.Key); kerr != nil {
+		if k, kerr := CanonicalKey(l.Key); kerr != nil {
 			re := &RowError{Line: l.Line, Err: kerr}
 			if o.Strict {
 				return r.finish(re)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"iter"
 	"net/url"
-	"strings"
 
 	"github.com/qualitycommit/qcsdk/audit"
 	"github.com/qualitycommit/qcsdk/client"
@@ -147,7 +146,7 @@ func (x *Index) Load(ctx context.Context, listings iter.Seq2[audit.Listing, erro
 			}
 			return sum, err
 		}
-		k, err := canonKey(l.Key)
+		k, err := audit.CanonicalKey(l.Key)
 		if err != nil {
 			sum.Malformed++
 			continue
@@ -189,7 +188,7 @@ func listingArgs(l audit.Listing) []any {
 // Put stores one listing, replacing the one with its id if any. Its key
 // is checked and made canonical as the audit's readers do.
 func (x *Index) Put(ctx context.Context, l audit.Listing) error {
-	k, err := canonKey(l.Key)
+	k, err := audit.CanonicalKey(l.Key)
 	if err != nil {
 		return fmt.Errorf("watch: listing %q: %w", l.ID, err)
 	}
@@ -406,26 +405,4 @@ ON CONFLICT (gtin, uscc, brand, model) DO UPDATE SET
 	commitment_id = coalesce(nullif(excluded.commitment_id, ''), commitment_id)`,
 		string(k.GTIN), string(k.USCC), k.Brand, k.Model, r.enterpriseID, r.brand, r.model, r.commitmentID)
 	return err
-}
-
-// canonKey checks a key and returns its canonical form, as the audit's
-// readers do: a 14-digit GTIN alone, or an upper-case USCC with brand and
-// model trimmed.
-func canonKey(k client.ProductKey) (client.ProductKey, error) {
-	if k.GTIN != "" {
-		g, err := client.ParseGTIN(string(k.GTIN))
-		if err != nil {
-			return client.ProductKey{}, err
-		}
-		return client.ProductKey{GTIN: g}, nil
-	}
-	brand := strings.TrimSpace(k.Brand)
-	if k.USCC == "" || brand == "" {
-		return client.ProductKey{}, audit.ErrNoKey
-	}
-	u, err := client.ParseUSCC(string(k.USCC))
-	if err != nil {
-		return client.ProductKey{}, err
-	}
-	return client.ProductKey{USCC: u, Brand: brand, Model: strings.TrimSpace(k.Model)}, nil
 }
