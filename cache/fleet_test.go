@@ -59,7 +59,7 @@ func startFleetOn(tb testing.TB, n int, dial func() redis.UniversalClient, opts 
 	prefix := "fleet:" + tb.Name() + ":"
 	for range n {
 		rdb := dial()
-		shared := redisstore.New(rdb, redisstore.WithPrefix(prefix))
+		shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
 		mem := cache.NewMemory()
 		tiered, err := cache.NewTiered(mem, shared)
 		if err != nil {
@@ -80,7 +80,7 @@ func startFleetOn(tb testing.TB, n int, dial func() redis.UniversalClient, opts 
 	}
 
 	rdb := dial()
-	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix))
+	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
 	logger := slog.New(slog.NewTextHandler(tbWriter{tb}, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

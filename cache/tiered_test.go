@@ -23,7 +23,7 @@ type node struct {
 }
 
 // testStoreTimeout bounds a Redis operation in the tests of what the tiers
-// read and write: they are not about speed, and under -race on a loaded
+// and the fleet read and write: they are not about speed, and under -race on a loaded
 // machine a page's pipeline can take longer than the 100 ms default, which
 // would turn into a store error and a missing entry. The tests of a slow
 // or dead Redis set their own.

@@ -317,13 +317,13 @@ func TestUpstreamLimitFollowsTheAPI(t *testing.T) {
 	t.Parallel()
 	clk := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
 	srv, c := setupWith(t, fixture{
-		sandbox: []sandbox.Option{sandbox.WithRateLimit(10, 10), sandbox.WithClock(clk.Now)},
+		sandbox: []sandbox.Option{sandbox.WithRateLimit(2, 2), sandbox.WithClock(clk.Now)},
 		client:  []client.Option{client.WithUpstreamLimit(1000, 100), client.WithClock(clk.Now), noRetries()},
 	})
 	parent := ctxT(t)
 	gtin := string(srv.Demo()[0].GTIN)
-	if _, resp, err := c.Products.ByGTIN(parent, gtin, nil); err != nil || resp.RateLimit.Limit != 10 {
-		t.Fatalf("first call: %v, %+v; want an answer saying the limit is 10", err, resp)
+	if _, resp, err := c.Products.ByGTIN(parent, gtin, nil); err != nil || resp.RateLimit.Limit != 2 {
+		t.Fatalf("first call: %v, %+v; want an answer saying the limit is 2", err, resp)
 	}
 	clk.Add(time.Second) // the sandbox's bucket is whole again; the client's is full
 
@@ -333,7 +333,10 @@ func TestUpstreamLimitFollowsTheAPI(t *testing.T) {
 	var ok, refused atomic.Int64
 	for range calls {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(parent, 50*time.Millisecond)
+			// Long enough for an answer on a loaded machine, shorter than
+			// the half second the limiter, at 2 a second, would make the
+			// third call wait.
+			ctx, cancel := context.WithTimeout(parent, 400*time.Millisecond)
 			defer cancel()
 			_, _, err := c.Products.ByGTIN(ctx, gtin, nil)
 			var rl *client.RateLimitError
@@ -348,13 +351,13 @@ func TestUpstreamLimitFollowsTheAPI(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if sent := srv.Requests(productRoute) - before; sent != 10 || ok.Load() != 10 || refused.Load() != calls-10 {
-		t.Errorf("sent %d, %d answered, %d refused; want 10 sent and answered (the API's limit, not the ceiling's 100), %d refused",
-			sent, ok.Load(), refused.Load(), calls-10)
+	if sent := srv.Requests(productRoute) - before; sent != 2 || ok.Load() != 2 || refused.Load() != calls-2 {
+		t.Errorf("sent %d, %d answered, %d refused; want 2 sent and answered (the API's limit, not the ceiling's 100), %d refused",
+			sent, ok.Load(), refused.Load(), calls-2)
 	}
 	st := c.Stats()
-	if st.ThrottledHigh+st.Paused != calls-10 || st.ThrottledHigh == 0 {
-		t.Errorf("Stats %+v, want the %d refusals counted, most by the limiter", st, calls-10)
+	if st.ThrottledHigh+st.Paused != calls-2 || st.ThrottledHigh == 0 {
+		t.Errorf("Stats %+v, want the %d refusals counted, most by the limiter", st, calls-2)
 	}
 }
 

@@ -32,6 +32,7 @@ type config struct {
 	prefix     string
 	follow     bool
 	drain      time.Duration
+	render     time.Duration // a page's budget for its badges
 }
 
 // errUsage is a configuration that cannot run: qcbadge exits 2, having
@@ -67,12 +68,13 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	str(&c.platform, "platform", "QC_PLATFORM_NAME", "", "how reports name the platform to the regulator; empty: no report form")
 	str(&c.siteOrigin, "site-origin", "QC_SITE_ORIGIN", "", "the site's origin (https://shop.example) when a proxy terminates TLS")
 	str(&c.prefix, "prefix", "QC_PREFIX", "/quality/", "path prefix the badges and enquiry pages are served under")
-	var keyFile, reportKeyFile, cluster, follow, drain string
+	var keyFile, reportKeyFile, cluster, follow, drain, render string
 	str(&keyFile, "api-key-file", "QC_API_KEY_FILE", "", "file holding the API key (or set QC_API_KEY)")
 	str(&reportKeyFile, "report-key-file", "QC_REPORT_KEY_FILE", "", "file holding the report form's key, 32 bytes or more, the same on every replica (or set QC_REPORT_KEY)")
 	str(&cluster, "redis-cluster", "QC_REDIS_CLUSTER", "false", "the Redis URL names a Redis Cluster (redis://host:port?addr=host2:port...)")
 	str(&follow, "follow", "QC_FOLLOW", "true", "follow the registry's change feed (one replica at a time, by a lease in Redis)")
 	str(&drain, "drain", "QC_DRAIN", "10s", "how long shutdown waits for requests in flight")
+	str(&render, "render-timeout", "QC_RENDER_TIMEOUT", "50ms", "a page's budget for its badges: past it a badge the cache cannot answer is the neutral one")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "usage: qcbadge [flags]; every flag also reads the QC_* variable named in its help")
@@ -95,6 +97,9 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	}
 	if c.drain, err = time.ParseDuration(drain); err != nil || c.drain <= 0 {
 		return nil, usagef("-drain (QC_DRAIN): %q is not a positive duration such as 10s", drain)
+	}
+	if c.render, err = time.ParseDuration(render); err != nil || c.render <= 0 {
+		return nil, usagef("-render-timeout (QC_RENDER_TIMEOUT): %q is not a positive duration such as 50ms", render)
 	}
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		return nil, usagef("-addr (QC_ADDR): %q is not host:port", c.addr)

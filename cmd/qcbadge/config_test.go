@@ -22,6 +22,7 @@ func TestASettingThatCannotWorkExits2NamingIt(t *testing.T) {
 		{[]string{"extra"}, nil, `unexpected argument "extra"`},
 		{nil, []string{"QC_FOLLOW", "maybe"}, "-follow (QC_FOLLOW)"},
 		{nil, []string{"QC_DRAIN", "ten"}, "-drain (QC_DRAIN)"},
+		{nil, []string{"QC_RENDER_TIMEOUT", "0"}, "-render-timeout (QC_RENDER_TIMEOUT)"},
 		{nil, []string{"QC_ADDR", "8080"}, "-addr (QC_ADDR)"},
 		{nil, []string{"QC_PREFIX", "quality"}, "-prefix (QC_PREFIX)"},
 		{nil, []string{"QC_REDIS_URL", "redis://:" + key + "@127.0.0.1:6379/notadb"}, "-redis (QC_REDIS_URL)"},

@@ -131,7 +131,7 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 		followStore = s.qc.Store()
 	}
 
-	if s.badges, err = widget.New(s.qc, widget.WithVerifyHost(verifyHost), widget.WithLogger(log)); err != nil {
+	if s.badges, err = widget.New(s.qc, widget.WithVerifyHost(verifyHost), widget.WithLogger(log), widget.WithRenderTimeout(cfg.render)); err != nil {
 		return nil, err
 	}
 	var eopts []enquiry.Option

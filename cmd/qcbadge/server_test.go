@@ -41,7 +41,9 @@ func envOf(kv ...string) func(string) string {
 // server.
 func newTestService(t *testing.T, kv ...string) (*service, *httptest.Server) {
 	t.Helper()
-	cfg, err := parseConfig(nil, envOf(kv...), io.Discard)
+	// A page budget no loaded machine misses: these tests are about what
+	// the service answers, not how fast.
+	cfg, err := parseConfig(nil, envOf(append([]string{"QC_RENDER_TIMEOUT", "10s"}, kv...)...), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
