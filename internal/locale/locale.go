@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/text/language"
 )
@@ -74,12 +75,42 @@ func FromAcceptLanguage(header string) Tag {
 	if t, ok := common(header); ok {
 		return t
 	}
-	tags, _, err := language.ParseAcceptLanguage(header)
-	if err != nil || len(tags) == 0 {
-		return ZH
+	// Every badge image a browser loads sends its header, and a site's
+	// shoppers send few distinct ones: each is matched once, then
+	// remembered (bounded), so that the public badge endpoint does not
+	// parse and allocate per request.
+	seen.mu.RLock()
+	t, ok := seen.m[header]
+	seen.mu.RUnlock()
+	if ok {
+		return t
 	}
-	return match(tags...)
+	t = ZH
+	if tags, _, err := language.ParseAcceptLanguage(header); err == nil && len(tags) > 0 {
+		t = match(tags...)
+	}
+	if len(header) <= maxRemembered {
+		seen.mu.Lock()
+		if len(seen.m) >= maxHeaders {
+			clear(seen.m)
+		}
+		seen.m[header] = t
+		seen.mu.Unlock()
+	}
+	return t
 }
+
+// seen remembers the Accept-Language headers matched, up to maxHeaders of
+// at most maxRemembered bytes each; past that it starts over.
+var seen = struct {
+	mu sync.RWMutex
+	m  map[string]Tag
+}{m: make(map[string]Tag)}
+
+const (
+	maxHeaders    = 1024
+	maxRemembered = 256
+)
 
 // match is the supported language closest to the tags, ZH when none is
 // close: the matcher itself falls back to English for some languages.

@@ -70,3 +70,18 @@ func TestTraditionalChineseOutweighsAWeakerEnglish(t *testing.T) {
 		}
 	}
 }
+
+// A browser's header, matched once, costs nothing after: the public badge
+// endpoint reads one per request.
+func TestARememberedHeaderTakesNoAllocation(t *testing.T) {
+	const h = "zh-CN,zh;q=0.9,en-US;q=0.8,en;q=0.7"
+	if got := FromAcceptLanguage(h); got != ZH {
+		t.Fatalf("FromAcceptLanguage(%q) = %v", h, got)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = FromAcceptLanguage(h) }); n != 0 {
+		t.Errorf("a remembered header allocates %v times", n)
+	}
+	if got := FromAcceptLanguage("en-GB,en;q=0.9"); got != EN {
+		t.Errorf("after remembering, en-GB reads %v", got)
+	}
+}
