@@ -195,12 +195,12 @@ func (w *Widget) FuncMap() template.FuncMap {
 		"qcBadge": func(gtin any, opts ...string) (template.HTML, error) {
 			g, gerr := w.templateGTIN("qcBadge", gtin)
 			look, lerr := w.templateLook("qcBadge", opts)
-			return templateHTML(string(w.Badge(context.Background(), g, look)), gerr, lerr)
+			return templateHTML(string(w.Badge(context.Background(), string(g), look)), gerr, lerr)
 		},
 		"qcJSONLD": func(gtin any, opts ...string) (template.HTML, error) {
 			g, gerr := w.templateGTIN("qcJSONLD", gtin)
 			look, lerr := w.templateLook("qcJSONLD", opts)
-			return templateHTML(string(w.JSONLD(context.Background(), g, look)), gerr, lerr)
+			return templateHTML(string(w.JSONLD(context.Background(), string(g), look)), gerr, lerr)
 		},
 		"qcStyle": func(nonce ...string) template.HTML {
 			if len(nonce) > 0 {

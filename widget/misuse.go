@@ -86,10 +86,11 @@ func (w *Widget) report(call, what, shown string) error {
 	return nil
 }
 
-// templateGTIN reads a template's GTIN argument: a string, a client.GTIN,
-// or anything that prints as one. Anything else, or a malformed GTIN, is
-// a misuse: the badge is the unknown one.
-func (w *Widget) templateGTIN(call string, v any) (string, error) {
+// templateGTIN reads a template's GTIN argument — a string, a client.GTIN,
+// or anything that prints as one — parsed once, here at the edge. Anything
+// else, or a malformed GTIN, is a misuse: "" is returned, and the badge is
+// the unknown one.
+func (w *Widget) templateGTIN(call string, v any) (client.GTIN, error) {
 	var s string
 	switch g := v.(type) {
 	case string:
@@ -101,10 +102,11 @@ func (w *Widget) templateGTIN(call string, v any) (string, error) {
 	default:
 		return "", w.report(call, fmt.Sprintf("a GTIN must be a string or a client.GTIN, not a %T", v), fmt.Sprint(v))
 	}
-	if _, err := client.ParseGTIN(s); err != nil {
-		return s, w.report(call, "malformed GTIN", s)
+	g, err := client.ParseGTIN(s)
+	if err != nil {
+		return "", w.report(call, "malformed GTIN", s)
 	}
-	return s, nil
+	return g, nil
 }
 
 // templateLook reads a template's look words over the widget's default:

@@ -44,14 +44,15 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 	pctx, cancel := context.WithDeadline(ctx, time.Now().Add(w.timeout))
 	p := &Page{w: w, ctx: pctx, cancel: cancel}
 	keys := make([]client.ProductKey, 0, len(gtins))
-	for _, g := range gtins {
-		s, _ := w.templateGTIN("Page", g)
-		if _, _, ok := w.qc.Cached(client.GTIN(s)); ok {
+	for _, v := range gtins {
+		g, _ := w.templateGTIN("Page", v)
+		if g == "" {
 			continue
 		}
-		if v, err := client.ParseGTIN(s); err == nil {
-			keys = append(keys, client.ProductKey{GTIN: v})
+		if _, _, ok := w.qc.Cached(g); ok {
+			continue
 		}
+		keys = append(keys, client.ProductKey{GTIN: g})
 	}
 	// A lookup that failed is tried once more, with the others that did,
 	// in one call, while the budget lasts; a product it still cannot
@@ -88,23 +89,19 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 // verdict is what a product's badge shows: the page's answer for it, or
 // the cache's under the page's deadline; for a product the page looked up
 // without an answer, the neutral badge, at once.
-func (p *Page) verdict(gtin string, v *verdict) {
-	if p.answers != nil || p.failed != nil {
-		if g, err := client.ParseGTIN(gtin); err == nil {
-			if a, ok := p.answers[g]; ok {
-				p.w.decide(v, a.Status, time.Now())
-				if a.Stale {
-					v.confirmedAt(a.Fetched)
-				}
-				return
-			}
-			if p.failed[g] {
-				p.w.unknown(v)
-				return
-			}
+func (p *Page) verdict(g client.GTIN, v *verdict) {
+	if a, ok := p.answers[g]; ok {
+		p.w.decide(v, a.Status, time.Now())
+		if a.Stale {
+			v.confirmedAt(a.Fetched)
 		}
+		return
 	}
-	p.w.status(p.ctx, gtin, v)
+	if p.failed[g] {
+		p.w.unknown(v)
+		return
+	}
+	p.w.status(p.ctx, string(g), v)
 }
 
 // Close ends the page's deadline. It is idempotent.
