@@ -295,8 +295,27 @@ type Response struct {
 	// NextCursor is the cursor of the next page of a list, empty on the
 	// last page.
 	NextCursor string
+	// AsOf is the registry's position in its change sequence when it
+	// answered (the QC-As-Of header): the answer reflects every change up
+	// to it. Zero when the answer did not say, or said something that is
+	// not a position; a cache then treats the answer as older than any
+	// change it knows of.
+	AsOf int64
 	// Attempts is how many times the call was sent.
 	Attempts int
+}
+
+// parseAsOf reads a QC-As-Of header: a decimal position, 0 when absent or
+// malformed.
+func parseAsOf(v string) int64 {
+	if v == "" || len(v) > 19 {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // CacheControl is what an answer's Cache-Control header allows.
@@ -512,6 +531,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 		ETag:         resp.Header.Get("Etag"), // canonical form: no allocation
 		CacheControl: parseCacheControl(resp.Header.Get("Cache-Control")),
 		RequestID:    resp.Header.Get("X-Request-Id"),
+		AsOf:         parseAsOf(resp.Header.Get("Qc-As-Of")),
 		Attempts:     k.attempts,
 	}
 	res.RateLimit, _ = parseRateLimit(resp.Header, c.now())

@@ -277,7 +277,10 @@ const (
 // object. Exactly one of the record fields is set, matching Type; it holds
 // the record as it is after the change.
 type Event struct {
-	ID         string    `json:"id"`
+	ID string `json:"id"`
+	// Seq is the change's position in the registry's change sequence: one
+	// more than the change before it. The record's Version equals it.
+	Seq        int64     `json:"seq"`
 	Cursor     string    `json:"cursor"`
 	Type       EventType `json:"type"`
 	OccurredAt time.Time `json:"occurred_at"`
@@ -371,7 +374,10 @@ const MaxBatchKeys = 100
 // BatchResult is the answer for one key of a batch lookup: a status, or a
 // problem when the key was invalid.
 type BatchResult struct {
-	Key    ProductKey     `json:"key"`
+	Key ProductKey `json:"key"`
+	// AsOf is the registry's position in its change sequence the result
+	// reflects (see Response.AsOf).
+	AsOf   int64          `json:"as_of"`
 	Status *ProductStatus `json:"status,omitempty"`
 	Error  *Problem       `json:"error,omitempty"`
 }

@@ -138,6 +138,9 @@ type BatchItem struct {
 	// code and detail) for a key the API refused, or the error of the
 	// call that carried the key.
 	Err error
+	// AsOf is the registry's position in its change sequence that Status
+	// reflects (see Response.AsOf).
+	AsOf int64
 }
 
 // batchConcurrency bounds the calls one Batch has in flight: enough to
@@ -150,6 +153,7 @@ const batchPath = "/v1/products/batch"
 // batchAnswer is the answer for one distinct canonical key.
 type batchAnswer struct {
 	status *ProductStatus
+	asOf   int64
 	err    error
 }
 
@@ -228,7 +232,7 @@ func (s *ProductsService) Batch(ctx context.Context, keys []ProductKey) ([]Batch
 	failed := 0
 	for i := range items {
 		if u := slot[i]; u >= 0 {
-			items[i].Status, items[i].Err = answers[u].status, answers[u].err
+			items[i].Status, items[i].Err, items[i].AsOf = answers[u].status, answers[u].err, answers[u].asOf
 		}
 		if items[i].Err != nil {
 			failed++
@@ -285,7 +289,11 @@ func (s *ProductsService) batchCall(ctx context.Context, keys []ProductKey, out 
 			out[i].err = &DecodeError{Method: http.MethodPost, Path: batchPath, StatusCode: resp.StatusCode,
 				Err: errors.New("result answers another key than the one sent at its position")}
 		default:
-			out[i].status = r.Status
+			out[i].status, out[i].asOf = r.Status, r.AsOf
+			if r.AsOf <= 0 || r.AsOf > resp.AsOf && resp.AsOf > 0 {
+				// A result may not claim more than the answer it came in.
+				out[i].asOf = resp.AsOf
+			}
 		}
 	}
 	return nil

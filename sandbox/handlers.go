@@ -205,11 +205,11 @@ func (s *Sandbox) productBatch(b *buffer, r *http.Request) {
 	for i, k := range req.Keys {
 		key, p := s.resolveKey(k, "/keys/"+strconv.Itoa(i), b.reqID)
 		if p != nil {
-			out.Data[i] = client.BatchResult{Key: k, Error: p}
+			out.Data[i] = client.BatchResult{Key: k, AsOf: b.asOf, Error: p}
 			continue
 		}
 		st := s.statusOf(key)
-		out.Data[i] = client.BatchResult{Key: key, Status: &st}
+		out.Data[i] = client.BatchResult{Key: key, AsOf: b.asOf, Status: &st}
 	}
 	b.json(http.StatusOK, ccNoStore, out)
 }

@@ -178,6 +178,9 @@ func (s *Sandbox) serve(path string, methods map[string]handler) http.Handler {
 			b.header.Set("Allow", strings.Join(allow, ", "))
 			b.problem(http.StatusMethodNotAllowed, client.CodeMethodNotAllowed, "method "+r.Method+" is not allowed here")
 		default:
+			// The position is read before the handler reads the data, so
+			// that an answer never claims a change it may not reflect.
+			b.asOf = s.reg.head()
 			s.call(h, b, r)
 		}
 		s.write(w, r, b, f)
@@ -256,6 +259,7 @@ type buffer struct {
 	body   bytes.Buffer
 	reqID  string
 	req    *http.Request
+	asOf   int64 // the registry's head when the handler began: QC-As-Of
 }
 
 func newBuffer(reqID string, r *http.Request) *buffer {
@@ -323,6 +327,11 @@ func (s *Sandbox) write(w http.ResponseWriter, r *http.Request, b *buffer, f *Fa
 		h[k] = v
 	}
 	body := b.body.Bytes()
+	if b.status >= 200 && b.status < 300 && strings.HasPrefix(r.URL.Path, "/v1/") {
+		// Every answer of a route carries its position, a 304 included: a
+		// revalidated copy is then known current up to it.
+		h.Set("QC-As-Of", strconv.FormatInt(b.asOf, 10))
+	}
 	if r.Method == http.MethodGet && b.status == http.StatusOK && h.Get("ETag") == "" {
 		sum := fnv.New64a()
 		sum.Write(body)

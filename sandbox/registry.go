@@ -387,6 +387,7 @@ func scan[T any](r *registry, items func() []T, from, limit int, match func(T) b
 // The caller holds r.mu for writing.
 func (r *registry) publishLocked(ev client.Event) client.Event {
 	ev.ID = fmt.Sprintf("evt_%012d", r.seq)
+	ev.Seq = r.seq
 	ev.Cursor = encodeEventCursor(r.seq)
 	ev.OccurredAt = r.clock().UTC().Truncate(time.Millisecond)
 	r.events = append(r.events, seqEvent{seq: r.seq, ev: ev})
