@@ -221,7 +221,7 @@ func (b *batcher) send(ctx context.Context, reqs []*batchReq) error {
 	for i, r := range reqs {
 		switch {
 		case i < len(items) && items[i].Err == nil && items[i].Status != nil:
-			r.e = c.entry(items[i].Status, "", client.CacheControl{}, now)
+			r.e = c.entry(items[i].Status, items[i].AsOf, "", client.CacheControl{}, now)
 		case i < len(items) && items[i].Err != nil:
 			r.err = items[i].Err
 		default:

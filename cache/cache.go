@@ -614,16 +614,18 @@ func (c *Cache) fetchOne(ctx context.Context, key client.ProductKey, old *Entry)
 	if resp.NotModified {
 		c.stats.revalidated.Add(1)
 		renewed := *old
+		renewed.AsOf = max(old.AsOf, resp.AsOf) // unchanged up to the answer's position
 		c.times(&renewed, resp.CacheControl, old.Status.Listed, now)
 		return &renewed, nil
 	}
-	return c.entry(st, resp.ETag, resp.CacheControl, now), nil
+	return c.entry(st, resp.AsOf, resp.ETag, resp.CacheControl, now), nil
 }
 
-// entry wraps a fetched status with its times.
-func (c *Cache) entry(st *client.ProductStatus, etag string, cc client.CacheControl, now time.Time) *Entry {
+// entry wraps a fetched status with the position it reflects and its
+// times.
+func (c *Cache) entry(st *client.ProductStatus, asOf int64, etag string, cc client.CacheControl, now time.Time) *Entry {
 	c.records.Status(st)
-	e := &Entry{Status: st, Version: st.Version, ETag: etag}
+	e := &Entry{Status: st, AsOf: asOf, Version: st.Version, ETag: etag}
 	if st.Enterprise != nil {
 		e.Maker = st.Enterprise.ID
 	}

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -187,6 +188,7 @@ func (c entryCursor) save(ctx context.Context, ev client.Event, cursor string) e
 	now := c.clock()
 	_, err := c.store.Set(ctx, CursorKey, &Entry{
 		Cursor:     cursor,
+		AsOf:       eventSeq(ev),
 		Version:    eventVersion(ev),
 		Fetched:    now,
 		FreshUntil: now,
@@ -240,8 +242,16 @@ func (f *follower) run(ctx context.Context, cur cursors) error {
 		// The feed's oldest event may come after changes the store's
 		// answers predate: mark them all to be revalidated, then apply
 		// what the feed still holds.
+		var head int64
+		if err := f.retry(ctx, "read the change feed's head", func() error {
+			var err error
+			_, head, err = f.head(ctx)
+			return err
+		}); err != nil {
+			return err
+		}
 		if err := f.retry(ctx, "record the resynchronisation", func() error {
-			return f.store.Stamp(ctx, Stamp{At: f.opts.Clock()})
+			return f.store.Stamp(ctx, Stamp{Seq: head})
 		}); err != nil {
 			return err
 		}
@@ -280,7 +290,7 @@ func (f *follower) feed(ctx context.Context, cur cursors, after string) error {
 			continue
 		}
 		if err := f.retry(ctx, "apply a change", func() error {
-			return apply(ctx, f.store, ev, f.opts.Clock())
+			return Apply(ctx, f.store, ev)
 		}); err != nil {
 			return err
 		}
@@ -304,9 +314,10 @@ func (f *follower) feed(ctx context.Context, cur cursors, after string) error {
 	return ctx.Err()
 }
 
-// resync recovers from a rejected cursor: the head first, then a stamp
-// later than it, so that every change up to the head is covered by the
-// stamp and every one after it by the feed.
+// resync recovers from a rejected cursor: the head first, then a stamp at
+// its position, so that every change up to the head is covered by the
+// stamp (every answer from before it is revalidated) and every one after
+// it by the feed.
 func (f *follower) resync(ctx context.Context, cur cursors, cause error) (string, error) {
 	f.opts.Stats.Resyncs.Add(1)
 	if f.opts.Logger != nil {
@@ -314,15 +325,16 @@ func (f *follower) resync(ctx context.Context, cur cursors, cause error) (string
 			"resynchronising from the feed's head: every cached answer will be revalidated", "error", cause)
 	}
 	var head string
+	var seq int64
 	if err := f.retry(ctx, "read the change feed's head", func() error {
 		var err error
-		head, err = f.api.Changes.Head(ctx)
+		head, seq, err = f.head(ctx)
 		return err
 	}); err != nil {
 		return "", err
 	}
 	if err := f.retry(ctx, "record the resynchronisation", func() error {
-		return f.store.Stamp(ctx, Stamp{At: f.opts.Clock()})
+		return f.store.Stamp(ctx, Stamp{Seq: seq})
 	}); err != nil {
 		return "", err
 	}
@@ -335,6 +347,21 @@ func (f *follower) resync(ctx context.Context, cur cursors, cause error) (string
 		f.opts.Resynced(cause)
 	}
 	return head, nil
+}
+
+// head reads the change feed's head: its cursor, and its position in the
+// registry's change sequence, which a resynchronisation stamps.
+func (f *follower) head(ctx context.Context) (string, int64, error) {
+	page, resp, err := f.api.Changes.List(ctx, &client.ChangesOptions{FromHead: true})
+	if err != nil {
+		return "", 0, err
+	}
+	// Events, or no cursor or position, mean the answer is not the head.
+	if len(page.Data) != 0 || page.NextCursor == "" || resp.AsOf <= 0 {
+		return "", 0, fmt.Errorf("qcsdk/cache: asked for the change feed's head, the answer has %d event(s), "+
+			"next_cursor %.64q and position %d: %w", len(page.Data), page.NextCursor, resp.AsOf, client.ErrUnavailable)
+	}
+	return page.NextCursor, resp.AsOf, nil
 }
 
 // leased runs the feed while this follower holds l's lease, and waits for
@@ -464,6 +491,16 @@ func (f *follower) retry(ctx context.Context, what string, op func() error) erro
 
 // eventVersion is the version of the record an event carries: the
 // registry's version after the change.
+// eventSeq is an event's position in the registry's change sequence:
+// its seq, or, from a registry that does not send one, its record's
+// version, which is the same number.
+func eventSeq(ev client.Event) int64 {
+	if ev.Seq > 0 {
+		return ev.Seq
+	}
+	return eventVersion(ev)
+}
+
 func eventVersion(ev client.Event) int64 {
 	switch {
 	case ev.Commitment != nil:
@@ -496,13 +533,7 @@ func eventVersion(ev client.Event) int64 {
 //	mux.Handle("POST /webhook", client.WebhookHandler(verifier,
 //		func(ctx context.Context, ev client.Event) error { return cache.Apply(ctx, qc.Store(), ev) }))
 func Apply(ctx context.Context, store Store, ev client.Event) error {
-	return apply(ctx, store, ev, time.Now())
-}
-
-// apply is Apply with the time the change is learnt of, which stamps it
-// (Follow's clock, so that tests can run it virtually).
-func apply(ctx context.Context, store Store, ev client.Event, now time.Time) error {
-	v := eventVersion(ev)
+	v := eventSeq(ev)
 	var maker string
 	switch {
 	case ev.Commitment != nil:
@@ -521,9 +552,9 @@ func apply(ctx context.Context, store Store, ev client.Event, now time.Time) err
 	if maker == "" {
 		return nil // cases and categories change no product's status
 	}
-	// After the exact update: the updated entry carries the change's
-	// version, which the stamp leaves alone.
-	return store.Stamp(ctx, Stamp{Maker: maker, Version: v, At: now})
+	// After the exact update: the updated entry reflects the change's
+	// position, which the stamp leaves alone.
+	return store.Stamp(ctx, Stamp{Maker: maker, Seq: v})
 }
 
 // applyInspection adds an inspection to the cached status of the product
@@ -533,14 +564,18 @@ func applyInspection(ctx context.Context, store Store, key string, in *client.In
 	if err != nil {
 		return err
 	}
-	if e == nil || e.Status == nil || e.Version >= v || !inspects(in, e.Status) {
+	if e == nil || e.Status == nil || e.AsOf >= v || e.Version >= v || !inspects(in, e.Status) {
 		return nil
 	}
 	st := *e.Status
 	st.Inspections = withInspection(e.Status.Inspections, in)
-	st.Version = max(st.Version, v)
+	st.Version = max(st.Version, in.Version)
 	cp := *e
-	cp.Status, cp.Version, cp.ETag = &st, st.Version, "" // the old validator no longer names this content
+	// The entry now reflects the registry up to the change: every earlier
+	// change of its maker reached it already (a stamp would have made it
+	// a tombstone, which is not updated), since the feed is applied in
+	// order. The old validator no longer names this content.
+	cp.Status, cp.Version, cp.AsOf, cp.ETag = &st, st.Version, v, ""
 	if _, err := store.Set(ctx, key, &cp); err != nil {
 		return err
 	}

@@ -316,7 +316,7 @@ func (m *Memory) Stamp(_ context.Context, s Stamp) error {
 	if s.Maker == "" {
 		for {
 			old := m.resync.Load()
-			if old != nil && !s.At.After(old.At) || m.resync.CompareAndSwap(old, &s) {
+			if old != nil && s.Seq <= old.Seq || m.resync.CompareAndSwap(old, &s) {
 				break
 			}
 		}

@@ -20,8 +20,8 @@ func newMemory(t *testing.T, max int, clk *fakeClock) *cache.Memory {
 
 func entry(v int64, now time.Time, ttl time.Duration) *cache.Entry {
 	return &cache.Entry{
-		Status:  &client.ProductStatus{Version: v},
-		Version: v, Fetched: now, FreshUntil: now.Add(ttl), Expires: now.Add(2 * ttl),
+		Status: &client.ProductStatus{Version: v},
+		AsOf:   v, Version: v, Fetched: now, FreshUntil: now.Add(ttl), Expires: now.Add(2 * ttl),
 	}
 }
 
@@ -56,24 +56,35 @@ func TestMemorySetKeepsTheNewerVersion(t *testing.T) {
 	v5 := entry(5, now, time.Minute)
 	m.Set(ctx, "k", v5)
 	if won, _ := m.Set(ctx, "k", entry(4, now.Add(time.Second), time.Minute)); won != v5 {
-		t.Errorf("an older version replaced a newer one: %+v", won)
+		t.Errorf("an answer from an earlier position replaced a later one, though fetched later: %+v", won)
+	}
+	if won, _ := m.Set(ctx, "k", entry(5, now, time.Minute)); won != v5 {
+		t.Errorf("an equal copy replaced the entry: %+v; equal is not newer", won)
 	}
 	renewed := entry(5, now.Add(time.Second), time.Minute)
 	if won, _ := m.Set(ctx, "k", renewed); won != renewed {
-		t.Error("the same version fetched later did not replace the entry")
+		t.Error("a revalidation at the same position with a later TTL did not renew the entry")
 	}
-	tomb := &cache.Entry{Version: 6, Fetched: now.Add(time.Minute), Expires: now.Add(time.Hour)}
+	tomb := &cache.Entry{AsOf: 6, Version: 6, Fetched: now, Expires: now.Add(time.Hour)}
 	if won, _ := m.Set(ctx, "k", tomb); won != tomb || !won.Tombstone() {
-		t.Error("a tombstone of a newer version did not replace the entry")
+		t.Error("a tombstone of a later change did not replace the entry")
 	}
 	if won, _ := m.Set(ctx, "k", entry(5, now.Add(30*time.Second), time.Minute)); won != tomb {
-		t.Error("an answer requested before the change was learnt of replaced the tombstone")
+		t.Error("an answer from before the change replaced the tombstone, because it was fetched later")
 	}
 	// The change may concern a record this product's status does not carry,
-	// so an answer requested after it counts whatever its version.
-	after := entry(3, now.Add(2*time.Minute), time.Minute)
+	// so an answer at or past its position counts whatever its version.
+	after := entry(3, now, time.Minute)
+	after.AsOf = 6
 	if won, _ := m.Set(ctx, "k", after); won != after {
-		t.Error("an answer requested after the tombstone did not replace it")
+		t.Error("an answer at the tombstone's position did not replace it")
+	}
+	// A delisting: the registry at a later position answers a lower
+	// version (a status of no records), and it is the registry's word.
+	delisted := entry(0, now, time.Minute)
+	delisted.AsOf = 9
+	if won, _ := m.Set(ctx, "k", delisted); won != delisted {
+		t.Error("an answer from a later position was refused for its lower version")
 	}
 }
 
@@ -125,42 +136,56 @@ func TestMemoryStampReachesEveryEntryOfItsMaker(t *testing.T) {
 	for i := range 5 {
 		m.Set(ctx, fmt.Sprint("p", i), ofMaker(entry(1, clk.Now(), time.Minute), "A"))
 	}
+	m.Delete(ctx, "p1")
 	m.Set(ctx, "p1", ofMaker(entry(1, clk.Now(), time.Minute), "B"))
-	inFlight := clk.Now() // an answer requested now, stored after the change
-	clk.Advance(time.Second)
-	if err := m.Stamp(ctx, cache.Stamp{Maker: "A", Version: 2, At: clk.Now()}); err != nil {
+	// The change is at position 2. Clocks say nothing: an answer at
+	// position 1 fetched a second after the change was learnt of still
+	// predates it.
+	if err := m.Stamp(ctx, cache.Stamp{Maker: "A", Seq: 2}); err != nil {
 		t.Fatal(err)
 	}
+	clk.Advance(time.Second)
 	for _, k := range []string{"p0", "p3", "p4"} {
-		if e, _ := m.Get(ctx, k); e == nil || !e.Tombstone() || e.Version != 2 {
-			t.Errorf("%s after its maker's stamp = %+v; want a tombstone of version 2", k, e)
+		if e, _ := m.Get(ctx, k); e == nil || !e.Tombstone() || e.AsOf != 2 {
+			t.Errorf("%s after its maker's stamp = %+v; want a tombstone at position 2", k, e)
 		}
 	}
 	if e, _ := m.Get(ctx, "p1"); e == nil || e.Tombstone() {
 		t.Errorf("another maker's entry = %+v; want it untouched", e)
 	}
-	if held, _ := m.Set(ctx, "p5", ofMaker(entry(1, inFlight, time.Minute), "A")); !held.Tombstone() {
-		t.Errorf("an answer requested before the stamp was stored as %+v; want a tombstone", held)
+	if held, _ := m.Set(ctx, "p5", ofMaker(entry(1, clk.Now(), time.Minute), "A")); !held.Tombstone() {
+		t.Errorf("an answer from before the change, stored after the stamp, was stored as %+v; want a tombstone", held)
 	}
-	if held, _ := m.Set(ctx, "p3", ofMaker(entry(1, clk.Now(), time.Minute), "A")); held.Tombstone() {
-		t.Error("an answer requested after the stamp was refused")
+	if held, _ := m.Set(ctx, "p3", ofMaker(entry(2, clk.Now(), time.Minute), "A")); held.Tombstone() {
+		t.Error("an answer at the change's position was refused")
 	}
-	if held, _ := m.Set(ctx, "p4", ofMaker(entry(2, inFlight, time.Minute), "A")); held.Tombstone() {
-		t.Error("an answer as new as the stamp's version was refused")
+	late := ofMaker(entry(1, clk.Now(), time.Minute), "A")
+	late.AsOf = 5 // a later answer whose records did not change (version 1)
+	if held, _ := m.Set(ctx, "p4", late); held.Tombstone() {
+		t.Error("an answer past the stamp's position was refused for its lower version")
+	}
+	// An older stamp recorded late changes nothing.
+	if err := m.Stamp(ctx, cache.Stamp{Maker: "A", Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := m.Get(ctx, "p3"); e == nil || e.Tombstone() {
+		t.Errorf("after an older stamp: %+v; want the answer at position 2", e)
 	}
 
-	// A resynchronisation makes every entry stale, without a scan, and
-	// an answer stored after it fresh again.
-	clk.Advance(time.Second)
-	if err := m.Stamp(ctx, cache.Stamp{At: clk.Now()}); err != nil {
+	// A resynchronisation at position 4 makes every entry below it stale,
+	// without a scan, and leaves those at or past it fresh.
+	if err := m.Stamp(ctx, cache.Stamp{Seq: 4}); err != nil {
 		t.Fatal(err)
 	}
 	if e, _ := m.Get(ctx, "p1"); e == nil || e.FreshUntil.After(clk.Now()) {
 		t.Errorf("after a resynchronisation: %+v; want it stale", e)
 	}
-	m.Set(ctx, "p1", ofMaker(entry(3, clk.Now(), time.Minute), "B"))
+	if e, _ := m.Get(ctx, "p4"); e == nil || !e.FreshUntil.After(clk.Now()) {
+		t.Errorf("an entry past the resynchronisation's position: %+v; want it fresh", e)
+	}
+	m.Set(ctx, "p1", ofMaker(entry(4, clk.Now(), time.Minute), "B"))
 	if e, _ := m.Get(ctx, "p1"); e == nil || !e.FreshUntil.After(clk.Now()) {
-		t.Errorf("an answer stored after the resynchronisation: %+v; want it fresh", e)
+		t.Errorf("an answer at the resynchronisation's position: %+v; want it fresh", e)
 	}
 }
 
@@ -182,7 +207,7 @@ func TestMemoryConcurrentUse(t *testing.T) {
 						t.Errorf("torn entry %+v", e)
 					}
 				case 3:
-					m.Stamp(ctx, cache.Stamp{Maker: "s", Version: int64(i), At: clk.Now()})
+					m.Stamp(ctx, cache.Stamp{Maker: "s", Seq: int64(i)})
 				}
 			}
 		})

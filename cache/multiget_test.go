@@ -82,6 +82,7 @@ func pageEntry(i int, now time.Time) *cache.Entry {
 			Version: int64(1 + i%3), VerifyURL: cmt.VerifyURL,
 		},
 		Maker:      maker,
+		AsOf:       5,
 		Version:    int64(1 + i%3),
 		ETag:       fmt.Sprintf(`"%d"`, i),
 		Fetched:    now,
@@ -223,7 +224,7 @@ func TestMultiGetStamps(t *testing.T) {
 	clk.Advance(time.Second)
 
 	stamped := "ent_0000001"
-	if err := r.Stamp(ctx, cache.Stamp{Maker: stamped, Version: 10, At: clk.Now()}); err != nil {
+	if err := r.Stamp(ctx, cache.Stamp{Maker: stamped, Seq: 10}); err != nil {
 		t.Fatal(err)
 	}
 	check := func(t *testing.T, resynced bool) {
@@ -266,7 +267,7 @@ func TestMultiGetStamps(t *testing.T) {
 		}
 	}
 	t.Run("maker", func(t *testing.T) { check(t, false) })
-	if err := r.Stamp(ctx, cache.Stamp{At: clk.Now()}); err != nil {
+	if err := r.Stamp(ctx, cache.Stamp{Seq: 6}); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("resync", func(t *testing.T) { check(t, true) })

@@ -102,7 +102,7 @@ func (c *Cache) rawEntry(v any, version int64, resp *client.Response, scoped boo
 	e := &Entry{Raw: raw, Version: version}
 	var cc client.CacheControl
 	if resp != nil {
-		e.ETag, cc = resp.ETag, resp.CacheControl
+		e.ETag, e.AsOf, cc = resp.ETag, resp.AsOf, resp.CacheControl
 	}
 	c.times(e, cc, scoped && string(raw) != "null", now)
 	return e, nil
@@ -129,6 +129,7 @@ func getRecord[T any](c *Cache, get func(ctx context.Context, opts *client.GetOp
 		if resp.NotModified {
 			c.stats.revalidated.Add(1)
 			renewed := *old
+			renewed.AsOf = max(old.AsOf, resp.AsOf)
 			c.times(&renewed, resp.CacheControl, true, now)
 			var held T
 			if json.Unmarshal(old.Raw, &held) == nil {

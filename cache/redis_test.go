@@ -49,6 +49,7 @@ func entryAt(v int64, fetched time.Time) *cache.Entry {
 	return &cache.Entry{
 		Status:     &client.ProductStatus{Listed: true},
 		Cursor:     fmt.Sprintf("v%d", v),
+		AsOf:       v,
 		Version:    v,
 		ETag:       fmt.Sprintf(`"%d"`, v),
 		Fetched:    fetched,
@@ -94,7 +95,7 @@ func TestRedisRoundTrip(t *testing.T) {
 	r.Set(ctx, "p1", old)
 	r.Set(ctx, "p2", other)
 	clk.Advance(time.Second)
-	if err := r.Stamp(ctx, cache.Stamp{Maker: "ent_1", Version: 4, At: clk.Now()}); err != nil {
+	if err := r.Stamp(ctx, cache.Stamp{Maker: "ent_1", Seq: 4}); err != nil {
 		t.Fatal(err)
 	}
 	if e, err := r.Get(ctx, "p1"); err != nil || e == nil || !e.Tombstone() || e.Version != 4 {
@@ -103,7 +104,7 @@ func TestRedisRoundTrip(t *testing.T) {
 	if e, err := r.Get(ctx, "p2"); err != nil || e == nil || e.Tombstone() || !e.FreshUntil.After(clk.Now()) {
 		t.Fatalf("another maker's entry = %+v, %v; want it untouched", e, err)
 	}
-	if err := r.Stamp(ctx, cache.Stamp{At: clk.Now()}); err != nil {
+	if err := r.Stamp(ctx, cache.Stamp{Seq: 4}); err != nil {
 		t.Fatal(err)
 	}
 	if e, err := r.Get(ctx, "p2"); err != nil || e == nil || e.FreshUntil.After(clk.Now()) {
@@ -219,7 +220,7 @@ func TestRedisKilled(t *testing.T) {
 	}{
 		{"Get", func() error { _, err := r.Get(ctx, "k"); return err }, 100 * time.Millisecond},
 		{"Set", func() error { _, err := r.Set(ctx, "k", entryAt(2, time.Now())); return err }, 100 * time.Millisecond},
-		{"Stamp", func() error { return r.Stamp(ctx, cache.Stamp{Maker: "m", Version: 1, At: time.Now()}) }, time.Second},
+		{"Stamp", func() error { return r.Stamp(ctx, cache.Stamp{Maker: "m", Seq: 1}) }, time.Second},
 		{"Lease", func() error { _, err := r.Lease(ctx, 0, time.Second); return err }, time.Second},
 		{"Publish", func() error { return r.Publish(ctx, "k") }, 100 * time.Millisecond},
 	} {

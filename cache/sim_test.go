@@ -104,7 +104,7 @@ func simulate(tb testing.TB, products, views int, s float64, ttl time.Duration, 
 				tb.Fatal(err)
 			}
 			for _, ev := range page.Data {
-				if err := cache.ApplyAt(ctx, c.Store(), ev, clk.Now()); err != nil {
+				if err := cache.Apply(ctx, c.Store(), ev); err != nil {
 					tb.Fatal(err)
 				}
 			}

@@ -9,14 +9,15 @@ import (
 )
 
 // Entry is one cached answer of the registry, with what the cache needs to
-// judge it: its version, validator and times. Entries are immutable once
-// stored — a change stores a new Entry — so a store may hand the same
-// *Entry to any number of readers. Never modify one you got from a Store.
+// judge it: the registry's position it reflects, its version, validator and
+// times. Entries are immutable once stored — a change stores a new Entry —
+// so a store may hand the same *Entry to any number of readers. Never
+// modify one you got from a Store.
 //
 // An Entry with no record (Status, Enterprise, Raw and Cursor all empty)
-// is a tombstone: the follower learnt that the record changed to Version but not
-// what it became. It keeps an older answer from being stored again, and a
-// reader treats it as a miss.
+// is a tombstone: the follower learnt that the maker's records changed at
+// position AsOf, but not what they became. It keeps an answer from before
+// that position from being stored again, and a reader treats it as a miss.
 type Entry struct {
 	Status     *client.ProductStatus `json:"status,omitempty"`
 	Enterprise *client.Enterprise    `json:"enterprise,omitempty"`
@@ -30,15 +31,21 @@ type Entry struct {
 	// maker reaches the entry.
 	Maker string `json:"maker,omitempty"`
 
-	// Version is the registry's version of the record; a store never
-	// replaces an entry with one of a lower Version.
+	// AsOf is the position in the registry's change sequence the answer
+	// reflects (client.Response.AsOf): every change up to it. It is the
+	// registry's clock, the one by which entries are ordered (see
+	// Replaces); for a tombstone, the position of the change it records.
+	AsOf int64 `json:"as_of,omitempty"`
+	// Version is the registry's version of the record.
 	Version int64  `json:"version"`
 	ETag    string `json:"etag,omitempty"`
-	// Fetched is when the request for the answer was sent (for a
-	// tombstone, when the change was learnt of); FreshUntil until when it
-	// is served without asking the registry again; Expires when it may no
-	// longer be served at all, not even while the registry is down. A
-	// store drops the entry at Expires.
+	// Fetched is when the request for the answer was sent, by this
+	// machine's clock, for a shopper to read ("last confirmed"); nothing
+	// is ordered by it. FreshUntil is until when the entry is served
+	// without asking the registry again; Expires when it may no longer be
+	// served at all, not even while the registry is down. A store drops
+	// the entry at Expires. These are local TTLs: the only use of wall
+	// clocks.
 	Fetched    time.Time `json:"fetched"`
 	FreshUntil time.Time `json:"fresh_until"`
 	Expires    time.Time `json:"expires"`
@@ -90,62 +97,61 @@ type MultiGetter interface {
 	GetMany(ctx context.Context, keys []string) ([]*Entry, error)
 }
 
-// A Stamp says that the registry changed a maker's records (Maker set), or
-// that changes may have been missed altogether (Maker empty: a follower
-// resynchronising). It is a generation mark, checked when an entry is
-// read, instead of an invalidation of each entry, which would need an
-// index of every maker's entries that a failed write could leave
-// incomplete.
+// A Stamp says that the registry changed a maker's records at position Seq
+// of its change sequence (Maker set), or that changes up to Seq may have
+// been missed altogether (Maker empty: a follower resynchronising at the
+// feed's head). It is a generation mark, checked when an entry is read,
+// instead of an invalidation of each entry, which would need an index of
+// every maker's entries that a failed write could leave incomplete.
 //
-// An entry of the maker whose answer was requested before At and whose
-// Version is below Version predates the change: it is read as a tombstone,
-// so that the next lookup asks the registry. An entry requested before the
-// At of an empty-Maker stamp is read as stale: it is served while one
-// refresh revalidates it.
+// Stamps compare positions in the registry's sequence, never times: an
+// entry of the maker whose AsOf is below Seq predates the change, whatever
+// the clocks of the machines that fetched it and learnt of the change say.
+// It is read as a tombstone, so that the next lookup asks the registry.
+// An entry whose AsOf is below the Seq of an empty-Maker stamp is read as
+// stale: served while one refresh revalidates it. Stamps of one maker
+// join by the larger Seq, so recording one twice, or an older one late,
+// changes nothing.
 type Stamp struct {
-	Maker   string    `json:"maker,omitempty"`
-	Version int64     `json:"version"`
-	At      time.Time `json:"at"`
+	Maker string `json:"maker,omitempty"`
+	Seq   int64  `json:"seq"`
 }
 
-// Apply returns e as s leaves it, for a Store to answer a read with: a
-// tombstone when s is a change of e's maker that e predates, a copy stale
-// from s.At when s is a resynchronisation that e predates, e itself
+// Apply returns e as s leaves it at now, for a Store to answer a read
+// with: a tombstone when s is a change of e's maker that e predates, a
+// copy stale from now when s is a resynchronisation that e predates (so
+// that it is served while one refresh revalidates it), e itself
 // otherwise. A Store of one's own reads its stamps and applies them with
 // it, as the stores of this module do.
-func (s Stamp) Apply(e *Entry) *Entry {
+func (s Stamp) Apply(e *Entry, now time.Time) *Entry {
 	switch {
 	case e == nil || !s.predates(e):
 		return e
 	case s.Maker == "":
-		return staled(e, s.At)
+		return staled(e, now)
 	default:
 		return s.tombstoneFor(e)
 	}
 }
 
-// predates reports whether e was answered before the change s records.
+// predates reports whether e reflects the registry from before the change
+// s records. A tombstone predates only a later change of its maker.
 func (s Stamp) predates(e *Entry) bool {
 	if s.Maker == "" {
-		return e.Fetched.Before(s.At)
+		return !e.Tombstone() && e.AsOf < s.Seq
 	}
-	return e.Maker == s.Maker && e.Version < s.Version && e.Fetched.Before(s.At)
+	return e.Maker == s.Maker && e.AsOf < s.Seq
 }
 
-// join merges two stamps of one maker into one that every entry either
-// reaches also reaches (and possibly a few more, which are then asked
-// again: never fewer).
+// join merges two stamps of one maker.
 func (s Stamp) join(o Stamp) Stamp {
-	s.Version = max(s.Version, o.Version)
-	if o.At.After(s.At) {
-		s.At = o.At
-	}
+	s.Seq = max(s.Seq, o.Seq)
 	return s
 }
 
 // tombstoneFor is the tombstone a stamp leaves in place of e.
 func (s Stamp) tombstoneFor(e *Entry) *Entry {
-	return &Entry{Maker: e.Maker, Version: s.Version, Fetched: s.At, Expires: e.Expires}
+	return &Entry{Maker: e.Maker, AsOf: s.Seq, Version: max(e.Version, s.Seq), Fetched: e.Fetched, Expires: e.Expires}
 }
 
 // staled is a copy of e that is stale from now on: served while one
@@ -199,26 +205,30 @@ type LocalReader interface {
 // Replaces reports whether a Store may replace old with e under one key;
 // otherwise it keeps old, so that freshness only moves forward. old may
 // be nil (nothing held).
+//
+// Entries are ordered by the registry's clock, never a machine's: the one
+// that reflects the later position (AsOf) is newer, whatever its version
+// (a maker delisted answers a product "not listed" at version 0, after a
+// listing of a higher version). At one position an answer beats a
+// tombstone, since it reflects the change the tombstone records, and a
+// higher version the lower. Only then, at one position and version, does
+// a later FreshUntil win: a revalidation that renewed the entry's local
+// TTL. Equal is not newer: a copy never replaces its equal, so servers
+// that hold one answer never write it over each other.
 func (e *Entry) Replaces(old *Entry) bool { return newer(e, old) }
 
-// newer reports whether e may replace old: a higher version, or the same
-// version fetched later (a revalidation that renewed it). A tombstone gives
-// way to any answer requested after the change was learnt of (or at the
-// same instant, which only a virtual clock produces): the change
-// may concern a record the answer does not carry (another commitment of
-// the maker, say), so the answer's version can be lower and still be the
-// registry's word after the change. It gives way as well to an answer of
-// its version or higher, requested whenever: that answer already carries
-// the change.
 func newer(e, old *Entry) bool {
 	if old == nil {
 		return true
 	}
-	if old.Tombstone() && !e.Tombstone() && (!e.Fetched.Before(old.Fetched) || e.Version >= old.Version) {
-		return true
+	if e.AsOf != old.AsOf {
+		return e.AsOf > old.AsOf
+	}
+	if et, ot := e.Tombstone(), old.Tombstone(); et != ot {
+		return ot
 	}
 	if e.Version != old.Version {
 		return e.Version > old.Version
 	}
-	return !e.Fetched.Before(old.Fetched)
+	return e.FreshUntil.After(old.FreshUntil)
 }

@@ -108,26 +108,10 @@ type redisEntry struct {
 	Enterprise *client.Enterprise `json:"en,omitempty"`
 	Raw        json.RawMessage    `json:"r,omitempty"`
 	Cursor     string             `json:"c,omitempty"`
-	// Maker is left out when EntRef names it. The version and the time
-	// fetched are in the value's header.
-	Maker      string `json:"m,omitempty"`
-	ETag       string `json:"t,omitempty"`
-	FreshUntil int64  `json:"u,omitempty"`
-	Expires    int64  `json:"x"`
-}
-
-func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromNanos(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n)
+	// Maker is left out when EntRef names it. The position, version and
+	// times are in the value's header.
+	Maker string `json:"m,omitempty"`
+	ETag  string `json:"t,omitempty"`
 }
 
 // ref names a record by id and version.
@@ -148,10 +132,7 @@ func (r *Store) cmtRecKey(ref string) string { return r.prefix + "rec:c:" + ref 
 // encode lays e out for Redis, and returns the records it refers to,
 // keyed by their Redis keys.
 func (r *Store) encode(e *cache.Entry) ([]byte, map[string]any, error) {
-	re := redisEntry{
-		Enterprise: e.Enterprise, Raw: e.Raw, Cursor: e.Cursor, Maker: e.Maker,
-		ETag: e.ETag, FreshUntil: nanos(e.FreshUntil), Expires: nanos(e.Expires),
-	}
+	re := redisEntry{Enterprise: e.Enterprise, Raw: e.Raw, Cursor: e.Cursor, Maker: e.Maker, ETag: e.ETag}
 	var recs map[string]any
 	if st := e.Status; st != nil {
 		cp := *st
@@ -191,11 +172,11 @@ func (r *Store) encode(e *cache.Entry) ([]byte, map[string]any, error) {
 // and an entry without its records that only its times may be read from;
 // the caller fetches them and decodes again.
 func (r *Store) decode(val string, fetched map[string]string) (*cache.Entry, []string, error) {
-	version, at, b, ok := split(val)
+	h, ok := split(val)
 	if !ok {
 		return nil, nil, errors.New("no header")
 	}
-	b, err := unpack(b)
+	b, err := unpack(h.body)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -203,13 +184,13 @@ func (r *Store) decode(val string, fetched map[string]string) (*cache.Entry, []s
 	if err := json.Unmarshal(b, &re); err != nil {
 		return nil, nil, err
 	}
-	if re.Expires == 0 {
-		return nil, nil, errors.New("no expiry")
-	}
 	e := &cache.Entry{
 		Status: re.Status, Enterprise: re.Enterprise, Raw: re.Raw, Cursor: re.Cursor, Maker: re.Maker,
-		Version: version, ETag: re.ETag,
-		Fetched: at, FreshUntil: fromNanos(re.FreshUntil), Expires: fromNanos(re.Expires),
+		AsOf: h.asOf, Version: h.version, ETag: re.ETag,
+		Fetched: h.fetched, FreshUntil: h.fresh, Expires: h.expires,
+	}
+	if e.Tombstone() != h.tombstone {
+		return nil, nil, errors.New("the header and the body disagree on what the entry is")
 	}
 	if e.Maker == "" && re.EntRef != "" {
 		e.Maker, _, _ = parseRef(re.EntRef)
@@ -352,21 +333,28 @@ func (r *Store) writeRecords(ctx context.Context, recs map[string]any, expires i
 	return nil
 }
 
-// fetchRecords reads record keys, and the stamp fields, in one round trip.
-func (r *Store) fetchRecords(ctx context.Context, keys []string, fields []string) (map[string]string, []any, error) {
+// fetchRecords reads record keys, and the stamps of makers with the
+// resynchronisation's and the fleet's head when withStamps, in one round
+// trip.
+func (r *Store) fetchRecords(ctx context.Context, keys, makers []string, withStamps bool) (map[string]string, stamps, error) {
 	recs := make([]*redis.StringCmd, len(keys))
-	var stamps *redis.SliceCmd
+	var st stamps
+	var resync, head *redis.StringCmd
+	mk := make([]*redis.StringCmd, len(makers))
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			recs[i] = p.Get(ctx, k)
 		}
-		if len(fields) > 0 {
-			stamps = p.HMGet(ctx, r.stampsKey(), fields...)
+		if withStamps {
+			resync, head = p.Get(ctx, r.stampKey("")), p.Get(ctx, r.headKey())
+			for i, m := range makers {
+				mk[i] = p.Get(ctx, r.stampKey(m))
+			}
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, nil, err
+		return nil, st, err
 	}
 	out := make(map[string]string, len(keys))
 	for i, k := range keys {
@@ -374,9 +362,26 @@ func (r *Store) fetchRecords(ctx context.Context, keys []string, fields []string
 			out[k] = s
 		}
 	}
-	var vals []any
-	if stamps != nil {
-		vals = stamps.Val()
+	if withStamps {
+		st.resync, st.head = position(resync), position(head)
+		st.makers = make([]int64, len(makers))
+		for i := range makers {
+			st.makers[i] = position(mk[i])
+		}
 	}
-	return out, vals, nil
+	return out, st, nil
+}
+
+// position reads a stamp's or the head's value: 0 when absent or not
+// one ordered wrote.
+func position(c *redis.StringCmd) int64 {
+	s, err := c.Result()
+	if err != nil {
+		return 0
+	}
+	n, ok := unordered(s)
+	if !ok || n < 0 {
+		return 0
+	}
+	return n
 }

@@ -8,7 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,6 +64,17 @@ func WithChannel(ch string) Option {
 	return func(r *Store) {
 		if ch != "" {
 			r.channel = ch
+		}
+	}
+}
+
+// WithLogger sets where the store reports what it refuses (an entry no
+// registry answer could be), once per process; by default it reports
+// nothing, and Stats counts it.
+func WithLogger(l *slog.Logger) Option {
+	return func(r *Store) {
+		if l != nil {
+			r.logger = l
 		}
 	}
 }
@@ -141,6 +152,15 @@ type Store struct {
 	records intern.Records // what Get decodes shares the copies of makers and commitments
 	written written        // the records this store wrote, and until when
 	corrupt atomic.Int64
+	logger  *slog.Logger
+
+	// head is the newest registry position this store knows of; an entry
+	// claiming more is impossible (see impossible).
+	head        atomic.Int64
+	sharedHead  atomic.Int64 // the newest head this store saw Redis hold
+	impossibleN atomic.Int64
+	dmu         sync.Mutex
+	distrusted  map[string]struct{} // keys whose next Set replaces what they hold
 
 	mu     sync.Mutex
 	closed bool
@@ -202,97 +222,36 @@ func (r *Store) fail(op, key string, err error) error {
 
 func (r *Store) key(k string) string { return r.prefix + k }
 
-// ordered encodes an int64 as a fixed-width decimal string whose
-// byte order is the numbers' order, so that the Lua script (whose numbers
-// are doubles) compares versions and nanosecond times exactly.
-func ordered(n int64) string {
-	return fmt.Sprintf("%020d", uint64(n)^(1<<63))
-}
-
-func fetchedNanos(t time.Time) int64 {
-	if t.IsZero() {
-		return -1 << 63
-	}
-	return t.UnixNano()
-}
-
-// An entry's value in Redis is a fixed-width header — version, fetched
-// time (Unix ns), tombstone flag and expiry (Unix ms), the numbers as
-// ordered — and then the entry's JSON (see redisEntry). One string keeps
-// an entry in one allocation in Redis; a hash of long values would cost a
-// dictionary per entry.
-const (
-	hdrVersion = 20
-	hdrFetched = 40
-	hdrTomb    = 41
-	hdrLen     = 61
-)
-
-// setScript stores ARGV's entry unless the held one is newer — the rule of
-// newer — and returns {1} when it stored, {0, held value} when not.
+// setScript stores ARGV's entry unless the one held is newer or its equal
+// (see the header's order key) and returns {1} when it stored, {2} when it
+// stored over a value beyond the bound, {0, held value} when not. A held value that is not of this layout, or that claims
+// a position or version beyond ARGV[4] — the registry's head as the writer
+// knows it, sent only to replace a value found impossible — is replaced.
 // KEYS[1] the entry; ARGV: the value (header and JSON), expiry in ms, now
-// as ordered ms.
+// as ordered ns, the head as ordered ("" for none).
 var setScript = redis.NewScript(`
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind ~= 'string' and kind ~= 'none' then
   redis.call('DEL', KEYS[1])
 end
-local new, exp, now = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local new, exp, now, head = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local old = redis.call('GET', KEYS[1])
-if old and string.len(old) >= 61 and string.sub(old, 42, 61) > now then
-  local v, f, t = string.sub(new, 1, 20), string.sub(new, 21, 40), string.sub(new, 41, 41)
-  local ov, of, ot = string.sub(old, 1, 20), string.sub(old, 21, 40), string.sub(old, 41, 41)
-  local win
-  if ot == '1' and t == '0' and (f >= of or v >= ov) then
-    win = true
-  elseif v ~= ov then
-    win = v > ov
-  else
-    win = f >= of
-  end
-  if not win then
+local won = 1
+if old and string.len(old) >= 82 and string.sub(old, 1, 1) == 'q' and string.sub(old, 51, 66) > now then
+  local beyond = head ~= '' and (string.sub(old, 2, 17) > head or string.sub(old, 19, 34) > head)
+  if beyond then
+    won = 2
+  elseif string.sub(new, 1, 50) <= string.sub(old, 1, 50) then
     return {0, old}
   end
 end
-if string.sub(new, 42, 61) <= now then
+if string.sub(new, 51, 66) <= now then
   redis.call('DEL', KEYS[1])
-  return {1}
+  return {won}
 end
 redis.call('SET', KEYS[1], new, 'PXAT', exp)
-return {1}
+return {won}
 `)
-
-// header is the fixed-width start of an entry's value.
-func header(e *cache.Entry) string {
-	t := "0"
-	if e.Tombstone() {
-		t = "1"
-	}
-	return ordered(e.Version) + ordered(fetchedNanos(e.Fetched)) + t + ordered(e.Expires.UnixMilli())
-}
-
-// unordered reads back a number that ordered wrote.
-func unordered(s string) (int64, bool) {
-	n, err := strconv.ParseUint(s, 10, 64)
-	return int64(n ^ 1<<63), err == nil
-}
-
-// split reads an entry's value: its version and fetched time from the
-// header, and the JSON after it.
-func split(val string) (version int64, fetched time.Time, d []byte, ok bool) {
-	if len(val) < hdrLen {
-		return 0, time.Time{}, nil, false
-	}
-	v, ok1 := unordered(val[:hdrVersion])
-	f, ok2 := unordered(val[hdrVersion:hdrFetched])
-	if !ok1 || !ok2 {
-		return 0, time.Time{}, nil, false
-	}
-	if f != -1<<63 {
-		fetched = time.Unix(0, f)
-	}
-	return v, fetched, []byte(val[hdrLen:]), true
-}
 
 // Get returns the entry under key, or nil when there is none or it has
 // expired by the store's clock. It costs two round trips for an entry of a
@@ -355,21 +314,22 @@ func (r *Store) GetMany(ctx context.Context, keys []string) ([]*cache.Entry, err
 	}
 
 	// What each found entry still needs: the records this process lacks,
-	// and the stamps hash's fields that concern it — the resync field,
-	// then its maker's, each read once for the whole page.
+	// and the stamps that concern it — the resynchronisation's, then its
+	// maker's, each read once for the whole page — with the fleet's head.
 	type found struct {
 		i       int
+		key     string
 		val     string
 		e       *cache.Entry
 		missing []string
-		maker   int // its maker's index in fields; 0 for none
+		maker   int // its maker's index in makers, -1 for none
 	}
 	var (
 		todo    []found
 		missing []string // the records to fetch, each once
 		asked   map[string]struct{}
-		fields  []string
-		fieldOf map[string]int
+		makers  []string
+		makerAt map[string]int
 		now     = r.clock()
 	)
 	for i, c := range cmds {
@@ -383,30 +343,24 @@ func (r *Store) GetMany(ctx context.Context, keys []string) ([]*cache.Entry, err
 		}
 		e, miss, err := r.decode(val, nil)
 		if err != nil {
-			r.corrupt.Add(1) // truncated, or written by something else
+			r.corrupt.Add(1) // truncated, of an earlier layout, or written by something else
 			continue
 		}
 		if !now.Before(e.Expires) {
 			continue
 		}
-		f := found{i: i, val: val, e: e, missing: miss}
-		if !e.Tombstone() {
-			if fields == nil {
-				fields, fieldOf = []string{resyncField}, make(map[string]int)
-			}
-			if e.Maker != "" {
-				j, ok := fieldOf[e.Maker]
-				if !ok {
-					j = len(fields)
-					fields = append(fields, e.Maker)
-					fieldOf[e.Maker] = j
+		f := found{i: i, key: keys[i], val: val, e: e, missing: miss, maker: -1}
+		if e.Maker != "" {
+			j, ok := makerAt[e.Maker]
+			if !ok {
+				if makerAt == nil {
+					makerAt = make(map[string]int)
 				}
-				f.maker = j
+				j = len(makers)
+				makers = append(makers, e.Maker)
+				makerAt[e.Maker] = j
 			}
-		}
-		if len(miss) == 0 && e.Tombstone() {
-			out[i] = e
-			continue
+			f.maker = j
 		}
 		for _, k := range miss {
 			if _, ok := asked[k]; !ok {
@@ -422,10 +376,11 @@ func (r *Store) GetMany(ctx context.Context, keys []string) ([]*cache.Entry, err
 	if len(todo) == 0 {
 		return out, nil
 	}
-	recs, stamps, err := r.fetchRecords(ctx, missing, fields)
+	recs, st, err := r.fetchRecords(ctx, missing, makers, true)
 	if err != nil {
 		return nil, r.fail("get", strings.Join(keys, ","), err)
 	}
+	head := r.learn(st)
 	for _, f := range todo {
 		e := f.e
 		if len(f.missing) > 0 {
@@ -440,14 +395,18 @@ func (r *Store) GetMany(ctx context.Context, keys []string) ([]*cache.Entry, err
 				continue
 			}
 		}
-		var resync, maker any
-		if len(stamps) > 0 {
-			resync = stamps[0]
-			if f.maker > 0 {
-				maker = stamps[f.maker]
+		if r.beyond(f.key, e, head) {
+			continue
+		}
+		if f.maker >= 0 {
+			if s := (cache.Stamp{Maker: e.Maker, Seq: st.makers[f.maker]}); s.Seq > 0 {
+				if t := s.Apply(e, now); t != e {
+					out[f.i] = t
+					continue
+				}
 			}
 		}
-		out[f.i] = stamped(e, resync, maker)
+		out[f.i] = cache.Stamp{Seq: st.resync}.Apply(e, now)
 	}
 	return out, nil
 }
@@ -456,82 +415,161 @@ func (r *Store) GetMany(ctx context.Context, keys []string) ([]*cache.Entry, err
 // entry's key: not one of ours.
 func wrongType(err error) bool { return strings.HasPrefix(err.Error(), "WRONGTYPE") }
 
-// resyncField is the field of the stamps hash that holds the
-// empty-Maker stamp: no registry id contains a '*'.
-const resyncField = "*"
+// The stamps live one key each, Prefix+"stamp:"+maker, the position of
+// the maker's latest change as ordered writes it, so that on a Redis
+// Cluster they spread over every shard: a shard that fails over holds
+// back the stamps of its own makers only. Prefix+"stamp:*" (no registry id
+// contains a '*') is the resynchronisation's position, and Prefix+"head"
+// the newest position the fleet has seen, which the follower moves on with
+// every stamp: the bound past which an entry's claims are impossible.
+func (r *Store) stampKey(maker string) string {
+	if maker == "" {
+		maker = "*"
+	}
+	return r.prefix + "stamp:" + maker
+}
 
-// stamped returns e as the stamps read for it make it: a tombstone when
-// its maker changed after it was answered, stale when a follower
-// resynchronised after it was answered, else e itself. resync and maker
-// are the stamps hash's resyncField and e.Maker fields as HMGET read
-// them, nil when not read or absent.
-func stamped(e *cache.Entry, resync, maker any) *cache.Entry {
-	if s, ok := decodeStamp(e.Maker, maker); ok && e.Maker != "" {
-		if t := s.Apply(e); t != e {
-			return t
+func (r *Store) headKey() string { return r.prefix + "head" }
+
+// maxScript sets KEYS[1] to ARGV[1] unless it holds a greater or equal
+// string: a position as ordered writes it only moves forward.
+// It runs by EVAL inside a pipeline, which EVALSHA's fallback cannot.
+const maxScript = `
+local old = redis.call('GET', KEYS[1])
+if old and old >= ARGV[1] then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+`
+
+// stamps is what a read learnt of the stamps and the head.
+type stamps struct {
+	resync, head int64
+	makers       []int64 // by the index of the makers asked for; 0 for none
+}
+
+// learn moves this store's idea of the registry's head on by what a read
+// found — the fleet's head, and any stamp, which the follower recorded
+// from the registry's own feed — and returns it.
+func (r *Store) learn(st stamps) int64 {
+	r.sawShared(st.head)
+	h := max(st.head, st.resync)
+	for _, s := range st.makers {
+		h = max(h, s)
+	}
+	return r.sawHead(h)
+}
+
+// sawShared records that Redis holds a fleet head of at least h.
+func (r *Store) sawShared(h int64) {
+	for {
+		cur := r.sharedHead.Load()
+		if h <= cur || r.sharedHead.CompareAndSwap(cur, h) {
+			return
 		}
 	}
-	if s, ok := decodeStamp("", resync); ok {
-		return s.Apply(e)
-	}
-	return e
 }
 
-func (r *Store) stampsKey() string { return r.prefix + "stamps" }
-
-// decodeStamp reads a stamp as stampScript stores it.
-func decodeStamp(maker string, v any) (cache.Stamp, bool) {
-	s, _ := v.(string)
-	ver, at, ok := strings.Cut(s, ":")
-	if !ok {
-		return cache.Stamp{}, false
+// sawHead records that the registry's head is at least h, and returns the
+// head as known now.
+func (r *Store) sawHead(h int64) int64 {
+	for {
+		cur := r.head.Load()
+		if h <= cur || r.head.CompareAndSwap(cur, h) {
+			return max(cur, h)
+		}
 	}
-	vn, err1 := strconv.ParseUint(ver, 10, 64)
-	an, err2 := strconv.ParseUint(at, 10, 64)
-	if err1 != nil || err2 != nil {
-		return cache.Stamp{}, false
-	}
-	return cache.Stamp{Maker: maker, Version: int64(vn ^ 1<<63), At: time.Unix(0, int64(an^1<<63))}, true
 }
 
-// stampScript joins a stamp with the one held for its field (the higher
-// version, the later time; see Stamp.join). KEYS[1] the stamps hash;
-// ARGV: field, version, time (both as ordered).
-var stampScript = redis.NewScript(`
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-local v, a = ARGV[2], ARGV[3]
-if old and string.len(old) == 41 then
-  local ov, oa = string.sub(old, 1, 20), string.sub(old, 22, 41)
-  if ov > v then v = ov end
-  if oa > a then a = oa end
-end
-redis.call('HSET', KEYS[1], ARGV[1], v .. ':' .. a)
-return 1
-`)
+// beyond reports whether e claims a position or version beyond the
+// registry's head as this store knows it. No registry answer can, so the
+// value may have been written by something else than this fleet's
+// servers — an environment sharing the prefix, a registry restored from a
+// backup, a forged write — and serving it could pin a badge for as long as
+// it lives. It is read as a miss, and its key marked, so that the next Set
+// of the key — the registry's answer — is judged against the head that
+// answer shows, and replaces the value if it still claims more: only then
+// is it counted and logged as impossible (see Set), since a value just
+// written by another server may be ahead of what this one has seen. Before
+// this store knows any head, every entry is read as a miss, so that the
+// registry's first answers tell it.
+func (r *Store) beyond(key string, e *cache.Entry, head int64) bool {
+	if head > 0 && e.AsOf <= head && e.Version <= head {
+		return false
+	}
+	r.distrust(key)
+	return true
+}
+
+// refused counts and reports a value found impossible.
+func (r *Store) refused(key string, head int64) {
+	if r.impossibleN.Add(1) == 1 && r.logger != nil {
+		r.logger.Error("qcsdk/cache/redisstore: replaced an entry that claimed a registry position beyond the registry's head; "+
+			"another environment may share the prefix, or the registry was restored from a backup",
+			"key", key, "head", head)
+	}
+}
+
+// distrust marks key for a forced replacement on its next Set.
+func (r *Store) distrust(key string) {
+	r.dmu.Lock()
+	if r.distrusted == nil || len(r.distrusted) >= maxDistrusted {
+		r.distrusted = make(map[string]struct{})
+	}
+	r.distrusted[key] = struct{}{}
+	r.dmu.Unlock()
+}
+
+// trusted reports whether key was not marked by distrust, and clears the
+// mark.
+func (r *Store) trusted(key string) bool {
+	r.dmu.Lock()
+	defer r.dmu.Unlock()
+	_, ok := r.distrusted[key]
+	delete(r.distrusted, key)
+	return !ok
+}
+
+// maxDistrusted bounds the keys marked for replacement; past it the marks
+// start again, and a key whose mark was lost is marked again when read.
+const maxDistrusted = 10_000
 
 // Stamp records s in Redis, where every later Get of any server reads it,
-// and announces it, so that every Tiered store applies it to its memory
-// tier at once.
+// moves the fleet's head on to it, and announces it, so that every Tiered
+// store applies it to its memory tier at once. A stamp only moves forward:
+// recording an older one changes nothing.
 func (r *Store) Stamp(ctx context.Context, s cache.Stamp) error {
-	field := s.Maker
-	if field == "" {
-		field = resyncField
-	}
 	tctx, cancel := context.WithTimeout(ctx, r.followTimeout())
 	defer cancel()
-	if err := stampScript.Run(tctx, r.rdb, []string{r.stampsKey()},
-		field, ordered(s.Version), ordered(s.At.UnixNano())).Err(); err != nil {
+	seq := ordered(s.Seq)
+	var stamp, head *redis.Cmd
+	_, err := r.rdb.Pipelined(tctx, func(p redis.Pipeliner) error {
+		stamp = p.Eval(tctx, maxScript, []string{r.stampKey(s.Maker)}, seq)
+		head = p.Eval(tctx, maxScript, []string{r.headKey()}, seq)
+		return nil
+	})
+	if err == nil {
+		err = cmp.Or(stamp.Err(), head.Err())
+	}
+	if err != nil {
 		return r.fail("stamp", s.Maker, err)
 	}
+	r.sawHead(s.Seq)
+	r.sawShared(s.Seq)
 	return r.announce(ctx, announcement{Node: r.node, Stamp: &s})
 }
 
-// Set stores e unless Redis holds a newer entry under key, and returns the
-// entry Redis holds afterwards (e itself when it won).
+// Set stores e unless Redis holds a newer entry under key, or its equal,
+// and returns the entry Redis holds afterwards (e itself when it won).
 func (r *Store) Set(ctx context.Context, key string, e *cache.Entry) (*cache.Entry, error) {
 	if e == nil || e.Expires.IsZero() {
 		return nil, errStoreNoExpiry
 	}
+	// What this process stores is the registry's word (an answer, or the
+	// follower's application of a change): its position is one the
+	// registry reached.
+	known := r.sawHead(max(e.AsOf, e.Version))
 	d, recs, err := r.encode(e)
 	if err != nil {
 		return nil, fmt.Errorf("qcsdk/cache: encode entry %q: %w", key, err)
@@ -543,15 +581,51 @@ func (r *Store) Set(ctx context.Context, key string, e *cache.Entry) (*cache.Ent
 			return nil, r.fail("set", key, err)
 		}
 	}
-	res, err := setScript.Run(ctx, r.rdb, []string{r.key(key)},
-		header(e)+string(d), e.Expires.UnixMilli(), ordered(r.clock().UnixMilli())).Slice()
+	return r.set(ctx, key, e, header(e)+string(d), known, !r.trusted(key))
+}
+
+// set runs the write script; force replaces a held value that claims more
+// than head. In the same round trip it moves the fleet's head on to head
+// when this store has not seen Redis hold it yet, so that the other
+// servers know the position the entry claims is one the registry reached.
+func (r *Store) set(ctx context.Context, key string, e *cache.Entry, val string, head int64, force bool) (*cache.Entry, error) {
+	bound := ""
+	if force {
+		bound = ordered(head)
+	}
+	keys := []string{r.key(key)}
+	args := []any{val, e.Expires.UnixMilli(), ordered(r.clock().UnixNano()), bound}
+	bump := head > r.sharedHead.Load()
+	var cmd *redis.Cmd
+	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if bump {
+			p.Eval(ctx, maxScript, []string{r.headKey()}, ordered(head))
+		}
+		cmd = setScript.EvalSha(ctx, p, keys, args...)
+		return nil
+	})
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		cmd = setScript.Run(ctx, r.rdb, keys, args...) // loads the script
+		err = cmd.Err()
+	}
+	if err != nil {
+		return nil, r.fail("set", key, err)
+	}
+	if bump {
+		r.sawShared(head)
+	}
+	res, err := cmd.Slice()
 	if err != nil {
 		return nil, r.fail("set", key, err)
 	}
 	if len(res) == 0 {
 		return nil, r.fail("set", key, fmt.Errorf("unexpected script reply %v", res))
 	}
-	if won, _ := res[0].(int64); won == 1 {
+	switch won, _ := res[0].(int64); won {
+	case 1:
+		return e, nil
+	case 2:
+		r.refused(key, head)
 		return e, nil
 	}
 	var s string
@@ -561,7 +635,7 @@ func (r *Store) Set(ctx context.Context, key string, e *cache.Entry) (*cache.Ent
 	held, missing, err := r.decode(s, nil)
 	if err == nil && len(missing) > 0 {
 		var recs map[string]string
-		if recs, _, err = r.fetchRecords(ctx, missing, nil); err != nil {
+		if recs, _, err = r.fetchRecords(ctx, missing, nil, false); err != nil {
 			return nil, r.fail("set", key, err)
 		}
 		held, missing, err = r.decode(s, recs)
@@ -576,7 +650,15 @@ func (r *Store) Set(ctx context.Context, key string, e *cache.Entry) (*cache.Ent
 		if err := r.rdb.Del(ctx, r.key(key)).Err(); err != nil {
 			return nil, r.fail("set", key, err)
 		}
-		return r.Set(ctx, key, e)
+		return r.set(ctx, key, e, val, head, false)
+	}
+	if held.AsOf > head || held.Version > head {
+		// Held claims more than the registry's answer just showed it has
+		// reached: another server's newer answer, or a value no answer
+		// could be. Hand back the registry's word, and judge the held
+		// value on the key's next read and write (see beyond).
+		r.distrust(key)
+		return e, nil
 	}
 	return held, nil
 }
@@ -584,13 +666,22 @@ func (r *Store) Set(ctx context.Context, key string, e *cache.Entry) (*cache.Ent
 // Stats counts what a Redis store found that it could not use.
 type Stats struct {
 	// Corrupt counts values under the store's prefix that were not
-	// entries of its own (another type, truncated, not JSON): each was
-	// read as a miss, and replaced by the next write.
+	// entries of its own (another type, truncated, not JSON, an earlier
+	// layout): each was read as a miss, and replaced by the next write.
 	Corrupt int64
+	// Impossible counts entries that claimed a registry position or
+	// version beyond the head the fleet has seen: each was refused and
+	// replaced by the registry's answer (see WithLogger).
+	Impossible int64
+	// Head is the newest position of the registry's change sequence this
+	// store knows of.
+	Head int64
 }
 
 // Stats is a snapshot of the counters.
-func (r *Store) Stats() Stats { return Stats{Corrupt: r.corrupt.Load()} }
+func (r *Store) Stats() Stats {
+	return Stats{Corrupt: r.corrupt.Load(), Impossible: r.impossibleN.Load(), Head: r.head.Load()}
+}
 
 // Delete removes the entries under keys.
 func (r *Store) Delete(ctx context.Context, keys ...string) error {
@@ -736,6 +827,7 @@ func (r *Store) Subscribe(ctx context.Context, fn func(cache.Announcement)) erro
 					}
 					switch {
 					case a.Stamp != nil:
+						r.sawHead(a.Stamp.Seq)
 						fn(cache.Announcement{Stamp: a.Stamp})
 					case a.Node != r.node && len(a.Keys) > 0:
 						fn(cache.Announcement{Keys: a.Keys})
