@@ -670,7 +670,7 @@ type Stats struct {
 	Revalidated  int64 // of those, answered 304: renewed without a body
 	Batches      int64 // of those, batch lookups
 	Errors       int64 // lookups whose fetch failed
-	StoreErrors  int64 // store operations that failed (a dead Redis)
+	StoreErrors  int64 // store operations that failed (a dead Redis), those a store handled itself included (see ErrorCounter)
 	Hedges       int64 // of Upstream, calls that raced a slow one for its keys
 	Abandoned    int64 // lookups dropped unsent: nobody waited for them any more
 }
@@ -708,7 +708,7 @@ func (c *Cache) Stats() Stats {
 		Hits: s.hits.Load(), Misses: s.misses.Load(), StaleServed: s.staleServed.Load(),
 		StaleIfError: s.staleIfError.Load(), Refreshes: s.refreshes.Load(), Coalesced: s.coalesced.Load(),
 		Upstream: s.upstream.Load(), Revalidated: s.revalidated.Load(), Batches: s.batches.Load(),
-		Errors: s.errors.Load(), StoreErrors: s.storeErrors.Load(),
+		Errors: s.errors.Load(), StoreErrors: s.storeErrors.Load() + storeErrors(c.store),
 		Hedges: s.hedges.Load(), Abandoned: s.abandoned.Load(),
 	}
 }

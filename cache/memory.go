@@ -216,6 +216,18 @@ func (m *Memory) ReadLocal(key string) (e *Entry, now time.Time, ok bool) {
 	return e, now, true
 }
 
+// view is e as a reader must see it at now: stale when the store's
+// resynchronisation predates it.
+func (m *Memory) view(e *Entry, now time.Time) *Entry {
+	if e == nil {
+		return nil
+	}
+	if r := m.resync.Load(); r != nil && r.predates(e) {
+		return staled(e, now)
+	}
+	return e
+}
+
 // GetMany is Get of each key: memory has no round trip to save, and
 // implements MultiGetter only so that a caller need not tell it apart.
 func (m *Memory) GetMany(ctx context.Context, keys []string) ([]*Entry, error) {

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"time"
@@ -221,14 +222,48 @@ func newer(e, old *Entry) bool {
 	if old == nil {
 		return true
 	}
-	if e.AsOf != old.AsOf {
-		return e.AsOf > old.AsOf
-	}
-	if et, ot := e.Tombstone(), old.Tombstone(); et != ot {
-		return ot
-	}
-	if e.Version != old.Version {
-		return e.Version > old.Version
+	if c := order(e, old); c != 0 {
+		return c > 0
 	}
 	return e.FreshUntil.After(old.FreshUntil)
+}
+
+// ahead reports whether e reflects more of the registry than old: newer
+// by the registry's order alone, not by a renewed TTL. A server writes
+// back to the shared tier only what is ahead of it: a copy that merely
+// looks fresher here (its TTL renewed by this machine's clock, or not yet
+// staled by a resynchronisation) is no knowledge the fleet lacks.
+func ahead(e, old *Entry) bool { return old == nil || order(e, old) > 0 }
+
+// order compares two entries by the registry's clock: the position they
+// reflect, then an answer over a tombstone, then the version.
+func order(e, old *Entry) int {
+	if e.AsOf != old.AsOf {
+		return cmp.Compare(e.AsOf, old.AsOf)
+	}
+	if et, ot := e.Tombstone(), old.Tombstone(); et != ot {
+		if ot {
+			return 1
+		}
+		return -1
+	}
+	return cmp.Compare(e.Version, old.Version)
+}
+
+// An ErrorCounter is a Store that handles some of its own failures
+// instead of returning them, and counts them: a Tiered store serves from
+// its memory tier when Redis fails, and its Get never errs. Cache.Stats
+// adds the count to StoreErrors, so that an outage of any tier shows
+// there. It is optional, as MultiGetter is.
+type ErrorCounter interface {
+	// StoreErrors is how many operations failed and were handled so far.
+	StoreErrors() int64
+}
+
+// storeErrors is what s counted of its own failures, if it counts them.
+func storeErrors(s Store) int64 {
+	if ec, ok := s.(ErrorCounter); ok {
+		return ec.StoreErrors()
+	}
+	return 0
 }

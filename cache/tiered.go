@@ -96,10 +96,11 @@ type Tiered struct {
 }
 
 var (
-	_ Store       = (*Tiered)(nil)
-	_ MultiGetter = (*Tiered)(nil)
-	_ Leaser      = (*Tiered)(nil)
-	_ LocalReader = (*Tiered)(nil)
+	_ Store        = (*Tiered)(nil)
+	_ MultiGetter  = (*Tiered)(nil)
+	_ Leaser       = (*Tiered)(nil)
+	_ LocalReader  = (*Tiered)(nil)
+	_ ErrorCounter = (*Tiered)(nil)
 )
 
 // TieredStats counts a Tiered store's trips to Redis and its failures.
@@ -355,12 +356,15 @@ func (t *Tiered) settle(ctx context.Context, key string, c memCopy, r *Entry, an
 	if e != nil && !e.Tombstone() && (best == nil || newer(e, best)) {
 		best = e // noted while Redis was down, and since evicted from memory
 	}
-	if best != nil && best != r && !best.Tombstone() && newer(best, r) {
-		// This server knows better than Redis: it learnt a newer answer
+	if best != nil && best != r && !best.Tombstone() && ahead(best, r) {
+		// This server knows better than Redis: it learnt a later answer
 		// while Redis was down, or Redis lost its copy. Tell the fleet.
-		return t.writeBack(ctx, key, best)
+		// A copy only as far along as Redis's is not written, however
+		// its times differ: servers holding one answer never write it
+		// over each other.
+		best = t.writeBack(ctx, key, best)
 	}
-	return best
+	return t.local.view(best, c.now)
 }
 
 // unconfirmed is the memory copy to serve when Redis cannot be asked: as
@@ -477,7 +481,7 @@ func (t *Tiered) markDirty(key string, e *Entry) {
 // which Redis now holds.
 func (t *Tiered) clean(key string, w *Entry) {
 	t.dmu.Lock()
-	if d, ok := t.dirty[key]; ok && (w == nil || !newer(d, w) || d == w) {
+	if d, ok := t.dirty[key]; ok && (w == nil || !ahead(d, w) || d == w) {
 		delete(t.dirty, key)
 	}
 	t.dmu.Unlock()
@@ -555,6 +559,9 @@ func (t *Tiered) Stats() TieredStats {
 		Unflushed:    unflushed,
 	}
 }
+
+// StoreErrors is how many Redis operations failed (see ErrorCounter).
+func (t *Tiered) StoreErrors() int64 { return t.sharedErrors.Load() }
 
 // Lease, Release, Cursor and SaveCursor are the Redis store's (see
 // Leaser): a follower may be given the Tiered store its server's cache

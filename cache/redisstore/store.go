@@ -543,10 +543,18 @@ func (r *Store) Stamp(ctx context.Context, s cache.Stamp) error {
 	tctx, cancel := context.WithTimeout(ctx, r.followTimeout())
 	defer cancel()
 	seq := ordered(s.Seq)
-	var stamp, head *redis.Cmd
+	var stamp, head redis.Cmder
 	_, err := r.rdb.Pipelined(tctx, func(p redis.Pipeliner) error {
 		stamp = p.Eval(tctx, maxScript, []string{r.stampKey(s.Maker)}, seq)
-		head = p.Eval(tctx, maxScript, []string{r.headKey()}, seq)
+		if s.Maker == "" {
+			// A resynchronisation read the registry's head itself: the
+			// fleet's head is that, even below what was seen before (a
+			// registry restored from a backup), so that entries claiming
+			// more are refused.
+			head = p.Set(tctx, r.headKey(), seq, 0)
+		} else {
+			head = p.Eval(tctx, maxScript, []string{r.headKey()}, seq)
+		}
 		return nil
 	})
 	if err == nil {
@@ -555,9 +563,20 @@ func (r *Store) Stamp(ctx context.Context, s cache.Stamp) error {
 	if err != nil {
 		return r.fail("stamp", s.Maker, err)
 	}
+	r.noteStamp(s)
+	return r.announce(ctx, announcement{Node: r.node, Stamp: &s})
+}
+
+// noteStamp moves this store's idea of the registry's head to a stamp's
+// position: on by a maker's change, to it by a resynchronisation.
+func (r *Store) noteStamp(s cache.Stamp) {
+	if s.Maker == "" {
+		r.head.Store(s.Seq)
+		r.sharedHead.Store(s.Seq)
+		return
+	}
 	r.sawHead(s.Seq)
 	r.sawShared(s.Seq)
-	return r.announce(ctx, announcement{Node: r.node, Stamp: &s})
 }
 
 // Set stores e unless Redis holds a newer entry under key, or its equal,
@@ -827,7 +846,9 @@ func (r *Store) Subscribe(ctx context.Context, fn func(cache.Announcement)) erro
 					}
 					switch {
 					case a.Stamp != nil:
-						r.sawHead(a.Stamp.Seq)
+						if a.Node != r.node {
+							r.noteStamp(*a.Stamp)
+						}
 						fn(cache.Announcement{Stamp: a.Stamp})
 					case a.Node != r.node && len(a.Keys) > 0:
 						fn(cache.Announcement{Keys: a.Keys})

@@ -1,0 +1,350 @@
+package cache_test
+
+// Regression tests of the fleet's one clock: freshness judged by the
+// registry's change sequence, never by two machines' clocks or by ties.
+// Each failed before the cache ordered entries by position.
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/sandbox"
+)
+
+// publishCounter counts the announcements a Redis client sends: one per
+// write a server made through Redis.
+type publishCounter struct{ n atomic.Int64 }
+
+func (c *publishCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *publishCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.count(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *publishCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			c.count(cmd)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func (c *publishCounter) count(cmd redis.Cmder) {
+	if n := strings.ToLower(cmd.Name()); n == "publish" || n == "spublish" {
+		c.n.Add(1)
+	}
+}
+
+// awaitUnconfirmed polls until t must check its memory copy of key with
+// Redis (an announcement reached it). Polling is the observation: the
+// announcement travels through Redis on a goroutine of the store's.
+func awaitUnconfirmed(t *testing.T, s *cache.Tiered, key string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, _, ok := s.ReadLocal(key); !ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no announcement of %q reached the server within 10s", key)
+		}
+		<-tick.C
+	}
+}
+
+// Two servers holding one unchanged answer used to write it over each
+// other through Redis for ever, each write announced, each announcement
+// making the other read and write it back: 61 % of page views cost a
+// Redis write. Equal is not newer: a tie writes nothing and announces
+// nothing.
+func TestATieWritesNothingAcrossTheFleet(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	clk := newFakeClock()
+	prefix := "test:" + t.Name() + ":"
+	var pubs publishCounter
+	counted := func() *redis.Client {
+		rdb := newRedisClient(t, rs)
+		rdb.AddHook(&pubs)
+		return rdb
+	}
+	a := newNode(t, counted(), prefix, clk, time.Second)
+	b := newNode(t, counted(), prefix, clk, time.Second)
+	ctx := context.Background()
+
+	e := entryAt(5, clk.Now())
+	if _, err := a.t.Set(ctx, "k", e); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.t.Get(ctx, "k"); err != nil || got == nil || got.Version != 5 {
+		t.Fatalf("B.Get = %+v, %v; want the answer A wrote", got, err)
+	}
+	pubs.n.Store(0)
+
+	// B fetched the same answer itself: nothing to write.
+	same := *e
+	if held, err := b.t.Set(ctx, "k", &same); err != nil || held == &same {
+		t.Errorf("B.Set of an equal answer = %p, %v; want the held one kept", held, err)
+	}
+	if n := pubs.n.Load(); n != 0 {
+		t.Errorf("an equal answer made %d announcements; want none", n)
+	}
+
+	// Something makes A check its copy against Redis (another server's
+	// announcement); A finds its equal there, and writes nothing back.
+	announcer := redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix))
+	t.Cleanup(func() { announcer.Close() })
+	if err := announcer.Publish(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	awaitUnconfirmed(t, a.t, "k")
+	awaitUnconfirmed(t, b.t, "k")
+	pubs.n.Store(0)
+	for range 50 {
+		for _, n := range []*node{a, b} {
+			if got, err := n.t.Get(ctx, "k"); err != nil || got == nil || got.Version != 5 {
+				t.Fatalf("Get = %+v, %v; want the answer", got, err)
+			}
+		}
+	}
+	if n := pubs.n.Load(); n != 0 {
+		t.Errorf("100 views of an unchanged answer made %d writes through Redis; want none", n)
+	}
+}
+
+// A cache on a clock that leads the follower's by two seconds used to
+// keep its answer after a revocation: the stamp compared the follower's
+// time with the server's, and the answer looked newer than the change.
+// Stamps compare the registry's positions; clocks say nothing.
+func TestALeadingClockDoesNotHideARevocation(t *testing.T) {
+	t.Parallel()
+	for _, skew := range []time.Duration{2 * time.Second, -2 * time.Second} {
+		srv, api := newSandbox(t)
+		c, err := cache.New(api, cache.WithClock(func() time.Time { return time.Now().Add(skew) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		f := startFollower(t, api, c.Store()) // on the real clock
+		f.started(t)
+		g := demoGTIN(t, srv, client.VerdictCommitted)
+		ctx := context.Background()
+		st, err := c.StatusByGTIN(ctx, g)
+		if err != nil || st.Commitment == nil {
+			t.Fatalf("StatusByGTIN = %+v, %v", st, err)
+		}
+		if _, err := srv.Revoke(st.Commitment.ID); err != nil {
+			t.Fatal(err)
+		}
+		f.next(t)
+		st, err = c.StatusByGTIN(ctx, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := client.Decide(st, time.Now(), client.DefaultLookback).Verdict; v != client.VerdictWithdrawn {
+			t.Errorf("clock skewed by %v: after the revocation was applied the cache shows %s; want %s",
+				skew, v, client.VerdictWithdrawn)
+		}
+	}
+}
+
+// A change the feed lost (the follower's cursor expired) used to stay
+// hidden on a fleet: the resynchronisation made Redis's copy stale, but
+// each server's memory copy won the tie with it, was served as fresh and
+// written back as fresh, and no server asked the registry until the TTL
+// ran out. A resynchronisation revalidates every answer from before it,
+// on every server: each serves it stale at most while one refresh runs,
+// then shows the registry's word.
+func TestAResyncRevalidatesEveryServer(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0), sandbox.WithFeedRetention(1))
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	prefix := "test:" + t.Name() + ":"
+	var nodes []*cache.Cache
+	var tiers []*cache.Tiered
+	for range 2 {
+		rdb := newRedisClient(t, rs)
+		shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
+		mem := cache.NewMemory()
+		tiered, err := cache.NewTiered(mem, shared)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := cache.New(api, cache.WithStore(tiered))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(); tiered.Close(); shared.Close(); mem.Close() })
+		nodes, tiers = append(nodes, c), append(tiers, tiered)
+	}
+	followerStore := redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
+	t.Cleanup(func() { followerStore.Close() })
+	first := startFollower(t, api, followerStore)
+	first.started(t)
+
+	ctx := context.Background()
+	var cmts []string
+	var gtins []client.GTIN
+	for _, d := range srv.Demo() {
+		st, err := nodes[0].StatusByGTIN(ctx, d.GTIN)
+		if err == nil && st.Commitment != nil && st.Commitment.Status == client.CommitmentActive {
+			cmts, gtins = append(cmts, st.Commitment.ID), append(gtins, d.GTIN)
+		}
+	}
+	if len(cmts) < 2 {
+		t.Fatalf("%d demo products with an active commitment; want 2", len(cmts))
+	}
+	g := gtins[0]
+	for _, c := range nodes {
+		if a, err := c.AnswerByGTIN(ctx, g); err != nil || a.Stale || a.Status.Commitment.Status != client.CommitmentActive {
+			t.Fatalf("before: %+v, %v; want a fresh committed answer", a, err)
+		}
+	}
+
+	// The follower stops; two revocations, and the feed keeps only the
+	// second: the first, of the product the servers show, is lost.
+	first.stop()
+	for _, id := range cmts[:2] {
+		if _, err := srv.Revoke(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := startFollower(t, api, followerStore)
+	second.started(t) // resynchronised: the cursor expired
+
+	for i, c := range nodes {
+		// From when the resynchronisation's announcement reaches the
+		// server; until then it cannot know.
+		awaitUnconfirmed(t, tiers[i], string(g))
+		deadline := time.Now().Add(5 * time.Second)
+		for views := 1; ; views++ {
+			a, err := c.AnswerByGTIN(ctx, g)
+			if err != nil {
+				t.Fatalf("server %d: %v", i, err)
+			}
+			if a.Status.Commitment.Status == client.CommitmentRevoked {
+				break
+			}
+			if !a.Stale {
+				t.Fatalf("server %d, view %d after the resynchronisation: the answer from before it is served as fresh", i, views)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server %d still shows the lost change's old answer after %d views in 5s", i, views)
+			}
+		}
+	}
+}
+
+// An entry in Redis at a version far beyond the registry's (another
+// environment on the same prefix, a registry restored from a backup)
+// used to pin a revoked product as committed for as long as the entry
+// lived, 24 hours, on every server, with nothing counted or logged.
+func TestAnEntryBeyondTheRegistryDoesNotPinABadge(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	srv, api := newSandbox(t)
+	prefix := "test:" + t.Name() + ":"
+	ctx := context.Background()
+	g := demoGTIN(t, srv, client.VerdictCommitted)
+	st, resp, err := api.Products.ByGTIN(ctx, string(g), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Another environment's writer puts its own answer under the key, at
+	// a version this registry will not reach for a long time.
+	forged := *st
+	forged.Version += 100_000
+	now := time.Now()
+	other := redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix))
+	t.Cleanup(func() { other.Close() })
+	if _, err := other.Set(ctx, string(g), &cache.Entry{
+		Status: &forged, Maker: st.Enterprise.ID, Version: forged.Version, ETag: resp.ETag,
+		Fetched: now, FreshUntil: now.Add(24 * time.Hour), Expires: now.Add(24 * time.Hour),
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	shared := redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
+	mem := cache.NewMemory()
+	tiered, err := cache.NewTiered(mem, shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.New(api, cache.WithStore(tiered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); tiered.Close(); shared.Close(); mem.Close() })
+	f := startFollower(t, api, shared)
+	f.started(t)
+
+	if _, err := srv.Revoke(st.Commitment.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.next(t)
+	for range 3 {
+		got, err := c.StatusByGTIN(ctx, g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := client.Decide(got, time.Now(), client.DefaultLookback).Verdict; v != client.VerdictWithdrawn {
+			t.Fatalf("after the revocation the cache shows %s (version %d); want %s", v, got.Version, client.VerdictWithdrawn)
+		}
+	}
+}
+
+// Redis errors of a tiered store are the cache's store errors: an
+// operator reading cache.Stats during an outage sees them.
+func TestStoreErrorsOfEveryTierAreCounted(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	srv, api := newSandbox(t)
+	rdb := newRedisClient(t, rs)
+	shared := redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":"), redisstore.WithTimeout(100*time.Millisecond))
+	mem := cache.NewMemory()
+	tiered, err := cache.NewTiered(mem, shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.New(api, cache.WithStore(tiered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); tiered.Close(); shared.Close(); mem.Close() })
+	rs.Kill()
+	ctx := context.Background()
+	for _, d := range srv.Demo()[:3] {
+		if _, err := c.StatusByGTIN(ctx, d.GTIN); err != nil && !errors.Is(err, client.ErrNotFound) {
+			t.Fatalf("with Redis dead: %v; want the registry's answer", err)
+		}
+	}
+	ts, cs := tiered.Stats(), c.Stats()
+	if ts.SharedErrors == 0 {
+		t.Fatal("the tiered store counted no Redis error with Redis dead")
+	}
+	if cs.StoreErrors < ts.SharedErrors {
+		t.Errorf("cache.Stats().StoreErrors = %d, the tiered store counted %d Redis errors; want them counted", cs.StoreErrors, ts.SharedErrors)
+	}
+}
