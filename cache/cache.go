@@ -625,7 +625,9 @@ func (c *Cache) fetchOne(ctx context.Context, key client.ProductKey, old *Entry)
 // times.
 func (c *Cache) entry(st *client.ProductStatus, asOf int64, etag string, cc client.CacheControl, now time.Time) *Entry {
 	c.records.Status(st)
-	e := &Entry{Status: st, AsOf: asOf, Version: st.Version, ETag: etag}
+	// An answer that shows a change reflects the registry after it,
+	// whatever position the registry said it began to answer at.
+	e := &Entry{Status: st, AsOf: max(asOf, st.Version), Version: st.Version, ETag: etag}
 	if st.Enterprise != nil {
 		e.Maker = st.Enterprise.ID
 	}

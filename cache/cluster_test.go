@@ -16,7 +16,7 @@ import (
 )
 
 // newClusterClient is a go-redis client of a cluster, closed at cleanup.
-func newClusterClient(t *testing.T, c *redistest.Cluster) *redis.ClusterClient {
+func newClusterClient(t testing.TB, c *redistest.Cluster) *redis.ClusterClient {
 	t.Helper()
 	rdb := redis.NewClusterClient(&redis.ClusterOptions{
 		Addrs:                 c.Addrs(),
@@ -31,7 +31,7 @@ func newClusterClient(t *testing.T, c *redistest.Cluster) *redis.ClusterClient {
 
 // clusterServers starts n web servers, each a cache on a memory tier in
 // front of the cluster, and a follower; all stop at cleanup.
-func clusterServers(t *testing.T, cl *redistest.Cluster, api *client.Client, n int, prefix string) []*cache.Cache {
+func clusterServers(t testing.TB, cl *redistest.Cluster, api *client.Client, n int, prefix string) []*cache.Cache {
 	t.Helper()
 	var nodes []*cache.Cache
 	for range n {
@@ -282,4 +282,99 @@ func TestFleetOnAClusterWhileItReshards(t *testing.T) {
 		awaitVerdict(t, c, gtins[0], client.VerdictWithdrawn, 10*time.Second)
 	}
 	stop()
+}
+
+// A revocation used to wait for a failed shard whatever maker it
+// concerned: every maker's stamp lived in one hash, and every
+// announcement went on one channel, so killing either shard's master held
+// back every revocation, fleet-wide, until a replica was promoted. Now a
+// stamp lives under its maker's key, announcements go on two channels on
+// different shards, and a stamp the follower cannot record is announced
+// all the same and recorded again later, while the feed goes on.
+func TestRevocationsSurviveAShardFailover(t *testing.T) {
+	t.Parallel()
+	d := revokeThroughFailover(t)
+	t.Logf("revocation visible on every server %v after it was published for a maker on the failed shard, %v for one on another", d.failed, d.other)
+}
+
+// failoverDelays is how long a revocation took to show on every server
+// while a master was failing over.
+type failoverDelays struct{ failed, other time.Duration }
+
+// revokeThroughFailover kills the master that holds one maker's stamp (and
+// not the follower's lease: see the README for that case), revokes a
+// product of that maker and one of a maker on another shard at once, and
+// measures when every server shows each.
+func revokeThroughFailover(tb testing.TB) failoverDelays {
+	cl := redistest.StartCluster(tb, 3, 1)
+	srv, api := newSandbox(tb)
+	prefix := "test:failover:"
+	nodes := clusterServers(tb, cl, api, 2, prefix)
+	ctx := context.Background()
+
+	lease := cl.MasterOf(prefix + "{follow}:lease")
+	type pick struct {
+		g      client.GTIN
+		cmt    string
+		master string
+	}
+	var onVictim, elsewhere *pick
+	for e := 0; onVictim == nil || elsewhere == nil; e++ {
+		p, ok := srv.Product(e, 0)
+		if !ok {
+			tb.Fatalf("no product of enterprise %d with the shards wanted", e)
+		}
+		st, err := nodes[0].StatusByGTIN(ctx, p.GTIN)
+		if err != nil || st.Commitment == nil || st.Commitment.Status != client.CommitmentActive {
+			continue
+		}
+		pk := &pick{g: p.GTIN, cmt: st.Commitment.ID, master: cl.MasterOf(prefix + "stamp:" + st.Enterprise.ID)}
+		switch {
+		case onVictim == nil && pk.master != lease:
+			onVictim = pk
+		case onVictim != nil && elsewhere == nil && pk.master != onVictim.master:
+			elsewhere = pk
+		}
+	}
+	gtins := []client.GTIN{onVictim.g, elsewhere.g}
+	for _, c := range nodes {
+		for _, g := range gtins {
+			if _, err := c.StatusByGTIN(ctx, g); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+
+	cl.Kill(onVictim.master)
+	start := time.Now()
+	for _, p := range []*pick{onVictim, elsewhere} {
+		if _, err := srv.Revoke(p.cmt); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	var d failoverDelays
+	pending := map[client.GTIN]*time.Duration{onVictim.g: &d.failed, elsewhere.g: &d.other}
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for len(pending) > 0 {
+		for g, out := range pending {
+			shown := 0
+			for _, c := range nodes {
+				st, err := c.StatusByGTIN(ctx, g)
+				if err == nil && st.Commitment != nil && st.Commitment.Status == client.CommitmentRevoked {
+					shown++
+				}
+			}
+			if shown == len(nodes) {
+				*out = time.Since(start)
+				delete(pending, g)
+			}
+		}
+		if time.Since(start) > 30*time.Second {
+			tb.Fatalf("after 30s, %d revocation(s) not shown on every server", len(pending))
+		}
+		<-tick.C
+	}
+	cl.WaitHealthy(tb)
+	return d
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -274,7 +275,18 @@ func (f *follower) run(ctx context.Context, cur cursors) error {
 
 // feed applies the feed from after until ctx ends, the lease is lost, or
 // the registry rejects the cursor (errRejected).
+//
+// A change whose stamp cannot be recorded — the Redis shard that holds
+// its maker's stamp is failing over — does not hold up the changes after
+// it: the store announced it to every server already, and it waits in a
+// backlog that is recorded again in the background until it succeeds,
+// while the feed goes on. The cursor is saved only up to the change before
+// the oldest one waiting, so that a follower that stops meanwhile applies
+// it again. Applying a change again, or out of order, changes nothing a
+// reader sees (see Apply).
 func (f *follower) feed(ctx context.Context, cur cursors, after string) error {
+	b := &backlog{f: f, cur: cur}
+	defer b.stop()
 	for ev, err := range f.api.Changes.Follow(ctx, after, &f.opts.FollowOptions) {
 		if err != nil {
 			if ctx.Err() != nil {
@@ -289,10 +301,25 @@ func (f *follower) feed(ctx context.Context, cur cursors, after string) error {
 			}
 			continue
 		}
-		if err := f.retry(ctx, "apply a change", func() error {
-			return Apply(ctx, f.store, ev)
-		}); err != nil {
-			return err
+		recorded := true
+		actx, cancel := context.WithTimeout(ctx, firstTry)
+		err := Apply(actx, f.store, ev)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if !b.add(ctx, ev, err) {
+				// The backlog is full: wait for this one, as for every
+				// change before the backlog existed.
+				if err := f.retry(ctx, "apply a change", func() error {
+					return Apply(ctx, f.store, ev)
+				}); err != nil {
+					return err
+				}
+			} else {
+				recorded = false
+			}
 		}
 		if f.opts.Handle != nil {
 			if err := f.retry(ctx, "handle a change", func() error {
@@ -301,17 +328,157 @@ func (f *follower) feed(ctx context.Context, cur cursors, after string) error {
 				return err
 			}
 		}
-		if err := f.retry(ctx, "save the follow cursor", func() error {
-			return cur.save(ctx, ev, ev.Cursor)
-		}); err != nil {
+		if err := b.advance(ctx, ev); err != nil {
 			return err
 		}
-		f.opts.Stats.Applied.Add(1)
-		if f.opts.Applied != nil {
-			f.opts.Applied(ev)
+		if recorded {
+			f.applied(ev)
 		}
 	}
 	return ctx.Err()
+}
+
+// applied counts a change recorded in the store.
+func (f *follower) applied(ev client.Event) {
+	f.opts.Stats.Applied.Add(1)
+	if f.opts.Applied != nil {
+		f.opts.Applied(ev)
+	}
+}
+
+// firstTry bounds the first attempt to record a change, so that a store
+// that cannot answer (a shard failing over) holds the feed up for no
+// longer than this; the backlog tries again with the store's own bounds.
+const firstTry = 100 * time.Millisecond
+
+// maxBacklog bounds the changes waiting to be recorded; past it the
+// follower waits for each, as it would with no backlog.
+const maxBacklog = 10_000
+
+// A backlog holds the changes a follower applied but could not record
+// (see feed), and records them again in a goroutine of its own that runs
+// only while it holds any.
+type backlog struct {
+	f   *follower
+	cur cursors
+
+	mu      sync.Mutex
+	waiting []client.Event
+	last    *client.Event // the newest change handled, whose cursor is saved once nothing waits
+	running bool
+	cancel  context.CancelFunc
+	// saveFailing is set while cursor saves fail, so that it is said once.
+	saveFailing bool
+	wg          sync.WaitGroup
+}
+
+// add puts ev in the backlog, unless it is full.
+func (b *backlog) add(ctx context.Context, ev client.Event, cause error) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.waiting) >= maxBacklog {
+		return false
+	}
+	if len(b.waiting) == 0 && b.f.opts.Logger != nil {
+		b.f.opts.Logger.Warn("qcsdk/cache: a change could not be recorded in the store; every server was told of it, "+
+			"and it is recorded again until it succeeds, while the feed goes on; the cursor waits for it",
+			"event", ev.ID, "seq", ev.Seq, "error", cause)
+	}
+	b.waiting = append(b.waiting, ev)
+	if !b.running {
+		b.running = true
+		rctx, cancel := context.WithCancel(ctx)
+		b.cancel = cancel
+		b.wg.Go(func() { b.retry(rctx) })
+	}
+	return true
+}
+
+// advance records that ev was handled, and saves its cursor unless a
+// change before it still waits. A save that fails does not hold up the
+// feed either — the shard that keeps the cursor may be failing over —
+// the next change's save covers it; only a lost lease ends the feed (the
+// lease fences the cursor, and it is renewed apart from the saves).
+func (b *backlog) advance(ctx context.Context, ev client.Event) error {
+	b.mu.Lock()
+	b.last = &ev
+	b.mu.Unlock()
+	err := b.save(ctx)
+	switch {
+	case err == nil:
+		b.saveFailing = false
+	case errors.Is(err, ErrLeaseLost) || ctx.Err() != nil:
+		return err
+	default:
+		if !b.saveFailing && b.f.opts.Logger != nil {
+			b.f.opts.Logger.Warn("qcsdk/cache: failed to save the follow cursor; going on, and saving with the next change",
+				"error", err)
+		}
+		b.saveFailing = true
+	}
+	return nil
+}
+
+// save saves the newest handled change's cursor if nothing waits. The
+// lock orders it with the background's save, so that a cursor never goes
+// back.
+func (b *backlog) save(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.waiting) > 0 || b.last == nil {
+		return nil
+	}
+	return b.cur.save(ctx, *b.last, b.last.Cursor)
+}
+
+// retry records the waiting changes until none is left, then saves the
+// cursor the feed went on to.
+func (b *backlog) retry(ctx context.Context) {
+	wait := 50 * time.Millisecond
+	for {
+		if !sleep(ctx, rand.N(wait)+time.Millisecond) {
+			return
+		}
+		wait = min(2*wait, time.Second)
+		b.mu.Lock()
+		todo := slices.Clone(b.waiting)
+		b.mu.Unlock()
+		var done []client.Event
+		for _, ev := range todo {
+			if Apply(ctx, b.f.store, ev) == nil {
+				done = append(done, ev)
+			}
+		}
+		b.mu.Lock()
+		b.waiting = slices.DeleteFunc(b.waiting, func(ev client.Event) bool {
+			return slices.ContainsFunc(done, func(d client.Event) bool { return d.ID == ev.ID })
+		})
+		empty := len(b.waiting) == 0
+		if empty {
+			b.running = false
+		}
+		b.mu.Unlock()
+		for _, ev := range done {
+			b.f.applied(ev)
+		}
+		if empty {
+			// Saved by the feed's next change otherwise; an error here
+			// (the lease lost) ends the feed's next save too.
+			_ = b.save(ctx)
+			return
+		}
+	}
+}
+
+// stop ends the background retries and waits for them.
+func (b *backlog) stop() {
+	b.mu.Lock()
+	cancel := b.cancel
+	b.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	b.wg.Wait()
 }
 
 // resync recovers from a rejected cursor: the head first, then a stamp at

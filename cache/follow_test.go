@@ -23,13 +23,13 @@ type follower struct {
 	cancel  context.CancelFunc
 }
 
-func startFollower(t *testing.T, api *client.Client, store cache.Store) *follower {
+func startFollower(t testing.TB, api *client.Client, store cache.Store) *follower {
 	t.Helper()
 	return startFollowerAt(t, api, store, nil)
 }
 
 // startFollowerAt is startFollower on a clock of the test's.
-func startFollowerAt(t *testing.T, api *client.Client, store cache.Store, clk *fakeClock) *follower {
+func startFollowerAt(t testing.TB, api *client.Client, store cache.Store, clk *fakeClock) *follower {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &follower{applied: make(chan client.Event, 100), synced: make(chan struct{}, 1), done: make(chan error, 1), cancel: cancel}
@@ -59,7 +59,7 @@ func (f *follower) stop() {
 
 // started waits until a follower that had no cursor has marked what was
 // cached as to be revalidated, so that answers fetched afterwards are not.
-func (f *follower) started(t *testing.T) {
+func (f *follower) started(t testing.TB) {
 	t.Helper()
 	select {
 	case <-f.synced:

@@ -102,7 +102,7 @@ func (c *Cache) rawEntry(v any, version int64, resp *client.Response, scoped boo
 	e := &Entry{Raw: raw, Version: version}
 	var cc client.CacheControl
 	if resp != nil {
-		e.ETag, e.AsOf, cc = resp.ETag, resp.AsOf, resp.CacheControl
+		e.ETag, e.AsOf, cc = resp.ETag, max(resp.AsOf, version), resp.CacheControl
 	}
 	c.times(e, cc, scoped && string(raw) != "null", now)
 	return e, nil

@@ -33,9 +33,12 @@ type Entry struct {
 	Maker string `json:"maker,omitempty"`
 
 	// AsOf is the position in the registry's change sequence the answer
-	// reflects (client.Response.AsOf): every change up to it. It is the
-	// registry's clock, the one by which entries are ordered (see
-	// Replaces); for a tombstone, the position of the change it records.
+	// reflects: every change up to it — the position the registry said it
+	// answered at (client.Response.AsOf), or the answer's own version if
+	// that is later, since an answer that shows a change reflects the
+	// registry after it. It is the registry's clock, the one by which
+	// entries are ordered (see Replaces); for a tombstone, the position
+	// of the change it records.
 	AsOf int64 `json:"as_of,omitempty"`
 	// Version is the registry's version of the record.
 	Version int64  `json:"version"`

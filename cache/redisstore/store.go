@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -143,11 +142,14 @@ type Store struct {
 	rdb     redis.UniversalClient
 	prefix  string
 	channel string
-	timeout time.Duration
-	clock   func() time.Time
-	node    string // identifies this *Store in announcements
-	sharded bool   // announce by sharded pub/sub: rdb is a cluster client
-	secret  string // the client's password, redacted from errors
+	// channels are where announcements travel: the channel, and on a
+	// Cluster a second one on another shard (see announce.go).
+	channels []string
+	timeout  time.Duration
+	clock    func() time.Time
+	node     string // identifies this *Store in announcements
+	sharded  bool   // announce by sharded pub/sub: rdb is a cluster client
+	secret   string // the client's password, redacted from errors
 
 	records intern.Records // what Get decodes shares the copies of makers and commitments
 	written written        // the records this store wrote, and until when
@@ -198,6 +200,7 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	if r.channel == "" {
 		r.channel = r.prefix + "changes"
 	}
+	r.channels = []string{r.channel}
 	var id [12]byte
 	_, _ = rand.Read(id[:])
 	r.node = hex.EncodeToString(id[:])
@@ -207,6 +210,7 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	case *redis.ClusterClient:
 		r.secret = c.Options().Password
 		r.sharded = true
+		r.channels = append(r.channels, farChannel(r.channel))
 	case *redis.Ring:
 		r.secret = c.Options().Password
 	}
@@ -540,6 +544,10 @@ const maxDistrusted = 10_000
 // store applies it to its memory tier at once. A stamp only moves forward:
 // recording an older one changes nothing.
 func (r *Store) Stamp(ctx context.Context, s cache.Stamp) error {
+	// Announced first, and even when it cannot be recorded (its key's
+	// shard is failing over): every server applies it at once, while the
+	// follower records it again until it succeeds.
+	aerr := r.announce(ctx, announcement{Node: r.node, Stamp: &s})
 	tctx, cancel := context.WithTimeout(ctx, r.followTimeout())
 	defer cancel()
 	seq := ordered(s.Seq)
@@ -560,11 +568,11 @@ func (r *Store) Stamp(ctx context.Context, s cache.Stamp) error {
 	if err == nil {
 		err = cmp.Or(stamp.Err(), head.Err())
 	}
+	r.noteStamp(s)
 	if err != nil {
 		return r.fail("stamp", s.Maker, err)
 	}
-	r.noteStamp(s)
-	return r.announce(ctx, announcement{Node: r.node, Stamp: &s})
+	return aerr
 }
 
 // noteStamp moves this store's idea of the registry's head to a stamp's
@@ -719,147 +727,6 @@ func (r *Store) Delete(ctx context.Context, keys ...string) error {
 	return nil
 }
 
-type announcement struct {
-	Node  string       `json:"node"`
-	Keys  []string     `json:"keys,omitempty"`
-	Stamp *cache.Stamp `json:"stamp,omitempty"`
-}
-
-// Publish announces on the channel that the entries under keys changed.
-func (r *Store) Publish(ctx context.Context, keys ...string) error {
-	if len(keys) == 0 {
-		return nil
-	}
-	return r.announce(ctx, announcement{Node: r.node, Keys: keys})
-}
-
-func (r *Store) announce(ctx context.Context, a announcement) error {
-	msg, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	pub := r.rdb.Publish
-	if r.sharded {
-		pub = r.rdb.SPublish
-	}
-	if err := pub(ctx, r.channel, msg).Err(); err != nil {
-		what := strings.Join(a.Keys, ",")
-		if a.Stamp != nil {
-			what = "stamp " + a.Stamp.Maker
-		}
-		return r.fail("publish", what, err)
-	}
-	return nil
-}
-
-// Subscribe calls fn with every announcement published through another
-// *Redis value — another process, or another store in this one — until
-// ctx ends or the store is closed. Announcements of keys published through
-// this same *Redis are not delivered to it: its writer already knows. Each
-// *Redis value is its own node, whatever process it lives in.
-//
-// Subscribe returns once Redis confirmed the subscription. fn runs on one
-// goroutine, one announcement at a time. Announcements made while the
-// connection to Redis is down are lost: go-redis resubscribes on its own
-// once Redis is back, and an Announcement with Lost set then says that
-// anything may have changed.
-//
-// On one Redis the announcements travel by PUBLISH; on a Redis Cluster by
-// sharded pub/sub (SPUBLISH, Redis 7), which the shard that owns the
-// channel's slot delivers itself. A plain PUBLISH on a cluster is relayed
-// over the cluster bus to every node, and the relay has a tail: in a test
-// on loopback (3 masters, 3 replicas) its slowest of 300 took 41 ms, a
-// sharded one's 4.9 ms. go-redis follows the channel's slot when a shard
-// fails over or the slot moves, and the subscription's return says that
-// announcements may have been lost.
-func (r *Store) Subscribe(ctx context.Context, fn func(cache.Announcement)) error {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return r.fail("subscribe", "", errors.New("store closed"))
-	}
-	r.mu.Unlock()
-
-	sub, err := r.listen(ctx)
-	if err != nil {
-		return err
-	}
-	ctx, stop := context.WithCancel(ctx)
-	s := &redisSub{cancel: stop}
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		stop()
-		_ = sub.Close()
-		return r.fail("subscribe", "", errors.New("store closed"))
-	}
-	r.subs[s] = struct{}{}
-	r.wg.Add(1)
-	r.mu.Unlock()
-
-	// With subscription messages: after the first, each one means that
-	// go-redis re-established the connection, and announcements made
-	// meanwhile are lost.
-	ch := sub.ChannelWithSubscriptions()
-	go func() {
-		defer r.wg.Done()
-		defer func() {
-			r.mu.Lock()
-			delete(r.subs, s)
-			r.mu.Unlock()
-			stop()
-		}()
-		defer func() {
-			if sub != nil { // nil when the store closed while resubscribing
-				_ = sub.Close()
-			}
-		}()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case m, ok := <-ch:
-				if !ok {
-					return
-				}
-				switch m := m.(type) {
-				case *redis.Subscription:
-					switch m.Kind {
-					case "subscribe", "ssubscribe":
-						fn(cache.Announcement{Lost: true})
-					case "sunsubscribe":
-						// The channel's slot moved to another shard, which
-						// unsubscribed us: subscribe again, there.
-						_ = sub.Close()
-						if sub = r.relisten(ctx); sub == nil {
-							return
-						}
-						ch = sub.ChannelWithSubscriptions()
-						fn(cache.Announcement{Lost: true})
-					}
-				case *redis.Message:
-					var a announcement
-					if json.Unmarshal([]byte(m.Payload), &a) != nil {
-						continue
-					}
-					switch {
-					case a.Stamp != nil:
-						if a.Node != r.node {
-							r.noteStamp(*a.Stamp)
-						}
-						fn(cache.Announcement{Stamp: a.Stamp})
-					case a.Node != r.node && len(a.Keys) > 0:
-						fn(cache.Announcement{Keys: a.Keys})
-					}
-				}
-			}
-		}
-	}()
-	return nil
-}
-
 // followTimeout bounds the follower's operations — the lease, the cursor,
 // the stamps — which no page waits for: ten times Timeout, and at least a
 // second, so that a loaded Redis (or a cluster client loading its slots)
@@ -969,44 +836,6 @@ func (r *Store) SaveCursor(ctx context.Context, token int64, cursor string) erro
 		return cache.ErrLeaseLost
 	}
 	return nil
-}
-
-// listen subscribes to the channel and waits for Redis to confirm it.
-func (r *Store) listen(ctx context.Context) (*redis.PubSub, error) {
-	subscribe := r.rdb.Subscribe
-	if r.sharded {
-		subscribe = r.rdb.SSubscribe
-	}
-	sub := subscribe(context.WithoutCancel(ctx), r.channel)
-	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	_, err := sub.Receive(cctx)
-	cancel()
-	if err != nil {
-		_ = sub.Close()
-		return nil, r.fail("subscribe", "", err)
-	}
-	return sub, nil
-}
-
-// relisten subscribes again after the channel's slot moved, until it
-// succeeds or ctx ends (nil): the cluster client may need a reload of its
-// slots to find the new shard.
-func (r *Store) relisten(ctx context.Context) *redis.PubSub {
-	wait := 10 * time.Millisecond
-	for {
-		if cc, ok := r.rdb.(*redis.ClusterClient); ok {
-			cc.ReloadState(ctx)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(wait):
-		}
-		if sub, err := r.listen(ctx); err == nil {
-			return sub
-		}
-		wait = min(2*wait, time.Second)
-	}
 }
 
 // Close stops the subscriptions started by Subscribe and waits for their
