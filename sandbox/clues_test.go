@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
@@ -373,5 +375,59 @@ func TestClueBatchFilesEachClueOnItsOwn(t *testing.T) {
 	wantProblem(t, resp, body, http.StatusBadRequest, client.CodeInvalidBody)
 	if n := srv.Reports(); n != 1 {
 		t.Errorf("%d reports after refused batches, want 1", n)
+	}
+}
+
+// A report's changes reach the filing platform's webhooks and no other's.
+func TestReportEventsPushedToTheFilerAlone(t *testing.T) {
+	t.Parallel()
+	type push struct {
+		hook string
+		ev   client.Event
+	}
+	pushes := make(chan push, 64)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev client.Event
+		if err := json.NewDecoder(r.Body).Decode(&ev); err == nil {
+			pushes <- push{r.URL.Path, ev}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(recv.Close)
+	srv, c := start(t, sandbox.WithWebhookRetry(2, 10*time.Millisecond))
+	if err := srv.AddWebhookFor("platform-a", recv.URL+"/a", "s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AddWebhookFor("platform-b", recv.URL+"/b", "s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AddWebhookFor("", recv.URL+"/x", "s"); err == nil {
+		t.Error("a platform's webhook without a key was accepted")
+	}
+	rep := fileReport(t, c, srv, platformA)
+	if _, err := srv.AdvanceReport(rep.ID, sandbox.ReportAdvance{}); err != nil {
+		t.Fatal(err)
+	}
+	// A public event after it: each webhook gets its events in order, so
+	// once both have this one, the report event has gone where it goes.
+	srv.PublishCase(client.Case{Title: client.Text{ZH: "案"}, Summary: client.Text{ZH: "案情"}, Brand: "清源", Authority: client.Text{ZH: "市场监督管理局"}})
+	got := map[string][]client.EventType{}
+	timeout := time.After(10 * time.Second)
+	for len(got["/a"]) < 2 || len(got["/b"]) < 1 {
+		select {
+		case p := <-pushes:
+			got[p.hook] = append(got[p.hook], p.ev.Type)
+			if p.ev.Type == client.EventReportStatusChanged && (p.ev.Report == nil || p.ev.Report.ID != rep.ID || p.ev.Report.Status != client.ReportForwarded) {
+				t.Errorf("report push %+v", p.ev.Report)
+			}
+		case <-timeout:
+			t.Fatalf("pushes so far %v", got)
+		}
+	}
+	if fmt.Sprint(got["/a"]) != fmt.Sprint([]client.EventType{client.EventReportStatusChanged, client.EventCasePublished}) {
+		t.Errorf("platform A's webhook got %v", got["/a"])
+	}
+	if fmt.Sprint(got["/b"]) != fmt.Sprint([]client.EventType{client.EventCasePublished}) {
+		t.Errorf("platform B's webhook got %v, want the public event only", got["/b"])
 	}
 }

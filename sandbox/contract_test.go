@@ -766,6 +766,16 @@ func contractPublishAll(cx *contractEnv) int {
 	if err := cx.srv.Delist(string(demo[2].USCC)); err != nil {
 		cx.t.Fatal(err)
 	}
+	// A report of the contract's key, through its lifecycle into a case:
+	// three report.status_changed events (on this key's feed alone) and
+	// the case's case.updated.
+	rep := contractDecode[client.Report](cx, cx.expect(contractPost("/v1/reports",
+		contractReportBody(`{"gtin":"`+string(demo[0].GTIN)+`"}`, "counterfeit", "疑似假冒")), http.StatusCreated, ""))
+	for _, adv := range []sandbox.ReportAdvance{{}, {}, {Outcome: client.OutcomeCasePublished}} {
+		if _, err := cx.srv.AdvanceReport(rep.ID, adv); err != nil {
+			cx.t.Fatal(err)
+		}
+	}
 	cx.srv.PublishCase(client.Case{
 		Title:     client.Text{ZH: "销售假冒围巾案", EN: "Counterfeit scarves"},
 		Summary:   client.Text{ZH: "当事人销售假冒注册商标的围巾。"},
@@ -774,7 +784,7 @@ func contractPublishAll(cx *contractEnv) int {
 		Platform:  "集市网",
 		Authority: client.Text{ZH: "杭州市市场监督管理局"},
 	})
-	return 5
+	return 9
 }
 
 func contractCases() []contractCase {
@@ -1299,6 +1309,7 @@ func contractCases() []contractCase {
 				"inspection": func(e client.Event) bool { return e.Inspection != nil },
 				"case":       func(e client.Event) bool { return e.Case != nil },
 				"category":   func(e client.Event) bool { return e.Category != nil },
+				"report":     func(e client.Event) bool { return e.Report != nil },
 			}
 			for _, ev := range page.Data {
 				kind, _, _ := strings.Cut(string(ev.Type), ".")
@@ -1754,7 +1765,8 @@ func contractWebhook(t *testing.T, spec *contractSpec) {
 	}))
 	t.Cleanup(recv.Close)
 	srv := sandbox.NewServer(t, sandbox.WithWebhookRetry(2, 10*time.Millisecond))
-	if err := srv.AddWebhook(recv.URL+"/qc/hook", "s1"); err != nil {
+	// The contract's platform: its webhook receives its reports' changes too.
+	if err := srv.AddWebhookFor(contractKey, recv.URL+"/qc/hook", "s1"); err != nil {
 		t.Fatal(err)
 	}
 	cx := &contractEnv{t: t, spec: spec, srv: srv}
@@ -1814,7 +1826,8 @@ func contractWebhook(t *testing.T, spec *contractSpec) {
 		}
 	}
 	for _, want := range []client.EventType{client.EventCommitmentRevoked, client.EventInspectionPublished,
-		client.EventEnterpriseUpdated, client.EventEnterpriseDelisted, client.EventCasePublished} {
+		client.EventEnterpriseUpdated, client.EventEnterpriseDelisted, client.EventCasePublished,
+		client.EventCaseUpdated, client.EventReportStatusChanged} {
 		if !types[want] {
 			t.Errorf("no %s push", want)
 		}
