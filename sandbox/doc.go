@@ -79,7 +79,7 @@
 //
 // Programs not written in Go drive the same through HTTP under /_sandbox:
 // GET /_sandbox/demo, GET /_sandbox/stats, PUT /_sandbox/faults
-// {"faults":["error=503@0.2"]}, POST /_sandbox/webhooks {"url","secrets"},
+// {"faults":["error=503@0.2"]}, POST /_sandbox/webhooks {"url","secrets","api_key"},
 // POST /_sandbox/commitments/{id}/status {"status":"revoked"},
 // POST /_sandbox/inspections {"gtin","result"},
 // POST /_sandbox/enterprises/{id}/delist, POST /_sandbox/feed/expire,
