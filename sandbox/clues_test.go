@@ -431,3 +431,84 @@ func TestReportEventsPushedToTheFilerAlone(t *testing.T) {
 		t.Errorf("platform B's webhook got %v, want the public event only", got["/b"])
 	}
 }
+
+// Another platform's report events are passed over on the feed: a reader
+// whose only news is someone else's report gets an empty page whose cursor
+// has moved past it, so that it does not read it over and over.
+func TestFeedPassesOverOtherPlatformsReports(t *testing.T) {
+	t.Parallel()
+	srv, c := start(t)
+	resp, body := c.get("/v1/changes?from=head", "Authorization", platformB)
+	wantStatus(t, resp, body, http.StatusOK)
+	head := decode[client.ChangePage](t, body).NextCursor
+
+	rep := fileReport(t, c, srv, platformA)
+	if _, err := srv.AdvanceReport(rep.ID, sandbox.ReportAdvance{}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = c.get("/v1/changes?after="+head, "Authorization", platformB)
+	wantStatus(t, resp, body, http.StatusOK)
+	b := decode[client.ChangePage](t, body)
+	if len(b.Data) != 0 || b.HasMore || b.NextCursor == head {
+		t.Errorf("platform B after its head: %d events, has_more %v, cursor moved %v; want none, and the cursor past A's event", len(b.Data), b.HasMore, b.NextCursor != head)
+	}
+	resp, body = c.get("/v1/changes?after="+head, "Authorization", platformA)
+	wantStatus(t, resp, body, http.StatusOK)
+	a := decode[client.ChangePage](t, body)
+	if len(a.Data) != 1 || a.Data[0].Type != client.EventReportStatusChanged || a.NextCursor != b.NextCursor {
+		t.Errorf("platform A after the same head: %+v; want its report event, ending where B's cursor is", a)
+	}
+}
+
+// A long poll is not ended by another platform's report event: it waits
+// on, and answers with the reader's own next event.
+func TestLongPollWaitsThroughOtherPlatformsReports(t *testing.T) {
+	t.Parallel()
+	// Each request to /v1/changes logs its arrival, and a long poll each
+	// time it starts to wait.
+	logger, logged := arrivalLogger("/v1/changes")
+	srv, c := start(t, sandbox.WithLogger(logger))
+	next := func(what string) {
+		t.Helper()
+		select {
+		case <-logged:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("never logged: %s", what)
+		}
+	}
+	resp, body := c.get("/v1/changes?from=head", "Authorization", platformB)
+	wantStatus(t, resp, body, http.StatusOK)
+	next("the head read")
+	head := decode[client.ChangePage](t, body).NextCursor
+	rep := fileReport(t, c, srv, platformA)
+
+	got := make(chan client.ChangePage, 1)
+	go func() {
+		resp, body := c.get("/v1/changes?wait=30&after="+head, "Authorization", platformB)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("long poll: %d %s", resp.StatusCode, body)
+		}
+		got <- decode[client.ChangePage](t, body)
+	}()
+	next("the poll's arrival")
+	next("the poll waiting")
+	if _, err := srv.AdvanceReport(rep.ID, sandbox.ReportAdvance{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-logged: // woken, and waiting again
+	case page := <-got:
+		t.Fatalf("the long poll answered on another platform's report event: %+v", page)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the long poll neither answered nor waited on")
+	}
+	srv.PublishCase(client.Case{Title: client.Text{ZH: "案"}, Summary: client.Text{ZH: "案情"}, Brand: "清源", Authority: client.Text{ZH: "市场监督管理局"}})
+	select {
+	case page := <-got:
+		if len(page.Data) != 1 || page.Data[0].Type != client.EventCasePublished {
+			t.Errorf("the long poll answered %+v; want the public case alone", page.Data)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the long poll never answered")
+	}
+}

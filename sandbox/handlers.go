@@ -588,14 +588,25 @@ func (s *Sandbox) changes(b *buffer, r *http.Request) {
 	read, err := s.reg.eventsAfter(after, limit, scope)
 	if err == nil && len(read.events) == 0 && wait > 0 {
 		t := time.NewTimer(wait)
-		select {
-		case <-read.changed:
-			// Read again as asked, not from read.pos: events may have been
-			// dropped meanwhile, and an expired cursor must say so.
-			read, err = s.reg.eventsAfter(after, limit, scope)
-		case <-t.C:
-		case <-r.Context().Done():
-		case <-s.done:
+	poll:
+		// Another platform's report event wakes the poll but is not
+		// this reader's: it waits on for one of its own.
+		for err == nil && len(read.events) == 0 {
+			if s.cfg.logger != nil {
+				s.cfg.logger.Debug("sandbox long poll waits", "path", r.URL.Path, "request_id", b.reqID)
+			}
+			select {
+			case <-read.changed:
+				// Read again as asked, not from read.pos: events may have been
+				// dropped meanwhile, and an expired cursor must say so.
+				read, err = s.reg.eventsAfter(after, limit, scope)
+			case <-t.C:
+				break poll
+			case <-r.Context().Done():
+				break poll
+			case <-s.done:
+				break poll
+			}
 		}
 		t.Stop()
 	}
