@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"hash/maphash"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -34,6 +35,7 @@ type Entry struct {
 	platform  string // how reports name the platform; "" for no report form
 	origin    string // the site's origin (WithSiteOrigin); "" for the request's own
 	filed     ReportFiled
+	lookups   statusLimits // the report status pages' per-address limits
 }
 
 // An Option configures an Entry.
@@ -46,6 +48,8 @@ func New(badges *widget.Widget, opts ...Option) (*Entry, error) {
 		return nil, errors.New("qcsdk/enquiry: widget is nil")
 	}
 	e := &Entry{badges: badges, qc: badges.Cache(), timeout: DefaultTimeout}
+	e.lookups.perMinute, e.lookups.burst = DefaultStatusLookupsPerMinute, DefaultStatusLookupBurst
+	e.lookups.seed = maphash.MakeSeed()
 	for _, o := range opts {
 		if err := o(e); err != nil {
 			return nil, fmt.Errorf("qcsdk/enquiry: %w", err)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/widget"
@@ -125,6 +126,12 @@ func (s *site) reportStatus(rw http.ResponseWriter, r *http.Request) {
 	if !reportRef.MatchString(id) || !reportToken.MatchString(tok) {
 		p.Message = w.NoSuchReport
 		s.render(rw, http.StatusNotFound, "problem", p)
+		return
+	}
+	if !s.e.allowLookup(r, time.Now()) {
+		p.Message, p.Retry = w.TooMany, p.Self
+		rw.Header().Set("Retry-After", "10")
+		s.render(rw, http.StatusTooManyRequests, "problem", p)
 		return
 	}
 	rep, _, err := s.e.qc.API().Reports.Get(r.Context(), id, client.ReportToken(tok))

@@ -196,3 +196,41 @@ func TestCasesPageShowsTheirClues(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusPagesLimitedPerAddress(t *testing.T) {
+	e := setup(t, nil, enquiry.WithPlatformName(platformName), enquiry.WithStatusLookupLimit(0.001, 2))
+	s := &shopper{t: t, h: e.q.Handler("/quality/")}
+	link, _, _ := fileThroughForm(t, e, s, "")
+	for i := range 2 {
+		if resp, page := statusPage(t, s, link); resp.StatusCode != 200 {
+			t.Fatalf("look-up %d: %d\n%s", i+1, resp.StatusCode, page)
+		}
+	}
+	before := e.srv.Requests("GET /v1/reports/{id}")
+	resp, page := statusPage(t, s, link)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" || !strings.Contains(page, "查询过于频繁") {
+		t.Errorf("the third look-up from one address: %d, Retry-After %q\n%s", resp.StatusCode, resp.Header.Get("Retry-After"), page)
+	}
+	requirePrivate(t, "the refused look-up", resp, page)
+	if n := e.srv.Requests("GET /v1/reports/{id}") - before; n != 0 {
+		t.Errorf("a refused look-up reached the registry %d times", n)
+	}
+	// Another shopper's address is not held back by this one's.
+	req := httptest.NewRequest(http.MethodGet, link, nil)
+	req.RemoteAddr = "198.51.100.7:40000"
+	if other := s.do(req); other.StatusCode != 200 {
+		t.Errorf("another address: %d", other.StatusCode)
+	}
+}
+
+func TestStatusLookupLimitOption(t *testing.T) {
+	e := setup(t, nil)
+	for _, bad := range []struct {
+		rate  float64
+		burst int
+	}{{0, 1}, {-1, 1}, {1, 0}} {
+		if _, err := enquiry.New(e.w, enquiry.WithStatusLookupLimit(bad.rate, bad.burst)); err == nil {
+			t.Errorf("WithStatusLookupLimit(%v, %d) accepted", bad.rate, bad.burst)
+		}
+	}
+}

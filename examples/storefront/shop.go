@@ -78,7 +78,7 @@ const enquiryPrefix = "/quality/"
 // platformName is how the shop's reports name it to the regulator.
 const platformName = "青选集市 Qingxuan Market"
 
-func newShop(qc *cache.Cache, badges *widget.Widget, items []item) (*shop, error) {
+func newShop(qc *cache.Cache, badges *widget.Widget, items []item, entryOpts ...enquiry.Option) (*shop, error) {
 	funcs := badges.FuncMap() // qcStyle (the badges come from the request's Page)
 	// Registry text is isolated, so that a bidirectional control in a
 	// maker's name cannot reverse what follows it on the page, and
@@ -130,8 +130,8 @@ func newShop(qc *cache.Cache, badges *widget.Widget, items []item) (*shop, error
 	})
 	// The enquiry entry, in the shop's own layout, with the badge
 	// endpoints under the same prefix.
-	entry, err := enquiry.New(badges, enquiry.WithPlatformName(platformName), enquiry.WithLayout(pages.Lookup("enquiry")),
-		enquiry.WithReportFiled(s.reports.filed))
+	entry, err := enquiry.New(badges, append([]enquiry.Option{enquiry.WithPlatformName(platformName), enquiry.WithLayout(pages.Lookup("enquiry")),
+		enquiry.WithReportFiled(s.reports.filed)}, entryOpts...)...)
 	if err != nil {
 		return nil, err
 	}
