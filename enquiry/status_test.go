@@ -234,3 +234,25 @@ func TestStatusLookupLimitOption(t *testing.T) {
 		}
 	}
 }
+
+// An authority's name is registry text: escaped, and isolated so that a
+// bidirectional control in it reorders nothing after it.
+func TestStatusPageEscapesRegistryText(t *testing.T) {
+	e := setup(t, nil, enquiry.WithPlatformName(platformName))
+	s := &shopper{t: t, h: e.q.Handler("/quality/")}
+	link, id, _ := fileThroughForm(t, e, s, "")
+	hostile := client.Text{ZH: "<script>alert(1)</script>\u202e局", EN: `"><img src=x onerror=alert(1)>`}
+	if _, err := e.srv.AdvanceReport(id, sandbox.ReportAdvance{Authority: &hostile}); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{link, link + "&locale=en"} {
+		resp, page := statusPage(t, s, l)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", l, resp.StatusCode)
+		}
+		checkPage(t, l, page)
+		if strings.Contains(page, "<script>") || strings.Contains(page, "<img") {
+			t.Errorf("%s: the authority's name is not escaped:\n%s", l, page)
+		}
+	}
+}
