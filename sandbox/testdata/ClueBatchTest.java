@@ -44,8 +44,14 @@ public class ClueBatchTest {
     }
 
     static void check(boolean ok, String what) {
+        check(ok, what, "");
+    }
+
+    // check says what held; detail (an answer's body) is printed only when
+    // it does not.
+    static void check(boolean ok, String what, String detail) {
         if (!ok) {
-            System.err.println("FAIL: " + what);
+            System.err.println("FAIL: " + what + (detail.isEmpty() ? "" : "\n" + detail));
             System.exit(1);
         }
         System.out.println("ok: " + what);
@@ -92,12 +98,12 @@ public class ClueBatchTest {
                 clue("lv-2024-0118", gtin, "http://evidence.example.com/0118.pdf"),
                 clue("lv-2024-0119", gtin, "https://evidence.example.com/0119.pdf"));
         Response first = post("/v1/reports/batch", batch(clues));
-        check(first.code == 200, "the batch is answered 200: " + first.code + " " + first.body);
+        check(first.code == 200, "the batch is answered 200", first.code + " " + first.body);
         List<String[]> r = results(first.body);
         check(r.size() == 3, "one result per clue: " + r.size());
         check(r.get(0)[1].equals("created") && r.get(0)[2].startsWith("rpt_") && r.get(0)[3].length() >= 22, "clue 0 filed with a token");
         check(r.get(1)[1].equals("failed") && r.get(1)[4].equals("invalid_body") && r.get(1)[5].equals("/evidence_urls/0"),
-                "clue 1 failed, naming its evidence link: " + String.join(" ", r.get(1)));
+                "clue 1 failed, naming its evidence link", String.join(" ", r.get(1)));
         check(r.get(2)[1].equals("created") && !r.get(2)[2].equals(r.get(0)[2]), "clue 2 filed all the same");
 
         // Sent again (a retry after a timeout): nothing is filed twice.
@@ -112,7 +118,7 @@ public class ClueBatchTest {
         String id = r.get(0)[2], token = r.get(0)[3];
         Response mine = get("/v1/reports/" + id, token);
         check(mine.code == 200 && mine.body.contains("\"reporter_kind\":\"rights_holder\"") && mine.body.contains("\"status\":\"received\""),
-                "the clue reads as a rights holder's report, received: " + mine.body);
+                "the clue reads as a rights holder's report, received", mine.body);
         check(!mine.body.contains(token), "a read does not show the token again");
         Response wrong = get("/v1/reports/" + id, r.get(2)[3]);
         Response unknown = get("/v1/reports/rpt_99999999", r.get(2)[3]);
@@ -120,20 +126,20 @@ public class ClueBatchTest {
                 "another clue's token is the same 404 as an unknown id");
 
         Response moved = post("/_sandbox/reports/" + id + "/advance", "{}");
-        check(moved.code == 200, "the sandbox forwards it: " + moved.body);
+        check(moved.code == 200, "the sandbox forwards it", moved.body);
         Response fwd = get("/v1/reports/" + id, token);
-        check(fwd.body.contains("\"status\":\"forwarded\"") && fwd.body.contains("\"authority\":{"), "forwarded, to a named authority: " + fwd.body);
+        check(fwd.body.contains("\"status\":\"forwarded\"") && fwd.body.contains("\"authority\":{"), "forwarded, to a named authority", fwd.body);
 
         // The platform's own list, by kind and status.
         Response list = get("/v1/reports?reporter_kind=rights_holder&status=received", null);
         check(list.code == 200 && list.body.contains(r.get(2)[2]) && !list.body.contains("\"id\":\"" + id + "\"") && !list.body.contains("access_token"),
-                "the platform lists its received rights-holder reports, without tokens");
+                "the platform lists its received rights-holder reports, without tokens", list.body);
 
         // More than 100 clues is refused whole.
         List<String> many = new ArrayList<>();
         for (int i = 0; i < 101; i++) many.add(clue("bulk-" + i, gtin, "https://evidence.example.com/" + i));
         Response tooMany = post("/v1/reports/batch", batch(many));
-        check(tooMany.code == 400 && tooMany.body.contains("\"code\":\"too_many_keys\""), "101 clues refused: " + tooMany.code);
+        check(tooMany.code == 400 && tooMany.body.contains("\"code\":\"too_many_keys\""), "101 clues refused", tooMany.code + " " + tooMany.body);
         System.out.println("all checks hold");
     }
 }
