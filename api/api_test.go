@@ -1012,16 +1012,27 @@ var models = map[string]reflect.Type{
 	"Event":           reflect.TypeFor[client.Event](),
 	"ReportParams":    reflect.TypeFor[client.ReportParams](),
 	"Report":          reflect.TypeFor[client.Report](),
-	"Problem":         reflect.TypeFor[client.Problem](),
-	"ProblemField":    reflect.TypeFor[client.ProblemField](),
-	"BatchRequest":    reflect.TypeFor[client.BatchRequest](),
-	"BatchResult":     reflect.TypeFor[client.BatchResult](),
-	"EnterpriseList":  reflect.TypeFor[client.List[client.Enterprise]](),
-	"CommitmentList":  reflect.TypeFor[client.List[client.Commitment]](),
-	"InspectionList":  reflect.TypeFor[client.List[client.Inspection]](),
-	"CaseList":        reflect.TypeFor[client.List[client.Case]](),
-	"CategoryList":    reflect.TypeFor[client.List[client.Category]](),
-	"ChangePage":      reflect.TypeFor[client.ChangePage](),
+	"ReportStep":      reflect.TypeFor[client.ReportStep](),
+	"ReportChange":    reflect.TypeFor[client.ReportChange](),
+	"ReportList":      reflect.TypeFor[client.List[client.Report]](),
+	"ClueCounts":      reflect.TypeFor[client.ClueCounts](),
+	"ClueInput":       reflect.TypeFor[client.ClueParams](),
+	"ClueBatch":       reflect.TypeFor[client.ClueBatch](),
+	"ClueResult":      reflect.TypeFor[client.ClueResult](),
+	// The client reads a clue batch's answer into a one-field envelope.
+	"ClueBatchResponse": reflect.TypeFor[struct {
+		Results []client.ClueResult `json:"results"`
+	}](),
+	"Problem":        reflect.TypeFor[client.Problem](),
+	"ProblemField":   reflect.TypeFor[client.ProblemField](),
+	"BatchRequest":   reflect.TypeFor[client.BatchRequest](),
+	"BatchResult":    reflect.TypeFor[client.BatchResult](),
+	"EnterpriseList": reflect.TypeFor[client.List[client.Enterprise]](),
+	"CommitmentList": reflect.TypeFor[client.List[client.Commitment]](),
+	"InspectionList": reflect.TypeFor[client.List[client.Inspection]](),
+	"CaseList":       reflect.TypeFor[client.List[client.Case]](),
+	"CategoryList":   reflect.TypeFor[client.List[client.Category]](),
+	"ChangePage":     reflect.TypeFor[client.ChangePage](),
 	// The client reads a batch answer into a one-field envelope.
 	"BatchResponse": reflect.TypeFor[struct {
 		Data []client.BatchResult `json:"data"`

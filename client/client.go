@@ -402,8 +402,9 @@ type request struct {
 	path       string // escaped, from the base URL on
 	query      url.Values
 	body       any
-	etag       string // If-None-Match
-	idemKey    string // Idempotency-Key
+	etag       string      // If-None-Match
+	idemKey    string      // Idempotency-Key
+	header     http.Header // more headers; values may be secrets, never logged
 	idempotent bool
 	// longPoll is how long the server may hold the call before answering;
 	// it extends the client's timeout for this call.
@@ -461,6 +462,9 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 	}
 	if r.idemKey != "" {
 		h.Set("Idempotency-Key", r.idemKey)
+	}
+	for k, v := range r.header {
+		h[k] = v
 	}
 
 	k := &call{c: c, idempotent: r.idempotent}

@@ -214,4 +214,17 @@
 // and [ErrWebhookTooOld], and never quote secrets or bodies. Delivery is at
 // least once: make your handling idempotent by Event.ID. [SignWebhook]
 // signs pushes for tests.
+//
+// # Reports
+//
+// A report (a clue) goes received → forwarded → under investigation →
+// closed with an outcome ([Report.Steps], [ReportStatus], [ReportOutcome]).
+// [ReportsService.Create] files a shopper's report and answers its
+// [ReportToken], which [ReportsService.Get] needs: it travels in a header,
+// prints as [redacted], and a wrong one is the same ErrNotFound as an
+// unknown id. [ReportsService.CreateBatch] files a rights holder's clues,
+// up to [MaxClues], each filed or failed on its own ([ClueResult.Err]);
+// [ReportsService.All] walks the platform's own reports by status. The
+// registry tells the filing platform alone of each step, as an
+// [EventReportStatusChanged] event on the feed and webhooks.
 package client

@@ -95,6 +95,7 @@ type env struct {
 	key          client.ProductKey // the USCC form of the first product's key
 	entID, cmtID string
 	reportID     string
+	reportToken  client.ReportToken
 	params       client.ReportParams
 	idemKey      string // for the Create calls that bring their own key
 }
@@ -120,7 +121,7 @@ func newEnv(t *testing.T, ctx context.Context, srv *sandbox.Sandbox, c *client.C
 	if err != nil {
 		t.Fatalf("healthy Reports.Create: %v", err)
 	}
-	e.reportID = rep.ID
+	e.reportID, e.reportToken = rep.ID, rep.AccessToken
 	return e
 }
 
@@ -178,7 +179,7 @@ func serviceCalls() []serviceCall {
 			return unpack(e.c.Changes.List(ctx, nil))
 		}},
 		{name: "Reports.Get", route: "GET /v1/reports/{id}", call: func(ctx context.Context, e *env) (any, *client.Response, error) {
-			return unpack(e.c.Reports.Get(ctx, e.reportID))
+			return unpack(e.c.Reports.Get(ctx, e.reportID, e.reportToken))
 		}},
 		{name: "Reports.Create", route: "POST /v1/reports", creates: true, call: func(ctx context.Context, e *env) (any, *client.Response, error) {
 			r, resp, err := e.c.Reports.Create(ctx, e.params, nil)
@@ -191,7 +192,11 @@ func serviceCalls() []serviceCall {
 			// Each call files a new report: compare what it says, not
 			// which one it is.
 			cp := *r
-			cp.ID, cp.CreatedAt = "", time.Time{}
+			cp.ID, cp.CreatedAt, cp.UpdatedAt, cp.Steps = "", time.Time{}, time.Time{}, nil
+			if len(r.AccessToken) < 22 {
+				return nil, resp, errors.New("created report has no access token")
+			}
+			cp.AccessToken = ""
 			return cp, resp, nil
 		}},
 		{name: "Reports.Create/caller_key", route: "POST /v1/reports", creates: true, call: func(ctx context.Context, e *env) (any, *client.Response, error) {

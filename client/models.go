@@ -1,6 +1,7 @@
 package client
 
 import (
+	"log/slog"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/internal/locale"
@@ -210,9 +211,11 @@ type Case struct {
 	Platform    string    `json:"platform,omitempty"`
 	Authority   Text      `json:"authority"`
 	PublishedAt time.Time `json:"published_at"`
-	Version     int64     `json:"version"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	VerifyURL   string    `json:"verify_url"`
+	// Clues counts the reports that led to the case, by reporter kind.
+	Clues     ClueCounts `json:"clues"`
+	Version   int64      `json:"version"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	VerifyURL string     `json:"verify_url"`
 }
 
 // ProductKey is how a platform names a product: a GTIN, or the maker's USCC
@@ -270,7 +273,11 @@ const (
 	EventInspectionPublished EventType = "inspection.published"
 	EventInspectionUpdated   EventType = "inspection.updated"
 	EventCasePublished       EventType = "case.published"
+	EventCaseUpdated         EventType = "case.updated"
 	EventCategoryPublished   EventType = "category.published"
+	// EventReportStatusChanged reaches only the platform that filed the
+	// report; Event.Report says the new step.
+	EventReportStatusChanged EventType = "report.status_changed"
 )
 
 // Event is one entry of the change feed; webhook pushes carry the same
@@ -285,11 +292,12 @@ type Event struct {
 	Type       EventType `json:"type"`
 	OccurredAt time.Time `json:"occurred_at"`
 
-	Enterprise *Enterprise `json:"enterprise,omitempty"`
-	Commitment *Commitment `json:"commitment,omitempty"`
-	Inspection *Inspection `json:"inspection,omitempty"`
-	Case       *Case       `json:"case,omitempty"`
-	Category   *Category   `json:"category,omitempty"`
+	Enterprise *Enterprise   `json:"enterprise,omitempty"`
+	Commitment *Commitment   `json:"commitment,omitempty"`
+	Inspection *Inspection   `json:"inspection,omitempty"`
+	Case       *Case         `json:"case,omitempty"`
+	Category   *Category     `json:"category,omitempty"`
+	Report     *ReportChange `json:"report,omitempty"`
 }
 
 // ReportKind is what a shopper suspects of a listing.
@@ -303,6 +311,64 @@ const (
 	ReportOther       ReportKind = "other"
 )
 
+// ReporterKind says who filed a report: a shopper, or the owner of the
+// brand or right the listing infringes. The registry may add kinds.
+type ReporterKind string
+
+// Reporter kinds known to this version of the SDK.
+const (
+	ReporterConsumer     ReporterKind = "consumer"
+	ReporterRightsHolder ReporterKind = "rights_holder"
+)
+
+// ReportStatus is where a report is in its lifecycle: received, forwarded
+// to an enforcement authority, under investigation, closed. The registry
+// may add statuses; treat an unknown one as still open.
+type ReportStatus string
+
+// Report statuses known to this version of the SDK, in lifecycle order.
+const (
+	ReportReceived           ReportStatus = "received"
+	ReportForwarded          ReportStatus = "forwarded"
+	ReportUnderInvestigation ReportStatus = "under_investigation"
+	ReportClosed             ReportStatus = "closed"
+)
+
+// ReportOutcome is how a closed report ended. The registry may add
+// outcomes.
+type ReportOutcome string
+
+// Report outcomes known to this version of the SDK.
+const (
+	// OutcomeCasePublished: the report led to a typical case (CaseID).
+	OutcomeCasePublished ReportOutcome = "case_published"
+	// OutcomeNotSubstantiated: the authority found no violation.
+	OutcomeNotSubstantiated ReportOutcome = "not_substantiated"
+	// OutcomeOutsideScope: the matter is not one the registry's
+	// authorities handle.
+	OutcomeOutsideScope ReportOutcome = "outside_scope"
+)
+
+// ReportToken is a report's private access token: whoever holds it may
+// read the report's lifecycle, so it is a secret. It prints as
+// "[redacted]" through fmt and log/slog; string(t) is the value, for the
+// one place it belongs (the reporter's status link).
+type ReportToken string
+
+// String hides the token from fmt.
+func (t ReportToken) String() string {
+	if t == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// GoString hides the token from %#v.
+func (t ReportToken) GoString() string { return `client.ReportToken("` + t.String() + `")` }
+
+// LogValue hides the token from log/slog.
+func (t ReportToken) LogValue() slog.Value { return slog.StringValue(t.String()) }
+
 // ReportParams is a shopper's report of a suspected fake or sub-standard
 // listing, as a platform submits it.
 type ReportParams struct {
@@ -314,16 +380,72 @@ type ReportParams struct {
 	Contact     string     `json:"contact,omitempty"`
 }
 
-// Report is a report the registry has received and forwarded as a lead.
+// ReportStep is one step of a report's lifecycle, with when it happened.
+type ReportStep struct {
+	Status ReportStatus `json:"status"`
+	At     time.Time    `json:"at"`
+	// Authority is the enforcement authority a forwarded report went to.
+	Authority *Text `json:"authority,omitempty"`
+	// Outcome and CaseID are set on the closing step.
+	Outcome ReportOutcome `json:"outcome,omitempty"`
+	CaseID  string        `json:"case_id,omitempty"`
+}
+
+// Report is a report (a clue) the registry has received, and what has
+// become of it since.
 type Report struct {
-	ID          string     `json:"id"`
-	Product     ProductKey `json:"product"`
-	Kind        ReportKind `json:"kind"`
-	ListingURL  string     `json:"listing_url"`
-	Platform    string     `json:"platform"`
-	Description string     `json:"description"`
-	Status      string     `json:"status"` // "received", "forwarded", … (data, may grow)
-	CreatedAt   time.Time  `json:"created_at"`
+	ID           string       `json:"id"`
+	ReporterKind ReporterKind `json:"reporter_kind"`
+	Product      ProductKey   `json:"product"`
+	Kind         ReportKind   `json:"kind"`
+	ListingURL   string       `json:"listing_url,omitempty"`
+	ListingIDs   []string     `json:"listing_ids,omitempty"`
+	EvidenceURLs []string     `json:"evidence_urls,omitempty"`
+	Platform     string       `json:"platform"`
+	Description  string       `json:"description"`
+	Status       ReportStatus `json:"status"`
+	// Outcome and CaseID are set once the report is closed.
+	Outcome ReportOutcome `json:"outcome,omitempty"`
+	CaseID  string        `json:"case_id,omitempty"`
+	// Steps is the lifecycle so far, oldest first; the last is Status.
+	Steps     []ReportStep `json:"steps"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+	// AccessToken is set only in the answer to filing: the reporter's
+	// key to the report (ReportsService.Get). The registry never shows it
+	// again; keep it where the reporter's status link can be rebuilt.
+	AccessToken ReportToken `json:"access_token,omitempty"`
+}
+
+// LogValue logs a report by its id and where it is, never its token nor
+// what the reporter wrote: a *slog.Logger's JSON handler would otherwise
+// write every field.
+func (r Report) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", r.ID),
+		slog.String("reporter_kind", string(r.ReporterKind)),
+		slog.String("status", string(r.Status)),
+		slog.String("outcome", string(r.Outcome)),
+	)
+}
+
+// ReportChange is the registry's notice that a report moved on, as the
+// change feed and webhooks carry it to the platform that filed the report
+// (and to no one else). It names the report and its new step, never what
+// the reporter wrote or who they are.
+type ReportChange struct {
+	ID           string        `json:"id"`
+	ReporterKind ReporterKind  `json:"reporter_kind"`
+	Status       ReportStatus  `json:"status"`
+	Outcome      ReportOutcome `json:"outcome,omitempty"`
+	CaseID       string        `json:"case_id,omitempty"`
+	At           time.Time     `json:"at"`
+}
+
+// ClueCounts says how many reports of each kind of reporter led to a case.
+type ClueCounts struct {
+	Consumer     int `json:"consumer"`
+	RightsHolder int `json:"rights_holder"`
 }
 
 // Problem is an RFC 9457 problem document, the body of every error response.
@@ -361,6 +483,7 @@ const (
 	CodeIdempotencyConflict  = "idempotency_conflict"
 	CodeUnavailable          = "unavailable"
 	CodeInternal             = "internal"
+	CodeDuplicateInBatch     = "duplicate_in_batch"
 )
 
 // BatchRequest is the body of a batch product lookup.

@@ -3,6 +3,8 @@ package client_test
 import (
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -80,11 +82,13 @@ func TestReportsCreateIsIdempotentUnderItsKey(t *testing.T) {
 		t.Errorf("%d reports stored, want 1", n)
 	}
 
-	got, _, err := c.Reports.Get(ctx, first.ID)
+	got, _, err := c.Reports.Get(ctx, first.ID, first.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(first, got); diff != "" {
+	created := *first
+	created.AccessToken = "" // answered once, at filing
+	if diff := cmp.Diff(&created, got); diff != "" {
 		t.Errorf("Get (-created +got):\n%s", diff)
 	}
 
@@ -134,7 +138,7 @@ func TestReportsCreateGeneratesAKeyAndRetriesSafely(t *testing.T) {
 			if b, err := hex.DecodeString(sent[0]); err != nil || len(b) != 16 {
 				t.Errorf("generated key %q is not 128 bits of hex", sent[0])
 			}
-			if got, _, err := c.Reports.Get(ctxT(t), rep.ID); err != nil || got.ID != rep.ID {
+			if got, _, err := c.Reports.Get(ctxT(t), rep.ID, rep.AccessToken); err != nil || got.ID != rep.ID {
 				t.Errorf("Get(%s) = %v, %v", rep.ID, got, err)
 			}
 		})
@@ -171,7 +175,7 @@ func TestReportsErrors(t *testing.T) {
 		t.Errorf("fields %+v, want the listing URL named", apiErr.Fields)
 	}
 
-	_, _, err = c.Reports.Get(ctx, "rpt_nope")
+	_, _, err = c.Reports.Get(ctx, "rpt_nope", "a-token-of-the-right-shape")
 	if !errors.Is(err, client.ErrNotFound) {
 		t.Errorf("unknown report: err = %v, want ErrNotFound", err)
 	}
@@ -188,7 +192,7 @@ func TestReportsErrors(t *testing.T) {
 		t.Errorf("malformed idempotency key: err = %v, want ErrInvalidInput", err)
 	}
 	for _, id := range []string{"", "rpt_", "case_000001", "rpt_../x"} {
-		if _, _, err := c.Reports.Get(ctx, id); !errors.Is(err, client.ErrInvalidInput) {
+		if _, _, err := c.Reports.Get(ctx, id, "a-token-of-the-right-shape"); !errors.Is(err, client.ErrInvalidInput) {
 			t.Errorf("Get(%q) err = %v, want ErrInvalidInput", id, err)
 		}
 	}
@@ -204,4 +208,184 @@ func TestResponseReplayedOnNil(t *testing.T) {
 	if r.Replayed() {
 		t.Error("a nil Response says it was replayed")
 	}
+}
+
+func TestReportsGetNeedsTheToken(t *testing.T) {
+	t.Parallel()
+	srv, c := setup(t)
+	ctx := ctxT(t)
+	a, _, err := c.Reports.Create(ctx, reportOf(srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := c.Reports.Create(ctx, reportOf(srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.AccessToken) < 22 || a.AccessToken == b.AccessToken {
+		t.Fatalf("tokens %d and %d characters, equal %v: want two of at least 128 bits", len(a.AccessToken), len(b.AccessToken), a.AccessToken == b.AccessToken)
+	}
+	got, _, err := c.Reports.Get(ctx, a.ID, a.AccessToken)
+	if err != nil || got.ID != a.ID || got.Status != client.ReportReceived || len(got.Steps) != 1 {
+		t.Fatalf("Get with the token = %+v, %v", got, err)
+	}
+	// Another report's token is the same answer as an unknown id.
+	_, _, wrong := c.Reports.Get(ctx, a.ID, b.AccessToken)
+	_, _, unknown := c.Reports.Get(ctx, "rpt_99999999", a.AccessToken)
+	for _, err := range []error{wrong, unknown} {
+		apiErr := requireAPIError(t, err, http.StatusNotFound, client.CodeNotFound)
+		if apiErr.Detail != "no report has this id and token" {
+			t.Errorf("detail %q says more than that there is no such report", apiErr.Detail)
+		}
+	}
+	// A malformed token is refused before sending, and not quoted.
+	before := srv.Requests("")
+	for _, tok := range []client.ReportToken{"", "short", "has space in it and more", client.ReportToken(strings.Repeat("x", 129))} {
+		_, _, err := c.Reports.Get(ctx, a.ID, tok)
+		if !errors.Is(err, client.ErrInvalidInput) {
+			t.Errorf("token %q: err = %v, want ErrInvalidInput", tok, err)
+		}
+		if tok != "" && strings.Contains(err.Error(), string(tok)) {
+			t.Errorf("the error quotes the token: %v", err)
+		}
+	}
+	noRequests(t, srv, before)
+}
+
+// The token is a secret: it prints as [redacted] however a Report is
+// printed or logged, and travels only in its header.
+func TestReportTokenStaysSecret(t *testing.T) {
+	t.Parallel()
+	var seen sync.Map // where the token travelled
+	srv, c := setupWith(t, fixture{wrap: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen.Store("url:"+r.URL.String(), true)
+			seen.Store("header:"+r.Header.Get(client.ReportTokenHeader), true)
+			h.ServeHTTP(w, r)
+		})
+	}})
+	rep, _, err := c.Reports.Create(ctxT(t), reportOf(srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := string(rep.AccessToken)
+	var logs strings.Builder
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("filed", "report", rep, "token", rep.AccessToken)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		if s := fmt.Sprintf(verb, *rep) + fmt.Sprintf(verb, rep.AccessToken); strings.Contains(s, tok) {
+			t.Errorf("%s shows the token: %s", verb, s)
+		}
+	}
+	if strings.Contains(logs.String(), tok) {
+		t.Errorf("slog shows the token: %s", logs.String())
+	}
+	if _, _, err := c.Reports.Get(ctxT(t), rep.ID, rep.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	inHeader := false
+	seen.Range(func(k, _ any) bool {
+		s := k.(string)
+		if strings.HasPrefix(s, "url:") && strings.Contains(s, tok) {
+			t.Errorf("the token travelled in a URL: %s", s)
+		}
+		inHeader = inHeader || s == "header:"+tok
+		return true
+	})
+	if !inHeader {
+		t.Error("the token was not sent in its header")
+	}
+}
+
+func TestReportsAllByStatus(t *testing.T) {
+	t.Parallel()
+	srv, c := setup(t)
+	ctx := ctxT(t)
+	var mine []string
+	for range 3 {
+		r, _, err := c.Reports.Create(ctx, reportOf(srv), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine = append(mine, r.ID)
+	}
+	if _, err := srv.AdvanceReport(mine[1], sandbox.ReportAdvance{}); err != nil {
+		t.Fatal(err)
+	}
+	var received []string
+	for r, err := range c.Reports.All(ctx, &client.ReportListOptions{Status: client.ReportReceived, ListOptions: client.ListOptions{Limit: 1}}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != client.ReportReceived || r.AccessToken != "" {
+			t.Errorf("listed %s: status %q, token shown %v", r.ID, r.Status, r.AccessToken != "")
+		}
+		received = append(received, r.ID)
+	}
+	// Newest first: the platform's two received reports, then the demo's one.
+	if len(received) < 3 || received[0] != mine[2] || received[1] != mine[0] {
+		t.Errorf("received reports %v, want %s and %s first", received, mine[2], mine[0])
+	}
+	var fwd []string
+	for r, err := range c.Reports.All(ctx, &client.ReportListOptions{Status: client.ReportForwarded, ReporterKind: client.ReporterConsumer}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		fwd = append(fwd, r.ID)
+	}
+	if len(fwd) == 0 || fwd[0] != mine[1] {
+		t.Errorf("forwarded consumer reports %v, want %s first", fwd, mine[1])
+	}
+	if _, _, err := c.Reports.List(ctx, &client.ReportListOptions{ListOptions: client.ListOptions{Limit: 101}}); !errors.Is(err, client.ErrInvalidInput) {
+		t.Errorf("limit 101: err = %v, want ErrInvalidInput", err)
+	}
+}
+
+func TestReportsCreateBatch(t *testing.T) {
+	t.Parallel()
+	srv, c := setup(t)
+	ctx := ctxT(t)
+	g := srv.Demo()[0].GTIN
+	clue := func(key, link string) client.ClueParams {
+		return client.ClueParams{IdempotencyKey: key, Product: client.ProductKey{GTIN: g}, Kind: client.ReportCounterfeit,
+			ListingIDs: []string{"item-" + key}, EvidenceURLs: []string{link}, Description: "仿冒注册商标"}
+	}
+	batch := client.ClueBatch{RightsHolder: "清源品牌管理有限公司", Platform: "shop.example", EvidenceHosts: []string{"evidence.example"},
+		Clues: []client.ClueParams{
+			clue("a", "https://evidence.example/a.pdf"),
+			clue("b", "https://evil.example/b.pdf"),
+			clue("", "https://evidence.example/c.pdf"), // the client names it
+		}}
+	res, _, err := c.Reports.CreateBatch(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err() != nil || res[0].Report.ReporterKind != client.ReporterRightsHolder || res[2].Err() != nil {
+		t.Errorf("good clues: %+v, %+v", res[0], res[2])
+	}
+	bad := res[1].Err()
+	var apiErr *client.APIError
+	if !errors.Is(bad, client.ErrInvalidInput) || !errors.As(bad, &apiErr) || len(apiErr.Fields) != 1 || apiErr.Fields[0].Field != "/evidence_urls/0" {
+		t.Errorf("clue on a host not allowed: %v, want ErrInvalidInput naming /evidence_urls/0", bad)
+	}
+	got, _, err := c.Reports.Get(ctx, res[0].Report.ID, res[0].Report.AccessToken)
+	if err != nil || len(got.ListingIDs) != 1 || len(got.EvidenceURLs) != 1 {
+		t.Errorf("the filed clue reads %+v, %v", got, err)
+	}
+	if n := srv.Reports(); n != 2 {
+		t.Errorf("%d reports filed, want 2", n)
+	}
+
+	// Refused whole, before sending: none, or more than MaxClues.
+	before := srv.Requests("")
+	for _, n := range []int{0, client.MaxClues + 1} {
+		b := batch
+		b.Clues = make([]client.ClueParams, n)
+		for i := range b.Clues {
+			b.Clues[i] = clue(fmt.Sprint(i), "https://evidence.example/x")
+		}
+		if _, _, err := c.Reports.CreateBatch(ctx, b); !errors.Is(err, client.ErrInvalidInput) {
+			t.Errorf("%d clues: err = %v, want ErrInvalidInput", n, err)
+		}
+	}
+	noRequests(t, srv, before)
 }

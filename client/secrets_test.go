@@ -147,13 +147,13 @@ func TestAPIKeyStaysSecret(t *testing.T) {
 		"401 ByGTIN":          second(locked.Products.ByGTIN(ctx, gtin, nil)),
 		"401 Reports.Create":  second(locked.Reports.Create(ctx, params, nil)),
 		"404 Enterprises.Get": second(c.Enterprises.Get(ctx, "ent_doesnotexist", nil)),
-		"404 Reports.Get":     second(c.Reports.Get(ctx, "rpt_doesnotexist")),
+		"404 Reports.Get":     second(c.Reports.Get(ctx, "rpt_doesnotexist", "tok_0123456789abcdef")),
 		"400 Cases.List":      second(c.Cases.List(ctx, &client.CaseListOptions{ListOptions: client.ListOptions{Cursor: "not-a-cursor"}})),
 		"400 Changes.List":    second(c.Changes.List(ctx, &client.ChangesOptions{After: "not-a-cursor"})),
 		"local GTIN":          second(c.Products.ByGTIN(ctx, "6901234567890", nil)),
 		"local key":           second(c.Products.ByKey(ctx, client.ProductKey{Brand: "Acme"}, nil)),
 		"local limit":         second(c.Enterprises.List(ctx, &client.EnterpriseListOptions{ListOptions: client.ListOptions{Limit: 500}})),
-		"local report id":     second(c.Reports.Get(ctx, "rpt_../etc")),
+		"local report id":     second(c.Reports.Get(ctx, "rpt_../etc", "tok_0123456789abcdef")),
 	} {
 		if err == nil {
 			t.Errorf("%s: no error", what)

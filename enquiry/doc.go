@@ -13,6 +13,8 @@
 //	/quality/inspections/{id}       one inspection, with its failed items
 //	/quality/cases                  typical enforcement cases
 //	/quality/report                 the report form (with WithPlatformName)
+//	/quality/report/sent?ref=&t=    the report's number and private status link
+//	/quality/report/{id}?t=         the report's lifecycle, for whoever holds the link
 //	/quality/enquiry.css            the pages' stylesheet
 //	/quality/badge/…, badge.css     the widget's badge endpoints
 //
@@ -53,4 +55,18 @@
 // edited words, a new one. Whatever goes wrong short of a forgery, what the
 // shopper typed comes back in the form. Link to it from a product page as
 // /quality/report?gtin={gtin}&listing={url}.
+//
+// # What becomes of a report
+//
+// The confirmation shows the report's number and its private status link,
+// {prefix}report/{id}?t={token}, which the shopper keeps: the page behind
+// it reads the report with its token and shows each step of its lifecycle
+// (received, forwarded to an authority, under investigation, closed with
+// its outcome and the case it led to), with its time, in the page's
+// locale. Whoever holds the link sees the report's progress, so both pages
+// are no-store, noindex and send no referrer (View.Private tells a
+// platform's layout). A wrong token and an unknown report are the same 404
+// page. WithReportFiled hands the platform every report the entry files,
+// so that it can follow the report.status_changed events the registry
+// sends it alone (the change feed, the webhooks) and tell the shopper.
 package enquiry

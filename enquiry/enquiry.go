@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"hash/maphash"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -33,6 +34,8 @@ type Entry struct {
 	reportKey []byte // the report form's MAC key
 	platform  string // how reports name the platform; "" for no report form
 	origin    string // the site's origin (WithSiteOrigin); "" for the request's own
+	filed     ReportFiled
+	lookups   statusLimits // the report status pages' per-address limits
 }
 
 // An Option configures an Entry.
@@ -45,6 +48,8 @@ func New(badges *widget.Widget, opts ...Option) (*Entry, error) {
 		return nil, errors.New("qcsdk/enquiry: widget is nil")
 	}
 	e := &Entry{badges: badges, qc: badges.Cache(), timeout: DefaultTimeout}
+	e.lookups.perMinute, e.lookups.burst = DefaultStatusLookupsPerMinute, DefaultStatusLookupBurst
+	e.lookups.seed = maphash.MakeSeed()
 	for _, o := range opts {
 		if err := o(e); err != nil {
 			return nil, fmt.Errorf("qcsdk/enquiry: %w", err)
@@ -130,6 +135,12 @@ type View struct {
 	Title string        // the page's title, for <title>
 	Head  template.HTML // the entry's stylesheet link, for <head>
 	Body  template.HTML // the page: the entry's navigation, its content, the registry's attribution
+	// Private says the page holds a report's private status link: the
+	// layout must not let it leak. The entry sends Referrer-Policy:
+	// no-referrer, X-Robots-Tag: noindex and Cache-Control: no-store,
+	// and Head carries the matching <meta> elements; a layout that sets
+	// its own referrer policy must leave it out on such a page.
+	Private bool
 }
 
 // Handler serves the entry under prefix (which ends with "/"), with the
@@ -144,6 +155,8 @@ type View struct {
 //	GET  {prefix}cases                 typical enforcement cases
 //	GET  {prefix}report                a shopper's report form (with WithPlatformName)
 //	POST {prefix}report
+//	GET  {prefix}report/sent?ref=&t=   the report's number and private status link
+//	GET  {prefix}report/{id}?t=        the report's lifecycle, for whoever holds the link
 //	GET  {prefix}enquiry.css           the pages' stylesheet
 //	GET  {prefix}badge/…, badge.css    the widget's
 func (e *Entry) Handler(prefix string) http.Handler {
@@ -160,6 +173,7 @@ func (e *Entry) Handler(prefix string) http.Handler {
 	mux.HandleFunc("GET "+prefix+"report", s.offered(s.reportPage))
 	mux.HandleFunc("POST "+prefix+"report", s.offered(s.sendReport))
 	mux.HandleFunc("GET "+prefix+"report/sent", s.offered(s.reportSent))
+	mux.HandleFunc("GET "+prefix+"report/{id}", s.offered(e.budget(s.reportStatus)))
 	// The rest is the widget's: its badges and stylesheet, and its plain
 	// 404 and 405 for anything else under the prefix.
 	mux.Handle(prefix, e.badges.Handler(prefix))
@@ -214,7 +228,10 @@ func (s *site) render(rw http.ResponseWriter, code int, name string, p *page) {
 	}
 	v := &View{Lang: p.Lang, Title: p.Title + " · " + p.T.Entry,
 		Head: template.HTML(`<link rel="stylesheet" href="` + template.HTMLEscapeString(s.prefix) + `enquiry.css" />`),
-		Body: template.HTML(content.String())}
+		Body: template.HTML(content.String()), Private: p.Private}
+	if p.Private {
+		v.Head = `<meta name="referrer" content="no-referrer" /><meta name="robots" content="noindex, nofollow" />` + v.Head
+	}
 	layout := standalone
 	if s.e.layout != nil {
 		layout = s.e.layout
@@ -238,7 +255,13 @@ func (s *site) render(rw http.ResponseWriter, code int, name string, p *page) {
 		h.Set("Content-Security-Policy", "frame-ancestors 'self'")
 	}
 	h.Set("Referrer-Policy", "same-origin")
-	if code == http.StatusOK && p.Report == nil {
+	if p.Private {
+		// A report's status link: no click may carry it away, no search
+		// engine keep it, no cache store it.
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Robots-Tag", "noindex, nofollow")
+	}
+	if code == http.StatusOK && p.Report == nil && !p.Private {
 		h.Set("Cache-Control", "private, max-age=60")
 	} else {
 		// Errors, and the report form, whose token is this browser's.

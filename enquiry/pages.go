@@ -114,9 +114,11 @@ type page struct {
 	Q                   string // the locale query to carry in links ("" or "?locale=en")
 	Explicit            bool   // the locale was chosen in the query
 	Message             string
-	Self                string // this page's path and query
-	Retry               string // on a page saying the registry is down: a link to try again
-	Reports             bool   // the report form is offered (WithPlatformName)
+	Self                string       // this page's path and query
+	Retry               string       // on a page saying the registry is down: a link to try again
+	Reports             bool         // the report form is offered (WithPlatformName)
+	Private             bool         // the page holds a report's status link (see status.go)
+	Keep                template.URL // the query the language links keep, encoded: a private page's token
 
 	Query, Category string
 	Categories      []option
@@ -130,6 +132,9 @@ type page struct {
 	Inspection  *inspectionView
 	Cases       []caseView
 	Report      *reportForm
+	S           *statusWords
+	Status      *statusView
+	StatusLink  string
 }
 
 type option struct{ Code, Name string }
@@ -153,7 +158,7 @@ type inspectionView struct {
 
 type failedView struct{ Item, Requirement, Measured string }
 
-type caseView struct{ Title, Summary, Brand, Platform, Authority, Published, Verify string }
+type caseView struct{ Title, Summary, Brand, Platform, Authority, Published, Verify, Clues string }
 
 // site serves the pages under one prefix.
 type site struct {
@@ -439,7 +444,8 @@ func (s *site) cases(rw http.ResponseWriter, r *http.Request) {
 	}
 	for _, c := range res.Data {
 		p.Cases = append(p.Cases, caseView{Title: textIn(c.Title, loc), Summary: textIn(c.Summary, loc), Brand: widget.Isolate(c.Brand),
-			Platform: widget.Isolate(c.Platform), Authority: textIn(c.Authority, loc), Published: s.date(c.PublishedAt, loc), Verify: s.e.badges.VerifyLink(c.VerifyURL)})
+			Platform: widget.Isolate(c.Platform), Authority: textIn(c.Authority, loc), Published: s.date(c.PublishedAt, loc), Verify: s.e.badges.VerifyLink(c.VerifyURL),
+			Clues: statusVocab[loc].clues(c.Clues)})
 	}
 	if res.NextCursor != "" {
 		v := url.Values{"cursor": {res.NextCursor}}

@@ -271,7 +271,12 @@ func (s *site) sendReport(rw http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	http.Redirect(rw, r, s.prefix+"report/sent?ref="+url.QueryEscape(rep.ID)+strings.Replace(p.Q, "?", "&", 1), http.StatusSeeOther)
+	if s.e.filed != nil {
+		s.e.filed(ctx, *rep)
+	}
+	// The confirmation carries the token to show the status link; it is a
+	// private page (see reportSent).
+	http.Redirect(rw, r, s.prefix+"report/sent?ref="+url.QueryEscape(rep.ID)+"&t="+url.QueryEscape(string(rep.AccessToken))+strings.Replace(p.Q, "?", "&", 1), http.StatusSeeOther)
 }
 
 // idempotencyKey names a report by its form's rendering and its content:
@@ -384,16 +389,4 @@ func (s *site) offered(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(rw, r)
 	}
-}
-
-// reportSent confirms a report with its reference.
-func (s *site) reportSent(rw http.ResponseWriter, r *http.Request) {
-	p, _ := s.newPage(r, func(t *pageWords) string { return t.Report })
-	ref := r.URL.Query().Get("ref")
-	if !reportRef.MatchString(ref) {
-		s.fail(rw, p, client.ErrInvalidInput)
-		return
-	}
-	p.Message = ref
-	s.render(rw, http.StatusOK, "report-sent", p)
 }

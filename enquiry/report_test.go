@@ -124,7 +124,7 @@ func TestReportFormFilesOneReportPerForm(t *testing.T) {
 		t.Errorf("the registry holds %d reports; want 1", n)
 	}
 	ref, _ := url.ParseQuery(strings.TrimPrefix(loc, "/quality/report/sent?"))
-	rep, _, err := e.api.Reports.Get(context.Background(), ref.Get("ref"))
+	rep, _, err := e.api.Reports.Get(context.Background(), ref.Get("ref"), client.ReportToken(ref.Get("t")))
 	if err != nil {
 		t.Fatal(err)
 	}

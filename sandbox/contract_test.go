@@ -553,6 +553,21 @@ func contractReportBody(product, kind, description string) string {
 	return string(b)
 }
 
+// contractClueBody is a rights holder's batch of one clue per evidence
+// link.
+func contractClueBody(gtin string, evidence ...string) string {
+	clues := make([]client.ClueParams, len(evidence))
+	for i, e := range evidence {
+		clues[i] = client.ClueParams{
+			IdempotencyKey: "contract-clue-" + strconv.Itoa(i), Product: client.ProductKey{GTIN: client.GTIN(gtin)},
+			Kind: client.ReportCounterfeit, ListingIDs: []string{"item-" + strconv.Itoa(i)}, EvidenceURLs: []string{e},
+			Description: "假冒注册商标",
+		}
+	}
+	b, _ := json.Marshal(client.ClueBatch{RightsHolder: "示例品牌管理有限公司", Platform: "Example Mall", Clues: clues})
+	return string(b)
+}
+
 var contractHTTPS = regexp.MustCompile(`^https://`)
 
 // contractCheckStatus checks what the schema cannot say about a status.
@@ -654,7 +669,9 @@ func contractRepresentative(cx *contractEnv) map[string]contractCall {
 		"GET /v1/changes":                      contractGet("/v1/changes"),
 		"POST /v1/reports": contractPost("/v1/reports", contractReportBody(`{"gtin":"`+string(d.GTIN)+`"}`, "counterfeit", "疑似假冒")).
 			with("Idempotency-Key", "contract-representative"),
-		"GET /v1/reports/{id}": contractGet("/v1/reports/rpt_00000001"),
+		"GET /v1/reports/{id}":   contractGet("/v1/reports/rpt_00000001").with(client.ReportTokenHeader, "contract-representative-token"),
+		"GET /v1/reports":        contractGet("/v1/reports?status=closed"),
+		"POST /v1/reports/batch": contractPost("/v1/reports/batch", contractClueBody(string(d.GTIN), "https://evidence.example/1.pdf")),
 	}
 }
 
@@ -749,6 +766,16 @@ func contractPublishAll(cx *contractEnv) int {
 	if err := cx.srv.Delist(string(demo[2].USCC)); err != nil {
 		cx.t.Fatal(err)
 	}
+	// A report of the contract's key, through its lifecycle into a case:
+	// three report.status_changed events (on this key's feed alone) and
+	// the case's case.updated.
+	rep := contractDecode[client.Report](cx, cx.expect(contractPost("/v1/reports",
+		contractReportBody(`{"gtin":"`+string(demo[0].GTIN)+`"}`, "counterfeit", "疑似假冒")), http.StatusCreated, ""))
+	for _, adv := range []sandbox.ReportAdvance{{}, {}, {Outcome: client.OutcomeCasePublished}} {
+		if _, err := cx.srv.AdvanceReport(rep.ID, adv); err != nil {
+			cx.t.Fatal(err)
+		}
+	}
 	cx.srv.PublishCase(client.Case{
 		Title:     client.Text{ZH: "销售假冒围巾案", EN: "Counterfeit scarves"},
 		Summary:   client.Text{ZH: "当事人销售假冒注册商标的围巾。"},
@@ -757,7 +784,7 @@ func contractPublishAll(cx *contractEnv) int {
 		Platform:  "集市网",
 		Authority: client.Text{ZH: "杭州市市场监督管理局"},
 	})
-	return 5
+	return 9
 }
 
 func contractCases() []contractCase {
@@ -1282,6 +1309,7 @@ func contractCases() []contractCase {
 				"inspection": func(e client.Event) bool { return e.Inspection != nil },
 				"case":       func(e client.Event) bool { return e.Case != nil },
 				"category":   func(e client.Event) bool { return e.Category != nil },
+				"report":     func(e client.Event) bool { return e.Report != nil },
 			}
 			for _, ev := range page.Data {
 				kind, _, _ := strings.Cut(string(ev.Type), ".")
@@ -1411,7 +1439,7 @@ func contractCases() []contractCase {
 			if replay.header.Get("Idempotent-Replayed") != "true" || contractDecode[client.Report](cx, replay).ID != rep.ID {
 				cx.t.Errorf("a replay: %s %s", replay.header.Get("Idempotent-Replayed"), replay.body)
 			}
-			got := contractDecode[client.Report](cx, cx.expect(contractGet(created.header.Get("Location")), ok, ""))
+			got := contractDecode[client.Report](cx, cx.expect(contractGet(created.header.Get("Location")).with(client.ReportTokenHeader, string(rep.AccessToken)), ok, ""))
 			if got.ID != rep.ID {
 				cx.t.Errorf("GET answers %s, want %s", got.ID, rep.ID)
 			}
@@ -1431,7 +1459,7 @@ func contractCases() []contractCase {
 			c.body = contractReportBody(`{"gtin":"`+string(d.GTIN)+`"}`, "counterfeit", "第二次")
 			cx.expect(c, http.StatusConflict, client.CodeIdempotencyConflict)
 		}},
-		{name: "reports/scoped to the API key", opts: []sandbox.Option{sandbox.WithAPIKeys(contractKey, "contract-key-b")}, run: func(cx *contractEnv) {
+		{name: "reports/the token decides, not the API key", opts: []sandbox.Option{sandbox.WithAPIKeys(contractKey, "contract-key-b")}, run: func(cx *contractEnv) {
 			d := contractProduct(cx)
 			c := contractPost("/v1/reports", contractReportBody(`{"gtin":"`+string(d.GTIN)+`"}`, "counterfeit", "疑似假冒")).with("Idempotency-Key", "contract-shared")
 			a := contractDecode[client.Report](cx, cx.expect(c, http.StatusCreated, ""))
@@ -1440,10 +1468,11 @@ func contractCases() []contractCase {
 			if a.ID == b.ID {
 				cx.t.Error("another API key's Idempotency-Key replays a report it did not file")
 			}
-			read := contractGet("/v1/reports/" + a.ID)
-			cx.expect(read, http.StatusOK, "")
+			read := contractGet("/v1/reports/"+a.ID).with(client.ReportTokenHeader, string(a.AccessToken))
 			read.key = "contract-key-b"
-			cx.expect(read, http.StatusNotFound, client.CodeNotFound)
+			cx.expect(read, http.StatusOK, "")
+			wrong := contractGet("/v1/reports/"+a.ID).with(client.ReportTokenHeader, string(b.AccessToken))
+			cx.expect(wrong, http.StatusNotFound, client.CodeNotFound)
 		}},
 		{name: "reports/unknown kind filed as other", run: func(cx *contractEnv) {
 			body := contractReportBody(`{"gtin":"`+string(contractProduct(cx).GTIN)+`"}`, "misleading_advert", "虚假宣传")
@@ -1489,7 +1518,73 @@ func contractCases() []contractCase {
 			cx.expect(c, http.StatusUnsupportedMediaType, client.CodeUnsupportedMediaType)
 		}},
 		{name: "report/404", run: func(cx *contractEnv) {
-			cx.expect(contractGet("/v1/reports/rpt_99999999"), http.StatusNotFound, client.CodeNotFound)
+			cx.expect(contractGet("/v1/reports/rpt_99999999").with(client.ReportTokenHeader, "no-such-token-0123456789"), http.StatusNotFound, client.CodeNotFound)
+		}},
+		{name: "report/404 without a token", run: func(cx *contractEnv) {
+			cx.expect(contractGet("/v1/reports/rpt_00000001").bad(), http.StatusNotFound, client.CodeNotFound)
+		}},
+		{name: "report/429 lookups", opts: []sandbox.Option{sandbox.WithReportLookupLimit(0.001, 1)}, no304: true, run: func(cx *contractEnv) {
+			d := cx.srv.DemoReports()[0]
+			read := contractGet("/v1/reports/"+d.ID).with(client.ReportTokenHeader, string(d.Token))
+			cx.expect(read, http.StatusOK, "")
+			res := cx.expect(read, http.StatusTooManyRequests, client.CodeRateLimited)
+			if res.header.Get("Retry-After") == "" {
+				cx.t.Error("a 429 without Retry-After")
+			}
+		}},
+		{name: "reports/every demo stage reads", run: func(cx *contractEnv) {
+			for _, d := range cx.srv.DemoReports() {
+				got := contractDecode[client.Report](cx, cx.expect(contractGet("/v1/reports/"+d.ID).with(client.ReportTokenHeader, string(d.Token)), ok, ""))
+				if got.Status != d.Status {
+					cx.t.Errorf("%s: status %q, want %q", d.ID, got.Status, d.Status)
+				}
+			}
+		}},
+		{name: "reports/list, filtered, paged", run: func(cx *contractEnv) {
+			d := contractProduct(cx)
+			cx.expect(contractPost("/v1/reports", contractReportBody(`{"gtin":"`+string(d.GTIN)+`"}`, "counterfeit", "疑似假冒")), http.StatusCreated, "")
+			all := contractPage(cx, "/v1/reports", 3)
+			if want := len(cx.srv.DemoReports()) + 1; len(all) != want {
+				cx.t.Errorf("%d reports listed, want %d", len(all), want)
+			}
+			closed := contractPage(cx, "/v1/reports?status=closed&reporter_kind=consumer", 2)
+			if len(closed) == 0 {
+				cx.t.Error("no closed consumer report listed")
+			}
+		}},
+		{name: "reports/list 400 status", run: func(cx *contractEnv) {
+			cx.expect(contractGet("/v1/reports?status=lost"), http.StatusBadRequest, client.CodeInvalidParameter)
+		}},
+		{name: "clues/batch, each on its own, replayed", run: func(cx *contractEnv) {
+			d := contractProduct(cx)
+			body := contractClueBody(string(d.GTIN), "https://evidence.example/a.pdf", "http://evidence.example/b.pdf")
+			res := cx.expect(contractPost("/v1/reports/batch", body), http.StatusOK, "")
+			out := contractDecode[struct{ Results []client.ClueResult }](cx, res)
+			if len(out.Results) != 2 || out.Results[0].Status != client.ClueCreated || out.Results[1].Status != client.ClueFailed {
+				cx.t.Errorf("results %+v, want created then failed", out.Results)
+			}
+			again := contractDecode[struct{ Results []client.ClueResult }](cx, cx.expect(contractPost("/v1/reports/batch", body), http.StatusOK, ""))
+			if len(again.Results) != 2 || again.Results[0].Status != client.ClueReplayed {
+				cx.t.Errorf("resent: %+v, want the first replayed", again.Results)
+			}
+		}},
+		{name: "clues/400 more than 100", run: func(cx *contractEnv) {
+			links := make([]string, 101)
+			for i := range links {
+				links[i] = "https://evidence.example/" + strconv.Itoa(i)
+			}
+			cx.expect(contractPost("/v1/reports/batch", contractClueBody(string(contractProduct(cx).GTIN), links...)).bad(), http.StatusBadRequest, client.CodeTooManyKeys)
+		}},
+		{name: "clues/400 no rights holder", run: func(cx *contractEnv) {
+			cx.expect(contractPost("/v1/reports/batch", `{"rights_holder":"","platform":"p","clues":[]}`).bad(), http.StatusBadRequest, client.CodeInvalidBody)
+		}},
+		{name: "clues/413 over 1 MiB", run: func(cx *contractEnv) {
+			body := `{"rights_holder":"r","platform":"p","clues":[{"description":"` + strings.Repeat("x", 1<<20) + `"}]}`
+			cx.expect(contractPost("/v1/reports/batch", body).bad(), http.StatusRequestEntityTooLarge, client.CodePayloadTooLarge)
+		}},
+		{name: "clues/415 form body", run: func(cx *contractEnv) {
+			c := contractPost("/v1/reports/batch", "clues=1").with("Content-Type", "application/x-www-form-urlencoded").bad()
+			cx.expect(c, http.StatusUnsupportedMediaType, client.CodeUnsupportedMediaType)
 		}},
 		{name: "report/400 malformed id", run: func(cx *contractEnv) {
 			cx.expect(contractGet("/v1/reports/xyz").bad(), http.StatusBadRequest, client.CodeInvalidParameter)
@@ -1505,7 +1600,8 @@ func contractCases() []contractCase {
 				call  contractCall
 				allow string
 			}{
-				{contractCall{method: http.MethodDelete, target: "/v1/reports"}, "POST"},
+				{contractCall{method: http.MethodDelete, target: "/v1/reports"}, "GET, POST"},
+				{contractCall{method: http.MethodPut, target: "/v1/reports/batch"}, "POST"},
 				{contractGet("/v1/products/batch"), "POST"},
 				{contractPost("/v1/categories", `{}`), "GET"},
 				{contractCall{method: http.MethodPut, target: "/v1/enterprises/ent_0000001"}, "GET"},
@@ -1669,7 +1765,8 @@ func contractWebhook(t *testing.T, spec *contractSpec) {
 	}))
 	t.Cleanup(recv.Close)
 	srv := sandbox.NewServer(t, sandbox.WithWebhookRetry(2, 10*time.Millisecond))
-	if err := srv.AddWebhook(recv.URL+"/qc/hook", "s1"); err != nil {
+	// The contract's platform: its webhook receives its reports' changes too.
+	if err := srv.AddWebhookFor(contractKey, recv.URL+"/qc/hook", "s1"); err != nil {
 		t.Fatal(err)
 	}
 	cx := &contractEnv{t: t, spec: spec, srv: srv}
@@ -1729,7 +1826,8 @@ func contractWebhook(t *testing.T, spec *contractSpec) {
 		}
 	}
 	for _, want := range []client.EventType{client.EventCommitmentRevoked, client.EventInspectionPublished,
-		client.EventEnterpriseUpdated, client.EventEnterpriseDelisted, client.EventCasePublished} {
+		client.EventEnterpriseUpdated, client.EventEnterpriseDelisted, client.EventCasePublished,
+		client.EventCaseUpdated, client.EventReportStatusChanged} {
 		if !types[want] {
 			t.Errorf("no %s push", want)
 		}

@@ -52,6 +52,20 @@
 // kept has expired and is answered 400 invalid_cursor, so a consumer's
 // recovery (read on from from=head) can be tested.
 //
+// # Reports
+//
+// A report (POST /v1/reports) or a rights holder's clue (POST
+// /v1/reports/batch) starts received; AdvanceReport moves it on, one step
+// at a time by default: forwarded to the maker's provincial authority,
+// under investigation, closed with the outcome given (case_published adds
+// the report to the case's clue counts). Each step is a
+// report.status_changed event that only the filing API key reads on the
+// feed and that only webhooks registered for that key (AddWebhookFor)
+// receive. The data set starts with DemoReports, one at every stage and
+// outcome, readable by every key; their tokens are in DemoReports and GET
+// /_sandbox/reports. Report look-ups have their own rate limit
+// (WithReportLookupLimit).
+//
 // # Faults
 //
 // SetFaults (or WithFaults, or the qcsandbox -fault flag) makes routes
@@ -65,8 +79,11 @@
 //
 // Programs not written in Go drive the same through HTTP under /_sandbox:
 // GET /_sandbox/demo, GET /_sandbox/stats, PUT /_sandbox/faults
-// {"faults":["error=503@0.2"]}, POST /_sandbox/webhooks {"url","secrets"},
+// {"faults":["error=503@0.2"]}, POST /_sandbox/webhooks {"url","secrets","api_key"},
 // POST /_sandbox/commitments/{id}/status {"status":"revoked"},
 // POST /_sandbox/inspections {"gtin","result"},
-// POST /_sandbox/enterprises/{id}/delist and POST /_sandbox/feed/expire.
+// POST /_sandbox/enterprises/{id}/delist, POST /_sandbox/feed/expire,
+// GET /_sandbox/reports (the demo reports and their tokens) and
+// POST /_sandbox/reports/{id}/advance (an empty body, or
+// {"status","authority","outcome","case_id"}).
 package sandbox

@@ -584,17 +584,29 @@ func (s *Sandbox) changes(b *buffer, r *http.Request) {
 		return
 	}
 
-	read, err := s.reg.eventsAfter(after, limit)
+	scope, _ := s.authenticate(r) // report events are their filer's alone
+	read, err := s.reg.eventsAfter(after, limit, scope)
 	if err == nil && len(read.events) == 0 && wait > 0 {
 		t := time.NewTimer(wait)
-		select {
-		case <-read.changed:
-			// Read again as asked, not from read.pos: events may have been
-			// dropped meanwhile, and an expired cursor must say so.
-			read, err = s.reg.eventsAfter(after, limit)
-		case <-t.C:
-		case <-r.Context().Done():
-		case <-s.done:
+	poll:
+		// Another platform's report event wakes the poll but is not
+		// this reader's: it waits on for one of its own.
+		for err == nil && len(read.events) == 0 {
+			if s.cfg.logger != nil {
+				s.cfg.logger.Debug("sandbox long poll waits", "path", r.URL.Path, "request_id", b.reqID)
+			}
+			select {
+			case <-read.changed:
+				// Read again as asked, not from read.pos: events may have been
+				// dropped meanwhile, and an expired cursor must say so.
+				read, err = s.reg.eventsAfter(after, limit, scope)
+			case <-t.C:
+				break poll
+			case <-r.Context().Done():
+				break poll
+			case <-s.done:
+				break poll
+			}
 		}
 		t.Stop()
 	}
@@ -628,76 +640,4 @@ func validIdempotencyKey(k string) bool {
 		}
 	}
 	return true
-}
-
-func (s *Sandbox) createReport(b *buffer, r *http.Request) {
-	key := r.Header.Get("Idempotency-Key")
-	if key != "" && !validIdempotencyKey(key) {
-		b.problem(http.StatusBadRequest, client.CodeInvalidParameter, "Idempotency-Key must be 1 to 255 visible ASCII characters", client.ProblemField{Field: "Idempotency-Key", Message: "malformed"})
-		return
-	}
-	var p client.ReportParams
-	if !readJSON(b, r, maxReportBody, &p) {
-		return
-	}
-	// Problem fields are JSON pointers into the body.
-	var fields []client.ProblemField
-	k, prob := s.resolveKey(p.Product, "/product", b.reqID)
-	if prob != nil {
-		fields = append(fields, prob.Errors...)
-	}
-	if f := checkText("kind", string(p.Kind), 1, 32); f != nil {
-		fields = append(fields, client.ProblemField{Field: "/kind", Message: f.Message})
-	}
-	if u, err := url.Parse(p.ListingURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(p.ListingURL) > 2048 {
-		fields = append(fields, client.ProblemField{Field: "/listing_url", Message: "listing_url must be an http(s) URL of at most 2048 bytes"})
-	}
-	for _, f := range []*client.ProblemField{
-		checkText("platform", p.Platform, 1, 100),
-		checkText("description", p.Description, 1, 4000),
-		checkText("contact", p.Contact, 0, 200),
-	} {
-		if f != nil {
-			fields = append(fields, client.ProblemField{Field: "/" + f.Field, Message: f.Message})
-		}
-	}
-	switch {
-	case prob != nil && len(fields) == len(prob.Errors):
-		// Only the product key is wrong: the contract answers the key's
-		// own code (invalid_gtin, invalid_uscc, invalid_parameter).
-		b.problem(http.StatusBadRequest, prob.Code, prob.Detail, fields...)
-		return
-	case len(fields) > 0:
-		b.problem(http.StatusBadRequest, client.CodeInvalidBody, "the report has invalid fields", fields...)
-		return
-	}
-	p.Product = k
-	canon, _ := json.Marshal(p) // the kind as sent: another unknown kind is another body
-	h := fnv.New64a()
-	h.Write(canon)
-	switch p.Kind {
-	case client.ReportCounterfeit, client.ReportSubstandard, client.ReportFalseClaim, client.ReportOther:
-	default:
-		p.Kind = client.ReportOther // kinds are an open set: one this server does not know is filed as other
-	}
-	auth, _ := s.authenticate(r)
-	rep, replay, err := s.reg.createReport(auth, key, h.Sum64(), p)
-	if err != nil {
-		b.problem(http.StatusConflict, client.CodeIdempotencyConflict, "this Idempotency-Key was used with another report")
-		return
-	}
-	status := http.StatusCreated
-	if replay {
-		status = http.StatusOK
-		b.header.Set("Idempotent-Replayed", "true")
-	}
-	b.header.Set("Location", "/v1/reports/"+rep.ID)
-	b.json(status, ccNoStore, rep)
-}
-
-func (s *Sandbox) getReport(b *buffer, r *http.Request) {
-	// Only the key that filed a report may read it (the scope its
-	// Idempotency-Key is kept under too).
-	auth, _ := s.authenticate(r)
-	getRecord(b, r, "rpt_", "report", ccNoStore, func(id string) (client.Report, bool) { return s.reg.report(auth, id) })
 }

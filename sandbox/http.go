@@ -45,6 +45,8 @@ func (s *Sandbox) routeTable() []route {
 		{"GET", "/v1/categories", s.listCategories},
 		{"GET", "/v1/changes", s.changes},
 		{"POST", "/v1/reports", s.createReport},
+		{"GET", "/v1/reports", s.listReports},
+		{"POST", "/v1/reports/batch", s.createClues},
 		{"GET", "/v1/reports/{id}", s.getReport},
 
 		{"GET", "/_sandbox/demo", s.opDemo},
@@ -55,6 +57,8 @@ func (s *Sandbox) routeTable() []route {
 		{"POST", "/_sandbox/inspections", s.opInspection},
 		{"POST", "/_sandbox/enterprises/{id}/delist", s.opDelist},
 		{"POST", "/_sandbox/feed/expire", s.opExpireFeed},
+		{"GET", "/_sandbox/reports", s.opDemoReports},
+		{"POST", "/_sandbox/reports/{id}/advance", s.opAdvanceReport},
 	}
 }
 
@@ -295,6 +299,7 @@ var problemTitles = map[string]string{
 	client.CodeIdempotencyConflict:  "Idempotency key conflict",
 	client.CodeUnavailable:          "Service unavailable",
 	client.CodeInternal:             "Internal error",
+	client.CodeDuplicateInBatch:     "Duplicate in batch",
 }
 
 // ProblemTypeBase prefixes every problem's type URI; the code follows it.

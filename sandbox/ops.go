@@ -62,11 +62,12 @@ func (s *Sandbox) opWebhook(b *buffer, r *http.Request) {
 	var req struct {
 		URL     string   `json:"url"`
 		Secrets []string `json:"secrets"`
+		APIKey  string   `json:"api_key,omitempty"` // the platform's: its reports' changes come too
 	}
 	if !readJSON(b, r, maxBatchBody, &req) {
 		return
 	}
-	if err := s.AddWebhook(req.URL, req.Secrets...); err != nil {
+	if err := s.addWebhook(req.APIKey, req.URL, req.Secrets); err != nil {
 		b.problem(http.StatusBadRequest, client.CodeInvalidBody, err.Error())
 		return
 	}

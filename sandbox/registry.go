@@ -40,31 +40,26 @@ type registry struct {
 	casesByDate []*client.Case
 
 	seq      int64
-	events   []seqEvent    // the retained events, oldest first
-	retain   int           // most events kept; 0 keeps all
-	dropped  int64         // seq of the newest event dropped (0: none); a cursor before it has expired
-	changed  chan struct{} // closed and replaced when an event is appended
-	onEvent  func(client.Event)
+	events   []seqEvent                          // the retained events, oldest first
+	retain   int                                 // most events kept; 0 keeps all
+	dropped  int64                               // seq of the newest event dropped (0: none); a cursor before it has expired
+	changed  chan struct{}                       // closed and replaced when an event is appended
+	onEvent  func(ev client.Event, owner string) // owner: the API key a report event is for, "" for all
 	clock    func() time.Time
 	verify   string
 	hostile  bool
-	reports  map[string]*client.Report
-	owners   map[string]string // report id -> the API key that filed it
-	idem     map[string]idemEntry
-	nextRpt  int
 	nextCase int
+	quiet    bool // while the data set is built: changes are history, not events
+
+	reportBook // reports and clues: reports.go
 }
 
 type cmtLoc struct{ e, i int }
 
 type seqEvent struct {
-	seq int64
-	ev  client.Event
-}
-
-type idemEntry struct {
-	bodyHash uint64
-	reportID string
+	seq   int64
+	ev    client.Event
+	owner string // a report event's API key (anyKey: every key's); "" for a public event
 }
 
 func newRegistry(cfg dataConfig, clock func() time.Time) *registry {
@@ -87,11 +82,9 @@ func newRegistry(cfg dataConfig, clock func() time.Time) *registry {
 		clock:     clock,
 		verify:    cfg.verifyBase,
 		hostile:   cfg.hostile,
-		reports:   make(map[string]*client.Report),
-		owners:    make(map[string]string),
-		idem:      make(map[string]idemEntry),
 		nextCase:  len(d.cases),
 	}
+	r.reportBook = newReportBook()
 	for e, ed := range d.ents {
 		r.entByID[ed.ent.ID] = e
 		r.entByUSCC[ed.ent.USCC] = e
@@ -109,6 +102,7 @@ func newRegistry(cfg dataConfig, clock func() time.Time) *registry {
 	for i, c := range d.cases {
 		r.caseByID[c.ID] = i
 	}
+	r.fileDemoReports(cfg.ref)
 	return r
 }
 
@@ -386,18 +380,27 @@ func scan[T any](r *registry, items func() []T, from, limit int, match func(T) b
 // publish stores the next version's event and wakes the feed's long polls.
 // The caller holds r.mu for writing.
 func (r *registry) publishLocked(ev client.Event) client.Event {
+	return r.publishForLocked(ev, "")
+}
+
+// publishForLocked publishes an event only owner's API key reads (owner
+// "" is every reader's). The caller holds r.mu for writing.
+func (r *registry) publishForLocked(ev client.Event, owner string) client.Event {
+	if r.quiet {
+		return ev
+	}
 	ev.ID = fmt.Sprintf("evt_%012d", r.seq)
 	ev.Seq = r.seq
 	ev.Cursor = encodeEventCursor(r.seq)
 	ev.OccurredAt = r.clock().UTC().Truncate(time.Millisecond)
-	r.events = append(r.events, seqEvent{seq: r.seq, ev: ev})
+	r.events = append(r.events, seqEvent{seq: r.seq, ev: ev, owner: owner})
 	if r.retain > 0 && len(r.events) > r.retain {
 		r.dropLocked(len(r.events) - r.retain)
 	}
 	close(r.changed)
 	r.changed = make(chan struct{})
 	if r.onEvent != nil {
-		r.onEvent(ev)
+		r.onEvent(ev, owner)
 	}
 	return ev
 }
@@ -442,11 +445,14 @@ type feedRead struct {
 }
 
 // eventsAfter returns up to limit events after position seq (fromStart:
-// before the oldest retained event), whether more remain, and a channel that
-// is closed when the next event is published. A position past the newest
-// event fails with errCursorAhead; one before events that were dropped
-// fails with errCursorExpired, so a reader never skips an event unawares.
-func (r *registry) eventsAfter(seq int64, limit int) (feedRead, error) {
+// before the oldest retained event) that scope (the reader's API key) may
+// read, whether more remain, and a channel that is closed when the next
+// event is published. A position past the newest event fails with
+// errCursorAhead; one before events that were dropped fails with
+// errCursorExpired, so a reader never skips an event unawares. Another
+// key's report events are passed over: an empty answer's position moves
+// past them.
+func (r *registry) eventsAfter(seq int64, limit int, scope string) (feedRead, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	switch {
@@ -458,12 +464,25 @@ func (r *registry) eventsAfter(seq int64, limit int) (feedRead, error) {
 		return feedRead{}, errCursorExpired
 	}
 	i := sort.Search(len(r.events), func(i int) bool { return r.events[i].seq > seq })
-	n := min(limit, len(r.events)-i)
-	out := make([]client.Event, n)
-	for k := range n {
-		out[k] = r.events[i+k].ev
+	read := feedRead{pos: seq, changed: r.changed}
+	for ; i < len(r.events); i++ {
+		e := r.events[i]
+		if !visibleTo(e.owner, scope) {
+			if len(read.events) == 0 {
+				read.pos = e.seq
+			}
+			continue
+		}
+		if len(read.events) == limit {
+			read.more = true
+			break
+		}
+		read.events = append(read.events, e.ev)
 	}
-	return feedRead{events: out, more: i+n < len(r.events), pos: seq, changed: r.changed}, nil
+	if read.events == nil {
+		read.events = []client.Event{}
+	}
+	return read, nil
 }
 
 func (r *registry) head() int64 {
@@ -605,57 +624,4 @@ func (r *registry) publishCase(c client.Case) (client.Case, client.Event) {
 	r.caseByID[c.ID] = len(r.cases) - 1
 	ev := r.publishLocked(client.Event{Type: client.EventCasePublished, Case: &stored})
 	return c, ev
-}
-
-// createReport stores a report once per idempotency key. It reports whether
-// the answer is a replay, and errIdempotencyConflict when the key was used
-// with another body.
-func (r *registry) createReport(scope, key string, bodyHash uint64, p client.ReportParams) (client.Report, bool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if key != "" {
-		if prev, ok := r.idem[scope+"\x00"+key]; ok {
-			if prev.bodyHash != bodyHash {
-				return client.Report{}, false, errIdempotencyConflict
-			}
-			return *r.reports[prev.reportID], true, nil
-		}
-	}
-	r.nextRpt++
-	rep := &client.Report{
-		ID:          fmt.Sprintf("rpt_%08d", r.nextRpt),
-		Product:     p.Product,
-		Kind:        p.Kind,
-		ListingURL:  p.ListingURL,
-		Platform:    p.Platform,
-		Description: p.Description,
-		Status:      "received",
-		CreatedAt:   r.clock().UTC().Truncate(time.Millisecond),
-	}
-	r.reports[rep.ID] = rep
-	r.owners[rep.ID] = scope
-	if key != "" {
-		r.idem[scope+"\x00"+key] = idemEntry{bodyHash: bodyHash, reportID: rep.ID}
-	}
-	return *rep, false, nil
-}
-
-var errIdempotencyConflict = errors.New("idempotency key reused with another body")
-
-// report answers a report to the API key that filed it; to any other key
-// it does not exist.
-func (r *registry) report(scope, id string) (client.Report, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	rep, ok := r.reports[id]
-	if !ok || r.owners[id] != scope {
-		return client.Report{}, false
-	}
-	return *rep, true
-}
-
-func (r *registry) reportCount() int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return len(r.reports)
 }

@@ -34,8 +34,10 @@ func TestReportsIdempotency(t *testing.T) {
 	if first.ID == "" || first.Status == "" || first.CreatedAt.IsZero() {
 		t.Errorf("created report %+v lacks an id, a status or a date", first)
 	}
-	want := client.Report{ID: first.ID, Product: p.Product, Kind: p.Kind, ListingURL: p.ListingURL, Platform: p.Platform,
-		Description: p.Description, Status: first.Status, CreatedAt: first.CreatedAt}
+	want := client.Report{ID: first.ID, ReporterKind: client.ReporterConsumer, Product: p.Product, Kind: p.Kind, ListingURL: p.ListingURL, Platform: p.Platform,
+		Description: p.Description, Status: client.ReportReceived, CreatedAt: first.CreatedAt, UpdatedAt: first.CreatedAt,
+		Steps:       []client.ReportStep{{Status: client.ReportReceived, At: first.CreatedAt}},
+		AccessToken: first.AccessToken}
 	if diff := cmp.Diff(want, first); diff != "" {
 		t.Errorf("report does not say what was sent (-sent +got):\n%s", diff)
 	}
@@ -53,8 +55,8 @@ func TestReportsIdempotency(t *testing.T) {
 	if resp.Header.Get("Idempotent-Replayed") != "true" {
 		t.Errorf("replay: Idempotent-Replayed %q, want true", resp.Header.Get("Idempotent-Replayed"))
 	}
-	if again := decode[client.Report](t, body); again.ID != first.ID {
-		t.Errorf("replay answered report %s, want %s", again.ID, first.ID)
+	if again := decode[client.Report](t, body); again.ID != first.ID || again.AccessToken != first.AccessToken {
+		t.Errorf("replay answered report %s (the same token: %v), want %s with its token", again.ID, again.AccessToken == first.AccessToken, first.ID)
 	}
 
 	// The same key with another body is a conflict.
@@ -81,13 +83,23 @@ func TestReportsIdempotency(t *testing.T) {
 		t.Errorf("Reports() = %d, want 4 (first, other platform, two without a key)", n)
 	}
 
-	// GET answers the report, also through its Location.
-	got := getJSON[client.Report](t, c, "/v1/reports/"+first.ID)
-	if diff := cmp.Diff(first, got); diff != "" {
+	// GET with the token answers the report, without the token, also
+	// through its Location.
+	tok := string(first.AccessToken)
+	resp, body = c.get("/v1/reports/"+first.ID, client.ReportTokenHeader, tok)
+	wantStatus(t, resp, body, http.StatusOK)
+	got := decode[client.Report](t, body)
+	want.AccessToken = ""
+	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("GET /v1/reports/%s (-POST +GET):\n%s", first.ID, diff)
 	}
+	if strings.Contains(string(body), tok) {
+		t.Error("a read answers the token again")
+	}
 	if strings.HasPrefix(loc, "/") {
-		if viaLoc := getJSON[client.Report](t, c, loc); viaLoc.ID != first.ID {
+		resp, body := c.get(loc, client.ReportTokenHeader, tok)
+		wantStatus(t, resp, body, http.StatusOK)
+		if viaLoc := decode[client.Report](t, body); viaLoc.ID != first.ID {
 			t.Errorf("GET %s answered report %s", loc, viaLoc.ID)
 		}
 	}

@@ -31,6 +31,8 @@ type config struct {
 	data          dataConfig
 	rate          float64
 	burst         int
+	lookupRate    float64
+	lookupBurst   int
 	keys          map[string]bool
 	faults        []Fault
 	clock         func() time.Time
@@ -88,6 +90,14 @@ func WithHostileText() Option { return func(c *config) { c.data.hostile = true }
 // 1,000 per second with bursts of 2,000.
 func WithRateLimit(perSecond float64, burst int) Option {
 	return func(c *config) { c.rate, c.burst = perSecond, max(burst, 1) }
+}
+
+// WithReportLookupLimit limits each API key's report lookups (GET
+// /v1/reports/{id}, with a right token or a wrong one) to perSecond with
+// bursts of burst, under the general limit; past it the sandbox answers
+// 429. The default is 5 per second with bursts of 20.
+func WithReportLookupLimit(perSecond float64, burst int) Option {
+	return func(c *config) { c.lookupRate, c.lookupBurst = perSecond, max(burst, 1) }
 }
 
 // WithAPIKeys makes the sandbox require "Authorization: Bearer <key>" with
@@ -154,6 +164,7 @@ type Sandbox struct {
 	mux     *http.ServeMux
 	faults  *faultSet
 	limiter *limiter
+	lookups *limiter // GET /v1/reports/{id}: a token cannot be guessed by asking
 	hooks   *webhooks
 	stats   map[string]*atomic.Int64
 	reqSeq  atomic.Uint64
@@ -174,6 +185,8 @@ func New(opts ...Option) (*Sandbox, error) {
 		},
 		rate:          1000,
 		burst:         2000,
+		lookupRate:    5,
+		lookupBurst:   20,
 		clock:         time.Now,
 		hookAttempts:  5,
 		hookBackoff:   200 * time.Millisecond,
@@ -202,6 +215,7 @@ func New(opts ...Option) (*Sandbox, error) {
 		reg:     newRegistry(cfg.data, cfg.clock),
 		faults:  newFaultSet(cfg.faultSeed, cfg.faults),
 		limiter: newLimiter(cfg.rate, cfg.burst, cfg.clock),
+		lookups: newLimiter(cfg.lookupRate, cfg.lookupBurst, cfg.clock),
 		done:    make(chan struct{}),
 		reqBase: fmt.Sprintf("req_%04x", cfg.data.seed&0xffff),
 	}
@@ -335,13 +349,27 @@ func (s *Sandbox) SetFaults(faults ...Fault) error {
 // AddWebhook registers a URL the sandbox pushes every later change event
 // to, signed with each of secrets.
 func (s *Sandbox) AddWebhook(url string, secrets ...string) error {
+	return s.addWebhook("", url, secrets)
+}
+
+// AddWebhookFor registers a webhook as AddWebhook does, for the platform
+// with that API key: besides every public change it receives the status
+// changes of the reports that key filed, which no other webhook receives.
+func (s *Sandbox) AddWebhookFor(apiKey, url string, secrets ...string) error {
+	if apiKey == "" {
+		return errors.New("sandbox: a platform's webhook needs its API key")
+	}
+	return s.addWebhook(apiKey, url, secrets)
+}
+
+func (s *Sandbox) addWebhook(owner, url string, secrets []string) error {
 	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
 		return fmt.Errorf("sandbox: webhook url %q is not http(s)", url)
 	}
 	if len(secrets) == 0 {
 		return errors.New("sandbox: a webhook needs at least one secret")
 	}
-	s.hooks.add(url, secrets)
+	s.hooks.add(url, secrets, owner)
 	return nil
 }
 
@@ -368,5 +396,6 @@ func (s *Sandbox) Requests(route string) int64 {
 	return 0
 }
 
-// Reports reports how many consumer reports the sandbox has stored.
+// Reports reports how many reports the sandbox has stored since it
+// started, not counting the demo reports it starts with.
 func (s *Sandbox) Reports() int { return s.reg.reportCount() }

@@ -35,6 +35,7 @@ type webhooks struct {
 type endpoint struct {
 	url     string
 	secrets []string
+	owner   string // the API key whose report events it also receives
 	mu      sync.Mutex
 	pending []client.Event
 	wake    chan struct{}
@@ -53,8 +54,8 @@ func newWebhooks(attempts int, backoff time.Duration, logger *slog.Logger) *webh
 	}
 }
 
-func (w *webhooks) add(url string, secrets []string) {
-	ep := &endpoint{url: url, secrets: append([]string(nil), secrets...), wake: make(chan struct{}, 1)}
+func (w *webhooks) add(url string, secrets []string, owner string) {
+	ep := &endpoint{url: url, secrets: append([]string(nil), secrets...), owner: owner, wake: make(chan struct{}, 1)}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.ctx.Err() != nil {
@@ -65,12 +66,16 @@ func (w *webhooks) add(url string, secrets []string) {
 	go w.run(ep)
 }
 
-// enqueue is called with the registry's lock held: it must not block.
-func (w *webhooks) enqueue(ev client.Event) {
+// enqueue is called with the registry's lock held: it must not block. A
+// report event goes only to the endpoints of the API key that filed it.
+func (w *webhooks) enqueue(ev client.Event, owner string) {
 	w.mu.Lock()
 	eps := w.endpoints
 	w.mu.Unlock()
 	for _, ep := range eps {
+		if !visibleTo(owner, ep.owner) {
+			continue
+		}
 		ep.mu.Lock()
 		ep.pending = append(ep.pending, ev)
 		ep.mu.Unlock()

@@ -162,6 +162,12 @@ func (a *admission) refuse(byAddress bool) error {
 	return errThrottled
 }
 
+// ClientAddress is the address a request is limited by: its client's, as
+// WithClientAddress says to find it, without the port, and an IPv6
+// address by its /64. The enquiry entry limits its report status pages by
+// it too, so that one setting serves both.
+func (w *Widget) ClientAddress(r *http.Request) string { return w.adm.addressOf(r) }
+
 // addressOf is the key a request's address is limited by.
 func (a *admission) addressOf(r *http.Request) string {
 	s := r.RemoteAddr

@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/enquiry"
 	"github.com/qualitycommit/qcsdk/internal/sdktest"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
@@ -74,12 +75,15 @@ func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Contex
 // shopServer serves the storefront over HTTP, on a sandbox.
 func shopServer(t *testing.T, opts ...sandbox.Option) (*httptest.Server, *sandbox.Server) {
 	t.Helper()
+	// One browser opens every report's status page at every width: more
+	// look-ups than a shopper makes, which the limits would refuse.
+	opts = append([]sandbox.Option{sandbox.WithReportLookupLimit(1000, 1000)}, opts...)
 	srv, _, qc := sdktest.Sandbox(t, opts, nil)
 	badges, err := widget.New(qc, widget.WithRenderTimeout(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newShop(qc, badges, products(srv.Sandbox))
+	s, err := newShop(qc, badges, products(srv.Sandbox), enquiry.WithStatusLookupLimit(60000, 1000))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,11 +130,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *follow {
-		followed := make(chan struct{})
-		defer func() { stop(); <-followed }()
+		followed := make(chan struct{}, 2)
+		defer func() { stop(); <-followed; <-followed }()
 		go func() {
-			defer close(followed)
+			defer func() { followed <- struct{}{} }()
 			_ = cache.Follow(ctx, api, feedStore, nil)
+		}()
+		// The shop's own reports: the feed tells it when one moves on.
+		go func() {
+			defer func() { followed <- struct{}{} }()
+			shop.reports.follow(ctx, api, nil)
 		}()
 		fmt.Fprintln(stdout, "storefront: following the change feed")
 	}

@@ -66,6 +66,9 @@ type shop struct {
 	pages  *template.Template
 	css    []byte
 	mux    *http.ServeMux
+	// reports are the shoppers' reports and what became of them
+	// (reports.go).
+	reports *shopperReports
 }
 
 // enquiryPrefix is where the shop mounts the enquiry entry's handler: the
@@ -75,7 +78,7 @@ const enquiryPrefix = "/quality/"
 // platformName is how the shop's reports name it to the regulator.
 const platformName = "青选集市 Qingxuan Market"
 
-func newShop(qc *cache.Cache, badges *widget.Widget, items []item) (*shop, error) {
+func newShop(qc *cache.Cache, badges *widget.Widget, items []item, entryOpts ...enquiry.Option) (*shop, error) {
 	funcs := badges.FuncMap() // qcStyle (the badges come from the request's Page)
 	// Registry text is isolated, so that a bidirectional control in a
 	// maker's name cannot reverse what follows it on the page, and
@@ -105,12 +108,13 @@ func newShop(qc *cache.Cache, badges *widget.Widget, items []item) (*shop, error
 		return nil, err
 	}
 	s := &shop{
-		qc:     qc,
-		badges: badges,
-		items:  items,
-		index:  make(map[client.GTIN]int, len(items)),
-		pages:  pages,
-		css:    css,
+		qc:      qc,
+		badges:  badges,
+		items:   items,
+		index:   make(map[client.GTIN]int, len(items)),
+		pages:   pages,
+		css:     css,
+		reports: newShopperReports(),
 	}
 	for i, it := range items {
 		s.index[it.GTIN] = i
@@ -118,6 +122,7 @@ func newShop(qc *cache.Cache, badges *widget.Widget, items []item) (*shop, error
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /{$}", s.listing)
 	s.mux.HandleFunc("GET /p/{gtin}", s.product)
+	s.mux.HandleFunc("GET /my/reports", s.myReports)
 	s.mux.HandleFunc("GET /static/shop.css", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -125,7 +130,8 @@ func newShop(qc *cache.Cache, badges *widget.Widget, items []item) (*shop, error
 	})
 	// The enquiry entry, in the shop's own layout, with the badge
 	// endpoints under the same prefix.
-	entry, err := enquiry.New(badges, enquiry.WithPlatformName(platformName), enquiry.WithLayout(pages.Lookup("enquiry")))
+	entry, err := enquiry.New(badges, append([]enquiry.Option{enquiry.WithPlatformName(platformName), enquiry.WithLayout(pages.Lookup("enquiry")),
+		enquiry.WithReportFiled(s.reports.filed)}, entryOpts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -216,11 +222,17 @@ var words = map[string]map[string]string{
 		"active": "有效", "suspended": "已暂停", "revoked": "已撤销", "expired": "已过期",
 		"pass": "合格", "fail": "不合格", "pending": "检验中", "other": "其他",
 		"bad-gtin": "商品条码格式不正确。", "no-such-product": "本店没有这件商品。",
+		"received": "已受理", "forwarded": "已转交执法机关", "under_investigation": "调查中", "closed": "已办结",
+		"case_published": "已查处并公布为典型案例", "not_substantiated": "未发现违法行为", "outside_scope": "不属于监管范围",
+		"my-reports": "我的举报", "no-reports": "您还没有提交过举报。", "follow-report": "查看进展",
 	},
 	"en": {
 		"active": "Active", "suspended": "Suspended", "revoked": "Revoked", "expired": "Expired",
 		"pass": "Pass", "fail": "Fail", "pending": "Pending", "other": "Other",
 		"bad-gtin": "That is not a valid barcode.", "no-such-product": "This shop has no such product.",
+		"received": "Received", "forwarded": "Forwarded to an authority", "under_investigation": "Under investigation", "closed": "Closed",
+		"case_published": "Acted on, published as a case", "not_substantiated": "No violation found", "outside_scope": "Outside the regulator's remit",
+		"my-reports": "My reports", "no-reports": "You have not sent a report.", "follow-report": "Follow it",
 	},
 }
 

@@ -242,6 +242,7 @@ func TestListingKeepsOneDeadlineWhenTheRegistryHangs(t *testing.T) {
 func TestShopIsSafeToCopy(t *testing.T) {
 	s, srv := newTestShop(t, "")
 	demo := srv.Demo()
+	rpt := srv.DemoReports()[0]
 	st, _, err := clientFor(t, srv).Products.ByGTIN(context.Background(), string(demo[2].GTIN), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +273,10 @@ func TestShopIsSafeToCopy(t *testing.T) {
 		{"GET", "/quality/inspections/" + st.Inspections[0].ID, 200, page, false},
 		{"GET", "/quality/cases", 200, page, false},
 		{"GET", "/quality/report", 200, page, false},
-		{"GET", "/quality/report/sent?ref=rpt_00000001", 200, page, false},
+		{"GET", "/quality/report/sent?ref=" + rpt.ID + "&t=" + string(rpt.Token), 200, page, false},
+		{"GET", "/quality/report/" + rpt.ID + "?t=" + string(rpt.Token), 200, page, false},
+		{"GET", "/quality/report/" + rpt.ID + "?t=wrong-token-of-the-right-shape", 404, page, false},
+		{"GET", "/my/reports", 200, page, false},
 		{"GET", "/quality/?q=nobody", 503, page, true},
 		{"GET", "/quality/badge/" + string(demo[0].GTIN) + ".svg", 200, badge, false},
 		{"GET", "/quality/badge/" + string(demo[0].GTIN) + ".html", 200, badge, false},
@@ -322,8 +326,13 @@ func TestShopIsSafeToCopy(t *testing.T) {
 			if strings.Contains(csp, "unsafe-inline") {
 				t.Errorf("%s: Content-Security-Policy %q allows inline code", name, csp)
 			}
-			if h.Get("Referrer-Policy") != "same-origin" {
-				t.Errorf("%s: Referrer-Policy %q; want same-origin", name, h.Get("Referrer-Policy"))
+			// A page with a report's private status link sends no referrer.
+			want := "same-origin"
+			if strings.Contains(k.target, "t=") || k.target == "/my/reports" {
+				want = "no-referrer"
+			}
+			if h.Get("Referrer-Policy") != want {
+				t.Errorf("%s: Referrer-Policy %q; want %s", name, h.Get("Referrer-Policy"), want)
 			}
 		case badge:
 			if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "sandbox") {
@@ -381,5 +390,56 @@ func TestLangReadsAnyTag(t *testing.T) {
 		if _, page := get(t, s, "/?lang="+tag); !strings.Contains(page, `<html lang="`+want+`"`) {
 			t.Errorf("/?lang=%s: the listing is not in %s", tag, want)
 		}
+	}
+}
+
+// The shop hears back: a report the entry filed is kept with its status
+// link, and the feed's report.status_changed moves it on.
+func TestShopHearsBackAboutReports(t *testing.T) {
+	s, srv := newTestShop(t, "")
+	api := s.qc.API() // the shop's own key: the registry tells only it
+	ctx, cancel := context.WithCancel(context.Background())
+	changes := make(chan shopperReport, 8)
+	s.reports.started = make(chan string, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.reports.follow(ctx, api, func(r shopperReport) { changes <- r })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	<-s.reports.started // the report is filed after the follower's start
+
+	rep, _, err := api.Reports.Create(ctx, client.ReportParams{
+		Product: client.ProductKey{GTIN: srv.Demo()[0].GTIN}, Kind: client.ReportCounterfeit,
+		ListingURL: "https://shop.example/p/1", Platform: platformName, Description: "疑似假冒",
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.reports.filed(ctx, *rep)
+	s.reports.filed(ctx, *rep) // a resent form: kept once
+	code, page := get(t, s, "/my/reports")
+	link := "/quality/report/" + rep.ID + "?t=" + string(rep.AccessToken)
+	if code != 200 || strings.Count(page, `class="report-id"`) != 1 || !strings.Contains(page, `href="`+link+`"`) || !strings.Contains(page, "已受理") {
+		t.Fatalf("/my/reports: %d\n%s", code, page)
+	}
+
+	if _, err := srv.AdvanceReport(rep.ID, sandbox.ReportAdvance{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-changes:
+		if r.ID != rep.ID || r.Status != client.ReportForwarded {
+			t.Errorf("heard %+v, want %s forwarded", r, rep.ID)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the shop never heard the report move on")
+	}
+	if _, page := get(t, s, "/my/reports?lang=en"); !strings.Contains(page, "Forwarded to an authority") || !strings.Contains(page, link+"&amp;locale=en") {
+		t.Errorf("/my/reports after the change:\n%s", page)
+	}
+	// Another platform's report changes are not the shop's to hear.
+	if s.reports.apply(client.Event{Type: client.EventReportStatusChanged, Report: &client.ReportChange{ID: "rpt_elsewhere", Status: client.ReportClosed}}) {
+		t.Error("a report the shop did not file was applied")
 	}
 }

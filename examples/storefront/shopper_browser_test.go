@@ -284,7 +284,13 @@ func shopperPages(t *testing.T, srv *sandbox.Server) []string {
 	c := clientFor(t, srv)
 	pages := []string{"/", "/?lang=en", "/quality/", "/quality/?category=toys", "/quality/?category=toys&locale=en",
 		"/quality/cases", "/quality/cases?locale=en", "/quality/report", "/quality/report?locale=en",
-		"/quality/report/sent?ref=rpt_00000001", "/quality/enterprises/ent_0000002", "/quality/enterprises/nobody?locale=en"}
+		"/quality/enterprises/ent_0000002", "/quality/enterprises/nobody?locale=en"}
+	// A report's confirmation and its status page at every stage.
+	for _, r := range srv.DemoReports() {
+		pages = append(pages, "/quality/report/"+r.ID+"?t="+string(r.Token), "/quality/report/"+r.ID+"?t="+string(r.Token)+"&locale=en")
+	}
+	r := srv.DemoReports()[0]
+	pages = append(pages, "/quality/report/sent?ref="+r.ID+"&t="+string(r.Token), "/quality/report/sent?ref="+r.ID+"&t="+string(r.Token)+"&locale=en")
 	for _, d := range srv.Demo() {
 		pages = append(pages, "/p/"+string(d.GTIN), "/p/"+string(d.GTIN)+"?lang=en")
 	}
