@@ -49,7 +49,11 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 		if g == "" {
 			continue
 		}
-		if _, _, ok := w.qc.Cached(g); ok {
+		if a, _, ok := w.qc.Cached(g); ok {
+			// Kept for the page's renderings of it: a product is looked
+			// up, and counted, once a page view, however many times the
+			// template shows it.
+			p.keep(g, a, len(gtins))
 			continue
 		}
 		keys = append(keys, client.ProductKey{GTIN: g})
@@ -70,10 +74,7 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 				again = append(again, it.Key)
 				continue
 			}
-			if p.answers == nil {
-				p.answers = make(map[client.GTIN]cache.Answer, len(keys))
-			}
-			p.answers[it.Key.GTIN] = it.Answer
+			p.keep(it.Key.GTIN, it.Answer, len(keys))
 		}
 		keys = again
 	}
@@ -84,6 +85,15 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 		}
 	}
 	return p
+}
+
+// keep holds a product's answer for the page's badges; n is how many the
+// page may hold.
+func (p *Page) keep(g client.GTIN, a cache.Answer, n int) {
+	if p.answers == nil {
+		p.answers = make(map[client.GTIN]cache.Answer, n)
+	}
+	p.answers[g] = a
 }
 
 // verdict is what a product's badge shows: the page's answer for it, or

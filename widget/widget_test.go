@@ -385,6 +385,37 @@ func TestAPageWhoseLookupsFailDoesNotAskBadgeByBadge(t *testing.T) {
 	}
 }
 
+// A page counts each product's lookup once, however many renderings of
+// it the template asks for: a listing's badge and JSON-LD are one view of
+// one product, and the cache's hit count is what an operator reads as
+// page views answered from memory.
+func TestAPageCountsEachProductOnce(t *testing.T) {
+	e := setup(t, nil)
+	var gtins []any
+	for _, d := range e.srv.Demo() {
+		gtins = append(gtins, d.GTIN)
+	}
+	view := func() {
+		page := e.w.Page(context.Background(), gtins...)
+		defer page.Close()
+		for _, g := range gtins {
+			page.Badge(g)
+			page.Badge(g, "compact")
+			page.JSONLD(g)
+		}
+	}
+	view() // cold: one miss each
+	cold := e.qc.Stats()
+	if cold.Misses != int64(len(gtins)) || cold.Hits != 0 {
+		t.Errorf("a cold page of %d products: %d misses, %d hits; want %d and 0", len(gtins), cold.Misses, cold.Hits, len(gtins))
+	}
+	view() // warm: one hit each
+	warm := e.qc.Stats()
+	if d := warm.Hits + warm.StaleServed - cold.Hits - cold.StaleServed; d != int64(len(gtins)) || warm.Misses != cold.Misses {
+		t.Errorf("a warm page of %d products counted %d hits and %d more misses; want %d and 0", len(gtins), d, warm.Misses-cold.Misses, len(gtins))
+	}
+}
+
 // stepClock is a cache clock a test moves.
 type stepClock struct {
 	mu sync.Mutex
