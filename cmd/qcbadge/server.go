@@ -87,7 +87,7 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 	s.m = newMetrics()
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	opts := []client.Option{client.WithBaseURL(apiURL), client.WithUserAgent("qcbadge"),
-		client.WithHTTPClient(&http.Client{Transport: s.m.transport(transport)}), client.WithLogger(log)}
+		client.WithHTTPClient(&http.Client{Transport: s.m.transport(apiURL, transport)}), client.WithLogger(log)}
 	if cfg.apiKey != "" {
 		opts = append(opts, client.WithAPIKey(cfg.apiKey))
 	}
@@ -154,6 +154,12 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
+			if !s.leaser {
+				// No lease to take: the follower applies the feed for as
+				// long as it runs.
+				s.m.leading.Store(true)
+				defer s.m.leading.Store(false)
+			}
 			err := cache.Follow(fctx, s.api, followStore, &cache.FollowOptions{
 				Logger: log, Stats: &s.m.followStats, Applied: s.m.applied,
 				Leading: func(on bool) {

@@ -218,9 +218,9 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: %d", code)
 	}
-	for _, want := range []string{"qcbadge_cache_hits_total", "qcbadge_cache_misses_total 1", "qcbadge_upstream_calls_total",
-		`qcbadge_upstream_request_duration_seconds_count{code="200",method="get"}`, `qcbadge_request_duration_seconds_count{route="badges"} 2`,
-		"qcbadge_follower_caught_up_timestamp_seconds", "qcbadge_follower_lag_seconds", "qcbadge_lookups_dropped_total",
+	for _, want := range []string{`qcbadge_cache_lookups_total{outcome="hit"} 1`, `qcbadge_cache_lookups_total{outcome="miss"} 1`, `qcbadge_cache_fetches_total{kind="single"} 1`,
+		`qcbadge_upstream_request_duration_seconds_count{code="200",operation="getProductByGTIN"} 1`, `qcbadge_request_duration_seconds_count{code="200",route="badges"} 2`,
+		"qcbadge_follower_caught_up_timestamp_seconds", "qcbadge_follower_lag_seconds", "qcbadge_cache_lookups_dropped_total",
 		"qcbadge_badges_rate_limited_total", "go_goroutines", "process_resident_memory_bytes"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)

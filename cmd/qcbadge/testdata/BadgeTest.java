@@ -60,8 +60,8 @@ public class BadgeTest {
 
         // Metrics count what was served.
         Response metrics = get(root + "/metrics");
-        check(metrics.code == 200 && metrics.body.contains("qcbadge_cache_hits_total")
-                && metrics.body.contains("qcbadge_request_duration_seconds_count{route=\"badges\"}"), "metrics");
+        check(metrics.code == 200 && metrics.body.contains("qcbadge_cache_lookups_total{outcome=\"hit\"}")
+                && metrics.body.contains("qcbadge_request_duration_seconds_count{code=\"200\",route=\"badges\"}"), "metrics");
 
         // The regulator revokes the commitment: the badge changes once the
         // follower applies it.
