@@ -51,9 +51,7 @@ type service struct {
 
 	quoted quoter // the JSON form of the batch's strings
 
-	probeMu  sync.Mutex
-	probedAt time.Time
-	probeErr error
+	health *health // what /readyz answers from
 }
 
 // newService builds the stack; close releases it.
@@ -148,6 +146,14 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 		return nil, usagef("%v", err)
 	}
 	s.m.watch(s.api, s.qc, s.badges, cfg.follow)
+
+	var redisCheck func(context.Context) check
+	if s.rdb != nil {
+		redisCheck = s.checkRedis
+	}
+	s.health = newHealth(s.checkAPI, redisCheck)
+	s.closers = append(s.closers, s.health.close)
+	s.health.refresh(time.Now()) // the first findings, for the first probe
 
 	if cfg.follow {
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -340,60 +346,6 @@ func reason(err error) string {
 		return string(idErr.Reason)
 	}
 	return "invalid"
-}
-
-// readyz says whether this replica can serve as it should: the registry
-// answers, Redis answers (when there is one), and the follower has caught
-// up with the feed, or stands by while another replica holds its lease.
-func (s *service) readyz(rw http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	report := map[string]string{}
-	ready := true
-	if err := s.probeAPI(ctx); err != nil {
-		report["api"], ready = "unreachable: "+errorLine(err), false
-	} else {
-		report["api"] = "ok"
-	}
-	if s.rdb == nil {
-		report["redis"] = "off"
-	} else if err := s.rdb.Ping(ctx).Err(); err != nil {
-		report["redis"], ready = "unreachable", false
-	} else {
-		report["redis"] = "ok"
-	}
-	switch {
-	case !s.cfg.follow:
-		report["follower"] = "off"
-	case s.m.leading.Load() || !s.leaser:
-		if s.m.followStats.CaughtUp.Load() == 0 {
-			report["follower"], ready = "catching up", false
-		} else {
-			report["follower"] = "caught up"
-		}
-	default:
-		report["follower"] = "standby: another replica holds the lease"
-	}
-	code := http.StatusOK
-	if !ready {
-		code = http.StatusServiceUnavailable
-	}
-	report["ready"] = fmt.Sprint(ready)
-	writeJSON(rw, code, report)
-}
-
-// probeAPI asks the registry for its change feed's head, at most every
-// five seconds however often the probes come: a fleet's readiness checks
-// must not spend the platform's quota.
-func (s *service) probeAPI(ctx context.Context) error {
-	s.probeMu.Lock()
-	defer s.probeMu.Unlock()
-	if !s.probedAt.IsZero() && time.Since(s.probedAt) < 5*time.Second {
-		return s.probeErr
-	}
-	_, s.probeErr = s.api.Changes.Head(ctx)
-	s.probedAt = time.Now()
-	return s.probeErr
 }
 
 // errorLine is an error's first line, short.

@@ -181,12 +181,12 @@ func validate(t *testing.T, url string, code int, h http.Header, body string) {
 }
 
 // ready polls /readyz until it answers 200, or fails the test after 10 s.
-func ready(t *testing.T, hs *httptest.Server) map[string]string {
+func ready(t *testing.T, hs *httptest.Server) readiness {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		code, h, body := fetch(t, hs.URL+"/readyz")
-		var r map[string]string
+		var r readiness
 		if err := json.Unmarshal([]byte(body), &r); err != nil {
 			t.Fatalf("/readyz: %v: %s", err, body)
 		}
@@ -209,7 +209,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		t.Errorf("/healthz: %d %s", code, body)
 	}
 	r := ready(t, hs)
-	if r["api"] != "ok" || r["redis"] != "off" || r["follower"] != "caught up" {
+	if !r.API.OK || r.Redis.Reason != "off: memory only" || r.Follower.Reason != "caught up" {
 		t.Errorf("ready with %v", r)
 	}
 	fetch(t, hs.URL+"/quality/badges?gtin=06910000100003")
@@ -236,7 +236,7 @@ func TestRedisDownAtStart(t *testing.T) {
 	srv.Kill()
 	_, hs := newTestService(t, "QC_REDIS_URL", "redis://"+addr+"/0")
 	code, _, body := fetch(t, hs.URL+"/readyz")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"redis":"unreachable"`) {
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"redis":{"ok":false`) {
 		t.Errorf("/readyz with Redis down: %d %s", code, body)
 	}
 	code, _, body = fetch(t, hs.URL+"/quality/badges?gtin=06910000100003")
@@ -254,8 +254,8 @@ func TestReplicasShareOneFollower(t *testing.T) {
 	ra := ready(t, a)
 	_, b := newTestService(t, "QC_REDIS_URL", url)
 	rb := ready(t, b)
-	followers := []string{ra["follower"], rb["follower"]}
-	if !strings.Contains(strings.Join(followers, "|"), "standby") || ra["redis"] != "ok" {
+	followers := []string{ra.Follower.Reason, rb.Follower.Reason}
+	if !strings.Contains(strings.Join(followers, "|"), "standby") || !ra.Redis.OK {
 		t.Errorf("two replicas on one Redis: %v and %v; want one following and one standing by", ra, rb)
 	}
 }

@@ -31,7 +31,7 @@ public class BadgeTest {
 
         // Ready: the registry answers and the follower has caught up.
         Response ready = until(Duration.ofSeconds(30), () -> get(root + "/readyz"), r -> r.code == 200, "qcbadge ready");
-        check(ready.body.contains("\"follower\":\"caught up\""), "the follower is caught up: " + ready.body);
+        check(ready.body.contains("\"ready\":true") && ready.body.contains("\"follower\":{\"ok\":true,\"reason\":\"caught up\"}"), "the follower is caught up: " + ready.body);
         check(get(root + "/healthz").body.contains("alive"), "healthz says alive");
 
         // A listing page's badges in one call.
