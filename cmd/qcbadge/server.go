@@ -205,6 +205,7 @@ func (s *service) routes() http.Handler {
 	entry := s.entry.Handler(p)
 	mux := http.NewServeMux()
 	mux.Handle("GET "+p+"badges", s.m.handler("badges", http.HandlerFunc(s.batch)))
+	mux.Handle("GET "+p+"badge/{file}", s.m.handler("badge", s.badgeChecked(entry)))
 	mux.Handle(p+"badge/", s.m.handler("badge", entry))
 	mux.Handle(p, s.m.handler("enquiry", entry))
 	mux.HandleFunc("GET "+p+"openapi.yaml", func(rw http.ResponseWriter, r *http.Request) {
@@ -231,9 +232,23 @@ type invalidGTIN struct {
 	Reason string `json:"reason"`
 }
 
+// problem is an error answer: an RFC 9457 problem document, as the
+// registry's are, with the registry's stable codes.
 type problem struct {
-	Error   string        `json:"error"`
-	Invalid []invalidGTIN `json:"invalid,omitempty"`
+	Type     string        `json:"type"`
+	Title    string        `json:"title"`
+	Status   int           `json:"status"`
+	Detail   string        `json:"detail,omitempty"`
+	Instance string        `json:"instance,omitempty"`
+	Code     string        `json:"code"`
+	Invalid  []invalidGTIN `json:"invalid,omitempty"`
+}
+
+// writeProblem answers r with a problem of status and code.
+func writeProblem(rw http.ResponseWriter, r *http.Request, status int, code, detail string, invalid ...invalidGTIN) {
+	p := problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail,
+		Instance: r.URL.Path, Code: code, Invalid: invalid}
+	writeJSONAs(rw, "application/problem+json", status, p)
 }
 
 // batch answers a listing page's badges at once, under one page budget
@@ -244,10 +259,10 @@ func (s *service) batch(rw http.ResponseWriter, r *http.Request) {
 	gtins := q["gtin"]
 	switch {
 	case len(gtins) == 0:
-		writeJSON(rw, http.StatusBadRequest, problem{Error: "name at least one product: ?gtin=…&gtin=…"})
+		writeProblem(rw, r, http.StatusBadRequest, client.CodeInvalidParameter, "name at least one product: ?gtin=…&gtin=…")
 		return
 	case len(gtins) > maxBatch:
-		writeJSON(rw, http.StatusBadRequest, problem{Error: fmt.Sprintf("at most %d GTINs a request; this one names %d", maxBatch, len(gtins))})
+		writeProblem(rw, r, http.StatusBadRequest, client.CodeTooManyKeys, fmt.Sprintf("at most %d GTINs a request; this one names %d", maxBatch, len(gtins)))
 		return
 	}
 	var bad []invalidGTIN
@@ -261,12 +276,12 @@ func (s *service) batch(rw http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(bad) > 0 {
-		writeJSON(rw, http.StatusBadRequest, problem{Error: fmt.Sprintf("%d of the GTINs are malformed", len(bad)), Invalid: bad})
+		writeProblem(rw, r, http.StatusBadRequest, client.CodeInvalidGTIN, fmt.Sprintf("%d of the GTINs are malformed", len(bad)), bad...)
 		return
 	}
 	look, err := s.badges.RequestLook(r)
 	if err != nil {
-		writeJSON(rw, http.StatusBadRequest, problem{Error: err.Error()})
+		writeProblem(rw, r, http.StatusBadRequest, client.CodeInvalidParameter, err.Error())
 		return
 	}
 	words := []string{look.Locale.String(), look.Theme.String(), look.Size.String()}
@@ -306,6 +321,31 @@ func (s *service) batch(rw http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	rw.Write(buf.Bytes())
+}
+
+// badgeChecked answers a badge request the widget would refuse with a
+// problem document, as the service's other errors are, and passes the
+// others to next (the widget's badge endpoint).
+func (s *service) badgeChecked(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		file := r.PathValue("file")
+		gtin, format, _ := strings.Cut(file, ".")
+		switch format {
+		case "svg", "html", "json":
+		default:
+			writeProblem(rw, r, http.StatusNotFound, client.CodeNotFound, "a badge is {gtin}.svg, {gtin}.html or {gtin}.json")
+			return
+		}
+		if _, err := client.ParseGTIN(gtin); err != nil {
+			writeProblem(rw, r, http.StatusBadRequest, client.CodeInvalidGTIN, err.Error())
+			return
+		}
+		if _, err := s.badges.RequestLook(r); err != nil {
+			writeProblem(rw, r, http.StatusBadRequest, client.CodeInvalidParameter, err.Error())
+			return
+		}
+		next.ServeHTTP(rw, r)
+	})
 }
 
 // buffers hold batch answers as they are written: a listing's is some
@@ -358,8 +398,12 @@ func errorLine(err error) string {
 }
 
 func writeJSON(rw http.ResponseWriter, code int, v any) {
+	writeJSONAs(rw, "application/json", code, v)
+}
+
+func writeJSONAs(rw http.ResponseWriter, contentType string, code int, v any) {
 	h := rw.Header()
-	h.Set("Content-Type", "application/json")
+	h.Set("Content-Type", contentType)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	rw.WriteHeader(code)

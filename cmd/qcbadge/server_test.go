@@ -7,13 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
@@ -146,18 +148,30 @@ func TestBatchRefusesWhatItCannotAnswer(t *testing.T) {
 	}
 }
 
+// textDecoders teaches the validator the badge's text formats, which it
+// reads as strings.
+var textDecoders sync.Once
+
 // validate checks an exchange against qcbadge's own OpenAPI document.
 func validate(t *testing.T, url string, code int, h http.Header, body string) {
 	t.Helper()
+	textDecoders.Do(func() {
+		asText := func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+			b, err := io.ReadAll(body)
+			return string(b), err
+		}
+		openapi3filter.RegisterBodyDecoder("text/html", asText)
+		openapi3filter.RegisterBodyDecoder("image/svg+xml", asText)
+	})
 	doc, err := openapi3.NewLoader().LoadFromData(openAPI)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := doc.Validate(context.Background()); err != nil {
+	if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation()); err != nil {
 		t.Fatalf("qcbadge's OpenAPI document: %v", err)
 	}
 	doc.Servers = nil
-	router, err := legacy.NewRouter(doc)
+	router, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,5 +271,52 @@ func TestReplicasShareOneFollower(t *testing.T) {
 	followers := []string{ra.Follower.Reason, rb.Follower.Reason}
 	if !strings.Contains(strings.Join(followers, "|"), "standby") || !ra.Redis.OK {
 		t.Errorf("two replicas on one Redis: %v and %v; want one following and one standing by", ra, rb)
+	}
+}
+
+// One badge, in each format, with its validators, and what the service
+// refuses: every answer what the OpenAPI document says, the .json one
+// typed by its schema.
+func TestOneBadgeIsWhatTheDocumentSays(t *testing.T) {
+	_, hs := newTestService(t)
+	for _, p := range demo(t) {
+		for _, format := range []string{"svg", "html", "json"} {
+			url := hs.URL + "/quality/badge/" + string(p.GTIN) + "." + format + "?locale=en"
+			code, h, body := fetch(t, url)
+			if code != http.StatusOK || h.Get("ETag") == "" || h.Get("Cache-Control") == "" {
+				t.Fatalf("%s: %d %v", url, code, h)
+			}
+			validate(t, url, code, h, body)
+			if format == "json" && !strings.Contains(body, `"verdict":"`+string(p.Verdict)+`"`) && !strings.Contains(body, `"verdict":"unknown"`) {
+				t.Errorf("%s (%s): %s", url, p.Verdict, body)
+			}
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("If-None-Match", h.Get("ETag"))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotModified {
+				t.Errorf("%s with its ETag: %d; want 304", url, resp.StatusCode)
+			}
+			validate(t, url, resp.StatusCode, resp.Header, "")
+		}
+	}
+	for _, c := range []struct {
+		path string
+		code int
+		says string
+	}{
+		{"/quality/badge/6901234567893.svg", http.StatusBadRequest, `"code":"invalid_gtin"`},
+		{"/quality/badge/06910000100003.svg?theme=neon", http.StatusBadRequest, `"code":"invalid_parameter"`},
+		{"/quality/badge/06910000100003.png", http.StatusNotFound, `"code":"not_found"`},
+	} {
+		code, h, body := fetch(t, hs.URL+c.path)
+		if code != c.code || h.Get("Content-Type") != "application/problem+json" || !strings.Contains(body, c.says) ||
+			!strings.Contains(body, `"status":`+strconv.Itoa(c.code)) {
+			t.Errorf("%s: %d %s %s; want %d, a problem document saying %s", c.path, code, h.Get("Content-Type"), body, c.code, c.says)
+		}
+		validate(t, hs.URL+c.path, code, h, body)
 	}
 }
