@@ -2,6 +2,7 @@ package widget
 
 import (
 	"context"
+	"errors"
 	"html/template"
 	"time"
 
@@ -67,17 +68,25 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 	// not confirm just now (the cache's stale-if-error) would not be
 	// answered again without a lookup, and its badge says since when it
 	// stands.
+	//
+	// A refusal (the key, the quota) is not tried again: the second try
+	// would be refused as the first, and spend the quota for nothing.
+	var refused []client.ProductKey
 	for try := 0; try < 2 && len(keys) > 0 && pctx.Err() == nil; try++ {
 		var again []client.ProductKey
 		for _, it := range w.qc.Answers(pctx, keys) {
-			if it.Err != nil {
+			switch {
+			case it.Err == nil:
+				p.keep(it.Key.GTIN, it.Answer, len(keys))
+			case errors.Is(it.Err, client.ErrUnauthorized), errors.Is(it.Err, client.ErrRateLimited):
+				refused = append(refused, it.Key)
+			default:
 				again = append(again, it.Key)
-				continue
 			}
-			p.keep(it.Key.GTIN, it.Answer, len(keys))
 		}
 		keys = again
 	}
+	keys = append(keys, refused...)
 	if len(keys) > 0 {
 		p.failed = make(map[client.GTIN]bool, len(keys))
 		for _, k := range keys {

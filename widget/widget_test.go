@@ -385,6 +385,35 @@ func TestAPageWhoseLookupsFailDoesNotAskBadgeByBadge(t *testing.T) {
 	}
 }
 
+// A page does not ask again what cannot succeed: the registry refusing
+// the platform's key, or its quota, answers the second try as the first,
+// and the try would spend the quota for nothing.
+func TestAPageDoesNotRetryARefusal(t *testing.T) {
+	for _, fault := range []string{"error=401", "error=403", "rate_limit=1s"} {
+		t.Run(fault, func(t *testing.T) {
+			f, err := sandbox.ParseFault(fault)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := setup(t, []sandbox.Option{sandbox.WithFaults(f)})
+			var gtins []any
+			for _, d := range e.srv.Demo() {
+				gtins = append(gtins, d.GTIN)
+			}
+			page := e.w.Page(context.Background(), gtins...)
+			defer page.Close()
+			for _, g := range gtins {
+				if b, _ := page.Badge(g); !strings.Contains(string(b), "qcb-unknown") {
+					t.Errorf("%s, refused: %s; want the neutral badge", g, b)
+				}
+			}
+			if n := e.srv.Requests("POST /v1/products/batch") + e.srv.Requests("GET /v1/products/{gtin}"); n != 1 {
+				t.Errorf("%d calls for a page the registry refused; want 1", n)
+			}
+		})
+	}
+}
+
 // A page counts each product's lookup once, however many renderings of
 // it the template asks for: a listing's badge and JSON-LD are one view of
 // one product, and the cache's hit count is what an operator reads as
