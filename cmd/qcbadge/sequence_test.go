@@ -108,6 +108,23 @@ func TestMetricsMoveByExactlyWhatHappened(t *testing.T) {
 		`qcbadge_request_duration_seconds_count{code="200",route="badges"}`: 1,
 	})
 
+	// One badge, warm, as an image: one hit.
+	before = scrapeMetrics(t, hs)
+	if code, _, body := fetch(t, hs.URL+"/quality/badge/"+string(products[0].GTIN)+".svg"); code != http.StatusOK {
+		t.Fatalf("one badge: %d %s", code, body)
+	}
+	check("one warm badge", before, scrapeMetrics(t, hs), map[string]float64{
+		`qcbadge_cache_lookups_total{outcome="hit"}`:                       1,
+		`qcbadge_request_duration_seconds_count{code="200",route="badge"}`: 1,
+	})
+
+	// A malformed GTIN: refused before any lookup.
+	before = scrapeMetrics(t, hs)
+	fetch(t, hs.URL+"/quality/badges?gtin=6901234567893")
+	check("a malformed GTIN", before, scrapeMetrics(t, hs), map[string]float64{
+		`qcbadge_request_duration_seconds_count{code="400",route="badges"}`: 1,
+	})
+
 	// The regulator revokes a commitment: the follower's long poll
 	// returns with the change, which it applies.
 	var committed client.GTIN
