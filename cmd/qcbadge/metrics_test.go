@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -145,17 +146,12 @@ func TestABatchCountsEachBadgeOnce(t *testing.T) {
 	}
 }
 
-// roundTripper answers a call as the function says.
-type roundTripper func(*http.Request) (*http.Response, error)
-
-func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
-
 // Each call to the registry is timed in the series of its operation (the
 // API's operationId) and outcome; the follower's long polls, which the
 // registry holds for up to a minute by design, in a series of their own.
 func TestUpstreamCallsAreTimedByOperation(t *testing.T) {
 	m := newMetrics()
-	rt := m.transport("https://registry.example/api", roundTripper(func(r *http.Request) (*http.Response, error) {
+	rt := m.transport("https://registry.example/api", roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		switch r.URL.Query().Get("fail") {
 		case "transport":
 			return nil, fmt.Errorf("connection refused")
@@ -181,6 +177,16 @@ func TestUpstreamCallsAreTimedByOperation(t *testing.T) {
 			resp.Body.Close()
 		}
 	}
+	// A call whose caller has gone is canceled, not an error of the
+	// registry's.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", "https://registry.example/api/v1/cases?fail=transport", nil)
+	if _, err := rt.RoundTrip(req); err == nil {
+		t.Fatal("the failing call succeeded")
+	}
+	calls = append(calls, struct{ method, url, series string }{"GET", "/api/v1/cases (canceled)", `qcbadge_upstream_request_duration_seconds_count{code="canceled",operation="listCases"}`})
+
 	hs := httptest.NewServer(m.serve())
 	defer hs.Close()
 	got := scrapeMetrics(t, hs)
