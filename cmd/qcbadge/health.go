@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,35 +128,4 @@ func (s *service) checkRedis(ctx context.Context) check {
 		return check{Reason: "unreachable: no answer within " + redisTimeout.String()}
 	}
 	return check{Reason: "unreachable: " + errorLine(err)}
-}
-
-// readyz says whether this replica can serve as it should: the registry
-// answers, Redis answers (when there is one), and the follower has caught
-// up with the feed, or stands by while another replica holds its lease.
-// It answers from what the background checks last found, and starts them
-// again when that is older than checkEvery.
-func (s *service) readyz(rw http.ResponseWriter, r *http.Request) {
-	s.health.refresh(time.Now())
-	rep := readiness{API: s.health.api.state(), Redis: check{OK: true, Reason: "off: memory only"}}
-	if s.health.redis != nil {
-		rep.Redis = s.health.redis.state()
-	}
-	switch {
-	case !s.cfg.follow:
-		rep.Follower = check{OK: true, Reason: "off"}
-	case s.m.leading.Load() || !s.leaser:
-		if s.m.followStats.CaughtUp.Load() == 0 {
-			rep.Follower = check{Reason: "catching up"}
-		} else {
-			rep.Follower = check{OK: true, Reason: "caught up"}
-		}
-	default:
-		rep.Follower = check{OK: true, Reason: "standby: another replica holds the lease"}
-	}
-	rep.Ready = rep.API.OK && rep.Redis.OK && rep.Follower.OK
-	code := http.StatusOK
-	if !rep.Ready {
-		code = http.StatusServiceUnavailable
-	}
-	writeJSON(rw, code, rep)
 }
