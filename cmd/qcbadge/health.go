@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/qualitycommit/qcsdk/client"
 )
 
 // Readiness answers from state, never by asking anyone while the probe
@@ -112,7 +114,17 @@ func (h *health) close() {
 
 // checkAPI asks the registry for its change feed's head.
 func (s *service) checkAPI(ctx context.Context) check {
-	if _, err := s.api.Changes.Head(ctx); err != nil {
+	_, err := s.api.Changes.Head(ctx)
+	switch {
+	case err == nil:
+	case errors.Is(err, client.ErrUnauthorized):
+		// It answers: the fix is the key (QC_API_KEY), not the network.
+		return check{Reason: "the registry refuses the API key: " + errorLine(err)}
+	case errors.Is(err, client.ErrRateLimited):
+		// It answers, and the quota recovers by itself: a fleet taken out
+		// of service for it would serve nothing, not even its cache.
+		return check{OK: true, Reason: "answers, but its rate limit holds calls back"}
+	default:
 		return check{Reason: "unreachable: " + errorLine(err)}
 	}
 	return check{OK: true, Reason: "answers"}

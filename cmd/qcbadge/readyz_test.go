@@ -105,3 +105,51 @@ func TestReadinessSaysWhyForEachCheck(t *testing.T) {
 		t.Errorf("/readyz: %s; want ready as a JSON boolean", body)
 	}
 }
+
+// The registry refusing the key is said as such: the registry answers,
+// and the fix is the key, not the network.
+func TestReadinessSaysTheKeyIsRefused(t *testing.T) {
+	s, hs := newTestService(t)
+	ready(t, hs)
+	post(t, http.MethodPut, s.sandboxURL+"/_sandbox/faults", `{"faults":["error=401 GET /v1/changes"]}`)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, r, took := readyzOnce(t, hs.URL)
+		if took > readinessBudget {
+			t.Errorf("/readyz took %v; want at most %v", took, readinessBudget)
+		}
+		if !r.API.OK {
+			if code != http.StatusServiceUnavailable || !strings.Contains(r.API.Reason, "refuses the API key") {
+				t.Errorf("the key refused: %d %+v; want 503 and the API check saying the key is refused", code, r)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API check still ok 20 s after the registry began refusing the key: %+v", r)
+		}
+		time.Sleep(50 * time.Millisecond) // polling for a state, not synchronising
+	}
+}
+
+// The registry's rate limit does not make a replica unready: the registry
+// answers, the quota recovers by itself, and a fleet taken out of service
+// for it would not even serve its cache.
+func TestReadinessThroughTheRateLimit(t *testing.T) {
+	s, hs := newTestService(t)
+	ready(t, hs)
+	post(t, http.MethodPut, s.sandboxURL+"/_sandbox/faults", `{"faults":["rate_limit=1s GET /v1/changes"]}`)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, r, _ := readyzOnce(t, hs.URL)
+		if r.API.Reason != "answers" {
+			if code != http.StatusOK || !r.API.OK || !strings.Contains(r.API.Reason, "rate limit") {
+				t.Errorf("rate-limited: %d %+v; want ready, the API check saying the rate limit holds calls back", code, r)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API check never saw the rate limit within 20 s: %+v", r)
+		}
+		time.Sleep(50 * time.Millisecond) // polling for a state, not synchronising
+	}
+}
