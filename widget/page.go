@@ -2,6 +2,7 @@ package widget
 
 import (
 	"context"
+	"errors"
 	"html/template"
 	"time"
 
@@ -49,7 +50,11 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 		if g == "" {
 			continue
 		}
-		if _, _, ok := w.qc.Cached(g); ok {
+		if a, _, ok := w.qc.Cached(g); ok {
+			// Kept for the page's renderings of it: a product is looked
+			// up, and counted, once a page view, however many times the
+			// template shows it.
+			p.keep(g, a, len(gtins))
 			continue
 		}
 		keys = append(keys, client.ProductKey{GTIN: g})
@@ -63,20 +68,25 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 	// not confirm just now (the cache's stale-if-error) would not be
 	// answered again without a lookup, and its badge says since when it
 	// stands.
+	//
+	// A refusal (the key, the quota) is not tried again: the second try
+	// would be refused as the first, and spend the quota for nothing.
+	var refused []client.ProductKey
 	for try := 0; try < 2 && len(keys) > 0 && pctx.Err() == nil; try++ {
 		var again []client.ProductKey
 		for _, it := range w.qc.Answers(pctx, keys) {
-			if it.Err != nil {
+			switch {
+			case it.Err == nil:
+				p.keep(it.Key.GTIN, it.Answer, len(keys))
+			case errors.Is(it.Err, client.ErrUnauthorized), errors.Is(it.Err, client.ErrRateLimited):
+				refused = append(refused, it.Key)
+			default:
 				again = append(again, it.Key)
-				continue
 			}
-			if p.answers == nil {
-				p.answers = make(map[client.GTIN]cache.Answer, len(keys))
-			}
-			p.answers[it.Key.GTIN] = it.Answer
 		}
 		keys = again
 	}
+	keys = append(keys, refused...)
 	if len(keys) > 0 {
 		p.failed = make(map[client.GTIN]bool, len(keys))
 		for _, k := range keys {
@@ -84,6 +94,15 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 		}
 	}
 	return p
+}
+
+// keep holds a product's answer for the page's badges; n is how many the
+// page may hold.
+func (p *Page) keep(g client.GTIN, a cache.Answer, n int) {
+	if p.answers == nil {
+		p.answers = make(map[client.GTIN]cache.Answer, n)
+	}
+	p.answers[g] = a
 }
 
 // verdict is what a product's badge shows: the page's answer for it, or

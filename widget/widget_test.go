@@ -385,6 +385,66 @@ func TestAPageWhoseLookupsFailDoesNotAskBadgeByBadge(t *testing.T) {
 	}
 }
 
+// A page does not ask again what cannot succeed: the registry refusing
+// the platform's key, or its quota, answers the second try as the first,
+// and the try would spend the quota for nothing.
+func TestAPageDoesNotRetryARefusal(t *testing.T) {
+	for _, fault := range []string{"error=401", "error=403", "rate_limit=1s"} {
+		t.Run(fault, func(t *testing.T) {
+			f, err := sandbox.ParseFault(fault)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := setup(t, []sandbox.Option{sandbox.WithFaults(f)})
+			var gtins []any
+			for _, d := range e.srv.Demo() {
+				gtins = append(gtins, d.GTIN)
+			}
+			page := e.w.Page(context.Background(), gtins...)
+			defer page.Close()
+			for _, g := range gtins {
+				if b, _ := page.Badge(g); !strings.Contains(string(b), "qcb-unknown") {
+					t.Errorf("%s, refused: %s; want the neutral badge", g, b)
+				}
+			}
+			if n := e.srv.Requests("POST /v1/products/batch") + e.srv.Requests("GET /v1/products/{gtin}"); n != 1 {
+				t.Errorf("%d calls for a page the registry refused; want 1", n)
+			}
+		})
+	}
+}
+
+// A page counts each product's lookup once, however many renderings of
+// it the template asks for: a listing's badge and JSON-LD are one view of
+// one product, and the cache's hit count is what an operator reads as
+// page views answered from memory.
+func TestAPageCountsEachProductOnce(t *testing.T) {
+	e := setup(t, nil)
+	var gtins []any
+	for _, d := range e.srv.Demo() {
+		gtins = append(gtins, d.GTIN)
+	}
+	view := func() {
+		page := e.w.Page(context.Background(), gtins...)
+		defer page.Close()
+		for _, g := range gtins {
+			page.Badge(g)
+			page.Badge(g, "compact")
+			page.JSONLD(g)
+		}
+	}
+	view() // cold: one miss each
+	cold := e.qc.Stats()
+	if cold.Misses != int64(len(gtins)) || cold.Hits != 0 {
+		t.Errorf("a cold page of %d products: %d misses, %d hits; want %d and 0", len(gtins), cold.Misses, cold.Hits, len(gtins))
+	}
+	view() // warm: one hit each
+	warm := e.qc.Stats()
+	if d := warm.Hits + warm.StaleServed - cold.Hits - cold.StaleServed; d != int64(len(gtins)) || warm.Misses != cold.Misses {
+		t.Errorf("a warm page of %d products counted %d hits and %d more misses; want %d and 0", len(gtins), d, warm.Misses-cold.Misses, len(gtins))
+	}
+}
+
 // stepClock is a cache clock a test moves.
 type stepClock struct {
 	mu sync.Mutex

@@ -51,9 +51,7 @@ type service struct {
 
 	quoted quoter // the JSON form of the batch's strings
 
-	probeMu  sync.Mutex
-	probedAt time.Time
-	probeErr error
+	health *health // what /readyz answers from
 }
 
 // newService builds the stack; close releases it.
@@ -87,7 +85,7 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 	s.m = newMetrics()
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	opts := []client.Option{client.WithBaseURL(apiURL), client.WithUserAgent("qcbadge"),
-		client.WithHTTPClient(&http.Client{Transport: s.m.transport(transport)}), client.WithLogger(log)}
+		client.WithHTTPClient(&http.Client{Transport: s.m.transport(apiURL, transport)}), client.WithLogger(log)}
 	if cfg.apiKey != "" {
 		opts = append(opts, client.WithAPIKey(cfg.apiKey))
 	}
@@ -149,11 +147,25 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 	}
 	s.m.watch(s.api, s.qc, s.badges, cfg.follow)
 
+	var redisCheck func(context.Context) check
+	if s.rdb != nil {
+		redisCheck = s.checkRedis
+	}
+	s.health = newHealth(s.checkAPI, redisCheck)
+	s.closers = append(s.closers, s.health.close)
+	s.health.refresh(time.Now()) // the first findings, for the first probe
+
 	if cfg.follow {
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
+			if !s.leaser {
+				// No lease to take: the follower applies the feed for as
+				// long as it runs.
+				s.m.leading.Store(true)
+				defer s.m.leading.Store(false)
+			}
 			err := cache.Follow(fctx, s.api, followStore, &cache.FollowOptions{
 				Logger: log, Stats: &s.m.followStats, Applied: s.m.applied,
 				Leading: func(on bool) {
@@ -193,6 +205,7 @@ func (s *service) routes() http.Handler {
 	entry := s.entry.Handler(p)
 	mux := http.NewServeMux()
 	mux.Handle("GET "+p+"badges", s.m.handler("badges", http.HandlerFunc(s.batch)))
+	mux.Handle("GET "+p+"badge/{file}", s.m.handler("badge", s.badgeChecked(entry)))
 	mux.Handle(p+"badge/", s.m.handler("badge", entry))
 	mux.Handle(p, s.m.handler("enquiry", entry))
 	mux.HandleFunc("GET "+p+"openapi.yaml", func(rw http.ResponseWriter, r *http.Request) {
@@ -219,9 +232,23 @@ type invalidGTIN struct {
 	Reason string `json:"reason"`
 }
 
+// problem is an error answer: an RFC 9457 problem document, as the
+// registry's are, with the registry's stable codes.
 type problem struct {
-	Error   string        `json:"error"`
-	Invalid []invalidGTIN `json:"invalid,omitempty"`
+	Type     string        `json:"type"`
+	Title    string        `json:"title"`
+	Status   int           `json:"status"`
+	Detail   string        `json:"detail,omitempty"`
+	Instance string        `json:"instance,omitempty"`
+	Code     string        `json:"code"`
+	Invalid  []invalidGTIN `json:"invalid,omitempty"`
+}
+
+// writeProblem answers r with a problem of status and code.
+func writeProblem(rw http.ResponseWriter, r *http.Request, status int, code, detail string, invalid ...invalidGTIN) {
+	p := problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail,
+		Instance: r.URL.Path, Code: code, Invalid: invalid}
+	writeJSONAs(rw, "application/problem+json", status, p)
 }
 
 // batch answers a listing page's badges at once, under one page budget
@@ -232,10 +259,10 @@ func (s *service) batch(rw http.ResponseWriter, r *http.Request) {
 	gtins := q["gtin"]
 	switch {
 	case len(gtins) == 0:
-		writeJSON(rw, http.StatusBadRequest, problem{Error: "name at least one product: ?gtin=…&gtin=…"})
+		writeProblem(rw, r, http.StatusBadRequest, client.CodeInvalidParameter, "name at least one product: ?gtin=…&gtin=…")
 		return
 	case len(gtins) > maxBatch:
-		writeJSON(rw, http.StatusBadRequest, problem{Error: fmt.Sprintf("at most %d GTINs a request; this one names %d", maxBatch, len(gtins))})
+		writeProblem(rw, r, http.StatusBadRequest, client.CodeTooManyKeys, fmt.Sprintf("at most %d GTINs a request; this one names %d", maxBatch, len(gtins)))
 		return
 	}
 	var bad []invalidGTIN
@@ -249,12 +276,12 @@ func (s *service) batch(rw http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if len(bad) > 0 {
-		writeJSON(rw, http.StatusBadRequest, problem{Error: fmt.Sprintf("%d of the GTINs are malformed", len(bad)), Invalid: bad})
+		writeProblem(rw, r, http.StatusBadRequest, client.CodeInvalidGTIN, fmt.Sprintf("%d of the GTINs are malformed", len(bad)), bad...)
 		return
 	}
 	look, err := s.badges.RequestLook(r)
 	if err != nil {
-		writeJSON(rw, http.StatusBadRequest, problem{Error: err.Error()})
+		writeProblem(rw, r, http.StatusBadRequest, client.CodeInvalidParameter, err.Error())
 		return
 	}
 	words := []string{look.Locale.String(), look.Theme.String(), look.Size.String()}
@@ -294,6 +321,31 @@ func (s *service) batch(rw http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	rw.Write(buf.Bytes())
+}
+
+// badgeChecked answers a badge request the widget would refuse with a
+// problem document, as the service's other errors are, and passes the
+// others to next (the widget's badge endpoint).
+func (s *service) badgeChecked(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		file := r.PathValue("file")
+		gtin, format, _ := strings.Cut(file, ".")
+		switch format {
+		case "svg", "html", "json":
+		default:
+			writeProblem(rw, r, http.StatusNotFound, client.CodeNotFound, "a badge is {gtin}.svg, {gtin}.html or {gtin}.json")
+			return
+		}
+		if _, err := client.ParseGTIN(gtin); err != nil {
+			writeProblem(rw, r, http.StatusBadRequest, client.CodeInvalidGTIN, err.Error())
+			return
+		}
+		if _, err := s.badges.RequestLook(r); err != nil {
+			writeProblem(rw, r, http.StatusBadRequest, client.CodeInvalidParameter, err.Error())
+			return
+		}
+		next.ServeHTTP(rw, r)
+	})
 }
 
 // buffers hold batch answers as they are written: a listing's is some
@@ -339,55 +391,32 @@ func reason(err error) string {
 // readyz says whether this replica can serve as it should: the registry
 // answers, Redis answers (when there is one), and the follower has caught
 // up with the feed, or stands by while another replica holds its lease.
+// It answers from what the background checks last found, and starts them
+// again when that is older than checkEvery.
 func (s *service) readyz(rw http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	report := map[string]string{}
-	ready := true
-	if err := s.probeAPI(ctx); err != nil {
-		report["api"], ready = "unreachable: "+errorLine(err), false
-	} else {
-		report["api"] = "ok"
-	}
-	if s.rdb == nil {
-		report["redis"] = "off"
-	} else if err := s.rdb.Ping(ctx).Err(); err != nil {
-		report["redis"], ready = "unreachable", false
-	} else {
-		report["redis"] = "ok"
+	s.health.refresh(time.Now())
+	rep := readiness{API: s.health.api.state(), Redis: check{OK: true, Reason: "off: memory only"}}
+	if s.health.redis != nil {
+		rep.Redis = s.health.redis.state()
 	}
 	switch {
 	case !s.cfg.follow:
-		report["follower"] = "off"
+		rep.Follower = check{OK: true, Reason: "off"}
 	case s.m.leading.Load() || !s.leaser:
 		if s.m.followStats.CaughtUp.Load() == 0 {
-			report["follower"], ready = "catching up", false
+			rep.Follower = check{Reason: "catching up"}
 		} else {
-			report["follower"] = "caught up"
+			rep.Follower = check{OK: true, Reason: "caught up"}
 		}
 	default:
-		report["follower"] = "standby: another replica holds the lease"
+		rep.Follower = check{OK: true, Reason: "standby: another replica holds the lease"}
 	}
+	rep.Ready = rep.API.OK && rep.Redis.OK && rep.Follower.OK
 	code := http.StatusOK
-	if !ready {
+	if !rep.Ready {
 		code = http.StatusServiceUnavailable
 	}
-	report["ready"] = fmt.Sprint(ready)
-	writeJSON(rw, code, report)
-}
-
-// probeAPI asks the registry for its change feed's head, at most every
-// five seconds however often the probes come: a fleet's readiness checks
-// must not spend the platform's quota.
-func (s *service) probeAPI(ctx context.Context) error {
-	s.probeMu.Lock()
-	defer s.probeMu.Unlock()
-	if !s.probedAt.IsZero() && time.Since(s.probedAt) < 5*time.Second {
-		return s.probeErr
-	}
-	_, s.probeErr = s.api.Changes.Head(ctx)
-	s.probedAt = time.Now()
-	return s.probeErr
+	writeJSON(rw, code, rep)
 }
 
 // errorLine is an error's first line, short.
@@ -400,8 +429,12 @@ func errorLine(err error) string {
 }
 
 func writeJSON(rw http.ResponseWriter, code int, v any) {
+	writeJSONAs(rw, "application/json", code, v)
+}
+
+func writeJSONAs(rw http.ResponseWriter, contentType string, code int, v any) {
 	h := rw.Header()
-	h.Set("Content-Type", "application/json")
+	h.Set("Content-Type", contentType)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	rw.WriteHeader(code)

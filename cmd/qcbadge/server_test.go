@@ -7,13 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
@@ -146,18 +148,30 @@ func TestBatchRefusesWhatItCannotAnswer(t *testing.T) {
 	}
 }
 
+// textDecoders teaches the validator the badge's text formats, which it
+// reads as strings.
+var textDecoders sync.Once
+
 // validate checks an exchange against qcbadge's own OpenAPI document.
 func validate(t *testing.T, url string, code int, h http.Header, body string) {
 	t.Helper()
+	textDecoders.Do(func() {
+		asText := func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+			b, err := io.ReadAll(body)
+			return string(b), err
+		}
+		openapi3filter.RegisterBodyDecoder("text/html", asText)
+		openapi3filter.RegisterBodyDecoder("image/svg+xml", asText)
+	})
 	doc, err := openapi3.NewLoader().LoadFromData(openAPI)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := doc.Validate(context.Background()); err != nil {
+	if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation()); err != nil {
 		t.Fatalf("qcbadge's OpenAPI document: %v", err)
 	}
 	doc.Servers = nil
-	router, err := legacy.NewRouter(doc)
+	router, err := gorillamux.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,12 +195,12 @@ func validate(t *testing.T, url string, code int, h http.Header, body string) {
 }
 
 // ready polls /readyz until it answers 200, or fails the test after 10 s.
-func ready(t *testing.T, hs *httptest.Server) map[string]string {
+func ready(t *testing.T, hs *httptest.Server) readiness {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		code, h, body := fetch(t, hs.URL+"/readyz")
-		var r map[string]string
+		var r readiness
 		if err := json.Unmarshal([]byte(body), &r); err != nil {
 			t.Fatalf("/readyz: %v: %s", err, body)
 		}
@@ -209,7 +223,7 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 		t.Errorf("/healthz: %d %s", code, body)
 	}
 	r := ready(t, hs)
-	if r["api"] != "ok" || r["redis"] != "off" || r["follower"] != "caught up" {
+	if !r.API.OK || r.Redis.Reason != "off: memory only" || r.Follower.Reason != "caught up" {
 		t.Errorf("ready with %v", r)
 	}
 	fetch(t, hs.URL+"/quality/badges?gtin=06910000100003")
@@ -218,9 +232,9 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: %d", code)
 	}
-	for _, want := range []string{"qcbadge_cache_hits_total", "qcbadge_cache_misses_total 1", "qcbadge_upstream_calls_total",
-		`qcbadge_upstream_request_duration_seconds_count{code="200",method="get"}`, `qcbadge_request_duration_seconds_count{route="badges"} 2`,
-		"qcbadge_follower_caught_up_timestamp_seconds", "qcbadge_follower_lag_seconds", "qcbadge_lookups_dropped_total",
+	for _, want := range []string{`qcbadge_cache_lookups_total{outcome="hit"} 1`, `qcbadge_cache_lookups_total{outcome="miss"} 1`, `qcbadge_cache_fetches_total{kind="single"} 1`,
+		`qcbadge_upstream_request_duration_seconds_count{code="200",operation="getProductByGTIN"} 1`, `qcbadge_request_duration_seconds_count{code="200",route="badges"} 2`,
+		"qcbadge_follower_caught_up_timestamp_seconds", "qcbadge_follower_lag_seconds", "qcbadge_cache_lookups_dropped_total",
 		"qcbadge_badges_rate_limited_total", "go_goroutines", "process_resident_memory_bytes"} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
@@ -236,7 +250,7 @@ func TestRedisDownAtStart(t *testing.T) {
 	srv.Kill()
 	_, hs := newTestService(t, "QC_REDIS_URL", "redis://"+addr+"/0")
 	code, _, body := fetch(t, hs.URL+"/readyz")
-	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"redis":"unreachable"`) {
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, `"redis":{"ok":false`) {
 		t.Errorf("/readyz with Redis down: %d %s", code, body)
 	}
 	code, _, body = fetch(t, hs.URL+"/quality/badges?gtin=06910000100003")
@@ -254,8 +268,55 @@ func TestReplicasShareOneFollower(t *testing.T) {
 	ra := ready(t, a)
 	_, b := newTestService(t, "QC_REDIS_URL", url)
 	rb := ready(t, b)
-	followers := []string{ra["follower"], rb["follower"]}
-	if !strings.Contains(strings.Join(followers, "|"), "standby") || ra["redis"] != "ok" {
+	followers := []string{ra.Follower.Reason, rb.Follower.Reason}
+	if !strings.Contains(strings.Join(followers, "|"), "standby") || !ra.Redis.OK {
 		t.Errorf("two replicas on one Redis: %v and %v; want one following and one standing by", ra, rb)
+	}
+}
+
+// One badge, in each format, with its validators, and what the service
+// refuses: every answer what the OpenAPI document says, the .json one
+// typed by its schema.
+func TestOneBadgeIsWhatTheDocumentSays(t *testing.T) {
+	_, hs := newTestService(t)
+	for _, p := range demo(t) {
+		for _, format := range []string{"svg", "html", "json"} {
+			url := hs.URL + "/quality/badge/" + string(p.GTIN) + "." + format + "?locale=en"
+			code, h, body := fetch(t, url)
+			if code != http.StatusOK || h.Get("ETag") == "" || h.Get("Cache-Control") == "" {
+				t.Fatalf("%s: %d %v", url, code, h)
+			}
+			validate(t, url, code, h, body)
+			if format == "json" && !strings.Contains(body, `"verdict":"`+string(p.Verdict)+`"`) && !strings.Contains(body, `"verdict":"unknown"`) {
+				t.Errorf("%s (%s): %s", url, p.Verdict, body)
+			}
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("If-None-Match", h.Get("ETag"))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotModified {
+				t.Errorf("%s with its ETag: %d; want 304", url, resp.StatusCode)
+			}
+			validate(t, url, resp.StatusCode, resp.Header, "")
+		}
+	}
+	for _, c := range []struct {
+		path string
+		code int
+		says string
+	}{
+		{"/quality/badge/6901234567893.svg", http.StatusBadRequest, `"code":"invalid_gtin"`},
+		{"/quality/badge/06910000100003.svg?theme=neon", http.StatusBadRequest, `"code":"invalid_parameter"`},
+		{"/quality/badge/06910000100003.png", http.StatusNotFound, `"code":"not_found"`},
+	} {
+		code, h, body := fetch(t, hs.URL+c.path)
+		if code != c.code || h.Get("Content-Type") != "application/problem+json" || !strings.Contains(body, c.says) ||
+			!strings.Contains(body, `"status":`+strconv.Itoa(c.code)) {
+			t.Errorf("%s: %d %s %s; want %d, a problem document saying %s", c.path, code, h.Get("Content-Type"), body, c.code, c.says)
+		}
+		validate(t, hs.URL+c.path, code, h, body)
 	}
 }

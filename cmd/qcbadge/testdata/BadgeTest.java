@@ -31,7 +31,7 @@ public class BadgeTest {
 
         // Ready: the registry answers and the follower has caught up.
         Response ready = until(Duration.ofSeconds(30), () -> get(root + "/readyz"), r -> r.code == 200, "qcbadge ready");
-        check(ready.body.contains("\"follower\":\"caught up\""), "the follower is caught up: " + ready.body);
+        check(ready.body.contains("\"ready\":true") && ready.body.contains("\"follower\":{\"ok\":true,\"reason\":\"caught up\"}"), "the follower is caught up: " + ready.body);
         check(get(root + "/healthz").body.contains("alive"), "healthz says alive");
 
         // A listing page's badges in one call.
@@ -60,8 +60,8 @@ public class BadgeTest {
 
         // Metrics count what was served.
         Response metrics = get(root + "/metrics");
-        check(metrics.code == 200 && metrics.body.contains("qcbadge_cache_hits_total")
-                && metrics.body.contains("qcbadge_request_duration_seconds_count{route=\"badges\"}"), "metrics");
+        check(metrics.code == 200 && metrics.body.contains("qcbadge_cache_lookups_total{outcome=\"hit\"}")
+                && metrics.body.contains("qcbadge_request_duration_seconds_count{code=\"200\",route=\"badges\"}"), "metrics");
 
         // The regulator revokes the commitment: the badge changes once the
         // follower applies it.
