@@ -236,6 +236,10 @@ func operationOf(method string, u *url.URL, basePath string) string {
 		switch {
 		case len(seg) == 1 && post:
 			return "createReport"
+		case len(seg) == 1 && get:
+			return "listReports"
+		case len(seg) == 2 && post && seg[1] == "batch":
+			return "createClues"
 		case len(seg) == 2 && get:
 			return "getReport"
 		}
