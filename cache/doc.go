@@ -19,12 +19,28 @@
 // and after that the lookup fails, so that a badge says "unknown" rather
 // than guess.
 //
-// Freshness only moves forward. Every record carries the registry's
-// version; a store never replaces an entry with an older version, and a
-// stale answer is served only from what the store holds at that moment —
-// so once a revocation or a failed inspection has reached the cache
-// (through a fetch, the follower or a webhook), no older "committed"
-// answer is served again, whatever the API does meanwhile.
+// Freshness only moves forward. Every answer says the position in the
+// registry's change sequence it reflects (Entry.AsOf), and a store never
+// replaces an entry with one from an earlier position; a stale answer is
+// served only from what the store holds at that moment — so once a
+// revocation or a failed inspection has reached the cache (through a
+// fetch, the follower or a webhook), no older "committed" answer is served
+// again, whatever the API does meanwhile.
+//
+// # One clock
+//
+// Which of two answers is newer is decided by the registry's clock, never
+// a machine's. Every change in the registry has a position, one past the
+// change before it (client.Event.Seq); every answer says the position it
+// reflects (client.Response.AsOf); a record's version is the position of
+// its latest change. Entries, stamps, tombstones, the fleet's head and the
+// Redis write script all compare these positions; wall clocks only time
+// each machine's own TTLs. So a server whose clock leads or lags still
+// orders every answer as the registry does, and a revocation at position
+// p reaches every answer of the maker from before p, however late or
+// early its machine dated it. Equal is not newer: a copy never replaces
+// its equal, so servers holding one answer never write it over each other
+// (see Entry.Replaces; package storetest holds any Store to these rules).
 //
 // # Load on the API
 //
@@ -86,13 +102,13 @@
 // bounded memory store on go-cache, with a Close that stops its sweeper.
 // The Redis store of package redisstore shares entries between the web
 // servers of a platform, on one Redis or a Redis Cluster: a Lua script
-// decides each write, so that no server can replace a newer version with
+// decides each write, so that no server can replace a newer answer with
 // an older one. NewTiered puts a memory store in front of a shared one
 // (Shared: redisstore's, or one of your own): every write through one
 // server is announced over Redis pub/sub, and the others check their
 // memory copies against Redis on their next read — keeping the newer of
 // the two, so that no server ever shows an older answer after a newer
-// one. A server whose subscription was lost checks every memory copy the
+// one; a server writes its copy back only when it is ahead of Redis's. A server whose subscription was lost checks every memory copy the
 // same way, and what a server learnt while Redis was down is written to
 // Redis once it answers. Each of these stores also reads many keys at
 // once (MultiGetter): the keys of a page that the memory tier lacks cost
@@ -130,11 +146,25 @@
 // resynchronises by itself (see Follow). Signed pushes are applied the
 // same way: client.WebhookHandler verifies them, and Apply applies them.
 //
-// Stamps and tombstones compare the time an answer was requested with the
-// time the change was learnt of, by the clocks of the machines involved: a
-// server whose clock lags the follower's by d treats answers it requests
-// within d after a change as predating it, and asks again. Keep the fleet's
-// clocks synchronised (NTP keeps them within milliseconds).
+// A stamp is a position: the maker's change at p reaches every entry of
+// the maker whose AsOf is below p, on every server, whatever the clocks
+// say. A resynchronisation (the registry rejected the follower's cursor,
+// or the follower had none) stamps the feed head's position h: every
+// answer from before h is served stale at most while one refresh
+// revalidates it, on every tier, so that a change the feed lost shows on
+// the next view. Stamps spread over a Redis Cluster's shards, one key per
+// maker, and announcements travel on two channels on different shards: a
+// shard failing over holds back only the stamps of its own makers, and
+// those are announced to every server anyway while the follower records
+// them again in the background (see Follow).
+//
+// Every write of the follower is safe to repeat, which is why only its
+// cursor is fenced by the lease: a follower paused past its lease that
+// wakes and writes one more stamp or applies one more inspection writes
+// what the leader wrote or will write (a stamp joins by the larger
+// position; an applied inspection is ordered like any answer), and
+// FollowOptions.Handle may run once more for a change, as it may after
+// any restart — make it idempotent.
 //
 // # Stats
 //

@@ -29,8 +29,9 @@ const DefaultLeaseTTL = 10 * time.Second
 type FollowOptions struct {
 	client.FollowOptions
 
-	// Clock stamps the cursor entry and the changes; nil is the real
-	// clock.
+	// Clock times the cursor entry's TTL and CaughtUp; nil is the real
+	// clock. Changes are stamped with the registry's positions, never a
+	// clock's time.
 	Clock func() time.Time
 	// Logger reports feed and store failures at warn level, and a
 	// resynchronisation at error level; nil is silent.
@@ -107,10 +108,12 @@ var (
 // ends, and returns ctx's error. It resumes from the cursor saved in the
 // store, applies each event (see Apply), then saves the event's cursor, so
 // that a restart neither loses an event nor applies one twice to any
-// effect: applying is idempotent, guarded by record versions. API failures
-// are retried by the feed; store failures are retried here with backoff,
-// holding the cursor where it is, so nothing is skipped while Redis is
-// down.
+// effect: applying is idempotent, guarded by the registry's positions. API
+// failures are retried by the feed. A change the store cannot record (a
+// Redis shard failing over) is announced to every server all the same and
+// recorded again in the background while the feed goes on, the cursor
+// held at the change before it, so nothing is skipped while Redis is down
+// and no revocation waits for another maker's shard.
 //
 // With a Leaser store (Redis), every web server may run Follow: one takes
 // the lease and applies the feed, the others wait, and when the holder
@@ -118,15 +121,16 @@ var (
 // and resumes from the saved cursor.
 //
 // With no saved cursor (a first start, or a cursor lost with the store),
-// Follow records an empty-Maker Stamp (see below) and applies the feed
-// from its oldest event: the answers cached before may predate changes
-// the feed no longer holds.
+// Follow records an empty-Maker Stamp at the feed head's position (see
+// below) and applies the feed from its oldest event: the answers cached
+// before may predate changes the feed no longer holds.
 //
 // When the registry rejects the cursor (one it did not issue, or one
 // older than the feed's retention), Follow resynchronises by itself: it
-// reads the feed's head, records an empty-Maker Stamp, so that every
-// answer cached before is revalidated with the registry before it is
-// served fresh again, and follows on from the head. It logs that once at
+// reads the feed's head, records an empty-Maker Stamp at its position, so
+// that every answer from before it is revalidated with the registry
+// before it is served fresh again, on every server and tier, and follows
+// on from the head. It logs that once at
 // error level, counts it, and calls FollowOptions.Resynced. Recovery takes
 // one call for the head and one write; the cache catches up as pages ask,
 // each cached answer served stale once while it is refreshed.

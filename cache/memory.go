@@ -289,8 +289,13 @@ func (m *Memory) set(key string, e *Entry, confirmed bool) (*Entry, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if v, ok := m.c.Get(key); ok {
-		if old := v.(*memItem).e; now.Before(old.Expires) && !newer(e, old) {
-			return old, nil
+		if it := v.(*memItem); now.Before(it.e.Expires) && !newer(e, it.e) {
+			if confirmed && it.gen != gen {
+				// Checked against the shared tier, which holds nothing
+				// newer: the copy held here is confirmed as it is.
+				m.c.Set(key, &memItem{e: it.e, gen: gen}, gocache.NoExpiration)
+			}
+			return it.e, nil
 		}
 	}
 	if !now.Before(e.Expires) {

@@ -7,6 +7,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -125,6 +126,13 @@ func TestATieWritesNothingAcrossTheFleet(t *testing.T) {
 	}
 	if n := pubs.n.Load(); n != 0 {
 		t.Errorf("100 views of an unchanged answer made %d writes through Redis; want none", n)
+	}
+	// Checked once against Redis's equal copy, each server's copy is
+	// confirmed: later views are memory hits, without a round trip.
+	for i, n := range []*node{a, b} {
+		if _, _, ok := n.t.ReadLocal("k"); !ok {
+			t.Errorf("server %d: after its copy was checked against Redis's equal one, it is still to be checked", i)
+		}
 	}
 }
 
@@ -347,4 +355,79 @@ func TestStoreErrorsOfEveryTierAreCounted(t *testing.T) {
 	if cs.StoreErrors < ts.SharedErrors {
 		t.Errorf("cache.Stats().StoreErrors = %d, the tiered store counted %d Redis errors; want them counted", cs.StoreErrors, ts.SharedErrors)
 	}
+}
+
+// BenchmarkSteadyStateRedisWrites views 60 unchanged products on two
+// servers of a fleet, alternately, while another server's announcements
+// of those keys keep arriving (one every 20 views), and reports the
+// writes through Redis per page view. The goal is none: servers that hold
+// one answer never write it over each other.
+//
+//	go test -run '^$' -bench BenchmarkSteadyStateRedisWrites -benchtime 20000x ./cache/
+func BenchmarkSteadyStateRedisWrites(b *testing.B) {
+	rs := redistest.Start(b)
+	prefix := "bench:steady:"
+	var pubs publishCounter
+	dial := func() *redis.Client {
+		rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
+		b.Cleanup(func() { rdb.Close() })
+		return rdb
+	}
+	var tiers []*cache.Tiered
+	for range 2 {
+		rdb := dial()
+		rdb.AddHook(&pubs)
+		mem := cache.NewMemory()
+		shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
+		tiered, err := cache.NewTiered(mem, shared)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { tiered.Close(); shared.Close(); mem.Close() })
+		tiers = append(tiers, tiered)
+	}
+	announcer := redisstore.New(dial(), redisstore.WithPrefix(prefix))
+	b.Cleanup(func() { announcer.Close() })
+	ctx := context.Background()
+	now := time.Now()
+	keys := make([]string, 60)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%d", i)
+		e := entryAt(int64(i+1), now)
+		e.FreshUntil, e.Expires = now.Add(time.Hour), now.Add(2*time.Hour)
+		if _, err := tiers[0].Set(ctx, keys[i], e); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pubs.n.Store(0)
+	b.ResetTimer()
+	views := 0
+	for i := range b.N {
+		if i%20 == 0 {
+			_ = announcer.Publish(ctx, keys[(i/20)%len(keys)])
+		}
+		if e, err := tiers[i%2].Get(ctx, keys[i%len(keys)]); err != nil || e == nil {
+			b.Fatalf("Get = %+v, %v", e, err)
+		}
+		views++
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(pubs.n.Load())/float64(views), "writes/view")
+}
+
+// BenchmarkRevocationThroughFailover kills a Redis Cluster master (3
+// masters, a replica each, cluster-node-timeout 1 s) that holds one
+// maker's stamp, revokes a product of that maker and one of another at
+// once, and reports when every server of the fleet showed each.
+//
+//	go test -run '^$' -bench BenchmarkRevocationThroughFailover -benchtime 1x -count 5 ./cache/
+func BenchmarkRevocationThroughFailover(b *testing.B) {
+	var failed, other time.Duration
+	n := 0
+	for b.Loop() {
+		d := revokeThroughFailover(b)
+		failed, other, n = failed+d.failed, other+d.other, n+1
+	}
+	b.ReportMetric(float64(failed.Milliseconds())/float64(n), "failed-shard-ms")
+	b.ReportMetric(float64(other.Milliseconds())/float64(n), "other-shard-ms")
 }

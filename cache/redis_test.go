@@ -393,7 +393,7 @@ func TestRedisValueNotOursIsACountedMiss(t *testing.T) {
 //
 //	go test -run '^$' -bench BenchmarkRedisMemoryPerStatus -benchtime 1x ./cache/
 func BenchmarkRedisMemoryPerStatus(b *testing.B) {
-	const n = 20_000
+	const n = 100_000
 	for b.Loop() {
 		srv := redistest.Start(b)
 		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})

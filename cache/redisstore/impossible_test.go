@@ -137,3 +137,50 @@ func TestAResyncBringsTheHeadBackToTheRegistrys(t *testing.T) {
 		t.Errorf("the restored registry's answer was refused: %+v, %v", held, err)
 	}
 }
+
+// The replacement is of the value found, and only that: when another
+// server writes a later answer under the key after this one found a value
+// there beyond what it knew, this server's older answer does not replace
+// the later one.
+func TestOnlyTheValueFoundBeyondTheHeadIsReplaced(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rdb.Close() })
+	r := New(rdb, WithPrefix("t:"), WithTimeout(5*time.Second))
+	other := New(rdb, WithPrefix("t:"), WithTimeout(5*time.Second))
+	t.Cleanup(func() { r.Close(); other.Close() })
+	ctx := context.Background()
+	now := time.Now()
+	answer := func(asOf, v int64) *cache.Entry {
+		return &cache.Entry{Status: &client.ProductStatus{Listed: true, Version: v}, Maker: "ent_1",
+			AsOf: asOf, Version: v, Fetched: now, FreshUntil: now.Add(time.Hour), Expires: now.Add(24 * time.Hour)}
+	}
+	if err := r.Stamp(ctx, cache.Stamp{Maker: "ent_0", Seq: 100}); err != nil {
+		t.Fatal(err)
+	}
+	body, _, err := r.encode(answer(5000, 5000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "t:k", header(answer(5000, 5000))+string(body), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := r.Get(ctx, "k"); e != nil {
+		t.Fatalf("Get of a value beyond the head = %+v; want a miss", e)
+	}
+	// Meanwhile another server finds it too and replaces it with the
+	// registry's answer at 102; this one's answer, at 101, lands after.
+	if e, _ := other.Get(ctx, "k"); e != nil {
+		t.Fatalf("the other server's Get = %+v; want a miss", e)
+	}
+	if held, err := other.Set(ctx, "k", answer(102, 102)); err != nil || held.AsOf != 102 {
+		t.Fatalf("the other server's Set = %+v, %v", held, err)
+	}
+	if _, err := r.Set(ctx, "k", answer(101, 101)); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := other.Get(ctx, "k"); e == nil || e.AsOf != 102 {
+		t.Errorf("Redis holds %+v; want the later answer, at 102", e)
+	}
+}

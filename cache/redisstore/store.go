@@ -122,17 +122,33 @@ var errStoreNoExpiry = errors.New("qcsdk/cache/redisstore: an entry needs an Exp
 // fleet's follower: what cache.NewTiered needs as its shared tier
 // (cache.Shared).
 //
-// Each entry is a string under Prefix+key: a fixed-width header (version,
-// fetched time, tombstone flag, expiry) and the entry as compact JSON, its
-// maker's and its commitment's records by reference (see redisEntry); it
-// expires in Redis at the entry's Expires. Set decides in a Lua script
-// whether the entry it is given is newer than the one held, so that
-// concurrent writers from any number of servers never let an older version
-// win. Stamps live in one hash, Prefix+"stamps", a field per maker (and
-// "*" for a resynchronisation), each the highest version and latest time
-// recorded; a Get reads the fields that concern the entry it found. The
-// hash holds one short field per maker that ever changed, and is not
-// pruned: about 60 bytes a maker.
+// Each entry is a string under Prefix+key: a fixed-width header (the
+// registry position it reflects, answer or tombstone, version, times; see
+// header.go) and the entry as compact JSON, its maker's and its
+// commitment's records by reference (see redisEntry); it expires in Redis
+// at the entry's Expires. Set decides in a Lua script whether the entry it
+// is given is newer than the one held, comparing the headers as strings,
+// so that concurrent writers from any number of servers never let an
+// older answer win, and equal copies never write at all. Stamps live one
+// key per maker, Prefix+"stamp:"+maker, the position of its latest change
+// (about 70 bytes a maker that ever changed, not pruned), so that on a
+// Cluster they spread over the shards; a Get reads the stamps of the
+// makers its entries belong to, the resynchronisation's, and the fleet's
+// head, in the same round trip as the records it lacks.
+//
+// The fleet's head, Prefix+"head", is the newest registry position any
+// server or the follower has seen. An entry that claims more — a position
+// or version no answer of this registry could carry — is read as a miss
+// and replaced by the registry's next answer (see Stats.Impossible and
+// WithLogger). It guards against a value written around the fleet (a
+// registry restored from a backup, whose resynchronisation brings the
+// head back down; a write that bypassed the store); it cannot tell two
+// registries writing one prefix apart, so give each environment its own.
+//
+// The layout is this release's own: a value of an earlier layout is read
+// as a miss and replaced by the next write, so that servers of two
+// releases sharing one Redis during a rolling upgrade each fetch what the
+// other wrote, rather than misread it.
 //
 // Every operation is bounded by WithTimeout through its context.
 // For the bound to hold against a Redis that accepts connections but
@@ -162,7 +178,7 @@ type Store struct {
 	sharedHead  atomic.Int64 // the newest head this store saw Redis hold
 	impossibleN atomic.Int64
 	dmu         sync.Mutex
-	distrusted  map[string]struct{} // keys whose next Set replaces what they hold
+	distrusted  map[string]string // key → the order key of a value found beyond the head there
 
 	mu     sync.Mutex
 	closed bool
@@ -228,21 +244,24 @@ func (r *Store) key(k string) string { return r.prefix + k }
 
 // setScript stores ARGV's entry unless the one held is newer or its equal
 // (see the header's order key) and returns {1} when it stored, {2} when it
-// stored over a value beyond the bound, {0, held value} when not. A held value that is not of this layout, or that claims
-// a position or version beyond ARGV[4] — the registry's head as the writer
-// knows it, sent only to replace a value found impossible — is replaced.
-// KEYS[1] the entry; ARGV: the value (header and JSON), expiry in ms, now
-// as ordered ns, the head as ordered ("" for none).
+// stored over a value found impossible, {0, held value} when not. A held
+// value that is not of this layout is replaced; so is one whose order key
+// is ARGV[5] — a value the writer found beyond the head and marked — if it
+// claims a position or version beyond ARGV[4], the head as the writer's
+// own answer shows it. KEYS[1] the entry; ARGV: the value (header and
+// JSON), expiry in ms, now as ordered ns, the head as ordered, the marked
+// order key ("" for none).
 var setScript = redis.NewScript(`
 local kind = redis.call('TYPE', KEYS[1]).ok
 if kind ~= 'string' and kind ~= 'none' then
   redis.call('DEL', KEYS[1])
 end
-local new, exp, now, head = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local new, exp, now, head, suspect = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local old = redis.call('GET', KEYS[1])
 local won = 1
 if old and string.len(old) >= 82 and string.sub(old, 1, 1) == 'q' and string.sub(old, 51, 66) > now then
-  local beyond = head ~= '' and (string.sub(old, 2, 17) > head or string.sub(old, 19, 34) > head)
+  local beyond = suspect ~= '' and string.sub(old, 1, 50) == suspect and
+    (string.sub(old, 2, 17) > head or string.sub(old, 19, 34) > head)
   if beyond then
     won = 2
   elseif string.sub(new, 1, 50) <= string.sub(old, 1, 50) then
@@ -502,7 +521,7 @@ func (r *Store) beyond(key string, e *cache.Entry, head int64) bool {
 	if head > 0 && e.AsOf <= head && e.Version <= head {
 		return false
 	}
-	r.distrust(key)
+	r.distrust(key, e)
 	return true
 }
 
@@ -515,24 +534,28 @@ func (r *Store) refused(key string, head int64) {
 	}
 }
 
-// distrust marks key for a forced replacement on its next Set.
-func (r *Store) distrust(key string) {
+// distrust marks the value e found under key for replacement by the key's
+// next Set, should it still be there and claim more than that Set's
+// answer shows the registry has reached. The value is named by its order
+// key, so that a value written there since — another server's later
+// answer — is never replaced in its stead.
+func (r *Store) distrust(key string, e *cache.Entry) {
 	r.dmu.Lock()
 	if r.distrusted == nil || len(r.distrusted) >= maxDistrusted {
-		r.distrusted = make(map[string]struct{})
+		r.distrusted = make(map[string]string)
 	}
-	r.distrusted[key] = struct{}{}
+	r.distrusted[key] = header(e)[:orderLen]
 	r.dmu.Unlock()
 }
 
-// trusted reports whether key was not marked by distrust, and clears the
-// mark.
-func (r *Store) trusted(key string) bool {
+// suspect returns and clears the order key distrust marked under key, ""
+// for none.
+func (r *Store) suspect(key string) string {
 	r.dmu.Lock()
 	defer r.dmu.Unlock()
-	_, ok := r.distrusted[key]
+	v := r.distrusted[key]
 	delete(r.distrusted, key)
-	return !ok
+	return v
 }
 
 // maxDistrusted bounds the keys marked for replacement; past it the marks
@@ -608,20 +631,17 @@ func (r *Store) Set(ctx context.Context, key string, e *cache.Entry) (*cache.Ent
 			return nil, r.fail("set", key, err)
 		}
 	}
-	return r.set(ctx, key, e, header(e)+string(d), known, !r.trusted(key))
+	return r.set(ctx, key, e, header(e)+string(d), known, r.suspect(key))
 }
 
-// set runs the write script; force replaces a held value that claims more
+// set runs the write script; suspect, the order key of a value distrust
+// marked, is replaced if it is still what Redis holds and it claims more
 // than head. In the same round trip it moves the fleet's head on to head
 // when this store has not seen Redis hold it yet, so that the other
 // servers know the position the entry claims is one the registry reached.
-func (r *Store) set(ctx context.Context, key string, e *cache.Entry, val string, head int64, force bool) (*cache.Entry, error) {
-	bound := ""
-	if force {
-		bound = ordered(head)
-	}
+func (r *Store) set(ctx context.Context, key string, e *cache.Entry, val string, head int64, suspect string) (*cache.Entry, error) {
 	keys := []string{r.key(key)}
-	args := []any{val, e.Expires.UnixMilli(), ordered(r.clock().UnixNano()), bound}
+	args := []any{val, e.Expires.UnixMilli(), ordered(r.clock().UnixNano()), ordered(head), suspect}
 	bump := head > r.sharedHead.Load()
 	var cmd *redis.Cmd
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -677,14 +697,14 @@ func (r *Store) set(ctx context.Context, key string, e *cache.Entry, val string,
 		if err := r.rdb.Del(ctx, r.key(key)).Err(); err != nil {
 			return nil, r.fail("set", key, err)
 		}
-		return r.set(ctx, key, e, val, head, false)
+		return r.set(ctx, key, e, val, head, "")
 	}
 	if held.AsOf > head || held.Version > head {
 		// Held claims more than the registry's answer just showed it has
 		// reached: another server's newer answer, or a value no answer
 		// could be. Hand back the registry's word, and judge the held
 		// value on the key's next read and write (see beyond).
-		r.distrust(key)
+		r.distrust(key, held)
 		return e, nil
 	}
 	return held, nil
