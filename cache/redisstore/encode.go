@@ -372,15 +372,15 @@ func (r *Store) fetchRecords(ctx context.Context, keys, makers []string, withSta
 	return out, st, nil
 }
 
-// position reads a stamp's or the head's value: 0 when absent or not
-// one ordered wrote.
+// position reads a stamp's or the head's value, a decimal position: 0
+// when absent or malformed.
 func position(c *redis.StringCmd) int64 {
 	s, err := c.Result()
 	if err != nil {
 		return 0
 	}
-	n, ok := unordered(s)
-	if !ok || n < 0 {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
 		return 0
 	}
 	return n

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -439,7 +440,8 @@ func (r *Store) GetMany(ctx context.Context, keys []string) ([]*cache.Entry, err
 func wrongType(err error) bool { return strings.HasPrefix(err.Error(), "WRONGTYPE") }
 
 // The stamps live one key each, Prefix+"stamp:"+maker, the position of
-// the maker's latest change as ordered writes it, so that on a Redis
+// the maker's latest change in decimal (an operator reads them with
+// redis-cli), so that on a Redis
 // Cluster they spread over every shard: a shard that fails over holds
 // back the stamps of its own makers only. Prefix+"stamp:*" (no registry id
 // contains a '*') is the resynchronisation's position, and Prefix+"head"
@@ -454,12 +456,14 @@ func (r *Store) stampKey(maker string) string {
 
 func (r *Store) headKey() string { return r.prefix + "head" }
 
-// maxScript sets KEYS[1] to ARGV[1] unless it holds a greater or equal
-// string: a position as ordered writes it only moves forward.
-// It runs by EVAL inside a pipeline, which EVALSHA's fallback cannot.
+// maxScript sets KEYS[1] to the position ARGV[1] unless it holds a
+// greater or equal one: a stamp, and the fleet's head, only move forward.
+// Lua's numbers are doubles, exact to 2^53, far past any registry's
+// position. It runs by EVAL inside a pipeline, which EVALSHA's fallback
+// cannot.
 const maxScript = `
-local old = redis.call('GET', KEYS[1])
-if old and old >= ARGV[1] then
+local old = tonumber(redis.call('GET', KEYS[1]) or '')
+if old and old >= tonumber(ARGV[1]) then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1])
@@ -573,7 +577,7 @@ func (r *Store) Stamp(ctx context.Context, s cache.Stamp) error {
 	aerr := r.announce(ctx, announcement{Node: r.node, Stamp: &s})
 	tctx, cancel := context.WithTimeout(ctx, r.followTimeout())
 	defer cancel()
-	seq := ordered(s.Seq)
+	seq := strconv.FormatInt(s.Seq, 10)
 	var stamp, head redis.Cmder
 	_, err := r.rdb.Pipelined(tctx, func(p redis.Pipeliner) error {
 		stamp = p.Eval(tctx, maxScript, []string{r.stampKey(s.Maker)}, seq)
@@ -646,7 +650,7 @@ func (r *Store) set(ctx context.Context, key string, e *cache.Entry, val string,
 	var cmd *redis.Cmd
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if bump {
-			p.Eval(ctx, maxScript, []string{r.headKey()}, ordered(head))
+			p.Eval(ctx, maxScript, []string{r.headKey()}, strconv.FormatInt(head, 10))
 		}
 		cmd = setScript.EvalSha(ctx, p, keys, args...)
 		return nil
