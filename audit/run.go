@@ -25,6 +25,23 @@ type Finding struct {
 	// on: the inspection for inspection_failed, else the commitment, else
 	// the product's status page. It is the registry's word, unchecked.
 	VerifyURL string
+	// Cause is the registry change that made the watcher re-decide the
+	// listing (package audit/watch); nil in a full audit.
+	Cause *Cause
+	// DecidedAt is when the watcher decided the listing; zero in a full
+	// audit, whose findings are all of one run.
+	DecidedAt time.Time
+}
+
+// Cause is the registry change behind a finding of the change-driven
+// audit: the event's id, its position in the registry's change sequence,
+// its type and when it happened, so that a takedown queue can order,
+// de-duplicate and trace what it acts on.
+type Cause struct {
+	EventID    string
+	Seq        int64
+	Type       string
+	OccurredAt time.Time
 }
 
 // Answer is what the audit keeps of the registry's answer for one key:

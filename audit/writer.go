@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
 )
@@ -169,15 +170,30 @@ type jsonFinding struct {
 	InspectionID string            `json:"inspection_id,omitempty"`
 	EnterpriseID string            `json:"enterprise_id,omitempty"`
 	VerifyURL    string            `json:"verify_url,omitempty"`
+	EventID      string            `json:"event_id,omitempty"`
+	EventSeq     int64             `json:"event_seq,omitempty"`
+	EventType    string            `json:"event_type,omitempty"`
+	EventAt      string            `json:"event_at,omitempty"`
+	DecidedAt    string            `json:"decided_at,omitempty"`
 }
 
 // Write writes one finding as a line.
 func (w *JSONLinesWriter) Write(f Finding) error {
-	return w.enc.Encode(jsonFinding{
+	j := jsonFinding{
 		Line: f.Listing.Line, ListingID: f.Listing.ID, Seller: f.Listing.Seller, Title: f.Listing.Title,
 		Key: f.Listing.Key, Verdict: f.Verdict, Reason: f.Reason, CommitmentID: f.CommitmentID,
 		InspectionID: f.InspectionID, EnterpriseID: f.EnterpriseID, VerifyURL: f.VerifyURL,
-	})
+	}
+	if c := f.Cause; c != nil {
+		j.EventID, j.EventSeq, j.EventType = c.EventID, c.Seq, c.Type
+		if !c.OccurredAt.IsZero() {
+			j.EventAt = c.OccurredAt.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	if !f.DecidedAt.IsZero() {
+		j.DecidedAt = f.DecidedAt.UTC().Format(time.RFC3339Nano)
+	}
+	return w.enc.Encode(j)
 }
 
 // Flush writes out what is buffered.

@@ -72,7 +72,7 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	var bom autoBool
-	var keyFile string
+	var keyFile, catalogueFile string
 	fs.StringVar(&c.inFormat, "in-format", "", "input format: csv, tsv or jsonl (default: by the file's extension, csv for stdin)")
 	fs.StringVar(&c.output, "o", "", "write the findings to this file (default: stdout)")
 	fs.StringVar(&c.outFormat, "out-format", "", "output format: csv or jsonl (default: by -o's extension, csv for stdout)")
@@ -83,6 +83,7 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	fs.StringVar(&c.apiURL, "api", env("QC_API_URL"), "base URL of the registry's API (QC_API_URL); empty: an embedded sandbox")
 	fs.StringVar(&keyFile, "api-key-file", env("QC_API_KEY_FILE"), "file holding the API key (QC_API_KEY_FILE; or set QC_API_KEY)")
 	fs.StringVar(&c.watch, "watch", "", "watch the registry's changes: index the catalogue in this SQLite file and write a finding for each listing a change touches, as JSON lines on stdout, until stopped")
+	fs.StringVar(&catalogueFile, "catalogue", "", "with -watch: sync the index to this export of the catalogue (adds, updates and removes listings; learns new makers) before watching")
 	fs.StringVar(&c.redisURL, "redis", env("QC_REDIS_URL"), "with -watch: the fleet's Redis URL (QC_REDIS_URL), so that one replica at a time watches")
 	fs.IntVar(&c.retries, "retries", 3, "how many times a failed lookup is tried again")
 	fs.DurationVar(&c.maxWait, "max-wait", audit.DefaultMaxPauseWait, "how long to wait in all while the registry says it is overloaded or down; 0: never wait")
@@ -102,11 +103,20 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 			break
 		}
 		if c.input != "" {
-			return nil, usagef("more than one input: %q and %q", c.input, fs.Arg(0))
+			return nil, usagef("more than one input: %s and %s", quoteText(c.input), quoteText(fs.Arg(0)))
 		}
 		c.input, rest = fs.Arg(0), fs.Args()[1:]
 	}
 
+	if catalogueFile != "" {
+		if c.watch == "" {
+			return nil, usagef("-catalogue is for -watch: a full audit names its input as an argument")
+		}
+		if c.input != "" {
+			return nil, usagef("more than one input: %s and -catalogue %s", quoteText(c.input), quoteText(catalogueFile))
+		}
+		c.input = catalogueFile
+	}
 	var err error
 	if c.inFormat, err = format("-in-format", c.inFormat, c.input, "csv", "tsv", "jsonl"); err != nil {
 		return nil, err

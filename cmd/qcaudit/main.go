@@ -36,12 +36,17 @@
 //	-retries N         tries of a failed lookup after the first (default 3)
 //	-max-wait D        how long to wait in all while the registry says it
 //	                   is overloaded or down (default 1m; 0: never)
-//	-watch INDEX       the change-driven audit: index the catalogue (when
-//	                   one is named) in the SQLite file INDEX, then follow
-//	                   the registry's change feed and write, as a JSON line
-//	                   on stdout, a finding for every listing each change
-//	                   touches (committed ones too, so that a flag can be
-//	                   cleared), until stopped (exit 0)
+//	-watch INDEX       the change-driven audit: sync the SQLite file INDEX
+//	                   to the catalogue (when one is named), learn the
+//	                   makers of the products it has not looked up yet,
+//	                   then follow the registry's change feed and write, as
+//	                   a JSON line on stdout, a finding for every listing
+//	                   each change touches (committed ones too, so that a
+//	                   flag can be cleared), with the change's event_id,
+//	                   event_seq, event_at and the finding's decided_at,
+//	                   until stopped (exit 0)
+//	-catalogue FILE    with -watch: the catalogue to sync the index to;
+//	                   listings it no longer has are removed
 //	-redis URL         with -watch, the fleet's Redis (QC_REDIS_URL): the
 //	                   replicas share one watcher by the follower's lease
 //

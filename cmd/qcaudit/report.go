@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -136,16 +137,40 @@ func rowErrorText(re *audit.RowError) string {
 	return fmt.Sprintf("line %d: %v", re.Line, re.Err)
 }
 
-// quoteList is names, each quoted.
+// maxListed is how many names a message lists; maxQuoted how many bytes of
+// one name or path it quotes.
+const (
+	maxListed = 20
+	maxQuoted = 80
+)
+
+// quoteList is names, each quoted and cut short, the first maxListed of
+// them: a header line of megabytes is described, not echoed.
 func quoteList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = strconv.Quote(n)
-	}
-	if len(q) == 0 {
+	if len(names) == 0 {
 		return "none"
 	}
+	var q []string
+	for _, n := range names[:min(len(names), maxListed)] {
+		q = append(q, quoteText(n))
+	}
+	if more := len(names) - maxListed; more > 0 {
+		q = append(q, fmt.Sprintf("and %d more", more))
+	}
 	return strings.Join(q, ", ")
+}
+
+// quoteText is untrusted text for a message: quoted, made safe for a
+// terminal (safeText), and cut to maxQuoted bytes with its length said.
+func quoteText(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%s bytes)", strconv.Quote(s[:cut]), group(int64(len(s))))
 }
 
 // safeText is untrusted text (a catalogue's cells, the registry's words)
