@@ -44,9 +44,13 @@
 //
 // # Spreadsheet-safe output
 //
-// [NewCSVWriter] writes UTF-8, with a byte order mark if asked, and
-// prefixes with a single quote every cell that starts with =, +, -, @, a
-// tab or a carriage return: listing titles and registry text are
+// [NewCSVWriter] writes UTF-8, with a byte order mark if asked, quotes
+// every field, and puts a single quote before every character that would
+// start a formula (=, +, -, @, tab, CR, LF, NUL and the full-width ＝＋－＠,
+// after any spaces) where a cell may start: at the cell's start, and —
+// for a spreadsheet that splits rows on semicolons, as Excel does in
+// many locales, or on tabs — after a comma, semicolon, tab or line break
+// inside it ([SafeCell]). Listing titles and registry text are
 // untrusted, and a spreadsheet would run them as formulas (CSV
 // injection). [NewJSONLinesWriter] writes one JSON object per finding.
 package audit

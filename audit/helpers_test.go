@@ -70,7 +70,9 @@ type catalogue struct {
 	bad      []int
 }
 
-var hostileTitles = []string{"=HYPERLINK(\"http://evil.example\",\"click\")", "+1+1", "-2+3", "@SUM(A1:A9)", "\tcmd", "\rcr"}
+var hostileTitles = []string{"=HYPERLINK(\"http://evil.example\",\"click\")", "+1+1", "-2+3", "@SUM(A1:A9)", "\tcmd", "\rcr",
+	"x;=cmd|' /C calc'!A0", "  =1+1", "\x00=NUL", "\uFF1D1+1", "\uFF0B1", "\uFF0D1", "\uFF20SUM(A1)",
+	"kettle, =1+1", "a;\"=2+2", "a;  \"\"@x", "tab\t-3"}
 
 // makeCatalogue writes n listings over keys, each key used about n/len
 // times in a shuffled order, and a malformed row of each kind every

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bufio"
-	"encoding/csv"
 	"encoding/json"
 	"io"
 	"strconv"
@@ -50,16 +49,17 @@ var CSVColumns = []string{
 	"verdict", "reason", "commitment_id", "inspection_id", "enterprise_id", "verify_url",
 }
 
-// CSVWriter writes findings as CSV that a spreadsheet opens safely: UTF-8
-// (invalid sequences replaced by U+FFFD), optionally after a byte order
-// mark so that Excel reads it as UTF-8, with a header row, and with every
-// cell that starts with =, +, -, @, a tab or a carriage return prefixed
-// with a single quote, so that neither a listing's title nor registry
-// text can run as a formula.
+// CSVWriter writes findings as CSV that a spreadsheet opens safely
+// however it splits the rows — on commas as written, or on semicolons as
+// Excel does in many European locales, or on tabs: UTF-8 (invalid
+// sequences replaced by U+FFFD), optionally after a byte order mark so
+// that Excel reads it as UTF-8, with a header row, every field quoted,
+// and every cell start that would run as a formula neutralised (see
+// SafeCell), so that neither a listing's title nor registry text can run
+// as a formula.
 type CSVWriter struct {
 	cw      *countWriter
 	bw      *bufio.Writer
-	csv     *csv.Writer
 	bom     bool
 	started bool
 	row     []string
@@ -68,8 +68,7 @@ type CSVWriter struct {
 // NewCSVWriter returns a CSVWriter on w, writing a BOM first if bom is set.
 func NewCSVWriter(w io.Writer, bom bool) *CSVWriter {
 	cw := &countWriter{w: w}
-	bw := bufio.NewWriter(cw)
-	return &CSVWriter{cw: cw, bw: bw, csv: csv.NewWriter(bw), bom: bom, row: make([]string, len(CSVColumns))}
+	return &CSVWriter{cw: cw, bw: bufio.NewWriter(cw), bom: bom, row: make([]string, len(CSVColumns))}
 }
 
 func (w *CSVWriter) start() error {
@@ -82,7 +81,22 @@ func (w *CSVWriter) start() error {
 			return err
 		}
 	}
-	return w.csv.Write(CSVColumns)
+	return w.writeRow(CSVColumns)
+}
+
+// writeRow writes cells as one record, each quoted whether or not it
+// needs to be: a spreadsheet splitting on another separator then still
+// sees each field begin with a quote.
+func (w *CSVWriter) writeRow(cells []string) error {
+	for i, c := range cells {
+		if i > 0 {
+			w.bw.WriteByte(',')
+		}
+		w.bw.WriteByte('"')
+		w.bw.WriteString(strings.ReplaceAll(SafeCell(c), `"`, `""`))
+		w.bw.WriteByte('"')
+	}
+	return w.bw.WriteByte('\n')
 }
 
 // Write writes one finding as a row.
@@ -98,19 +112,12 @@ func (w *CSVWriter) Write(f Finding) error {
 	w.row = append(w.row[:0], line, f.Listing.ID, f.Listing.Seller, f.Listing.Title,
 		string(k.GTIN), string(k.USCC), k.Brand, k.Model,
 		string(f.Verdict), f.Reason, f.CommitmentID, f.InspectionID, f.EnterpriseID, f.VerifyURL)
-	for i, c := range w.row {
-		w.row[i] = SafeCell(c)
-	}
-	return w.csv.Write(w.row)
+	return w.writeRow(w.row)
 }
 
 // Flush writes out what is buffered, the header at least.
 func (w *CSVWriter) Flush() error {
 	if err := w.start(); err != nil {
-		return err
-	}
-	w.csv.Flush()
-	if err := w.csv.Error(); err != nil {
 		return err
 	}
 	return w.bw.Flush()
@@ -126,19 +133,67 @@ func (w *CSVWriter) Resume(offset int64) {
 	w.started = offset > 0
 }
 
-// SafeCell returns a cell a spreadsheet shows as text: valid UTF-8, and
-// prefixed with a single quote when it starts with a character that makes
-// a spreadsheet read it as a formula (=, +, -, @, tab, carriage return),
-// after OWASP's advice on CSV injection.
+// SafeCell returns a cell a spreadsheet shows as text, after OWASP's
+// advice on CSV injection: valid UTF-8, and a single quote put before
+// every character that would start a formula where a cell may start.
+//
+// A formula starts with =, +, -, @, a tab, a carriage return, a line
+// feed, a NUL or a full-width ＝, ＋, － or ＠ (which some spreadsheets fold
+// to their ASCII forms), after any spaces. A cell may start at the cell's
+// own start, and — for a spreadsheet that splits the row on another
+// separator than the writer's — after a comma, a semicolon, a tab or a
+// line break inside it, past any spaces and quotes. So "x;=cmd" becomes
+// "x;'=cmd": the quote shows, the formula does not run.
 func SafeCell(s string) string {
 	s = strings.ToValidUTF8(s, "\ufffd")
-	if s != "" {
-		switch s[0] {
-		case '=', '+', '-', '@', '\t', '\r':
-			return "'" + s
+	if !needsNeutralising(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 4)
+	cellStart := true
+	for _, r := range s {
+		if cellStart {
+			switch {
+			case r == ' ' || r == '"':
+				b.WriteRune(r)
+				continue
+			case formulaRune(r):
+				b.WriteByte('\'')
+			}
+		}
+		b.WriteRune(r)
+		cellStart = isSplit(r)
+	}
+	return b.String()
+}
+
+// needsNeutralising is the quick test of SafeCell: whether s has any rune
+// that starts a formula at all.
+func needsNeutralising(s string) bool {
+	for _, r := range s {
+		if formulaRune(r) {
+			return true
 		}
 	}
-	return s
+	return false
+}
+
+func formulaRune(r rune) bool {
+	switch r {
+	case '=', '+', '-', '@', '\t', '\r', '\n', 0, '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20':
+		return true
+	}
+	return false
+}
+
+// isSplit reports whether a spreadsheet may start a new cell after r.
+func isSplit(r rune) bool {
+	switch r {
+	case ',', ';', '\t', '\r', '\n':
+		return true
+	}
+	return false
 }
 
 // JSONLinesWriter writes findings as JSON Lines, one object per finding.

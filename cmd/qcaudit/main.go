@@ -59,9 +59,11 @@
 // first 100; the summary counts them all) and skipped, unless -strict.
 // A lookup that fails after the retries gives its listings verdict
 // unknown, never a guess. Text from the catalogue or the registry is
-// untrusted: the CSV output prefixes with ' every cell that starts with =,
-// +, -, @, a tab or a carriage return, and control characters are escaped
-// in what qcaudit prints on stderr.
+// untrusted: the CSV output quotes every field and puts ' before every
+// character that would start a formula where a spreadsheet splitting on
+// commas, semicolons or tabs may start a cell (see audit.SafeCell), and
+// control characters are escaped in what qcaudit prints on stderr, long
+// text quoted and cut short.
 //
 // On stderr: a progress bar while stderr is a terminal, and a summary at
 // the end (listings, products looked up, API calls, listings by verdict,
