@@ -42,6 +42,14 @@
 // of a run never interrupted, and at most one window's lookup is
 // repeated. [FileCheckpoint] keeps checkpoints in a journal file.
 //
+// A checkpoint knows its input: it holds the SHA-256 of the items
+// consumed (Checkpoint.Digest), which the resumed run computes again as
+// it skips them, stopping with an [*InputChangedError] before writing
+// anything if they differ; and a FileCheckpoint given an [Identity] —
+// the input's path, size and SHA-256, and the settings that shape the
+// output — refuses a journal written for another with an
+// [*IdentityError] naming the difference.
+//
 // # Spreadsheet-safe output
 //
 // [NewCSVWriter] writes UTF-8, with a byte order mark if asked, quotes

@@ -208,6 +208,8 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 	ctx = client.WithPriority(ctx, client.PriorityLow) // bulk work: the platform's pages keep their share
 
 	var skip int64
+	var wantDigest string
+	r.digest = newDigest()
 	if o.Checkpoint != nil {
 		cp, ok, err := o.Checkpoint.Load(func(a Answer) { r.cache.put(a) })
 		if err != nil {
@@ -215,6 +217,7 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 		}
 		if ok {
 			skip, r.pos, r.sum, r.baseElapsed = cp.Position, cp.Position, cp.Summary.clone(), cp.Summary.Elapsed
+			wantDigest = cp.Digest
 			if rw, ok := out.(ResumableWriter); ok {
 				rw.Resume(cp.Offset)
 			}
@@ -224,7 +227,10 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 	var seen int64
 	for l, err := range listings {
 		if seen < skip {
-			seen++
+			r.digest.item(l, err)
+			if seen++; seen == skip && wantDigest != "" && r.digest.sum() != wantDigest {
+				return r.finish(&InputChangedError{Items: skip})
+			}
 			continue
 		}
 		if err != nil {
@@ -232,6 +238,7 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 			if !errors.As(err, &re) || o.Strict {
 				return r.finish(err)
 			}
+			r.digest.item(l, err)
 			r.pos++
 			r.sum.Malformed++
 			if o.OnRowError != nil {
@@ -239,11 +246,13 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 			}
 			continue
 		}
+		raw := l
 		if k, kerr := CanonicalKey(l.Key); kerr != nil {
 			re := &RowError{Line: l.Line, Err: kerr}
 			if o.Strict {
 				return r.finish(re)
 			}
+			r.digest.item(l, err)
 			r.pos++
 			r.sum.Malformed++
 			if o.OnRowError != nil {
@@ -259,8 +268,13 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 				return r.finish(err)
 			}
 		}
+		r.digest.item(raw, nil)
 		r.add(l)
 		r.pos++
+	}
+	if seen < skip {
+		// The input ended before the rows the checkpoint counts.
+		return r.finish(&InputChangedError{Items: seen})
 	}
 	if err := r.flush(ctx); err != nil {
 		return r.finish(err)
@@ -281,6 +295,7 @@ type runner struct {
 	start       time.Time
 	baseElapsed time.Duration
 	pauseWaited time.Duration
+	digest      *digest // of the items consumed
 }
 
 func (r *runner) finish(err error) (Summary, error) {
@@ -347,7 +362,7 @@ func (r *runner) flush(ctx context.Context) error {
 		return fmt.Errorf("audit: flushing findings: %w", err)
 	}
 	if r.o.Checkpoint != nil {
-		cp := Checkpoint{Position: r.pos, Summary: r.sum.clone()}
+		cp := Checkpoint{Position: r.pos, Digest: r.digest.sum(), Summary: r.sum.clone()}
 		cp.Summary.Elapsed = r.baseElapsed + time.Since(r.start)
 		if rw, ok := r.out.(ResumableWriter); ok {
 			cp.Offset = rw.Offset()

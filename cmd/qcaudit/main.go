@@ -16,7 +16,10 @@
 //
 // Flags:
 //
-//	-o FILE            write the findings to FILE instead of stdout
+//	-o FILE            write the findings to FILE instead of stdout: to a
+//	                   file beside it first, renamed into its place once
+//	                   the audit is complete, so that a run that fails
+//	                   leaves the previous findings as they were
 //	-in-format F       csv, tsv or jsonl
 //	-out-format F      csv or jsonl
 //	-all               write every listing, the committed ones too
@@ -28,8 +31,14 @@
 //	                   killed at any point, started again with the same
 //	                   input, -o and -resume, carries on where it stopped
 //	                   and leaves the output a run never interrupted would.
-//	                   Needs -o: stdout cannot be cut back. The journal is
-//	                   deleted once the audit completes.
+//	                   Needs -o: stdout cannot be cut back. Until the audit
+//	                   completes the findings are in FILE.partial. The
+//	                   journal records the input (path, size, SHA-256 read
+//	                   as a stream; for stdin, the SHA-256 of the rows
+//	                   done) and -in-format, -out-format, -all, -strict and
+//	                   -bom: resuming with another is exit 2, naming what
+//	                   differs. The journal is deleted once the audit
+//	                   completes.
 //	-api URL           the registry's API (QC_API_URL); the key comes from
 //	                   QC_API_KEY or from the file -api-key-file names
 //	                   (QC_API_KEY_FILE), never from a flag
@@ -153,7 +162,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 	default:
 		f, err := os.Open(cfg.input)
 		if err != nil {
-			fmt.Fprintln(stderr, "qcaudit:", err)
+			fmt.Fprintln(stderr, "qcaudit:", safeText(err.Error()))
 			return exitFailed
 		}
 		defer f.Close()
@@ -161,6 +170,18 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 			size = st.Size()
 		}
 		in = f
+	}
+
+	// A resumable run knows its input — its path, size and SHA-256 — and
+	// the flags that shape its output, so that a journal is never resumed
+	// on another.
+	var ident *audit.Identity
+	if cfg.resume != "" && cfg.output != "" {
+		var err error
+		if ident, err = identify(cfg, in); err != nil {
+			fmt.Fprintln(stderr, "qcaudit: -resume: reading the input:", safeText(err.Error()))
+			return exitFailed
+		}
 	}
 	prog := newProgress(stderr, size)
 	in = prog.reader(in)
@@ -172,40 +193,48 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		listings = audit.ReadJSONLines(in, nil)
 	}
 
-	// The output, and the checkpoint.
+	// The output, and the checkpoint. Findings go to a file beside -o
+	// that takes its place only once the audit is complete: a run that
+	// fails leaves the previous findings as they were.
 	opts := &audit.Options{All: cfg.all, Strict: cfg.strict, MaxPauseWait: cfg.maxWait}
 	var out io.Writer = stdout
-	var file *os.File
-	if cfg.output != "" {
+	var pending *pendingOutput
+	if cfg.output != "" && cfg.watch == "" {
 		var cp audit.Checkpoint
 		if cfg.resume != "" {
-			store := audit.FileCheckpoint{Path: cfg.resume}
+			store := audit.FileCheckpoint{Path: cfg.resume, Identity: ident}
 			var ok bool
 			cp, ok, err = store.Load(func(audit.Answer) {})
+			var ie *audit.IdentityError
+			if errors.As(err, &ie) {
+				fmt.Fprintf(stderr, "qcaudit: -resume: %s was written for another %s (%s there, %s now); run as then, or delete it to start the audit afresh\n",
+					quoteText(cfg.resume), ie.What, quoteText(ie.Journal), quoteText(ie.Want))
+				return exitFailed
+			}
 			if err != nil {
-				fmt.Fprintln(stderr, "qcaudit: -resume:", err)
+				fmt.Fprintln(stderr, "qcaudit: -resume:", safeText(err.Error()))
 				return exitFailed
 			}
 			if ok {
 				// OpenOutput would extend a file shorter than the
 				// checkpoint with zeros: refuse instead.
-				st, err := os.Stat(cfg.output)
+				st, err := os.Stat(partialPath(cfg.output))
 				if err != nil || st.Size() < cp.Offset {
 					fmt.Fprintf(stderr, "qcaudit: -resume: %s holds less than the %d bytes %s says were written; delete %s to start the audit afresh\n",
-						cfg.output, cp.Offset, cfg.resume, cfg.resume)
+						quoteText(partialPath(cfg.output)), cp.Offset, quoteText(cfg.resume), quoteText(cfg.resume))
 					return exitFailed
 				}
-				fmt.Fprintf(stderr, "qcaudit: resuming from %s: %d rows done, %d findings written\n", cfg.resume, cp.Position, cp.Summary.Findings)
+				fmt.Fprintf(stderr, "qcaudit: resuming from %s: %d rows done, %d findings written\n", quoteText(cfg.resume), cp.Position, cp.Summary.Findings)
 			}
 			opts.Checkpoint = store
 		}
-		file, err = audit.OpenOutput(cfg.output, cp)
+		pending, err = openPending(cfg.output, cfg.resume != "", cp)
 		if err != nil {
-			fmt.Fprintln(stderr, "qcaudit:", err)
+			fmt.Fprintln(stderr, "qcaudit:", safeText(err.Error()))
 			return exitFailed
 		}
-		defer file.Close()
-		out = file
+		defer pending.discard()
+		out = pending.f
 	}
 	var w audit.ResumableWriter
 	if cfg.outFormat == "jsonl" {
@@ -213,9 +242,9 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 	} else {
 		w = audit.NewCSVWriter(out, cfg.bom)
 	}
-	if file != nil && cfg.resume != "" {
+	if pending != nil && cfg.resume != "" {
 		// A checkpoint must not run ahead of what is on disk.
-		w = syncWriter{w, file}
+		w = syncWriter{w, pending.f}
 	}
 
 	rowErrors := 0
@@ -245,10 +274,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 	}
 	sum, err := audit.Run(ctx, api, listings, w, opts)
 	prog.finish()
-	if file != nil {
-		if cerr := file.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
+	if pending != nil && err == nil {
+		err = pending.commit()
 	}
 
 	var he *audit.HeaderError
@@ -258,15 +285,23 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 	}
 	printSummary(stderr, sum)
 	var re *audit.RowError
+	var ice *audit.InputChangedError
 	switch {
 	case err == nil:
+	case errors.As(err, &ice):
+		fmt.Fprintf(stderr, "qcaudit: -resume: %s was written for another input: the SHA-256 of its first %d rows differs; run with the same input, or delete it to start the audit afresh\n",
+			quoteText(cfg.resume), ice.Items)
+		return exitFailed
 	case errors.As(err, &re):
 		fmt.Fprintf(stderr, "qcaudit: stopped at a malformed row (-strict): %s\n", safeText(rowErrorText(re)))
 		return exitFailed
 	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-		if cfg.resume != "" {
-			fmt.Fprintf(stderr, "qcaudit: interrupted; run the same command again to resume from %s\n", cfg.resume)
-		} else {
+		switch {
+		case cfg.resume != "":
+			fmt.Fprintf(stderr, "qcaudit: interrupted; run the same command again to resume from %s\n", quoteText(cfg.resume))
+		case cfg.output != "":
+			fmt.Fprintf(stderr, "qcaudit: interrupted; %s is as it was (-resume keeps a checkpoint)\n", quoteText(cfg.output))
+		default:
 			fmt.Fprintln(stderr, "qcaudit: interrupted; the findings are incomplete (-resume keeps a checkpoint)")
 		}
 		return exitFailed
@@ -274,7 +309,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		fmt.Fprintln(stderr, "qcaudit:", safeText(err.Error()))
 		return exitFailed
 	}
-	if cfg.resume != "" {
+	if cfg.resume != "" && err == nil {
 		if err := os.Remove(cfg.resume); err != nil && !errors.Is(err, os.ErrNotExist) {
 			fmt.Fprintln(stderr, "qcaudit: the audit is complete, but its journal stays:", err)
 		}

@@ -133,8 +133,22 @@ func group(n int64) string {
 }
 
 // rowErrorText is a skipped row as the user reads it.
+// The cause is cut short: it may quote a cell of any length.
 func rowErrorText(re *audit.RowError) string {
-	return fmt.Sprintf("line %d: %v", re.Line, re.Err)
+	return fmt.Sprintf("line %d: %s", re.Line, cutText(re.Err.Error(), 4*maxQuoted))
+}
+
+// cutText is s cut to at most n bytes, on a rune boundary, with the
+// length said when cut.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%s bytes)", s[:cut], group(int64(len(s))))
 }
 
 // maxListed is how many names a message lists; maxQuoted how many bytes of
