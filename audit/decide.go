@@ -129,16 +129,20 @@ func (c *lru) get(k client.ProductKey) (*Answer, bool) {
 	return el.Value.(*Answer), true
 }
 
-func (c *lru) put(a Answer) {
+// put remembers a, and returns the answer it forgot to make room, if any.
+func (c *lru) put(a Answer) *Answer {
 	if el, ok := c.byKey[a.Key]; ok {
 		el.Value = &a
 		c.order.MoveToFront(el)
-		return
+		return nil
 	}
 	c.byKey[a.Key] = c.order.PushFront(&a)
 	if c.order.Len() > c.max {
 		old := c.order.Back()
 		c.order.Remove(old)
-		delete(c.byKey, old.Value.(*Answer).Key)
+		evicted := old.Value.(*Answer)
+		delete(c.byKey, evicted.Key)
+		return evicted
 	}
+	return nil
 }

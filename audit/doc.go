@@ -16,11 +16,13 @@
 // # Bounded memory
 //
 // Run reads a window of listings at a time: one that holds 100 keys not
-// answered yet, or 10,000 listings (Options.MaxWindow). It remembers up to
-// 100,000 answers (Options.MaxKeys), the least recently used forgotten
-// first, so that a distinct key is looked up once while remembered and
-// again, at the cost of a call, once forgotten. Nothing else grows with
-// the catalogue.
+// answered yet, or 10,000 listings (Options.MaxWindow). It holds up to
+// 100,000 answers in memory (Options.MaxKeys), the least recently used
+// moved out first: to Options.Answers when set — [AnswerStore]; package
+// audit/spill keeps them in a scratch file on disk — so that each
+// distinct key is looked up once at any size; else forgotten, and
+// looked up again, at the cost of a call, if the key comes again.
+// Nothing else grows with the catalogue.
 //
 // # Never a guess
 //

@@ -87,11 +87,16 @@ type Options struct {
 	// Lookback is the inspection look-back window given to client.Decide;
 	// zero or less means client.DefaultLookback.
 	Lookback time.Duration
-	// MaxKeys bounds the answers remembered so that a distinct key is
-	// looked up once (default DefaultMaxKeys). Past it the least recently
-	// used answer is forgotten, and its key, if it comes again, is looked
-	// up again: a call more, never a different finding.
+	// MaxKeys bounds the answers remembered in memory so that a distinct
+	// key is looked up once (default DefaultMaxKeys). Past it the least
+	// recently used answer goes to Answers; without Answers it is
+	// forgotten, and its key, if it comes again, is looked up again: a
+	// call more, never a different finding.
 	MaxKeys int
+	// Answers, if set, keeps the answers past MaxKeys (package
+	// audit/spill keeps them on disk), so that each distinct key is
+	// looked up once at any size with memory still bounded.
+	Answers AnswerStore
 	// MaxWindow bounds the listings held at once (default
 	// DefaultMaxWindow). A window closes when it has MaxBatchKeys keys to
 	// look up or MaxWindow listings.
@@ -204,14 +209,22 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 	if r.o.MaxPauseWait == 0 {
 		r.o.MaxPauseWait = DefaultMaxPauseWait
 	}
-	r.cache = newLRU(r.o.MaxKeys)
+	r.cache = &memo{mem: newLRU(r.o.MaxKeys), store: r.o.Answers}
 	ctx = client.WithPriority(ctx, client.PriorityLow) // bulk work: the platform's pages keep their share
 
 	var skip int64
 	var wantDigest string
 	r.digest = newDigest()
 	if o.Checkpoint != nil {
-		cp, ok, err := o.Checkpoint.Load(func(a Answer) { r.cache.put(a) })
+		var perr error
+		cp, ok, err := o.Checkpoint.Load(func(a Answer) {
+			if perr == nil {
+				perr = r.cache.put(a)
+			}
+		})
+		if err == nil {
+			err = perr
+		}
 		if err != nil {
 			return r.sum, fmt.Errorf("audit: loading the checkpoint: %w", err)
 		}
@@ -262,14 +275,22 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 		} else {
 			l.Key = k
 		}
-		_, cached := r.cache.get(l.Key)
+		known, cached, err := r.cache.get(l.Key)
+		if err != nil {
+			return r.finish(err)
+		}
 		if !cached && !r.pending(l.Key) && len(r.keys) == client.MaxBatchKeys || len(r.window) == r.o.MaxWindow {
 			if err := r.flush(ctx); err != nil {
 				return r.finish(err)
 			}
+			if !cached { // the window just looked up may have answered it
+				if known, _, err = r.cache.get(l.Key); err != nil {
+					return r.finish(err)
+				}
+			}
 		}
 		r.digest.item(raw, nil)
-		r.add(l)
+		r.add(l, known)
 		r.pos++
 	}
 	if seen < skip {
@@ -286,7 +307,7 @@ type runner struct {
 	api         *client.Client
 	out         FindingWriter
 	o           Options
-	cache       *lru
+	cache       *memo
 	window      []entry
 	keys        []client.ProductKey       // keys of the window to look up, in order of first use
 	keyIdx      map[client.ProductKey]int // index in keys
@@ -308,13 +329,12 @@ func (r *runner) pending(k client.ProductKey) bool {
 	return ok
 }
 
-// add puts a listing into the window. An answer from the cache is taken
-// now, so that an eviction while the window fills cannot lose it.
-func (r *runner) add(l Listing) {
-	e := entry{l: l}
-	if a, ok := r.cache.get(l.Key); ok {
-		e.ans = a
-	} else if !r.pending(l.Key) {
+// add puts a listing into the window with the answer remembered for its
+// key, if any: taken now, so that an eviction while the window fills
+// cannot lose it.
+func (r *runner) add(l Listing, known *Answer) {
+	e := entry{l: l, ans: known}
+	if known == nil && !r.pending(l.Key) {
 		if r.keyIdx == nil {
 			r.keyIdx = make(map[client.ProductKey]int)
 		}
@@ -385,8 +405,8 @@ type result struct {
 }
 
 // lookup asks the registry for the window's keys in one call and decides
-// each. It returns an error only when ctx ended: a failed lookup is an
-// answer, verdict unknown. fresh holds the answers worth remembering.
+// each. It returns an error only when ctx ended or the answers could not
+// be remembered: a failed lookup is an answer, verdict unknown. fresh holds the answers worth remembering.
 func (r *runner) lookup(ctx context.Context) (res []result, fresh []Answer, err error) {
 	if len(r.keys) == 0 {
 		return nil, nil, nil
@@ -414,7 +434,9 @@ func (r *runner) lookup(ctx context.Context) (res []result, fresh []Answer, err 
 			continue
 		}
 		res[i].Answer = Decide(k, it.Status, now, r.o.Lookback)
-		r.cache.put(res[i].Answer)
+		if err := r.cache.put(res[i].Answer); err != nil {
+			return nil, nil, err
+		}
 		fresh = append(fresh, res[i].Answer)
 	}
 	r.sum.Keys += len(r.keys)

@@ -96,6 +96,7 @@ import (
 	"syscall"
 
 	"github.com/qualitycommit/qcsdk/audit"
+	"github.com/qualitycommit/qcsdk/audit/spill"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
@@ -272,6 +273,15 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		prog.finish()
 		return code
 	}
+	// Answers past the memory bound go to a scratch file: each product
+	// is looked up once whatever the catalogue's size.
+	answers, err := spill.New("")
+	if err != nil {
+		fmt.Fprintln(stderr, "qcaudit:", safeText(err.Error()))
+		return exitFailed
+	}
+	defer answers.Close()
+	opts.Answers = answers
 	sum, err := audit.Run(ctx, api, listings, w, opts)
 	prog.finish()
 	if pending != nil && err == nil {
