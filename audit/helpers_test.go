@@ -130,22 +130,47 @@ func makeCatalogue(t *testing.T, keys []client.ProductKey, n, badEvery int) cata
 // client.Decide on the registry's own answer.
 func (e *env) expected(t *testing.T, c catalogue, all bool) []audit.Finding {
 	t.Helper()
-	verdicts := map[client.ProductKey]client.Decision{}
+	type decided struct {
+		d    client.Decision
+		code audit.ReasonCode
+	}
+	verdicts := map[client.ProductKey]decided{}
 	var out []audit.Finding
 	for _, l := range c.listings {
-		d, ok := verdicts[l.Key]
+		dc, ok := verdicts[l.Key]
 		if !ok {
 			st, _, err := e.api.Products.ByKey(context.Background(), l.Key, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			d = client.Decide(st, now(), 0)
-			verdicts[l.Key] = d
+			dc.d = client.Decide(st, now(), 0)
+			// The reason codes' rules, said again from the decision.
+			switch dc.d.Verdict {
+			case client.VerdictCommitted:
+				dc.code = audit.CodeCommitted
+			case client.VerdictInspectionFailed:
+				dc.code = audit.CodeFailedInspection
+			case client.VerdictWithdrawn:
+				dc.code = audit.ReasonCode(dc.d.Status) // revoked, suspended, expired
+			case client.VerdictNotListed:
+				switch {
+				case !st.Listed:
+					dc.code = audit.CodeMakerNotListed
+				case dc.d.Commitment == nil:
+					dc.code = audit.CodeNotCovered
+				default:
+					dc.code = audit.CodeNotInForce
+				}
+			default:
+				dc.code = audit.CodeUnreadable
+			}
+			verdicts[l.Key] = dc
 		}
+		d := dc.d
 		if d.Verdict == client.VerdictCommitted && !all {
 			continue
 		}
-		f := audit.Finding{Listing: l, Verdict: d.Verdict}
+		f := audit.Finding{Listing: l, Verdict: d.Verdict, Code: dc.code}
 		if d.Commitment != nil {
 			f.CommitmentID = d.Commitment.ID
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
@@ -15,6 +16,9 @@ import (
 type Finding struct {
 	Listing Listing
 	Verdict client.Verdict
+	// Code says in one word why: finer than the verdict (revoked,
+	// suspended or expired for withdrawn, say).
+	Code ReasonCode
 	// Reason says in English why the listing has its verdict. It may quote
 	// registry data or an error; treat it as untrusted text.
 	Reason       string
@@ -25,6 +29,12 @@ type Finding struct {
 	// on: the inspection for inspection_failed, else the commitment, else
 	// the product's status page. It is the registry's word, unchecked.
 	VerifyURL string
+	// FindingID, when set, is the finding's id as read back
+	// (ReadFindings); else ID computes it.
+	FindingID string
+	// Status, set by Since, says whether the finding is new since a
+	// previous audit, unchanged, or cleared; "" otherwise.
+	Status FindingStatus
 	// Cause is the registry change that made the watcher re-decide the
 	// listing (package audit/watch); nil in a full audit.
 	Cause *Cause
@@ -51,6 +61,7 @@ type Cause struct {
 type Answer struct {
 	Key          client.ProductKey `json:"key"`
 	Verdict      client.Verdict    `json:"verdict"`
+	Code         ReasonCode        `json:"code"`
 	Reason       string            `json:"reason"`
 	CommitmentID string            `json:"commitment_id,omitempty"`
 	InspectionID string            `json:"inspection_id,omitempty"`
@@ -77,6 +88,10 @@ type Options struct {
 	// All writes a finding for every listing; by default only listings
 	// whose verdict is not committed are written.
 	All bool
+	// Select, if set, is asked of each finding that would be written, and
+	// only those it returns true for are: a team that acts on revocations
+	// alone, say. The Summary still counts every listing.
+	Select func(Finding) bool
 	// Strict stops the run at the first *RowError, returning it; by
 	// default a bad row is counted, handed to OnRowError and skipped.
 	Strict bool
@@ -128,8 +143,10 @@ type Summary struct {
 	Keys int `json:"keys"`
 	// Calls is the batch lookup calls made, each of at most 100 keys.
 	Calls int `json:"calls"`
-	// Verdicts counts listings by verdict, written or not.
+	// Verdicts counts listings by verdict, and Codes by reason code,
+	// written or not.
 	Verdicts map[client.Verdict]int `json:"verdicts"`
+	Codes    map[ReasonCode]int     `json:"codes"`
 	// Unknown is the listings whose verdict is unknown, and LookupFailed
 	// those of them whose lookup failed (the registry down, say), as
 	// opposed to an answer this SDK cannot read.
@@ -141,12 +158,16 @@ type Summary struct {
 	Elapsed time.Duration `json:"elapsed"`
 }
 
-func (s *Summary) count(v client.Verdict, failed bool) {
+func (s *Summary) count(v client.Verdict, code ReasonCode, failed bool) {
 	s.Listings++
 	if s.Verdicts == nil {
 		s.Verdicts = make(map[client.Verdict]int)
 	}
 	s.Verdicts[v]++
+	if s.Codes == nil {
+		s.Codes = make(map[ReasonCode]int)
+	}
+	s.Codes[code]++
 	if v == client.VerdictUnknown {
 		s.Unknown++
 		if failed {
@@ -156,11 +177,8 @@ func (s *Summary) count(v client.Verdict, failed bool) {
 }
 
 func (s Summary) clone() Summary {
-	m := make(map[client.Verdict]int, len(s.Verdicts))
-	for k, v := range s.Verdicts {
-		m[k] = v
-	}
-	s.Verdicts = m
+	s.Verdicts = maps.Clone(s.Verdicts)
+	s.Codes = maps.Clone(s.Codes)
 	return s
 }
 
@@ -367,12 +385,15 @@ func (r *runner) flush(ctx context.Context) error {
 			res := &answers[r.keyIdx[e.l.Key]]
 			a, failed = &res.Answer, res.failed
 		}
-		r.sum.count(a.Verdict, failed)
+		r.sum.count(a.Verdict, a.Code, failed)
 		if a.Verdict == client.VerdictCommitted && !r.o.All {
 			continue
 		}
-		f := Finding{Listing: e.l, Verdict: a.Verdict, Reason: a.Reason, CommitmentID: a.CommitmentID,
+		f := Finding{Listing: e.l, Verdict: a.Verdict, Code: a.Code, Reason: a.Reason, CommitmentID: a.CommitmentID,
 			InspectionID: a.InspectionID, EnterpriseID: a.EnterpriseID, VerifyURL: a.VerifyURL}
+		if r.o.Select != nil && !r.o.Select(f) {
+			continue
+		}
 		if err := r.out.Write(f); err != nil {
 			return fmt.Errorf("audit: writing a finding: %w", err)
 		}
@@ -430,7 +451,7 @@ func (r *runner) lookup(ctx context.Context) (res []result, fresh []Answer, err 
 			if cause == nil {
 				cause = errors.New("no answer")
 			}
-			res[i].Verdict, res[i].Reason, res[i].failed = client.VerdictUnknown, "lookup failed: "+cause.Error(), true
+			res[i].Answer, res[i].failed = NoAnswer(k, cause), true
 			continue
 		}
 		res[i].Answer = Decide(k, it.Status, now, r.o.Lookback)

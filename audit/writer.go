@@ -47,6 +47,7 @@ func (c *countWriter) Write(p []byte) (int, error) {
 var CSVColumns = []string{
 	"line", "listing_id", "seller", "title", "gtin", "uscc", "brand", "model",
 	"verdict", "reason", "commitment_id", "inspection_id", "enterprise_id", "verify_url",
+	"code", "finding_id", "status",
 }
 
 // CSVWriter writes findings as CSV that a spreadsheet opens safely
@@ -111,7 +112,8 @@ func (w *CSVWriter) Write(f Finding) error {
 	}
 	w.row = append(w.row[:0], line, f.Listing.ID, f.Listing.Seller, f.Listing.Title,
 		string(k.GTIN), string(k.USCC), k.Brand, k.Model,
-		string(f.Verdict), f.Reason, f.CommitmentID, f.InspectionID, f.EnterpriseID, f.VerifyURL)
+		string(f.Verdict), f.Reason, f.CommitmentID, f.InspectionID, f.EnterpriseID, f.VerifyURL,
+		string(f.Code), f.ID(), string(f.Status))
 	return w.writeRow(w.row)
 }
 
@@ -225,6 +227,9 @@ type jsonFinding struct {
 	InspectionID string            `json:"inspection_id,omitempty"`
 	EnterpriseID string            `json:"enterprise_id,omitempty"`
 	VerifyURL    string            `json:"verify_url,omitempty"`
+	Code         ReasonCode        `json:"code,omitempty"`
+	FindingID    string            `json:"finding_id"`
+	Status       FindingStatus     `json:"status,omitempty"`
 	EventID      string            `json:"event_id,omitempty"`
 	EventSeq     int64             `json:"event_seq,omitempty"`
 	EventType    string            `json:"event_type,omitempty"`
@@ -238,6 +243,7 @@ func (w *JSONLinesWriter) Write(f Finding) error {
 		Line: f.Listing.Line, ListingID: f.Listing.ID, Seller: f.Listing.Seller, Title: f.Listing.Title,
 		Key: f.Listing.Key, Verdict: f.Verdict, Reason: f.Reason, CommitmentID: f.CommitmentID,
 		InspectionID: f.InspectionID, EnterpriseID: f.EnterpriseID, VerifyURL: f.VerifyURL,
+		Code: f.Code, FindingID: f.ID(), Status: f.Status,
 	}
 	if c := f.Cause; c != nil {
 		j.EventID, j.EventSeq, j.EventType = c.EventID, c.Seq, c.Type

@@ -341,7 +341,7 @@ func (w *Watcher) decide(ctx context.Context, keys []client.ProductKey, cause *a
 					if cause == nil {
 						cause = errors.New("no answer")
 					}
-					answers[i] = audit.Answer{Key: k, Verdict: client.VerdictUnknown, Reason: "lookup failed: " + cause.Error()}
+					answers[i] = audit.NoAnswer(k, cause)
 					continue
 				}
 				answers[i] = audit.Decide(k, it.Status, now, w.o.Lookback)
@@ -360,7 +360,7 @@ func (w *Watcher) decide(ctx context.Context, keys []client.ProductKey, cause *a
 				return fmt.Errorf("watch: reading listings: %w", err)
 			}
 			for _, l := range ls {
-				w.o.OnFinding(audit.Finding{Listing: l, Verdict: a.Verdict, Reason: a.Reason, CommitmentID: a.CommitmentID,
+				w.o.OnFinding(audit.Finding{Listing: l, Verdict: a.Verdict, Code: a.Code, Reason: a.Reason, CommitmentID: a.CommitmentID,
 					InspectionID: a.InspectionID, EnterpriseID: a.EnterpriseID, VerifyURL: a.VerifyURL,
 					Cause: cause, DecidedAt: now})
 			}
