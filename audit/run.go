@@ -95,7 +95,8 @@ type Options struct {
 	// Strict stops the run at the first *RowError, returning it; by
 	// default a bad row is counted, handed to OnRowError and skipped.
 	Strict bool
-	// OnRowError, if set, is called with each row skipped.
+	// OnRowError, if set, is called with each row skipped; a resumed run
+	// calls it again for the rows skipped before its checkpoint.
 	OnRowError func(*RowError)
 	// Clock is the time verdicts are decided at; nil is time.Now.
 	Clock func() time.Time
@@ -258,6 +259,14 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 	var seen int64
 	for l, err := range listings {
 		if seen < skip {
+			// Rows skipped as malformed are told again, so that a list of
+			// them kept by the caller is whole after a resume; the
+			// Summary counted them before.
+			if o.OnRowError != nil {
+				if re := rowError(l, err); re != nil {
+					o.OnRowError(re)
+				}
+			}
 			r.digest.item(l, err)
 			if seen++; seen == skip && wantDigest != "" && r.digest.sum() != wantDigest {
 				return r.finish(&InputChangedError{Items: skip})
@@ -319,6 +328,20 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 		return r.finish(err)
 	}
 	return r.finish(nil)
+}
+
+// rowError is the *RowError an input item is, if any: one the reader
+// yielded, or a key that is not valid.
+func rowError(l Listing, err error) *RowError {
+	var re *RowError
+	if err != nil {
+		errors.As(err, &re)
+		return re
+	}
+	if _, kerr := CanonicalKey(l.Key); kerr != nil {
+		return &RowError{Line: l.Line, Err: kerr}
+	}
+	return nil
 }
 
 type runner struct {

@@ -24,6 +24,22 @@
 //	-out-format F      csv or jsonl
 //	-all               write every listing, the committed ones too
 //	-strict            stop at the first malformed row (exit 2)
+//	-only CODES        write only findings of these reason codes, comma-
+//	                   separated: failed_inspection, revoked, suspended,
+//	                   expired, not_covered, not_in_force,
+//	                   maker_not_listed, no_answer, unreadable (and
+//	                   committed, with -all)
+//	-except CODES      write no findings of these reason codes
+//	-since PREVIOUS    the previous audit's findings file (CSV or JSON
+//	                   Lines; it may be -o itself): each finding is marked
+//	                   new or unchanged in the status column, and the
+//	                   previous findings this audit no longer has follow,
+//	                   marked cleared; a finding's id (finding_id) is the
+//	                   same from one audit to the next. Needs -o.
+//	-rejects FILE      list the rows that could not be read in FILE, as
+//	                   CSV: line, reason
+//	-by-seller FILE    write per seller, as CSV, the findings by reason
+//	                   code, the sellers with most first. Needs -o.
 //	-bom               write a UTF-8 byte order mark before CSV, so that Excel
 //	                   reads it as UTF-8; on by default when -o names a .csv
 //	                   file, off on stdout (-bom=false turns it off)
@@ -78,11 +94,19 @@
 // the end (listings, products looked up, API calls, listings by verdict,
 // unknown and failed lookups, malformed rows, findings written, time).
 //
-// Exit status: 0 when no listing is flagged, 1 when some are (a verdict
-// other than committed, unknown included), 2 when the audit could not be
-// done or completed: a bad flag, an unreadable file, a header with no
-// product key column (the columns found are listed), a malformed row
-// under -strict, an output error or an interruption.
+// Every finding has a verdict, a reason in words and a reason code: what
+// a team filters and counts by. The output files (-o, -rejects,
+// -by-seller) are written beside their names and renamed into place once
+// the audit is complete.
+//
+// Exit status: 0 when no listing is flagged (with -only or -except, none
+// of the codes written), 1 when some are (a verdict other than
+// committed, unknown included), 2 when the audit could not be done or
+// completed: a bad flag, an unreadable file, a header with no product key
+// column (the columns found are listed), a malformed row under -strict,
+// a journal written for another input, an output error or an
+// interruption; the previous findings are then left as they were. qcaudit
+// -h lists the flags, the reason codes, the exit statuses and examples.
 package main
 
 import (
@@ -248,8 +272,24 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		w = syncWriter{w, pending.f}
 	}
 
+	// Rows that could not be read: on stderr, the first 100, and every
+	// one in the -rejects file, which takes its place as the findings do.
+	var rejects *rejectsFile
+	if cfg.rejects != "" && cfg.watch == "" {
+		if rejects, err = openRejects(cfg.rejects); err != nil {
+			fmt.Fprintln(stderr, "qcaudit: -rejects:", safeText(err.Error()))
+			return exitFailed
+		}
+		defer rejects.discard()
+	}
+	if cfg.only != nil || len(cfg.except) > 0 {
+		opts.Select = func(f audit.Finding) bool { return cfg.selects(f.Code) }
+	}
 	rowErrors := 0
 	opts.OnRowError = func(re *audit.RowError) {
+		if rejects != nil {
+			rejects.add(re)
+		}
 		if rowErrors++; rowErrors <= maxRowErrors {
 			prog.println(stderr, "qcaudit: skipped: "+safeText(rowErrorText(re)))
 		} else if rowErrors == maxRowErrors+1 {
@@ -284,8 +324,18 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 	opts.Answers = answers
 	sum, err := audit.Run(ctx, api, listings, w, opts)
 	prog.finish()
+	var since audit.SinceSummary
+	if pending != nil && err == nil && cfg.since != "" {
+		since, err = pending.since(cfg)
+	}
 	if pending != nil && err == nil {
 		err = pending.commit()
+	}
+	if rejects != nil && err == nil {
+		err = rejects.commit()
+	}
+	if cfg.bySeller != "" && err == nil {
+		err = writeBySeller(cfg)
 	}
 
 	var he *audit.HeaderError
@@ -324,8 +374,14 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 			fmt.Fprintln(stderr, "qcaudit: the audit is complete, but its journal stays:", err)
 		}
 	}
-	if sum.Listings-sum.Verdicts[client.VerdictCommitted] > 0 {
-		return exitFlagged
+	if cfg.since != "" {
+		fmt.Fprintf(stderr, "qcaudit: since %s: %s new, %s unchanged, %s cleared\n", quoteText(cfg.since),
+			group(int64(since.New)), group(int64(since.Unchanged)), group(int64(since.Cleared)))
+	}
+	for code, n := range sum.Codes {
+		if code != audit.CodeCommitted && n > 0 && cfg.selects(code) {
+			return exitFlagged
+		}
 	}
 	return exitClean
 }

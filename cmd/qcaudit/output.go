@@ -1,14 +1,20 @@
 package main
 
 import (
+	"bufio"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/qualitycommit/qcsdk/audit"
 )
@@ -26,6 +32,9 @@ type pendingOutput struct {
 	target string // -o
 	keep   bool   // on failure: a resumable run's partial output stays for the resume
 	done   bool
+	// replaced is the file path held before since rewrote it: removed once
+	// the audit is complete, kept for a resume until then.
+	replaced string
 }
 
 // openPending opens the file findings are written to before they replace
@@ -68,6 +77,9 @@ func (p *pendingOutput) commit() error {
 	}
 	p.done = true
 	syncDir(filepath.Dir(p.target))
+	if p.replaced != "" {
+		os.Remove(p.replaced)
+	}
 	return nil
 }
 
@@ -78,7 +90,7 @@ func (p *pendingOutput) discard() {
 		return
 	}
 	p.f.Close()
-	if !p.keep {
+	if !p.keep || p.replaced != "" {
 		os.Remove(p.path)
 	}
 }
@@ -123,4 +135,175 @@ func identify(cfg *config, in io.Reader) (*audit.Identity, error) {
 	}
 	id.SHA256 = hex.EncodeToString(h.Sum(nil))
 	return id, nil
+}
+
+// since rewrites the findings written, each marked new or unchanged
+// against the previous audit's file, with the previous findings since
+// cleared after them, into a new file that commit puts in place.
+func (p *pendingOutput) since(cfg *config) (audit.SinceSummary, error) {
+	var sum audit.SinceSummary
+	if _, err := os.Stat(cfg.since); err != nil {
+		return sum, fmt.Errorf("-since: %w", err)
+	}
+	previous := func() iter.Seq2[audit.Finding, error] {
+		return func(yield func(audit.Finding, error) bool) {
+			f, err := os.Open(cfg.since)
+			if err != nil {
+				yield(audit.Finding{}, err)
+				return
+			}
+			defer f.Close()
+			for x, err := range audit.ReadFindings(bufio.NewReaderSize(f, 1<<16), cfg.sinceJSON) {
+				if !yield(x, err) {
+					return
+				}
+			}
+		}
+	}
+	cur, err := os.Open(p.path)
+	if err != nil {
+		return sum, err
+	}
+	defer cur.Close()
+	next, err := os.CreateTemp(filepath.Dir(p.target), "."+filepath.Base(p.target)+".*.tmp")
+	if err != nil {
+		return sum, err
+	}
+	var w audit.FindingWriter
+	if cfg.outFormat == "jsonl" {
+		w = audit.NewJSONLinesWriter(next)
+	} else {
+		w = audit.NewCSVWriter(next, cfg.bom)
+	}
+	sum, err = audit.Since(previous, audit.ReadFindings(bufio.NewReaderSize(cur, 1<<16), cfg.outFormat == "jsonl"), w)
+	if err == nil {
+		err = next.Chmod(0o644)
+	}
+	if err != nil {
+		next.Close()
+		os.Remove(next.Name())
+		return sum, fmt.Errorf("-since: %w", err)
+	}
+	// The marked file is what commit puts in place; the unmarked one
+	// goes, a resumable run's partial output once the audit is complete.
+	p.f.Close()
+	old := p.path
+	p.f, p.path, p.replaced = next, next.Name(), old
+	return sum, nil
+}
+
+// rejectsFile is the -rejects file being written: line and reason of each
+// row that could not be read, renamed into place once the audit is
+// complete.
+type rejectsFile struct {
+	p   *pendingOutput
+	w   *bufio.Writer
+	err error
+}
+
+func openRejects(path string) (*rejectsFile, error) {
+	p, err := openPending(path, false, audit.Checkpoint{})
+	if err != nil {
+		return nil, err
+	}
+	r := &rejectsFile{p: p, w: bufio.NewWriter(p.f)}
+	r.err = writeRow(r.w, []string{"line", "reason"})
+	return r, nil
+}
+
+func (r *rejectsFile) add(re *audit.RowError) {
+	if r.err == nil {
+		r.err = writeRow(r.w, []string{strconv.Itoa(re.Line), cutText(re.Err.Error(), 4*maxQuoted)})
+	}
+}
+
+func (r *rejectsFile) commit() error {
+	if r.err == nil {
+		r.err = r.w.Flush()
+	}
+	if r.err != nil {
+		return fmt.Errorf("-rejects: %w", r.err)
+	}
+	return r.p.commit()
+}
+
+// writeRow writes a CSV record as the findings are written: every field
+// quoted, every formula start neutralised (audit.SafeCell).
+func writeRow(w *bufio.Writer, cells []string) error {
+	for i, c := range cells {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		w.WriteByte('"')
+		w.WriteString(strings.ReplaceAll(audit.SafeCell(c), `"`, `""`))
+		w.WriteByte('"')
+	}
+	return w.WriteByte('\n')
+}
+
+func (r *rejectsFile) discard() { r.p.discard() }
+
+// writeBySeller reads the findings back and writes, per seller, how many
+// findings each reason code has (the cleared ones of -since apart), the
+// sellers with most findings first.
+func writeBySeller(cfg *config) error {
+	f, err := os.Open(cfg.output)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	type counts struct {
+		seller string
+		total  int
+		byCode map[audit.ReasonCode]int
+	}
+	sellers := map[string]*counts{}
+	for x, err := range audit.ReadFindings(bufio.NewReaderSize(f, 1<<16), cfg.outFormat == "jsonl") {
+		if err != nil {
+			return fmt.Errorf("-by-seller: reading the findings: %w", err)
+		}
+		if x.Status == audit.StatusCleared || x.Code == audit.CodeCommitted {
+			continue
+		}
+		c := sellers[x.Listing.Seller]
+		if c == nil {
+			c = &counts{seller: x.Listing.Seller, byCode: map[audit.ReasonCode]int{}}
+			sellers[x.Listing.Seller] = c
+		}
+		c.total++
+		c.byCode[x.Code]++
+	}
+	rows := slices.Collect(maps.Values(sellers))
+	slices.SortFunc(rows, func(a, b *counts) int {
+		return cmp.Or(cmp.Compare(b.total, a.total), strings.Compare(a.seller, b.seller))
+	})
+	p, err := openPending(cfg.bySeller, false, audit.Checkpoint{})
+	if err != nil {
+		return fmt.Errorf("-by-seller: %w", err)
+	}
+	defer p.discard()
+	bw := bufio.NewWriter(p.f)
+	header := []string{"seller", "findings"}
+	var codes []audit.ReasonCode
+	for _, c := range audit.ReasonCodes {
+		if c != audit.CodeCommitted {
+			codes = append(codes, c)
+			header = append(header, string(c))
+		}
+	}
+	writeRow(bw, header)
+	for _, c := range rows {
+		row := []string{c.seller, strconv.Itoa(c.total)}
+		for _, code := range codes {
+			row = append(row, strconv.Itoa(c.byCode[code]))
+		}
+		writeRow(bw, row)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("-by-seller: %w", err)
+	}
+	if err := p.commit(); err != nil {
+		return fmt.Errorf("-by-seller: %w", err)
+	}
+	return nil
 }
