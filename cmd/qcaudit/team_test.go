@@ -202,3 +202,33 @@ func TestRejectsWholeAfterResume(t *testing.T) {
 		t.Fatalf("rejects after the resume: %q (%v)", rows, err)
 	}
 }
+
+// -since may name -o itself: the previous findings are read before the
+// new ones take their place. With nothing changed, every finding is
+// unchanged and none cleared.
+func TestSinceTheOutputItself(t *testing.T) {
+	srv := sandbox.NewServer(t)
+	dir := t.TempDir()
+	cat := write(t, dir, "catalogue.csv", csvOf(catalogue(srv, 800, 150), nil))
+	out := filepath.Join(dir, "findings.csv")
+	if res := runCmd(t, t.Context(), registryEnv(srv), nil, "-o", out, cat); res.code != exitFlagged {
+		t.Fatalf("first run: exit %d\n%s", res.code, res.stderr)
+	}
+	before := findingsOf(t, out)
+	if res := runCmd(t, t.Context(), registryEnv(srv), nil, "-o", out, "-since", out, "-resume", filepath.Join(dir, "j"), cat); res.code != exitFlagged {
+		t.Fatalf("second run: exit %d\n%s", res.code, res.stderr)
+	}
+	after := findingsOf(t, out)
+	if len(after) != len(before) || len(after) == 0 {
+		t.Fatalf("%d findings, then %d", len(before), len(after))
+	}
+	for i, f := range after {
+		if f.Status != audit.StatusUnchanged || f.ID() != before[i].ID() {
+			t.Fatalf("finding %d: %s %s, want unchanged %s", i, f.Status, f.ID(), before[i].ID())
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("%d files left, want the catalogue and the findings", len(entries))
+	}
+}
