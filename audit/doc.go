@@ -8,8 +8,16 @@
 // the keys up in batches of at most 100 at client.PriorityLow, so that
 // the platform's own pages keep their share of the quota, decides each
 // listing with client.Decide, and writes a [Finding] — the verdict, the
-// reason in words, the record ids and the official link — for each
-// listing whose verdict is not committed, in input order.
+// reason in words and as a [ReasonCode], the record ids and the official
+// link — for each listing whose verdict is not committed, in input order.
+// Options.Select keeps only the findings a team acts on.
+//
+// # From one audit to the next
+//
+// A finding has a stable id ([Finding.ID]): the same listing, product key
+// and reason code give the same id in every audit. [Since] reads the
+// previous audit's findings and this one's back ([ReadFindings]) and
+// marks each new or unchanged, adding the previous ones since cleared.
 //
 //	sum, err := audit.Run(ctx, api, audit.ReadCSV(f, nil), audit.NewCSVWriter(out, true), nil)
 //
