@@ -24,7 +24,7 @@
 // # Bounded memory
 //
 // Run reads a window of listings at a time: one that holds 100 keys not
-// answered yet, or 10,000 listings (Options.MaxWindow). It holds up to
+// answered yet, or 50,000 listings (Options.MaxWindow). It holds up to
 // 100,000 answers in memory (Options.MaxKeys), the least recently used
 // moved out first: to Options.Answers when set — [AnswerStore]; package
 // audit/spill keeps them in a scratch file on disk — so that each

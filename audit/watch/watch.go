@@ -337,11 +337,11 @@ func (w *Watcher) decide(ctx context.Context, keys []client.ProductKey, cause *a
 			for i, k := range chunk {
 				it := items[i]
 				if it.Err != nil || it.Status == nil {
-					cause := it.Err
-					if cause == nil {
-						cause = errors.New("no answer")
+					why := it.Err
+					if why == nil {
+						why = errors.New("no answer")
 					}
-					answers[i] = audit.NoAnswer(k, cause)
+					answers[i] = audit.NoAnswer(k, why)
 					continue
 				}
 				answers[i] = audit.Decide(k, it.Status, now, w.o.Lookback)
