@@ -94,6 +94,15 @@ func printSummary(stderr io.Writer, sum audit.Summary) {
 		}
 		row("  "+safeText(string(v)), int64(sum.Verdicts[v]), note)
 	}
+	for i, c := range slices.DeleteFunc(slices.Clone(audit.ReasonCodes), func(c audit.ReasonCode) bool {
+		return c == audit.CodeCommitted || sum.Codes[c] == 0
+	}) {
+		note := ""
+		if i == 0 {
+			note = "flagged, by reason code"
+		}
+		row("    "+string(c), int64(sum.Codes[c]), note)
+	}
 	row("lookups failed", int64(sum.LookupFailed), "unknown because the registry did not answer")
 	row("malformed rows", int64(sum.Malformed), "skipped")
 	row("findings written", sum.Findings, "")
