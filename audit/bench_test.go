@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/audit"
+	"github.com/qualitycommit/qcsdk/audit/spill"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
@@ -43,49 +44,90 @@ func BenchmarkAudit(b *testing.B) {
 			srv := sandbox.NewServer(b, sandbox.WithSize(products/20, products), sandbox.WithRateLimit(0, 0), sandbox.WithReferenceTime(refTime))
 			path := filepath.Join(b.TempDir(), "catalogue.csv")
 			writeBigCatalogue(b, srv, path, n, products)
-			var last childReport
-			b.ResetTimer()
-			for range b.N {
-				last = auditChild(b, srv.URL, path)
-			}
-			b.StopTimer()
-			if last.Listings != n {
-				b.Fatalf("audited %d listings of %d", last.Listings, n)
-			}
-			b.ReportMetric(float64(last.Listings)/last.Seconds, "listings/s")
-			b.ReportMetric(float64(last.Calls), "calls")
-			b.ReportMetric(float64((last.Keys+99)/100), "min-calls")
-			b.ReportMetric(float64(last.PeakKB)/1024, "peak-RSS-MB")
+			benchAuditChild(b, srv, path, n, products)
 		})
 	}
 }
 
-// BenchmarkAuditResume kills an audit of 1,000,000 listings (50,000
-// products) early or halfway and resumes it from its checkpoint journal, in a child
-// process, and reports the lookups the resumed run repeated: those of the
-// window in flight when the first was killed.
+// BenchmarkAuditSpill audits catalogues of more distinct products than
+// the 100,000 answers a run holds in memory (QCSDK_BENCH_LISTINGS and
+// QCSDK_BENCH_PRODUCTS, default 1,000,000 over 300,000), in a shuffled
+// order, twice in the same run: remembering only what memory holds (the
+// baseline: answers past it forgotten and looked up again), and with the
+// answers past it spilled to disk (audit/spill).
 //
-//	go test -run '^$' -bench AuditResume -benchtime 1x -count 3 ./audit/
-func BenchmarkAuditResume(b *testing.B) {
-	const n, products = 1_000_000, 50_000
+//	go test -run '^$' -bench AuditSpill -benchtime 1x ./audit/
+func BenchmarkAuditSpill(b *testing.B) {
+	n, products := envInt("QCSDK_BENCH_LISTINGS", 1_000_000), envInt("QCSDK_BENCH_PRODUCTS", 300_000)
 	srv := sandbox.NewServer(b, sandbox.WithSize(products/20, products), sandbox.WithRateLimit(0, 0), sandbox.WithReferenceTime(refTime))
 	path := filepath.Join(b.TempDir(), "catalogue.csv")
 	writeBigCatalogue(b, srv, path, n, products)
-	// Halfway, as good as every product has been answered; early, most
-	// of a window's keys are new.
-	for _, at := range []int{n / 50, n / 2} {
-		b.Run(fmt.Sprintf("killed-at=%d", at), func(b *testing.B) {
+	for _, spilled := range []bool{false, true} {
+		b.Run(fmt.Sprintf("listings=%d/products=%d/spill=%v", n, products, spilled), func(b *testing.B) {
+			var env []string
+			if spilled {
+				env = append(env, "QCSDK_AUDIT_SPILL=1")
+			}
+			benchAuditChild(b, srv, path, n, products, env...)
+		})
+	}
+}
+
+// BenchmarkAuditSpillResume kills the audit of BenchmarkAuditSpill halfway
+// and resumes it from its journal, spilling answers past memory to disk,
+// and reports the lookups the resumed run repeated.
+//
+//	go test -run '^$' -bench AuditSpillResume -benchtime 1x ./audit/
+func BenchmarkAuditSpillResume(b *testing.B) {
+	n, products := envInt("QCSDK_BENCH_LISTINGS", 1_000_000), envInt("QCSDK_BENCH_PRODUCTS", 300_000)
+	srv := sandbox.NewServer(b, sandbox.WithSize(products/20, products), sandbox.WithRateLimit(0, 0), sandbox.WithReferenceTime(refTime))
+	path := filepath.Join(b.TempDir(), "catalogue.csv")
+	writeBigCatalogue(b, srv, path, n, products)
+	for _, spilled := range []bool{false, true} {
+		b.Run(fmt.Sprintf("killed-at=%d/spill=%v", n/2, spilled), func(b *testing.B) {
+			env := []string{"QCSDK_AUDIT_KILL_AT=" + strconv.Itoa(n/2)}
+			if spilled {
+				env = append(env, "QCSDK_AUDIT_SPILL=1")
+			}
 			var last childReport
 			for range b.N {
-				last = auditChild(b, srv.URL, path, "QCSDK_AUDIT_KILL_AT="+strconv.Itoa(at))
+				last = auditChild(b, srv.URL, path, env...)
 			}
 			if last.Listings != n {
 				b.Fatalf("audited %d listings of %d", last.Listings, n)
 			}
 			b.ReportMetric(float64(last.Keys-products), "repeated-lookups")
 			b.ReportMetric(float64(last.Calls), "calls")
+			b.ReportMetric(float64(last.PeakKB)/1024, "peak-RSS-MB")
 		})
 	}
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// benchAuditChild runs the audit of the catalogue at path in a child
+// process and reports its figures.
+func benchAuditChild(b *testing.B, srv *sandbox.Server, path string, n, products int, env ...string) {
+	var last childReport
+	b.ResetTimer()
+	for range b.N {
+		last = auditChild(b, srv.URL, path, env...)
+	}
+	b.StopTimer()
+	if last.Listings != n {
+		b.Fatalf("audited %d listings of %d", last.Listings, n)
+	}
+	b.ReportMetric(float64(last.Listings)/last.Seconds, "listings/s")
+	b.ReportMetric(float64(last.Calls), "calls")
+	b.ReportMetric(float64((products+99)/100), "min-calls")
+	b.ReportMetric(float64(last.Calls)/float64((products+99)/100), "calls/min")
+	b.ReportMetric(float64(last.Keys-products), "repeated-lookups")
+	b.ReportMetric(float64(last.PeakKB)/1024, "peak-RSS-MB")
 }
 
 // writeBigCatalogue writes n listings over the sandbox's first products
@@ -169,10 +211,22 @@ func TestAuditChild(t *testing.T) {
 	defer f.Close()
 	start := time.Now()
 	var sum audit.Summary
+	opts := func() *audit.Options {
+		o := &audit.Options{Clock: now}
+		if os.Getenv("QCSDK_AUDIT_SPILL") != "" {
+			store, err := spill.New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { store.Close() })
+			o.Answers = store
+		}
+		return o
+	}
 	if killAt, _ := strconv.Atoi(os.Getenv("QCSDK_AUDIT_KILL_AT")); killAt > 0 {
-		sum = killAndResume(t, api, f, killAt)
+		sum = killAndResume(t, api, f, killAt, opts)
 	} else {
-		sum, err = audit.Run(context.Background(), api, audit.ReadCSV(bufio.NewReaderSize(f, 1<<16), nil), audit.NewCSVWriter(io.Discard, false), &audit.Options{Clock: now})
+		sum, err = audit.Run(context.Background(), api, audit.ReadCSV(bufio.NewReaderSize(f, 1<<16), nil), audit.NewCSVWriter(io.Discard, false), opts())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +239,7 @@ func TestAuditChild(t *testing.T) {
 // killAndResume runs an audit that is cancelled once killAt listings were
 // read, then the same audit again from its checkpoint journal, and returns
 // the resumed run's summary, which counts the whole audit.
-func killAndResume(t *testing.T, api *client.Client, f *os.File, killAt int) audit.Summary {
+func killAndResume(t *testing.T, api *client.Client, f *os.File, killAt int, opts func() *audit.Options) audit.Summary {
 	dir := t.TempDir()
 	journal := audit.FileCheckpoint{Path: filepath.Join(dir, "journal")}
 	output := filepath.Join(dir, "findings.csv")
@@ -219,7 +273,9 @@ func killAndResume(t *testing.T, api *client.Client, f *os.File, killAt int) aud
 				}
 			}
 		}
-		return audit.Run(ctx, api, listings, audit.NewCSVWriter(out, false), &audit.Options{Clock: now, Checkpoint: journal})
+		o := opts()
+		o.Checkpoint = journal
+		return audit.Run(ctx, api, listings, audit.NewCSVWriter(out, false), o)
 	}
 	if _, err := pass(true); err == nil {
 		t.Fatal("the killed run finished")

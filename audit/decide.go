@@ -10,6 +10,36 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 )
 
+// ReasonCode says in one word why a listing has its verdict: finer than
+// the verdict, so that a team can act on each kind apart and filter by it.
+type ReasonCode string
+
+// The reason codes. The first matches verdict committed; the next five
+// say what withdrew or failed; the next three why a listing is
+// not_listed; the last two why it is unknown.
+const (
+	CodeCommitted        ReasonCode = "committed"
+	CodeFailedInspection ReasonCode = "failed_inspection" // the latest inspection failed
+	CodeRevoked          ReasonCode = "revoked"
+	CodeSuspended        ReasonCode = "suspended"
+	CodeExpired          ReasonCode = "expired"
+	CodeNotCovered       ReasonCode = "not_covered"      // the maker is listed, but no commitment covers the product
+	CodeNotInForce       ReasonCode = "not_in_force"     // the commitment covering it is not in force yet
+	CodeMakerNotListed   ReasonCode = "maker_not_listed" // the maker is not in the registry
+	CodeNoAnswer         ReasonCode = "no_answer"        // the registry did not answer: unknown, never a guess
+	CodeUnreadable       ReasonCode = "unreadable"       // an answer this SDK cannot read
+)
+
+// ReasonCodes lists the reason codes, in the order above.
+var ReasonCodes = []ReasonCode{CodeCommitted, CodeFailedInspection, CodeRevoked, CodeSuspended, CodeExpired,
+	CodeNotCovered, CodeNotInForce, CodeMakerNotListed, CodeNoAnswer, CodeUnreadable}
+
+// NoAnswer is the answer for a key the registry did not answer: verdict
+// unknown, with the cause as the reason.
+func NoAnswer(k client.ProductKey, cause error) Answer {
+	return Answer{Key: k, Verdict: client.VerdictUnknown, Code: CodeNoAnswer, Reason: "lookup failed: " + cause.Error()}
+}
+
 // Decide is the audit's answer for a key the registry answered with st:
 // client.Decide's verdict at now, the reason in English words, and the
 // records behind it. A change-driven audit (package audit/watch) decides
@@ -36,12 +66,14 @@ func Decide(k client.ProductKey, st *client.ProductStatus, now time.Time, lookba
 	}
 	switch d.Verdict {
 	case client.VerdictCommitted:
+		a.Code = CodeCommitted
 		if in != nil {
 			a.Reason = fmt.Sprintf("an active commitment covers the product; its latest inspection, published %s, passed", day(in.PublishedAt))
 		} else {
 			a.Reason = "an active commitment covers the product; no inspection in the look-back window"
 		}
 	case client.VerdictInspectionFailed:
+		a.Code = CodeFailedInspection
 		a.Reason = fmt.Sprintf("an active commitment covers the product, but its latest inspection, published %s, failed", day(in.PublishedAt))
 		if len(in.FailedItems) > 0 {
 			a.Reason += ": " + text(in.FailedItems[0].Item)
@@ -50,6 +82,14 @@ func Decide(k client.ProductKey, st *client.ProductStatus, now time.Time, lookba
 			}
 		}
 	case client.VerdictWithdrawn:
+		switch d.Status {
+		case client.CommitmentRevoked:
+			a.Code = CodeRevoked
+		case client.CommitmentSuspended:
+			a.Code = CodeSuspended
+		default:
+			a.Code = CodeExpired
+		}
 		if d.Status == client.CommitmentExpired && c.Status == client.CommitmentActive {
 			a.Reason = fmt.Sprintf("the commitment expired on %s", day(d.Since))
 		} else {
@@ -61,13 +101,15 @@ func Decide(k client.ProductKey, st *client.ProductStatus, now time.Time, lookba
 	case client.VerdictNotListed:
 		switch {
 		case !st.Listed:
-			a.Reason = "the maker is not on the quality-commitment list"
+			a.Code, a.Reason = CodeMakerNotListed, "the maker is not on the quality-commitment list"
 		case c == nil:
-			a.Reason = "the maker is listed, but no commitment covers the product"
+			a.Code, a.Reason = CodeNotCovered, "the maker is listed, but no commitment covers the product"
 		default:
+			a.Code = CodeNotInForce
 			a.Reason = fmt.Sprintf("the commitment covering the product is not in force until %s", day(c.EffectiveAt))
 		}
 	default:
+		a.Code = CodeUnreadable
 		switch {
 		case c != nil && !c.Status.Known():
 			a.Reason = fmt.Sprintf("the registry gives the commitment a status this SDK does not know: %q", clean(string(c.Status)))
@@ -129,16 +171,20 @@ func (c *lru) get(k client.ProductKey) (*Answer, bool) {
 	return el.Value.(*Answer), true
 }
 
-func (c *lru) put(a Answer) {
+// put remembers a, and returns the answer it forgot to make room, if any.
+func (c *lru) put(a Answer) *Answer {
 	if el, ok := c.byKey[a.Key]; ok {
 		el.Value = &a
 		c.order.MoveToFront(el)
-		return
+		return nil
 	}
 	c.byKey[a.Key] = c.order.PushFront(&a)
 	if c.order.Len() > c.max {
 		old := c.order.Back()
 		c.order.Remove(old)
-		delete(c.byKey, old.Value.(*Answer).Key)
+		evicted := old.Value.(*Answer)
+		delete(c.byKey, evicted.Key)
+		return evicted
 	}
+	return nil
 }

@@ -50,8 +50,8 @@ func Example() {
 	fmt.Printf("%d listings, %d findings, %d malformed, %d call(s)\n", sum.Listings, sum.Findings, sum.Malformed, sum.Calls)
 	// Output:
 	// skipped: audit: line 4: qcsdk: invalid gtin "6901234567893": check digit is 3, want 2
-	// line,listing_id,seller,title,gtin,uscc,brand,model,verdict,reason,commitment_id,inspection_id,enterprise_id,verify_url
-	// 3,A-2,shop-2,'=cmd|' /C calc'!A0,06910003100000,,,,withdrawn,the commitment was suspended on 2026-02-20: Suspended while failures found in sampling are rectified,cmt_0000004_1,,ent_0000004,https://verify.qualitycommit.example/commitments/cmt_0000004_1
-	// 5,A-4,shop-4,cup,06900000000014,,,,not_listed,the maker is not on the quality-commitment list,,,,
+	// "line","listing_id","seller","title","gtin","uscc","brand","model","verdict","reason","commitment_id","inspection_id","enterprise_id","verify_url","code","finding_id","status"
+	// "3","A-2","shop-2","'=cmd|' /C calc'!A0","06910003100000","","","","withdrawn","the commitment was suspended on 2026-02-20: Suspended while failures found in sampling are rectified","cmt_0000004_1","","ent_0000004","https://verify.qualitycommit.example/commitments/cmt_0000004_1","suspended","31b9b3bcefc7b41d",""
+	// "5","A-4","shop-4","cup","06900000000014","","","","not_listed","the maker is not on the quality-commitment list","","","","","maker_not_listed","f776783bb081441f",""
 	// 3 listings, 2 findings, 1 malformed, 1 call(s)
 }

@@ -70,7 +70,9 @@ type catalogue struct {
 	bad      []int
 }
 
-var hostileTitles = []string{"=HYPERLINK(\"http://evil.example\",\"click\")", "+1+1", "-2+3", "@SUM(A1:A9)", "\tcmd", "\rcr"}
+var hostileTitles = []string{"=HYPERLINK(\"http://evil.example\",\"click\")", "+1+1", "-2+3", "@SUM(A1:A9)", "\tcmd", "\rcr",
+	"x;=cmd|' /C calc'!A0", "  =1+1", "\x00=NUL", "\uFF1D1+1", "\uFF0B1", "\uFF0D1", "\uFF20SUM(A1)",
+	"kettle, =1+1", "a;\"=2+2", "a;  \"\"@x", "tab\t-3"}
 
 // makeCatalogue writes n listings over keys, each key used about n/len
 // times in a shuffled order, and a malformed row of each kind every
@@ -128,22 +130,47 @@ func makeCatalogue(t *testing.T, keys []client.ProductKey, n, badEvery int) cata
 // client.Decide on the registry's own answer.
 func (e *env) expected(t *testing.T, c catalogue, all bool) []audit.Finding {
 	t.Helper()
-	verdicts := map[client.ProductKey]client.Decision{}
+	type decided struct {
+		d    client.Decision
+		code audit.ReasonCode
+	}
+	verdicts := map[client.ProductKey]decided{}
 	var out []audit.Finding
 	for _, l := range c.listings {
-		d, ok := verdicts[l.Key]
+		dc, ok := verdicts[l.Key]
 		if !ok {
 			st, _, err := e.api.Products.ByKey(context.Background(), l.Key, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			d = client.Decide(st, now(), 0)
-			verdicts[l.Key] = d
+			dc.d = client.Decide(st, now(), 0)
+			// The reason codes' rules, said again from the decision.
+			switch dc.d.Verdict {
+			case client.VerdictCommitted:
+				dc.code = audit.CodeCommitted
+			case client.VerdictInspectionFailed:
+				dc.code = audit.CodeFailedInspection
+			case client.VerdictWithdrawn:
+				dc.code = audit.ReasonCode(dc.d.Status) // revoked, suspended, expired
+			case client.VerdictNotListed:
+				switch {
+				case !st.Listed:
+					dc.code = audit.CodeMakerNotListed
+				case dc.d.Commitment == nil:
+					dc.code = audit.CodeNotCovered
+				default:
+					dc.code = audit.CodeNotInForce
+				}
+			default:
+				dc.code = audit.CodeUnreadable
+			}
+			verdicts[l.Key] = dc
 		}
+		d := dc.d
 		if d.Verdict == client.VerdictCommitted && !all {
 			continue
 		}
-		f := audit.Finding{Listing: l, Verdict: d.Verdict}
+		f := audit.Finding{Listing: l, Verdict: d.Verdict, Code: dc.code}
 		if d.Commitment != nil {
 			f.CommitmentID = d.Commitment.ID
 		}

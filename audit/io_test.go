@@ -105,7 +105,7 @@ func TestReadJSONLines(t *testing.T) {
 func TestCSVWriterNeutralisesFormulas(t *testing.T) {
 	var b bytes.Buffer
 	w := audit.NewCSVWriter(&b, true)
-	for _, s := range append(hostileTitles, "\xff=bad utf-8") {
+	for _, s := range append(hostileTitles, "\xff=bad utf-8", "\nnewline", "two\n=lines") {
 		f := audit.Finding{
 			Listing: audit.Listing{ID: s, Seller: s, Title: s, Key: client.ProductKey{USCC: "91350100M000100Y43", Brand: s, Model: s}},
 			Verdict: client.VerdictWithdrawn, Reason: s, CommitmentID: s, InspectionID: s, EnterpriseID: s, VerifyURL: s,
@@ -118,13 +118,16 @@ func TestCSVWriterNeutralisesFormulas(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkSafeCSV(t, b.Bytes(), true)
-	if !bytes.Contains(b.Bytes(), []byte(`"'=HYPERLINK(""http://evil.example"",""click"")"`)) {
+	if !bytes.Contains(b.Bytes(), []byte(`"'=HYPERLINK(""http://evil.example"",""click"")"`)) ||
+		!bytes.Contains(b.Bytes(), []byte(`"x;'=cmd|' /C calc'!A0"`)) {
 		t.Errorf("formula not kept as quoted text:\n%s", b.Bytes())
 	}
 }
 
-// checkSafeCSV parses out as CSV and checks it is UTF-8 and that no cell
-// starts like a formula.
+// checkSafeCSV checks out is UTF-8, quotes every field, and that no cell
+// starts like a formula however a spreadsheet splits it: on commas as
+// written, or on semicolons or tabs as Excel in many locales and other
+// programs do. It returns the rows as a comma-splitting reader sees them.
 func checkSafeCSV(t *testing.T, out []byte, bom bool) [][]string {
 	t.Helper()
 	if !utf8.Valid(out) {
@@ -133,16 +136,100 @@ func checkSafeCSV(t *testing.T, out []byte, bom bool) [][]string {
 	if got := bytes.HasPrefix(out, []byte("\ufeff")); got != bom {
 		t.Fatalf("BOM %v, want %v", got, bom)
 	}
-	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(out, []byte("\ufeff")))).ReadAll()
+	body := string(bytes.TrimPrefix(out, []byte("\ufeff")))
+	checkAllQuoted(t, body)
+	for _, sep := range []rune{',', ';', '\t'} {
+		for _, row := range spreadsheetSplit(body, sep) {
+			for _, c := range row {
+				if formulaStart(c) {
+					t.Fatalf("splitting on %q, cell %q starts like a formula", sep, c)
+				}
+			}
+		}
+	}
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, row := range rows {
-		for _, c := range row {
-			if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-				t.Fatalf("cell %q starts like a formula", c)
+	return rows
+}
+
+// formulaStart reports whether a spreadsheet cell would be read as a
+// formula: its first character after spaces is one that starts one.
+func formulaStart(c string) bool {
+	c = strings.TrimLeft(c, " ")
+	r, _ := utf8.DecodeRuneInString(c)
+	return c != "" && strings.ContainsRune("=+-@\t\r\n\x00\uFF1D\uFF0B\uFF0D\uFF20", r)
+}
+
+// checkAllQuoted checks that every field of every record is quoted.
+func checkAllQuoted(t *testing.T, body string) {
+	t.Helper()
+	i := 0
+	for i < len(body) {
+		if body[i] != '"' {
+			t.Fatalf("an unquoted field at byte %d: %q", i, body[i:min(len(body), i+40)])
+		}
+		j := i + 1
+		for {
+			k := strings.IndexByte(body[j:], '"')
+			if k < 0 {
+				t.Fatalf("an unterminated field at byte %d", i)
+			}
+			j += k + 1
+			if j < len(body) && body[j] == '"' {
+				j++
+				continue
+			}
+			break
+		}
+		if j < len(body) && body[j] != ',' && body[j] != '\n' {
+			t.Fatalf("a field closed by %q at byte %d", body[j], j)
+		}
+		i = j + 1
+	}
+}
+
+// spreadsheetSplit splits CSV text into cells as a spreadsheet's import
+// does with separator sep and '"' as the text delimiter: a cell that
+// starts with a quote runs to the closing quote, with "" for a quote, and
+// whatever follows up to the next separator is added as it stands; a
+// quote inside a cell that did not start with one is a character.
+func spreadsheetSplit(body string, sep rune) [][]string {
+	var rows [][]string
+	var row []string
+	var cell strings.Builder
+	rs := []rune(body)
+	end := func() { row = append(row, cell.String()); cell.Reset() }
+	for i := 0; i < len(rs); {
+		if rs[i] == '"' { // a quoted start
+			i++
+			for i < len(rs) {
+				if rs[i] == '"' {
+					if i+1 < len(rs) && rs[i+1] == '"' {
+						cell.WriteRune('"')
+						i += 2
+						continue
+					}
+					i++
+					break
+				}
+				cell.WriteRune(rs[i])
+				i++
 			}
 		}
+		for i < len(rs) && rs[i] != sep && rs[i] != '\n' {
+			cell.WriteRune(rs[i])
+			i++
+		}
+		end()
+		if i < len(rs) && rs[i] == '\n' {
+			rows, row = append(rows, row), nil
+		}
+		i++
+	}
+	if len(row) > 0 {
+		rows = append(rows, row)
 	}
 	return rows
 }

@@ -198,3 +198,60 @@ func TestFileCheckpointIgnoresATornLastLine(t *testing.T) {
 		t.Fatalf("load after the next save: %+v %v %v", cp, ok, err)
 	}
 }
+
+// A run resumed on another input — a row among those done changed, or an
+// input shorter than the checkpoint — stops with *InputChangedError
+// before it writes a finding or saves a checkpoint.
+func TestResumeOnAnotherInputStops(t *testing.T) {
+	e := newEnv(t)
+	c := makeCatalogue(t, e.keys(t, 300), 1500, 0)
+	cp := &memCheckpoint{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out bytes.Buffer
+	_, err := audit.Run(ctx, e.api, cancelAfter(audit.ReadCSV(bytes.NewReader(c.csv), nil), 800, cancel),
+		audit.NewCSVWriter(&out, false), &audit.Options{Clock: now, Checkpoint: cp})
+	if !errors.Is(err, context.Canceled) || !cp.ok || cp.cp.Position < 100 || cp.cp.Digest == "" {
+		t.Fatalf("first run: %v, checkpoint %+v", err, cp.cp)
+	}
+	saves := cp.saves
+	edited := bytes.Replace(c.csv, []byte("L00007"), []byte("L00007x"), 1)
+	for name, in := range map[string][]byte{"edited": edited, "shorter": c.csv[:len(c.csv)/20]} {
+		var out bytes.Buffer
+		_, err := audit.Run(context.Background(), e.api, audit.ReadCSV(bytes.NewReader(in), nil),
+			audit.NewCSVWriter(&out, false), &audit.Options{Clock: now, Checkpoint: cp})
+		var ice *audit.InputChangedError
+		if !errors.As(err, &ice) {
+			t.Fatalf("%s: err = %v, want *InputChangedError", name, err)
+		}
+		if out.Len() != 0 || cp.saves != saves {
+			t.Fatalf("%s: wrote %d bytes, saved %d checkpoints", name, out.Len(), cp.saves-saves)
+		}
+	}
+}
+
+// A FileCheckpoint with an Identity refuses a journal written for another
+// input or other settings, naming the first difference.
+func TestFileCheckpointIdentity(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j")
+	id := audit.Identity{Input: "/data/catalogue.csv", Size: 10, SHA256: "aa", Settings: map[string]string{"-all": "false"}}
+	if err := (audit.FileCheckpoint{Path: path, Identity: &id}).Save(audit.Checkpoint{Position: 3}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for what, other := range map[string]audit.Identity{
+		"input":   {Input: "/data/other.csv", Size: 10, SHA256: "aa", Settings: id.Settings},
+		"size":    {Input: id.Input, Size: 11, SHA256: "aa", Settings: id.Settings},
+		"SHA-256": {Input: id.Input, Size: 10, SHA256: "bb", Settings: id.Settings},
+		"-all":    {Input: id.Input, Size: 10, SHA256: "aa", Settings: map[string]string{"-all": "true"}},
+	} {
+		_, _, err := audit.FileCheckpoint{Path: path, Identity: &other}.Load(func(audit.Answer) {})
+		var ie *audit.IdentityError
+		if !errors.As(err, &ie) || ie.What != what {
+			t.Errorf("%s differs: err = %v", what, err)
+		}
+	}
+	cp, ok, err := audit.FileCheckpoint{Path: path, Identity: &id}.Load(func(audit.Answer) {})
+	if err != nil || !ok || cp.Position != 3 {
+		t.Fatalf("the same identity: %+v, %v, %v", cp, ok, err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
@@ -15,6 +16,9 @@ import (
 type Finding struct {
 	Listing Listing
 	Verdict client.Verdict
+	// Code says in one word why: finer than the verdict (revoked,
+	// suspended or expired for withdrawn, say).
+	Code ReasonCode
 	// Reason says in English why the listing has its verdict. It may quote
 	// registry data or an error; treat it as untrusted text.
 	Reason       string
@@ -25,6 +29,29 @@ type Finding struct {
 	// on: the inspection for inspection_failed, else the commitment, else
 	// the product's status page. It is the registry's word, unchecked.
 	VerifyURL string
+	// FindingID, when set, is the finding's id as read back
+	// (ReadFindings); else ID computes it.
+	FindingID string
+	// Status, set by Since, says whether the finding is new since a
+	// previous audit, unchanged, or cleared; "" otherwise.
+	Status FindingStatus
+	// Cause is the registry change that made the watcher re-decide the
+	// listing (package audit/watch); nil in a full audit.
+	Cause *Cause
+	// DecidedAt is when the watcher decided the listing; zero in a full
+	// audit, whose findings are all of one run.
+	DecidedAt time.Time
+}
+
+// Cause is the registry change behind a finding of the change-driven
+// audit: the event's id, its position in the registry's change sequence,
+// its type and when it happened, so that a takedown queue can order,
+// de-duplicate and trace what it acts on.
+type Cause struct {
+	EventID    string
+	Seq        int64
+	Type       string
+	OccurredAt time.Time
 }
 
 // Answer is what the audit keeps of the registry's answer for one key:
@@ -34,6 +61,7 @@ type Finding struct {
 type Answer struct {
 	Key          client.ProductKey `json:"key"`
 	Verdict      client.Verdict    `json:"verdict"`
+	Code         ReasonCode        `json:"code"`
 	Reason       string            `json:"reason"`
 	CommitmentID string            `json:"commitment_id,omitempty"`
 	InspectionID string            `json:"inspection_id,omitempty"`
@@ -48,8 +76,12 @@ const (
 	// answers, 40 MB more at the peak), so some 90 MB at the bound.
 	DefaultMaxKeys = 100_000
 	// DefaultMaxWindow is the most listings a window holds while it
-	// gathers keys to look up, when most of them are already answered.
-	DefaultMaxWindow = 10_000
+	// gathers keys to look up, when most of them are already answered:
+	// some 12 MB of listings at most. Late in a large catalogue new keys
+	// are rare, and a window closed at this bound makes a call of fewer
+	// than 100 keys: at 10,000, a 3,000,000-listing audit of 326,760
+	// products made 1.8 % more calls than the minimum (BENCHMARKS.md).
+	DefaultMaxWindow = 50_000
 	// DefaultMaxPauseWait is how long a run waits, in all, for the
 	// client's pause after the registry said it is overloaded or down.
 	DefaultMaxPauseWait = time.Minute
@@ -60,21 +92,31 @@ type Options struct {
 	// All writes a finding for every listing; by default only listings
 	// whose verdict is not committed are written.
 	All bool
+	// Select, if set, is asked of each finding that would be written, and
+	// only those it returns true for are: a team that acts on revocations
+	// alone, say. The Summary still counts every listing.
+	Select func(Finding) bool
 	// Strict stops the run at the first *RowError, returning it; by
 	// default a bad row is counted, handed to OnRowError and skipped.
 	Strict bool
-	// OnRowError, if set, is called with each row skipped.
+	// OnRowError, if set, is called with each row skipped; a resumed run
+	// calls it again for the rows skipped before its checkpoint.
 	OnRowError func(*RowError)
 	// Clock is the time verdicts are decided at; nil is time.Now.
 	Clock func() time.Time
 	// Lookback is the inspection look-back window given to client.Decide;
 	// zero or less means client.DefaultLookback.
 	Lookback time.Duration
-	// MaxKeys bounds the answers remembered so that a distinct key is
-	// looked up once (default DefaultMaxKeys). Past it the least recently
-	// used answer is forgotten, and its key, if it comes again, is looked
-	// up again: a call more, never a different finding.
+	// MaxKeys bounds the answers remembered in memory so that a distinct
+	// key is looked up once (default DefaultMaxKeys). Past it the least
+	// recently used answer goes to Answers; without Answers it is
+	// forgotten, and its key, if it comes again, is looked up again: a
+	// call more, never a different finding.
 	MaxKeys int
+	// Answers, if set, keeps the answers past MaxKeys (package
+	// audit/spill keeps them on disk), so that each distinct key is
+	// looked up once at any size with memory still bounded.
+	Answers AnswerStore
 	// MaxWindow bounds the listings held at once (default
 	// DefaultMaxWindow). A window closes when it has MaxBatchKeys keys to
 	// look up or MaxWindow listings.
@@ -106,8 +148,10 @@ type Summary struct {
 	Keys int `json:"keys"`
 	// Calls is the batch lookup calls made, each of at most 100 keys.
 	Calls int `json:"calls"`
-	// Verdicts counts listings by verdict, written or not.
+	// Verdicts counts listings by verdict, and Codes by reason code,
+	// written or not.
 	Verdicts map[client.Verdict]int `json:"verdicts"`
+	Codes    map[ReasonCode]int     `json:"codes"`
 	// Unknown is the listings whose verdict is unknown, and LookupFailed
 	// those of them whose lookup failed (the registry down, say), as
 	// opposed to an answer this SDK cannot read.
@@ -119,12 +163,16 @@ type Summary struct {
 	Elapsed time.Duration `json:"elapsed"`
 }
 
-func (s *Summary) count(v client.Verdict, failed bool) {
+func (s *Summary) count(v client.Verdict, code ReasonCode, failed bool) {
 	s.Listings++
 	if s.Verdicts == nil {
 		s.Verdicts = make(map[client.Verdict]int)
 	}
 	s.Verdicts[v]++
+	if s.Codes == nil {
+		s.Codes = make(map[ReasonCode]int)
+	}
+	s.Codes[code]++
 	if v == client.VerdictUnknown {
 		s.Unknown++
 		if failed {
@@ -134,11 +182,8 @@ func (s *Summary) count(v client.Verdict, failed bool) {
 }
 
 func (s Summary) clone() Summary {
-	m := make(map[client.Verdict]int, len(s.Verdicts))
-	for k, v := range s.Verdicts {
-		m[k] = v
-	}
-	s.Verdicts = m
+	s.Verdicts = maps.Clone(s.Verdicts)
+	s.Codes = maps.Clone(s.Codes)
 	return s
 }
 
@@ -187,17 +232,28 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 	if r.o.MaxPauseWait == 0 {
 		r.o.MaxPauseWait = DefaultMaxPauseWait
 	}
-	r.cache = newLRU(r.o.MaxKeys)
+	r.cache = &memo{mem: newLRU(r.o.MaxKeys), store: r.o.Answers}
 	ctx = client.WithPriority(ctx, client.PriorityLow) // bulk work: the platform's pages keep their share
 
 	var skip int64
+	var wantDigest string
+	r.digest = newDigest()
 	if o.Checkpoint != nil {
-		cp, ok, err := o.Checkpoint.Load(func(a Answer) { r.cache.put(a) })
+		var perr error
+		cp, ok, err := o.Checkpoint.Load(func(a Answer) {
+			if perr == nil {
+				perr = r.cache.put(a)
+			}
+		})
+		if err == nil {
+			err = perr
+		}
 		if err != nil {
 			return r.sum, fmt.Errorf("audit: loading the checkpoint: %w", err)
 		}
 		if ok {
 			skip, r.pos, r.sum, r.baseElapsed = cp.Position, cp.Position, cp.Summary.clone(), cp.Summary.Elapsed
+			wantDigest = cp.Digest
 			if rw, ok := out.(ResumableWriter); ok {
 				rw.Resume(cp.Offset)
 			}
@@ -207,7 +263,18 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 	var seen int64
 	for l, err := range listings {
 		if seen < skip {
-			seen++
+			// Rows skipped as malformed are told again, so that a list of
+			// them kept by the caller is whole after a resume; the
+			// Summary counted them before.
+			if o.OnRowError != nil {
+				if re := rowError(l, err); re != nil {
+					o.OnRowError(re)
+				}
+			}
+			r.digest.item(l, err)
+			if seen++; seen == skip && wantDigest != "" && r.digest.sum() != wantDigest {
+				return r.finish(&InputChangedError{Items: skip})
+			}
 			continue
 		}
 		if err != nil {
@@ -215,6 +282,7 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 			if !errors.As(err, &re) || o.Strict {
 				return r.finish(err)
 			}
+			r.digest.item(l, err)
 			r.pos++
 			r.sum.Malformed++
 			if o.OnRowError != nil {
@@ -222,11 +290,13 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 			}
 			continue
 		}
+		raw := l
 		if k, kerr := CanonicalKey(l.Key); kerr != nil {
 			re := &RowError{Line: l.Line, Err: kerr}
 			if o.Strict {
 				return r.finish(re)
 			}
+			r.digest.item(l, err)
 			r.pos++
 			r.sum.Malformed++
 			if o.OnRowError != nil {
@@ -236,14 +306,27 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 		} else {
 			l.Key = k
 		}
-		_, cached := r.cache.get(l.Key)
+		known, cached, err := r.cache.get(l.Key)
+		if err != nil {
+			return r.finish(err)
+		}
 		if !cached && !r.pending(l.Key) && len(r.keys) == client.MaxBatchKeys || len(r.window) == r.o.MaxWindow {
 			if err := r.flush(ctx); err != nil {
 				return r.finish(err)
 			}
+			if !cached { // the window just looked up may have answered it
+				if known, _, err = r.cache.get(l.Key); err != nil {
+					return r.finish(err)
+				}
+			}
 		}
-		r.add(l)
+		r.digest.item(raw, nil)
+		r.add(l, known)
 		r.pos++
+	}
+	if seen < skip {
+		// The input ended before the rows the checkpoint counts.
+		return r.finish(&InputChangedError{Items: seen})
 	}
 	if err := r.flush(ctx); err != nil {
 		return r.finish(err)
@@ -251,11 +334,25 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 	return r.finish(nil)
 }
 
+// rowError is the *RowError an input item is, if any: one the reader
+// yielded, or a key that is not valid.
+func rowError(l Listing, err error) *RowError {
+	var re *RowError
+	if err != nil {
+		errors.As(err, &re)
+		return re
+	}
+	if _, kerr := CanonicalKey(l.Key); kerr != nil {
+		return &RowError{Line: l.Line, Err: kerr}
+	}
+	return nil
+}
+
 type runner struct {
 	api         *client.Client
 	out         FindingWriter
 	o           Options
-	cache       *lru
+	cache       *memo
 	window      []entry
 	keys        []client.ProductKey       // keys of the window to look up, in order of first use
 	keyIdx      map[client.ProductKey]int // index in keys
@@ -264,6 +361,7 @@ type runner struct {
 	start       time.Time
 	baseElapsed time.Duration
 	pauseWaited time.Duration
+	digest      *digest // of the items consumed
 }
 
 func (r *runner) finish(err error) (Summary, error) {
@@ -276,13 +374,12 @@ func (r *runner) pending(k client.ProductKey) bool {
 	return ok
 }
 
-// add puts a listing into the window. An answer from the cache is taken
-// now, so that an eviction while the window fills cannot lose it.
-func (r *runner) add(l Listing) {
-	e := entry{l: l}
-	if a, ok := r.cache.get(l.Key); ok {
-		e.ans = a
-	} else if !r.pending(l.Key) {
+// add puts a listing into the window with the answer remembered for its
+// key, if any: taken now, so that an eviction while the window fills
+// cannot lose it.
+func (r *runner) add(l Listing, known *Answer) {
+	e := entry{l: l, ans: known}
+	if known == nil && !r.pending(l.Key) {
 		if r.keyIdx == nil {
 			r.keyIdx = make(map[client.ProductKey]int)
 		}
@@ -315,12 +412,15 @@ func (r *runner) flush(ctx context.Context) error {
 			res := &answers[r.keyIdx[e.l.Key]]
 			a, failed = &res.Answer, res.failed
 		}
-		r.sum.count(a.Verdict, failed)
+		r.sum.count(a.Verdict, a.Code, failed)
 		if a.Verdict == client.VerdictCommitted && !r.o.All {
 			continue
 		}
-		f := Finding{Listing: e.l, Verdict: a.Verdict, Reason: a.Reason, CommitmentID: a.CommitmentID,
+		f := Finding{Listing: e.l, Verdict: a.Verdict, Code: a.Code, Reason: a.Reason, CommitmentID: a.CommitmentID,
 			InspectionID: a.InspectionID, EnterpriseID: a.EnterpriseID, VerifyURL: a.VerifyURL}
+		if r.o.Select != nil && !r.o.Select(f) {
+			continue
+		}
 		if err := r.out.Write(f); err != nil {
 			return fmt.Errorf("audit: writing a finding: %w", err)
 		}
@@ -330,7 +430,7 @@ func (r *runner) flush(ctx context.Context) error {
 		return fmt.Errorf("audit: flushing findings: %w", err)
 	}
 	if r.o.Checkpoint != nil {
-		cp := Checkpoint{Position: r.pos, Summary: r.sum.clone()}
+		cp := Checkpoint{Position: r.pos, Digest: r.digest.sum(), Summary: r.sum.clone()}
 		cp.Summary.Elapsed = r.baseElapsed + time.Since(r.start)
 		if rw, ok := r.out.(ResumableWriter); ok {
 			cp.Offset = rw.Offset()
@@ -353,8 +453,8 @@ type result struct {
 }
 
 // lookup asks the registry for the window's keys in one call and decides
-// each. It returns an error only when ctx ended: a failed lookup is an
-// answer, verdict unknown. fresh holds the answers worth remembering.
+// each. It returns an error only when ctx ended or the answers could not
+// be remembered: a failed lookup is an answer, verdict unknown. fresh holds the answers worth remembering.
 func (r *runner) lookup(ctx context.Context) (res []result, fresh []Answer, err error) {
 	if len(r.keys) == 0 {
 		return nil, nil, nil
@@ -378,11 +478,13 @@ func (r *runner) lookup(ctx context.Context) (res []result, fresh []Answer, err 
 			if cause == nil {
 				cause = errors.New("no answer")
 			}
-			res[i].Verdict, res[i].Reason, res[i].failed = client.VerdictUnknown, "lookup failed: "+cause.Error(), true
+			res[i].Answer, res[i].failed = NoAnswer(k, cause), true
 			continue
 		}
 		res[i].Answer = Decide(k, it.Status, now, r.o.Lookback)
-		r.cache.put(res[i].Answer)
+		if err := r.cache.put(res[i].Answer); err != nil {
+			return nil, nil, err
+		}
 		fresh = append(fresh, res[i].Answer)
 	}
 	r.sum.Keys += len(r.keys)

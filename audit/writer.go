@@ -2,11 +2,11 @@ package audit
 
 import (
 	"bufio"
-	"encoding/csv"
 	"encoding/json"
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
 )
@@ -47,18 +47,20 @@ func (c *countWriter) Write(p []byte) (int, error) {
 var CSVColumns = []string{
 	"line", "listing_id", "seller", "title", "gtin", "uscc", "brand", "model",
 	"verdict", "reason", "commitment_id", "inspection_id", "enterprise_id", "verify_url",
+	"code", "finding_id", "status",
 }
 
-// CSVWriter writes findings as CSV that a spreadsheet opens safely: UTF-8
-// (invalid sequences replaced by U+FFFD), optionally after a byte order
-// mark so that Excel reads it as UTF-8, with a header row, and with every
-// cell that starts with =, +, -, @, a tab or a carriage return prefixed
-// with a single quote, so that neither a listing's title nor registry
-// text can run as a formula.
+// CSVWriter writes findings as CSV that a spreadsheet opens safely
+// however it splits the rows — on commas as written, or on semicolons as
+// Excel does in many European locales, or on tabs: UTF-8 (invalid
+// sequences replaced by U+FFFD), optionally after a byte order mark so
+// that Excel reads it as UTF-8, with a header row, every field quoted,
+// and every cell start that would run as a formula neutralised (see
+// SafeCell), so that neither a listing's title nor registry text can run
+// as a formula.
 type CSVWriter struct {
 	cw      *countWriter
 	bw      *bufio.Writer
-	csv     *csv.Writer
 	bom     bool
 	started bool
 	row     []string
@@ -67,8 +69,7 @@ type CSVWriter struct {
 // NewCSVWriter returns a CSVWriter on w, writing a BOM first if bom is set.
 func NewCSVWriter(w io.Writer, bom bool) *CSVWriter {
 	cw := &countWriter{w: w}
-	bw := bufio.NewWriter(cw)
-	return &CSVWriter{cw: cw, bw: bw, csv: csv.NewWriter(bw), bom: bom, row: make([]string, len(CSVColumns))}
+	return &CSVWriter{cw: cw, bw: bufio.NewWriter(cw), bom: bom, row: make([]string, len(CSVColumns))}
 }
 
 func (w *CSVWriter) start() error {
@@ -81,7 +82,22 @@ func (w *CSVWriter) start() error {
 			return err
 		}
 	}
-	return w.csv.Write(CSVColumns)
+	return w.writeRow(CSVColumns)
+}
+
+// writeRow writes cells as one record, each quoted whether or not it
+// needs to be: a spreadsheet splitting on another separator then still
+// sees each field begin with a quote.
+func (w *CSVWriter) writeRow(cells []string) error {
+	for i, c := range cells {
+		if i > 0 {
+			w.bw.WriteByte(',')
+		}
+		w.bw.WriteByte('"')
+		w.bw.WriteString(strings.ReplaceAll(SafeCell(c), `"`, `""`))
+		w.bw.WriteByte('"')
+	}
+	return w.bw.WriteByte('\n')
 }
 
 // Write writes one finding as a row.
@@ -96,20 +112,14 @@ func (w *CSVWriter) Write(f Finding) error {
 	}
 	w.row = append(w.row[:0], line, f.Listing.ID, f.Listing.Seller, f.Listing.Title,
 		string(k.GTIN), string(k.USCC), k.Brand, k.Model,
-		string(f.Verdict), f.Reason, f.CommitmentID, f.InspectionID, f.EnterpriseID, f.VerifyURL)
-	for i, c := range w.row {
-		w.row[i] = SafeCell(c)
-	}
-	return w.csv.Write(w.row)
+		string(f.Verdict), f.Reason, f.CommitmentID, f.InspectionID, f.EnterpriseID, f.VerifyURL,
+		string(f.Code), f.ID(), string(f.Status))
+	return w.writeRow(w.row)
 }
 
 // Flush writes out what is buffered, the header at least.
 func (w *CSVWriter) Flush() error {
 	if err := w.start(); err != nil {
-		return err
-	}
-	w.csv.Flush()
-	if err := w.csv.Error(); err != nil {
 		return err
 	}
 	return w.bw.Flush()
@@ -125,19 +135,67 @@ func (w *CSVWriter) Resume(offset int64) {
 	w.started = offset > 0
 }
 
-// SafeCell returns a cell a spreadsheet shows as text: valid UTF-8, and
-// prefixed with a single quote when it starts with a character that makes
-// a spreadsheet read it as a formula (=, +, -, @, tab, carriage return),
-// after OWASP's advice on CSV injection.
+// SafeCell returns a cell a spreadsheet shows as text, after OWASP's
+// advice on CSV injection: valid UTF-8, and a single quote put before
+// every character that would start a formula where a cell may start.
+//
+// A formula starts with =, +, -, @, a tab, a carriage return, a line
+// feed, a NUL or a full-width ＝, ＋, － or ＠ (which some spreadsheets fold
+// to their ASCII forms), after any spaces. A cell may start at the cell's
+// own start, and — for a spreadsheet that splits the row on another
+// separator than the writer's — after a comma, a semicolon, a tab or a
+// line break inside it, past any spaces and quotes. So "x;=cmd" becomes
+// "x;'=cmd": the quote shows, the formula does not run.
 func SafeCell(s string) string {
 	s = strings.ToValidUTF8(s, "\ufffd")
-	if s != "" {
-		switch s[0] {
-		case '=', '+', '-', '@', '\t', '\r':
-			return "'" + s
+	if !needsNeutralising(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 4)
+	cellStart := true
+	for _, r := range s {
+		if cellStart {
+			switch {
+			case r == ' ' || r == '"':
+				b.WriteRune(r)
+				continue
+			case formulaRune(r):
+				b.WriteByte('\'')
+			}
+		}
+		b.WriteRune(r)
+		cellStart = isSplit(r)
+	}
+	return b.String()
+}
+
+// needsNeutralising is the quick test of SafeCell: whether s has any rune
+// that starts a formula at all.
+func needsNeutralising(s string) bool {
+	for _, r := range s {
+		if formulaRune(r) {
+			return true
 		}
 	}
-	return s
+	return false
+}
+
+func formulaRune(r rune) bool {
+	switch r {
+	case '=', '+', '-', '@', '\t', '\r', '\n', 0, '\uFF1D', '\uFF0B', '\uFF0D', '\uFF20':
+		return true
+	}
+	return false
+}
+
+// isSplit reports whether a spreadsheet may start a new cell after r.
+func isSplit(r rune) bool {
+	switch r {
+	case ',', ';', '\t', '\r', '\n':
+		return true
+	}
+	return false
 }
 
 // JSONLinesWriter writes findings as JSON Lines, one object per finding.
@@ -169,15 +227,34 @@ type jsonFinding struct {
 	InspectionID string            `json:"inspection_id,omitempty"`
 	EnterpriseID string            `json:"enterprise_id,omitempty"`
 	VerifyURL    string            `json:"verify_url,omitempty"`
+	Code         ReasonCode        `json:"code,omitempty"`
+	FindingID    string            `json:"finding_id"`
+	Status       FindingStatus     `json:"status,omitempty"`
+	EventID      string            `json:"event_id,omitempty"`
+	EventSeq     int64             `json:"event_seq,omitempty"`
+	EventType    string            `json:"event_type,omitempty"`
+	EventAt      string            `json:"event_at,omitempty"`
+	DecidedAt    string            `json:"decided_at,omitempty"`
 }
 
 // Write writes one finding as a line.
 func (w *JSONLinesWriter) Write(f Finding) error {
-	return w.enc.Encode(jsonFinding{
+	j := jsonFinding{
 		Line: f.Listing.Line, ListingID: f.Listing.ID, Seller: f.Listing.Seller, Title: f.Listing.Title,
 		Key: f.Listing.Key, Verdict: f.Verdict, Reason: f.Reason, CommitmentID: f.CommitmentID,
 		InspectionID: f.InspectionID, EnterpriseID: f.EnterpriseID, VerifyURL: f.VerifyURL,
-	})
+		Code: f.Code, FindingID: f.ID(), Status: f.Status,
+	}
+	if c := f.Cause; c != nil {
+		j.EventID, j.EventSeq, j.EventType = c.EventID, c.Seq, c.Type
+		if !c.OccurredAt.IsZero() {
+			j.EventAt = c.OccurredAt.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	if !f.DecidedAt.IsZero() {
+		j.DecidedAt = f.DecidedAt.UTC().Format(time.RFC3339Nano)
+	}
+	return w.enc.Encode(j)
 }
 
 // Flush writes out what is buffered.

@@ -4,11 +4,10 @@
 // writes their findings — without auditing the whole catalogue again.
 //
 //	idx, err := watch.OpenIndex("catalogue.db")
-//	_, err = idx.Load(ctx, audit.ReadCSV(f, nil))   // the audit's own input
+//	_, err = idx.Sync(ctx, audit.ReadCSV(f, nil))   // the audit's own input; again with each new export
+//	err = idx.SaveCursor(ctx, head)                 // a new index: Changes.Head, read before Run learns
 //	w := watch.New(api, idx, &watch.Options{OnFinding: flag})
-//	err = w.Recheck(ctx)                            // once: learn every key's maker
-//	err = idx.SaveCursor(ctx, head)                 // Changes.Head, read before Recheck
-//	err = w.Run(ctx)                                // follow the feed
+//	err = w.Run(ctx)                                // learn the makers not known yet, then follow the feed
 //
 // # The index
 //
@@ -16,15 +15,25 @@
 // holds each listing — id, seller, title, GTIN, USCC, brand, model, line —
 // indexed by GTIN (which also answers a GTIN prefix, as a range of the
 // index), and by USCC, brand and model (which answers by USCC and by USCC
-// and brand). [Index.Load] streams listings in transactions of
-// [LoadBatch] rows; [Index.Put] and [Index.Delete] keep it current.
+// and brand). [Index.Sync] brings it to a new export of the catalogue —
+// adds, updates, removes — in transactions of [LoadBatch] rows, without
+// asking the registry about listings that did not change; [Index.Load]
+// only adds and updates; [Index.Put] and [Index.Delete] keep it current
+// one listing at a time.
 //
 // The index also keeps what the registry has said, for mapping later
 // events: for each product key looked up, its maker's enterprise id, the
 // product's brand and model, and the commitment it was decided by; each
 // maker's USCC; each maker's GTIN prefixes, from its commitments' scopes.
-// [Watcher.Recheck] learns it for every key; each event handled learns it
-// again for the keys it touches.
+// A key with no lookup recorded is one whose maker is not known yet:
+// [Watcher.Learn] looks those up, 100 to a transaction, and Run calls it
+// before it follows the feed, so that a start killed part way, or a sync
+// that added listings, leaves nothing to miss. [Watcher.Recheck] re-decides
+// every key. Each event handled learns again for the keys it touches, and
+// what the event itself says of its maker is committed in one transaction
+// with the feed position after it, once its findings are all given: a
+// kill at any point leaves the position before the event, and the event
+// is handled again.
 //
 // # Which listings an event touches
 //
@@ -54,9 +63,9 @@
 // A commitment or inspection names its maker by enterprise id; its USCC
 // is the one learnt, or else asked of the registry once (at
 // client.PriorityLow) and learnt. A GTIN-keyed listing is found through
-// its maker only once its key has been looked up (Recheck, or an earlier
-// event): a GTIN does not name its maker, the registry's answer does.
-// Until then only a GTIN prefix or an inspection's GTIN reaches it.
+// its maker only once its key has been looked up (Learn, Recheck, or an
+// earlier event): a GTIN does not name its maker, the registry's answer
+// does. Until then only a GTIN prefix or an inspection's GTIN reaches it.
 //
 // # Decisions
 //
@@ -64,13 +73,16 @@
 // client.PriorityLow and decided with client.Decide, word for word as the
 // audit decides them, and every listing of each key gets its
 // [audit.Finding] through Options.OnFinding — committed ones included, so
-// that a flag raised before can be cleared.
+// that a flag raised before can be cleared. A finding names the change
+// behind it (audit.Cause: the event's id, its seq in the registry's change
+// sequence, its type and time) and when it was decided.
 //
 // # Following the feed
 //
 // [Watcher.Run] follows the change feed for a single process, saving the
 // cursor in the index after each event is handled: a restart resumes after
-// the last event handled, none lost. An event Handle fails on is tried
+// the last event handled, none lost. Run refuses an index whose Sync did
+// not finish ([ErrSyncUnfinished]). An event Handle fails on is tried
 // again; the cursor does not move past it. When the feed rejects the
 // cursor, Run re-decides every listing and follows on from the head.
 //
@@ -90,6 +102,6 @@
 // A Handle that fails is retried, and the cursor waits for it; an event
 // being handled when the lease holder died is handed to the next holder,
 // which handles it again (Handle is idempotent: it re-decides and gives
-// the findings again). Each replica needs its own index, loaded from the
-// same catalogue.
+// the findings again). Each replica needs its own index, synced from the
+// same catalogue, and calls [Watcher.Learn] before it follows.
 package watch

@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS listings (
 	uscc   TEXT NOT NULL,
 	brand  TEXT NOT NULL,
 	model  TEXT NOT NULL,
-	line   INTEGER NOT NULL
+	line   INTEGER NOT NULL,
+	gen    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS listings_key ON listings (gtin, uscc, brand, model);
 CREATE INDEX IF NOT EXISTS listings_maker ON listings (uscc, brand, model);
@@ -95,7 +96,22 @@ func OpenIndex(path string) (*Index, error) {
 		db.Close()
 		return nil, fmt.Errorf("watch: creating the index's tables: %w", err)
 	}
+	if err := addGenColumn(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("watch: upgrading the index's tables: %w", err)
+	}
 	return &Index{db: db}, nil
+}
+
+// addGenColumn gives an index made before Sync existed the column Sync
+// marks listings with.
+func addGenColumn(db *sql.DB) error {
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM pragma_table_info('listings') WHERE name = 'gen'`).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	_, err := db.Exec(`ALTER TABLE listings ADD COLUMN gen INTEGER NOT NULL DEFAULT 0`)
+	return err
 }
 
 // Close closes the index's file.
@@ -176,10 +192,11 @@ func (x *Index) Load(ctx context.Context, listings iter.Seq2[audit.Listing, erro
 	return sum, nil
 }
 
-const upsertListing = `INSERT INTO listings (id, seller, title, gtin, uscc, brand, model, line)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+// upsertListing stores a listing in the current generation (see Sync).
+const upsertListing = `INSERT INTO listings (id, seller, title, gtin, uscc, brand, model, line, gen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, coalesce((SELECT CAST(value AS INTEGER) FROM state WHERE name = 'gen'), 0))
 ON CONFLICT (id) DO UPDATE SET seller = excluded.seller, title = excluded.title, gtin = excluded.gtin,
-	uscc = excluded.uscc, brand = excluded.brand, model = excluded.model, line = excluded.line`
+	uscc = excluded.uscc, brand = excluded.brand, model = excluded.model, line = excluded.line, gen = excluded.gen`
 
 func listingArgs(l audit.Listing) []any {
 	return []any{l.ID, l.Seller, l.Title, string(l.Key.GTIN), string(l.Key.USCC), l.Key.Brand, l.Key.Model, l.Line}
@@ -350,6 +367,13 @@ func (x *Index) learn(ctx context.Context, f func(l learner) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// cursor saves the change feed's cursor with what the transaction learnt.
+func (l learner) cursor(ctx context.Context, c string) error {
+	_, err := l.tx.ExecContext(ctx, `INSERT INTO state (name, value) VALUES (?, ?)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value`, cursorName, c)
+	return err
 }
 
 func (l learner) maker(ctx context.Context, id string, u client.USCC) error {

@@ -72,17 +72,68 @@ func New(api *client.Client, idx *Index, opts *Options) *Watcher {
 // finding: handle the event again. A key the registry refused alone gets
 // verdict unknown with the reason, as in the audit.
 func (w *Watcher) Handle(ctx context.Context, ev client.Event) error {
-	keys, err := w.Touched(ctx, ev)
+	return w.handle(ctx, ev, nil)
+}
+
+// handle is Handle, with more to write in the transaction that records
+// what ev says of its maker: the feed position, for Run. That transaction
+// is the last, after every finding was given, so that a kill at any point
+// leaves the position before ev, and ev is handled again.
+func (w *Watcher) handle(ctx context.Context, ev client.Event, also func(learner) error) error {
+	keys, fs, err := w.touched(ctx, ev)
 	if err != nil {
 		return err
 	}
-	return w.decide(ctx, keys)
+	if err := w.decide(ctx, keys, findingEvent(ev)); err != nil {
+		return err
+	}
+	err = w.idx.learn(ctx, func(l learner) error {
+		if err := fs.write(ctx, l); err != nil {
+			return err
+		}
+		if also != nil {
+			return also(l)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("watch: recording event %s: %w", ev.ID, err)
+	}
+	return nil
+}
+
+// facts is what an event says of its maker: its USCC, its GTIN prefixes.
+type facts struct {
+	makerID  string
+	uscc     client.USCC
+	prefixes []string
+}
+
+func (f facts) write(ctx context.Context, l learner) error {
+	if err := l.maker(ctx, f.makerID, f.uscc); err != nil {
+		return err
+	}
+	return l.prefixes(ctx, f.makerID, f.prefixes)
 }
 
 // Touched returns the distinct product keys of the index that ev touches,
 // sorted, and records what ev says of its maker. See the package doc for
 // the rules.
 func (w *Watcher) Touched(ctx context.Context, ev client.Event) ([]client.ProductKey, error) {
+	keys, fs, err := w.touched(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.idx.learn(ctx, func(l learner) error { return fs.write(ctx, l) }); err != nil {
+		return nil, fmt.Errorf("watch: recording event %s: %w", ev.ID, err)
+	}
+	return keys, nil
+}
+
+// touched is Touched without recording: it returns what ev says of its
+// maker instead.
+func (w *Watcher) touched(ctx context.Context, ev client.Event) ([]client.ProductKey, facts, error) {
+	var fs facts
 	set := make(map[client.ProductKey]struct{})
 	add := func(ks []client.ProductKey, err error) error {
 		for _, k := range ks {
@@ -103,9 +154,7 @@ func (w *Watcher) Touched(ctx context.Context, ev client.Event) ([]client.Produc
 	switch {
 	case ev.Commitment != nil:
 		c := ev.Commitment
-		if err = w.idx.learn(ctx, func(l learner) error { return l.prefixes(ctx, c.EnterpriseID, c.Scope.GTINPrefixes) }); err != nil {
-			break
-		}
+		fs.makerID, fs.prefixes = c.EnterpriseID, c.Scope.GTINPrefixes
 		var u client.USCC
 		if u, err = w.makerUSCC(ctx, c.EnterpriseID); err != nil {
 			break
@@ -145,9 +194,7 @@ func (w *Watcher) Touched(ctx context.Context, ev client.Event) ([]client.Produc
 		}
 	case ev.Enterprise != nil:
 		e := ev.Enterprise
-		if err = w.idx.learn(ctx, func(l learner) error { return l.maker(ctx, e.ID, e.USCC) }); err != nil {
-			break
-		}
+		fs.makerID, fs.uscc = e.ID, e.USCC
 		if e.USCC != "" {
 			if err = add(w.idx.queryKeys(ctx, sel+`uscc = ?`, string(e.USCC))); err != nil {
 				break
@@ -205,14 +252,14 @@ func (w *Watcher) Touched(ctx context.Context, ev client.Event) ([]client.Produc
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("watch: finding the listings event %s touches: %w", ev.ID, err)
+		return nil, fs, fmt.Errorf("watch: finding the listings event %s touches: %w", ev.ID, err)
 	}
 	keys := make([]client.ProductKey, 0, len(set))
 	for k := range set {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, compareKeys)
-	return keys, nil
+	return keys, fs, nil
 }
 
 func compareKeys(a, b client.ProductKey) int {
@@ -267,7 +314,7 @@ ORDER BY gtin, uscc, brand, model LIMIT ?`
 		if len(keys) == 0 {
 			return nil
 		}
-		if err := w.decide(ctx, keys); err != nil {
+		if err := w.decide(ctx, keys, nil); err != nil {
 			return err
 		}
 		last = &keys[len(keys)-1]
@@ -275,8 +322,9 @@ ORDER BY gtin, uscc, brand, model LIMIT ?`
 }
 
 // decide looks keys up, MaxBatchKeys to a call, learns from the answers
-// and gives each listing of each key its finding.
-func (w *Watcher) decide(ctx context.Context, keys []client.ProductKey) error {
+// and gives each listing of each key its finding, naming the event that
+// caused it (nil: none).
+func (w *Watcher) decide(ctx context.Context, keys []client.ProductKey, cause *audit.Cause) error {
 	ctx = client.WithPriority(ctx, client.PriorityLow)
 	for chunk := range slices.Chunk(keys, client.MaxBatchKeys) {
 		items, err := w.batch(ctx, chunk)
@@ -289,11 +337,11 @@ func (w *Watcher) decide(ctx context.Context, keys []client.ProductKey) error {
 			for i, k := range chunk {
 				it := items[i]
 				if it.Err != nil || it.Status == nil {
-					cause := it.Err
-					if cause == nil {
-						cause = errors.New("no answer")
+					why := it.Err
+					if why == nil {
+						why = errors.New("no answer")
 					}
-					answers[i] = audit.Answer{Key: k, Verdict: client.VerdictUnknown, Reason: "lookup failed: " + cause.Error()}
+					answers[i] = audit.NoAnswer(k, why)
 					continue
 				}
 				answers[i] = audit.Decide(k, it.Status, now, w.o.Lookback)
@@ -312,12 +360,70 @@ func (w *Watcher) decide(ctx context.Context, keys []client.ProductKey) error {
 				return fmt.Errorf("watch: reading listings: %w", err)
 			}
 			for _, l := range ls {
-				w.o.OnFinding(audit.Finding{Listing: l, Verdict: a.Verdict, Reason: a.Reason, CommitmentID: a.CommitmentID,
-					InspectionID: a.InspectionID, EnterpriseID: a.EnterpriseID, VerifyURL: a.VerifyURL})
+				w.o.OnFinding(audit.Finding{Listing: l, Verdict: a.Verdict, Code: a.Code, Reason: a.Reason, CommitmentID: a.CommitmentID,
+					InspectionID: a.InspectionID, EnterpriseID: a.EnterpriseID, VerifyURL: a.VerifyURL,
+					Cause: cause, DecidedAt: now})
 			}
 		}
 	}
 	return nil
+}
+
+// findingEvent is what a finding says of the event that caused it.
+func findingEvent(ev client.Event) *audit.Cause {
+	return &audit.Cause{EventID: ev.ID, Seq: ev.Seq, Type: string(ev.Type), OccurredAt: ev.OccurredAt}
+}
+
+// LearnSummary counts what Learn did.
+type LearnSummary struct {
+	Keys   int // keys whose maker was learnt
+	Failed int // keys the registry gave no answer for: learnt at the next Learn
+	Calls  int // lookups made
+}
+
+// Learn looks up every key of the index that no lookup has been recorded
+// for — all of them after Load into a new index, the new ones after Sync
+// — and records what the registry says of its maker, 100 keys to a call
+// at client.PriorityLow and to a transaction. It gives no finding: that
+// is the full audit's work. Run calls it before following the feed, so
+// that an event handled after it finds GTIN-keyed listings through their
+// makers; a Learn stopped part way loses what its last transaction had
+// not committed, and the next one carries on.
+func (w *Watcher) Learn(ctx context.Context) (LearnSummary, error) {
+	var sum LearnSummary
+	lctx := client.WithPriority(ctx, client.PriorityLow)
+	var last *client.ProductKey
+	for {
+		keys, err := w.idx.unlearnt(ctx, last, client.MaxBatchKeys)
+		if err != nil {
+			return sum, fmt.Errorf("watch: reading the keys to learn: %w", err)
+		}
+		if len(keys) == 0 {
+			return sum, nil
+		}
+		items, err := w.batch(lctx, keys)
+		if err != nil {
+			return sum, fmt.Errorf("watch: learning the makers of %d keys: %w", len(keys), err)
+		}
+		sum.Calls++
+		err = w.idx.learn(ctx, func(l learner) error {
+			for i, k := range keys {
+				if it := items[i]; it.Err == nil && it.Status != nil {
+					if err := l.status(ctx, k, it.Status); err != nil {
+						return err
+					}
+					sum.Keys++
+				} else {
+					sum.Failed++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return sum, fmt.Errorf("watch: recording answers: %w", err)
+		}
+		last = &keys[len(keys)-1]
+	}
 }
 
 // batch makes one lookup, waiting while the client's limiter refuses
@@ -362,13 +468,30 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // Run is for a single process. In a fleet, let the replica holding the
 // cache's lease handle events: see the package doc.
 func (w *Watcher) Run(ctx context.Context) error {
+	if pending, err := w.idx.SyncPending(ctx); err != nil {
+		return fmt.Errorf("watch: reading the index: %w", err)
+	} else if pending {
+		return ErrSyncUnfinished
+	}
 	failures := 0
+	learnt := false
 	for {
 		cursor, err := w.idx.Cursor(ctx)
 		if err != nil {
 			return fmt.Errorf("watch: reading the cursor: %w", err)
 		}
-		err = w.follow(ctx, cursor)
+		if !learnt {
+			var sum LearnSummary
+			if sum, err = w.Learn(ctx); err == nil {
+				learnt = true
+				if sum.Failed > 0 {
+					w.warn("learning makers", fmt.Errorf("no answer for %d keys: they are asked again at the next start", sum.Failed))
+				}
+			}
+		}
+		if err == nil {
+			err = w.follow(ctx, cursor)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -401,13 +524,16 @@ func (w *Watcher) follow(ctx context.Context, cursor string) error {
 			w.warn("polling the change feed", err) // Follow retries by itself
 			continue
 		}
-		if err := w.Handle(ctx, ev); err != nil {
-			return err
-		}
-		if ev.Cursor != "" {
-			if err := w.idx.SaveCursor(ctx, ev.Cursor); err != nil {
-				return fmt.Errorf("watch: saving the cursor: %w", err)
+		// What ev says of its maker and its feed position are
+		// committed in one transaction, after its findings.
+		save := func(l learner) error {
+			if ev.Cursor == "" {
+				return nil
 			}
+			return l.cursor(ctx, ev.Cursor)
+		}
+		if err := w.handle(ctx, ev, save); err != nil {
+			return err
 		}
 		if w.o.Handled != nil {
 			w.o.Handled(ev)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -93,6 +94,15 @@ func printSummary(stderr io.Writer, sum audit.Summary) {
 		}
 		row("  "+safeText(string(v)), int64(sum.Verdicts[v]), note)
 	}
+	for i, c := range slices.DeleteFunc(slices.Clone(audit.ReasonCodes), func(c audit.ReasonCode) bool {
+		return c == audit.CodeCommitted || sum.Codes[c] == 0
+	}) {
+		note := ""
+		if i == 0 {
+			note = "flagged, by reason code"
+		}
+		row("    "+string(c), int64(sum.Codes[c]), note)
+	}
 	row("lookups failed", int64(sum.LookupFailed), "unknown because the registry did not answer")
 	row("malformed rows", int64(sum.Malformed), "skipped")
 	row("findings written", sum.Findings, "")
@@ -132,20 +142,58 @@ func group(n int64) string {
 }
 
 // rowErrorText is a skipped row as the user reads it.
+// The cause is cut short: it may quote a cell of any length.
 func rowErrorText(re *audit.RowError) string {
-	return fmt.Sprintf("line %d: %v", re.Line, re.Err)
+	return fmt.Sprintf("line %d: %s", re.Line, cutText(re.Err.Error(), 4*maxQuoted))
 }
 
-// quoteList is names, each quoted.
-func quoteList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = strconv.Quote(n)
+// cutText is s cut to at most n bytes, on a rune boundary, with the
+// length said when cut.
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	if len(q) == 0 {
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%s bytes)", s[:cut], group(int64(len(s))))
+}
+
+// maxListed is how many names a message lists; maxQuoted how many bytes of
+// one name or path it quotes.
+const (
+	maxListed = 20
+	maxQuoted = 80
+)
+
+// quoteList is names, each quoted and cut short, the first maxListed of
+// them: a header line of megabytes is described, not echoed.
+func quoteList(names []string) string {
+	if len(names) == 0 {
 		return "none"
 	}
+	var q []string
+	for _, n := range names[:min(len(names), maxListed)] {
+		q = append(q, quoteText(n))
+	}
+	if more := len(names) - maxListed; more > 0 {
+		q = append(q, fmt.Sprintf("and %d more", more))
+	}
 	return strings.Join(q, ", ")
+}
+
+// quoteText is untrusted text for a message: quoted, made safe for a
+// terminal (safeText), and cut to maxQuoted bytes with its length said.
+func quoteText(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%s bytes)", strconv.Quote(s[:cut]), group(int64(len(s))))
 }
 
 // safeText is untrusted text (a catalogue's cells, the registry's words)

@@ -234,7 +234,10 @@ func TestKillAndResume(t *testing.T) {
 	if res.code != 2 || !strings.Contains(res.stderr, "interrupted") {
 		t.Fatalf("killed run: exit %d; want 2, interrupted; stderr:\n%s", res.code, res.stderr)
 	}
-	part := readFile(t, outPath)
+	if _, err := os.Stat(outPath); !os.IsNotExist(err) {
+		t.Fatalf("the killed run left %s (%v): the findings of an audit not complete", outPath, err)
+	}
+	part := readFile(t, partialPath(outPath))
 	if st, err := os.Stat(journal); err != nil || st.Size() == 0 || len(part) == 0 || len(part) >= len(want) {
 		t.Fatalf("after the kill: journal %v, output %d bytes of %d; want a checkpoint partway", err, len(part), len(want))
 	}
@@ -252,6 +255,9 @@ func TestKillAndResume(t *testing.T) {
 	}
 	if _, err := os.Stat(journal); !os.IsNotExist(err) {
 		t.Errorf("the journal is still there after the audit completed: %v", err)
+	}
+	if _, err := os.Stat(partialPath(outPath)); !os.IsNotExist(err) {
+		t.Errorf("the partial output is still there after the audit completed: %v", err)
 	}
 	if calls := srv.Requests(batchRoute) - before; calls >= fullCalls {
 		t.Errorf("the resumed run made %d calls, an uninterrupted one %d: it did not resume", calls, fullCalls)

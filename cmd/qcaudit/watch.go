@@ -33,15 +33,20 @@ func runWatch(ctx context.Context, cfg *config, api *client.Client, listings ite
 	}
 	defer idx.Close()
 	if listings != nil {
-		sum, err := idx.Load(ctx, listings)
+		sum, err := idx.Sync(ctx, listings)
 		if err != nil {
 			fmt.Fprintln(stderr, "qcaudit: -watch: indexing the catalogue:", safeText(err.Error()))
 			return exitFailed
 		}
-		fmt.Fprintf(stderr, "qcaudit: indexed %d listings in %s (%d malformed rows skipped)\n", sum.Listings, cfg.watch, sum.Malformed)
+		fmt.Fprintf(stderr, "qcaudit: synced %s with the catalogue: %d listings added, %d updated, %d removed, %d unchanged (%d malformed rows skipped)\n",
+			quoteText(cfg.watch), sum.Added, sum.Updated, sum.Removed, sum.Unchanged, sum.Malformed)
+	}
+	if pending, err := idx.SyncPending(ctx); err != nil || pending {
+		fmt.Fprintf(stderr, "qcaudit: -watch: %s holds a catalogue half synced: name the catalogue again (-catalogue FILE) to finish\n", quoteText(cfg.watch))
+		return exitFailed
 	}
 	if n, err := idx.Len(ctx); err != nil || n == 0 {
-		fmt.Fprintf(stderr, "qcaudit: -watch: %s holds no listing: name a catalogue to index it\n", cfg.watch)
+		fmt.Fprintf(stderr, "qcaudit: -watch: %s holds no listing: name a catalogue to index it (-catalogue FILE)\n", quoteText(cfg.watch))
 		return exitFailed
 	}
 
@@ -63,35 +68,50 @@ func runWatch(ctx context.Context, cfg *config, api *client.Client, listings ite
 		},
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
-	// Learn each listing's maker once, quietly: the full audit gives those
-	// findings. An index that follows the feed itself starts from the
-	// head as it was before, so that no change made meanwhile is missed.
-	learn := func() error {
+	// After the feed rejected the cursor, every listing is re-decided
+	// quietly: what changed while the watcher was away is the full
+	// audit's to report.
+	recheck := func() error {
 		quiet.Store(true)
 		defer quiet.Store(false)
 		return w.Recheck(ctx)
 	}
+	// Learn the maker of each key not learnt yet: every key of a new
+	// index, the new ones after a sync. It gives no finding, and what it
+	// learnt is committed as it goes: a start killed part way loses
+	// nothing, and the next start carries on.
+	learn := func() error {
+		sum, err := w.Learn(ctx)
+		if err == nil && sum.Keys+sum.Failed > 0 {
+			fmt.Fprintf(stderr, "qcaudit: learnt the makers of %d products (%d lookups; %d without an answer, asked again at the next start)\n",
+				sum.Keys, sum.Calls, sum.Failed)
+		}
+		return err
+	}
 
 	if cfg.redisURL != "" {
-		return watchFleet(ctx, cfg, api, w, learn, stderr)
+		return watchFleet(ctx, cfg, api, w, learn, recheck, stderr)
 	}
 	cursor, err := idx.Cursor(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "qcaudit: -watch:", err)
 		return exitFailed
 	}
+	// A new index follows the feed from the head as it is before its
+	// makers are learnt, so that no change made meanwhile is missed.
 	if cursor == "" {
 		head, err := api.Changes.Head(ctx)
 		if err == nil {
 			err = idx.SaveCursor(ctx, head)
 		}
-		if err == nil {
-			err = learn()
-		}
 		if err != nil {
 			fmt.Fprintln(stderr, "qcaudit: -watch: starting:", safeText(err.Error()))
 			return exitFailed
 		}
+	}
+	if err := learn(); err != nil {
+		fmt.Fprintln(stderr, "qcaudit: -watch: starting:", safeText(err.Error()))
+		return exitFailed
 	}
 	fmt.Fprintln(stderr, "qcaudit: watching the registry's changes; a finding for each listing they touch, as JSON lines on stdout")
 	if err := w.Run(ctx); err != nil && ctx.Err() == nil {
@@ -104,7 +124,7 @@ func runWatch(ctx context.Context, cfg *config, api *client.Client, listings ite
 // watchFleet runs the watcher under the fleet's follower lease in Redis:
 // whichever replica holds it handles each change, before the change's
 // cursor is saved.
-func watchFleet(ctx context.Context, cfg *config, api *client.Client, w *watch.Watcher, learn func() error, stderr io.Writer) int {
+func watchFleet(ctx context.Context, cfg *config, api *client.Client, w *watch.Watcher, learn, recheck func() error, stderr io.Writer) int {
 	opts, err := redis.ParseURL(cfg.redisURL)
 	if err != nil {
 		fmt.Fprintln(stderr, "qcaudit: -redis: not a redis:// URL")
@@ -122,7 +142,7 @@ func watchFleet(ctx context.Context, cfg *config, api *client.Client, w *watch.W
 	fmt.Fprintln(stderr, "qcaudit: watching the registry's changes with the fleet (one replica at a time, by the lease in Redis); findings as JSON lines on stdout")
 	err = cache.Follow(ctx, api, shared, &cache.FollowOptions{
 		Handle:   w.Handle,
-		Resynced: func(error) { learn() },
+		Resynced: func(error) { recheck() },
 		Leading: func(on bool) {
 			fmt.Fprintf(stderr, "qcaudit: this replica leads the watch: %v\n", on)
 		},

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/qualitycommit/qcsdk/sandbox"
+)
+
+// A run that fails — a header with no key column, a malformed row under
+// -strict, an interruption without -resume — exits 2 and leaves the
+// previous findings file as it was, byte for byte: nothing half-written
+// replaces it.
+func TestFailedRunLeavesThePreviousFindings(t *testing.T) {
+	srv := sandbox.NewServer(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "findings.csv")
+	good := csvOf(catalogue(srv, 2000, 300), nil)
+	if res := runCmd(t, t.Context(), registryEnv(srv), bytes.NewReader(good), "-o", out, "-"); res.code != 1 {
+		t.Fatalf("first run: exit %d\n%s", res.code, res.stderr)
+	}
+	previous := readFile(t, out)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	cases := []struct {
+		name string
+		in   func() *bytes.Reader
+		ctx  context.Context
+		args []string
+	}{
+		{"bad header", func() *bytes.Reader { return bytes.NewReader([]byte("listing_id,price\nL1,9\n")) }, t.Context(), nil},
+		{"strict", func() *bytes.Reader {
+			return bytes.NewReader(csvOf(catalogue(srv, 2000, 300), map[int]string{1500: "bad,row"}))
+		}, t.Context(), []string{"-strict"}},
+	}
+	for _, c := range cases {
+		res := runCmd(t, c.ctx, registryEnv(srv), c.in(), append(c.args, "-o", out, "-")...)
+		if res.code != exitFailed {
+			t.Fatalf("%s: exit %d, want 2\n%s", c.name, res.code, res.stderr)
+		}
+		if got := readFile(t, out); !bytes.Equal(got, previous) {
+			t.Fatalf("%s: the previous findings became %d bytes (were %d)", c.name, len(got), len(previous))
+		}
+	}
+	res := runCmd(t, ctx, registryEnv(srv), &cancelAfter{r: bytes.NewReader(good), n: len(good) / 2, cancel: cancel}, "-o", out, "-")
+	if res.code != exitFailed {
+		t.Fatalf("interrupted: exit %d, want 2\n%s", res.code, res.stderr)
+	}
+	if got := readFile(t, out); !bytes.Equal(got, previous) {
+		t.Fatalf("interrupted: the previous findings became %d bytes (were %d)", len(got), len(previous))
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("files left beside the findings: %v", names)
+	}
+}
+
+// A header line of 10 MB is described in the message, not echoed.
+func TestLongHeaderIsNotEchoed(t *testing.T) {
+	srv := sandbox.NewServer(t)
+	huge := strings.Repeat("x", 10<<20)
+	res := runCmd(t, t.Context(), registryEnv(srv), strings.NewReader("listing_id,"+huge+"\nL1,a\n"))
+	if res.code != exitFailed {
+		t.Fatalf("exit %d, want 2", res.code)
+	}
+	if len(res.stderr) > 4096 || !strings.Contains(res.stderr, "no product key column") || !strings.Contains(res.stderr, `"listing_id"`) {
+		t.Fatalf("stderr is %d bytes: %.300q", len(res.stderr), res.stderr)
+	}
+}
+
+// A journal remembers the input it was written for and the flags that
+// shape the output: resuming with another catalogue, or another -all,
+// exits 2 naming what differs, and leaves the work so far alone.
+func TestResumeRefusesAnotherInput(t *testing.T) {
+	srv := sandbox.NewServer(t)
+	dir := t.TempDir()
+	ls := catalogue(srv, 4000, 700)
+	in := csvOf(ls, nil)
+	file := write(t, dir, "catalogue.csv", in)
+	out, journal := filepath.Join(dir, "out.csv"), filepath.Join(dir, "audit.journal")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	// The kill: the command reads the file itself, so cancel from a
+	// reader of the same bytes the sandbox answers for.
+	res := runCmd(t, ctx, registryEnv(srv), &cancelAfter{r: bytes.NewReader(in), n: len(in) / 2, cancel: cancel},
+		"-o", out, "-resume", journal, "-")
+	if res.code != exitFailed {
+		t.Fatalf("killed run: exit %d\n%s", res.code, res.stderr)
+	}
+	saved := readFile(t, journal)
+
+	// Another catalogue on stdin: the same listings, one title among the
+	// rows done changed.
+	other := bytes.Replace(in, []byte(",item 5,"), []byte(",item 6,"), 1)
+	if bytes.Equal(other, in) {
+		t.Fatal("the other catalogue is the same")
+	}
+	res = runCmd(t, t.Context(), registryEnv(srv), bytes.NewReader(other), "-o", out, "-resume", journal, "-")
+	if res.code != exitFailed || !strings.Contains(res.stderr, "SHA-256") {
+		t.Fatalf("another input: exit %d, want 2 naming the SHA-256\n%s", res.code, res.stderr)
+	}
+	// The same bytes from a file rather than stdin.
+	res = runCmd(t, t.Context(), registryEnv(srv), nil, "-o", out, "-resume", journal, file)
+	if res.code != exitFailed || !strings.Contains(res.stderr, "input") {
+		t.Fatalf("another path: exit %d, want 2 naming the input\n%s", res.code, res.stderr)
+	}
+	res = runCmd(t, t.Context(), registryEnv(srv), bytes.NewReader(in), "-all", "-o", out, "-resume", journal, "-")
+	if res.code != exitFailed || !strings.Contains(res.stderr, "-all") {
+		t.Fatalf("another -all: exit %d, want 2 naming -all\n%s", res.code, res.stderr)
+	}
+	if !bytes.Equal(readFile(t, journal), saved) {
+		t.Fatal("a refused resume changed the journal")
+	}
+	res = runCmd(t, t.Context(), registryEnv(srv), bytes.NewReader(in), "-o", out, "-resume", journal, "-")
+	if res.code != 1 || !strings.Contains(res.stderr, "resuming from") {
+		t.Fatalf("the right input: exit %d\n%s", res.code, res.stderr)
+	}
+}
