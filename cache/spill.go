@@ -44,10 +44,11 @@ const spillSlack = 64
 //
 // dir is the caller's, one per Tiered store: two stores on one directory
 // overwrite each other's file. NewTiered creates it (mode 0700) if it is
-// missing, and the file is created mode 0600: it holds registry answers,
-// which are public, but nothing else on the machine needs to write them.
-// Under systemd, the unit's StateDirectory= is a directory of this kind.
-// NewTiered fails if dir cannot be created or the file cannot be read.
+// missing, and the file is created mode 0600: it holds registry answers
+// and no credential, but nothing else on the machine needs to read or
+// write them. Under systemd, the unit's StateDirectory= is a directory of
+// this kind. NewTiered fails if dir cannot be created or written to, or
+// the file cannot be read. An empty dir spills nothing.
 func WithSpill(dir string) TieredOption {
 	return func(t *Tiered) {
 		if dir != "" {
@@ -79,6 +80,8 @@ type spill struct {
 	f      *os.File // the file open for appending, nil when it does not exist
 	lines  int      // records in the file
 	broken bool     // a write failed: the file may end in a torn line
+	// failing is whether the last write failed, and was logged.
+	failing bool
 }
 
 // spillWake asks the writer to write, without waiting.
@@ -162,7 +165,7 @@ func (t *Tiered) spillAppend(q []spillRecord) {
 		t.spillFailed("append to", err)
 		return
 	}
-	sp.lines += len(q)
+	sp.lines, sp.failing = sp.lines+len(q), false
 }
 
 // spillRewriteWith replaces the file with one of the records: written to
@@ -207,7 +210,7 @@ func (t *Tiered) spillRewriteWith(all []spillRecord) {
 		t.spillFailed("open", err)
 		return
 	}
-	sp.f, sp.lines, sp.broken = f, len(all), false
+	sp.f, sp.lines, sp.broken, sp.failing = f, len(all), false, false
 }
 
 // spillRemove removes the file, if there is one: everything in it is in
@@ -227,15 +230,19 @@ func (t *Tiered) spillRemove() {
 		return
 	}
 	syncDir(sp.dir)
-	sp.lines, sp.broken = 0, false
+	sp.lines, sp.broken, sp.failing = 0, false, false
 }
 
+// spillFailed counts a failed write, and logs the first of a run of
+// them: a disk that fails one write fails the next, during an outage of
+// Redis that may last.
 func (t *Tiered) spillFailed(what string, err error) {
 	t.spill.errs.Add(1)
-	if t.log != nil {
+	if !t.spill.failing && t.log != nil {
 		t.log.Warn("qcsdk/cache: failed to "+what+" the spill file; what was learnt while Redis failed may be lost by a restart",
 			"file", t.spill.path, "error", err)
 	}
+	t.spill.failing = true
 }
 
 // encodeSpill is the records as JSON lines.
@@ -270,6 +277,14 @@ func (t *Tiered) loadSpill() error {
 	if err := os.MkdirAll(sp.dir, 0o700); err != nil {
 		return fmt.Errorf("qcsdk/cache: spill directory: %w", err)
 	}
+	// A directory that cannot be written to is found now, at start, not
+	// during the outage it is for.
+	probe, err := os.CreateTemp(sp.dir, spillFile+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("qcsdk/cache: spill directory: %w", err)
+	}
+	_ = probe.Close()
+	_ = os.Remove(probe.Name())
 	f, err := os.Open(sp.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
