@@ -340,6 +340,9 @@ func TestSpillSkipsWhatItCannotUse(t *testing.T) {
 			t.Errorf("%s: Get = %+v; want version %d", key, got, want)
 		}
 	}
+	if s := a.Stats(); a.StoreErrors() != s.SharedErrors+s.SpillErrors {
+		t.Errorf("StoreErrors = %d; want the Redis errors and the spill's (%+v)", a.StoreErrors(), s)
+	}
 	a.Close()
 	// What was skipped is gone from the file: it holds what waits for
 	// Redis, once.

@@ -588,8 +588,10 @@ func (t *Tiered) Stats() TieredStats {
 	}
 }
 
-// StoreErrors is how many Redis operations failed (see ErrorCounter).
-func (t *Tiered) StoreErrors() int64 { return t.sharedErrors.Load() }
+// StoreErrors is how many Redis operations failed, and how many lines of
+// the spill file could not be read or writes to it failed (see
+// ErrorCounter): the errors of every tier.
+func (t *Tiered) StoreErrors() int64 { return t.sharedErrors.Load() + t.spillErrors() }
 
 // Lease, Release, Cursor and SaveCursor are the Redis store's (see
 // Leaser): a follower may be given the Tiered store its server's cache
