@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -71,6 +72,8 @@ type Tiered struct {
 	shared   Shared
 	clock    func() time.Time
 	cooldown time.Duration
+	log      *slog.Logger
+	spill    *spill // nil: nothing kept on disk
 
 	mu        sync.Mutex
 	fails     int       // consecutive shared failures
@@ -83,6 +86,10 @@ type Tiered struct {
 	// cannot lose it before it reaches Redis.
 	dirty    map[string]*Entry
 	flushing bool
+	// spillQ is what was noted since the spill writer last ran, and
+	// spillRewrite asks it to rewrite the file with every note instead.
+	spillQ       []spillRecord
+	spillRewrite bool
 
 	sharedHits, misses, sharedErrors, lost, flushed atomic.Int64
 	// ann counts announcements handled, so that a copy read from Redis
@@ -120,6 +127,9 @@ type TieredStats struct {
 	// it afterwards; Unflushed is how many wait for that now.
 	Flushed   int64
 	Unflushed int
+	// SpillErrors counts the lines of the spill file (WithSpill) that
+	// could not be read, and its writes that failed.
+	SpillErrors int64
 }
 
 // NewTiered puts local in front of shared and subscribes to shared's
@@ -148,10 +158,21 @@ func NewTiered(local *Memory, shared Shared, opts ...TieredOption) (*Tiered, err
 	for _, o := range opts {
 		o(t)
 	}
+	if t.spill != nil {
+		if err := t.loadSpill(); err != nil {
+			return nil, err
+		}
+	}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
+	if t.spill != nil {
+		t.wg.Add(1)
+		go t.spillWriter()
+	}
 	if err := t.shared.Subscribe(t.ctx, t.announced); err != nil {
 		t.wg.Add(1)
 		go t.resubscribe()
+	} else {
+		t.kick() // what the spill file held, if Redis answers at once
 	}
 	return t, nil
 }
@@ -471,8 +492,11 @@ func (t *Tiered) markDirty(key string, e *Entry) {
 	if old, ok := t.dirty[key]; ok && !newer(e, old) {
 		e = old
 	}
-	if _, ok := t.dirty[key]; ok || len(t.dirty) < maxDirty {
+	if old, ok := t.dirty[key]; ok || len(t.dirty) < maxDirty {
 		t.dirty[key] = e
+		if t.spill != nil && e != old {
+			t.spillNote(key, e)
+		}
 	}
 	t.dmu.Unlock()
 }
@@ -483,6 +507,9 @@ func (t *Tiered) clean(key string, w *Entry) {
 	t.dmu.Lock()
 	if d, ok := t.dirty[key]; ok && (w == nil || !ahead(d, w) || d == w) {
 		delete(t.dirty, key)
+		if t.spill != nil && len(t.dirty) == 0 {
+			t.spillWake() // to remove the file
+		}
 	}
 	t.dmu.Unlock()
 }
@@ -557,11 +584,14 @@ func (t *Tiered) Stats() TieredStats {
 		Lost:         t.lost.Load(),
 		Flushed:      t.flushed.Load(),
 		Unflushed:    unflushed,
+		SpillErrors:  t.spillErrors(),
 	}
 }
 
-// StoreErrors is how many Redis operations failed (see ErrorCounter).
-func (t *Tiered) StoreErrors() int64 { return t.sharedErrors.Load() }
+// StoreErrors is how many Redis operations failed, and how many lines of
+// the spill file could not be read or writes to it failed (see
+// ErrorCounter): the errors of every tier.
+func (t *Tiered) StoreErrors() int64 { return t.sharedErrors.Load() + t.spillErrors() }
 
 // Lease, Release, Cursor and SaveCursor are the Redis store's (see
 // Leaser): a follower may be given the Tiered store its server's cache

@@ -23,6 +23,7 @@ type config struct {
 	apiURL     string // "": the embedded sandbox
 	apiKey     string
 	redisURL   string                // "": memory only
+	spillDir   string                // "": what Redis has not yet taken is kept in memory only
 	redis      *redis.Options        // from redisURL, one server
 	cluster    *redis.ClusterOptions // from redisURL, a Redis Cluster
 	verifyHost string
@@ -64,6 +65,7 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	str(&c.addr, "addr", "QC_ADDR", "localhost:8080", "address to listen on")
 	str(&c.apiURL, "api", "QC_API_URL", "", "base URL of the registry's API; empty: an embedded sandbox")
 	str(&c.redisURL, "redis", "QC_REDIS_URL", "", "Redis URL (redis://host:port/0, rediss:// for TLS) shared by the replicas; empty: memory only")
+	str(&c.spillDir, "spill-dir", "QC_SPILL_DIR", "", "directory (this replica's alone, mode 0700) where what Redis has not yet taken is kept across a restart; empty: memory only; used with -redis")
 	str(&c.verifyHost, "verify-host", "QC_VERIFY_HOST", "", "host of the registry's record pages badges link to (required with -api)")
 	str(&c.platform, "platform", "QC_PLATFORM_NAME", "", "how reports name the platform to the regulator; empty: no report form")
 	str(&c.siteOrigin, "site-origin", "QC_SITE_ORIGIN", "", "the site's origin (https://shop.example) when a proxy terminates TLS")

@@ -48,7 +48,7 @@ func TestTheSystemdUnitVerifies(t *testing.T) {
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 	}
-	for _, want := range []string{"RestartPreventExitStatus=2", "DynamicUser=yes", "LoadCredential=api-key:", "QC_API_KEY_FILE=%d/api-key", "KillSignal=SIGTERM"} {
+	for _, want := range []string{"RestartPreventExitStatus=2", "DynamicUser=yes", "LoadCredential=api-key:", "QC_API_KEY_FILE=%d/api-key", "KillSignal=SIGTERM", "StateDirectory=qcbadge", "QC_SPILL_DIR=%S/qcbadge"} {
 		if !strings.Contains(string(unit), want) {
 			t.Errorf("the unit lacks %s", want)
 		}

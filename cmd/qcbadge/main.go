@@ -22,7 +22,10 @@
 // files, never from a flag. A malformed setting exits 2 with one line
 // naming it. With Redis, the replicas share one cache and one follower
 // (by a lease); Redis down at start is not fatal: qcbadge serves from
-// memory and the registry, and says it is not ready.
+// memory and the registry, and says it is not ready. What a replica
+// learns while Redis is unreachable reaches Redis once it answers; with
+// -spill-dir (QC_SPILL_DIR), a directory of the replica's own, it is
+// kept there meanwhile too, so that a restart does not forget it.
 package main
 
 import (

@@ -57,9 +57,10 @@ type service struct {
 // newService builds the stack; close releases it.
 func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service, err error) {
 	s = &service{cfg: cfg, log: log}
+	built := s // a failure returns a nil s: close what was built of it
 	defer func() {
 		if err != nil {
-			s.close()
+			built.close()
 		}
 	}()
 	apiURL, verifyHost := cfg.apiURL, cfg.verifyHost
@@ -110,9 +111,13 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 		s.closers = append(s.closers, func() { rdb.Close() })
 		shared := redisstore.New(rdb, redisstore.WithPrefix("qcbadge:"))
 		s.closers = append(s.closers, func() { shared.Close() })
-		tiered, err := cache.NewTiered(cache.NewMemory(), shared)
+		topts := []cache.TieredOption{cache.WithTieredLogger(log)}
+		if cfg.spillDir != "" {
+			topts = append(topts, cache.WithSpill(cfg.spillDir))
+		}
+		tiered, err := cache.NewTiered(cache.NewMemory(), shared, topts...)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("-spill-dir (QC_SPILL_DIR): %w", err)
 		}
 		s.closers = append(s.closers, func() { tiered.Close() })
 		store, followStore, s.leaser = tiered, shared, true
