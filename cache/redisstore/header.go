@@ -14,30 +14,58 @@ import (
 //
 //	[0]      'q', the layout's mark (a value without it is not an entry of
 //	         this layout, and is replaced by the next write)
-//	[1:17]   AsOf, the registry position the entry reflects
-//	[17]     '1' an answer, '0' a tombstone
-//	[18:34]  Version
-//	[34:50]  FreshUntil, Unix ns
-//	[50:66]  Expires, Unix ns
-//	[66:82]  Fetched, Unix ns
+//	[1:13]   AsOf, the registry position the entry reflects
+//	[13]     '1' an answer, '0' a tombstone
+//	[14:26]  Version
+//	[26:42]  FreshUntil, Unix ns
+//	[42:58]  Expires, Unix ns
+//	[58:74]  Fetched, Unix ns
 //
-// each number as ordered writes it. [0:50] is the order key: one entry is
-// newer than another exactly when its key is the greater string, which is
-// cache.Entry.Replaces — the registry's position first, then an answer
-// over a tombstone, then the version, then a renewed local TTL. One
-// string keeps an entry in one allocation in Redis; a hash of long values
-// would cost a dictionary per entry.
+// positions as position12 writes them, times as ordered does. [0:42] is
+// the order key: one entry is newer than another exactly when its key is
+// the greater string, which is cache.Entry.Replaces — the registry's
+// position first, then an answer over a tombstone, then the version, then
+// a renewed local TTL. One string keeps an entry in one allocation in
+// Redis; a hash of long values would cost a dictionary per entry.
 const (
 	hdrMark    = 'q'
 	hdrAsOf    = 1
-	hdrKind    = 17
-	hdrVersion = 18
-	hdrFresh   = 34
-	hdrExpires = 50
-	hdrFetched = 66
-	hdrLen     = 82
+	hdrKind    = 13
+	hdrVersion = 14
+	hdrFresh   = 26
+	hdrExpires = 42
+	hdrFetched = 58
+	hdrLen     = 74
 	orderLen   = hdrExpires // the order key: [0:orderLen]
 )
+
+// position12 encodes a registry position as 12 lowercase hex digits, so
+// that Lua compares positions as strings: 48 bits, some 280 trillion
+// changes, clamped at both ends. A position past that (only a value no
+// registry wrote can claim one) stays the greatest, and is refused as
+// beyond the head like any other.
+func position12(n int64) string {
+	const digits = "0123456789abcdef"
+	u := uint64(max(n, 0))
+	if u >= 1<<48 {
+		u = 1<<48 - 1
+	}
+	var b [12]byte
+	for i := 11; i >= 0; i-- {
+		b[i] = digits[u&15]
+		u >>= 4
+	}
+	return string(b[:])
+}
+
+// unposition12 reads back what position12 wrote.
+func unposition12(s string) (int64, bool) {
+	if len(s) != 12 {
+		return 0, false
+	}
+	u, err := strconv.ParseUint(s, 16, 64)
+	return int64(u), err == nil
+}
 
 // ordered encodes an int64 as 16 lowercase hex digits whose byte order is
 // the numbers' order (the sign bit flipped), so that the Lua scripts,
@@ -83,7 +111,7 @@ func header(e *cache.Entry) string {
 	if e.Tombstone() {
 		kind = "0"
 	}
-	return string(hdrMark) + ordered(e.AsOf) + kind + ordered(e.Version) +
+	return string(hdrMark) + position12(e.AsOf) + kind + position12(e.Version) +
 		ordered(unixNanos(e.FreshUntil)) + ordered(unixNanos(e.Expires)) + ordered(unixNanos(e.Fetched))
 }
 
@@ -102,8 +130,8 @@ func split(val string) (head, bool) {
 	}
 	var h head
 	var ok [5]bool
-	h.asOf, ok[0] = unordered(val[hdrAsOf:hdrKind])
-	h.version, ok[1] = unordered(val[hdrVersion:hdrFresh])
+	h.asOf, ok[0] = unposition12(val[hdrAsOf:hdrKind])
+	h.version, ok[1] = unposition12(val[hdrVersion:hdrFresh])
 	fresh, ok2 := unordered(val[hdrFresh:hdrExpires])
 	exp, ok3 := unordered(val[hdrExpires:hdrFetched])
 	fetched, ok4 := unordered(val[hdrFetched:hdrLen])

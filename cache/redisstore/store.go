@@ -250,7 +250,7 @@ func (r *Store) key(k string) string { return r.prefix + k }
 // is ARGV[5] — a value the writer found beyond the head and marked — if it
 // claims a position or version beyond ARGV[4], the head as the writer's
 // own answer shows it. KEYS[1] the entry; ARGV: the value (header and
-// JSON), expiry in ms, now as ordered ns, the head as ordered, the marked
+// JSON), expiry in ms, now as ordered ns, the head as position12, the marked
 // order key ("" for none).
 var setScript = redis.NewScript(`
 local kind = redis.call('TYPE', KEYS[1]).ok
@@ -260,16 +260,16 @@ end
 local new, exp, now, head, suspect = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local old = redis.call('GET', KEYS[1])
 local won = 1
-if old and string.len(old) >= 82 and string.sub(old, 1, 1) == 'q' and string.sub(old, 51, 66) > now then
-  local beyond = suspect ~= '' and string.sub(old, 1, 50) == suspect and
-    (string.sub(old, 2, 17) > head or string.sub(old, 19, 34) > head)
+if old and string.len(old) >= 74 and string.sub(old, 1, 1) == 'q' and string.sub(old, 43, 58) > now then
+  local beyond = suspect ~= '' and string.sub(old, 1, 42) == suspect and
+    (string.sub(old, 2, 13) > head or string.sub(old, 15, 26) > head)
   if beyond then
     won = 2
-  elseif string.sub(new, 1, 50) <= string.sub(old, 1, 50) then
+  elseif string.sub(new, 1, 42) <= string.sub(old, 1, 42) then
     return {0, old}
   end
 end
-if string.sub(new, 51, 66) <= now then
+if string.sub(new, 43, 58) <= now then
   redis.call('DEL', KEYS[1])
   return {won}
 end
@@ -645,7 +645,7 @@ func (r *Store) Set(ctx context.Context, key string, e *cache.Entry) (*cache.Ent
 // servers know the position the entry claims is one the registry reached.
 func (r *Store) set(ctx context.Context, key string, e *cache.Entry, val string, head int64, suspect string) (*cache.Entry, error) {
 	keys := []string{r.key(key)}
-	args := []any{val, e.Expires.UnixMilli(), ordered(r.clock().UnixNano()), ordered(head), suspect}
+	args := []any{val, e.Expires.UnixMilli(), ordered(r.clock().UnixNano()), position12(head), suspect}
 	bump := head > r.sharedHead.Load()
 	var cmd *redis.Cmd
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
