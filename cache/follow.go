@@ -353,7 +353,7 @@ func (f *follower) applied(ev client.Event) {
 // firstTry bounds the first attempt to record a change, so that a store
 // that cannot answer (a shard failing over) holds the feed up for no
 // longer than this; the backlog tries again with the store's own bounds.
-const firstTry = 100 * time.Millisecond
+const firstTry = 50 * time.Millisecond
 
 // maxBacklog bounds the changes waiting to be recorded; past it the
 // follower waits for each, as it would with no backlog.

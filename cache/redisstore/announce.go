@@ -46,34 +46,51 @@ func (r *Store) Publish(ctx context.Context, keys ...string) error {
 	return r.announce(ctx, announcement{Node: r.node, Keys: keys})
 }
 
-// announce publishes a on every channel, in one round trip; it fails only
-// when no channel took it.
+// announce publishes a on every channel at once, and returns as soon as
+// one took it — a channel whose shard is failing over does not hold up an
+// announcement the other carries — or with the first error when none did.
+// A publish still going on when it returns ends within the store's
+// timeout; Close waits for it.
 func (r *Store) announce(ctx context.Context, a announcement) error {
 	msg, err := json.Marshal(a)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	cmds := make([]*redis.IntCmd, len(r.channels))
-	_, _ = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, ch := range r.channels {
-			if r.sharded {
-				cmds[i] = p.SPublish(ctx, ch, msg)
-			} else {
-				cmds[i] = p.Publish(ctx, ch, msg)
-			}
+	ctx = context.WithoutCancel(ctx) // a publish under way finishes for the others' sake
+	publish := func(ch string) error {
+		pctx, cancel := context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+		if r.sharded {
+			return r.rdb.SPublish(pctx, ch, msg).Err()
 		}
-		return nil
-	})
+		return r.rdb.Publish(pctx, ch, msg).Err()
+	}
+	errs := make(chan error, len(r.channels))
+	r.mu.Lock()
+	if r.closed || len(r.channels) == 1 {
+		// One channel, or a closed store that starts no goroutine: in
+		// turn.
+		r.mu.Unlock()
+		for _, ch := range r.channels {
+			errs <- publish(ch)
+		}
+	} else {
+		r.pubs.Add(len(r.channels))
+		r.mu.Unlock()
+		for _, ch := range r.channels {
+			go func() {
+				defer r.pubs.Done()
+				errs <- publish(ch)
+			}()
+		}
+	}
 	var first error
-	for _, c := range cmds {
-		if c.Err() == nil {
+	for range r.channels {
+		err := <-errs
+		if err == nil {
 			return nil
 		}
-		if first == nil {
-			first = c.Err()
-		}
+		first = cmp.Or(first, err)
 	}
 	what := strings.Join(a.Keys, ",")
 	if a.Stamp != nil {

@@ -185,6 +185,7 @@ type Store struct {
 	closed bool
 	subs   map[*redisSub]struct{}
 	wg     sync.WaitGroup
+	pubs   sync.WaitGroup // announcements still being published (see announce)
 }
 
 type redisSub struct {
@@ -873,5 +874,6 @@ func (r *Store) Close() error {
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
+	r.pubs.Wait()
 	return nil
 }
