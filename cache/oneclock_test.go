@@ -192,18 +192,7 @@ func TestAResyncRevalidatesEveryServer(t *testing.T) {
 	var nodes []*cache.Cache
 	var tiers []*cache.Tiered
 	for range 2 {
-		rdb := newRedisClient(t, rs)
-		shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
-		mem := cache.NewMemory()
-		tiered, err := cache.NewTiered(mem, shared)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := cache.New(api, cache.WithStore(tiered))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close(); tiered.Close(); shared.Close(); mem.Close() })
+		c, tiered, _ := tieredServer(t, api, newRedisClient(t, rs), prefix, testStoreTimeout)
 		nodes, tiers = append(nodes, c), append(tiers, tiered)
 	}
 	followerStore := redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
@@ -294,17 +283,7 @@ func TestAnEntryBeyondTheRegistryDoesNotPinABadge(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	shared := redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
-	mem := cache.NewMemory()
-	tiered, err := cache.NewTiered(mem, shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := cache.New(api, cache.WithStore(tiered))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); tiered.Close(); shared.Close(); mem.Close() })
+	c, _, shared := tieredServer(t, api, newRedisClient(t, rs), prefix, testStoreTimeout)
 	f := startFollower(t, api, shared)
 	f.started(t)
 
@@ -329,18 +308,7 @@ func TestStoreErrorsOfEveryTierAreCounted(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t)
 	srv, api := newSandbox(t)
-	rdb := newRedisClient(t, rs)
-	shared := redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":"), redisstore.WithTimeout(100*time.Millisecond))
-	mem := cache.NewMemory()
-	tiered, err := cache.NewTiered(mem, shared)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := cache.New(api, cache.WithStore(tiered))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); tiered.Close(); shared.Close(); mem.Close() })
+	c, tiered, _ := tieredServer(t, api, newRedisClient(t, rs), "test:"+t.Name()+":", 100*time.Millisecond)
 	rs.Kill()
 	ctx := context.Background()
 	for _, d := range srv.Demo()[:3] {
@@ -355,6 +323,25 @@ func TestStoreErrorsOfEveryTierAreCounted(t *testing.T) {
 	if cs.StoreErrors < ts.SharedErrors {
 		t.Errorf("cache.Stats().StoreErrors = %d, the tiered store counted %d Redis errors; want them counted", cs.StoreErrors, ts.SharedErrors)
 	}
+}
+
+// tieredServer is one web server of a fleet: a cache on its memory tier in
+// front of Redis under prefix, each operation bounded by timeout; all
+// closed at cleanup.
+func tieredServer(t *testing.T, api *client.Client, rdb redis.UniversalClient, prefix string, timeout time.Duration) (*cache.Cache, *cache.Tiered, *redisstore.Store) {
+	t.Helper()
+	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(timeout))
+	mem := cache.NewMemory()
+	tiered, err := cache.NewTiered(mem, shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.New(api, cache.WithStore(tiered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(); tiered.Close(); shared.Close(); mem.Close() })
+	return c, tiered, shared
 }
 
 // BenchmarkSteadyStateRedisWrites views 60 unchanged products on two

@@ -150,24 +150,13 @@ func (x *Index) Load(ctx context.Context, listings iter.Seq2[audit.Listing, erro
 			tx.Rollback()
 		}
 	}()
-	for l, err := range listings {
+	for l, err := range canonical(listings, &sum.Malformed) {
 		if err != nil {
-			var re *audit.RowError
-			if errors.As(err, &re) {
-				sum.Malformed++
-				continue
-			}
 			if cerr := commit(); cerr != nil {
 				return sum, fmt.Errorf("watch: loading listings: %w", cerr)
 			}
 			return sum, err
 		}
-		k, err := audit.CanonicalKey(l.Key)
-		if err != nil {
-			sum.Malformed++
-			continue
-		}
-		l.Key = k
 		if tx == nil {
 			if tx, err = x.db.BeginTx(ctx, nil); err != nil {
 				return sum, fmt.Errorf("watch: loading listings: %w", err)
@@ -429,4 +418,33 @@ ON CONFLICT (gtin, uscc, brand, model) DO UPDATE SET
 	commitment_id = coalesce(nullif(excluded.commitment_id, ''), commitment_id)`,
 		string(k.GTIN), string(k.USCC), k.Brand, k.Model, r.enterpriseID, r.brand, r.model, r.commitmentID)
 	return err
+}
+
+// canonical yields the listings whose key is well formed, in canonical
+// form, and counts in *malformed the rows that could not be read
+// (*audit.RowError) or whose key is malformed; any other error ends the
+// sequence with it.
+func canonical(listings iter.Seq2[audit.Listing, error], malformed *int) iter.Seq2[audit.Listing, error] {
+	return func(yield func(audit.Listing, error) bool) {
+		for l, err := range listings {
+			if err != nil {
+				var re *audit.RowError
+				if errors.As(err, &re) {
+					*malformed++
+					continue
+				}
+				yield(l, err)
+				return
+			}
+			k, err := audit.CanonicalKey(l.Key)
+			if err != nil {
+				*malformed++
+				continue
+			}
+			l.Key = k
+			if !yield(l, nil) {
+				return
+			}
+		}
+	}
 }

@@ -104,24 +104,13 @@ ON CONFLICT (id) DO UPDATE SET seller = excluded.seller, title = excluded.title,
 		mark, err = tx.PrepareContext(ctx, `UPDATE listings SET line = ?, gen = ? WHERE id = ?`)
 		return err
 	}
-	for l, err := range listings {
+	for l, err := range canonical(listings, &sum.Malformed) {
 		if err != nil {
-			var re *audit.RowError
-			if errors.As(err, &re) {
-				sum.Malformed++
-				continue
-			}
 			if cerr := commit(); cerr != nil {
 				return sum, fmt.Errorf("watch: syncing: %w", cerr)
 			}
 			return sum, err
 		}
-		k, err := audit.CanonicalKey(l.Key)
-		if err != nil {
-			sum.Malformed++
-			continue
-		}
-		l.Key = k
 		if tx == nil {
 			if err := begin(); err != nil {
 				return sum, fmt.Errorf("watch: syncing: %w", err)
