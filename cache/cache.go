@@ -298,20 +298,24 @@ func (c *Cache) AnswerByGTIN(ctx context.Context, gtin client.GTIN) (Answer, err
 }
 
 // Cached answers for the product with that GTIN when the cache can at
-// once — fresh, or stale within the stale-while-revalidate window, which
-// starts a background refresh — and never waits for the API. A renderer
-// with a deadline asks it first, so that a warm render costs no timer; on
-// false, it calls AnswerByGTIN with its deadline. now is the time the
-// answer was judged by (the cache's clock), so that the caller need not
+// once, from this process's memory — fresh, or stale within the
+// stale-while-revalidate window, which starts a background refresh — and
+// never waits for the API or for a store across the network: it has no
+// context to bound such a wait by. A renderer with a deadline asks it
+// first, so that a warm render costs no timer; on false, it asks with its
+// deadline (AnswerByGTIN, or Answers for a page's products together, which
+// reads what memory lacks from the store in one round trip). now is the
+// time the answer was judged by (the cache's clock; zero when the store
+// holds nothing in this process's memory), so that the caller need not
 // read the clock again.
 func (c *Cache) Cached(gtin client.GTIN) (a Answer, now time.Time, ok bool) {
 	g, err := client.ParseGTIN(string(gtin))
-	if err != nil {
+	if err != nil || c.local == nil {
 		return Answer{}, time.Time{}, false
 	}
 	skey := string(g)
-	e, now := c.peek(context.Background(), skey)
-	if e == nil || e.Status == nil {
+	e, now, ok := c.local.ReadLocal(skey)
+	if !ok || e == nil || e.Status == nil {
 		return Answer{}, now, false
 	}
 	if now.Before(e.FreshUntil) {
@@ -430,6 +434,9 @@ func (c *Cache) begin(ctx context.Context, skey string, q query, e *Entry, now t
 	fl, leader := c.flights.join(skey, true)
 	if client.PriorityOf(ctx) == client.PriorityHigh {
 		fl.high.Store(true)
+	}
+	if _, ok := ctx.Deadline(); ok {
+		fl.budgeted.Store(true)
 	}
 	if !leader {
 		c.stats.coalesced.Add(1)
@@ -573,7 +580,9 @@ func (c *Cache) land(skey string, key client.ProductKey, fl *flight, e *Entry, e
 	if c.flights.isLanded(fl) {
 		return // a hedge answered first
 	}
-	if err == nil {
+	if err == nil && fl.budgeted.Load() {
+		e, err = c.keepFor(skey, e)
+	} else if err == nil {
 		ctx, cancel := context.WithTimeout(c.bg, c.fetchTimeout)
 		e, err = c.keep(ctx, skey, e)
 		cancel()
@@ -581,6 +590,40 @@ func (c *Cache) land(skey string, key client.ProductKey, fl *flight, e *Entry, e
 		c.logger.Warn("qcsdk/cache: fetch failed", "key", logKey(key), "error", err)
 	}
 	c.flights.land(skey, fl, e, err)
+}
+
+// storeWait is how long an answer waits for the store to keep it before
+// it is given to its callers anyway: the registry's word, just fetched.
+// A slow or dead Redis thus costs a page this much at most on the way
+// back, rather than its timeout; the write goes on in the background.
+const storeWait = 20 * time.Millisecond
+
+// keepFor is keep, waited for storeWait at most: past it, e is the answer
+// and the store finishes keeping it in the background. It is for answers a
+// caller with a deadline waits for; the others wait for the store, so that
+// what a caller without one reads next is what the store holds.
+func (c *Cache) keepFor(skey string, e *Entry) (*Entry, error) {
+	type kept struct {
+		e   *Entry
+		err error
+	}
+	done := make(chan kept, 1)
+	if !c.spawn(func() {
+		ctx, cancel := context.WithTimeout(c.bg, c.fetchTimeout)
+		defer cancel()
+		w, err := c.keep(ctx, skey, e)
+		done <- kept{w, err}
+	}) {
+		return e, nil // closing: nothing more is kept
+	}
+	t := time.NewTimer(storeWait)
+	defer t.Stop()
+	select {
+	case k := <-done:
+		return k.e, k.err
+	case <-t.C:
+		return e, nil
+	}
 }
 
 // keep stores a fetched entry and returns what the store holds afterwards,

@@ -79,6 +79,7 @@ type Tiered struct {
 	fails     int       // consecutive shared failures
 	openUntil time.Time // shared skipped until then, once fails ≥ tieredTrips
 	probing   bool      // a probe after the cooldown is in flight
+	closed    bool      // Close began: no probe starts
 
 	dmu sync.Mutex
 	// dirty holds what was written to memory only, while Redis failed, by
@@ -216,24 +217,41 @@ func (t *Tiered) resubscribe() {
 // close the memory or the Redis store, which stay the caller's. Close is
 // idempotent.
 func (t *Tiered) Close() error {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
 	t.once.Do(t.cancel)
 	t.wg.Wait()
 	return nil
 }
 
-// allow reports whether to try the shared store now.
+// allow reports whether to try the shared store now. After failures in a
+// row it says no until the cooldown has passed, and then starts a probe
+// in the background and still says no: no page view waits to find out
+// whether Redis is back. The probe starts only when an operation asks,
+// so a server nobody uses does not wake for it.
 func (t *Tiered) allow() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.fails < tieredTrips {
 		return true
 	}
-	if t.clock().Before(t.openUntil) || t.probing {
+	if t.clock().Before(t.openUntil) || t.probing || t.closed {
 		return false
 	}
 	t.probing = true
-	return true
+	t.wg.Go(t.probe)
+	return false
 }
+
+// probe asks the shared store for one key, and records the outcome.
+func (t *Tiered) probe() {
+	_, err := t.shared.GetMany(t.ctx, []string{probeKey})
+	t.result(err)
+}
+
+// probeKey is what a probe reads: a key no entry has.
+const probeKey = "\x00probe"
 
 // result records the outcome of a shared attempt that allow let through.
 // Redis answering again after failures starts a flush of what was learnt

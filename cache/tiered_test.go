@@ -137,20 +137,26 @@ func TestTieredRedisKilled(t *testing.T) {
 	}
 	t.Logf("Redis killed: breaker open after %v (3 failures); 1000 Gets during cooldown took %v", tripped, cool)
 
-	// Back up: after the cooldown Tiered reads and writes Redis again.
+	// Back up: after the cooldown an operation starts a probe, in the
+	// background (no operation waits for it), and once it succeeds Tiered
+	// reads and writes Redis again. Polling is the observation here.
 	srv.Restart()
 	back := entryAt(3, clk.Now())
-	for i := 0; ; i++ {
-		if i == 20 {
-			t.Fatalf("Tiered did not go back to Redis: %+v", n.t.Stats())
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for n.t.Stats().SharedDown {
+		if time.Now().After(deadline) {
+			t.Fatalf("Tiered did not go back to Redis within 10s: %+v", n.t.Stats())
 		}
 		clk.Advance(1100 * time.Millisecond)
 		if _, err := n.t.Set(ctx, "back", back); err != nil {
 			t.Fatal(err)
 		}
-		if !n.t.Stats().SharedDown {
-			break
-		}
+		<-tick.C
+	}
+	if _, err := n.t.Set(ctx, "back", back); err != nil {
+		t.Fatal(err)
 	}
 	got, err := n.shared.Get(ctx, "back")
 	if err != nil {

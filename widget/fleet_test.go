@@ -1,0 +1,181 @@
+package widget_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/faultproxy"
+	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/sandbox"
+	"github.com/qualitycommit/qcsdk/widget"
+)
+
+// trips counts a Redis client's round trips: a command alone, or a
+// pipeline of any number — but not a new connection's handshake (HELLO,
+// then CLIENT SETINFO), which go-redis sends through the hooks too.
+type trips struct{ n atomic.Int64 }
+
+func (c *trips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *trips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() != "hello" {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (c *trips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && cmds[0].Name() != "client" {
+			c.n.Add(1)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// A web server that starts with a cold memory tier in front of a Redis
+// that holds the listing used to read Redis one product at a time, two
+// round trips each, one after another and outside the page's budget
+// (Cached had no context): 124 round trips for 60 products, which at
+// 5 ms a trip spent the budget many times over and showed every badge
+// unknown. A page now reads what memory lacks from Redis in one pipelined
+// read, under its own deadline, and asks the registry for nothing Redis
+// holds.
+func TestAColdPageReadsRedisOnceForAllItsProducts(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	sb := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0), sandbox.WithReferenceTime(reference))
+	api, err := client.New(client.WithBaseURL(sb.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	prefix := "test:" + t.Name() + ":"
+	server := func(rdb *redis.Client) *widget.Widget {
+		shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(5*time.Second))
+		mem := cache.NewMemory()
+		tiered, err := cache.NewTiered(mem, shared)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qc, err := cache.New(api, cache.WithStore(tiered))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { qc.Close(); tiered.Close(); shared.Close(); mem.Close(); rdb.Close() })
+		w, err := widget.New(qc, widget.WithRenderTimeout(10*time.Second),
+			widget.WithClock(func() time.Time { return reference.Add(12 * time.Hour) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	dial := func() *redis.Client {
+		return redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
+	}
+	var gtins []any
+	for e := 0; len(gtins) < 60; e++ {
+		for j := 0; j < 3 && len(gtins) < 60; j++ {
+			if p, ok := sb.Product(e, j); ok {
+				gtins = append(gtins, p.GTIN)
+			}
+		}
+	}
+
+	// A warm server puts the listing in Redis.
+	warm := server(dial())
+	warm.Page(context.Background(), gtins...).Close()
+
+	// A server starting now: its memory is cold, Redis holds every product.
+	rdb := dial()
+	if err := rdb.Ping(context.Background()).Err(); err != nil { // the handshake is not a read
+		t.Fatal(err)
+	}
+	var counted trips
+	rdb.AddHook(&counted)
+	cold := server(rdb)
+	calls := sb.Requests("POST /v1/products/batch") + sb.Requests("GET /v1/products/{gtin}")
+	page := cold.Page(context.Background(), gtins...)
+	defer page.Close()
+	if n := counted.n.Load(); n > 3 {
+		t.Errorf("a cold page of %d products took %d round trips to Redis; want at most 3 (the entries, then their records and stamps)", len(gtins), n)
+	}
+	if n := sb.Requests("POST /v1/products/batch") + sb.Requests("GET /v1/products/{gtin}") - calls; n != 0 {
+		t.Errorf("a cold page asked the registry %d times for products Redis holds; want none", n)
+	}
+	for _, g := range gtins {
+		html, err := page.Badge(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(html), "qcb-unknown") {
+			t.Errorf("%s: unknown badge with its answer in Redis", g)
+		}
+	}
+}
+
+// A Redis that does not answer used to cost a page its whole budget: the
+// page's read of Redis ran until the page's deadline (or Redis's own
+// timeout, whichever came first), and no product was then asked of the
+// registry — every badge unknown with a healthy registry. The store now
+// has a fifth of what is left of the page's time, and the registry the
+// rest.
+func TestABlackholedRedisCostsAPageItsShareOnly(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	proxy, err := faultproxy.New(rs.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	sb := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0), sandbox.WithReferenceTime(reference))
+	api, err := client.New(client.WithBaseURL(sb.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true})
+	// Redis's own timeout is longer than the page's budget, as a
+	// platform that tuned it for a slow network might set it.
+	shared := redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":"), redisstore.WithTimeout(5*time.Second))
+	mem := cache.NewMemory()
+	tiered, err := cache.NewTiered(mem, shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qc, err := cache.New(api, cache.WithStore(tiered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { qc.Close(); tiered.Close(); shared.Close(); mem.Close(); rdb.Close() })
+	w, err := widget.New(qc, widget.WithRenderTimeout(2*time.Second),
+		widget.WithClock(func() time.Time { return reference.Add(12 * time.Hour) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gtins []any
+	for _, d := range sb.Demo() {
+		gtins = append(gtins, d.GTIN)
+	}
+
+	proxy.Blackhole()
+	page := w.Page(context.Background(), gtins...)
+	defer page.Close()
+	for _, g := range gtins {
+		html, err := page.Badge(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(html), "qcb-unknown") {
+			t.Errorf("%s: unknown with Redis blackholed and the registry answering", g)
+		}
+	}
+}
