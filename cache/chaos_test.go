@@ -122,13 +122,14 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	// only to tell, in the history, which token each leader holds.
 	leaders := chaosLeaders{spy: spy, key: prefix + "{follow}:lease", tokens: map[string]string{}}
 	resynced := make(chan struct{}, 1) // a follower resynchronised
+	applied := make(chan int64, 1024)  // the positions of the events followers applied
 	for i := range followers {
 		p := newProxy()
 		rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), ContextTimeoutEnabled: true,
 			DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 		sk := skew()
 		f := &chaosFollower{t: t, name: fmt.Sprintf("follower %d", i), api: api, proxy: p, hist: hist,
-			leaders: &leaders, clock: skewedClock(sk), resynced: resynced,
+			leaders: &leaders, clock: skewedClock(sk), resynced: resynced, applied: applied,
 			store: redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(skewedClock(sk)))}
 		hist.add("%s: clock off by %v", f.name, sk)
 		t.Cleanup(func() {
@@ -223,19 +224,20 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		}
 		return idle[rng.IntN(len(idle))]
 	}
-	// quietUntil ends the window after a lost change's resynchronisation
-	// in which no step revalidates everything and no change touches the
-	// lost product: either would show it on the servers whether or not
-	// the resynchronisation did, and hide a stamp that is not read.
+	// quietUntil ends the window after an episode (see below) in which no
+	// step revalidates everything and no change touches the episode's
+	// product: either would show the change on the servers whether or not
+	// the stamps did, and hide a stamp that is not read.
 	var (
 		quietUntil time.Time
 		lostGTIN   client.GTIN
 	)
 	quiet := func() bool { return time.Now().Before(quietUntil) }
+	frozen := false // no server is cut or healed while quiet: a forced episode probes one path
 	change := func() {
 		p := products[rng.IntN(len(products))]
 		if quiet() && p.gtin == lostGTIN {
-			step("change:skip", "%s, whose change the feed lost, until the servers show that", p.gtin)
+			step("quiet:skip-change", "%s, whose change only stamps carry until the window closes", p.gtin)
 			return
 		}
 		switch rng.IntN(4) {
@@ -273,6 +275,8 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		i := rng.IntN(len(webs))
 		w := webs[i]
 		switch {
+		case w.held, frozen && quiet():
+			return // by an episode, until its window closes
 		case w.partitioned:
 			w.proxy.Heal()
 			w.partitioned = false
@@ -288,29 +292,118 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		}
 		chk.link(i, !w.partitioned)
 	}
-	// loseChange publishes a change of a product the servers show while
-	// every follower is stopped, and drops it from the feed; then one
+	// episode makes a change that only stamps carry to the servers, and
+	// expects it on every server within chaos.converge of the follower
+	// recording it, or of the server's link healing if that is later.
+	//
+	// With lost set, the feed loses the change: it is published while
+	// every follower is stopped and dropped from the feed; then one
 	// follower starts, finds its cursor rejected, and resynchronises at
-	// the feed's head. Nothing else carries the change: the servers learn
-	// it only by revalidating what predates the resynchronisation's
-	// position. Some servers (every one, with all set) are cut from Redis
-	// meanwhile and healed just after, so that they miss the
-	// resynchronisation's announcement and must learn it from the stamp
-	// Redis holds: no server that heard it can show them the way. The
-	// checker expects the change on every server within chaos.converge of
-	// the resynchronisation, or of the server's link healing if that is
-	// later.
-	loseChange := func(all bool) {
-		var stopped []string
-		for _, f := range followers {
-			if f.running() {
-				f.stop()
-				stopped = append(stopped, f.name)
+	// the feed's head, and the servers learn the change only by
+	// revalidating what predates the resynchronisation's position.
+	// Otherwise the follower applies it from the feed, as a stamp of its
+	// maker.
+	//
+	// The servers with a full memory tier are cut from Redis meanwhile —
+	// each by a coin — and healed just after, so that they miss the
+	// stamp's announcement and must learn it from the stamp Redis holds
+	// when they read it again. A forced episode (cutAll or cutNone) probes
+	// one path for sure: every such server misses the announcement
+	// (cutAll), or every one hears it (cutNone: healed first, and the
+	// change waits until its subscription is back, of a product whose
+	// copy it holds confirmed), and none is cut or healed again until the
+	// window closes. A server whose memory tier is smaller than the working set
+	// reads through to Redis and the API all the time: it would learn the
+	// change from the API, write it to Redis and announce it, showing the
+	// others the way whether or not they read the stamps. It is held cut
+	// off until the window closes.
+	episode := func(lost, cutAll, cutNone bool) {
+		var hold, cut []int
+		for i, w := range webs {
+			switch {
+			case w.maxEntries > 0:
+				hold = append(hold, i)
+				w.held = true
+			case cutAll:
+				cut = append(cut, i) // healed below, if partitioned before
+			case cutNone && w.partitioned:
+				was := w.tiered.Stats().Lost
+				w.proxy.Heal()
+				w.partitioned = false
+				chk.link(i, true)
+				step("web:heal", "server %d, to hear of the change", i)
+				// Polling is the observation: the subscription comes back
+				// on a goroutine of the store's.
+				for end := time.Now().Add(10 * time.Second); w.tiered.Stats().Lost == was; {
+					if time.Now().After(end) {
+						t.Fatalf("seed %d: server %d did not subscribe again within 10s of its heal", seed, i)
+					}
+					<-time.NewTimer(time.Millisecond).C
+				}
+			case !cutNone && !w.partitioned && rng.IntN(2) == 0:
+				cut = append(cut, i)
 			}
 		}
-		step("follower:stop-all", "%s", strings.Join(stopped, ", "))
-		// The product: one the servers show committed, revoked now.
+		frozen = cutAll || cutNone
+		if lost {
+			var stopped []string
+			for _, f := range followers {
+				if f.running() {
+					f.stop()
+					stopped = append(stopped, f.name)
+				}
+			}
+			step("follower:stop-all", "%s", strings.Join(stopped, ", "))
+		} else {
+			// A follower that leads, and reaches Redis.
+			for _, f := range followers {
+				if f.partitioned {
+					f.proxy.Heal()
+					f.partitioned = false
+				}
+			}
+			if slices.IndexFunc(followers, (*chaosFollower).running) < 0 {
+				f := followers[rng.IntN(len(followers))]
+				f.start()
+				step("follower:start", "%s", f.name)
+			}
+		}
+		for _, i := range append(slices.Clone(hold), cut...) {
+			if w := webs[i]; !w.partitioned {
+				w.proxy.Cut()
+				w.partitioned = true
+				chk.link(i, false)
+			}
+		}
+		step("web:cut", "servers %v, held until the window closes, and %v", hold, cut)
+		// The product: one the servers show committed, revoked now. With
+		// cutNone, one whose copy every server holds confirmed, as at
+		// steady state, so that none reads Redis for it unless the stamp
+		// tells it to. (Polling is the observation: copies are confirmed
+		// as page views read them.)
+		confirmed := func(p *chaosProduct) bool {
+			for _, w := range webs {
+				if _, _, ok := w.tiered.ReadLocal(string(p.gtin)); w.maxEntries == 0 && !ok {
+					return false
+				}
+			}
+			return true
+		}
 		k := rng.IntN(len(products))
+		for end := time.Now().Add(5 * time.Second); ; {
+			j := slices.IndexFunc(products, func(p *chaosProduct) bool { return !p.revoked && confirmed(p) })
+			if !cutNone || j >= 0 {
+				if j >= 0 {
+					k = j
+				}
+				break
+			}
+			if time.Now().After(end) {
+				step("episode:unconfirmed", "no committed product is confirmed on every server; the probe is weaker")
+				break
+			}
+			<-time.NewTimer(time.Millisecond).C
+		}
 		for range products {
 			if !products[k].revoked {
 				break
@@ -318,6 +411,15 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 			k = (k + 1) % len(products)
 		}
 		p := products[k]
+	drain:
+		for {
+			select {
+			case <-resynced:
+			case <-applied:
+			default:
+				break drain
+			}
+		}
 		var kind string
 		if p.revoked { // every one of them is: reinstate one
 			if _, err := srv.SetCommitmentStatus(p.commitment, client.CommitmentActive, nil); err != nil {
@@ -330,43 +432,44 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 			}
 			p.revoked, kind = true, "revoked"
 		}
-		st, _, err := api.Products.ByGTIN(ctx, string(p.gtin), nil)
+		st, resp, err := api.Products.ByGTIN(ctx, string(p.gtin), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := srv.ExpireFeed()
-		step("feed:lose", "%s %s (version %d), and the feed dropped it with %d other events", p.gtin, kind, st.Version, n-1)
-		var cut []int
-		for i, w := range webs {
-			if !w.partitioned && (all || rng.IntN(2) == 0) {
-				w.proxy.Cut()
-				w.partitioned = true
-				chk.link(i, false)
-				cut = append(cut, i)
+		wait := time.NewTimer(10 * time.Second)
+		defer wait.Stop()
+		if lost {
+			n := srv.ExpireFeed()
+			step("feed:lose", "%s %s (version %d), and the feed dropped it with %d other events", p.gtin, kind, st.Version, n-1)
+			f := followers[rng.IntN(len(followers))]
+			if f.partitioned {
+				f.proxy.Heal()
+				f.partitioned = false
+			}
+			f.start()
+			select {
+			case <-resynced:
+				step("follower:resync", "%s resynchronised", f.name)
+			case <-wait.C:
+				t.Errorf("seed %d: %s did not resynchronise within 10s of the lost change", seed, f.name)
+			}
+		} else {
+			step("change:unheard", "%s %s (version %d, position %d)", p.gtin, kind, st.Version, resp.AsOf)
+		await:
+			for {
+				select {
+				case seq := <-applied:
+					if seq >= resp.AsOf {
+						step("follower:applied", "position %d", seq)
+						break await
+					}
+				case <-wait.C:
+					t.Errorf("seed %d: no follower applied position %d within 10s", seed, resp.AsOf)
+					break await
+				}
 			}
 		}
-		if len(cut) > 0 {
-			step("web:cut", "servers %v, so that they miss the resynchronisation's announcement", cut)
-		}
-		f := followers[rng.IntN(len(followers))]
-		if f.partitioned {
-			f.proxy.Heal()
-			f.partitioned = false
-		}
-		select {
-		case <-resynced: // an earlier one's
-		default:
-		}
-		f.start()
-		wait := time.NewTimer(10 * time.Second)
-		select {
-		case <-resynced:
-			wait.Stop()
-			step("follower:resync", "%s resynchronised", f.name)
-		case <-wait.C:
-			t.Errorf("seed %d: %s did not resynchronise within 10s of the lost change", seed, f.name)
-		}
-		chk.expect(p.gtin, st.Version)
+		chk.expect(p.gtin, st.Version, lost)
 		lostGTIN, quietUntil = p.gtin, time.Now().Add(*chaosConverge)
 		if len(cut) > 0 {
 			<-time.NewTimer(time.Duration(rng.Int64N(int64(30 * time.Millisecond)))).C
@@ -382,16 +485,38 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	}
 	deadline := time.Now().Add(*chaosDuration)
 	masked := deadline.Add(-*chaosDuration / 4)
-	// One lost change at a third of the run at least, whatever the draws,
-	// with every server cut off while the follower resynchronises.
-	forceLoss := time.Now().Add(*chaosDuration / 3)
+	// Three episodes whatever the draws, before the masked quarter: a
+	// change the feed lost, that every server with a full memory tier
+	// misses the resynchronisation of, and then one they all hear of; and
+	// a change applied from the feed, whose stamp they all miss.
+	start := time.Now()
+	forced := []struct {
+		at                    time.Time
+		lost, cutAll, cutNone bool
+	}{
+		{start.Add(*chaosDuration / 5), true, true, false},
+		{start.Add(*chaosDuration * 2 / 5), true, false, true},
+		{start.Add(*chaosDuration * 3 / 5), false, true, false},
+	}
 	pace := time.NewTimer(0)
 	defer pace.Stop()
 	for time.Now().Before(deadline) {
 		<-pace.C
-		if !forceLoss.IsZero() && time.Now().After(forceLoss) && !quiet() {
-			forceLoss = time.Time{}
-			loseChange(true)
+		if !quiet() {
+			for i, w := range webs {
+				if w.held {
+					w.held = false
+					w.proxy.Heal()
+					w.partitioned = false
+					chk.link(i, true)
+					step("web:heal", "server %d, held by the episode", i)
+				}
+			}
+		}
+		if len(forced) > 0 && time.Now().After(forced[0].at) && !quiet() {
+			e := forced[0]
+			forced = forced[1:]
+			episode(e.lost, e.cutAll, e.cutNone)
 			pace.Reset(100*time.Millisecond + time.Duration(rng.Int64N(int64(200*time.Millisecond))))
 			continue
 		}
@@ -449,7 +574,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 			n := srv.ExpireFeed()
 			step("feed:expire", "%d events dropped: every cursor issued so far is rejected", n)
 		case r < 96:
-			loseChange(false)
+			episode(rng.IntN(2) == 0, false, false)
 		default: // a quiet step
 		}
 		if rng.IntN(4) == 0 {
@@ -474,7 +599,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	}
 	for i, w := range webs {
 		w.proxy.Heal()
-		w.partitioned = false
+		w.partitioned, w.held = false, false
 		chk.link(i, true)
 	}
 	for _, f := range followers {
@@ -594,33 +719,48 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		chk.reads.Load(), faultErrors, convergeErrors, lateErrors, chk.backwards.Load())
 	t.Logf("convergence of %d product×server pairs after the last fault healed: p50 %v, p99 %v, max %v (server %d, %s; limit %v)",
 		len(took), q(0.5), q(0.99), q(1), slowest.server, slowest.gtin, limit)
-	// Each change the feed lost: on every server within the limit of the
-	// resynchronisation, or of the server's link healing if later.
-	var lostTook []time.Duration
-	lost := chk.lostChanges()
-	for _, l := range lost {
+	// Each change only stamps carried: on every server within the limit
+	// of the follower recording it, or of the server's link healing if
+	// later.
+	var byFeed, byStamp []time.Duration
+	for _, l := range chk.lostChanges() {
+		what := "a change only its maker's stamp carried (recorded"
+		if l.byFeed {
+			what = "a change the feed lost (resynchronised"
+		}
 		for i := range webs {
 			switch {
 			case !l.done[i]:
-				t.Errorf("seed %d: server %d never showed %s at version %d, a change the feed lost (resynchronised at %.3fs)",
-					seed, i, l.gtin, l.version, l.at.Seconds())
+				t.Errorf("seed %d: server %d never showed %s at version %d, %s at %.3fs)",
+					seed, i, l.gtin, l.version, what, l.at.Seconds())
 			case l.took[i] > limit:
-				t.Errorf("seed %d: server %d took %v to show %s at version %d, a change the feed lost (resynchronised at %.3fs); want within %v",
-					seed, i, l.took[i].Round(time.Millisecond), l.gtin, l.version, l.at.Seconds(), limit)
+				t.Errorf("seed %d: server %d took %v to show %s at version %d, %s at %.3fs); want within %v",
+					seed, i, l.took[i].Round(time.Millisecond), l.gtin, l.version, what, l.at.Seconds(), limit)
 			}
-			lostTook = append(lostTook, l.took[i])
+			if l.byFeed {
+				byFeed = append(byFeed, l.took[i])
+			} else {
+				byStamp = append(byStamp, l.took[i])
+			}
 		}
 	}
-	if len(lost) == 0 {
-		t.Errorf("seed %d: the schedule lost no change from the feed", seed)
-	} else {
-		slices.Sort(lostTook)
-		lq := func(p float64) time.Duration {
-			return lostTook[int(p*float64(len(lostTook)-1))].Round(100 * time.Microsecond)
+	for _, s := range []struct {
+		what string
+		took []time.Duration
+	}{
+		{"changes the feed lost, after the resynchronisation", byFeed},
+		{"changes only a maker's stamp carried, after the follower recorded them", byStamp},
+	} {
+		if len(s.took) == 0 {
+			t.Errorf("seed %d: the schedule made no %s", seed, strings.SplitN(s.what, ",", 2)[0])
+			continue
 		}
-		t.Logf("%d changes the feed lost, shown on every server after the resynchronisation (or the server's heal, if later): "+
-			"p50 %v, p99 %v, max %v over %d product×server pairs (limit %v)",
-			len(lost), lq(0.5), lq(0.99), lq(1), len(lostTook), limit)
+		slices.Sort(s.took)
+		lq := func(p float64) time.Duration {
+			return s.took[int(p*float64(len(s.took)-1))].Round(100 * time.Microsecond)
+		}
+		t.Logf("%s (or the server's heal, if later), shown on every server: p50 %v, p99 %v, max %v over %d product×server pairs (limit %v)",
+			s.what, lq(0.5), lq(0.99), lq(1), len(s.took), limit)
 	}
 	for i, w := range webs {
 		cs, ts := w.cache.Stats(), w.tiered.Stats()
@@ -736,6 +876,7 @@ type chaosWeb struct {
 	cache       *cache.Cache
 	tiered      *cache.Tiered
 	partitioned bool // by the schedule's goroutine only
+	held        bool // partitioned by an episode, which heals it
 }
 
 // start builds the server's cache on a Tiered store over its own
@@ -797,6 +938,9 @@ type chaosFollower struct {
 	// resynced hears of each resynchronisation of any follower, without
 	// blocking it.
 	resynced chan<- struct{}
+	// applied hears of the position of each event any follower applied,
+	// without blocking it.
+	applied chan<- int64
 
 	partitioned bool // by the schedule's goroutine only
 	starts      int
@@ -821,6 +965,12 @@ func (f *chaosFollower) start() {
 			Leading: func(on bool) {
 				f.leading.Store(on)
 				f.hist.add("%s (run %d) leading=%v %s", f.name, run, on, f.leaders.lead(f.name, on))
+			},
+			Applied: func(ev client.Event) {
+				select {
+				case f.applied <- ev.Seq:
+				default:
+				}
 			},
 			Resynced: func(cause error) {
 				f.hist.add("%s (run %d) resynchronised: %v", f.name, run, cause)
@@ -932,13 +1082,14 @@ type chaosChecker struct {
 	lost   []*chaosLost
 }
 
-// chaosLost is a change the feed lost, which every server must show
-// once the follower has resynchronised — by the time that server reaches
-// Redis again, if it was cut off then: it cannot learn of the
-// resynchronisation before.
+// chaosLost is a change that only stamps carried, which every server
+// must show once the follower has recorded it (resynchronised, when the
+// feed lost it) — by the time that server reaches Redis again, if it was
+// cut off then: it cannot learn of the stamp before.
 type chaosLost struct {
 	gtin    client.GTIN
 	version int64 // the registry's version of the product after the change
+	byFeed  bool  // lost by the feed: a resynchronisation carried it
 	at      time.Duration
 	// Per server: since when it must show the change (its clock stops
 	// while the server is cut off, and starts again when it heals: -1
@@ -985,13 +1136,13 @@ func (c *chaosChecker) link(server int, up bool) {
 	}
 }
 
-// expect records that the follower just resynchronised after the feed
-// lost a change that brought g to version: every server must show it (or
-// a later version) from now on.
-func (c *chaosChecker) expect(g client.GTIN, version int64) {
+// expect records that the follower just recorded a change that brought g
+// to version (lost: by resynchronising after the feed lost it): every
+// server must show it (or a later version) from now on.
+func (c *chaosChecker) expect(g client.GTIN, version int64, lost bool) {
 	now := time.Since(c.hist.start)
 	n := len(c.linked)
-	l := &chaosLost{gtin: g, version: version, at: now,
+	l := &chaosLost{gtin: g, version: version, byFeed: lost, at: now,
 		from: make([]time.Duration, n), took: make([]time.Duration, n), done: make([]bool, n)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -1004,7 +1155,7 @@ func (c *chaosChecker) expect(g client.GTIN, version int64) {
 	c.lost = append(c.lost, l)
 }
 
-// lostChanges returns the changes the feed lost, as shown so far.
+// lostChanges returns the changes only stamps carried, as shown so far.
 func (c *chaosChecker) lostChanges() []chaosLost {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -1036,7 +1187,7 @@ func (c *chaosChecker) read(server int, g client.GTIN, st *client.ProductStatus,
 		if l.from[server] >= 0 {
 			l.took[server] = now - l.from[server]
 		}
-		c.hist.add("server %d shows %s at version %d, which the feed lost, %v after it must", server, g, st.Version,
+		c.hist.add("server %d shows %s at version %d, which only stamps carried, %v after it must", server, g, st.Version,
 			l.took[server].Round(100*time.Microsecond))
 	}
 	prev, ok := c.seen[k]
