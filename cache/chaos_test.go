@@ -312,8 +312,10 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	// (cutAll), or every one hears it (cutNone: healed first, and the
 	// change waits until its subscription is back, of a product whose
 	// copy it holds confirmed), and none is cut or healed again until the
-	// window closes. A server whose memory tier is smaller than the working set
-	// reads through to Redis and the API all the time: it would learn the
+	// window closes.
+	//
+	// A server whose memory tier is smaller than the working set reads
+	// through to Redis and the API all the time: it would learn the
 	// change from the API, write it to Redis and announce it, showing the
 	// others the way whether or not they read the stamps. It is held cut
 	// off until the window closes.
