@@ -21,18 +21,23 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/faultproxy"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
 // A Jepsen-style test of a fleet: three web servers and two followers,
-// each on its own link to one Redis, while a seeded schedule partitions
-// them, kills the leading follower, restarts Redis empty, expires the
-// change feed's cursors and publishes changes, and page views keep
-// arriving on every server. It checks the two promises of the package
-// doc: no server shows an older version of a product after a newer one,
-// and once the faults heal the fleet converges on the registry's word
-// through the feed, not through expiry (the TTLs are the default 5
-// minutes). The seed is logged, and named in every failure: a schedule
-// replays from it (the timing around it does not).
+// each on its own link to one Redis and on its own clock (skewed by up to
+// ±2 s from the others'), while a seeded schedule partitions them, kills
+// the leading follower, restarts Redis empty, expires the change feed's
+// cursors, loses changes from the feed and publishes changes, and page
+// views keep arriving on every server. It checks the promises of the
+// package doc: no server shows an older version of a product after a
+// newer one, whatever its clock; a change the feed lost is shown by every
+// server soon after the follower resynchronises (the one-clock rule: the
+// resynchronisation's position, not a machine's time, says what to
+// revalidate); and once the faults heal the fleet converges on the
+// registry's word through the feed, not through expiry (the TTLs are the
+// default 5 minutes). The seed is logged, and named in every failure: a
+// schedule replays from it (the timing around it does not).
 //
 //	go test -race -run TestFleetUnderRandomFaults -v ./cache/ -chaos.seed 42 -chaos.duration 60s -chaos.history
 
@@ -41,7 +46,9 @@ var (
 	chaosDuration = flag.Duration("chaos.duration", 15*time.Second, "how long TestFleetUnderRandomFaults injects faults")
 	chaosEvict    = flag.Bool("chaos.evict", true, "give one web server of TestFleetUnderRandomFaults a memory tier smaller than the working set")
 	chaosHistory  = flag.Bool("chaos.history", false, "log TestFleetUnderRandomFaults's history even when it passes")
-	chaosConverge = flag.Duration("chaos.converge", 2*time.Second, "how soon after the faults heal every server must show the registry's version")
+	chaosConverge = flag.Duration("chaos.converge", 2*time.Second, "how soon after the faults heal every server must show the registry's version, "+
+		"and after a resynchronisation (or its own link healing, if later) a change the feed lost")
+	chaosSkew = flag.Duration("chaos.skew", 2*time.Second, "each web server's and follower's clock of TestFleetUnderRandomFaults is off by up to this, either way")
 )
 
 const (
@@ -67,6 +74,18 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		}
 	})
 
+	// Each machine runs on a clock of its own, off by up to ±chaos.skew:
+	// freshness is judged by the registry's positions, and the clocks
+	// only time local TTLs. The offsets are drawn from the seed, apart
+	// from the schedule's draws.
+	skews := rand.New(rand.NewPCG(seed, seed^0x51ce5eed))
+	skew := func() time.Duration {
+		if *chaosSkew <= 0 {
+			return 0
+		}
+		return time.Duration(skews.Int64N(int64(2**chaosSkew)+1)) - *chaosSkew
+	}
+
 	// Each web server and each follower reaches Redis through a proxy of
 	// its own, so that any one of them can be partitioned alone.
 	newProxy := func() *faultproxy.Proxy {
@@ -89,9 +108,11 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	if *chaosEvict {
 		webs[2].maxEntries = chaosProducts / 3
 	}
-	for _, w := range webs {
+	for i, w := range webs {
 		w.proxy = newProxy()
+		w.skew = skew()
 		w.start(t, api, prefix)
+		hist.add("server %d: clock off by %v", i, w.skew)
 	}
 	followers := make([]*chaosFollower, chaosFollowers)
 	spy := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true,
@@ -100,12 +121,17 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	// The lease's key is the Redis store's business; the test reads it
 	// only to tell, in the history, which token each leader holds.
 	leaders := chaosLeaders{spy: spy, key: prefix + "{follow}:lease", tokens: map[string]string{}}
+	resynced := make(chan struct{}, 1) // a follower resynchronised
+	applied := make(chan int64, 1024)  // the positions of the events followers applied
 	for i := range followers {
 		p := newProxy()
 		rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), ContextTimeoutEnabled: true,
 			DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+		sk := skew()
 		f := &chaosFollower{t: t, name: fmt.Sprintf("follower %d", i), api: api, proxy: p, hist: hist,
-			leaders: &leaders, store: redisstore.New(rdb, redisstore.WithPrefix(prefix))}
+			leaders: &leaders, clock: skewedClock(sk), resynced: resynced, applied: applied,
+			store: redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(skewedClock(sk)))}
+		hist.add("%s: clock off by %v", f.name, sk)
 		t.Cleanup(func() {
 			f.stop()
 			f.store.Close()
@@ -141,7 +167,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	for i, p := range products {
 		gtins[i] = p.gtin
 	}
-	chk := newChaosChecker(hist, seed)
+	chk := newChaosChecker(hist, seed, len(webs))
 	for i, w := range webs {
 		for _, g := range gtins {
 			st, err := w.cache.StatusByGTIN(ctx, g)
@@ -198,8 +224,22 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		}
 		return idle[rng.IntN(len(idle))]
 	}
+	// quietUntil ends the window after an episode (see below) in which no
+	// step revalidates everything and no change touches the episode's
+	// product: either would show the change on the servers whether or not
+	// the stamps did, and hide a stamp that is not read.
+	var (
+		quietUntil time.Time
+		lostGTIN   client.GTIN
+	)
+	quiet := func() bool { return time.Now().Before(quietUntil) }
+	frozen := false // no server is cut or healed while quiet: a forced episode probes one path
 	change := func() {
 		p := products[rng.IntN(len(products))]
+		if quiet() && p.gtin == lostGTIN {
+			step("quiet:skip-change", "%s, whose change only stamps carry until the window closes", p.gtin)
+			return
+		}
 		switch rng.IntN(4) {
 		case 0, 1:
 			if p.revoked {
@@ -235,6 +275,8 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		i := rng.IntN(len(webs))
 		w := webs[i]
 		switch {
+		case w.held, frozen && quiet():
+			return // by an episode, until its window closes
 		case w.partitioned:
 			w.proxy.Heal()
 			w.partitioned = false
@@ -248,13 +290,238 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 			w.partitioned = true
 			step("web:blackhole", "server %d", i)
 		}
+		chk.link(i, !w.partitioned)
+	}
+	// episode makes a change that only stamps carry to the servers, and
+	// expects it on every server within chaos.converge of the follower
+	// recording it, or of the server's link healing if that is later.
+	//
+	// With lost set, the feed loses the change: it is published while
+	// every follower is stopped and dropped from the feed; then one
+	// follower starts, finds its cursor rejected, and resynchronises at
+	// the feed's head, and the servers learn the change only by
+	// revalidating what predates the resynchronisation's position.
+	// Otherwise the follower applies it from the feed, as a stamp of its
+	// maker.
+	//
+	// The servers with a full memory tier are cut from Redis meanwhile —
+	// each by a coin — and healed just after, so that they miss the
+	// stamp's announcement and must learn it from the stamp Redis holds
+	// when they read it again. A forced episode (cutAll or cutNone) probes
+	// one path for sure: every such server misses the announcement
+	// (cutAll), or every one hears it (cutNone: healed first, and the
+	// change waits until its subscription is back, of a product whose
+	// copy it holds confirmed), and none is cut or healed again until the
+	// window closes.
+	//
+	// A server whose memory tier is smaller than the working set reads
+	// through to Redis and the API all the time: it would learn the
+	// change from the API, write it to Redis and announce it, showing the
+	// others the way whether or not they read the stamps. It is held cut
+	// off until the window closes.
+	episode := func(lost, cutAll, cutNone bool) {
+		var hold, cut []int
+		for i, w := range webs {
+			switch {
+			case w.maxEntries > 0:
+				hold = append(hold, i)
+				w.held = true
+			case cutAll:
+				cut = append(cut, i) // healed below, if partitioned before
+			case cutNone && w.partitioned:
+				was := w.tiered.Stats().Lost
+				w.proxy.Heal()
+				w.partitioned = false
+				chk.link(i, true)
+				step("web:heal", "server %d, to hear of the change", i)
+				// Polling is the observation: the subscription comes back
+				// on a goroutine of the store's.
+				for end := time.Now().Add(10 * time.Second); w.tiered.Stats().Lost == was; {
+					if time.Now().After(end) {
+						t.Fatalf("seed %d: server %d did not subscribe again within 10s of its heal", seed, i)
+					}
+					<-time.NewTimer(time.Millisecond).C
+				}
+			case !cutNone && !w.partitioned && rng.IntN(2) == 0:
+				cut = append(cut, i)
+			}
+		}
+		frozen = cutAll || cutNone
+		if lost {
+			var stopped []string
+			for _, f := range followers {
+				if f.running() {
+					f.stop()
+					stopped = append(stopped, f.name)
+				}
+			}
+			step("follower:stop-all", "%s", strings.Join(stopped, ", "))
+		} else {
+			// A follower that leads, and reaches Redis.
+			for _, f := range followers {
+				if f.partitioned {
+					f.proxy.Heal()
+					f.partitioned = false
+				}
+			}
+			if slices.IndexFunc(followers, (*chaosFollower).running) < 0 {
+				f := followers[rng.IntN(len(followers))]
+				f.start()
+				step("follower:start", "%s", f.name)
+			}
+		}
+		for _, i := range append(slices.Clone(hold), cut...) {
+			if w := webs[i]; !w.partitioned {
+				w.proxy.Cut()
+				w.partitioned = true
+				chk.link(i, false)
+			}
+		}
+		step("web:cut", "servers %v, held until the window closes, and %v", hold, cut)
+		// The product: one the servers show committed, revoked now. With
+		// cutNone, one whose copy every server holds confirmed, as at
+		// steady state, so that none reads Redis for it unless the stamp
+		// tells it to. (Polling is the observation: copies are confirmed
+		// as page views read them.)
+		confirmed := func(p *chaosProduct) bool {
+			for _, w := range webs {
+				if _, _, ok := w.tiered.ReadLocal(string(p.gtin)); w.maxEntries == 0 && !ok {
+					return false
+				}
+			}
+			return true
+		}
+		k := rng.IntN(len(products))
+		for end := time.Now().Add(5 * time.Second); ; {
+			j := slices.IndexFunc(products, func(p *chaosProduct) bool { return !p.revoked && confirmed(p) })
+			if !cutNone || j >= 0 {
+				if j >= 0 {
+					k = j
+				}
+				break
+			}
+			if time.Now().After(end) {
+				step("episode:unconfirmed", "no committed product is confirmed on every server; the probe is weaker")
+				break
+			}
+			<-time.NewTimer(time.Millisecond).C
+		}
+		for range products {
+			if !products[k].revoked {
+				break
+			}
+			k = (k + 1) % len(products)
+		}
+		p := products[k]
+	drain:
+		for {
+			select {
+			case <-resynced:
+			case <-applied:
+			default:
+				break drain
+			}
+		}
+		var kind string
+		if p.revoked { // every one of them is: reinstate one
+			if _, err := srv.SetCommitmentStatus(p.commitment, client.CommitmentActive, nil); err != nil {
+				t.Fatal(err)
+			}
+			p.revoked, kind = false, "reinstated"
+		} else {
+			if _, err := srv.Revoke(p.commitment); err != nil {
+				t.Fatal(err)
+			}
+			p.revoked, kind = true, "revoked"
+		}
+		st, resp, err := api.Products.ByGTIN(ctx, string(p.gtin), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wait := time.NewTimer(10 * time.Second)
+		defer wait.Stop()
+		if lost {
+			n := srv.ExpireFeed()
+			step("feed:lose", "%s %s (version %d), and the feed dropped it with %d other events", p.gtin, kind, st.Version, n-1)
+			f := followers[rng.IntN(len(followers))]
+			if f.partitioned {
+				f.proxy.Heal()
+				f.partitioned = false
+			}
+			f.start()
+			select {
+			case <-resynced:
+				step("follower:resync", "%s resynchronised", f.name)
+			case <-wait.C:
+				t.Errorf("seed %d: %s did not resynchronise within 10s of the lost change", seed, f.name)
+			}
+		} else {
+			step("change:unheard", "%s %s (version %d, position %d)", p.gtin, kind, st.Version, resp.AsOf)
+		await:
+			for {
+				select {
+				case seq := <-applied:
+					if seq >= resp.AsOf {
+						step("follower:applied", "position %d", seq)
+						break await
+					}
+				case <-wait.C:
+					t.Errorf("seed %d: no follower applied position %d within 10s", seed, resp.AsOf)
+					break await
+				}
+			}
+		}
+		chk.expect(p.gtin, st.Version, lost)
+		lostGTIN, quietUntil = p.gtin, time.Now().Add(*chaosConverge)
+		if len(cut) > 0 {
+			<-time.NewTimer(time.Duration(rng.Int64N(int64(30 * time.Millisecond)))).C
+			for _, i := range cut {
+				if webs[i].partitioned {
+					webs[i].proxy.Heal()
+					webs[i].partitioned = false
+					chk.link(i, true)
+				}
+			}
+			step("web:heal", "servers %v", cut)
+		}
 	}
 	deadline := time.Now().Add(*chaosDuration)
 	masked := deadline.Add(-*chaosDuration / 4)
+	// Three episodes whatever the draws, before the masked quarter: a
+	// change the feed lost, that every server with a full memory tier
+	// misses the resynchronisation of, and then one they all hear of; and
+	// a change applied from the feed, whose stamp they all miss.
+	start := time.Now()
+	forced := []struct {
+		at                    time.Time
+		lost, cutAll, cutNone bool
+	}{
+		{start.Add(*chaosDuration / 5), true, true, false},
+		{start.Add(*chaosDuration * 2 / 5), true, false, true},
+		{start.Add(*chaosDuration * 3 / 5), false, true, false},
+	}
 	pace := time.NewTimer(0)
 	defer pace.Stop()
 	for time.Now().Before(deadline) {
 		<-pace.C
+		if !quiet() {
+			for i, w := range webs {
+				if w.held {
+					w.held = false
+					w.proxy.Heal()
+					w.partitioned = false
+					chk.link(i, true)
+					step("web:heal", "server %d, held by the episode", i)
+				}
+			}
+		}
+		if len(forced) > 0 && time.Now().After(forced[0].at) && !quiet() {
+			e := forced[0]
+			forced = forced[1:]
+			episode(e.lost, e.cutAll, e.cutNone)
+			pace.Reset(100*time.Millisecond + time.Duration(rng.Int64N(int64(200*time.Millisecond))))
+			continue
+		}
 		switch r := rng.IntN(100); {
 		case r < 47: // a change of the registry
 			change()
@@ -294,9 +561,10 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 				f.start()
 				step("follower:start", "%s", f.name)
 			}
-		case r < 93 && time.Now().After(masked):
+		case r < 96 && (time.Now().After(masked) || quiet()):
 			// Late in the run, no step that makes every server revalidate
 			// everything: it would mask a change that failed to propagate.
+			// Nor soon after a lost change: it would mask that.
 			change()
 		case r < 88:
 			rs.Restart()
@@ -307,6 +575,8 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 			change()
 			n := srv.ExpireFeed()
 			step("feed:expire", "%d events dropped: every cursor issued so far is rejected", n)
+		case r < 96:
+			episode(rng.IntN(2) == 0, false, false)
 		default: // a quiet step
 		}
 		if rng.IntN(4) == 0 {
@@ -329,9 +599,10 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		}
 		truth[g] = st.Version
 	}
-	for _, w := range webs {
+	for i, w := range webs {
 		w.proxy.Heal()
-		w.partitioned = false
+		w.partitioned, w.held = false, false
+		chk.link(i, true)
 	}
 	for _, f := range followers {
 		f.proxy.Heal()
@@ -450,10 +721,53 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		chk.reads.Load(), faultErrors, convergeErrors, lateErrors, chk.backwards.Load())
 	t.Logf("convergence of %d product×server pairs after the last fault healed: p50 %v, p99 %v, max %v (server %d, %s; limit %v)",
 		len(took), q(0.5), q(0.99), q(1), slowest.server, slowest.gtin, limit)
+	// Each change only stamps carried: on every server within the limit
+	// of the follower recording it, or of the server's link healing if
+	// later.
+	var byFeed, byStamp []time.Duration
+	for _, l := range chk.lostChanges() {
+		what := "a change only its maker's stamp carried (recorded"
+		if l.byFeed {
+			what = "a change the feed lost (resynchronised"
+		}
+		for i := range webs {
+			switch {
+			case !l.done[i]:
+				t.Errorf("seed %d: server %d never showed %s at version %d, %s at %.3fs)",
+					seed, i, l.gtin, l.version, what, l.at.Seconds())
+			case l.took[i] > limit:
+				t.Errorf("seed %d: server %d took %v to show %s at version %d, %s at %.3fs); want within %v",
+					seed, i, l.took[i].Round(time.Millisecond), l.gtin, l.version, what, l.at.Seconds(), limit)
+			}
+			if l.byFeed {
+				byFeed = append(byFeed, l.took[i])
+			} else {
+				byStamp = append(byStamp, l.took[i])
+			}
+		}
+	}
+	for _, s := range []struct {
+		what string
+		took []time.Duration
+	}{
+		{"changes the feed lost, after the resynchronisation", byFeed},
+		{"changes only a maker's stamp carried, after the follower recorded them", byStamp},
+	} {
+		if len(s.took) == 0 {
+			t.Errorf("seed %d: the schedule made no %s", seed, strings.SplitN(s.what, ",", 2)[0])
+			continue
+		}
+		slices.Sort(s.took)
+		lq := func(p float64) time.Duration {
+			return s.took[int(p*float64(len(s.took)-1))].Round(100 * time.Microsecond)
+		}
+		t.Logf("%s (or the server's heal, if later), shown on every server: p50 %v, p99 %v, max %v over %d product×server pairs (limit %v)",
+			s.what, lq(0.5), lq(0.99), lq(1), len(s.took), limit)
+	}
 	for i, w := range webs {
 		cs, ts := w.cache.Stats(), w.tiered.Stats()
-		t.Logf("server %d: upstream %d, errors %d, stale served %d, Redis errors %d, subscriptions lost %d, flushed %d",
-			i, cs.Upstream, cs.Errors, cs.StaleServed, ts.SharedErrors, ts.Lost, ts.Flushed)
+		t.Logf("server %d: clock off by %v; upstream %d, errors %d, stale served %d, Redis errors %d, subscriptions lost %d, flushed %d",
+			i, w.skew, cs.Upstream, cs.Errors, cs.StaleServed, ts.SharedErrors, ts.Lost, ts.Flushed)
 	}
 	for _, f := range followers {
 		t.Logf("%s: started %d times, took the lease %d times, applied %d events, %d resyncs, %d feed errors",
@@ -466,23 +780,142 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	}
 }
 
+// A server cut off from Redis while the follower resynchronises misses
+// the resynchronisation's announcement. When its link heals it checks
+// every memory copy against Redis, which reads the copy as stale (its
+// position is below the resynchronisation's); the server must then
+// revalidate it, as a server that heard the announcement does, so that a
+// change the feed lost shows on it too. TestFleetUnderRandomFaults found
+// this: a server that missed the announcement showed the old badge until
+// something else (Redis restarting empty) revalidated it.
+func TestAResyncReachesAServerThatMissedItsAnnouncement(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	proxy, err := faultproxy.New(rs.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	prefix := "test:" + t.Name() + ":"
+	a := newWebServer(t, api, rs.Addr(), prefix)
+	b := newWebServer(t, api, proxy.Addr(), prefix) // cut off below
+	followerStore := redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
+	t.Cleanup(func() { followerStore.Close() })
+	first := startFollower(t, api, followerStore)
+	first.started(t)
+
+	ctx := context.Background()
+	g := demoGTIN(t, srv, client.VerdictCommitted)
+	var cmt string
+	for _, ws := range []*webServer{a, b} {
+		st, err := ws.cache.StatusByGTIN(ctx, g)
+		if err != nil || st.Commitment == nil || st.Commitment.Status != client.CommitmentActive {
+			t.Fatalf("before: %+v, %v; want an active commitment", st, err)
+		}
+		cmt = st.Commitment.ID
+	}
+
+	// The follower stops; the revocation is published and the feed loses
+	// it; b is cut off while the next follower resynchronises.
+	first.stop()
+	if _, err := srv.Revoke(cmt); err != nil {
+		t.Fatal(err)
+	}
+	srv.ExpireFeed()
+	proxy.Cut()
+	lost := b.tiered.Stats().Lost
+	second := startFollower(t, api, followerStore)
+	second.started(t)
+	awaitUnconfirmed(t, a.tiered, string(g)) // the announcement reached a
+	proxy.Heal()
+	// b notices its subscription came back (anything may have changed);
+	// from then on it cannot know less than Redis does.
+	deadline := time.Now().Add(10 * time.Second)
+	for b.tiered.Stats().Lost == lost {
+		if time.Now().After(deadline) {
+			t.Fatal("b's subscription did not come back within 10s of the heal")
+		}
+		// Polling is the observation: b resubscribes on a goroutine of
+		// its own.
+		<-time.After(time.Millisecond)
+	}
+
+	// b first: once a revalidated, b would read a's answer from Redis.
+	for _, ws := range []struct {
+		name string
+		*webServer
+	}{{"b", b}, {"a", a}} {
+		name := ws.name
+		deadline := time.Now().Add(2 * time.Second)
+		for views := 1; ; views++ {
+			st, err := ws.cache.StatusByGTIN(ctx, g)
+			if err != nil {
+				t.Fatalf("server %s: %v", name, err)
+			}
+			if st.Commitment.Status == client.CommitmentRevoked {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server %s still shows the change the feed lost as not made after %d views in 2s", name, views)
+			}
+		}
+	}
+}
+
 // chaosWeb is a web server of the fleet and its link to Redis.
 type chaosWeb struct {
 	every      time.Duration // between page views
 	maxEntries int           // of the memory tier; 0 for the default
+	skew       time.Duration // of its clock from the real one
 
 	proxy       *faultproxy.Proxy
 	cache       *cache.Cache
 	tiered      *cache.Tiered
 	partitioned bool // by the schedule's goroutine only
+	held        bool // partitioned by an episode, which heals it
 }
 
 // start builds the server's cache on a Tiered store over its own
 // connection pool through its proxy, with the memory tier bounded to
-// w.maxEntries.
+// w.maxEntries, every part of it on the server's skewed clock.
 func (w *chaosWeb) start(t *testing.T, api *client.Client, prefix string) {
-	ws := newWebServerSized(t, api, w.proxy.Addr(), prefix, w.maxEntries)
-	w.cache, w.tiered = ws.cache, ws.tiered
+	t.Helper()
+	now := skewedClock(w.skew)
+	rdb := redis.NewClient(&redis.Options{Addr: w.proxy.Addr(), ContextTimeoutEnabled: true,
+		DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(now))
+	mem := cache.NewMemory(cache.WithMemoryMaxEntries(w.maxEntries), cache.WithMemoryClock(now))
+	tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(50*time.Millisecond), cache.WithTieredClock(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.New(api, cache.WithStore(tiered), cache.WithClock(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		tiered.Close()
+		shared.Close()
+		mem.Close()
+		rdb.Close()
+	})
+	w.cache, w.tiered = c, tiered
+}
+
+// skewedClock is the real clock off by skew: a machine whose NTP is
+// wrong, or not running.
+func skewedClock(skew time.Duration) func() time.Time {
+	if skew == 0 {
+		return time.Now
+	}
+	return func() time.Time { return time.Now().Add(skew) }
 }
 
 // chaosProduct is a product of the working set, as the schedule changed it.
@@ -503,6 +936,13 @@ type chaosFollower struct {
 	hist    *chaosLog
 	leaders *chaosLeaders
 	stats   cache.FollowStats
+	clock   func() time.Time // skewed
+	// resynced hears of each resynchronisation of any follower, without
+	// blocking it.
+	resynced chan<- struct{}
+	// applied hears of the position of each event any follower applied,
+	// without blocking it.
+	applied chan<- int64
 
 	partitioned bool // by the schedule's goroutine only
 	starts      int
@@ -521,13 +961,26 @@ func (f *chaosFollower) start() {
 	go func() {
 		f.done <- cache.Follow(ctx, f.api, f.store, &cache.FollowOptions{
 			LeaseTTL:      chaosLeaseTTL,
+			Clock:         f.clock,
 			Stats:         &f.stats,
 			FollowOptions: client.FollowOptions{Wait: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond},
 			Leading: func(on bool) {
 				f.leading.Store(on)
 				f.hist.add("%s (run %d) leading=%v %s", f.name, run, on, f.leaders.lead(f.name, on))
 			},
-			Resynced: func(cause error) { f.hist.add("%s (run %d) resynchronised: %v", f.name, run, cause) },
+			Applied: func(ev client.Event) {
+				select {
+				case f.applied <- ev.Seq:
+				default:
+				}
+			},
+			Resynced: func(cause error) {
+				f.hist.add("%s (run %d) resynchronised: %v", f.name, run, cause)
+				select {
+				case f.resynced <- struct{}{}:
+				default:
+				}
+			},
 		})
 	}()
 }
@@ -614,7 +1067,8 @@ func (l *chaosLog) String() string {
 }
 
 // chaosChecker records the version each server showed of each product,
-// and every time one went backwards.
+// and every time one went backwards; and, for each change the feed lost,
+// how long each server took to show it.
 type chaosChecker struct {
 	hist *chaosLog
 	seed uint64
@@ -625,6 +1079,26 @@ type chaosChecker struct {
 	seen     map[chaosKey]chaosSeen
 	wentBack map[chaosKey]bool
 	reports  []string // the first backwards read of each server and product
+	// linked says which servers reach Redis now, by the schedule.
+	linked []bool
+	lost   []*chaosLost
+}
+
+// chaosLost is a change that only stamps carried, which every server
+// must show once the follower has recorded it (resynchronised, when the
+// feed lost it) — by the time that server reaches Redis again, if it was
+// cut off then: it cannot learn of the stamp before.
+type chaosLost struct {
+	gtin    client.GTIN
+	version int64 // the registry's version of the product after the change
+	byFeed  bool  // lost by the feed: a resynchronisation carried it
+	at      time.Duration
+	// Per server: since when it must show the change (its clock stops
+	// while the server is cut off, and starts again when it heals: -1
+	// while cut off); and, once it showed it, how long that took.
+	from []time.Duration
+	took []time.Duration
+	done []bool
 }
 
 type chaosKey struct {
@@ -637,8 +1111,62 @@ type chaosSeen struct {
 	at      time.Duration
 }
 
-func newChaosChecker(hist *chaosLog, seed uint64) *chaosChecker {
-	return &chaosChecker{hist: hist, seed: seed, seen: make(map[chaosKey]chaosSeen), wentBack: make(map[chaosKey]bool)}
+func newChaosChecker(hist *chaosLog, seed uint64, servers int) *chaosChecker {
+	c := &chaosChecker{hist: hist, seed: seed, seen: make(map[chaosKey]chaosSeen), wentBack: make(map[chaosKey]bool),
+		linked: make([]bool, servers)}
+	for i := range c.linked {
+		c.linked[i] = true
+	}
+	return c
+}
+
+// link records that a server's link to Redis went down or came back.
+func (c *chaosChecker) link(server int, up bool) {
+	now := time.Since(c.hist.start)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.linked[server] = up
+	for _, l := range c.lost {
+		if l.done[server] {
+			continue
+		}
+		if up {
+			l.from[server] = now
+		} else {
+			l.from[server] = -1
+		}
+	}
+}
+
+// expect records that the follower just recorded a change that brought g
+// to version (lost: by resynchronising after the feed lost it): every
+// server must show it (or a later version) from now on.
+func (c *chaosChecker) expect(g client.GTIN, version int64, lost bool) {
+	now := time.Since(c.hist.start)
+	n := len(c.linked)
+	l := &chaosLost{gtin: g, version: version, byFeed: lost, at: now,
+		from: make([]time.Duration, n), took: make([]time.Duration, n), done: make([]bool, n)}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, up := range c.linked {
+		l.from[i] = -1
+		if up {
+			l.from[i] = now
+		}
+	}
+	c.lost = append(c.lost, l)
+}
+
+// lostChanges returns the changes only stamps carried, as shown so far.
+func (c *chaosChecker) lostChanges() []chaosLost {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]chaosLost, len(c.lost))
+	for i, l := range c.lost {
+		out[i] = *l
+		out[i].from, out[i].took, out[i].done = slices.Clone(l.from), slices.Clone(l.took), slices.Clone(l.done)
+	}
+	return out
 }
 
 // read records one lookup; a failed one is only counted.
@@ -651,6 +1179,19 @@ func (c *chaosChecker) read(server int, g client.GTIN, st *client.ProductStatus,
 	now := time.Since(c.hist.start)
 	k := chaosKey{server, g}
 	c.mu.Lock()
+	for _, l := range c.lost {
+		if l.gtin != g || l.done[server] || st.Version < l.version {
+			continue
+		}
+		// Shown. A server shows it while cut off only if it learnt it
+		// some other way (from the API): that took it no time.
+		l.done[server] = true
+		if l.from[server] >= 0 {
+			l.took[server] = now - l.from[server]
+		}
+		c.hist.add("server %d shows %s at version %d, which only stamps carried, %v after it must", server, g, st.Version,
+			l.took[server].Round(100*time.Microsecond))
+	}
 	prev, ok := c.seen[k]
 	if !ok || st.Version >= prev.version {
 		c.seen[k] = chaosSeen{version: st.Version, at: now}
