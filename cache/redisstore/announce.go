@@ -209,7 +209,7 @@ func (r *Store) receive(ctx context.Context, channel string, sub *redis.PubSub, 
 			case *redis.Subscription:
 				switch m.Kind {
 				case "subscribe", "ssubscribe":
-					deliver(cache.Announcement{Lost: true})
+					r.lost(ctx, deliver)
 				case "sunsubscribe":
 					// The channel's slot moved to another shard, which
 					// unsubscribed us: subscribe again, there.
@@ -218,7 +218,7 @@ func (r *Store) receive(ctx context.Context, channel string, sub *redis.PubSub, 
 						return
 					}
 					ch = sub.ChannelWithSubscriptions()
-					deliver(cache.Announcement{Lost: true})
+					r.lost(ctx, deliver)
 				}
 			case *redis.Message:
 				var a announcement
@@ -236,6 +236,20 @@ func (r *Store) receive(ctx context.Context, channel string, sub *redis.PubSub, 
 				}
 			}
 		}
+	}
+}
+
+// lost tells the subscriber that announcements may have been lost, and
+// then the resynchronisation Redis holds: one announced while the
+// subscription was down would otherwise stay unknown to the subscriber's
+// memory tier, whose copies from before it are each as far along as
+// Redis's (only staler), and so would be served fresh again.
+func (r *Store) lost(ctx context.Context, deliver func(cache.Announcement)) {
+	deliver(cache.Announcement{Lost: true})
+	rctx, cancel := context.WithTimeout(ctx, r.followTimeout())
+	defer cancel()
+	if seq := position(r.rdb.Get(rctx, r.stampKey(""))); seq > 0 {
+		deliver(cache.Announcement{Stamp: &cache.Stamp{Seq: seq}})
 	}
 }
 
