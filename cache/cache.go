@@ -435,9 +435,6 @@ func (c *Cache) begin(ctx context.Context, skey string, q query, e *Entry, now t
 	if client.PriorityOf(ctx) == client.PriorityHigh {
 		fl.high.Store(true)
 	}
-	if _, ok := ctx.Deadline(); ok {
-		fl.budgeted.Store(true)
-	}
 	if !leader {
 		c.stats.coalesced.Add(1)
 		return nil, fl
@@ -580,9 +577,7 @@ func (c *Cache) land(skey string, key client.ProductKey, fl *flight, e *Entry, e
 	if c.flights.isLanded(fl) {
 		return // a hedge answered first
 	}
-	if err == nil && fl.budgeted.Load() {
-		e, err = c.keepFor(skey, e)
-	} else if err == nil {
+	if err == nil {
 		ctx, cancel := context.WithTimeout(c.bg, c.fetchTimeout)
 		e, err = c.keep(ctx, skey, e)
 		cancel()
@@ -590,40 +585,6 @@ func (c *Cache) land(skey string, key client.ProductKey, fl *flight, e *Entry, e
 		c.logger.Warn("qcsdk/cache: fetch failed", "key", logKey(key), "error", err)
 	}
 	c.flights.land(skey, fl, e, err)
-}
-
-// storeWait is how long an answer waits for the store to keep it before
-// it is given to its callers anyway: the registry's word, just fetched.
-// A slow or dead Redis thus costs a page this much at most on the way
-// back, rather than its timeout; the write goes on in the background.
-const storeWait = 20 * time.Millisecond
-
-// keepFor is keep, waited for storeWait at most: past it, e is the answer
-// and the store finishes keeping it in the background. It is for answers a
-// caller with a deadline waits for; the others wait for the store, so that
-// what a caller without one reads next is what the store holds.
-func (c *Cache) keepFor(skey string, e *Entry) (*Entry, error) {
-	type kept struct {
-		e   *Entry
-		err error
-	}
-	done := make(chan kept, 1)
-	if !c.spawn(func() {
-		ctx, cancel := context.WithTimeout(c.bg, c.fetchTimeout)
-		defer cancel()
-		w, err := c.keep(ctx, skey, e)
-		done <- kept{w, err}
-	}) {
-		return e, nil // closing: nothing more is kept
-	}
-	t := time.NewTimer(storeWait)
-	defer t.Stop()
-	select {
-	case k := <-done:
-		return k.e, k.err
-	case <-t.C:
-		return e, nil
-	}
 }
 
 // keep stores a fetched entry and returns what the store holds afterwards,

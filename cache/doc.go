@@ -128,10 +128,10 @@
 // error page: Redis calls have a short timeout (100 ms; build the go-redis
 // client with ContextTimeoutEnabled so that it holds); a page's read of
 // the keys its memory lacks (Answers) has a fifth of what is left of the
-// page's time, the registry the rest; an answer a page waits for waits
-// 20 ms at most for the store to keep it; and after three failures in a
-// row Redis is skipped for a cooldown, then probed in the background, never
-// inside a page view. Cached reads this process's memory only. go-redis logs its own
+// page's time, the registry the rest; and after three failures in a row
+// Redis is skipped for a cooldown, then probed in the background, never
+// inside a page view. Cached reads this process's memory only. (Keeping a
+// fetched answer still waits for Redis, up to its timeout.) go-redis logs its own
 // connection failures through its package logger; redis.SetLogger routes
 // them to yours.
 //

@@ -31,9 +31,6 @@ type flight struct {
 	// high is set once a caller at the client's high priority (the
 	// platform's own pages) waits: the call that fetches it is then high.
 	high atomic.Bool
-	// budgeted is set once a caller with a deadline (a page) waits: its
-	// answer then waits for the store a bounded time only (see keepFor).
-	budgeted atomic.Bool
 }
 
 // join returns the flight of key in progress, or starts one that the
