@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,30 +21,9 @@ import (
 // pageSize is the products of one listing page.
 const pageSize = 60
 
-// tripCounter is a go-redis hook that counts round trips: a command sent
-// alone, or a pipeline of any number of them.
-type tripCounter struct{ n atomic.Int64 }
-
-func (c *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (c *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmds)
-	}
-}
-
-// counted adds a tripCounter to rdb, and warms rdb's connections first,
-// so that a connection's handshake (which runs through the hooks too) is
-// not counted as a read's round trip.
-func counted(tb testing.TB, rdb redis.UniversalClient) *tripCounter {
+// counted counts rdb's round trips (redistest.Counter), and warms rdb's
+// connections first, so that the reads counted find them open.
+func counted(tb testing.TB, rdb redis.UniversalClient) *redistest.Counter {
 	tb.Helper()
 	ctx := context.Background()
 	if err := rdb.Ping(ctx).Err(); err != nil {
@@ -54,9 +32,7 @@ func counted(tb testing.TB, rdb redis.UniversalClient) *tripCounter {
 	if _, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error { p.Ping(ctx); return nil }); err != nil {
 		tb.Fatal(err)
 	}
-	c := new(tripCounter)
-	rdb.AddHook(c)
-	return c
+	return redistest.Count(rdb)
 }
 
 // pageEntry is the i-th product of a page: one of six makers, each with
@@ -145,19 +121,19 @@ func TestMultiGetColdTierReadsAPageInTwoRoundTrips(t *testing.T) {
 	eachRdb := newRedisClient(t, srv)
 	eachTrips := counted(t, eachRdb)
 	each := newNode(t, eachRdb, prefix, clk, time.Second)
-	eachTrips.n.Store(0)
+	eachTrips.Reset()
 	want := getEach(t, each.t, keys)
-	perKey := eachTrips.n.Load()
+	perKey := eachTrips.Trips()
 
 	manyRdb := newRedisClient(t, srv)
 	manyTrips := counted(t, manyRdb)
 	many := newNode(t, manyRdb, prefix, clk, time.Second)
-	manyTrips.n.Store(0)
+	manyTrips.Reset()
 	got, err := many.t.GetMany(ctx, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	trips := manyTrips.n.Load()
+	trips := manyTrips.Trips()
 	t.Logf("a cold page of %d keys (%d present): Get key by key %d round trips, GetMany %d", len(keys), pageSize, perKey, trips)
 
 	if d := cmp.Diff(want, got); d != "" {
@@ -184,12 +160,12 @@ func TestMultiGetColdTierReadsAPageInTwoRoundTrips(t *testing.T) {
 			present = append(present, k)
 		}
 	}
-	manyTrips.n.Store(0)
+	manyTrips.Reset()
 	warm, err := many.t.GetMany(ctx, present)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := manyTrips.n.Load(); n != 0 {
+	if n := manyTrips.Trips(); n != 0 {
 		t.Errorf("GetMany of a warm page took %d round trips; want none", n)
 	}
 	for i, e := range warm {
@@ -417,19 +393,19 @@ func TestMultiGetOnACluster(t *testing.T) {
 	rdb := newClusterClient(t, cl)
 	trips := counted(t, rdb)
 	many := newNode(t, rdb, prefix, clk, time.Second)
-	trips.n.Store(0)
+	trips.Reset()
 	got, err := many.t.GetMany(context.Background(), keys)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("a cold page over %d masters: %d pipelines", len(masters), trips.n.Load())
+	t.Logf("a cold page over %d masters: %d pipelines", len(masters), trips.Trips())
 	if d := cmp.Diff(want, got); d != "" {
 		t.Fatalf("GetMany differs from Get key by key (-Get +GetMany):\n%s", d)
 	}
 	if d := cmp.Diff(written, got); d != "" {
 		t.Fatalf("GetMany differs from what was written (-written +GetMany):\n%s", d)
 	}
-	if n := trips.n.Load(); n > 2 {
+	if n := trips.Trips(); n > 2 {
 		t.Errorf("GetMany on a cluster sent %d pipelines; want 2 at most", n)
 	}
 }
@@ -486,14 +462,14 @@ func BenchmarkColdTierPage(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				_ = mem.Delete(ctx, keys...)
-				before := trips.n.Load()
+				before := trips.Trips()
 				b.StartTimer()
 				for i, e := range im.read() {
 					if e == nil || e.Tombstone() {
 						b.Fatalf("%s: key %q = %+v", im.name, keys[i], e)
 					}
 				}
-				n += trips.n.Load() - before
+				n += trips.Trips() - before
 				reads++
 			}
 			b.ReportMetric(float64(n)/float64(reads), "round-trips/op")
@@ -532,13 +508,13 @@ func TestAListingPageOnAColdServerReadsRedisOnce(t *testing.T) {
 			page = append(page, client.ProductKey{GTIN: client.GTIN(k)})
 		}
 	}
-	trips.n.Store(0)
+	trips.Reset()
 	for i, it := range c.Statuses(context.Background(), page) {
 		if it.Err != nil || it.Status == nil || it.Status.Key != page[i] {
 			t.Fatalf("product %d of the page: %+v", i, it)
 		}
 	}
-	if n := trips.n.Load(); n > 2 {
+	if n := trips.Trips(); n > 2 {
 		t.Errorf("a page of %d products on a cold server took %d Redis round trips; want 2 at most", len(page), n)
 	}
 	if n := registry.Requests(""); n != 0 {

@@ -8,8 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,34 +19,6 @@ import (
 	"github.com/qualitycommit/qcsdk/internal/redistest"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
-
-// publishCounter counts the announcements a Redis client sends: one per
-// write a server made through Redis.
-type publishCounter struct{ n atomic.Int64 }
-
-func (c *publishCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *publishCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.count(cmd)
-		return next(ctx, cmd)
-	}
-}
-
-func (c *publishCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, cmd := range cmds {
-			c.count(cmd)
-		}
-		return next(ctx, cmds)
-	}
-}
-
-func (c *publishCounter) count(cmd redis.Cmder) {
-	if n := strings.ToLower(cmd.Name()); n == "publish" || n == "spublish" {
-		c.n.Add(1)
-	}
-}
 
 // awaitUnconfirmed polls until t must check its memory copy of key with
 // Redis (an announcement reached it). Polling is the observation: the
@@ -79,14 +49,13 @@ func TestATieWritesNothingAcrossTheFleet(t *testing.T) {
 	rs := redistest.Start(t)
 	clk := newFakeClock()
 	prefix := "test:" + t.Name() + ":"
-	var pubs publishCounter
-	counted := func() *redis.Client {
-		rdb := newRedisClient(t, rs)
-		rdb.AddHook(&pubs)
-		return rdb
-	}
-	a := newNode(t, counted(), prefix, clk, time.Second)
-	b := newNode(t, counted(), prefix, clk, time.Second)
+	rdbA, rdbB := newRedisClient(t, rs), newRedisClient(t, rs)
+	pubsA, pubsB := redistest.Count(rdbA), redistest.Count(rdbB)
+	pubs := func() int64 { return pubsA.Publishes() + pubsB.Publishes() }
+	writes := func() int64 { return pubsA.Scripts() + pubsB.Scripts() }
+	reset := func() { pubsA.Reset(); pubsB.Reset() }
+	a := newNode(t, rdbA, prefix, clk, time.Second)
+	b := newNode(t, rdbB, prefix, clk, time.Second)
 	ctx := context.Background()
 
 	e := entryAt(5, clk.Now())
@@ -96,14 +65,14 @@ func TestATieWritesNothingAcrossTheFleet(t *testing.T) {
 	if got, err := b.t.Get(ctx, "k"); err != nil || got == nil || got.Version != 5 {
 		t.Fatalf("B.Get = %+v, %v; want the answer A wrote", got, err)
 	}
-	pubs.n.Store(0)
+	reset()
 
 	// B fetched the same answer itself: nothing to write.
 	same := *e
 	if held, err := b.t.Set(ctx, "k", &same); err != nil || held == &same {
 		t.Errorf("B.Set of an equal answer = %p, %v; want the held one kept", held, err)
 	}
-	if n := pubs.n.Load(); n != 0 {
+	if n := pubs(); n != 0 {
 		t.Errorf("an equal answer made %d announcements; want none", n)
 	}
 
@@ -116,7 +85,7 @@ func TestATieWritesNothingAcrossTheFleet(t *testing.T) {
 	}
 	awaitUnconfirmed(t, a.t, "k")
 	awaitUnconfirmed(t, b.t, "k")
-	pubs.n.Store(0)
+	reset()
 	for range 50 {
 		for _, n := range []*node{a, b} {
 			if got, err := n.t.Get(ctx, "k"); err != nil || got == nil || got.Version != 5 {
@@ -124,8 +93,8 @@ func TestATieWritesNothingAcrossTheFleet(t *testing.T) {
 			}
 		}
 	}
-	if n := pubs.n.Load(); n != 0 {
-		t.Errorf("100 views of an unchanged answer made %d writes through Redis; want none", n)
+	if n, w := pubs(), writes(); n != 0 || w != 0 {
+		t.Errorf("100 views of an unchanged answer tried %d writes through Redis and announced %d; want none", w, n)
 	}
 	// Checked once against Redis's equal copy, each server's copy is
 	// confirmed: later views are memory hits, without a round trip.
@@ -354,7 +323,7 @@ func tieredServer(t *testing.T, api *client.Client, rdb redis.UniversalClient, p
 func BenchmarkSteadyStateRedisWrites(b *testing.B) {
 	rs := redistest.Start(b)
 	prefix := "bench:steady:"
-	var pubs publishCounter
+	var counters []*redistest.Counter
 	dial := func() *redis.Client {
 		rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
 		b.Cleanup(func() { rdb.Close() })
@@ -363,7 +332,7 @@ func BenchmarkSteadyStateRedisWrites(b *testing.B) {
 	var tiers []*cache.Tiered
 	for range 2 {
 		rdb := dial()
-		rdb.AddHook(&pubs)
+		counters = append(counters, redistest.Count(rdb))
 		mem := cache.NewMemory()
 		shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
 		tiered, err := cache.NewTiered(mem, shared)
@@ -386,7 +355,9 @@ func BenchmarkSteadyStateRedisWrites(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	pubs.n.Store(0)
+	for _, c := range counters {
+		c.Reset()
+	}
 	b.ResetTimer()
 	views := 0
 	for i := range b.N {
@@ -399,7 +370,11 @@ func BenchmarkSteadyStateRedisWrites(b *testing.B) {
 		views++
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(pubs.n.Load())/float64(views), "writes/view")
+	var writes int64
+	for _, c := range counters {
+		writes += c.Publishes()
+	}
+	b.ReportMetric(float64(writes)/float64(views), "writes/view")
 }
 
 // BenchmarkRevocationThroughFailover kills a Redis Cluster master (3

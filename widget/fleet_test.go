@@ -3,7 +3,6 @@ package widget_test
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,29 +16,6 @@ import (
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
-
-// trips counts a Redis client's round trips: a command alone, or a
-// pipeline of any number — but not a new connection's handshake (HELLO,
-// then CLIENT SETINFO), which go-redis sends through the hooks too.
-type trips struct{ n atomic.Int64 }
-
-func (c *trips) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (c *trips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		if cmd.Name() != "hello" {
-			c.n.Add(1)
-		}
-		return next(ctx, cmd)
-	}
-}
-func (c *trips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if len(cmds) > 0 && cmds[0].Name() != "client" {
-			c.n.Add(1)
-		}
-		return next(ctx, cmds)
-	}
-}
 
 // A web server that starts with a cold memory tier in front of a Redis
 // that holds the listing used to read Redis one product at a time, two
@@ -99,13 +75,12 @@ func TestAColdPageReadsRedisOnceForAllItsProducts(t *testing.T) {
 	if err := rdb.Ping(context.Background()).Err(); err != nil { // the handshake is not a read
 		t.Fatal(err)
 	}
-	var counted trips
-	rdb.AddHook(&counted)
+	counted := redistest.Count(rdb)
 	cold := server(rdb)
 	calls := sb.Requests("POST /v1/products/batch") + sb.Requests("GET /v1/products/{gtin}")
 	page := cold.Page(context.Background(), gtins...)
 	defer page.Close()
-	if n := counted.n.Load(); n > 3 {
+	if n := counted.Trips(); n > 3 {
 		t.Errorf("a cold page of %d products took %d round trips to Redis; want at most 3 (the entries, then their records and stamps)", len(gtins), n)
 	}
 	if n := sb.Requests("POST /v1/products/batch") + sb.Requests("GET /v1/products/{gtin}") - calls; n != 0 {
