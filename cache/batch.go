@@ -41,7 +41,7 @@ type batcher struct {
 	running int // calls in flight, each a run loop
 	slow    int // of those, calls out longer than the hedge delay
 	queue   []*batchReq
-	lat     latencies
+	lat     *latencies
 }
 
 // maxBatchCalls bounds the calls in flight, which is what a registry that
@@ -64,8 +64,8 @@ type batchReq struct {
 type batchCall struct {
 	reqs   []*batchReq
 	cancel context.CancelFunc
-	slow   bool // under batcher.mu: hedged
-	done   bool // under batcher.mu: answered
+	slow   atomic.Bool // hedged; set under batcher.mu
+	done   bool        // under batcher.mu: answered
 }
 
 // errAbandoned ends a flight that was dropped before it was sent. Nobody
@@ -173,30 +173,78 @@ func boolOrder(v bool) int {
 // (its answer carries Cache-Control and an ETag), a batch lookup otherwise.
 func (b *batcher) call(reqs []*batchReq) {
 	c := b.c
-	ctx, cancel := context.WithTimeout(c.bg, c.fetchTimeout)
+	start := time.Now()
+	life := b.life(reqs, start)
+	ctx, cancel := context.WithTimeout(c.bg, life)
 	defer cancel()
 	if !slices.ContainsFunc(reqs, func(r *batchReq) bool { return r.fl.high.Load() }) {
 		ctx = client.WithPriority(ctx, client.PriorityLow)
 	}
 	bc := &batchCall{reqs: reqs, cancel: cancel}
-	if d := b.lat.hedgeDelay(); d > 0 {
+	for _, r := range reqs {
+		c.flights.carry(r.fl, bc)
+	}
+	if d := b.lat.hedgeDelay(life < c.fetchTimeout); d > 0 {
 		hedge := time.AfterFunc(d, func() { b.hedge(bc) })
 		defer hedge.Stop()
 	}
-	start := time.Now()
 	err := b.send(ctx, reqs)
 	if err == nil {
 		b.lat.add(time.Since(start))
 	}
 	b.mu.Lock()
 	bc.done = true
-	if bc.slow {
+	if bc.slow.Load() {
 		b.slow--
 	}
 	b.mu.Unlock()
+	// A call cut short at the deadline of the waiters it started with
+	// goes on for those who came since and wait longer: their keys are
+	// sent again, in a call that lives as long as they wait (unless the
+	// call's hedge carries them already), rather than answered with an
+	// error they need not have.
+	var again []*batchReq
+	cut := ctx.Err() != nil && life < c.fetchTimeout
 	for _, r := range reqs {
+		if r.err != nil && cut && b.outlives(r) {
+			if !bc.slow.Load() {
+				again = append(again, &batchReq{skey: r.skey, key: r.key, fl: r.fl, hedgeOf: r.hedgeOf})
+			}
+			continue
+		}
 		b.answer(r)
 	}
+	b.enqueue(again...)
+}
+
+// outlives reports whether someone still waits for r's key, with no
+// deadline or one still ahead.
+func (b *batcher) outlives(r *batchReq) bool {
+	f := &b.c.flights
+	dl, bounded := f.until(r.fl)
+	return f.wanted(r.fl) && (!bounded || time.Until(dl) > 0)
+}
+
+// life is how long a call of reqs may take, from now: until the last
+// deadline of those waiting for its keys, so that the client judges its
+// limiter, retries and backoff against the pages' time, not the fetch
+// timeout — a page whose call fails fast then has time to try once more.
+// A call is not cut shorter than twice the hedge delay, what a call that
+// is not slow takes, so that an answer a page just missed still lands
+// for the next one. A key that a background refresh, or a caller with no
+// deadline, waits for gives the call the whole fetch timeout.
+func (b *batcher) life(reqs []*batchReq, now time.Time) time.Duration {
+	var last time.Time
+	for _, r := range reqs {
+		dl, ok := b.c.flights.until(r.fl)
+		if !ok {
+			return b.c.fetchTimeout
+		}
+		if dl.After(last) {
+			last = dl
+		}
+	}
+	return min(max(last.Sub(now), 2*b.lat.hedgeDelay(true)), b.c.fetchTimeout)
 }
 
 // send makes the call and sets each request's answer; the error is the
@@ -268,13 +316,22 @@ func (b *batcher) hedge(bc *batchCall) {
 			again = append(again, &batchReq{skey: r.skey, key: r.key, fl: r.fl, hedgeOf: bc})
 		}
 	}
-	bc.slow = true
+	bc.slow.Store(true)
 	b.slow++
 	b.queue = append(again, b.queue...)
 	start := b.startable()
 	b.mu.Unlock()
 	if start && !b.c.spawn(b.run) {
 		b.fail(ErrClosed)
+	}
+}
+
+// abandon cancels bc, once its last waiter has left, if it is slow and
+// none of its keys is wanted any more: nobody will read its answer, and
+// it would hold a connection (one of maxBatchCalls) until its deadline.
+func (bc *batchCall) abandon(f *flights) {
+	if bc.slow.Load() && bc.settled(f) {
+		bc.cancel()
 	}
 }
 
@@ -298,11 +355,15 @@ type latencies struct {
 	delay atomic.Int64 // the hedge delay, in nanoseconds; 0 until known
 }
 
-// No call is hedged until hedgeSamples calls have said what slow is; and
-// none sooner than minHedge, below which the noise of a busy machine
-// would hedge calls that are not slow at all.
+// No call is hedged sooner than minHedge, below which the noise of a busy
+// machine would hedge calls that are not slow at all. Until hedgeSamples
+// calls have said what slow is, a call that pages wait for with a
+// deadline is hedged after priorHedge, so that a freshly started
+// server's first pages are hedged, when a call is slow, within their
+// budget; a call nobody waits for with a deadline is not hedged then.
 const (
 	minHedge     = 5 * time.Millisecond
+	priorHedge   = 20 * time.Millisecond
 	hedgeSamples = 16
 )
 
@@ -319,9 +380,14 @@ func (l *latencies) add(d time.Duration) {
 	l.delay.Store(int64(max(minHedge, s[len(s)*95/100])))
 }
 
-// hedgeDelay is how long a call may be out before it is hedged; 0 for
-// never, while too few calls are known.
-func (l *latencies) hedgeDelay() time.Duration { return time.Duration(l.delay.Load()) }
+// hedgeDelay is how long a call may be out before it is hedged (0: never),
+// for a call that pages wait for with a deadline (bounded) or not.
+func (l *latencies) hedgeDelay(bounded bool) time.Duration {
+	if d := time.Duration(l.delay.Load()); d > 0 || !bounded {
+		return d
+	}
+	return priorHedge
+}
 
 // Statuses looks up many products at once, as a listing page does, and
 // answers in input order. Hits are answered from the store; the misses

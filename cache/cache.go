@@ -194,7 +194,7 @@ func New(api *client.Client, opts ...Option) (*Cache, error) {
 	}
 	c.local, _ = c.store.(LocalReader)
 	c.bg, c.cancel = context.WithCancel(context.Background())
-	c.batch = &batcher{c: c}
+	c.batch = &batcher{c: c, lat: &latencies{}}
 	return c, nil
 }
 
@@ -431,7 +431,8 @@ func (c *Cache) begin(ctx context.Context, skey string, q query, e *Entry, now t
 		}
 	}
 	c.stats.misses.Add(1)
-	fl, leader := c.flights.join(skey, true)
+	dl, _ := ctx.Deadline()
+	fl, leader := c.flights.join(skey, true, dl)
 	if client.PriorityOf(ctx) == client.PriorityHigh {
 		fl.high.Store(true)
 	}
@@ -534,7 +535,7 @@ func (c *Cache) fallback(ctx context.Context, skey string, cause error) (*Entry,
 // many lookups see it stale: a lookup that finds a fetch of the key in
 // flight leaves it to that one.
 func (c *Cache) refresh(skey string, q query, old *Entry) {
-	fl, leader := c.flights.join(skey, false)
+	fl, leader := c.flights.join(skey, false, time.Time{})
 	if !leader {
 		return
 	}
@@ -578,13 +579,28 @@ func (c *Cache) land(skey string, key client.ProductKey, fl *flight, e *Entry, e
 		return // a hedge answered first
 	}
 	if err == nil {
-		ctx, cancel := context.WithTimeout(c.bg, c.fetchTimeout)
+		ctx, cancel := c.keepContext(fl)
 		e, err = c.keep(ctx, skey, e)
 		cancel()
 	} else if c.logger != nil {
 		c.logger.Warn("qcsdk/cache: fetch failed", "key", logKey(key), "error", err)
 	}
 	c.flights.land(skey, fl, e, err)
+}
+
+// keepContext bounds how long a landing waits for the store to keep its
+// answer. A store that reads from this process's memory (LocalReader)
+// takes the answer there at once, and a Tiered store writes it on to
+// Redis in the background once the context ends; so the answer waits for
+// Redis only for the store's share of what is left of its waiters' time,
+// as a page's read of the store does. Any other store has the fetch
+// timeout: ending its context would end the write itself.
+func (c *Cache) keepContext(fl *flight) (context.Context, context.CancelFunc) {
+	d := c.fetchTimeout
+	if dl, ok := c.flights.until(fl); ok && c.local != nil {
+		d = min(d, max(0, time.Until(dl))/storeShare)
+	}
+	return context.WithTimeout(c.bg, d)
 }
 
 // keep stores a fetched entry and returns what the store holds afterwards,

@@ -3,6 +3,7 @@ package cache
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // flights coalesces the fetches of a key: while one is in flight, every
@@ -27,6 +28,14 @@ type flight struct {
 	waiters int  // callers in await
 	keep    bool // a background refresh: sent whether anyone waits or not
 	landed  bool
+	// deadline is the latest of its waiters' deadlines, and unbounded
+	// whether one waits with none: how long the answer is worth waiting
+	// for. A background refresh is unbounded too.
+	deadline  time.Time
+	unbounded bool
+	// calls are the batch calls that carry it, for the last waiter to
+	// leave to cancel the slow ones nobody needs.
+	calls []*batchCall
 
 	// high is set once a caller at the client's high priority (the
 	// platform's own pages) waits: the call that fetches it is then high.
@@ -35,10 +44,10 @@ type flight struct {
 
 // join returns the flight of key in progress, or starts one that the
 // caller leads: the caller must then land it (or drop it). A caller that
-// will wait for the answer says so, and must leave when it stops waiting;
-// one that will not (a background refresh) makes the flight one to send
-// whether or not anyone waits.
-func (f *flights) join(key string, waits bool) (fl *flight, leader bool) {
+// will wait for the answer says so, with its deadline (zero for none),
+// and must leave when it stops waiting; one that will not (a background
+// refresh) makes the flight one to send whether or not anyone waits.
+func (f *flights) join(key string, waits bool, deadline time.Time) (fl *flight, leader bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fl = f.m[key]
@@ -50,19 +59,53 @@ func (f *flights) join(key string, waits bool) (fl *flight, leader bool) {
 		f.m[key] = fl
 		leader = true
 	}
-	if waits {
+	switch {
+	case !waits:
+		fl.keep, fl.unbounded = true, true
+	case deadline.IsZero():
 		fl.waiters++
-	} else {
-		fl.keep = true
+		fl.unbounded = true
+	default:
+		fl.waiters++
+		if deadline.After(fl.deadline) {
+			fl.deadline = deadline
+		}
 	}
 	return fl, leader
 }
 
-// leave says that a caller stopped waiting for fl.
+// until is how long fl's answer is worth waiting for: the latest deadline
+// of its waiters, with ok unset when one waits without a deadline or it
+// is a background refresh.
+func (f *flights) until(fl *flight) (deadline time.Time, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return fl.deadline, !fl.unbounded
+}
+
+// carry records that bc carries fl.
+func (f *flights) carry(fl *flight, bc *batchCall) {
+	f.mu.Lock()
+	if !fl.landed {
+		fl.calls = append(fl.calls, bc)
+	}
+	f.mu.Unlock()
+}
+
+// leave says that a caller stopped waiting for fl. The last to leave a
+// flight nobody else needs cancels the slow calls that carry it, once
+// none of their keys is wanted any more.
 func (f *flights) leave(fl *flight) {
 	f.mu.Lock()
 	fl.waiters--
+	var calls []*batchCall
+	if fl.waiters == 0 && !fl.keep && !fl.landed {
+		calls = fl.calls
+	}
 	f.mu.Unlock()
+	for _, bc := range calls {
+		bc.abandon(f)
+	}
 }
 
 // wanted reports whether fl's answer is still awaited: it has not landed,
@@ -97,6 +140,7 @@ func (f *flights) end(key string, fl *flight, e *Entry, err error, unwantedOnly 
 		return false
 	}
 	fl.landed = true
+	fl.calls = nil
 	if f.m[key] == fl {
 		delete(f.m, key)
 	}

@@ -2,11 +2,19 @@ package cache_test
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/faultproxy"
+	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
 // slowShared is a store whose reads of many keys hang until the caller's
@@ -47,5 +55,139 @@ func TestAPagesStoreReadHasItsShareOfTheBudget(t *testing.T) {
 		if it.Err != nil {
 			t.Errorf("%s: %v; want the registry's answer, the store having had its share", it.Key.GTIN, it.Err)
 		}
+	}
+}
+
+// blackholedTiered is a cache over a Tiered store whose Redis, reached
+// through a proxy, stops answering once the proxy is blackholed; the
+// store's own timeout (redisTimeout) is far longer than a page's.
+func blackholedTiered(t *testing.T, api *client.Client, redisTimeout time.Duration) (*cache.Cache, *faultproxy.Proxy) {
+	t.Helper()
+	rs := redistest.Start(t)
+	proxy, err := faultproxy.New(rs.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	c, _, _ := tieredServer(t, api, rdb, "test:"+t.Name()+":", redisTimeout)
+	return c, proxy
+}
+
+// A fetched answer used to reach its page only once Redis had taken it:
+// the landing wrote through Redis first, under the cache's fetch timeout,
+// so that a blackholed Redis held every answer until the page's deadline
+// had passed, and the page got none although the registry had answered.
+// Now memory takes the answer and the page has it at once; Redis gets it
+// when it can.
+func TestAnAnswerDoesNotWaitForABlackholedRedis(t *testing.T) {
+	t.Parallel()
+	srv, api := newSandbox(t)
+	c, proxy := blackholedTiered(t, api, 5*time.Second)
+	var keys []client.ProductKey
+	for _, d := range srv.Demo() {
+		keys = append(keys, client.ProductKey{GTIN: d.GTIN})
+	}
+	proxy.Blackhole()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, it := range c.Answers(ctx, keys) {
+		if it.Err != nil {
+			t.Errorf("%s: %v; want the registry's answer, Redis being blackholed", it.Key.GTIN, it.Err)
+		}
+	}
+	// What the page learnt is this server's now, Redis or not.
+	for _, k := range keys {
+		if _, _, ok := c.Cached(k.GTIN); !ok {
+			t.Errorf("%s: not cached after the page looked it up", k.GTIN)
+		}
+	}
+}
+
+// A batch call used to run under the cache's fetch timeout, whoever
+// waited for it, so the client judged its waits against that: the
+// upstream limiter, its retries' backoff. A page with 50 ms left waited
+// seconds for a token, and its deadline passed with no answer and no
+// time left to ask again. Now a call lives as long as its waiters do: a
+// wait that would outlast them fails the call at once.
+func TestACallWaitsNoLongerThanItsWaiters(t *testing.T) {
+	t.Parallel()
+	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithUpstreamLimit(0.2, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(api.CloseIdleConnections)
+	c, err := cache.New(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	demo := srv.Demo()
+	if _, err := c.StatusByGTIN(context.Background(), demo[0].GTIN); err != nil {
+		t.Fatal(err) // the limiter's one token
+	}
+	var keys []client.ProductKey
+	for _, d := range demo[1:] {
+		keys = append(keys, client.ProductKey{GTIN: d.GTIN})
+	}
+	// The next token comes in five seconds; the page has one.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, it := range c.Answers(ctx, keys) {
+		var rl *client.RateLimitError
+		if !errors.As(it.Err, &rl) || !rl.Throttled {
+			t.Errorf("%s: %v; want the limiter's refusal, at once", it.Key.GTIN, it.Err)
+		}
+	}
+}
+
+// hangsFirst is a transport whose first request hangs until its context
+// ends, as a call to a registry that is slow now and then does; the
+// others go through.
+type hangsFirst struct {
+	hung atomic.Bool
+	next http.RoundTripper
+}
+
+func (h *hangsFirst) RoundTrip(r *http.Request) (*http.Response, error) {
+	if h.hung.CompareAndSwap(false, true) {
+		<-r.Context().Done()
+		return nil, r.Context().Err()
+	}
+	return h.next.RoundTrip(r)
+}
+
+// No call was hedged until sixteen had said what slow is, so a freshly
+// started server's first slow call held its pages until their deadline:
+// under 5 % slow calls, 41 % of its first cold pages were entirely
+// unknown. Now a call that pages wait for is hedged from the first.
+func TestAFreshServersFirstSlowCallIsHedged(t *testing.T) {
+	t.Parallel()
+	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}),
+		client.WithHTTPClient(&http.Client{Transport: &hangsFirst{next: http.DefaultTransport}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.New(api)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var keys []client.ProductKey
+	for _, d := range srv.Demo() {
+		keys = append(keys, client.ProductKey{GTIN: d.GTIN})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, it := range c.Answers(ctx, keys) {
+		if it.Err != nil {
+			t.Errorf("%s: %v; want the hedge's answer", it.Key.GTIN, it.Err)
+		}
+	}
+	if h := c.Stats().Hedges; h != 1 {
+		t.Errorf("%d hedges, want 1", h)
 	}
 }

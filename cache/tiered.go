@@ -421,7 +421,7 @@ func (t *Tiered) writeBack(ctx context.Context, key string, e *Entry) *Entry {
 	if !t.allow() {
 		return e
 	}
-	held, err := t.through(ctx, key, e)
+	held, err := t.through(ctx, key, e, t.ann.Load())
 	t.result(err)
 	if err != nil {
 		t.markDirty(key, e)
@@ -432,9 +432,10 @@ func (t *Tiered) writeBack(ctx context.Context, key string, e *Entry) *Entry {
 
 // through writes e through Redis, keeps Redis's winner in memory (or
 // what memory holds, if newer), announces e if it won, and returns what
-// memory holds afterwards. The caller records the outcome (result).
-func (t *Tiered) through(ctx context.Context, key string, e *Entry) (*Entry, error) {
-	ann := t.ann.Load()
+// memory holds afterwards. ann is the announcement count from before e
+// was learnt: Redis's winner is confirmed only if none came since. The
+// caller records the outcome (result).
+func (t *Tiered) through(ctx context.Context, key string, e *Entry, ann uint64) (*Entry, error) {
 	w, err := t.shared.Set(ctx, key, e)
 	if err != nil {
 		return nil, err
@@ -447,25 +448,76 @@ func (t *Tiered) through(ctx context.Context, key string, e *Entry) (*Entry, err
 	return held, nil
 }
 
-// Set writes e through Redis, keeps the winner in memory and announces
-// the change. When Redis fails it stores e in memory only, and notes the
-// key, so that e reaches Redis once Redis answers again.
+// Set keeps e in memory, writes it through Redis, keeps Redis's winner in
+// memory and announces the change, and returns what memory holds then.
+// It waits for Redis only while ctx lasts: a caller whose time is up gets
+// what memory holds at once, and the write goes on in the background,
+// bounded by the Redis store's own timeout. When Redis fails, e stays in
+// memory only, and the key is noted, so that e reaches Redis once Redis
+// answers again.
+//
+// Memory takes e first so that an answer fetched for a page reaches the
+// page whatever Redis does: a slow or blackholed Redis costs the page
+// nothing on the way back from the registry.
 func (t *Tiered) Set(ctx context.Context, key string, e *Entry) (*Entry, error) {
 	if e == nil || e.Expires.IsZero() {
 		return nil, errNoExpiry
 	}
-	if t.allow() {
-		held, err := t.through(ctx, key, e)
-		t.result(err)
-		if err == nil {
-			return held, nil
+	ann := t.ann.Load()
+	held, err := t.local.set(key, e, true)
+	if err != nil {
+		return nil, err
+	}
+	if t.ann.Load() != ann {
+		t.local.unconfirm(key) // an announcement may have raced the write
+	}
+	if !t.allow() {
+		if held == e {
+			t.markDirty(key, e)
 		}
+		return held, nil
 	}
-	held, err := t.local.Set(ctx, key, e)
-	if held == e {
-		t.markDirty(key, e)
+	done := make(chan *Entry, 1)
+	write := func(ctx context.Context) {
+		w, err := t.through(ctx, key, e, ann)
+		t.result(err)
+		if err != nil {
+			if m, _, _ := t.local.getNow(key); m == e {
+				t.markDirty(key, e)
+			}
+		}
+		done <- w
 	}
-	return held, err
+	if !t.background(write) {
+		write(ctx)
+	}
+	select {
+	case w := <-done:
+		if w != nil {
+			return w, nil
+		}
+	case <-ctx.Done():
+	}
+	if m, now, _ := t.local.getNow(key); m != nil {
+		return t.local.view(m, now), nil
+	}
+	return held, nil
+}
+
+// background runs f in a goroutine that Close waits for, with a context
+// that Close cancels, and reports whether it did: not once Close began.
+func (t *Tiered) background(f func(context.Context)) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		f(t.ctx)
+	}()
+	return true
 }
 
 // Delete removes the entries from both tiers and announces it.
@@ -579,7 +631,7 @@ func (t *Tiered) flush() {
 			t.clean(k, nil)
 			continue
 		}
-		if _, err := t.through(t.ctx, k, e); err != nil {
+		if _, err := t.through(t.ctx, k, e, t.ann.Load()); err != nil {
 			return
 		}
 		t.flushed.Add(1)
