@@ -55,8 +55,9 @@
 // redis-server on PATH; without one these runs stop before they start
 // and say so. Each run stops the servers and proxies it started when it
 // ends, fails or is interrupted. The report adds a table of what the
-// Redis tier saw: how long cache.NewTiered took (a web server's start
-// waits that long), cache.TieredStats, the keys in Redis after the run
+// Redis tier saw: how long cache.NewTiered took before the run and the
+// Tiered store's Close after it (a web server's start and shutdown wait
+// that long), cache.TieredStats, the keys in Redis after the run
 // and the commands it processed during it (both read straight from the
 // server, around the proxy), and a PING by the cache's way to Redis after
 // the run (-1 when none came back).

@@ -49,9 +49,11 @@ type RedisReport struct {
 	// Redis (through the proxy, if any); -1 when none came back within
 	// the store's timeout and a little more.
 	PingMS float64 `json:"ping_ms"`
-	// StartMS is the time cache.NewTiered took, before the run: a web
-	// server's start waits that long for its Redis tier.
+	// StartMS is the time cache.NewTiered took, before the run, and
+	// StopMS the time the Tiered store's Close took, after it: a web
+	// server's start and shutdown wait that long for its Redis tier.
 	StartMS float64 `json:"start_ms"`
+	StopMS  float64 `json:"stop_ms"`
 }
 
 // runPage measures listing pages under each scenario of the run, one
@@ -104,13 +106,19 @@ func pageRun(ctx context.Context, o *options, sc scenario) (PageReport, error) {
 	t := drivePages(dctx, o, pc)
 	elapsed := time.Since(start).Seconds()
 	up := st.upstream() - before
-	return PageReport{
+	r := PageReport{
 		Mode: sc.name, Pages: int64(len(t.lat)), Errors: t.errors, Seconds: elapsed,
 		PerSecond: float64(len(t.lat)) / elapsed, Latency: latencyMS(t.lat),
 		Badges: t.badges, Unknown: t.unknown, UnknownShare: t.unknownShare(),
 		Upstream: up, UpstreamPerSecond: float64(up) / elapsed,
 		Cache: st.qc.Stats(), Client: st.api.Stats(), Redis: st.redis.report(ctx),
-	}, nil
+	}
+	stop()
+	st.Close() // here, not deferred, to time the Redis tier's Close
+	if r.Redis != nil {
+		r.Redis.StopMS = float64(st.redis.stop.Microseconds()) / 1000
+	}
+	return r, nil
 }
 
 // begin notes what Redis had done before the run, so that the report
@@ -197,10 +205,10 @@ func redisTable(out io.Writer, reports []PageReport) error {
 	}
 	fmt.Fprintln(out, "\nthe Redis tier (keys and commands read around any proxy; -1: none to read)")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "mode\tredis\tstart ms\tshared hits\tmisses\tshared errors\tdown at end\tunflushed\tkeys\tcommands\tping ms\t")
+	fmt.Fprintln(tw, "mode\tredis\tstart ms\tstop ms\tshared hits\tmisses\tshared errors\tdown at end\tunflushed\tkeys\tcommands\tping ms\t")
 	for _, r := range reports {
 		if x := r.Redis; x != nil {
-			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%d\t%d\t%d\t%v\t%d\t%d\t%d\t%.1f\t\n", r.Mode, x.Fault, x.StartMS, x.Tiered.SharedHits, x.Tiered.Misses,
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%d\t%d\t%d\t%v\t%d\t%d\t%d\t%.1f\t\n", r.Mode, x.Fault, x.StartMS, x.StopMS, x.Tiered.SharedHits, x.Tiered.Misses,
 				x.Tiered.SharedErrors, x.Tiered.SharedDown, x.Tiered.Unflushed, x.Keys, x.Commands, x.PingMS)
 		}
 	}

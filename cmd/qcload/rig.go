@@ -49,6 +49,7 @@ type redisTier struct {
 	tiered *cache.Tiered
 	before int64         // commands srv had processed when the run began
 	start  time.Duration // what cache.NewTiered took: a server's start waits for it
+	stop   time.Duration // what the Tiered store's Close took: a server's shutdown waits for it
 }
 
 func newStack(ctx context.Context, o *options, faults []sandbox.Fault, nf netFault, rf redisFault, widgetOpts ...widget.Option) (st *stack, err error) {
@@ -183,7 +184,11 @@ func (st *stack) redisStore(ctx context.Context, o *options, rf redisFault) (cac
 		return nil, err
 	}
 	rt.start = time.Since(t0)
-	st.close = append(st.close, func() { tiered.Close() })
+	st.close = append(st.close, func() {
+		t0 := time.Now()
+		tiered.Close()
+		rt.stop = time.Since(t0)
+	})
 	rt.tiered, st.redis = tiered, rt
 	return tiered, nil
 }
