@@ -54,7 +54,9 @@
 // the binary named by -redis-server, else by QCSDK_REDIS_SERVER, else
 // redis-server on PATH; without one these runs stop before they start
 // and say so. Each run stops the servers and proxies it started when it
-// ends, fails or is interrupted. The report adds a table of what the
+// ends, fails or is interrupted (SIGINT or SIGTERM end it early, with the
+// report of what was measured), and on Linux a redis-server dies with a
+// qcload that is killed. The report adds a table of what the
 // Redis tier saw: how long cache.NewTiered took before the run and the
 // Tiered store's Close after it (a web server's start and shutdown wait
 // that long), cache.TieredStats, the keys in Redis after the run
