@@ -81,7 +81,7 @@ func runFlood(ctx context.Context, o *options, stdout io.Writer) error {
 		// Filled before the server starts, read-only after.
 		wopts = append(wopts, widget.WithCatalogue(func(g client.GTIN) bool { return catalogue[g] }))
 	}
-	st, err := newStack(o, o.faults, o.net, append(wopts, o.lookupOptions()...)...)
+	st, err := newStack(ctx, o, o.faults, o.net, redisFault{}, append(wopts, o.lookupOptions()...)...)
 	if err != nil {
 		return err
 	}

@@ -36,11 +36,51 @@
 //	go run ./cmd/qcload -mode page -fault error=503 -retry-after 1h         # unavailable: 503 with Retry-After 3600
 //	go run ./cmd/qcload -mode page -fault rate_limit=1s@0.5                 # storm: half the calls answered 429
 //
-// -scenario NAME runs one of them by name, and -scenario all runs the
-// seven in turn, each for -duration on a fresh stack, with a table row
-// each:
+// With a Redis tier, as a platform's fleet runs the cache: its store is a
+// cache.Tiered of memory (bounded by -max-entries) in front of
+// cache/redisstore, built as cmd/qcbadge builds it, over a redis-server
+// that qcload starts for the run, on a free loopback port, in a temporary
+// directory, with nothing saved. The registry is healthy; Redis is not:
+//
+//	go run ./cmd/qcload -mode page -redis empty                             # redis-empty: a fresh, empty Redis (the normal cold case)
+//	go run ./cmd/qcload -mode page -redis delay=5ms                         # redis-slow: +5 ms each way, per chunk a proxy forwards
+//	go run ./cmd/qcload -mode page -redis down                              # redis-down: a closed port, nothing listens
+//	go run ./cmd/qcload -mode page -redis blackhole                         # redis-blackhole: connections accepted, nothing answered
+//
+// The slow and blackholed Redis are reached through internal/faultproxy.
+// Its delay holds each chunk in each direction, so a command, or a
+// pipeline sent at once, and its reply take at least 10 ms more: one
+// round trip, not a delay per command of a pipeline. The redis-server is
+// the binary named by -redis-server, else by QCSDK_REDIS_SERVER, else
+// redis-server on PATH; without one these runs stop before they start
+// and say so. Each run stops the servers and proxies it started when it
+// ends, fails or is interrupted (SIGINT or SIGTERM end it early, with the
+// report of what was measured), and on Linux a redis-server dies with a
+// qcload that is killed. The report adds a table of what the
+// Redis tier saw: how long cache.NewTiered took before the run and the
+// Tiered store's Close after it (a web server's start and shutdown wait
+// that long), cache.TieredStats, the keys in Redis after the run
+// and the commands it processed during it (both read straight from the
+// server, around the proxy), and a PING by the cache's way to Redis after
+// the run (-1 when none came back).
+//
+// -scenario NAME runs one of them by name. A group runs its scenarios in
+// turn, each for -duration on a fresh stack (a new sandbox, client,
+// cache and, for Redis, redis-server), with a table row each: registry
+// the seven registry faults with the cache in memory, redis the four
+// states of Redis, all the eleven:
 //
 //	go run ./cmd/qcload -mode page -scenario all -duration 10s
+//	go run ./cmd/qcload -mode page -scenario registry -duration 10s
+//	go run ./cmd/qcload -mode page -scenario redis -duration 10s
+//
+// -pages bounds a run by the pages viewed rather than by time, so that
+// the first pages of a freshly built stack can be measured: here a
+// freshly started process's first 300 pages, cold (200,000 products drawn
+// uniformly), with 5 % of the registry's calls taking 10 s; -duration
+// only stops a run that has not got there:
+//
+//	go run ./cmd/qcload -mode page -scenario slow -pages 300 -duration 5m
 //
 // # Flood mode
 //
@@ -76,10 +116,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/cache"
@@ -87,10 +129,21 @@ import (
 	"github.com/qualitycommit/qcsdk/internal/zipf"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	// An interrupt ends the run the way its end would, so that the
+	// redis-servers and proxies it started are stopped; a second one
+	// kills at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	// go-redis tells stderr of each dial that failed: in the Redis
+	// scenarios that is the fault under test, which the report counts.
+	redis.SetLogger(quiet{})
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "qcload:", err)
 		os.Exit(1)
 	}
@@ -107,6 +160,11 @@ func (f *faultList) Set(s string) error {
 	*f = append(*f, fault)
 	return nil
 }
+
+// quiet is a go-redis logger that says nothing.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 // Report is what a run measured.
 type Report struct {

@@ -4,13 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
+	"os"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	redis.SetLogger(quiet{}) // as main does: the dials that fail are the Redis scenarios' faults
+	goleak.VerifyTestMain(m)
+}
 
 func load(t *testing.T, args ...string) Report {
 	t.Helper()
@@ -84,13 +93,17 @@ func loadJSON(t *testing.T, into any, args ...string) {
 // count, and reports pages, a share and counts that make sense.
 func TestPageScenarios(t *testing.T) {
 	var reports []PageReport
-	loadJSON(t, &reports, "-mode", "page", "-scenario", "all", "-pages", "40", "-badges", "20", "-duration", "60s")
-	if len(reports) != len(scenarios()) {
-		t.Fatalf("%d reports for %d scenarios", len(reports), len(scenarios()))
+	loadJSON(t, &reports, "-mode", "page", "-scenario", "registry", "-pages", "40", "-badges", "20", "-duration", "60s")
+	want := scenarioGroup("registry")
+	if len(reports) != len(want) {
+		t.Fatalf("%d reports for %d scenarios", len(reports), len(want))
 	}
 	for i, r := range reports {
-		if r.Mode != scenarios()[i].name {
-			t.Errorf("report %d is of %q, want %q", i, r.Mode, scenarios()[i].name)
+		if r.Mode != want[i].name {
+			t.Errorf("report %d is of %q, want %q", i, r.Mode, want[i].name)
+		}
+		if r.Redis != nil {
+			t.Errorf("%s: a Redis report %+v with the cache in memory", r.Mode, r.Redis)
 		}
 		if r.Pages <= 0 || r.Pages > 40 || r.Badges != 20*r.Pages {
 			t.Errorf("%s: %d pages, %d badges; want 1 to 40 pages of 20", r.Mode, r.Pages, r.Badges)
@@ -149,9 +162,162 @@ func TestModeFlags(t *testing.T) {
 		{"-mode", "flood", "-flood-rate", "0"},
 		{"-mode", "flood", "-products", "100"},
 		{"-net", "blackhole"},
+		{"-redis", "empty"},
+		{"-mode", "page", "-redis", "nonsense"},
+		{"-mode", "page", "-redis", "delay=-5ms"},
+		{"-mode", "page", "-scenario", "redis-empty", "-redis", "down"},
+		{"-mode", "flood", "-redis", "down"},
 	} {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("run %v: no error", args)
 		}
 	}
+}
+
+// -scenario all is the registry's scenarios and then Redis's, and only
+// Redis's have a Redis tier.
+func TestScenarioGroups(t *testing.T) {
+	all, reg, red := scenarioGroup("all"), scenarioGroup("registry"), scenarioGroup("redis")
+	if len(reg) != 7 || len(red) != 4 || len(all) != len(reg)+len(red) {
+		t.Fatalf("%d scenarios in all, %d registry, %d redis; want 11, 7 and 4", len(all), len(reg), len(red))
+	}
+	for i, sc := range all {
+		if i < len(reg) && (sc.name != reg[i].name || sc.redis.kind != "") {
+			t.Errorf("all[%d] = %q (redis %q), want %q without Redis", i, sc.name, sc.redis.kind, reg[i].name)
+		}
+		if i >= len(reg) && (sc.name != red[i-len(reg)].name || sc.redis.kind == "" || len(sc.faults) > 0 || sc.net.kind != "") {
+			t.Errorf("all[%d] = %+v, want %q with Redis and a healthy registry", i, sc, red[i-len(reg)].name)
+		}
+	}
+}
+
+// Without a redis-server the Redis scenarios stop before any runs, and
+// say what is missing and how to name it.
+func TestRedisServerMissing(t *testing.T) {
+	for _, sc := range []string{"redis-empty", "redis", "all"} {
+		err := run(context.Background(), []string{"-mode", "page", "-scenario", sc, "-redis-server", "/nonexistent/redis-server"}, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "/nonexistent/redis-server") || !strings.Contains(err.Error(), "-redis-server") {
+			t.Errorf("-scenario %s without a redis-server: %v", sc, err)
+		}
+	}
+}
+
+// A Redis that is down needs no redis-server: every read of it fails,
+// and the pages are still served, from the registry.
+func TestPageRedisDown(t *testing.T) {
+	var reports []PageReport
+	loadJSON(t, &reports, "-mode", "page", "-redis", "down", "-pages", "20", "-badges", "20", "-duration", "60s")
+	if len(reports) != 1 {
+		t.Fatalf("%d reports", len(reports))
+	}
+	r := reports[0]
+	if r.Mode != "redis down" || r.Pages != 20 || r.Errors != 0 || r.Redis == nil {
+		t.Fatalf("report %+v", r)
+	}
+	if r.Redis.Tiered.SharedErrors == 0 || r.Cache.StoreErrors == 0 || r.Redis.Keys != -1 || r.Redis.PingMS != -1 {
+		t.Errorf("Redis down: %+v, cache %+v; want shared and store errors, no keys and no PING", *r.Redis, r.Cache)
+	}
+}
+
+// needRedisServer skips the test without a redis-server, or fails it
+// under CI (QCSDK_CI=1), which must not pass by skipping.
+func needRedisServer(t *testing.T) string {
+	t.Helper()
+	bin, err := findRedisServer("")
+	if err != nil {
+		if os.Getenv("QCSDK_CI") == "1" {
+			t.Fatalf("QCSDK_CI=1: %v", err)
+		}
+		t.Skip(err)
+	}
+	return bin
+}
+
+// Each Redis scenario runs to its end, and its fault happened: a fresh
+// Redis was written to, a slow one was slow, a dead or blackholed one
+// failed the cache's reads and nothing crossed the blackhole.
+func TestPageRedisScenarios(t *testing.T) {
+	needRedisServer(t)
+	var reports []PageReport
+	loadJSON(t, &reports, "-mode", "page", "-scenario", "redis", "-pages", "40", "-badges", "20", "-duration", "60s")
+	want := scenarioGroup("redis")
+	if len(reports) != len(want) {
+		t.Fatalf("%d reports for %d scenarios", len(reports), len(want))
+	}
+	by := map[string]PageReport{}
+	for i, r := range reports {
+		if r.Mode != want[i].name {
+			t.Errorf("report %d is of %q, want %q", i, r.Mode, want[i].name)
+		}
+		if r.Pages <= 0 || r.Pages > 40 || r.Badges != 20*r.Pages || r.Errors != 0 {
+			t.Errorf("%s: %d pages, %d badges, %d errors; want 1 to 40 pages of 20, no errors", r.Mode, r.Pages, r.Badges, r.Errors)
+		}
+		if r.UnknownShare < 0 || r.UnknownShare > 1 || r.Unknown > r.Badges {
+			t.Errorf("%s: %d unknown of %d badges, share %v", r.Mode, r.Unknown, r.Badges, r.UnknownShare)
+		}
+		if r.Redis == nil {
+			t.Fatalf("%s: no Redis report", r.Mode)
+		}
+		by[r.Mode] = r
+	}
+	// The cache read the fresh Redis and wrote to it. The keys are there
+	// only if no operation failed: the cache skips a Redis it saw fail
+	// (three in a row: its breaker) and keeps what it learns in memory
+	// meanwhile, and on a loaded machine the page's share of time for
+	// Redis can run out even with Redis healthy.
+	e := by["redis-empty"].Redis
+	if e.Commands <= 0 || e.PingMS < 0 || e.Tiered.SharedHits+e.Tiered.Misses == 0 {
+		t.Errorf("redis-empty: %+v; want the tier read, commands and a PING answered", *e)
+	}
+	if e.Tiered.SharedErrors == 0 && e.Keys <= 0 {
+		t.Errorf("redis-empty: %+v; no operation failed, and no key was written", *e)
+	}
+	if e.Tiered.SharedErrors > 0 {
+		t.Logf("redis-empty: %d operations of a healthy Redis failed, %d keys written, %d entries kept in memory for it", e.Tiered.SharedErrors, e.Keys, e.Tiered.Unflushed)
+	}
+	// Nothing answers a PING through the proxy sooner than its delay
+	// there and back.
+	if s := by["redis-slow"].Redis; s.PingMS < 10 || s.Commands <= 0 {
+		t.Errorf("redis-slow: %+v; want a PING of 10 ms or more, and commands that reached Redis", *s)
+	}
+	if d := by["redis-down"]; d.Redis.Tiered.SharedErrors == 0 || d.Cache.StoreErrors == 0 || d.Redis.Keys != -1 {
+		t.Errorf("redis-down: %+v, cache %+v; want shared and store errors, and no server to read", *d.Redis, d.Cache)
+	}
+	if b := by["redis-blackhole"]; b.Redis.Tiered.SharedErrors == 0 || b.Redis.Keys != 0 || b.Redis.Commands != 0 || b.Redis.PingMS != -1 {
+		t.Errorf("redis-blackhole: %+v; want shared errors, and no command, key or PING across", *b.Redis)
+	}
+}
+
+// Closing a stack stops the redis-server it started and removes its
+// directory, and a server that is stopped can be stopped again.
+func TestRedisStopped(t *testing.T) {
+	needRedisServer(t)
+	o, err := parseFlags([]string{"-mode", "page", "-redis", "empty", "-products", "100"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := newStack(context.Background(), o, nil, netFault{}, o.redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := st.redis.srv
+	if c, err := net.Dial("tcp", srv.addr); err != nil {
+		t.Fatalf("the redis-server does not listen: %v", err)
+	} else {
+		c.Close()
+	}
+	st.Close()
+	select {
+	case <-srv.done:
+	default:
+		t.Error("the redis-server still runs after Close")
+	}
+	if c, err := net.DialTimeout("tcp", srv.addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts connections after Close", srv.addr)
+	}
+	if _, err := os.Stat(srv.dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the server's directory %s: %v; want it removed", srv.dir, err)
+	}
+	srv.stop()
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,12 @@ type options struct {
 	asJSON   bool
 	faults   faultList
 	net      netFault
+	redis    redisFault
+
+	// the redis-server the Redis scenarios run: -redis-server as given,
+	// and the path it resolved to (empty when no scenario needs one)
+	redisServer string
+	redisBin    string
 
 	// -mode badge
 	requests int64
@@ -83,7 +90,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(&o.faults, "fault", "a sandbox fault, as qcsandbox takes it (repeatable), e.g. 'error=503@0.05'")
 	retryAfter := fs.Duration("retry-after", 0, "the Retry-After of -fault error=503 faults (the sandbox's default is 1s)")
 	fs.Var(&o.net, "net", "a network fault between the client and the sandbox: blackhole, cut or delay=DURATION")
-	fs.StringVar(&o.scenario, "scenario", "", "page mode: a named fault scenario ("+strings.Join(scenarioNames(), ", ")+") or all of them in turn")
+	fs.Var(&o.redis, "redis", "page mode: put a Redis tier behind the cache's memory, as a fleet's, in one state: empty (a fresh redis-server), delay=DURATION (each way, through a proxy), down (a closed port) or blackhole (a proxy that answers nothing)")
+	fs.StringVar(&o.redisServer, "redis-server", "", "the redis-server binary the Redis scenarios run (default $QCSDK_REDIS_SERVER, else redis-server on PATH)")
+	fs.StringVar(&o.scenario, "scenario", "", "page mode: a named fault scenario ("+strings.Join(scenarioNames(), ", ")+"), or a group of them in turn: registry (those without Redis), redis (those with it) or all")
 	fs.IntVar(&o.badges, "badges", 60, "page and flood modes: products, and badges, per page")
 	fs.Int64Var(&o.pages, "pages", 0, "page mode: stop after this many pages (0: only -duration bounds the run)")
 	fs.StringVar(&o.draw, "draw", "uniform", "page mode: how a page's products are drawn from the catalogue: uniform or zipf (with -zipf)")
@@ -140,23 +149,31 @@ func (o *options) validate(set map[string]bool) error {
 		default:
 			return fmt.Errorf("-format must be svg, html or json, not %q", o.format)
 		}
-		if o.net.kind != "" || o.scenario != "" {
-			return errors.New("-net and -scenario are for -mode page (and -net for flood)")
+		if o.net.kind != "" || o.scenario != "" || o.redis.kind != "" {
+			return errors.New("-net, -scenario and -redis are for -mode page (and -net for flood)")
 		}
 		return nil
 	case "page":
-		if o.scenario != "" && (len(o.faults) > 0 || o.net.kind != "") {
-			return errors.New("-scenario names its own faults: leave out -fault and -net")
+		if o.scenario != "" && (len(o.faults) > 0 || o.net.kind != "" || o.redis.kind != "") {
+			return errors.New("-scenario names its own faults: leave out -fault, -net and -redis")
 		}
-		if o.scenario != "" && o.scenario != "all" && scenarioByName(o.scenario) == nil {
-			return fmt.Errorf("-scenario must be all or one of %s, not %q", strings.Join(scenarioNames(), ", "), o.scenario)
+		if o.scenario != "" && scenarioGroup(o.scenario) == nil && scenarioByName(o.scenario) == nil {
+			return fmt.Errorf("-scenario must be all, registry, redis or one of %s, not %q", strings.Join(scenarioNames(), ", "), o.scenario)
+		}
+		// Before any scenario runs, not after the first few.
+		if slices.ContainsFunc(o.runScenarios(), func(sc scenario) bool { return sc.redis.needsServer() }) {
+			bin, err := findRedisServer(o.redisServer)
+			if err != nil {
+				return err
+			}
+			o.redisBin = bin
 		}
 		if o.draw != "uniform" && o.draw != "zipf" {
 			return fmt.Errorf("-draw must be uniform or zipf, not %q", o.draw)
 		}
 	case "flood":
-		if o.scenario != "" {
-			return errors.New("-scenario is for -mode page")
+		if o.scenario != "" || o.redis.kind != "" {
+			return errors.New("-scenario and -redis are for -mode page")
 		}
 		if !(o.floodRate > 0) || o.floodConns < 1 || o.floodAddrs < 1 || !(o.pageRate > 0) || o.warmPages < 1 || !(o.quota > 0) {
 			return errors.New("-flood-rate, -flood-conns, -flood-addrs, -page-rate, -warm-pages and -quota must be positive")
@@ -207,10 +224,13 @@ type scenario struct {
 	name   string
 	faults []sandbox.Fault
 	net    netFault
+	redis  redisFault
 }
 
-// scenarios are the conditions -scenario all runs, in order; the package
-// comment gives each one's equivalent -fault or -net flags.
+// scenarios are the conditions -scenario all runs, in order: the
+// registry's faults with the cache in memory, then a healthy registry
+// with a Redis tier in each state. The package comment gives each one's
+// equivalent -fault, -net or -redis flags.
 func scenarios() []scenario {
 	return []scenario{
 		{name: "none"},
@@ -220,7 +240,27 @@ func scenarios() []scenario {
 		{name: "reset", faults: []sandbox.Fault{{Kind: sandbox.FaultReset, Probability: 0.2}}},
 		{name: "unavailable", faults: []sandbox.Fault{{Kind: sandbox.FaultError, Status: 503, RetryAfter: time.Hour}}},
 		{name: "storm", faults: []sandbox.Fault{{Kind: sandbox.FaultRateLimit, RetryAfter: time.Second, Probability: 0.5}}},
+		{name: "redis-empty", redis: redisFault{kind: "empty"}},
+		{name: "redis-slow", redis: redisFault{kind: "delay", delay: 5 * time.Millisecond}},
+		{name: "redis-down", redis: redisFault{kind: "down"}},
+		{name: "redis-blackhole", redis: redisFault{kind: "blackhole"}},
 	}
+}
+
+// scenarioGroup is the scenarios a group name of -scenario runs, or nil
+// if name is not a group.
+func scenarioGroup(name string) []scenario {
+	all := scenarios()
+	withRedis := func(sc scenario) bool { return sc.redis.kind != "" }
+	switch name {
+	case "all":
+		return all
+	case "registry":
+		return slices.DeleteFunc(all, withRedis)
+	case "redis":
+		return slices.DeleteFunc(all, func(sc scenario) bool { return !withRedis(sc) })
+	}
+	return nil
 }
 
 func scenarioNames() []string {
@@ -243,11 +283,11 @@ func scenarioByName(name string) *scenario {
 // runScenarios are the conditions this page run measures: those -scenario
 // names, or the -fault and -net flags as one.
 func (o *options) runScenarios() []scenario {
-	switch o.scenario {
-	case "all":
-		return scenarios()
-	case "":
-		return []scenario{{name: o.customName(), faults: o.faults, net: o.net}}
+	if o.scenario == "" {
+		return []scenario{{name: o.customName(), faults: o.faults, net: o.net, redis: o.redis}}
+	}
+	if g := scenarioGroup(o.scenario); g != nil {
+		return g
 	}
 	return []scenario{*scenarioByName(o.scenario)}
 }
@@ -264,6 +304,9 @@ func (o *options) customName() string {
 	}
 	if o.net.kind != "" {
 		parts = append(parts, "net "+o.net.String())
+	}
+	if o.redis.kind != "" {
+		parts = append(parts, "redis "+o.redis.String())
 	}
 	if len(parts) == 0 {
 		return "none"

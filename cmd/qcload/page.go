@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
@@ -32,6 +33,27 @@ type PageReport struct {
 	UpstreamPerSecond float64            `json:"upstream_calls_per_second"`
 	Cache             cache.Stats        `json:"cache"`
 	Client            client.ClientStats `json:"client"`
+	Redis             *RedisReport       `json:"redis,omitempty"` // the Redis scenarios only
+}
+
+// RedisReport is what the Redis tier of a run saw.
+type RedisReport struct {
+	Fault  string            `json:"fault"` // as -redis takes it
+	Tiered cache.TieredStats `json:"tiered"`
+	// Keys is the number of keys in Redis after the run, and Commands
+	// the commands it processed during the run, both read around any
+	// proxy; -1 when Redis is down.
+	Keys     int64 `json:"keys"`
+	Commands int64 `json:"commands"`
+	// PingMS is the time a PING took after the run, by the cache's way to
+	// Redis (through the proxy, if any); -1 when none came back within
+	// the store's timeout and a little more.
+	PingMS float64 `json:"ping_ms"`
+	// StartMS is the time cache.NewTiered took, before the run, and
+	// StopMS the time the Tiered store's Close took, after it: a web
+	// server's start and shutdown wait that long for its Redis tier.
+	StartMS float64 `json:"start_ms"`
+	StopMS  float64 `json:"stop_ms"`
 }
 
 // runPage measures listing pages under each scenario of the run, one
@@ -39,6 +61,9 @@ type PageReport struct {
 func runPage(ctx context.Context, o *options, stdout io.Writer) error {
 	var reports []PageReport
 	for _, sc := range o.runScenarios() {
+		if ctx.Err() != nil {
+			break // interrupted: report what was measured
+		}
 		r, err := pageRun(ctx, o, sc)
 		if err != nil {
 			return fmt.Errorf("scenario %s: %w", sc.name, err)
@@ -52,11 +77,14 @@ func runPage(ctx context.Context, o *options, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "pages of %d badges, %d products drawn %s, %d page views at once, fetch timeout %s\n",
 		o.badges, o.products, o.draw, o.conc, o.fetchTimeout)
-	return pageTable(stdout, reports)
+	if err := pageTable(stdout, reports); err != nil {
+		return err
+	}
+	return redisTable(stdout, reports)
 }
 
 func pageRun(ctx context.Context, o *options, sc scenario) (PageReport, error) {
-	st, err := newStack(o, sc.faults, sc.net)
+	st, err := newStack(ctx, o, sc.faults, sc.net, sc.redis)
 	if err != nil {
 		return PageReport{}, err
 	}
@@ -71,19 +99,63 @@ func pageRun(ctx context.Context, o *options, sc scenario) (PageReport, error) {
 	pc := pageClient{hc: &http.Client{Transport: transport, Timeout: 10 * time.Second}, base: base}
 
 	before := st.upstream()
-	ctx, cancel := context.WithTimeout(ctx, o.duration)
+	st.redis.begin(ctx)
+	dctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	start := time.Now()
-	t := drivePages(ctx, o, pc)
+	t := drivePages(dctx, o, pc)
 	elapsed := time.Since(start).Seconds()
 	up := st.upstream() - before
-	return PageReport{
+	r := PageReport{
 		Mode: sc.name, Pages: int64(len(t.lat)), Errors: t.errors, Seconds: elapsed,
 		PerSecond: float64(len(t.lat)) / elapsed, Latency: latencyMS(t.lat),
 		Badges: t.badges, Unknown: t.unknown, UnknownShare: t.unknownShare(),
 		Upstream: up, UpstreamPerSecond: float64(up) / elapsed,
-		Cache: st.qc.Stats(), Client: st.api.Stats(),
-	}, nil
+		Cache: st.qc.Stats(), Client: st.api.Stats(), Redis: st.redis.report(ctx),
+	}
+	stop()
+	st.Close() // here, not deferred, to time the Redis tier's Close
+	if r.Redis != nil {
+		r.Redis.StopMS = float64(st.redis.stop.Microseconds()) / 1000
+	}
+	return r, nil
+}
+
+// begin notes what Redis had done before the run, so that the report
+// counts the run's own commands. A nil tier does nothing.
+func (rt *redisTier) begin(ctx context.Context) {
+	if rt == nil || rt.direct == nil {
+		return
+	}
+	rt.before, _ = redisInfo(ctx, rt.direct, "stats", "total_commands_processed")
+}
+
+// report reads what the Redis tier saw; nil for a stack without one.
+func (rt *redisTier) report(ctx context.Context) *RedisReport {
+	if rt == nil {
+		return nil
+	}
+	// An interrupted run still reads what Redis holds.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	r := &RedisReport{Fault: rt.fault.String(), Tiered: rt.tiered.Stats(), Keys: -1, Commands: -1, PingMS: -1,
+		StartMS: float64(rt.start.Microseconds()) / 1000}
+	if rt.direct != nil {
+		// INFO first: its count leaves itself out but has begin's INFO in.
+		if n, err := redisInfo(ctx, rt.direct, "stats", "total_commands_processed"); err == nil {
+			r.Commands = n - rt.before - 1
+		}
+		if n, err := rt.direct.DBSize(ctx).Result(); err == nil {
+			r.Keys = n
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	if rt.rdb.Ping(pctx).Err() == nil {
+		r.PingMS = float64(time.Since(t0).Microseconds()) / 1000
+	}
+	return r
 }
 
 // drivePages views pages from -concurrency drivers, each page naming
@@ -124,6 +196,23 @@ func (o *options) drawer(seed uint64) func() int {
 	}
 	r := rand.New(rand.NewPCG(seed, 0x9a6e))
 	return func() int { return r.IntN(o.products) }
+}
+
+// redisTable tells what the Redis tier saw in the runs that had one.
+func redisTable(out io.Writer, reports []PageReport) error {
+	if !slices.ContainsFunc(reports, func(r PageReport) bool { return r.Redis != nil }) {
+		return nil
+	}
+	fmt.Fprintln(out, "\nthe Redis tier (keys and commands read around any proxy; -1: none to read)")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "mode\tredis\tstart ms\tstop ms\tshared hits\tmisses\tshared errors\tdown at end\tunflushed\tkeys\tcommands\tping ms\t")
+	for _, r := range reports {
+		if x := r.Redis; x != nil {
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%d\t%d\t%d\t%v\t%d\t%d\t%d\t%.1f\t\n", r.Mode, x.Fault, x.StartMS, x.StopMS, x.Tiered.SharedHits, x.Tiered.Misses,
+				x.Tiered.SharedErrors, x.Tiered.SharedDown, x.Tiered.Unflushed, x.Keys, x.Commands, x.PingMS)
+		}
+	}
+	return tw.Flush()
 }
 
 func pageTable(out io.Writer, reports []PageReport) error {

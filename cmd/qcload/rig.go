@@ -17,25 +17,42 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/faultproxy"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
+	"github.com/redis/go-redis/v9"
 )
 
 // stack is what the page and flood modes measure: a sandbox (faults on,
 // if asked), a proxy in front of it when the network is to fail, and the
-// client, cache and widget a platform would build over them.
+// client, cache and widget a platform would build over them; with a
+// Redis fault, the cache's store is a Redis tier behind memory, as a
+// fleet's.
 type stack struct {
 	sb     *sandbox.Sandbox
 	api    *client.Client
 	qc     *cache.Cache
 	badges *widget.Widget
+	redis  *redisTier    // nil: the cache keeps its store in memory
 	gtins  []client.GTIN // the catalogue, in sandbox order
 	close  []func()      // in reverse order of building
 }
 
-func newStack(o *options, faults []sandbox.Fault, nf netFault, widgetOpts ...widget.Option) (st *stack, err error) {
+// redisTier is the Redis side of a stack.
+type redisTier struct {
+	fault  redisFault
+	srv    *redisServer  // nil when Redis is down
+	direct *redis.Client // to srv, around any proxy: what the report reads; nil when down
+	rdb    *redis.Client // the cache's way to Redis, through the fault
+	tiered *cache.Tiered
+	before int64         // commands srv had processed when the run began
+	start  time.Duration // what cache.NewTiered took: a server's start waits for it
+	stop   time.Duration // what the Tiered store's Close took: a server's shutdown waits for it
+}
+
+func newStack(ctx context.Context, o *options, faults []sandbox.Fault, nf netFault, rf redisFault, widgetOpts ...widget.Option) (st *stack, err error) {
 	st = &stack{}
 	defer func() {
 		if err != nil {
@@ -55,15 +72,25 @@ func newStack(o *options, faults []sandbox.Fault, nf netFault, widgetOpts ...wid
 	if base, err = st.network(base, nf); err != nil {
 		return nil, err
 	}
-	copts := []client.Option{client.WithBaseURL(base)}
+	aopts := []client.Option{client.WithBaseURL(base)}
 	if o.quota > 0 {
-		copts = append(copts, client.WithUpstreamLimit(o.quota, o.burst))
+		aopts = append(aopts, client.WithUpstreamLimit(o.quota, o.burst))
 	}
-	if st.api, err = client.New(copts...); err != nil {
+	if st.api, err = client.New(aopts...); err != nil {
 		return nil, err
 	}
 	st.close = append(st.close, st.api.CloseIdleConnections)
-	if st.qc, err = cache.New(st.api, cache.WithMaxEntries(o.maxEntries), cache.WithFetchTimeout(o.fetchTimeout)); err != nil {
+	copts := []cache.Option{cache.WithFetchTimeout(o.fetchTimeout)}
+	if rf.kind == "" {
+		copts = append(copts, cache.WithMaxEntries(o.maxEntries))
+	} else {
+		store, err := st.redisStore(ctx, o, rf)
+		if err != nil {
+			return nil, err
+		}
+		copts = append(copts, cache.WithStore(store))
+	}
+	if st.qc, err = cache.New(st.api, copts...); err != nil {
 		return nil, err
 	}
 	st.close = append(st.close, func() { st.qc.Close() })
@@ -105,6 +132,65 @@ func (st *stack) network(base string, nf netFault) (string, error) {
 		p.SetDelay(nf.delay)
 	}
 	return "http://" + p.Addr(), nil
+}
+
+// redisStore builds the store a fleet's web server has, as cmd/qcbadge
+// builds it: a Tiered store of memory (bounded by -max-entries) in front
+// of a fresh redis-server of the stack's own, reached through the fault
+// rf.
+func (st *stack) redisStore(ctx context.Context, o *options, rf redisFault) (cache.Store, error) {
+	rt := &redisTier{fault: rf}
+	var addr string
+	if rf.kind == "down" {
+		var err error
+		if addr, err = closedAddr(); err != nil {
+			return nil, err
+		}
+	} else {
+		srv, err := startRedis(ctx, o.redisBin)
+		if err != nil {
+			return nil, err
+		}
+		st.close = append(st.close, srv.stop)
+		rt.srv, addr = srv, srv.addr
+		rt.direct = redis.NewClient(&redis.Options{Addr: addr})
+		st.close = append(st.close, func() { rt.direct.Close() })
+	}
+	if rf.kind == "delay" || rf.kind == "blackhole" {
+		p, err := faultproxy.New(addr)
+		if err != nil {
+			return nil, err
+		}
+		st.close = append(st.close, func() { p.Close() })
+		if rf.kind == "delay" {
+			p.SetDelay(rf.delay)
+		} else {
+			p.Blackhole()
+		}
+		addr = p.Addr()
+	}
+	// As redisstore asks: without ContextTimeoutEnabled a Redis that
+	// answers nothing holds each command for go-redis's ReadTimeout (3 s)
+	// rather than the store's 100 ms.
+	rt.rdb = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	st.close = append(st.close, func() { rt.rdb.Close() })
+	shared := redisstore.New(rt.rdb, redisstore.WithPrefix("qcload:"))
+	st.close = append(st.close, func() { shared.Close() })
+	mem := cache.NewMemory(cache.WithMemoryMaxEntries(o.maxEntries))
+	st.close = append(st.close, func() { mem.Close() })
+	t0 := time.Now()
+	tiered, err := cache.NewTiered(mem, shared)
+	if err != nil {
+		return nil, err
+	}
+	rt.start = time.Since(t0)
+	st.close = append(st.close, func() {
+		t0 := time.Now()
+		tiered.Close()
+		rt.stop = time.Since(t0)
+	})
+	rt.tiered, st.redis = tiered, rt
+	return tiered, nil
 }
 
 // Close undoes newStack: the cache first, so that its batch calls end
