@@ -255,14 +255,25 @@ func (r *Store) lost(ctx context.Context, deliver func(cache.Announcement)) {
 
 // listen subscribes to channel and waits for Redis to confirm it.
 func (r *Store) listen(ctx context.Context, channel string) (*redis.PubSub, error) {
-	subscribe := r.rdb.Subscribe
-	if r.sharded {
-		subscribe = r.rdb.SSubscribe
-	}
-	sub := subscribe(context.WithoutCancel(ctx), channel)
+	// The PubSub is made with no channel, which connects nothing, and
+	// then told the channel under the store's timeout: made with the
+	// channel, it connects at once under its own context, which must
+	// outlive this call, and a Redis that accepts connections and never
+	// answers held it for go-redis's dial timeout (5 s) whatever ours.
+	var sub *redis.PubSub
 	cctx, cancel := context.WithTimeout(ctx, r.timeout)
-	_, err := sub.Receive(cctx)
-	cancel()
+	defer cancel()
+	var err error
+	if r.sharded {
+		sub = r.rdb.SSubscribe(context.WithoutCancel(ctx))
+		err = sub.SSubscribe(cctx, channel)
+	} else {
+		sub = r.rdb.Subscribe(context.WithoutCancel(ctx))
+		err = sub.Subscribe(cctx, channel)
+	}
+	if err == nil {
+		_, err = sub.Receive(cctx)
+	}
 	if err != nil {
 		_ = sub.Close()
 		return nil, r.fail("subscribe", "", err)
