@@ -520,10 +520,13 @@ func (c *Cache) peekStore(ctx context.Context, skey string) (*Entry, time.Time) 
 
 // fallback serves what the store holds now — not what it held before the
 // fetch, which a change pushed meanwhile may have replaced — if it may
-// still be served; otherwise it returns the error.
+// still be served; otherwise it returns the error. It reads the store
+// under the caller's context, ended or not: a store that keeps entries
+// in this process's memory (Memory, Tiered) answers from there without
+// one, and one across the network is not asked past the caller's time.
 func (c *Cache) fallback(ctx context.Context, skey string, cause error) (*Entry, error) {
 	c.stats.errors.Add(1)
-	e, err := c.store.Get(context.WithoutCancel(ctx), skey)
+	e, err := c.store.Get(ctx, skey)
 	if err == nil && servable(e, c.clock()) && (e.Status != nil || e.Raw != nil) {
 		c.stats.staleIfError.Add(1)
 		return e, nil

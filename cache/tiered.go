@@ -296,7 +296,9 @@ func (t *Tiered) Get(ctx context.Context, key string) (*Entry, error) {
 		return e, nil
 	}
 	c := t.withNoted(key, memCopy{e, now, ok})
-	if !t.allow() {
+	if ctx.Err() != nil || !t.allow() {
+		// A caller whose time is up is answered from memory: asking Redis
+		// would fail, and count against Redis a failure of its own.
 		return t.miss(c), nil
 	}
 	ann := t.ann.Load()
@@ -330,7 +332,7 @@ func (t *Tiered) GetMany(ctx context.Context, keys []string) ([]*Entry, error) {
 		return out, nil
 	}
 	var rs []*Entry
-	answered := t.allow()
+	answered := ctx.Err() == nil && t.allow()
 	ann := t.ann.Load()
 	if answered {
 		var err error
