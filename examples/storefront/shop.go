@@ -79,7 +79,8 @@ const enquiryPrefix = "/quality/"
 const platformName = "青选集市 Qingxuan Market"
 
 func newShop(qc *cache.Cache, badges *widget.Widget, items []item, entryOpts ...enquiry.Option) (*shop, error) {
-	funcs := badges.FuncMap() // qcStyle (the badges come from the request's Page)
+	// The badges come from each request's widget.Page, in the data.
+	funcs := template.FuncMap{}
 	// Registry text is isolated, so that a bidirectional control in a
 	// maker's name cannot reverse what follows it on the page, and
 	// identifiers always read left to right.
