@@ -77,7 +77,7 @@ func overProxy(t *testing.T, opts ...widget.Option) (*widget.Widget, *faultproxy
 // through a page.
 func TestATemplateOfManyBadgesWaitsOneBudget(t *testing.T) {
 	const n = 60
-	w, proxy, sb, _ := overProxy(t)
+	w, proxy, sb, upstream := overProxy(t)
 	gtins := listingOf(t, sb, n)
 	proxy.Blackhole()
 	start := time.Now()
@@ -91,6 +91,9 @@ func TestATemplateOfManyBadgesWaitsOneBudget(t *testing.T) {
 	if limit := n * widget.DefaultRenderTimeout / 4; took > limit {
 		t.Errorf("a page of %d badges took %v with the registry blackholed; want about one budget (%v), far under %v",
 			n, took, widget.DefaultRenderTimeout, limit)
+	}
+	if calls := upstream(); calls > 1 {
+		t.Errorf("a page of %d badges made %d calls to the blackholed registry; want at most 1, for them all", n, calls)
 	}
 	t.Logf("a page of %d badges took %v with the registry blackholed", n, took)
 }

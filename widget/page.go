@@ -136,8 +136,9 @@ func (p *Page) verdict(g client.GTIN, v *verdict) error {
 // Status returns the page's answer for a product and the verdict its
 // badge shows, for what the page says beyond the badge (the maker, the
 // commitment's terms, the inspections): the same answer, under the same
-// deadline, with no wait of its own. On any failure the decision is
-// unknown, and the error says why.
+// deadline. A product the page named costs no wait of its own; another
+// waits, as its badge would, no longer than the page's deadline. On any
+// failure the decision is unknown, and the error says why.
 func (p *Page) Status(gtin client.GTIN) (*client.ProductStatus, client.Decision, error) {
 	var v verdict
 	err := p.verdict(gtin, &v)
