@@ -246,7 +246,9 @@ func TestListingKeepsOneDeadlineWhenTheRegistryHangs(t *testing.T) {
 func TestAProductPageSpendsOneBudget(t *testing.T) {
 	s, srv := newTestShop(t, sdktest.Hung(t), widget.WithRenderTimeout(widget.DefaultRenderTimeout))
 	g := srv.Demo()[0].GTIN
+	start := time.Now()
 	code, page := get(t, s, "/p/"+string(g))
+	t.Logf("a product page view took %v with the registry hanging", time.Since(start))
 	if code != http.StatusOK || !strings.Contains(page, "qcb-unknown") {
 		t.Errorf("product page with the registry hanging: %d, neutral badge shown: %v", code, strings.Contains(page, "qcb-unknown"))
 	}
