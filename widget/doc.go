@@ -2,14 +2,21 @@
 // product page: server-side, per product, with no script, in a fixed size
 // that never shifts the page.
 //
-//	badges, err := widget.New(qc)                  // qc is a *cache.Cache; zh-CN, light, full
-//	page := template.Must(template.New("p").Funcs(badges.FuncMap()).Parse(src))
+//	badges, err := widget.New(qc) // qc is a *cache.Cache; zh-CN, light, full
 //
-// and in the page's template:
+// and, in the handler of each page view, one Page for all the badges it
+// shows, given to the page's template:
 //
-//	<head>{{ qcStyle .CSPNonce }} {{ qcJSONLD .GTIN }}</head>
-//	{{ qcBadge .GTIN }}
-//	{{ qcBadge .GTIN "en" "dark" "compact" }}
+//	page := badges.Page(r.Context(), gtins...) // one budget; the products looked up together
+//	defer page.Close()
+//	err := tmpl.Execute(w, map[string]any{"QC": page, "Items": items})
+//
+//	<head><link rel="stylesheet" href="/quality/badge.css">{{ $.QC.JSONLD .GTIN }}</head>
+//	{{ $.QC.Badge .GTIN }}
+//	{{ $.QC.Badge .GTIN "en" "dark" "compact" }}
+//
+// The stylesheet is served by the Handler (below); a page that inlines it
+// puts StyleTag(nonce) in its data, with its CSP nonce.
 //
 // A locale is any BCP 47 tag, read as every package of the SDK reads it
 // (ParseLocale): en-AU is English; zh-Hans-CN, zh-SG, zh-TW and zh-HK are
@@ -70,8 +77,12 @@
 // and its Badge and JSONLD methods render from what came back in time —
 // the neutral badge for the rest, at once, with no lookup sent once the
 // budget is spent. Pass the page in the template's data:
-// {{ $.QC.Badge .GTIN }}. The FuncMap's qcBadge, which has no request,
-// waits up to the render timeout per badge.
+// {{ $.QC.Badge .GTIN }}; Page.Status gives the page's answer to the
+// parts of the page that say more than the badge. There are no template
+// functions of the widget's own to add with Funcs: a function a template
+// is parsed with has no request, and so no page to share, and each badge
+// would wait the render timeout in turn. Widget.Badge, SVG and JSONLD,
+// outside a page, wait up to the render timeout each.
 //
 // Badges carry ETags (304 on If-None-Match) and a Cache-Control of
 // BadgeMaxAge (30 s), with no stale-while-revalidate, so that a revocation

@@ -37,15 +37,22 @@ func Example() {
 	}
 	defer qc.Close()
 
-	badges, err := widget.New(qc, widget.WithClock(func() time.Time { return sb.ReferenceTime() }))
+	badges, err := widget.New(qc, widget.WithClock(func() time.Time { return sb.ReferenceTime() }),
+		widget.WithRenderTimeout(2*time.Second)) // generous, for a busy test machine
 	if err != nil {
 		log.Fatal(err)
 	}
-	page := template.Must(template.New("product").Funcs(badges.FuncMap()).Parse(
+	product := template.Must(template.New("product").Parse(
 		`<h1>{{ .Name }}</h1>
-{{ qcBadge .GTIN "en" "compact" }}
+{{ $.QC.Badge .GTIN "en" "compact" }}
 `))
-	err = page.Execute(os.Stdout, map[string]any{"Name": "Electric kettle", "GTIN": sb.Demo()[0].GTIN})
+
+	// In the product page's handler: one page, one budget, for every
+	// badge the page shows.
+	gtin := sb.Demo()[0].GTIN
+	page := badges.Page(context.Background(), gtin) // in a handler: r.Context()
+	defer page.Close()
+	err = product.Execute(os.Stdout, map[string]any{"Name": "Electric kettle", "GTIN": gtin, "QC": page})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -98,6 +105,46 @@ func ExampleWidget_Page() {
 	// Output:
 	// 3 badges
 	// 1 batch call
+}
+
+// A product page that says more than the badge — the maker, what it
+// promised — reads the page's answer, under the page's one budget.
+func ExamplePage_Status() {
+	sb, err := sandbox.New(sandbox.WithReferenceTime(time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sb.Close()
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+	api, err := client.New(client.WithBaseURL(srv.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer api.CloseIdleConnections()
+	qc, err := cache.New(api)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer qc.Close()
+	badges, err := widget.New(qc, widget.WithClock(func() time.Time { return sb.ReferenceTime() }),
+		widget.WithRenderTimeout(2*time.Second)) // generous, for a busy test machine
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	gtin := sb.Demo()[0].GTIN
+	page := badges.Page(context.Background(), gtin) // in a handler: r.Context()
+	defer page.Close()
+	st, d, err := page.Status(gtin)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(d.Verdict, st.Enterprise.USCC != "")
+	fmt.Println(qc.Stats().Misses, "lookup")
+	// Output:
+	// committed true
+	// 1 lookup
 }
 
 // A platform behind a reverse proxy that overwrites X-Real-IP with the

@@ -180,33 +180,3 @@ func (w *Widget) renderJSONLD(v *verdict, look Look) string {
 	}
 	return `<script type="application/ld+json">` + string(j) + `</script>`
 }
-
-// FuncMap is the template functions a platform adds to its own
-// html/template:
-//
-//	{{ qcBadge .GTIN }}                      the badge, in the widget's look
-//	{{ qcBadge .GTIN "en" "dark" "compact" }} in another look (any of the three, any order)
-//	{{ qcJSONLD .GTIN }}                     the JSON-LD, for the page's head
-//	{{ qcStyle }} or {{ qcStyle .Nonce }}    the stylesheet inline, with the page's CSP nonce
-//
-// Each call waits for the API at most the render timeout.
-func (w *Widget) FuncMap() template.FuncMap {
-	return template.FuncMap{
-		"qcBadge": func(gtin any, opts ...string) (template.HTML, error) {
-			g, gerr := w.templateGTIN("qcBadge", gtin)
-			look, lerr := w.templateLook("qcBadge", opts)
-			return templateHTML(string(w.Badge(context.Background(), string(g), look)), gerr, lerr)
-		},
-		"qcJSONLD": func(gtin any, opts ...string) (template.HTML, error) {
-			g, gerr := w.templateGTIN("qcJSONLD", gtin)
-			look, lerr := w.templateLook("qcJSONLD", opts)
-			return templateHTML(string(w.JSONLD(context.Background(), string(g), look)), gerr, lerr)
-		},
-		"qcStyle": func(nonce ...string) template.HTML {
-			if len(nonce) > 0 {
-				return StyleTag(nonce[0])
-			}
-			return StyleTag("")
-		},
-	}
-}

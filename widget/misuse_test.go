@@ -21,10 +21,12 @@ func TestTemplateMisuseIsLoggedOnceAndCounted(t *testing.T) {
 	var logs bytes.Buffer
 	e := setup(t, nil, widget.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	g := string(e.srv.Demo()[0].GTIN)
-	tmpl := template.Must(template.New("p").Funcs(e.w.FuncMap()).Parse(
-		`{{ qcBadge .Int }}|{{ qcBadge .Bad }}|{{ qcBadge .G "darkk" }}|{{ qcBadge .G "en-AU" "dark" }}`))
-	data := map[string]any{"Int": 6910000100003, "Bad": "6901234567893", "G": g}
-	for range 3 { // one page, rendered three times
+	tmpl := template.Must(template.New("p").Parse(
+		`{{ $.QC.Badge .Int }}|{{ $.QC.Badge .Bad }}|{{ $.QC.Badge .G "darkk" }}|{{ $.QC.Badge .G "en-AU" "dark" }}`))
+	for range 3 { // one page, viewed three times
+		page := e.w.Page(context.Background(), g)
+		defer page.Close()
+		data := map[string]any{"Int": 6910000100003, "Bad": "6901234567893", "G": g, "QC": page}
 		var out strings.Builder
 		if err := tmpl.Execute(&out, data); err != nil {
 			t.Fatalf("a misused template failed without WithStrictTemplates: %v", err)
@@ -55,19 +57,18 @@ func TestStrictTemplatesFailOnMisuse(t *testing.T) {
 	g := string(e.srv.Demo()[0].GTIN)
 	page := e.w.Page(context.Background(), g)
 	defer page.Close()
-	funcs := e.w.FuncMap()
 	for _, src := range []string{
-		`{{ qcBadge 6910000100003 }}`, `{{ qcBadge "69012345" }}`, `{{ qcBadge .G "darkk" }}`, `{{ qcJSONLD .G "neon" }}`,
+		`{{ $.QC.Badge 6910000100003 }}`, `{{ $.QC.Badge "69012345" }}`, `{{ $.QC.Badge .G "darkk" }}`, `{{ $.QC.JSONLD .G "neon" }}`,
 		`{{ $.QC.Badge 42 }}`, `{{ $.QC.Badge .G "full" "huge" }}`, `{{ $.QC.JSONLD "x" }}`,
 	} {
-		tmpl := template.Must(template.New("p").Funcs(funcs).Parse(src))
+		tmpl := template.Must(template.New("p").Parse(src))
 		err := tmpl.Execute(new(strings.Builder), map[string]any{"G": g, "QC": page})
 		if !errors.Is(err, widget.ErrTemplateMisuse) {
 			t.Errorf("%s: error %v; want ErrTemplateMisuse", src, err)
 		}
 	}
-	for _, src := range []string{`{{ qcBadge .G "en-GB" "dark" "compact" }}`, `{{ $.QC.Badge .G "zh-Hans-CN" }}`, `{{ qcBadge .T }}`} {
-		tmpl := template.Must(template.New("p").Funcs(funcs).Parse(src))
+	for _, src := range []string{`{{ $.QC.Badge .G "en-GB" "dark" "compact" }}`, `{{ $.QC.Badge .G "zh-Hans-CN" }}`, `{{ $.QC.Badge .T }}`} {
+		tmpl := template.Must(template.New("p").Parse(src))
 		if err := tmpl.Execute(new(strings.Builder), map[string]any{"G": g, "QC": page, "T": client.GTIN(g)}); err != nil {
 			t.Errorf("%s: %v; want no error", src, err)
 		}
@@ -104,8 +105,10 @@ func TestEveryLocaleParserAgrees(t *testing.T) {
 			t.Errorf("badge endpoint, locale=%s: %d %s; want %s", tag, resp.StatusCode, b, want)
 		}
 		var out strings.Builder
-		tmpl := template.Must(template.New("p").Funcs(e.w.FuncMap()).Parse(`{{ qcBadge .G .L }}`))
-		if err := tmpl.Execute(&out, map[string]any{"G": g, "L": tag}); err != nil || !strings.Contains(out.String(), `lang="`+want.String()+`"`) {
+		page := e.w.Page(context.Background(), g)
+		defer page.Close()
+		tmpl := template.Must(template.New("p").Parse(`{{ $.QC.Badge .G .L }}`))
+		if err := tmpl.Execute(&out, map[string]any{"G": g, "L": tag, "QC": page}); err != nil || !strings.Contains(out.String(), `lang="`+want.String()+`"`) {
 			t.Errorf("template, %q: %v %s; want lang %s", tag, err, out.String(), want)
 		}
 	}

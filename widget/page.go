@@ -34,7 +34,7 @@ type Page struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	answers map[client.GTIN]cache.Answer // looked up for the page and answered
-	failed  map[client.GTIN]bool         // looked up for the page and not answered
+	failed  map[client.GTIN]error        // looked up for the page and not answered, and why
 }
 
 // Page starts a page view: its deadline is the render timeout from now,
@@ -71,26 +71,27 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 	//
 	// A refusal (the key, the quota) is not tried again: the second try
 	// would be refused as the first, and spend the quota for nothing.
-	var refused []client.ProductKey
 	for try := 0; try < 2 && len(keys) > 0 && pctx.Err() == nil; try++ {
 		var again []client.ProductKey
 		for _, it := range w.qc.Answers(pctx, keys) {
 			switch {
 			case it.Err == nil:
 				p.keep(it.Key.GTIN, it.Answer, len(keys))
+				delete(p.failed, it.Key.GTIN) // answered on the second try
 			case errors.Is(it.Err, client.ErrUnauthorized), errors.Is(it.Err, client.ErrRateLimited):
-				refused = append(refused, it.Key)
+				p.fail(it.Key.GTIN, it.Err, len(keys)) // not tried again
 			default:
+				p.fail(it.Key.GTIN, it.Err, len(keys))
 				again = append(again, it.Key)
 			}
 		}
 		keys = again
 	}
-	keys = append(keys, refused...)
-	if len(keys) > 0 {
-		p.failed = make(map[client.GTIN]bool, len(keys))
-		for _, k := range keys {
-			p.failed[k.GTIN] = true
+	// What was never asked: the budget was spent, or the shopper had gone,
+	// before the first try.
+	for _, k := range keys {
+		if _, ok := p.failed[k.GTIN]; !ok {
+			p.fail(k.GTIN, context.Cause(pctx), len(keys))
 		}
 	}
 	return p
@@ -105,22 +106,43 @@ func (p *Page) keep(g client.GTIN, a cache.Answer, n int) {
 	p.answers[g] = a
 }
 
+// fail records why a product the page looked up has no answer; n is how
+// many the page may hold.
+func (p *Page) fail(g client.GTIN, err error, n int) {
+	if p.failed == nil {
+		p.failed = make(map[client.GTIN]error, n)
+	}
+	p.failed[g] = err
+}
+
 // verdict is what a product's badge shows: the page's answer for it, or
 // the cache's under the page's deadline; for a product the page looked up
 // without an answer, the neutral badge, at once.
-func (p *Page) verdict(g client.GTIN, v *verdict) {
+func (p *Page) verdict(g client.GTIN, v *verdict) error {
 	if a, ok := p.answers[g]; ok {
 		p.w.decide(v, a.Status, time.Now())
 		if a.Stale {
 			v.confirmedAt(a.Fetched)
 		}
-		return
+		return nil
 	}
-	if p.failed[g] {
+	if err, ok := p.failed[g]; ok {
 		p.w.unknown(v)
-		return
+		return err
 	}
-	p.w.status(p.ctx, string(g), v)
+	return p.w.status(p.ctx, string(g), v)
+}
+
+// Status returns the page's answer for a product and the verdict its
+// badge shows, for what the page says beyond the badge (the maker, the
+// commitment's terms, the inspections): the same answer, under the same
+// deadline. A product the page named costs no wait of its own; another
+// waits, as its badge would, no longer than the page's deadline. On any
+// failure the decision is unknown, and the error says why.
+func (p *Page) Status(gtin client.GTIN) (*client.ProductStatus, client.Decision, error) {
+	var v verdict
+	err := p.verdict(gtin, &v)
+	return v.st, *v.d, err
 }
 
 // Close ends the page's deadline. It is idempotent.

@@ -161,7 +161,7 @@ func WithNotListed(show bool) Option {
 // is answered 404 without a lookup, so that nobody can spend the
 // platform's quota on the registry by asking for random barcodes. in is
 // called for every badge request; make it a set lookup. Pages rendered by
-// the platform itself (Page, Badge, FuncMap) are not restricted.
+// the platform itself (Page, Badge) are not restricted.
 func WithCatalogue(in func(client.GTIN) bool) Option {
 	return func(w *Widget) error {
 		if in == nil {

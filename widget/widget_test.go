@@ -229,15 +229,20 @@ func TestASlowAPIGivesTheUnknownBadge(t *testing.T) {
 	}
 }
 
-func TestFuncMapInAPlatformsTemplate(t *testing.T) {
+func TestAPageInAPlatformsTemplate(t *testing.T) {
 	e := setup(t, nil)
-	tmpl := template.Must(template.New("page").Funcs(e.w.FuncMap()).Parse(
-		`<head>{{ qcStyle "n0nce" }}{{ qcJSONLD .GTIN }}</head><p>{{ .Name }}</p>{{ qcBadge .GTIN }}{{ qcBadge .GTIN "en" "dark" "compact" }}`))
+	tmpl := template.Must(template.New("page").Parse(
+		`<head>{{ .Style }}{{ $.QC.JSONLD .GTIN }}</head><p>{{ .Name }}</p>{{ $.QC.Badge .GTIN }}{{ $.QC.Badge .GTIN "en" "dark" "compact" }}`))
 	var out strings.Builder
+	g := e.srv.Demo()[0].GTIN
+	page := e.w.Page(context.Background(), g)
+	defer page.Close()
 	data := struct {
-		GTIN client.GTIN
-		Name string
-	}{e.srv.Demo()[0].GTIN, "<b>kettle</b>"}
+		GTIN  client.GTIN
+		Name  string
+		Style template.HTML
+		QC    *widget.Page
+	}{g, "<b>kettle</b>", widget.StyleTag("n0nce"), page}
 	if err := tmpl.Execute(&out, data); err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,8 @@ const enquiryPrefix = "/quality/"
 const platformName = "青选集市 Qingxuan Market"
 
 func newShop(qc *cache.Cache, badges *widget.Widget, items []item, entryOpts ...enquiry.Option) (*shop, error) {
-	funcs := badges.FuncMap() // qcStyle (the badges come from the request's Page)
+	// The badges come from each request's widget.Page, in the data.
+	funcs := template.FuncMap{}
 	// Registry text is isolated, so that a bidirectional control in a
 	// maker's name cannot reverse what follows it on the page, and
 	// identifiers always read left to right.
@@ -195,10 +196,12 @@ func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 		s.render(w, "error.html", map[string]any{"Lang": lang, "Message": word("no-such-product", lang)})
 		return
 	}
+	// One page, one budget, for everything the page shows of the registry:
+	// the badge, its JSON-LD, and the details below it, which are the
+	// badge's own answer, not a second lookup.
 	page := s.badges.Page(r.Context(), g)
 	defer page.Close()
-	// The same answer the badge shows, for the details below it.
-	st, d, _ := s.badges.Status(r.Context(), string(g))
+	st, d, _ := page.Status(g)
 	s.render(w, "product.html", map[string]any{
 		"Lang": lang, "Item": s.items[i], "Status": st, "Verdict": d.Verdict, "Request": r, "QC": page,
 	})

@@ -237,6 +237,26 @@ func TestListingKeepsOneDeadlineWhenTheRegistryHangs(t *testing.T) {
 	t.Logf("the listing of %d products took %v with the registry hanging", len(s.items), took)
 }
 
+// A product page view waits for the registry once: its badge, its
+// JSON-LD and the details below the badge share one page and its budget.
+// The page used to look the product up for the badge and then again for
+// the details, each with a budget of its own: two budgets in a row, 100 ms
+// with the registry hanging. Counted as waits on the registry, one a
+// product page view, rather than timed.
+func TestAProductPageSpendsOneBudget(t *testing.T) {
+	s, srv := newTestShop(t, sdktest.Hung(t), widget.WithRenderTimeout(widget.DefaultRenderTimeout))
+	g := srv.Demo()[0].GTIN
+	start := time.Now()
+	code, page := get(t, s, "/p/"+string(g))
+	t.Logf("a product page view took %v with the registry hanging", time.Since(start))
+	if code != http.StatusOK || !strings.Contains(page, "qcb-unknown") {
+		t.Errorf("product page with the registry hanging: %d, neutral badge shown: %v", code, strings.Contains(page, "qcb-unknown"))
+	}
+	if waits := s.qc.Stats().Misses; waits != 1 {
+		t.Errorf("a product page view waited for the registry %d times; want 1 (one page, one budget)", waits)
+	}
+}
+
 // The shop's own pages send the headers the enquiry pages send, and its
 // server bounds slow and idle clients: integrators copy this example.
 func TestShopIsSafeToCopy(t *testing.T) {
