@@ -56,14 +56,24 @@
 // all gave up before it was sent is dropped (Stats.Abandoned), so an
 // outage leaves no backlog of calls behind it; one a call already asked
 // for is kept when it answers, for the next view. A call out longer than
-// the 95th percentile of recent calls is hedged: the keys someone still
-// waits for go again in a call of their own, the first answer wins, and
-// the slow call is cancelled once it has nothing left to answer
-// (Stats.Hedges). At most 8 calls are in flight. A call runs at the
+// the 95th percentile of recent calls (20 ms, for a call pages wait for
+// with a deadline, until 16 calls have been timed) is hedged: the keys
+// someone still waits for go again in a call of their own, the first
+// answer wins, and the slow call is cancelled once it has nothing left to
+// answer (Stats.Hedges), or once its last waiter has left. A call lives
+// as long as the last of its waiters waits (the fetch timeout when one
+// has no deadline): the client judges its limiter, retries and backoff
+// against the pages' time, and a page whose call failed fast has time to
+// ask again. At most 8 calls are in flight. A call runs at the
 // client's low priority unless a caller at high priority (the default)
 // waits for one of its keys, so that the public badge endpoint's cold
 // lookups (client.WithPriority) leave the quota's reserve to the
 // platform's own pages.
+//
+// Warm looks up a hot catalogue at start, in batches of 100: the store
+// first (a fleet's Redis), then the registry at low priority, waiting for
+// the limiter's tokens rather than taking the pages' — so that a freshly
+// started server's first page views are hits.
 //
 // # Enquiry reads
 //
@@ -130,8 +140,11 @@
 // the keys its memory lacks (Answers) has a fifth of what is left of the
 // page's time, the registry the rest; and after three failures in a row
 // Redis is skipped for a cooldown, then probed in the background, never
-// inside a page view. Cached reads this process's memory only. (Keeping a
-// fetched answer still waits for Redis, up to its timeout.) go-redis logs its own
+// inside a page view. Cached reads this process's memory only. A fetched
+// answer reaches its page from memory: a Tiered store waits for Redis to
+// take it only for the store's share of what is left of the page's time,
+// and writes it on in the background. No read path makes a context of
+// its own: a test walks them for one. go-redis logs its own
 // connection failures through its package logger; redis.SetLogger routes
 // them to yours.
 //

@@ -214,3 +214,32 @@ func ExampleCache_Enterprise() {
 	// cmt_0000001_1 active 4 items
 	// true
 }
+
+// A server warms its hot catalogue before it serves, so that its first
+// page views are hits: one batch call per hundred products, at low
+// priority, within the upstream limit.
+func ExampleCache_Warm() {
+	sb, api, stop := startSandbox()
+	defer stop()
+
+	qc, err := cache.New(api)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer qc.Close()
+
+	var hot []client.ProductKey // in a shop: its best sellers, from its own catalogue
+	for _, d := range sb.Demo() {
+		hot = append(hot, client.ProductKey{GTIN: d.GTIN})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := qc.Warm(ctx, hot)
+	if err != nil {
+		log.Println("warm start cut short:", err) // serve anyway: pages look up what is missing
+	}
+	_, _, cached := qc.Cached(hot[0].GTIN)
+	fmt.Printf("warmed %d of %d in %d call; the first is cached: %v\n", n, len(hot), qc.Stats().Upstream, cached)
+	// Output:
+	// warmed 11 of 11 in 1 call; the first is cached: true
+}
