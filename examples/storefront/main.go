@@ -51,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	key := fs.String("key", os.Getenv("QC_API_KEY"), "API key (also QC_API_KEY)")
 	redisAddr := fs.String("redis", os.Getenv("QC_REDIS"), "Redis address host:port, to share the cache as a fleet would (also QC_REDIS)")
 	follow := fs.Bool("follow", false, "follow the registry's change feed, so that pushed changes show at once")
+	warm := fs.Bool("warm", true, "look up the catalogue's badges before serving, so that the first page views are warm (-warm=false shows cold ones)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -113,9 +114,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	shop, err := newShop(qc, badges, products(catalogue))
+	items := products(catalogue)
+	shop, err := newShop(qc, badges, items)
 	if err != nil {
 		return err
+	}
+	if *warm {
+		// A shop warms its best sellers; this one's catalogue is small
+		// enough to warm whole. A registry that does not answer in time
+		// delays the start by that much, and the pages look up the rest.
+		keys := make([]client.ProductKey, len(items))
+		for i, it := range items {
+			keys[i] = client.ProductKey{GTIN: it.GTIN}
+		}
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		n, err := qc.Warm(wctx, keys)
+		cancel()
+		fmt.Fprintf(stdout, "storefront: %d of %d badges warm\n", n, len(keys))
+		if err != nil {
+			fmt.Fprintf(stdout, "storefront: warm start cut short (%v); serving anyway\n", err)
+		}
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
