@@ -449,6 +449,18 @@ func (c *Cache) Answers(ctx context.Context, keys []client.ProductKey) []AnswerI
 // the rest for the registry.
 const storeShare = 5
 
+// storeContext is ctx with the store's share of what is left of its
+// time, if it has a deadline: a slow, dead or blackholed Redis costs a
+// view that much, and the view still asks the registry for what the
+// store did not answer.
+func storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, time.Now().Add(time.Until(d)/storeShare))
+}
+
 // peekMany is peek for a page's keys ("" for none): a shared store that
 // reads many keys at once (MultiGetter) is asked once for all the keys
 // its memory tier cannot answer, rather than once per product, one after
@@ -476,14 +488,6 @@ func (c *Cache) peekMany(ctx context.Context, skeys []string) ([]*Entry, []time.
 	if len(ask) == 0 {
 		return entries, nows
 	}
-	// The store has its share of the caller's time, the registry the rest:
-	// a slow, dead or blackholed Redis costs the page that much, and the
-	// page still asks the registry for what the store did not answer.
-	if d, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, time.Now().Add(time.Until(d)/storeShare))
-		defer cancel()
-	}
 	mg, ok := c.store.(MultiGetter)
 	if !ok {
 		for j, i := range at {
@@ -491,6 +495,8 @@ func (c *Cache) peekMany(ctx context.Context, skeys []string) ([]*Entry, []time.
 		}
 		return entries, nows
 	}
+	ctx, cancel := storeContext(ctx)
+	defer cancel()
 	got, err := mg.GetMany(ctx, ask)
 	now := c.clock() // after the read, as in peek
 	if err != nil {

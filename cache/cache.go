@@ -505,8 +505,11 @@ func (c *Cache) peek(ctx context.Context, skey string) (*Entry, time.Time) {
 	return c.peekStore(ctx, skey)
 }
 
-// peekStore is peek by the store's Get.
+// peekStore is peek by the store's Get, with the store's share of the
+// caller's time.
 func (c *Cache) peekStore(ctx context.Context, skey string) (*Entry, time.Time) {
+	ctx, cancel := storeContext(ctx)
+	defer cancel()
 	e, err := c.store.Get(ctx, skey)
 	// The time after the read: a store that hands back a copy made stale
 	// as of its own reading of the clock (see staled) must find it stale.

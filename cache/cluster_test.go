@@ -305,6 +305,9 @@ type failoverDelays struct{ failed, other time.Duration }
 // not the follower's lease: see the README for that case), revokes a
 // product of that maker and one of a maker on another shard at once, and
 // measures when every server shows each.
+// pageBudget is a page view's time, the widget's default render timeout.
+const pageBudget = 50 * time.Millisecond
+
 func revokeThroughFailover(tb testing.TB) failoverDelays {
 	cl := redistest.StartCluster(tb, 3, 1)
 	srv, api := newSandbox(tb)
@@ -353,7 +356,8 @@ func revokeThroughFailover(tb testing.TB) failoverDelays {
 		}
 	}
 	// Each server and product polled on its own, so that a view that
-	// waits for the dead shard does not delay noticing another.
+	// waits for the dead shard does not delay noticing another; each
+	// view with a page's budget, the widget's 50 ms, as a shopper's is.
 	var d failoverDelays
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -366,7 +370,9 @@ func revokeThroughFailover(tb testing.TB) failoverDelays {
 				tick := time.NewTicker(time.Millisecond)
 				defer tick.Stop()
 				for {
-					st, err := c.StatusByGTIN(ctx, w.g)
+					vctx, cancel := context.WithTimeout(ctx, pageBudget)
+					st, err := c.StatusByGTIN(vctx, w.g)
+					cancel()
 					if err == nil && st.Commitment != nil && st.Commitment.Status == client.CommitmentRevoked {
 						mu.Lock()
 						*w.out = max(*w.out, time.Since(start))

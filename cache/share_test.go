@@ -26,6 +26,11 @@ func (s slowShared) GetMany(ctx context.Context, keys []string) ([]*cache.Entry,
 	return nil, ctx.Err()
 }
 
+func (s slowShared) Get(ctx context.Context, key string) (*cache.Entry, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
 // ReadLocal hides the memory's: every read must go to the store.
 func (s slowShared) ReadLocal(string) (*cache.Entry, time.Time, bool) { return nil, time.Time{}, false }
 
@@ -55,6 +60,28 @@ func TestAPagesStoreReadHasItsShareOfTheBudget(t *testing.T) {
 		if it.Err != nil {
 			t.Errorf("%s: %v; want the registry's answer, the store having had its share", it.Key.GTIN, it.Err)
 		}
+	}
+}
+
+// A product page's read of the store (one key) had all of the page's
+// time: a Redis shard failing over held every view of its products until
+// the deadline, and the page never asked the registry. It has the same
+// share as a listing's now.
+func TestAProductPagesStoreReadHasItsShareOfTheBudget(t *testing.T) {
+	t.Parallel()
+	srv, api := newSandbox(t)
+	mem := cache.NewMemory()
+	t.Cleanup(func() { mem.Close() })
+	c, err := cache.New(api, cache.WithStore(slowShared{mem}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	g := srv.Demo()[0].GTIN
+	if _, err := c.StatusByGTIN(ctx, g); err != nil {
+		t.Errorf("%s: %v; want the registry's answer, the store having had its share", g, err)
 	}
 }
 
