@@ -258,7 +258,10 @@ func writeProblem(rw http.ResponseWriter, r *http.Request, status int, code, det
 
 // batch answers a listing page's badges at once, under one page budget
 // (the widget's render timeout): those the budget could not answer are the
-// neutral badge, at once.
+// neutral badge, at once. The endpoint is public, as the single badge's
+// is: each product the cache cannot answer at once is looked up only
+// within the widget's lookup limits, per client address and overall, at
+// low priority, and is the neutral badge at once past them.
 func (s *service) batch(rw http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	gtins := q["gtin"]
@@ -294,7 +297,7 @@ func (s *service) batch(rw http.ResponseWriter, r *http.Request) {
 	for i, g := range gtins {
 		args[i] = g
 	}
-	page := s.badges.Page(r.Context(), args...)
+	page := s.badges.PublicPage(r, args...)
 	defer page.Close()
 	// Written by hand rather than through encoding/json: the badges are
 	// the widget's prepared renderings, the same strings view after view,
