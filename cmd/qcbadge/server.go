@@ -134,7 +134,14 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 		followStore = s.qc.Store()
 	}
 
-	if s.badges, err = widget.New(s.qc, widget.WithVerifyHost(verifyHost), widget.WithLogger(log), widget.WithRenderTimeout(cfg.render)); err != nil {
+	wopts := []widget.Option{widget.WithVerifyHost(verifyHost), widget.WithLogger(log), widget.WithRenderTimeout(cfg.render)}
+	if cfg.proxies != nil {
+		// The badge endpoints' lookup limits and the enquiry entry's
+		// (through Widget.ClientAddress) count by the shopper's address,
+		// not the proxy's.
+		wopts = append(wopts, widget.WithClientAddress(cfg.proxies.clientAddress))
+	}
+	if s.badges, err = widget.New(s.qc, wopts...); err != nil {
 		return nil, err
 	}
 	var eopts []enquiry.Option
