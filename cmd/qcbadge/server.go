@@ -44,7 +44,7 @@ type service struct {
 	badges *widget.Widget
 	entry  *enquiry.Entry
 	m      *metrics
-	leaser bool // the follower's store elects one replica by a lease
+	lease  *leaseWatch // the follower's store, which elects one replica by a lease; nil without Redis
 
 	sandboxURL string // the embedded sandbox's, when there is one
 	closers    []func()
@@ -120,7 +120,8 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 			return nil, fmt.Errorf("-spill-dir (QC_SPILL_DIR): %w", err)
 		}
 		s.closers = append(s.closers, func() { tiered.Close() })
-		store, followStore, s.leaser = tiered, shared, true
+		s.lease = &leaseWatch{leaseStore: shared}
+		store, followStore = tiered, s.lease
 	}
 	copts := []cache.Option{cache.WithLogger(log)}
 	if store != nil {
@@ -172,7 +173,7 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			if !s.leaser {
+			if s.lease == nil {
 				// No lease to take: the follower applies the feed for as
 				// long as it runs.
 				s.m.leading.Store(true)
@@ -405,7 +406,9 @@ func reason(err error) string {
 
 // readyz says whether this replica can serve as it should: the registry
 // answers, Redis answers (when there is one), and the follower has caught
-// up with the feed, or stands by while another replica holds its lease.
+// up with the feed, or stands by while another replica holds its lease —
+// which Redis must have said: a replica that has not heard from Redis
+// about the lease, or cannot reach it, is not standing by for anyone.
 // It answers from what the background checks last found, and starts them
 // again when that is older than checkEvery.
 func (s *service) readyz(rw http.ResponseWriter, r *http.Request) {
@@ -414,18 +417,7 @@ func (s *service) readyz(rw http.ResponseWriter, r *http.Request) {
 	if s.health.redis != nil {
 		rep.Redis = s.health.redis.state()
 	}
-	switch {
-	case !s.cfg.follow:
-		rep.Follower = check{OK: true, Reason: "off"}
-	case s.m.leading.Load() || !s.leaser:
-		if s.m.followStats.CaughtUp.Load() == 0 {
-			rep.Follower = check{Reason: "catching up"}
-		} else {
-			rep.Follower = check{OK: true, Reason: "caught up"}
-		}
-	default:
-		rep.Follower = check{OK: true, Reason: "standby: another replica holds the lease"}
-	}
+	rep.Follower = followerCheck(s.cfg.follow, s.m.leading.Load(), s.m.followStats.CaughtUp.Load(), s.lease)
 	rep.Ready = rep.API.OK && rep.Redis.OK && rep.Follower.OK
 	code := http.StatusOK
 	if !rep.Ready {
