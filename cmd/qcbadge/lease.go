@@ -22,7 +22,8 @@ type leaseStore interface {
 // another from one that has not heard from Redis about it at all.
 type leaseWatch struct {
 	leaseStore
-	last atomic.Pointer[leaseFinding] // nil: no answer yet
+	last   atomic.Pointer[leaseFinding] // nil: no answer yet
+	errors atomic.Int64                 // calls Redis failed
 }
 
 // leaseFinding is the outcome of the last call for the lease.
@@ -43,6 +44,11 @@ func (l *leaseWatch) Lease(ctx context.Context, token int64, ttl time.Duration) 
 	case ctx.Err() != nil:
 		return t, err // the follower stopping: nothing learnt
 	default:
+		// Counted with the cache's store errors: the follower asks for the
+		// lease about every second while Redis fails, so the count moves
+		// for as long as the outage lasts, where the cache stops asking
+		// Redis after a few failures in a row.
+		l.errors.Add(1)
 		f.err = errorLine(err)
 	}
 	l.last.Store(f)

@@ -158,8 +158,6 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 	if s.entry, err = enquiry.New(s.badges, eopts...); err != nil {
 		return nil, usagef("%v", err)
 	}
-	s.m.watch(s.api, s.qc, s.badges, cfg.follow)
-
 	var redisCheck func(context.Context) check
 	if s.rdb != nil {
 		redisCheck = s.checkRedis
@@ -167,6 +165,16 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 	s.health = newHealth(s.checkAPI, redisCheck)
 	s.closers = append(s.closers, s.health.close)
 	s.health.refresh(time.Now()) // the first findings, for the first probe
+	var rw *redisWatch
+	if s.rdb != nil {
+		rw = &redisWatch{errors: s.lease.errors.Load, up: func() bool {
+			// A scrape starts the check again when its finding is old, as
+			// a probe does, and reads what it last found.
+			s.health.refresh(time.Now())
+			return s.health.redis.state().OK
+		}}
+	}
+	s.m.watch(s.api, s.qc, s.badges, cfg.follow, rw)
 
 	if cfg.follow {
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
