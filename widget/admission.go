@@ -213,22 +213,22 @@ func (a *admission) limiterOf(key string) *rate.Limiter {
 }
 
 // PublicPage is Page for a request to a public endpoint of the
-// platform's — one that answers anyone on the internet many badges at
-// once, such as a listing's badges fetched by the shopper's browser — under
-// the same lookup limits as the Handler's badge endpoint: each product the
-// cache cannot answer at once (a cold one) takes a lookup from r's client
-// address's limit (WithBadgeLookupLimitPerAddress, WithClientAddress) and
-// from the overall one (WithBadgeLookupLimit), and is looked up at
-// client.PriorityLow. A cold product that either limit refuses, or one
-// outside the catalogue (WithCatalogue), renders the neutral unknown badge at once,
-// with no lookup, and is counted in Stats.BadgesThrottled (or
-// BadgesRefused). A warm product is always served, and costs nothing.
-// A product named twice costs one lookup.
+// platform's: one that answers anyone on the internet many badges at
+// once, such as a listing's badges fetched by the shopper's browser. Its
+// cold products (those the cache cannot answer at once) are admitted as
+// the Handler's badge endpoint admits one: each takes a lookup from the
+// limit of r's client address (WithBadgeLookupLimitPerAddress,
+// WithClientAddress) and from the overall one (WithBadgeLookupLimit),
+// and is looked up at client.PriorityLow. A cold product either limit
+// refuses, or one outside the catalogue (WithCatalogue), renders the
+// neutral unknown badge at once, with no lookup, counted in
+// Stats.BadgesThrottled (or BadgesRefused). A warm product is always
+// served and costs nothing; a product named twice costs one lookup.
 //
-// The page's context is r's, so that a shopper who has gone costs no more
-// lookups; its badges are rendered as Page's are. Answers it renders are
-// as a shared cache may keep them, but refusals are this address's, or
-// this moment's: send the page with Cache-Control: no-store, or private.
+// The page's context is r's, so that a shopper who has gone costs no
+// more lookups; its badges render as Page's do. A refusal is this
+// address's, or this moment's: send the page with Cache-Control:
+// no-store (or private), so that no shared cache shows it to others.
 func (w *Widget) PublicPage(r *http.Request, gtins ...any) *Page {
 	return w.page(client.WithPriority(r.Context(), client.PriorityLow), r, gtins)
 }

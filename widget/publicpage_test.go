@@ -154,3 +154,25 @@ func TestPublicPageLookupsRunAtLowPriority(t *testing.T) {
 		t.Errorf("the platform's own lookup after the public spent its share: %v; want the token kept for it", err)
 	}
 }
+
+// A product the public page did not name up front is admitted as its
+// badge is rendered: it cannot escape the limits by being left out of
+// the list.
+func TestPublicPageAdmitsProductsNamedLater(t *testing.T) {
+	const burst = 2
+	e := setup(t, nil, widget.WithBadgeLookupLimitPerAddress(5, burst))
+	page := e.w.PublicPage(publicRequest("203.0.113.9:51234")) // nothing named up front
+	defer page.Close()
+	unknown := 0
+	for _, g := range randomGTINs(t, 600, burst+3) {
+		if b, _ := page.Badge(g); strings.Contains(string(b), "qcb-unknown") {
+			unknown++
+		}
+	}
+	if unknown != 3 {
+		t.Errorf("%d of %d products named only by their badges unknown; want 3, past the burst of %d", unknown, burst+3, burst)
+	}
+	if m := e.qc.Stats().Misses; m != burst {
+		t.Errorf("%d products looked up; want %d", m, burst)
+	}
+}
