@@ -23,12 +23,13 @@ import (
 
 // The flood harness: off unless -flood names how long to flood.
 //
-//	go test ./cmd/qcbadge -run TestBatchFlood -v -flood 20s [-flood-rate 119] [-flood-addrs 1000] [-flood-quota 200]
+//	go test ./cmd/qcbadge -run TestBatchFlood -v -flood 20s [-flood-rate 119] [-flood-addrs 1000] [-flood-quota 200] [-flood-cold-pages=false]
 var (
 	floodFor   = flag.Duration("flood", 0, "run TestBatchFlood: flood the batch endpoint this long")
 	floodRate  = flag.Float64("flood-rate", 119, "TestBatchFlood: batch requests a second, each of 100 random valid GTINs")
 	floodAddrs = flag.Int("flood-addrs", 1000, "TestBatchFlood: client addresses the flood comes from (X-Forwarded-For through a trusted proxy)")
 	floodQuota = flag.Float64("flood-quota", 200, "TestBatchFlood: the registry's quota, calls a second")
+	floodCold  = flag.Bool("flood-cold-pages", true, "TestBatchFlood: the platform views cold pages too (each brings 60 new products into the cache)")
 )
 
 // TestBatchFlood floods GET /quality/badges with listings of random valid
@@ -142,6 +143,9 @@ func TestBatchFlood(t *testing.T) {
 			case <-tick.C:
 			}
 			var gtins []string
+			if i%2 == 1 && !*floodCold {
+				continue
+			}
 			if i%2 == 0 {
 				off := int(i/2%10) * perPage
 				gtins = warm[off : off+perPage]
