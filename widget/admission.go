@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/qualitycommit/qcsdk/client"
 )
 
 // Defaults of the badge endpoint's lookup limits (see WithBadgeLookupLimit
@@ -39,6 +41,10 @@ const (
 // errThrottled is the lookup error of a cold badge its limits refused.
 var errThrottled = errors.New("badge lookup refused: over the endpoint's lookup limit")
 
+// errNotInCatalogue is the lookup error of a public page's product
+// outside the catalogue (WithCatalogue).
+var errNotInCatalogue = errors.New("badge lookup refused: the product is not in the catalogue")
+
 // admission holds the badge endpoint's lookup limits.
 //
 // The per-address limiters are made on first use and never dropped: a
@@ -64,7 +70,7 @@ type admission struct {
 // neutral unknown badge at once, with no lookup, and is counted in
 // Stats.BadgesThrottled. A warm badge is always served. Set it below the
 // share of the registry's quota the public may spend; the platform's own
-// pages (Page, Badge, FuncMap) are not limited by it.
+// pages (Page, Badge) are not limited by it.
 func WithBadgeLookupLimit(perSecond float64, burst int) Option {
 	return func(w *Widget) error {
 		if err := validLimit(perSecond, burst); err != nil {
@@ -204,4 +210,56 @@ func (a *admission) limiterOf(key string) *rate.Limiter {
 		return slot.Load()
 	}
 	return lim
+}
+
+// PublicPage is Page for a request to a public endpoint of the
+// platform's: one that answers anyone on the internet many badges at
+// once, such as a listing's badges fetched by the shopper's browser. Its
+// cold products (those the cache cannot answer at once) are admitted as
+// the Handler's badge endpoint admits one: each takes a lookup from the
+// limit of r's client address (WithBadgeLookupLimitPerAddress,
+// WithClientAddress) and from the overall one (WithBadgeLookupLimit),
+// and is looked up at client.PriorityLow. A cold product either limit
+// refuses, or one outside the catalogue (WithCatalogue), renders the
+// neutral unknown badge at once, with no lookup, counted in
+// Stats.BadgesThrottled (or BadgesRefused). A warm product is always
+// served and costs nothing; a product named twice costs one lookup.
+//
+// The page's context is r's, so that a shopper who has gone costs no
+// more lookups; its badges render as Page's do. A refusal is this
+// address's, or this moment's: send the page with Cache-Control:
+// no-store (or private), so that no shared cache shows it to others.
+func (w *Widget) PublicPage(r *http.Request, gtins ...any) *Page {
+	return w.page(client.WithPriority(r.Context(), client.PriorityLow), r, gtins)
+}
+
+// admit returns the public page's cold keys its limits admit, each
+// product once, and records the others as failed: refused by the limits
+// or the catalogue.
+func (p *Page) admit(keys []client.ProductKey) (admitted []client.ProductKey) {
+	now := time.Now()
+	if p.w.now != nil {
+		now = p.w.now()
+	}
+	// The decision on each product, so that naming it again costs nothing.
+	decided := make(map[client.GTIN]bool, len(keys))
+	for _, k := range keys {
+		if decided[k.GTIN] {
+			continue
+		}
+		decided[k.GTIN] = true
+		var err error
+		if p.w.catalogue != nil && !p.w.catalogue(k.GTIN) {
+			p.w.badgesRefused.Add(1)
+			err = errNotInCatalogue
+		} else {
+			err = p.w.adm.admit(p.public, now)
+		}
+		if err != nil {
+			p.fail(k.GTIN, err, len(keys))
+			continue
+		}
+		admitted = append(admitted, k)
+	}
+	return admitted
 }

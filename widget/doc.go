@@ -115,6 +115,15 @@
 // address is (WithClientAddress). WithCatalogue, besides, answers 404
 // for a product the platform does not sell, without a lookup.
 //
+// A public endpoint of the platform's own that answers many badges at
+// once (a listing's, fetched by the shopper's browser) renders them
+// through PublicPage rather than Page: each of its cold products takes
+// a lookup from the same budgets, at the same priority, and one refused
+// is the unknown badge at once. Page is for the platform's own pages,
+// whose products the platform chose; a request that names its own
+// products through Page spends the platform's quota as the platform
+// would.
+//
 // # Speed
 //
 // A badge is rendered once per product version, decision and look, and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"html/template"
+	"net/http"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/cache"
@@ -35,6 +36,7 @@ type Page struct {
 	cancel  context.CancelFunc
 	answers map[client.GTIN]cache.Answer // looked up for the page and answered
 	failed  map[client.GTIN]error        // looked up for the page and not answered, and why
+	public  *http.Request                // a public endpoint's request (PublicPage), nil for the platform's own page
 }
 
 // Page starts a page view: its deadline is the render timeout from now,
@@ -42,8 +44,13 @@ type Page struct {
 // client.GTINs; malformed ones are skipped, and logged as Badge's are) are looked up together before
 // it returns. Close it when the page is written.
 func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
+	return w.page(ctx, nil, gtins)
+}
+
+// page is Page, and PublicPage when public is not nil.
+func (w *Widget) page(ctx context.Context, public *http.Request, gtins []any) *Page {
 	pctx, cancel := context.WithDeadline(ctx, time.Now().Add(w.timeout))
-	p := &Page{w: w, ctx: pctx, cancel: cancel}
+	p := &Page{w: w, ctx: pctx, cancel: cancel, public: public}
 	keys := make([]client.ProductKey, 0, len(gtins))
 	for _, v := range gtins {
 		g, _ := w.templateGTIN("Page", v)
@@ -69,8 +76,12 @@ func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
 	// answered again without a lookup, and its badge says since when it
 	// stands.
 	//
-	// A refusal (the key, the quota) is not tried again: the second try
-	// would be refused as the first, and spend the quota for nothing.
+	// A refusal (the key, the quota, a public page's lookup limits) is not
+	// tried again: the second try would be refused as the first, and spend
+	// the quota for nothing.
+	if public != nil {
+		keys = p.admit(keys)
+	}
 	for try := 0; try < 2 && len(keys) > 0 && pctx.Err() == nil; try++ {
 		var again []client.ProductKey
 		for _, it := range w.qc.Answers(pctx, keys) {
@@ -130,7 +141,7 @@ func (p *Page) verdict(g client.GTIN, v *verdict) error {
 		p.w.unknown(v)
 		return err
 	}
-	return p.w.status(p.ctx, string(g), v)
+	return p.w.statusFor(p.ctx, string(g), p.public, v)
 }
 
 // Status returns the page's answer for a product and the verdict its

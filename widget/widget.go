@@ -175,10 +175,12 @@ func WithCatalogue(in func(client.GTIN) bool) Option {
 // Stats counts what the widget refused, and the template mistakes it saw.
 type Stats struct {
 	// BadgesRefused counts requests to the badge endpoint for a product
-	// outside the catalogue (WithCatalogue), answered 404 without a lookup.
+	// outside the catalogue (WithCatalogue), answered 404 without a lookup,
+	// and such products of a PublicPage, answered unknown.
 	BadgesRefused int64
-	// BadgesThrottled counts requests to the badge endpoint for a badge
-	// the cache could not answer at once that the lookup limits refused
+	// BadgesThrottled counts requests to the badge endpoint, and products
+	// of a PublicPage, for a badge the cache could not answer at once that
+	// the lookup limits refused
 	// (WithBadgeLookupLimit, WithBadgeLookupLimitPerAddress), answered
 	// with the unknown badge without a lookup. Of those,
 	// BadgesThrottledByAddress were over their address's limit, and the

@@ -34,6 +34,7 @@ type config struct {
 	follow     bool
 	drain      time.Duration
 	render     time.Duration // a page's budget for its badges
+	proxies    *proxies      // nil: the client is the request's peer
 }
 
 // errUsage is a configuration that cannot run: qcbadge exits 2, having
@@ -70,7 +71,9 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	str(&c.platform, "platform", "QC_PLATFORM_NAME", "", "how reports name the platform to the regulator; empty: no report form")
 	str(&c.siteOrigin, "site-origin", "QC_SITE_ORIGIN", "", "the site's origin (https://shop.example) when a proxy terminates TLS")
 	str(&c.prefix, "prefix", "QC_PREFIX", "/quality/", "path prefix the badges and enquiry pages are served under")
-	var keyFile, reportKeyFile, cluster, follow, drain, render string
+	var keyFile, reportKeyFile, cluster, follow, drain, render, trusted, proxyHeader string
+	str(&trusted, "trusted-proxies", "QC_TRUSTED_PROXIES", "", "comma-separated CIDRs of the reverse proxies in front (10.0.0.0/8,fd00::/8): a request from one is limited by the client address the proxy header names; empty: by the peer's")
+	str(&proxyHeader, "proxy-header", "QC_PROXY_HEADER", "X-Forwarded-For", "the header the trusted proxies name the client in: X-Forwarded-For or Forwarded (RFC 7239); the other is never read")
 	str(&keyFile, "api-key-file", "QC_API_KEY_FILE", "", "file holding the API key (or set QC_API_KEY)")
 	str(&reportKeyFile, "report-key-file", "QC_REPORT_KEY_FILE", "", "file holding the report form's key, 32 bytes or more, the same on every replica (or set QC_REPORT_KEY)")
 	str(&cluster, "redis-cluster", "QC_REDIS_CLUSTER", "false", "the Redis URL names a Redis Cluster (redis://host:port?addr=host2:port...)")
@@ -102,6 +105,9 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	}
 	if c.render, err = time.ParseDuration(render); err != nil || c.render <= 0 {
 		return nil, usagef("-render-timeout (QC_RENDER_TIMEOUT): %q is not a positive duration such as 50ms", render)
+	}
+	if c.proxies, err = parseProxies(trusted, proxyHeader); err != nil {
+		return nil, err
 	}
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		return nil, usagef("-addr (QC_ADDR): %q is not host:port", c.addr)

@@ -26,6 +26,17 @@
 // learns while Redis is unreachable reaches Redis once it answers; with
 // -spill-dir (QC_SPILL_DIR), a directory of the replica's own, it is
 // kept there meanwhile too, so that a restart does not forget it.
+//
+// The badge endpoints are public: a badge the cache cannot answer at once
+// is looked up within limits per client address and overall, and is the
+// neutral badge past them (the batch counts each such product). Behind a
+// reverse proxy or a load balancer, -trusted-proxies (QC_TRUSTED_PROXIES)
+// lists the proxies' networks as CIDRs: a request from one of them is
+// counted by the client the proxy names in X-Forwarded-For (or in
+// Forwarded, with -proxy-header Forwarded), read from the right, past
+// the trusted proxies' own entries; the leftmost entries, which the
+// client wrote, and the header of a peer not listed, are never read.
+// Without it, every shopper behind the proxy shares the proxy's budget.
 package main
 
 import (

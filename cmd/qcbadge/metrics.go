@@ -77,8 +77,15 @@ func (c *readCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// watch registers the SDK's counters, read at each scrape.
-func (m *metrics) watch(api *client.Client, qc *cache.Cache, w *widget.Widget, following bool) {
+// redisWatch is what the metrics read of Redis, when there is one.
+type redisWatch struct {
+	errors func() int64 // Redis failures outside the cache's own count (the follower's lease)
+	up     func() bool  // the background check's last finding
+}
+
+// watch registers the SDK's counters, read at each scrape; redis is nil
+// without Redis.
+func (m *metrics) watch(api *client.Client, qc *cache.Cache, w *widget.Widget, following bool, redis *redisWatch) {
 	add := func(name, help string, kind prometheus.ValueType, label string, reads ...read) {
 		var labels []string
 		if label != "" {
@@ -109,7 +116,18 @@ func (m *metrics) watch(api *client.Client, qc *cache.Cache, w *widget.Widget, f
 		prometheus.CounterValue, "served",
 		by("stale", cs(func(s cache.Stats) int64 { return s.StaleIfError })),
 		by("none", cs(func(s cache.Stats) int64 { return s.Errors - s.StaleIfError })))
-	counter("qcbadge_cache_store_errors_total", "Store operations that failed (a Redis down).", cs(func(s cache.Stats) int64 { return s.StoreErrors }))
+	storeErrors := cs(func(s cache.Stats) int64 { return s.StoreErrors })
+	if redis != nil {
+		cacheErrors := storeErrors
+		storeErrors = func() float64 { return cacheErrors() + float64(redis.errors()) }
+		gauge("qcbadge_redis_up", "1 when Redis last answered the readiness check (run at most every 5 s, by probes and scrapes), 0 when it did not.", func() float64 {
+			if redis.up() {
+				return 1
+			}
+			return 0
+		})
+	}
+	counter("qcbadge_cache_store_errors_total", "Redis operations that failed: the cache's (which stops asking Redis after a few in a row, until a probe finds it back) and the follower's lease's (asked about every second while Redis fails, so that the count moves for as long as an outage lasts).", storeErrors)
 	add("qcbadge_cache_fetches_total", "Calls the cache made to the registry, by kind: batch (many products in one call) or single; each call's attempts are timed in qcbadge_upstream_request_duration_seconds.",
 		prometheus.CounterValue, "kind",
 		by("batch", cs(func(s cache.Stats) int64 { return s.Batches })),

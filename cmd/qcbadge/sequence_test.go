@@ -215,6 +215,9 @@ func TestMetricsThroughARedisOutage(t *testing.T) {
 	}
 	after := scrapeMetrics(t, hs)
 	got := sinceBefore(before, after)
+	// The follower's lease renewals fail on their own schedule, and are
+	// counted with the store's errors: not the listing's doing.
+	delete(got, "qcbadge_cache_store_errors_total")
 	if d := cmp.Diff(map[string]float64{
 		`qcbadge_cache_lookups_total{outcome="hit"}`:                        float64(len(products)),
 		`qcbadge_request_duration_seconds_count{code="200",route="badges"}`: 1,

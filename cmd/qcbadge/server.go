@@ -44,7 +44,7 @@ type service struct {
 	badges *widget.Widget
 	entry  *enquiry.Entry
 	m      *metrics
-	leaser bool // the follower's store elects one replica by a lease
+	lease  *leaseWatch // the follower's store, which elects one replica by a lease; nil without Redis
 
 	sandboxURL string // the embedded sandbox's, when there is one
 	closers    []func()
@@ -120,7 +120,8 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 			return nil, fmt.Errorf("-spill-dir (QC_SPILL_DIR): %w", err)
 		}
 		s.closers = append(s.closers, func() { tiered.Close() })
-		store, followStore, s.leaser = tiered, shared, true
+		s.lease = &leaseWatch{leaseStore: shared}
+		store, followStore = tiered, s.lease
 	}
 	copts := []cache.Option{cache.WithLogger(log)}
 	if store != nil {
@@ -134,7 +135,14 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 		followStore = s.qc.Store()
 	}
 
-	if s.badges, err = widget.New(s.qc, widget.WithVerifyHost(verifyHost), widget.WithLogger(log), widget.WithRenderTimeout(cfg.render)); err != nil {
+	wopts := []widget.Option{widget.WithVerifyHost(verifyHost), widget.WithLogger(log), widget.WithRenderTimeout(cfg.render)}
+	if cfg.proxies != nil {
+		// The badge endpoints' lookup limits and the enquiry entry's
+		// (through Widget.ClientAddress) count by the shopper's address,
+		// not the proxy's.
+		wopts = append(wopts, widget.WithClientAddress(cfg.proxies.clientAddress))
+	}
+	if s.badges, err = widget.New(s.qc, wopts...); err != nil {
 		return nil, err
 	}
 	var eopts []enquiry.Option
@@ -150,8 +158,6 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 	if s.entry, err = enquiry.New(s.badges, eopts...); err != nil {
 		return nil, usagef("%v", err)
 	}
-	s.m.watch(s.api, s.qc, s.badges, cfg.follow)
-
 	var redisCheck func(context.Context) check
 	if s.rdb != nil {
 		redisCheck = s.checkRedis
@@ -159,13 +165,23 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 	s.health = newHealth(s.checkAPI, redisCheck)
 	s.closers = append(s.closers, s.health.close)
 	s.health.refresh(time.Now()) // the first findings, for the first probe
+	var rw *redisWatch
+	if s.rdb != nil {
+		rw = &redisWatch{errors: s.lease.errors.Load, up: func() bool {
+			// A scrape starts the check again when its finding is old, as
+			// a probe does, and reads what it last found.
+			s.health.refresh(time.Now())
+			return s.health.redis.state().OK
+		}}
+	}
+	s.m.watch(s.api, s.qc, s.badges, cfg.follow, rw)
 
 	if cfg.follow {
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			if !s.leaser {
+			if s.lease == nil {
 				// No lease to take: the follower applies the feed for as
 				// long as it runs.
 				s.m.leading.Store(true)
@@ -258,7 +274,10 @@ func writeProblem(rw http.ResponseWriter, r *http.Request, status int, code, det
 
 // batch answers a listing page's badges at once, under one page budget
 // (the widget's render timeout): those the budget could not answer are the
-// neutral badge, at once.
+// neutral badge, at once. The endpoint is public, as the single badge's
+// is: each product the cache cannot answer at once is looked up only
+// within the widget's lookup limits, per client address and overall, at
+// low priority, and is the neutral badge at once past them.
 func (s *service) batch(rw http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	gtins := q["gtin"]
@@ -294,7 +313,7 @@ func (s *service) batch(rw http.ResponseWriter, r *http.Request) {
 	for i, g := range gtins {
 		args[i] = g
 	}
-	page := s.badges.Page(r.Context(), args...)
+	page := s.badges.PublicPage(r, args...)
 	defer page.Close()
 	// Written by hand rather than through encoding/json: the badges are
 	// the widget's prepared renderings, the same strings view after view,
@@ -395,7 +414,9 @@ func reason(err error) string {
 
 // readyz says whether this replica can serve as it should: the registry
 // answers, Redis answers (when there is one), and the follower has caught
-// up with the feed, or stands by while another replica holds its lease.
+// up with the feed, or stands by while another replica holds its lease —
+// which Redis must have said: a replica that has not heard from Redis
+// about the lease, or cannot reach it, is not standing by for anyone.
 // It answers from what the background checks last found, and starts them
 // again when that is older than checkEvery.
 func (s *service) readyz(rw http.ResponseWriter, r *http.Request) {
@@ -404,18 +425,7 @@ func (s *service) readyz(rw http.ResponseWriter, r *http.Request) {
 	if s.health.redis != nil {
 		rep.Redis = s.health.redis.state()
 	}
-	switch {
-	case !s.cfg.follow:
-		rep.Follower = check{OK: true, Reason: "off"}
-	case s.m.leading.Load() || !s.leaser:
-		if s.m.followStats.CaughtUp.Load() == 0 {
-			rep.Follower = check{Reason: "catching up"}
-		} else {
-			rep.Follower = check{OK: true, Reason: "caught up"}
-		}
-	default:
-		rep.Follower = check{OK: true, Reason: "standby: another replica holds the lease"}
-	}
+	rep.Follower = followerCheck(s.cfg.follow, s.m.leading.Load(), s.m.followStats.CaughtUp.Load(), s.lease)
 	rep.Ready = rep.API.OK && rep.Redis.OK && rep.Follower.OK
 	code := http.StatusOK
 	if !rep.Ready {
