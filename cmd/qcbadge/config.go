@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/qualitycommit/qcsdk/client"
 )
 
 // config is what qcbadge runs with: flags, each with a QC_* environment
@@ -33,8 +35,9 @@ type config struct {
 	prefix     string
 	follow     bool
 	drain      time.Duration
-	render     time.Duration // a page's budget for its badges
-	proxies    *proxies      // nil: the client is the request's peer
+	render     time.Duration       // a page's budget for its badges
+	proxies    *proxies            // nil: the client is the request's peer
+	warm       []client.ProductKey // looked up at start; nil: none
 }
 
 // errUsage is a configuration that cannot run: qcbadge exits 2, having
@@ -71,7 +74,7 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	str(&c.platform, "platform", "QC_PLATFORM_NAME", "", "how reports name the platform to the regulator; empty: no report form")
 	str(&c.siteOrigin, "site-origin", "QC_SITE_ORIGIN", "", "the site's origin (https://shop.example) when a proxy terminates TLS")
 	str(&c.prefix, "prefix", "QC_PREFIX", "/quality/", "path prefix the badges and enquiry pages are served under")
-	var keyFile, reportKeyFile, cluster, follow, drain, render, trusted, proxyHeader string
+	var keyFile, reportKeyFile, cluster, follow, drain, render, trusted, proxyHeader, warmFile string
 	str(&trusted, "trusted-proxies", "QC_TRUSTED_PROXIES", "", "comma-separated CIDRs of the reverse proxies in front (10.0.0.0/8,fd00::/8): a request from one is limited by the client address the proxy header names; empty: by the peer's")
 	str(&proxyHeader, "proxy-header", "QC_PROXY_HEADER", "X-Forwarded-For", "the header the trusted proxies name the client in: X-Forwarded-For or Forwarded (RFC 7239); the other is never read")
 	str(&keyFile, "api-key-file", "QC_API_KEY_FILE", "", "file holding the API key (or set QC_API_KEY)")
@@ -79,6 +82,7 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	str(&cluster, "redis-cluster", "QC_REDIS_CLUSTER", "false", "the Redis URL names a Redis Cluster (redis://host:port?addr=host2:port...)")
 	str(&follow, "follow", "QC_FOLLOW", "true", "follow the registry's change feed (one replica at a time, by a lease in Redis)")
 	str(&drain, "drain", "QC_DRAIN", "10s", "how long shutdown waits for requests in flight")
+	str(&warmFile, "warm", "QC_WARM_FILE", "", "file of GTINs, one a line, looked up at start (Redis first, then the registry at low priority) before /readyz says ready, so that the first page views are warm; empty: none")
 	str(&render, "render-timeout", "QC_RENDER_TIMEOUT", "50ms", "a page's budget for its badges: past it a badge the cache cannot answer is the neutral one")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -146,6 +150,12 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 			return nil, usagef("the report key (QC_REPORT_KEY or -report-key-file) is %d bytes; it needs 32 or more", len(rk))
 		}
 		c.reportKey = []byte(rk)
+	}
+
+	if warmFile != "" {
+		if c.warm, err = readWarmFile(warmFile); err != nil {
+			return nil, err
+		}
 	}
 
 	if c.apiURL != "" {

@@ -36,6 +36,7 @@ type readiness struct {
 	API      check `json:"api"`
 	Redis    check `json:"redis"`
 	Follower check `json:"follower"`
+	Warm     check `json:"warm"`
 }
 
 // probe is a check run in the background: what it last found, and when.

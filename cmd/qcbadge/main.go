@@ -37,6 +37,12 @@
 // the trusted proxies' own entries; the leftmost entries, which the
 // client wrote, and the header of a peer not listed, are never read.
 // Without it, every shopper behind the proxy shares the proxy's budget.
+//
+// A replica started with -warm FILE (QC_WARM_FILE), a file of the
+// platform's hot GTINs one a line, looks them up at start — Redis first,
+// then the registry at low priority, within the upstream limit — while
+// it already serves, and /readyz says "warming" until it is done, so
+// that a rollout sends it shoppers once their first views are warm.
 package main
 
 import (

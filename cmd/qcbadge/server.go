@@ -52,6 +52,7 @@ type service struct {
 	quoted quoter // the JSON form of the batch's strings
 
 	health *health // what /readyz answers from
+	warm   *warming // the warm start's progress; nil: none
 }
 
 // newService builds the stack; close releases it.
@@ -175,6 +176,16 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 		}}
 	}
 	s.m.watch(s.api, s.qc, s.badges, cfg.follow, rw)
+
+	if len(cfg.warm) > 0 {
+		// Warmed in the background while the replica already serves: a
+		// page meanwhile looks up what it needs, and /readyz says
+		// "warming" until it is done, so that a rollout waits for it.
+		wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.warm = &warming{}
+		finished := s.warm.start(wctx, s.qc, cfg.warm, log)
+		s.closers = append(s.closers, func() { cancel(); <-finished })
+	}
 
 	if cfg.follow {
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -413,8 +424,8 @@ func reason(err error) string {
 }
 
 // readyz says whether this replica can serve as it should: the registry
-// answers, Redis answers (when there is one), and the follower has caught
-// up with the feed, or stands by while another replica holds its lease —
+// answers, Redis answers (when there is one), the warm start (-warm) has
+// run, and the follower has caught up with the feed, or stands by while another replica holds its lease —
 // which Redis must have said: a replica that has not heard from Redis
 // about the lease, or cannot reach it, is not standing by for anyone.
 // It answers from what the background checks last found, and starts them
@@ -426,7 +437,8 @@ func (s *service) readyz(rw http.ResponseWriter, r *http.Request) {
 		rep.Redis = s.health.redis.state()
 	}
 	rep.Follower = followerCheck(s.cfg.follow, s.m.leading.Load(), s.m.followStats.CaughtUp.Load(), s.lease)
-	rep.Ready = rep.API.OK && rep.Redis.OK && rep.Follower.OK
+	rep.Warm = s.warm.check()
+	rep.Ready = rep.API.OK && rep.Redis.OK && rep.Follower.OK && rep.Warm.OK
 	code := http.StatusOK
 	if !rep.Ready {
 		code = http.StatusServiceUnavailable
