@@ -51,7 +51,7 @@ type service struct {
 
 	quoted quoter // the JSON form of the batch's strings
 
-	health *health // what /readyz answers from
+	health *health  // what /readyz answers from
 	warm   *warming // the warm start's progress; nil: none
 }
 
