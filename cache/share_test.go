@@ -218,3 +218,29 @@ func TestAFreshServersFirstSlowCallIsHedged(t *testing.T) {
 		t.Errorf("%d hedges, want 1", h)
 	}
 }
+
+// A listing's answers used to reach Redis one key at a time: sixty
+// writes, each its own round trips and its own announcement, which on a
+// fleet's Redis cost more than the page's reads and held its connections
+// from the pages. They go together now: one pipeline of writes and one
+// announcement for each group that lands while the previous is out.
+func TestAListingsAnswersReachRedisTogether(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	srv, api := newSandbox(t)
+	rdb := newRedisClient(t, rs)
+	c, _, _ := tieredServer(t, api, rdb, "test:"+t.Name()+":", 5*time.Second)
+	keys := catalogue(t, srv, 60)
+	count := redistest.Count(rdb)
+	for _, it := range c.Answers(context.Background(), keys) {
+		if it.Err != nil {
+			t.Fatalf("%s: %v", it.Key.GTIN, it.Err)
+		}
+	}
+	if p := count.Publishes(); p > 4 {
+		t.Errorf("%d announcements for a listing's 60 answers; want them grouped (at most 4)", p)
+	}
+	if s := count.Scripts(); s < 60 {
+		t.Errorf("%d write scripts for 60 answers; want each written", s)
+	}
+}

@@ -101,6 +101,18 @@ type MultiGetter interface {
 	GetMany(ctx context.Context, keys []string) ([]*Entry, error)
 }
 
+// A MultiSetter is a Store that writes many entries at once, as the
+// answers of a batch call arrive together: across the network, in a
+// fixed number of round trips rather than one or two a key. It is
+// optional, as MultiGetter is; a Tiered store uses it when its shared
+// tier has it, and the Redis store of package redisstore does.
+type MultiSetter interface {
+	// SetMany is Set for each key and entry, in order, and returns what
+	// the store holds under each afterwards. An error means that no
+	// write is known to have happened: the slice is then nil.
+	SetMany(ctx context.Context, keys []string, es []*Entry) ([]*Entry, error)
+}
+
 // A Stamp says that the registry changed a maker's records at position Seq
 // of its change sequence (Maker set), or that changes up to Seq may have
 // been missed altogether (Maker empty: a follower resynchronising at the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +81,11 @@ type Tiered struct {
 	openUntil time.Time // shared skipped until then, once fails ≥ tieredTrips
 	probing   bool      // a probe after the cooldown is in flight
 	closed    bool      // Close began: no probe starts
+
+	// wq is what Set queued for the writer (see enqueue).
+	wmu     sync.Mutex
+	wq      []*pendingWrite
+	writing bool
 
 	dmu sync.Mutex
 	// dirty holds what was written to memory only, while Redis failed, by
@@ -479,22 +485,10 @@ func (t *Tiered) Set(ctx context.Context, key string, e *Entry) (*Entry, error) 
 		}
 		return held, nil
 	}
-	done := make(chan *Entry, 1)
-	write := func(ctx context.Context) {
-		w, err := t.through(ctx, key, e, ann)
-		t.result(err)
-		if err != nil {
-			if m, _, _ := t.local.getNow(key); m == e {
-				t.markDirty(key, e)
-			}
-		}
-		done <- w
-	}
-	if !t.background(write) {
-		write(ctx)
-	}
+	pw := &pendingWrite{key: key, e: e, ann: ann, done: make(chan *Entry, 1)}
+	t.enqueue(ctx, pw)
 	select {
-	case w := <-done:
+	case w := <-pw.done:
 		if w != nil {
 			return w, nil
 		}
@@ -504,6 +498,101 @@ func (t *Tiered) Set(ctx context.Context, key string, e *Entry) (*Entry, error) 
 		return t.local.view(m, now), nil
 	}
 	return held, nil
+}
+
+// A pendingWrite is an entry Set keeps in memory and writes through Redis.
+type pendingWrite struct {
+	key  string
+	e    *Entry
+	ann  uint64      // the announcement count from before Set
+	done chan *Entry // what memory holds once Redis took it; nil if Redis failed
+}
+
+// maxWriteBatch bounds the writes sent to Redis together.
+const maxWriteBatch = 100
+
+// enqueue queues pw for the writer, starting it unless it runs; once
+// Close began, it writes what is queued itself, under ctx.
+//
+// Writes go out by group commit, as the cache's lookups do: a write is
+// sent at once when none is in flight, and those that come meanwhile go
+// together in the next, so that the sixty answers of a listing's batch
+// call cost Redis one pipeline, not sixty writes and sixty announcements.
+func (t *Tiered) enqueue(ctx context.Context, pw *pendingWrite) {
+	t.wmu.Lock()
+	t.wq = append(t.wq, pw)
+	start := !t.writing
+	t.writing = true
+	t.wmu.Unlock()
+	if !start || t.background(t.writer) {
+		return
+	}
+	t.writer(ctx)
+}
+
+// writer writes what is queued, in batches, until the queue is empty.
+func (t *Tiered) writer(ctx context.Context) {
+	for {
+		t.wmu.Lock()
+		n := min(len(t.wq), maxWriteBatch)
+		if n == 0 {
+			t.writing = false
+			t.wmu.Unlock()
+			return
+		}
+		batch := slices.Clone(t.wq[:n])
+		t.wq = append(t.wq[:0], t.wq[n:]...)
+		t.wmu.Unlock()
+		t.writeMany(ctx, batch)
+	}
+}
+
+// writeMany writes ws through Redis, keeps Redis's winners in memory,
+// announces the keys whose entry won in one announcement, and tells each
+// waiter; when Redis fails, the entries memory still holds are noted for
+// the next time it answers.
+func (t *Tiered) writeMany(ctx context.Context, ws []*pendingWrite) {
+	keys := make([]string, len(ws))
+	es := make([]*Entry, len(ws))
+	for i, w := range ws {
+		keys[i], es[i] = w.key, w.e
+	}
+	var won []*Entry
+	err := ErrSharedDown
+	if t.allow() {
+		if ms, ok := t.shared.(MultiSetter); ok {
+			won, err = ms.SetMany(ctx, keys, es)
+		} else {
+			won = make([]*Entry, len(ws))
+			for i, w := range ws {
+				if won[i], err = t.shared.Set(ctx, w.key, w.e); err != nil {
+					break
+				}
+			}
+		}
+		t.result(err)
+	}
+	if err != nil {
+		for _, w := range ws {
+			if m, _, _ := t.local.getNow(w.key); m == w.e {
+				t.markDirty(w.key, w.e)
+			}
+			w.done <- nil
+		}
+		return
+	}
+	var announce []string
+	for i, w := range ws {
+		t.clean(w.key, won[i])
+		held, _ := t.local.set(w.key, won[i], t.ann.Load() == w.ann)
+		if won[i] == w.e {
+			announce = append(announce, w.key)
+		}
+		w.done <- held
+	}
+	if len(announce) > 0 {
+		_ = t.shared.Publish(ctx, announce...)
+	}
 }
 
 // background runs f in a goroutine that Close waits for, with a context

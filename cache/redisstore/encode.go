@@ -304,9 +304,14 @@ func (w *written) forget(key string) {
 // is created if absent and its expiry moved later if it would go first.
 // Records are immutable per id and version, so an existing one is kept.
 func (r *Store) writeRecords(ctx context.Context, recs map[string]any, expires int64) error {
+	return r.writeRecordsEach(ctx, recs, func(string) int64 { return expires })
+}
+
+// writeRecordsEach is writeRecords with each record's own expiry.
+func (r *Store) writeRecordsEach(ctx context.Context, recs map[string]any, expiresOf func(string) int64) error {
 	var todo []string
 	for k := range recs {
-		if r.written.needs(k, expires) {
+		if r.written.needs(k, expiresOf(k)) {
 			todo = append(todo, k)
 		}
 	}
@@ -319,6 +324,7 @@ func (r *Store) writeRecords(ctx context.Context, recs map[string]any, expires i
 			if err != nil {
 				return err
 			}
+			expires := expiresOf(k)
 			p.SetArgs(ctx, k, b, redis.SetArgs{Mode: "NX", ExpireAt: time.UnixMilli(expires)})
 			p.Do(ctx, "PEXPIREAT", k, expires, "GT")
 		}
@@ -328,7 +334,7 @@ func (r *Store) writeRecords(ctx context.Context, recs map[string]any, expires i
 		return err
 	}
 	for _, k := range todo {
-		r.written.done(k, expires)
+		r.written.done(k, expiresOf(k))
 	}
 	return nil
 }

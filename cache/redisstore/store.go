@@ -666,6 +666,12 @@ func (r *Store) set(ctx context.Context, key string, e *cache.Entry, val string,
 	if bump {
 		r.sawShared(head)
 	}
+	return r.setResult(ctx, key, e, val, head, cmd)
+}
+
+// setResult is what Redis holds under key after the write script ran as
+// cmd: e if it won, else the entry it kept.
+func (r *Store) setResult(ctx context.Context, key string, e *cache.Entry, val string, head int64, cmd *redis.Cmd) (*cache.Entry, error) {
 	res, err := cmd.Slice()
 	if err != nil {
 		return nil, r.fail("set", key, err)
@@ -713,6 +719,81 @@ func (r *Store) set(ctx context.Context, key string, e *cache.Entry, val string,
 		return e, nil
 	}
 	return held, nil
+}
+
+// SetMany is Set for many keys, in two round trips whatever their
+// number — one pipeline of the records they refer to that Redis may
+// lack, one of the writes — where Set makes two for each: the answers of
+// a batch call land together. It returns what Redis holds under each key
+// afterwards, in order. An error means Redis could not be asked: no
+// write is known to have happened.
+func (r *Store) SetMany(ctx context.Context, keys []string, es []*cache.Entry) ([]*cache.Entry, error) {
+	if len(keys) != len(es) {
+		return nil, fmt.Errorf("qcsdk/cache/redisstore: SetMany of %d keys and %d entries", len(keys), len(es))
+	}
+	out := make([]*cache.Entry, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	vals := make([]string, len(keys))
+	heads := make([]int64, len(keys))
+	suspects := make([]string, len(keys))
+	recs := make(map[string]any)
+	recExpires := make(map[string]int64)
+	var top int64
+	for i, e := range es {
+		if e == nil || e.Expires.IsZero() {
+			return nil, errStoreNoExpiry
+		}
+		heads[i] = r.sawHead(max(e.AsOf, e.Version))
+		top = max(top, heads[i])
+		d, rs, err := r.encode(e)
+		if err != nil {
+			return nil, fmt.Errorf("qcsdk/cache: encode entry %q: %w", keys[i], err)
+		}
+		vals[i] = header(e) + string(d)
+		suspects[i] = r.suspect(keys[i])
+		for k, v := range rs {
+			recs[k] = v
+			recExpires[k] = max(recExpires[k], e.Expires.UnixMilli())
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	if err := r.writeRecordsEach(ctx, recs, func(k string) int64 { return recExpires[k] }); err != nil {
+		return nil, r.fail("set", strings.Join(keys, ","), err)
+	}
+	bump := top > r.sharedHead.Load()
+	now := ordered(r.clock().UnixNano())
+	cmds := make([]*redis.Cmd, len(keys))
+	write := func(p redis.Pipeliner) error {
+		if bump {
+			p.Eval(ctx, maxScript, []string{r.headKey()}, strconv.FormatInt(top, 10))
+		}
+		for i, k := range keys {
+			cmds[i] = setScript.EvalSha(ctx, p, []string{r.key(k)},
+				vals[i], es[i].Expires.UnixMilli(), now, position12(heads[i]), suspects[i])
+		}
+		return nil
+	}
+	_, err := r.rdb.Pipelined(ctx, write)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err = setScript.Load(ctx, r.rdb).Err(); err == nil {
+			_, err = r.rdb.Pipelined(ctx, write)
+		}
+	}
+	if err != nil {
+		return nil, r.fail("set", strings.Join(keys, ","), err)
+	}
+	if bump {
+		r.sawShared(top)
+	}
+	for i, k := range keys {
+		if out[i], err = r.setResult(ctx, k, es[i], vals[i], heads[i], cmds[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Stats counts what a Redis store found that it could not use.

@@ -24,6 +24,9 @@ import (
 // that a resynchronisation in one cannot hide a mistake in another. The
 // store must judge expiry by a clock within a minute of the real one, and
 // start empty; Run closes it.
+//
+// A store that writes many entries at once (cache.MultiSetter) is checked
+// twice: once by Set, once with every write made by SetMany.
 func Run(t *testing.T, newStore func(t *testing.T) cache.Store) {
 	for _, r := range rules {
 		t.Run(r.name, func(t *testing.T) {
@@ -31,7 +34,30 @@ func Run(t *testing.T, newStore func(t *testing.T) cache.Store) {
 			t.Cleanup(func() { s.Close() })
 			r.check(t, &checker{t: t, s: s, ctx: context.Background(), now: time.Now()})
 		})
+		t.Run(r.name+"/SetMany", func(t *testing.T) {
+			s := newStore(t)
+			t.Cleanup(func() { s.Close() })
+			ms, ok := s.(cache.MultiSetter)
+			if !ok {
+				t.Skip("the store has no SetMany")
+			}
+			r.check(t, &checker{t: t, s: viaSetMany{s, ms}, ctx: context.Background(), now: time.Now()})
+		})
 	}
+}
+
+// viaSetMany is a store whose Set is its SetMany of one key.
+type viaSetMany struct {
+	cache.Store
+	ms cache.MultiSetter
+}
+
+func (v viaSetMany) Set(ctx context.Context, key string, e *cache.Entry) (*cache.Entry, error) {
+	held, err := v.ms.SetMany(ctx, []string{key}, []*cache.Entry{e})
+	if err != nil {
+		return nil, err
+	}
+	return held[0], nil
 }
 
 type checker struct {
