@@ -400,6 +400,7 @@ func (t *Tiered) settle(ctx context.Context, key string, c memCopy, r *Entry, an
 	t.sharedHits.Add(1)
 	t.clean(key, r) // a note older than what Redis holds is no knowledge
 	best, _ := t.local.set(key, r, t.ann.Load() == ann)
+	t.supersede(key, best)
 	if e != nil && !e.Tombstone() && (best == nil || newer(e, best)) {
 		best = e // noted while Redis was down, and since evicted from memory
 	}
@@ -479,6 +480,7 @@ func (t *Tiered) Set(ctx context.Context, key string, e *Entry) (*Entry, error) 
 	if t.ann.Load() != ann {
 		t.local.unconfirm(key) // an announcement may have raced the write
 	}
+	t.supersede(key, held)
 	if !t.allow() {
 		if held == e {
 			t.markDirty(key, e)
@@ -670,6 +672,25 @@ func (t *Tiered) clean(key string, w *Entry) {
 		delete(t.dirty, key)
 		if t.spill != nil && len(t.dirty) == 0 {
 			t.spillWake() // to remove the file
+		}
+	}
+	t.dmu.Unlock()
+}
+
+// supersede forgets what was noted under key if e, which memory took
+// since, is as far along: the note is no knowledge Redis lacks that e is
+// not, and kept, it would come back as the answer — older than e, which
+// this server may have shown — once memory no longer holds e (a newer
+// entry already expired by this server's clock removes it).
+func (t *Tiered) supersede(key string, e *Entry) {
+	if e == nil {
+		return
+	}
+	t.dmu.Lock()
+	if d, ok := t.dirty[key]; ok && d != e && !ahead(d, e) {
+		delete(t.dirty, key)
+		if t.spill != nil && len(t.dirty) == 0 {
+			t.spillWake()
 		}
 	}
 	t.dmu.Unlock()
