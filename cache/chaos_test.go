@@ -465,6 +465,12 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 						step("follower:applied", "position %d", seq)
 						break await
 					}
+				case <-resynced:
+					// A follower that just started, on a cursor the feed
+					// had expired, resynchronised: its stamp of the head
+					// covers the change, or it reads the change next.
+					step("follower:resync", "after the change")
+					break await
 				case <-wait.C:
 					t.Errorf("seed %d: no follower applied position %d within 10s", seed, resp.AsOf)
 					break await
