@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/faultproxy"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
@@ -242,5 +244,39 @@ func TestAListingsAnswersReachRedisTogether(t *testing.T) {
 	}
 	if s := count.Scripts(); s < 60 {
 		t.Errorf("%d write scripts for 60 answers; want each written", s)
+	}
+}
+
+// A Set whose caller has no time left returns at once, with what memory
+// holds, and its write goes on to Redis in the background; a clean Close
+// writes what is still queued before it stops.
+func TestCloseWritesWhatSetQueued(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	rdb := newRedisClient(t, rs)
+	prefix := "test:" + t.Name() + ":"
+	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(5*time.Second))
+	t.Cleanup(func() { shared.Close() })
+	mem := cache.NewMemory()
+	t.Cleanup(func() { mem.Close() })
+	tiered, err := cache.NewTiered(mem, shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 50 {
+		e := &cache.Entry{Status: &client.ProductStatus{Listed: true, Version: 7}, Maker: "ent_1", AsOf: 7, Version: 7,
+			Fetched: now, FreshUntil: now.Add(time.Hour), Expires: now.Add(2 * time.Hour)}
+		if held, err := tiered.Set(ctx, fmt.Sprint("k", i), e); err != nil || held != e {
+			t.Fatalf("Set with no time left: %v, %v; want the entry, from memory", held, err)
+		}
+	}
+	tiered.Close()
+	for i := range 50 {
+		if e, err := shared.Get(context.Background(), fmt.Sprint("k", i)); err != nil || e == nil || e.Version != 7 {
+			t.Errorf("k%d in Redis after Close: %v, %v", i, e, err)
+		}
 	}
 }

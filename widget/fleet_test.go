@@ -35,7 +35,7 @@ func TestAColdPageReadsRedisOnceForAllItsProducts(t *testing.T) {
 	}
 	t.Cleanup(api.CloseIdleConnections)
 	prefix := "test:" + t.Name() + ":"
-	server := func(rdb *redis.Client) *widget.Widget {
+	server := func(rdb *redis.Client) (*widget.Widget, *cache.Cache) {
 		shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(5*time.Second))
 		mem := cache.NewMemory()
 		tiered, err := cache.NewTiered(mem, shared)
@@ -52,7 +52,7 @@ func TestAColdPageReadsRedisOnceForAllItsProducts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return w
+		return w, qc
 	}
 	dial := func() *redis.Client {
 		return redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
@@ -66,9 +66,19 @@ func TestAColdPageReadsRedisOnceForAllItsProducts(t *testing.T) {
 		}
 	}
 
-	// A warm server puts the listing in Redis.
-	warm := server(dial())
-	warm.Page(context.Background(), gtins...).Close()
+	// A warm server puts the listing in Redis: looked up with no
+	// deadline, the answers are in Redis when Answers returns (a page's
+	// go on to Redis in the background).
+	_, warm := server(dial())
+	keys := make([]client.ProductKey, len(gtins))
+	for i, g := range gtins {
+		keys[i] = client.ProductKey{GTIN: g.(client.GTIN)}
+	}
+	for _, it := range warm.Answers(context.Background(), keys) {
+		if it.Err != nil {
+			t.Fatal(it.Err)
+		}
+	}
 
 	// A server starting now: its memory is cold, Redis holds every product.
 	rdb := dial()
@@ -76,7 +86,7 @@ func TestAColdPageReadsRedisOnceForAllItsProducts(t *testing.T) {
 		t.Fatal(err)
 	}
 	counted := redistest.Count(rdb)
-	cold := server(rdb)
+	cold, _ := server(rdb)
 	calls := sb.Requests("POST /v1/products/batch") + sb.Requests("GET /v1/products/{gtin}")
 	page := cold.Page(context.Background(), gtins...)
 	defer page.Close()
