@@ -91,7 +91,8 @@ type Memory struct {
 	// front is the table a hit reads first, a slot per hash of a key,
 	// holding the item last read under a key of that hash (see memItem).
 	front []atomic.Pointer[memItem]
-	seed  maphash.Seed
+	shift uint8  // 64 less the bits of a slot's index
+	seed  uint64 // of the slots' hash
 
 	// gen is the current generation; an item of another generation (0:
 	// marked by unconfirm) is unconfirmed.
@@ -143,12 +144,12 @@ func NewMemory(opts ...MemoryOption) *Memory {
 		o(m)
 	}
 	m.gen.Store(1)
-	m.seed = maphash.MakeSeed()
-	n := 1
-	for n < m.max && n < memFrontMax {
-		n <<= 1
+	m.seed = maphash.Comparable(maphash.MakeSeed(), 0) | 1
+	bits := 0
+	for 1<<bits < m.max && 1<<bits < memFrontMax {
+		bits++
 	}
-	m.front = make([]atomic.Pointer[memItem], n)
+	m.front, m.shift = make([]atomic.Pointer[memItem], 1<<bits), uint8(64-bits)
 	m.hits = m.clock
 	if m.clock == nil {
 		m.clock = time.Now
@@ -289,7 +290,7 @@ func (m *Memory) getNow(key string) (e *Entry, now time.Time, confirmed bool) {
 // item is the item go-cache holds under key, or nil: from the front table
 // when its slot holds it, else from go-cache, then kept in the slot.
 func (m *Memory) item(key string) *memItem {
-	slot := &m.front[maphash.String(m.seed, key)&uint64(len(m.front)-1)]
+	slot := &m.front[m.slot(key)]
 	if it := slot.Load(); it != nil && it.key == key && !it.gone.Load() {
 		return it
 	}
@@ -303,6 +304,37 @@ func (m *Memory) item(key string) *memItem {
 		slot.Store(it)
 	}
 	return it
+}
+
+// slot is the front table's slot of key: a multiply hash of its first and
+// last eight bytes (all of a GTIN's fourteen) with the store's seed, its
+// high bits. A general hash cost a tenth of a warm badge; keys that share
+// a slot only cost each other a go-cache read.
+func (m *Memory) slot(key string) uint64 {
+	h := short64(key)
+	if n := len(key); n >= 8 {
+		h = le64(key[:8])*0x9e3779b97f4a7c15 ^ le64(key[n-8:])*0xc2b2ae3d27d4eb4f ^ uint64(n)
+	}
+	return ((h ^ m.seed) * 0xff51afd7ed558ccd) >> (m.shift & 63)
+}
+
+// le64 reads 8 bytes of s, little-endian, as one load.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// short64 is the bytes of a key shorter than 8, as a number; 0 for a
+// longer one.
+func short64(s string) (h uint64) {
+	if len(s) >= 8 {
+		return 0
+	}
+	for i := 0; i < len(s); i++ {
+		h = h<<8 | uint64(s[i])
+	}
+	return h
 }
 
 // put stores it under key in place of old, the item held (nil for none),
