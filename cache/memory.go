@@ -145,7 +145,7 @@ func NewMemory(opts ...MemoryOption) *Memory {
 	}
 	m.gen.Store(1)
 	m.seed = maphash.Comparable(maphash.MakeSeed(), 0) | 1
-	bits := 0
+	bits := 1 // a shift by 64 would not clear the hash
 	for 1<<bits < m.max && 1<<bits < memFrontMax {
 		bits++
 	}

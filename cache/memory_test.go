@@ -305,3 +305,23 @@ func TestMemoryReadsTheEntryHeldNow(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// The smallest store still keeps its one entry, and reads it.
+func TestMemoryOfOneEntry(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	m := newMemory(t, 1, clk)
+	ctx := context.Background()
+	for i, k := range []string{"06910000100003", "k", "06910000100010"} {
+		e := entry(int64(i+1), clk.Now(), time.Minute)
+		if _, err := m.Set(ctx, k, e); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := m.Get(ctx, k); got != e {
+			t.Errorf("Get(%s) = %v, want the entry just stored", k, got)
+		}
+	}
+	if n := m.Len(); n != 1 {
+		t.Errorf("%d entries, bound 1", n)
+	}
+}
