@@ -413,13 +413,18 @@ func printBadgeReport(stdout io.Writer, o *options, rep Report) {
 
 // Comparison is what -compare measured: each pair of runs, baseline
 // first, and the median ratio of the handler's throughput to the
-// baseline's over the pairs.
+// baseline's over the pairs. The process's CPU time per request (server
+// and clients together) is reported too, and its ratio: on a machine
+// that other work loads, it moves less than throughput does.
 type Comparison struct {
 	Runs        []ComparedRun `json:"runs"`
 	Baseline    float64       `json:"baseline_requests_per_second"` // the median
 	Handler     float64       `json:"handler_requests_per_second"`  // the median
 	MedianRatio float64       `json:"median_ratio"`
-	Upstream    int64         `json:"upstream_calls"` // calls that reached the API during the runs
+	// MedianCPURatio is the median of the baseline's CPU time per
+	// request over the handler's; 0 where the CPU time is not read.
+	MedianCPURatio float64 `json:"median_cpu_ratio"`
+	Upstream       int64   `json:"upstream_calls"` // calls that reached the API during the runs
 }
 
 // A ComparedRun is one pair of runs.
@@ -427,7 +432,12 @@ type ComparedRun struct {
 	Baseline float64 `json:"baseline_requests_per_second"`
 	Handler  float64 `json:"handler_requests_per_second"`
 	Ratio    float64 `json:"ratio"`
-	Errors   int64   `json:"errors"`
+	// BaselineCPU and HandlerCPU are this process's CPU time per
+	// request, in microseconds; CPURatio is the first over the second.
+	BaselineCPU float64 `json:"baseline_cpu_us_per_request"`
+	HandlerCPU  float64 `json:"handler_cpu_us_per_request"`
+	CPURatio    float64 `json:"cpu_ratio"`
+	Errors      int64   `json:"errors"`
 }
 
 // runCompare drives the baseline and the handler in turn, -compare times
@@ -440,41 +450,58 @@ func runCompare(ctx context.Context, d *driver, handler http.Handler, stdout io.
 	baseline := staticBadges(handler, d.gtins, o.format)
 	before := d.upstream()
 	var c Comparison
-	var base, hand, ratios []float64
+	var base, hand, ratios, cpuRatios []float64
+	// drive drives a handler and reads the process's CPU time per
+	// request it served.
+	drive := func(h http.Handler, target string) (Report, float64, error) {
+		cpu := processCPU()
+		rep, err := d.drive(ctx, h, target)
+		if rep.Requests == 0 {
+			return rep, 0, err
+		}
+		return rep, float64((processCPU() - cpu).Microseconds()) / float64(rep.Requests), err
+	}
 	if !o.asJSON {
 		fmt.Fprintf(stdout, "compare     static bytes (baseline) and widget.Handler in turn, %d times, %s each, %d connections, %d products, Zipf s=%.2f, warm\n",
 			o.compare, o.duration, o.conc, o.products, o.zipfS)
 	}
 	for i := range o.compare {
-		b, err := d.drive(ctx, baseline, "static bytes (baseline)")
+		b, bCPU, err := drive(baseline, "static bytes (baseline)")
 		if err != nil {
 			return err
 		}
-		h, err := d.drive(ctx, handler, "widget.Handler")
+		h, hCPU, err := drive(handler, "widget.Handler")
 		if err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
 			break // interrupted: this pair is cut short
 		}
-		r := ComparedRun{Baseline: b.PerSecond, Handler: h.PerSecond, Errors: b.Errors + h.Errors}
+		r := ComparedRun{Baseline: b.PerSecond, Handler: h.PerSecond, BaselineCPU: bCPU, HandlerCPU: hCPU, Errors: b.Errors + h.Errors}
 		if b.PerSecond > 0 {
 			r.Ratio = h.PerSecond / b.PerSecond
+		}
+		if hCPU > 0 {
+			r.CPURatio = bCPU / hCPU
+			cpuRatios = append(cpuRatios, r.CPURatio)
 		}
 		c.Runs = append(c.Runs, r)
 		base, hand, ratios = append(base, r.Baseline), append(hand, r.Handler), append(ratios, r.Ratio)
 		if !o.asJSON {
-			fmt.Fprintf(stdout, "run %-3d     baseline %.0f/s, handler %.0f/s: %.2fx, %d errors\n", i+1, r.Baseline, r.Handler, r.Ratio, r.Errors)
+			fmt.Fprintf(stdout, "run %-3d     baseline %.0f/s, handler %.0f/s: %.2fx; CPU per request %.1f µs, %.1f µs: %.2fx; %d errors\n",
+				i+1, r.Baseline, r.Handler, r.Ratio, r.BaselineCPU, r.HandlerCPU, r.CPURatio, r.Errors)
 		}
 	}
 	c.Baseline, c.Handler, c.MedianRatio = median(base), median(hand), median(ratios)
+	c.MedianCPURatio = median(cpuRatios)
 	c.Upstream = d.upstream() - before
 	if o.asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(c)
 	}
-	fmt.Fprintf(stdout, "median      baseline %.0f/s, handler %.0f/s; ratio of each pair's: %.2fx\n", c.Baseline, c.Handler, c.MedianRatio)
+	fmt.Fprintf(stdout, "median      baseline %.0f/s, handler %.0f/s; ratio of each pair's: %.2fx; of their CPU per request (baseline over handler): %.2fx\n",
+		c.Baseline, c.Handler, c.MedianRatio, c.MedianCPURatio)
 	fmt.Fprintf(stdout, "upstream    %d calls to the API during the runs\n", c.Upstream)
 	return nil
 }

@@ -89,6 +89,9 @@ func TestLoadCompare(t *testing.T) {
 		if r.Baseline <= 0 || r.Handler <= 0 || r.Errors != 0 || r.Ratio != r.Handler/r.Baseline {
 			t.Errorf("run %d: %+v", i+1, r)
 		}
+		if processCPU() > 0 && (r.BaselineCPU <= 0 || r.HandlerCPU <= 0 || r.CPURatio != r.BaselineCPU/r.HandlerCPU) {
+			t.Errorf("run %d: CPU per request %+v", i+1, r)
+		}
 	}
 	if c.MedianRatio <= 0 || c.Upstream != 0 {
 		t.Errorf("median ratio %v, %d API calls during warm runs; want a ratio and none", c.MedianRatio, c.Upstream)
