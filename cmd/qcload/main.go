@@ -9,9 +9,10 @@
 // percentiles, the calls that reached the API and the badge states
 // served. With -baseline it drives a handler that writes the same bytes
 // from memory instead. With -compare N it drives the two in turn, N times
-// each, for -duration each, both warm, and reports each pair's ratio and
-// their median: on a machine whose load comes and goes, only runs
-// interleaved in one invocation compare.
+// each, for -duration each, both warm, and reports each pair's ratios —
+// of throughput, and of the process's CPU time per request — and their
+// medians: on a machine whose load comes and goes, only runs interleaved
+// in one invocation compare, and the CPU time per request least moved.
 //
 //	go run ./cmd/qcload
 //	go run ./cmd/qcload -duration 30s -concurrency 64 -products 100000 -zipf 1.2 -fault 'error=503@0.05'
