@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,8 +54,9 @@ func WithSweepInterval(d time.Duration) MemoryOption {
 const memMaxStamps = 10_000
 
 // Memory is a bounded Store in this process's memory, on go-cache. A hit
-// is one go-cache lookup and one read of a clock that is a millisecond
-// coarse at most (see lazyClock), and allocates nothing.
+// is one read of a read-mostly table in front of go-cache, without a lock
+// (see memItem), and one read of a clock that is a millisecond coarse at
+// most (see lazyClock); it allocates nothing.
 // An idle store costs nothing: it has no goroutine of its own, and sweeps
 // expired entries in one started by a write, at most once per
 // sweep interval (WithSweepInterval).
@@ -86,6 +88,12 @@ type Memory struct {
 
 	stripes [256]sync.Mutex // serialise Set per key, for the version check
 
+	// front is the table a hit reads first, a slot per hash of a key,
+	// holding the item last read under a key of that hash (see memItem).
+	front []atomic.Pointer[memItem]
+	shift uint8  // 64 less the bits of a slot's index
+	seed  uint64 // of the slots' hash
+
 	// gen is the current generation; an item of another generation (0:
 	// marked by unconfirm) is unconfirmed.
 	gen    atomic.Uint64
@@ -101,11 +109,24 @@ type Memory struct {
 }
 
 // memItem is what the store keeps under a key: the entry, and the
-// generation it was confirmed in.
+// generation it was confirmed in. Items are never modified but for gone,
+// which is set before an item stops being the one go-cache holds under
+// its key — before the item replacing it is stored, or as it is deleted —
+// so that the front table, which go-cache's lock does not guard, serves
+// an item only while go-cache holds it: a hit reads one atomic pointer
+// and one flag where go-cache takes its read lock, whose shared count
+// every core's hits would otherwise fight over.
 type memItem struct {
-	e   *Entry
-	gen uint64
+	e    *Entry
+	gen  uint64
+	key  string
+	gone atomic.Bool
 }
+
+// memFrontMax bounds the front table's slots: enough for the products
+// viewed most, which is all a hit needs; a key whose slot another holds
+// is read from go-cache.
+const memFrontMax = 1 << 14
 
 // NewMemory builds a memory store. Close it when done with it.
 func NewMemory(opts ...MemoryOption) *Memory {
@@ -123,6 +144,12 @@ func NewMemory(opts ...MemoryOption) *Memory {
 		o(m)
 	}
 	m.gen.Store(1)
+	m.seed = maphash.Comparable(maphash.MakeSeed(), 0) | 1
+	bits := 1 // a shift by 64 would not clear the hash
+	for 1<<bits < m.max && 1<<bits < memFrontMax {
+		bits++
+	}
+	m.front, m.shift = make([]atomic.Pointer[memItem], 1<<bits), uint8(64-bits)
 	m.hits = m.clock
 	if m.clock == nil {
 		m.clock = time.Now
@@ -130,7 +157,10 @@ func NewMemory(opts ...MemoryOption) *Memory {
 		m.hits = m.lazy.Now
 	}
 	m.lastSweep.Store(m.clock().UnixNano())
-	m.c.OnEvicted(func(key string, _ any) { m.forget(key) })
+	m.c.OnEvicted(func(key string, v any) {
+		v.(*memItem).gone.Store(true)
+		m.forget(key)
+	})
 	return m
 }
 
@@ -174,9 +204,12 @@ func (m *Memory) sweep() {
 	}
 	m.mu.Unlock()
 	for _, k := range keys {
+		mu := &m.stripes[memStripe(k)]
+		mu.Lock()
 		if v, ok := m.c.Get(k); ok && !now.Before(v.(*memItem).e.Expires) {
-			m.c.Delete(k)
+			m.drop(k)
 		}
+		mu.Unlock()
 	}
 }
 
@@ -243,18 +276,92 @@ func (m *Memory) GetMany(ctx context.Context, keys []string) ([]*Entry, error) {
 // one, on the real clock (see lazyClock).
 func (m *Memory) getNow(key string) (e *Entry, now time.Time, confirmed bool) {
 	now = m.hits()
-	v, ok := m.c.Get(key)
-	if !ok {
+	it := m.item(key)
+	if it == nil || !now.Before(it.e.Expires) {
 		return nil, now, false
 	}
-	if it := v.(*memItem); now.Before(it.e.Expires) {
-		ok := it.gen == m.gen.Load()
-		if r := m.resync.Load(); ok && r != nil && r.predates(it.e) {
-			ok = false
-		}
-		return it.e, now, ok
+	ok := it.gen == m.gen.Load()
+	if r := m.resync.Load(); ok && r != nil && r.predates(it.e) {
+		ok = false
 	}
-	return nil, now, false
+	return it.e, now, ok
+}
+
+// item is the item go-cache holds under key, or nil: from the front table
+// when its slot holds it, else from go-cache, then kept in the slot.
+func (m *Memory) item(key string) *memItem {
+	slot := &m.front[m.slot(key)]
+	if it := slot.Load(); it != nil && it.key == key && !it.gone.Load() {
+		return it
+	}
+	v, ok := m.c.Get(key)
+	if !ok {
+		return nil
+	}
+	it := v.(*memItem)
+	if !it.gone.Load() {
+		// Replaced since, it would be refused by the next read anyway.
+		slot.Store(it)
+	}
+	return it
+}
+
+// slot is the front table's slot of key: a multiply hash of its first and
+// last eight bytes (all of a GTIN's fourteen) with the store's seed, its
+// high bits. A general hash cost a tenth of a warm badge; keys that share
+// a slot only cost each other a go-cache read.
+func (m *Memory) slot(key string) uint64 {
+	h := short64(key)
+	if n := len(key); n >= 8 {
+		h = le64(key[:8])*0x9e3779b97f4a7c15 ^ le64(key[n-8:])*0xc2b2ae3d27d4eb4f ^ uint64(n)
+	}
+	return ((h ^ m.seed) * 0xff51afd7ed558ccd) >> (m.shift & 63)
+}
+
+// le64 reads 8 bytes of s, little-endian, as one load.
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// short64 is the bytes of a key shorter than 8, as a number; 0 for a
+// longer one.
+func short64(s string) (h uint64) {
+	if len(s) >= 8 {
+		return 0
+	}
+	for i := 0; i < len(s); i++ {
+		h = h<<8 | uint64(s[i])
+	}
+	return h
+}
+
+// put stores it under key in place of old, the item held (nil for none),
+// marking old gone first (see memItem). The caller holds key's stripe.
+func (m *Memory) put(key string, old, it *memItem) {
+	it.key = key
+	if old != nil {
+		old.gone.Store(true)
+	}
+	m.c.Set(key, it, gocache.NoExpiration)
+}
+
+// drop deletes the item under key, marking it gone first (see memItem).
+// The caller holds key's stripe: a store of the key cannot come between.
+func (m *Memory) drop(key string) {
+	if v, ok := m.c.Get(key); ok {
+		v.(*memItem).gone.Store(true)
+	}
+	m.c.Delete(key) // OnEvicted forgets the key
+}
+
+// remove is drop under key's stripe.
+func (m *Memory) remove(key string) {
+	mu := &m.stripes[memStripe(key)]
+	mu.Lock()
+	m.drop(key)
+	mu.Unlock()
 }
 
 // errNoExpiry refuses an entry that would never expire.
@@ -285,28 +392,38 @@ func (m *Memory) set(key string, e *Entry, confirmed bool) (*Entry, error) {
 	if !confirmed {
 		gen = 0
 	}
+	// The keys evicted to make room are removed once key's stripe is
+	// released: each under its own.
+	var evict []string
+	defer func() {
+		for _, k := range evict {
+			m.remove(k)
+		}
+	}()
 	mu := &m.stripes[memStripe(key)]
 	mu.Lock()
 	defer mu.Unlock()
+	var held *memItem
 	if v, ok := m.c.Get(key); ok {
-		if it := v.(*memItem); now.Before(it.e.Expires) && !newer(e, it.e) {
+		held = v.(*memItem)
+		if it := held; now.Before(it.e.Expires) && !newer(e, it.e) {
 			if confirmed && it.gen != gen {
 				// Checked against the shared tier, which holds nothing
 				// newer: the copy held here is confirmed as it is.
-				m.c.Set(key, &memItem{e: it.e, gen: gen}, gocache.NoExpiration)
+				m.put(key, it, &memItem{e: it.e, gen: gen})
 			}
 			return it.e, nil
 		}
 	}
 	if !now.Before(e.Expires) {
-		m.c.Delete(key)
+		m.drop(key)
 		return e, nil
 	}
 	// Entries go into go-cache without an expiry of its own: its Get would
 	// read the real clock on every hit. Expiry is judged by the store's
 	// clock on Get, and a sweep reclaims expired entries.
-	m.c.Set(key, &memItem{e: e, gen: gen}, gocache.NoExpiration)
-	m.admit(key, e.Maker)
+	m.put(key, held, &memItem{e: e, gen: gen})
+	evict = m.admit(key, e.Maker)
 	m.maybeSweep(now)
 	return e, nil
 }
@@ -318,7 +435,7 @@ func (m *Memory) unconfirm(keys ...string) {
 		mu := &m.stripes[memStripe(k)]
 		mu.Lock()
 		if v, ok := m.c.Get(k); ok && v.(*memItem).gen != 0 {
-			m.c.Set(k, &memItem{e: v.(*memItem).e}, gocache.NoExpiration)
+			m.put(k, v.(*memItem), &memItem{e: v.(*memItem).e})
 		}
 		mu.Unlock()
 	}
@@ -362,7 +479,7 @@ func (m *Memory) Stamp(_ context.Context, s Stamp) error {
 		mu.Lock()
 		if v, ok := m.c.Get(k); ok {
 			if it := v.(*memItem); now.Before(it.e.Expires) && !it.e.Tombstone() && s.predates(it.e) {
-				m.c.Set(k, &memItem{e: s.tombstoneFor(it.e), gen: it.gen}, gocache.NoExpiration)
+				m.put(k, it, &memItem{e: s.tombstoneFor(it.e), gen: it.gen})
 			}
 		}
 		mu.Unlock()
@@ -380,9 +497,9 @@ func memStripe(key string) uint8 {
 	return uint8(h)
 }
 
-// admit records a key and its maker, and evicts the oldest keys past the
-// bound.
-func (m *Memory) admit(key, maker string) {
+// admit records a key and its maker, and returns the oldest keys past the
+// bound, for the caller to remove.
+func (m *Memory) admit(key, maker string) (evict []string) {
 	m.mu.Lock()
 	if old, ok := m.makerOf[key]; ok && old != maker {
 		m.unindex(key, old)
@@ -398,11 +515,10 @@ func (m *Memory) admit(key, maker string) {
 	}
 	if _, ok := m.live[key]; ok {
 		m.mu.Unlock()
-		return
+		return nil
 	}
 	m.live[key] = struct{}{}
 	m.order = append(m.order, key)
-	var evict []string
 	for len(m.live) > m.max && len(m.order) > 0 {
 		old := m.order[0]
 		m.order = m.order[1:]
@@ -423,9 +539,7 @@ func (m *Memory) admit(key, maker string) {
 		m.order = kept
 	}
 	m.mu.Unlock()
-	for _, k := range evict {
-		m.c.Delete(k) // OnEvicted forgets its set memberships
-	}
+	return evict
 }
 
 // forget drops a removed key from the bookkeeping.
@@ -452,7 +566,7 @@ func (m *Memory) unindex(key, maker string) {
 // Delete removes the entries under keys.
 func (m *Memory) Delete(_ context.Context, keys ...string) error {
 	for _, k := range keys {
-		m.c.Delete(k)
+		m.remove(k)
 	}
 	return nil
 }
@@ -466,6 +580,6 @@ func (m *Memory) deleteAll() {
 	}
 	m.mu.Unlock()
 	for _, k := range keys {
-		m.c.Delete(k) // OnEvicted forgets its maker
+		m.remove(k)
 	}
 }

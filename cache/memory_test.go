@@ -245,3 +245,83 @@ func TestMemorySweepsOnAWriteOncePerInterval(t *testing.T) {
 	}
 	m.Close() // idempotent
 }
+
+// A hit reads a table in front of go-cache without its lock. Whatever the
+// keys that share a slot of it, a read answers for its own key only, never
+// with a version older than one it has read, and never with an entry that
+// was deleted or replaced before it began.
+func TestMemoryReadsTheEntryHeldNow(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	// A bound of 4 keeps a front table of 4 slots for 16 keys: they share
+	// slots, and are evicted, all the time.
+	m := newMemory(t, 4, clk)
+	ctx := context.Background()
+	keyed := func(k string, v int64) *cache.Entry {
+		e := entry(v, clk.Now(), time.Hour)
+		e.ETag = k
+		return e
+	}
+	var wg sync.WaitGroup
+	// Each key has one writer, which stores ever higher versions of it
+	// and now and then deletes it: a key's versions only go up.
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 3000 {
+				k := fmt.Sprint("k", w*4+i%4)
+				v := int64(i + 1)
+				if i%10 == 9 {
+					m.Delete(ctx, k)
+					if e, _ := m.Get(ctx, k); e != nil {
+						t.Errorf("%s read as version %d after its Delete", k, e.Version)
+					}
+					continue
+				}
+				m.Set(ctx, k, keyed(k, v))
+				if e, _ := m.Get(ctx, k); e != nil && e.Version < v {
+					t.Errorf("%s read as version %d after version %d was stored", k, e.Version, v)
+				}
+			}
+		})
+	}
+	for range 4 {
+		wg.Go(func() {
+			seen := map[string]int64{}
+			for i := range 20000 {
+				k := fmt.Sprint("k", i%16)
+				e, _ := m.Get(ctx, k)
+				if e == nil {
+					continue
+				}
+				if e.ETag != k {
+					t.Errorf("Get(%s) answered with %s's entry", k, e.ETag)
+				}
+				if e.Version < seen[k] {
+					t.Errorf("%s read as version %d after %d", k, e.Version, seen[k])
+				}
+				seen[k] = e.Version
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// The smallest store still keeps its one entry, and reads it.
+func TestMemoryOfOneEntry(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	m := newMemory(t, 1, clk)
+	ctx := context.Background()
+	for i, k := range []string{"06910000100003", "k", "06910000100010"} {
+		e := entry(int64(i+1), clk.Now(), time.Minute)
+		if _, err := m.Set(ctx, k, e); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := m.Get(ctx, k); got != e {
+			t.Errorf("Get(%s) = %v, want the entry just stored", k, got)
+		}
+	}
+	if n := m.Len(); n != 1 {
+		t.Errorf("%d entries, bound 1", n)
+	}
+}

@@ -205,12 +205,37 @@ func gtinCheck(payload string) byte {
 	return byte('0' + (10-sum%10)%10)
 }
 
+// canonicalGTIN reports whether s, of gtinLen bytes, is a GTIN in its
+// canonical form: the form every lookup of a product page passes, which
+// is checked here in one pass of independent sums rather than by scanning
+// and weighting digit after digit.
+func canonicalGTIN(s string) bool {
+	_ = s[gtinLen-1]
+	var threes, ones uint
+	for i := 0; i < gtinLen-2; i += 2 {
+		a, b := uint(s[i])-'0', uint(s[i+1])-'0'
+		if a > 9 || b > 9 {
+			return false
+		}
+		threes += a
+		ones += b
+	}
+	last, check := uint(s[gtinLen-2])-'0', uint(s[gtinLen-1])-'0'
+	if last > 9 || check > 9 {
+		return false
+	}
+	return (3*(threes+last)+ones+check)%10 == 0
+}
+
 // ParseGTIN validates a GTIN-8, GTIN-12 (UPC-A), GTIN-13 (EAN-13) or
 // GTIN-14 given as ASCII digits, with surrounding ASCII spaces ignored, and
 // returns it in its canonical 14-digit form. The error is an [*IDError].
 //
 // Input already in canonical form is returned as is, without allocating.
 func ParseGTIN(s string) (GTIN, error) {
+	if len(s) == gtinLen && canonicalGTIN(s) {
+		return GTIN(s), nil
+	}
 	t, off := trimSpacesOff(s)
 	if t == "" {
 		return "", newIDError("gtin", s, ReasonEmpty, -1, 0, false)

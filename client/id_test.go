@@ -442,3 +442,26 @@ func BenchmarkParseUSCC(b *testing.B) {
 		}
 	}
 }
+
+// The canonical form's one-pass check accepts exactly what the general
+// rule does: every 14-byte string one byte away from a valid GTIN, digits
+// and the bytes next to them included, and every check digit.
+func TestCanonicalGTINAgreesWithTheCheckDigit(t *testing.T) {
+	t.Parallel()
+	general := func(s string) bool { return scanDigits(s) < 0 && gtinCheck(s[:13]) == s[13] }
+	for _, base := range []string{"06901234567892", "00000096385074", "99999999999997", "00000000000000"} {
+		if !general(base) {
+			t.Fatalf("%s is not a valid GTIN", base)
+		}
+		for i := range 14 {
+			for _, c := range []byte("0123456789/:a \x00\xff") {
+				b := []byte(base)
+				b[i] = c
+				s := string(b)
+				if got, want := canonicalGTIN(s), general(s); got != want {
+					t.Errorf("canonicalGTIN(%q) = %v, want %v", s, got, want)
+				}
+			}
+		}
+	}
+}

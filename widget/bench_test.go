@@ -161,3 +161,11 @@ func (d *discardWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// WriteString is what net/http's ResponseWriter has too.
+func (d *discardWriter) WriteString(s string) (int, error) {
+	if d.code == 0 {
+		d.code = http.StatusOK
+	}
+	return len(s), nil
+}

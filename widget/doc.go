@@ -127,8 +127,9 @@
 // # Speed
 //
 // A badge is rendered once per product version, decision and look, and
-// kept: a warm badge is a cache hit and a copy of prepared bytes, with no
-// allocation. The decision itself is reused until client.DecideUntil says
+// kept: a warm badge is a cache hit, a load that finds the product's
+// renderings, and a copy of prepared bytes, with no allocation and no
+// lock. The decision itself is reused until client.DecideUntil says
 // time alone could change it (a commitment expiring, an inspection leaving
 // the look-back window).
 package widget

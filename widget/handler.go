@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/fnv"
+	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -82,11 +84,22 @@ func serveCSS(rw http.ResponseWriter, r *http.Request, css, etag string) {
 var badgeFormats = map[string]struct {
 	kind        int
 	contentType string
-	render      func(w *Widget) renderFunc
 }{
-	".svg":  {kindSVG, "image/svg+xml", func(w *Widget) renderFunc { return w.renderSVG }},
-	".html": {kindHTML, "text/html; charset=utf-8", func(w *Widget) renderFunc { return w.renderHTML }},
-	".json": {kindJSON, "application/json", func(w *Widget) renderFunc { return w.renderJSON }},
+	".svg":  {kindSVG, "image/svg+xml"},
+	".html": {kindHTML, "text/html; charset=utf-8"},
+	".json": {kindJSON, "application/json"},
+}
+
+// renderedAs is rendered with the renderer of a kind the endpoint serves.
+// Each method value is passed straight on, so that none is allocated.
+func (w *Widget) renderedAs(kind int, v *verdict, look Look) *rendering {
+	switch kind {
+	case kindSVG:
+		return w.rendered(kind, v, look, w.renderSVG)
+	case kindHTML:
+		return w.rendered(kind, v, look, w.renderHTML)
+	}
+	return w.rendered(kind, v, look, w.renderJSON)
 }
 
 // BadgeMaxAge is how long a browser or a CDN may show a badge without
@@ -131,7 +144,7 @@ func (w *Widget) serveBadge(rw http.ResponseWriter, r *http.Request) {
 	}
 	var v verdict
 	lookupErr := w.statusFor(r.Context(), string(gtin), r, &v)
-	rd := w.rendered(f.kind, &v, look, f.render(w))
+	rd := w.renderedAs(f.kind, &v, look)
 
 	h := rw.Header()
 	h.Set("Content-Type", f.contentType)
@@ -160,7 +173,7 @@ func (w *Widget) serveBadge(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodHead {
-		_, _ = rw.Write([]byte(rd.text))
+		_, _ = io.WriteString(rw, rd.text) // without copying it, to a ResponseWriter of net/http
 	}
 }
 
@@ -177,7 +190,7 @@ func (w *Widget) RequestLook(r *http.Request) (Look, error) {
 // Accept-Language when the query names none (vary says so).
 func (w *Widget) lookFromRequest(r *http.Request) (look Look, vary bool, err error) {
 	look = w.look
-	q := r.URL.Query()
+	q := query(r.URL.RawQuery)
 	if v := q.Get("locale"); v != "" {
 		l, err := ParseLocale(v)
 		if err != nil {
@@ -209,6 +222,44 @@ func (w *Widget) lookFromRequest(r *http.Request) (look Look, vary bool, err err
 		return look, vary, errors.New("size must be full or compact")
 	}
 	return look, vary, nil
+}
+
+// A query is a URL's raw query, read as url.ParseQuery reads it, one
+// parameter at a time: a badge's look is read on every request, and
+// url.Values costs a map and a slice per parameter.
+type query string
+
+// Get is url.Values.Get of the parsed query: the first value of key,
+// unescaped, or "". As ParseQuery, it skips a parameter with a semicolon
+// or one that does not unescape.
+func (q query) Get(key string) string {
+	rest := string(q)
+	for rest != "" {
+		var param string
+		param, rest, _ = strings.Cut(rest, "&")
+		if param == "" || strings.Contains(param, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(param, "=")
+		k, ok := unescapeQuery(k)
+		if !ok || k != key {
+			continue
+		}
+		if v, ok := unescapeQuery(v); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// unescapeQuery is url.QueryUnescape, without allocating for text that
+// has nothing to unescape.
+func unescapeQuery(s string) (string, bool) {
+	if !strings.ContainsAny(s, "%+") {
+		return s, true
+	}
+	u, err := url.QueryUnescape(s)
+	return u, err == nil
 }
 
 // notModified reports whether the request's If-None-Match names etag.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"hash/maphash"
 	"html/template"
 	"io"
 	"log/slog"
@@ -67,6 +68,12 @@ type Widget struct {
 	// nothing of the product.
 	byStatus sync.Map // *client.ProductStatus → *renderSlots
 	statuses atomic.Int64
+	// hot is a table in front of byStatus, a slot per hash of a status,
+	// holding the renderings last found for a status of that hash: a warm
+	// badge reads a pointer and compares it, where byStatus would walk
+	// its trie. A slot another status holds costs only the walk.
+	hot  [hotSlots]atomic.Pointer[renderSlots]
+	seed maphash.Seed
 
 	badgesRefused atomic.Int64   // badge requests outside the catalogue
 	shared        [2]renderSlots // not listed, unknown
@@ -78,9 +85,14 @@ type Widget struct {
 	misuse     misuses      // of the template calls
 }
 
+// hotSlots is the size of Widget.hot: the statuses of the products viewed
+// most, which is all a warm badge needs.
+const hotSlots = 1 << 12
+
 // renderSlots holds one status's decision and renderings, a slot per kind
 // and look.
 type renderSlots struct {
+	st      *client.ProductStatus // the status, for Widget.hot
 	decided atomic.Pointer[decided]
 	slots   [numKinds][numLooks]atomic.Pointer[rendering]
 }
@@ -217,6 +229,7 @@ func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
 		qc:         qc,
 		verifyHost: DefaultVerifyHost,
 		timeout:    DefaultRenderTimeout,
+		seed:       maphash.MakeSeed(),
 	}
 	w.adm.rate, w.adm.burst = DefaultBadgeLookupRate, DefaultBadgeLookupBurst
 	w.adm.addrRate, w.adm.addrBurst = DefaultBadgeLookupRatePerAddress, DefaultBadgeLookupBurstPerAddress
@@ -353,6 +366,10 @@ func (v *verdict) confirmedAt(t time.Time) {
 
 // slotsOf finds or makes the renderings of a status.
 func (w *Widget) slotsOf(st *client.ProductStatus) *renderSlots {
+	hot := &w.hot[maphash.Comparable(w.seed, st)%hotSlots]
+	if rs := hot.Load(); rs != nil && rs.st == st {
+		return rs
+	}
 	v, ok := w.byStatus.Load(st)
 	if !ok {
 		if w.statuses.Add(1) > maxRenders {
@@ -361,9 +378,11 @@ func (w *Widget) slotsOf(st *client.ProductStatus) *renderSlots {
 			w.byStatus.Clear()
 			w.statuses.Store(1)
 		}
-		v, _ = w.byStatus.LoadOrStore(st, new(renderSlots))
+		v, _ = w.byStatus.LoadOrStore(st, &renderSlots{st: st})
 	}
-	return v.(*renderSlots)
+	rs := v.(*renderSlots)
+	hot.Store(rs)
+	return rs
 }
 
 // Badge renders the badge of the product with that GTIN as an HTML

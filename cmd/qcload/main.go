@@ -8,11 +8,16 @@
 // with product keys drawn by Zipf's law, and reports throughput, latency
 // percentiles, the calls that reached the API and the badge states
 // served. With -baseline it drives a handler that writes the same bytes
-// from memory instead, for comparison in the same run.
+// from memory instead. With -compare N it drives the two in turn, N times
+// each, for -duration each, both warm, and reports each pair's ratios —
+// of throughput, and of the process's CPU time per request — and their
+// medians: on a machine whose load comes and goes, only runs interleaved
+// in one invocation compare, and the CPU time per request least moved.
 //
 //	go run ./cmd/qcload
 //	go run ./cmd/qcload -duration 30s -concurrency 64 -products 100000 -zipf 1.2 -fault 'error=503@0.05'
 //	go run ./cmd/qcload -baseline
+//	go run ./cmd/qcload -compare 8 -duration 5s
 //
 // # Page mode
 //
@@ -198,7 +203,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // runBadge drives the badge handler (or, with -baseline, static bytes)
-// from -concurrency connections.
+// from -concurrency connections; with -compare, both in turn.
 func runBadge(ctx context.Context, o *options, stdout io.Writer) error {
 	makers := max(1, o.products/20)
 	sb, err := sandbox.New(sandbox.WithSize(makers, o.products), sandbox.WithRateLimit(0, 0), sandbox.WithFaults(o.faults...))
@@ -234,36 +239,82 @@ func runBadge(ctx context.Context, o *options, stdout io.Writer) error {
 		}
 		gtins[i] = string(p.GTIN)
 	}
+	upstream := func() int64 {
+		return sb.Requests("GET /v1/products/{gtin}") + sb.Requests("POST /v1/products/batch")
+	}
+	d := &driver{o: o, gtins: gtins, upstream: upstream, qc: qc}
 
 	handler := badges.Handler("/quality/")
+	if o.compare > 0 {
+		return runCompare(ctx, d, handler, stdout)
+	}
 	target := "widget.Handler"
 	if o.baseline {
-		// The floor: the same bytes, from a map, with the same headers.
-		bytesOf := make(map[string][]byte, len(gtins))
-		for _, g := range gtins {
-			rec := &recorder{header: http.Header{}}
-			req, _ := http.NewRequest(http.MethodGet, "/quality/badge/"+g+"."+o.format, nil)
-			handler.ServeHTTP(rec, req)
-			bytesOf[g] = rec.body
-		}
-		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			g, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/quality/badge/"), ".")
-			b, ok := bytesOf[g]
-			if !ok {
-				http.NotFound(w, r)
-				return
-			}
-			w.Header().Set("Content-Type", "image/svg+xml")
-			w.Header().Set("Cache-Control", "public, max-age=60")
-			w.Write(b)
-		})
+		handler = staticBadges(handler, gtins, o.format)
 		target = "static bytes (baseline)"
 	}
-	upstreamBefore := sb.Requests("GET /v1/products/{gtin}") + sb.Requests("POST /v1/products/batch")
+	rep, err := d.drive(ctx, handler, target)
+	if err != nil {
+		return err
+	}
+	if o.asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printBadgeReport(stdout, o, rep)
+	return nil
+}
+
+// staticBadges is the floor the handler is measured against: the same
+// response — bytes and headers — from a map, built by asking handler for
+// every product's badge (which warms its cache). The headers are the
+// handler's, so that the two put the same bytes on the wire and the
+// comparison measures the handler's work alone.
+func staticBadges(handler http.Handler, gtins []string, format string) http.Handler {
+	type response struct {
+		header http.Header
+		body   []byte
+	}
+	responses := make(map[string]response, len(gtins))
+	for _, g := range gtins {
+		rec := &recorder{header: http.Header{}}
+		req, _ := http.NewRequest(http.MethodGet, "/quality/badge/"+g+"."+format, nil)
+		handler.ServeHTTP(rec, req)
+		responses[g] = response{rec.header, rec.body}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/quality/badge/"), ".")
+		resp, ok := responses[g]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		for k, v := range resp.header {
+			h[k] = v // never modified: net/http only reads them
+		}
+		w.Write(resp.body)
+	})
+}
+
+// A driver drives a badge handler from -concurrency connections.
+type driver struct {
+	o        *options
+	gtins    []string
+	upstream func() int64 // the calls that reached the API so far
+	qc       *cache.Cache
+}
+
+// drive serves handler on loopback and drives it for -duration (or
+// -requests).
+func (d *driver) drive(ctx context.Context, handler http.Handler, target string) (Report, error) {
+	o, gtins := d.o, d.gtins
+	upstreamBefore := d.upstream()
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return Report{}, err
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan struct{})
@@ -337,30 +388,136 @@ func runBadge(ctx context.Context, o *options, stdout io.Writer) error {
 		Target: target, Requests: int64(len(all)), Errors: errs.Load(), Seconds: elapsed.Seconds(),
 		PerSecond: float64(len(all)) / elapsed.Seconds(),
 		P50:       ms(0.5), P90: ms(0.9), P99: ms(0.99), Max: ms(1),
-		Upstream: sb.Requests("GET /v1/products/{gtin}") + sb.Requests("POST /v1/products/batch") - upstreamBefore,
-		Products: o.products, Distinct: len(viewed), States: states, CacheStats: qc.Stats(),
+		Upstream: d.upstream() - upstreamBefore,
+		Products: o.products, Distinct: len(viewed), States: states, CacheStats: d.qc.Stats(),
 	}
 	rep.Latency = map[string]float64{"p50": rep.P50, "p90": rep.P90, "p99": rep.P99, "max": rep.Max}
-	if o.asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
-	}
+	return rep, nil
+}
+
+func printBadgeReport(stdout io.Writer, o *options, rep Report) {
 	fmt.Fprintf(stdout, "target      %s, %d connections, %d products, Zipf s=%.2f, %d faults\n", rep.Target, o.conc, o.products, o.zipfS, len(o.faults))
 	fmt.Fprintf(stdout, "requests    %d in %.1fs: %.0f/s, %d errors\n", rep.Requests, rep.Seconds, rep.PerSecond, rep.Errors)
 	fmt.Fprintf(stdout, "latency     p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n", rep.P50, rep.P90, rep.P99, rep.Max)
 	fmt.Fprintf(stdout, "upstream    %d calls to the API for %d distinct products viewed\n", rep.Upstream, rep.Distinct)
-	keys := make([]string, 0, len(states))
-	for k := range states {
+	keys := make([]string, 0, len(rep.States))
+	for k := range rep.States {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	var parts []string
 	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", k, states[k]))
+		parts = append(parts, fmt.Sprintf("%s %d", k, rep.States[k]))
 	}
 	fmt.Fprintf(stdout, "badges      %s\n", strings.Join(parts, ", "))
+}
+
+// Comparison is what -compare measured: each pair of runs, baseline
+// first, and the median ratio of the handler's throughput to the
+// baseline's over the pairs. The process's CPU time per request (server
+// and clients together) is reported too, and its ratio: on a machine
+// that other work loads, it moves less than throughput does.
+type Comparison struct {
+	Runs        []ComparedRun `json:"runs"`
+	Baseline    float64       `json:"baseline_requests_per_second"` // the median
+	Handler     float64       `json:"handler_requests_per_second"`  // the median
+	MedianRatio float64       `json:"median_ratio"`
+	// MedianCPURatio is the median of the baseline's CPU time per
+	// request over the handler's; 0 where the CPU time is not read.
+	MedianCPURatio float64 `json:"median_cpu_ratio"`
+	Upstream       int64   `json:"upstream_calls"` // calls that reached the API during the runs
+}
+
+// A ComparedRun is one pair of runs.
+type ComparedRun struct {
+	Baseline float64 `json:"baseline_requests_per_second"`
+	Handler  float64 `json:"handler_requests_per_second"`
+	Ratio    float64 `json:"ratio"`
+	// BaselineCPU and HandlerCPU are this process's CPU time per
+	// request, in microseconds; CPURatio is the first over the second.
+	BaselineCPU float64 `json:"baseline_cpu_us_per_request"`
+	HandlerCPU  float64 `json:"handler_cpu_us_per_request"`
+	CPURatio    float64 `json:"cpu_ratio"`
+	Errors      int64   `json:"errors"`
+}
+
+// runCompare drives the baseline and the handler in turn, -compare times
+// each, on one stack: a machine's load that comes and goes falls on both
+// alike, and the ratio of each pair measures the handler against the
+// floor under the same conditions. Building the baseline's bytes asks the
+// handler for every product's badge, so both are measured warm.
+func runCompare(ctx context.Context, d *driver, handler http.Handler, stdout io.Writer) error {
+	o := d.o
+	baseline := staticBadges(handler, d.gtins, o.format)
+	before := d.upstream()
+	var c Comparison
+	var base, hand, ratios, cpuRatios []float64
+	// drive drives a handler and reads the process's CPU time per
+	// request it served.
+	drive := func(h http.Handler, target string) (Report, float64, error) {
+		cpu := processCPU()
+		rep, err := d.drive(ctx, h, target)
+		if rep.Requests == 0 {
+			return rep, 0, err
+		}
+		return rep, float64((processCPU() - cpu).Microseconds()) / float64(rep.Requests), err
+	}
+	if !o.asJSON {
+		fmt.Fprintf(stdout, "compare     static bytes (baseline) and widget.Handler in turn, %d times, %s each, %d connections, %d products, Zipf s=%.2f, warm\n",
+			o.compare, o.duration, o.conc, o.products, o.zipfS)
+	}
+	for i := range o.compare {
+		b, bCPU, err := drive(baseline, "static bytes (baseline)")
+		if err != nil {
+			return err
+		}
+		h, hCPU, err := drive(handler, "widget.Handler")
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			break // interrupted: this pair is cut short
+		}
+		r := ComparedRun{Baseline: b.PerSecond, Handler: h.PerSecond, BaselineCPU: bCPU, HandlerCPU: hCPU, Errors: b.Errors + h.Errors}
+		if b.PerSecond > 0 {
+			r.Ratio = h.PerSecond / b.PerSecond
+		}
+		if hCPU > 0 {
+			r.CPURatio = bCPU / hCPU
+			cpuRatios = append(cpuRatios, r.CPURatio)
+		}
+		c.Runs = append(c.Runs, r)
+		base, hand, ratios = append(base, r.Baseline), append(hand, r.Handler), append(ratios, r.Ratio)
+		if !o.asJSON {
+			fmt.Fprintf(stdout, "run %-3d     baseline %.0f/s, handler %.0f/s: %.2fx; CPU per request %.1f µs, %.1f µs: %.2fx; %d errors\n",
+				i+1, r.Baseline, r.Handler, r.Ratio, r.BaselineCPU, r.HandlerCPU, r.CPURatio, r.Errors)
+		}
+	}
+	c.Baseline, c.Handler, c.MedianRatio = median(base), median(hand), median(ratios)
+	c.MedianCPURatio = median(cpuRatios)
+	c.Upstream = d.upstream() - before
+	if o.asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(c)
+	}
+	fmt.Fprintf(stdout, "median      baseline %.0f/s, handler %.0f/s; ratio of each pair's: %.2fx; of their CPU per request (baseline over handler): %.2fx\n",
+		c.Baseline, c.Handler, c.MedianRatio, c.MedianCPURatio)
+	fmt.Fprintf(stdout, "upstream    %d calls to the API during the runs\n", c.Upstream)
 	return nil
+}
+
+// median of xs, 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
 }
 
 // stateOf reads the badge state from any of the three formats.

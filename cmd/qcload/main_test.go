@@ -70,8 +70,37 @@ func TestLoadRunWithFaults(t *testing.T) {
 	}
 }
 
+// -compare drives the baseline and the handler in turn, warm: each pair
+// is reported, and no call of the runs reaches the API.
+func TestLoadCompare(t *testing.T) {
+	var out bytes.Buffer
+	args := []string{"-json", "-products", "2000", "-concurrency", "4", "-compare", "2", "-duration", "300ms"}
+	if err := run(context.Background(), args, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var c Comparison
+	if err := json.Unmarshal(out.Bytes(), &c); err != nil {
+		t.Fatalf("the report is not JSON: %v\n%s", err, out.String())
+	}
+	if len(c.Runs) != 2 {
+		t.Fatalf("%d pairs of runs, want 2", len(c.Runs))
+	}
+	for i, r := range c.Runs {
+		if r.Baseline <= 0 || r.Handler <= 0 || r.Errors != 0 || r.Ratio != r.Handler/r.Baseline {
+			t.Errorf("run %d: %+v", i+1, r)
+		}
+		if processCPU() > 0 && (r.BaselineCPU <= 0 || r.HandlerCPU <= 0 || r.CPURatio != r.BaselineCPU/r.HandlerCPU) {
+			t.Errorf("run %d: CPU per request %+v", i+1, r)
+		}
+	}
+	if c.MedianRatio <= 0 || c.Upstream != 0 {
+		t.Errorf("median ratio %v, %d API calls during warm runs; want a ratio and none", c.MedianRatio, c.Upstream)
+	}
+}
+
 func TestLoadFlags(t *testing.T) {
-	for _, args := range [][]string{{"-concurrency", "0"}, {"-format", "png"}, {"-fault", "nonsense"}} {
+	for _, args := range [][]string{{"-concurrency", "0"}, {"-format", "png"}, {"-fault", "nonsense"},
+		{"-compare", "-1"}, {"-compare", "2", "-baseline"}, {"-compare", "2", "-requests", "10"}} {
 		if err := run(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("run %v: no error", args)
 		}

@@ -35,6 +35,7 @@ type options struct {
 	requests int64
 	format   string
 	baseline bool
+	compare  int
 
 	// -mode page
 	scenario     string
@@ -86,6 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.zipfS, "zipf", 0.99, "Zipf exponent of product popularity")
 	fs.StringVar(&o.format, "format", "svg", "badge mode: badge format: svg, html or json")
 	fs.BoolVar(&o.baseline, "baseline", false, "badge mode: drive a handler that writes the same bytes from memory instead")
+	fs.IntVar(&o.compare, "compare", 0, "badge mode: drive the baseline and the handler in turn, this many times each, for -duration each, warm, and report both and their ratio")
 	fs.BoolVar(&o.asJSON, "json", false, "print the report as JSON")
 	fs.Var(&o.faults, "fault", "a sandbox fault, as qcsandbox takes it (repeatable), e.g. 'error=503@0.05'")
 	retryAfter := fs.Duration("retry-after", 0, "the Retry-After of -fault error=503 faults (the sandbox's default is 1s)")
@@ -151,6 +153,9 @@ func (o *options) validate(set map[string]bool) error {
 		}
 		if o.net.kind != "" || o.scenario != "" || o.redis.kind != "" {
 			return errors.New("-net, -scenario and -redis are for -mode page (and -net for flood)")
+		}
+		if o.compare < 0 || o.compare > 0 && (o.baseline || o.requests > 0) {
+			return errors.New("-compare takes a positive count of runs, and drives both handlers itself: leave out -baseline and -requests")
 		}
 		return nil
 	case "page":
