@@ -82,7 +82,11 @@ func (w *Widget) page(ctx context.Context, public *http.Request, gtins []any) *P
 	if public != nil {
 		keys = p.admit(keys)
 	}
-	for try := 0; try < 2 && len(keys) > 0 && pctx.Err() == nil; try++ {
+	// The second try needs time for a call: with less than a fifth of the
+	// budget left (what the cache gives a store's read) it would be cut
+	// short, and spend the quota for nothing.
+	deadline, _ := pctx.Deadline()
+	for try := 0; try < 2 && len(keys) > 0 && pctx.Err() == nil && (try == 0 || time.Until(deadline) > w.timeout/5); try++ {
 		var again []client.ProductKey
 		for _, it := range w.qc.Answers(pctx, keys) {
 			switch {
