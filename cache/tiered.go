@@ -729,8 +729,8 @@ func (t *Tiered) kick() {
 }
 
 // flush writes what was learnt while Redis was down through Redis, and
-// announces it. It stops at the first failure; the keys left wait for
-// the next time Redis answers.
+// announces it, a hundred keys to a pipeline (see writeMany). It stops at
+// the first failure; the keys left wait for the next time Redis answers.
 func (t *Tiered) flush() {
 	t.dmu.Lock()
 	t.flushing = true
@@ -742,6 +742,23 @@ func (t *Tiered) flush() {
 		t.flushing = false
 		t.dmu.Unlock()
 	}()
+	batch := make([]*pendingWrite, 0, maxWriteBatch)
+	send := func() bool {
+		if len(batch) == 0 {
+			return true
+		}
+		t.writeMany(t.ctx, batch)
+		ok := true
+		for _, w := range batch {
+			if <-w.done == nil {
+				ok = false
+				continue
+			}
+			t.flushed.Add(1)
+		}
+		batch = batch[:0]
+		return ok
+	}
 	for k, e := range pending {
 		if t.ctx.Err() != nil {
 			return
@@ -753,11 +770,12 @@ func (t *Tiered) flush() {
 			t.clean(k, nil)
 			continue
 		}
-		if _, err := t.through(t.ctx, k, e, t.ann.Load()); err != nil {
+		batch = append(batch, &pendingWrite{key: k, e: e, ann: t.ann.Load(), done: make(chan *Entry, 1)})
+		if len(batch) == maxWriteBatch && !send() {
 			return
 		}
-		t.flushed.Add(1)
 	}
+	send()
 }
 
 // Stats is a snapshot of the counters.
