@@ -141,7 +141,8 @@
 // error page: Redis calls have a short timeout (100 ms; build the go-redis
 // client with ContextTimeoutEnabled so that it holds); a page's read of
 // the keys its memory lacks (Answers) has a fifth of what is left of the
-// page's time, the registry the rest; and after three failures in a row
+// page's time, the registry the rest (a read that share cuts short is
+// counted, but not as Redis down); and after three failures in a row
 // Redis is skipped for a cooldown, then probed in the background, never
 // inside a page view. Cached reads this process's memory only. A fetched
 // answer reaches its page from memory: a Tiered store waits for Redis to

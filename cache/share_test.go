@@ -280,3 +280,39 @@ func TestCloseWritesWhatSetQueued(t *testing.T) {
 		}
 	}
 }
+
+// A page's read of Redis that its share of the budget cut short used to
+// count as Redis failing: three in a row opened the breaker, and a
+// loaded but healthy Redis was skipped, its writes held back, a second
+// at a time. It counts as an error now, not as Redis down.
+func TestAReadCutShortByItsPageDoesNotOpenTheBreaker(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	proxy, err := faultproxy.New(rs.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rdb.Close() })
+	shared := redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":"), redisstore.WithTimeout(5*time.Second))
+	t.Cleanup(func() { shared.Close() })
+	mem := cache.NewMemory()
+	t.Cleanup(func() { mem.Close() })
+	tiered, err := cache.NewTiered(mem, shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tiered.Close() })
+	proxy.SetDelay(50 * time.Millisecond)
+	for i := range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+		if _, err := tiered.GetMany(ctx, []string{fmt.Sprint("k", i)}); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	if s := tiered.Stats(); s.SharedDown || s.SharedErrors < 5 {
+		t.Errorf("after five reads cut short by their pages: %+v; want five errors, and Redis not down", s)
+	}
+}

@@ -268,6 +268,21 @@ func (t *Tiered) probe() {
 // probeKey is what a probe reads: a key no entry has.
 const probeKey = "\x00probe"
 
+// readResult records the outcome of a read a caller waits for. A read
+// cut short by the caller's own deadline (a page's share of its budget)
+// says Redis was slower than the page could wait, not that it is down:
+// it is counted, but not towards the breaker, which would otherwise skip
+// a loaded but healthy Redis, and hold back its writes, for a second at a
+// time. The writes, which have the store's own timeout, still find a
+// Redis that does not answer at all.
+func (t *Tiered) readResult(ctx context.Context, err error) {
+	if err != nil && ctx.Err() != nil {
+		t.sharedErrors.Add(1)
+		return
+	}
+	t.result(err)
+}
+
 // result records the outcome of a shared attempt that allow let through.
 // Redis answering again after failures starts a flush of what was learnt
 // meanwhile.
@@ -318,7 +333,7 @@ func (t *Tiered) Get(ctx context.Context, key string) (*Entry, error) {
 	}
 	ann := t.ann.Load()
 	r, err := t.shared.Get(ctx, key)
-	t.result(err)
+	t.readResult(ctx, err)
 	if err != nil {
 		return t.miss(c), nil
 	}
@@ -352,7 +367,7 @@ func (t *Tiered) GetMany(ctx context.Context, keys []string) ([]*Entry, error) {
 	if answered {
 		var err error
 		rs, err = t.shared.GetMany(ctx, ask)
-		t.result(err)
+		t.readResult(ctx, err)
 		answered = err == nil
 	}
 	for j, k := range ask {
@@ -519,8 +534,14 @@ type pendingWrite struct {
 	done chan *Entry // what memory holds once Redis took it; nil if Redis failed
 }
 
-// maxWriteBatch bounds the writes sent to Redis together.
-const maxWriteBatch = 100
+// maxWriteBatch bounds the writes sent to Redis together, and maxQueued
+// the writes waiting for the writer: past it, a write is noted as while
+// Redis is down (maxDirty bounds those), so that a Redis slower than the
+// registry's answers costs bounded memory.
+const (
+	maxWriteBatch = 100
+	maxQueued     = 10_000
+)
 
 // enqueue queues pw for the writer, starting it unless it runs; once
 // Close began, it writes what is queued itself, under ctx.
@@ -531,6 +552,15 @@ const maxWriteBatch = 100
 // call cost Redis one pipeline, not sixty writes and sixty announcements.
 func (t *Tiered) enqueue(ctx context.Context, pw *pendingWrite) {
 	t.wmu.Lock()
+	if len(t.wq) >= maxQueued {
+		// Redis takes writes slower than answers come: note this one,
+		// as while Redis is down, for a flush to write.
+		t.wmu.Unlock()
+		t.markDirty(pw.key, pw.e)
+		t.kick()
+		pw.done <- nil
+		return
+	}
 	t.wq = append(t.wq, pw)
 	start := !t.writing
 	t.writing = true
