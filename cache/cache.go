@@ -595,18 +595,20 @@ func (c *Cache) land(skey string, key client.ProductKey, fl *flight, e *Entry, e
 }
 
 // keepContext bounds how long a landing waits for the store to keep its
-// answer. A store that reads from this process's memory (LocalReader)
-// takes the answer there at once, and a Tiered store writes it on to
-// Redis in the background once the context ends; so an answer that pages
-// wait for with a deadline does not wait for Redis at all — each
-// millisecond would come out of the page's budget, after the registry
-// had answered — and one nobody waits for so (a background refresh)
-// waits for Redis's winner. Any other store has the fetch timeout:
-// ending its context would end the write itself.
+// answer. A Memory store takes it at once, and a Tiered store takes it in
+// memory and writes it on to Redis in the background once the context
+// ends; so with those an answer that pages wait for with a deadline does
+// not wait for Redis at all — each millisecond would come out of the
+// page's budget, after the registry had answered — and one nobody waits
+// for so (a background refresh) waits for Redis's winner. Any other store
+// has the fetch timeout: ending its context would end the write itself.
 func (c *Cache) keepContext(fl *flight) (context.Context, context.CancelFunc) {
 	d := c.fetchTimeout
-	if _, ok := c.flights.until(fl); ok && c.local != nil {
-		d = 0
+	switch c.store.(type) {
+	case *Tiered, *Memory:
+		if _, ok := c.flights.until(fl); ok {
+			d = 0
+		}
 	}
 	return context.WithTimeout(c.bg, d)
 }
