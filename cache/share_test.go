@@ -134,16 +134,12 @@ func TestAnAnswerDoesNotWaitForABlackholedRedis(t *testing.T) {
 	}
 }
 
-// A batch call used to run under the cache's fetch timeout, whoever
-// waited for it, so the client judged its waits against that: the
-// upstream limiter, its retries' backoff. A page with 50 ms left waited
-// seconds for a token, and its deadline passed with no answer and no
-// time left to ask again. Now a call lives as long as its waiters do: a
-// wait that would outlast them fails the call at once.
-func TestACallWaitsNoLongerThanItsWaiters(t *testing.T) {
-	t.Parallel()
+// limitedCache is a cache over a sandbox of its own, through a client
+// built with opts besides the sandbox's URL.
+func limitedCache(t *testing.T, opts ...client.Option) (*sandbox.Server, *client.Client, *cache.Cache) {
+	t.Helper()
 	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
-	api, err := client.New(client.WithBaseURL(srv.URL), client.WithUpstreamLimit(0.2, 1))
+	api, err := client.New(append([]client.Option{client.WithBaseURL(srv.URL)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,6 +149,18 @@ func TestACallWaitsNoLongerThanItsWaiters(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	return srv, api, c
+}
+
+// A batch call used to run under the cache's fetch timeout, whoever
+// waited for it, so the client judged its waits against that: the
+// upstream limiter, its retries' backoff. A page with 50 ms left waited
+// seconds for a token, and its deadline passed with no answer and no
+// time left to ask again. Now a call lives as long as its waiters do: a
+// wait that would outlast them fails the call at once.
+func TestACallWaitsNoLongerThanItsWaiters(t *testing.T) {
+	t.Parallel()
+	srv, _, c := limitedCache(t, client.WithUpstreamLimit(0.2, 1))
 	demo := srv.Demo()
 	if _, err := c.StatusByGTIN(context.Background(), demo[0].GTIN); err != nil {
 		t.Fatal(err) // the limiter's one token
@@ -194,17 +202,8 @@ func (h *hangsFirst) RoundTrip(r *http.Request) (*http.Response, error) {
 // unknown. Now a call that pages wait for is hedged from the first.
 func TestAFreshServersFirstSlowCallIsHedged(t *testing.T) {
 	t.Parallel()
-	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
-	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}),
+	srv, _, c := limitedCache(t, client.WithRetryPolicy(client.RetryPolicy{}),
 		client.WithHTTPClient(&http.Client{Transport: &hangsFirst{next: http.DefaultTransport}}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := cache.New(api)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
 	var keys []client.ProductKey
 	for _, d := range srv.Demo() {
 		keys = append(keys, client.ProductKey{GTIN: d.GTIN})

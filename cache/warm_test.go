@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
 	"github.com/qualitycommit/qcsdk/sandbox"
@@ -67,17 +66,7 @@ func TestWarmReadsTheFleetsRedisBeforeTheRegistry(t *testing.T) {
 // platform's own page views keep their place ahead of it.
 func TestWarmKeepsWithinTheQuota(t *testing.T) {
 	t.Parallel()
-	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
-	api, err := client.New(client.WithBaseURL(srv.URL), client.WithUpstreamLimit(2, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(api.CloseIdleConnections)
-	c, err := cache.New(api)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	srv, api, c := limitedCache(t, client.WithUpstreamLimit(2, 1))
 	keys := catalogue(t, srv, 500)
 	start := time.Now()
 	n, err := c.Warm(context.Background(), keys)
