@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -943,6 +944,8 @@ type chaosFollower struct {
 	leaders *chaosLeaders
 	stats   cache.FollowStats
 	clock   func() time.Time // skewed
+	// leaseTTL is the lease's time to live; chaosLeaseTTL when zero.
+	leaseTTL time.Duration
 	// resynced hears of each resynchronisation of any follower, without
 	// blocking it.
 	resynced chan<- struct{}
@@ -966,9 +969,10 @@ func (f *chaosFollower) start() {
 	run := f.starts
 	go func() {
 		f.done <- cache.Follow(ctx, f.api, f.store, &cache.FollowOptions{
-			LeaseTTL:      chaosLeaseTTL,
+			LeaseTTL:      cmp.Or(f.leaseTTL, chaosLeaseTTL),
 			Clock:         f.clock,
 			Stats:         &f.stats,
+			Logger:        slog.New(slog.NewTextHandler(histWriter{f.hist, fmt.Sprintf("%s (run %d)", f.name, run)}, nil)),
 			FollowOptions: client.FollowOptions{Wait: time.Second, MinBackoff: time.Millisecond, MaxBackoff: 50 * time.Millisecond},
 			Leading: func(on bool) {
 				f.leading.Store(on)
@@ -1010,7 +1014,7 @@ func (f *chaosFollower) stop() {
 // the cursor is fenced by the token); two leaders with the same token are
 // a fence that no longer separates them. Both are counted, to be seen.
 type chaosLeaders struct {
-	spy *redis.Client // straight to Redis, past every proxy
+	spy redis.Cmdable // straight to Redis, past every proxy
 	key string        // the lease's key
 
 	mu       sync.Mutex
@@ -1066,6 +1070,17 @@ func (l *chaosLog) add(format string, args ...any) {
 	l.mu.Unlock()
 }
 
+// histWriter writes what a logger says into the history, one line each.
+type histWriter struct {
+	l    *chaosLog
+	name string
+}
+
+func (w histWriter) Write(p []byte) (int, error) {
+	w.l.add("%s says: %s", w.name, strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
 func (l *chaosLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -1105,6 +1120,8 @@ type chaosLost struct {
 	from []time.Duration
 	took []time.Duration
 	done []bool
+	// shown is when each server first showed it, since the start.
+	shown []time.Duration
 }
 
 type chaosKey struct {
@@ -1147,11 +1164,12 @@ func (c *chaosChecker) link(server int, up bool) {
 // expect records that the follower just recorded a change that brought g
 // to version (lost: by resynchronising after the feed lost it): every
 // server must show it (or a later version) from now on.
-func (c *chaosChecker) expect(g client.GTIN, version int64, lost bool) {
+func (c *chaosChecker) expect(g client.GTIN, version int64, lost bool) *chaosLost {
 	now := time.Since(c.hist.start)
 	n := len(c.linked)
 	l := &chaosLost{gtin: g, version: version, byFeed: lost, at: now,
-		from: make([]time.Duration, n), took: make([]time.Duration, n), done: make([]bool, n)}
+		from: make([]time.Duration, n), took: make([]time.Duration, n), done: make([]bool, n),
+		shown: make([]time.Duration, n)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i, up := range c.linked {
@@ -1161,6 +1179,7 @@ func (c *chaosChecker) expect(g client.GTIN, version int64, lost bool) {
 		}
 	}
 	c.lost = append(c.lost, l)
+	return l
 }
 
 // lostChanges returns the changes only stamps carried, as shown so far.
@@ -1171,6 +1190,7 @@ func (c *chaosChecker) lostChanges() []chaosLost {
 	for i, l := range c.lost {
 		out[i] = *l
 		out[i].from, out[i].took, out[i].done = slices.Clone(l.from), slices.Clone(l.took), slices.Clone(l.done)
+		out[i].shown = slices.Clone(l.shown)
 	}
 	return out
 }
@@ -1192,6 +1212,7 @@ func (c *chaosChecker) read(server int, g client.GTIN, st *client.ProductStatus,
 		// Shown. A server shows it while cut off only if it learnt it
 		// some other way (from the API): that took it no time.
 		l.done[server] = true
+		l.shown[server] = now
 		if l.from[server] >= 0 {
 			l.took[server] = now - l.from[server]
 		}

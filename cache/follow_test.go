@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 )
@@ -372,4 +374,42 @@ func TestFollowHandlesEachEventBeforeSavingItsCursor(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// unreadable is a store whose entries cannot be read (the shard that holds
+// them is failing over), and which records the stamps it is given.
+type unreadable struct {
+	cache.Store
+	stamps []cache.Stamp
+}
+
+func (*unreadable) Get(context.Context, string) (*cache.Entry, error) {
+	return nil, errors.New("CLUSTERDOWN The cluster is down")
+}
+
+func (u *unreadable) Stamp(ctx context.Context, s cache.Stamp) error {
+	u.stamps = append(u.stamps, s)
+	return u.Store.Stamp(ctx, s)
+}
+
+// An inspection is applied to the product's entry exactly, which needs
+// the entry read first; when that read failed (its shard failing over),
+// the change used to go no further — no stamp, so no server heard of it
+// until the follower's backlog got the read through. The maker's stamp,
+// which tells every server, does not need the read: it is recorded all
+// the same, and the change is done.
+func TestAnInspectionWhoseEntryCannotBeReadStampsItsMaker(t *testing.T) {
+	t.Parallel()
+	store := &unreadable{Store: cache.NewMemory()}
+	t.Cleanup(func() { store.Store.(*cache.Memory).Close() })
+	ev := client.Event{ID: "evt_1", Seq: 42, Type: client.EventInspectionPublished,
+		Inspection: &client.Inspection{ID: "ins_1", EnterpriseID: "ent_7", Version: 42,
+			Product: client.SampledProduct{GTIN: "06901234567892"}}}
+	if err := cache.Apply(context.Background(), store, ev); err != nil {
+		t.Errorf("Apply = %v; want nil: the maker's stamp records the change", err)
+	}
+	want := []cache.Stamp{{Maker: "ent_7", Seq: 42}}
+	if diff := cmp.Diff(want, store.stamps); diff != "" {
+		t.Errorf("stamps recorded (-want +got):\n%s", diff)
+	}
 }

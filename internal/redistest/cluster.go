@@ -204,6 +204,11 @@ func (c *Cluster) WaitHealthy(t testing.TB) {
 	}
 }
 
+// Healthy returns nil when the cluster is whole (see WaitHealthy), or
+// what is not yet, without waiting: a test that goes on working through a
+// failover asks it between its steps.
+func (c *Cluster) Healthy() error { return c.health() }
+
 // health returns nil when the cluster is whole (see WaitHealthy), or what
 // is not yet.
 func (c *Cluster) health() error {
