@@ -340,7 +340,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 
 	var he *audit.HeaderError
 	if errors.As(err, &he) {
-		fmt.Fprintf(stderr, "qcaudit: the header names no product key column: it needs gtin (or ean, barcode…), or uscc and brand; the columns found are: %s\n", safeText(quoteList(he.Found)))
+		fmt.Fprintln(stderr, headerMessage(he))
 		return exitFailed
 	}
 	printSummary(stderr, sum)
@@ -384,6 +384,14 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		}
 	}
 	return exitClean
+}
+
+// headerMessage says what a header with no product key column lacks,
+// and the columns it has, quoted and cut short: a header line of
+// megabytes is described, not echoed.
+func headerMessage(he *audit.HeaderError) string {
+	return "qcaudit: the header names no product key column: it needs gtin (or ean, barcode…), or uscc and brand; the columns found are: " +
+		safeText(quoteList(he.Found))
 }
 
 // retryPolicy is the client's default policy with n retries.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qualitycommit/qcsdk/audit"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -124,5 +125,61 @@ func TestResumeRefusesAnotherInput(t *testing.T) {
 	res = runCmd(t, t.Context(), registryEnv(srv), bytes.NewReader(in), "-o", out, "-resume", journal, "-")
 	if res.code != 1 || !strings.Contains(res.stderr, "resuming from") {
 		t.Fatalf("the right input: exit %d\n%s", res.code, res.stderr)
+	}
+}
+
+// The change-driven audit reads the same catalogues: a header line of 10
+// MB given to -watch -catalogue is described, not echoed, either.
+func TestWatchLongHeaderIsNotEchoed(t *testing.T) {
+	srv := sandbox.NewServer(t)
+	dir := t.TempDir()
+	file := write(t, dir, "catalogue.csv", []byte("listing_id,"+strings.Repeat("x", 10<<20)+"\nL1,a\n"))
+	res := runCmd(t, t.Context(), registryEnv(srv), nil, "-watch", filepath.Join(dir, "catalogue.db"), "-catalogue", file)
+	if res.code != exitFailed {
+		t.Fatalf("exit %d, want 2", res.code)
+	}
+	if len(res.stderr) > 4096 || !strings.Contains(res.stderr, "no product key column") || !strings.Contains(res.stderr, `"listing_id"`) {
+		t.Fatalf("stderr is %d bytes: %.300q", len(res.stderr), res.stderr)
+	}
+}
+
+// -only and -except shape the findings file as much as -all does: a
+// resume under other codes would write the rest of the file by other
+// rules. It exits 2 naming the flag, and leaves the journal alone.
+func TestResumeRefusesOtherReasonCodes(t *testing.T) {
+	srv := sandbox.NewServer(t)
+	dir := t.TempDir()
+	in := csvOf(catalogue(srv, 4000, 700), nil)
+	out, journal := filepath.Join(dir, "out.csv"), filepath.Join(dir, "audit.journal")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	res := runCmd(t, ctx, registryEnv(srv), &cancelAfter{r: bytes.NewReader(in), n: len(in) / 2, cancel: cancel},
+		"-o", out, "-resume", journal, "-only", "revoked", "-")
+	if res.code != exitFailed {
+		t.Fatalf("killed run: exit %d\n%s", res.code, res.stderr)
+	}
+	saved := readFile(t, journal)
+	for _, c := range []struct{ flag, args []string }{
+		{[]string{"-only"}, nil},
+		{[]string{"-only"}, []string{"-only", "revoked,suspended"}},
+		{[]string{"-except"}, []string{"-only", "revoked", "-except", "suspended"}},
+	} {
+		res = runCmd(t, t.Context(), registryEnv(srv), bytes.NewReader(in), append(c.args, "-o", out, "-resume", journal, "-")...)
+		if res.code != exitFailed || !strings.Contains(res.stderr, c.flag[0]) {
+			t.Errorf("resumed with %q: exit %d, want 2 naming %s\n%s", c.args, res.code, c.flag[0], res.stderr)
+		}
+	}
+	if !bytes.Equal(readFile(t, journal), saved) {
+		t.Fatal("a refused resume changed the journal")
+	}
+	// The same codes, written in another order: the same selection.
+	res = runCmd(t, t.Context(), registryEnv(srv), bytes.NewReader(in), "-only", " Revoked ", "-o", out, "-resume", journal, "-")
+	if res.code != exitFlagged || !strings.Contains(res.stderr, "resuming from") {
+		t.Fatalf("the same -only: exit %d\n%s", res.code, res.stderr)
+	}
+	for _, f := range findingsOf(t, out) {
+		if f.Code != audit.CodeRevoked {
+			t.Fatalf("a finding of %s in a -only revoked audit", f.Code)
+		}
 	}
 }
