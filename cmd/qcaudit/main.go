@@ -51,9 +51,9 @@
 //	                   completes the findings are in FILE.partial. The
 //	                   journal records the input (path, size, SHA-256 read
 //	                   as a stream; for stdin, the SHA-256 of the rows
-//	                   done) and -in-format, -out-format, -all, -strict and
-//	                   -bom: resuming with another is exit 2, naming what
-//	                   differs. The journal is deleted once the audit
+//	                   done) and -in-format, -out-format, -all, -strict,
+//	                   -bom, -only and -except: resuming with another is
+//	                   exit 2, naming what differs. The journal is deleted once the audit
 //	                   completes.
 //	-api URL           the registry's API (QC_API_URL); the key comes from
 //	                   QC_API_KEY or from the file -api-key-file names
