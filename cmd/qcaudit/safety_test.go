@@ -3,9 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/qualitycommit/qcsdk/audit"
@@ -181,5 +187,71 @@ func TestResumeRefusesOtherReasonCodes(t *testing.T) {
 		if f.Code != audit.CodeRevoked {
 			t.Fatalf("a finding of %s in a -only revoked audit", f.Code)
 		}
+	}
+}
+
+// cancelOnBatch is srv behind a proxy that cancels once n batch lookups
+// have been answered: a kill of a run that reads its input file itself.
+func cancelOnBatch(t *testing.T, srv *sandbox.Server, n int64, cancel context.CancelFunc) func(string) string {
+	t.Helper()
+	target, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var calls atomic.Int64
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxy.ServeHTTP(w, r)
+		if r.Method+" "+r.URL.Path == batchRoute && calls.Add(1) == n {
+			cancel()
+		}
+	}))
+	t.Cleanup(front.Close)
+	return envOf("QC_API_URL", front.URL, "QC_API_KEY", "test-key")
+}
+
+// The journal knows the file it was written for by its size and SHA-256
+// as well as its path: the same path holding another export (edited in
+// place, or one of another size) is exit 2 naming the difference.
+func TestResumeRefusesTheSameFileChanged(t *testing.T) {
+	srv := sandbox.NewServer(t)
+	dir := t.TempDir()
+	in := csvOf(catalogue(srv, 4000, 700), nil)
+	file := write(t, dir, "catalogue.csv", in)
+	out, journal := filepath.Join(dir, "out.csv"), filepath.Join(dir, "audit.journal")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	res := runCmd(t, ctx, cancelOnBatch(t, srv, 3, cancel), nil, "-o", out, "-resume", journal, file)
+	if res.code != exitFailed {
+		t.Fatalf("killed run: exit %d\n%s", res.code, res.stderr)
+	}
+	saved := readFile(t, journal)
+
+	// A title among the last rows edited, the size kept: the rows the
+	// journal counts as done are the same, the file is not.
+	edited := bytes.Replace(in, []byte(",item 3999,"), []byte(",item 3998,"), 1)
+	if bytes.Equal(edited, in) || len(edited) != len(in) {
+		t.Fatal("the edit changed nothing, or the size")
+	}
+	for _, c := range []struct {
+		what string
+		data []byte
+	}{{"SHA-256", edited}, {"size", append(slices.Clone(in), "L9999,shop-1,late,,,,\n"...)}} {
+		write(t, dir, "catalogue.csv", c.data)
+		res = runCmd(t, t.Context(), registryEnv(srv), nil, "-o", out, "-resume", journal, file)
+		if res.code != exitFailed || !strings.Contains(res.stderr, "another "+c.what) {
+			t.Errorf("the file's %s changed: exit %d, want 2 naming it\n%s", c.what, res.code, res.stderr)
+		}
+		if !bytes.Equal(readFile(t, journal), saved) {
+			t.Fatalf("the file's %s changed: a refused resume changed the journal", c.what)
+		}
+	}
+	write(t, dir, "catalogue.csv", in)
+	res = runCmd(t, t.Context(), registryEnv(srv), nil, "-o", out, "-resume", journal, file)
+	if res.code != exitFlagged || !strings.Contains(res.stderr, "resuming from") {
+		t.Fatalf("the same file: exit %d\n%s", res.code, res.stderr)
+	}
+	if want := libraryRun(t, srv, in, false, false); !bytes.Equal(bytes.TrimPrefix(readFile(t, out), []byte("\ufeff")), want) {
+		t.Error("the resumed findings differ from an uninterrupted run's")
 	}
 }
