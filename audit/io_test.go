@@ -82,6 +82,24 @@ func TestReadCSVHeaderWithoutKeyColumn(t *testing.T) {
 	}
 }
 
+// A header line of megabytes keeps its columns in Found, but its message
+// names them cut short: whoever prints the error does not echo the line.
+func TestHeaderErrorMessageIsShort(t *testing.T) {
+	huge := strings.Repeat("x", 10<<20)
+	header := "listing_id," + huge + "," + strings.Repeat("c,", 500) + "title"
+	_, errs := collect(t, audit.ReadCSV(strings.NewReader(header+"\nL1,a\n"), nil))
+	var he *audit.HeaderError
+	if len(errs) != 1 || !errors.As(errs[0], &he) {
+		t.Fatalf("errors %.200v, want one HeaderError", errs)
+	}
+	if len(he.Found) != 503 || he.Found[1] != huge {
+		t.Errorf("Found has %d columns, want the header's 503 as written", len(he.Found))
+	}
+	if msg := he.Error(); len(msg) > 2048 || !strings.Contains(msg, `"listing_id"`) || !strings.Contains(msg, "503") {
+		t.Errorf("the message is %d bytes: %.300q", len(msg), msg)
+	}
+}
+
 func TestReadJSONLines(t *testing.T) {
 	in := `{"listing_id":"A1","seller":"s","title":"t","gtin":6901234567892}` + "\n\n" +
 		`{"id":"A2","uscc":"91350100M000100Y43","brand":"Qingyuan"}` + "\n" +

@@ -62,8 +62,33 @@ type HeaderError struct {
 	Found []string
 }
 
+// Error names the columns found, the first 20 of them, each quoted and
+// cut to 80 bytes: a header line may be megabytes long, and the message
+// ends up on a terminal or in a log.
 func (e *HeaderError) Error() string {
-	return fmt.Sprintf("audit: the header names no product key column (want gtin, or uscc and brand); found %q", e.Found)
+	const maxNames, maxName = 20, 80
+	var b strings.Builder
+	fmt.Fprintf(&b, "audit: the header names no product key column (want gtin, or uscc and brand); found %d columns", len(e.Found))
+	for i, name := range e.Found[:min(len(e.Found), maxNames)] {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString(", ")
+		}
+		if len(name) > maxName {
+			cut := maxName
+			for cut > 0 && !utf8.RuneStart(name[cut]) {
+				cut--
+			}
+			fmt.Fprintf(&b, "%q… (%d bytes)", name[:cut], len(name))
+		} else {
+			fmt.Fprintf(&b, "%q", name)
+		}
+	}
+	if more := len(e.Found) - maxNames; more > 0 {
+		fmt.Fprintf(&b, " and %d more", more)
+	}
+	return b.String()
 }
 
 // ReadOptions tunes the readers. A nil *ReadOptions means the defaults.

@@ -143,7 +143,7 @@ func TestRunAPIDownGivesUnknownNeverAGuess(t *testing.T) {
 		t.Fatalf("%d findings, summary %+v; want 600 unknown", len(out.got), sum)
 	}
 	for _, f := range out.got {
-		if f.Verdict != client.VerdictUnknown || f.CommitmentID != "" || f.VerifyURL != "" {
+		if f.Verdict != client.VerdictUnknown || f.Code != audit.CodeNoAnswer || f.CommitmentID != "" || f.VerifyURL != "" {
 			t.Fatalf("finding %+v is a guess", f)
 		}
 		if !bytes.Contains([]byte(f.Reason), []byte("lookup failed")) {

@@ -51,9 +51,9 @@
 //	                   completes the findings are in FILE.partial. The
 //	                   journal records the input (path, size, SHA-256 read
 //	                   as a stream; for stdin, the SHA-256 of the rows
-//	                   done) and -in-format, -out-format, -all, -strict and
-//	                   -bom: resuming with another is exit 2, naming what
-//	                   differs. The journal is deleted once the audit
+//	                   done) and -in-format, -out-format, -all, -strict,
+//	                   -bom, -only and -except: resuming with another is
+//	                   exit 2, naming what differs. The journal is deleted once the audit
 //	                   completes.
 //	-api URL           the registry's API (QC_API_URL); the key comes from
 //	                   QC_API_KEY or from the file -api-key-file names
@@ -340,7 +340,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 
 	var he *audit.HeaderError
 	if errors.As(err, &he) {
-		fmt.Fprintf(stderr, "qcaudit: the header names no product key column: it needs gtin (or ean, barcode…), or uscc and brand; the columns found are: %s\n", safeText(quoteList(he.Found)))
+		fmt.Fprintln(stderr, headerMessage(he))
 		return exitFailed
 	}
 	printSummary(stderr, sum)
@@ -384,6 +384,14 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		}
 	}
 	return exitClean
+}
+
+// headerMessage says what a header with no product key column lacks,
+// and the columns it has, quoted and cut short: a header line of
+// megabytes is described, not echoed.
+func headerMessage(he *audit.HeaderError) string {
+	return "qcaudit: the header names no product key column: it needs gtin (or ean, barcode…), or uscc and brand; the columns found are: " +
+		safeText(quoteList(he.Found))
 }
 
 // retryPolicy is the client's default policy with n retries.

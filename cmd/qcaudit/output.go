@@ -116,6 +116,9 @@ func identify(cfg *config, in io.Reader) (*audit.Identity, error) {
 		"-all":        strconv.FormatBool(cfg.all),
 		"-strict":     strconv.FormatBool(cfg.strict),
 		"-bom":        strconv.FormatBool(cfg.bom),
+		// The codes written decide which findings the file holds.
+		"-only":   codeList(cfg.only),
+		"-except": codeList(cfg.except),
 	}}
 	f, ok := in.(*os.File)
 	if !ok || cfg.input == "" || cfg.input == "-" {
@@ -135,6 +138,19 @@ func identify(cfg *config, in io.Reader) (*audit.Identity, error) {
 	}
 	id.SHA256 = hex.EncodeToString(h.Sum(nil))
 	return id, nil
+}
+
+// codeList is a set of reason codes as one value, in the order of
+// audit.ReasonCodes: the same set however the flag spelt it. A nil set
+// (every code) is "".
+func codeList(set map[audit.ReasonCode]bool) string {
+	var names []string
+	for _, c := range audit.ReasonCodes {
+		if set[c] {
+			names = append(names, string(c))
+		}
+	}
+	return strings.Join(names, ",")
 }
 
 // since rewrites the findings written, each marked new or unchanged

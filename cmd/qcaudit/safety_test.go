@@ -3,11 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/qualitycommit/qcsdk/audit"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -124,5 +131,127 @@ func TestResumeRefusesAnotherInput(t *testing.T) {
 	res = runCmd(t, t.Context(), registryEnv(srv), bytes.NewReader(in), "-o", out, "-resume", journal, "-")
 	if res.code != 1 || !strings.Contains(res.stderr, "resuming from") {
 		t.Fatalf("the right input: exit %d\n%s", res.code, res.stderr)
+	}
+}
+
+// The change-driven audit reads the same catalogues: a header line of 10
+// MB given to -watch -catalogue is described, not echoed, either.
+func TestWatchLongHeaderIsNotEchoed(t *testing.T) {
+	srv := sandbox.NewServer(t)
+	dir := t.TempDir()
+	file := write(t, dir, "catalogue.csv", []byte("listing_id,"+strings.Repeat("x", 10<<20)+"\nL1,a\n"))
+	res := runCmd(t, t.Context(), registryEnv(srv), nil, "-watch", filepath.Join(dir, "catalogue.db"), "-catalogue", file)
+	if res.code != exitFailed {
+		t.Fatalf("exit %d, want 2", res.code)
+	}
+	if len(res.stderr) > 4096 || !strings.Contains(res.stderr, "no product key column") || !strings.Contains(res.stderr, `"listing_id"`) {
+		t.Fatalf("stderr is %d bytes: %.300q", len(res.stderr), res.stderr)
+	}
+}
+
+// -only and -except shape the findings file as much as -all does: a
+// resume under other codes would write the rest of the file by other
+// rules. It exits 2 naming the flag, and leaves the journal alone.
+func TestResumeRefusesOtherReasonCodes(t *testing.T) {
+	srv := sandbox.NewServer(t)
+	dir := t.TempDir()
+	in := csvOf(catalogue(srv, 4000, 700), nil)
+	out, journal := filepath.Join(dir, "out.csv"), filepath.Join(dir, "audit.journal")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	res := runCmd(t, ctx, registryEnv(srv), &cancelAfter{r: bytes.NewReader(in), n: len(in) / 2, cancel: cancel},
+		"-o", out, "-resume", journal, "-only", "revoked", "-")
+	if res.code != exitFailed {
+		t.Fatalf("killed run: exit %d\n%s", res.code, res.stderr)
+	}
+	saved := readFile(t, journal)
+	for _, c := range []struct{ flag, args []string }{
+		{[]string{"-only"}, nil},
+		{[]string{"-only"}, []string{"-only", "revoked,suspended"}},
+		{[]string{"-except"}, []string{"-only", "revoked", "-except", "suspended"}},
+	} {
+		res = runCmd(t, t.Context(), registryEnv(srv), bytes.NewReader(in), append(c.args, "-o", out, "-resume", journal, "-")...)
+		if res.code != exitFailed || !strings.Contains(res.stderr, c.flag[0]) {
+			t.Errorf("resumed with %q: exit %d, want 2 naming %s\n%s", c.args, res.code, c.flag[0], res.stderr)
+		}
+	}
+	if !bytes.Equal(readFile(t, journal), saved) {
+		t.Fatal("a refused resume changed the journal")
+	}
+	// The same codes, written in another order: the same selection.
+	res = runCmd(t, t.Context(), registryEnv(srv), bytes.NewReader(in), "-only", " Revoked ", "-o", out, "-resume", journal, "-")
+	if res.code != exitFlagged || !strings.Contains(res.stderr, "resuming from") {
+		t.Fatalf("the same -only: exit %d\n%s", res.code, res.stderr)
+	}
+	for _, f := range findingsOf(t, out) {
+		if f.Code != audit.CodeRevoked {
+			t.Fatalf("a finding of %s in a -only revoked audit", f.Code)
+		}
+	}
+}
+
+// cancelOnBatch is srv behind a proxy that cancels once n batch lookups
+// have been answered: a kill of a run that reads its input file itself.
+func cancelOnBatch(t *testing.T, srv *sandbox.Server, n int64, cancel context.CancelFunc) func(string) string {
+	t.Helper()
+	target, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	var calls atomic.Int64
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxy.ServeHTTP(w, r)
+		if r.Method+" "+r.URL.Path == batchRoute && calls.Add(1) == n {
+			cancel()
+		}
+	}))
+	t.Cleanup(front.Close)
+	return envOf("QC_API_URL", front.URL, "QC_API_KEY", "test-key")
+}
+
+// The journal knows the file it was written for by its size and SHA-256
+// as well as its path: the same path holding another export (edited in
+// place, or one of another size) is exit 2 naming the difference.
+func TestResumeRefusesTheSameFileChanged(t *testing.T) {
+	srv := sandbox.NewServer(t)
+	dir := t.TempDir()
+	in := csvOf(catalogue(srv, 4000, 700), nil)
+	file := write(t, dir, "catalogue.csv", in)
+	out, journal := filepath.Join(dir, "out.csv"), filepath.Join(dir, "audit.journal")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	res := runCmd(t, ctx, cancelOnBatch(t, srv, 3, cancel), nil, "-o", out, "-resume", journal, file)
+	if res.code != exitFailed {
+		t.Fatalf("killed run: exit %d\n%s", res.code, res.stderr)
+	}
+	saved := readFile(t, journal)
+
+	// A title among the last rows edited, the size kept: the rows the
+	// journal counts as done are the same, the file is not.
+	edited := bytes.Replace(in, []byte(",item 3999,"), []byte(",item 3998,"), 1)
+	if bytes.Equal(edited, in) || len(edited) != len(in) {
+		t.Fatal("the edit changed nothing, or the size")
+	}
+	for _, c := range []struct {
+		what string
+		data []byte
+	}{{"SHA-256", edited}, {"size", append(slices.Clone(in), "L9999,shop-1,late,,,,\n"...)}} {
+		write(t, dir, "catalogue.csv", c.data)
+		res = runCmd(t, t.Context(), registryEnv(srv), nil, "-o", out, "-resume", journal, file)
+		if res.code != exitFailed || !strings.Contains(res.stderr, "another "+c.what) {
+			t.Errorf("the file's %s changed: exit %d, want 2 naming it\n%s", c.what, res.code, res.stderr)
+		}
+		if !bytes.Equal(readFile(t, journal), saved) {
+			t.Fatalf("the file's %s changed: a refused resume changed the journal", c.what)
+		}
+	}
+	write(t, dir, "catalogue.csv", in)
+	res = runCmd(t, t.Context(), registryEnv(srv), nil, "-o", out, "-resume", journal, file)
+	if res.code != exitFlagged || !strings.Contains(res.stderr, "resuming from") {
+		t.Fatalf("the same file: exit %d\n%s", res.code, res.stderr)
+	}
+	if want := libraryRun(t, srv, in, false, false); !bytes.Equal(bytes.TrimPrefix(readFile(t, out), []byte("\ufeff")), want) {
+		t.Error("the resumed findings differ from an uninterrupted run's")
 	}
 }

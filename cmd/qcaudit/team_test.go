@@ -155,6 +155,18 @@ func TestATeamsDay(t *testing.T) {
 			t.Fatalf("-only revoked wrote a finding of %s", f.Code)
 		}
 	}
+	// -except: everything but the makers absent from the registry.
+	res = runCmd(t, t.Context(), registryEnv(srv), nil, "-o", in("listed.csv"), "-except", "maker_not_listed,expired", day2)
+	if res.code != exitFlagged {
+		t.Fatalf("-except: exit %d\n%s", res.code, res.stderr)
+	}
+	kept := map[audit.ReasonCode]int{}
+	for _, f := range findingsOf(t, in("listed.csv")) {
+		kept[f.Code]++
+	}
+	if kept[audit.CodeMakerNotListed]+kept[audit.CodeExpired] > 0 || kept[audit.CodeRevoked] == 0 {
+		t.Errorf("-except maker_not_listed,expired kept %v", kept)
+	}
 	res = runCmd(t, t.Context(), registryEnv(srv), nil, "-o", in("none.csv"), "-only", "unreadable", "-except", "revoked", day2)
 	if res.code != exitClean || len(findingsOf(t, in("none.csv"))) != 0 {
 		t.Fatalf("-only unreadable: exit %d, want 0 and no finding\n%s", res.code, res.stderr)

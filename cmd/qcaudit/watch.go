@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -34,6 +35,11 @@ func runWatch(ctx context.Context, cfg *config, api *client.Client, listings ite
 	defer idx.Close()
 	if listings != nil {
 		sum, err := idx.Sync(ctx, listings)
+		var he *audit.HeaderError
+		if errors.As(err, &he) {
+			fmt.Fprintln(stderr, headerMessage(he))
+			return exitFailed
+		}
 		if err != nil {
 			fmt.Fprintln(stderr, "qcaudit: -watch: indexing the catalogue:", safeText(err.Error()))
 			return exitFailed

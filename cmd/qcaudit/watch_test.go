@@ -201,6 +201,7 @@ func TestWatchSyncsANewCatalogue(t *testing.T) {
 			ListingID string `json:"listing_id"`
 			EventID   string `json:"event_id"`
 			EventSeq  int64  `json:"event_seq"`
+			EventAt   string `json:"event_at"`
 			DecidedAt string `json:"decided_at"`
 		}
 		if err := json.Unmarshal([]byte(line), &f); err != nil {
@@ -209,8 +210,10 @@ func TestWatchSyncsANewCatalogue(t *testing.T) {
 		if wantGone[f.ListingID] {
 			t.Errorf("listing %s, dropped from the catalogue, still has a finding: %s", f.ListingID, line)
 		}
-		if f.EventID == "" || f.EventSeq == 0 || f.DecidedAt == "" {
-			t.Errorf("a finding without its event id, sequence or time: %s", line)
+		_, atErr := time.Parse(time.RFC3339Nano, f.EventAt)
+		_, decidedErr := time.Parse(time.RFC3339Nano, f.DecidedAt)
+		if f.EventID == "" || f.EventSeq == 0 || atErr != nil || decidedErr != nil {
+			t.Errorf("a finding without its event id, sequence, event time or finding time: %s", line)
 		}
 	}
 }
