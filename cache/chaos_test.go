@@ -979,6 +979,7 @@ func (f *chaosFollower) start() {
 				f.hist.add("%s (run %d) leading=%v %s", f.name, run, on, f.leaders.lead(f.name, on))
 			},
 			Applied: func(ev client.Event) {
+				f.hist.add("%s (run %d) recorded position %d", f.name, run, ev.Seq)
 				select {
 				case f.applied <- ev.Seq:
 				default:
