@@ -186,6 +186,16 @@ func validate(t *testing.T, url string, code int, h http.Header, body string) {
 			t.Errorf("%s: the document refuses a request the service answers: %v", url, err)
 		}
 	}
+	// The validator checks the headers a response declares, and lets any
+	// other through: the ones a client or a cache acts on must be
+	// declared, or a generated client and an operator never learn of them.
+	if declared := route.Operation.Responses.Status(code); declared != nil && declared.Value != nil {
+		for _, name := range []string{"ETag", "Cache-Control", "Vary"} {
+			if h.Get(name) != "" && declared.Value.Headers[name] == nil {
+				t.Errorf("%s: answered %d with %s: %s, which the document does not declare", url, code, name, h.Get(name))
+			}
+		}
+	}
 	if err := openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: in, Status: code, Header: h, Body: io.NopCloser(strings.NewReader(body)),
 		Options: &openapi3filter.Options{IncludeResponseStatus: true},
@@ -219,19 +229,22 @@ func ready(t *testing.T, hs *httptest.Server) readiness {
 // and the metrics count what the service did.
 func TestHealthReadinessAndMetrics(t *testing.T) {
 	_, hs := newTestService(t)
-	if code, _, body := fetch(t, hs.URL+"/healthz"); code != http.StatusOK || !strings.Contains(body, "alive") {
+	code, h, body := fetch(t, hs.URL+"/healthz")
+	if code != http.StatusOK || !strings.Contains(body, "alive") {
 		t.Errorf("/healthz: %d %s", code, body)
 	}
+	validate(t, hs.URL+"/healthz", code, h, body)
 	r := ready(t, hs)
 	if !r.API.OK || r.Redis.Reason != "off: memory only" || r.Follower.Reason != "caught up" {
 		t.Errorf("ready with %v", r)
 	}
 	fetch(t, hs.URL+"/quality/badges?gtin=06910000100003")
 	fetch(t, hs.URL+"/quality/badges?gtin=06910000100003")
-	code, _, metrics := fetch(t, hs.URL+"/metrics")
+	code, h, metrics := fetch(t, hs.URL+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: %d", code)
 	}
+	validate(t, hs.URL+"/metrics", code, h, metrics)
 	for _, want := range []string{`qcbadge_cache_lookups_total{outcome="hit"} 1`, `qcbadge_cache_lookups_total{outcome="miss"} 1`, `qcbadge_cache_fetches_total{kind="single"} 1`,
 		`qcbadge_upstream_request_duration_seconds_count{code="200",operation="getProductByGTIN"} 1`, `qcbadge_request_duration_seconds_count{code="200",route="badges"} 2`,
 		"qcbadge_follower_caught_up_timestamp_seconds", "qcbadge_follower_lag_seconds", "qcbadge_cache_lookups_dropped_total",
