@@ -372,3 +372,47 @@ func TestOneBadgeIsWhatTheDocumentSays(t *testing.T) {
 		validate(t, hs.URL+c.path, code, h, body)
 	}
 }
+
+// What the badge paths refuse outside their operations (another method,
+// a path under badge/ that is no badge) is a problem document too, of
+// the document's Problem schema, with Allow on a 405.
+func TestTheBadgePathsRefuseOtherRequestsWithProblems(t *testing.T) {
+	_, hs := newTestService(t)
+	doc, err := openapi3.NewLoader().LoadFromData(openAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := doc.Components.Schemas["Problem"].Value
+	for _, c := range []struct {
+		method, path string
+		code         int
+		problem      string
+	}{
+		{http.MethodPost, "/quality/badges?gtin=06910000100003", http.StatusMethodNotAllowed, client.CodeMethodNotAllowed},
+		{http.MethodDelete, "/quality/badge/06910000100003.svg", http.StatusMethodNotAllowed, client.CodeMethodNotAllowed},
+		{http.MethodGet, "/quality/badge/", http.StatusNotFound, client.CodeNotFound},
+		{http.MethodGet, "/quality/badge/06910000100003.svg/more", http.StatusNotFound, client.CodeNotFound},
+	} {
+		req, _ := http.NewRequest(c.method, hs.URL+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var p map[string]any
+		if resp.StatusCode != c.code || resp.Header.Get("Content-Type") != "application/problem+json" || json.Unmarshal(body, &p) != nil {
+			t.Errorf("%s %s: %d %s %s; want %d, a problem document", c.method, c.path, resp.StatusCode, resp.Header.Get("Content-Type"), body, c.code)
+			continue
+		}
+		if err := schema.VisitJSON(p); err != nil {
+			t.Errorf("%s %s: not the document's Problem: %v", c.method, c.path, err)
+		}
+		if p["code"] != c.problem || p["status"] != float64(c.code) {
+			t.Errorf("%s %s: %s; want code %s, status %d", c.method, c.path, body, c.problem, c.code)
+		}
+		if allow := resp.Header.Get("Allow"); c.code == http.StatusMethodNotAllowed && allow != "GET, HEAD" {
+			t.Errorf("%s %s: Allow %q; want GET, HEAD", c.method, c.path, allow)
+		}
+	}
+}
