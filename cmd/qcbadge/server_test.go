@@ -312,7 +312,7 @@ func TestRedisDownAtStart(t *testing.T) {
 }
 
 // With Redis, the replicas share one follower: one leads, and the other
-// stands by and is ready all the same.
+// stands by and is ready all the same; qcbadge_follower_leading says which.
 func TestReplicasShareOneFollower(t *testing.T) {
 	srv := redistest.Start(t)
 	url := "redis://" + srv.Addr() + "/0"
@@ -323,6 +323,11 @@ func TestReplicasShareOneFollower(t *testing.T) {
 	followers := []string{ra.Follower.Reason, rb.Follower.Reason}
 	if !strings.Contains(strings.Join(followers, "|"), "standby") || !ra.Redis.OK {
 		t.Errorf("two replicas on one Redis: %v and %v; want one following and one standing by", ra, rb)
+	}
+	// The gauge says the same: the one that follows leads, the other not.
+	la, lb := scrapeMetrics(t, a)["qcbadge_follower_leading"], scrapeMetrics(t, b)["qcbadge_follower_leading"]
+	if la+lb != 1 || (la == 1) != (ra.Follower.Reason == "caught up") {
+		t.Errorf("qcbadge_follower_leading is %v and %v for replicas %q and %q; want 1 for the one following, 0 for the one standing by", la, lb, ra.Follower.Reason, rb.Follower.Reason)
 	}
 }
 
