@@ -155,16 +155,22 @@ func TestGeneratedTypeScriptIsTyped(t *testing.T) {
 	}
 	// @ts-expect-error fails the compile when the line under it is not an
 	// error: were the verdict a string, or ready not a boolean, tsc would
-	// say so.
+	// say so. Every other property is right on those lines, so that the
+	// error expected is the one named, and the same values typed rightly
+	// (ok, up) compile.
 	use := `import type { components } from "./qcbadge";
 type Badge = components["schemas"]["BadgeJSON"];
 type Readiness = components["schemas"]["Readiness"];
 const ok: Badge = { verdict: "committed", title: "t", label: "l", locale: "en" };
 // @ts-expect-error: not a verdict
 const bad: Badge = { verdict: "great", title: "t", label: "l", locale: "en" };
+const checks = { api: { ok: true, reason: "answers" }, redis: { ok: true, reason: "off" }, follower: { ok: true, reason: "caught up" }, warm: { ok: true, reason: "off" } };
+const up: Readiness = { ready: true, ...checks };
 // @ts-expect-error: ready is a boolean
-const r: Readiness = { ready: "true", api: { ok: true, reason: "answers" }, redis: { ok: true, reason: "off" }, follower: { ok: true, reason: "caught up" } };
-export { ok, bad, r };
+const r: Readiness = { ready: "true", ...checks };
+// @ts-expect-error: a check's ok is a boolean
+const c: Readiness = { ready: true, ...checks, api: { ok: "true", reason: "answers" } };
+export { ok, bad, up, r, c };
 `
 	if err := os.WriteFile(filepath.Join(dir, "use.ts"), []byte(use), 0o644); err != nil {
 		t.Fatal(err)

@@ -155,7 +155,7 @@ func (m *metrics) watch(api *client.Client, qc *cache.Cache, w *widget.Widget, f
 			}
 			return 0
 		})
-		gauge("qcbadge_follower_lag_seconds", "Between the last applied change's publication and its application.", func() float64 {
+		gauge("qcbadge_follower_lag_seconds", "Between the last applied change's publication and its application; it keeps that value until the next change, also on a replica that has stopped leading (alert on it with qcbadge_follower_leading and a rise of qcbadge_follower_applied_total, as deploy/qcbadge-alerts.yml does).", func() float64 {
 			return time.Duration(m.lastLag.Load()).Seconds()
 		})
 		gauge("qcbadge_follower_caught_up_timestamp_seconds", "When this replica's follower last reached the feed's head (0: not yet).", func() float64 {

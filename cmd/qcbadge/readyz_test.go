@@ -89,6 +89,32 @@ func TestReadinessIsBoundedWithRedisBlackholed(t *testing.T) {
 	}
 }
 
+// With the registry holding its answers for 10 s, readiness still answers
+// at once, and says the registry is unreachable once the background check
+// has given up on it.
+func TestReadinessIsBoundedWithTheRegistrySilent(t *testing.T) {
+	s, hs := newTestService(t)
+	ready(t, hs)
+	post(t, http.MethodPut, s.sandboxURL+"/_sandbox/faults", `{"faults":["latency=10s GET /v1/changes"]}`)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, r, took := readyzOnce(t, hs.URL)
+		if took > readinessBudget {
+			t.Errorf("/readyz took %v with the registry silent; want at most %v", took, readinessBudget)
+		}
+		if !r.API.OK {
+			if code != http.StatusServiceUnavailable || !strings.Contains(r.API.Reason, "unreachable") {
+				t.Errorf("the registry silent: %d %+v; want 503 and the API check saying unreachable", code, r)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API check still ok 20 s after the registry went silent: %+v", r)
+		}
+		time.Sleep(20 * time.Millisecond) // polling for a state, not synchronising
+	}
+}
+
 // Readiness says true and false as JSON booleans, and a reason for each
 // check, ready or not.
 func TestReadinessSaysWhyForEachCheck(t *testing.T) {

@@ -190,7 +190,7 @@ func TestMetricsMoveByExactlyWhatHappened(t *testing.T) {
 // operation, counted in qcbadge_cache_store_errors_total (how many a page
 // costs depends on how many of its operations start before the breaker
 // opens, so the test asks for at least one); and readiness says within
-// its budget that Redis does not answer.
+// its budget that Redis does not answer, as qcbadge_redis_up does.
 func TestMetricsThroughARedisOutage(t *testing.T) {
 	srv := redistest.Start(t)
 	proxy, err := faultproxy.New(srv.Addr())
@@ -207,6 +207,9 @@ func TestMetricsThroughARedisOutage(t *testing.T) {
 	}
 	listing := hs.URL + "/quality/badges?" + q[1:]
 	fetch(t, listing) // cold: into memory and Redis
+	if up := scrapeMetrics(t, hs)["qcbadge_redis_up"]; up != 1 {
+		t.Errorf("qcbadge_redis_up is %v with Redis answering; want 1", up)
+	}
 
 	proxy.Blackhole()
 	before := scrapeMetrics(t, hs)
@@ -240,6 +243,10 @@ func TestMetricsThroughARedisOutage(t *testing.T) {
 			t.Errorf("/readyz took %v with Redis blackholed; want at most %v", took, readinessBudget)
 		}
 		if code == http.StatusServiceUnavailable && !r.Redis.OK {
+			// The gauge reads the finding readiness reads.
+			if up := scrapeMetrics(t, hs)["qcbadge_redis_up"]; up != 0 {
+				t.Errorf("qcbadge_redis_up is %v once readiness says Redis does not answer; want 0", up)
+			}
 			break
 		}
 		if time.Now().After(deadline) {

@@ -238,7 +238,18 @@ func (s *service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+p+"badges", s.m.handler("badges", http.HandlerFunc(s.batch)))
 	mux.Handle("GET "+p+"badge/{file}", s.m.handler("badge", s.badgeChecked(entry)))
-	mux.Handle(p+"badge/", s.m.handler("badge", entry))
+	// The rest of the badge paths are the OpenAPI document's too: what
+	// they refuse is a problem document, as the operations' refusals are,
+	// rather than the enquiry entry's or the widget's plain text.
+	notAllowed := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Allow", "GET, HEAD")
+		writeProblem(rw, r, http.StatusMethodNotAllowed, client.CodeMethodNotAllowed, "method "+r.Method+" is not allowed here; GET or HEAD")
+	})
+	mux.Handle(p+"badges", s.m.handler("badges", notAllowed))
+	mux.Handle(p+"badge/{file}", s.m.handler("badge", notAllowed))
+	mux.Handle(p+"badge/", s.m.handler("badge", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		writeProblem(rw, r, http.StatusNotFound, client.CodeNotFound, "a badge is {gtin}.svg, {gtin}.html or {gtin}.json")
+	})))
 	mux.Handle(p, s.m.handler("enquiry", entry))
 	mux.HandleFunc("GET "+p+"openapi.yaml", func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "application/yaml")

@@ -170,6 +170,23 @@ func validate(t *testing.T, url string, code int, h http.Header, body string) {
 	if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation()); err != nil {
 		t.Fatalf("qcbadge's OpenAPI document: %v", err)
 	}
+	// An answer may say only what the document declares: a property the
+	// service adds (as a later issue's badge fields would be) fails here
+	// until it is declared, although a client is told to ignore those it
+	// does not know.
+	closed := map[*openapi3.Schema]bool{}
+	for _, s := range doc.Components.Schemas {
+		closeObjects(s, closed)
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, resp := range op.Responses.Map() {
+				for _, mt := range resp.Value.Content {
+					closeObjects(mt.Schema, closed)
+				}
+			}
+		}
+	}
 	doc.Servers = nil
 	router, err := gorillamux.NewRouter(doc)
 	if err != nil {
@@ -186,11 +203,43 @@ func validate(t *testing.T, url string, code int, h http.Header, body string) {
 			t.Errorf("%s: the document refuses a request the service answers: %v", url, err)
 		}
 	}
+	// The validator checks the headers a response declares, and lets any
+	// other through: the ones a client or a cache acts on must be
+	// declared, or a generated client and an operator never learn of them.
+	if declared := route.Operation.Responses.Status(code); declared != nil && declared.Value != nil {
+		for _, name := range []string{"ETag", "Cache-Control", "Vary"} {
+			if h.Get(name) != "" && declared.Value.Headers[name] == nil {
+				t.Errorf("%s: answered %d with %s: %s, which the document does not declare", url, code, name, h.Get(name))
+			}
+		}
+	}
 	if err := openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: in, Status: code, Header: h, Body: io.NopCloser(strings.NewReader(body)),
 		Options: &openapi3filter.Options{IncludeResponseStatus: true},
 	}); err != nil {
 		t.Errorf("%s: the answer is not what the document says: %v", url, err)
+	}
+}
+
+// closeObjects makes every object schema under ref refuse properties it
+// does not declare.
+func closeObjects(ref *openapi3.SchemaRef, done map[*openapi3.Schema]bool) {
+	if ref == nil || ref.Value == nil || done[ref.Value] {
+		return
+	}
+	s := ref.Value
+	done[s] = true
+	if s.Type.Is("object") && s.AdditionalProperties.Schema == nil {
+		s.AdditionalProperties = openapi3.AdditionalProperties{Has: openapi3.Ptr(false)}
+	}
+	for _, p := range s.Properties {
+		closeObjects(p, done)
+	}
+	closeObjects(s.Items, done)
+	for _, group := range [][]*openapi3.SchemaRef{s.AllOf, s.AnyOf, s.OneOf} {
+		for _, sub := range group {
+			closeObjects(sub, done)
+		}
 	}
 }
 
@@ -219,19 +268,22 @@ func ready(t *testing.T, hs *httptest.Server) readiness {
 // and the metrics count what the service did.
 func TestHealthReadinessAndMetrics(t *testing.T) {
 	_, hs := newTestService(t)
-	if code, _, body := fetch(t, hs.URL+"/healthz"); code != http.StatusOK || !strings.Contains(body, "alive") {
+	code, h, body := fetch(t, hs.URL+"/healthz")
+	if code != http.StatusOK || !strings.Contains(body, "alive") {
 		t.Errorf("/healthz: %d %s", code, body)
 	}
+	validate(t, hs.URL+"/healthz", code, h, body)
 	r := ready(t, hs)
 	if !r.API.OK || r.Redis.Reason != "off: memory only" || r.Follower.Reason != "caught up" {
 		t.Errorf("ready with %v", r)
 	}
 	fetch(t, hs.URL+"/quality/badges?gtin=06910000100003")
 	fetch(t, hs.URL+"/quality/badges?gtin=06910000100003")
-	code, _, metrics := fetch(t, hs.URL+"/metrics")
+	code, h, metrics := fetch(t, hs.URL+"/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics: %d", code)
 	}
+	validate(t, hs.URL+"/metrics", code, h, metrics)
 	for _, want := range []string{`qcbadge_cache_lookups_total{outcome="hit"} 1`, `qcbadge_cache_lookups_total{outcome="miss"} 1`, `qcbadge_cache_fetches_total{kind="single"} 1`,
 		`qcbadge_upstream_request_duration_seconds_count{code="200",operation="getProductByGTIN"} 1`, `qcbadge_request_duration_seconds_count{code="200",route="badges"} 2`,
 		"qcbadge_follower_caught_up_timestamp_seconds", "qcbadge_follower_lag_seconds", "qcbadge_cache_lookups_dropped_total",
@@ -260,7 +312,7 @@ func TestRedisDownAtStart(t *testing.T) {
 }
 
 // With Redis, the replicas share one follower: one leads, and the other
-// stands by and is ready all the same.
+// stands by and is ready all the same; qcbadge_follower_leading says which.
 func TestReplicasShareOneFollower(t *testing.T) {
 	srv := redistest.Start(t)
 	url := "redis://" + srv.Addr() + "/0"
@@ -271,6 +323,11 @@ func TestReplicasShareOneFollower(t *testing.T) {
 	followers := []string{ra.Follower.Reason, rb.Follower.Reason}
 	if !strings.Contains(strings.Join(followers, "|"), "standby") || !ra.Redis.OK {
 		t.Errorf("two replicas on one Redis: %v and %v; want one following and one standing by", ra, rb)
+	}
+	// The gauge says the same: the one that follows leads, the other not.
+	la, lb := scrapeMetrics(t, a)["qcbadge_follower_leading"], scrapeMetrics(t, b)["qcbadge_follower_leading"]
+	if la+lb != 1 || (la == 1) != (ra.Follower.Reason == "caught up") {
+		t.Errorf("qcbadge_follower_leading is %v and %v for replicas %q and %q; want 1 for the one following, 0 for the one standing by", la, lb, ra.Follower.Reason, rb.Follower.Reason)
 	}
 }
 
@@ -318,5 +375,49 @@ func TestOneBadgeIsWhatTheDocumentSays(t *testing.T) {
 			t.Errorf("%s: %d %s %s; want %d, a problem document saying %s", c.path, code, h.Get("Content-Type"), body, c.code, c.says)
 		}
 		validate(t, hs.URL+c.path, code, h, body)
+	}
+}
+
+// What the badge paths refuse outside their operations (another method,
+// a path under badge/ that is no badge) is a problem document too, of
+// the document's Problem schema, with Allow on a 405.
+func TestTheBadgePathsRefuseOtherRequestsWithProblems(t *testing.T) {
+	_, hs := newTestService(t)
+	doc, err := openapi3.NewLoader().LoadFromData(openAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := doc.Components.Schemas["Problem"].Value
+	for _, c := range []struct {
+		method, path string
+		code         int
+		problem      string
+	}{
+		{http.MethodPost, "/quality/badges?gtin=06910000100003", http.StatusMethodNotAllowed, client.CodeMethodNotAllowed},
+		{http.MethodDelete, "/quality/badge/06910000100003.svg", http.StatusMethodNotAllowed, client.CodeMethodNotAllowed},
+		{http.MethodGet, "/quality/badge/", http.StatusNotFound, client.CodeNotFound},
+		{http.MethodGet, "/quality/badge/06910000100003.svg/more", http.StatusNotFound, client.CodeNotFound},
+	} {
+		req, _ := http.NewRequest(c.method, hs.URL+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var p map[string]any
+		if resp.StatusCode != c.code || resp.Header.Get("Content-Type") != "application/problem+json" || json.Unmarshal(body, &p) != nil {
+			t.Errorf("%s %s: %d %s %s; want %d, a problem document", c.method, c.path, resp.StatusCode, resp.Header.Get("Content-Type"), body, c.code)
+			continue
+		}
+		if err := schema.VisitJSON(p); err != nil {
+			t.Errorf("%s %s: not the document's Problem: %v", c.method, c.path, err)
+		}
+		if p["code"] != c.problem || p["status"] != float64(c.code) {
+			t.Errorf("%s %s: %s; want code %s, status %d", c.method, c.path, body, c.problem, c.code)
+		}
+		if allow := resp.Header.Get("Allow"); c.code == http.StatusMethodNotAllowed && allow != "GET, HEAD" {
+			t.Errorf("%s %s: Allow %q; want GET, HEAD", c.method, c.path, allow)
+		}
 	}
 }
