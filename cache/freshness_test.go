@@ -617,3 +617,77 @@ func TestFollowRecoversFromAnExpiredCursor(t *testing.T) {
 		t.Fatal("nothing applied after the resynchronisation within 10s")
 	}
 }
+
+// A server blackholed from Redis — packets vanish, nothing resets —
+// while the follower stamps a maker misses the stamp's announcement. When
+// the link heals, its subscription comes back (the connection that lived
+// through the blackhole is reset and go-redis subscribes again), and that
+// must reach its memory tier as a lost subscription, so that its copy is
+// checked against Redis's stamp on the next view: it shows the change
+// within the next few views, not at its TTL.
+func TestAServerBlackholedThroughAStampShowsItOnceHealed(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	proxy, err := faultproxy.New(rs.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	srv, api := newSandbox(t)
+	prefix := "test:" + t.Name() + ":"
+	a := newWebServer(t, api, rs.Addr(), prefix)
+	b := newWebServer(t, api, proxy.Addr(), prefix) // blackholed below
+	followerStore := redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
+	t.Cleanup(func() { followerStore.Close() })
+	f := startFollower(t, api, followerStore)
+	f.started(t)
+
+	ctx := context.Background()
+	g := demoGTIN(t, srv, client.VerdictCommitted)
+	var cmt string
+	for _, ws := range []*webServer{a, b} {
+		st, err := ws.cache.StatusByGTIN(ctx, g)
+		if err != nil || st.Commitment == nil || st.Commitment.Status != client.CommitmentActive {
+			t.Fatalf("before: %+v, %v; want an active commitment", st, err)
+		}
+		cmt = st.Commitment.ID
+	}
+	// b's copy confirmed against Redis, as at steady state: only an
+	// announcement, or a lost subscription, makes it read Redis again.
+	awaitConfirmed(t, b.tiered, string(g))
+
+	lost := b.tiered.Stats().Lost
+	proxy.Blackhole()
+	if _, err := srv.Revoke(cmt); err != nil {
+		t.Fatal(err)
+	}
+	f.next(t)                                // the follower stamped the maker
+	awaitUnconfirmed(t, a.tiered, string(g)) // and a heard of it
+	proxy.Heal()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.tiered.Stats().Lost == lost {
+		if time.Now().After(deadline) {
+			t.Fatal("b's subscription did not come back within 10s of the heal")
+		}
+		<-time.After(time.Millisecond) // polling is the observation
+	}
+	awaitVerdict(t, b.cache, g, client.VerdictWithdrawn, 2*time.Second)
+}
+
+// awaitConfirmed reads key through s until its memory copy is confirmed
+// against Redis, as page views at steady state leave it.
+func awaitConfirmed(t *testing.T, s *cache.Tiered, key string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, _, ok := s.ReadLocal(key); ok {
+			return
+		}
+		if _, err := s.Get(context.Background(), key); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the copy of %q is not confirmed after 10s of views", key)
+		}
+	}
+}
