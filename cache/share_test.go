@@ -315,3 +315,50 @@ func TestAReadCutShortByItsPageDoesNotOpenTheBreaker(t *testing.T) {
 		t.Errorf("after five reads cut short by their pages: %+v; want five errors, and Redis not down", s)
 	}
 }
+
+// Writes that come faster than Redis takes them are noted for a later
+// flush once the queue holds 10,000 — memory stays bounded — and the
+// store says how many went that way: before, they showed only as
+// Unflushed, with nothing to tell a slow Redis from a dead one.
+func TestWritesPastAFullQueueAreCounted(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	proxy, err := faultproxy.New(rs.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rdb.Close() })
+	// A Redis that takes nothing for the store's 10 s: the writer's
+	// first pipeline waits, and every write after it queues.
+	shared := redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":"), redisstore.WithTimeout(10*time.Second))
+	t.Cleanup(func() { shared.Close() })
+	mem := cache.NewMemory()
+	t.Cleanup(func() { mem.Close() })
+	tiered, err := cache.NewTiered(mem, shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Heal(); tiered.Close() })
+	proxy.Blackhole()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a page with no time left: Set queues the write and returns
+	now := time.Now()
+	const writes, queued, inFlight = 10_250, 10_000, 100
+	for i := range writes {
+		e := &cache.Entry{Status: &client.ProductStatus{Listed: true, Version: 7}, Maker: "ent_1", AsOf: 7, Version: 7,
+			Fetched: now, FreshUntil: now.Add(time.Hour), Expires: now.Add(2 * time.Hour)}
+		if _, err := tiered.Set(ctx, fmt.Sprint("k", i), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := tiered.Stats()
+	if min := int64(writes - queued - inFlight); st.Overflowed < min || st.Overflowed > writes-queued {
+		t.Errorf("Overflowed = %d after %d writes into a queue of %d with at most %d in flight; want %d to %d",
+			st.Overflowed, writes, queued, inFlight, min, writes-queued)
+	}
+	if int64(st.Unflushed) < st.Overflowed {
+		t.Errorf("Unflushed = %d, fewer than the %d writes noted for a flush", st.Unflushed, st.Overflowed)
+	}
+}

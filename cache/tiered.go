@@ -99,7 +99,7 @@ type Tiered struct {
 	spillQ       []spillRecord
 	spillRewrite bool
 
-	sharedHits, misses, sharedErrors, lost, flushed atomic.Int64
+	sharedHits, misses, sharedErrors, lost, flushed, overflowed atomic.Int64
 	// ann counts announcements handled, so that a copy read from Redis
 	// before an announcement is not confirmed after it.
 	ann atomic.Uint64
@@ -135,6 +135,11 @@ type TieredStats struct {
 	// it afterwards; Unflushed is how many wait for that now.
 	Flushed   int64
 	Unflushed int
+	// Overflowed counts the writes that found the queue to Redis full
+	// (10,000 waiting: Redis takes writes slower than the registry
+	// answers) and were noted for a flush instead, as while Redis is
+	// down; they are in Unflushed until then.
+	Overflowed int64
 	// SpillErrors counts the lines of the spill file (WithSpill) that
 	// could not be read, and its writes that failed.
 	SpillErrors int64
@@ -556,6 +561,7 @@ func (t *Tiered) enqueue(ctx context.Context, pw *pendingWrite) {
 		// Redis takes writes slower than answers come: note this one,
 		// as while Redis is down, for a flush to write.
 		t.wmu.Unlock()
+		t.overflowed.Add(1)
 		t.markDirty(pw.key, pw.e)
 		t.kick()
 		pw.done <- nil
@@ -824,6 +830,7 @@ func (t *Tiered) Stats() TieredStats {
 		Lost:         t.lost.Load(),
 		Flushed:      t.flushed.Load(),
 		Unflushed:    unflushed,
+		Overflowed:   t.overflowed.Load(),
 		SpillErrors:  t.spillErrors(),
 	}
 }
