@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,17 +14,63 @@ import (
 // The shop hears back about its shoppers' reports, in the smallest way
 // that works. The enquiry entry hands it every report it files
 // (enquiry.WithReportFiled); the shop keeps the report's id and private
-// status link with the shopper (here, in memory: a real shop keeps them
-// with the shopper's account, the link as a secret), and follows the
-// change feed, where the registry tells the filing platform, and no one
-// else, each report.status_changed. /my/reports shows the shopper what
-// became of their reports; a real shop would also send a message.
+// status link with the shopper who sent it (here, in memory, under a
+// cookie that names the browser: a real shop keeps them with the
+// shopper's account, the link as a secret), and follows the change feed,
+// where the registry tells the filing platform, and no one else, each
+// report.status_changed. /my/reports shows a shopper what became of their
+// own reports, and no one else's: whoever holds a status link reads the
+// report. A real shop would also send a message.
 
 type shopperReport struct {
 	ID      string
 	Link    string // the entry's private status page
 	Status  client.ReportStatus
 	Outcome client.ReportOutcome
+	shopper string // who sent it: only they are shown it
+}
+
+// shopperCookie names a browser that sent a report, so that /my/reports
+// shows it that browser's reports. The shop has no accounts; a real one
+// keeps reports with the shopper's account instead.
+const shopperCookie = "shopper"
+
+type shopperKey struct{}
+
+// withShopper tells the entry's callback, through the request's context,
+// who is sending the report.
+func withShopper(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, shopperKey{}, id)
+}
+
+func shopperOf(ctx context.Context) string {
+	id, _ := ctx.Value(shopperKey{}).(string)
+	return id
+}
+
+// shopperID is the browser's shopper cookie, or "" when it has none (or
+// one the shop did not make).
+func shopperID(r *http.Request) string {
+	c, err := r.Cookie(shopperCookie)
+	if err != nil || len(c.Value) != 26 {
+		return ""
+	}
+	return c.Value
+}
+
+// nameShopper gives a browser that sends a report its shopper cookie, if
+// it has none yet: 128 random bits, out of scripts' reach. Only sending a
+// report sets it, so that no cacheable page carries a cookie.
+func nameShopper(w http.ResponseWriter, r *http.Request) *http.Request {
+	id := shopperID(r)
+	if id == "" {
+		id = rand.Text()
+		http.SetCookie(w, &http.Cookie{
+			Name: shopperCookie, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+			SameSite: http.SameSiteLaxMode, MaxAge: 365 * 24 * 3600,
+		})
+	}
+	return r.WithContext(withShopper(r.Context(), id))
 }
 
 type shopperReports struct {
@@ -39,15 +86,21 @@ func newShopperReports() *shopperReports {
 }
 
 // filed is the enquiry entry's callback. A resent form calls it again
-// with the same report: keyed by id, nothing is kept twice.
-func (b *shopperReports) filed(_ context.Context, rep client.Report) {
+// with the same report: keyed by id, nothing is kept twice. A report
+// without a shopper (nameShopper did not see its request) is not kept:
+// no one could be shown it.
+func (b *shopperReports) filed(ctx context.Context, rep client.Report) {
+	who := shopperOf(ctx)
+	if who == "" {
+		return
+	}
 	link := enquiryPrefix + "report/" + url.PathEscape(rep.ID) + "?t=" + url.QueryEscape(string(rep.AccessToken))
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.byID[rep.ID]; !ok {
 		b.order = slices.Insert(b.order, 0, rep.ID)
 	}
-	b.byID[rep.ID] = &shopperReport{ID: rep.ID, Link: link, Status: rep.Status}
+	b.byID[rep.ID] = &shopperReport{ID: rep.ID, Link: link, Status: rep.Status, shopper: who}
 }
 
 // apply takes a change from the feed; it reports whether it was about one
@@ -104,12 +157,18 @@ func (b *shopperReports) following(cursor string) {
 	}
 }
 
-func (b *shopperReports) list() []shopperReport {
+// list is one shopper's reports, newest first.
+func (b *shopperReports) list(shopper string) []shopperReport {
+	out := []shopperReport{}
+	if shopper == "" {
+		return out
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	out := make([]shopperReport, 0, len(b.order))
 	for _, id := range b.order {
-		out = append(out, *b.byID[id])
+		if r := b.byID[id]; r.shopper == shopper {
+			out = append(out, *r)
+		}
 	}
 	return out
 }
@@ -122,5 +181,6 @@ func (s *shop) myReports(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Robots-Tag", "noindex, nofollow")
-	s.render(w, "reports.html", map[string]any{"Lang": language(r), "Reports": s.reports.list()})
+	h.Set("Vary", "Cookie")
+	s.render(w, "reports.html", map[string]any{"Lang": language(r), "Reports": s.reports.list(shopperID(r))})
 }
