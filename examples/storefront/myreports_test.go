@@ -89,6 +89,7 @@ func TestMyReportsAreEachShoppersOwn(t *testing.T) {
 
 	aID, aTok := alice.fileReport(g)
 	bID, bTok := bob.fileReport(g)
+	aID2, _ := alice.fileReport(g) // the same browser, named once
 
 	for _, tc := range []struct {
 		who          string
@@ -97,7 +98,7 @@ func TestMyReportsAreEachShoppersOwn(t *testing.T) {
 		others       []string
 		othersTokens []string
 	}{
-		{"alice", alice, []string{aID}, []string{bID}, []string{bTok}},
+		{"alice", alice, []string{aID, aID2}, []string{bID}, []string{bTok}},
 		{"bob", bob, []string{bID}, []string{aID}, []string{aTok}},
 		{"a browser that sent none", stranger, nil, []string{aID, bID}, []string{aTok, bTok}},
 	} {

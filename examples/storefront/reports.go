@@ -35,42 +35,46 @@ type shopperReport struct {
 // keeps reports with the shopper's account instead.
 const shopperCookie = "shopper"
 
-type shopperKey struct{}
-
-// withShopper tells the entry's callback, through the request's context,
-// who is sending the report.
-func withShopper(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, shopperKey{}, id)
+// sender is the browser sending a report form. It is named (given its
+// shopper cookie) only once a report is filed, so that a refused or
+// invalid form, and every cacheable page, carry no cookie.
+type sender struct {
+	w      http.ResponseWriter
+	secure bool
+	id     string // the browser's shopper cookie, "" until it has one
 }
 
-func shopperOf(ctx context.Context) string {
-	id, _ := ctx.Value(shopperKey{}).(string)
-	return id
+type senderKey struct{}
+
+// withSender tells the entry's callback, through the request's context,
+// which browser is sending the form.
+func withSender(w http.ResponseWriter, r *http.Request) *http.Request {
+	s := &sender{w: w, secure: r.TLS != nil, id: shopperID(r)}
+	return r.WithContext(context.WithValue(r.Context(), senderKey{}, s))
 }
 
-// shopperID is the browser's shopper cookie, or "" when it has none (or
-// one the shop did not make).
-func shopperID(r *http.Request) string {
-	c, err := r.Cookie(shopperCookie)
-	if err != nil || len(c.Value) != 26 {
-		return ""
-	}
-	return c.Value
-}
-
-// nameShopper gives a browser that sends a report its shopper cookie, if
-// it has none yet: 128 random bits, out of scripts' reach. Only sending a
-// report sets it, so that no cacheable page carries a cookie.
-func nameShopper(w http.ResponseWriter, r *http.Request) *http.Request {
-	id := shopperID(r)
-	if id == "" {
-		id = rand.Text()
-		http.SetCookie(w, &http.Cookie{
-			Name: shopperCookie, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+// name is the sender's shopper id, giving the browser its cookie (128
+// random bits, out of scripts' reach) if it has none yet. The entry calls
+// back before it answers, so the cookie goes with the confirmation.
+func (s *sender) name() string {
+	if s.id == "" {
+		s.id = rand.Text()
+		http.SetCookie(s.w, &http.Cookie{
+			Name: shopperCookie, Value: s.id, Path: "/", HttpOnly: true, Secure: s.secure,
 			SameSite: http.SameSiteLaxMode, MaxAge: 365 * 24 * 3600,
 		})
 	}
-	return r.WithContext(withShopper(r.Context(), id))
+	return s.id
+}
+
+// shopperID is the browser's shopper cookie, or "" when it has none (or
+// one not of the shop's shape).
+func shopperID(r *http.Request) string {
+	c, err := r.Cookie(shopperCookie)
+	if err != nil || len(c.Value) != len(rand.Text()) {
+		return ""
+	}
+	return c.Value
 }
 
 type shopperReports struct {
@@ -90,10 +94,11 @@ func newShopperReports() *shopperReports {
 // without a shopper (nameShopper did not see its request) is not kept:
 // no one could be shown it.
 func (b *shopperReports) filed(ctx context.Context, rep client.Report) {
-	who := shopperOf(ctx)
-	if who == "" {
+	from, _ := ctx.Value(senderKey{}).(*sender)
+	if from == nil {
 		return
 	}
+	who := from.name()
 	link := enquiryPrefix + "report/" + url.PathEscape(rep.ID) + "?t=" + url.QueryEscape(string(rep.AccessToken))
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -157,7 +157,7 @@ func (s *shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost && r.URL.Path == enquiryPrefix+"report" {
 		// Whoever sends a report is named, so that /my/reports shows
 		// them theirs (reports.go).
-		r = nameShopper(w, r)
+		r = withSender(w, r)
 	}
 	s.mux.ServeHTTP(w, r)
 }

@@ -436,8 +436,9 @@ func TestShopHearsBackAboutReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The shopper's browser, as nameShopper named it when it sent the form.
+	// The shopper's browser, named when it sent its first report.
 	const who = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	from := &sender{id: who}
 	mine := func(target string) (int, string) {
 		t.Helper()
 		req := httptest.NewRequest(http.MethodGet, target, nil)
@@ -446,8 +447,9 @@ func TestShopHearsBackAboutReports(t *testing.T) {
 		s.ServeHTTP(rec, req)
 		return rec.Code, rec.Body.String()
 	}
-	s.reports.filed(withShopper(ctx, who), *rep)
-	s.reports.filed(withShopper(ctx, who), *rep) // a resent form: kept once
+	sent := context.WithValue(ctx, senderKey{}, from)
+	s.reports.filed(sent, *rep)
+	s.reports.filed(sent, *rep) // a resent form: kept once
 	code, page := mine("/my/reports")
 	link := "/quality/report/" + rep.ID + "?t=" + string(rep.AccessToken)
 	if code != 200 || strings.Count(page, `class="report-id"`) != 1 || !strings.Contains(page, `href="`+link+`"`) || !strings.Contains(page, "已受理") {
