@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -437,3 +438,64 @@ func TestReportLookupLimitHoldsBackLookupsAlone(t *testing.T) {
 		t.Errorf("the client paused %d times for a report look-up's limit", s.Pauses)
 	}
 }
+
+// A report's token never shows in a log line or an error, whatever the
+// look-up meets: every fault the sandbox injects, a wrong token, the
+// look-ups' limit.
+func TestReportTokenInNoLogNorError(t *testing.T) {
+	t.Parallel()
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, c := setupWith(t, fixture{
+		sandbox: []sandbox.Option{sandbox.WithReportLookupLimit(1000, 1000)},
+		client:  []client.Option{client.WithLogger(logger), client.WithRetryPolicy(fastPolicy(1)), client.WithMaxPause(time.Nanosecond)},
+		wrap:    withZeroRetryAfter,
+	})
+	ctx := ctxT(t)
+	rep, _, err := c.Reports.Create(ctx, reportOf(srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := c.Reports.Create(ctx, reportOf(srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := string(rep.AccessToken)
+	var errs []error
+	for _, fc := range faultCases() {
+		f := fc.fault
+		f.Route = "GET /v1/reports/{id}"
+		if err := srv.SetFaults(f); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := c.Reports.Get(ctx, rep.ID, rep.AccessToken)
+		errs = append(errs, err)
+	}
+	if err := srv.SetFaults(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Reports.Get(ctx, other.ID, rep.AccessToken) // a wrong token
+	errs = append(errs, err)
+	for i, err := range errs {
+		if err != nil && (strings.Contains(err.Error(), tok) || strings.Contains(fmt.Sprintf("%+v %#v", err, err), tok)) {
+			t.Errorf("error %d shows the token: %v", i, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if logs.Len() == 0 {
+		t.Fatal("the debug logger logged nothing: the test sees nothing")
+	}
+	if strings.Contains(logs.String(), tok) {
+		t.Errorf("a log line shows the token:\n%s", logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
