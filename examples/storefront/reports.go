@@ -35,6 +35,10 @@ type shopperReport struct {
 // keeps reports with the shopper's account instead.
 const shopperCookie = "shopper"
 
+// shopperIDLen is the length of rand.Text's 128 random bits: a cookie of
+// another length is none of the shop's.
+const shopperIDLen = 26
+
 // sender is the browser sending a report form. It is named (given its
 // shopper cookie) only once a report is filed, so that a refused or
 // invalid form, and every cacheable page, carry no cookie.
@@ -71,7 +75,7 @@ func (s *sender) name() string {
 // one not of the shop's shape).
 func shopperID(r *http.Request) string {
 	c, err := r.Cookie(shopperCookie)
-	if err != nil || len(c.Value) != len(rand.Text()) {
+	if err != nil || len(c.Value) != shopperIDLen {
 		return ""
 	}
 	return c.Value
@@ -91,8 +95,8 @@ func newShopperReports() *shopperReports {
 
 // filed is the enquiry entry's callback. A resent form calls it again
 // with the same report: keyed by id, nothing is kept twice. A report
-// without a shopper (nameShopper did not see its request) is not kept:
-// no one could be shown it.
+// whose sender the shop did not see (withSender) is not kept: no one
+// could be shown it.
 func (b *shopperReports) filed(ctx context.Context, rep client.Report) {
 	from, _ := ctx.Value(senderKey{}).(*sender)
 	if from == nil {
