@@ -658,6 +658,8 @@ var sampleRequests = []struct {
 	{"GET", "/v1/changes?from=head", "listChanges", nil},
 	{"POST", "/v1/reports", "createReport", nil},
 	{"GET", "/v1/reports/rpt_01HZX3Q4", "getReport", nil},
+	{"GET", "/v1/reports?status=closed&reporter_kind=rights_holder", "listReports", nil},
+	{"POST", "/v1/reports/batch", "createClues", nil},
 }
 
 func TestRouters(t *testing.T) {

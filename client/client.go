@@ -52,6 +52,9 @@ type Client struct {
 	ceilRate  float64 // WithUpstreamLimit; zero without it
 	ceilBurst int
 	quota     quota
+	// lookups is the pause of report look-ups, which the API limits on
+	// their own: their 429 holds back look-ups alone (see request.ownLimit).
+	lookups atomic.Pointer[pause]
 
 	common service
 
@@ -409,6 +412,10 @@ type request struct {
 	// longPoll is how long the server may hold the call before answering;
 	// it extends the client's timeout for this call.
 	longPoll time.Duration
+	// ownLimit marks a route the API limits apart from every other call
+	// (report look-ups): its 429 pauses that route's calls, never the
+	// client, so that a flood of look-ups costs no badge its answer.
+	ownLimit bool
 }
 
 // do sends a call with retries and decodes a 2xx answer into out (a
@@ -421,6 +428,11 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 	}
 	if err := c.pausedErr(c.now()); err != nil {
 		return nil, err
+	}
+	if r.ownLimit {
+		if err := c.lookupPausedErr(c.now()); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.admit(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -467,7 +479,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 		h[k] = v
 	}
 
-	k := &call{c: c, idempotent: r.idempotent}
+	k := &call{c: c, idempotent: r.idempotent, ownLimit: r.ownLimit}
 	var raw []byte
 	req.SetResponseHandler(func(resp *http.Response) error {
 		var err error
@@ -548,7 +560,11 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 		var err error = apiErr
 		if resp.StatusCode == http.StatusTooManyRequests {
 			ra := apiErr.RetryAfter
-			if p := c.quota.pausedAt(c.now()); ra == 0 && p != nil {
+			p := c.quota.pausedAt(c.now())
+			if r.ownLimit {
+				p = pausedAt(&c.lookups, c.now())
+			}
+			if ra == 0 && p != nil {
 				ra = p.until.Sub(c.now()) // the pause a 429 without Retry-After began
 			}
 			err = &RateLimitError{Err: apiErr, Limit: res.RateLimit, RetryAfter: ra}

@@ -97,6 +97,11 @@
 // A later answer that says calls remain lifts a pause only a spent quota
 // began. The pause is judged on the client's clock ([WithClock]).
 //
+// One route is limited apart: report look-ups ([ReportsService.Get]),
+// which the public can cause through a shopper's status link. Their 429
+// pauses report look-ups alone, for its Retry-After (or a second); every
+// other call goes on. Stats counts only the client-wide pause.
+//
 // The limiter. [WithUpstreamLimit] sets a ceiling on the calls the client
 // sends, a token bucket (golang.org/x/time/rate). The API's
 // RateLimit-Limit, read as calls per second, lowers it when it says less;

@@ -85,6 +85,8 @@ type RateLimitError struct {
 	// call, not the API; Priority is the call's.
 	Throttled bool
 	Priority  Priority
+	// lookups: refused by the report look-ups' own pause, not the client's.
+	lookups bool
 }
 
 func (e *RateLimitError) Error() string {
@@ -93,6 +95,8 @@ func (e *RateLimitError) Error() string {
 		return e.Err.Error()
 	case e.Throttled:
 		return fmt.Sprintf("qcsdk: upstream limit reached for a %s-priority call; not sent, a token in %s", e.Priority, e.RetryAfter.Round(time.Millisecond))
+	case e.lookups:
+		return fmt.Sprintf("qcsdk: report look-ups rate limited by the API; not sent, retry after %s", e.RetryAfter.Round(time.Millisecond))
 	}
 	return fmt.Sprintf("qcsdk: rate limited by the API (%d of %d left); client paused, not sent, retry after %s", e.Limit.Remaining, e.Limit.Limit, e.RetryAfter.Round(time.Millisecond))
 }

@@ -154,7 +154,12 @@ type quota struct {
 }
 
 func (q *quota) pausedAt(now time.Time) *pause {
-	if p := q.cur.Load(); p != nil && now.Before(p.until) {
+	return pausedAt(&q.cur, now)
+}
+
+// pausedAt is the pause in cur in force at now, or nil.
+func pausedAt(cur *atomic.Pointer[pause], now time.Time) *pause {
+	if p := cur.Load(); p != nil && now.Before(p.until) {
 		return p
 	}
 	return nil
@@ -167,23 +172,39 @@ func (q *quota) extend(status int, d, maxPause time.Duration, now time.Time, spe
 	if d <= 0 {
 		return
 	}
-	next := &pause{until: now.Add(d), status: status, spent: spent}
+	if extendPause(&q.cur, &pause{until: now.Add(d), status: status, spent: spent}) {
+		q.pauses.Add(1)
+	}
+}
+
+// extendPause puts next in cur unless the pause there ends as late or
+// later; it reports whether it did.
+func extendPause(cur *atomic.Pointer[pause], next *pause) bool {
 	for {
-		old := q.cur.Load()
+		old := cur.Load()
 		if old != nil && !next.until.After(old.until) {
-			return
+			return false
 		}
-		if q.cur.CompareAndSwap(old, next) {
-			q.pauses.Add(1)
-			return
+		if cur.CompareAndSwap(old, next) {
+			return true
 		}
 	}
 }
 
 // observe reads an answer's headers: the rate-limit view, the limiter's
-// rate, and whether the answer pauses the client.
-func (c *Client) observe(resp *http.Response, now time.Time) {
+// rate, and whether the answer pauses the client. A 429 on a route with a
+// limit of its own (ownLimit) pauses that route alone, and says nothing
+// of the client's quota.
+func (c *Client) observe(resp *http.Response, now time.Time, ownLimit bool) {
 	h := resp.Header
+	if ownLimit && resp.StatusCode == http.StatusTooManyRequests {
+		d := defaultPause
+		if ra, ok := parseRetryAfter(h.Get("Retry-After"), now); ok {
+			d = ra
+		}
+		extendPause(&c.lookups, &pause{until: now.Add(min(d, c.maxPause)), status: http.StatusTooManyRequests})
+		return
+	}
 	rl, hasRL := parseRateLimit(h, now)
 	if hasRL {
 		c.limits.store(rl)
@@ -218,6 +239,17 @@ func (c *Client) observe(resp *http.Response, now time.Time) {
 			c.quota.streak.Store(0)
 		}
 	}
+}
+
+// lookupPausedErr is the error of a report look-up refused, without being
+// sent, because the look-ups' own limit was answered 429 and its
+// Retry-After has not run out; or nil.
+func (c *Client) lookupPausedErr(now time.Time) error {
+	p := pausedAt(&c.lookups, now)
+	if p == nil {
+		return nil
+	}
+	return &RateLimitError{Limit: c.RateLimit(), RetryAfter: p.until.Sub(now), lookups: true}
 }
 
 // pausedErr is the error of a call refused because the client is paused

@@ -61,7 +61,9 @@ const ReportTokenHeader = "Report-Token"
 // malformed token, matches ErrInvalidInput and is not sent. An unknown id
 // and a wrong token are the same *APIError matching ErrNotFound: the
 // registry says nothing more, so the answer cannot be used to find ids.
-// Lookups are rate limited (ErrRateLimited) more tightly than reads.
+// Lookups are rate limited (ErrRateLimited) more tightly than reads, on a
+// limit of their own: until its 429's Retry-After runs out Get fails at
+// once without sending, while the client's other calls go on, unpaused.
 func (s *ReportsService) Get(ctx context.Context, id string, token ReportToken) (*Report, *Response, error) {
 	if err := checkID("report", "rpt_", id); err != nil {
 		return nil, nil, err
@@ -72,7 +74,7 @@ func (s *ReportsService) Get(ctx context.Context, id string, token ReportToken) 
 	}
 	out := new(Report)
 	resp, err := s.client.do(ctx, request{
-		method: http.MethodGet, path: "/v1/reports/" + url.PathEscape(id), idempotent: true,
+		method: http.MethodGet, path: "/v1/reports/" + url.PathEscape(id), idempotent: true, ownLimit: true,
 		header: http.Header{ReportTokenHeader: {string(token)}},
 	}, out)
 	if err != nil {

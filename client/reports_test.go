@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -389,3 +390,112 @@ func TestReportsCreateBatch(t *testing.T) {
 	}
 	noRequests(t, srv, before)
 }
+
+// Report look-ups have a limit of their own, tighter than other reads'.
+// Its 429 is about look-ups alone: it must not pause the client's other
+// calls, or a flood of status pages would take every badge down with it.
+func TestReportLookupLimitHoldsBackLookupsAlone(t *testing.T) {
+	t.Parallel()
+	srv, c := setupWith(t, fixture{
+		sandbox: []sandbox.Option{sandbox.WithReportLookupLimit(0.001, 1)},
+		client:  []client.Option{client.WithRetryPolicy(client.RetryPolicy{MaxRetries: 0})},
+	})
+	ctx := ctxT(t)
+	rep, _, err := c.Reports.Create(ctx, reportOf(srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Reports.Get(ctx, rep.ID, rep.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Reports.Get(ctx, rep.ID, rep.AccessToken)
+	var rl *client.RateLimitError
+	if !errors.Is(err, client.ErrRateLimited) || !errors.As(err, &rl) || rl.RetryAfter <= 0 {
+		t.Fatalf("the look-up past the limit: %v, want a *RateLimitError with its RetryAfter", err)
+	}
+	// A second look-up inside the Retry-After is refused without being sent.
+	before := srv.Requests("GET /v1/reports/{id}")
+	if _, _, err := c.Reports.Get(ctx, rep.ID, rep.AccessToken); !errors.Is(err, client.ErrRateLimited) {
+		t.Errorf("a look-up inside the Retry-After: %v, want ErrRateLimited", err)
+	}
+	if n := srv.Requests("GET /v1/reports/{id}") - before; n != 0 {
+		t.Errorf("a look-up inside the Retry-After was sent %d times", n)
+	}
+	// Every other call goes on.
+	before = srv.Requests("GET /v1/products/{gtin}")
+	if _, _, err := c.Products.ByGTIN(ctx, string(srv.Demo()[0].GTIN), nil); err != nil {
+		t.Errorf("a product look-up after a report look-up's 429: %v", err)
+	}
+	if n := srv.Requests("GET /v1/products/{gtin}") - before; n != 1 {
+		t.Errorf("the product look-up reached the registry %d times, want 1", n)
+	}
+	if _, _, err := c.Reports.CreateBatch(ctx, client.ClueBatch{RightsHolder: "清源品牌管理有限公司", Platform: "shop.example",
+		Clues: []client.ClueParams{{Product: client.ProductKey{GTIN: srv.Demo()[0].GTIN}, Kind: client.ReportCounterfeit,
+			ListingIDs: []string{"item-1"}, EvidenceURLs: []string{"https://evidence.example/1.pdf"}, Description: "仿冒"}}}); err != nil {
+		t.Errorf("a clue batch after a report look-up's 429: %v", err)
+	}
+	if s := c.Stats(); s.Pauses != 0 {
+		t.Errorf("the client paused %d times for a report look-up's limit", s.Pauses)
+	}
+}
+
+// A report's token never shows in a log line or an error, whatever the
+// look-up meets: every fault the sandbox injects, a wrong token, the
+// look-ups' limit.
+func TestReportTokenInNoLogNorError(t *testing.T) {
+	t.Parallel()
+	var logs strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, c := setupWith(t, fixture{
+		sandbox: []sandbox.Option{sandbox.WithReportLookupLimit(1000, 1000)},
+		client:  []client.Option{client.WithLogger(logger), client.WithRetryPolicy(fastPolicy(1)), client.WithMaxPause(time.Nanosecond)},
+		wrap:    withZeroRetryAfter,
+	})
+	ctx := ctxT(t)
+	rep, _, err := c.Reports.Create(ctx, reportOf(srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := c.Reports.Create(ctx, reportOf(srv), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := string(rep.AccessToken)
+	var errs []error
+	for _, fc := range faultCases() {
+		f := fc.fault
+		f.Route = "GET /v1/reports/{id}"
+		if err := srv.SetFaults(f); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := c.Reports.Get(ctx, rep.ID, rep.AccessToken)
+		errs = append(errs, err)
+	}
+	if err := srv.SetFaults(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Reports.Get(ctx, other.ID, rep.AccessToken) // a wrong token
+	errs = append(errs, err)
+	for i, err := range errs {
+		if err != nil && (strings.Contains(err.Error(), tok) || strings.Contains(fmt.Sprintf("%+v %#v", err, err), tok)) {
+			t.Errorf("error %d shows the token: %v", i, err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if logs.Len() == 0 {
+		t.Fatal("the debug logger logged nothing: the test sees nothing")
+	}
+	if strings.Contains(logs.String(), tok) {
+		t.Errorf("a log line shows the token:\n%s", logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

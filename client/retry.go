@@ -193,6 +193,7 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 type call struct {
 	c          *Client
 	idempotent bool
+	ownLimit   bool // see request.ownLimit
 	attempts   int
 	seen       *http.Response // the answer check last saw
 	charged    bool           // the budget was charged for this attempt, which was not retried
@@ -217,7 +218,7 @@ func (k *call) check(ctx context.Context, resp *http.Response, err error) (bool,
 		k.seen = resp
 		k.charged = false
 		if resp != nil {
-			k.c.observe(resp, k.c.now())
+			k.c.observe(resp, k.c.now(), k.ownLimit)
 		}
 	}
 	if ctx.Err() != nil {
@@ -313,6 +314,12 @@ func (k *call) prepare(*http.Request) error {
 	if err := k.c.pausedErr(now); err != nil {
 		k.refused = err
 		return err
+	}
+	if k.ownLimit {
+		if err := k.c.lookupPausedErr(now); err != nil {
+			k.refused = err
+			return err
+		}
 	}
 	return nil
 }

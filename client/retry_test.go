@@ -187,7 +187,7 @@ func TestRateStateFailsFastOnlyWhileSpent(t *testing.T) {
 		}
 		return RateLimit{}, false
 	}
-	answer := func(h http.Header) { c.observe(&http.Response{StatusCode: 200, Header: h}, now) }
+	answer := func(h http.Header) { c.observe(&http.Response{StatusCode: 200, Header: h}, now, false) }
 	if _, spent := spent(now); spent {
 		t.Fatal("a client that has seen no answer thinks its limit is spent")
 	}

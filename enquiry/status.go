@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
@@ -142,6 +144,13 @@ func (s *site) reportStatus(rw http.ResponseWriter, r *http.Request) {
 		s.render(rw, http.StatusNotFound, "problem", p)
 		return
 	case errors.Is(err, client.ErrRateLimited):
+		// The registry's limit on the platform's look-ups: say when, in
+		// whole seconds, at least one.
+		wait := time.Second
+		if rl := (*client.RateLimitError)(nil); errors.As(err, &rl) && rl.RetryAfter > wait {
+			wait = rl.RetryAfter
+		}
+		rw.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 		p.Message, p.Retry = w.TooMany, p.Self
 		s.render(rw, http.StatusTooManyRequests, "problem", p)
 		return

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -170,6 +171,9 @@ func TestStatusLinkLookupsFlooded(t *testing.T) {
 	}
 	if last.StatusCode != http.StatusTooManyRequests || !strings.Contains(page, "Too many look-ups") {
 		t.Errorf("the third look-up: %d\n%s", last.StatusCode, page)
+	}
+	if ra, err := strconv.Atoi(last.Header.Get("Retry-After")); err != nil || ra < 1 {
+		t.Errorf("the registry's refusal: Retry-After %q, want whole seconds, at least 1", last.Header.Get("Retry-After"))
 	}
 	requirePrivate(t, "429", last, page)
 }

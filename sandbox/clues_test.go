@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -386,11 +387,22 @@ func TestReportEventsPushedToTheFilerAlone(t *testing.T) {
 		ev   client.Event
 	}
 	pushes := make(chan push, 64)
+	var private []string // what a push must never carry, once filed
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var ev client.Event
-		if err := json.NewDecoder(r.Body).Decode(&ev); err == nil {
-			pushes <- push{r.URL.Path, ev}
+		raw, _ := io.ReadAll(r.Body)
+		// Signed as every push is, with the webhook's secret.
+		ev, err := client.VerifyWebhook(raw, r.Header.Get(client.SignatureHeader), "s")
+		if err != nil {
+			t.Errorf("push to %s: %v", r.URL.Path, err)
+			w.WriteHeader(http.StatusBadRequest)
+			return
 		}
+		for _, p := range private {
+			if bytes.Contains(raw, []byte(p)) {
+				t.Errorf("a push carries %q: %s", p, raw)
+			}
+		}
+		pushes <- push{r.URL.Path, ev}
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(recv.Close)
@@ -405,6 +417,7 @@ func TestReportEventsPushedToTheFilerAlone(t *testing.T) {
 		t.Error("a platform's webhook without a key was accepted")
 	}
 	rep := fileReport(t, c, srv, platformA)
+	private = []string{"疑似假冒", "buyer@example.com", "shop.example", string(rep.AccessToken)}
 	if _, err := srv.AdvanceReport(rep.ID, sandbox.ReportAdvance{}); err != nil {
 		t.Fatal(err)
 	}
@@ -510,5 +523,93 @@ func TestLongPollWaitsThroughOtherPlatformsReports(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the long poll never answered")
+	}
+}
+
+// A sandbox without API keys takes callers without one: such a caller's
+// reports are its own, as a platform's are. Their changes reach neither
+// another platform's feed, list nor webhooks.
+func TestAnonymousReportsAreTheirFilersAlone(t *testing.T) {
+	t.Parallel()
+	type push struct {
+		hook string
+		typ  client.EventType
+	}
+	pushes := make(chan push, 64)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev client.Event
+		if err := json.NewDecoder(r.Body).Decode(&ev); err == nil {
+			pushes <- push{r.URL.Path, ev.Type}
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(recv.Close)
+	srv, c := start(t, sandbox.WithWebhookRetry(2, 10*time.Millisecond))
+	if err := srv.AddWebhookFor("platform-b", recv.URL+"/b", "s"); err != nil {
+		t.Fatal(err)
+	}
+	// The keyless callers' own webhook, as they register it.
+	if err := srv.AddWebhook(recv.URL+"/own", "s"); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := c.postJSON("/v1/reports", reportParams(srv.Demo()[0].GTIN, "疑似假冒"))
+	wantStatus(t, resp, body, http.StatusCreated)
+	rep := decode[client.Report](t, body)
+	if _, err := srv.AdvanceReport(rep.ID, sandbox.ReportAdvance{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.PublishCase(client.Case{Title: client.Text{ZH: "案"}, Summary: client.Text{ZH: "案情"}, Brand: "清源", Authority: client.Text{ZH: "市场监督管理局"}})
+
+	reportEvents := func(auth ...string) int {
+		t.Helper()
+		resp, body := c.get("/v1/changes?limit=1000", auth...)
+		wantStatus(t, resp, body, http.StatusOK)
+		n := 0
+		for _, ev := range decode[client.ChangePage](t, body).Data {
+			if ev.Type == client.EventReportStatusChanged && ev.Report.ID == rep.ID {
+				n++
+			}
+		}
+		return n
+	}
+	if n := reportEvents(); n != 1 {
+		t.Errorf("the filer's own feed has %d of its report's events, want 1", n)
+	}
+	if n := reportEvents("Authorization", platformB); n != 0 {
+		t.Errorf("platform B's feed has %d events of a report it did not file", n)
+	}
+	listed := func(auth ...string) bool {
+		t.Helper()
+		resp, body := c.get("/v1/reports?limit=100", auth...)
+		wantStatus(t, resp, body, http.StatusOK)
+		for _, r := range decode[client.List[client.Report]](t, body).Data {
+			if r.ID == rep.ID {
+				return true
+			}
+		}
+		return false
+	}
+	if !listed() {
+		t.Error("the filer's own list lacks its report")
+	}
+	if listed("Authorization", platformB) {
+		t.Error("platform B lists a report it did not file")
+	}
+	// Pushes come in order: once the public case has come, the report's
+	// change would have come before it.
+	got := map[string][]client.EventType{}
+	for len(got["/b"]) < 1 || len(got["/own"]) < 2 {
+		select {
+		case p := <-pushes:
+			got[p.hook] = append(got[p.hook], p.typ)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("pushes so far %v", got)
+		}
+	}
+	if fmt.Sprint(got["/b"]) != fmt.Sprint([]client.EventType{client.EventCasePublished}) {
+		t.Errorf("platform B's webhook got %v, want the public case alone", got["/b"])
+	}
+	if fmt.Sprint(got["/own"]) != fmt.Sprint([]client.EventType{client.EventReportStatusChanged, client.EventCasePublished}) {
+		t.Errorf("the keyless callers' webhook got %v, want their report's change, then the case", got["/own"])
 	}
 }

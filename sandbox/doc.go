@@ -61,7 +61,9 @@
 // the report to the case's clue counts). Each step is a
 // report.status_changed event that only the filing API key reads on the
 // feed and that only webhooks registered for that key (AddWebhookFor)
-// receive. The data set starts with DemoReports, one at every stage and
+// receive. A sandbox without API keys treats the callers that send none
+// as one platform of their own: their reports' events are on their feed
+// and AddWebhook's webhooks, and never a keyed platform's. The data set starts with DemoReports, one at every stage and
 // outcome, readable by every key; their tokens are in DemoReports and GET
 // /_sandbox/reports. Report look-ups have their own rate limit
 // (WithReportLookupLimit).

@@ -584,7 +584,7 @@ func (s *Sandbox) changes(b *buffer, r *http.Request) {
 		return
 	}
 
-	scope, _ := s.authenticate(r) // report events are their filer's alone
+	scope := s.scope(r) // report events are their filer's alone
 	read, err := s.reg.eventsAfter(after, limit, scope)
 	if err == nil && len(read.events) == 0 && wait > 0 {
 		t := time.NewTimer(wait)

@@ -67,7 +67,11 @@ func (s *Sandbox) opWebhook(b *buffer, r *http.Request) {
 	if !readJSON(b, r, maxBatchBody, &req) {
 		return
 	}
-	if err := s.addWebhook(req.APIKey, req.URL, req.Secrets); err != nil {
+	owner := req.APIKey
+	if owner == "" {
+		owner = anonymous // as AddWebhook
+	}
+	if err := s.addWebhook(owner, req.URL, req.Secrets); err != nil {
 		b.problem(http.StatusBadRequest, client.CodeInvalidBody, err.Error())
 		return
 	}

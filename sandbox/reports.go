@@ -33,6 +33,20 @@ func visibleTo(owner, scope string) bool {
 	return owner == "" || owner == anyKey || owner == scope
 }
 
+// anonymous is the scope of the callers a sandbox without API keys takes
+// without one. It is not "" (public): their reports are theirs, as a
+// platform's are, and reach no platform with a key.
+const anonymous = "\x00anonymous"
+
+// scope is whose reports and report events a request files and reads:
+// its API key's, or the anonymous callers'.
+func (s *Sandbox) scope(r *http.Request) string {
+	if key, _ := s.authenticate(r); key != "" {
+		return key
+	}
+	return anonymous
+}
+
 // reportBook is the registry's reports. It lives under the registry's lock.
 type reportBook struct {
 	reports map[string]*storedReport
@@ -437,7 +451,7 @@ func (s *Sandbox) createReport(b *buffer, r *http.Request) {
 	default:
 		p.Kind = client.ReportOther // kinds are an open set: one this server does not know is filed as other
 	}
-	auth, _ := s.authenticate(r)
+	auth := s.scope(r)
 	s.reg.mu.Lock()
 	// The contact reaches the regulator with the lead; it is never
 	// answered back, nor put on the feed.
@@ -510,7 +524,7 @@ func (s *Sandbox) listReports(b *buffer, r *http.Request) {
 	if !ok {
 		return
 	}
-	auth, _ := s.authenticate(r)
+	auth := s.scope(r)
 	items, next := s.reg.reportsOf(auth, status, kind, from, limit)
 	out := client.List[client.Report]{Data: items}
 	if next >= 0 {
@@ -558,7 +572,7 @@ func (s *Sandbox) createClues(b *buffer, r *http.Request) {
 		b.problem(http.StatusBadRequest, client.CodeInvalidBody, "the batch has invalid fields", fields...)
 		return
 	}
-	auth, _ := s.authenticate(r)
+	auth := s.scope(r)
 	results := make([]client.ClueResult, len(req.Clues))
 	seen := map[string]int{}
 	for i, raw := range req.Clues {

@@ -347,9 +347,11 @@ func (s *Sandbox) SetFaults(faults ...Fault) error {
 }
 
 // AddWebhook registers a URL the sandbox pushes every later change event
-// to, signed with each of secrets.
+// to, signed with each of secrets. Besides the public changes it receives
+// those of the reports filed without an API key, which only a sandbox
+// without keys takes.
 func (s *Sandbox) AddWebhook(url string, secrets ...string) error {
-	return s.addWebhook("", url, secrets)
+	return s.addWebhook(anonymous, url, secrets)
 }
 
 // AddWebhookFor registers a webhook as AddWebhook does, for the platform

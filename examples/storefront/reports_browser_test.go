@@ -42,6 +42,23 @@ func TestBrowserReportFollowedToItsCase(t *testing.T) {
 		t.Errorf("the confirmation's referrer and robots policies: %q (%v)", policy, err)
 	}
 
+	// The shop keeps the report for this browser: its "my reports" page
+	// lists it, with the same private link.
+	confirmation, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(hs.URL+"/my/reports?lang=en"), chromedp.WaitVisible("h1")); err != nil {
+		t.Fatalf("open my reports: %v", err)
+	}
+	mine, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Array.from(document.querySelectorAll('.my-reports a')).map(a => a.href).join(' ')`))
+	if err != nil || !strings.Contains(mine, "/quality/report/"+id+"?t=") {
+		t.Errorf("this browser's /my/reports does not link %s's status page (%v): %q", id, err, mine)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(confirmation), chromedp.WaitVisible("a.qce-status-link")); err != nil {
+		t.Fatalf("back to the confirmation: %v", err)
+	}
+
 	if err := chromedp.Do(ctx, chromedp.Click("a.qce-status-link"), chromedp.WaitVisible(".qce-steps")); err != nil {
 		t.Fatalf("open the status link: %v", err)
 	}

@@ -154,6 +154,11 @@ func (s *shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", pageCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
+	if r.Method == http.MethodPost && r.URL.Path == enquiryPrefix+"report" {
+		// Whoever sends a report is named, so that /my/reports shows
+		// them theirs (reports.go).
+		r = withSender(w, r)
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

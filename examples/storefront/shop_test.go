@@ -436,9 +436,21 @@ func TestShopHearsBackAboutReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.reports.filed(ctx, *rep)
-	s.reports.filed(ctx, *rep) // a resent form: kept once
-	code, page := get(t, s, "/my/reports")
+	// The shopper's browser, named when it sent its first report.
+	const who = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	from := &sender{id: who}
+	mine := func(target string) (int, string) {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		req.AddCookie(&http.Cookie{Name: shopperCookie, Value: who})
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	sent := context.WithValue(ctx, senderKey{}, from)
+	s.reports.filed(sent, *rep)
+	s.reports.filed(sent, *rep) // a resent form: kept once
+	code, page := mine("/my/reports")
 	link := "/quality/report/" + rep.ID + "?t=" + string(rep.AccessToken)
 	if code != 200 || strings.Count(page, `class="report-id"`) != 1 || !strings.Contains(page, `href="`+link+`"`) || !strings.Contains(page, "已受理") {
 		t.Fatalf("/my/reports: %d\n%s", code, page)
@@ -455,7 +467,7 @@ func TestShopHearsBackAboutReports(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the shop never heard the report move on")
 	}
-	if _, page := get(t, s, "/my/reports?lang=en"); !strings.Contains(page, "Forwarded to an authority") || !strings.Contains(page, link+"&amp;locale=en") {
+	if _, page := mine("/my/reports?lang=en"); !strings.Contains(page, "Forwarded to an authority") || !strings.Contains(page, link+"&amp;locale=en") {
 		t.Errorf("/my/reports after the change:\n%s", page)
 	}
 	// Another platform's report changes are not the shop's to hear.
