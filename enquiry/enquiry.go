@@ -132,8 +132,8 @@ func WithLayout(t *template.Template) Option {
 //	})
 //
 // The answer is data: the layout's html/template escapes it as it places
-// it. New calls f with a sample request (GET of the entry's home, with no
-// cookies, as a shopper's first visit) to check the layout (see
+// it. New calls f with a sample request (GET /, with no cookies and no
+// context values, as a shopper's first visit) to check the layout (see
 // WithLayout), so f must answer an anonymous request as its pages do.
 func WithLayoutData(f func(r *http.Request) any) Option {
 	return func(e *Entry) error {
