@@ -498,7 +498,7 @@ func (r *runner) lookup(ctx context.Context) (res []result, fresh []Answer, err 
 func (r *runner) batch(ctx context.Context) ([]client.BatchItem, error) {
 	pauseRetried := false
 	for {
-		items, err := r.api.Products.Batch(ctx, r.keys)
+		items, _, err := r.api.Products.Batch(ctx, r.keys)
 		if err == nil || ctx.Err() != nil {
 			return items, err
 		}

@@ -265,7 +265,7 @@ func (b *batcher) send(ctx context.Context, reqs []*batchReq) error {
 	c.stats.upstream.Add(1)
 	c.stats.batches.Add(1)
 	now := c.clock() // the request's time: see Entry.Fetched
-	items, err := c.api.Products.Batch(ctx, keys)
+	items, _, err := c.api.Products.Batch(ctx, keys)
 	for i, r := range reqs {
 		switch {
 		case i < len(items) && items[i].Err == nil && items[i].Status != nil:

@@ -64,7 +64,7 @@ func TestEveryAnswerSaysThePositionItReflects(t *testing.T) {
 	}
 
 	// The batch says it per result, for the results the registry gave.
-	items, err := c.Products.Batch(ctx, []client.ProductKey{{GTIN: g}, {GTIN: srv.Demo()[1].GTIN}})
+	items, _, err := c.Products.Batch(ctx, []client.ProductKey{{GTIN: g}, {GTIN: srv.Demo()[1].GTIN}})
 	if err != nil {
 		t.Fatal(err)
 	}

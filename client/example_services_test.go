@@ -113,7 +113,7 @@ func ExampleProductsService_Batch() {
 		{GTIN: "6900000000014"},
 		{GTIN: "6900000000015"},
 	}
-	items, err := api.Products.Batch(context.Background(), keys)
+	items, _, err := api.Products.Batch(context.Background(), keys)
 	if err != nil {
 		fmt.Println(err)
 		return

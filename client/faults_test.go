@@ -146,7 +146,7 @@ func serviceCalls() []serviceCall {
 			return unpack(e.c.Products.ByKey(ctx, e.key, nil))
 		}},
 		{name: "Products.Batch", route: "POST /v1/products/batch", call: func(ctx context.Context, e *env) (any, *client.Response, error) {
-			items, err := e.c.Products.Batch(ctx, []client.ProductKey{{GTIN: e.gtin}, {GTIN: e.gtin2}})
+			items, _, err := e.c.Products.Batch(ctx, []client.ProductKey{{GTIN: e.gtin}, {GTIN: e.gtin2}})
 			if err != nil {
 				return nil, nil, err
 			}

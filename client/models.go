@@ -252,9 +252,12 @@ type ProductStatus struct {
 	// fail) is always among them, however many pending ones follow it.
 	Inspections []Inspection `json:"inspections,omitempty"`
 	// Version grows whenever anything above changes; it is the largest
-	// version of the records the status is made of.
-	Version   int64     `json:"version"`
-	UpdatedAt time.Time `json:"updated_at"`
+	// version of the records the status is made of, 0 when it is made of
+	// none (a product no record names).
+	Version int64 `json:"version"`
+	// UpdatedAt is when the latest of those records changed; zero, and
+	// absent from the JSON, when there is none, as the contract says.
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 	VerifyURL string    `json:"verify_url,omitempty"`
 }
 

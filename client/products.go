@@ -175,11 +175,16 @@ type batchAnswer struct {
 //     call failed, and the first key's error otherwise, so that a caller
 //     can tell an outage (ErrUnavailable) from bad input (ErrInvalidInput).
 //
+// The *Response is that of the call answered last, whose rate-limit
+// figures are the freshest (each item's AsOf says the position its own
+// call reflects); nil when no call was answered: no key to send, or ctx
+// ended first.
+//
 // An empty keys is answered with an empty result and no call.
-func (s *ProductsService) Batch(ctx context.Context, keys []ProductKey) ([]BatchItem, error) {
+func (s *ProductsService) Batch(ctx context.Context, keys []ProductKey) ([]BatchItem, *Response, error) {
 	items := make([]BatchItem, len(keys))
 	if len(keys) == 0 {
-		return items, nil
+		return items, nil, nil
 	}
 	slot := make([]int, len(keys)) // index into unique, or -1 for a refused key
 	var unique []ProductKey
@@ -203,7 +208,11 @@ func (s *ProductsService) Batch(ctx context.Context, keys []ProductKey) ([]Batch
 	answers := make([]batchAnswer, len(unique))
 	callErrs := make([]error, (len(unique)+MaxBatchKeys-1)/MaxBatchKeys)
 	sem := make(chan struct{}, batchConcurrency)
-	var wg sync.WaitGroup
+	var (
+		wg       sync.WaitGroup
+		lastMu   sync.Mutex
+		lastResp *Response // of the call answered last
+	)
 	for n := range callErrs {
 		start := n * MaxBatchKeys
 		end := min(start+MaxBatchKeys, len(unique))
@@ -224,7 +233,13 @@ func (s *ProductsService) Batch(ctx context.Context, keys []ProductKey) ([]Batch
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			callErrs[n] = s.batchCall(ctx, chunk, out)
+			var resp *Response
+			resp, callErrs[n] = s.batchCall(ctx, chunk, out)
+			if resp != nil {
+				lastMu.Lock()
+				lastResp = resp
+				lastMu.Unlock()
+			}
 		})
 	}
 	wg.Wait()
@@ -246,21 +261,22 @@ func (s *ProductsService) Batch(ctx context.Context, keys []ProductKey) ([]Batch
 		}
 	}
 	if err := ctx.Err(); err != nil && firstCallErr != nil {
-		return items, fmt.Errorf("qcsdk: batch lookup: %w", err)
+		return items, lastResp, fmt.Errorf("qcsdk: batch lookup: %w", err)
 	}
 	if failed == len(items) {
 		cause := firstCallErr
 		if cause == nil {
 			cause = items[0].Err
 		}
-		return items, fmt.Errorf("qcsdk: batch lookup: all %d keys failed: %w", len(items), cause)
+		return items, lastResp, fmt.Errorf("qcsdk: batch lookup: all %d keys failed: %w", len(items), cause)
 	}
-	return items, nil
+	return items, lastResp, nil
 }
 
 // batchCall sends one call of a Batch and fills out, one answer per key.
-// It returns the call's error when the call as a whole failed.
-func (s *ProductsService) batchCall(ctx context.Context, keys []ProductKey, out []batchAnswer) error {
+// It returns the call's Response, if it was answered, and its error when
+// the call as a whole failed.
+func (s *ProductsService) batchCall(ctx context.Context, keys []ProductKey, out []batchAnswer) (*Response, error) {
 	var page List[BatchResult]
 	// A lookup only reads, so it is safe to retry although it is a POST.
 	resp, err := s.client.do(ctx, request{
@@ -274,7 +290,7 @@ func (s *ProductsService) batchCall(ctx context.Context, keys []ProductKey, out 
 		for i := range out {
 			out[i].err = err
 		}
-		return err
+		return resp, err
 	}
 	for i, r := range page.Data {
 		switch {
@@ -296,7 +312,7 @@ func (s *ProductsService) batchCall(ctx context.Context, keys []ProductKey, out 
 			}
 		}
 	}
-	return nil
+	return resp, nil
 }
 
 // batchProblem is the *APIError for one key the API refused in a batch

@@ -287,7 +287,7 @@ func TestProductsBatchAnswersInInputOrder(t *testing.T) {
 	}
 	beforeGets := srv.Requests("")
 
-	items, err := c.Products.Batch(ctx, keys)
+	items, _, err := c.Products.Batch(ctx, keys)
 	if err != nil {
 		t.Fatalf("Batch: %v", err)
 	}
@@ -333,7 +333,7 @@ func TestProductsBatchAnswersInInputOrder(t *testing.T) {
 func TestProductsBatchEmpty(t *testing.T) {
 	t.Parallel()
 	srv, c := setup(t)
-	items, err := c.Products.Batch(ctxT(t), nil)
+	items, _, err := c.Products.Batch(ctxT(t), nil)
 	if err != nil || len(items) != 0 {
 		t.Errorf("Batch(nil) = %v, %v; want no items and no error", items, err)
 	}
@@ -343,7 +343,7 @@ func TestProductsBatchEmpty(t *testing.T) {
 func TestProductsBatchAllRefusedLocally(t *testing.T) {
 	t.Parallel()
 	srv, c := setup(t)
-	items, err := c.Products.Batch(ctxT(t), []client.ProductKey{{GTIN: "1"}, {}, {Brand: "x"}})
+	items, _, err := c.Products.Batch(ctxT(t), []client.ProductKey{{GTIN: "1"}, {}, {Brand: "x"}})
 	if !errors.Is(err, client.ErrInvalidInput) {
 		t.Errorf("err = %v, want ErrInvalidInput when every key is refused", err)
 	}
@@ -367,7 +367,7 @@ func TestProductsBatchCallFailureReachesEachKey(t *testing.T) {
 	for j := range 250 {
 		keys = append(keys, client.ProductKey{GTIN: product(t, srv, 1+j/20, j%20).GTIN})
 	}
-	items, err := c.Products.Batch(ctxT(t), keys)
+	items, _, err := c.Products.Batch(ctxT(t), keys)
 	// Every key failed, and the outage, not the one bad key, is the story.
 	if !errors.Is(err, client.ErrUnavailable) || errors.Is(err, client.ErrInvalidInput) {
 		t.Errorf("err = %v, want one matching ErrUnavailable only", err)
@@ -417,7 +417,7 @@ func TestProductsBatchPerKeyProblemsAndMismatches(t *testing.T) {
 		{GTIN: product(t, srv, 0, 1).GTIN},
 		{GTIN: product(t, srv, 0, 2).GTIN},
 	}
-	items, err := c.Products.Batch(ctxT(t), keys)
+	items, _, err := c.Products.Batch(ctxT(t), keys)
 	if err != nil {
 		t.Fatalf("Batch: %v (one key was answered)", err)
 	}
@@ -440,7 +440,7 @@ func TestProductsBatchStopsWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(ctxT(t))
 	cancel()
 	keys := []client.ProductKey{{GTIN: product(t, srv, 0, 0).GTIN}, {GTIN: "1"}}
-	items, err := c.Products.Batch(ctx, keys)
+	items, _, err := c.Products.Batch(ctx, keys)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
@@ -479,7 +479,7 @@ func TestProductsBatchBoundsItsConcurrency(t *testing.T) {
 			keys = append(keys, client.ProductKey{GTIN: product(t, srv, e, j).GTIN})
 		}
 	}
-	items, err := c.Products.Batch(ctxT(t), keys)
+	items, _, err := c.Products.Batch(ctxT(t), keys)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,7 +133,7 @@ func TestAPIKeyStaysSecret(t *testing.T) {
 				t.Fatal(err)
 			}
 			check(fc.name+" ByGTIN", second(c.Products.ByGTIN(ctx, gtin, nil)))
-			_, err := c.Products.Batch(ctx, []client.ProductKey{{GTIN: demo[0].GTIN}, {GTIN: demo[1].GTIN}})
+			_, _, err := c.Products.Batch(ctx, []client.ProductKey{{GTIN: demo[0].GTIN}, {GTIN: demo[1].GTIN}})
 			check(fc.name+" Batch", err)
 			check(fc.name+" Reports.Create", second(c.Reports.Create(ctx, params, nil)))
 		}

@@ -28,6 +28,26 @@
 // stylesheet (an embedded file, served at {prefix}enquiry.css) lays out
 // only what is theirs, under the qce- classes.
 //
+// A layout shows what the platform's own pages show in their header: the
+// signed-in shopper, their cart. WithLayoutData names a function of the
+// request whose answer the layout reads as View.Data; WithCSPNonce names
+// where the platform's CSP middleware put the request's nonce, which the
+// layout reads as View.Nonce for its scripts, and which the entry's
+// stylesheet link carries:
+//
+//	entry, err := enquiry.New(badges,
+//		enquiry.WithLayout(layout),   // {{with .Data.User}}{{.Name}}{{end}} · {{.Data.Cart}} · <script nonce="{{.Nonce}}" …>
+//		enquiry.WithLayoutData(func(r *http.Request) any { return shop.HeaderData(r) }),
+//		enquiry.WithCSPNonce(func(r *http.Request) string { return csp.Nonce(r.Context()) }),
+//	)
+//
+// New renders the layout once against a sample page, with the data of a
+// request that is nobody's, and returns a *LayoutError when it fails: a
+// field the View lacks, or a nil the layout walks into for a shopper who
+// is not signed in, fails at start-up, not on every page. A layout that
+// still fails for some request answers a plain 500, and is logged
+// (WithLogger) once for each distinct error.
+//
 // # What a shopper reads
 //
 // The pages are plain HTML forms and links in both locales, with no

@@ -10,6 +10,7 @@ import (
 	"hash/fnv"
 	"hash/maphash"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,7 +30,11 @@ const DefaultTimeout = time.Second
 type Entry struct {
 	badges    *widget.Widget
 	qc        *cache.Cache
-	layout    *template.Template // nil: the standalone layout
+	layout    *template.Template         // nil: the standalone layout
+	data      func(*http.Request) any    // WithLayoutData; nil: none
+	nonce     func(*http.Request) string // WithCSPNonce; nil: none
+	logger    *slog.Logger               // nil: slog.Default()
+	failures  renderFailures             // what has been logged of the pages that could not be rendered
 	timeout   time.Duration
 	reportKey []byte // the report form's MAC key
 	platform  string // how reports name the platform; "" for no report form
@@ -54,6 +59,12 @@ func New(badges *widget.Widget, opts ...Option) (*Entry, error) {
 		if err := o(e); err != nil {
 			return nil, fmt.Errorf("qcsdk/enquiry: %w", err)
 		}
+	}
+	if e.layout == nil && (e.data != nil || e.nonce != nil) {
+		return nil, errors.New("qcsdk/enquiry: WithLayoutData and WithCSPNonce are for the platform's layout: set WithLayout")
+	}
+	if err := e.checkLayout(); err != nil {
+		return nil, err
 	}
 	if e.reportKey == nil {
 		e.reportKey = make([]byte, 32)
@@ -84,12 +95,23 @@ func WithTimeout(d time.Duration) Option {
 //	<html lang="{{.Lang}}"><head><title>{{.Title}} · Shop</title>{{.Head}}</head>
 //	<body><header>…</header>{{.Body}}<footer>…</footer></body></html>
 //
+// What the layout needs of the request — who is signed in, their cart —
+// it reads from View.Data (WithLayoutData), and the request's CSP nonce
+// from View.Nonce (WithCSPNonce).
+//
+// New renders t once against a sample page, with WithLayoutData's answer
+// for a sample request, and returns a *LayoutError if it fails: a field
+// the View lacks, or one it walks into nil for a shopper not signed in,
+// is a mistake to see at start-up, not a 500 on every page. A layout that
+// still fails for some request answers a plain 500, and the failure is
+// logged (WithLogger), once for each distinct error.
+//
 // The platform's layout is its own to secure: with it, the entry keeps the
 // Content-Security-Policy the platform's middleware set, and sends only
 // frame-ancestors 'self' when there is none, so that the layout's
 // scripts, fonts and images are the platform's policy's to allow. The
 // entry's own markup has no script and no inline style, and needs no more
-// than style-src 'self'.
+// than style-src 'self' (or the nonce, with WithCSPNonce).
 func WithLayout(t *template.Template) Option {
 	return func(e *Entry) error {
 		if t == nil {
@@ -98,6 +120,56 @@ func WithLayout(t *template.Template) Option {
 		e.layout = t
 		return nil
 	}
+}
+
+// WithLayoutData gives the layout what the platform knows of each
+// request: f is called once per page, with the shopper's request, and
+// the layout reads its answer as View.Data — the signed-in user, their
+// cart, whatever the platform's own pages show in their header:
+//
+//	enquiry.WithLayoutData(func(r *http.Request) any {
+//		return shop.HeaderData(r) // {{with .Data.User}}{{.Name}}{{end}} · {{.Data.Cart.Count}}
+//	})
+//
+// The answer is data: the layout's html/template escapes it as it places
+// it. New calls f with a sample request (GET /, with no cookies and no
+// context values, as a shopper's first visit) to check the layout (see
+// WithLayout), so f must answer an anonymous request as its pages do.
+func WithLayoutData(f func(r *http.Request) any) Option {
+	return func(e *Entry) error {
+		if f == nil {
+			return errors.New("layout data function is nil")
+		}
+		e.data = f
+		return nil
+	}
+}
+
+// WithCSPNonce tells the entry where the platform's CSP middleware put the
+// request's nonce: f answers it for a request ("" for none). The layout
+// reads it as View.Nonce, for its own <script nonce> and <style nonce>,
+// and the entry's stylesheet link in View.Head carries it, so that a
+// policy whose style-src is a nonce alone admits it:
+//
+//	enquiry.WithCSPNonce(func(r *http.Request) string { return csp.Nonce(r.Context()) })
+//
+// A nonce is base64 (RFC 4648, either alphabet), at most 128 characters;
+// anything else is no nonce, and is never written into a page.
+func WithCSPNonce(f func(r *http.Request) string) Option {
+	return func(e *Entry) error {
+		if f == nil {
+			return errors.New("CSP nonce function is nil")
+		}
+		e.nonce = f
+		return nil
+	}
+}
+
+// WithLogger sets where the entry says what the platform should fix: a
+// page its layout or its templates could not render (once for each
+// distinct error). Nil, the default, is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(e *Entry) error { e.logger = l; return nil }
 }
 
 // WithReportKey sets the key the report form's anti-forgery tokens are
@@ -141,6 +213,13 @@ type View struct {
 	// and Head carries the matching <meta> elements; a layout that sets
 	// its own referrer policy must leave it out on such a page.
 	Private bool
+	// Data is what WithLayoutData's function answered for this request:
+	// the platform's own, for its header (the signed-in user, the cart).
+	// Nil without WithLayoutData.
+	Data any
+	// Nonce is the request's CSP nonce (WithCSPNonce), for the layout's
+	// own scripts and styles; "" for none.
+	Nonce string
 }
 
 // Handler serves the entry under prefix (which ends with "/"), with the
@@ -223,21 +302,18 @@ func serveStylesheet(rw http.ResponseWriter, r *http.Request) {
 func (s *site) render(rw http.ResponseWriter, code int, name string, p *page) {
 	var content bytes.Buffer
 	if err := templates.ExecuteTemplate(&content, name, p); err != nil {
+		s.e.renderFailed("the page", name, err)
 		plainError(rw, http.StatusInternalServerError, "the page could not be rendered")
 		return
 	}
-	v := &View{Lang: p.Lang, Title: p.Title + " · " + p.T.Entry,
-		Head: template.HTML(`<link rel="stylesheet" href="` + template.HTMLEscapeString(s.prefix) + `enquiry.css" />`),
-		Body: template.HTML(content.String()), Private: p.Private}
-	if p.Private {
-		v.Head = `<meta name="referrer" content="no-referrer" /><meta name="robots" content="noindex, nofollow" />` + v.Head
-	}
+	v := s.e.view(p.req, s.prefix, p.Lang, p.Title, p.T, template.HTML(content.String()), p.Private)
 	layout := standalone
 	if s.e.layout != nil {
 		layout = s.e.layout
 	}
 	var out bytes.Buffer
 	if err := layout.Execute(&out, v); err != nil {
+		s.e.renderFailed("the platform's layout", name, err)
 		plainError(rw, http.StatusInternalServerError, "the page could not be rendered in its layout")
 		return
 	}

@@ -114,11 +114,12 @@ type page struct {
 	Q                   string // the locale query to carry in links ("" or "?locale=en")
 	Explicit            bool   // the locale was chosen in the query
 	Message             string
-	Self                string       // this page's path and query
-	Retry               string       // on a page saying the registry is down: a link to try again
-	Reports             bool         // the report form is offered (WithPlatformName)
-	Private             bool         // the page holds a report's status link (see status.go)
-	Keep                template.URL // the query the language links keep, encoded: a private page's token
+	Self                string        // this page's path and query
+	Retry               string        // on a page saying the registry is down: a link to try again
+	Reports             bool          // the report form is offered (WithPlatformName)
+	Private             bool          // the page holds a report's status link (see status.go)
+	Keep                template.URL  // the query the language links keep, encoded: a private page's token
+	req                 *http.Request // the shopper's, for the layout's data and nonce
 
 	Query, Category string
 	Categories      []option
@@ -179,7 +180,7 @@ func (s *site) newPage(r *http.Request, title func(*pageWords) string) (*page, w
 	} else if al := r.Header.Get("Accept-Language"); al != "" {
 		loc = widget.LocaleFromAcceptLanguage(al)
 	}
-	p := &page{Lang: loc.String(), Prefix: s.prefix, T: &pageVocab[loc], Self: r.URL.RequestURI(), Reports: s.e.platform != ""}
+	p := &page{Lang: loc.String(), Prefix: s.prefix, T: &pageVocab[loc], Self: r.URL.RequestURI(), Reports: s.e.platform != "", req: r}
 	if explicit {
 		p.Explicit = true
 		p.Q = "?locale=" + loc.String()

@@ -381,15 +381,14 @@ func (s *Sandbox) findEnterprise(b *buffer, r *http.Request) (*enterpriseData, i
 		if _, ok := checkRecordID(b, r, "ent_"); !ok {
 			return nil, 0, false
 		}
-	case len(id) == 18:
+	default:
+		// What is not a registry id names the maker by its USCC, as the
+		// client reads it: a malformed one is invalid_uscc, its length
+		// included, as everywhere else a USCC is taken.
 		if _, err := client.ParseUSCC(id); err != nil {
 			b.problem(http.StatusBadRequest, client.CodeInvalidUSCC, err.Error(), client.ProblemField{Field: "id", Message: err.Error()})
 			return nil, 0, false
 		}
-	default:
-		msg := "id must be an enterprise id (ent_…) or an 18-character USCC"
-		b.problem(http.StatusBadRequest, client.CodeInvalidParameter, msg, client.ProblemField{Field: "id", Message: msg})
-		return nil, 0, false
 	}
 	d, e, ok := s.reg.enterprise(id)
 	if !ok {

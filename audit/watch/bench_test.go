@@ -113,7 +113,7 @@ func benchUSCCs(b *testing.B, e *env) []client.USCC {
 			p, _ := e.srv.Product(en, 0)
 			keys = append(keys, client.ProductKey{GTIN: p.GTIN})
 		}
-		items, err := e.api.Products.Batch(context.Background(), keys)
+		items, _, err := e.api.Products.Batch(context.Background(), keys)
 		if err != nil {
 			b.Fatal(err)
 		}

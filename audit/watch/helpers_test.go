@@ -103,7 +103,7 @@ func makerUSCC(t testing.TB, e *env, en int) client.USCC {
 // status is the registry's answer for one key.
 func status(t testing.TB, e *env, k client.ProductKey) *client.ProductStatus {
 	t.Helper()
-	items, err := e.api.Products.Batch(context.Background(), []client.ProductKey{k})
+	items, _, err := e.api.Products.Batch(context.Background(), []client.ProductKey{k})
 	if err != nil || items[0].Err != nil {
 		t.Fatal(err, items[0].Err)
 	}

@@ -430,7 +430,7 @@ func (w *Watcher) Learn(ctx context.Context) (LearnSummary, error) {
 // low-priority calls (it does not queue them).
 func (w *Watcher) batch(ctx context.Context, keys []client.ProductKey) ([]client.BatchItem, error) {
 	for {
-		items, err := w.api.Products.Batch(ctx, keys)
+		items, _, err := w.api.Products.Batch(ctx, keys)
 		var rl *client.RateLimitError
 		if err == nil || !errors.As(err, &rl) || !rl.Throttled {
 			return items, err

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html/template"
 	"io"
 	"net"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -33,12 +35,18 @@ type config struct {
 	reportKey  []byte // nil: a random one (not shared across replicas)
 	siteOrigin string
 	prefix     string
+	layoutFile string             // "": the enquiry pages stand alone
+	layout     *template.Template // from layoutFile
 	follow     bool
 	drain      time.Duration
 	render     time.Duration       // a page's budget for its badges
 	proxies    *proxies            // nil: the client is the request's peer
 	warm       []client.ProductKey // looked up at start; nil: none
 }
+
+// prefixPath is what a prefix may be: a path the routes' patterns and the
+// OpenAPI document (a YAML key) take as written.
+var prefixPath = regexp.MustCompile(`^/([A-Za-z0-9._~-]+/)*$`)
 
 // errUsage is a configuration that cannot run: qcbadge exits 2, having
 // said which setting is wrong in one line.
@@ -74,6 +82,7 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	str(&c.platform, "platform", "QC_PLATFORM_NAME", "", "how reports name the platform to the regulator; empty: no report form")
 	str(&c.siteOrigin, "site-origin", "QC_SITE_ORIGIN", "", "the site's origin (https://shop.example) when a proxy terminates TLS")
 	str(&c.prefix, "prefix", "QC_PREFIX", "/quality/", "path prefix the badges and enquiry pages are served under")
+	str(&c.layoutFile, "layout", "QC_LAYOUT", "", `html/template file of the platform's page, with {{block "content" .}}{{end}} where each enquiry page goes and .Lang, .Title and .Head placed; empty: the enquiry pages stand alone`)
 	var keyFile, reportKeyFile, cluster, follow, drain, render, trusted, proxyHeader, warmFile string
 	str(&trusted, "trusted-proxies", "QC_TRUSTED_PROXIES", "", "comma-separated CIDRs of the reverse proxies in front (10.0.0.0/8,fd00::/8): a request from one is limited by the client address the proxy header names; empty: by the peer's")
 	str(&proxyHeader, "proxy-header", "QC_PROXY_HEADER", "X-Forwarded-For", "the header the trusted proxies name the client in: X-Forwarded-For or Forwarded (RFC 7239); the other is never read")
@@ -121,6 +130,14 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	}
 	if !strings.HasSuffix(c.prefix, "/") {
 		c.prefix += "/"
+	}
+	if !prefixPath.MatchString(c.prefix) {
+		return nil, usagef("-prefix (QC_PREFIX): %q is not a plain path: segments of letters, digits, -, ., _ and ~", c.prefix)
+	}
+	if c.layoutFile != "" {
+		if c.layout, err = readLayout(c.layoutFile); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case c.redisURL == "":

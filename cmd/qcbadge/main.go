@@ -38,6 +38,14 @@
 // client wrote, and the header of a peer not listed, are never read.
 // Without it, every shopper behind the proxy shares the proxy's budget.
 //
+// With -layout FILE (QC_LAYOUT), the enquiry pages are the platform's
+// own: FILE is an html/template of its page — header, footer, fonts — with
+// {{block "content" .}}{{end}} where each page goes, and .Lang, .Title and
+// .Head (the pages' stylesheet link) placed as the enquiry package's
+// WithLayout says. qcbadge renders it once at start against a sample
+// page; a layout that cannot be read, parsed or rendered exits 2 naming
+// the file. The OpenAPI document it serves names its paths under -prefix.
+//
 // A replica started with -warm FILE (QC_WARM_FILE), a file of the
 // platform's hot GTINs one a line, looks them up at start — Redis first,
 // then the registry at low priority, within the upstream limit — while
@@ -76,6 +84,11 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	}
 	if err := serve(ctx, cfg, stdout); err != nil {
 		fmt.Fprintln(stderr, "qcbadge:", err)
+		if errors.Is(err, errUsage) {
+			// Found only once the stack was built: a layout that cannot
+			// render a page.
+			return 2
+		}
 		return 1
 	}
 	return 0

@@ -131,7 +131,10 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 	if s.qc, err = cache.New(s.api, copts...); err != nil {
 		return nil, err
 	}
-	s.closers = append(s.closers, func() { s.qc.Close() })
+	// Not s.qc in the closure: a failure further on returns a nil s, and
+	// close runs on what was built.
+	qc := s.qc
+	s.closers = append(s.closers, func() { qc.Close() })
 	if followStore == nil {
 		followStore = s.qc.Store()
 	}
@@ -156,7 +159,14 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 	if cfg.siteOrigin != "" {
 		eopts = append(eopts, enquiry.WithSiteOrigin(cfg.siteOrigin))
 	}
+	if cfg.layout != nil {
+		eopts = append(eopts, enquiry.WithLayout(cfg.layout))
+	}
 	if s.entry, err = enquiry.New(s.badges, eopts...); err != nil {
+		var bad *enquiry.LayoutError
+		if errors.As(err, &bad) {
+			return nil, usagef("-layout (QC_LAYOUT) %s: %v", cfg.layoutFile, bad.Err)
+		}
 		return nil, usagef("%v", err)
 	}
 	var redisCheck func(context.Context) check
@@ -251,10 +261,11 @@ func (s *service) routes() http.Handler {
 		writeProblem(rw, r, http.StatusNotFound, client.CodeNotFound, "a badge is {gtin}.svg, {gtin}.html or {gtin}.json")
 	})))
 	mux.Handle(p, s.m.handler("enquiry", entry))
+	doc := openAPIUnder(p)
 	mux.HandleFunc("GET "+p+"openapi.yaml", func(rw http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "application/yaml")
 		rw.Header().Set("X-Content-Type-Options", "nosniff")
-		rw.Write(openAPI)
+		rw.Write(doc)
 	})
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, r *http.Request) {
 		writeJSON(rw, http.StatusOK, map[string]string{"status": "alive"})

@@ -141,7 +141,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer api.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	items, err := api.Products.Batch(ctx, keys)
+	items, _, err := api.Products.Batch(ctx, keys)
 	if err != nil && len(items) == 0 {
 		fmt.Fprintln(stderr, "lookup:", err)
 		return exitNoAnswer

@@ -185,7 +185,7 @@ func TestBrowserListingShowsEveryBadge(t *testing.T) {
 	for i, it := range items {
 		keys[i] = client.ProductKey{GTIN: it.GTIN}
 	}
-	answers, err := clientFor(t, srv).Products.Batch(context.Background(), keys)
+	answers, _, err := clientFor(t, srv).Products.Batch(context.Background(), keys)
 	if err != nil {
 		t.Fatal(err)
 	}
