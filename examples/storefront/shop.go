@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+	"unicode/utf8"
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
@@ -88,6 +89,7 @@ func newShop(qc *cache.Cache, badges *widget.Widget, items []item, entryOpts ...
 	funcs["isolate"] = widget.Isolate
 	funcs["ltr"] = func(v any) string { return widget.LTR(fmt.Sprint(v)) }
 	funcs["price"] = func(fen int) string { return fmt.Sprintf("¥%d.%02d", fen/100, fen%100) }
+	funcs["nobr"] = nobr
 	funcs["date"] = func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -166,7 +168,24 @@ func language(r *http.Request) string {
 	return widget.LocaleFromAcceptLanguage(r.Header.Get("Accept-Language")).String()
 }
 
+// verdictCacheControl is how the shop's pages that show verdicts may be
+// kept: by the shopper's browser alone, which asks again before showing
+// one (a page is rendered afresh, under its budget); never by a CDN or a
+// proxy, which would show a revoked commitment's tick long after the
+// registry revoked it, or one shopper's language to the next.
+const verdictCacheControl = "private, no-cache"
+
+// showsVerdicts sends the headers of a page that shows verdicts, in the
+// language of the request's ?lang= or else its Accept-Language: its
+// errors included, which are in that language too.
+func showsVerdicts(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Cache-Control", verdictCacheControl)
+	h.Add("Vary", "Accept-Language")
+}
+
 func (s *shop) listing(w http.ResponseWriter, r *http.Request) {
+	showsVerdicts(w)
 	lang := language(r)
 	// One page, one deadline: the products the cache does not hold are
 	// looked up together, and a badge still without an answer at the
@@ -181,6 +200,7 @@ func (s *shop) listing(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *shop) product(w http.ResponseWriter, r *http.Request) {
+	showsVerdicts(w)
 	lang := language(r)
 	g, err := client.ParseGTIN(r.PathValue("gtin"))
 	if err != nil {
@@ -217,6 +237,17 @@ func (s *shop) render(w http.ResponseWriter, name string, data any) {
 	w.Write(buf.Bytes())
 }
 
+// nobr is the class of an identifier or a date the page shows: one that
+// never breaks inside ("2026-11-/16" would read as two), unless it is too
+// long to fit a phone's line at all — registry data may be a 10 KB word —
+// when it breaks anywhere rather than push the page sideways.
+func nobr(v any) string {
+	if utf8.RuneCountInString(fmt.Sprint(v)) > 32 {
+		return "id-long"
+	}
+	return "id"
+}
+
 // words are the shop's own words for the registry's codes, and its
 // messages, per language: a shopper never reads "active" or "fail" on a
 // Chinese page.
@@ -224,7 +255,7 @@ var words = map[string]map[string]string{
 	"zh-CN": {
 		"active": "有效", "suspended": "已暂停", "revoked": "已撤销", "expired": "已过期",
 		"pass": "合格", "fail": "不合格", "pending": "检验中", "other": "其他",
-		"bad-gtin": "商品条码格式不正确。", "no-such-product": "本店没有这件商品。",
+		"bad-gtin": "商品条码格式不正确。", "no-such-product": "本店没有这件商品。", "gtin": "商品条码",
 		"received": "已受理", "forwarded": "已转交执法机关", "under_investigation": "调查中", "closed": "已办结",
 		"case_published": "已查处并公布为典型案例", "not_substantiated": "未发现违法行为", "outside_scope": "不属于监管范围",
 		"my-reports": "我的举报", "no-reports": "您还没有提交过举报。", "follow-report": "查看进展",
@@ -232,7 +263,7 @@ var words = map[string]map[string]string{
 	"en": {
 		"active": "Active", "suspended": "Suspended", "revoked": "Revoked", "expired": "Expired",
 		"pass": "Pass", "fail": "Fail", "pending": "Pending", "other": "Other",
-		"bad-gtin": "That is not a valid barcode.", "no-such-product": "This shop has no such product.",
+		"bad-gtin": "That is not a valid barcode.", "no-such-product": "This shop has no such product.", "gtin": "GTIN",
 		"received": "Received", "forwarded": "Forwarded to an authority", "under_investigation": "Under investigation", "closed": "Closed",
 		"case_published": "Acted on, published as a case", "not_substantiated": "No violation found", "outside_scope": "Outside the regulator's remit",
 		"my-reports": "My reports", "no-reports": "You have not sent a report.", "follow-report": "Follow it",

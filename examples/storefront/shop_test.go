@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -83,7 +84,7 @@ func TestListingShowsEveryVerdict(t *testing.T) {
 			t.Errorf("%s (%s) is not on the listing", d.GTIN, d.About)
 			continue
 		}
-		hasBadge := strings.Contains(card, ` qcb-`+state(d.Verdict)+`"`)
+		hasBadge := regexp.MustCompile(` qcb-` + state(d.Verdict) + `[ "]`).MatchString(card)
 		if d.Verdict == client.VerdictNotListed {
 			if strings.Contains(card, `class="qcb `) {
 				t.Errorf("%s (%s): not listed, yet the card has a badge: %s", d.GTIN, d.About, card)
@@ -461,5 +462,74 @@ func TestShopHearsBackAboutReports(t *testing.T) {
 	// Another platform's report changes are not the shop's to hear.
 	if s.reports.apply(client.Event{Type: client.EventReportStatusChanged, Report: &client.ReportChange{ID: "rpt_elsewhere", Status: client.ReportClosed}}) {
 		t.Error("a report the shop did not file was applied")
+	}
+}
+
+// Every kind of shop page that shows verdicts — the listing, a product of
+// each verdict, one the registry could not be asked about, and the bad
+// barcode and unknown product pages in their place — is kept by no shared
+// cache (a CDN would show a revoked tick long after) and varies with the
+// Accept-Language its language follows.
+func TestShopPagesThatShowVerdictsAreKeptByNoSharedCache(t *testing.T) {
+	s, srv := newTestShop(t, "")
+	type kind struct {
+		target, acceptLanguage string
+		code                   int
+		lang                   string // the page's
+		outage                 bool
+	}
+	kinds := []kind{
+		{"/", "", 200, "zh-CN", false},
+		{"/", "en-GB,en;q=0.8", 200, "en", false},
+		{"/?lang=en", "zh-CN", 200, "en", false},
+		{"/", "en", 200, "en", true},
+		{"/p/6901234", "en", 400, "en", false},
+		{"/p/6901234", "", 400, "zh-CN", false},
+		{"/p/" + string(srv.NotListedGTIN())[:13] + "0", "zh-CN", 400, "zh-CN", false},
+		{"/p/06901234567892", "en", 404, "en", false},
+		{"/p/" + string(srv.Demo()[0].GTIN), "en", 200, "en", true},
+	}
+	for _, d := range srv.Demo() {
+		kinds = append(kinds, kind{"/p/" + string(d.GTIN), "", 200, "zh-CN", false}, kind{"/p/" + string(d.GTIN), "en-US", 200, "en", false})
+	}
+	for _, k := range kinds {
+		name := fmt.Sprintf("GET %s (Accept-Language %q, outage %v)", k.target, k.acceptLanguage, k.outage)
+		if k.outage {
+			srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 500})
+		}
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, k.target, nil)
+		if k.acceptLanguage != "" {
+			req.Header.Set("Accept-Language", k.acceptLanguage)
+		}
+		s.ServeHTTP(rec, req)
+		srv.SetFaults()
+		if rec.Code != k.code || !strings.Contains(rec.Body.String(), `<html lang="`+k.lang+`"`) {
+			t.Errorf("%s: %d, in %s; want %d in %s", name, rec.Code, rec.Header().Get("Content-Language"), k.code, k.lang)
+		}
+		cc := rec.Header().Get("Cache-Control")
+		if !strings.Contains(cc, "private") || strings.Contains(cc, "public") || !strings.Contains(cc, "no-cache") && !strings.Contains(cc, "must-revalidate") {
+			t.Errorf("%s: Cache-Control %q; want private, revalidated", name, cc)
+		}
+		if vary := strings.Join(rec.Header().Values("Vary"), ","); !strings.Contains(vary, "Accept-Language") {
+			t.Errorf("%s: Vary %q; want Accept-Language", name, vary)
+		}
+	}
+}
+
+// A Chinese product page names the barcode in Chinese; an English one
+// says GTIN.
+func TestProductPageNamesTheBarcodeInItsLanguage(t *testing.T) {
+	s, srv := newTestShop(t, "")
+	tags := regexp.MustCompile(`<[^>]*>`)
+	for _, d := range srv.Demo()[:3] {
+		_, zh := get(t, s, "/p/"+string(d.GTIN)+"?lang=zh-CN")
+		text := tags.ReplaceAllString(zh[strings.Index(zh, "<body"):], " ")
+		if strings.Contains(text, "GTIN") || !strings.Contains(text, "商品条码") {
+			t.Errorf("%s: the Chinese page calls the barcode %q", d.GTIN, regexp.MustCompile(`\S*\s*\S*`+string(d.GTIN)).FindString(text))
+		}
+		if _, en := get(t, s, "/p/"+string(d.GTIN)+"?lang=en"); !strings.Contains(en, "GTIN <span") {
+			t.Errorf("%s: the English page does not say GTIN", d.GTIN)
+		}
 	}
 }
