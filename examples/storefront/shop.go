@@ -126,6 +126,9 @@ func newShop(qc *cache.Cache, badges *widget.Widget, items []item, entryOpts ...
 	s.mux.HandleFunc("GET /{$}", s.listing)
 	s.mux.HandleFunc("GET /p/{gtin}", s.product)
 	s.mux.HandleFunc("GET /my/reports", s.myReports)
+	// Any other address is the shop's own "no such page", in the
+	// shopper's language, not net/http's English one.
+	s.mux.HandleFunc("/", s.notFound)
 	s.mux.HandleFunc("GET /static/shop.css", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -199,6 +202,13 @@ func (s *shop) listing(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "listing.html", map[string]any{"Lang": lang, "Items": s.items, "QC": page})
 }
 
+func (s *shop) notFound(w http.ResponseWriter, r *http.Request) {
+	w.Header().Add("Vary", "Accept-Language")
+	lang := language(r)
+	w.WriteHeader(http.StatusNotFound)
+	s.render(w, "error.html", map[string]any{"Lang": lang, "Message": word("no-such-page", lang)})
+}
+
 func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 	showsVerdicts(w)
 	lang := language(r)
@@ -227,10 +237,14 @@ func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *shop) render(w http.ResponseWriter, name string, data any) {
+// render writes a page; data's "Lang" is the page's language, which a
+// page that fails to render answers in too.
+func (s *shop) render(w http.ResponseWriter, name string, data map[string]any) {
 	var buf bytes.Buffer
 	if err := s.pages.ExecuteTemplate(&buf, name, data); err != nil {
-		http.Error(w, "page failed to render", http.StatusInternalServerError)
+		lang, _ := data["Lang"].(string)
+		w.Header().Set("Content-Language", lang)
+		http.Error(w, word("render-failed", lang), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -256,6 +270,7 @@ var words = map[string]map[string]string{
 		"active": "有效", "suspended": "已暂停", "revoked": "已撤销", "expired": "已过期",
 		"pass": "合格", "fail": "不合格", "pending": "检验中", "other": "其他",
 		"bad-gtin": "商品条码格式不正确。", "no-such-product": "本店没有这件商品。", "gtin": "商品条码",
+		"no-such-page": "没有这个页面。", "render-failed": "页面暂时无法显示，请稍后再试。",
 		"received": "已受理", "forwarded": "已转交执法机关", "under_investigation": "调查中", "closed": "已办结",
 		"case_published": "已查处并公布为典型案例", "not_substantiated": "未发现违法行为", "outside_scope": "不属于监管范围",
 		"my-reports": "我的举报", "no-reports": "您还没有提交过举报。", "follow-report": "查看进展",
@@ -264,6 +279,7 @@ var words = map[string]map[string]string{
 		"active": "Active", "suspended": "Suspended", "revoked": "Revoked", "expired": "Expired",
 		"pass": "Pass", "fail": "Fail", "pending": "Pending", "other": "Other",
 		"bad-gtin": "That is not a valid barcode.", "no-such-product": "This shop has no such product.", "gtin": "GTIN",
+		"no-such-page": "There is no such page.", "render-failed": "The page could not be shown; please try again.",
 		"received": "Received", "forwarded": "Forwarded to an authority", "under_investigation": "Under investigation", "closed": "Closed",
 		"case_published": "Acted on, published as a case", "not_substantiated": "No violation found", "outside_scope": "Outside the regulator's remit",
 		"my-reports": "My reports", "no-reports": "You have not sent a report.", "follow-report": "Follow it",

@@ -285,7 +285,7 @@ func TestShopIsSafeToCopy(t *testing.T) {
 		{"GET", "/p/" + string(demo[0].GTIN) + "?lang=en", 200, page, false},
 		{"GET", "/p/6901234", 400, page, false},
 		{"GET", "/p/" + string(srv.NotListedGTIN())[:13] + "0", 400, page, false},
-		{"GET", "/nowhere", 404, plain, false},
+		{"GET", "/nowhere", 404, page, false},
 		{"GET", "/static/shop.css", 200, css, false},
 		{"GET", "/quality/", 200, page, false},
 		{"GET", "/quality/?category=toys", 200, page, false},
@@ -530,6 +530,36 @@ func TestProductPageNamesTheBarcodeInItsLanguage(t *testing.T) {
 		}
 		if _, en := get(t, s, "/p/"+string(d.GTIN)+"?lang=en"); !strings.Contains(en, "GTIN <span") {
 			t.Errorf("%s: the English page does not say GTIN", d.GTIN)
+		}
+	}
+}
+
+// Every answer of the shop's own a shopper can reach is in the page's
+// language, a mistyped address and a bad barcode included: never
+// net/http's "404 page not found" or the SDK's "qcsdk: invalid gtin".
+func TestShopAnswersEveryPageInTheShoppersLanguage(t *testing.T) {
+	s, _ := newTestShop(t, "")
+	for _, c := range []struct {
+		target, acceptLanguage string
+		code                   int
+		says                   string
+	}{
+		{"/nowhere", "zh-CN,zh;q=0.9", 404, "没有这个页面。"},
+		{"/nowhere", "en", 404, "There is no such page."},
+		{"/p/x/y", "", 404, "没有这个页面。"},
+		{"/p/6901234567893", "zh-CN", 400, "商品条码格式不正确。"},
+		{"/p/6901234567893?lang=en", "zh-CN", 400, "That is not a valid barcode."},
+		{"/p/06901234567892", "zh-CN", 404, "本店没有这件商品。"},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, c.target, nil)
+		if c.acceptLanguage != "" {
+			req.Header.Set("Accept-Language", c.acceptLanguage)
+		}
+		s.ServeHTTP(rec, req)
+		b := rec.Body.String()
+		if rec.Code != c.code || !strings.Contains(b, c.says) || strings.Contains(b, "qcsdk:") || strings.Contains(b, "page not found") {
+			t.Errorf("GET %s (Accept-Language %q): %d %.200q; want %d saying %q", c.target, c.acceptLanguage, rec.Code, b, c.code, c.says)
 		}
 	}
 }
