@@ -38,7 +38,8 @@
 //     page;
 //   - inspection_failed: a warning, "抽检不合格 / Failed inspection", with
 //     the date the result was published, linking to the result;
-//   - withdrawn: grey, "suspended", "revoked" or "expired", with the date;
+//   - withdrawn: suspended (amber), revoked (magenta) or expired (slate),
+//     each with its own icon and words, and the date;
 //   - not_listed: nothing by default (WithNotListed shows a neutral "no
 //     commitment in force");
 //   - unknown — no answer within the render timeout, or any error: a
