@@ -8,9 +8,11 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/sdktest"
 	"github.com/qualitycommit/qcsdk/sandbox"
@@ -561,5 +563,35 @@ func TestShopAnswersEveryPageInTheShoppersLanguage(t *testing.T) {
 		if rec.Code != c.code || !strings.Contains(b, c.says) || strings.Contains(b, "qcsdk:") || strings.Contains(b, "page not found") {
 			t.Errorf("GET %s (Accept-Language %q): %d %.200q; want %d saying %q", c.target, c.acceptLanguage, rec.Code, b, c.code, c.says)
 		}
+	}
+}
+
+// A product page whose answer is past the widget's stale limit claims no
+// status for the commitment below its badge: the badge says the answer
+// could not be verified, and the details do not say "active" beside it.
+func TestProductPagePastTheStaleLimitClaimsNoStatus(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	srv, _, qc := sdktest.Sandbox(t, nil, nil, cache.WithClock(clock))
+	badges, err := widget.New(qc, widget.WithRenderTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newShop(qc, badges, products(srv.Sandbox))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := srv.Demo()[0].GTIN
+	if _, page := get(t, s, "/p/"+string(g)+"?lang=zh-CN"); !strings.Contains(page, " · 有效</p>") || !strings.Contains(page, "qcb-committed") {
+		t.Fatalf("the fresh page does not say the commitment is active")
+	}
+	srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: http.StatusServiceUnavailable, RetryAfter: time.Hour})
+	mu.Lock()
+	now = now.Add(widget.DefaultStaleLimit + time.Hour)
+	mu.Unlock()
+	_, page := get(t, s, "/p/"+string(g)+"?lang=zh-CN")
+	if !strings.Contains(page, "qcb-unknown") || strings.Contains(page, "有效") || strings.Contains(page, "✓") {
+		t.Errorf("past the stale limit, the page claims a status:\n%s", page[strings.Index(page, `<article`):])
 	}
 }
