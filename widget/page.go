@@ -161,7 +161,9 @@ func (p *Page) verdict(g client.GTIN, v *verdict) error {
 // commitment's terms, the inspections): the same answer, under the same
 // deadline. A product the page named costs no wait of its own; another
 // waits, as its badge would, no longer than the page's deadline. On any
-// failure the decision is unknown, and the error says why.
+// failure the decision is unknown, and the error says why; an answer
+// older than the stale limit (WithStaleLimit) comes with the unknown
+// decision its badge shows.
 func (p *Page) Status(gtin client.GTIN) (*client.ProductStatus, client.Decision, error) {
 	var v verdict
 	err := p.verdict(gtin, &v)

@@ -270,7 +270,8 @@ func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
 // Status returns the registry's answer for a product and the verdict it
 // gives now. It answers from the cache at once when it can, and otherwise
 // waits for the API up to the render timeout; on any failure the decision
-// is unknown, and the error says why.
+// is unknown, and the error says why. An answer older than the stale limit
+// (WithStaleLimit) is returned with the unknown decision its badge shows.
 func (w *Widget) Status(ctx context.Context, gtin string) (*client.ProductStatus, client.Decision, error) {
 	var v verdict
 	err := w.status(ctx, gtin, &v)
