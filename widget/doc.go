@@ -38,7 +38,8 @@
 //     page;
 //   - inspection_failed: a warning, "抽检不合格 / Failed inspection", with
 //     the date the result was published, linking to the result;
-//   - withdrawn: grey, "suspended", "revoked" or "expired", with the date;
+//   - withdrawn: suspended (amber), revoked (magenta) or expired (slate),
+//     each with its own icon and words, and the date;
 //   - not_listed: nothing by default (WithNotListed shows a neutral "no
 //     commitment in force");
 //   - unknown — no answer within the render timeout, or any error: a
@@ -90,11 +91,38 @@
 // strings a platform's own pages show can be isolated for bidirectional
 // text with Isolate and LTR.
 //
+// A page that shows badges shows verdicts: send it with a Cache-Control
+// no shared cache stores ("private, no-cache") and, when its language
+// follows the browser's, Vary: Accept-Language.
+//
+// # Stale answers
+//
 // A badge whose answer is past its freshness — the registry could not be
-// reached to confirm it — says when it was last confirmed, in its detail
-// line, its accessible name and its .json. The unknown badge says it could
-// not be checked ("暂无法核实" / "Not verified right now"), never the title
-// of an answer, and has a dashed frame.
+// reached to confirm it — says so at every size: a clock (◷) for its icon,
+// never its state's (never the tick), and when the registry last confirmed
+// it, with the time's zone ("最后核实 11-30 14:05 北京时间" / "Last confirmed
+// 11-30 14:05 UTC+8" on a full badge; a compact one shows a shorter title
+// and the day beside it, "承诺已撤销 最后核实 11-30" / "Revoked as of
+// 11-30"), in its accessible name and in its .json (last_confirmed).
+//
+// The cache may serve an answer long after that (cache.WithMaxStale, a day
+// by default); a shopper is not shown one that old. An answer the registry
+// last confirmed longer ago than the stale limit (WithStaleLimit;
+// DefaultStaleLimit, three hours, unless set) renders as the unknown
+// badge, saying when it was last confirmed: a commitment revoked during an
+// outage loses its tick within the limit. The age is measured by the
+// cache's clock (cache.WithClock), or the widget's (WithClock).
+//
+// # States
+//
+// Each state has its own icon, colours and words, so that none is told
+// apart by colour alone and no two look alike: committed ✓ (green),
+// inspection failed ! (red), suspended ‖ (amber), revoked ✕ (magenta),
+// expired ⊘ (slate), no commitment in force – (grey), unknown ? (white,
+// dashed frame). The three withdrawn states keep the qcb-withdrawn class
+// besides their own (qcb-suspended, qcb-revoked, qcb-expired). The
+// unknown badge says it could not be checked ("暂无法核实" / "Not verified
+// right now"), never the title of an answer.
 //
 // # The public endpoint's budgets
 //

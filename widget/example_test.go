@@ -163,3 +163,52 @@ func ExampleWithClientAddress() {
 	}
 	http.Handle("/quality/", badges.Handler("/quality/"))
 }
+
+// While the registry cannot be reached, a badge shows an answer past its
+// freshness with a clock for its icon and the day the registry last
+// confirmed it; past the stale limit it shows no verdict, only that day.
+func ExampleWithStaleLimit() {
+	sb, err := sandbox.New(sandbox.WithReferenceTime(time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sb.Close()
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer api.CloseIdleConnections()
+	now := time.Date(2026, 3, 15, 2, 0, 0, 0, time.UTC) // 10:00 in China
+	qc, err := cache.New(api, cache.WithClock(func() time.Time { return now }))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer qc.Close()
+	badges, err := widget.New(qc, widget.WithStaleLimit(time.Hour),
+		widget.WithRenderTimeout(2*time.Second)) // generous, for a busy test machine
+	if err != nil {
+		log.Fatal(err)
+	}
+	gtin := string(sb.Demo()[0].GTIN)
+	show := func(when string) {
+		h, _ := badges.Render(context.Background(), gtin, widget.Look{Locale: widget.LocaleEN, Size: widget.SizeCompact})
+		_, name, _ := strings.Cut(string(h), `aria-label="`)
+		name, _, _ = strings.Cut(name, `"`)
+		name, _, _ = strings.Cut(name, ` (`)
+		_, icon, _ := strings.Cut(string(h), `aria-hidden="true">`)
+		icon, _, _ = strings.Cut(icon, "<")
+		fmt.Printf("%s: %s %s\n", when, icon, strings.ReplaceAll(name, "&#43;", "+"))
+	}
+	show("fresh")
+	_ = sb.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: http.StatusServiceUnavailable})
+	now = now.Add(30 * time.Minute)
+	show("30 minutes on, the registry down")
+	now = now.Add(time.Hour)
+	show("90 minutes on")
+	// Output:
+	// fresh: ✓ Quality commitment Passed inspection 2026-02-03
+	// 30 minutes on, the registry down: ◷ Committed as of 03-15 10:00 UTC+8
+	// 90 minutes on: ? Unverified since 03-15 10:00 UTC+8
+}

@@ -35,6 +35,7 @@ type svgData struct {
 	badgeData
 	Geometry                 template.HTMLAttr
 	Frame, TitleAt, DetailAt template.HTML
+	Inline                   string // the compact line's words after the title
 }
 
 type svgFrame struct {
@@ -70,9 +71,14 @@ var svgFrames = func() (f [2][2][numStates]svgFrame) {
 
 func (w *Widget) renderSVG(vd *verdict, look Look) string {
 	b := w.data(vd, look)
-	f := &svgFrames[look.Size][look.Theme][stateOf(vd.d.Verdict)]
+	f := &svgFrames[look.Size][look.Theme][stateOf(*vd.d)]
 	v := svgData{badgeData: b, Geometry: f.geometry, Frame: f.frame, TitleAt: f.titleAt, DetailAt: f.detailAt}
 	if look.Size == SizeCompact {
+		// One line: a stale answer's date follows its title, as in
+		// the HTML badge.
+		if b.Stale {
+			v.Inline = b.Detail
+		}
 		v.Detail = ""
 	}
 	var sb strings.Builder

@@ -27,7 +27,9 @@ import (
 // (light, dark), size (full, compact) — with the locale otherwise from
 // Accept-Language. Responses carry an ETag and Cache-Control, and answer
 // a matching If-None-Match with 304. A malformed GTIN or look is a 400
-// that says what is wrong.
+// that says what is wrong, in the request's locale (a shopper may reach
+// it: a broken image opened in a tab), as every error the handler answers
+// is.
 //
 // The badge endpoint is public: a badge the cache cannot answer at once is
 // looked up only within the endpoint's lookup limits, per client address
@@ -45,10 +47,10 @@ func (w *Widget) Handler(prefix string) http.Handler {
 	mux.HandleFunc(prefix, func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			rw.Header().Set("Allow", "GET, HEAD")
-			plainError(rw, http.StatusMethodNotAllowed, "method not allowed")
+			w.plainError(rw, r, http.StatusMethodNotAllowed, msgMethod)
 			return
 		}
-		plainError(rw, http.StatusNotFound, "not found")
+		w.plainError(rw, r, http.StatusNotFound, msgNotFound)
 	})
 	return mux
 }
@@ -117,29 +119,29 @@ func (w *Widget) serveBadge(rw http.ResponseWriter, r *http.Request) {
 	file := r.PathValue("file")
 	dot := strings.LastIndexByte(file, '.')
 	if dot < 0 {
-		plainError(rw, http.StatusNotFound, "not found: a badge is {gtin}.svg, {gtin}.html or {gtin}.json")
+		w.plainError(rw, r, http.StatusNotFound, msgNoSuchFormat)
 		return
 	}
 	f, ok := badgeFormats[file[dot:]]
 	if !ok {
-		plainError(rw, http.StatusNotFound, "not found: a badge is {gtin}.svg, {gtin}.html or {gtin}.json")
+		w.plainError(rw, r, http.StatusNotFound, msgNoSuchFormat)
 		return
 	}
 	gtin, err := client.ParseGTIN(file[:dot])
 	if err != nil {
 		// The error names the fault (length, character, check digit) and
 		// echoes at most the GTIN, which ParseGTIN quotes.
-		plainError(rw, http.StatusBadRequest, err.Error())
+		w.plainError(rw, r, http.StatusBadRequest, gtinMessage(err))
 		return
 	}
 	if w.catalogue != nil && !w.catalogue(gtin) {
 		w.badgesRefused.Add(1)
-		plainError(rw, http.StatusNotFound, "not found: no such product in this shop")
+		w.plainError(rw, r, http.StatusNotFound, msgNotInShop)
 		return
 	}
 	look, vary, err := w.lookFromRequest(r)
 	if err != nil {
-		plainError(rw, http.StatusBadRequest, err.Error())
+		w.plainError(rw, r, http.StatusBadRequest, err.(lookError).msg)
 		return
 	}
 	var v verdict
@@ -194,7 +196,7 @@ func (w *Widget) lookFromRequest(r *http.Request) (look Look, vary bool, err err
 	if v := q.Get("locale"); v != "" {
 		l, err := ParseLocale(v)
 		if err != nil {
-			return look, vary, errors.New("locale must be a BCP 47 tag, such as zh-CN or en")
+			return look, vary, lookError{msgBadLocale}
 		}
 		look.Locale = l
 	} else {
@@ -210,7 +212,7 @@ func (w *Widget) lookFromRequest(r *http.Request) (look Look, vary bool, err err
 	case "dark":
 		look.Theme = ThemeDark
 	default:
-		return look, vary, errors.New("theme must be light or dark")
+		return look, vary, lookError{msgBadTheme}
 	}
 	switch q.Get("size") {
 	case "":
@@ -219,7 +221,7 @@ func (w *Widget) lookFromRequest(r *http.Request) (look Look, vary bool, err err
 	case "compact":
 		look.Size = SizeCompact
 	default:
-		return look, vary, errors.New("size must be full or compact")
+		return look, vary, lookError{msgBadSize}
 	}
 	return look, vary, nil
 }
@@ -267,13 +269,72 @@ func notModified(r *http.Request, etag string) bool {
 	return etags.Match(r.Header.Get("If-None-Match"), etag)
 }
 
-func plainError(rw http.ResponseWriter, code int, msg string) {
+// A message is an error the handler answers, in each locale.
+type message [2]string
+
+var (
+	msgNotFound     = message{LocaleZH: "未找到该页面", LocaleEN: "not found"}
+	msgMethod       = message{LocaleZH: "不支持该请求方法，请用 GET 或 HEAD", LocaleEN: "method not allowed"}
+	msgNoSuchFormat = message{LocaleZH: "未找到：徽标的地址是 {商品条码}.svg、{商品条码}.html 或 {商品条码}.json",
+		LocaleEN: "not found: a badge is {gtin}.svg, {gtin}.html or {gtin}.json"}
+	msgNotInShop = message{LocaleZH: "未找到：本店没有这件商品", LocaleEN: "not found: no such product in this shop"}
+	msgBadLocale = message{LocaleZH: "语言（locale）须是 BCP 47 语言标签，如 zh-CN 或 en",
+		LocaleEN: "locale must be a BCP 47 tag, such as zh-CN or en"}
+	msgBadTheme = message{LocaleZH: "主题（theme）只能是 light 或 dark", LocaleEN: "theme must be light or dark"}
+	msgBadSize  = message{LocaleZH: "尺寸（size）只能是 full 或 compact", LocaleEN: "size must be full or compact"}
+)
+
+// A lookError says which part of a requested look is malformed.
+type lookError struct{ msg message }
+
+func (e lookError) Error() string { return e.msg[LocaleEN] }
+
+// gtinMessage says what is wrong with a GTIN, in each locale.
+func gtinMessage(err error) message {
+	m := message{LocaleZH: "商品条码无效", LocaleEN: err.Error()}
+	var ie *client.IDError
+	if !errors.As(err, &ie) {
+		return m
+	}
+	why := map[client.IDReason]string{
+		client.ReasonEmpty:      "为空",
+		client.ReasonCharacter:  "含有数字以外的字符",
+		client.ReasonLength:     "位数不对（应为 8、12、13 或 14 位数字）",
+		client.ReasonCheckDigit: "校验位不对",
+	}[ie.Reason]
+	if why == "" {
+		why = "无效"
+	}
+	m[LocaleZH] = "商品条码 " + strconv.Quote(ie.Input) + " " + why
+	return m
+}
+
+// errorLocale is the locale an error answers a request in: the one its
+// query names, or else its Accept-Language, or else the widget's.
+func (w *Widget) errorLocale(r *http.Request) Locale {
+	if v := query(r.URL.RawQuery).Get("locale"); v != "" {
+		if l, err := ParseLocale(v); err == nil {
+			return l
+		}
+	}
+	if al := r.Header.Get("Accept-Language"); al != "" {
+		return LocaleFromAcceptLanguage(al)
+	}
+	return w.look.normal().Locale
+}
+
+// plainError answers with a short text error in the request's locale,
+// which no cache keeps.
+func (w *Widget) plainError(rw http.ResponseWriter, r *http.Request, code int, msg message) {
+	l := w.errorLocale(r)
 	h := rw.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Language", l.String())
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
+	h.Add("Vary", "Accept-Language")
 	rw.WriteHeader(code)
-	_, _ = rw.Write([]byte(msg + "\n"))
+	_, _ = rw.Write([]byte(msg[l] + "\n"))
 }
 
 // badgeJSON is the .json badge: the verdict and the words a page's own

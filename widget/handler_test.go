@@ -88,40 +88,63 @@ func TestHandlerStylesheet(t *testing.T) {
 	}
 }
 
+// Bad input is refused with a plain-text error that says what is wrong,
+// in the request's locale — a shopper may reach one (a broken image opened
+// in its own tab) — and that no cache keeps.
 func TestHandlerRefusesBadInputClearly(t *testing.T) {
 	e := setup(t, nil)
 	h := e.w.Handler("/quality/")
 	g := string(e.srv.Demo()[0].GTIN)
 	for _, c := range []struct {
-		target string
-		code   int
-		says   string
+		target     string
+		code       int
+		en, zh     string
+		zhByHeader bool // the Chinese answer is asked for by Accept-Language, not the query
 	}{
-		{"/quality/badge/6901234567893.svg", 400, "check digit"},
-		{"/quality/badge/69012345.svg", 400, "gtin"},
-		{"/quality/badge/69O1234567892.html", 400, "character"},
-		{"/quality/badge/" + g + ".svg?theme=neon", 400, "theme must be"},
-		{"/quality/badge/" + g + ".svg?size=huge", 400, "size must be"},
-		{"/quality/badge/" + g + ".svg?locale=en_AU!", 400, "locale must be"},
-		{"/quality/badge/" + g + ".svg?locale=darkk", 400, "locale must be"},
-		{"/quality/badge/" + g + ".png", 404, "not found"},
-		{"/quality/badge/" + g, 404, "not found"},
-		{"/quality/elsewhere", 404, "not found"},
+		{"/quality/badge/6901234567893.svg", 400, "check digit", "商品条码 \"6901234567893\" 校验位不对", true},
+		{"/quality/badge/69012345.svg", 400, "gtin", "商品条码 \"69012345\"", true},
+		{"/quality/badge/6901234.svg", 400, "length", "位数不对", true},
+		{"/quality/badge/69O1234567892.html", 400, "character", "含有数字以外的字符", true},
+		{"/quality/badge/" + g + ".svg?theme=neon", 400, "theme must be", "主题（theme）只能是 light 或 dark", false},
+		{"/quality/badge/" + g + ".svg?size=huge", 400, "size must be", "尺寸（size）只能是 full 或 compact", false},
+		{"/quality/badge/" + g + ".svg?locale=en_AU!", 400, "locale must be", "语言（locale）须是 BCP 47 语言标签", true},
+		{"/quality/badge/" + g + ".svg?locale=darkk", 400, "locale must be", "语言（locale）须是", true},
+		{"/quality/badge/" + g + ".png", 404, "not found", "未找到：徽标的地址是", true},
+		{"/quality/badge/" + g, 404, "not found", "未找到", true},
+		{"/quality/elsewhere", 404, "not found", "未找到该页面", true},
 	} {
-		resp := get(t, h, c.target)
-		b := body(t, resp)
-		if resp.StatusCode != c.code || !strings.Contains(strings.ToLower(b), c.says) {
-			t.Errorf("GET %s: %d %q; want %d saying %q", c.target, resp.StatusCode, b, c.code, c.says)
+		for _, lang := range []string{"en", "zh-CN"} {
+			target, hdr, says := c.target, []string{"Accept-Language", "en-GB,en;q=0.9"}, c.en
+			if lang == "zh-CN" {
+				says, hdr = c.zh, []string{"Accept-Language", "zh-CN,zh;q=0.9,en;q=0.5"}
+				if !c.zhByHeader {
+					target += "&locale=zh-CN"
+					hdr = []string{"Accept-Language", "en"}
+				}
+			}
+			resp := get(t, h, target, hdr...)
+			b := body(t, resp)
+			if resp.StatusCode != c.code || !strings.Contains(strings.ToLower(b), strings.ToLower(says)) {
+				t.Errorf("GET %s in %s: %d %q; want %d saying %q", target, lang, resp.StatusCode, b, c.code, says)
+			}
+			if strings.Contains(b, "qcsdk:") && lang == "zh-CN" {
+				t.Errorf("GET %s in zh-CN: the SDK's English error %q", target, b)
+			}
+			if resp.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("GET %s: an error is cacheable: %q", target, resp.Header.Get("Cache-Control"))
+			}
 		}
-		if resp.Header.Get("Cache-Control") != "no-store" {
-			t.Errorf("GET %s: an error is cacheable: %q", c.target, resp.Header.Get("Cache-Control"))
-		}
+	}
+	// With neither a query nor a header, an error speaks the widget's
+	// locale: zh-CN by default.
+	if b := body(t, get(t, h, "/quality/badge/123.svg")); !strings.Contains(b, "商品条码") {
+		t.Errorf("an error with no language asked for: %q; want the widget's zh-CN", b)
 	}
 	req := httptest.NewRequest(http.MethodPost, "/quality/badge/"+g+".svg", nil)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusMethodNotAllowed {
-		t.Errorf("POST a badge: %d; want 405", rec.Code)
+	if rec.Code != http.StatusMethodNotAllowed || !strings.Contains(rec.Body.String(), "不支持") {
+		t.Errorf("POST a badge: %d %q; want 405, in Chinese", rec.Code, rec.Body.String())
 	}
 }
 

@@ -37,6 +37,9 @@ type Page struct {
 	answers map[client.GTIN]cache.Answer // looked up for the page and answered
 	failed  map[client.GTIN]error        // looked up for the page and not answered, and why
 	public  *http.Request                // a public endpoint's request (PublicPage), nil for the platform's own page
+	// now is the cache's clock when the page began, which the age of a
+	// stale answer is measured by; zero when the cache has none.
+	now time.Time
 }
 
 // Page starts a page view: its deadline is the render timeout from now,
@@ -57,7 +60,11 @@ func (w *Widget) page(ctx context.Context, public *http.Request, gtins []any) *P
 		if g == "" {
 			continue
 		}
-		if a, _, ok := w.qc.Cached(g); ok {
+		a, now, ok := w.qc.Cached(g)
+		if p.now.IsZero() {
+			p.now = now
+		}
+		if ok {
 			// Kept for the page's renderings of it: a product is looked
 			// up, and counted, once a page view, however many times the
 			// template shows it.
@@ -135,10 +142,11 @@ func (p *Page) fail(g client.GTIN, err error, n int) {
 // without an answer, the neutral badge, at once.
 func (p *Page) verdict(g client.GTIN, v *verdict) error {
 	if a, ok := p.answers[g]; ok {
-		p.w.decide(v, a.Status, time.Now())
-		if a.Stale {
-			v.confirmedAt(a.Fetched)
+		now := p.now
+		if now.IsZero() {
+			now = time.Now()
 		}
+		p.w.decideAnswer(v, a, now)
 		return nil
 	}
 	if err, ok := p.failed[g]; ok {
@@ -153,7 +161,9 @@ func (p *Page) verdict(g client.GTIN, v *verdict) error {
 // commitment's terms, the inspections): the same answer, under the same
 // deadline. A product the page named costs no wait of its own; another
 // waits, as its badge would, no longer than the page's deadline. On any
-// failure the decision is unknown, and the error says why.
+// failure the decision is unknown, and the error says why; an answer
+// older than the stale limit (WithStaleLimit) comes with the unknown
+// decision its badge shows.
 func (p *Page) Status(gtin client.GTIN) (*client.ProductStatus, client.Decision, error) {
 	var v verdict
 	err := p.verdict(gtin, &v)

@@ -44,42 +44,60 @@ var dimensions = [...]struct{ W, H int }{
 	SizeCompact: {200, 28},
 }
 
-// state is a verdict as the stylesheet names it.
+// state is a verdict as the stylesheet names it. The three ways a
+// commitment stops being in force are states of their own: a shopper must
+// tell a revoked commitment from one that merely lapsed at a glance.
 type state uint8
 
 const (
 	stateCommitted state = iota
 	stateFailed
-	stateWithdrawn
+	stateSuspended
+	stateRevoked
+	stateExpired
 	stateNotListed
 	stateUnknown
 	numStates
 )
 
-var stateNames = [numStates]string{"committed", "failed", "withdrawn", "not-listed", "unknown"}
+var stateNames = [numStates]string{"committed", "failed", "suspended", "revoked", "expired", "not-listed", "unknown"}
 
 func (s state) String() string { return stateNames[s] }
 
+// stateClasses are a state's classes: the withdrawn states keep the
+// qcb-withdrawn class they had before they were told apart, so that a
+// host page's rules for it still apply.
+var stateClasses = [numStates]string{
+	"qcb-committed", "qcb-failed",
+	"qcb-withdrawn qcb-suspended", "qcb-withdrawn qcb-revoked", "qcb-withdrawn qcb-expired",
+	"qcb-not-listed", "qcb-unknown",
+}
+
 // palette is a state's colours in one theme. Every foreground has a
 // contrast of at least 4.5:1 with its background (WCAG AA for text; a
-// test checks it), and no state is told apart by colour alone: each has
-// its own icon and words.
+// test checks it), every state's background differs from every other's
+// in the same theme, and no state is told apart by colour alone: each
+// has its own icon and words.
 type palette struct{ FG, BG, Border string }
 
 var palettes = [2][numStates]palette{
 	ThemeLight: {
 		stateCommitted: {"#0b5d1e", "#e9f6ed", "#2e8b4a"},
 		stateFailed:    {"#8a1c00", "#fdece8", "#c2410c"},
-		stateWithdrawn: {"#3b3b3b", "#f0f0f0", "#8a8a8a"},
-		stateNotListed: {"#3b3b3b", "#f7f7f7", "#b0b0b0"},
-		stateUnknown:   {"#3b3b3b", "#f7f7f7", "#b0b0b0"},
+		stateSuspended: {"#6b4500", "#fff3d6", "#c98a00"},
+		stateRevoked:   {"#6d1a4f", "#f9e6f1", "#b0407f"},
+		stateExpired:   {"#2d4660", "#e7eef6", "#6b88a8"},
+		stateNotListed: {"#3b3b3b", "#eeeeee", "#9a9a9a"},
+		stateUnknown:   {"#3b3b3b", "#ffffff", "#8a8a8a"},
 	},
 	ThemeDark: {
 		stateCommitted: {"#a8e6b8", "#10291a", "#3f9d5c"},
 		stateFailed:    {"#ffb7a6", "#3a1510", "#e0623e"},
-		stateWithdrawn: {"#d9d9d9", "#2a2a2a", "#6b6b6b"},
-		stateNotListed: {"#d9d9d9", "#222222", "#5c5c5c"},
-		stateUnknown:   {"#d9d9d9", "#222222", "#5c5c5c"},
+		stateSuspended: {"#ffd98a", "#33260a", "#b8860b"},
+		stateRevoked:   {"#f5b3dc", "#361327", "#b0407f"},
+		stateExpired:   {"#b9d0ea", "#172433", "#5a7ea6"},
+		stateNotListed: {"#d9d9d9", "#2a2a2a", "#6b6b6b"},
+		stateUnknown:   {"#d9d9d9", "#141414", "#6b6b6b"},
 	},
 }
 
@@ -110,7 +128,12 @@ func buildStylesheet() string {
 		".qcb-detail{font-size:12px;overflow:hidden;text-overflow:ellipsis}\n" +
 		".qcb-compact{gap:4px;font-size:12px}\n" +
 		".qcb-compact .qcb-icon{width:16px}\n" +
+		// A compact badge has one line: its detail is only for the
+		// accessible name, but for a stale answer's date, which shows
+		// beside the title so that it never passes for a fresh one.
+		".qcb-compact .qcb-text{flex-direction:row;align-items:baseline;gap:4px}\n" +
 		".qcb-compact .qcb-detail{display:none}\n" +
+		".qcb-compact.qcb-stale .qcb-detail{display:block}\n" +
 		// Unknown is told from every answer by its dashed frame too.
 		".qcb-unknown{border-style:dashed}\n" +
 		"a.qcb:hover .qcb-title{text-decoration:underline}\n" +

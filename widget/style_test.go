@@ -66,3 +66,30 @@ func TestStylesheetIsSmallAndScoped(t *testing.T) {
 		t.Errorf("StyleTag does not escape its nonce: %s", got[:40])
 	}
 }
+
+// No two states look alike: in each theme every pair differs in its
+// background, its frame and its icon, and in each locale in its title.
+func TestEveryPairOfStatesDiffersInColourIconAndWords(t *testing.T) {
+	titles := func(w *words) [numStates]string {
+		return [numStates]string{w.committed, w.failed, w.suspended, w.revoked, w.expired, w.notListed, w.unknown}
+	}
+	for a := range numStates {
+		for b := a + 1; b < numStates; b++ {
+			for th := range palettes {
+				pa, pb := palettes[th][a], palettes[th][b]
+				if pa.BG == pb.BG || pa.Border == pb.Border && !(b == stateUnknown) {
+					t.Errorf("%s: %s and %s share their colours: %+v, %+v", Theme(th), a, b, pa, pb)
+				}
+			}
+			if icons[a] == icons[b] || icons[a] == staleIcon || icons[b] == staleIcon {
+				t.Errorf("%s and %s: icons %q and %q", a, b, icons[a], icons[b])
+			}
+			for l := range vocab {
+				ts := titles(&vocab[l])
+				if ts[a] == ts[b] || vocab[l].short[a] == vocab[l].short[b] {
+					t.Errorf("%s: %s and %s say the same", Locale(l), a, b)
+				}
+			}
+		}
+	}
+}

@@ -37,6 +37,13 @@ const (
 	// DefaultRenderTimeout bounds how long a badge waits for the API when
 	// the cache has no answer; past it the badge renders unknown.
 	DefaultRenderTimeout = 50 * time.Millisecond
+	// DefaultStaleLimit is how long after the registry last confirmed an
+	// answer a badge may still show it, while the registry cannot be
+	// reached, unless WithStaleLimit says otherwise: past it the badge is
+	// unknown, with the date of that confirmation. The cache may keep
+	// serving an answer far longer (cache.DefaultMaxStale); a shopper
+	// should not be shown a tick a day old.
+	DefaultStaleLimit = 3 * time.Hour
 	// maxRenders bounds the statuses whose renderings are kept; past it
 	// they are dropped and rendered again as asked.
 	maxRenders = 100_000
@@ -59,6 +66,7 @@ type Widget struct {
 	timeout       time.Duration
 	catalogue     func(client.GTIN) bool // the badge endpoint's products; nil for any
 	lookback      time.Duration
+	staleLimit    time.Duration
 	now           func() time.Time
 	showNotListed bool
 	hideUnknown   bool
@@ -161,6 +169,22 @@ func WithClock(now func() time.Time) Option {
 	return func(w *Widget) error { w.now = now; return nil }
 }
 
+// WithStaleLimit sets how old an answer a badge may show while the
+// registry cannot confirm it (default DefaultStaleLimit): an answer the
+// registry last confirmed longer ago renders as unknown, saying when it
+// was last confirmed — never with its tick. Until then a stale answer's
+// badge shows its verdict with a clock for its icon and the day it was
+// last confirmed, at every size.
+func WithStaleLimit(d time.Duration) Option {
+	return func(w *Widget) error {
+		if d <= 0 {
+			return errors.New("stale limit must be positive")
+		}
+		w.staleLimit = d
+		return nil
+	}
+}
+
 // WithNotListed shows a neutral "no commitment in force" badge for a
 // product no commitment in force covers (its maker is not listed, or its
 // commitment is not in force yet), instead of nothing.
@@ -229,6 +253,7 @@ func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
 		qc:         qc,
 		verifyHost: DefaultVerifyHost,
 		timeout:    DefaultRenderTimeout,
+		staleLimit: DefaultStaleLimit,
 		seed:       maphash.MakeSeed(),
 	}
 	w.adm.rate, w.adm.burst = DefaultBadgeLookupRate, DefaultBadgeLookupBurst
@@ -245,7 +270,8 @@ func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
 // Status returns the registry's answer for a product and the verdict it
 // gives now. It answers from the cache at once when it can, and otherwise
 // waits for the API up to the render timeout; on any failure the decision
-// is unknown, and the error says why.
+// is unknown, and the error says why. An answer older than the stale limit
+// (WithStaleLimit) is returned with the unknown decision its badge shows.
 func (w *Widget) Status(ctx context.Context, gtin string) (*client.ProductStatus, client.Decision, error) {
 	var v verdict
 	err := w.status(ctx, gtin, &v)
@@ -290,10 +316,7 @@ func (w *Widget) statusFor(ctx context.Context, gtin string, public *http.Reques
 	if !ok {
 		return w.lookup(ctx, gtin, public, now, v)
 	}
-	w.decide(v, a.Status, now)
-	if a.Stale {
-		v.confirmedAt(a.Fetched)
-	}
+	w.decideAnswer(v, a, now)
 	return nil
 }
 
@@ -325,11 +348,32 @@ func (w *Widget) lookup(ctx context.Context, gtin string, public *http.Request, 
 		w.unknown(v)
 		return err
 	}
-	w.decide(v, a.Status, time.Now())
-	if a.Stale {
-		v.confirmedAt(a.Fetched)
+	if now.IsZero() {
+		now = time.Now()
 	}
+	w.decideAnswer(v, a, now)
 	return nil
+}
+
+// decideAnswer makes v the verdict on a cache's answer at now (or at the
+// widget's clock): an answer past its freshness says when the registry
+// last confirmed it, and one the registry last confirmed longer ago than
+// the stale limit is unknown, with that date.
+func (w *Widget) decideAnswer(v *verdict, a cache.Answer, now time.Time) {
+	if w.now != nil {
+		now = w.now()
+	}
+	w.decide(v, a.Status, now)
+	if !a.Stale {
+		return
+	}
+	if now.Sub(a.Fetched) <= w.staleLimit {
+		v.confirmedAt(a.Fetched)
+		return
+	}
+	// Too old to show. The product's own renderings hold it: it carries
+	// the product's date, which the shared ones cannot.
+	v.d, v.slots, v.asOf = &unknownDecision, w.slotsOf(a.Status), a.Fetched
 }
 
 // decide makes v the verdict on st at now (or at the widget's clock).
@@ -479,6 +523,8 @@ func (w *Widget) rendered(kind int, v *verdict, look Look, render renderFunc) *r
 // badgeData is what the templates read.
 type badgeData struct {
 	Lang, Size, Theme, State string
+	Class                    string // the state's classes
+	Stale                    bool   // the answer is past its freshness, or too old to show
 	Title, Detail, Icon      string
 	Name                     string // the accessible name: the verdict in words
 	Plain                    string // Name without the link's purpose, for an image
@@ -486,14 +532,20 @@ type badgeData struct {
 	hidden                   bool
 }
 
-func stateOf(v client.Verdict) state {
-	switch v {
+func stateOf(d client.Decision) state {
+	switch d.Verdict {
 	case client.VerdictCommitted:
 		return stateCommitted
 	case client.VerdictInspectionFailed:
 		return stateFailed
 	case client.VerdictWithdrawn:
-		return stateWithdrawn
+		switch d.Status {
+		case client.CommitmentSuspended:
+			return stateSuspended
+		case client.CommitmentRevoked:
+			return stateRevoked
+		}
+		return stateExpired
 	case client.VerdictNotListed:
 		return stateNotListed
 	}
@@ -503,10 +555,11 @@ func stateOf(v client.Verdict) state {
 func (w *Widget) data(v *verdict, look Look) badgeData {
 	d := v.d
 	voc := &vocab[look.Locale]
-	lb := voc.label(*d, v.asOf)
-	s := stateOf(d.Verdict)
+	lb := voc.label(*d, v.asOf, look.Size)
+	s := stateOf(*d)
 	b := badgeData{
 		Lang: look.Locale.String(), Size: look.Size.String(), Theme: look.Theme.String(), State: s.String(),
+		Class: stateClasses[s], Stale: !v.asOf.IsZero(),
 		Title: lb.Title, Detail: lb.Detail, Icon: lb.Icon,
 	}
 	switch d.Verdict {
@@ -528,7 +581,9 @@ func (w *Widget) data(v *verdict, look Look) badgeData {
 	// so that what a screen reader says and what a voice-control user
 	// reads on the badge agree.
 	b.Name = lb.Title
-	if lb.Detail != "" {
+	if lb.Name != "" {
+		b.Name += " " + lb.Name
+	} else if lb.Detail != "" {
 		b.Name += " " + lb.Detail
 	}
 	b.Plain = b.Name

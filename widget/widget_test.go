@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"html/template"
 	"net/http"
 	"net/http/httptest"
@@ -469,12 +470,128 @@ func (c *stepClock) advance(d time.Duration) {
 }
 
 // A badge the cache can answer only from an answer past its freshness —
-// the registry is down — says when the registry last confirmed it: in the
-// full badge's words, the accessible name, the image's name and the
-// .json, on its own and on a page; and such a badge is not kept long by a
-// browser or a CDN. Once the registry answers again, it says nothing of
-// the kind.
+// the registry is down — says when the registry last confirmed it, with
+// the time's zone: in the words of the badge at every size (a compact one
+// included, whose date shows beside its title), its icon (a clock, never
+// the tick), the accessible name, the image and the .json, on its own and
+// on a page; and such a badge is not kept long by a browser or a CDN.
+// Once the registry answers again, it says nothing of the kind.
 func TestAStaleBadgeSaysWhenItWasLastConfirmed(t *testing.T) {
+	w, srv, clk, g := staleSetup(t)
+	ctx := context.Background()
+	if h, err := w.Render(ctx, g, widget.Look{}); err != nil || strings.Contains(string(h), "最后核实") || strings.Contains(string(h), "qcb-stale") {
+		t.Fatalf("a fresh badge: %s, %v", h, err)
+	}
+	clk.advance(cache.DefaultTTL + cache.DefaultStaleWhileRevalidate + time.Hour)
+	srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: http.StatusBadGateway})
+
+	const zh, en = "最后核实 11-30 14:05 北京时间", "Last confirmed 11-30 14:05 UTC+8"
+	h, err := w.Render(ctx, g, widget.Look{})
+	if got := html.UnescapeString(string(h)); err != nil || !strings.Contains(got, `<span class="qcb-detail">`+zh+`</span>`) ||
+		!strings.Contains(got, `aria-label="质量承诺 `+zh) || !strings.Contains(got, "qcb-stale") || strings.Contains(got, "✓") {
+		t.Errorf("a stale badge, on its own: %s (%v); want it to say %q, with a clock for its icon", got, err, zh)
+	}
+	for _, c := range []struct{ lang, title, shown, name string }{
+		{"en", "Committed", "as of 11-30", "Committed as of 11-30 14:05 UTC+8"},
+		{"zh-CN", "质量承诺", "最后核实 11-30", "质量承诺 最后核实 11-30 14:05 北京时间"},
+	} {
+		page := w.Page(ctx, g)
+		h, _ := page.Badge(g, c.lang, "compact")
+		page.Close()
+		got := html.UnescapeString(string(h))
+		if !strings.Contains(got, `<span class="qcb-title">`+c.title+`</span> <span class="qcb-detail">`+c.shown+`</span>`) ||
+			!strings.Contains(got, `aria-label="`+c.name) || !strings.Contains(got, "qcb-compact qcb-light qcb-committed qcb-stale") || strings.Contains(got, "✓") {
+			t.Errorf("a stale compact badge, on a page, in %s: %s; want it to show %q and be named %q", c.lang, got, c.shown, c.name)
+		}
+		svg := html.UnescapeString(w.SVG(ctx, g, widget.Look{Locale: widget.LocaleEN, Size: widget.SizeCompact}))
+		if !strings.Contains(svg, `<tspan font-weight="400"> as of 11-30</tspan>`) || strings.Contains(svg, "✓") {
+			t.Errorf("a stale compact image: %s", svg)
+		}
+	}
+	if svg := html.UnescapeString(w.SVG(ctx, g, widget.Look{Locale: widget.LocaleEN})); !strings.Contains(svg, "<title>Quality commitment "+en+"</title>") {
+		t.Errorf("a stale badge's image: %s", svg)
+	}
+	hs := httptest.NewServer(w.Handler("/quality/"))
+	t.Cleanup(hs.Close)
+	j, cc := badgeJSON(t, hs.URL+"/quality/badge/"+g+".json?locale=en")
+	if j.Verdict != "committed" || j.Detail != en || j.Confirmed != "2026-11-30T06:05:00Z" {
+		t.Errorf("a stale badge's .json: %+v", j)
+	}
+	if cc != "public, max-age=10" {
+		t.Errorf("a stale badge's Cache-Control %q; want a short max-age", cc)
+	}
+
+	srv.SetFaults()
+	if h, err := w.Render(ctx, g, widget.Look{}); err != nil || strings.Contains(string(h), "最后核实") || !strings.Contains(string(h), "✓ ") && !strings.Contains(string(h), "质量承诺") {
+		t.Errorf("the registry back, the badge: %s (%v); want a fresh one", h, err)
+	}
+}
+
+// An answer the registry last confirmed longer ago than the stale limit
+// (WithStaleLimit; DefaultStaleLimit unless set) is never shown with its
+// verdict: its badge is unknown, at every size and in every format, and
+// says when the registry last confirmed it.
+func TestAnAnswerPastTheStaleLimitIsUnknownWithItsDate(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		opts  []widget.Option
+		stale time.Duration // how long after its confirmation the answer is shown
+	}{
+		{"default limit", nil, widget.DefaultStaleLimit + time.Minute},
+		{"a limit of 30 minutes", []widget.Option{widget.WithStaleLimit(30 * time.Minute)}, 31 * time.Minute},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w, srv, clk, g := staleSetup(t, c.opts...)
+			ctx := context.Background()
+			clk.advance(c.stale - time.Minute)
+			srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: http.StatusBadGateway})
+			if h, _ := w.Render(ctx, g, widget.Look{}); !strings.Contains(string(h), "qcb-committed qcb-stale") {
+				t.Fatalf("within the limit, the badge: %s; want its verdict, stale", h)
+			}
+			clk.advance(time.Minute)
+			for _, look := range []widget.Look{{}, {Size: widget.SizeCompact}, {Locale: widget.LocaleEN}, {Locale: widget.LocaleEN, Size: widget.SizeCompact, Theme: widget.ThemeDark}} {
+				h, err := w.Render(ctx, g, look)
+				got := html.UnescapeString(string(h))
+				want := map[widget.Locale]map[widget.Size]string{
+					widget.LocaleZH: {widget.SizeFull: "最后核实 11-30 14:05 北京时间", widget.SizeCompact: "最后核实 11-30"},
+					widget.LocaleEN: {widget.SizeFull: "Last confirmed 11-30 14:05 UTC+8", widget.SizeCompact: "since 11-30"},
+				}[look.Locale][look.Size]
+				if err != nil || !strings.Contains(got, "qcb-unknown qcb-stale") || !strings.Contains(got, `<span class="qcb-detail">`+want+`</span>`) ||
+					strings.Contains(got, "✓") || strings.Contains(got, "质量承诺</span>") || strings.Contains(got, "Committed") || strings.Contains(got, "Quality commitment") {
+					t.Errorf("%+v: past the limit, the badge: %s (%v); want unknown, saying %q", look, got, err, want)
+				}
+			}
+			page := w.Page(ctx, g)
+			h, _ := page.Badge(g)
+			_, d, _ := page.Status(client.GTIN(g))
+			page.Close()
+			if !strings.Contains(string(h), "qcb-unknown") || d.Verdict != client.VerdictUnknown {
+				t.Errorf("past the limit, on a page: %s, %s; want unknown", h, d.Verdict)
+			}
+			if svg := w.SVG(ctx, g, widget.Look{}); !strings.Contains(svg, "qcb-unknown") || strings.Contains(svg, "✓") || !strings.Contains(svg, "最后核实 11-30") {
+				t.Errorf("past the limit, the image: %s", svg)
+			}
+			if ld := w.JSONLD(ctx, g); ld != "" {
+				t.Errorf("past the limit, the JSON-LD still certifies the product: %s", ld)
+			}
+			hs := httptest.NewServer(w.Handler("/quality/"))
+			t.Cleanup(hs.Close)
+			j, cc := badgeJSON(t, hs.URL+"/quality/badge/"+g+".json?locale=en")
+			if j.Verdict != "unknown" || j.Confirmed != "2026-11-30T06:05:00Z" || cc != "public, max-age=10" {
+				t.Errorf("past the limit, the .json: %+v, Cache-Control %q", j, cc)
+			}
+		})
+	}
+	if _, err := widget.New(setup(t, nil).qc, widget.WithStaleLimit(0)); err == nil {
+		t.Error("a stale limit of 0 was accepted")
+	}
+}
+
+// staleSetup is a widget over a sandbox whose cache's clock the test
+// moves, starting at 14:05 in China, and a committed product's GTIN,
+// answered fresh.
+func staleSetup(t *testing.T, opts ...widget.Option) (*widget.Widget, *sandbox.Server, *stepClock, string) {
+	t.Helper()
 	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
 	api, err := client.New(client.WithBaseURL(srv.URL), client.WithRetryPolicy(client.RetryPolicy{}), client.WithMaxPause(time.Nanosecond))
 	if err != nil {
@@ -487,7 +604,7 @@ func TestAStaleBadgeSaysWhenItWasLastConfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { qc.Close() })
-	w, err := widget.New(qc)
+	w, err := widget.New(qc, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,48 +615,29 @@ func TestAStaleBadgeSaysWhenItWasLastConfirmed(t *testing.T) {
 			break
 		}
 	}
-	ctx := context.Background()
-	if h, err := w.Render(ctx, g, widget.Look{}); err != nil || strings.Contains(string(h), "最后核实于") {
+	if h, err := w.Render(context.Background(), g, widget.Look{}); err != nil || !strings.Contains(string(h), "qcb-committed") {
 		t.Fatalf("a fresh badge: %s, %v", h, err)
 	}
-	clk.advance(cache.DefaultTTL + cache.DefaultStaleWhileRevalidate + time.Hour)
-	srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: http.StatusBadGateway})
+	return w, srv, clk, g
+}
 
-	const zh, en = "最后核实于 2026-11-30 14:05", "Last confirmed 2026-11-30 14:05"
-	h, err := w.Render(ctx, g, widget.Look{})
-	if err != nil || !strings.Contains(string(h), `<span class="qcb-detail">`+zh+`</span>`) || !strings.Contains(string(h), `aria-label="质量承诺 `+zh) {
-		t.Errorf("a stale badge, on its own: %s (%v); want it to say %q", h, err, zh)
-	}
-	page := w.Page(ctx, g)
-	if h, _ := page.Badge(g, "en", "compact"); !strings.Contains(string(h), `aria-label="Quality commitment `+en) {
-		t.Errorf("a stale badge, on a page: %s; want its name to say %q", h, en)
-	}
-	page.Close()
-	if svg := w.SVG(ctx, g, widget.Look{Locale: widget.LocaleEN}); !strings.Contains(svg, "<title>Quality commitment "+en+"</title>") {
-		t.Errorf("a stale badge's image: %s", svg)
-	}
-	hs := httptest.NewServer(w.Handler("/quality/"))
-	t.Cleanup(hs.Close)
-	res, err := http.Get(hs.URL + "/quality/badge/" + g + ".json?locale=en")
+type badgeJSONBody struct {
+	Verdict   string `json:"verdict"`
+	Detail    string `json:"detail"`
+	Confirmed string `json:"last_confirmed"`
+}
+
+// badgeJSON fetches a .json badge and its Cache-Control.
+func badgeJSON(t *testing.T, url string) (badgeJSONBody, string) {
+	t.Helper()
+	res, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var j struct {
-		Verdict   string `json:"verdict"`
-		Detail    string `json:"detail"`
-		Confirmed string `json:"last_confirmed"`
+	defer res.Body.Close()
+	var j badgeJSONBody
+	if err := json.NewDecoder(res.Body).Decode(&j); err != nil {
+		t.Fatal(err)
 	}
-	err = json.NewDecoder(res.Body).Decode(&j)
-	res.Body.Close()
-	if err != nil || j.Verdict != "committed" || j.Detail != en || j.Confirmed != "2026-11-30T06:05:00Z" {
-		t.Errorf("a stale badge's .json: %+v (%v)", j, err)
-	}
-	if cc := res.Header.Get("Cache-Control"); cc != "public, max-age=10" {
-		t.Errorf("a stale badge's Cache-Control %q; want a short max-age", cc)
-	}
-
-	srv.SetFaults()
-	if h, err := w.Render(ctx, g, widget.Look{}); err != nil || strings.Contains(string(h), "最后核实于") || !strings.Contains(string(h), "质量承诺") {
-		t.Errorf("the registry back, the badge: %s (%v); want a fresh one", h, err)
-	}
+	return j, res.Header.Get("Cache-Control")
 }

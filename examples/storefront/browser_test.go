@@ -94,19 +94,25 @@ func shopServer(t *testing.T, opts ...sandbox.Option) (*httptest.Server, *sandbo
 
 // badgeBox is a badge as the browser laid it out.
 type badgeBox struct {
-	Class string  `json:"class"`
-	Text  string  `json:"text"`
-	Label string  `json:"label"`
-	W     float64 `json:"w"`
-	H     float64 `json:"h"`
-	X     float64 `json:"x"`
-	Y     float64 `json:"y"`
+	Class string `json:"class"`
+	Text  string `json:"text"`
+	Label string `json:"label"`
+	// Detail is the detail line's words when the badge shows them, and
+	// Icon its icon.
+	Detail string  `json:"detail"`
+	Icon   string  `json:"icon"`
+	W      float64 `json:"w"`
+	H      float64 `json:"h"`
+	X      float64 `json:"x"`
+	Y      float64 `json:"y"`
 }
 
 const badgesJS = `Array.from(document.querySelectorAll('.qcb')).map(e => {
 	const r = e.getBoundingClientRect();
 	const s = getComputedStyle(e);
+	const d = e.querySelector('.qcb-detail');
 	return {class: e.className, text: e.querySelector('.qcb-title').innerText, label: e.getAttribute('aria-label'),
+		detail: d && getComputedStyle(d).display !== 'none' ? d.innerText : '', icon: e.querySelector('.qcb-icon').innerText,
 		w: s.visibility === 'hidden' ? 0 : r.width, h: r.height, x: r.x + scrollX, y: r.y + scrollY};
 })`
 

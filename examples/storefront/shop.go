@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+	"unicode/utf8"
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
@@ -88,6 +89,7 @@ func newShop(qc *cache.Cache, badges *widget.Widget, items []item, entryOpts ...
 	funcs["isolate"] = widget.Isolate
 	funcs["ltr"] = func(v any) string { return widget.LTR(fmt.Sprint(v)) }
 	funcs["price"] = func(fen int) string { return fmt.Sprintf("¥%d.%02d", fen/100, fen%100) }
+	funcs["nobr"] = nobr
 	funcs["date"] = func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -124,6 +126,9 @@ func newShop(qc *cache.Cache, badges *widget.Widget, items []item, entryOpts ...
 	s.mux.HandleFunc("GET /{$}", s.listing)
 	s.mux.HandleFunc("GET /p/{gtin}", s.product)
 	s.mux.HandleFunc("GET /my/reports", s.myReports)
+	// Any other address is the shop's own "no such page", in the
+	// shopper's language, not net/http's English one.
+	s.mux.HandleFunc("/", s.notFound)
 	s.mux.HandleFunc("GET /static/shop.css", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
 		w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -171,7 +176,24 @@ func language(r *http.Request) string {
 	return widget.LocaleFromAcceptLanguage(r.Header.Get("Accept-Language")).String()
 }
 
+// verdictCacheControl is how the shop's pages that show verdicts may be
+// kept: by the shopper's browser alone, which asks again before showing
+// one (a page is rendered afresh, under its budget); never by a CDN or a
+// proxy, which would show a revoked commitment's tick long after the
+// registry revoked it, or one shopper's language to the next.
+const verdictCacheControl = "private, no-cache"
+
+// showsVerdicts sends the headers of a page that shows verdicts, in the
+// language of the request's ?lang= or else its Accept-Language: its
+// errors included, which are in that language too.
+func showsVerdicts(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Cache-Control", verdictCacheControl)
+	h.Add("Vary", "Accept-Language")
+}
+
 func (s *shop) listing(w http.ResponseWriter, r *http.Request) {
+	showsVerdicts(w)
 	lang := language(r)
 	// One page, one deadline: the products the cache does not hold are
 	// looked up together, and a badge still without an answer at the
@@ -185,7 +207,15 @@ func (s *shop) listing(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "listing.html", map[string]any{"Lang": lang, "Items": s.items, "QC": page})
 }
 
+func (s *shop) notFound(w http.ResponseWriter, r *http.Request) {
+	w.Header().Add("Vary", "Accept-Language")
+	lang := language(r)
+	w.WriteHeader(http.StatusNotFound)
+	s.render(w, "error.html", map[string]any{"Lang": lang, "Message": word("no-such-page", lang)})
+}
+
 func (s *shop) product(w http.ResponseWriter, r *http.Request) {
+	showsVerdicts(w)
 	lang := language(r)
 	g, err := client.ParseGTIN(r.PathValue("gtin"))
 	if err != nil {
@@ -212,14 +242,29 @@ func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *shop) render(w http.ResponseWriter, name string, data any) {
+// render writes a page; data's "Lang" is the page's language, which a
+// page that fails to render answers in too.
+func (s *shop) render(w http.ResponseWriter, name string, data map[string]any) {
 	var buf bytes.Buffer
 	if err := s.pages.ExecuteTemplate(&buf, name, data); err != nil {
-		http.Error(w, "page failed to render", http.StatusInternalServerError)
+		lang, _ := data["Lang"].(string)
+		w.Header().Set("Content-Language", lang)
+		http.Error(w, word("render-failed", lang), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Write(buf.Bytes())
+}
+
+// nobr is the class of an identifier or a date the page shows: one that
+// never breaks inside ("2026-11-/16" would read as two), unless it is too
+// long to fit a phone's line at all — registry data may be a 10 KB word —
+// when it breaks anywhere rather than push the page sideways.
+func nobr(v any) string {
+	if utf8.RuneCountInString(fmt.Sprint(v)) > 32 {
+		return "id-long"
+	}
+	return "id"
 }
 
 // words are the shop's own words for the registry's codes, and its
@@ -229,7 +274,8 @@ var words = map[string]map[string]string{
 	"zh-CN": {
 		"active": "有效", "suspended": "已暂停", "revoked": "已撤销", "expired": "已过期",
 		"pass": "合格", "fail": "不合格", "pending": "检验中", "other": "其他",
-		"bad-gtin": "商品条码格式不正确。", "no-such-product": "本店没有这件商品。",
+		"bad-gtin": "商品条码格式不正确。", "no-such-product": "本店没有这件商品。", "gtin": "商品条码",
+		"no-such-page": "没有这个页面。", "render-failed": "页面暂时无法显示，请稍后再试。",
 		"received": "已受理", "forwarded": "已转交执法机关", "under_investigation": "调查中", "closed": "已办结",
 		"case_published": "已查处并公布为典型案例", "not_substantiated": "未发现违法行为", "outside_scope": "不属于监管范围",
 		"my-reports": "我的举报", "no-reports": "您还没有提交过举报。", "follow-report": "查看进展",
@@ -237,7 +283,8 @@ var words = map[string]map[string]string{
 	"en": {
 		"active": "Active", "suspended": "Suspended", "revoked": "Revoked", "expired": "Expired",
 		"pass": "Pass", "fail": "Fail", "pending": "Pending", "other": "Other",
-		"bad-gtin": "That is not a valid barcode.", "no-such-product": "This shop has no such product.",
+		"bad-gtin": "That is not a valid barcode.", "no-such-product": "This shop has no such product.", "gtin": "GTIN",
+		"no-such-page": "There is no such page.", "render-failed": "The page could not be shown; please try again.",
 		"received": "Received", "forwarded": "Forwarded to an authority", "under_investigation": "Under investigation", "closed": "Closed",
 		"case_published": "Acted on, published as a case", "not_substantiated": "No violation found", "outside_scope": "Outside the regulator's remit",
 		"my-reports": "My reports", "no-reports": "You have not sent a report.", "follow-report": "Follow it",

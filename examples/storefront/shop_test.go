@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/sdktest"
 	"github.com/qualitycommit/qcsdk/sandbox"
@@ -83,7 +86,7 @@ func TestListingShowsEveryVerdict(t *testing.T) {
 			t.Errorf("%s (%s) is not on the listing", d.GTIN, d.About)
 			continue
 		}
-		hasBadge := strings.Contains(card, ` qcb-`+state(d.Verdict)+`"`)
+		hasBadge := regexp.MustCompile(` qcb-` + state(d.Verdict) + `[ "]`).MatchString(card)
 		if d.Verdict == client.VerdictNotListed {
 			if strings.Contains(card, `class="qcb `) {
 				t.Errorf("%s (%s): not listed, yet the card has a badge: %s", d.GTIN, d.About, card)
@@ -284,7 +287,7 @@ func TestShopIsSafeToCopy(t *testing.T) {
 		{"GET", "/p/" + string(demo[0].GTIN) + "?lang=en", 200, page, false},
 		{"GET", "/p/6901234", 400, page, false},
 		{"GET", "/p/" + string(srv.NotListedGTIN())[:13] + "0", 400, page, false},
-		{"GET", "/nowhere", 404, plain, false},
+		{"GET", "/nowhere", 404, page, false},
 		{"GET", "/static/shop.css", 200, css, false},
 		{"GET", "/quality/", 200, page, false},
 		{"GET", "/quality/?category=toys", 200, page, false},
@@ -473,5 +476,134 @@ func TestShopHearsBackAboutReports(t *testing.T) {
 	// Another platform's report changes are not the shop's to hear.
 	if s.reports.apply(client.Event{Type: client.EventReportStatusChanged, Report: &client.ReportChange{ID: "rpt_elsewhere", Status: client.ReportClosed}}) {
 		t.Error("a report the shop did not file was applied")
+	}
+}
+
+// Every kind of shop page that shows verdicts — the listing, a product of
+// each verdict, one the registry could not be asked about, and the bad
+// barcode and unknown product pages in their place — is kept by no shared
+// cache (a CDN would show a revoked tick long after) and varies with the
+// Accept-Language its language follows.
+func TestShopPagesThatShowVerdictsAreKeptByNoSharedCache(t *testing.T) {
+	s, srv := newTestShop(t, "")
+	type kind struct {
+		target, acceptLanguage string
+		code                   int
+		lang                   string // the page's
+		outage                 bool
+	}
+	kinds := []kind{
+		{"/", "", 200, "zh-CN", false},
+		{"/", "en-GB,en;q=0.8", 200, "en", false},
+		{"/?lang=en", "zh-CN", 200, "en", false},
+		{"/", "en", 200, "en", true},
+		{"/p/6901234", "en", 400, "en", false},
+		{"/p/6901234", "", 400, "zh-CN", false},
+		{"/p/" + string(srv.NotListedGTIN())[:13] + "0", "zh-CN", 400, "zh-CN", false},
+		{"/p/06901234567892", "en", 404, "en", false},
+		{"/p/" + string(srv.Demo()[0].GTIN), "en", 200, "en", true},
+	}
+	for _, d := range srv.Demo() {
+		kinds = append(kinds, kind{"/p/" + string(d.GTIN), "", 200, "zh-CN", false}, kind{"/p/" + string(d.GTIN), "en-US", 200, "en", false})
+	}
+	for _, k := range kinds {
+		name := fmt.Sprintf("GET %s (Accept-Language %q, outage %v)", k.target, k.acceptLanguage, k.outage)
+		if k.outage {
+			srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 500})
+		}
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, k.target, nil)
+		if k.acceptLanguage != "" {
+			req.Header.Set("Accept-Language", k.acceptLanguage)
+		}
+		s.ServeHTTP(rec, req)
+		srv.SetFaults()
+		if rec.Code != k.code || !strings.Contains(rec.Body.String(), `<html lang="`+k.lang+`"`) {
+			t.Errorf("%s: %d, in %s; want %d in %s", name, rec.Code, rec.Header().Get("Content-Language"), k.code, k.lang)
+		}
+		cc := rec.Header().Get("Cache-Control")
+		if !strings.Contains(cc, "private") || strings.Contains(cc, "public") || !strings.Contains(cc, "no-cache") && !strings.Contains(cc, "must-revalidate") {
+			t.Errorf("%s: Cache-Control %q; want private, revalidated", name, cc)
+		}
+		if vary := strings.Join(rec.Header().Values("Vary"), ","); !strings.Contains(vary, "Accept-Language") {
+			t.Errorf("%s: Vary %q; want Accept-Language", name, vary)
+		}
+	}
+}
+
+// A Chinese product page names the barcode in Chinese; an English one
+// says GTIN.
+func TestProductPageNamesTheBarcodeInItsLanguage(t *testing.T) {
+	s, srv := newTestShop(t, "")
+	tags := regexp.MustCompile(`<[^>]*>`)
+	for _, d := range srv.Demo()[:3] {
+		_, zh := get(t, s, "/p/"+string(d.GTIN)+"?lang=zh-CN")
+		text := tags.ReplaceAllString(zh[strings.Index(zh, "<body"):], " ")
+		if strings.Contains(text, "GTIN") || !strings.Contains(text, "商品条码") {
+			t.Errorf("%s: the Chinese page calls the barcode %q", d.GTIN, regexp.MustCompile(`\S*\s*\S*`+string(d.GTIN)).FindString(text))
+		}
+		if _, en := get(t, s, "/p/"+string(d.GTIN)+"?lang=en"); !strings.Contains(en, "GTIN <span") {
+			t.Errorf("%s: the English page does not say GTIN", d.GTIN)
+		}
+	}
+}
+
+// Every answer of the shop's own a shopper can reach is in the page's
+// language, a mistyped address and a bad barcode included: never
+// net/http's "404 page not found" or the SDK's "qcsdk: invalid gtin".
+func TestShopAnswersEveryPageInTheShoppersLanguage(t *testing.T) {
+	s, _ := newTestShop(t, "")
+	for _, c := range []struct {
+		target, acceptLanguage string
+		code                   int
+		says                   string
+	}{
+		{"/nowhere", "zh-CN,zh;q=0.9", 404, "没有这个页面。"},
+		{"/nowhere", "en", 404, "There is no such page."},
+		{"/p/x/y", "", 404, "没有这个页面。"},
+		{"/p/6901234567893", "zh-CN", 400, "商品条码格式不正确。"},
+		{"/p/6901234567893?lang=en", "zh-CN", 400, "That is not a valid barcode."},
+		{"/p/06901234567892", "zh-CN", 404, "本店没有这件商品。"},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, c.target, nil)
+		if c.acceptLanguage != "" {
+			req.Header.Set("Accept-Language", c.acceptLanguage)
+		}
+		s.ServeHTTP(rec, req)
+		b := rec.Body.String()
+		if rec.Code != c.code || !strings.Contains(b, c.says) || strings.Contains(b, "qcsdk:") || strings.Contains(b, "page not found") {
+			t.Errorf("GET %s (Accept-Language %q): %d %.200q; want %d saying %q", c.target, c.acceptLanguage, rec.Code, b, c.code, c.says)
+		}
+	}
+}
+
+// A product page whose answer is past the widget's stale limit claims no
+// status for the commitment below its badge: the badge says the answer
+// could not be verified, and the details do not say "active" beside it.
+func TestProductPagePastTheStaleLimitClaimsNoStatus(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	srv, _, qc := sdktest.Sandbox(t, nil, nil, cache.WithClock(clock))
+	badges, err := widget.New(qc, widget.WithRenderTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newShop(qc, badges, products(srv.Sandbox))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := srv.Demo()[0].GTIN
+	if _, page := get(t, s, "/p/"+string(g)+"?lang=zh-CN"); !strings.Contains(page, " · 有效</p>") || !strings.Contains(page, "qcb-committed") {
+		t.Fatalf("the fresh page does not say the commitment is active")
+	}
+	srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: http.StatusServiceUnavailable, RetryAfter: time.Hour})
+	mu.Lock()
+	now = now.Add(widget.DefaultStaleLimit + time.Hour)
+	mu.Unlock()
+	_, page := get(t, s, "/p/"+string(g)+"?lang=zh-CN")
+	if !strings.Contains(page, "qcb-unknown") || strings.Contains(page, "有效") || strings.Contains(page, "✓") {
+		t.Errorf("past the stale limit, the page claims a status:\n%s", page[strings.Index(page, `<article`):])
 	}
 }
