@@ -508,15 +508,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           s.routes(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(s.routes(), log)
 	attrs := []any{"url", "http://" + ln.Addr().String() + cfg.prefix}
 	if s.sandboxURL != "" {
 		attrs = append(attrs, "sandbox", s.sandboxURL)
@@ -538,4 +530,23 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	}
 	log.Info("qcbadge: stopped")
 	return nil
+}
+
+// newHTTPServer is the server qcbadge listens with. Its timeouts are the
+// storefront example's, which a platform's own servers copy: a client
+// that sends its request slowly, or holds a keep-alive connection idle,
+// cannot hold one of the replica's connections for long. Nothing qcbadge
+// serves needs longer: a request has no body but the report form's, and
+// an answer is written within the render budget or the registry's
+// timeout.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      20 * time.Second,
+		IdleTimeout:       15 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
