@@ -551,6 +551,13 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 		Attempts:     k.attempts,
 	}
 	res.RateLimit, _ = parseRateLimit(resp.Header, c.now())
+	switch resp.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests:
+	default:
+		if resp.StatusCode < 500 {
+			c.keyAccepted() // the key got the call past the registry's door
+		}
+	}
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
 		res.NotModified = true
@@ -568,6 +575,9 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 				ra = p.until.Sub(c.now()) // the pause a 429 without Retry-After began
 			}
 			err = &RateLimitError{Err: apiErr, Limit: res.RateLimit, RetryAfter: ra}
+		}
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			err = c.refused(apiErr)
 		}
 		if k.gaveUp != nil {
 			err = fmt.Errorf("%w: %w", k.gaveUp, err)
