@@ -31,7 +31,10 @@ const (
 	// seconds: a minute is soon enough to notice the fix and spares the
 	// registry a refused call for every page view meanwhile, which is
 	// what a platform with a wrong key would otherwise send it. WithMaxPause
-	// caps it, as it does every pause.
+	// caps it, as it does every pause. A 403 holds every call back as a
+	// 401 does: the API's contract answers 403 to no call, so one comes
+	// from something in front of it refusing the key or the platform as
+	// a whole, not from one record the key may not read.
 	DefaultKeyRefusedPause = time.Minute
 )
 
