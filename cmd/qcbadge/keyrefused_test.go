@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +108,11 @@ func TestStartRefusedKeyAnyway(t *testing.T) {
 				if c, _, b := fetch(t, url+"badge/"+string(demo[i%len(demo)].GTIN)+".html"); c != http.StatusOK || !strings.Contains(b, "qcb-unknown") {
 					t.Errorf("a badge with the key refused: %d %s; want the neutral one", c, b)
 				}
+			}
+			// A dashboard sees it too: each badge's lookup, failed for the
+			// key, whether sent or held back.
+			if m := scrapeMetrics(t, &httptest.Server{URL: base}); m["qcbadge_cache_key_refused_total"] != views {
+				t.Errorf("qcbadge_cache_key_refused_total %v; want %d, a lookup a badge", m["qcbadge_cache_key_refused_total"], views)
 			}
 			if n := srv.Requests(""); n != 1 {
 				t.Errorf("%d calls reached the registry for a start and %d badges with the key refused; want 1", n, views)
