@@ -677,6 +677,15 @@ func (c *Client) problem(r request, resp *http.Response, raw []byte) *APIError {
 			e.RequestID = p.RequestID
 		}
 	}
+	if c.key != "" {
+		// A registry may quote back the key it refused; the error goes
+		// to logs, and the key goes nowhere but the Authorization header.
+		hide := strings.NewReplacer(c.key, "[the API key]")
+		e.Code, e.Title, e.Detail = hide.Replace(e.Code), hide.Replace(e.Title), hide.Replace(e.Detail)
+		for i := range e.Fields {
+			e.Fields[i].Field, e.Fields[i].Message = hide.Replace(e.Fields[i].Field), hide.Replace(e.Fields[i].Message)
+		}
+	}
 	if e.Title == "" {
 		e.Title = http.StatusText(resp.StatusCode)
 	}

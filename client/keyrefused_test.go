@@ -2,8 +2,10 @@ package client_test
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +149,37 @@ func TestRefusedKeyWithoutALoggerIsSaidToSlogDefault(t *testing.T) {
 	log := out.String()
 	if logLines(log, "ERROR") != 1 || logLines(log, "ERROR", "no API key") != 1 {
 		t.Errorf("want one ERROR saying no API key was set:\n%s", log)
+	}
+}
+
+// A registry that quotes the refused key back in its problem document
+// (some name the key they did not know) gets it shown neither in the
+// error nor in the log.
+func TestRefusedKeyQuotedBackIsNotShown(t *testing.T) {
+	t.Parallel()
+	const key = secretKey
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, `{"type":"about:blank","title":"Unknown key %[1]s","status":401,"code":"unauthorized","detail":"no such key: %[1]s","errors":[{"field":"Authorization","message":"%[1]s is not a key"}]}`, key)
+	}))
+	t.Cleanup(hs.Close)
+	var out testio.Buffer
+	c, err := client.New(client.WithBaseURL(hs.URL), client.WithAPIKey(key), client.WithHTTPClient(hs.Client()),
+		client.WithLogger(slog.New(slog.NewJSONHandler(&out, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Products.ByGTIN(ctxT(t), "6901234567892", nil)
+	if !errors.Is(err, client.ErrUnauthorized) {
+		t.Fatalf("err = %v, want ErrUnauthorized", err)
+	}
+	requireNoSecret(t, "a problem quoting the key", err)
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) && strings.Contains(fmt.Sprintf("%+v", *apiErr), secretPart) {
+		t.Errorf("the APIError's fields show the key: %+v", *apiErr)
+	}
+	if strings.Contains(out.String(), secretPart) || logLines(out.String(), "ERROR") != 1 {
+		t.Errorf("want one ERROR, without the key:\n%s", out.String())
 	}
 }
