@@ -254,6 +254,8 @@ func (s *service) checkKey(ctx context.Context) error {
 				s.cfg.apiURL, errorLine(err))
 		}
 		s.log.Info("qcbadge: starting with the API key refused, as -start-if-key-refused says; not ready until the registry accepts it")
+	case errors.Is(err, client.ErrRateLimited):
+		// It answers, and took the key: the quota recovers by itself.
 	default:
 		s.log.Warn("qcbadge: the registry did not answer at start; starting, not ready until it does", "error", errorLine(err))
 	}
