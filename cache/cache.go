@@ -141,8 +141,9 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
-// WithLogger logs failed fetches and refreshes at warn level. Nil, the
-// default, logs nothing.
+// WithLogger logs failed fetches and refreshes at warn level, but for
+// those the registry refused the API key for, which the client logs once
+// itself (see Stats.KeyRefused). Nil, the default, logs nothing.
 func WithLogger(l *slog.Logger) Option { return func(c *Cache) error { c.logger = l; return nil } }
 
 // WithBatching turns the batching of concurrent misses into batch lookups
@@ -529,6 +530,9 @@ func (c *Cache) peekStore(ctx context.Context, skey string) (*Entry, time.Time) 
 // one, and one across the network is not asked past the caller's time.
 func (c *Cache) fallback(ctx context.Context, skey string, cause error) (*Entry, error) {
 	c.stats.errors.Add(1)
+	if keyRefused(cause) {
+		c.stats.keyRefused.Add(1)
+	}
 	e, err := c.store.Get(ctx, skey)
 	if err == nil && servable(e, c.clock()) && (e.Status != nil || e.Raw != nil) {
 		c.stats.staleIfError.Add(1)
@@ -565,6 +569,12 @@ func (c *Cache) spawn(f func()) bool {
 	return true
 }
 
+// keyRefused reports whether err is the registry refusing the API key.
+// The client logs that itself, once, as an error, and holds its calls
+// back for a cool-down (see client.KeyRefusedError); the cache does not
+// log it again for each fetch, which would be a line for every view.
+func keyRefused(err error) bool { return errors.Is(err, client.ErrUnauthorized) }
+
 func logKey(k client.ProductKey) string {
 	if k.GTIN != "" {
 		return string(k.GTIN)
@@ -588,7 +598,7 @@ func (c *Cache) land(skey string, key client.ProductKey, fl *flight, e *Entry, e
 		ctx, cancel := c.keepContext(fl)
 		e, err = c.keep(ctx, skey, e)
 		cancel()
-	} else if c.logger != nil {
+	} else if c.logger != nil && !keyRefused(err) {
 		c.logger.Warn("qcsdk/cache: fetch failed", "key", logKey(key), "error", err)
 	}
 	c.flights.land(skey, fl, e, err)
@@ -702,16 +712,22 @@ type Stats struct {
 	Revalidated  int64 // of those, answered 304: renewed without a body
 	Batches      int64 // of those, batch lookups
 	Errors       int64 // lookups whose fetch failed
-	StoreErrors  int64 // store operations that failed (a dead Redis), those a store handled itself included (see ErrorCounter)
-	Hedges       int64 // of Upstream, calls that raced a slow one for its keys
-	Abandoned    int64 // lookups dropped unsent: nobody waited for them any more
+	// KeyRefused counts, of Errors, the lookups that failed because the
+	// registry refuses the API key (401 or 403): refused, or held back
+	// unsent by the client's cool-down after a refusal. Any at all means
+	// every badge the cache cannot answer is unknown until the key is
+	// fixed.
+	KeyRefused  int64
+	StoreErrors int64 // store operations that failed (a dead Redis), those a store handled itself included (see ErrorCounter)
+	Hedges      int64 // of Upstream, calls that raced a slow one for its keys
+	Abandoned   int64 // lookups dropped unsent: nobody waited for them any more
 }
 
 type counters struct {
 	hits                                                    striped // every page view of a warm product: the hot one
 	misses, staleServed, staleIfError, refreshes, coalesced atomic.Int64
 	upstream, revalidated, batches, errors, storeErrors     atomic.Int64
-	hedges, abandoned                                       atomic.Int64
+	hedges, abandoned, keyRefused                           atomic.Int64
 }
 
 // striped is a counter spread over cache lines, each add landing on a
@@ -740,7 +756,7 @@ func (c *Cache) Stats() Stats {
 		Hits: s.hits.Load(), Misses: s.misses.Load(), StaleServed: s.staleServed.Load(),
 		StaleIfError: s.staleIfError.Load(), Refreshes: s.refreshes.Load(), Coalesced: s.coalesced.Load(),
 		Upstream: s.upstream.Load(), Revalidated: s.revalidated.Load(), Batches: s.batches.Load(),
-		Errors: s.errors.Load(), StoreErrors: s.storeErrors.Load() + storeErrors(c.store),
+		Errors: s.errors.Load(), KeyRefused: s.keyRefused.Load(), StoreErrors: s.storeErrors.Load() + storeErrors(c.store),
 		Hedges: s.hedges.Load(), Abandoned: s.abandoned.Load(),
 	}
 }

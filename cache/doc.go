@@ -70,6 +70,19 @@
 // lookups (client.WithPriority) leave the quota's reserve to the
 // platform's own pages.
 //
+// A registry that refuses the API key (401 or 403) is not asked again on
+// every view: the client holds its calls back for a cool-down after a
+// refusal (client.DefaultKeyRefusedPause, a minute), so that a lookup
+// meanwhile fails at once — served stale if the store has it, unknown
+// otherwise — and the registry sees a call a minute, not one a view. A
+// minute because a key is fixed by a person, in minutes; because a
+// refused call costs the registry and the page as much as an answered
+// one; and because the first call after it learns of a fix as soon as a
+// person could. The client logs the refusal once, as an error naming the
+// cause; the cache does not log it again for each fetch (WithLogger's
+// warnings are for fetches that failed otherwise), and counts each
+// lookup it failed in Stats.KeyRefused.
+//
 // Warm looks up a hot catalogue at start, in batches of 100: the store
 // first (a fleet's Redis), then the registry at low priority, waiting for
 // the limiter's tokens rather than taking the pages' — so that a freshly
@@ -190,6 +203,7 @@
 // # Stats
 //
 // Stats is a snapshot of hits, misses, stale answers, refreshes, coalesced
-// waits, calls to the API and errors, cheap enough to read per request and
-// easy to publish through expvar or Prometheus.
+// waits, calls to the API and errors — KeyRefused among them, the lookups
+// that failed because the registry refuses the API key — cheap enough to
+// read per request and easy to publish through expvar or Prometheus.
 package cache

@@ -300,7 +300,7 @@ func (f *follower) feed(ctx context.Context, cur cursors, after string) error {
 				return errRejected{err}
 			}
 			f.opts.Stats.FeedErrors.Add(1)
-			if f.opts.Logger != nil {
+			if f.opts.Logger != nil && !keyRefused(err) {
 				f.opts.Logger.Warn("qcsdk/cache: change feed failed; resuming", "error", err)
 			}
 			continue
@@ -650,10 +650,15 @@ func (f *follower) retry(ctx context.Context, what string, op func() error) erro
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if f.opts.Logger != nil {
+		next := rand.N(wait) + time.Millisecond
+		var kr *client.KeyRefusedError
+		if errors.As(err, &kr) {
+			// The client sends nothing before its cool-down ends.
+			next = max(next, kr.RetryAfter)
+		} else if f.opts.Logger != nil {
 			f.opts.Logger.Warn("qcsdk/cache: failed to "+what+"; retrying", "error", err)
 		}
-		if !sleep(ctx, rand.N(wait)+time.Millisecond) {
+		if !sleep(ctx, next) {
 			return ctx.Err()
 		}
 		wait = min(2*wait, 2*time.Second)

@@ -66,7 +66,7 @@ func (c *Cache) fetchRaw(skey string, old *Entry, fetch fetchRaw) (*Entry, error
 	c.stats.upstream.Add(1)
 	e, maker, err := fetch(ctx, old)
 	if err != nil {
-		if c.logger != nil {
+		if c.logger != nil && !keyRefused(err) {
 			c.logger.Warn("qcsdk/cache: fetch failed", "read", readName(skey), "error", err)
 		}
 		return nil, err

@@ -253,6 +253,10 @@ func retryAfter(err error) time.Duration {
 	if errors.As(err, &ue) {
 		return ue.RetryAfter
 	}
+	var kr *KeyRefusedError
+	if errors.As(err, &kr) {
+		return kr.RetryAfter
+	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
 		return apiErr.RetryAfter
@@ -270,6 +274,12 @@ func pauseLeft(err error) (time.Duration, bool) {
 	var ue *UnavailableError
 	if errors.As(err, &ue) {
 		return ue.RetryAfter, true
+	}
+	// A refused key's cool-down holds every call back, the one that was
+	// refused included.
+	var kr *KeyRefusedError
+	if errors.As(err, &kr) {
+		return kr.RetryAfter, true
 	}
 	return 0, false
 }

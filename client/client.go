@@ -498,7 +498,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 		rc.RetryMax = 0
 	}
 	if c.logger != nil {
-		rc.Logger = c.logger
+		rc.Logger = attemptLog{c.logger}
 	}
 	start := time.Now()
 	resp, err := rc.Do(req)
@@ -551,6 +551,13 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 		Attempts:     k.attempts,
 	}
 	res.RateLimit, _ = parseRateLimit(resp.Header, c.now())
+	switch resp.StatusCode {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests:
+	default:
+		if resp.StatusCode < 500 {
+			c.keyAccepted() // the key got the call past the registry's door
+		}
+	}
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
 		res.NotModified = true
@@ -569,6 +576,9 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 			}
 			err = &RateLimitError{Err: apiErr, Limit: res.RateLimit, RetryAfter: ra}
 		}
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			err = c.refused(apiErr)
+		}
 		if k.gaveUp != nil {
 			err = fmt.Errorf("%w: %w", k.gaveUp, err)
 		}
@@ -578,6 +588,29 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 	}
 	return res, nil
 }
+
+// attemptLog is the logger go-retryablehttp is given. It logs each
+// attempt that got no answer as an error; but an attempt is not the call:
+// one that failed may be retried, and the call's error goes to its caller,
+// who judges it. An attempt cancelled by its caller failed nothing at all:
+// a server shutting down ends its long polls so, and an error logged for
+// each would page someone for every clean shutdown. So an attempt's
+// failure is a warning, and a cancelled one a debug line.
+type attemptLog struct{ l *slog.Logger }
+
+func (a attemptLog) Error(msg string, kv ...any) {
+	level := slog.LevelWarn
+	for _, v := range kv {
+		if err, ok := v.(error); ok && errors.Is(err, context.Canceled) {
+			level = slog.LevelDebug
+		}
+	}
+	a.l.Log(context.Background(), level, msg, kv...)
+}
+
+func (a attemptLog) Warn(msg string, kv ...any)  { a.l.Warn(msg, kv...) }
+func (a attemptLog) Info(msg string, kv ...any)  { a.l.Info(msg, kv...) }
+func (a attemptLog) Debug(msg string, kv ...any) { a.l.Debug(msg, kv...) }
 
 // readBody reads an answer's body through the size limit and, for a 2xx,
 // decodes it into out. It runs inside go-retryablehttp's loop, so a body
@@ -642,6 +675,15 @@ func (c *Client) problem(r request, resp *http.Response, raw []byte) *APIError {
 		e.Code, e.Title, e.Detail, e.Fields = p.Code, p.Title, p.Detail, p.Errors
 		if e.RequestID == "" {
 			e.RequestID = p.RequestID
+		}
+	}
+	if c.key != "" {
+		// A registry may quote back the key it refused; the error goes
+		// to logs, and the key goes nowhere but the Authorization header.
+		hide := strings.NewReplacer(c.key, "[the API key]")
+		e.Code, e.Title, e.Detail = hide.Replace(e.Code), hide.Replace(e.Title), hide.Replace(e.Detail)
+		for i := range e.Fields {
+			e.Fields[i].Field, e.Fields[i].Message = hide.Replace(e.Fields[i].Field), hide.Replace(e.Fields[i].Message)
 		}
 	}
 	if e.Title == "" {

@@ -31,14 +31,33 @@
 // call — never in a URL, a log line or an error string, and never printed
 // by the client's String or GoString.
 //
+// A key the API refuses (401 or 403: unknown, revoked, lacking a scope,
+// or none set) is loud, and cheap. The first refusal is logged once, at
+// error level, naming the cause — the status, the problem's code and
+// detail, the request id — and never the key; it goes to the client's
+// logger, or to slog's default one when it has none, since with a wrong
+// key every badge is unknown and silence is the trap. Then the client
+// holds every call back for a cool-down, [DefaultKeyRefusedPause] (a
+// minute, capped by [WithMaxPause]): each fails at once, unsent, with a
+// [*KeyRefusedError] whose Err is nil, rather than spend a refused call on
+// every page view; the first call after it is sent, to learn whether the
+// key was fixed at the registry's end. The call that was refused returns
+// a [*KeyRefusedError] too, wrapping the [*APIError]; both match
+// [ErrUnauthorized]. An answer that shows the key accepted lifts the
+// cool-down and logs so at info level, so that a later refusal is said
+// again. The cool-down is the quota's pause (see Quota): [Client.Stats]
+// shows it, with PauseStatus 401 or 403.
+//
 // # Errors
 //
 // Input the API would refuse is refused before sending: a malformed GTIN
 // or USCC is an [*IDError], a malformed product key a [*KeyError]; both
 // match [ErrInvalidInput]. An error answer is an [*APIError] carrying the
 // problem document's stable Code, its Detail and the request id; a 429 is
-// a [*RateLimitError]. A call the client refused unsent to spare the
-// quota is a [*RateLimitError] or an [*UnavailableError] (see Quota). No answer at all is a [*TransportError]; a body cut
+// a [*RateLimitError], a 401 or 403 a [*KeyRefusedError] (see
+// Authentication). A call the client refused unsent to spare the quota is
+// a [*RateLimitError], an [*UnavailableError] or, after a refused key, a
+// [*KeyRefusedError]. No answer at all is a [*TransportError]; a body cut
 // off mid-answer a [*TruncatedError]; one over the size limit
 // ([WithMaxResponseSize], 1 MiB by default) a [*TooLargeError]; one that is
 // not the JSON the route promises a [*DecodeError]. Every one of them

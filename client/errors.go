@@ -127,6 +127,45 @@ func (e *UnavailableError) Error() string {
 // Is matches ErrUnavailable.
 func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
 
+// KeyRefusedError is a 401 or 403 from the API, which refuses the
+// client's API key (unknown, revoked, lacking a scope) or its lack of one;
+// or a call the client held back, unsent, because the API refused the key
+// within the cool-down before it (see DefaultKeyRefusedPause). It matches
+// ErrUnauthorized, and unwraps to the *APIError when there was an answer.
+type KeyRefusedError struct {
+	Err *APIError // the answer; nil when the call was held back
+	// StatusCode and Code are the refusal's: the answer's, or that of the
+	// refusal that began the cool-down.
+	StatusCode int
+	Code       string
+	// RetryAfter is what is left of the cool-down: no call is sent before.
+	RetryAfter time.Duration
+	// NoKey is set when the client has no key at all (see WithAPIKey).
+	NoKey bool
+}
+
+func (e *KeyRefusedError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	what := "the API refused the key"
+	if e.NoKey {
+		what = "the API refused a call without a key (WithAPIKey)"
+	}
+	return fmt.Sprintf("qcsdk: %s (%d %s); calls held back, not sent, retry after %s", what, e.StatusCode, e.Code, e.RetryAfter.Round(time.Millisecond))
+}
+
+// Unwrap returns the API's answer, if there was one.
+func (e *KeyRefusedError) Unwrap() error {
+	if e.Err == nil {
+		return nil
+	}
+	return e.Err
+}
+
+// Is matches ErrUnauthorized, whether or not the call was sent.
+func (e *KeyRefusedError) Is(target error) bool { return target == ErrUnauthorized }
+
 // TransportError is a failure to get any answer: a refused or reset
 // connection, a timeout of one attempt, a TLS failure. It matches
 // ErrUnavailable.

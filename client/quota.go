@@ -3,10 +3,12 @@ package client
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 )
@@ -20,6 +22,20 @@ const (
 	// Retry-After nor RateLimit-*; it doubles on each such 429 in a row,
 	// up to the cap, and starts again after a success.
 	defaultPause = time.Second
+	// DefaultKeyRefusedPause is the cool-down after the API refuses the
+	// client's key (401 or 403): for that long every call fails at once,
+	// unsent, with a *KeyRefusedError, and the first call after it is
+	// sent, to learn whether the key is accepted again. A key is fixed by
+	// a person, at the platform's end (a new key, a restart) or at the
+	// registry's (a key activated, a scope granted), in minutes, not
+	// seconds: a minute is soon enough to notice the fix and spares the
+	// registry a refused call for every page view meanwhile, which is
+	// what a platform with a wrong key would otherwise send it. WithMaxPause
+	// caps it, as it does every pause. A 403 holds every call back as a
+	// 401 does: the API's contract answers 403 to no call, so one comes
+	// from something in front of it refusing the key or the platform as
+	// a whole, not from one record the key may not read.
+	DefaultKeyRefusedPause = time.Minute
 )
 
 // Priority says how much a call may spend of the upstream limiter (see
@@ -110,8 +126,9 @@ type ClientStats struct {
 	// Pauses counts answers that started or extended a pause.
 	Pauses int64
 	// PausedUntil is the end of the pause in force, by the client's
-	// clock, and PauseStatus the status that caused it (429 or 503);
-	// both are zero when none is.
+	// clock, and PauseStatus the status that caused it (429 or 503, or
+	// 401 or 403 for the cool-down after a refused key); both are zero
+	// when none is.
 	PausedUntil time.Time
 	PauseStatus int
 }
@@ -134,8 +151,11 @@ func (c *Client) Stats() ClientStats {
 // pause is a client-wide pause: no call is sent before until.
 type pause struct {
 	until  time.Time
-	status int  // 429 or 503
+	status int  // 429 or 503, or 401 or 403
 	spent  bool // from RateLimit-Remaining 0: a later answer with calls left lifts it
+	// refusal is the answer that refused the key, for a 401 or 403's
+	// cool-down: a later answer that shows the key accepted lifts it.
+	refusal *APIError
 }
 
 // quota is the client's shared view of what it may send: the pause, the
@@ -151,6 +171,10 @@ type quota struct {
 	limLast  time.Time                    // the latest time handed to the limiter
 
 	paused, throttledHigh, throttledLow, pauses atomic.Int64
+
+	// keyRefused is set from the API's refusing the key until an answer
+	// shows it accepted: the refusal is logged when it is set, once.
+	keyRefused atomic.Bool
 }
 
 func (q *quota) pausedAt(now time.Time) *pause {
@@ -168,11 +192,17 @@ func pausedAt(cur *atomic.Pointer[pause], now time.Time) *pause {
 // extend pauses the client for d from now, capped at max; a pause that
 // already ends later is kept.
 func (q *quota) extend(status int, d, maxPause time.Duration, now time.Time, spent bool) {
-	d = min(d, maxPause)
+	q.hold(&pause{status: status, spent: spent}, min(d, maxPause), now)
+}
+
+// hold pauses the client with next for d from now; a pause that already
+// ends later is kept.
+func (q *quota) hold(next *pause, d time.Duration, now time.Time) {
 	if d <= 0 {
 		return
 	}
-	if extendPause(&q.cur, &pause{until: now.Add(d), status: status, spent: spent}) {
+	next.until = now.Add(d)
+	if extendPause(&q.cur, next) {
 		q.pauses.Add(1)
 	}
 }
@@ -261,6 +291,9 @@ func (c *Client) pausedErr(now time.Time) error {
 	}
 	c.quota.paused.Add(1)
 	left := p.until.Sub(now)
+	if p.refusal != nil {
+		return &KeyRefusedError{StatusCode: p.refusal.StatusCode, Code: p.refusal.Code, RetryAfter: left, NoKey: c.key == ""}
+	}
 	if p.status == http.StatusServiceUnavailable {
 		return &UnavailableError{Until: p.until, RetryAfter: left}
 	}
@@ -396,4 +429,59 @@ func (c *Client) admit(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return c.pausedErr(c.now())
+}
+
+// refused begins the cool-down after the API refused the key with
+// apiErr, says so once (see keyAccepted), and returns the call's error.
+//
+// The refusal goes to the client's logger, or to slog's default one when
+// it has none, as the missing base URL does: with a wrong key every badge
+// is unknown, and a platform that hears nothing of it learns it from its
+// shoppers. It names the cause — the status, the problem's code and
+// detail, the request id — and never the key.
+func (c *Client) refused(apiErr *APIError) error {
+	now := c.now()
+	d := min(DefaultKeyRefusedPause, c.maxPause)
+	c.quota.hold(&pause{status: apiErr.StatusCode, refusal: apiErr}, d, now)
+	if c.quota.keyRefused.CompareAndSwap(false, true) {
+		l := c.logger
+		if l == nil {
+			l = slog.Default()
+		}
+		msg := "qcsdk: the registry refuses the API key: every call fails, and badges show unknown, until the key is fixed; calls are held back for a cool-down after each refusal"
+		if c.key == "" {
+			msg = "qcsdk: the registry refuses calls without a key, and no API key is set (client.WithAPIKey): every call fails, and badges show unknown"
+		}
+		l.Error(msg, "status", apiErr.StatusCode, "code", apiErr.Code, "detail", clip(apiErr.Detail, 200),
+			"call", apiErr.Method+" "+apiErr.Path, "request_id", apiErr.RequestID, "cool_down", d.String())
+	}
+	return &KeyRefusedError{Err: apiErr, StatusCode: apiErr.StatusCode, Code: apiErr.Code, RetryAfter: d, NoKey: c.key == ""}
+}
+
+// keyAccepted ends a refusal of the key, if one is in force, on an answer
+// that shows the key accepted: its cool-down is lifted and the log says
+// so, so that a later refusal is said again.
+func (c *Client) keyAccepted() {
+	if !c.quota.keyRefused.Load() || !c.quota.keyRefused.CompareAndSwap(true, false) {
+		return
+	}
+	if p := c.quota.cur.Load(); p != nil && p.refusal != nil {
+		c.quota.cur.CompareAndSwap(p, nil)
+	}
+	l := c.logger
+	if l == nil {
+		l = slog.Default()
+	}
+	l.Info("qcsdk: the registry accepts the API key again")
+}
+
+// clip cuts s to at most n bytes, at a character's start, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -38,10 +38,13 @@ type config struct {
 	layoutFile string             // "": the enquiry pages stand alone
 	layout     *template.Template // from layoutFile
 	follow     bool
-	drain      time.Duration
-	render     time.Duration       // a page's budget for its badges
-	proxies    *proxies            // nil: the client is the request's peer
-	warm       []client.ProductKey // looked up at start; nil: none
+	// startRefused starts qcbadge even when the registry refuses its key
+	// at start, which otherwise exits 2.
+	startRefused bool
+	drain        time.Duration
+	render       time.Duration       // a page's budget for its badges
+	proxies      *proxies            // nil: the client is the request's peer
+	warm         []client.ProductKey // looked up at start; nil: none
 }
 
 // prefixPath is what a prefix may be: a path the routes' patterns and the
@@ -90,6 +93,15 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	str(&reportKeyFile, "report-key-file", "QC_REPORT_KEY_FILE", "", "file holding the report form's key, 32 bytes or more, the same on every replica (or set QC_REPORT_KEY)")
 	str(&cluster, "redis-cluster", "QC_REDIS_CLUSTER", "false", "the Redis URL names a Redis Cluster (redis://host:port?addr=host2:port...)")
 	str(&follow, "follow", "QC_FOLLOW", "true", "follow the registry's change feed (one replica at a time, by a lease in Redis)")
+	// A switch, given alone: -start-if-key-refused.
+	startRefused := env("QC_START_IF_KEY_REFUSED")
+	startRefusedOK := true
+	if startRefused != "" {
+		var perr error
+		c.startRefused, perr = strconv.ParseBool(startRefused)
+		startRefusedOK = perr == nil
+	}
+	fs.BoolVar(&c.startRefused, "start-if-key-refused", c.startRefused, "start even if the registry (-api) refuses the API key, which otherwise exits 2 at start; /readyz fails, naming the cause, until it accepts the key (QC_START_IF_KEY_REFUSED)")
 	str(&drain, "drain", "QC_DRAIN", "10s", "how long shutdown waits for requests in flight")
 	str(&warmFile, "warm", "QC_WARM_FILE", "", "file of GTINs, one a line, looked up at start (Redis first, then the registry at low priority) before /readyz says ready, so that the first page views are warm; empty: none")
 	str(&render, "render-timeout", "QC_RENDER_TIMEOUT", "50ms", "a page's budget for its badges: past it a badge the cache cannot answer is the neutral one")
@@ -112,6 +124,9 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	}
 	if c.follow, err = strconv.ParseBool(follow); err != nil {
 		return nil, usagef("-follow (QC_FOLLOW): %q is not true or false", follow)
+	}
+	if !startRefusedOK {
+		return nil, usagef("-start-if-key-refused (QC_START_IF_KEY_REFUSED): %q is not true or false", startRefused)
 	}
 	if c.drain, err = time.ParseDuration(drain); err != nil || c.drain <= 0 {
 		return nil, usagef("-drain (QC_DRAIN): %q is not a positive duration such as 10s", drain)

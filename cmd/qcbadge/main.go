@@ -20,7 +20,10 @@
 // Every flag also reads a QC_* environment variable (qcbadge -h lists
 // them). The API key and the report key come from the environment or from
 // files, never from a flag. A malformed setting exits 2 with one line
-// naming it. With Redis, the replicas share one cache and one follower
+// naming it; so does a real registry (-api) that refuses the API key at
+// start, unless -start-if-key-refused (QC_START_IF_KEY_REFUSED) says to
+// start anyway, when /readyz fails naming the refused key until the
+// registry accepts it. With Redis, the replicas share one cache and one follower
 // (by a lease); Redis down at start is not fatal: qcbadge serves from
 // memory and the registry, and says it is not ready. What a replica
 // learns while Redis is unreachable reaches Redis once it answers; with
@@ -86,7 +89,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		fmt.Fprintln(stderr, "qcbadge:", err)
 		if errors.Is(err, errUsage) {
 			// Found only once the stack was built: a layout that cannot
-			// render a page.
+			// render a page, a registry that refuses the key.
 			return 2
 		}
 		return 1

@@ -116,6 +116,10 @@ func (m *metrics) watch(api *client.Client, qc *cache.Cache, w *widget.Widget, f
 		prometheus.CounterValue, "served",
 		by("stale", cs(func(s cache.Stats) int64 { return s.StaleIfError })),
 		by("none", cs(func(s cache.Stats) int64 { return s.Errors - s.StaleIfError })))
+	// Any at all is the key to fix: calls are refused, or held back a
+	// minute at a time, so the registry's 401s alone come slowly.
+	counter("qcbadge_cache_key_refused_total", "Of the failed misses, those failed because the registry refuses the API key: refused, or held back by the client's cool-down of a minute after a refusal. Badges not cached are the neutral one until the key is fixed (QC_API_KEY or -api-key-file).",
+		cs(func(s cache.Stats) int64 { return s.KeyRefused }))
 	storeErrors := cs(func(s cache.Stats) int64 { return s.StoreErrors })
 	if redis != nil {
 		cacheErrors := storeErrors

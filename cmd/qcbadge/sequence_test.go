@@ -179,6 +179,7 @@ func TestMetricsMoveByExactlyWhatHappened(t *testing.T) {
 		`qcbadge_cache_lookups_total{outcome="miss"}`:                                              1,
 		`qcbadge_cache_fetches_total{kind="single"}`:                                               1,
 		`qcbadge_cache_fetch_failures_total{served="none"}`:                                        1,
+		"qcbadge_cache_key_refused_total":                                                          1,
 		`qcbadge_upstream_request_duration_seconds_count{code="401",operation="getProductByGTIN"}`: 1,
 		`qcbadge_request_duration_seconds_count{code="200",route="badges"}`:                        1,
 	})

@@ -95,6 +95,11 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 		return nil, err
 	}
 	s.closers = append(s.closers, s.api.CloseIdleConnections)
+	if cfg.apiURL != "" {
+		if err := s.checkKey(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	var store, followStore cache.Store
 	switch {
@@ -224,6 +229,37 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 		s.closers = append(s.closers, func() { cancel(); <-done })
 	}
 	return s, nil
+}
+
+// startTimeout bounds the call that checks the key at start: a registry
+// that does not answer by then does not stop qcbadge starting (readiness
+// says it is unreachable), only one that refuses the key does.
+const startTimeout = 5 * time.Second
+
+// checkKey asks a real registry (not the embedded sandbox) once, at
+// start, whether it takes the API key. A key it refuses is a setting that
+// cannot work — every badge not cached would be unknown — and is said at
+// once, as a usage error, rather than from a dashboard of unknown badges,
+// unless -start-if-key-refused says to start anyway: a key the registry
+// has yet to activate, say. The client has logged the refusal itself.
+func (s *service) checkKey(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	_, err := s.api.Changes.Head(ctx)
+	switch {
+	case err == nil:
+	case errors.Is(err, client.ErrUnauthorized):
+		if !s.cfg.startRefused {
+			return usagef("the registry at %s refuses the API key (%s): fix QC_API_KEY or -api-key-file, or start anyway with -start-if-key-refused (QC_START_IF_KEY_REFUSED)",
+				s.cfg.apiURL, errorLine(err))
+		}
+		s.log.Info("qcbadge: starting with the API key refused, as -start-if-key-refused says; not ready until the registry accepts it")
+	case errors.Is(err, client.ErrRateLimited):
+		// It answers, and took the key: the quota recovers by itself.
+	default:
+		s.log.Warn("qcbadge: the registry did not answer at start; starting, not ready until it does", "error", errorLine(err))
+	}
+	return nil
 }
 
 // redisLog is go-redis's logger on the service's.
@@ -508,15 +544,7 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           s.routes(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(s.routes(), log)
 	attrs := []any{"url", "http://" + ln.Addr().String() + cfg.prefix}
 	if s.sandboxURL != "" {
 		attrs = append(attrs, "sandbox", s.sandboxURL)
@@ -538,4 +566,23 @@ func serve(ctx context.Context, cfg *config, logOut io.Writer) error {
 	}
 	log.Info("qcbadge: stopped")
 	return nil
+}
+
+// newHTTPServer is the server qcbadge listens with. Its timeouts are the
+// storefront example's, which a platform's own servers copy: a client
+// that sends its request slowly, or holds a keep-alive connection idle,
+// cannot hold one of the replica's connections for long. Nothing qcbadge
+// serves needs longer: a request has no body but the report form's, and
+// an answer is written within the render budget or the registry's
+// timeout.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      20 * time.Second,
+		IdleTimeout:       15 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
