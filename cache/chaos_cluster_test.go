@@ -124,8 +124,9 @@ func TestClusterFleetUnderRandomMasterKills(t *testing.T) {
 	chk := newChaosChecker(hist, seed, len(webs))
 	for i, w := range webs {
 		for _, g := range gtins {
+			began := time.Now()
 			st, err := w.cache.StatusByGTIN(ctx, g)
-			chk.read(i, g, st, err)
+			chk.read(i, g, began, st, err)
 			if err != nil {
 				t.Fatalf("server %d, warm lookup of %s: %v", i, g, err)
 			}
@@ -148,9 +149,10 @@ func TestClusterFleetUnderRandomMasterKills(t *testing.T) {
 				}
 				g := gtins[n%len(gtins)]
 				lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				began := time.Now()
 				st, err := w.cache.StatusByGTIN(lctx, g)
 				cancel()
-				chk.read(i, g, st, err)
+				chk.read(i, g, began, st, err)
 			}
 		})
 	}
@@ -327,9 +329,10 @@ func TestClusterFleetUnderRandomMasterKills(t *testing.T) {
 			for len(pending) > 0 && time.Since(healed) < giveUp {
 				pending = slices.DeleteFunc(pending, func(g client.GTIN) bool {
 					lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+					began := time.Now()
 					st, err := w.cache.StatusByGTIN(lctx, g)
 					cancel()
-					chk.read(i, g, st, err)
+					chk.read(i, g, began, st, err)
 					return err == nil && st.Version == truth[g]
 				})
 				<-tick.C
@@ -344,8 +347,9 @@ func TestClusterFleetUnderRandomMasterKills(t *testing.T) {
 	converged := time.Since(healed)
 	for i, w := range webs {
 		for _, g := range gtins {
+			began := time.Now()
 			st, err := w.cache.StatusByGTIN(ctx, g)
-			chk.read(i, g, st, err)
+			chk.read(i, g, began, st, err)
 			switch {
 			case err != nil:
 				t.Errorf("seed %d: server %d, %s after convergence: %v", seed, i, g, err)

@@ -171,8 +171,9 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	chk := newChaosChecker(hist, seed, len(webs))
 	for i, w := range webs {
 		for _, g := range gtins {
+			began := time.Now()
 			st, err := w.cache.StatusByGTIN(ctx, g)
-			chk.read(i, g, st, err)
+			chk.read(i, g, began, st, err)
 			if err != nil {
 				t.Fatalf("server %d, warm lookup of %s: %v", i, g, err)
 			}
@@ -199,9 +200,10 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 				}
 				g := gtins[n%len(gtins)]
 				lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+				began := time.Now()
 				st, err := w.cache.StatusByGTIN(lctx, g)
 				cancel()
-				chk.read(i, g, st, err)
+				chk.read(i, g, began, st, err)
 			}
 		})
 	}
@@ -639,39 +641,37 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		lmu  sync.Mutex
 		lags []lag
 	)
+	// Each product of each server is polled on a goroutine of its own,
+	// so that a slow answer for one does not delay asking for another.
 	var polls sync.WaitGroup
 	for i, w := range webs {
-		polls.Go(func() {
-			pending := slices.Clone(gtins)
-			last := map[client.GTIN]int64{}
-			tick := time.NewTicker(time.Millisecond)
-			defer tick.Stop()
-			for len(pending) > 0 && time.Since(healed) < giveUp {
-				pending = slices.DeleteFunc(pending, func(g client.GTIN) bool {
+		for _, g := range gtins {
+			polls.Go(func() {
+				var last int64
+				tick := time.NewTicker(time.Millisecond)
+				defer tick.Stop()
+				for time.Since(healed) < giveUp {
 					lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+					began := time.Now()
 					st, err := w.cache.StatusByGTIN(lctx, g)
 					cancel()
-					chk.read(i, g, st, err)
-					if err != nil {
-						return false
+					chk.read(i, g, began, st, err)
+					if err == nil {
+						last = st.Version
+						if st.Version == truth[g] {
+							lmu.Lock()
+							lags = append(lags, lag{server: i, gtin: g, took: max(0, began.Sub(healed)), last: last, done: true})
+							lmu.Unlock()
+							return
+						}
 					}
-					last[g] = st.Version
-					if st.Version != truth[g] {
-						return false
-					}
-					lmu.Lock()
-					lags = append(lags, lag{server: i, gtin: g, took: time.Since(healed), last: st.Version, done: true})
-					lmu.Unlock()
-					return true
-				})
-				<-tick.C
-			}
-			lmu.Lock()
-			for _, g := range pending {
-				lags = append(lags, lag{server: i, gtin: g, took: time.Since(healed), last: last[g]})
-			}
-			lmu.Unlock()
-		})
+					<-tick.C
+				}
+				lmu.Lock()
+				lags = append(lags, lag{server: i, gtin: g, took: time.Since(healed), last: last})
+				lmu.Unlock()
+			})
+		}
 	}
 	polls.Wait()
 	convergeErrors := chk.errors.Load() - faultErrors
@@ -681,8 +681,9 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	for round := range 3 {
 		for i, w := range webs {
 			for _, g := range gtins {
+				began := time.Now()
 				st, err := w.cache.StatusByGTIN(ctx, g)
-				chk.read(i, g, st, err)
+				chk.read(i, g, began, st, err)
 				switch {
 				case err != nil:
 					lateErrors++
@@ -1196,14 +1197,16 @@ func (c *chaosChecker) lostChanges() []chaosLost {
 	return out
 }
 
-// read records one lookup; a failed one is only counted.
-func (c *chaosChecker) read(server int, g client.GTIN, st *client.ProductStatus, err error) {
+// read records one lookup, asked at began; a failed one is only counted.
+// A lookup counts as of when it was asked: it shows what the server knew
+// then, and on a loaded machine its answer may take a while to come back.
+func (c *chaosChecker) read(server int, g client.GTIN, began time.Time, st *client.ProductStatus, err error) {
 	c.reads.Add(1)
 	if err != nil {
 		c.errors.Add(1)
 		return
 	}
-	now := time.Since(c.hist.start)
+	now := began.Sub(c.hist.start)
 	k := chaosKey{server, g}
 	c.mu.Lock()
 	for _, l := range c.lost {
@@ -1215,7 +1218,7 @@ func (c *chaosChecker) read(server int, g client.GTIN, st *client.ProductStatus,
 		l.done[server] = true
 		l.shown[server] = now
 		if l.from[server] >= 0 {
-			l.took[server] = now - l.from[server]
+			l.took[server] = max(0, now-l.from[server])
 		}
 		c.hist.add("server %d shows %s at version %d, which only stamps carried, %v after it must", server, g, st.Version,
 			l.took[server].Round(100*time.Microsecond))
