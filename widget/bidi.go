@@ -1,6 +1,9 @@
 package widget
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Registry text may be in any script, and may carry bidirectional
 // controls, by mistake or by design: an unterminated RIGHT-TO-LEFT
@@ -41,7 +44,19 @@ func Isolate(s string) string {
 	if s == "" {
 		return ""
 	}
-	return fsi + isolateControls.Replace(s) + pdi
+	return fsi + isolateControls.Replace(validUTF8(s)) + pdi
+}
+
+// validUTF8 replaces what is not UTF-8 in s before a control is taken
+// out of it: otherwise the bytes on either side of a removed control
+// could join into one — "\xe2\x81" and "\xa9" around a LEFT-TO-RIGHT
+// ISOLATE make a POP DIRECTIONAL ISOLATE once it is gone, closing the
+// isolate early.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // LTR returns an identifier — a credit code, a GTIN, a report number, a
@@ -51,5 +66,5 @@ func LTR(s string) string {
 	if s == "" {
 		return ""
 	}
-	return lri + bidiControls.Replace(s) + pdi
+	return lri + bidiControls.Replace(validUTF8(s)) + pdi
 }

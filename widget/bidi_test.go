@@ -34,6 +34,9 @@ func TestIsolateAndLTR(t *testing.T) {
 		{"a close of the isolate in the text is removed", "x" + pdi + rlo + "y", fsi + "x" + rlo + "y" + pdi},
 		{"isolates the text opens are removed", lri + "a" + rli + "b" + fsi + "c", fsi + "abc" + pdi},
 		{"marks and embeddings are kept: they end with the isolate", "a" + rlm + lre + "b" + pdf, fsi + "a" + rlm + lre + "b" + pdf + pdi},
+		// The bytes around a removed control must not join into a close:
+		// \xe2\x81 and \xa9 are a POP DIRECTIONAL ISOLATE's.
+		{"broken bytes around a control stay broken", "\xe2\x81" + lri + "\xa9", fsi + "\ufffd" + "\ufffd" + pdi},
 	}
 	for _, c := range isolate {
 		if got := widget.Isolate(c.in); got != c.want {
