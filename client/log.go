@@ -1,0 +1,369 @@
+package client
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// The registry's changes form an append-only Merkle log, in the manner of
+// Certificate Transparency (RFC 6962 hashing) and Go's checksum database:
+// the change at position seq is the log's leaf seq-1; the registry signs
+// checkpoints of the log (its size and root hash) with keys it lists at
+// /v1/keys; and proofs show that a leaf is in a tree, and that a larger
+// tree extends a smaller one. Anyone holding a checkpoint can then check a
+// record against it — a shopper's badge, a rival platform's claim — and
+// two readers comparing checkpoints catch a log that shows them different
+// histories. The tree and its proofs are golang.org/x/mod/sumdb/tlog's,
+// the signatures golang.org/x/mod/sumdb/note's (Ed25519).
+
+// Errors of the log, each wrapped with what failed; test with errors.Is.
+var (
+	// ErrCheckpointSignature: no registry key in force when it was
+	// checked signed the checkpoint (a forged or tampered one, a key
+	// unknown or past its end).
+	ErrCheckpointSignature = errors.New("qcsdk: the log's checkpoint is not signed by a registry key in force")
+	// ErrMalformedCheckpoint: the checkpoint is not one (its origin, size
+	// or root hash unreadable).
+	ErrMalformedCheckpoint = errors.New("qcsdk: the log's checkpoint is malformed")
+	// ErrLogProof: a proof does not show what it should — the leaf is
+	// not in the tree, it is cut short, or it is for another tree.
+	ErrLogProof = errors.New("qcsdk: a proof of the registry's log does not verify")
+	// ErrLogFork: two signed checkpoints show histories that cannot both
+	// be the log's: one tree does not extend the other. The registry
+	// showed different readers different logs, or its signing key leaked.
+	ErrLogFork = errors.New("qcsdk: two checkpoints of the registry's log show different histories")
+	// ErrLogBackwards: a checkpoint is smaller than one already verified.
+	ErrLogBackwards = errors.New("qcsdk: the registry's log went backwards")
+)
+
+// Checkpoint is a checkpoint of the registry's log whose signature
+// verified: the log's origin, its size (the changes it holds) and the
+// root hash of their tree.
+type Checkpoint struct {
+	Origin string
+	Size   int64
+	Root   tlog.Hash
+	// Signer names the key whose signature verified.
+	Signer string
+	// Note is the signed note as served, to be passed on (in a badge) or
+	// cosigned (by a witness) as it is.
+	Note []byte
+}
+
+// LogKey is one of the registry's keys for signing checkpoints, as
+// /v1/keys lists it. A key verifies a checkpoint checked while it is in
+// force, from NotBefore until NotAfter (none: until the registry gives
+// one); so a checkpoint signed with a key since rotated out verifies
+// until the old key's end.
+type LogKey struct {
+	// Key is the note verifier key, "name+hash+base64".
+	Key       string     `json:"key"`
+	NotBefore time.Time  `json:"not_before"`
+	NotAfter  *time.Time `json:"not_after,omitempty"`
+}
+
+// InclusionProof is the answer of /v1/log/proof/inclusion: the hashes
+// that show leaf Index is in the tree of Size leaves.
+type InclusionProof struct {
+	Index int64    `json:"index"`
+	Size  int64    `json:"size"`
+	Proof []string `json:"proof"` // base64 hashes
+}
+
+// ConsistencyProof is the answer of /v1/log/proof/consistency: the
+// hashes that show the tree of To leaves extends the tree of From.
+type ConsistencyProof struct {
+	From  int64    `json:"from"`
+	To    int64    `json:"to"`
+	Proof []string `json:"proof"` // base64 hashes
+}
+
+// LogLeaf returns the leaf the registry's log holds for a change: a few
+// lines naming its position, the kind and id of the record it made, and
+// the SHA-256 of that record in canonical JSON (RFC 8785: keys sorted, no
+// insignificant space, strings escaped minimally), so that the record can
+// be checked against the log wherever it travelled and however it was
+// re-encoded on the way. Its hash in the tree is tlog.RecordHash(leaf).
+func LogLeaf(ev Event) ([]byte, error) {
+	var (
+		kind, id string
+		rec      any
+	)
+	switch {
+	case ev.Enterprise != nil:
+		kind, id, rec = "enterprise", ev.Enterprise.ID, ev.Enterprise
+	case ev.Commitment != nil:
+		kind, id, rec = "commitment", ev.Commitment.ID, ev.Commitment
+	case ev.Inspection != nil:
+		kind, id, rec = "inspection", ev.Inspection.ID, ev.Inspection
+	case ev.Case != nil:
+		kind, id, rec = "case", ev.Case.ID, ev.Case
+	case ev.Category != nil:
+		kind, id, rec = "category", ev.Category.Code, ev.Category
+	case ev.Report != nil:
+		kind, id, rec = "report", ev.Report.ID, ev.Report
+	default:
+		return nil, fmt.Errorf("qcsdk: change %q at position %d carries no record", ev.ID, ev.Seq)
+	}
+	if ev.Seq <= 0 {
+		return nil, fmt.Errorf("qcsdk: change %q has no position", ev.ID)
+	}
+	if id == "" || strings.ContainsAny(id, "\n\r") {
+		return nil, fmt.Errorf("qcsdk: change %q's %s has no usable id", ev.ID, kind)
+	}
+	digest, err := recordDigest(rec)
+	if err != nil {
+		return nil, fmt.Errorf("qcsdk: change %q: %w", ev.ID, err)
+	}
+	return fmt.Appendf(nil, "qcsdk record v1\nseq %d\nkind %s\nid %s\nsha256 %s\n",
+		ev.Seq, kind, id, base64.StdEncoding.EncodeToString(digest[:])), nil
+}
+
+// recordDigest is the SHA-256 of rec in canonical JSON.
+func recordDigest(rec any) ([sha256.Size]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(rec); err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	dec := json.NewDecoder(&buf)
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	canon, err := appendCanonical(nil, v)
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	return sha256.Sum256(canon), nil
+}
+
+// appendCanonical appends v, as decoded by encoding/json with UseNumber,
+// in RFC 8785 canonical form. The registry's records hold integers only:
+// a number with a fraction or an exponent is refused rather than
+// formatted as ECMAScript would.
+func appendCanonical(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case bool:
+		return strconv.AppendBool(b, v), nil
+	case json.Number:
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("a number the canonical form does not take: %s", v)
+		}
+		return strconv.AppendInt(b, n, 10), nil
+	case string:
+		return appendCanonicalString(b, v), nil
+	case []any:
+		b = append(b, '[')
+		for i, e := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendCanonical(b, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		// By UTF-16 code units, as RFC 8785 sorts: the same as Go's
+		// string order unless a key holds characters beyond U+FFFF.
+		slices.SortFunc(keys, compareUTF16)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendCanonicalString(b, k)
+			b = append(b, ':')
+			var err error
+			if b, err = appendCanonical(b, v[k]); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	}
+	return nil, fmt.Errorf("a value the canonical form does not take: %T", v)
+}
+
+// appendCanonicalString appends s as RFC 8785 writes a string: quotes,
+// backslashes and control characters escaped, everything else as it is.
+func appendCanonicalString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b = append(b, `\"`...)
+		case '\\':
+			b = append(b, `\\`...)
+		case '\b':
+			b = append(b, `\b`...)
+		case '\f':
+			b = append(b, `\f`...)
+		case '\n':
+			b = append(b, `\n`...)
+		case '\r':
+			b = append(b, `\r`...)
+		case '\t':
+			b = append(b, `\t`...)
+		default:
+			if r < 0x20 {
+				b = fmt.Appendf(b, `\u%04x`, r)
+			} else {
+				b = utf8.AppendRune(b, r)
+			}
+		}
+	}
+	return append(b, '"')
+}
+
+// compareUTF16 orders two strings by their UTF-16 code units.
+func compareUTF16(a, b string) int {
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb {
+			return slices.Compare(utf16Units(ra), utf16Units(rb))
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return len(a) - len(b)
+}
+
+func utf16Units(r rune) []rune {
+	if r < 0x10000 {
+		return []rune{r}
+	}
+	r -= 0x10000
+	return []rune{0xd800 + r>>10, 0xdc00 + r&0x3ff}
+}
+
+// VerifyCheckpoint opens a signed checkpoint of the registry's log: one
+// of keys, in force at now, must have signed it, and its text must be a
+// checkpoint of origin (any origin when origin is ""). The text is the
+// log's origin, its size and its root hash (base64), a line each; lines
+// after them are extensions, ignored.
+func VerifyCheckpoint(signed []byte, origin string, keys []LogKey, now time.Time) (*Checkpoint, error) {
+	var verifiers []note.Verifier
+	for _, k := range keys {
+		if now.Before(k.NotBefore) || (k.NotAfter != nil && !now.Before(*k.NotAfter)) {
+			continue
+		}
+		v, err := note.NewVerifier(k.Key)
+		if err != nil {
+			return nil, fmt.Errorf("%w: a registry key that is not one (%q): %v", ErrCheckpointSignature, shorten(k.Key), err)
+		}
+		verifiers = append(verifiers, v)
+	}
+	n, err := note.Open(signed, note.VerifierList(verifiers...))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCheckpointSignature, err)
+	}
+	lines := strings.SplitN(n.Text, "\n", 4)
+	if len(lines) < 4 {
+		return nil, fmt.Errorf("%w: %d lines, not origin, size and root hash", ErrMalformedCheckpoint, len(lines)-1)
+	}
+	size, err := strconv.ParseInt(lines[1], 10, 64)
+	if err != nil || size < 0 || lines[1] != strconv.FormatInt(size, 10) {
+		return nil, fmt.Errorf("%w: size %q", ErrMalformedCheckpoint, shorten(lines[1]))
+	}
+	root, err := tlog.ParseHash(lines[2])
+	if err != nil {
+		return nil, fmt.Errorf("%w: root hash %q", ErrMalformedCheckpoint, shorten(lines[2]))
+	}
+	if lines[0] == "" || (origin != "" && lines[0] != origin) {
+		return nil, fmt.Errorf("%w: origin %q, not %q", ErrMalformedCheckpoint, shorten(lines[0]), origin)
+	}
+	return &Checkpoint{Origin: lines[0], Size: size, Root: root, Signer: n.Sigs[0].Name, Note: slices.Clone(signed)}, nil
+}
+
+// VerifyInclusion checks that leaf is leaf index of the tree cp states,
+// by proof.
+func VerifyInclusion(cp *Checkpoint, index int64, leaf []byte, proof InclusionProof) error {
+	if proof.Index != index || proof.Size != cp.Size {
+		return fmt.Errorf("%w: a proof of leaf %d in a tree of %d, asked of leaf %d in %d",
+			ErrLogProof, proof.Index, proof.Size, index, cp.Size)
+	}
+	if index < 0 || index >= cp.Size {
+		return fmt.Errorf("%w: leaf %d is not in a tree of %d", ErrLogProof, index, cp.Size)
+	}
+	hashes, err := parseHashes(proof.Proof)
+	if err != nil {
+		return err
+	}
+	if err := tlog.CheckRecord(hashes, cp.Size, cp.Root, index, tlog.RecordHash(leaf)); err != nil {
+		return fmt.Errorf("%w: leaf %d in the tree of %d: %v", ErrLogProof, index, cp.Size, err)
+	}
+	return nil
+}
+
+// VerifyConsistency checks that newer's tree extends older's, by proof.
+// A newer checkpoint smaller than older is ErrLogBackwards; two of one
+// size with different roots, or a proof that fails, ErrLogFork.
+func VerifyConsistency(older, newer *Checkpoint, proof ConsistencyProof) error {
+	switch {
+	case newer.Size < older.Size:
+		return fmt.Errorf("%w: from %d changes to %d", ErrLogBackwards, older.Size, newer.Size)
+	case newer.Size == older.Size:
+		if newer.Root != older.Root {
+			return fmt.Errorf("%w: two roots for a tree of %d", ErrLogFork, older.Size)
+		}
+		return nil
+	case older.Size == 0:
+		return nil // every tree extends the empty one
+	}
+	if proof.From != older.Size || proof.To != newer.Size {
+		return fmt.Errorf("%w: a proof from %d to %d, asked from %d to %d",
+			ErrLogProof, proof.From, proof.To, older.Size, newer.Size)
+	}
+	hashes, err := parseHashes(proof.Proof)
+	if err != nil {
+		return err
+	}
+	if err := tlog.CheckTree(hashes, newer.Size, newer.Root, older.Size, older.Root); err != nil {
+		return fmt.Errorf("%w: the tree of %d does not extend the tree of %d: %v", ErrLogFork, newer.Size, older.Size, err)
+	}
+	return nil
+}
+
+// parseHashes reads a proof's base64 hashes.
+func parseHashes(in []string) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(in))
+	for i, s := range in {
+		h, err := tlog.ParseHash(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: hash %d is not one (%q)", ErrLogProof, i, shorten(s))
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// shorten quotes at most 64 bytes of what came over the wire.
+func shorten(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return s[:64] + "…"
+}
