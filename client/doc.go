@@ -251,4 +251,18 @@
 // [ReportsService.All] walks the platform's own reports by status. The
 // registry tells the filing platform alone of each step, as an
 // [EventReportStatusChanged] event on the feed and webhooks.
+//
+// # The registry's log
+//
+// The registry's changes form an append-only Merkle log, as Certificate
+// Transparency's and Go's checksum database's do: the change at position
+// seq is leaf seq-1, [LogLeaf] (its position, kind and id, and the SHA-256
+// of the record in canonical JSON, so that a record is checked however a
+// tier re-encoded it). The registry signs checkpoints of the log with keys
+// it lists, each in force for a period ([LogKey]). [VerifyCheckpoint]
+// opens one; [VerifyInclusion] checks a leaf against it; and
+// [VerifyConsistency] checks that a later checkpoint extends an earlier one
+// — a registry that showed two readers two histories fails it with
+// [ErrLogFork], whatever its signatures. The tree and proofs are
+// golang.org/x/mod/sumdb/tlog's, the signatures sumdb/note's.
 package client
