@@ -15,7 +15,10 @@ const module = "github.com/qualitycommit/qcsdk"
 // go-redis is the Redis store's alone: a platform that caches in memory
 // only does not compile it.
 var (
-	clientModules = []string{"github.com/hashicorp/go-retryablehttp", "github.com/hashicorp/go-cleanhttp", "golang.org/x/time", "golang.org/x/text"}
+	// The client verifies the registry's log with golang.org/x/mod's
+	// sumdb/tlog and sumdb/note, the Merkle-log library the design names.
+	clientModules = []string{"github.com/hashicorp/go-retryablehttp", "github.com/hashicorp/go-cleanhttp", "golang.org/x/time", "golang.org/x/text",
+		"golang.org/x/mod"}
 	cacheModules  = append(slices.Clone(clientModules), "github.com/patrickmn/go-cache")
 	redisModules  = append(slices.Clone(cacheModules),
 		"github.com/redis/go-redis/v9", "github.com/cespare/xxhash/v2", "go.uber.org/atomic", "golang.org/x/sys")
