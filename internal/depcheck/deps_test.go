@@ -19,8 +19,8 @@ var (
 	// sumdb/tlog and sumdb/note, the Merkle-log library the design names.
 	clientModules = []string{"github.com/hashicorp/go-retryablehttp", "github.com/hashicorp/go-cleanhttp", "golang.org/x/time", "golang.org/x/text",
 		"golang.org/x/mod"}
-	cacheModules  = append(slices.Clone(clientModules), "github.com/patrickmn/go-cache")
-	redisModules  = append(slices.Clone(cacheModules),
+	cacheModules = append(slices.Clone(clientModules), "github.com/patrickmn/go-cache")
+	redisModules = append(slices.Clone(cacheModules),
 		"github.com/redis/go-redis/v9", "github.com/cespare/xxhash/v2", "go.uber.org/atomic", "golang.org/x/sys")
 	// The catalogue's index and the audit's spill are SQLite, in pure Go.
 	sqliteModules = append(slices.Clone(clientModules), "modernc.org/sqlite", "modernc.org/libc", "modernc.org/mathutil",
