@@ -339,6 +339,10 @@ func BenchmarkLogBuild(b *testing.B) {
 					b.Fatalf("status %d: %s", w.Code, w.Body)
 				}
 				b.StopTimer()
+				lines := strings.SplitN(w.Body.String(), "\n", 3)
+				if n, err := strconv.ParseFloat(lines[1], 64); err == nil {
+					b.ReportMetric(n, "leaves")
+				}
 				sb.Close()
 			}
 		})
