@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -357,4 +358,61 @@ func TestLogHostileSet(t *testing.T) {
 		t.Fatalf("the log holds %d leaves, the head is %d", cp.Size, asOf)
 	}
 	checkLeaf(t, c, cp, 1)
+}
+
+// The operator route takes the API key in the query too, and "" forks
+// the callers without a key; other callers keep the honest history.
+func TestLogForkByQueryAndAnonymous(t *testing.T) {
+	srv, c := start(t)
+	old, _, _ := logState(t, c)
+	resp, body := c.do(http.MethodPost, "/_sandbox/log/fork?api_key=k1", nil)
+	wantStatus(t, resp, body, http.StatusOK)
+	if _, err := srv.ForkLog(""); err != nil {
+		t.Fatal(err)
+	}
+	d := demoWith(t, srv, client.VerdictCommitted)
+	if _, err := srv.PublishInspection(d.GTIN, client.InspectionPass); err != nil {
+		t.Fatal(err)
+	}
+	k1, _, _ := logState(t, c, "Authorization", "Bearer k1")
+	anon, _, _ := logState(t, c)
+	k2, _, _ := logState(t, c, "Authorization", "Bearer k2")
+	if k1.Root == k2.Root || anon.Root == k2.Root {
+		t.Errorf("forked roots %v (k1) and %v (no key) against the honest %v: want both to differ", k1.Root, anon.Root, k2.Root)
+	}
+	if err := client.VerifyConsistency(old, k2, consistencyProof(t, c, old.Size, k2.Size, "Authorization", "Bearer k2")); err != nil {
+		t.Errorf("an unforked key's history: %v", err)
+	}
+}
+
+// While changes are published, every checkpoint a reader gets verifies
+// and extends the one before it.
+func TestLogAppendOnlyUnderChanges(t *testing.T) {
+	srv, c := start(t)
+	d := demoWith(t, srv, client.VerdictCommitted)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for range 40 {
+			if _, err := srv.PublishInspection(d.GTIN, client.InspectionPass); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	prev, _, _ := logState(t, c)
+	for range 20 {
+		cp, _, _ := logState(t, c)
+		if err := client.VerifyConsistency(prev, cp, consistencyProof(t, c, prev.Size, cp.Size)); err != nil {
+			t.Fatalf("from %d to %d: %v", prev.Size, cp.Size, err)
+		}
+		prev = cp
+	}
+	wg.Wait()
+	last, _, asOf := logState(t, c)
+	if err := client.VerifyConsistency(prev, last, consistencyProof(t, c, prev.Size, last.Size)); err != nil {
+		t.Fatal(err)
+	}
+	if last.Size != asOf {
+		t.Errorf("at rest the log holds %d leaves, the head is %d", last.Size, asOf)
+	}
 }
