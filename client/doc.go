@@ -21,7 +21,7 @@
 // connection pool, its retry budget, its view of the rate limit, its
 // pause and its upstream limiter (see Quota) are per client. Its services
 // — Products, Enterprises, Commitments, Inspections, Cases, Categories,
-// Changes and Reports — take a context first and optional options (nil
+// Changes, Reports and Log — take a context first and optional options (nil
 // allowed) last, and return the model, a [*Response] with the headers that
 // matter, and an error.
 //

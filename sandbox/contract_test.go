@@ -409,7 +409,8 @@ func contractKeyRules(v any) []string {
 			if _, ok := v["listing_url"]; ok {
 				checkKey("a report's product", v["product"])
 			}
-			if _, ok := v["key"]; ok {
+			// A batch result's key is a product key; a log key's is a string.
+			if k, ok := v["key"].(map[string]any); ok && k != nil {
 				_, st := v["status"]
 				_, pr := v["error"]
 				if _, listed := v["listed"]; !listed && st == pr {
@@ -670,9 +671,14 @@ func contractRepresentative(cx *contractEnv) map[string]contractCall {
 		"GET /v1/changes":                      contractGet("/v1/changes"),
 		"POST /v1/reports": contractPost("/v1/reports", contractReportBody(`{"gtin":"`+string(d.GTIN)+`"}`, "counterfeit", "疑似假冒")).
 			with("Idempotency-Key", "contract-representative"),
-		"GET /v1/reports/{id}":   contractGet("/v1/reports/rpt_00000001").with(client.ReportTokenHeader, "contract-representative-token"),
-		"GET /v1/reports":        contractGet("/v1/reports?status=closed"),
-		"POST /v1/reports/batch": contractPost("/v1/reports/batch", contractClueBody(string(d.GTIN), "https://evidence.example/1.pdf")),
+		"GET /v1/reports/{id}":          contractGet("/v1/reports/rpt_00000001").with(client.ReportTokenHeader, "contract-representative-token"),
+		"GET /v1/reports":               contractGet("/v1/reports?status=closed"),
+		"POST /v1/reports/batch":        contractPost("/v1/reports/batch", contractClueBody(string(d.GTIN), "https://evidence.example/1.pdf")),
+		"GET /v1/log/checkpoint":        contractGet("/v1/log/checkpoint"),
+		"GET /v1/log/proof/inclusion":   contractGet("/v1/log/proof/inclusion?index=0&size=2"),
+		"GET /v1/log/proof/consistency": contractGet("/v1/log/proof/consistency?from=1&to=2"),
+		"GET /v1/log/leaf":              contractGet("/v1/log/leaf?index=0"),
+		"GET /v1/keys":                  contractGet("/v1/keys"),
 	}
 }
 
@@ -1305,6 +1311,51 @@ func contractCases() []contractCase {
 			}
 			if list.NextCursor != "" {
 				cx.t.Error("categories have a next_cursor")
+			}
+		}},
+
+		// --- the log ---
+		{name: "log", hostile: true, run: func(cx *contractEnv) {
+			keys := contractDecode[struct {
+				Data []client.LogKey `json:"data"`
+			}](cx, cx.expect(contractGet("/v1/keys"), ok, ""))
+			res := cx.expect(contractGet("/v1/log/checkpoint"), ok, "")
+			cp, err := client.VerifyCheckpoint(res.body, sandbox.DefaultLogOrigin, keys.Data, time.Now())
+			if err != nil {
+				cx.t.Fatalf("the checkpoint does not verify: %v", err)
+			}
+			if asOf := res.header.Get("QC-As-Of"); asOf != strconv.FormatInt(cp.Size, 10) {
+				cx.t.Errorf("a checkpoint of %d leaves answered at position %s", cp.Size, asOf)
+			}
+			last := cp.Size - 1
+			leaf := cx.expect(contractGet(fmt.Sprintf("/v1/log/leaf?index=%d", last)), ok, "")
+			proof := contractDecode[client.InclusionProof](cx, cx.expect(contractGet(fmt.Sprintf("/v1/log/proof/inclusion?index=%d&size=%d", last, cp.Size)), ok, ""))
+			if err := client.VerifyInclusion(cp, last, leaf.body, proof); err != nil {
+				cx.t.Errorf("the last leaf: %v", err)
+			}
+			cx.expect(contractGet(fmt.Sprintf("/v1/log/proof/consistency?from=1&to=%d", cp.Size)), ok, "")
+			cx.expect(contractGet("/v1/log/proof/consistency?from=0&to=0"), ok, "")
+		}},
+		{name: "log/400", run: func(cx *contractEnv) {
+			for _, path := range []string{
+				"/v1/log/leaf?index=99999999",
+				"/v1/log/proof/inclusion?index=2&size=2",
+				"/v1/log/proof/inclusion?index=0&size=99999999",
+				"/v1/log/proof/consistency?from=3&to=2",
+				"/v1/log/proof/consistency?from=1&to=99999999",
+			} {
+				cx.expect(contractGet(path), http.StatusBadRequest, client.CodeInvalidParameter)
+			}
+			// Malformed or missing: the document refuses these requests too.
+			for _, path := range []string{
+				"/v1/log/leaf",
+				"/v1/log/leaf?index=x",
+				"/v1/log/proof/inclusion?index=-1&size=2",
+				"/v1/log/proof/inclusion?index=0",
+				"/v1/log/proof/consistency?from=a&to=2",
+				"/v1/log/proof/consistency?to=2",
+			} {
+				cx.expect(contractGet(path).bad(), http.StatusBadRequest, client.CodeInvalidParameter)
 			}
 		}},
 

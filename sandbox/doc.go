@@ -68,6 +68,18 @@
 // /_sandbox/reports. Report look-ups have their own rate limit
 // (WithReportLookupLimit).
 //
+// # The log
+//
+// Every position of the change sequence is a leaf of an append-only
+// Merkle tree (client.LogLeaf of the change; see log.go for how the
+// generated set's positions become leaves), served under /v1/log with
+// checkpoints signed by a key generated at start (WithLogKey gives one;
+// /v1/keys lists it). The tree is hashed on the first request for it and
+// extended as changes are published; ExpireFeed drops no leaf.
+// RotateLogKey makes a new key sign, the old one verifying for a grace
+// period (WithLogKeyGrace); ForkLog shows one API key a history of its
+// own, for tests that a split view is caught.
+//
 // # Faults
 //
 // SetFaults (or WithFaults, or the qcsandbox -fault flag) makes routes
@@ -87,5 +99,6 @@
 // POST /_sandbox/enterprises/{id}/delist, POST /_sandbox/feed/expire,
 // GET /_sandbox/reports (the demo reports and their tokens) and
 // POST /_sandbox/reports/{id}/advance (an empty body, or
-// {"status","authority","outcome","case_id"}).
+// {"status","authority","outcome","case_id"}), POST /_sandbox/log/rotate
+// and POST /_sandbox/log/fork ({"api_key"} or ?api_key=).
 package sandbox

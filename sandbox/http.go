@@ -48,6 +48,11 @@ func (s *Sandbox) routeTable() []route {
 		{"GET", "/v1/reports", s.listReports},
 		{"POST", "/v1/reports/batch", s.createClues},
 		{"GET", "/v1/reports/{id}", s.getReport},
+		{"GET", "/v1/log/checkpoint", s.logCheckpoint},
+		{"GET", "/v1/log/proof/inclusion", s.logInclusion},
+		{"GET", "/v1/log/proof/consistency", s.logConsistency},
+		{"GET", "/v1/log/leaf", s.logLeaf},
+		{"GET", "/v1/keys", s.logKeys},
 
 		{"GET", "/_sandbox/demo", s.opDemo},
 		{"GET", "/_sandbox/stats", s.opStats},
@@ -59,6 +64,8 @@ func (s *Sandbox) routeTable() []route {
 		{"POST", "/_sandbox/feed/expire", s.opExpireFeed},
 		{"GET", "/_sandbox/reports", s.opDemoReports},
 		{"POST", "/_sandbox/reports/{id}/advance", s.opAdvanceReport},
+		{"POST", "/_sandbox/log/rotate", s.opRotateLogKey},
+		{"POST", "/_sandbox/log/fork", s.opForkLog},
 	}
 }
 

@@ -51,6 +51,11 @@ type registry struct {
 	nextCase int
 	quiet    bool // while the data set is built: changes are history, not events
 
+	// The log's changes (log.go): the generated set's, by version, and
+	// every change published since, kept when the feed drops it.
+	genesis []client.Event
+	logged  []client.Event
+
 	reportBook // reports and clues: reports.go
 }
 
@@ -83,6 +88,7 @@ func newRegistry(cfg dataConfig, clock func() time.Time) *registry {
 		verify:    cfg.verifyBase,
 		hostile:   cfg.hostile,
 		nextCase:  len(d.cases),
+		genesis:   genesisChanges(d),
 	}
 	r.reportBook = newReportBook()
 	for e, ed := range d.ents {
@@ -386,13 +392,18 @@ func (r *registry) publishLocked(ev client.Event) client.Event {
 // publishForLocked publishes an event only owner's API key reads (owner
 // "" is every reader's). The caller holds r.mu for writing.
 func (r *registry) publishForLocked(ev client.Event, owner string) client.Event {
-	if r.quiet {
-		return ev
-	}
 	ev.ID = fmt.Sprintf("evt_%012d", r.seq)
 	ev.Seq = r.seq
 	ev.Cursor = encodeEventCursor(r.seq)
+	// The log holds every position, the quiet history's too. That
+	// history's clock moves on each reading, so it is not read for a
+	// stamp the log does not hold.
+	if r.quiet {
+		r.logged = append(r.logged, ev)
+		return ev
+	}
 	ev.OccurredAt = r.clock().UTC().Truncate(time.Millisecond)
+	r.logged = append(r.logged, ev)
 	r.events = append(r.events, seqEvent{seq: r.seq, ev: ev, owner: owner})
 	if r.retain > 0 && len(r.events) > r.retain {
 		r.dropLocked(len(r.events) - r.retain)

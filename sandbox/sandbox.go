@@ -45,6 +45,9 @@ type config struct {
 	faultSeed     uint64
 	oversizeBytes int
 	feedRetention int
+	logKey        string
+	logOrigin     string
+	logGrace      time.Duration
 }
 
 // WithSeed chooses the data set: the same seed, sizes and reference time
@@ -166,6 +169,7 @@ type Sandbox struct {
 	limiter *limiter
 	lookups *limiter // GET /v1/reports/{id}: a token cannot be guessed by asking
 	hooks   *webhooks
+	log     *changeLog
 	stats   map[string]*atomic.Int64
 	reqSeq  atomic.Uint64
 	reqBase string
@@ -192,6 +196,8 @@ func New(opts ...Option) (*Sandbox, error) {
 		hookBackoff:   200 * time.Millisecond,
 		maxWait:       60 * time.Second,
 		oversizeBytes: 4 << 20,
+		logOrigin:     DefaultLogOrigin,
+		logGrace:      DefaultLogKeyGrace,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -219,6 +225,11 @@ func New(opts ...Option) (*Sandbox, error) {
 		done:    make(chan struct{}),
 		reqBase: fmt.Sprintf("req_%04x", cfg.data.seed&0xffff),
 	}
+	log, err := newChangeLog(s.reg, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.log = log
 	s.hooks = newWebhooks(cfg.hookAttempts, cfg.hookBackoff, cfg.logger)
 	s.reg.onEvent = s.hooks.enqueue
 	s.reg.retain = cfg.feedRetention

@@ -6,6 +6,7 @@
 //	go run ./cmd/qcsandbox -products 1000000     # a load-test set
 //	go run ./cmd/qcsandbox -fault 'error=503@0.2' -fault 'latency=300ms@0.5 GET /v1/products/{gtin}'
 //	go run ./cmd/qcsandbox -feed-retention 100   # change-feed cursors expire
+//	go run ./cmd/qcsandbox -log-key-file ci.key  # the log signed with a pinned note key
 //
 // It prints where it listens and the curated demo products, one per badge
 // verdict. The operator API under /_sandbox publishes changes and sets
@@ -57,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	verify := fs.String("verify-base", sandbox.DefaultVerifyBase, "base URL of records' verify_url")
 	faultSeed := fs.Uint64("fault-seed", 0, "seed of the fault draws")
 	retention := fs.Int("feed-retention", 0, "keep only the newest N change-feed events; older cursors expire (0 keeps all)")
+	logKeyFile := fs.String("log-key-file", "", "sign the log's checkpoints with the note signer key in this file (default: a key generated at start)")
 	verbose := fs.Bool("v", false, "log every request")
 	var faults, keys multiFlag
 	fs.Var(&faults, "fault", "inject a fault, KIND[=PARAM][@PROBABILITY][ METHOD /route]; repeatable\n(kinds: latency, error, rate_limit, reset, malformed, truncated, oversized, slow_body)")
@@ -102,6 +104,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(keys) > 0 {
 		opts = append(opts, sandbox.WithAPIKeys(keys...))
+	}
+	if *logKeyFile != "" {
+		// A file, not a flag's value: a signing key stays out of ps and
+		// shell histories.
+		b, err := os.ReadFile(*logKeyFile)
+		if err != nil {
+			return fmt.Errorf("-log-key-file: %w", err)
+		}
+		opts = append(opts, sandbox.WithLogKey(strings.TrimSpace(string(b))))
 	}
 	if *verbose {
 		opts = append(opts, sandbox.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))

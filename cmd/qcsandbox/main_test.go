@@ -3,15 +3,19 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/qualitycommit/qcsdk/client"
 )
@@ -323,8 +327,39 @@ func TestRunWithFeedRetention(t *testing.T) {
 	}
 }
 
+// The log's checkpoints are signed with the key of -log-key-file, whose
+// verifier key /v1/keys lists.
+func TestRunWithLogKeyFile(t *testing.T) {
+	t.Parallel()
+	skey, vkey, err := note.GenerateKey(rand.Reader, "ci.sandbox.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "log.key")
+	if err := os.WriteFile(file, []byte(skey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startRun(t, "-addr", "127.0.0.1:0", "-log-key-file", file)
+	hc := httpClient(t)
+	resp, body := get(t, hc, s.base+"/v1/keys")
+	var keys struct {
+		Data []client.LogKey `json:"data"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &keys) != nil || len(keys.Data) != 1 || keys.Data[0].Key != vkey {
+		t.Fatalf("GET /v1/keys: %d %s, want the file's key %s", resp.StatusCode, body, vkey)
+	}
+	_, cp := get(t, hc, s.base+"/v1/log/checkpoint")
+	if _, err := client.VerifyCheckpoint(cp, "", keys.Data, time.Now()); err != nil {
+		t.Errorf("the checkpoint does not verify with the file's key: %v\n%s", err, cp)
+	}
+}
+
 func TestRunRejectsBadArguments(t *testing.T) {
 	t.Parallel()
+	badKey := filepath.Join(t.TempDir(), "bad.key")
+	if err := os.WriteFile(badKey, []byte("PRIVATE+KEY+not+a+key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
 		{"-fault", "bogus"},
 		{"-fault", "error@2"},
@@ -337,6 +372,8 @@ func TestRunRejectsBadArguments(t *testing.T) {
 		{"-seed", "minus one"},
 		{"-addr", "127.0.0.1:not-a-port"},
 		{"-feed-retention", "-1"},
+		{"-log-key-file", "/nonexistent/qcsandbox-log.key"},
+		{"-log-key-file", badKey},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 		err := run(ctx, args, io.Discard, io.Discard)

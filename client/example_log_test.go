@@ -1,0 +1,79 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"time"
+
+	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
+)
+
+// A platform checks the registry's word rather than trusting the wire:
+// it verifies a signed checkpoint of the log with the registry's keys,
+// then that a change the feed carried is in the tree the checkpoint
+// states.
+func ExampleLogService() {
+	sb, err := sandbox.New(sandbox.WithReferenceTime(exampleDay))
+	if err != nil {
+		panic(err)
+	}
+	defer sb.Close()
+	ts := httptest.NewServer(sb)
+	defer ts.Close()
+	api, err := client.New(client.WithBaseURL(ts.URL), client.WithHTTPClient(ts.Client()))
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+
+	// The regulator revokes a commitment; the feed carries the change.
+	if _, err := sb.Revoke("cmt_0000001_1"); err != nil {
+		panic(err)
+	}
+	page, _, err := api.Changes.List(ctx, nil)
+	if err != nil {
+		panic(err)
+	}
+	ev := page.Data[0]
+
+	// In practice the keys are pinned in configuration, not fetched
+	// beside what they verify.
+	keys, _, err := api.Log.Keys(ctx)
+	if err != nil {
+		panic(err)
+	}
+	signed, _, err := api.Log.Checkpoint(ctx)
+	if err != nil {
+		panic(err)
+	}
+	cp, err := client.VerifyCheckpoint(signed, sandbox.DefaultLogOrigin, keys, time.Now())
+	if err != nil {
+		fmt.Println("checkpoint:", err)
+		return
+	}
+	fmt.Println("checkpoint of", cp.Origin, "verified; it holds the change:", cp.Size >= ev.Seq)
+
+	// The change's leaf, and the proof it is leaf seq-1 of that tree.
+	leaf, err := client.LogLeaf(ev)
+	if err != nil {
+		panic(err)
+	}
+	proof, _, err := api.Log.Inclusion(ctx, ev.Seq-1, cp.Size)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(ev.Type, "in the log:", client.VerifyInclusion(cp, ev.Seq-1, leaf, *proof) == nil)
+
+	// A change the registry never made is not.
+	forged := *ev.Commitment
+	forged.Status = client.CommitmentActive
+	ev.Commitment = &forged
+	leaf, _ = client.LogLeaf(ev)
+	fmt.Println("forged record in the log:", client.VerifyInclusion(cp, ev.Seq-1, leaf, *proof) == nil)
+	// Output:
+	// checkpoint of sandbox.qualitycommit.example/log verified; it holds the change: true
+	// commitment.revoked in the log: true
+	// forged record in the log: false
+}
