@@ -265,6 +265,19 @@ func operationOf(method string, u *url.URL, basePath string) string {
 		case len(seg) == 2 && get:
 			return "getReport"
 		}
+	case "keys":
+		return one("listLogKeys", "")
+	case "log":
+		switch {
+		case len(seg) == 2 && get && seg[1] == "checkpoint":
+			return "getLogCheckpoint"
+		case len(seg) == 2 && get && seg[1] == "leaf":
+			return "getLogLeaf"
+		case len(seg) == 3 && get && seg[1] == "proof" && seg[2] == "inclusion":
+			return "getLogInclusionProof"
+		case len(seg) == 3 && get && seg[1] == "proof" && seg[2] == "consistency":
+			return "getLogConsistencyProof"
+		}
 	}
 	return "other"
 }
