@@ -244,13 +244,50 @@ func (r *Store) receive(ctx context.Context, channel string, sub *redis.PubSub, 
 // subscription was down would otherwise stay unknown to the subscriber's
 // memory tier, whose copies from before it are each as far along as
 // Redis's (only staler), and so would be served fresh again.
+//
+// The read is tried again until Redis answers (or ctx ends): a link just
+// back, or a loaded machine, can fail the first, and the subscriber has no
+// other way to learn the resynchronisation. The retries run apart, so that
+// the announcements behind them are not held up; a stamp is the same
+// whenever it arrives.
 func (r *Store) lost(ctx context.Context, deliver func(cache.Announcement)) {
 	deliver(cache.Announcement{Lost: true})
+	if r.deliverResync(ctx, deliver) {
+		return
+	}
+	r.wg.Add(1) // under receive's own count: Close is not waiting on zero
+	go func() {
+		defer r.wg.Done()
+		wait := 10 * time.Millisecond
+		for {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			if r.deliverResync(ctx, deliver) {
+				return
+			}
+			wait = min(2*wait, time.Second)
+		}
+	}()
+}
+
+// deliverResync reads the resynchronisation Redis holds and delivers it,
+// if there is one; false when Redis did not answer.
+func (r *Store) deliverResync(ctx context.Context, deliver func(cache.Announcement)) bool {
 	rctx, cancel := context.WithTimeout(ctx, r.followTimeout())
 	defer cancel()
-	if seq := position(r.rdb.Get(rctx, r.stampKey(""))); seq > 0 {
+	cmd := r.rdb.Get(rctx, r.stampKey(""))
+	if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return false
+	}
+	if seq := position(cmd); seq > 0 {
 		deliver(cache.Announcement{Stamp: &cache.Stamp{Seq: seq}})
 	}
+	return true
 }
 
 // listen subscribes to channel and waits for Redis to confirm it.
