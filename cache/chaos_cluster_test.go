@@ -33,7 +33,7 @@ const clusterLeaseTTL = time.Second
 // whole again, the killed node restarted as a replica. It checks that no
 // server shows an older version of a product after a newer one; that no
 // lookup fails once the faults heal; and that each change shows on every
-// server within chaos.converge and a second of its publication, or of the
+// server within chaos.converge and two seconds of its publication, or of the
 // replica's promotion if a master was down then. It logs how long the changes
 // published while a master was down took to show everywhere, counted
 // from their publication, for the {follow} shard and for the others.
@@ -314,11 +314,15 @@ func TestClusterFleetUnderRandomMasterKills(t *testing.T) {
 	stopViews()
 	faultErrors := chk.errors.Load()
 
-	// A second more than on one Redis: after a promotion the cluster's
+	// Two seconds more than on one Redis: after a promotion the cluster's
 	// clients find the new master at their next reload of its slots
-	// (ClusterStateReloadInterval, a second), and a change recorded
-	// meanwhile waits in the follower's backlog.
-	limit := *chaosConverge + time.Second
+	// (ClusterStateReloadInterval, a second), a change recorded meanwhile
+	// waits in the follower's backlog (its retries back off to a second),
+	// and under -race with the rest of the suite on two cores a server
+	// showed one 3.06 s after its publication. The goals are measured by
+	// BenchmarkRevocationThroughFailover; this bound catches a change
+	// that is lost, or waits for something else.
+	limit := *chaosConverge + 2*time.Second
 	giveUp := max(10*time.Second, 3*limit)
 	var polls sync.WaitGroup
 	for i, w := range webs {
