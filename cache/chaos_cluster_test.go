@@ -99,63 +99,11 @@ func TestClusterFleetUnderRandomMasterKills(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	var products []*chaosProduct
-	for e := 11; len(products) < chaosProducts && e < 200; e++ {
-		p, ok := srv.Product(e, 0)
-		if !ok {
-			t.Fatalf("the sandbox has no product of enterprise %d", e)
-		}
-		st, _, err := api.Products.ByGTIN(ctx, string(p.GTIN), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Commitment != nil {
-			products = append(products, &chaosProduct{gtin: p.GTIN, commitment: st.Commitment.ID,
-				revoked: st.Commitment.Status == client.CommitmentRevoked})
-		}
-	}
-	if len(products) < chaosProducts {
-		t.Fatalf("found %d products with a commitment; want %d", len(products), chaosProducts)
-	}
-	gtins := make([]client.GTIN, len(products))
-	for i, p := range products {
-		gtins[i] = p.gtin
-	}
+	products, gtins := chaosWorkingSet(t, srv, api)
 	chk := newChaosChecker(hist, seed, len(webs))
-	for i, w := range webs {
-		for _, g := range gtins {
-			began := time.Now()
-			st, err := w.cache.StatusByGTIN(ctx, g)
-			chk.read(i, g, began, st, err)
-			if err != nil {
-				t.Fatalf("server %d, warm lookup of %s: %v", i, g, err)
-			}
-		}
-	}
-
-	stop := make(chan struct{})
-	var views sync.WaitGroup
-	stopViews := sync.OnceFunc(func() { close(stop); views.Wait() })
+	chk.warm(t, webs, gtins)
+	stopViews := chk.views(webs, gtins)
 	defer stopViews()
-	for i, w := range webs {
-		views.Go(func() {
-			tick := time.NewTicker(w.every)
-			defer tick.Stop()
-			for n := i; ; n++ {
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-				}
-				g := gtins[n%len(gtins)]
-				lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-				began := time.Now()
-				st, err := w.cache.StatusByGTIN(lctx, g)
-				cancel()
-				chk.read(i, g, began, st, err)
-			}
-		})
-	}
 
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	steps := map[string]int{}
@@ -332,11 +280,7 @@ func TestClusterFleetUnderRandomMasterKills(t *testing.T) {
 			defer tick.Stop()
 			for len(pending) > 0 && time.Since(healed) < giveUp {
 				pending = slices.DeleteFunc(pending, func(g client.GTIN) bool {
-					lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-					began := time.Now()
-					st, err := w.cache.StatusByGTIN(lctx, g)
-					cancel()
-					chk.read(i, g, began, st, err)
+					st, err := chk.view(i, w, g)
 					return err == nil && st.Version == truth[g]
 				})
 				<-tick.C
@@ -351,9 +295,7 @@ func TestClusterFleetUnderRandomMasterKills(t *testing.T) {
 	converged := time.Since(healed)
 	for i, w := range webs {
 		for _, g := range gtins {
-			began := time.Now()
-			st, err := w.cache.StatusByGTIN(ctx, g)
-			chk.read(i, g, began, st, err)
+			st, err := chk.view(i, w, g)
 			switch {
 			case err != nil:
 				t.Errorf("seed %d: server %d, %s after convergence: %v", seed, i, g, err)

@@ -145,68 +145,12 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	// The working set: the first product of makers 11 on, each with a
 	// commitment to revoke and reinstate.
 	ctx := context.Background()
-	var products []*chaosProduct
-	for e := 11; len(products) < chaosProducts && e < 200; e++ {
-		p, ok := srv.Product(e, 0)
-		if !ok {
-			t.Fatalf("the sandbox has no product of enterprise %d", e)
-		}
-		st, _, err := api.Products.ByGTIN(ctx, string(p.GTIN), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Commitment == nil {
-			continue
-		}
-		products = append(products, &chaosProduct{gtin: p.GTIN, commitment: st.Commitment.ID,
-			revoked: st.Commitment.Status == client.CommitmentRevoked})
-	}
-	if len(products) < chaosProducts {
-		t.Fatalf("found %d products with a commitment; want %d", len(products), chaosProducts)
-	}
-	gtins := make([]client.GTIN, len(products))
-	for i, p := range products {
-		gtins[i] = p.gtin
-	}
+	products, gtins := chaosWorkingSet(t, srv, api)
 	chk := newChaosChecker(hist, seed, len(webs))
-	for i, w := range webs {
-		for _, g := range gtins {
-			began := time.Now()
-			st, err := w.cache.StatusByGTIN(ctx, g)
-			chk.read(i, g, began, st, err)
-			if err != nil {
-				t.Fatalf("server %d, warm lookup of %s: %v", i, g, err)
-			}
-		}
-	}
-
+	chk.warm(t, webs, gtins)
 	// Page views on every server, all through the faults.
-	stop := make(chan struct{})
-	var views sync.WaitGroup
-	stopViews := sync.OnceFunc(func() {
-		close(stop)
-		views.Wait()
-	})
+	stopViews := chk.views(webs, gtins)
 	defer stopViews() // a fatal step ends them too
-	for i, w := range webs {
-		views.Go(func() {
-			tick := time.NewTicker(w.every)
-			defer tick.Stop()
-			for n := i; ; n++ {
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-				}
-				g := gtins[n%len(gtins)]
-				lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-				began := time.Now()
-				st, err := w.cache.StatusByGTIN(lctx, g)
-				cancel()
-				chk.read(i, g, began, st, err)
-			}
-		})
-	}
 
 	// The schedule: a step every 100–300 ms, drawn from the seed.
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
@@ -681,9 +625,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	for round := range 3 {
 		for i, w := range webs {
 			for _, g := range gtins {
-				began := time.Now()
-				st, err := w.cache.StatusByGTIN(ctx, g)
-				chk.read(i, g, began, st, err)
+				st, err := chk.view(i, w, g)
 				switch {
 				case err != nil:
 					lateErrors++
@@ -874,6 +816,80 @@ func TestAResyncReachesAServerThatMissedItsAnnouncement(t *testing.T) {
 			}
 		}
 	}
+}
+
+// chaosWorkingSet is the products the randomized tests change and view:
+// the first product of makers 11 on, each with a commitment to revoke and
+// reinstate.
+func chaosWorkingSet(t *testing.T, srv *sandbox.Server, api *client.Client) ([]*chaosProduct, []client.GTIN) {
+	t.Helper()
+	var products []*chaosProduct
+	for e := 11; len(products) < chaosProducts && e < 200; e++ {
+		p, ok := srv.Product(e, 0)
+		if !ok {
+			t.Fatalf("the sandbox has no product of enterprise %d", e)
+		}
+		st, _, err := api.Products.ByGTIN(context.Background(), string(p.GTIN), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Commitment != nil {
+			products = append(products, &chaosProduct{gtin: p.GTIN, commitment: st.Commitment.ID,
+				revoked: st.Commitment.Status == client.CommitmentRevoked})
+		}
+	}
+	if len(products) < chaosProducts {
+		t.Fatalf("found %d products with a commitment; want %d", len(products), chaosProducts)
+	}
+	gtins := make([]client.GTIN, len(products))
+	for i, p := range products {
+		gtins[i] = p.gtin
+	}
+	return products, gtins
+}
+
+// view looks g up on server i, as a page view does, and records it.
+func (c *chaosChecker) view(i int, w *chaosWeb, g client.GTIN) (*client.ProductStatus, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	began := time.Now()
+	st, err := w.cache.StatusByGTIN(ctx, g)
+	c.read(i, g, began, st, err)
+	return st, err
+}
+
+// warm views every product on every server once; each must answer.
+func (c *chaosChecker) warm(t *testing.T, webs []*chaosWeb, gtins []client.GTIN) {
+	t.Helper()
+	for i, w := range webs {
+		for _, g := range gtins {
+			if _, err := c.view(i, w, g); err != nil {
+				t.Fatalf("server %d, warm lookup of %s: %v", i, g, err)
+			}
+		}
+	}
+}
+
+// views starts page views on every server, each at its own pace, and
+// returns what stops them and waits for them (once; later calls return).
+func (c *chaosChecker) views(webs []*chaosWeb, gtins []client.GTIN) (stop func()) {
+	done := make(chan struct{})
+	var views sync.WaitGroup
+	for i, w := range webs {
+		views.Go(func() {
+			tick := time.NewTicker(w.every)
+			defer tick.Stop()
+			for n := i; ; n++ {
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+				}
+				_, _ = c.view(i, w, gtins[n%len(gtins)])
+			}
+		})
+	}
+	return sync.OnceFunc(func() { close(done); views.Wait() })
 }
 
 // chaosWeb is a web server of the fleet and its link to Redis.
