@@ -1047,10 +1047,9 @@ var models = map[string]reflect.Type{
 	"LogKeyList": reflect.TypeFor[struct {
 		Data []client.LogKey `json:"data"`
 	}](),
-	// The client reads a batch answer into a one-field envelope.
-	"BatchResponse": reflect.TypeFor[struct {
-		Data []client.BatchResult `json:"data"`
-	}](),
+	"BatchResponse": reflect.TypeFor[client.BatchResponse](),
+	"StatusProof":   reflect.TypeFor[client.StatusProof](),
+	"RecordProof":   reflect.TypeFor[client.RecordProof](),
 }
 
 // jsonField is one JSON property of a Go struct.

@@ -259,6 +259,44 @@ type ProductStatus struct {
 	// absent from the JSON, when there is none, as the contract says.
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
 	VerifyURL string    `json:"verify_url,omitempty"`
+	// Proof is what a third party needs to check the status against the
+	// registry's log, offline (VerifyStatus): a signed checkpoint and, for
+	// each record above, its position and inclusion proof. Nil when the
+	// status is made of no record, which has nothing to prove. The
+	// ProductsService verified it before returning the status.
+	Proof *StatusProof `json:"proof,omitempty"`
+}
+
+// StatusProof shows that the records a ProductStatus is made of are the
+// registry's: each is a leaf of its log, under a checkpoint the registry
+// signed. The leaf of a record is recomputed from the record itself
+// (LogLeaf), so a record rewritten on its way does not verify.
+type StatusProof struct {
+	// Checkpoint is the signed checkpoint the proofs lead to, as the
+	// registry signed it (a note: origin, size and root hash, then the
+	// signatures). A batch answer carries it once for all its statuses;
+	// the client puts it in each status's proof, the same string shared.
+	Checkpoint string `json:"checkpoint,omitempty"`
+	// Records are the status's records in its order: the enterprise, the
+	// commitment, then the inspections.
+	Records []RecordProof `json:"records"`
+	// Consistency, in an answer to a request that named the size of the
+	// checkpoint its reader last verified (log_size), shows that the
+	// answer's checkpoint extends that one. It is the asking reader's
+	// business alone: the client checks it and then drops it.
+	Consistency *ConsistencyProof `json:"consistency,omitempty"`
+}
+
+// RecordProof places one record of a status in the registry's log: the
+// record of that kind and id, at its version Seq, is leaf Seq-1 of the
+// checkpoint's tree, by the inclusion proof Proof.
+type RecordProof struct {
+	Kind string `json:"kind"` // "enterprise", "commitment" or "inspection"
+	ID   string `json:"id"`
+	Seq  int64  `json:"seq"`
+	// Proof holds the base64 hashes of the inclusion proof in the tree
+	// the checkpoint states.
+	Proof []string `json:"proof"`
 }
 
 // EventType names a change in the registry. The registry may add types.
@@ -506,6 +544,15 @@ type BatchResult struct {
 	AsOf   int64          `json:"as_of"`
 	Status *ProductStatus `json:"status,omitempty"`
 	Error  *Problem       `json:"error,omitempty"`
+}
+
+// BatchResponse is the answer of a batch product lookup: one result per
+// key, and the log's checkpoint that every result's proof leads to, with
+// the consistency proof from the size the request named (log_size).
+type BatchResponse struct {
+	Data        []BatchResult     `json:"data"`
+	Checkpoint  string            `json:"checkpoint,omitempty"`
+	Consistency *ConsistencyProof `json:"consistency,omitempty"`
 }
 
 // List is one page of a list endpoint. NextCursor is empty on the last page.
