@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
@@ -40,8 +42,14 @@ func snapshot(t *testing.T, opts ...sandbox.Option) map[string]string {
 
 func TestDeterministicDataSet(t *testing.T) {
 	t.Parallel()
-	a := snapshot(t, sandbox.WithSeed(42), sandbox.WithSize(80, 2000))
-	b := snapshot(t, sandbox.WithSeed(42), sandbox.WithSize(80, 2000))
+	// The statuses' proofs carry a signed checkpoint: one key signs both
+	// sets, as a generated one would differ.
+	skey, _, err := note.GenerateKey(rand.Reader, "registry.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := snapshot(t, sandbox.WithSeed(42), sandbox.WithSize(80, 2000), sandbox.WithLogKey(skey))
+	b := snapshot(t, sandbox.WithSeed(42), sandbox.WithSize(80, 2000), sandbox.WithLogKey(skey))
 	if diff := cmp.Diff(a, b); diff != "" {
 		t.Errorf("two sandboxes with the same seed, size and day differ (-first +second):\n%s", diff)
 	}

@@ -258,7 +258,10 @@ func (s *Sandbox) injectBody(w http.ResponseWriter, status int, body []byte, f *
 	h := w.Header()
 	switch f.Kind {
 	case FaultMalformed:
-		bad := append(append([]byte(nil), body[:len(body)/2]...), `"}{]`...)
+		// A NUL is refused inside a string and outside one alike, so the
+		// body is malformed where it was cut, wherever that is, and never
+		// reads as merely cut short.
+		bad := append(append([]byte(nil), body[:len(body)/2]...), "\x00\"}{]"...)
 		h.Set("Content-Type", "application/json")
 		h.Set("Content-Length", strconv.Itoa(len(bad)))
 		w.WriteHeader(http.StatusOK)

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"mime"
@@ -50,7 +51,41 @@ func (s *Sandbox) productByGTIN(b *buffer, r *http.Request) {
 		b.problem(http.StatusBadRequest, client.CodeInvalidGTIN, err.Error(), client.ProblemField{Field: "gtin", Message: err.Error()})
 		return
 	}
-	st := s.reg.statusByGTIN(g)
+	from, ok := logSizeParam(b, r)
+	if !ok {
+		return
+	}
+	s.answerStatus(b, r, s.reg.statusByGTIN(g), from)
+}
+
+// logSizeParam reads the optional log_size, the size of the latest
+// checkpoint the reader verified, answering 400 invalid_parameter when it
+// is not a whole number from 0.
+func logSizeParam(b *buffer, r *http.Request) (int64, bool) {
+	if !r.URL.Query().Has("log_size") {
+		return 0, true
+	}
+	return logParam(b, r, "log_size")
+}
+
+// answerStatus answers a product status with its proof. The ETag is the
+// status's alone: the proof's checkpoint moves with every change to the
+// registry, and a copy whose status has not changed is still current, its
+// proof still valid against the checkpoint it came with.
+func (s *Sandbox) answerStatus(b *buffer, r *http.Request, st client.ProductStatus, from int64) {
+	b.json(http.StatusOK, statusCache(st), st)
+	sum := fnv.New64a()
+	sum.Write(b.body.Bytes())
+	b.header.Set("ETag", fmt.Sprintf(`"%016x"`, sum.Sum64()))
+	signed, cons, err := s.log.proveStatuses(s.scope(r), []*client.ProductStatus{&st}, from)
+	if err != nil {
+		b.problem(http.StatusInternalServerError, client.CodeInternal, "the log could not prove the answer")
+		return
+	}
+	if st.Proof == nil {
+		return
+	}
+	st.Proof.Checkpoint, st.Proof.Consistency = string(signed), cons
 	b.json(http.StatusOK, statusCache(st), st)
 }
 
@@ -75,8 +110,11 @@ func (s *Sandbox) productLookup(b *buffer, r *http.Request) {
 		b.problem(http.StatusBadRequest, client.CodeInvalidParameter, f.Message, *f)
 		return
 	}
-	st := s.reg.statusByKey(u, brand, model)
-	b.json(http.StatusOK, statusCache(st), st)
+	from, ok := logSizeParam(b, r)
+	if !ok {
+		return
+	}
+	s.answerStatus(b, r, s.reg.statusByKey(u, brand, model), from)
 }
 
 // checkText says what is wrong with a text field, or nil.
@@ -189,6 +227,10 @@ func jsonErr(err error) string {
 }
 
 func (s *Sandbox) productBatch(b *buffer, r *http.Request) {
+	from, ok := logSizeParam(b, r)
+	if !ok {
+		return
+	}
 	var req client.BatchRequest
 	if !readJSON(b, r, maxBatchBody, &req) {
 		return
@@ -201,7 +243,8 @@ func (s *Sandbox) productBatch(b *buffer, r *http.Request) {
 		b.problem(http.StatusBadRequest, client.CodeTooManyKeys, "a batch holds at most 100 keys; split it", client.ProblemField{Field: "/keys", Message: strconv.Itoa(len(req.Keys)) + " keys"})
 		return
 	}
-	out := client.List[client.BatchResult]{Data: make([]client.BatchResult, len(req.Keys))}
+	out := client.BatchResponse{Data: make([]client.BatchResult, len(req.Keys))}
+	sts := make([]*client.ProductStatus, 0, len(req.Keys))
 	for i, k := range req.Keys {
 		key, p := s.resolveKey(k, "/keys/"+strconv.Itoa(i), b.reqID)
 		if p != nil {
@@ -210,7 +253,15 @@ func (s *Sandbox) productBatch(b *buffer, r *http.Request) {
 		}
 		st := s.statusOf(key)
 		out.Data[i] = client.BatchResult{Key: key, AsOf: b.asOf, Status: &st}
+		sts = append(sts, &st)
 	}
+	// One checkpoint for the whole answer; each status's proof leads to it.
+	signed, cons, err := s.log.proveStatuses(s.scope(r), sts, from)
+	if err != nil {
+		b.problem(http.StatusInternalServerError, client.CodeInternal, "the log could not prove the answer")
+		return
+	}
+	out.Checkpoint, out.Consistency = string(signed), cons
 	b.json(http.StatusOK, ccNoStore, out)
 }
 

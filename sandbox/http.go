@@ -344,11 +344,16 @@ func (s *Sandbox) write(w http.ResponseWriter, r *http.Request, b *buffer, f *Fa
 		// revalidated copy is then known current up to it.
 		h.Set("QC-As-Of", strconv.FormatInt(b.asOf, 10))
 	}
-	if r.Method == http.MethodGet && b.status == http.StatusOK && h.Get("ETag") == "" {
-		sum := fnv.New64a()
-		sum.Write(body)
-		tag := fmt.Sprintf(`"%016x"`, sum.Sum64())
-		h.Set("ETag", tag)
+	if r.Method == http.MethodGet && b.status == http.StatusOK {
+		// A handler may have set the tag of what its answer is about
+		// (a product status, not its proof); else it is the body's.
+		tag := h.Get("ETag")
+		if tag == "" {
+			sum := fnv.New64a()
+			sum.Write(body)
+			tag = fmt.Sprintf(`"%016x"`, sum.Sum64())
+			h.Set("ETag", tag)
+		}
 		if etag.Match(r.Header.Get("If-None-Match"), tag) {
 			h.Del("Content-Type")
 			w.WriteHeader(http.StatusNotModified)

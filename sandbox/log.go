@@ -77,6 +77,11 @@ func WithLogKeyGrace(d time.Duration) Option {
 	}
 }
 
+// historyDays is how far before the reference day the generated history
+// can reach (a maker listed 1,500 days before it at most), and so when
+// the log's first key comes into force.
+const historyDays = 2000
+
 // logSigner is one of the log's keys: the signer while it is the newest,
 // and the verifier key /v1/keys lists.
 type logSigner struct {
@@ -134,6 +139,17 @@ type changeLog struct {
 	honest merkleTree
 	forks  map[string]*forkedTree // by scope
 	keys   []*logSigner           // oldest first; the last signs
+	// signed is the latest checkpoint signed for each scope: every
+	// product status answer carries one, and most of them find the log
+	// as the answer before left it.
+	signed map[string]signedCheckpoint
+}
+
+// signedCheckpoint is a checkpoint signed by key for a tree of size.
+type signedCheckpoint struct {
+	size int64
+	key  *logSigner
+	note []byte
 }
 
 func newChangeLog(reg *registry, cfg config) (*changeLog, error) {
@@ -144,8 +160,15 @@ func newChangeLog(reg *registry, cfg config) (*changeLog, error) {
 		clock:  cfg.clock,
 		name:   DefaultLogKeyName,
 		forks:  map[string]*forkedTree{},
+		signed: map[string]signedCheckpoint{},
 	}
+	// The first key signed the log from its start: the generated history
+	// begins well before the reference day, and a reader whose clock is
+	// set to that day (a test's, an example's) must find it in force.
 	now := cfg.clock().UTC().Truncate(time.Second)
+	if start := cfg.data.ref.Add(-historyDays * day).UTC(); start.Before(now) {
+		now = start
+	}
 	if cfg.logKey == "" {
 		k, err := l.generateKey(now)
 		if err != nil {
@@ -344,11 +367,104 @@ func (l *changeLog) checkpoint(scope string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return l.signLocked(scope, t)
+}
+
+// signLocked signs t, the tree scope is shown, or finds it signed
+// already. The caller holds l.mu.
+func (l *changeLog) signLocked(scope string, t *merkleTree) ([]byte, error) {
+	key := l.keys[len(l.keys)-1]
+	if _, forked := l.forks[scope]; !forked {
+		scope = "" // the honest tree, whoever reads it
+	}
+	if c, ok := l.signed[scope]; ok && c.size == t.size && c.key == key {
+		return c.note, nil
+	}
 	root, err := tlog.TreeHash(t.size, t)
 	if err != nil {
 		return nil, err
 	}
-	return note.Sign(&note.Note{Text: fmt.Sprintf("%s\n%d\n%s\n", l.origin, t.size, root)}, l.keys[len(l.keys)-1].signer)
+	signed, err := note.Sign(&note.Note{Text: fmt.Sprintf("%s\n%d\n%s\n", l.origin, t.size, root)}, key.signer)
+	if err != nil {
+		return nil, err
+	}
+	l.signed[scope] = signedCheckpoint{size: t.size, key: key, note: signed}
+	return signed, nil
+}
+
+// proveStatuses gives each status made of records its proof: each
+// record's inclusion proof in the tree scope is shown, at its current
+// size. It returns the checkpoint of that tree and, when from is a
+// smaller tree's size (the reader's latest verified, 0 for none), the
+// proof that it extends that tree. With no status to prove it returns
+// nothing and leaves the log alone, so that a sandbox asked only of
+// products that are not listed never hashes its log.
+//
+// Each record's version is its change's position, which the tree holds
+// as the statuses were read before it was brought up to the head.
+func (l *changeLog) proveStatuses(scope string, sts []*client.ProductStatus, from int64) ([]byte, *client.ConsistencyProof, error) {
+	some := false
+	for _, st := range sts {
+		some = some || st.Enterprise != nil || st.Commitment != nil || len(st.Inspections) > 0
+	}
+	if !some {
+		return nil, nil, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, err := l.viewLocked(scope)
+	if err != nil {
+		return nil, nil, err
+	}
+	signed, err := l.signLocked(scope, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	prove := func(kind, id string, seq int64) (client.RecordProof, error) {
+		if seq < 1 || seq > t.size {
+			return client.RecordProof{}, fmt.Errorf("sandbox: %s %s's version %d is not in the log of %d", kind, id, seq, t.size)
+		}
+		p, err := tlog.ProveRecord(t.size, seq-1, t)
+		if err != nil {
+			return client.RecordProof{}, err
+		}
+		return client.RecordProof{Kind: kind, ID: id, Seq: seq, Proof: hashStrings(p)}, nil
+	}
+	for _, st := range sts {
+		var recs []client.RecordProof
+		add := func(kind, id string, seq int64) error {
+			rp, err := prove(kind, id, seq)
+			recs = append(recs, rp)
+			return err
+		}
+		if e := st.Enterprise; e != nil {
+			if err := add("enterprise", e.ID, e.Version); err != nil {
+				return nil, nil, err
+			}
+		}
+		if c := st.Commitment; c != nil {
+			if err := add("commitment", c.ID, c.Version); err != nil {
+				return nil, nil, err
+			}
+		}
+		for _, in := range st.Inspections {
+			if err := add("inspection", in.ID, in.Version); err != nil {
+				return nil, nil, err
+			}
+		}
+		if recs != nil {
+			st.Proof = &client.StatusProof{Records: recs}
+		}
+	}
+	var cons *client.ConsistencyProof
+	if from > 0 && from < t.size {
+		p, err := tlog.ProveTree(t.size, from, t)
+		if err != nil {
+			return nil, nil, err
+		}
+		cons = &client.ConsistencyProof{From: from, To: t.size, Proof: hashStrings(p)}
+	}
+	return signed, cons, nil
 }
 
 // errLogRange is a proof or leaf asked of a tree the log does not have.
