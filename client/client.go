@@ -55,6 +55,8 @@ type Client struct {
 	// lookups is the pause of report look-ups, which the API limits on
 	// their own: their 429 holds back look-ups alone (see request.ownLimit).
 	lookups atomic.Pointer[pause]
+	// trust is what the client holds of the registry's log (verify.go).
+	trust logTrust
 
 	common service
 
@@ -221,6 +223,7 @@ func New(opts ...Option) (*Client, error) {
 		now:       time.Now,
 		maxPause:  DefaultMaxPause,
 	}
+	c.trust.fetch = make(chan struct{}, 1)
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, fmt.Errorf("qcsdk: %w", err)

@@ -164,8 +164,16 @@ func FuzzDecodeOK(f *testing.F) {
 			de *client.DecodeError
 			tr *client.TruncatedError
 			tl *client.TooLargeError
+			ve *client.VerifyError
 		)
 		switch {
+		case errors.As(err, &ve):
+			// A product status that decoded and then did not verify
+			// against the registry's log (the fuzz server's keys are
+			// whatever it answers).
+			if r.decode(body) != nil {
+				t.Fatalf("a body encoding/json refuses was verified: %v", err)
+			}
 		case errors.As(err, &tl):
 			if len(body) <= fuzzMaxBody {
 				t.Fatalf("%d bytes called too large: %v", len(body), err)

@@ -144,8 +144,10 @@ func ExampleWithPriority() {
 
 	// At most 1 call a second, in bursts of 2. The clock stands still, so
 	// no token comes back during the example.
+	// The log's keys are pinned: the client has no call to spend on them.
 	api, err := client.New(client.WithBaseURL(ts.URL), client.WithHTTPClient(ts.Client()),
-		client.WithUpstreamLimit(1, 2), client.WithClock(func() time.Time { return exampleDay }))
+		client.WithUpstreamLimit(1, 2), client.WithClock(func() time.Time { return exampleDay }),
+		client.WithLogKeys(sb.LogKeys()...))
 	if err != nil {
 		panic(err)
 	}
@@ -167,5 +169,5 @@ func ExampleWithPriority() {
 	// first cold lookup: <nil>
 	// second cold lookup refused: true true
 	// product page: <nil>
-	// {Paused:0 ThrottledHigh:0 ThrottledLow:1 Pauses:0 PausedUntil:0001-01-01 00:00:00 +0000 UTC PauseStatus:0}
+	// {Paused:0 ThrottledHigh:0 ThrottledLow:1 Pauses:0 PausedUntil:0001-01-01 00:00:00 +0000 UTC PauseStatus:0 LogFailures:{Signature:0 Malformed:0 Proof:0 Fork:0 Backwards:0}}
 }

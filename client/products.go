@@ -78,6 +78,13 @@ func canonKey(k ProductKey) (ProductKey, error) {
 // 14 digits). A product whose maker is not on the list is an answer
 // (Listed false), not an error. A malformed GTIN is an *IDError and no
 // request is sent.
+//
+// The status is verified before it is returned: its proof's checkpoint
+// must be signed by a registry key (see WithLogKeys), extend the latest
+// checkpoint the client verified (the request names its size, and the
+// answer carries the consistency proof), and each of its records must be
+// the leaf its inclusion proof shows. One that does not verify is a
+// *VerifyError, counted in Stats, and no status is returned.
 func (s *ProductsService) ByGTIN(ctx context.Context, gtin string, opts *GetOptions) (*ProductStatus, *Response, error) {
 	g, err := ParseGTIN(gtin)
 	if err != nil {
@@ -88,8 +95,30 @@ func (s *ProductsService) ByGTIN(ctx context.Context, gtin string, opts *GetOpti
 
 func (s *ProductsService) byGTIN(ctx context.Context, g GTIN, opts *GetOptions) (*ProductStatus, *Response, error) {
 	path := "/v1/products/" + url.PathEscape(string(g))
-	st, resp, err := getRecord[ProductStatus](ctx, s.client, path, nil, opts)
-	return checkAnswer(st, resp, err, ProductKey{GTIN: g}, path)
+	base := s.client.trust.latest.Load()
+	st, resp, err := getRecord[ProductStatus](ctx, s.client, path, logSize(nil, base), opts)
+	st, resp, err = checkAnswer(st, resp, err, ProductKey{GTIN: g}, path)
+	return s.verified(ctx, st, resp, err, base)
+}
+
+// verified returns a status only once it has verified against the
+// registry's log (see verifyAnswer); asked when base was the latest
+// checkpoint the client verified.
+func (s *ProductsService) verified(ctx context.Context, st *ProductStatus, resp *Response, err error, base *Checkpoint) (*ProductStatus, *Response, error) {
+	if err != nil || st == nil {
+		return st, resp, err
+	}
+	var (
+		signed string
+		cons   *ConsistencyProof
+	)
+	if st.Proof != nil {
+		signed, cons = st.Proof.Checkpoint, st.Proof.Consistency
+	}
+	if errs := s.client.verifyAnswer(ctx, []*ProductStatus{st}, base, signed, cons); errs[0] != nil {
+		return nil, resp, errs[0]
+	}
+	return st, resp, nil
 }
 
 // checkAnswer refuses a 200 that is not the status of the key asked for —
@@ -109,6 +138,9 @@ func checkAnswer(st *ProductStatus, resp *Response, err error, want ProductKey, 
 // ByKey answers the status of a product named by either form of key: a
 // GTIN, as ByGTIN, or the maker's USCC with the brand and, optionally, the
 // model. A key the client refuses is a *KeyError and no request is sent.
+//
+// Like ByGTIN, it returns a status only once it has verified against the
+// registry's log: one that does not is a *VerifyError, and no status.
 func (s *ProductsService) ByKey(ctx context.Context, key ProductKey, opts *GetOptions) (*ProductStatus, *Response, error) {
 	k, err := canonKey(key)
 	if err != nil {
@@ -121,8 +153,10 @@ func (s *ProductsService) ByKey(ctx context.Context, key ProductKey, opts *GetOp
 	if k.Model != "" {
 		q.Set("model", k.Model)
 	}
-	st, resp, err := getRecord[ProductStatus](ctx, s.client, "/v1/products/lookup", q, opts)
-	return checkAnswer(st, resp, err, k, "/v1/products/lookup")
+	base := s.client.trust.latest.Load()
+	st, resp, err := getRecord[ProductStatus](ctx, s.client, "/v1/products/lookup", logSize(q, base), opts)
+	st, resp, err = checkAnswer(st, resp, err, k, "/v1/products/lookup")
+	return s.verified(ctx, st, resp, err, base)
 }
 
 // BatchItem is the answer for one key of a Batch lookup: a status, or the
@@ -136,7 +170,8 @@ type BatchItem struct {
 	// Err is why the key has no status: a *KeyError or *IDError for a key
 	// refused before sending, an *APIError (with the problem's status,
 	// code and detail) for a key the API refused, or the error of the
-	// call that carried the key.
+	// call that carried the key, or a *VerifyError for a status that did
+	// not verify against the registry's log.
 	Err error
 	// AsOf is the registry's position in its change sequence that Status
 	// reflects (see Response.AsOf).
@@ -179,6 +214,12 @@ type batchAnswer struct {
 // figures are the freshest (each item's AsOf says the position its own
 // call reflects); nil when no call was answered: no key to send, or ctx
 // ended first.
+//
+// Each call's statuses are verified as ByGTIN's are, against the
+// checkpoint the call's answer carries once for all of them, its
+// signature checked once and a record several statuses share (their
+// maker's) once. A status that does not verify leaves its key with a
+// *VerifyError and no status.
 //
 // An empty keys is answered with an empty result and no call.
 func (s *ProductsService) Batch(ctx context.Context, keys []ProductKey) ([]BatchItem, *Response, error) {
@@ -277,10 +318,11 @@ func (s *ProductsService) Batch(ctx context.Context, keys []ProductKey) ([]Batch
 // It returns the call's Response, if it was answered, and its error when
 // the call as a whole failed.
 func (s *ProductsService) batchCall(ctx context.Context, keys []ProductKey, out []batchAnswer) (*Response, error) {
-	var page List[BatchResult]
+	var page BatchResponse
+	base := s.client.trust.latest.Load()
 	// A lookup only reads, so it is safe to retry although it is a POST.
 	resp, err := s.client.do(ctx, request{
-		method: http.MethodPost, path: batchPath, body: BatchRequest{Keys: keys}, idempotent: true,
+		method: http.MethodPost, path: batchPath, query: logSize(nil, base), body: BatchRequest{Keys: keys}, idempotent: true,
 	}, &page)
 	if err == nil && len(page.Data) != len(keys) {
 		err = &DecodeError{Method: http.MethodPost, Path: batchPath, StatusCode: resp.StatusCode,
@@ -312,7 +354,40 @@ func (s *ProductsService) batchCall(ctx context.Context, keys []ProductKey, out 
 			}
 		}
 	}
+	s.verifyBatch(ctx, page, base, out)
 	return resp, nil
+}
+
+// verifyBatch verifies the statuses of one batch answer, asked when base
+// was the latest checkpoint verified, and takes those that fail out of
+// out. The answer's checkpoint goes into each status's proof, one string
+// shared by all, so that each status carries what verifies it.
+func (s *ProductsService) verifyBatch(ctx context.Context, page BatchResponse, base *Checkpoint, out []batchAnswer) {
+	sts := make([]*ProductStatus, 0, len(out))
+	at := make([]int, 0, len(out))
+	for i := range out {
+		st := out[i].status
+		if st == nil {
+			continue
+		}
+		if p := st.Proof; p != nil {
+			switch p.Checkpoint {
+			case "":
+				p.Checkpoint = page.Checkpoint
+			case page.Checkpoint:
+			default:
+				out[i].status, out[i].err = nil, s.client.refuse(st.Key,
+					fmt.Errorf("%w: result %d names a checkpoint other than its answer's", ErrLogProof, i))
+				continue
+			}
+		}
+		sts, at = append(sts, st), append(at, i)
+	}
+	for j, err := range s.client.verifyAnswer(ctx, sts, base, page.Checkpoint, page.Consistency) {
+		if err != nil {
+			out[at[j]].status, out[at[j]].err = nil, err
+		}
+	}
 }
 
 // batchProblem is the *APIError for one key the API refused in a batch

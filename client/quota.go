@@ -114,7 +114,8 @@ func WithUpstreamLimit(perSecond float64, burst int) Option {
 	}
 }
 
-// ClientStats counts what the client's quota machinery refused.
+// ClientStats counts what the client's quota machinery refused, and the
+// answers it refused because they did not verify.
 type ClientStats struct {
 	// Paused counts calls refused without being sent during a pause.
 	Paused int64
@@ -131,6 +132,9 @@ type ClientStats struct {
 	// when none is.
 	PausedUntil time.Time
 	PauseStatus int
+	// LogFailures counts the product statuses refused because they did
+	// not verify against the registry's log, by cause (see VerifyError).
+	LogFailures LogFailureCounts
 }
 
 // Stats reports the client's quota counters. It is cheap: a few atomic
@@ -141,6 +145,7 @@ func (c *Client) Stats() ClientStats {
 		ThrottledHigh: c.quota.throttledHigh.Load(),
 		ThrottledLow:  c.quota.throttledLow.Load(),
 		Pauses:        c.quota.pauses.Load(),
+		LogFailures:   c.trust.counts(),
 	}
 	if p := c.quota.pausedAt(c.now()); p != nil {
 		s.PausedUntil, s.PauseStatus = p.until, p.status

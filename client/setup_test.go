@@ -33,6 +33,10 @@ type fixture struct {
 	client  []client.Option
 	// wrap, if set, wraps the sandbox's handler, to watch requests arrive.
 	wrap func(http.Handler) http.Handler
+	// fetchKeys leaves the client to fetch the log's keys from /v1/keys;
+	// otherwise they are pinned (WithLogKeys), so that no test that
+	// counts requests or tokens sees the fetch.
+	fetchKeys bool
 }
 
 // setup starts the demo sandbox under apiPrefix and a client pointed at
@@ -72,11 +76,15 @@ func setupWith(t *testing.T, f fixture) (*sandbox.Sandbox, *client.Client) {
 	// closed at the end instead of lingering for goleak to find.
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
-	opts := append([]client.Option{
+	opts := []client.Option{
 		client.WithBaseURL(hs.URL + apiPrefix),
 		client.WithAPIKey("test-key"),
 		client.WithHTTPClient(&http.Client{Transport: tr}),
-	}, f.client...)
+	}
+	if !f.fetchKeys {
+		opts = append(opts, client.WithLogKeys(sb.LogKeys()...))
+	}
+	opts = append(opts, f.client...)
 	c, err := client.New(opts...)
 	if err != nil {
 		t.Fatalf("client.New: %v", err)
