@@ -319,10 +319,10 @@ type logTrust struct {
 	// keyGen counts the key sets fetched: a checkpoint verified under an
 	// older set is checked again.
 	keyGen atomic.Uint64
-	// fetch admits one fetch of /v1/keys at a time; fetchedAt, guarded
-	// by it, is when the latest began.
-	fetch     chan struct{}
-	fetchedAt time.Time
+	// fetch admits one fetch of /v1/keys at a time; refreshedAt, guarded
+	// by it, is when the latest fetch after the first began.
+	fetch       chan struct{}
+	refreshedAt time.Time
 
 	mu    sync.Mutex
 	notes map[string]verifiedNote
@@ -334,6 +334,9 @@ type logTrust struct {
 
 	failures [numCauses]atomic.Int64
 	logged   [numCauses]atomic.Bool
+
+	// What verifying cost, for tests: signatures checked, leaves made.
+	sigChecks, leaves atomic.Int64
 }
 
 // verifiedNote is a checkpoint whose signature verified, under key set
@@ -429,11 +432,14 @@ func (c *Client) logKeys(ctx context.Context, refresh bool) ([]LogKey, uint64, e
 		return nil, 0, fmt.Errorf("qcsdk: fetching the registry's log keys: %w", ctx.Err())
 	}
 	defer func() { <-t.fetch }()
-	if k := t.keys.Load(); k != nil && (!refresh || c.now().Sub(t.fetchedAt) < keyRefreshInterval) {
+	k := t.keys.Load()
+	if k != nil && (!refresh || !t.refreshedAt.IsZero() && c.now().Sub(t.refreshedAt) < keyRefreshInterval) {
 		// Fetched by another caller while this one waited, or lately.
 		return *k, t.keyGen.Load(), nil
 	}
-	t.fetchedAt = c.now()
+	if k != nil {
+		t.refreshedAt = c.now()
+	}
 	keys, _, err := c.Log.Keys(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -462,10 +468,12 @@ func (c *Client) checkpoint(ctx context.Context, signed string) (*Checkpoint, er
 	if ok && v.gen == gen && (v.until.IsZero() || now.Before(v.until)) {
 		return v.cp, nil
 	}
+	t.sigChecks.Add(1)
 	cp, err := VerifyCheckpoint([]byte(signed), "", keys, now)
 	if errors.Is(err, ErrCheckpointSignature) && !t.pinned {
 		if fresh, g, ferr := c.logKeys(ctx, true); ferr == nil && g != gen {
 			keys, gen = fresh, g
+			t.sigChecks.Add(1)
 			cp, err = VerifyCheckpoint([]byte(signed), "", keys, now)
 		}
 	}
@@ -560,6 +568,7 @@ func (c *Client) verifyAnswer(ctx context.Context, sts []*ProductStatus, base *C
 		}
 		st.Proof.Consistency = nil // proven; it means nothing to anyone else
 	}
+	c.trust.leaves.Add(int64(seen.leaves))
 	return errs
 }
 

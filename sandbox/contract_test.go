@@ -866,6 +866,28 @@ func contractCases() []contractCase {
 		{name: "product/400 wrong length", run: func(cx *contractEnv) {
 			cx.expect(contractGet("/v1/products/12345").bad(), http.StatusBadRequest, client.CodeInvalidGTIN)
 		}},
+		{name: "product/log_size: the records' proof and the consistency proof", run: func(cx *contractEnv) {
+			d := contractProduct(cx)
+			st := contractDecode[client.ProductStatus](cx, cx.expect(contractGet("/v1/products/"+string(d.GTIN)+"?log_size=1"), ok, ""))
+			if st.Proof == nil || st.Proof.Checkpoint == "" || st.Proof.Consistency == nil {
+				cx.t.Fatalf("proof %+v, want the records', a checkpoint and a consistency proof", st.Proof)
+			}
+			if err := client.VerifyStatus(&st, cx.srv.LogKeys(), time.Now()); err != nil {
+				cx.t.Error(err)
+			}
+			st = contractDecode[client.ProductStatus](cx, cx.expect(contractGet(contractLookupTarget(d.USCC, d.Brand, d.Model)+"&log_size=1"), ok, ""))
+			if err := client.VerifyStatus(&st, cx.srv.LogKeys(), time.Now()); err != nil {
+				cx.t.Error(err)
+			}
+			page := contractDecode[client.BatchResponse](cx, cx.expect(contractPost("/v1/products/batch?log_size=1", `{"keys":[{"gtin":"`+string(d.GTIN)+`"}]}`), ok, ""))
+			if page.Checkpoint == "" || page.Consistency == nil || page.Data[0].Status.Proof == nil {
+				cx.t.Errorf("batch: checkpoint %q, consistency %+v, want both and the status's proof", page.Checkpoint, page.Consistency)
+			}
+		}},
+		{name: "product/400 log_size", run: func(cx *contractEnv) {
+			d := contractProduct(cx)
+			cx.expect(contractGet("/v1/products/"+string(d.GTIN)+"?log_size=x").bad(), http.StatusBadRequest, client.CodeInvalidParameter)
+		}},
 		{name: "product/400 not digits", run: func(cx *contractEnv) {
 			cx.expect(contractGet("/v1/products/69012345678AB").bad(), http.StatusBadRequest, client.CodeInvalidGTIN)
 		}},
