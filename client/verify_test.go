@@ -657,4 +657,3 @@ func TestBatchVerifiesSharedWorkOnce(t *testing.T) {
 		t.Errorf("%d signatures checked for one checkpoint, want 1", sigs)
 	}
 }
-
