@@ -196,6 +196,11 @@ func TestRewrittenStatusRefused(t *testing.T) {
 			}
 		}},
 		{"proof stripped", func(st *client.ProductStatus) { st.Proof = nil }},
+		{"consistency proof stripped", func(st *client.ProductStatus) {
+			if st.Proof != nil {
+				st.Proof.Consistency = nil
+			}
+		}},
 		{"proof cut short", func(st *client.ProductStatus) {
 			if st.Proof != nil {
 				p := &st.Proof.Records[1].Proof
@@ -260,12 +265,13 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// In a batch the status that does not verify carries its error, and the
-// others are answered.
+// In a batch the statuses that do not verify — one rewritten, one
+// stripped of its proof — carry their error, and the others are answered.
 func TestBatchItemRefused(t *testing.T) {
 	t.Parallel()
-	var victim atomic.Value // client.GTIN
+	var victim, stripped atomic.Value // client.GTIN
 	victim.Store(client.GTIN(""))
+	stripped.Store(client.GTIN(""))
 	srv, c := setupWith(t, fixture{wrap: rewrite(func(r *http.Request, body []byte) []byte {
 		if r.URL.Path != "/v1/products/batch" {
 			return body
@@ -277,6 +283,9 @@ func TestBatchItemRefused(t *testing.T) {
 		for _, res := range page.Data {
 			if st := res.Status; st != nil && st.Key.GTIN == victim.Load().(client.GTIN) {
 				st.Commitment.Status = client.CommitmentActive
+			}
+			if st := res.Status; st != nil && st.Key.GTIN == stripped.Load().(client.GTIN) {
+				st.Proof = nil
 			}
 		}
 		out, _ := json.Marshal(page)
@@ -292,6 +301,11 @@ func TestBatchItemRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim.Store(d.GTIN)
+	other := srv.Demo()[0]
+	if other.GTIN == d.GTIN {
+		other = srv.Demo()[1]
+	}
+	stripped.Store(other.GTIN)
 	var keys []client.ProductKey
 	for _, p := range srv.Demo() {
 		keys = append(keys, client.ProductKey{GTIN: p.GTIN})
@@ -301,8 +315,8 @@ func TestBatchItemRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, it := range items {
-		if it.Key.GTIN == d.GTIN {
-			wantRefused(t, it.Status, it.Err, client.ProductKey{GTIN: d.GTIN}, client.ErrLogProof)
+		if it.Key.GTIN == d.GTIN || it.Key.GTIN == other.GTIN {
+			wantRefused(t, it.Status, it.Err, it.Key, client.ErrLogProof)
 		} else if it.Err != nil {
 			t.Errorf("%s: %v", it.Key.GTIN, it.Err)
 		}
