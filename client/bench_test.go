@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -108,6 +109,112 @@ func BenchmarkProductLookup(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkVerify measures what verifying a status costs the client:
+// "checkpoint" is a checkpoint's signature (once per checkpoint, then
+// cached), "status" a typical status's records (a listed product's
+// enterprise, commitment and inspections: each leaf from the record's
+// canonical JSON, and its inclusion proof), and "offline" both, as
+// VerifyStatus does. The proof's size is reported beside: the bytes it
+// adds to one status's answer, and to a batch answer of 60 statuses of a
+// listing page (twelve products each of five makers). Default size; the
+// "200k" runs are qcload's set, a deeper tree.
+//
+//	go test -run '^$' -bench BenchmarkVerify -benchmem -benchtime 2000x -count 3 ./client/
+func BenchmarkVerify(b *testing.B) {
+	for _, size := range []struct {
+		name                  string
+		enterprises, products int
+	}{
+		{"default", sandbox.DefaultEnterprises, sandbox.DefaultProducts},
+		{"200k", 10000, 200000},
+	} {
+		srv := sandbox.NewServer(b, sandbox.WithRateLimit(0, 0), sandbox.WithSize(size.enterprises, size.products))
+		keys := srv.LogKeys()
+		c, err := client.New(client.WithBaseURL(srv.URL), client.WithLogKeys(keys...),
+			client.WithHTTPClient(&http.Client{Transport: benchTransport()}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(c.CloseIdleConnections)
+		ctx := context.Background()
+		var st *client.ProductStatus
+		for _, d := range srv.Demo() {
+			if d.Verdict == client.VerdictCommitted {
+				if st, _, err = c.Products.ByGTIN(ctx, string(d.GTIN), nil); err != nil {
+					b.Fatal(err)
+				}
+				break
+			}
+		}
+		cp, err := client.VerifyCheckpoint([]byte(st.Proof.Checkpoint), "", keys, time.Now())
+		if err != nil {
+			b.Fatal(err)
+		}
+		withProof, _ := json.Marshal(st)
+		bare := *st
+		bare.Proof = nil
+		without, _ := json.Marshal(bare)
+
+		var page []client.ProductKey
+		for e := range 5 {
+			for j := range 12 {
+				p, _ := srv.Product(20+e, j)
+				page = append(page, client.ProductKey{GTIN: p.GTIN})
+			}
+		}
+		batchBytes := func(strip bool) int {
+			body, _ := json.Marshal(client.BatchRequest{Keys: page})
+			resp, err := http.Post(srv.URL+"/v1/products/batch", "application/json", bytes.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			var out client.BatchResponse
+			if err := json.Unmarshal(raw, &out); err != nil {
+				b.Fatal(err)
+			}
+			if strip {
+				out.Checkpoint, out.Consistency = "", nil
+				for _, r := range out.Data {
+					r.Status.Proof = nil
+				}
+			}
+			re, _ := json.Marshal(out)
+			return len(re)
+		}
+		batchWith, batchWithout := batchBytes(false), batchBytes(true)
+
+		b.Run(size.name+"/checkpoint", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := client.VerifyCheckpoint([]byte(st.Proof.Checkpoint), "", keys, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(size.name+"/status", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := client.VerifyRecords(st, cp); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(st.Proof.Records)), "records")
+			b.ReportMetric(float64(len(withProof)-len(without)), "proof-B/status")
+			b.ReportMetric(float64(len(without)), "status-B")
+			b.ReportMetric(float64(batchWith-batchWithout), "proof-B/batch60")
+			b.ReportMetric(float64(batchWithout), "batch60-B")
+		})
+		b.Run(size.name+"/offline", func(b *testing.B) {
+			for b.Loop() {
+				if err := client.VerifyStatus(st, keys, time.Now()); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

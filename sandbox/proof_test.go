@@ -1,6 +1,8 @@
 package sandbox_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -103,6 +105,14 @@ func TestStatusETagIgnoresTheProof(t *testing.T) {
 	resp, body := c.get(productPath(a.GTIN))
 	wantStatus(t, resp, body, http.StatusOK)
 	tag := resp.Header.Get("ETag")
+	// The proof appended to the encoded status reads as encoding/json
+	// writes the whole.
+	var again bytes.Buffer
+	enc := json.NewEncoder(&again)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(decode[client.ProductStatus](t, body)); err != nil || !bytes.Equal(again.Bytes(), body) {
+		t.Errorf("the answer is not the status as encoding/json writes it (%v):\n%s\n%s", err, body, again.Bytes())
+	}
 	if _, err := srv.PublishInspection(b.GTIN, client.InspectionPass); err != nil {
 		t.Fatal(err)
 	}
