@@ -265,4 +265,37 @@
 // — a registry that showed two readers two histories fails it with
 // [ErrLogFork], whatever its signatures. The tree and proofs are
 // golang.org/x/mod/sumdb/tlog's, the signatures sumdb/note's.
+//
+// # Verified statuses
+//
+// Every product status the registry answers carries its proof
+// ([StatusProof]): for each record it is made of, the record's position
+// and inclusion proof in the tree of a signed checkpoint. ProductsService
+// (ByGTIN, ByKey, Batch) verifies it before returning a status: the
+// checkpoint's signature (checked once per checkpoint, then cached), each
+// record's leaf recomputed from the record itself and its inclusion, and
+// that the checkpoint extends the latest one the client verified — each
+// request names that checkpoint's size (log_size) and the answer carries
+// the consistency proof, so this costs no round trip. The first checkpoint
+// is taken on its signature; [Client.LatestCheckpoint] then only moves
+// forward. A status that fails is a [*VerifyError] naming the product and
+// wrapping the cause's sentinel ([ErrLogProof], [ErrCheckpointSignature],
+// [ErrLogFork], [ErrLogBackwards]); it is counted in [ClientStats]
+// LogFailures, logged once per cause, and never returned as good. A status
+// made of no record (a product not listed) has nothing to prove.
+//
+// [WithLogKeys] pins the registry's keys. Without it the client fetches
+// /v1/keys the first time it has a status to verify, and again (at most
+// once a minute) when a checkpoint does not verify with the keys it holds,
+// so that a rotation is followed: the keys are then as trustworthy as the
+// TLS connection that brought them. There is no switch to turn
+// verification off.
+//
+// A status keeps its proof, checkpoint included (the statuses of one batch
+// share one string), so that it can be verified again offline, anywhere,
+// with [VerifyStatus]: when a cache reads it back, in a badge, by a
+// third party. The log proves each record is one the registry published
+// at its version, in the history every reader is shown; it does not prove
+// a record is the latest version, nor that none was left out, which is the
+// change feed's and as_of's to say.
 package client

@@ -2,6 +2,8 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"time"
@@ -76,4 +78,46 @@ func ExampleLogService() {
 	// checkpoint of sandbox.qualitycommit.example/log verified; it holds the change: true
 	// commitment.revoked in the log: true
 	// forged record in the log: false
+}
+
+// The client verifies every status before returning it, with the keys
+// pinned here; the status keeps its proof, so that whoever reads it later
+// (a cache, a badge's reader) checks it again, offline.
+func ExampleVerifyStatus() {
+	sb, err := sandbox.New(sandbox.WithReferenceTime(exampleDay))
+	if err != nil {
+		panic(err)
+	}
+	defer sb.Close()
+	ts := httptest.NewServer(sb)
+	defer ts.Close()
+	// In production the keys come from configuration: the registry's
+	// published keys, pinned.
+	keys := sb.LogKeys()
+	api, err := client.New(client.WithBaseURL(ts.URL), client.WithHTTPClient(ts.Client()), client.WithLogKeys(keys...))
+	if err != nil {
+		panic(err)
+	}
+	st, _, err := api.Products.ByGTIN(context.Background(), string(sb.Demo()[0].GTIN), nil)
+	if err != nil {
+		panic(err) // a *client.VerifyError if it did not verify
+	}
+	fmt.Println("records proven:", len(st.Proof.Records))
+
+	// Stored as JSON and read back, it still verifies.
+	stored, _ := json.Marshal(st)
+	var back client.ProductStatus
+	if err := json.Unmarshal(stored, &back); err != nil {
+		panic(err)
+	}
+	fmt.Println("read back:", client.VerifyStatus(&back, keys, time.Now()))
+
+	// Rewritten where it was stored, it does not.
+	back.Commitment.Status = client.CommitmentRevoked
+	err = client.VerifyStatus(&back, keys, time.Now())
+	fmt.Println("rewritten:", errors.Is(err, client.ErrLogProof))
+	// Output:
+	// records proven: 3
+	// read back: <nil>
+	// rewritten: true
 }

@@ -78,7 +78,12 @@
 // extended as changes are published; ExpireFeed drops no leaf.
 // RotateLogKey makes a new key sign, the old one verifying for a grace
 // period (WithLogKeyGrace); ForkLog shows one API key a history of its
-// own, for tests that a split view is caught.
+// own, for tests that a split view is caught. Every product status answer
+// made of records carries their inclusion proofs to the checkpoint of the
+// tree its caller is shown (a batch carries the checkpoint once), and the
+// consistency proof from the size its request named in log_size; so the
+// first such answer builds the tree (about half a second for 200,000
+// products), and the others each cost a few proofs.
 //
 // # Faults
 //
