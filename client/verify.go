@@ -441,6 +441,11 @@ func (c *Client) logKeys(ctx context.Context, refresh bool) ([]LogKey, uint64, e
 		t.refreshedAt = c.now()
 	}
 	keys, _, err := c.Log.Keys(ctx)
+	if errors.Is(err, ErrNotFound) {
+		// Not an outage to wait out: a registry that publishes no keys
+		// cannot be verified, and a status from it is not to be shown.
+		return nil, 0, fmt.Errorf("%w: the registry publishes no keys at /v1/keys (%v)", ErrCheckpointSignature, err)
+	}
 	if err != nil {
 		return nil, 0, err
 	}

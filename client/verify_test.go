@@ -671,3 +671,23 @@ func TestBatchVerifiesSharedWorkOnce(t *testing.T) {
 		t.Errorf("%d signatures checked for one checkpoint, want 1", sigs)
 	}
 }
+
+// A registry that publishes no keys cannot be verified: its statuses are
+// refused, not mistaken for an outage or a missing product.
+func TestNoKeysPublished(t *testing.T) {
+	t.Parallel()
+	srv, c := setupWith(t, fixture{fetchKeys: true, wrap: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/keys" {
+				r.URL.Path = "/v1/no-such-route"
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	d := srv.Demo()[0]
+	st, _, err := c.Products.ByGTIN(ctxT(t), string(d.GTIN), nil)
+	wantRefused(t, st, err, client.ProductKey{GTIN: d.GTIN}, client.ErrCheckpointSignature)
+	if errors.Is(err, client.ErrNotFound) {
+		t.Errorf("a status refused for want of keys matches ErrNotFound: %v", err)
+	}
+}
