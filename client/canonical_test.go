@@ -2,6 +2,10 @@ package client
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -30,7 +34,11 @@ func TestCanonicalJSON(t *testing.T) {
 		if err := dec.Decode(&v); err != nil {
 			t.Fatalf("%s: %v", c.in, err)
 		}
-		got, err := appendCanonical(nil, v)
+		got, err := referenceCanonical(nil, v)
+		if err != nil || string(got) != c.want {
+			t.Errorf("reference canonical %s = %s (%v); want %s", c.in, got, err, c.want)
+		}
+		got, err = appendCanonicalJSON(nil, []byte(c.in))
 		if err != nil || string(got) != c.want {
 			t.Errorf("canonical %s = %s (%v); want %s", c.in, got, err, c.want)
 		}
@@ -42,8 +50,96 @@ func TestCanonicalJSON(t *testing.T) {
 		if err := dec.Decode(&v); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := appendCanonical(nil, v); err == nil {
+		if _, err := referenceCanonical(nil, v); err == nil {
+			t.Errorf("reference canonical %s: no error; a fraction is refused", in)
+		}
+		if _, err := appendCanonicalJSON(nil, []byte(in)); err == nil {
 			t.Errorf("canonical %s: no error; a fraction is refused", in)
 		}
 	}
+}
+
+// FuzzCanonicalJSON: whatever JSON appendCanonicalJSON is given, it
+// writes what the reference writes from the decoded value, or refuses
+// what the reference refuses.
+func FuzzCanonicalJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"b":1,"a":2}`, `{"a":{"c":[1,{"e":"x","d":null}],"b":false}}`, `"<>&\u2028\u2029"`,
+		`"\"\\\/\b\f\n\r\t\u0001\u001f"`, `"\ud83d\ude00 \ud800 x"`, `{"ﬁ":1,"😀":2,"a":3}`,
+		`[1, 2 ,{ "a" : "b" } ]`, `-0`, `1.5`, `{"a":1e3}`, `"\u00e9"`, `[[],{},[{}]]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		dec := json.NewDecoder(strings.NewReader(string(in)))
+		dec.UseNumber()
+		var v any
+		if !json.Valid(in) || dec.Decode(&v) != nil {
+			return // not one JSON value: the digest's input always is
+		}
+		want, werr := referenceCanonical(nil, v)
+		got, gerr := appendCanonicalJSON(nil, in)
+		if errors.Is(gerr, errDuplicateKey) {
+			return // the reference keeps the last; I-JSON has none
+		}
+		if (werr == nil) != (gerr == nil) || !slices.Equal(got, want) {
+			t.Fatalf("canonical %s = %s (%v); the reference %s (%v)", in, got, gerr, want, werr)
+		}
+	})
+}
+
+// referenceCanonical appends v, as decoded by encoding/json with UseNumber,
+// in RFC 8785 canonical form: the straightforward way, against which
+// appendCanonicalJSON, which reads the encoded bytes instead, is checked. The registry's records hold integers only:
+// a number with a fraction or an exponent is refused rather than
+// formatted as ECMAScript would.
+func referenceCanonical(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case bool:
+		return strconv.AppendBool(b, v), nil
+	case json.Number:
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("a number the canonical form does not take: %s", v)
+		}
+		return strconv.AppendInt(b, n, 10), nil
+	case string:
+		return appendCanonicalString(b, v), nil
+	case []any:
+		b = append(b, '[')
+		for i, e := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = referenceCanonical(b, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	case map[string]any:
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		// By UTF-16 code units, as RFC 8785 sorts: the same as Go's
+		// string order unless a key holds characters beyond U+FFFF.
+		slices.SortFunc(keys, compareUTF16)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendCanonicalString(b, k)
+			b = append(b, ':')
+			var err error
+			if b, err = referenceCanonical(b, v[k]); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	}
+	return nil, fmt.Errorf("a value the canonical form does not take: %T", v)
 }

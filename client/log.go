@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -133,78 +132,15 @@ func LogLeaf(ev Event) ([]byte, error) {
 
 // recordDigest is the SHA-256 of rec in canonical JSON.
 func recordDigest(rec any) ([sha256.Size]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(rec); err != nil {
+	raw, err := json.Marshal(rec)
+	if err != nil {
 		return [sha256.Size]byte{}, err
 	}
-	dec := json.NewDecoder(&buf)
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return [sha256.Size]byte{}, err
-	}
-	canon, err := appendCanonical(nil, v)
+	canon, err := appendCanonicalJSON(make([]byte, 0, len(raw)), raw)
 	if err != nil {
 		return [sha256.Size]byte{}, err
 	}
 	return sha256.Sum256(canon), nil
-}
-
-// appendCanonical appends v, as decoded by encoding/json with UseNumber,
-// in RFC 8785 canonical form. The registry's records hold integers only:
-// a number with a fraction or an exponent is refused rather than
-// formatted as ECMAScript would.
-func appendCanonical(b []byte, v any) ([]byte, error) {
-	switch v := v.(type) {
-	case nil:
-		return append(b, "null"...), nil
-	case bool:
-		return strconv.AppendBool(b, v), nil
-	case json.Number:
-		n, err := strconv.ParseInt(string(v), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("a number the canonical form does not take: %s", v)
-		}
-		return strconv.AppendInt(b, n, 10), nil
-	case string:
-		return appendCanonicalString(b, v), nil
-	case []any:
-		b = append(b, '[')
-		for i, e := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendCanonical(b, e); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		// By UTF-16 code units, as RFC 8785 sorts: the same as Go's
-		// string order unless a key holds characters beyond U+FFFF.
-		slices.SortFunc(keys, compareUTF16)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendCanonicalString(b, k)
-			b = append(b, ':')
-			var err error
-			if b, err = appendCanonical(b, v[k]); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, '}'), nil
-	}
-	return nil, fmt.Errorf("a value the canonical form does not take: %T", v)
 }
 
 // appendCanonicalString appends s as RFC 8785 writes a string: quotes,
