@@ -176,9 +176,13 @@ func drivePages(ctx context.Context, o *options, pc pageClient) (*pageTally, int
 		jobs   chan int64
 		missed int64
 	)
+	// The pacer stops with the last page, so that the run ends at -pages,
+	// not at -duration; the views in flight go on.
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
 	if o.pageRate > 0 {
 		jobs = make(chan int64, o.conc)
-		wg.Go(func() { missed = pace(ctx, o.pageRate, jobs) })
+		wg.Go(func() { missed = pace(pctx, o.pageRate, jobs) })
 	}
 	for w := range o.conc {
 		wg.Go(func() {
@@ -191,6 +195,7 @@ func drivePages(ctx context.Context, o *options, pc pageClient) (*pageTally, int
 					}
 				}
 				if o.pages > 0 && issued.Add(1) > o.pages {
+					stop()
 					return
 				}
 				for i := range ids {
