@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/qualitycommit/qcsdk/client"
 )
 
@@ -60,6 +62,24 @@ type FollowOptions struct {
 	// Stats, if set, counts what the follower does; read it from any
 	// goroutine.
 	Stats *FollowStats
+
+	// LogKeys pins the registry's keys for its log's checkpoints; nil
+	// reads them from the registry (/v1/keys), which trusts TLS for them.
+	LogKeys []client.LogKey
+	// LogEvery is how often, at most, the follower audits the registry's
+	// log while the feed brings changes (default DefaultLogEvery); a
+	// negative one turns the audit off.
+	LogEvery time.Duration
+	// Witnesses are other parties' views of the log, compared with the
+	// registry's at each audit.
+	Witnesses []Witness
+	// Cosigner, if set, adds the platform's signature to each checkpoint
+	// the follower verified before it publishes it to the fleet, so that
+	// others may use this platform as a witness.
+	Cosigner note.Signer
+	// LogAlarm, if set, is called once when the audit finds a fork: the
+	// log showed two histories.
+	LogAlarm func(error)
 }
 
 // FollowStats counts what a follower did.
@@ -72,6 +92,11 @@ type FollowStats struct {
 	// in Unix nanoseconds (0: not yet): it knew every change published
 	// before then. With a Leaser store, only the lease holder polls.
 	CaughtUp atomic.Int64
+
+	LogAudits atomic.Int64 // audits of the registry's log that passed
+	LogErrors atomic.Int64 // audits that could not finish (the registry or a witness did not answer)
+	LogForks  atomic.Int64 // forks found: the log showed two histories
+	LogSize   atomic.Int64 // the size of the latest checkpoint verified
 }
 
 // A Leaser is a Store shared by several processes that elects one of them
@@ -155,6 +180,10 @@ func Follow(ctx context.Context, api *client.Client, store Store, opts *FollowOp
 			caughtUp()
 		}
 	}
+	if f.opts.LogEvery == 0 {
+		f.opts.LogEvery = DefaultLogEvery
+	}
+	f.log = newLogAuditor(api, store, &f.opts)
 	if l, ok := store.(Leaser); ok {
 		return f.leased(ctx, l)
 	}
@@ -165,6 +194,11 @@ type follower struct {
 	api   *client.Client
 	store Store
 	opts  FollowOptions
+	log   *logAuditor
+
+	// the audits of the current run, and their context
+	audits *sync.WaitGroup
+	actx   context.Context
 }
 
 // cursors is where a follower keeps its position.
@@ -234,6 +268,13 @@ func (e errRejected) Error() string { return e.cause.Error() }
 // registry rejects it, until ctx ends or the cursor cannot be saved
 // because the lease was lost.
 func (f *follower) run(ctx context.Context, cur cursors) error {
+	// The log's audit runs beside the feed, and ends with it.
+	actx, cancel := context.WithCancel(ctx)
+	var audits sync.WaitGroup
+	defer audits.Wait()
+	defer cancel()
+	f.audits, f.actx = &audits, actx
+	f.log.due(actx, &audits)
 	var after string
 	if err := f.retry(ctx, "read the follow cursor", func() error {
 		var err error
@@ -338,6 +379,7 @@ func (f *follower) feed(ctx context.Context, cur cursors, after string) error {
 		if recorded {
 			f.applied(ev)
 		}
+		f.log.due(f.actx, f.audits)
 	}
 	return ctx.Err()
 }
