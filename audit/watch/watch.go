@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/audit"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/backoff"
 )
 
 // Options tune a Watcher. A nil *Options means the defaults, which write
@@ -435,21 +435,9 @@ func (w *Watcher) batch(ctx context.Context, keys []client.ProductKey) ([]client
 		if err == nil || !errors.As(err, &rl) || !rl.Throttled {
 			return items, err
 		}
-		if !sleep(ctx, max(rl.RetryAfter, time.Millisecond)) {
+		if !backoff.Sleep(ctx, max(rl.RetryAfter, time.Millisecond)) {
 			return nil, ctx.Err()
 		}
-	}
-}
-
-// sleep waits d or until ctx is done, and reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 
@@ -473,6 +461,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	} else if pending {
 		return ErrSyncUnfinished
 	}
+	// The change feed's own backoff: most of Run's failures are the
+	// feed's or the registry's.
+	wait := backoff.Exponential{Base: client.DefaultFollowMinBackoff, Max: client.DefaultFollowMaxBackoff}
 	failures := 0
 	learnt := false
 	for {
@@ -504,7 +495,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			continue
 		}
 		w.warn("handling the change feed", err)
-		if !sleep(ctx, backoff(failures)) {
+		if !backoff.Sleep(ctx, wait.Wait(failures)) {
 			return ctx.Err()
 		}
 		failures++
@@ -557,12 +548,4 @@ func (w *Watcher) warn(msg string, err error) {
 	if w.o.Logger != nil {
 		w.o.Logger.Warn("watch: "+msg, "err", err)
 	}
-}
-
-// backoff is a jittered wait after failures in a row: up to 500 ms
-// doubled per failure, at most 30 s.
-func backoff(failures int) time.Duration {
-	d := 500 * time.Millisecond << min(failures, 6)
-	d = min(d, 30*time.Second)
-	return d/2 + rand.N(d/2+1)
 }
