@@ -3,9 +3,10 @@
 // that ends with its context.
 //
 // The client's retries and change-feed follower, the cache's follower
-// and the change-driven audit each had their own few lines for both,
-// with three kinds of jitter and two sleeps; a reader of one loop now
-// knows them all.
+// and the change-driven audit had grown their own few lines for both,
+// with two kinds of jitter, several floors and caps, and sleeps that
+// differed only in their names: one package lets a reader of one loop
+// know them all.
 //
 // Full jitter — a uniformly random wait under the exponential ceiling —
 // spreads many clients that failed together more widely than a wait of
