@@ -232,7 +232,7 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 	if r.o.MaxPauseWait == 0 {
 		r.o.MaxPauseWait = DefaultMaxPauseWait
 	}
-	r.cache = &memo{mem: newLRU(r.o.MaxKeys), store: r.o.Answers}
+	r.cache = newMemo(r.o.MaxKeys, r.o.Answers)
 	ctx = client.WithPriority(ctx, client.PriorityLow) // bulk work: the platform's pages keep their share
 
 	var skip int64
