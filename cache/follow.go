@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/backoff"
 )
 
 // CursorKey is where Follow keeps the change-feed position it has applied
@@ -480,12 +480,11 @@ func (b *backlog) save(ctx context.Context) error {
 // retry records the waiting changes until none is left, then saves the
 // cursor the feed went on to.
 func (b *backlog) retry(ctx context.Context) {
-	wait := 50 * time.Millisecond
-	for {
-		if !sleep(ctx, rand.N(wait)+time.Millisecond) {
+	waits := backoff.Exponential{Base: 50 * time.Millisecond, Max: time.Second}
+	for n := 0; ; n++ {
+		if !backoff.Sleep(ctx, waits.Wait(n)) {
 			return
 		}
-		wait = min(2*wait, time.Second)
 		b.mu.Lock()
 		todo := slices.Clone(b.waiting)
 		b.mu.Unlock()
@@ -639,12 +638,12 @@ func (f *follower) acquire(ctx context.Context, l Leaser, old int64, ttl time.Du
 		pause := wait
 		if !errors.Is(err, ErrLeaseHeld) {
 			// Redis failed, not another follower: try again soon.
-			pause = min(wait, rand.N(time.Second)+time.Millisecond)
+			pause = min(wait, backoff.Exponential{Base: time.Second, Max: time.Second}.Wait(0))
 			if f.opts.Logger != nil {
 				f.opts.Logger.Warn("qcsdk/cache: failed to take the follower's lease; retrying", "error", err)
 			}
 		}
-		if !sleep(ctx, pause) {
+		if !backoff.Sleep(ctx, pause) {
 			return 0, ctx.Err()
 		}
 	}
@@ -655,7 +654,7 @@ func (f *follower) acquire(ctx context.Context, l Leaser, old int64, ttl time.Du
 // lease lives, after which another follower may hold it.
 func (f *follower) renew(ctx context.Context, cancel context.CancelFunc, l Leaser, token int64, ttl time.Duration) {
 	last := time.Now()
-	for sleep(ctx, ttl/3) {
+	for backoff.Sleep(ctx, ttl/3) {
 		_, err := l.Lease(ctx, token, ttl)
 		switch {
 		case err == nil:
@@ -667,24 +666,12 @@ func (f *follower) renew(ctx context.Context, cancel context.CancelFunc, l Lease
 	}
 }
 
-// sleep waits d, and reports false if ctx ended first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // retry runs op until it succeeds or ctx ends, waiting with full jitter
 // between 100 ms and 2 s: a store that comes back (a Redis failover takes
 // seconds) is used again within 2 s. A lost lease is not retried.
 func (f *follower) retry(ctx context.Context, what string, op func() error) error {
-	wait := 100 * time.Millisecond
-	for {
+	waits := backoff.Exponential{Base: 100 * time.Millisecond, Max: 2 * time.Second}
+	for n := 0; ; n++ {
 		err := op()
 		if err == nil || errors.Is(err, ErrLeaseLost) {
 			return err
@@ -692,7 +679,7 @@ func (f *follower) retry(ctx context.Context, what string, op func() error) erro
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		next := rand.N(wait) + time.Millisecond
+		next := waits.Wait(n)
 		var kr *client.KeyRefusedError
 		if errors.As(err, &kr) {
 			// The client sends nothing before its cool-down ends.
@@ -700,10 +687,9 @@ func (f *follower) retry(ctx context.Context, what string, op func() error) erro
 		} else if f.opts.Logger != nil {
 			f.opts.Logger.Warn("qcsdk/cache: failed to "+what+"; retrying", "error", err)
 		}
-		if !sleep(ctx, next) {
+		if !backoff.Sleep(ctx, next) {
 			return ctx.Err()
 		}
-		wait = min(2*wait, 2*time.Second)
 	}
 }
 
