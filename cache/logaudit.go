@@ -102,7 +102,7 @@ type FleetLog struct {
 	Checkpoint *client.Checkpoint
 	// Fork, when set, is the fork the follower found: the log showed two
 	// histories, and no answer of it is to be trusted until an operator
-	// has looked (and deleted LogForkKey).
+	// has looked (ClearLogFork).
 	Fork error
 }
 
@@ -201,7 +201,12 @@ func (a *logAuditor) audit(ctx context.Context) {
 	defer a.mu.Unlock()
 	a.lastRun = a.now()
 	if a.forked {
-		return // sticky: an operator clears it
+		// Sticky until an operator clears it (ClearLogFork); then the
+		// audit starts again from the registry's word.
+		if e, err := a.store.Get(ctx, LogForkKey); err != nil || e != nil {
+			return
+		}
+		a.forked, a.last = false, nil
 	}
 	err := a.check(ctx)
 	switch {
@@ -384,7 +389,7 @@ func (a *logAuditor) fork(ctx context.Context, cause error) {
 	a.stats.LogForks.Add(1)
 	if a.logger != nil {
 		a.logger.Error("qcsdk/cache: the registry's log shows two histories; its answers are not trusted until an operator clears "+
-			"the fork (delete the store's LogForkKey)", "error", cause)
+			"the fork (cache.ClearLogFork)", "error", cause)
 	}
 	if a.alarm != nil {
 		a.alarm(cause)
@@ -395,7 +400,27 @@ func (a *logAuditor) fork(ctx context.Context, cause error) {
 		return
 	}
 	e := &Entry{Raw: raw, Fetched: now, FreshUntil: now.Add(logRetention), Expires: now.Add(logRetention)}
-	if _, err := a.store.Set(ctx, LogForkKey, e); err != nil && a.logger != nil {
-		a.logger.Error("qcsdk/cache: could not record the log's fork for the fleet", "error", err)
+	if _, err := a.store.Set(ctx, LogForkKey, e); err != nil {
+		if a.logger != nil {
+			a.logger.Error("qcsdk/cache: could not record the log's fork for the fleet", "error", err)
+		}
+		return
 	}
+	if n, ok := a.store.(Notifier); ok {
+		_ = n.Publish(ctx, LogForkKey) // every server reads it at once
+	}
+}
+
+// ClearLogFork is the operator's answer to a fork, once it has been
+// looked into (the registry explained it, or its key was replaced): it
+// removes the fork from store and tells every server, whose caches trust
+// the registry's answers again.
+func ClearLogFork(ctx context.Context, store Store) error {
+	if err := store.Delete(ctx, LogForkKey); err != nil {
+		return err
+	}
+	if n, ok := store.(Notifier); ok {
+		return n.Publish(ctx, LogForkKey)
+	}
+	return nil
 }

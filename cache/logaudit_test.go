@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
@@ -284,5 +286,100 @@ func TestFollowAuditsTheLog(t *testing.T) {
 	}
 	if fl := e.fleet(t); fl.Checkpoint == nil || fl.Checkpoint.Size < ev.Seq {
 		t.Errorf("the fleet's log %+v", fl)
+	}
+}
+
+// forkEntry is what the follower records for the fleet when it finds a
+// fork.
+func forkEntry(now time.Time) *cache.Entry {
+	return &cache.Entry{Raw: []byte(`{"fork":"two roots for a tree of 9","size":0}`), Fetched: now, FreshUntil: now.Add(time.Hour), Expires: now.Add(time.Hour)}
+}
+
+// While the store holds a fork, the cache trusts no answer — warm or
+// cold, one product or a page — and every badge is neutral; once an
+// operator clears it, answers are served again.
+func TestAForkMakesEveryAnswerUntrusted(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	ctx := context.Background()
+	g := e.demo(client.VerdictCommitted)
+	if _, err := e.cache.StatusByGTIN(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := e.cache.Cached(g); !ok {
+		t.Fatal("not warm after a lookup")
+	}
+	if _, err := e.cache.Store().Set(ctx, cache.LogForkKey, forkEntry(e.clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := e.cache.Cached(g); ok {
+		t.Error("Cached answered a warm product while the log is forked")
+	}
+	if !e.cache.Stats().LogForked {
+		t.Error("Stats().LogForked is false while the store holds a fork")
+	}
+	if _, err := e.cache.StatusByGTIN(ctx, g); !errors.Is(err, client.ErrLogFork) {
+		t.Errorf("StatusByGTIN = %v; want ErrLogFork", err)
+	}
+	for _, it := range e.cache.Answers(ctx, []client.ProductKey{{GTIN: g}, {GTIN: e.demo(client.VerdictWithdrawn)}}) {
+		if !errors.Is(it.Err, client.ErrLogFork) || it.Status != nil {
+			t.Errorf("Answers(%s) = %+v, %v; want ErrLogFork", it.Key.GTIN, it.Status, it.Err)
+		}
+	}
+	if err := cache.ClearLogFork(ctx, e.cache.Store()); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := e.cache.StatusByGTIN(ctx, g); err != nil || st == nil {
+		t.Errorf("after the fork was cleared: %+v, %v", st, err)
+	}
+	if _, _, ok := e.cache.Cached(g); !ok {
+		t.Error("not served warm after the fork was cleared")
+	}
+}
+
+// A fork the follower records in Redis reaches every server of the
+// fleet: each one's badges go neutral, and come back when it is cleared.
+func TestAForkReachesEveryServerOfTheFleet(t *testing.T) {
+	t.Parallel()
+	f := startFleet(t, 2)
+	ctx := context.Background()
+	g := demoGTIN(t, f.srv, client.VerdictCommitted)
+	for _, n := range f.nodes {
+		if _, err := n.StatusByGTIN(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: f.redis.Addr(), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	shared := redisstore.New(rdb, redisstore.WithPrefix("fleet:"+t.Name()+":"), redisstore.WithTimeout(testStoreTimeout))
+	defer shared.Close()
+	if _, err := shared.Set(ctx, cache.LogForkKey, forkEntry(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.Publish(ctx, cache.LogForkKey); err != nil {
+		t.Fatal(err)
+	}
+	untrusted := func(n *cache.Cache) bool {
+		_, err := n.StatusByGTIN(ctx, g)
+		return errors.Is(err, client.ErrLogFork)
+	}
+	awaitAll(t, f.nodes, untrusted, "every server to stop trusting the forked log")
+	if err := cache.ClearLogFork(ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	awaitAll(t, f.nodes, func(n *cache.Cache) bool { return !untrusted(n) }, "every server to trust the log again")
+}
+
+// awaitAll waits until ok holds for every node, for at most 10 s.
+func awaitAll(t *testing.T, nodes []*cache.Cache, ok func(*cache.Cache) bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for i, n := range nodes {
+		for !ok(n) {
+			if time.Now().After(deadline) {
+				t.Fatalf("server %d: waited 10 s for %s", i, what)
+			}
+			<-time.After(5 * time.Millisecond)
+		}
 	}
 }
