@@ -39,7 +39,7 @@ type Cache struct {
 	local    LocalReader // the store, when it reads from this process's memory
 	// forked is raised while the store holds a fork of the registry's
 	// log: no answer is trusted then (see ErrLogFork).
-	forked *atomic.Bool
+	forked   *atomic.Bool
 	clock    func() time.Time
 	clockSet bool
 	logger   *slog.Logger
