@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/backoff"
 )
 
 // Finding is the audit's word on one listing: its verdict, why in words,
@@ -522,11 +523,7 @@ func (r *runner) batch(ctx context.Context) ([]client.BatchItem, error) {
 			pauseRetried = true
 			r.pauseWaited += wait
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, wait) {
 			return nil, ctx.Err()
 		}
 	}
