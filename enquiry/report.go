@@ -296,10 +296,10 @@ func idempotencyKey(nonce string, p client.ReportParams) string {
 //     refused from the site's own pages: the origin WithSiteOrigin names
 //     is trusted. A browser that sends Sec-Fetch-Site judged it against
 //     the page's real origin, and needs nothing configured.
-//   - The refusal is the entry's plain answer, not stored like every
-//     other: a bare 403, where a stale form from this site comes back
-//     filled in, so that a forger gets no form, no token, no echo of its
-//     text and no cookie.
+//   - The refusal is the entry's own plain 403, with Cache-Control:
+//     no-store as all its plain answers have (the library's has none): a
+//     forger gets no form, no token, no echo of its text and no cookie,
+//     where a stale form from this site comes back filled in.
 func crossOrigin(site string) (*http.CrossOriginProtection, error) {
 	c := http.NewCrossOriginProtection()
 	if site != "" {
