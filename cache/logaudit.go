@@ -218,7 +218,7 @@ func (a *logAuditor) audit(ctx context.Context) {
 	case ctx.Err() != nil:
 	default:
 		a.stats.LogErrors.Add(1)
-		if a.logger != nil {
+		if a.logger != nil && !keyRefused(err) { // the client logs a refused key itself, once
 			a.logger.Warn("qcsdk/cache: the audit of the registry's log failed; trying again later", "error", err)
 		}
 	}
