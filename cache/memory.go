@@ -584,16 +584,3 @@ func (m *Memory) Delete(_ context.Context, keys ...string) error {
 	}
 	return nil
 }
-
-// deleteAll removes every entry.
-func (m *Memory) deleteAll() {
-	m.mu.Lock()
-	keys := make([]string, 0, len(m.live))
-	for k := range m.live {
-		keys = append(keys, k)
-	}
-	m.mu.Unlock()
-	for _, k := range keys {
-		m.remove(k)
-	}
-}
