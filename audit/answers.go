@@ -3,6 +3,8 @@ package audit
 import (
 	"fmt"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
 	"github.com/qualitycommit/qcsdk/client"
 )
 
@@ -22,14 +24,26 @@ type AnswerStore interface {
 }
 
 // memo is what a run remembers: up to max answers in memory, the least
-// recently used past it in the store, or forgotten without one.
+// recently used past it in the store, or forgotten without one. Run uses
+// it from one goroutine, so the LRU is golang-lru's unlocked one.
 type memo struct {
-	mem   *lru
+	mem   *simplelru.LRU[client.ProductKey, *Answer]
 	store AnswerStore // nil: forget
+	// evicted is the answer the last put pushed out of memory, handed
+	// over by the LRU's eviction callback: one Add evicts at most one.
+	evicted *Answer
+}
+
+// newMemo returns a memo of at most n answers in memory (at least one).
+func newMemo(n int, store AnswerStore) *memo {
+	m := &memo{store: store}
+	// NewLRU refuses only a size below one.
+	m.mem, _ = simplelru.NewLRU(max(n, 1), func(_ client.ProductKey, a *Answer) { m.evicted = a })
+	return m
 }
 
 func (m *memo) get(k client.ProductKey) (*Answer, bool, error) {
-	if a, ok := m.mem.get(k); ok || m.store == nil {
+	if a, ok := m.mem.Get(k); ok || m.store == nil {
 		return a, ok, nil
 	}
 	a, ok, err := m.store.Get(k)
@@ -40,8 +54,13 @@ func (m *memo) get(k client.ProductKey) (*Answer, bool, error) {
 	return &a, true, m.put(a)
 }
 
+// put remembers a, replacing any answer for its key, and hands the
+// answer it pushed out of memory, if any, to the store.
 func (m *memo) put(a Answer) error {
-	evicted := m.mem.put(a)
+	m.evicted = nil
+	m.mem.Add(a.Key, &a)
+	evicted := m.evicted
+	m.evicted = nil
 	if evicted == nil || m.store == nil {
 		return nil
 	}

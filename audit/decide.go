@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"container/list"
 	"fmt"
 	"strings"
 	"time"
@@ -149,42 +148,3 @@ func clean(s string) string {
 }
 
 func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
-
-// lru remembers answers by key, at most max of them, forgetting the least
-// recently used first.
-type lru struct {
-	max   int
-	order *list.List // of *Answer, most recent first
-	byKey map[client.ProductKey]*list.Element
-}
-
-func newLRU(max int) *lru {
-	return &lru{max: max, order: list.New(), byKey: make(map[client.ProductKey]*list.Element)}
-}
-
-func (c *lru) get(k client.ProductKey) (*Answer, bool) {
-	el, ok := c.byKey[k]
-	if !ok {
-		return nil, false
-	}
-	c.order.MoveToFront(el)
-	return el.Value.(*Answer), true
-}
-
-// put remembers a, and returns the answer it forgot to make room, if any.
-func (c *lru) put(a Answer) *Answer {
-	if el, ok := c.byKey[a.Key]; ok {
-		el.Value = &a
-		c.order.MoveToFront(el)
-		return nil
-	}
-	c.byKey[a.Key] = c.order.PushFront(&a)
-	if c.order.Len() > c.max {
-		old := c.order.Back()
-		c.order.Remove(old)
-		evicted := old.Value.(*Answer)
-		delete(c.byKey, evicted.Key)
-		return evicted
-	}
-	return nil
-}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/backoff"
 )
 
 // Finding is the audit's word on one listing: its verdict, why in words,
@@ -232,7 +233,7 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 	if r.o.MaxPauseWait == 0 {
 		r.o.MaxPauseWait = DefaultMaxPauseWait
 	}
-	r.cache = &memo{mem: newLRU(r.o.MaxKeys), store: r.o.Answers}
+	r.cache = newMemo(r.o.MaxKeys, r.o.Answers)
 	ctx = client.WithPriority(ctx, client.PriorityLow) // bulk work: the platform's pages keep their share
 
 	var skip int64
@@ -522,11 +523,7 @@ func (r *runner) batch(ctx context.Context) ([]client.BatchItem, error) {
 			pauseRetried = true
 			r.pauseWaited += wait
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, wait) {
 			return nil, ctx.Err()
 		}
 	}

@@ -405,6 +405,12 @@ func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []client
 // Answers is Statuses with when the registry last confirmed each answer.
 func (c *Cache) Answers(ctx context.Context, keys []client.ProductKey) []AnswerItem {
 	out := make([]AnswerItem, len(keys))
+	if c.forked.Load() {
+		for i, k := range keys {
+			out[i] = AnswerItem{Key: k, Err: errForked}
+		}
+		return out
+	}
 	waits := make([]*flight, len(keys))
 	skeys := make([]string, len(keys))
 	cks := make([]client.ProductKey, len(keys))

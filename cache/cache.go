@@ -37,6 +37,9 @@ type Cache struct {
 	store    Store
 	ownStore bool
 	local    LocalReader // the store, when it reads from this process's memory
+	// forked is raised while the store holds a fork of the registry's
+	// log: no answer is trusted then (see ErrLogFork).
+	forked   *atomic.Bool
 	clock    func() time.Time
 	clockSet bool
 	logger   *slog.Logger
@@ -194,10 +197,21 @@ func New(api *client.Client, opts ...Option) (*Cache, error) {
 		return nil, errors.New("qcsdk/cache: WithMaxEntries bounds the cache's own store; bound the store passed to WithStore instead")
 	}
 	c.local, _ = c.store.(LocalReader)
+	c.forked = new(atomic.Bool)
+	if f, ok := c.store.(interface{ logFork() *atomic.Bool }); ok {
+		c.forked = f.logFork()
+	}
 	c.bg, c.cancel = context.WithCancel(context.Background())
 	c.batch = &batcher{c: c, lat: &latencies{}}
 	return c, nil
 }
+
+// errForked answers every product while the fleet's follower holds a
+// fork of the registry's log (see Follow): the log showed two histories,
+// and no answer of either is trusted until an operator has looked and
+// cleared it (ClearLogFork). Badges are then
+// neutral, never committed on a branch of the log.
+var errForked = fmt.Errorf("qcsdk/cache: the registry's log forked; no answer is trusted until an operator clears it: %w", client.ErrLogFork)
 
 // ErrClosed is the error of a lookup that needed the API after Close.
 var ErrClosed = errors.New("qcsdk/cache: closed")
@@ -316,7 +330,7 @@ func (c *Cache) Cached(gtin client.GTIN) (a Answer, now time.Time, ok bool) {
 	}
 	skey := string(g)
 	e, now, ok := c.local.ReadLocal(skey)
-	if !ok || e == nil || e.Status == nil {
+	if !ok || e == nil || e.Status == nil || c.forked.Load() {
 		return Answer{}, now, false
 	}
 	if now.Before(e.FreshUntil) {
@@ -384,6 +398,9 @@ func servable(e *Entry, now time.Time) bool {
 // lookup is the read path: fresh hit, stale hit with a background refresh,
 // or a coalesced fetch with stale-if-error as the fallback.
 func (c *Cache) lookup(ctx context.Context, skey string, key client.ProductKey) (*Entry, error) {
+	if c.forked.Load() {
+		return nil, errForked
+	}
 	e, now := c.peek(ctx, skey)
 	// The fresh hit, first and inline: it is nearly every page view.
 	// (An entry with a status is never a tombstone.)
@@ -721,6 +738,10 @@ type Stats struct {
 	StoreErrors int64 // store operations that failed (a dead Redis), those a store handled itself included (see ErrorCounter)
 	Hedges      int64 // of Upstream, calls that raced a slow one for its keys
 	Abandoned   int64 // lookups dropped unsent: nobody waited for them any more
+	// LogForked says that the store holds a fork of the registry's log,
+	// found by the fleet's follower: no answer is trusted, every badge is
+	// neutral, until an operator clears it (ClearLogFork).
+	LogForked bool
 }
 
 type counters struct {
@@ -757,6 +778,6 @@ func (c *Cache) Stats() Stats {
 		StaleIfError: s.staleIfError.Load(), Refreshes: s.refreshes.Load(), Coalesced: s.coalesced.Load(),
 		Upstream: s.upstream.Load(), Revalidated: s.revalidated.Load(), Batches: s.batches.Load(),
 		Errors: s.errors.Load(), KeyRefused: s.keyRefused.Load(), StoreErrors: s.storeErrors.Load() + storeErrors(c.store),
-		Hedges: s.hedges.Load(), Abandoned: s.abandoned.Load(),
+		Hedges: s.hedges.Load(), Abandoned: s.abandoned.Load(), LogForked: c.forked.Load(),
 	}
 }

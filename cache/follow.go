@@ -5,13 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/backoff"
 )
 
 // CursorKey is where Follow keeps the change-feed position it has applied
@@ -60,6 +62,24 @@ type FollowOptions struct {
 	// Stats, if set, counts what the follower does; read it from any
 	// goroutine.
 	Stats *FollowStats
+
+	// LogKeys pins the registry's keys for its log's checkpoints; nil
+	// reads them from the registry (/v1/keys), which trusts TLS for them.
+	LogKeys []client.LogKey
+	// LogEvery is how often, at most, the follower audits the registry's
+	// log while the feed brings changes (default DefaultLogEvery); a
+	// negative one turns the audit off.
+	LogEvery time.Duration
+	// Witnesses are other parties' views of the log, compared with the
+	// registry's at each audit.
+	Witnesses []Witness
+	// Cosigner, if set, adds the platform's signature to each checkpoint
+	// the follower verified before it publishes it to the fleet, so that
+	// others may use this platform as a witness.
+	Cosigner note.Signer
+	// LogAlarm, if set, is called once when the audit finds a fork: the
+	// log showed two histories.
+	LogAlarm func(error)
 }
 
 // FollowStats counts what a follower did.
@@ -72,6 +92,11 @@ type FollowStats struct {
 	// in Unix nanoseconds (0: not yet): it knew every change published
 	// before then. With a Leaser store, only the lease holder polls.
 	CaughtUp atomic.Int64
+
+	LogAudits atomic.Int64 // audits of the registry's log that passed
+	LogErrors atomic.Int64 // audits that could not finish (the registry or a witness did not answer)
+	LogForks  atomic.Int64 // forks found: the log showed two histories
+	LogSize   atomic.Int64 // the size of the latest checkpoint verified
 }
 
 // A Leaser is a Store shared by several processes that elects one of them
@@ -155,6 +180,10 @@ func Follow(ctx context.Context, api *client.Client, store Store, opts *FollowOp
 			caughtUp()
 		}
 	}
+	if f.opts.LogEvery == 0 {
+		f.opts.LogEvery = DefaultLogEvery
+	}
+	f.log = newLogAuditor(api, store, &f.opts)
 	if l, ok := store.(Leaser); ok {
 		return f.leased(ctx, l)
 	}
@@ -165,6 +194,11 @@ type follower struct {
 	api   *client.Client
 	store Store
 	opts  FollowOptions
+	log   *logAuditor
+
+	// the audits of the current run, and their context
+	audits *sync.WaitGroup
+	actx   context.Context
 }
 
 // cursors is where a follower keeps its position.
@@ -234,6 +268,13 @@ func (e errRejected) Error() string { return e.cause.Error() }
 // registry rejects it, until ctx ends or the cursor cannot be saved
 // because the lease was lost.
 func (f *follower) run(ctx context.Context, cur cursors) error {
+	// The log's audit runs beside the feed, and ends with it.
+	actx, cancel := context.WithCancel(ctx)
+	var audits sync.WaitGroup
+	defer audits.Wait()
+	defer cancel()
+	f.audits, f.actx = &audits, actx
+	f.log.due(actx, &audits)
 	var after string
 	if err := f.retry(ctx, "read the follow cursor", func() error {
 		var err error
@@ -338,6 +379,7 @@ func (f *follower) feed(ctx context.Context, cur cursors, after string) error {
 		if recorded {
 			f.applied(ev)
 		}
+		f.log.due(f.actx, f.audits)
 	}
 	return ctx.Err()
 }
@@ -438,12 +480,11 @@ func (b *backlog) save(ctx context.Context) error {
 // retry records the waiting changes until none is left, then saves the
 // cursor the feed went on to.
 func (b *backlog) retry(ctx context.Context) {
-	wait := 50 * time.Millisecond
-	for {
-		if !sleep(ctx, rand.N(wait)+time.Millisecond) {
+	waits := backoff.Exponential{Base: 50 * time.Millisecond, Max: time.Second}
+	for n := 0; ; n++ {
+		if !backoff.Sleep(ctx, waits.Wait(n)) {
 			return
 		}
-		wait = min(2*wait, time.Second)
 		b.mu.Lock()
 		todo := slices.Clone(b.waiting)
 		b.mu.Unlock()
@@ -597,12 +638,12 @@ func (f *follower) acquire(ctx context.Context, l Leaser, old int64, ttl time.Du
 		pause := wait
 		if !errors.Is(err, ErrLeaseHeld) {
 			// Redis failed, not another follower: try again soon.
-			pause = min(wait, rand.N(time.Second)+time.Millisecond)
+			pause = min(wait, backoff.Exponential{Base: time.Second, Max: time.Second}.Wait(0))
 			if f.opts.Logger != nil {
 				f.opts.Logger.Warn("qcsdk/cache: failed to take the follower's lease; retrying", "error", err)
 			}
 		}
-		if !sleep(ctx, pause) {
+		if !backoff.Sleep(ctx, pause) {
 			return 0, ctx.Err()
 		}
 	}
@@ -613,7 +654,7 @@ func (f *follower) acquire(ctx context.Context, l Leaser, old int64, ttl time.Du
 // lease lives, after which another follower may hold it.
 func (f *follower) renew(ctx context.Context, cancel context.CancelFunc, l Leaser, token int64, ttl time.Duration) {
 	last := time.Now()
-	for sleep(ctx, ttl/3) {
+	for backoff.Sleep(ctx, ttl/3) {
 		_, err := l.Lease(ctx, token, ttl)
 		switch {
 		case err == nil:
@@ -625,24 +666,12 @@ func (f *follower) renew(ctx context.Context, cancel context.CancelFunc, l Lease
 	}
 }
 
-// sleep waits d, and reports false if ctx ended first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 // retry runs op until it succeeds or ctx ends, waiting with full jitter
 // between 100 ms and 2 s: a store that comes back (a Redis failover takes
 // seconds) is used again within 2 s. A lost lease is not retried.
 func (f *follower) retry(ctx context.Context, what string, op func() error) error {
-	wait := 100 * time.Millisecond
-	for {
+	waits := backoff.Exponential{Base: 100 * time.Millisecond, Max: 2 * time.Second}
+	for n := 0; ; n++ {
 		err := op()
 		if err == nil || errors.Is(err, ErrLeaseLost) {
 			return err
@@ -650,7 +679,7 @@ func (f *follower) retry(ctx context.Context, what string, op func() error) erro
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		next := rand.N(wait) + time.Millisecond
+		next := waits.Wait(n)
 		var kr *client.KeyRefusedError
 		if errors.As(err, &kr) {
 			// The client sends nothing before its cool-down ends.
@@ -658,10 +687,9 @@ func (f *follower) retry(ctx context.Context, what string, op func() error) erro
 		} else if f.opts.Logger != nil {
 			f.opts.Logger.Warn("qcsdk/cache: failed to "+what+"; retrying", "error", err)
 		}
-		if !sleep(ctx, next) {
+		if !backoff.Sleep(ctx, next) {
 			return ctx.Err()
 		}
-		wait = min(2*wait, 2*time.Second)
 	}
 }
 

@@ -99,6 +99,10 @@ type Memory struct {
 	gen    atomic.Uint64
 	resync atomic.Pointer[Stamp] // the newest empty-Maker stamp
 
+	// forked is set while the store holds a fork of the registry's log
+	// (LogForkKey): the cache then trusts no answer (see Cache).
+	forked atomic.Bool
+
 	mu     sync.Mutex          // guards order, live, makers, makerOf and stamps
 	order  []string            // keys in insertion order, oldest first, for eviction
 	live   map[string]struct{} // keys inserted and not yet removed
@@ -374,12 +378,19 @@ func (m *Memory) Set(_ context.Context, key string, e *Entry) (*Entry, error) {
 	return m.set(key, e, true)
 }
 
+// logFork is the flag the store raises while it holds a fork of the
+// registry's log.
+func (m *Memory) logFork() *atomic.Bool { return &m.forked }
+
 // set is Set that stores the entry confirmed or not (see Tiered).
 func (m *Memory) set(key string, e *Entry, confirmed bool) (*Entry, error) {
 	if e == nil || e.Expires.IsZero() {
 		return nil, errNoExpiry
 	}
 	now := m.clock()
+	if key == LogForkKey && e.Raw != nil && now.Before(e.Expires) {
+		m.forked.Store(true)
+	}
 	if e.Maker != "" && !e.Tombstone() {
 		m.mu.Lock()
 		s, ok := m.stamps[e.Maker]
@@ -567,19 +578,9 @@ func (m *Memory) unindex(key, maker string) {
 func (m *Memory) Delete(_ context.Context, keys ...string) error {
 	for _, k := range keys {
 		m.remove(k)
+		if k == LogForkKey {
+			m.forked.Store(false) // an operator cleared it
+		}
 	}
 	return nil
-}
-
-// deleteAll removes every entry.
-func (m *Memory) deleteAll() {
-	m.mu.Lock()
-	keys := make([]string, 0, len(m.live))
-	for k := range m.live {
-		keys = append(keys, k)
-	}
-	m.mu.Unlock()
-	for _, k := range keys {
-		m.remove(k)
-	}
 }

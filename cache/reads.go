@@ -47,7 +47,7 @@ func read[T any](c *Cache, ctx context.Context, skey string, fetch fetchRaw) (T,
 		}
 	}
 	if string(e.Raw) == "null" {
-		return v, notFound
+		return v, errNotFound
 	}
 	if err := json.Unmarshal(e.Raw, &v); err != nil {
 		return v, fmt.Errorf("qcsdk/cache: decode the cached %q: %w", skey, err)
@@ -55,9 +55,9 @@ func read[T any](c *Cache, ctx context.Context, skey string, fetch fetchRaw) (T,
 	return v, nil
 }
 
-// notFound is what a read of a record the registry does not have returns,
+// errNotFound is what a read of a record the registry does not have returns,
 // from the API or from the cache (which remembers it for the short TTL).
-var notFound = fmt.Errorf("qcsdk/cache: %w", client.ErrNotFound)
+var errNotFound = fmt.Errorf("qcsdk/cache: %w", client.ErrNotFound)
 
 // fetchRaw runs one fetch and stores its answer, marked with its maker.
 func (c *Cache) fetchRaw(skey string, old *Entry, fetch fetchRaw) (*Entry, error) {

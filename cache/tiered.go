@@ -187,6 +187,7 @@ func NewTiered(local *Memory, shared Shared, opts ...TieredOption) (*Tiered, err
 		go t.resubscribe()
 	} else {
 		t.kick() // what the spill file held, if Redis answers at once
+		t.readFork()
 	}
 	return t, nil
 }
@@ -205,7 +206,40 @@ func (t *Tiered) announced(a Announcement) {
 		_ = t.local.Stamp(t.ctx, *a.Stamp)
 	default:
 		t.local.unconfirm(a.Keys...)
+		if slices.Contains(a.Keys, LogForkKey) {
+			t.readFork()
+		}
 	}
+	if a.Lost {
+		t.readFork()
+	}
+}
+
+// logFork is the memory tier's flag, raised from Redis too: a fork the
+// fleet's follower found reaches every server (see readFork).
+func (t *Tiered) logFork() *atomic.Bool { return t.local.logFork() }
+
+// readFork reads, in the background, whether Redis holds a fork of the
+// registry's log, into the memory tier: at start, when the follower
+// announces one, and when the subscription comes back (an announcement
+// may have been lost).
+func (t *Tiered) readFork() {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		ctx, cancel := context.WithTimeout(t.ctx, 5*time.Second)
+		defer cancel()
+		e, err := t.shared.Get(ctx, LogForkKey)
+		switch {
+		case err != nil:
+		case e == nil:
+			if t.local.forked.Load() {
+				_ = t.local.Delete(ctx, LogForkKey) // cleared in Redis by an operator
+			}
+		default:
+			_, _ = t.local.set(LogForkKey, e, true)
+		}
+	}()
 }
 
 func (t *Tiered) resubscribe() {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/backoff"
 )
 
 // Warm looks up a platform's hot catalogue ahead of its page views, so
@@ -49,7 +50,7 @@ func (c *Cache) Warm(ctx context.Context, keys []client.ProductKey) (int, error)
 			if len(again) == 0 {
 				break
 			}
-			if !sleep(ctx, max(wait, minWarmWait)) {
+			if !backoff.Sleep(ctx, max(wait, minWarmWait)) {
 				return warmed, ctx.Err()
 			}
 			batch = again

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/qualitycommit/qcsdk/internal/backoff"
 )
 
 // ChangesOptions say where to read the change feed from and how long to
@@ -174,7 +176,7 @@ func (s *ChangesService) Follow(ctx context.Context, after string, opts *FollowO
 		}
 	}
 	maxB = max(maxB, minB)
-	backoff := func(failures int) time.Duration { return fullJitter(minB, maxB, failures) }
+	waits := backoff.Exponential{Base: minB, Max: maxB}
 
 	return func(yield func(Event, error) bool) {
 		cursor, lastID := after, ""
@@ -201,11 +203,11 @@ func (s *ChangesService) Follow(ctx context.Context, after string, opts *FollowO
 				if !yield(Event{}, err) {
 					return
 				}
-				wait := max(backoff(failures), min(retryAfter(err), maxB))
+				wait := max(waits.Wait(failures), min(retryAfter(err), maxB))
 				if left, ok := pauseLeft(err); ok {
 					wait = max(wait, left) // polling before the pause ends fails unsent
 				}
-				sleepCtx(ctx, wait)
+				backoff.Sleep(ctx, wait)
 				failures++
 				continue
 			}
@@ -236,7 +238,7 @@ func (s *ChangesService) Follow(ctx context.Context, after string, opts *FollowO
 				// does not hold long polls. Pace the polls rather than
 				// spin, but no slower than after a first failure, since
 				// the feed itself is answering.
-				sleepCtx(ctx, backoff(0))
+				backoff.Sleep(ctx, waits.Wait(0))
 			}
 		}
 	}
@@ -282,14 +284,4 @@ func pauseLeft(err error) (time.Duration, bool) {
 		return kr.RetryAfter, true
 	}
 	return 0, false
-}
-
-// sleepCtx waits for d or until ctx is done, whichever comes first.
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }

@@ -425,28 +425,63 @@ type request struct {
 }
 
 // do sends a call with retries and decodes a 2xx answer into out (a
-// pointer), which is left alone on 304 and on errors.
+// pointer), which is left alone on 304 and on errors. Its steps: admit
+// the call (pauses, the upstream limit), build the request, send it
+// through go-retryablehttp, then judge what came back.
 func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout+r.longPoll)
 		defer cancel()
 	}
-	if err := c.pausedErr(c.now()); err != nil {
+	if err := c.admitCall(ctx, r); err != nil {
 		return nil, err
+	}
+	req, err := c.newRequest(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	k := &call{c: c, idempotent: r.idempotent, ownLimit: r.ownLimit}
+	var raw []byte
+	req.SetResponseHandler(func(resp *http.Response) error {
+		var err error
+		raw, err = c.readBody(r, resp, out)
+		return err
+	})
+	resp, err := c.send(req, r, k)
+	if resp != nil {
+		defer resp.Body.Close()
+	}
+	if err := c.failed(ctx, r, k, resp, err); err != nil {
+		return nil, err
+	}
+	return c.answered(r, k, resp, raw)
+}
+
+// admitCall refuses a call the client must not send now: during a pause
+// (the client's, or report look-ups' own), or past the upstream limit
+// within the call's time.
+func (c *Client) admitCall(ctx context.Context, r request) error {
+	if err := c.pausedErr(c.now()); err != nil {
+		return err
 	}
 	if r.ownLimit {
 		if err := c.lookupPausedErr(c.now()); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := c.admit(ctx); err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("qcsdk: %s %s: %w", r.method, r.path, err)
+			return fmt.Errorf("qcsdk: %s %s: %w", r.method, r.path, err)
 		}
-		return nil, err
+		return err
 	}
+	return nil
+}
 
+// newRequest builds the call's HTTP request: its URL, JSON body and
+// headers.
+func (c *Client) newRequest(ctx context.Context, r request) (*retryablehttp.Request, error) {
 	var body []byte
 	if r.body != nil {
 		var err error
@@ -484,14 +519,12 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 	for k, v := range r.header {
 		h[k] = v
 	}
+	return req, nil
+}
 
-	k := &call{c: c, idempotent: r.idempotent, ownLimit: r.ownLimit}
-	var raw []byte
-	req.SetResponseHandler(func(resp *http.Response) error {
-		var err error
-		raw, err = c.readBody(r, resp, out)
-		return err
-	})
+// send runs the call's attempts through go-retryablehttp, k judging each
+// (see retry.go), and logs the call at debug level.
+func (c *Client) send(req *retryablehttp.Request, r request, k *call) (*http.Response, error) {
 	rc := &retryablehttp.Client{
 		HTTPClient:   c.http,
 		RetryMax:     c.policy.MaxRetries,
@@ -508,9 +541,6 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 	}
 	start := time.Now()
 	resp, err := rc.Do(req)
-	if resp != nil {
-		defer resp.Body.Close()
-	}
 	if c.logger != nil {
 		status := 0
 		if resp != nil {
@@ -522,31 +552,41 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 	if k.res != nil {
 		c.quota.cancel(k.res, c.now) // a retry that never went: its token goes back
 	}
+	return resp, err
+}
+
+// failed is the error of a call that got no answer to judge: refused
+// before it was sent, out of time, or failed on the way.
+func (c *Client) failed(ctx context.Context, r request, k *call, resp *http.Response, err error) error {
 	if k.refused != nil {
-		return nil, k.refused
+		return k.refused
 	}
 	if ctx.Err() != nil && (err != nil || resp == nil) {
-		return nil, fmt.Errorf("qcsdk: %s %s: %w", r.method, r.path, ctx.Err())
+		return fmt.Errorf("qcsdk: %s %s: %w", r.method, r.path, ctx.Err())
 	}
-	if err != nil {
-		var te *TooLargeError
-		var tr *TruncatedError
-		var de *DecodeError
-		switch {
-		case errors.As(err, &te), errors.As(err, &tr), errors.As(err, &de):
-		default:
-			err = &TransportError{Method: r.method, Path: r.path, Attempts: k.attempts, Err: err}
-		}
-		if k.gaveUp != nil {
-			err = fmt.Errorf("%w: %w", k.gaveUp, err)
-		}
-		return nil, err
+	if err == nil {
+		return nil
 	}
+	var te *TooLargeError
+	var tr *TruncatedError
+	var de *DecodeError
+	switch {
+	case errors.As(err, &te), errors.As(err, &tr), errors.As(err, &de):
+	default:
+		err = &TransportError{Method: r.method, Path: r.path, Attempts: k.attempts, Err: err}
+	}
+	if k.gaveUp != nil {
+		err = fmt.Errorf("%w: %w", k.gaveUp, err)
+	}
+	return err
+}
 
+// answered judges an answer: its Response, and the error of a status
+// other than 2xx and 304.
+func (c *Client) answered(r request, k *call, resp *http.Response, raw []byte) (*Response, error) {
 	if !retryable(resp, nil) {
 		c.budget.success() // an answer, even a 404, means the API is up
 	}
-
 	res := &Response{
 		StatusCode:   resp.StatusCode,
 		Header:       resp.Header,
@@ -569,30 +609,36 @@ func (c *Client) do(ctx context.Context, r request, out any) (*Response, error) 
 		res.NotModified = true
 		return res, nil
 	case resp.StatusCode >= 400:
-		apiErr := c.problem(r, resp, raw)
-		var err error = apiErr
-		if resp.StatusCode == http.StatusTooManyRequests {
-			ra := apiErr.RetryAfter
-			p := c.quota.pausedAt(c.now())
-			if r.ownLimit {
-				p = pausedAt(&c.lookups, c.now())
-			}
-			if ra == 0 && p != nil {
-				ra = p.until.Sub(c.now()) // the pause a 429 without Retry-After began
-			}
-			err = &RateLimitError{Err: apiErr, Limit: res.RateLimit, RetryAfter: ra}
-		}
-		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			err = c.refused(apiErr)
-		}
-		if k.gaveUp != nil {
-			err = fmt.Errorf("%w: %w", k.gaveUp, err)
-		}
-		return res, err
+		return res, c.statusError(r, k, resp, res, raw)
 	case resp.StatusCode < 200 || resp.StatusCode >= 300:
 		return res, &APIError{Method: r.method, Path: r.path, StatusCode: resp.StatusCode, RequestID: res.RequestID}
 	}
 	return res, nil
+}
+
+// statusError is the typed error of a 4xx or 5xx answer: a rate limit
+// with the pause it began, a refused key, or the API's problem.
+func (c *Client) statusError(r request, k *call, resp *http.Response, res *Response, raw []byte) error {
+	apiErr := c.problem(r, resp, raw)
+	var err error = apiErr
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests:
+		ra := apiErr.RetryAfter
+		p := c.quota.pausedAt(c.now())
+		if r.ownLimit {
+			p = pausedAt(&c.lookups, c.now())
+		}
+		if ra == 0 && p != nil {
+			ra = p.until.Sub(c.now()) // the pause a 429 without Retry-After began
+		}
+		err = &RateLimitError{Err: apiErr, Limit: res.RateLimit, RetryAfter: ra}
+	case http.StatusUnauthorized, http.StatusForbidden:
+		err = c.refused(apiErr)
+	}
+	if k.gaveUp != nil {
+		err = fmt.Errorf("%w: %w", k.gaveUp, err)
+	}
+	return err
 }
 
 // attemptLog is the logger go-retryablehttp is given. It logs each

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/qualitycommit/qcsdk/internal/backoff"
 	"golang.org/x/time/rate"
 )
 
@@ -425,11 +426,7 @@ func (c *Client) admit(ctx context.Context) error {
 		c.quota.throttledHigh.Add(1)
 		return &RateLimitError{Limit: c.RateLimit(), Throttled: true, RetryAfter: d}
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
+	if !backoff.Sleep(ctx, d) {
 		c.quota.cancel(res, c.now)
 		return ctx.Err()
 	}

@@ -8,6 +8,8 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+
+	"github.com/qualitycommit/qcsdk/internal/idem"
 )
 
 // ReportOptions are the options of ReportsService.Create.
@@ -38,7 +40,7 @@ func (s *ReportsService) Create(ctx context.Context, p ReportParams, opts *Repor
 	}
 	if key == "" {
 		key = newIdempotencyKey()
-	} else if !validIdempotencyKey(key) {
+	} else if !idem.ValidKey(key) {
 		return nil, nil, invalidInput("idempotency key %q is not 1 to 255 visible ASCII characters", cut(key))
 	}
 	out := new(Report)
@@ -257,16 +259,4 @@ func newIdempotencyKey() string {
 	var b [16]byte
 	rand.Read(b[:]) // never fails, per crypto/rand's documentation
 	return hex.EncodeToString(b[:])
-}
-
-func validIdempotencyKey(k string) bool {
-	if len(k) == 0 || len(k) > 255 {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if k[i] < 0x21 || k[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"golang.org/x/time/rate"
+
+	"github.com/qualitycommit/qcsdk/internal/backoff"
 )
 
 // RetryPolicy says when and how the client tries a call again. Only
@@ -80,24 +81,8 @@ func (p RetryPolicy) validate() error {
 }
 
 // backoff is the full-jitter wait before retry n (counted from 0).
-func (p RetryPolicy) backoff(n int) time.Duration { return fullJitter(p.BaseDelay, p.MaxDelay, n) }
-
-// fullJitter is the wait before retry n (counted from 0) of a capped
-// exponential backoff with full jitter: a uniformly random duration under
-// min(limit, base·2ⁿ), so that many clients failing together do not retry
-// together. It is never zero, since a zero wait is a busy loop. The
-// client's retries and the change-feed follower both wait by it.
-func fullJitter(base, limit time.Duration, n int) time.Duration {
-	ceiling := limit
-	if n < 62 {
-		if d := base << n; d > 0 && d < ceiling {
-			ceiling = d
-		}
-	}
-	if ceiling <= 1 {
-		return 1
-	}
-	return 1 + rand.N(ceiling-1)
+func (p RetryPolicy) backoff(n int) time.Duration {
+	return backoff.Exponential{Base: p.BaseDelay, Max: p.MaxDelay}.Wait(n)
 }
 
 // budget is the token bucket of the retry budget, in thousandths of a

@@ -45,49 +45,6 @@ func TestBackoffIsFullJitterUnderTheCeiling(t *testing.T) {
 	}
 }
 
-func TestFullJitterBounds(t *testing.T) {
-	t.Parallel()
-	const base, limit = 10 * time.Millisecond, 300 * time.Millisecond
-	const draws = 2000
-	prevCeiling := time.Duration(0)
-	for n := range 8 {
-		ceiling := min(limit, base<<n)
-		var highest time.Duration
-		for range draws {
-			d := fullJitter(base, limit, n)
-			if d <= 0 {
-				t.Fatalf("retry %d: wait %s, want more than zero: a zero wait is a busy loop", n, d)
-			}
-			if d >= ceiling || d > limit {
-				t.Fatalf("retry %d: wait %s, want under min(cap %s, %s·2^%d) = %s", n, d, limit, base, n, ceiling)
-			}
-			highest = max(highest, d)
-		}
-		// The waits grow with n until the cap: some wait of retry n is
-		// longer than any retry n-1 could draw.
-		if ceiling > prevCeiling && highest <= prevCeiling {
-			t.Errorf("retry %d: longest of %d waits %s, want some above the previous ceiling %s", n, draws, highest, prevCeiling)
-		}
-		prevCeiling = ceiling
-	}
-	for _, tc := range []struct {
-		name        string
-		base, limit time.Duration
-		n           int
-	}{
-		{"huge n", time.Second, time.Second, 200},
-		{"n past the shift width", time.Nanosecond, time.Hour, 63},
-		{"base over the cap", time.Hour, time.Second, 0},
-		{"one-nanosecond ceiling", time.Nanosecond, time.Nanosecond, 0},
-		{"zero cap", 0, 0, 3},
-	} {
-		d := fullJitter(tc.base, tc.limit, tc.n)
-		if d <= 0 || (tc.limit > 1 && d >= tc.limit) {
-			t.Errorf("%s: wait %s, want in (0, %s)", tc.name, d, tc.limit)
-		}
-	}
-}
-
 func TestBudgetStopsRetriesAfterFailuresAndRefills(t *testing.T) {
 	t.Parallel()
 	b := newBudget(DefaultRetryPolicy()) // 10 tokens, 0.1 per success

@@ -67,14 +67,14 @@
 // The report form is offered only when the platform names itself for
 // reports (WithPlatformName): the request's Host is the sender's to
 // choose, and must not reach the regulator as the platform's name. It is
-// protected against cross-site posts: a post that does not come from the
-// site's own origin (scheme, host and port; WithSiteOrigin behind a
-// TLS-terminating proxy) is a plain 403; a SameSite cookie and a token
-// MAC'd with WithReportKey (give a fleet one key) prove the form was
-// rendered for this browser. The same words sent twice file one report;
-// edited words, a new one. Whatever goes wrong short of a forgery, what the
-// shopper typed comes back in the form. Link to it from a product page as
-// /quality/report?gtin={gtin}&listing={url}.
+// protected against cross-site posts: a post net/http's
+// CrossOriginProtection refuses is a plain 403 (WithSiteOrigin behind a
+// proxy that rewrites Host, for browsers older than Sec-Fetch-Site); a
+// SameSite cookie and a token MAC'd with WithReportKey (give a fleet one
+// key) prove the form was rendered for this browser. The same words sent
+// twice file one report; edited words, a new one. Whatever goes wrong
+// short of a forgery, what the shopper typed comes back in the form. Link
+// to it from a product page as /quality/report?gtin={gtin}&listing={url}.
 //
 // # What becomes of a report
 //

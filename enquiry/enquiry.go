@@ -38,7 +38,8 @@ type Entry struct {
 	timeout   time.Duration
 	reportKey []byte // the report form's MAC key
 	platform  string // how reports name the platform; "" for no report form
-	origin    string // the site's origin (WithSiteOrigin); "" for the request's own
+	origin    string // the site's origin (WithSiteOrigin); "" for none
+	csrf      *http.CrossOriginProtection
 	filed     ReportFiled
 	lookups   statusLimits // the report status pages' per-address limits
 }
@@ -66,6 +67,11 @@ func New(badges *widget.Widget, opts ...Option) (*Entry, error) {
 	if err := e.checkLayout(); err != nil {
 		return nil, err
 	}
+	csrf, err := crossOrigin(e.origin)
+	if err != nil {
+		return nil, fmt.Errorf("qcsdk/enquiry: %w", err)
+	}
+	e.csrf = csrf
 	if e.reportKey == nil {
 		e.reportKey = make([]byte, 32)
 		_, _ = rand.Read(e.reportKey)
@@ -250,7 +256,7 @@ func (e *Entry) Handler(prefix string) http.Handler {
 	mux.HandleFunc("GET "+prefix+"cases", e.budget(s.cases))
 	mux.HandleFunc("GET "+prefix+"enquiry.css", serveStylesheet)
 	mux.HandleFunc("GET "+prefix+"report", s.offered(s.reportPage))
-	mux.HandleFunc("POST "+prefix+"report", s.offered(s.sendReport))
+	mux.HandleFunc("POST "+prefix+"report", s.offered(e.csrf.Handler(http.HandlerFunc(s.sendReport)).ServeHTTP))
 	mux.HandleFunc("GET "+prefix+"report/sent", s.offered(s.reportSent))
 	mux.HandleFunc("GET "+prefix+"report/{id}", s.offered(e.budget(s.reportStatus)))
 	// The rest is the widget's: its badges and stylesheet, and its plain

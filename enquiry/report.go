@@ -27,15 +27,14 @@ import (
 // it (WithPlatformName): the request's Host is the sender's to choose, and
 // must not reach the regulator as the platform's name.
 //
-// It is protected against cross-site requests twice. A POST must provably
-// come from this site — an Origin equal to the site's (WithSiteOrigin, or
-// the request's own scheme and host), or, from a browser that sends no
-// Origin, Sec-Fetch-Site: same-origin — or it gets a bare 403: no form, no
-// token, nothing it sent echoed back. And it must carry a token that is a
-// MAC of a cookie scoped to the entry (SameSite=Strict, HttpOnly), under a
-// key of the widget's (WithReportKey; share it across a fleet); a form from
-// this site whose token no longer holds (the cookie expired) comes back
-// filled in, with a fresh token, so that nothing typed is lost.
+// It is protected against cross-site requests twice. A POST must pass
+// net/http's CrossOriginProtection (see crossOrigin for where ours
+// differs) or it gets a bare 403: no form, no token, nothing it sent
+// echoed back. And it must carry a token that is a MAC of a cookie scoped
+// to the entry (SameSite=Strict, HttpOnly), under a key of the widget's
+// (WithReportKey; share it across a fleet); a form from this site whose
+// token no longer holds (the cookie expired) comes back filled in, with a
+// fresh token, so that nothing typed is lost.
 //
 // A report's Idempotency-Key is the form's nonce, fixed per rendering, and
 // a digest of what was sent: a double click or a resend after a lost
@@ -180,16 +179,11 @@ func clip(s string, n int) string {
 	return s[:n]
 }
 
-// sendReport checks a submitted form and forwards it. Once the request is
-// known to come from this site, whatever goes wrong, the shopper's words
-// come back in the form: nothing typed is lost.
+// sendReport checks a submitted form and forwards it. It runs behind the
+// cross-origin check (crossOrigin), so the request comes from this site:
+// whatever goes wrong, the shopper's words come back in the form, and
+// nothing typed is lost.
 func (s *site) sendReport(rw http.ResponseWriter, r *http.Request) {
-	if !s.fromThisSite(r) {
-		// A forgery gets nothing to work with: no form, no token, no
-		// echo of its text, no cookie.
-		plainError(rw, http.StatusForbidden, "forbidden: a report is sent from this site's own form")
-		return
-	}
 	p, loc := s.newPage(r, func(t *pageWords) string { return t.Report })
 	t, rt := &pageVocab[loc], &reportVocab[loc]
 	r.Body = http.MaxBytesReader(rw, r.Body, maxReportBody)
@@ -293,48 +287,41 @@ func idempotencyKey(nonce string, p client.ReportParams) string {
 	return "qcw-" + nonce + "-" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
 }
 
-// fromThisSite reports whether a request provably comes from a page of
-// this site: its Origin is the site's, or, from a browser that sends no
-// Origin, Sec-Fetch-Site says same-origin. A same-site request is refused
-// too: a sibling subdomain is another party.
-func (s *site) fromThisSite(r *http.Request) bool {
-	fetch := r.Header.Get("Sec-Fetch-Site")
-	if fetch == "cross-site" || fetch == "same-site" {
-		return false
+// crossOrigin is the report form's first guard: net/http's, which
+// already refuses same-site requests (a sibling subdomain is another
+// party). Two differences are ours:
+//
+//   - Behind a proxy that rewrites Host, an Origin cannot match Host, so a
+//     browser that sends no Sec-Fetch-Site (older than 2023) would be
+//     refused from the site's own pages: the origin WithSiteOrigin names
+//     is trusted. A browser that sends Sec-Fetch-Site judged it against
+//     the page's real origin, and needs nothing configured.
+//   - The refusal is the entry's own plain 403, with Cache-Control:
+//     no-store as all its plain answers have (the library's has none): a
+//     forger gets no form, no token, no echo of its text and no cookie,
+//     where a stale form from this site comes back filled in.
+func crossOrigin(site string) (*http.CrossOriginProtection, error) {
+	c := http.NewCrossOriginProtection()
+	if site != "" {
+		if err := c.AddTrustedOrigin(site); err != nil {
+			return nil, err
+		}
 	}
-	o, sent := r.Header["Origin"]
-	if !sent {
-		return fetch == "same-origin"
-	}
-	if len(o) != 1 {
-		return false
-	}
-	got, ok := parseOrigin(o[0], false)
-	return ok && got == s.e.ownOrigin(r)
+	c.SetDenyHandler(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		plainError(rw, http.StatusForbidden, "forbidden: a report is sent from this site's own form")
+	}))
+	return c, nil
 }
 
-// ownOrigin is the site's origin: WithSiteOrigin's, or the request's own
-// scheme and host, which is right unless a proxy terminates TLS.
-func (e *Entry) ownOrigin(r *http.Request) string {
-	if o := e.origin; o != "" {
-		return o
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	o, _ := joinOrigin(scheme, r.Host)
-	return o
-}
-
-// parseOrigin reads an origin, scheme://host[:port] over http or https,
-// into its normal form. "null", and anything with a path, a query, a
-// fragment or user info, is not an origin; a configured one may end in
-// "/" (slash).
-func parseOrigin(s string, slash bool) (string, bool) {
+// parseOrigin reads a configured origin, scheme://host[:port] over http
+// or https, perhaps ending in "/", into its normal form, which is how a
+// browser sends it: AddTrustedOrigin matches the Origin field byte for
+// byte. "null", and anything with a path, a query, a fragment or user
+// info, is not an origin.
+func parseOrigin(s string) (string, bool) {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.User != nil ||
-		u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#") || !(u.Path == "" || slash && u.Path == "/") {
+		u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#") || (u.Path != "" && u.Path != "/") {
 		return "", false
 	}
 	return joinOrigin(u.Scheme, u.Host)
@@ -363,13 +350,14 @@ func joinOrigin(scheme, hostport string) (string, bool) {
 
 // WithSiteOrigin sets the site's origin, such as
 // "https://shop.example.com": scheme (http or https), host and port, no
-// path. A report form is accepted only from a page of that origin. Set it
-// when a proxy terminates TLS (or rewrites Host) in front of the widget:
-// without it the origin is the request's own, https only when the
-// request itself came over TLS.
+// path. A report form sent from a page of that origin is accepted even
+// when the request's Host is not the site's. Set it when a proxy in front
+// of the entry rewrites Host: browsers that send Sec-Fetch-Site (all
+// current ones) need nothing, but an older one is judged by its Origin,
+// which without it must name the request's Host.
 func WithSiteOrigin(origin string) Option {
 	return func(e *Entry) error {
-		o, ok := parseOrigin(origin, true)
+		o, ok := parseOrigin(origin)
 		if !ok {
 			return fmt.Errorf("site origin %q is not an http or https scheme://host[:port]", origin)
 		}

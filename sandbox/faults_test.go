@@ -164,8 +164,8 @@ func TestFaults(t *testing.T) {
 
 func TestFaultsStayOnTheirRoute(t *testing.T) {
 	t.Parallel()
-	srv, c := start(t)
-	c = noReuse(t, srv.URL)
+	srv, _ := start(t)
+	c := noReuse(t, srv.URL)
 	path := productPath(srv.Demo()[0].GTIN)
 	if err := srv.SetFaults(sandbox.Fault{Route: productRoute, Kind: sandbox.FaultError, Status: 503}); err != nil {
 		t.Fatal(err)

@@ -692,17 +692,3 @@ func (s *Sandbox) changes(b *buffer, r *http.Request) {
 	}
 	b.json(http.StatusOK, ccNoStore, page)
 }
-
-// --- reports -----------------------------------------------------------------------
-
-func validIdempotencyKey(k string) bool {
-	if len(k) == 0 || len(k) > 255 {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if k[i] < 0x21 || k[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}

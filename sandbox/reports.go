@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/idem"
 )
 
 // Reports and clues: a shopper's report (POST /v1/reports), a rights
@@ -405,7 +406,7 @@ const (
 
 func (s *Sandbox) createReport(b *buffer, r *http.Request) {
 	key := r.Header.Get("Idempotency-Key")
-	if key != "" && !validIdempotencyKey(key) {
+	if key != "" && !idem.ValidKey(key) {
 		b.problem(http.StatusBadRequest, client.CodeInvalidParameter, "Idempotency-Key must be 1 to 255 visible ASCII characters", client.ProblemField{Field: "Idempotency-Key", Message: "malformed"})
 		return
 	}
@@ -595,7 +596,7 @@ func (s *Sandbox) fileClue(reqID, scope string, i int, raw json.RawMessage, req 
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return fail(http.StatusBadRequest, client.CodeInvalidBody, "the clue is not the JSON this route takes: "+jsonErr(err))
 	}
-	if !validIdempotencyKey(c.IdempotencyKey) {
+	if !idem.ValidKey(c.IdempotencyKey) {
 		return fail(http.StatusBadRequest, client.CodeInvalidBody, "every clue needs an idempotency_key of 1 to 255 visible ASCII characters",
 			client.ProblemField{Field: "/idempotency_key", Message: "missing or malformed"})
 	}

@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/audit"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/backoff"
 )
 
 // Options tune a Watcher. A nil *Options means the defaults, which write
@@ -134,132 +135,148 @@ func (w *Watcher) Touched(ctx context.Context, ev client.Event) ([]client.Produc
 // maker instead.
 func (w *Watcher) touched(ctx context.Context, ev client.Event) ([]client.ProductKey, facts, error) {
 	var fs facts
-	set := make(map[client.ProductKey]struct{})
-	add := func(ks []client.ProductKey, err error) error {
-		for _, k := range ks {
-			set[k] = struct{}{}
-		}
-		return err
-	}
-	const sel = `SELECT DISTINCT gtin, uscc, brand, model FROM listings WHERE `
-	byPrefix := func(p string) error {
-		if p == "" || len(p) > 13 {
-			return nil
-		}
-		// The 13-digit form of a GTIN with indicator digit 0: the stored
-		// 14-digit GTIN starts with 0 and the prefix; ':' follows '9'.
-		return add(w.idx.queryKeys(ctx, sel+`gtin >= ? AND gtin < ?`, "0"+p, "0"+p+":"))
-	}
+	ts := touchSet{idx: w.idx, keys: make(map[client.ProductKey]struct{})}
 	var err error
 	switch {
 	case ev.Commitment != nil:
 		c := ev.Commitment
 		fs.makerID, fs.prefixes = c.EnterpriseID, c.Scope.GTINPrefixes
-		var u client.USCC
-		if u, err = w.makerUSCC(ctx, c.EnterpriseID); err != nil {
-			break
-		}
-		if u != "" {
-			for _, b := range c.Scope.Brands {
-				var ks []client.ProductKey
-				if ks, err = w.idx.queryKeys(ctx, sel+`uscc = ? AND brand = ?`, string(u), b); err != nil {
-					break
-				}
-				for _, k := range ks {
-					if c.Scope.Covers("", k.Brand, k.Model) {
-						set[k] = struct{}{}
-					}
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		for _, p := range c.Scope.GTINPrefixes {
-			if err = byPrefix(p); err != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-		var rows []keyRow
-		if rows, err = w.idx.learnt(ctx, `commitment_id = ? OR enterprise_id = ?`, c.ID, c.EnterpriseID); err != nil {
-			break
-		}
-		for _, r := range rows {
-			if r.commitmentID == c.ID || c.Scope.Covers(r.key.GTIN, r.brand, r.model) {
-				set[r.key] = struct{}{}
-			}
-		}
+		err = w.commitmentTouches(ctx, &ts, c)
 	case ev.Enterprise != nil:
 		e := ev.Enterprise
 		fs.makerID, fs.uscc = e.ID, e.USCC
-		if e.USCC != "" {
-			if err = add(w.idx.queryKeys(ctx, sel+`uscc = ?`, string(e.USCC))); err != nil {
-				break
-			}
-		}
-		var ps []string
-		if ps, err = w.idx.makerPrefixes(ctx, e.ID); err != nil {
-			break
-		}
-		for _, p := range ps {
-			if err = byPrefix(p); err != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
-		var rows []keyRow
-		if rows, err = w.idx.learnt(ctx, `enterprise_id = ?`, e.ID); err != nil {
-			break
-		}
-		for _, r := range rows {
-			set[r.key] = struct{}{}
-		}
+		err = w.enterpriseTouches(ctx, &ts, e)
 	case ev.Inspection != nil:
-		in := ev.Inspection
-		p := in.Product
-		if p.GTIN != "" {
-			if g, gerr := client.ParseGTIN(string(p.GTIN)); gerr == nil {
-				if err = add(w.idx.queryKeys(ctx, sel+`gtin = ?`, string(g))); err != nil {
-					break
-				}
-			}
-		}
-		if p.Brand == "" {
-			break
-		}
-		var u client.USCC
-		if u, err = w.makerUSCC(ctx, in.EnterpriseID); err != nil {
-			break
-		}
-		if u != "" {
-			// A key without a model names the brand's products at large:
-			// an inspection of one model may decide it too.
-			if err = add(w.idx.queryKeys(ctx, sel+`uscc = ? AND brand = ? AND model IN (?, '')`, string(u), p.Brand, p.Model)); err != nil {
-				break
-			}
-		}
-		var rows []keyRow
-		if rows, err = w.idx.learnt(ctx, `enterprise_id = ? AND p_brand = ? AND p_model = ?`, in.EnterpriseID, p.Brand, p.Model); err != nil {
-			break
-		}
-		for _, r := range rows {
-			set[r.key] = struct{}{}
-		}
+		err = w.inspectionTouches(ctx, &ts, ev.Inspection)
 	}
 	if err != nil {
 		return nil, fs, fmt.Errorf("watch: finding the listings event %s touches: %w", ev.ID, err)
 	}
-	keys := make([]client.ProductKey, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
+	return ts.sorted(), fs, nil
+}
+
+// commitmentTouches adds the keys a commitment's scope covers: by its
+// maker's brands, by its GTIN prefixes, and those a lookup learnt under
+// the commitment or its maker.
+func (w *Watcher) commitmentTouches(ctx context.Context, ts *touchSet, c *client.Commitment) error {
+	u, err := w.makerUSCC(ctx, c.EnterpriseID)
+	if err != nil {
+		return err
 	}
+	if u != "" {
+		covered := func(k client.ProductKey) bool { return c.Scope.Covers("", k.Brand, k.Model) }
+		for _, b := range c.Scope.Brands {
+			if err := ts.query(ctx, covered, `uscc = ? AND brand = ?`, string(u), b); err != nil {
+				return err
+			}
+		}
+	}
+	if err := ts.byPrefixes(ctx, c.Scope.GTINPrefixes); err != nil {
+		return err
+	}
+	return ts.learnt(ctx, func(r keyRow) bool { return r.commitmentID == c.ID || c.Scope.Covers(r.key.GTIN, r.brand, r.model) },
+		`commitment_id = ? OR enterprise_id = ?`, c.ID, c.EnterpriseID)
+}
+
+// enterpriseTouches adds every key of a maker: by its USCC, by the GTIN
+// prefixes its commitments named, and those a lookup learnt under it.
+func (w *Watcher) enterpriseTouches(ctx context.Context, ts *touchSet, e *client.Enterprise) error {
+	if e.USCC != "" {
+		if err := ts.query(ctx, nil, `uscc = ?`, string(e.USCC)); err != nil {
+			return err
+		}
+	}
+	ps, err := w.idx.makerPrefixes(ctx, e.ID)
+	if err != nil {
+		return err
+	}
+	if err := ts.byPrefixes(ctx, ps); err != nil {
+		return err
+	}
+	return ts.learnt(ctx, nil, `enterprise_id = ?`, e.ID)
+}
+
+// inspectionTouches adds the keys of the product an inspection sampled:
+// its GTIN, its maker's brand and model (or the brand alone), and those a
+// lookup learnt under the same maker, brand and model.
+func (w *Watcher) inspectionTouches(ctx context.Context, ts *touchSet, in *client.Inspection) error {
+	p := in.Product
+	if p.GTIN != "" {
+		if g, err := client.ParseGTIN(string(p.GTIN)); err == nil {
+			if err := ts.query(ctx, nil, `gtin = ?`, string(g)); err != nil {
+				return err
+			}
+		}
+	}
+	if p.Brand == "" {
+		return nil
+	}
+	u, err := w.makerUSCC(ctx, in.EnterpriseID)
+	if err != nil {
+		return err
+	}
+	if u != "" {
+		// A key without a model names the brand's products at large:
+		// an inspection of one model may decide it too.
+		if err := ts.query(ctx, nil, `uscc = ? AND brand = ? AND model IN (?, '')`, string(u), p.Brand, p.Model); err != nil {
+			return err
+		}
+	}
+	return ts.learnt(ctx, nil, `enterprise_id = ? AND p_brand = ? AND p_model = ?`, in.EnterpriseID, p.Brand, p.Model)
+}
+
+// touchSet gathers the distinct keys of the index an event touches.
+type touchSet struct {
+	idx  *Index
+	keys map[client.ProductKey]struct{}
+}
+
+// query adds the listings' keys that match where and keep (nil: all).
+func (ts *touchSet) query(ctx context.Context, keep func(client.ProductKey) bool, where string, args ...any) error {
+	ks, err := ts.idx.queryKeys(ctx, `SELECT DISTINCT gtin, uscc, brand, model FROM listings WHERE `+where, args...)
+	for _, k := range ks {
+		if keep == nil || keep(k) {
+			ts.keys[k] = struct{}{}
+		}
+	}
+	return err
+}
+
+// byPrefixes adds the GTIN-keyed listings under each GTIN prefix.
+func (ts *touchSet) byPrefixes(ctx context.Context, prefixes []string) error {
+	for _, p := range prefixes {
+		if p == "" || len(p) > 13 {
+			continue
+		}
+		// The 13-digit form of a GTIN with indicator digit 0: the stored
+		// 14-digit GTIN starts with 0 and the prefix; ':' follows '9'.
+		if err := ts.query(ctx, nil, `gtin >= ? AND gtin < ?`, "0"+p, "0"+p+":"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// learnt adds the keys whose recorded lookups match where and keep
+// (nil: all).
+func (ts *touchSet) learnt(ctx context.Context, keep func(keyRow) bool, where string, args ...any) error {
+	rows, err := ts.idx.learnt(ctx, where, args...)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if keep == nil || keep(r) {
+			ts.keys[r.key] = struct{}{}
+		}
+	}
+	return nil
+}
+
+// sorted is the keys gathered, in order: empty, not nil, when none.
+func (ts *touchSet) sorted() []client.ProductKey {
+	keys := slices.AppendSeq(make([]client.ProductKey, 0, len(ts.keys)), maps.Keys(ts.keys))
 	slices.SortFunc(keys, compareKeys)
-	return keys, fs, nil
+	return keys
 }
 
 func compareKeys(a, b client.ProductKey) int {
@@ -435,21 +452,9 @@ func (w *Watcher) batch(ctx context.Context, keys []client.ProductKey) ([]client
 		if err == nil || !errors.As(err, &rl) || !rl.Throttled {
 			return items, err
 		}
-		if !sleep(ctx, max(rl.RetryAfter, time.Millisecond)) {
+		if !backoff.Sleep(ctx, max(rl.RetryAfter, time.Millisecond)) {
 			return nil, ctx.Err()
 		}
-	}
-}
-
-// sleep waits d or until ctx is done, and reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 
@@ -473,6 +478,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	} else if pending {
 		return ErrSyncUnfinished
 	}
+	// The change feed's own backoff: most of Run's failures are the
+	// feed's or the registry's.
+	wait := backoff.Exponential{Base: client.DefaultFollowMinBackoff, Max: client.DefaultFollowMaxBackoff}
 	failures := 0
 	learnt := false
 	for {
@@ -504,7 +512,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			continue
 		}
 		w.warn("handling the change feed", err)
-		if !sleep(ctx, backoff(failures)) {
+		if !backoff.Sleep(ctx, wait.Wait(failures)) {
 			return ctx.Err()
 		}
 		failures++
@@ -557,12 +565,4 @@ func (w *Watcher) warn(msg string, err error) {
 	if w.o.Logger != nil {
 		w.o.Logger.Warn("watch: "+msg, "err", err)
 	}
-}
-
-// backoff is a jittered wait after failures in a row: up to 500 ms
-// doubled per failure, at most 30 s.
-func backoff(failures int) time.Duration {
-	d := 500 * time.Millisecond << min(failures, 6)
-	d = min(d, 30*time.Second)
-	return d/2 + rand.N(d/2+1)
 }

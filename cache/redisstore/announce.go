@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/internal/backoff"
 )
 
 // Announcements travel by pub/sub: PUBLISH on one Redis, sharded
@@ -260,12 +261,8 @@ func (r *Store) lost(ctx context.Context, deliver func(cache.Announcement)) {
 		defer r.wg.Done()
 		wait := 10 * time.Millisecond
 		for {
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !backoff.Sleep(ctx, wait) {
 				return
-			case <-t.C:
 			}
 			if r.deliverResync(ctx, deliver) {
 				return
@@ -327,12 +324,8 @@ func (r *Store) relisten(ctx context.Context, channel string) *redis.PubSub {
 		if cc, ok := r.rdb.(*redis.ClusterClient); ok {
 			cc.ReloadState(ctx)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Sleep(ctx, wait) {
 			return nil
-		case <-t.C:
 		}
 		if sub, err := r.listen(ctx, channel); err == nil {
 			return sub

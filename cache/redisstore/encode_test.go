@@ -51,6 +51,11 @@ func TestRedisValueRoundTrips(t *testing.T) {
 	if err != nil || len(missing) != 2 {
 		t.Fatalf("decode with no records held: %v, missing %v; want both missing", err, missing)
 	}
+	// What the header says is read all the same: a reader that lacks the
+	// records still knows the entry's place in the registry's order.
+	if got == nil || got.AsOf != e.AsOf || got.Version != e.Version {
+		t.Errorf("decode with no records held = %+v; want the header's position %d and version %d", got, e.AsOf, e.Version)
+	}
 	fetched := map[string]string{}
 	for k, rec := range recs {
 		b, err := jsonPack(rec)

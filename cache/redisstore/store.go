@@ -254,12 +254,11 @@ func (r *Store) key(k string) string { return r.prefix + k }
 // JSON), expiry in ms, now as ordered ns, the head as position12, the marked
 // order key ("" for none).
 var setScript = redis.NewScript(`
-local kind = redis.call('TYPE', KEYS[1]).ok
-if kind ~= 'string' and kind ~= 'none' then
-  redis.call('DEL', KEYS[1])
-end
 local new, exp, now, head, suspect = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
-local old = redis.call('GET', KEYS[1])
+local old = redis.pcall('GET', KEYS[1])
+if type(old) == 'table' and old.err then
+  old = false
+end
 local won = 1
 if old and string.len(old) >= 74 and string.sub(old, 1, 1) == 'q' and string.sub(old, 43, 58) > now then
   local beyond = suspect ~= '' and string.sub(old, 1, 42) == suspect and

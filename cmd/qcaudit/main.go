@@ -115,6 +115,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"os/signal"
 	"syscall"
@@ -151,139 +152,247 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		fmt.Fprintln(stderr, "qcaudit:", err)
 		return exitFailed
 	}
-
-	apiURL := cfg.apiURL
-	var sample []byte
-	if apiURL == "" {
-		sb, err := sandbox.New()
-		if err != nil {
-			fmt.Fprintln(stderr, "qcaudit: the embedded sandbox:", err)
-			return exitFailed
-		}
-		defer sb.Close()
-		base, stop, err := sb.Start()
-		if err != nil {
-			fmt.Fprintln(stderr, "qcaudit: the embedded sandbox:", err)
-			return exitFailed
-		}
-		defer stop()
-		apiURL = base
-		if cfg.input == "" {
-			sample = sampleCatalogue(sb)
-			fmt.Fprintln(stderr, "qcaudit: no -api or QC_API_URL: auditing a sample catalogue against an embedded sandbox (name a file, or - for stdin, to audit it instead)")
-		} else {
-			fmt.Fprintln(stderr, "qcaudit: no -api or QC_API_URL: auditing against an embedded sandbox, which knows only its own generated products")
-		}
+	j := &job{cfg: cfg, stdin: stdin, stdout: stdout, stderr: stderr}
+	defer j.close()
+	code, err := j.run(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailed
 	}
+	return code
+}
 
-	// The input.
-	var in io.Reader
-	size := int64(-1)
+// job is one run of the command: its configuration, its streams, and what
+// to undo when it ends.
+type job struct {
+	cfg            *config
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	undo           []func() // run by close, the last added first
+}
+
+// failure is a reason the audit could not start, worded in full for
+// stderr: run prints it and exits 2.
+type failure string
+
+func (f failure) Error() string { return string(f) }
+
+func failf(format string, args ...any) error { return failure(fmt.Sprintf(format, args...)) }
+
+// later has close call f.
+func (j *job) later(f func()) { j.undo = append(j.undo, f) }
+
+func (j *job) close() {
+	for i := len(j.undo) - 1; i >= 0; i-- {
+		j.undo[i]()
+	}
+}
+
+// run sets the audit up step by step, runs it (or the watch) and reports
+// it. Its error is a failure to set up; an audit that fails is reported
+// and has exit status 2.
+func (j *job) run(ctx context.Context) (int, error) {
+	apiURL, sample, err := j.registry()
+	if err != nil {
+		return 0, err
+	}
+	in, size, err := j.input(sample)
+	if err != nil {
+		return 0, err
+	}
+	ident, err := j.identity(in)
+	if err != nil {
+		return 0, err
+	}
+	prog := newProgress(j.stderr, size)
+	listings := readListings(j.cfg, prog.reader(in))
+	opts := &audit.Options{All: j.cfg.all, Strict: j.cfg.strict, MaxPauseWait: j.cfg.maxWait}
+	w, pending, err := j.output(ident, opts)
+	if err != nil {
+		return 0, err
+	}
+	rejects, err := j.rejects()
+	if err != nil {
+		return 0, err
+	}
+	j.selectAndReportRows(opts, rejects, prog)
+	api, err := j.newAPI(apiURL)
+	if err != nil {
+		return 0, err
+	}
+	if j.cfg.watch != "" {
+		if sample == nil && j.cfg.input == "" {
+			listings = nil // the index alone
+		}
+		code := runWatch(ctx, j.cfg, api, listings, j.stdout, j.stderr)
+		prog.finish()
+		return code, nil
+	}
+	if err := j.spillAnswers(opts); err != nil {
+		return 0, err
+	}
+	sum, err := audit.Run(ctx, api, listings, w, opts)
+	prog.finish()
+	since, err := j.complete(pending, rejects, err)
+	return j.report(ctx, sum, since, err), nil
+}
+
+// registry is the registry's API URL: -api's, or without one an embedded
+// sandbox's, with a sample catalogue of its products when no input is
+// named.
+func (j *job) registry() (apiURL string, sample []byte, err error) {
+	if j.cfg.apiURL != "" {
+		return j.cfg.apiURL, nil, nil
+	}
+	sb, err := sandbox.New()
+	if err != nil {
+		return "", nil, failf("qcaudit: the embedded sandbox: %v", err)
+	}
+	j.later(func() { sb.Close() })
+	base, stop, err := sb.Start()
+	if err != nil {
+		return "", nil, failf("qcaudit: the embedded sandbox: %v", err)
+	}
+	j.later(stop)
+	if j.cfg.input == "" {
+		sample = sampleCatalogue(sb)
+		fmt.Fprintln(j.stderr, "qcaudit: no -api or QC_API_URL: auditing a sample catalogue against an embedded sandbox (name a file, or - for stdin, to audit it instead)")
+	} else {
+		fmt.Fprintln(j.stderr, "qcaudit: no -api or QC_API_URL: auditing against an embedded sandbox, which knows only its own generated products")
+	}
+	return base, sample, nil
+}
+
+// input is the catalogue to read — the sample, stdin or the file named —
+// and its size in bytes when known (-1 when not), for the progress bar.
+func (j *job) input(sample []byte) (io.Reader, int64, error) {
 	switch {
 	case sample != nil:
-		in, size = bytesReader(sample), int64(len(sample))
-	case cfg.input == "" || cfg.input == "-":
-		in = stdin
-	default:
-		f, err := os.Open(cfg.input)
-		if err != nil {
-			fmt.Fprintln(stderr, "qcaudit:", safeText(err.Error()))
-			return exitFailed
-		}
-		defer f.Close()
-		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-			size = st.Size()
-		}
-		in = f
+		return bytesReader(sample), int64(len(sample)), nil
+	case j.cfg.input == "" || j.cfg.input == "-":
+		return j.stdin, -1, nil
 	}
+	f, err := os.Open(j.cfg.input)
+	if err != nil {
+		return nil, 0, failf("qcaudit: %s", safeText(err.Error()))
+	}
+	j.later(func() { f.Close() })
+	size := int64(-1)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	return f, size, nil
+}
 
-	// A resumable run knows its input — its path, size and SHA-256 — and
-	// the flags that shape its output, so that a journal is never resumed
-	// on another.
-	var ident *audit.Identity
-	if cfg.resume != "" && cfg.output != "" {
-		var err error
-		if ident, err = identify(cfg, in); err != nil {
-			fmt.Fprintln(stderr, "qcaudit: -resume: reading the input:", safeText(err.Error()))
-			return exitFailed
-		}
+// identity is what a resumable run knows of its input — its path, size
+// and SHA-256 — and of the flags that shape its output, so that a journal
+// is never resumed on another; nil when the run keeps no journal.
+func (j *job) identity(in io.Reader) (*audit.Identity, error) {
+	if j.cfg.resume == "" || j.cfg.output == "" {
+		return nil, nil
 	}
-	prog := newProgress(stderr, size)
-	in = prog.reader(in)
-	var listings = audit.ReadCSV(in, nil)
+	ident, err := identify(j.cfg, in)
+	if err != nil {
+		return nil, failf("qcaudit: -resume: reading the input: %s", safeText(err.Error()))
+	}
+	return ident, nil
+}
+
+// readListings reads the catalogue in -in-format.
+func readListings(cfg *config, in io.Reader) iter.Seq2[audit.Listing, error] {
 	switch cfg.inFormat {
 	case "tsv":
-		listings = audit.ReadCSV(in, &audit.ReadOptions{Comma: '\t'})
+		return audit.ReadCSV(in, &audit.ReadOptions{Comma: '\t'})
 	case "jsonl":
-		listings = audit.ReadJSONLines(in, nil)
+		return audit.ReadJSONLines(in, nil)
 	}
+	return audit.ReadCSV(in, nil)
+}
 
-	// The output, and the checkpoint. Findings go to a file beside -o
-	// that takes its place only once the audit is complete: a run that
-	// fails leaves the previous findings as they were.
-	opts := &audit.Options{All: cfg.all, Strict: cfg.strict, MaxPauseWait: cfg.maxWait}
-	var out io.Writer = stdout
+// output is where the findings go, in -out-format: stdout, or with -o a
+// file beside it that takes its place only once the audit is complete,
+// so that a run that fails leaves the previous findings as they were.
+// With -resume it carries on from the journal's checkpoint, which opts
+// then keeps.
+func (j *job) output(ident *audit.Identity, opts *audit.Options) (audit.ResumableWriter, *pendingOutput, error) {
+	out := j.stdout
 	var pending *pendingOutput
-	if cfg.output != "" && cfg.watch == "" {
-		var cp audit.Checkpoint
-		if cfg.resume != "" {
-			store := audit.FileCheckpoint{Path: cfg.resume, Identity: ident}
-			var ok bool
-			cp, ok, err = store.Load(func(audit.Answer) {})
-			var ie *audit.IdentityError
-			if errors.As(err, &ie) {
-				fmt.Fprintf(stderr, "qcaudit: -resume: %s was written for another %s (%s there, %s now); run as then, or delete it to start the audit afresh\n",
-					quoteText(cfg.resume), ie.What, quoteText(ie.Journal), quoteText(ie.Want))
-				return exitFailed
-			}
-			if err != nil {
-				fmt.Fprintln(stderr, "qcaudit: -resume:", safeText(err.Error()))
-				return exitFailed
-			}
-			if ok {
-				// OpenOutput would extend a file shorter than the
-				// checkpoint with zeros: refuse instead.
-				st, err := os.Stat(partialPath(cfg.output))
-				if err != nil || st.Size() < cp.Offset {
-					fmt.Fprintf(stderr, "qcaudit: -resume: %s holds less than the %d bytes %s says were written; delete %s to start the audit afresh\n",
-						quoteText(partialPath(cfg.output)), cp.Offset, quoteText(cfg.resume), quoteText(cfg.resume))
-					return exitFailed
-				}
-				fmt.Fprintf(stderr, "qcaudit: resuming from %s: %d rows done, %d findings written\n", quoteText(cfg.resume), cp.Position, cp.Summary.Findings)
-			}
-			opts.Checkpoint = store
-		}
-		pending, err = openPending(cfg.output, cfg.resume != "", cp)
+	if j.cfg.output != "" && j.cfg.watch == "" {
+		cp, err := j.checkpoint(ident, opts)
 		if err != nil {
-			fmt.Fprintln(stderr, "qcaudit:", safeText(err.Error()))
-			return exitFailed
+			return nil, nil, err
 		}
-		defer pending.discard()
+		if pending, err = openPending(j.cfg.output, j.cfg.resume != "", cp); err != nil {
+			return nil, nil, failf("qcaudit: %s", safeText(err.Error()))
+		}
+		j.later(pending.discard)
 		out = pending.f
 	}
 	var w audit.ResumableWriter
-	if cfg.outFormat == "jsonl" {
+	if j.cfg.outFormat == "jsonl" {
 		w = audit.NewJSONLinesWriter(out)
 	} else {
-		w = audit.NewCSVWriter(out, cfg.bom)
+		w = audit.NewCSVWriter(out, j.cfg.bom)
 	}
-	if pending != nil && cfg.resume != "" {
+	if pending != nil && j.cfg.resume != "" {
 		// A checkpoint must not run ahead of what is on disk.
 		w = syncWriter{w, pending.f}
 	}
+	return w, pending, nil
+}
 
-	// Rows that could not be read: on stderr, the first 100, and every
-	// one in the -rejects file, which takes its place as the findings do.
-	var rejects *rejectsFile
-	if cfg.rejects != "" && cfg.watch == "" {
-		if rejects, err = openRejects(cfg.rejects); err != nil {
-			fmt.Fprintln(stderr, "qcaudit: -rejects:", safeText(err.Error()))
-			return exitFailed
-		}
-		defer rejects.discard()
+// checkpoint is where -resume's journal says the audit stopped (the zero
+// Checkpoint without -resume, or with a journal not yet written), and
+// has opts keep the journal.
+func (j *job) checkpoint(ident *audit.Identity, opts *audit.Options) (audit.Checkpoint, error) {
+	if j.cfg.resume == "" {
+		return audit.Checkpoint{}, nil
 	}
-	if cfg.only != nil || len(cfg.except) > 0 {
-		opts.Select = func(f audit.Finding) bool { return cfg.selects(f.Code) }
+	store := audit.FileCheckpoint{Path: j.cfg.resume, Identity: ident}
+	cp, ok, err := store.Load(func(audit.Answer) {})
+	var ie *audit.IdentityError
+	if errors.As(err, &ie) {
+		return cp, failf("qcaudit: -resume: %s was written for another %s (%s there, %s now); run as then, or delete it to start the audit afresh",
+			quoteText(j.cfg.resume), ie.What, quoteText(ie.Journal), quoteText(ie.Want))
+	}
+	if err != nil {
+		return cp, failf("qcaudit: -resume: %s", safeText(err.Error()))
+	}
+	if ok {
+		// OpenOutput would extend a file shorter than the checkpoint
+		// with zeros: refuse instead.
+		partial := partialPath(j.cfg.output)
+		st, err := os.Stat(partial)
+		if err != nil || st.Size() < cp.Offset {
+			return cp, failf("qcaudit: -resume: %s holds less than the %d bytes %s says were written; delete %s to start the audit afresh",
+				quoteText(partial), cp.Offset, quoteText(j.cfg.resume), quoteText(j.cfg.resume))
+		}
+		fmt.Fprintf(j.stderr, "qcaudit: resuming from %s: %d rows done, %d findings written\n", quoteText(j.cfg.resume), cp.Position, cp.Summary.Findings)
+	}
+	opts.Checkpoint = store
+	return cp, nil
+}
+
+// rejects is the -rejects file, which lists every row that could not be
+// read and takes its place as the findings do; nil without -rejects.
+func (j *job) rejects() (*rejectsFile, error) {
+	if j.cfg.rejects == "" || j.cfg.watch != "" {
+		return nil, nil
+	}
+	rejects, err := openRejects(j.cfg.rejects)
+	if err != nil {
+		return nil, failf("qcaudit: -rejects: %s", safeText(err.Error()))
+	}
+	j.later(rejects.discard)
+	return rejects, nil
+}
+
+// selectAndReportRows has opts write only the findings of -only and
+// -except, and report the rows that could not be read: on stderr the
+// first 100, and every one in rejects.
+func (j *job) selectAndReportRows(opts *audit.Options, rejects *rejectsFile, prog *progress) {
+	if j.cfg.only != nil || len(j.cfg.except) > 0 {
+		opts.Select = func(f audit.Finding) bool { return j.cfg.selects(f.Code) }
 	}
 	rowErrors := 0
 	opts.OnRowError = func(re *audit.RowError) {
@@ -291,42 +400,43 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 			rejects.add(re)
 		}
 		if rowErrors++; rowErrors <= maxRowErrors {
-			prog.println(stderr, "qcaudit: skipped: "+safeText(rowErrorText(re)))
+			prog.println(j.stderr, "qcaudit: skipped: "+safeText(rowErrorText(re)))
 		} else if rowErrors == maxRowErrors+1 {
-			prog.println(stderr, fmt.Sprintf("qcaudit: more than %d malformed rows: the rest are counted, not shown", maxRowErrors))
+			prog.println(j.stderr, fmt.Sprintf("qcaudit: more than %d malformed rows: the rest are counted, not shown", maxRowErrors))
 		}
 	}
+}
 
-	api, err := client.New(client.WithBaseURL(apiURL), client.WithAPIKey(cfg.apiKey), client.WithUserAgent("qcaudit"),
-		client.WithRetryPolicy(retryPolicy(cfg.retries)))
+// newAPI is the registry's client, with -retries.
+func (j *job) newAPI(apiURL string) (*client.Client, error) {
+	api, err := client.New(client.WithBaseURL(apiURL), client.WithAPIKey(j.cfg.apiKey), client.WithUserAgent("qcaudit"),
+		client.WithRetryPolicy(retryPolicy(j.cfg.retries)))
 	if err != nil {
-		fmt.Fprintln(stderr, "qcaudit:", err)
-		return exitFailed
+		return nil, failf("qcaudit: %v", err)
 	}
-	defer api.CloseIdleConnections()
+	j.later(api.CloseIdleConnections)
+	return api, nil
+}
 
-	if cfg.watch != "" {
-		if sample == nil && cfg.input == "" {
-			listings = nil // the index alone
-		}
-		code := runWatch(ctx, cfg, api, listings, stdout, stderr)
-		prog.finish()
-		return code
-	}
-	// Answers past the memory bound go to a scratch file: each product
-	// is looked up once whatever the catalogue's size.
+// spillAnswers has the answers past the memory bound go to a scratch
+// file: each product is looked up once whatever the catalogue's size.
+func (j *job) spillAnswers(opts *audit.Options) error {
 	answers, err := spill.New("")
 	if err != nil {
-		fmt.Fprintln(stderr, "qcaudit:", safeText(err.Error()))
-		return exitFailed
+		return failf("qcaudit: %s", safeText(err.Error()))
 	}
-	defer answers.Close()
+	j.later(func() { answers.Close() })
 	opts.Answers = answers
-	sum, err := audit.Run(ctx, api, listings, w, opts)
-	prog.finish()
+	return nil
+}
+
+// complete puts an audit that ran without err in its place: the findings
+// marked against -since, then the -o, -rejects and -by-seller files. It
+// returns the first error, err included.
+func (j *job) complete(pending *pendingOutput, rejects *rejectsFile, err error) (audit.SinceSummary, error) {
 	var since audit.SinceSummary
-	if pending != nil && err == nil && cfg.since != "" {
-		since, err = pending.since(cfg)
+	if pending != nil && err == nil && j.cfg.since != "" {
+		since, err = pending.since(j.cfg)
 	}
 	if pending != nil && err == nil {
 		err = pending.commit()
@@ -334,56 +444,64 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 	if rejects != nil && err == nil {
 		err = rejects.commit()
 	}
-	if cfg.bySeller != "" && err == nil {
-		err = writeBySeller(cfg)
+	if j.cfg.bySeller != "" && err == nil {
+		err = writeBySeller(j.cfg)
 	}
+	return since, err
+}
 
+// report tells on stderr how the audit ended, and returns its exit
+// status: 2 if err, else 1 if a listing is flagged, else 0.
+func (j *job) report(ctx context.Context, sum audit.Summary, since audit.SinceSummary, err error) int {
 	var he *audit.HeaderError
 	if errors.As(err, &he) {
-		fmt.Fprintln(stderr, headerMessage(he))
+		fmt.Fprintln(j.stderr, headerMessage(he))
 		return exitFailed
 	}
-	printSummary(stderr, sum)
-	var re *audit.RowError
-	var ice *audit.InputChangedError
-	switch {
-	case err == nil:
-	case errors.As(err, &ice):
-		fmt.Fprintf(stderr, "qcaudit: -resume: %s was written for another input: the SHA-256 of its first %d rows differs; run with the same input, or delete it to start the audit afresh\n",
-			quoteText(cfg.resume), ice.Items)
-		return exitFailed
-	case errors.As(err, &re):
-		fmt.Fprintf(stderr, "qcaudit: stopped at a malformed row (-strict): %s\n", safeText(rowErrorText(re)))
-		return exitFailed
-	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
-		switch {
-		case cfg.resume != "":
-			fmt.Fprintf(stderr, "qcaudit: interrupted; run the same command again to resume from %s\n", quoteText(cfg.resume))
-		case cfg.output != "":
-			fmt.Fprintf(stderr, "qcaudit: interrupted; %s is as it was (-resume keeps a checkpoint)\n", quoteText(cfg.output))
-		default:
-			fmt.Fprintln(stderr, "qcaudit: interrupted; the findings are incomplete (-resume keeps a checkpoint)")
-		}
-		return exitFailed
-	default:
-		fmt.Fprintln(stderr, "qcaudit:", safeText(err.Error()))
+	printSummary(j.stderr, sum)
+	if err != nil {
+		fmt.Fprintln(j.stderr, j.failedMessage(ctx, err))
 		return exitFailed
 	}
-	if cfg.resume != "" && err == nil {
-		if err := os.Remove(cfg.resume); err != nil && !errors.Is(err, os.ErrNotExist) {
-			fmt.Fprintln(stderr, "qcaudit: the audit is complete, but its journal stays:", err)
+	if j.cfg.resume != "" {
+		if err := os.Remove(j.cfg.resume); err != nil && !errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintln(j.stderr, "qcaudit: the audit is complete, but its journal stays:", err)
 		}
 	}
-	if cfg.since != "" {
-		fmt.Fprintf(stderr, "qcaudit: since %s: %s new, %s unchanged, %s cleared\n", quoteText(cfg.since),
+	if j.cfg.since != "" {
+		fmt.Fprintf(j.stderr, "qcaudit: since %s: %s new, %s unchanged, %s cleared\n", quoteText(j.cfg.since),
 			group(int64(since.New)), group(int64(since.Unchanged)), group(int64(since.Cleared)))
 	}
 	for code, n := range sum.Codes {
-		if code != audit.CodeCommitted && n > 0 && cfg.selects(code) {
+		if code != audit.CodeCommitted && n > 0 && j.cfg.selects(code) {
 			return exitFlagged
 		}
 	}
 	return exitClean
+}
+
+// failedMessage says why an audit that started did not complete.
+func (j *job) failedMessage(ctx context.Context, err error) string {
+	var re *audit.RowError
+	var ice *audit.InputChangedError
+	switch {
+	case errors.As(err, &ice):
+		return fmt.Sprintf("qcaudit: -resume: %s was written for another input: the SHA-256 of its first %d rows differs; run with the same input, or delete it to start the audit afresh",
+			quoteText(j.cfg.resume), ice.Items)
+	case errors.As(err, &re):
+		return "qcaudit: stopped at a malformed row (-strict): " + safeText(rowErrorText(re))
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		switch {
+		case j.cfg.resume != "":
+			return fmt.Sprintf("qcaudit: interrupted; run the same command again to resume from %s", quoteText(j.cfg.resume))
+		case j.cfg.output != "":
+			return fmt.Sprintf("qcaudit: interrupted; %s is as it was (-resume keeps a checkpoint)", quoteText(j.cfg.output))
+		default:
+			return "qcaudit: interrupted; the findings are incomplete (-resume keeps a checkpoint)"
+		}
+	default:
+		return "qcaudit: " + safeText(err.Error())
+	}
 }
 
 // headerMessage says what a header with no product key column lacks,

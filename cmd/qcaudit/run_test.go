@@ -75,12 +75,24 @@ func TestJSONLToJSONL(t *testing.T) {
 	if want := libraryRun(t, srv, in, true, false); !bytes.Equal(got, want) {
 		t.Fatalf("output differs from audit.Run's findings:\n%s\nwant:\n%s", got, want)
 	}
+	ids := make(map[string]bool, len(ls)) // true once a finding names it
+	for _, l := range ls {
+		ids[l.id] = false
+	}
 	lines := strings.Split(strings.TrimSuffix(string(got), "\n"), "\n")
 	for _, line := range lines {
-		var f struct{ Verdict, Listing_ID string }
+		var f struct {
+			Verdict   string
+			ListingID string `json:"listing_id"`
+		}
 		if err := json.Unmarshal([]byte(line), &f); err != nil || f.Verdict == "" || f.Verdict == "committed" {
 			t.Fatalf("line %q: %v", line, err)
 		}
+		seen, ok := ids[f.ListingID]
+		if !ok || seen {
+			t.Fatalf("line %q: listing_id %q is not one of the catalogue's, or has a finding already", line, f.ListingID)
+		}
+		ids[f.ListingID] = true
 	}
 }
 

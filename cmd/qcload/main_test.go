@@ -176,6 +176,25 @@ func TestPageFlags(t *testing.T) {
 	}
 }
 
+// -page-rate paces the views open-loop, and the run ends with its last
+// page, not at -duration: 20 pages at 200 a second take about 0.1 s.
+func TestPagePaced(t *testing.T) {
+	var reports []PageReport
+	loadJSON(t, &reports, "-mode", "page", "-pages", "20", "-page-rate", "200", "-badges", "10", "-duration", "60s")
+	if len(reports) != 1 {
+		t.Fatalf("%d reports", len(reports))
+	}
+	r := reports[0]
+	if r.Pages != 20 || r.Badges != 200 {
+		t.Errorf("%d pages, %d badges; want 20 of 10", r.Pages, r.Badges)
+	}
+	// Paced, the views are spread over at least 19 intervals of 5 ms; a
+	// run that waited out -duration would take a minute.
+	if r.Seconds < 0.095 || r.Seconds > 30 {
+		t.Errorf("the run took %.3f s; want about 0.1 s", r.Seconds)
+	}
+}
+
 // A brief flood: the platform's pages are viewed, the flood is answered,
 // and the calls that reach the API stay within the quota.
 func TestFlood(t *testing.T) {

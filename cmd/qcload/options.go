@@ -67,12 +67,13 @@ var modeDefaults = map[string]struct {
 	products, conc int
 	quota          float64
 	lookupLimit    float64
+	pageRate       float64
 }{
 	// The badge mode drives the endpoint as a platform's own pages
 	// would, through one proxy: it is not the public the limits are for.
 	"badge": {products: 10_000, conc: 32, lookupLimit: -1},
 	"page":  {products: 200_000, conc: 8},
-	"flood": {products: 200_000, conc: 8, quota: 200},
+	"flood": {products: 200_000, conc: 8, quota: 200, pageRate: 20},
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -106,7 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.floodConns, "flood-conns", 128, "flood mode: connections the flood may use at once")
 	fs.IntVar(&o.floodAddrs, "flood-addrs", 10_000, "flood mode: client addresses the flood comes from (the widget sees them as RemoteAddr)")
 	fs.BoolVar(&o.floodCatalogue, "flood-catalogue", false, "flood mode: restrict the badge endpoint to the catalogue (widget.WithCatalogue)")
-	fs.Float64Var(&o.pageRate, "page-rate", 20, "flood mode: the platform's own page views per second, warm and cold in turn")
+	fs.Float64Var(&o.pageRate, "page-rate", 0, "page mode: page views per second, sent open-loop from -concurrency drivers (default 0: closed loop, each driver views its next page when the last ends, as fast as the machine goes); flood mode: the platform's own page views per second, warm and cold in turn (default 20)")
 	fs.IntVar(&o.warmPages, "warm-pages", 20, "flood mode: distinct warm pages, viewed before the flood")
 	fs.Float64Var(&o.lookupLimit, "lookup-limit", 0, "the badge endpoint's limit on cold lookups per second, overall and per address (widget.WithBadgeLookupLimit*): 0 for the widget's defaults, -1 for none (the default in badge mode)")
 	if err := fs.Parse(args); err != nil {
@@ -129,6 +130,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if !set["lookup-limit"] {
 		o.lookupLimit = def.lookupLimit
+	}
+	if !set["page-rate"] {
+		o.pageRate = def.pageRate
 	}
 	if *retryAfter > 0 {
 		for i := range o.faults {
@@ -172,6 +176,9 @@ func (o *options) validate(set map[string]bool) error {
 				return err
 			}
 			o.redisBin = bin
+		}
+		if o.pageRate < 0 {
+			return errors.New("-page-rate must be positive, or 0 for a closed loop")
 		}
 		if o.draw != "uniform" && o.draw != "zipf" {
 			return fmt.Errorf("-draw must be uniform or zipf, not %q", o.draw)

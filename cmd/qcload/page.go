@@ -22,6 +22,7 @@ import (
 type PageReport struct {
 	Mode              string             `json:"mode"`
 	Pages             int64              `json:"pages"`
+	Missed            int64              `json:"missed"` // with -page-rate: views due while every driver was busy, not sent
 	Errors            int64              `json:"errors"` // non-200 answers and transport failures
 	Seconds           float64            `json:"seconds"`
 	PerSecond         float64            `json:"pages_per_second"`
@@ -75,8 +76,12 @@ func runPage(ctx context.Context, o *options, stdout io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(reports)
 	}
-	fmt.Fprintf(stdout, "pages of %d badges, %d products drawn %s, %d page views at once, fetch timeout %s\n",
-		o.badges, o.products, o.draw, o.conc, o.fetchTimeout)
+	pace := fmt.Sprintf("%d page views at once", o.conc)
+	if o.pageRate > 0 {
+		pace = fmt.Sprintf("%g page views a second (open loop, at most %d at once)", o.pageRate, o.conc)
+	}
+	fmt.Fprintf(stdout, "pages of %d badges, %d products drawn %s, %s, fetch timeout %s\n",
+		o.badges, o.products, o.draw, pace, o.fetchTimeout)
 	if err := pageTable(stdout, reports); err != nil {
 		return err
 	}
@@ -103,11 +108,11 @@ func pageRun(ctx context.Context, o *options, sc scenario) (PageReport, error) {
 	dctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	start := time.Now()
-	t := drivePages(dctx, o, pc)
+	t, missed := drivePages(dctx, o, pc)
 	elapsed := time.Since(start).Seconds()
 	up := st.upstream() - before
 	r := PageReport{
-		Mode: sc.name, Pages: int64(len(t.lat)), Errors: t.errors, Seconds: elapsed,
+		Mode: sc.name, Pages: int64(len(t.lat)), Missed: missed, Errors: t.errors, Seconds: elapsed,
 		PerSecond: float64(len(t.lat)) / elapsed, Latency: latencyMS(t.lat),
 		Badges: t.badges, Unknown: t.unknown, UnknownShare: t.unknownShare(),
 		Upstream: up, UpstreamPerSecond: float64(up) / elapsed,
@@ -160,17 +165,37 @@ func (rt *redisTier) report(ctx context.Context) *RedisReport {
 
 // drivePages views pages from -concurrency drivers, each page naming
 // -badges products drawn from the catalogue, until ctx ends or -pages
-// have been viewed.
-func drivePages(ctx context.Context, o *options, pc pageClient) *pageTally {
+// have been viewed: with -page-rate, at that rate (a view due while every
+// driver is busy is counted as missed, not sent late); without it, each
+// driver views its next page as soon as its last one ends.
+func drivePages(ctx context.Context, o *options, pc pageClient) (*pageTally, int64) {
 	var issued atomic.Int64
 	tallies := make([]pageTally, o.conc)
-	var wg sync.WaitGroup
+	var (
+		wg     sync.WaitGroup
+		jobs   chan int64
+		missed int64
+	)
+	// The pacer stops with the last page, so that the run ends at -pages,
+	// not at -duration; the views in flight go on.
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if o.pageRate > 0 {
+		jobs = make(chan int64, o.conc)
+		wg.Go(func() { missed = pace(pctx, o.pageRate, jobs) })
+	}
 	for w := range o.conc {
 		wg.Go(func() {
 			next := o.drawer(uint64(w) + 1)
 			ids := make([]int, o.badges)
 			for ctx.Err() == nil {
+				if jobs != nil {
+					if _, ok := <-jobs; !ok {
+						return
+					}
+				}
 				if o.pages > 0 && issued.Add(1) > o.pages {
+					stop()
 					return
 				}
 				for i := range ids {
@@ -185,7 +210,7 @@ func drivePages(ctx context.Context, o *options, pc pageClient) *pageTally {
 	for i := range tallies {
 		all.merge(&tallies[i])
 	}
-	return &all
+	return &all, missed
 }
 
 // drawer returns a source of product indices for one driver: uniform, so
@@ -217,10 +242,10 @@ func redisTable(out io.Writer, reports []PageReport) error {
 
 func pageTable(out io.Writer, reports []PageReport) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "mode\tpages\tpages/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tunknown\terrors\tupstream\tcalls/s\t")
+	fmt.Fprintln(tw, "mode\tpages\tmissed\tpages/s\tp50 ms\tp90 ms\tp99 ms\tmax ms\tunknown\terrors\tupstream\tcalls/s\t")
 	for _, r := range reports {
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f %%\t%d\t%d\t%.1f\t\n",
-			r.Mode, r.Pages, r.PerSecond, r.Latency["p50"], r.Latency["p90"], r.Latency["p99"], r.Latency["max"],
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f %%\t%d\t%d\t%.1f\t\n",
+			r.Mode, r.Pages, r.Missed, r.PerSecond, r.Latency["p50"], r.Latency["p90"], r.Latency["p99"], r.Latency["max"],
 			100*r.UnknownShare, r.Errors, r.Upstream, r.UpstreamPerSecond)
 	}
 	return tw.Flush()

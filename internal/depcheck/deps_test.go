@@ -26,8 +26,12 @@ var (
 	sqliteModules = append(slices.Clone(clientModules), "modernc.org/sqlite", "modernc.org/libc", "modernc.org/mathutil",
 		"modernc.org/memory", "github.com/dustin/go-humanize", "github.com/google/uuid", "github.com/remyoudompheng/bigfft",
 		"golang.org/x/sys")
+	// The audit remembers answers in golang-lru's LRU, and so does every
+	// package built on it.
+	auditModules     = append(slices.Clone(clientModules), lruModule)
+	auditDiskModules = append(slices.Clone(sqliteModules), lruModule)
 	// qcaudit draws its progress bar with schollz/progressbar.
-	qcauditModules = append(append(slices.Clone(redisModules), sqliteModules...), "github.com/schollz/progressbar/v3",
+	qcauditModules = append(append(slices.Clone(redisModules), auditDiskModules...), "github.com/schollz/progressbar/v3",
 		"github.com/mitchellh/colorstring", "github.com/rivo/uniseg", "golang.org/x/term")
 	// qcbadge exports its metrics with Prometheus's client library.
 	qcbadgeModules = append(slices.Clone(redisModules), "github.com/prometheus/client_golang", "github.com/prometheus/client_model",
@@ -35,6 +39,8 @@ var (
 		"google.golang.org/protobuf")
 	localeModules = []string{"golang.org/x/text"}
 )
+
+const lruModule = "github.com/hashicorp/golang-lru/v2"
 
 // anything marks, with a nil mayImport, a package that may import what
 // it likes: a load harness, an example program, a test kit.
@@ -49,23 +55,25 @@ type rule struct {
 }
 
 var rules = []rule{
-	{"client", clientModules, []string{"client", "internal/locale"}},
-	{"cache", cacheModules, []string{"cache", "client", "internal/locale"}},
-	{"cache/redisstore", redisModules, []string{"cache", "client", "internal/locale"}},
-	{"widget", cacheModules, []string{"widget", "cache", "client", "internal/etag", "internal/locale"}},
-	{"enquiry", cacheModules, []string{"enquiry", "widget", "cache", "client", "internal/etag", "internal/locale"}},
-	{"audit", clientModules, []string{"audit", "client", "internal/locale"}},
-	{"sandbox", clientModules, []string{"sandbox", "client", "internal/etag", "internal/locale"}},
-	{"cmd/qcsandbox", clientModules, []string{"cmd/qcsandbox", "sandbox", "client", "internal/etag", "internal/locale"}},
-	{"audit/spill", sqliteModules, []string{"audit", "client", "internal/locale"}},
-	{"audit/watch", sqliteModules, []string{"audit", "client", "internal/locale"}},
+	{"client", clientModules, []string{"client", "internal/backoff", "internal/idem", "internal/locale"}},
+	{"cache", cacheModules, []string{"cache", "client", "internal/backoff", "internal/idem", "internal/locale"}},
+	{"cache/redisstore", redisModules, []string{"cache", "client", "internal/backoff", "internal/idem", "internal/locale"}},
+	{"widget", cacheModules, []string{"widget", "cache", "client", "internal/etag", "internal/backoff", "internal/idem", "internal/locale"}},
+	{"enquiry", cacheModules, []string{"enquiry", "widget", "cache", "client", "internal/etag", "internal/backoff", "internal/idem", "internal/locale"}},
+	{"audit", auditModules, []string{"audit", "client", "internal/backoff", "internal/idem", "internal/locale"}},
+	{"sandbox", clientModules, []string{"sandbox", "client", "internal/etag", "internal/backoff", "internal/idem", "internal/locale"}},
+	{"cmd/qcsandbox", clientModules, []string{"cmd/qcsandbox", "sandbox", "client", "internal/etag", "internal/backoff", "internal/idem", "internal/locale"}},
+	{"audit/spill", auditDiskModules, []string{"audit", "client", "internal/backoff", "internal/idem", "internal/locale"}},
+	{"audit/watch", auditDiskModules, []string{"audit", "client", "internal/backoff", "internal/idem", "internal/locale"}},
 	// qcaudit and qcbadge embed the sandbox only as their no-argument default.
 	{"cmd/qcaudit", qcauditModules, []string{"cmd/qcaudit", "audit", "cache", "client", "sandbox",
-		"internal/etag", "internal/locale"}},
+		"internal/backoff", "internal/idem", "internal/etag", "internal/locale"}},
 	{"cmd/qcbadge", qcbadgeModules, []string{"cmd/qcbadge", "enquiry", "widget", "cache", "client", "sandbox",
-		"internal/etag", "internal/locale"}},
-	{"cache/internal/intern", clientModules, []string{"cache/internal/intern", "client", "internal/locale"}},
-	{"cache/storetest", cacheModules, []string{"cache", "client", "internal/locale"}},
+		"internal/etag", "internal/backoff", "internal/idem", "internal/locale"}},
+	{"cache/internal/intern", clientModules, []string{"cache/internal/intern", "client", "internal/backoff", "internal/idem", "internal/locale"}},
+	{"cache/storetest", cacheModules, []string{"cache", "client", "internal/backoff", "internal/idem", "internal/locale"}},
+	{"internal/backoff", nil, []string{"internal/backoff"}},
+	{"internal/idem", nil, []string{"internal/idem"}},
 	{"internal/etag", nil, []string{"internal/etag"}},
 	{"internal/locale", localeModules, []string{"internal/locale"}},
 	{"api", nil, []string{"api"}},

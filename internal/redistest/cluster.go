@@ -150,6 +150,7 @@ func (c *Cluster) MasterOf(key string) string {
 	owner := v.owners()[slot]
 	if owner == nil {
 		c.t.Fatalf("redistest: %s sees no master for slot %d (key %q)", v.addr, slot, key)
+		return ""
 	}
 	return owner.addr
 }
