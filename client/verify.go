@@ -440,7 +440,10 @@ func (c *Client) logKeys(ctx context.Context, refresh bool) ([]LogKey, uint64, e
 	if k != nil {
 		t.refreshedAt = c.now()
 	}
-	keys, _, err := c.Log.Keys(ctx)
+	// At high priority, whatever the caller's: the answer that needs the
+	// keys has spent its token already, and a low-priority caller whose
+	// every retry spent the last token on its answer would never get them.
+	keys, _, err := c.Log.Keys(WithPriority(ctx, PriorityHigh))
 	if errors.Is(err, ErrNotFound) {
 		// Not an outage to wait out: a registry that publishes no keys
 		// cannot be verified, and a status from it is not to be shown.

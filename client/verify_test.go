@@ -691,3 +691,17 @@ func TestNoKeysPublished(t *testing.T) {
 		t.Errorf("a status refused for want of keys matches ErrNotFound: %v", err)
 	}
 }
+
+// The keys are fetched at high priority, whoever needs them: a
+// low-priority caller whose answer spent the last token still gets its
+// status verified, rather than refused again each time it tries (a cache
+// warming its catalogue would retry forever).
+func TestKeysFetchedForALowPriorityCaller(t *testing.T) {
+	t.Parallel()
+	srv, c := setupWith(t, fixture{fetchKeys: true, client: []client.Option{client.WithUpstreamLimit(20, 1)}})
+	d := srv.Demo()[0]
+	low := client.WithPriority(ctxT(t), client.PriorityLow)
+	if _, _, err := c.Products.ByGTIN(low, string(d.GTIN), nil); err != nil {
+		t.Fatalf("a low-priority lookup: %v", err)
+	}
+}
