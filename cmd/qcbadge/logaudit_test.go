@@ -110,6 +110,13 @@ func TestTheVerifiedCheckpointIsServedCosigned(t *testing.T) {
 	if _, err := note.Open([]byte(body), note.VerifierList(v)); err != nil {
 		t.Errorf("the served checkpoint does not verify with the platform's key %s: %v\n%s", v.Name(), err, body)
 	}
+	// With the embedded sandbox, its keys are pinned: neither the
+	// follower nor the route asked the registry for them.
+	for series := range scrapeMetrics(t, hs).family("qcbadge_upstream_request_duration_seconds_count") {
+		if strings.Contains(series, `operation="listLogKeys"`) {
+			t.Errorf("the sandbox's keys were read from its API, not pinned: %s", series)
+		}
+	}
 	if strings.Contains(out.String(), skey) || strings.Contains(out.String(), strings.Split(skey, "+")[4]) {
 		t.Errorf("the log holds the cosigning key:\n%s", out.String())
 	}
@@ -288,8 +295,12 @@ func TestALogSettingThatCannotWorkExits2(t *testing.T) {
 		{nil, []string{"QC_LOG_COSIGN_KEY", secret}, "QC_LOG_COSIGN_KEY"},
 		{[]string{"-log-cosign-key-file", filepath.Join(dir, "none")}, nil, "-log-cosign-key-file"},
 	} {
+		// Stopped before it starts: a setting taken that should not be
+		// exits 0 at once rather than serving on.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
 		var stderr bytes.Buffer
-		code := run(context.Background(), c.args, envOf(c.env...), &bytes.Buffer{}, &stderr)
+		code := run(ctx, c.args, envOf(append([]string{"QC_ADDR", "127.0.0.1:0"}, c.env...)...), &bytes.Buffer{}, &stderr)
 		msg := stderr.String()
 		if code != 2 || !strings.Contains(msg, c.says) {
 			t.Errorf("%v %v: exit %d, %q; want 2 naming %q", c.args, c.env, code, msg, c.says)
