@@ -78,7 +78,9 @@ type FollowOptions struct {
 	// others may use this platform as a witness.
 	Cosigner note.Signer
 	// LogAlarm, if set, is called once when the audit finds a fork: the
-	// log showed two histories.
+	// log showed two histories. Without one, the follower logs the fork
+	// at error level (Logger); with one, the alarm is the caller's to
+	// raise.
 	LogAlarm func(error)
 }
 

@@ -387,7 +387,7 @@ func keyVerifiers(keys []client.LogKey) []note.Verifier {
 func (a *logAuditor) fork(ctx context.Context, cause error) {
 	a.forked = true
 	a.stats.LogForks.Add(1)
-	if a.logger != nil {
+	if a.logger != nil && a.alarm == nil { // a LogAlarm says it its own way
 		a.logger.Error("qcsdk/cache: the registry's log shows two histories; its answers are not trusted until an operator clears "+
 			"the fork (cache.ClearLogFork)", "error", cause)
 	}

@@ -187,7 +187,9 @@ func NewTiered(local *Memory, shared Shared, opts ...TieredOption) (*Tiered, err
 		go t.resubscribe()
 	} else {
 		t.kick() // what the spill file held, if Redis answers at once
-		t.readFork()
+		// Before the first page: a server that starts during a fork
+		// serves no answer of the forked log. Redis has just answered.
+		t.loadFork(t.ctx)
 	}
 	return t, nil
 }
@@ -227,19 +229,23 @@ func (t *Tiered) readFork() {
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		ctx, cancel := context.WithTimeout(t.ctx, 5*time.Second)
-		defer cancel()
-		e, err := t.shared.Get(ctx, LogForkKey)
-		switch {
-		case err != nil:
-		case e == nil:
-			if t.local.forked.Load() {
-				_ = t.local.Delete(ctx, LogForkKey) // cleared in Redis by an operator
-			}
-		default:
-			_, _ = t.local.set(LogForkKey, e, true)
-		}
+		t.loadFork(t.ctx)
 	}()
+}
+
+// loadFork copies LogForkKey from Redis to the memory tier, or clears it
+// there when Redis no longer holds it.
+func (t *Tiered) loadFork(ctx context.Context) {
+	e, err := t.shared.Get(ctx, LogForkKey)
+	switch {
+	case err != nil:
+	case e == nil:
+		if t.local.forked.Load() {
+			_ = t.local.Delete(ctx, LogForkKey) // cleared in Redis by an operator
+		}
+	default:
+		_, _ = t.local.set(LogForkKey, e, true)
+	}
 }
 
 func (t *Tiered) resubscribe() {

@@ -276,6 +276,10 @@ type written struct {
 
 const maxWritten = 100_000
 
+// recordSlack is how much longer than the entries that refer to it a
+// record is kept (see writeRecordsEach).
+const recordSlack = time.Hour
+
 func (w *written) needs(key string, until int64) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -308,6 +312,12 @@ func (r *Store) writeRecords(ctx context.Context, recs map[string]any, expires i
 }
 
 // writeRecordsEach is writeRecords with each record's own expiry.
+//
+// A record is written to outlive the entries that need it by
+// recordSlack, so that the entries written after it for an hour — each
+// expiring a little later than the one before — find it in place rather
+// than each moving its expiry again: a listing of cold products from
+// one maker costs its records one write, not one per product.
 func (r *Store) writeRecordsEach(ctx context.Context, recs map[string]any, expiresOf func(string) int64) error {
 	var todo []string
 	for k := range recs {
@@ -315,6 +325,7 @@ func (r *Store) writeRecordsEach(ctx context.Context, recs map[string]any, expir
 			todo = append(todo, k)
 		}
 	}
+	padded := func(k string) int64 { return expiresOf(k) + recordSlack.Milliseconds() }
 	if len(todo) == 0 {
 		return nil
 	}
@@ -324,7 +335,7 @@ func (r *Store) writeRecordsEach(ctx context.Context, recs map[string]any, expir
 			if err != nil {
 				return err
 			}
-			expires := expiresOf(k)
+			expires := padded(k)
 			p.SetArgs(ctx, k, b, redis.SetArgs{Mode: "NX", ExpireAt: time.UnixMilli(expires)})
 			p.Do(ctx, "PEXPIREAT", k, expires, "GT")
 		}
@@ -334,7 +345,7 @@ func (r *Store) writeRecordsEach(ctx context.Context, recs map[string]any, expir
 		return err
 	}
 	for _, k := range todo {
-		r.written.done(k, expiresOf(k))
+		r.written.done(k, padded(k))
 	}
 	return nil
 }

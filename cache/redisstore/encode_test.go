@@ -1,15 +1,19 @@
 package redisstore
 
 import (
+	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/qualitycommit/qcsdk/client"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/internal/redistest"
 )
 
 // sampleStatus is a status with every part a badge reads, hostile text
@@ -120,4 +124,60 @@ func BenchmarkValueCodec(b *testing.B) {
 			}
 		}
 	})
+}
+
+// The products of one maker written one after another, each expiring a
+// little later than the one before, share the maker's records: Redis
+// takes them once, not once per product (a cold listing used to write
+// each record, and move its expiry, for every product that refers to it).
+func TestRecordsAreWrittenOncePerListing(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { rdb.Close() })
+	r := New(rdb, WithPrefix("t:"), WithTimeout(5*time.Second))
+	t.Cleanup(func() { r.Close() })
+	ctx := context.Background()
+	base := time.Now()
+	if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	const products = 20
+	for i := range products {
+		e := sampleStatus()
+		now := base.Add(time.Duration(i) * 10 * time.Millisecond)
+		e.AsOf, e.Fetched, e.FreshUntil, e.Expires = 22, now, now.Add(5*time.Minute), now.Add(24*time.Hour)
+		if _, err := r.Set(ctx, "p"+strconv.Itoa(i), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stats, err := rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := func(cmd string) int {
+		for line := range strings.SplitSeq(stats, "\n") {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls="); ok {
+				n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+				return n
+			}
+		}
+		return 0
+	}
+	// Two records (the maker and its commitment), one SET and one
+	// PEXPIREAT each.
+	if n := calls("pexpireat"); n != 2 {
+		t.Errorf("%d PEXPIREATs for %d products of one maker; want 2, one per record", n, products)
+	}
+	// The two records, the entries (by script) and the fleet's head,
+	// moved once (by script).
+	if n := calls("set"); n != 2+products+1 {
+		t.Errorf("%d SETs (records, entries and the head) for %d products; want %d", n, products, 2+products+1)
+	}
+	// Every entry still reads back whole, its records found.
+	for i := range products {
+		if got, err := r.Get(ctx, "p"+strconv.Itoa(i)); err != nil || got == nil || got.Status.Enterprise == nil || got.Status.Commitment == nil {
+			t.Fatalf("entry %d: %+v, %v", i, got, err)
+		}
+	}
 }

@@ -311,6 +311,31 @@ func (r *Store) GetMany(ctx context.Context, keys []string) ([]*cache.Entry, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
+	vals, err := r.readEntries(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	p := r.sortFound(keys, vals)
+	if len(p.todo) == 0 {
+		return out, nil
+	}
+	recs, st, err := r.fetchRecords(ctx, p.missing, p.makers, true)
+	if err != nil {
+		return nil, r.fail("get", strings.Join(keys, ","), err)
+	}
+	r.complete(out, p.todo, recs, st)
+	return out, nil
+}
+
+// readEntries reads keys' values in one pipeline: each value, or ""
+// where Redis holds none (an entry's value is never empty), or a value not of a string (WRONGTYPE), which
+// is counted as corrupt and read as none.
+//
+// Each command carries its own error; the pipeline's is the first of
+// them — or one of its own that go-redis leaves off the commands when
+// Redis refused the pipeline with a reply (a failed AUTH, say), which
+// fails every key.
+func (r *Store) readEntries(ctx context.Context, keys []string) ([]string, error) {
 	cmds := make([]*redis.StringCmd, len(keys))
 	_, perr := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
@@ -318,10 +343,6 @@ func (r *Store) GetMany(ctx context.Context, keys []string) ([]*cache.Entry, err
 		}
 		return nil
 	})
-	// Each command carries its own error; the pipeline's is the first of
-	// them — or one of its own that go-redis leaves off the commands when
-	// Redis refused the pipeline with a reply (a failed AUTH, say), which
-	// fails every key.
 	var failed []string
 	var first error
 	for i, c := range cmds {
@@ -336,36 +357,53 @@ func (r *Store) GetMany(ctx context.Context, keys []string) ([]*cache.Entry, err
 	if first != nil {
 		return nil, r.fail("get", strings.Join(failed, ","), first)
 	}
-
-	// What each found entry still needs: the records this process lacks,
-	// and the stamps that concern it — the resynchronisation's, then its
-	// maker's, each read once for the whole page — with the fleet's head.
-	type found struct {
-		i       int
-		key     string
-		val     string
-		e       *cache.Entry
-		missing []string
-		maker   int // its maker's index in makers, -1 for none
+	vals := make([]string, len(keys))
+	for i, c := range cmds {
+		val, err := c.Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+		case err != nil: // WRONGTYPE: not ours, a miss, and the next Set replaces it
+			r.corrupt.Add(1)
+		default:
+			vals[i] = val
+		}
 	}
+	return vals, nil
+}
+
+// found is an entry GetMany read, with what it still needs: the records
+// this process lacks, and the stamps of its maker.
+type found struct {
+	i       int
+	key     string
+	val     string
+	e       *cache.Entry
+	missing []string
+	maker   int // its maker's index in pending.makers, -1 for none
+}
+
+// pending is what a page's entries need from Redis's second round trip:
+// the records to fetch, each once, and the makers whose stamps to read.
+type pending struct {
+	todo    []found
+	missing []string
+	makers  []string
+}
+
+// sortFound decodes the values read, drops those that are not entries of
+// this store or have expired, and gathers what the rest still need.
+func (r *Store) sortFound(keys []string, vals []string) pending {
 	var (
-		todo    []found
-		missing []string // the records to fetch, each once
+		p       pending
 		asked   map[string]struct{}
-		makers  []string
 		makerAt map[string]int
 		now     = r.clock()
 	)
-	for i, c := range cmds {
-		val, err := c.Result()
-		if errors.Is(err, redis.Nil) {
+	for i, v := range vals {
+		if v == "" {
 			continue
 		}
-		if err != nil { // WRONGTYPE: not ours, a miss, and the next Set replaces it
-			r.corrupt.Add(1)
-			continue
-		}
-		e, miss, err := r.decode(val, nil)
+		e, miss, err := r.decode(v, nil)
 		if err != nil {
 			r.corrupt.Add(1) // truncated, of an earlier layout, or written by something else
 			continue
@@ -373,15 +411,15 @@ func (r *Store) GetMany(ctx context.Context, keys []string) ([]*cache.Entry, err
 		if !now.Before(e.Expires) {
 			continue
 		}
-		f := found{i: i, key: keys[i], val: val, e: e, missing: miss, maker: -1}
+		f := found{i: i, key: keys[i], val: v, e: e, missing: miss, maker: -1}
 		if e.Maker != "" {
 			j, ok := makerAt[e.Maker]
 			if !ok {
 				if makerAt == nil {
 					makerAt = make(map[string]int)
 				}
-				j = len(makers)
-				makers = append(makers, e.Maker)
+				j = len(p.makers)
+				p.makers = append(p.makers, e.Maker)
 				makerAt[e.Maker] = j
 			}
 			f.maker = j
@@ -392,23 +430,26 @@ func (r *Store) GetMany(ctx context.Context, keys []string) ([]*cache.Entry, err
 					asked = make(map[string]struct{})
 				}
 				asked[k] = struct{}{}
-				missing = append(missing, k)
+				p.missing = append(p.missing, k)
 			}
 		}
-		todo = append(todo, f)
+		p.todo = append(p.todo, f)
 	}
-	if len(todo) == 0 {
-		return out, nil
-	}
-	recs, st, err := r.fetchRecords(ctx, missing, makers, true)
-	if err != nil {
-		return nil, r.fail("get", strings.Join(keys, ","), err)
-	}
+	return p
+}
+
+// complete fills out with the entries found, their records joined and
+// the stamps that concern them — the resynchronisation's, then their
+// maker's — applied; an entry beyond the fleet's head, or whose records
+// are gone, is left a miss.
+func (r *Store) complete(out []*cache.Entry, todo []found, recs map[string]string, st stamps) {
 	head := r.learn(st)
+	now := r.clock()
 	for _, f := range todo {
 		e := f.e
 		if len(f.missing) > 0 {
 			var miss []string
+			var err error
 			if e, miss, err = r.decode(f.val, recs); err != nil || len(miss) > 0 {
 				// A record the entry refers to is gone (evicted, say): a
 				// miss, and the next write of an entry of it writes it again.
@@ -432,7 +473,6 @@ func (r *Store) GetMany(ctx context.Context, keys []string) ([]*cache.Entry, err
 		}
 		out[f.i] = cache.Stamp{Seq: st.resync}.Apply(e, now)
 	}
-	return out, nil
 }
 
 // wrongType reports a value of another type than a string under an

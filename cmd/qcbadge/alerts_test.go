@@ -111,7 +111,7 @@ func TestTheAlertRulesWatchWhatQcbadgeSays(t *testing.T) {
 			}
 		}
 	}
-	for _, must := range []string{"QcbadgeRegistryRefusesKey", "QcbadgeRedisErrors", "QcbadgeFollowerLagging", "QcbadgeFollowerStalled"} {
+	for _, must := range []string{"QcbadgeRegistryRefusesKey", "QcbadgeRedisErrors", "QcbadgeFollowerLagging", "QcbadgeFollowerStalled", "QcbadgeLogForked"} {
 		if !seen[must] {
 			t.Errorf("no alert %s", must)
 		}

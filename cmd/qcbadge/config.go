@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/qualitycommit/qcsdk/client"
 )
@@ -45,6 +46,14 @@ type config struct {
 	render       time.Duration       // a page's budget for its badges
 	proxies      *proxies            // nil: the client is the request's peer
 	warm         []client.ProductKey // looked up at start; nil: none
+
+	// The audit of the registry's log (cache.FollowOptions).
+	logKeys      []client.LogKey // pinned; nil: the registry's /v1/keys (the embedded sandbox's own)
+	logWitnesses []string        // URLs of other parties' checkpoints
+	logCosigner  note.Signer     // nil: checkpoints published as the registry signed them
+	// logEvery is the follower's LogEvery, for tests alone: 0 is the
+	// default, and no setting offers it.
+	logEvery time.Duration
 }
 
 // prefixPath is what a prefix may be: a path the routes' patterns and the
@@ -86,6 +95,10 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 	str(&c.siteOrigin, "site-origin", "QC_SITE_ORIGIN", "", "the site's origin (https://shop.example) when a proxy terminates TLS")
 	str(&c.prefix, "prefix", "QC_PREFIX", "/quality/", "path prefix the badges and enquiry pages are served under")
 	str(&c.layoutFile, "layout", "QC_LAYOUT", "", `html/template file of the platform's page, with {{block "content" .}}{{end}} where each enquiry page goes and .Lang, .Title and .Head placed; empty: the enquiry pages stand alone`)
+	var logKeysFile, witnesses, cosignKeyFile string
+	str(&logKeysFile, "log-keys", "QC_LOG_KEYS_FILE", "", "file of the registry's log keys to pin, one note verifier key (name+hash+base64) a line; empty: read from the registry (/v1/keys), trusting TLS for them")
+	str(&witnesses, "log-witnesses", "QC_LOG_WITNESSES", "", "comma-separated https URLs of witnesses' checkpoints of the registry's log (another platform's qcbadge {prefix}log/checkpoint), compared at each audit; empty: none")
+	str(&cosignKeyFile, "log-cosign-key-file", "QC_LOG_COSIGN_KEY_FILE", "", "file holding the platform's note signer key (PRIVATE+KEY+name+hash+base64) that cosigns each checkpoint it verified, for others to witness (or set QC_LOG_COSIGN_KEY); empty: not cosigned")
 	var keyFile, reportKeyFile, cluster, follow, drain, render, trusted, proxyHeader, warmFile string
 	str(&trusted, "trusted-proxies", "QC_TRUSTED_PROXIES", "", "comma-separated CIDRs of the reverse proxies in front (10.0.0.0/8,fd00::/8): a request from one is limited by the client address the proxy header names; empty: by the peer's")
 	str(&proxyHeader, "proxy-header", "QC_PROXY_HEADER", "X-Forwarded-For", "the header the trusted proxies name the client in: X-Forwarded-For or Forwarded (RFC 7239); the other is never read")
@@ -184,6 +197,26 @@ func parseConfig(args []string, env func(string) string, stderr io.Writer) (*con
 		c.reportKey = []byte(rk)
 	}
 
+	if logKeysFile != "" {
+		if c.logKeys, err = readLogKeys(logKeysFile); err != nil {
+			return nil, err
+		}
+	}
+	if c.logWitnesses, err = parseWitnesses(witnesses); err != nil {
+		return nil, err
+	}
+	var ck string
+	if ck, err = secret("-log-cosign-key-file", "QC_LOG_COSIGN_KEY", cosignKeyFile, env); err != nil {
+		return nil, err
+	}
+	if ck != "" {
+		// note's errors do not quote the key, but nothing of it is said
+		// here either: it is a secret.
+		if c.logCosigner, err = note.NewSigner(ck); err != nil {
+			return nil, usagef("the log cosigning key (QC_LOG_COSIGN_KEY or -log-cosign-key-file) is not a note signer key (PRIVATE+KEY+name+hash+base64)")
+		}
+	}
+
 	if warmFile != "" {
 		if c.warm, err = readWarmFile(warmFile); err != nil {
 			return nil, err
@@ -229,4 +262,63 @@ func secret(flagName, envName, file string, env func(string) string) (string, er
 		return "", usagef("%s: %v", flagName, err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// readLogKeys reads the registry's log keys to pin: a note verifier key
+// a line; blank lines and lines starting with # are left out.
+func readLogKeys(file string) ([]client.LogKey, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usagef("-log-keys (QC_LOG_KEYS_FILE): %v", err)
+	}
+	var keys []client.LogKey
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if _, err := note.NewVerifier(line); err != nil {
+			return nil, usagef("-log-keys (QC_LOG_KEYS_FILE) %s, line %d: not a note verifier key (name+hash+base64): %v", file, i+1, err)
+		}
+		keys = append(keys, client.LogKey{Key: line})
+	}
+	if len(keys) == 0 {
+		return nil, usagef("-log-keys (QC_LOG_KEYS_FILE) %s holds no key", file)
+	}
+	return keys, nil
+}
+
+// parseWitnesses reads the witnesses' URLs: https, or http to a loopback
+// host (a witness on the same machine), with no credentials in them,
+// which the follower's logs would show.
+func parseWitnesses(list string) ([]string, error) {
+	var urls []string
+	for i, raw := range strings.Split(list, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" || u.Opaque != "" {
+			return nil, usagef("-log-witnesses (QC_LOG_WITNESSES): witness %d is not a URL", i+1)
+		}
+		if u.User != nil {
+			return nil, usagef("-log-witnesses (QC_LOG_WITNESSES): witness %d names a user in its URL; a witness's checkpoint is public", i+1)
+		}
+		if u.Scheme != "https" && (u.Scheme != "http" || !loopback(u.Hostname())) {
+			return nil, usagef("-log-witnesses (QC_LOG_WITNESSES): witness %d (%s) is not an https URL (http only to a loopback host)", i+1, u.Redacted())
+		}
+		urls = append(urls, u.String())
+	}
+	return urls, nil
+}
+
+// loopback reports whether host is this machine: localhost, or a
+// loopback address.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

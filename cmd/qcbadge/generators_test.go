@@ -164,7 +164,7 @@ type Readiness = components["schemas"]["Readiness"];
 const ok: Badge = { verdict: "committed", title: "t", label: "l", locale: "en" };
 // @ts-expect-error: not a verdict
 const bad: Badge = { verdict: "great", title: "t", label: "l", locale: "en" };
-const checks = { api: { ok: true, reason: "answers" }, redis: { ok: true, reason: "off" }, follower: { ok: true, reason: "caught up" }, warm: { ok: true, reason: "off" } };
+const checks = { api: { ok: true, reason: "answers" }, redis: { ok: true, reason: "off" }, follower: { ok: true, reason: "caught up" }, warm: { ok: true, reason: "off" }, log: { ok: true, reason: "no fork recorded" } };
 const up: Readiness = { ready: true, ...checks };
 // @ts-expect-error: ready is a boolean
 const r: Readiness = { ready: "true", ...checks };

@@ -37,6 +37,7 @@ type readiness struct {
 	Redis    check `json:"redis"`
 	Follower check `json:"follower"`
 	Warm     check `json:"warm"`
+	Log      check `json:"log"`
 }
 
 // probe is a check run in the background: what it last found, and when.

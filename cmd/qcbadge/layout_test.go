@@ -114,7 +114,7 @@ func TestTheOpenAPIDocumentCarriesThePrefix(t *testing.T) {
 	if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation()); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"/shop/qc/badges", "/shop/qc/badge/{gtin}.{format}"} {
+	for _, p := range []string{"/shop/qc/badges", "/shop/qc/badge/{gtin}.{format}", "/shop/qc/log/checkpoint"} {
 		if doc.Paths.Find(p) == nil {
 			t.Errorf("the document has no path %s", p)
 		}

@@ -15,6 +15,7 @@
 //	GET {prefix}badge/{gtin}.svg|.html|.json one badge
 //	GET {prefix}…                             the enquiry pages and the report form
 //	GET {prefix}openapi.yaml                  this service's OpenAPI document
+//	GET {prefix}log/checkpoint                the registry's checkpoint the follower verified, cosigned
 //	GET /healthz, /readyz, /metrics           liveness, readiness, Prometheus metrics
 //
 // Every flag also reads a QC_* environment variable (qcbadge -h lists
@@ -48,6 +49,16 @@
 // WithLayout says. qcbadge renders it once at start against a sample
 // page; a layout that cannot be read, parsed or rendered exits 2 naming
 // the file. The OpenAPI document it serves names its paths under -prefix.
+//
+// The follower audits the registry's log: it verifies each new signed
+// checkpoint with the registry's keys (-log-keys FILE, QC_LOG_KEYS_FILE,
+// pins them; the embedded sandbox's are pinned), proves it extends the
+// last, compares it with the witnesses' (-log-witnesses, QC_LOG_WITNESSES:
+// https URLs, http only to a loopback host), and publishes it to the fleet,
+// cosigned with -log-cosign-key-file (QC_LOG_COSIGN_KEY_FILE, or
+// QC_LOG_COSIGN_KEY), for {prefix}log/checkpoint to serve. A fork it finds
+// is logged once as an ERROR and makes every replica not ready, and every
+// badge neutral, until an operator clears it (cache.ClearLogFork).
 //
 // A replica started with -warm FILE (QC_WARM_FILE), a file of the
 // platform's hot GTINs one a line, looks them up at start — Redis first,

@@ -148,8 +148,21 @@ func (m *metrics) watch(api *client.Client, qc *cache.Cache, w *widget.Widget, f
 		by("high", func() float64 { return float64(api.Stats().ThrottledHigh) }),
 		by("low", func() float64 { return float64(api.Stats().ThrottledLow) }))
 
+	gauge("qcbadge_log_forked", "1 while the fleet holds a fork of the registry's log that its follower found (the log showed two histories): every badge is the neutral one, on every replica, until an operator clears it (cache.ClearLogFork); 0 otherwise.", func() float64 {
+		if qc.Stats().LogForked {
+			return 1
+		}
+		return 0
+	})
+
 	if following {
 		fs := &m.followStats
+		add("qcbadge_log_audits_total", "Audits of the registry's log by this replica's follower, by outcome: passed (the checkpoint verified, extended the last and agreed with the witnesses) or failed (the registry or a witness did not answer with what the audit needs; also a witness's answer that is no valid checkpoint).",
+			prometheus.CounterValue, "outcome",
+			by("passed", func() float64 { return float64(fs.LogAudits.Load()) }),
+			by("failed", func() float64 { return float64(fs.LogErrors.Load()) }))
+		counter("qcbadge_log_forks_total", "Forks of the registry's log this replica's follower found: two checkpoints that cannot both be the log's.", func() float64 { return float64(fs.LogForks.Load()) })
+		gauge("qcbadge_log_verified_size", "The size (changes) of the latest checkpoint of the registry's log this replica's follower verified and published to the fleet (0: none yet).", func() float64 { return float64(fs.LogSize.Load()) })
 		counter("qcbadge_follower_applied_total", "Change-feed events applied.", func() float64 { return float64(fs.Applied.Load()) })
 		counter("qcbadge_follower_feed_errors_total", "Failed polls of the change feed.", func() float64 { return float64(fs.FeedErrors.Load()) })
 		counter("qcbadge_follower_resyncs_total", "Resynchronisations of the follower.", func() float64 { return float64(fs.Resyncs.Load()) })

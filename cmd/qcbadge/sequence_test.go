@@ -72,8 +72,10 @@ func post(t *testing.T, method, url, body string) {
 // read before and after each step: every series moves by exactly what
 // the step did, and nothing else moves.
 func TestMetricsMoveByExactlyWhatHappened(t *testing.T) {
-	s, hs := newTestService(t)
+	// Every change is audited at once, as the default would after 5 s.
+	s, hs := newTestServiceWith(t, func(c *config) { c.logEvery = time.Millisecond }, discardLog())
 	ready(t, hs)
+	audited(t, s, hs)
 	products := demo(t)
 	q := ""
 	for _, p := range products {
@@ -141,12 +143,19 @@ func TestMetricsMoveByExactlyWhatHappened(t *testing.T) {
 	}
 	before = scrapeMetrics(t, hs)
 	post(t, http.MethodPost, s.sandboxURL+"/_sandbox/commitments/"+st.Commitment.ID+"/status", `{"status":"revoked"}`)
-	after := until(t, hs, "the revocation applied", func(m scrape) bool {
-		return m["qcbadge_follower_applied_total"] > before["qcbadge_follower_applied_total"]
+	// The change is audited: the registry's new checkpoint, and the
+	// proof that it extends the one verified before.
+	after := until(t, hs, "the revocation applied and audited", func(m scrape) bool {
+		return m["qcbadge_follower_applied_total"] > before["qcbadge_follower_applied_total"] &&
+			m[`qcbadge_log_audits_total{outcome="passed"}`] > before[`qcbadge_log_audits_total{outcome="passed"}`]
 	})
 	check("a revocation", before, after, map[string]float64{
-		"qcbadge_follower_applied_total":                                1,
-		`qcbadge_upstream_long_poll_duration_seconds_count{code="200"}`: 1,
+		"qcbadge_follower_applied_total":                                                                 1,
+		`qcbadge_upstream_long_poll_duration_seconds_count{code="200"}`:                                  1,
+		`qcbadge_log_audits_total{outcome="passed"}`:                                                     1,
+		"qcbadge_log_verified_size":                                                                      1,
+		`qcbadge_upstream_request_duration_seconds_count{code="200",operation="getLogCheckpoint"}`:       1,
+		`qcbadge_upstream_request_duration_seconds_count{code="200",operation="getLogConsistencyProof"}`: 1,
 	})
 
 	// The revoked product's badge: withdrawn. The follower marked the
@@ -199,8 +208,9 @@ func TestMetricsThroughARedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { proxy.Close() })
-	_, hs := newTestService(t, "QC_REDIS_URL", "redis://"+proxy.Addr()+"/0")
+	s, hs := newTestService(t, "QC_REDIS_URL", "redis://"+proxy.Addr()+"/0")
 	ready(t, hs)
+	audited(t, s, hs) // the audit at taking the lease is done
 	products := demo(t)
 	q := ""
 	for _, p := range products {

@@ -45,6 +45,11 @@ type service struct {
 	entry  *enquiry.Entry
 	m      *metrics
 	lease  *leaseWatch // the follower's store, which elects one replica by a lease; nil without Redis
+	// followStore is the store the follower writes to: the lease's, or
+	// the cache's; the fleet's checkpoint of the registry's log is read
+	// from it.
+	followStore cache.Store
+	logKeys     *logKeys // the registry's log keys, pinned or read from it
 
 	sandboxURL string // the embedded sandbox's, when there is one
 	closers    []func()
@@ -65,6 +70,7 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 		}
 	}()
 	apiURL, verifyHost := cfg.apiURL, cfg.verifyHost
+	pinned := cfg.logKeys
 	if apiURL == "" {
 		// No registry named: the sandbox, in this process, as every
 		// example of the SDK runs.
@@ -79,6 +85,10 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 		}
 		s.closers = append(s.closers, func() { stop(); sb.Close() })
 		s.sandboxURL, apiURL = base, base
+		if pinned == nil {
+			// The keys of the sandbox in hand, not as its API lists them.
+			pinned = sb.LogKeys()
+		}
 		if verifyHost == "" {
 			verifyHost = widget.DefaultVerifyHost
 		}
@@ -143,6 +153,8 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 	if followStore == nil {
 		followStore = s.qc.Store()
 	}
+	s.followStore = followStore
+	s.logKeys = &logKeys{api: s.api, pinned: pinned}
 
 	wopts := []widget.Option{widget.WithVerifyHost(verifyHost), widget.WithLogger(log), widget.WithRenderTimeout(cfg.render)}
 	if cfg.proxies != nil {
@@ -177,6 +189,11 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 	var redisCheck func(context.Context) check
 	if s.rdb != nil {
 		redisCheck = s.checkRedis
+	}
+	if cfg.logCosigner != nil {
+		// The name only: the key its verifier names is what witnesses
+		// pin, and the signer key is a secret.
+		log.Info("qcbadge: cosigning the registry's checkpoints it verifies", "name", cfg.logCosigner.Name())
 	}
 	s.health = newHealth(s.checkAPI, redisCheck)
 	s.closers = append(s.closers, s.health.close)
@@ -218,6 +235,12 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 				Leading: func(on bool) {
 					s.m.leading.Store(on)
 					log.Info("qcbadge: change-feed follower", "leading", on)
+				},
+				LogKeys: pinned, LogEvery: cfg.logEvery, Witnesses: witnesses(cfg.logWitnesses),
+				Cosigner: cfg.logCosigner,
+				LogAlarm: func(err error) {
+					log.Error("qcbadge: the registry's log is forked: it showed two histories, and every badge is the neutral one "+
+						"on every replica until an operator has looked into it and cleared the fork (cache.ClearLogFork)", "error", errorLine(err))
 				},
 			})
 			if err != nil && fctx.Err() == nil {
@@ -296,6 +319,8 @@ func (s *service) routes() http.Handler {
 	mux.Handle(p+"badge/", s.m.handler("badge", http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		writeProblem(rw, r, http.StatusNotFound, client.CodeNotFound, "a badge is {gtin}.svg, {gtin}.html or {gtin}.json")
 	})))
+	mux.Handle("GET "+p+"log/checkpoint", s.m.handler("log", http.HandlerFunc(s.logCheckpoint)))
+	mux.Handle(p+"log/checkpoint", s.m.handler("log", notAllowed))
 	mux.Handle(p, s.m.handler("enquiry", entry))
 	doc := openAPIUnder(p)
 	mux.HandleFunc("GET "+p+"openapi.yaml", func(rw http.ResponseWriter, r *http.Request) {
@@ -496,7 +521,8 @@ func (s *service) readyz(rw http.ResponseWriter, r *http.Request) {
 	}
 	rep.Follower = followerCheck(s.cfg.follow, s.m.leading.Load(), s.m.followStats.CaughtUp.Load(), s.lease)
 	rep.Warm = s.warm.check()
-	rep.Ready = rep.API.OK && rep.Redis.OK && rep.Follower.OK && rep.Warm.OK
+	rep.Log = s.logCheck()
+	rep.Ready = rep.API.OK && rep.Redis.OK && rep.Follower.OK && rep.Warm.OK && rep.Log.OK
 	code := http.StatusOK
 	if !rep.Ready {
 		code = http.StatusServiceUnavailable

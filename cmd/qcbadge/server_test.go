@@ -43,13 +43,23 @@ func envOf(kv ...string) func(string) string {
 // server.
 func newTestService(t *testing.T, kv ...string) (*service, *httptest.Server) {
 	t.Helper()
+	return newTestServiceWith(t, nil, discardLog(), kv...)
+}
+
+// newTestServiceWith is newTestService with what no setting offers
+// (tune, when not nil, changes the parsed configuration) and its log.
+func newTestServiceWith(t *testing.T, tune func(*config), log *slog.Logger, kv ...string) (*service, *httptest.Server) {
+	t.Helper()
 	// A page budget no loaded machine misses: these tests are about what
 	// the service answers, not how fast.
 	cfg, err := parseConfig(nil, envOf(append([]string{"QC_RENDER_TIMEOUT", "10s"}, kv...)...), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newService(context.Background(), cfg, discardLog())
+	if tune != nil {
+		tune(cfg)
+	}
+	s, err := newService(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
