@@ -124,6 +124,15 @@ type ldProduct struct {
 	Model         string          `json:"model,omitempty"`
 	GTIN          string          `json:"gtin,omitempty"`
 	Certification ldCertification `json:"hasCertification"`
+	// Proof places the records the certification rests on in the
+	// registry's log. Its name is a compact IRI whose prefix no context
+	// defines, which JSON-LD 1.1 reads as an absolute IRI: a processor
+	// keeps it when it expands the document (a bare name that schema.org
+	// does not define would be read as schema.org's), it cannot clash
+	// with a schema.org property, and a validator flags it at most as a
+	// property it does not know. schema.org's additionalProperty would
+	// show it to shoppers as a feature of the product.
+	Proof *ldProof `json:"qcsdk:proof,omitempty"`
 }
 
 func (w *Widget) renderJSONLD(v *verdict, look Look) string {
@@ -178,6 +187,7 @@ func (w *Widget) renderJSONLD(v *verdict, look Look) string {
 	if st.Enterprise != nil {
 		p.Certification.About = &ldThing{Type: "Organization", Name: text(st.Enterprise.Name)}
 	}
+	p.Proof = jsonLDProof(st)
 	// encoding/json escapes <, > and & (and U+2028, U+2029), so nothing
 	// in the registry's text can close the script element or start one.
 	j, err := json.Marshal(p)

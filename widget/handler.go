@@ -338,7 +338,8 @@ func (w *Widget) plainError(rw http.ResponseWriter, r *http.Request, code int, m
 }
 
 // badgeJSON is the .json badge: the verdict and the words a page's own
-// script would show.
+// script would show, and, for a verdict on a product's records, the proof
+// that lets anyone check it against the registry's log (see proof.go).
 type badgeJSON struct {
 	GTIN      client.GTIN             `json:"gtin,omitempty"`
 	Verdict   client.Verdict          `json:"verdict"`
@@ -351,7 +352,8 @@ type badgeJSON struct {
 	Locale    string                  `json:"locale"`
 	// Confirmed is when the registry last confirmed an answer past its
 	// freshness (RFC 3339); absent for a fresh one.
-	Confirmed string `json:"last_confirmed,omitempty"`
+	Confirmed string     `json:"last_confirmed,omitempty"`
+	Proof     *jsonProof `json:"proof,omitempty"`
 }
 
 func (w *Widget) renderJSON(vd *verdict, look Look) string {
@@ -367,6 +369,7 @@ func (w *Widget) renderJSON(vd *verdict, look Look) string {
 			v.GTIN = st.Key.GTIN
 		}
 		v.VerifyURL = b.Href
+		v.Proof = w.badgeProof(vd)
 	}
 	if !d.Since.IsZero() {
 		v.Since = d.Since.In(chinaTime).Format(time.DateOnly)
