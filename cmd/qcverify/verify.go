@@ -188,13 +188,12 @@ func (v *verifier) verifyJSON(ctx context.Context, raw []byte) (string, error) {
 	}
 	st := client.ProductStatus{Key: client.ProductKey{GTIN: b.GTIN}}
 	for i, r := range p.Records {
-		ev, version, err := decodeRecord(r)
+		ev, err := decodeRecord(r)
 		if err != nil {
 			return "", err
 		}
-		if r.LeafIndex != r.Seq-1 || version != r.Seq {
-			return "", fail(causeRecords, "record %d (%s %q) is at version %d, its proof names position %d and leaf %d",
-				i, r.Kind, r.ID, version, r.Seq, r.LeafIndex)
+		if r.LeafIndex != r.Seq-1 {
+			return "", fail(causeRecords, "record %d (%s %q) is at position %d, not leaf %d", i, r.Kind, r.ID, r.Seq, r.LeafIndex)
 		}
 		leaf, err := client.LogLeaf(ev)
 		if err != nil {
@@ -281,36 +280,35 @@ func (v *verifier) verifyLD(ctx context.Context, b *ldBadge) (string, error) {
 
 // decodeRecord reads a record of the proof as its kind's type, into the
 // change that made it.
-func decodeRecord(r jsonRecord) (client.Event, int64, error) {
+func decodeRecord(r jsonRecord) (client.Event, error) {
 	ev := client.Event{Seq: r.Seq}
 	var (
-		id      string
-		version int64
-		err     error
+		id  string
+		err error
 	)
 	switch r.Kind {
 	case "enterprise":
 		ev.Enterprise = new(client.Enterprise)
 		err = json.Unmarshal(r.Record, ev.Enterprise)
-		id, version = ev.Enterprise.ID, ev.Enterprise.Version
+		id = ev.Enterprise.ID
 	case "commitment":
 		ev.Commitment = new(client.Commitment)
 		err = json.Unmarshal(r.Record, ev.Commitment)
-		id, version = ev.Commitment.ID, ev.Commitment.Version
+		id = ev.Commitment.ID
 	case "inspection":
 		ev.Inspection = new(client.Inspection)
 		err = json.Unmarshal(r.Record, ev.Inspection)
-		id, version = ev.Inspection.ID, ev.Inspection.Version
+		id = ev.Inspection.ID
 	default:
-		return ev, 0, fail(causeRecords, "a record of kind %q, not enterprise, commitment or inspection", r.Kind)
+		return ev, fail(causeRecords, "a record of kind %q, not enterprise, commitment or inspection", r.Kind)
 	}
 	if err != nil {
-		return ev, 0, fail(causeRecords, "%s %q is not one: %v", r.Kind, r.ID, err)
+		return ev, fail(causeRecords, "%s %q is not one: %v", r.Kind, r.ID, err)
 	}
 	if id != r.ID {
-		return ev, 0, fail(causeRecords, "the proof names %s %q, the record is %q", r.Kind, r.ID, id)
+		return ev, fail(causeRecords, "the proof names %s %q, the record is %q", r.Kind, r.ID, id)
 	}
-	return ev, version, nil
+	return ev, nil
 }
 
 // addRecord puts record i into st, in the order a status's proof names
@@ -339,7 +337,7 @@ func addRecord(st *client.ProductStatus, i int, ev client.Event) error {
 // product.
 func checkTogether(st *client.ProductStatus) error {
 	if st.Enterprise == nil {
-		return fail(causeRecords, "no enterprise record: a verdict on a product rests on its maker's")
+		return nil // no maker listed: the verdict recomputed is not_listed, which no badge with a proof shows
 	}
 	ent := st.Enterprise.ID
 	if c := st.Commitment; c != nil && c.EnterpriseID != ent {
