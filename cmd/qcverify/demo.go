@@ -38,8 +38,10 @@ func newPlatform(base string, at time.Time, clientOpts ...client.Option) (*platf
 		return nil, err
 	}
 	// The demo's products show their verdicts on the sandbox's reference
-	// day; the badges are decided then.
-	w, err := widget.New(qc, widget.WithClock(func() time.Time { return at }))
+	// day; the badges are decided then. No shopper waits here: a badge
+	// waits for the registry rather than render unknown on a loaded
+	// machine.
+	w, err := widget.New(qc, widget.WithClock(func() time.Time { return at }), widget.WithRenderTimeout(30*time.Second))
 	if err != nil {
 		qc.Close()
 		return nil, err
