@@ -2,7 +2,6 @@ package widget
 
 import (
 	"bytes"
-	"encoding/json"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
@@ -41,13 +40,15 @@ type jsonProof struct {
 }
 
 type jsonRecord struct {
-	Kind      string          `json:"kind"`
-	ID        string          `json:"id"`
-	Seq       int64           `json:"seq"`
-	LeafIndex int64           `json:"leaf_index"`
-	SHA256    string          `json:"sha256"`
-	Inclusion []string        `json:"inclusion"`
-	Record    json.RawMessage `json:"record"`
+	Kind      string   `json:"kind"`
+	ID        string   `json:"id"`
+	Seq       int64    `json:"seq"`
+	LeafIndex int64    `json:"leaf_index"`
+	SHA256    string   `json:"sha256"`
+	Inclusion []string `json:"inclusion"`
+	// Record is the record as the registry gave it: a *client.Enterprise,
+	// *client.Commitment or *client.Inspection, encoded with the badge.
+	Record any `json:"record"`
 }
 
 // ldProof is the JSON-LD's "qcsdk:proof".
@@ -147,12 +148,8 @@ func (w *Widget) badgeProof(v *verdict) *jsonProof {
 		LookbackSeconds: int64(lookback / time.Second), Records: make([]jsonRecord, len(recs)),
 	}
 	for i, r := range recs {
-		raw, err := json.Marshal(r.rec)
-		if err != nil {
-			return nil
-		}
 		p.Records[i] = jsonRecord{Kind: r.kind, ID: r.id, Seq: r.seq, LeafIndex: r.seq - 1, SHA256: r.digest,
-			Inclusion: r.inclusion, Record: raw}
+			Inclusion: r.inclusion, Record: r.rec}
 	}
 	return p
 }

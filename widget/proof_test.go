@@ -57,7 +57,7 @@ func TestProofSaysWhenDecided(t *testing.T) {
 	if b.Proof.DecidedAt != "2026-03-15T12:00:00Z" || b.Proof.LookbackSeconds != 90*24*3600 {
 		t.Errorf("decided at %s with a look-back of %d s", b.Proof.DecidedAt, b.Proof.LookbackSeconds)
 	}
-	if r := b.Proof.Records[1]; r.Kind != "commitment" || r.Seq != 7 || r.LeafIndex != 6 || len(r.SHA256) != 44 || len(r.Record) == 0 {
+	if r := b.Proof.Records[1]; r.Kind != "commitment" || r.Seq != 7 || r.LeafIndex != 6 || len(r.SHA256) != 44 || r.Record == nil {
 		t.Errorf("the commitment's entry: %+v", r)
 	}
 }
