@@ -92,7 +92,10 @@ func (w *Widget) renderSVG(vd *verdict, look Look) string {
 // Product with its Certification (the commitment: its status, dates and
 // official page), in a <script type="application/ld+json"> element for the
 // page's head. It is empty for a product without a commitment, or when
-// there is no answer.
+// there is no answer. When the status carries its proof, the JSON-LD
+// names, under "qcsdk:proof", the registry's signed checkpoint and the
+// position and SHA-256 of each record the certification rests on, which
+// a crawler checks against the registry's log (cmd/qcverify -registry).
 func (w *Widget) JSONLD(ctx context.Context, gtin string, look ...Look) template.HTML {
 	var v verdict
 	w.status(ctx, gtin, &v)

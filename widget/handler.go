@@ -20,8 +20,12 @@ import (
 //
 //	GET {prefix}badge/{gtin}.svg    the badge as an image
 //	GET {prefix}badge/{gtin}.html   the badge as an HTML fragment
-//	GET {prefix}badge/{gtin}.json   the verdict and its words, for a page's own script
+//	GET {prefix}badge/{gtin}.json   the verdict and its words, for a page's own script, and its proof
 //	GET {prefix}badge.css           the stylesheet the fragments need
+//
+// A .json badge whose verdict rests on the registry's records carries
+// the proof that lets anyone check it against the registry's log (see
+// cmd/qcverify), when the status it was rendered from carried one.
 //
 // The badge's look comes from the query — locale (zh-CN, en), theme
 // (light, dark), size (full, compact) — with the locale otherwise from

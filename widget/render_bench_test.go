@@ -49,10 +49,10 @@ func BenchmarkColdRender(b *testing.B) {
 	}
 }
 
-// BenchmarkColdRenderJSON is a .json badge rendered from scratch, for a
-// committed product of the sandbox (its maker, commitment and a passed
-// inspection, as the registry answers them), without and with the proof
-// its status carries. bytes/badge is the badge's size.
+// BenchmarkColdRenderJSON is a .json badge, and a JSON-LD, rendered from
+// scratch for a committed product of the sandbox (its maker, commitment
+// and a passed inspection, as the registry answers them), without and
+// with the proof its status carries. bytes/badge is the rendering's size.
 //
 //	go test -run '^$' -bench 'ColdRenderJSON' -benchmem ./widget/
 func BenchmarkColdRenderJSON(b *testing.B) {
@@ -73,9 +73,13 @@ func BenchmarkColdRenderJSON(b *testing.B) {
 	w := &Widget{verifyHost: DefaultVerifyHost}
 	now := srv.ReferenceTime().Add(12 * time.Hour)
 	for _, c := range []struct {
-		name string
-		st   *client.ProductStatus
-	}{{"proof=none", &bare}, {"proof=carried", st}} {
+		name   string
+		st     *client.ProductStatus
+		render renderFunc
+	}{
+		{"kind=json/proof=none", &bare, w.renderJSON}, {"kind=json/proof=carried", st, w.renderJSON},
+		{"kind=jsonld/proof=none", &bare, w.renderJSONLD}, {"kind=jsonld/proof=carried", st, w.renderJSONLD},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			v := decidedVerdict(c.st, now)
 			if v.d.Verdict != client.VerdictCommitted {
@@ -83,9 +87,9 @@ func BenchmarkColdRenderJSON(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				sinkText = w.renderJSON(v, Look{})
+				sinkText = c.render(v, Look{})
 			}
-			if strings.Contains(sinkText, `"proof":`) != (c.st.Proof != nil) {
+			if strings.Contains(sinkText, `proof":{"checkpoint":`) != (c.st.Proof != nil) {
 				b.Fatalf("proof carried %v:\n%s", c.st.Proof != nil, sinkText)
 			}
 			b.ReportMetric(float64(len(sinkText)), "bytes/badge")
