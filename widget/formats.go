@@ -92,7 +92,10 @@ func (w *Widget) renderSVG(vd *verdict, look Look) string {
 // Product with its Certification (the commitment: its status, dates and
 // official page), in a <script type="application/ld+json"> element for the
 // page's head. It is empty for a product without a commitment, or when
-// there is no answer.
+// there is no answer. When the status carries its proof, the JSON-LD
+// names, under "qcsdk:proof", the registry's signed checkpoint and the
+// position and SHA-256 of each record the certification rests on, which
+// a crawler checks against the registry's log (cmd/qcverify -registry).
 func (w *Widget) JSONLD(ctx context.Context, gtin string, look ...Look) template.HTML {
 	var v verdict
 	w.status(ctx, gtin, &v)
@@ -124,6 +127,15 @@ type ldProduct struct {
 	Model         string          `json:"model,omitempty"`
 	GTIN          string          `json:"gtin,omitempty"`
 	Certification ldCertification `json:"hasCertification"`
+	// Proof places the records the certification rests on in the
+	// registry's log. Its name is a compact IRI whose prefix no context
+	// defines, which JSON-LD 1.1 reads as an absolute IRI: a processor
+	// keeps it when it expands the document (a bare name that schema.org
+	// does not define would be read as schema.org's), it cannot clash
+	// with a schema.org property, and a validator flags it at most as a
+	// property it does not know. schema.org's additionalProperty would
+	// show it to shoppers as a feature of the product.
+	Proof *ldProof `json:"qcsdk:proof,omitempty"`
 }
 
 func (w *Widget) renderJSONLD(v *verdict, look Look) string {
@@ -178,6 +190,7 @@ func (w *Widget) renderJSONLD(v *verdict, look Look) string {
 	if st.Enterprise != nil {
 		p.Certification.About = &ldThing{Type: "Organization", Name: text(st.Enterprise.Name)}
 	}
+	p.Proof = jsonLDProof(st)
 	// encoding/json escapes <, > and & (and U+2028, U+2029), so nothing
 	// in the registry's text can close the script element or start one.
 	j, err := json.Marshal(p)

@@ -20,8 +20,12 @@ import (
 //
 //	GET {prefix}badge/{gtin}.svg    the badge as an image
 //	GET {prefix}badge/{gtin}.html   the badge as an HTML fragment
-//	GET {prefix}badge/{gtin}.json   the verdict and its words, for a page's own script
+//	GET {prefix}badge/{gtin}.json   the verdict and its words, for a page's own script, and its proof
 //	GET {prefix}badge.css           the stylesheet the fragments need
+//
+// A .json badge whose verdict rests on the registry's records carries
+// the proof that lets anyone check it against the registry's log (see
+// cmd/qcverify), when the status it was rendered from carried one.
 //
 // The badge's look comes from the query — locale (zh-CN, en), theme
 // (light, dark), size (full, compact) — with the locale otherwise from
@@ -338,7 +342,8 @@ func (w *Widget) plainError(rw http.ResponseWriter, r *http.Request, code int, m
 }
 
 // badgeJSON is the .json badge: the verdict and the words a page's own
-// script would show.
+// script would show, and, for a verdict on a product's records, the proof
+// that lets anyone check it against the registry's log (see proof.go).
 type badgeJSON struct {
 	GTIN      client.GTIN             `json:"gtin,omitempty"`
 	Verdict   client.Verdict          `json:"verdict"`
@@ -351,7 +356,8 @@ type badgeJSON struct {
 	Locale    string                  `json:"locale"`
 	// Confirmed is when the registry last confirmed an answer past its
 	// freshness (RFC 3339); absent for a fresh one.
-	Confirmed string `json:"last_confirmed,omitempty"`
+	Confirmed string     `json:"last_confirmed,omitempty"`
+	Proof     *jsonProof `json:"proof,omitempty"`
 }
 
 func (w *Widget) renderJSON(vd *verdict, look Look) string {
@@ -367,6 +373,7 @@ func (w *Widget) renderJSON(vd *verdict, look Look) string {
 			v.GTIN = st.Key.GTIN
 		}
 		v.VerifyURL = b.Href
+		v.Proof = w.badgeProof(vd)
 	}
 	if !d.Since.IsZero() {
 		v.Since = d.Since.In(chinaTime).Format(time.DateOnly)

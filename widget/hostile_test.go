@@ -37,7 +37,28 @@ func hostileStatus() *client.ProductStatus {
 		Inspections: []client.Inspection{{ID: "ins_1", Result: client.InspectionFail, PublishedAt: now.AddDate(0, 0, -3),
 			VerifyURL: "https://" + DefaultVerifyHost + "/inspections/ins_1"}},
 		Version: 9,
+		Proof: &client.StatusProof{Checkpoint: "registry.example/log\n12\nAAAA\n\n— registry.example sig\n", Records: []client.RecordProof{
+			{Kind: "enterprise", ID: "ent_1", Seq: 3, Proof: []string{"h1"}},
+			{Kind: "commitment", ID: "cmt_1", Seq: 7, Proof: []string{"h2"}},
+			{Kind: "inspection", ID: "ins_1", Seq: 9, Proof: []string{"h3"}},
+		}},
 	}
+}
+
+// withVersions gives st's records the positions its proof names, so that
+// its badge carries the proof.
+func withVersions(st *client.ProductStatus) *client.ProductStatus {
+	st.Enterprise.Version, st.Commitment.Version, st.Inspections[0].Version = 3, 7, 9
+	return st
+}
+
+// decidedVerdict is the verdict on st at now, kept in its own renderings
+// as the widget keeps it, so that its .json badge carries its proof.
+func decidedVerdict(st *client.ProductStatus, now time.Time) *verdict {
+	rs := &renderSlots{st: st}
+	p := &decided{d: client.Decide(st, now, 0), from: now}
+	rs.decided.Store(p)
+	return &verdict{st: st, d: &p.d, slots: rs}
 }
 
 // Every hostile string in every field a rendering can show: the HTML and
@@ -59,14 +80,38 @@ func TestHostileStringsInEveryField(t *testing.T) {
 		"commitment status":   func(st *client.ProductStatus, s string) { st.Commitment.Status = client.CommitmentStatus(s) },
 		"inspection result":   func(st *client.ProductStatus, s string) { st.Inspections[0].Result = client.InspectionResult(s) },
 	}
+	// Fields that reach a badge only through its proof: the checkpoint
+	// and the inclusion proofs as served, and every field of the records
+	// the .json badge carries.
+	proofFields := map[string]func(st *client.ProductStatus, s string){
+		"checkpoint":     func(st *client.ProductStatus, s string) { st.Proof.Checkpoint = s },
+		"inclusion hash": func(st *client.ProductStatus, s string) { st.Proof.Records[1].Proof = []string{s, s} },
+		"enterprise id": func(st *client.ProductStatus, s string) {
+			st.Enterprise.ID, st.Proof.Records[0].ID = s, s
+			st.Commitment.EnterpriseID, st.Inspections[0].EnterpriseID = s, s
+		},
+		"enterprise region": func(st *client.ProductStatus, s string) { st.Enterprise.Region.ZH = s },
+		"commitment reason": func(st *client.ProductStatus, s string) { st.Commitment.StatusReason = &client.Text{ZH: s, EN: s} },
+		"commitment item": func(st *client.ProductStatus, s string) {
+			st.Commitment.Items = []client.CommitmentItem{{Kind: s, Standard: s, Text: client.Text{ZH: s}}}
+		},
+		"inspection authority": func(st *client.ProductStatus, s string) { st.Inspections[0].Authority.ZH = s },
+		"inspection measured": func(st *client.ProductStatus, s string) {
+			st.Inspections[0].FailedItems = []client.FailedItem{{Item: client.Text{ZH: s}, Requirement: s, Measured: s}}
+		},
+		"inspection id": func(st *client.ProductStatus, s string) { st.Inspections[0].ID, st.Proof.Records[2].ID = s, s },
+	}
+	for name, set := range proofFields {
+		fields[name] = func(st *client.ProductStatus, s string) { withVersions(st); set(st, s) }
+	}
 	w := &Widget{verifyHost: DefaultVerifyHost}
 	now := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
 	for name, set := range fields {
 		for _, h := range hostile {
 			st := hostileStatus()
 			set(st, h)
-			d := client.Decide(st, now, 0)
-			v := &verdict{st: st, d: &d}
+			v := decidedVerdict(st, now)
+			d := *v.d
 			for _, look := range []Look{{}, {Locale: LocaleEN, Theme: ThemeDark, Size: SizeCompact}} {
 				for kind, out := range map[string]string{
 					"html": w.renderHTML(v, look), "svg": w.renderSVG(v, look),
@@ -97,6 +142,12 @@ func TestHostileStringsInEveryField(t *testing.T) {
 					}
 					if strings.Contains(inner, "javascript:") && strings.Contains(inner, `"url":"javascript`) {
 						t.Errorf("%s = %.40q: the %s names a script URL", name, h, kind)
+					}
+					// The proof's strings are in it, escaped: a test of
+					// escaping that rendered no proof would prove nothing.
+					_, proofField := proofFields[name]
+					if proofField && d.Verdict != client.VerdictUnknown && !strings.Contains(inner, `proof":{"checkpoint":`) {
+						t.Errorf("%s = %.40q: the %s carries no proof:\n%.300s", name, h, kind, inner)
 					}
 				}
 			}

@@ -1,10 +1,13 @@
 package widget
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
 var sinkText string
@@ -42,6 +45,54 @@ func BenchmarkColdRender(b *testing.B) {
 			if sinkText == "" {
 				b.Fatal("empty rendering")
 			}
+		})
+	}
+}
+
+// BenchmarkColdRenderJSON is a .json badge, and a JSON-LD, rendered from
+// scratch for a committed product of the sandbox (its maker, commitment
+// and a passed inspection, as the registry answers them), without and
+// with the proof its status carries. bytes/badge is the rendering's size.
+//
+//	go test -run '^$' -bench 'ColdRenderJSON' -benchmem ./widget/
+func BenchmarkColdRenderJSON(b *testing.B) {
+	srv := sandbox.NewServer(b)
+	api, err := client.New(client.WithBaseURL(srv.URL))
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, _, err := api.Products.ByGTIN(context.Background(), "06910000100003", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if st.Proof == nil || len(st.Inspections) == 0 {
+		b.Fatalf("the status of a committed product: proof %v, %d inspections", st.Proof, len(st.Inspections))
+	}
+	bare := *st
+	bare.Proof = nil
+	w := &Widget{verifyHost: DefaultVerifyHost}
+	now := srv.ReferenceTime().Add(12 * time.Hour)
+	for _, c := range []struct {
+		name   string
+		st     *client.ProductStatus
+		render renderFunc
+	}{
+		{"kind=json/proof=none", &bare, w.renderJSON}, {"kind=json/proof=carried", st, w.renderJSON},
+		{"kind=jsonld/proof=none", &bare, w.renderJSONLD}, {"kind=jsonld/proof=carried", st, w.renderJSONLD},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			v := decidedVerdict(c.st, now)
+			if v.d.Verdict != client.VerdictCommitted {
+				b.Fatalf("verdict %s", v.d.Verdict)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				sinkText = c.render(v, Look{})
+			}
+			if strings.Contains(sinkText, `proof":{"checkpoint":`) != (c.st.Proof != nil) {
+				b.Fatalf("proof carried %v:\n%s", c.st.Proof != nil, sinkText)
+			}
+			b.ReportMetric(float64(len(sinkText)), "bytes/badge")
 		})
 	}
 }

@@ -70,6 +70,11 @@ var rules = []rule{
 		"internal/backoff", "internal/idem", "internal/etag", "internal/locale"}},
 	{"cmd/qcbadge", qcbadgeModules, []string{"cmd/qcbadge", "enquiry", "widget", "cache", "client", "sandbox",
 		"internal/etag", "internal/backoff", "internal/idem", "internal/locale"}},
+	// qcverify checks badges with the client's log functions (and
+	// x/mod's note keys); it embeds the sandbox, a cache and a widget
+	// only for its no-argument demo.
+	{"cmd/qcverify", cacheModules, []string{"cmd/qcverify", "widget", "cache", "client", "sandbox",
+		"internal/etag", "internal/backoff", "internal/idem", "internal/locale"}},
 	{"cache/internal/intern", clientModules, []string{"cache/internal/intern", "client", "internal/backoff", "internal/idem", "internal/locale"}},
 	{"cache/storetest", cacheModules, []string{"cache", "client", "internal/backoff", "internal/idem", "internal/locale"}},
 	{"internal/backoff", nil, []string{"internal/backoff"}},
