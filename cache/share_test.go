@@ -139,7 +139,7 @@ func TestAnAnswerDoesNotWaitForABlackholedRedis(t *testing.T) {
 func limitedCache(t *testing.T, opts ...client.Option) (*sandbox.Server, *client.Client, *cache.Cache) {
 	t.Helper()
 	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0))
-	api, err := client.New(append([]client.Option{client.WithBaseURL(srv.URL)}, opts...)...)
+	api, err := client.New(append([]client.Option{client.WithBaseURL(srv.URL), client.WithLogKeys(srv.LogKeys()...)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

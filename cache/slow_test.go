@@ -64,7 +64,7 @@ func gated(t *testing.T, opts ...client.Option) (*sandbox.Server, *gate, *cache.
 	srv := sandbox.NewServer(t, sandbox.WithSize(40, 400), sandbox.WithRateLimit(0, 0))
 	g := newGate()
 	api, err := client.New(append([]client.Option{client.WithBaseURL(srv.URL),
-		client.WithRetryPolicy(client.RetryPolicy{}),
+		client.WithRetryPolicy(client.RetryPolicy{}), client.WithLogKeys(srv.LogKeys()...),
 		client.WithHTTPClient(&http.Client{Transport: g})}, opts...)...)
 	if err != nil {
 		t.Fatal(err)

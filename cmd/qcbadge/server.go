@@ -101,6 +101,10 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 	if cfg.apiKey != "" {
 		opts = append(opts, client.WithAPIKey(cfg.apiKey))
 	}
+	if pinned != nil {
+		// The answers are verified with the keys the follower audits by.
+		opts = append(opts, client.WithLogKeys(pinned...))
+	}
 	if s.api, err = client.New(opts...); err != nil {
 		return nil, err
 	}

@@ -232,14 +232,15 @@ func validate(t *testing.T, url string, code int, h http.Header, body string) {
 }
 
 // closeObjects makes every object schema under ref refuse properties it
-// does not declare.
+// does not declare, unless the document says it takes others (a record
+// of the registry's, whose schema is the registry's to grow).
 func closeObjects(ref *openapi3.SchemaRef, done map[*openapi3.Schema]bool) {
 	if ref == nil || ref.Value == nil || done[ref.Value] {
 		return
 	}
 	s := ref.Value
 	done[s] = true
-	if s.Type.Is("object") && s.AdditionalProperties.Schema == nil {
+	if s.Type.Is("object") && s.AdditionalProperties.Schema == nil && s.AdditionalProperties.Has == nil {
 		s.AdditionalProperties = openapi3.AdditionalProperties{Has: openapi3.Ptr(false)}
 	}
 	for _, p := range s.Properties {
