@@ -202,6 +202,22 @@ func New(api *client.Client, opts ...Option) (*Cache, error) {
 		c.forked = f.logFork()
 	}
 	c.bg, c.cancel = context.WithCancel(context.Background())
+	if t, ok := c.store.(interface {
+		onCheckpoint(func(ctx context.Context))
+	}); ok {
+		// Each server judges the registry's answers against the history
+		// the fleet's follower verified, from the start and as it grows.
+		t.onCheckpoint(c.trustFleet)
+		// The store is read here, once (a Tiered store has just heard
+		// from Redis); only a checkpoint found goes on to the client, in
+		// the background, since checking it may ask the registry.
+		ctx, cancel := context.WithTimeout(c.bg, 5*time.Second)
+		signed, err := fleetNote(ctx, c.store)
+		cancel()
+		if err == nil && signed != nil {
+			c.spawn(func() { c.trustNote(c.bg, signed) })
+		}
+	}
 	c.batch = &batcher{c: c, lat: &latencies{}}
 	return c, nil
 }
@@ -212,6 +228,34 @@ func New(api *client.Client, opts ...Option) (*Cache, error) {
 // cleared it (ClearLogFork). Badges are then
 // neutral, never committed on a branch of the log.
 var errForked = fmt.Errorf("qcsdk/cache: the registry's log forked; no answer is trusted until an operator clears it: %w", client.ErrLogFork)
+
+// trustFleet hands the client the checkpoint the fleet's follower
+// verified last (see client.TrustCheckpoint). One that is not consistent
+// with what the client verified is a fork the follower will find too; it
+// is logged here, and the client keeps its own.
+func (c *Cache) trustFleet(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	signed, err := fleetNote(ctx, c.store)
+	if err != nil || signed == nil {
+		return // a store that cannot answer now: the next announcement
+	}
+	c.trustNote(ctx, signed)
+}
+
+// trustNote is trustFleet's second half: the checkpoint to the client.
+func (c *Cache) trustNote(ctx context.Context, signed []byte) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := c.api.TrustCheckpoint(ctx, signed)
+	if err != nil && ctx.Err() == nil && c.logger != nil && !keyRefused(err) {
+		level := slog.LevelWarn
+		if errors.Is(err, client.ErrLogFork) {
+			level = slog.LevelError
+		}
+		c.logger.Log(ctx, level, "qcsdk/cache: the fleet's verified checkpoint was not taken", "error", err)
+	}
+}
 
 // ErrClosed is the error of a lookup that needed the API after Close.
 var ErrClosed = errors.New("qcsdk/cache: closed")

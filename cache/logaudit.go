@@ -114,6 +114,20 @@ type logRecord struct {
 	Found string `json:"found,omitempty"` // when the fork was found, RFC 3339
 }
 
+// fleetNote is the signed note of the fleet's verified checkpoint in
+// store, nil when there is none.
+func fleetNote(ctx context.Context, store Store) ([]byte, error) {
+	e, err := store.Get(ctx, LogCheckpointKey)
+	if err != nil || e == nil || e.Raw == nil {
+		return nil, err
+	}
+	var r logRecord
+	if err := json.Unmarshal(e.Raw, &r); err != nil || r.Note == "" {
+		return nil, fmt.Errorf("qcsdk/cache: the fleet's log checkpoint record is unreadable")
+	}
+	return []byte(r.Note), nil
+}
+
 // ReadFleetLog reads what the follower published in store, and verifies
 // the checkpoint against keys at now: a checkpoint that does not verify
 // is an error, never a FleetLog.
@@ -363,6 +377,9 @@ func (a *logAuditor) publish(ctx context.Context, cp *client.Checkpoint) error {
 	e := &Entry{Raw: raw, AsOf: cp.Size, Version: cp.Size, Fetched: now, FreshUntil: now.Add(logRetention), Expires: now.Add(logRetention)}
 	if _, err := a.store.Set(ctx, LogCheckpointKey, e); err != nil {
 		return fmt.Errorf("qcsdk/cache: publishing the verified checkpoint: %w", err)
+	}
+	if n, ok := a.store.(Notifier); ok {
+		_ = n.Publish(ctx, LogCheckpointKey) // each server's client takes it (see Cache)
 	}
 	c := *cp
 	c.Note = signed

@@ -396,3 +396,25 @@ func awaitAll(t *testing.T, nodes []*cache.Cache, ok func(*cache.Cache) bool, wh
 		}
 	}
 }
+
+// Each server's client takes the checkpoint the fleet's follower
+// verified as the one later answers must extend: no server judges the
+// registry against a checkpoint of its own choosing.
+func TestEveryServerTakesTheFleetsCheckpoint(t *testing.T) {
+	t.Parallel()
+	f := startFleet(t, 2)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if cp := f.api.LatestCheckpoint(); cp != nil {
+			fl, err := cache.ReadFleetLog(context.Background(), f.nodes[0].Store(), f.srv.LogKeys(), time.Now())
+			if err != nil || fl.Checkpoint == nil || cp.Size < fl.Checkpoint.Size {
+				t.Fatalf("the client's latest is of %d changes; the fleet's %+v (%v)", cp.Size, fl.Checkpoint, err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no server took the fleet's checkpoint within 10 s, and no page asked anything")
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+}

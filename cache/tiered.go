@@ -69,6 +69,10 @@ type Shared interface {
 // once Redis answers again it is written through Redis (which keeps the
 // newer of the two) and announced, so that the fleet learns it too.
 type Tiered struct {
+	// checkpoint is what runs when the follower announces a verified
+	// checkpoint (onCheckpoint); nil: nothing.
+	checkpoint atomic.Pointer[func(ctx context.Context)]
+
 	local    *Memory
 	shared   Shared
 	clock    func() time.Time
@@ -211,10 +215,31 @@ func (t *Tiered) announced(a Announcement) {
 		if slices.Contains(a.Keys, LogForkKey) {
 			t.readFork()
 		}
+		if slices.Contains(a.Keys, LogCheckpointKey) {
+			t.checkpointed()
+		}
 	}
 	if a.Lost {
 		t.readFork()
 	}
+}
+
+// onCheckpoint registers fn to run, in the background, when the fleet's
+// follower announces a checkpoint of the registry's log it verified (see
+// Cache, which hands it to its client).
+func (t *Tiered) onCheckpoint(fn func(ctx context.Context)) { t.checkpoint.Store(&fn) }
+
+// checkpointed runs the function onCheckpoint registered, if any.
+func (t *Tiered) checkpointed() {
+	fn := t.checkpoint.Load()
+	if fn == nil {
+		return
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		(*fn)(t.ctx)
+	}()
 }
 
 // logFork is the memory tier's flag, raised from Redis too: a fork the

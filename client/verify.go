@@ -374,6 +374,50 @@ func (t *logTrust) counts() LogFailureCounts {
 // different histories.
 func (c *Client) LatestCheckpoint() *Checkpoint { return c.trust.latest.Load() }
 
+// TrustCheckpoint takes a checkpoint another reader verified — a
+// fleet's follower, which proves each checkpoint extends the last (see
+// cache.Follow) — as one that later answers must extend, so that every
+// server of a fleet judges the registry's answers against the history
+// the fleet verified, not against the first checkpoint it happened to
+// see. signed is the signed note; it must verify with the client's keys,
+// and be consistent with the latest checkpoint the client verified (a
+// consistency proof is fetched from the registry when their sizes
+// differ): otherwise the error is ErrLogFork, ErrCheckpointSignature or
+// the registry's. A checkpoint older than the client's latest changes
+// nothing once it is proven a prefix of it.
+func (c *Client) TrustCheckpoint(ctx context.Context, signed []byte) error {
+	cp, err := c.checkpoint(ctx, string(signed))
+	if err != nil {
+		return err
+	}
+	for {
+		latest := c.trust.latest.Load()
+		if latest != nil {
+			older, newer := latest, cp
+			if older.Size > newer.Size {
+				older, newer = newer, older
+			}
+			var p ConsistencyProof
+			if older.Size > 0 && newer.Size > older.Size {
+				proof, _, err := c.Log.Consistency(ctx, older.Size, newer.Size)
+				if err != nil {
+					return err
+				}
+				p = *proof
+			}
+			if err := VerifyConsistency(older, newer, p); err != nil {
+				return err
+			}
+			if cp.Size <= latest.Size {
+				return nil
+			}
+		}
+		if c.trust.latest.CompareAndSwap(latest, cp) {
+			return nil
+		}
+	}
+}
+
 // causeOf is the cause of a log error, or -1 for an error that is not one
 // (the keys could not be fetched, say).
 func causeOf(err error) int {

@@ -705,3 +705,67 @@ func TestKeysFetchedForALowPriorityCaller(t *testing.T) {
 		t.Fatalf("a low-priority lookup: %v", err)
 	}
 }
+
+// A checkpoint the fleet's follower verified becomes the one later
+// answers must extend; an older one of the same history changes nothing,
+// and one of another history, or signed by no registry key, is refused
+// and leaves the client's latest where it was.
+func TestTrustCheckpoint(t *testing.T) {
+	t.Parallel()
+	var forked atomic.Bool
+	srv, c := setupWith(t, fixture{wrap: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if forked.Load() {
+				r.Header.Set("Authorization", "Bearer forked-key")
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	ctx := ctxT(t)
+	checkpoint := func() []byte {
+		t.Helper()
+		b, _, err := c.Log.Checkpoint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	change := func() {
+		t.Helper()
+		if _, err := srv.PublishInspection(srv.Demo()[1].GTIN, client.InspectionPass); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := checkpoint()
+	if err := c.TrustCheckpoint(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	size := c.LatestCheckpoint().Size
+	change()
+	if err := c.TrustCheckpoint(ctx, checkpoint()); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.LatestCheckpoint().Size; got != size+1 {
+		t.Fatalf("latest is of %d changes after a newer checkpoint was trusted; want %d", got, size+1)
+	}
+	if err := c.TrustCheckpoint(ctx, first); err != nil || c.LatestCheckpoint().Size != size+1 {
+		t.Errorf("an older checkpoint of the same history: %v, latest of %d; want nil and %d", err, c.LatestCheckpoint().Size, size+1)
+	}
+	if _, err := srv.ForkLog("forked-key"); err != nil {
+		t.Fatal(err)
+	}
+	change()
+	forked.Store(true)
+	other := checkpoint()
+	forked.Store(false)
+	if err := c.TrustCheckpoint(ctx, other); !errors.Is(err, client.ErrLogFork) {
+		t.Errorf("a checkpoint of another history: %v; want ErrLogFork", err)
+	}
+	if got := c.LatestCheckpoint().Size; got != size+1 {
+		t.Errorf("latest moved to %d on a refused checkpoint", got)
+	}
+	forged := bytes.Replace(checkpoint(), []byte("\n\n"), []byte("\nx\n\n"), 1)
+	if err := c.TrustCheckpoint(ctx, forged); !errors.Is(err, client.ErrCheckpointSignature) {
+		t.Errorf("a checkpoint whose text was changed: %v; want ErrCheckpointSignature", err)
+	}
+}
