@@ -208,15 +208,6 @@ func New(api *client.Client, opts ...Option) (*Cache, error) {
 		// Each server judges the registry's answers against the history
 		// the fleet's follower verified, from the start and as it grows.
 		t.onCheckpoint(c.trustFleet)
-		// The store is read here, once (a Tiered store has just heard
-		// from Redis); only a checkpoint found goes on to the client, in
-		// the background, since checking it may ask the registry.
-		ctx, cancel := context.WithTimeout(c.bg, 5*time.Second)
-		signed, err := fleetNote(ctx, c.store)
-		cancel()
-		if err == nil && signed != nil {
-			c.spawn(func() { c.trustNote(c.bg, signed) })
-		}
 	}
 	c.batch = &batcher{c: c, lat: &latencies{}}
 	return c, nil
@@ -240,14 +231,7 @@ func (c *Cache) trustFleet(ctx context.Context) {
 	if err != nil || signed == nil {
 		return // a store that cannot answer now: the next announcement
 	}
-	c.trustNote(ctx, signed)
-}
-
-// trustNote is trustFleet's second half: the checkpoint to the client.
-func (c *Cache) trustNote(ctx context.Context, signed []byte) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	err := c.api.TrustCheckpoint(ctx, signed)
+	err = c.api.TrustCheckpoint(ctx, signed)
 	if err != nil && ctx.Err() == nil && c.logger != nil && !keyRefused(err) {
 		level := slog.LevelWarn
 		if errors.Is(err, client.ErrLogFork) {

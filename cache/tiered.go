@@ -72,6 +72,8 @@ type Tiered struct {
 	// checkpoint is what runs when the follower announces a verified
 	// checkpoint (onCheckpoint); nil: nothing.
 	checkpoint atomic.Pointer[func(ctx context.Context)]
+	// loadedCheckpoint: the fleet's checkpoint was in Redis at start.
+	loadedCheckpoint atomic.Bool
 
 	local    *Memory
 	shared   Shared
@@ -192,8 +194,10 @@ func NewTiered(local *Memory, shared Shared, opts ...TieredOption) (*Tiered, err
 	} else {
 		t.kick() // what the spill file held, if Redis answers at once
 		// Before the first page: a server that starts during a fork
-		// serves no answer of the forked log. Redis has just answered.
-		t.loadFork(t.ctx)
+		// serves no answer of the forked log, and its cache finds the
+		// fleet's verified checkpoint in memory. Redis has just answered;
+		// both keys cost one round trip.
+		t.loadLog(t.ctx)
 	}
 	return t, nil
 }
@@ -227,7 +231,12 @@ func (t *Tiered) announced(a Announcement) {
 // onCheckpoint registers fn to run, in the background, when the fleet's
 // follower announces a checkpoint of the registry's log it verified (see
 // Cache, which hands it to its client).
-func (t *Tiered) onCheckpoint(fn func(ctx context.Context)) { t.checkpoint.Store(&fn) }
+func (t *Tiered) onCheckpoint(fn func(ctx context.Context)) {
+	t.checkpoint.Store(&fn)
+	if t.loadedCheckpoint.Load() {
+		t.checkpointed() // found at start, in memory now
+	}
+}
 
 // checkpointed runs the function onCheckpoint registered, if any.
 func (t *Tiered) checkpointed() {
@@ -256,6 +265,24 @@ func (t *Tiered) readFork() {
 		defer t.wg.Done()
 		t.loadFork(t.ctx)
 	}()
+}
+
+// loadLog copies what the follower recorded of the registry's log — a
+// fork, the fleet's verified checkpoint — from Redis to the memory tier
+// in one round trip.
+func (t *Tiered) loadLog(ctx context.Context) {
+	es, err := t.shared.GetMany(ctx, []string{LogForkKey, LogCheckpointKey})
+	if err != nil {
+		return
+	}
+	if es[0] != nil {
+		_, _ = t.local.set(LogForkKey, es[0], true)
+	}
+	if es[1] != nil {
+		if _, err := t.local.set(LogCheckpointKey, es[1], true); err == nil {
+			t.loadedCheckpoint.Store(true)
+		}
+	}
 }
 
 // loadFork copies LogForkKey from Redis to the memory tier, or clears it
