@@ -200,6 +200,20 @@
 // FollowOptions.Handle may run once more for a change, as it may after
 // any restart — make it idempotent.
 //
+// # The registry's log
+//
+// The client verifies every answer against the registry's transparency
+// log before the cache stores it (see client.VerifyStatus). The follower
+// audits the log itself: it proves each new signed checkpoint extends the
+// last one verified, compares it with the platform's witnesses
+// (FollowOptions.Witnesses), and publishes it to the fleet
+// (LogCheckpointKey; cosigned with FollowOptions.Cosigner), where each
+// server's client takes it as the history later answers must extend
+// (client.TrustCheckpoint). A log that shows two histories is a fork: the
+// follower records it (LogForkKey), every server learns of it, and every
+// answer is then refused with client.ErrLogFork — neutral badges, never a
+// branch of the log — until an operator clears it with ClearLogFork.
+//
 // # Stats
 //
 // Stats is a snapshot of hits, misses, stale answers, refreshes, coalesced
