@@ -244,11 +244,7 @@ func (t *Tiered) checkpointed() {
 	if fn == nil {
 		return
 	}
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		(*fn)(t.ctx)
-	}()
+	t.background(*fn)
 }
 
 // logFork is the memory tier's flag, raised from Redis too: a fork the
@@ -259,13 +255,7 @@ func (t *Tiered) logFork() *atomic.Bool { return t.local.logFork() }
 // registry's log, into the memory tier: at start, when the follower
 // announces one, and when the subscription comes back (an announcement
 // may have been lost).
-func (t *Tiered) readFork() {
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		t.loadFork(t.ctx)
-	}()
-}
+func (t *Tiered) readFork() { t.background(t.loadFork) }
 
 // loadLog copies what the follower recorded of the registry's log — a
 // fork, the fleet's verified checkpoint — from Redis to the memory tier
