@@ -142,15 +142,11 @@ func ReadFleetLog(ctx context.Context, store Store, keys []client.LogKey, now ti
 		}
 		fl.Fork = fmt.Errorf("%w: %s", client.ErrLogFork, r.Fork)
 	}
-	e, err := store.Get(ctx, LogCheckpointKey)
-	if err != nil || e == nil || e.Raw == nil {
+	signed, err := fleetNote(ctx, store)
+	if err != nil || signed == nil {
 		return fl, err
 	}
-	var r logRecord
-	if err := json.Unmarshal(e.Raw, &r); err != nil || r.Note == "" {
-		return fl, fmt.Errorf("qcsdk/cache: the fleet's log checkpoint record is unreadable")
-	}
-	cp, err := client.VerifyCheckpoint([]byte(r.Note), "", keys, now)
+	cp, err := client.VerifyCheckpoint(signed, "", keys, now)
 	if err != nil {
 		return fl, fmt.Errorf("qcsdk/cache: the fleet's log checkpoint: %w", err)
 	}

@@ -362,10 +362,7 @@ func TestAForkReachesEveryServerOfTheFleet(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: f.redis.Addr(), ContextTimeoutEnabled: true})
-	defer rdb.Close()
-	shared := redisstore.New(rdb, redisstore.WithPrefix("fleet:"+t.Name()+":"), redisstore.WithTimeout(testStoreTimeout))
-	defer shared.Close()
+	shared := f.sharedStore(t)
 	if _, err := shared.Set(ctx, cache.LogForkKey, forkEntry(time.Now())); err != nil {
 		t.Fatal(err)
 	}
@@ -423,10 +420,7 @@ func TestEveryServerTakesTheFleetsCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer api.CloseIdleConnections()
-	rdb := redis.NewClient(&redis.Options{Addr: f.redis.Addr(), ContextTimeoutEnabled: true})
-	defer rdb.Close()
-	shared := redisstore.New(rdb, redisstore.WithPrefix("fleet:"+t.Name()+":"), redisstore.WithTimeout(testStoreTimeout))
-	defer shared.Close()
+	shared := f.sharedStore(t)
 	tiered, err := cache.NewTiered(cache.NewMemory(), shared)
 	if err != nil {
 		t.Fatal(err)
@@ -443,4 +437,14 @@ func TestEveryServerTakesTheFleetsCheckpoint(t *testing.T) {
 		}
 		<-time.After(5 * time.Millisecond)
 	}
+}
+
+// sharedStore is another connection to the fleet's Redis, on its prefix,
+// closed with the test.
+func (f *fleet) sharedStore(t *testing.T) *redisstore.Store {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: f.redis.Addr(), ContextTimeoutEnabled: true})
+	shared := redisstore.New(rdb, redisstore.WithPrefix("fleet:"+t.Name()+":"), redisstore.WithTimeout(testStoreTimeout))
+	t.Cleanup(func() { shared.Close(); rdb.Close() })
+	return shared
 }

@@ -592,11 +592,12 @@ func TestAnswerJudgedAgainstWhatItAskedFrom(t *testing.T) {
 	}
 }
 
-// A reader shown a forked history after the genuine one catches it: the
-// consistency proof its request asked for does not join the two.
-func TestForkedLogCaught(t *testing.T) {
-	t.Parallel()
-	var forked atomic.Bool
+// setupForkable is setup with a switch: while it is on, the client's
+// calls reach the sandbox as the API key "forked-key", whose view of the
+// log ForkLog can make a history of its own.
+func setupForkable(t *testing.T) (*sandbox.Sandbox, *client.Client, *atomic.Bool) {
+	t.Helper()
+	forked := new(atomic.Bool)
 	srv, c := setupWith(t, fixture{wrap: func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if forked.Load() {
@@ -605,6 +606,14 @@ func TestForkedLogCaught(t *testing.T) {
 			next.ServeHTTP(w, r)
 		})
 	}})
+	return srv, c, forked
+}
+
+// A reader shown a forked history after the genuine one catches it: the
+// consistency proof its request asked for does not join the two.
+func TestForkedLogCaught(t *testing.T) {
+	t.Parallel()
+	srv, c, forked := setupForkable(t)
 	ctx := ctxT(t)
 	d := srv.Demo()[0]
 	if _, err := srv.ForkLog("forked-key"); err != nil {
@@ -712,15 +721,7 @@ func TestKeysFetchedForALowPriorityCaller(t *testing.T) {
 // and leaves the client's latest where it was.
 func TestTrustCheckpoint(t *testing.T) {
 	t.Parallel()
-	var forked atomic.Bool
-	srv, c := setupWith(t, fixture{wrap: func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if forked.Load() {
-				r.Header.Set("Authorization", "Bearer forked-key")
-			}
-			next.ServeHTTP(w, r)
-		})
-	}})
+	srv, c, forked := setupForkable(t)
 	ctx := ctxT(t)
 	checkpoint := func() []byte {
 		t.Helper()
