@@ -724,13 +724,17 @@ func eventVersion(ev client.Event) int64 {
 }
 
 // Apply brings what a store holds up to date with one change. A change of
-// a maker — a commitment's new state, a renamed or delisted maker — is
-// recorded as a Stamp of the maker: every cached answer of that maker that
-// predates the change, on every server, is then read as a tombstone, so
-// that the next lookup asks the registry and no older answer can come
-// back. A new inspection of a product named by GTIN is also applied to
-// that product's entry exactly, with the change's version, so that the
-// page shows it at once without asking the API.
+// a maker — a commitment's new state, a renamed or delisted maker, a new
+// inspection of one of its products — is recorded as a Stamp of the
+// maker: every cached answer of that maker that predates the change, on
+// every server, is then read as a tombstone, so that the next lookup asks
+// the registry and no older answer can come back.
+//
+// A new inspection is not written into the product's cached status: the
+// status the registry gives carries the proof of each of its records
+// against its log (see client.VerifyStatus), and one with a record added
+// here would carry a proof that no longer verifies, and a badge no one
+// could check. The inspected product's next view asks the registry, once.
 //
 // Apply is idempotent: applying an event twice, or an older one after a
 // newer, changes nothing a reader sees. Webhook pushes and the change feed
@@ -739,94 +743,17 @@ func eventVersion(ev client.Event) int64 {
 //	mux.Handle("POST /webhook", client.WebhookHandler(verifier,
 //		func(ctx context.Context, ev client.Event) error { return cache.Apply(ctx, qc.Store(), ev) }))
 func Apply(ctx context.Context, store Store, ev client.Event) error {
-	v := eventSeq(ev)
 	var maker string
 	switch {
 	case ev.Commitment != nil:
 		maker = ev.Commitment.EnterpriseID
 	case ev.Inspection != nil:
-		in := ev.Inspection
-		maker = in.EnterpriseID
-		if g, err := client.ParseGTIN(string(in.Product.GTIN)); err == nil {
-			// The exact update only spares a page a lookup; when the
-			// entry cannot be read (its shard failing over), the maker's
-			// stamp below still records the change, and the entry is
-			// revalidated on its next view.
-			_ = applyInspection(ctx, store, string(g), in, v)
-		}
+		maker = ev.Inspection.EnterpriseID
 	case ev.Enterprise != nil:
 		maker = ev.Enterprise.ID
 	}
 	if maker == "" {
 		return nil // cases and categories change no product's status
 	}
-	// After the exact update: the updated entry reflects the change's
-	// position, which the stamp leaves alone.
-	return store.Stamp(ctx, Stamp{Maker: maker, Seq: v})
-}
-
-// applyInspection adds an inspection to the cached status of the product
-// it sampled.
-func applyInspection(ctx context.Context, store Store, key string, in *client.Inspection, v int64) error {
-	e, err := store.Get(ctx, key)
-	if err != nil {
-		return err
-	}
-	if e == nil || e.Status == nil || e.AsOf >= v || e.Version >= v || !inspects(in, e.Status) {
-		return nil
-	}
-	st := *e.Status
-	st.Inspections = withInspection(e.Status.Inspections, in)
-	st.Version = max(st.Version, in.Version)
-	cp := *e
-	// The entry now reflects the registry up to the change: every earlier
-	// change of its maker reached it already (a stamp would have made it
-	// a tombstone, which is not updated), since the feed is applied in
-	// order. The old validator no longer names this content.
-	cp.Status, cp.Version, cp.AsOf, cp.ETag = &st, st.Version, v, ""
-	if _, err := store.Set(ctx, key, &cp); err != nil {
-		return err
-	}
-	if n, ok := store.(Notifier); ok {
-		// The entry is right in the shared store whatever happens here; a
-		// lost announcement is made up for when the subscription returns.
-		_ = n.Publish(ctx, key)
-	}
-	return nil
-}
-
-// inspects reports whether an inspection sampled the product of a status.
-func inspects(in *client.Inspection, st *client.ProductStatus) bool {
-	if st.Enterprise == nil || st.Enterprise.ID != in.EnterpriseID {
-		return false
-	}
-	if in.Product.GTIN != "" && st.Key.GTIN == in.Product.GTIN {
-		return true
-	}
-	p := st.Product
-	return p != nil && p.Brand == in.Product.Brand && p.Model != "" && p.Model == in.Product.Model
-}
-
-// withInspection returns a copy of list with in added or replaced, newest
-// published first, at most five — keeping the newest decided one, as the
-// API does, so that a failure never drops out behind pending re-tests.
-func withInspection(list []client.Inspection, in *client.Inspection) []client.Inspection {
-	out := make([]client.Inspection, 0, len(list)+1)
-	out = append(out, *in)
-	for _, x := range list {
-		if x.ID != in.ID {
-			out = append(out, x)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b client.Inspection) int { return b.PublishedAt.Compare(a.PublishedAt) })
-	if len(out) > 5 {
-		decided := slices.IndexFunc(out, func(x client.Inspection) bool {
-			return x.Result == client.InspectionPass || x.Result == client.InspectionFail
-		})
-		if decided >= 5 {
-			out[4] = out[decided]
-		}
-		out = out[:5]
-	}
-	return out
+	return store.Stamp(ctx, Stamp{Maker: maker, Seq: eventSeq(ev)})
 }

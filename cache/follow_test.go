@@ -81,8 +81,9 @@ func (f *follower) next(t *testing.T) client.Event {
 	}
 }
 
-// A product's new inspection is applied from the event; a change of its
-// maker makes the next lookup ask the API, once.
+// A product's new inspection, and a change of its maker, each make the
+// next lookup ask the API, once: the status served after it is the
+// registry's, with the proof that verifies it.
 func TestFollowAppliesChanges(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
@@ -112,8 +113,13 @@ func TestFollowAppliesChanges(t *testing.T) {
 	if got.Version <= st.Version {
 		t.Errorf("version %d did not grow past %d", got.Version, st.Version)
 	}
-	if n := e.srv.Requests(productRoute); n != 1 {
-		t.Errorf("the API was asked %d times; a pushed inspection should need no lookup", n)
+	// What the cache serves after the change is what the registry's log
+	// proves, so that its badge verifies for anyone.
+	if err := client.VerifyStatus(got, e.srv.LogKeys(), time.Now()); err != nil {
+		t.Errorf("the status served after the inspection does not verify: %v", err)
+	}
+	if n := e.srv.Requests(productRoute); n != 2 {
+		t.Errorf("the API was asked %d times; want 2: the inspected product is asked about once, as its maker's stamp makes its entry old", n)
 	}
 
 	e.clock.Advance(time.Millisecond)
@@ -127,8 +133,8 @@ func TestFollowAppliesChanges(t *testing.T) {
 			t.Errorf("after the revocation was pushed: %s, want withdrawn", d.Verdict)
 		}
 	}
-	if n := e.srv.Requests(productRoute); n != 2 {
-		t.Errorf("the API was asked %d times; want 2: a change of the maker is asked about once", n)
+	if n := e.srv.Requests(productRoute); n != 3 {
+		t.Errorf("the API was asked %d times; want 3: a change of the maker is asked about once", n)
 	}
 }
 
