@@ -511,7 +511,7 @@ func (c *Cache) peekMany(ctx context.Context, skeys []string) ([]*Entry, []time.
 	for j, i := range at {
 		nows[i] = now
 		if err == nil {
-			entries[i] = got[j]
+			entries[i] = c.checked(ctx, ask[j], got[j])
 		}
 	}
 	return entries, nows

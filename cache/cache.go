@@ -37,6 +37,10 @@ type Cache struct {
 	store    Store
 	ownStore bool
 	local    LocalReader // the store, when it reads from this process's memory
+	// verifyReads: the store is across the network with no memory of its
+	// own (Redis alone), and each status read from it is checked against
+	// the registry's log before it is served (see checked).
+	verifyReads bool
 	// forked is raised while the store holds a fork of the registry's
 	// log: no answer is trusted then (see ErrLogFork).
 	forked   *atomic.Bool
@@ -208,6 +212,18 @@ func New(api *client.Client, opts ...Option) (*Cache, error) {
 		// Each server judges the registry's answers against the history
 		// the fleet's follower verified, from the start and as it grows.
 		t.onCheckpoint(c.trustFleet)
+	}
+	switch s := c.store.(type) {
+	case *Memory:
+		// This process's own: it holds only what the client verified.
+	case interface {
+		onVerify(func(context.Context, string, *Entry) error)
+	}:
+		s.onVerify(c.verifyEntry) // checked once, entering memory
+	default:
+		// A store across the network (Redis alone): what it hands back
+		// is checked on each read, as nothing keeps it once checked.
+		c.verifyReads = true
 	}
 	c.batch = &batcher{c: c, lat: &latencies{}}
 	return c, nil
@@ -554,9 +570,9 @@ func (c *Cache) peek(ctx context.Context, skey string) (*Entry, time.Time) {
 // peekStore is peek by the store's Get, with the store's share of the
 // caller's time.
 func (c *Cache) peekStore(ctx context.Context, skey string) (*Entry, time.Time) {
-	ctx, cancel := storeContext(ctx)
+	sctx, cancel := storeContext(ctx)
 	defer cancel()
-	e, err := c.store.Get(ctx, skey)
+	e, err := c.store.Get(sctx, skey)
 	// The time after the read: a store that hands back a copy made stale
 	// as of its own reading of the clock (see staled) must find it stale.
 	now := c.clock()
@@ -564,7 +580,54 @@ func (c *Cache) peekStore(ctx context.Context, skey string) (*Entry, time.Time) 
 		c.stats.storeErrors.Add(1)
 		return nil, now
 	}
-	return e, now
+	return c.checked(ctx, skey, e), now
+}
+
+// checked is e as the store handed it back, or nil when the store's reads
+// are checked (verifyReads) and e's status does not verify against the
+// registry's log, or could not be checked: a store anyone on the network
+// can write to is trusted no more than a stranger's answer. The client
+// counts and logs what it refuses.
+func (c *Cache) checked(ctx context.Context, key string, e *Entry) *Entry {
+	if !c.verifyReads || e == nil || e.Status == nil {
+		return e
+	}
+	if err := c.verifyEntry(ctx, key, e); err != nil {
+		if _, ok := errors.AsType[*client.VerifyError](err); ok {
+			// As a Tiered store does (see admit): a forgery left in place
+			// would stand in the way of every genuine answer after it.
+			c.spawn(func() { _ = c.store.Delete(c.bg, key) })
+		}
+		return nil
+	}
+	return e
+}
+
+// verifyEntry checks an entry with a status, read back from a shared
+// store under key, before it is served: the status must be the product's
+// the key names, its version the entry's, and it must verify against the
+// registry's log (client.VerifyCached). A genuine status under another
+// product's key verifies on its own, and would put that product's badge
+// on this one; a genuine status under a raised version would win over
+// every later answer.
+func (c *Cache) verifyEntry(ctx context.Context, key string, e *Entry) error {
+	st := e.Status
+	var err error
+	switch {
+	case storeKey(st.Key) != key:
+		err = fmt.Errorf("%w: the status of another product, kept under this one's key", client.ErrLogProof)
+	case e.Version != st.Version:
+		err = fmt.Errorf("%w: an entry of version %d holding a status of version %d", client.ErrLogProof, e.Version, st.Version)
+	}
+	if err != nil {
+		c.stats.refused.Add(1)
+		return &client.VerifyError{Key: st.Key, Err: err}
+	}
+	err = c.api.VerifyCached(ctx, st)
+	if _, ok := errors.AsType[*client.VerifyError](err); ok {
+		c.stats.refused.Add(1)
+	}
+	return err
 }
 
 // fallback serves what the store holds now — not what it held before the
@@ -579,6 +642,7 @@ func (c *Cache) fallback(ctx context.Context, skey string, cause error) (*Entry,
 		c.stats.keyRefused.Add(1)
 	}
 	e, err := c.store.Get(ctx, skey)
+	e = c.checked(ctx, skey, e)
 	if err == nil && servable(e, c.clock()) && (e.Status != nil || e.Raw != nil) {
 		c.stats.staleIfError.Add(1)
 		return e, nil
@@ -679,6 +743,11 @@ func (c *Cache) keep(ctx context.Context, skey string, e *Entry) (*Entry, error)
 		c.stats.storeErrors.Add(1)
 		return e, nil // the answer is good; only keeping it failed
 	}
+	if won != e && won != nil && c.checked(ctx, skey, won) == nil {
+		// The store kept a value over this answer that is no answer of
+		// the registry's (a forged one, a higher version): serve this.
+		return e, nil
+	}
 	if won == nil || won.Tombstone() || won.Status == nil {
 		return nil, ErrStale
 	}
@@ -770,13 +839,19 @@ type Stats struct {
 	// found by the fleet's follower: no answer is trusted, every badge is
 	// neutral, until an operator clears it (ClearLogFork).
 	LogForked bool
+	// Refused counts the statuses read back from a shared store (Redis)
+	// that were not served: not the registry's answer for their key, as
+	// its log proves (a forged value, another product's status, a record
+	// rewritten; see client.VerifyCached). Each is counted by cause in
+	// the client's Stats too, and logged once per cause.
+	Refused int64
 }
 
 type counters struct {
 	hits                                                    striped // every page view of a warm product: the hot one
 	misses, staleServed, staleIfError, refreshes, coalesced atomic.Int64
 	upstream, revalidated, batches, errors, storeErrors     atomic.Int64
-	hedges, abandoned, keyRefused                           atomic.Int64
+	hedges, abandoned, keyRefused, refused                  atomic.Int64
 }
 
 // striped is a counter spread over cache lines, each add landing on a
@@ -807,5 +882,6 @@ func (c *Cache) Stats() Stats {
 		Upstream: s.upstream.Load(), Revalidated: s.revalidated.Load(), Batches: s.batches.Load(),
 		Errors: s.errors.Load(), KeyRefused: s.keyRefused.Load(), StoreErrors: s.storeErrors.Load() + storeErrors(c.store),
 		Hedges: s.hedges.Load(), Abandoned: s.abandoned.Load(), LogForked: c.forked.Load(),
+		Refused: s.refused.Load(),
 	}
 }

@@ -218,6 +218,49 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 			step("change:inspection-pass", "%s (%s, version %d)", p.gtin, in.ID, in.Version)
 		}
 	}
+	// poison writes a forgery into Redis, as whoever reaches it could: a
+	// product's status with its commitment's state flipped, or another
+	// product's genuine status, each under a version past any the registry
+	// has, so that Redis keeps it over the genuine one. No server may
+	// serve it (see chaosChecker.read).
+	poisoner := redisstore.New(spy, redisstore.WithPrefix(prefix))
+	t.Cleanup(func() { poisoner.Close() })
+	poisonN := int64(0)
+	poison := func() {
+		p := products[rng.IntN(len(products))]
+		st, _, err := api.Products.ByGTIN(ctx, string(p.gtin), nil)
+		if err != nil {
+			step("poison:skip", "%s: %v", p.gtin, err)
+			return
+		}
+		forged, kind := *st, "its commitment's state flipped"
+		if q := products[rng.IntN(len(products))]; q != p && rng.IntN(2) == 0 {
+			other, _, err := api.Products.ByGTIN(ctx, string(q.gtin), nil)
+			if err != nil {
+				step("poison:skip", "%s: %v", q.gtin, err)
+				return
+			}
+			forged, kind = *other, "the status of "+string(q.gtin)
+		} else {
+			cm := *st.Commitment
+			cm.Status = client.CommitmentActive
+			if cm.Status == st.Commitment.Status {
+				cm.Status = client.CommitmentRevoked
+			}
+			forged.Commitment = &cm
+		}
+		poisonN++
+		forged.Version = chaosForgedVersion + poisonN
+		now := time.Now()
+		e := &cache.Entry{Status: &forged, Version: forged.Version, AsOf: forged.Version, Maker: forged.Enterprise.ID,
+			Fetched: now, FreshUntil: now.Add(time.Hour), Expires: now.Add(2 * time.Hour)}
+		if _, err := poisoner.Set(ctx, string(p.gtin), e); err != nil {
+			step("poison:skip", "%s: %v", p.gtin, err)
+			return
+		}
+		_ = poisoner.Publish(ctx, string(p.gtin))
+		step("poison", "%s: %s, at version %d", p.gtin, kind, forged.Version)
+	}
 	toggleWeb := func() {
 		i := rng.IntN(len(webs))
 		w := webs[i]
@@ -478,6 +521,8 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		switch r := rng.IntN(100); {
 		case r < 47: // a change of the registry
 			change()
+		case r < 51: // a forgery in Redis
+			poison()
 		case r < 63: // partition a web server, or heal it
 			toggleWeb()
 		case r < 73: // partition a follower, or heal it
@@ -728,7 +773,26 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	if n := chk.backwards.Load(); n > 0 {
 		t.Errorf("seed %d: %d reads went backwards; the first of each server and product:\n%s", seed, n, strings.Join(chk.reports, "\n"))
 	}
+	var refused int64
+	for _, w := range webs {
+		refused += w.cache.Stats().Refused
+	}
+	t.Logf("forgeries written to Redis: %d; read and refused by the servers: %d; served: %d (must be 0)",
+		steps["poison"], refused, chk.forged.Load())
+	if n := chk.forged.Load(); n > 0 {
+		chk.mu.Lock()
+		first := chk.forgedFirst
+		chk.mu.Unlock()
+		t.Errorf("seed %d: %d reads served a forgery; the first:\n%s", seed, n, first)
+	}
+	if steps["poison"] > 0 && refused == 0 {
+		t.Errorf("seed %d: %d forgeries were written and no server refused one: the step does not reach the servers", seed, steps["poison"])
+	}
 }
+
+// chaosForgedVersion is past any version the sandbox reaches in a run:
+// a status shown at it or above is a forgery.
+const chaosForgedVersion = 1 << 40
 
 // A server cut off from Redis while the follower resynchronises misses
 // the resynchronisation's announcement. When its link heals it checks
@@ -1112,7 +1176,8 @@ type chaosChecker struct {
 	hist *chaosLog
 	seed uint64
 
-	reads, errors, backwards atomic.Int64
+	reads, errors, backwards, forged atomic.Int64
+	forgedFirst                      string // under mu
 
 	mu       sync.Mutex
 	seen     map[chaosKey]chaosSeen
@@ -1224,6 +1289,16 @@ func (c *chaosChecker) read(server int, g client.GTIN, began time.Time, st *clie
 	}
 	now := began.Sub(c.hist.start)
 	k := chaosKey{server, g}
+	if st.Version >= chaosForgedVersion || st.Key.GTIN != g {
+		msg := fmt.Sprintf("FORGED seed %d: server %d showed %s as %s's status at version %d at %.3fs", c.seed, server, g, st.Key.GTIN, st.Version, now.Seconds())
+		if c.forged.Add(1) == 1 {
+			c.hist.add("%s", msg)
+			c.mu.Lock()
+			c.forgedFirst = msg
+			c.mu.Unlock()
+		}
+		return
+	}
 	c.mu.Lock()
 	for _, l := range c.lost {
 		if l.gtin != g || l.done[server] || st.Version < l.version {

@@ -173,8 +173,10 @@
 // answer of the maker that predates the change — on every server, in every
 // tier — is read as a tombstone and asked for again, without an index of
 // the maker's entries that a failed write could leave incomplete. A new
-// inspection of a product is also applied to its entry exactly, so the
-// page shows it without asking the API. Follow saves its cursor and resumes
+// inspection is such a change of its maker: it is not written into the
+// product's cached status, whose records the registry's log proves and
+// which, with a record added here, would no longer verify. Follow saves
+// its cursor and resumes
 // from it after a restart; on a Redis store every server may run it, and a
 // fenced lease elects one. When the registry rejects the cursor, Follow
 // resynchronises by itself (see Follow). Signed pushes are applied the
@@ -194,9 +196,8 @@
 //
 // Every write of the follower is safe to repeat, which is why only its
 // cursor is fenced by the lease: a follower paused past its lease that
-// wakes and writes one more stamp or applies one more inspection writes
-// what the leader wrote or will write (a stamp joins by the larger
-// position; an applied inspection is ordered like any answer), and
+// wakes and writes one more stamp writes what the leader wrote or will
+// write (a stamp joins by the larger position), and
 // FollowOptions.Handle may run once more for a change, as it may after
 // any restart — make it idempotent.
 //
@@ -213,6 +214,20 @@
 // follower records it (LogForkKey), every server learns of it, and every
 // answer is then refused with client.ErrLogFork — neutral badges, never a
 // branch of the log — until an operator clears it with ClearLogFork.
+//
+// Redis is trusted no more than a stranger's answer: any server writes
+// to it, and so can whoever reaches it. A status read from it is checked
+// before it is served (client.VerifyCached): its records and proofs
+// against the registry's keys, its key against the product asked for, its
+// version against the entry's. A Tiered store checks it once, as it
+// enters memory, so a hit costs nothing more; a cache over Redis alone
+// checks each read. One that fails is not served — the registry is asked
+// instead — and is counted (Stats.Refused, TieredStats.Refused, the
+// client's LogFailures), logged once per cause, and deleted from Redis,
+// so that it does not stand in the way of the genuine answers after it.
+// What the log cannot show is that a genuine status is the latest: that
+// is the change feed's to say (see Apply), and a genuine older status put
+// back under a position it never had is outside what a proof can refuse.
 //
 // # Stats
 //

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/qualitycommit/qcsdk/client"
 )
 
 // A TieredOption configures a Tiered store. A value out of range leaves the
@@ -74,6 +76,9 @@ type Tiered struct {
 	checkpoint atomic.Pointer[func(ctx context.Context)]
 	// loadedCheckpoint: the fleet's checkpoint was in Redis at start.
 	loadedCheckpoint atomic.Bool
+	// verify checks a status read from Redis before memory takes it (see
+	// onVerify); nil: nothing is checked.
+	verify atomic.Pointer[func(ctx context.Context, key string, e *Entry) error]
 
 	local    *Memory
 	shared   Shared
@@ -105,7 +110,7 @@ type Tiered struct {
 	spillQ       []spillRecord
 	spillRewrite bool
 
-	sharedHits, misses, sharedErrors, lost, flushed, overflowed atomic.Int64
+	sharedHits, misses, sharedErrors, lost, flushed, overflowed, refused atomic.Int64
 	// ann counts announcements handled, so that a copy read from Redis
 	// before an announcement is not confirmed after it.
 	ann atomic.Uint64
@@ -149,6 +154,10 @@ type TieredStats struct {
 	// SpillErrors counts the lines of the spill file (WithSpill) that
 	// could not be read, and its writes that failed.
 	SpillErrors int64
+	// Refused counts the entries read from Redis whose status did not
+	// verify against the registry's log (see Cache): none was served or
+	// kept in memory, and each was deleted from Redis.
+	Refused int64
 }
 
 // NewTiered puts local in front of shared and subscribes to shared's
@@ -226,6 +235,39 @@ func (t *Tiered) announced(a Announcement) {
 	if a.Lost {
 		t.readFork()
 	}
+}
+
+// onVerify registers how a status read from Redis is checked before the
+// memory tier takes it (the Cache hands over its client's VerifyCached).
+// Redis is shared by every server, and written by whoever can reach it:
+// an entry there is trusted no more than a stranger's answer, and is
+// checked once, as it enters memory, so that a hit costs nothing more.
+func (t *Tiered) onVerify(fn func(ctx context.Context, key string, e *Entry) error) {
+	t.verify.Store(&fn)
+}
+
+// admit reports whether memory may take r, an entry Redis holds under
+// key: one without a status, or whose status verifies. A status that does
+// not verify is counted, and deleted from Redis in the background, so
+// that a forged value (a higher version, say) does not stand in the way
+// of every genuine answer written after it: each server would refuse it,
+// and none could replace it. A status that could not be checked (the
+// registry's keys could not be fetched in time) is not taken either, but
+// is left in Redis.
+func (t *Tiered) admit(ctx context.Context, key string, r *Entry) bool {
+	fn := t.verify.Load()
+	if fn == nil || r == nil || r.Status == nil {
+		return true
+	}
+	err := (*fn)(ctx, key, r)
+	if err == nil {
+		return true
+	}
+	if _, ok := errors.AsType[*client.VerifyError](err); ok {
+		t.refused.Add(1)
+		t.background(func(ctx context.Context) { _ = t.shared.Delete(ctx, key) })
+	}
+	return false
 }
 
 // onCheckpoint registers fn to run, in the background, when the fleet's
@@ -501,6 +543,9 @@ func (t *Tiered) miss(c memCopy) *Entry {
 // before Redis was asked.
 func (t *Tiered) settle(ctx context.Context, key string, c memCopy, r *Entry, ann uint64) *Entry {
 	e := c.e
+	if !t.admit(ctx, key, r) {
+		r = nil // as if Redis held nothing: the registry is asked
+	}
 	if r == nil {
 		t.misses.Add(1)
 		if e != nil && !e.Tombstone() && t.dirtyEntry(key) != nil {
@@ -560,9 +605,13 @@ func (t *Tiered) through(ctx context.Context, key string, e *Entry, ann uint64) 
 	if err != nil {
 		return nil, err
 	}
+	won := w == e
+	if !won && !t.admit(ctx, key, w) {
+		w = e // Redis kept a value that is no answer: keep this one
+	}
 	t.clean(key, w)
 	held, _ := t.local.set(key, w, t.ann.Load() == ann)
-	if w == e {
+	if won {
 		_ = t.shared.Publish(ctx, key)
 	}
 	return held, nil
@@ -713,11 +762,13 @@ func (t *Tiered) writeMany(ctx context.Context, ws []*pendingWrite) {
 	}
 	var announce []string
 	for i, w := range ws {
-		t.clean(w.key, won[i])
-		held, _ := t.local.set(w.key, won[i], t.ann.Load() == w.ann)
 		if won[i] == w.e {
 			announce = append(announce, w.key)
+		} else if !t.admit(ctx, w.key, won[i]) {
+			won[i] = w.e // Redis kept a value that is no answer: keep this one
 		}
+		t.clean(w.key, won[i])
+		held, _ := t.local.set(w.key, won[i], t.ann.Load() == w.ann)
 		w.done <- held
 	}
 	if len(announce) > 0 {
@@ -914,6 +965,7 @@ func (t *Tiered) Stats() TieredStats {
 		Unflushed:    unflushed,
 		Overflowed:   t.overflowed.Load(),
 		SpillErrors:  t.spillErrors(),
+		Refused:      t.refused.Load(),
 	}
 }
 
