@@ -148,6 +148,19 @@ func (m *metrics) watch(api *client.Client, qc *cache.Cache, w *widget.Widget, f
 		by("high", func() float64 { return float64(api.Stats().ThrottledHigh) }),
 		by("low", func() float64 { return float64(api.Stats().ThrottledLow) }))
 
+	lf := func(f func(client.LogFailureCounts) int64) func() float64 {
+		return func() float64 { return float64(f(api.Stats().LogFailures)) }
+	}
+	add("qcbadge_log_refused_total", "Product statuses refused because they do not verify against the registry's log, from the registry or read back from Redis, by cause: signature (a key not the registry's), malformed (checkpoint), proof (a record or proof rewritten, cut or missing), fork (another history than the one verified), backwards (an older checkpoint than one the registry proved). Each is a forged or tampered status kept off the badges; any at all is worth a look.",
+		prometheus.CounterValue, "cause",
+		by("signature", lf(func(n client.LogFailureCounts) int64 { return n.Signature })),
+		by("malformed", lf(func(n client.LogFailureCounts) int64 { return n.Malformed })),
+		by("proof", lf(func(n client.LogFailureCounts) int64 { return n.Proof })),
+		by("fork", lf(func(n client.LogFailureCounts) int64 { return n.Fork })),
+		by("backwards", lf(func(n client.LogFailureCounts) int64 { return n.Backwards })))
+	counter("qcbadge_cache_refused_total", "Product statuses read back from Redis that were not served: not the registry's answer for their key, as its log proves (a forged value, another product's status, a record rewritten). Each was deleted from Redis and the registry asked instead. Anyone who can write to Redis wrote it.",
+		cs(func(s cache.Stats) int64 { return s.Refused }))
+
 	gauge("qcbadge_log_forked", "1 while the fleet holds a fork of the registry's log that its follower found (the log showed two histories): every badge is the neutral one, on every replica, until an operator clears it (cache.ClearLogFork); 0 otherwise.", func() float64 {
 		if qc.Stats().LogForked {
 			return 1
