@@ -243,6 +243,7 @@ func (r *Store) decode(val string, fetched map[string]string) (*cache.Entry, []s
 				st.VerifyURL = st.Enterprise.VerifyURL
 			}
 		}
+		r.records.Proof(st)
 	}
 	e.Enterprise = r.records.Enterprise(e.Enterprise)
 	return e, nil, nil

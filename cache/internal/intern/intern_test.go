@@ -1,8 +1,11 @@
 package intern
 
 import (
+	"fmt"
 	"runtime"
+	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/qualitycommit/qcsdk/client"
 )
@@ -41,5 +44,70 @@ func TestInternLetsUnusedRecordsGo(t *testing.T) {
 	}
 	if n := in.Len(); n != 0 {
 		t.Fatalf("%d slots still held for Records nothing uses", n)
+	}
+}
+
+func proofStatus(id, checkpoint string, hashes ...string) *client.ProductStatus {
+	return &client.ProductStatus{
+		Enterprise: &client.Enterprise{ID: id, Version: 7},
+		Proof: &client.StatusProof{Checkpoint: checkpoint, Records: []client.RecordProof{
+			{Kind: string([]byte("enterprise")), ID: string([]byte(id)), Seq: 7, Proof: hashes}}},
+	}
+}
+
+// Statuses carrying one record's proof against one checkpoint share one
+// copy of it, and of its kind and id; a proof against another checkpoint,
+// or one that differs (of another length too), is kept apart.
+func TestProofsShareOneCopyPerRecordAndTree(t *testing.T) {
+	var r Records
+	a := proofStatus("ent_1", "cp 10", "h1", "h2", "h3")
+	b := proofStatus("ent_1", "cp 10", "h1", "h2", "h3")
+	r.Status(a)
+	r.Status(b)
+	pa, pb := a.Proof.Records[0], b.Proof.Records[0]
+	if &pa.Proof[0] != &pb.Proof[0] {
+		t.Error("two equal proofs against one checkpoint are two copies")
+	}
+	if a.Proof != b.Proof {
+		t.Error("two statuses of the same records against one checkpoint hold two status proofs")
+	}
+	withInspection := proofStatus("ent_1", "cp 10", "h1", "h2", "h3")
+	withInspection.Inspections = []client.Inspection{{ID: "ins_1", Version: 8}}
+	withInspection.Proof.Records = append(withInspection.Proof.Records, client.RecordProof{Kind: "inspection", ID: "ins_1", Seq: 8, Proof: []string{"i1"}})
+	r.Status(withInspection)
+	if withInspection.Proof == a.Proof || len(withInspection.Proof.Records) != 2 {
+		t.Errorf("a status with one more record shares the proof of one without: %+v", withInspection.Proof)
+	}
+	if unsafe.StringData(pb.Kind) != unsafe.StringData("enterprise") || unsafe.StringData(pb.ID) != unsafe.StringData(b.Enterprise.ID) {
+		t.Error("the proof's kind or id is a copy of its own")
+	}
+	for _, other := range []*client.ProductStatus{
+		proofStatus("ent_1", "cp 11", "h1", "h2", "h3"),       // another tree
+		proofStatus("ent_1", "cp 10", "h1", "h2", "forged"),   // another content
+		proofStatus("ent_1", "cp 10", "h1", "h2", "h3", "h4"), // longer than the one held
+		proofStatus("ent_1", "cp 10", "h1"),                   // shorter
+	} {
+		want := slices.Clone(other.Proof.Records[0].Proof)
+		r.Status(other)
+		got := other.Proof.Records[0].Proof
+		if &got[0] == &pa.Proof[0] || !slices.Equal(got, want) || other.Proof == a.Proof {
+			t.Errorf("proof %v against %q: shared with the held one, or changed to %v", want, other.Proof.Checkpoint, got)
+		}
+	}
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+}
+
+func TestProofsLetUnusedProofsGo(t *testing.T) {
+	var r Records
+	for i := range 1000 {
+		r.Status(proofStatus(fmt.Sprintf("ent_%d", i), "cp", "h1", "h2"))
+	}
+	for i := 0; i < 200 && r.Proofs.Len() > 0; i++ {
+		runtime.GC()
+		runtime.Gosched()
+	}
+	if n := r.Proofs.Len(); n != 0 {
+		t.Fatalf("%d proofs still held that no status uses", n)
 	}
 }
