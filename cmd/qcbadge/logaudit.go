@@ -3,12 +3,17 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 )
 
@@ -137,10 +142,59 @@ func (s *service) readFleetLog(ctx context.Context) (cache.FleetLog, error) {
 func (s *service) logCheck() check {
 	if s.qc.Stats().LogForked {
 		return check{Reason: "forked: the registry's log showed two histories; every badge is the neutral one until an operator " +
-			"has looked into it and cleared the fork (cache.ClearLogFork)"}
+			"has looked into it and cleared the fork (qcbadge clear-log-fork)"}
 	}
 	if n := s.m.followStats.LogSize.Load(); n > 0 {
 		return check{OK: true, Reason: fmt.Sprintf("no fork; this replica verified the log up to %d changes", n)}
 	}
 	return check{OK: true, Reason: "no fork recorded"}
+}
+
+// clearLogFork is "qcbadge clear-log-fork": it removes the fork of the
+// registry's log that the fleet's follower recorded in Redis, and tells
+// every replica (cache.ClearLogFork). It takes the service's settings,
+// of which it reads -redis (QC_REDIS_URL); it exits 0 once cleared (or
+// when there was nothing to clear), 1 when Redis did not answer, and 2
+// without Redis, where there is no fleet record to clear.
+func clearLogFork(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, env, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "qcbadge clear-log-fork:", err)
+		return 2
+	}
+	var rdb redis.UniversalClient
+	switch {
+	case cfg.cluster != nil:
+		rdb = redis.NewClusterClient(cfg.cluster)
+	case cfg.redis != nil:
+		rdb = redis.NewClient(cfg.redis)
+	default:
+		fmt.Fprintln(stderr, "qcbadge clear-log-fork: no -redis (QC_REDIS_URL): without Redis a fork is held in a replica's memory, and restarting the replica clears it")
+		return 2
+	}
+	defer rdb.Close()
+	store := redisstore.New(rdb, redisstore.WithPrefix("qcbadge:"))
+	defer store.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	// The fork is read with no key: it is reported, not trusted.
+	fl, err := cache.ReadFleetLog(ctx, store, nil, time.Now())
+	if fl.Fork == nil && err != nil && !errors.Is(err, client.ErrCheckpointSignature) {
+		fmt.Fprintln(stderr, "qcbadge clear-log-fork: reading the fleet's record of the log:", errorLine(err))
+		return 1
+	}
+	if err := cache.ClearLogFork(ctx, store); err != nil {
+		fmt.Fprintln(stderr, "qcbadge clear-log-fork:", errorLine(err))
+		return 1
+	}
+	if fl.Fork == nil {
+		fmt.Fprintln(stdout, "qcbadge clear-log-fork: no fork of the registry's log was recorded; nothing changed")
+		return 0
+	}
+	fmt.Fprintln(stdout, "qcbadge clear-log-fork: cleared the fork the follower recorded:", fl.Fork)
+	fmt.Fprintln(stdout, "every replica trusts the registry's answers again; the follower records a fork again if the log still shows two histories")
+	return 0
 }

@@ -214,8 +214,8 @@ func TestAWitnesssForkedViewTakesTheReplicaOutOfService(t *testing.T) {
 	for {
 		code, r, _ := readyzOnce(t, hs.URL)
 		if code == http.StatusServiceUnavailable && !r.Log.OK {
-			if !strings.Contains(r.Log.Reason, "fork") || !strings.Contains(r.Log.Reason, "cache.ClearLogFork") {
-				t.Errorf("the log check's reason %q does not name the fork and cache.ClearLogFork", r.Log.Reason)
+			if !strings.Contains(r.Log.Reason, "fork") || !strings.Contains(r.Log.Reason, "qcbadge clear-log-fork") {
+				t.Errorf("the log check's reason %q does not name the fork and qcbadge clear-log-fork", r.Log.Reason)
 			}
 			if r.Ready {
 				t.Error("ready is true with the log check failing")

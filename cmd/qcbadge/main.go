@@ -58,7 +58,13 @@
 // cosigned with -log-cosign-key-file (QC_LOG_COSIGN_KEY_FILE, or
 // QC_LOG_COSIGN_KEY), for {prefix}log/checkpoint to serve. A fork it finds
 // is logged once as an ERROR and makes every replica not ready, and every
-// badge neutral, until an operator clears it (cache.ClearLogFork).
+// badge neutral, until an operator who has looked into it clears it:
+//
+//	qcbadge clear-log-fork    # with the replicas' -redis (QC_REDIS_URL)
+//
+// says which fork it cleared, and every replica trusts the registry's
+// answers again at once. Without Redis a fork lives in the replica's
+// memory, and a restart clears it.
 //
 // A replica started with -warm FILE (QC_WARM_FILE), a file of the
 // platform's hot GTINs one a line, looks them up at start — Redis first,
@@ -88,6 +94,9 @@ func main() {
 // after a clean shutdown, 1 when it could not serve, 2 for a setting that
 // cannot work.
 func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "clear-log-fork" {
+		return clearLogFork(ctx, args[1:], env, stdout, stderr)
+	}
 	cfg, err := parseConfig(args, env, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

@@ -161,7 +161,7 @@ func (m *metrics) watch(api *client.Client, qc *cache.Cache, w *widget.Widget, f
 	counter("qcbadge_cache_refused_total", "Product statuses read back from Redis that were not served: not the registry's answer for their key, as its log proves (a forged value, another product's status, a record rewritten). Each was deleted from Redis and the registry asked instead. Anyone who can write to Redis wrote it.",
 		cs(func(s cache.Stats) int64 { return s.Refused }))
 
-	gauge("qcbadge_log_forked", "1 while the fleet holds a fork of the registry's log that its follower found (the log showed two histories): every badge is the neutral one, on every replica, until an operator clears it (cache.ClearLogFork); 0 otherwise.", func() float64 {
+	gauge("qcbadge_log_forked", "1 while the fleet holds a fork of the registry's log that its follower found (the log showed two histories): every badge is the neutral one, on every replica, until an operator clears it (qcbadge clear-log-fork); 0 otherwise.", func() float64 {
 		if qc.Stats().LogForked {
 			return 1
 		}

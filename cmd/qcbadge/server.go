@@ -244,7 +244,7 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 				Cosigner: cfg.logCosigner,
 				LogAlarm: func(err error) {
 					log.Error("qcbadge: the registry's log is forked: it showed two histories, and every badge is the neutral one "+
-						"on every replica until an operator has looked into it and cleared the fork (cache.ClearLogFork)", "error", errorLine(err))
+						"on every replica until an operator has looked into it and cleared the fork (qcbadge clear-log-fork)", "error", errorLine(err))
 				},
 			})
 			if err != nil && fctx.Err() == nil {
