@@ -17,7 +17,9 @@ import (
 // registry's proof sizes at sizes no test builds can be read from it.
 type zeroHashes struct{}
 
-func (zeroHashes) ReadHashes(idx []int64) ([]tlog.Hash, error) { return make([]tlog.Hash, len(idx)), nil }
+func (zeroHashes) ReadHashes(idx []int64) ([]tlog.Hash, error) {
+	return make([]tlog.Hash, len(idx)), nil
+}
 
 // BenchmarkProofSizeAtScale reports what the proofs of a status cost in
 // an answer when the registry's log holds 1M and 10M changes: hashes per
