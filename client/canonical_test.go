@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // The canonical form RFC 8785 gives JSON: keys sorted by UTF-16 code
@@ -25,8 +27,27 @@ func TestCanonicalJSON(t *testing.T) {
 		// (a surrogate pair starts at U+D83D).
 		{`{"ﬁ":1,"😀":2,"a":3}`, `{"a":3,"😀":2,"ﬁ":1}`},
 		{`-12`, `-12`},
+		{`-0`, `0`},
 		{`[]`, `[]`},
 		{`{}`, `{}`},
+		// Keys are sorted as they read, not as they are escaped: "\n"
+		// is U+000A, before "\\n"; "\u0062" is "b".
+		{`{"m":1,"\\n":2,"\n":3}`, `{"\n":3,"\\n":2,"m":1}`},
+		{`{"\u0062":1,"a":2}`, `{"a":2,"b":1}`},
+		{`{"]":1,"\\":2,"[":3}`, `{"[":3,"\\":2,"]":1}`},
+		{`{"a\"b":1,"a\\b":2,"a":3}`, `{"a":3,"a\"b":1,"a\\b":2}`},
+		// ASCII, then characters of the BMP and beyond, in one key's
+		// tail and spelt both ways.
+		{`{"aﬁ":1,"a😀":2,"a":3,"ab":4,"a\ud83d\ude01":5,"a\u00e9":6}`,
+			`{"a":3,"ab":4,"aé":6,"a😀":2,"a😁":5,"aﬁ":1}`},
+		{`{"中b":1,"中a":2,"é":3,"e":4}`, `{"e":4,"é":3,"中a":2,"中b":1}`},
+		{`{"b":{"d":[],"c":{}},"a":[{"y":1,"x":[]},[]]}`, `{"a":[{"x":[],"y":1},[]],"b":{"c":{},"d":[]}}`},
+		// Escapes undone but where JSON needs them; a lone surrogate and
+		// broken UTF-8 are U+FFFD, as encoding/json reads them.
+		{`"\ud83d\ude00 \u00e9\u4e2d \ud800 \udc00x"`, "\"😀 é中 \ufffd \ufffdx\""},
+		{`"\u0000\u007f\u0080\u00ad\ufeff\u2028"`, "\"\\u0000\u007f\u0080\u00ad\ufeff\u2028\""},
+		{"\"a\xffb\xe4\xb8\"", "\"a\ufffdb\ufffd\ufffd\""},
+		{`"\u003c\u003e\u0026 \u2029"`, "\"<>& \u2029\""},
 	} {
 		dec := json.NewDecoder(strings.NewReader(c.in))
 		dec.UseNumber()
@@ -41,6 +62,12 @@ func TestCanonicalJSON(t *testing.T) {
 		got, err = appendCanonicalJSON(nil, []byte(c.in))
 		if err != nil || string(got) != c.want {
 			t.Errorf("canonical %s = %s (%v); want %s", c.in, got, err, c.want)
+		}
+	}
+	// I-JSON names a key once, however it is spelt.
+	for _, in := range []string{`{"a":1,"a":2}`, `{"a":1,"\u0061":2}`, `{"é":1,"\u00e9":2}`} {
+		if _, err := appendCanonicalJSON(nil, []byte(in)); !errors.Is(err, errDuplicateKey) {
+			t.Errorf("canonical %s: %v; want errDuplicateKey", in, err)
 		}
 	}
 	for _, in := range []string{`1.5`, `1e3`, `{"a":[0.1]}`} {
@@ -67,6 +94,9 @@ func FuzzCanonicalJSON(f *testing.F) {
 		`{"b":1,"a":2}`, `{"a":{"c":[1,{"e":"x","d":null}],"b":false}}`, `"<>&\u2028\u2029"`,
 		`"\"\\\/\b\f\n\r\t\u0001\u001f"`, `"\ud83d\ude00 \ud800 x"`, `{"ﬁ":1,"😀":2,"a":3}`,
 		`[1, 2 ,{ "a" : "b" } ]`, `-0`, `1.5`, `{"a":1e3}`, `"\u00e9"`, `[[],{},[{}]]`,
+		`{"m":1,"\\n":2,"\n":3}`, `{"a\"b":1,"a\\b":2,"a":3}`, `{"aﬁ":1,"a😀":2,"a\ud83d\ude01":5,"a\u00e9":6}`,
+		`{"中b":1,"中a":2,"é":3,"e":4}`, "\"a\xffb\xe4\xb8\"", "{\"\xe4\":1,\"\xe4\xb8\xad\":2}",
+		`"\u0000\u007f\u2028"`, `{"a":1,"\u0061":2}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -90,8 +120,11 @@ func FuzzCanonicalJSON(f *testing.F) {
 
 // referenceCanonical appends v, as decoded by encoding/json with UseNumber,
 // in RFC 8785 canonical form: the straightforward way, against which
-// appendCanonicalJSON, which reads the encoded bytes instead, is checked. The registry's records hold integers only:
-// a number with a fraction or an exponent is refused rather than
+// appendCanonicalJSON, which reads the encoded bytes instead, is checked.
+// It shares no code with it (its string escaping and key order are its
+// own, below), so that a fast path gone wrong in canonical.go cannot hide
+// behind the same mistake here. The registry's records hold integers
+// only: a number with a fraction or an exponent is refused rather than
 // formatted as ECMAScript would.
 func referenceCanonical(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
@@ -106,7 +139,7 @@ func referenceCanonical(b []byte, v any) ([]byte, error) {
 		}
 		return strconv.AppendInt(b, n, 10), nil
 	case string:
-		return appendCanonicalString(b, v), nil
+		return referenceString(b, v), nil
 	case []any:
 		b = append(b, '[')
 		for i, e := range v {
@@ -126,13 +159,13 @@ func referenceCanonical(b []byte, v any) ([]byte, error) {
 		}
 		// By UTF-16 code units, as RFC 8785 sorts: the same as Go's
 		// string order unless a key holds characters beyond U+FFFF.
-		slices.SortFunc(keys, compareUTF16)
+		slices.SortFunc(keys, referenceCompareUTF16)
 		b = append(b, '{')
 		for i, k := range keys {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendCanonicalString(b, k)
+			b = referenceString(b, k)
 			b = append(b, ':')
 			var err error
 			if b, err = referenceCanonical(b, v[k]); err != nil {
@@ -142,4 +175,42 @@ func referenceCanonical(b []byte, v any) ([]byte, error) {
 		return append(b, '}'), nil
 	}
 	return nil, fmt.Errorf("a value the canonical form does not take: %T", v)
+}
+
+// referenceString appends s as RFC 8785 writes a string, rune by rune:
+// quotes, backslashes and control characters escaped (the short escapes
+// where JSON has them), everything else as it is.
+func referenceString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b = append(b, `\"`...)
+		case '\\':
+			b = append(b, `\\`...)
+		case '\b':
+			b = append(b, `\b`...)
+		case '\f':
+			b = append(b, `\f`...)
+		case '\n':
+			b = append(b, `\n`...)
+		case '\r':
+			b = append(b, `\r`...)
+		case '\t':
+			b = append(b, `\t`...)
+		default:
+			if r < 0x20 {
+				b = fmt.Appendf(b, `\u%04x`, r)
+			} else {
+				b = utf8.AppendRune(b, r)
+			}
+		}
+	}
+	return append(b, '"')
+}
+
+// referenceCompareUTF16 orders two strings by their UTF-16 code units,
+// converting each whole string.
+func referenceCompareUTF16(a, b string) int {
+	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
 }

@@ -1,5 +1,11 @@
 package client
 
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+)
+
 // VerifyCosts reports what c's verification has cost so far: the
 // checkpoint signatures it checked and the record leaves it made.
 func VerifyCosts(c *Client) (sigChecks, leaves int64) {
@@ -10,4 +16,25 @@ func VerifyCosts(c *Client) (sigChecks, leaves int64) {
 // as verified: the per-status cost of verifying, for benchmarks.
 func VerifyRecords(st *ProductStatus, cp *Checkpoint) error {
 	return verifyRecords(st, statusRecords(st), cp, nil)
+}
+
+// ReferenceDigest is the SHA-256 of rec's canonical JSON made the
+// straightforward way (json.Marshal, decoded with UseNumber, written by
+// referenceCanonical), for tests that hold LogLeaf's digest to it.
+func ReferenceDigest(rec any) ([sha256.Size]byte, error) {
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	canon, err := referenceCanonical(nil, v)
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	return sha256.Sum256(canon), nil
 }
