@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -79,11 +80,17 @@ func canonValue(dst, src []byte) ([]byte, []byte, error) {
 			rest = skipSpace(rest[1:])
 		}
 	case c == '"':
-		s, rest, err := readJSONString(src)
+		n, plain, err := scanString(src)
 		if err != nil {
 			return nil, nil, err
 		}
-		return appendCanonicalString(dst, s), rest, nil
+		if plain {
+			// Nearly every string of a record: already as RFC 8785
+			// writes it, so copied as it is.
+			return append(dst, src[:n]...), src[n:], nil
+		}
+		dst, err = appendCanonicalRaw(dst, src[1:n-1])
+		return dst, src[n:], err
 	case c == 't' || c == 'f' || c == 'n':
 		for _, lit := range []string{"true", "false", "null"} {
 			if len(src) >= len(lit) && string(src[:len(lit)]) == lit {
@@ -105,38 +112,61 @@ func canonValue(dst, src []byte) ([]byte, []byte, error) {
 	return nil, nil, fmt.Errorf("%q does not start a JSON value", src[0])
 }
 
-// member is an object's member: its key, and its value as src holds it.
+// member is an object's member: its key as it reads (escapes undone),
+// to sort by, and where canonObject wrote it, key and value, in dst.
 type member struct {
-	key string
-	val []byte
+	key        []byte
+	start, end int
 }
 
+// canonObject writes the object's members as they come, each key and
+// value canonical, then (unless they came in order) again in order after
+// them, and moves that down over them: one pass over src, whatever the
+// depth, and bytes moved rather than values parsed twice.
 func canonObject(dst, src []byte) ([]byte, []byte, error) {
+	// A record's objects have a few members to a dozen or so: on the
+	// stack, however many objects a record nests.
 	var buf [16]member
 	ms := buf[:0]
+	open := len(dst)
+	dst = append(dst, '{')
 	rest := skipSpace(src[1:])
 	if len(rest) > 0 && rest[0] == '}' {
-		return append(dst, "{}"...), rest[1:], nil
+		return append(dst, '}'), rest[1:], nil
 	}
 	for {
 		if len(rest) == 0 || rest[0] != '"' {
 			return nil, nil, errors.New("an object member without a key")
 		}
-		key, after, err := readJSONString(rest)
+		n, plain, err := scanString(rest)
 		if err != nil {
 			return nil, nil, err
 		}
-		after = skipSpace(after)
-		if len(after) == 0 || after[0] != ':' {
+		if len(ms) > 0 {
+			dst = append(dst, ',')
+		}
+		m := member{key: rest[1 : n-1], start: len(dst)}
+		if plain {
+			dst = append(dst, rest[:n]...)
+		} else {
+			// Sorted and told apart by what it reads: "\u0062" is "b".
+			// Rare (a record's keys are its fields' names), so allocated.
+			if m.key, err = appendUnescaped(nil, m.key); err != nil {
+				return nil, nil, err
+			}
+			dst = appendCanonicalText(dst, m.key)
+		}
+		rest = skipSpace(rest[n:])
+		if len(rest) == 0 || rest[0] != ':' {
 			return nil, nil, errors.New("an object key without a value")
 		}
-		after = skipSpace(after[1:])
-		n, err := valueLen(after)
-		if err != nil {
+		dst = append(dst, ':')
+		if dst, rest, err = canonValue(dst, skipSpace(rest[1:])); err != nil {
 			return nil, nil, err
 		}
-		ms = append(ms, member{key, after[:n]})
-		rest = skipSpace(after[n:])
+		m.end = len(dst)
+		ms = append(ms, m)
+		rest = skipSpace(rest)
 		if len(rest) == 0 {
 			return nil, nil, errJSONEnd
 		}
@@ -149,146 +179,239 @@ func canonObject(dst, src []byte) ([]byte, []byte, error) {
 		}
 		rest = skipSpace(rest[1:])
 	}
-	slices.SortFunc(ms, func(a, b member) int { return compareUTF16(a.key, b.key) })
+	// Sorted by index: moving an index is cheaper than moving a member.
+	var ibuf [len(buf)]int32
+	idx := ibuf[:0]
+	for i := range ms {
+		idx = append(idx, int32(i))
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return compareUTF16(ms[a].key, ms[b].key) })
+	inOrder := true
+	for i, j := range idx {
+		inOrder = inOrder && int(j) == i
+		if i > 0 && bytes.Equal(ms[j].key, ms[idx[i-1]].key) {
+			return nil, nil, fmt.Errorf("%w: %q", errDuplicateKey, shorten(string(ms[j].key)))
+		}
+	}
+	if inOrder {
+		return append(dst, '}'), rest, nil
+	}
+	moved := len(dst)
 	dst = append(dst, '{')
-	for i, m := range ms {
+	for i, j := range idx {
 		if i > 0 {
-			if m.key == ms[i-1].key {
-				return nil, nil, fmt.Errorf("%w: %q", errDuplicateKey, shorten(m.key))
-			}
 			dst = append(dst, ',')
 		}
-		dst = appendCanonicalString(dst, m.key)
-		dst = append(dst, ':')
-		var err error
-		if dst, _, err = canonValue(dst, m.val); err != nil {
-			return nil, nil, err
-		}
+		// If append moves dst, it copies from the old array, intact.
+		dst = append(dst, dst[ms[j].start:ms[j].end]...)
 	}
-	return append(dst, '}'), rest, nil
+	dst = append(dst, '}')
+	n := copy(dst[open:], dst[moved:])
+	return dst[:open+n], rest, nil
 }
 
-// valueLen is the length of the JSON value src starts with, checked only
-// as far as finding its end; canonValue checks the rest.
-func valueLen(src []byte) (int, error) {
-	depth, i := 0, 0
-	for i < len(src) {
-		switch c := src[i]; c {
-		case '"':
-			n, err := stringLen(src[i:])
-			if err != nil {
-				return 0, err
-			}
-			i += n
-		case '{', '[':
-			depth++
-			i++
-		case '}', ']':
-			if depth == 0 {
-				return i, nil
-			}
-			depth--
-			i++
-		case ',':
-			if depth == 0 {
-				return i, nil
-			}
-			i++
-		default:
-			if depth == 0 && (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-				return i, nil
-			}
-			i++
-		}
-		if depth == 0 && i > 0 && (src[i-1] == '"' || src[i-1] == '}' || src[i-1] == ']') {
-			return i, nil
-		}
-	}
-	if depth != 0 {
-		return 0, errJSONEnd
-	}
-	return i, nil
-}
-
-// stringLen is the length of the JSON string src starts with, quotes
-// included.
-func stringLen(src []byte) (int, error) {
+// scanString is the length of the JSON string src starts with, quotes
+// included, and whether it is plain: no escape, no control character and
+// valid UTF-8, so that it reads as it is written and RFC 8785 writes it
+// the same.
+func scanString(src []byte) (n int, plain bool, err error) {
+	plain = true
+	high := false
 	for i := 1; i < len(src); i++ {
-		switch src[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1, nil
-		}
-	}
-	return 0, errJSONEnd
-}
-
-// readJSONString reads the JSON string src starts with.
-func readJSONString(src []byte) (string, []byte, error) {
-	n, err := stringLen(src)
-	if err != nil {
-		return "", nil, err
-	}
-	raw := src[1 : n-1]
-	if !slices.Contains(raw, '\\') {
-		return string(raw), src[n:], nil
-	}
-	out := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' {
-			out = append(out, c)
+		// Most bytes are ordinary ASCII: one look-up each, then on.
+		c := src[i]
+		if !stringSpecial[c] {
 			continue
 		}
-		i++
-		if i >= len(raw) {
-			return "", nil, errJSONEnd
-		}
-		switch raw[i] {
-		case '"', '\\', '/':
-			out = append(out, raw[i])
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, ok := hex4(raw[i+1:])
-			if !ok {
-				return "", nil, errors.New("a malformed \\u escape")
+		switch {
+		case c == '"':
+			if plain && high {
+				plain = utf8.Valid(src[1:i])
 			}
-			i += 4
-			if utf16.IsSurrogate(r) {
-				r2, ok := rune(-1), false
-				if i+2 < len(raw) && raw[i+1] == '\\' && raw[i+2] == 'u' {
-					if r2, ok = hex4(raw[i+3:]); ok {
-						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-							out = utf8.AppendRune(out, d)
-							i += 6
-							continue
-						}
-					}
-				}
-				r = utf8.RuneError // a lone surrogate, as encoding/json reads one
-			}
-			out = utf8.AppendRune(out, r)
+			return i + 1, plain, nil
+		case c == '\\':
+			plain = false
+			i++
+		case c < 0x20:
+			plain = false
 		default:
-			return "", nil, fmt.Errorf("the escape \\%c", raw[i])
+			high = true
 		}
 	}
-	return string(out), src[n:], nil
+	return 0, false, errJSONEnd
+}
+
+// stringSpecial marks the bytes scanString must look at: the quote, the
+// backslash, control characters and the bytes of non-ASCII characters.
+var stringSpecial = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf
+	}
+	return t
+}()
+
+// nextRune reads the first character of raw, the text between a JSON
+// string's quotes: an escape, a surrogate pair of escapes, or a UTF-8
+// sequence. A lone surrogate and broken UTF-8 read as U+FFFD, one per
+// escape or byte, as encoding/json reads them.
+func nextRune(raw []byte) (rune, int, error) {
+	if raw[0] != '\\' {
+		r, n := utf8.DecodeRune(raw)
+		return r, n, nil
+	}
+	if len(raw) < 2 {
+		return 0, 0, errJSONEnd
+	}
+	switch raw[1] {
+	case '"', '\\', '/':
+		return rune(raw[1]), 2, nil
+	case 'b':
+		return '\b', 2, nil
+	case 'f':
+		return '\f', 2, nil
+	case 'n':
+		return '\n', 2, nil
+	case 'r':
+		return '\r', 2, nil
+	case 't':
+		return '\t', 2, nil
+	case 'u':
+		r, ok := hex4(raw[2:])
+		if !ok {
+			return 0, 0, errors.New("a malformed \\u escape")
+		}
+		if !utf16.IsSurrogate(r) {
+			return r, 6, nil
+		}
+		if len(raw) >= 12 && raw[6] == '\\' && raw[7] == 'u' {
+			if r2, ok := hex4(raw[8:]); ok {
+				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+					return d, 12, nil
+				}
+			}
+		}
+		return utf8.RuneError, 6, nil
+	}
+	return 0, 0, fmt.Errorf("the escape \\%c", raw[1])
+}
+
+// appendUnescaped appends what raw, the text between a JSON string's
+// quotes, reads.
+func appendUnescaped(dst, raw []byte) ([]byte, error) {
+	for len(raw) > 0 {
+		r, n, err := nextRune(raw)
+		if err != nil {
+			return nil, err
+		}
+		dst = utf8.AppendRune(dst, r)
+		raw = raw[n:]
+	}
+	return dst, nil
+}
+
+// appendCanonicalRaw appends the JSON string whose text between quotes is
+// raw as RFC 8785 writes it.
+func appendCanonicalRaw(dst, raw []byte) ([]byte, error) {
+	dst = append(dst, '"')
+	for len(raw) > 0 {
+		r, n, err := nextRune(raw)
+		if err != nil {
+			return nil, err
+		}
+		dst = appendCanonicalRune(dst, r)
+		raw = raw[n:]
+	}
+	return append(dst, '"'), nil
+}
+
+// appendCanonicalText appends text, valid UTF-8, as RFC 8785 writes a
+// string.
+func appendCanonicalText(dst, text []byte) []byte {
+	dst = append(dst, '"')
+	for len(text) > 0 {
+		r, n := utf8.DecodeRune(text)
+		dst = appendCanonicalRune(dst, r)
+		text = text[n:]
+	}
+	return append(dst, '"')
+}
+
+// appendCanonicalRune appends r as RFC 8785 writes it in a string: quotes,
+// backslashes and control characters escaped (the short escapes where
+// JSON has them), everything else as it is — U+2028, "<" and the like
+// included, which encoding/json would escape.
+func appendCanonicalRune(dst []byte, r rune) []byte {
+	switch r {
+	case '"':
+		return append(dst, `\"`...)
+	case '\\':
+		return append(dst, `\\`...)
+	case '\b':
+		return append(dst, `\b`...)
+	case '\f':
+		return append(dst, `\f`...)
+	case '\n':
+		return append(dst, `\n`...)
+	case '\r':
+		return append(dst, `\r`...)
+	case '\t':
+		return append(dst, `\t`...)
+	}
+	if r < 0x20 {
+		const hex = "0123456789abcdef"
+		return append(dst, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
+	}
+	return utf8.AppendRune(dst, r)
+}
+
+// compareUTF16 orders two UTF-8 strings by their UTF-16 code units, as
+// RFC 8785 sorts keys. Valid UTF-8 sorts byte by byte as its code points
+// do, and code points as UTF-16 does but for one exception (see
+// utf16Order), so only the first character that differs is decoded; an
+// ASCII key costs a byte comparison.
+func compareUTF16(a, b []byte) int {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	if i == len(a) || i == len(b) {
+		return len(a) - len(b)
+	}
+	for i > 0 && !utf8.RuneStart(a[i]) {
+		i-- // back to the start of the character that differs
+	}
+	ra, _ := utf8.DecodeRune(a[i:])
+	rb, _ := utf8.DecodeRune(b[i:])
+	return int(utf16Order(ra)) - int(utf16Order(rb))
+}
+
+// utf16Order maps r so that runes compare as their UTF-16 code units do: a
+// character beyond the BMP starts with a surrogate (U+D800–U+DBFF), after
+// U+D7FF but before U+E000–U+FFFF, which so move above them all.
+func utf16Order(r rune) rune {
+	if r >= 0xe000 && r <= 0xffff {
+		return r + 0x110000
+	}
+	return r
 }
 
 func hex4(b []byte) (rune, bool) {
 	if len(b) < 4 {
 		return 0, false
 	}
-	v, err := strconv.ParseUint(string(b[:4]), 16, 32)
-	return rune(v), err == nil
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -9,8 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -126,73 +127,67 @@ func LogLeaf(ev Event) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("qcsdk: change %q: %w", ev.ID, err)
 	}
-	return fmt.Appendf(nil, "qcsdk record v1\nseq %d\nkind %s\nid %s\nsha256 %s\n",
-		ev.Seq, kind, id, base64.StdEncoding.EncodeToString(digest[:])), nil
+	// Appended rather than formatted: this runs for every record of
+	// every status verified, and the sandbox makes its whole log with it.
+	const (
+		head     = "qcsdk record v1\nseq "
+		digest64 = 44 // base64 of a SHA-256
+	)
+	leaf := make([]byte, 0, len(head)+20+len("\nkind ")+len(kind)+len("\nid ")+len(id)+len("\nsha256 ")+digest64+1)
+	leaf = append(leaf, head...)
+	leaf = strconv.AppendInt(leaf, ev.Seq, 10)
+	leaf = append(leaf, "\nkind "...)
+	leaf = append(leaf, kind...)
+	leaf = append(leaf, "\nid "...)
+	leaf = append(leaf, id...)
+	leaf = append(leaf, "\nsha256 "...)
+	leaf = base64.StdEncoding.AppendEncode(leaf, digest[:])
+	return append(leaf, '\n'), nil
 }
+
+// digestState is what one record's digest needs: its JSON, the encoder
+// that writes it, and its canonical form. Digests are made by the
+// thousand (every record of a cold page's statuses, the sandbox's whole
+// log at start), so their buffers are pooled rather than allocated and
+// dropped each time.
+type digestState struct {
+	raw   bytes.Buffer
+	enc   *json.Encoder
+	canon []byte
+}
+
+var digestStates = sync.Pool{New: func() any {
+	d := new(digestState)
+	d.enc = json.NewEncoder(&d.raw)
+	// "<", ">" and "&" as they are: json.Marshal's \u003c and the like
+	// would only have to be undone again, the canonical form has none.
+	d.enc.SetEscapeHTML(false)
+	return d
+}}
+
+// maxPooledDigest bounds the buffers a digestState keeps: a record
+// larger than any the registry publishes is digested, but its buffers
+// are not held on to.
+const maxPooledDigest = 64 << 10
 
 // recordDigest is the SHA-256 of rec in canonical JSON.
 func recordDigest(rec any) ([sha256.Size]byte, error) {
-	raw, err := json.Marshal(rec)
+	d := digestStates.Get().(*digestState)
+	defer func() {
+		if d.raw.Cap() <= maxPooledDigest && cap(d.canon) <= maxPooledDigest {
+			digestStates.Put(d)
+		}
+	}()
+	d.raw.Reset()
+	if err := d.enc.Encode(rec); err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	var err error
+	d.canon, err = appendCanonicalJSON(d.canon[:0], d.raw.Bytes())
 	if err != nil {
 		return [sha256.Size]byte{}, err
 	}
-	canon, err := appendCanonicalJSON(make([]byte, 0, len(raw)), raw)
-	if err != nil {
-		return [sha256.Size]byte{}, err
-	}
-	return sha256.Sum256(canon), nil
-}
-
-// appendCanonicalString appends s as RFC 8785 writes a string: quotes,
-// backslashes and control characters escaped, everything else as it is.
-func appendCanonicalString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for _, r := range s {
-		switch r {
-		case '"':
-			b = append(b, `\"`...)
-		case '\\':
-			b = append(b, `\\`...)
-		case '\b':
-			b = append(b, `\b`...)
-		case '\f':
-			b = append(b, `\f`...)
-		case '\n':
-			b = append(b, `\n`...)
-		case '\r':
-			b = append(b, `\r`...)
-		case '\t':
-			b = append(b, `\t`...)
-		default:
-			if r < 0x20 {
-				b = fmt.Appendf(b, `\u%04x`, r)
-			} else {
-				b = utf8.AppendRune(b, r)
-			}
-		}
-	}
-	return append(b, '"')
-}
-
-// compareUTF16 orders two strings by their UTF-16 code units.
-func compareUTF16(a, b string) int {
-	for a != "" && b != "" {
-		ra, na := utf8.DecodeRuneInString(a)
-		rb, nb := utf8.DecodeRuneInString(b)
-		if ra != rb {
-			return slices.Compare(utf16Units(ra), utf16Units(rb))
-		}
-		a, b = a[na:], b[nb:]
-	}
-	return len(a) - len(b)
-}
-
-func utf16Units(r rune) []rune {
-	if r < 0x10000 {
-		return []rune{r}
-	}
-	r -= 0x10000
-	return []rune{0xd800 + r>>10, 0xdc00 + r&0x3ff}
+	return sha256.Sum256(d.canon), nil
 }
 
 // VerifyCheckpoint opens a signed checkpoint of the registry's log: one
@@ -287,13 +282,33 @@ func VerifyConsistency(older, newer *Checkpoint, proof ConsistencyProof) error {
 func parseHashes(in []string) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(in))
 	for i, s := range in {
-		h, err := tlog.ParseHash(s)
+		h, err := parseHash(s)
 		if err != nil {
 			return nil, fmt.Errorf("%w: hash %d is not one (%q)", ErrLogProof, i, shorten(s))
 		}
 		out[i] = h
 	}
 	return out, nil
+}
+
+// parseHash is tlog.ParseHash without its allocation for the usual
+// spelling of a hash, 44 characters: a proof has a dozen hashes or more,
+// and a page's statuses a few hundred proofs. Any other length is left to
+// tlog.ParseHash, which also takes base64 broken over lines.
+func parseHash(s string) (tlog.Hash, error) {
+	var src [44]byte
+	if len(s) != len(src) {
+		return tlog.ParseHash(s)
+	}
+	copy(src[:], s)
+	var h tlog.Hash
+	var dst [33]byte // base64.StdEncoding.DecodedLen(44)
+	n, err := base64.StdEncoding.Decode(dst[:], src[:])
+	if err != nil || n != len(h) {
+		return tlog.Hash{}, errors.New("malformed hash")
+	}
+	copy(h[:], dst[:n])
+	return h, nil
 }
 
 // shorten quotes at most 64 bytes of what came over the wire.
