@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -299,6 +300,31 @@ func TestHasDuplicateKey(t *testing.T) {
 	} {
 		if got := hasDuplicateKey([]byte(in)); got != want {
 			t.Errorf("hasDuplicateKey(%s) = %v", in, got)
+		}
+	}
+}
+
+// ordinary8 says of eight bytes what the byte-by-byte test says of each:
+// every byte value at every position, among ordinary bytes and among the
+// bytes next to the boundaries (where a borrow could go wrong).
+func TestOrdinary8(t *testing.T) {
+	ordinary := func(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+	for _, fill := range []byte{'a', ' ', '!', '#', '[', ']', 0x7f, 0x1f, 0x00, 0x80, '"', '\\'} {
+		for pos := range 8 {
+			for c := range 256 {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(c)
+				want := true
+				for _, b := range w {
+					want = want && ordinary(b)
+				}
+				if got := ordinary8(binary.LittleEndian.Uint64(w[:])); got != want {
+					t.Fatalf("ordinary8(%q) = %v", w, got)
+				}
+			}
 		}
 	}
 }

@@ -38,3 +38,16 @@ func ReferenceDigest(rec any) ([sha256.Size]byte, error) {
 	}
 	return sha256.Sum256(canon), nil
 }
+
+// VerifyPage checks the records of one answer's statuses against cp, as
+// verifyAnswer does: a record shared by several statuses (their maker's)
+// is verified once. It answers the leaves it made.
+func VerifyPage(sts []*ProductStatus, cp *Checkpoint) (int, error) {
+	var seen verifiedRecords
+	for _, st := range sts {
+		if err := verifyRecords(st, statusRecords(st), cp, &seen); err != nil {
+			return seen.leaves, err
+		}
+	}
+	return seen.leaves, nil
+}

@@ -239,7 +239,10 @@ func VerifyInclusion(cp *Checkpoint, index int64, leaf []byte, proof InclusionPr
 	if index < 0 || index >= cp.Size {
 		return fmt.Errorf("%w: leaf %d is not in a tree of %d", ErrLogProof, index, cp.Size)
 	}
-	hashes, err := parseHashes(proof.Proof)
+	// On the stack for any log of up to 2^32 changes: a proof has a
+	// hash per level of the tree.
+	var buf [32]tlog.Hash
+	hashes, err := parseHashes(buf[:0], proof.Proof)
 	if err != nil {
 		return err
 	}
@@ -268,7 +271,7 @@ func VerifyConsistency(older, newer *Checkpoint, proof ConsistencyProof) error {
 		return fmt.Errorf("%w: a proof from %d to %d, asked from %d to %d",
 			ErrLogProof, proof.From, proof.To, older.Size, newer.Size)
 	}
-	hashes, err := parseHashes(proof.Proof)
+	hashes, err := parseHashes(nil, proof.Proof)
 	if err != nil {
 		return err
 	}
@@ -278,17 +281,16 @@ func VerifyConsistency(older, newer *Checkpoint, proof ConsistencyProof) error {
 	return nil
 }
 
-// parseHashes reads a proof's base64 hashes.
-func parseHashes(in []string) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(in))
+// parseHashes appends a proof's base64 hashes to dst.
+func parseHashes(dst []tlog.Hash, in []string) ([]tlog.Hash, error) {
 	for i, s := range in {
 		h, err := parseHash(s)
 		if err != nil {
 			return nil, fmt.Errorf("%w: hash %d is not one (%q)", ErrLogProof, i, shorten(s))
 		}
-		out[i] = h
+		dst = append(dst, h)
 	}
-	return out, nil
+	return dst, nil
 }
 
 // parseHash is tlog.ParseHash without its allocation for the usual
