@@ -43,6 +43,8 @@ func TestCanonicalJSON(t *testing.T) {
 		{`{"aﬁ":1,"a😀":2,"a":3,"ab":4,"a\ud83d\ude01":5,"a\u00e9":6}`,
 			`{"a":3,"ab":4,"aé":6,"a😀":2,"a😁":5,"aﬁ":1}`},
 		{`{"中b":1,"中a":2,"é":3,"e":4}`, `{"e":4,"é":3,"中a":2,"中b":1}`},
+		// Keys that differ in a character's last byte, not its first.
+		{`{"é":1,"è":2,"丫":3,"中":4,"ﬂ":5,"ﬁ":6}`, `{"è":2,"é":1,"丫":3,"中":4,"ﬁ":6,"ﬂ":5}`},
 		{`{"b":{"d":[],"c":{}},"a":[{"y":1,"x":[]},[]]}`, `{"a":[{"x":[],"y":1},[]],"b":{"c":{},"d":[]}}`},
 		// Escapes undone but where JSON needs them; a lone surrogate and
 		// broken UTF-8 are U+FFFD, as encoding/json reads them.
@@ -65,6 +67,11 @@ func TestCanonicalJSON(t *testing.T) {
 		if err != nil || string(got) != c.want {
 			t.Errorf("canonical %s = %s (%v); want %s", c.in, got, err, c.want)
 		}
+	}
+	// Not JSON, but never written less than canonical: a raw control
+	// character is escaped, as the reference's decoder would refuse it.
+	if got, err := appendCanonicalJSON(nil, []byte("{\"a\x1fb\":\"\x00\tx\x1f\"}")); err != nil || string(got) != `{"a\u001fb":"\u0000\tx\u001f"}` {
+		t.Errorf("canonical of raw control characters = %s (%v)", got, err)
 	}
 	// I-JSON names a key once, however it is spelt.
 	for _, in := range []string{`{"a":1,"a":2}`, `{"a":1,"\u0061":2}`, `{"é":1,"\u00e9":2}`} {
