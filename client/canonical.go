@@ -217,7 +217,6 @@ func canonObject(dst, src []byte) ([]byte, []byte, error) {
 // the same.
 func scanString(src []byte) (n int, plain bool, err error) {
 	plain = true
-	high := false
 	i := 1
 	// Most of a record's text is ordinary ASCII (ids, codes, URLs,
 	// English): eight bytes a step while it lasts, then a byte a step.
@@ -232,9 +231,6 @@ func scanString(src []byte) (n int, plain bool, err error) {
 		}
 		switch {
 		case c == '"':
-			if plain && high {
-				plain = utf8.Valid(src[1:i])
-			}
 			return i + 1, plain, nil
 		case c == '\\':
 			plain = false
@@ -242,7 +238,13 @@ func scanString(src []byte) (n int, plain bool, err error) {
 		case c < 0x20:
 			plain = false
 		default:
-			high = true
+			// A character beyond ASCII, taken whole: none of its bytes
+			// is a quote or a backslash. Broken UTF-8 is not plain.
+			r, size := utf8.DecodeRune(src[i:])
+			if r == utf8.RuneError && size == 1 {
+				plain = false
+			}
+			i += size - 1
 		}
 	}
 	return 0, false, errJSONEnd
