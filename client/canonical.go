@@ -13,7 +13,7 @@ import (
 
 // appendCanonicalJSON appends src, one JSON value, in RFC 8785 canonical
 // form: object members sorted by their keys' UTF-16 code units, no
-// insignificant space, strings escaped as appendCanonicalString does,
+// insignificant space, strings escaped as appendCanonicalRune does,
 // integers as they are. A number with a fraction or an exponent is
 // refused: the registry's records hold integers only, and ECMAScript's
 // formatting of others is not reproduced here.
