@@ -97,6 +97,12 @@ type ConsistencyProof struct {
 // be checked against the log wherever it travelled and however it was
 // re-encoded on the way. Its hash in the tree is tlog.RecordHash(leaf).
 func LogLeaf(ev Event) ([]byte, error) {
+	return appendLogLeaf(nil, ev)
+}
+
+// appendLogLeaf appends the leaf LogLeaf returns to dst: verifyRecords
+// makes its leaves in a buffer on its stack, as each is only hashed.
+func appendLogLeaf(dst []byte, ev Event) ([]byte, error) {
 	var (
 		kind, id string
 		rec      any
@@ -133,7 +139,7 @@ func LogLeaf(ev Event) ([]byte, error) {
 		head     = "qcsdk record v1\nseq "
 		digest64 = 44 // base64 of a SHA-256
 	)
-	leaf := make([]byte, 0, len(head)+20+len("\nkind ")+len(kind)+len("\nid ")+len(id)+len("\nsha256 ")+digest64+1)
+	leaf := slices.Grow(dst, len(head)+20+len("\nkind ")+len(kind)+len("\nid ")+len(id)+len("\nsha256 ")+digest64+1)
 	leaf = append(leaf, head...)
 	leaf = strconv.AppendInt(leaf, ev.Seq, 10)
 	leaf = append(leaf, "\nkind "...)

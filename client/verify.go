@@ -178,7 +178,8 @@ func verifyRecords(st *ProductStatus, recs []statusRecord, cp *Checkpoint, seen 
 				continue
 			}
 		}
-		leaf, err := LogLeaf(r.event())
+		var lbuf [256]byte // a leaf is some 150 bytes: no garbage per record
+		leaf, err := appendLogLeaf(lbuf[:0], r.event())
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrLogProof, err)
 		}
