@@ -362,9 +362,12 @@ const (
 	// keyRefreshInterval is the least time between two fetches of /v1/keys
 	// caused by checkpoints that did not verify.
 	keyRefreshInterval = time.Minute
-	// maxVerifiedNotes bounds the cache of verified checkpoints: a few
-	// suffice, as answers close in time share their checkpoint.
-	maxVerifiedNotes = 16
+	// maxVerifiedNotes bounds the cache of verified checkpoints. An
+	// answer's checkpoint is nearly always the latest one or two; but the
+	// statuses a fleet's Redis holds were answered over hours, each under
+	// its own, and a server reading them back (VerifyCached) must not
+	// check a signature per status. A few hundred notes of ~300 bytes.
+	maxVerifiedNotes = 512
 )
 
 // Causes of a refused status, in ClientStats.LogFailures.
