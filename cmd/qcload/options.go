@@ -16,15 +16,16 @@ import (
 
 // options are the parsed flags of one run.
 type options struct {
-	mode     string
-	duration time.Duration
-	conc     int
-	products int
-	zipfS    float64
-	asJSON   bool
-	faults   faultList
-	net      netFault
-	redis    redisFault
+	cpuProfile string
+	mode       string
+	duration   time.Duration
+	conc       int
+	products   int
+	zipfS      float64
+	asJSON     bool
+	faults     faultList
+	net        netFault
+	redis      redisFault
 
 	// the redis-server the Redis scenarios run: -redis-server as given,
 	// and the path it resolved to (empty when no scenario needs one)
@@ -80,6 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("qcload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (sandbox, cache and load alike) to this file, for go tool pprof")
 	fs.StringVar(&o.mode, "mode", "badge", "what to drive: badge (the badge endpoint), page (listing pages through Widget.Page) or flood (random GTINs at the badge endpoint while pages are viewed)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "longest run (per scenario with -scenario all; the flood's length with -mode flood)")
 	fs.Int64Var(&o.requests, "requests", 0, "badge mode: stop after this many requests (0: only -duration bounds the run)")
