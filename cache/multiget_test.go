@@ -533,3 +533,73 @@ func TestAListingPageOnAColdServerReadsRedisOnce(t *testing.T) {
 		t.Errorf("%d statuses from Redis refused; want none: the page is the registry's", s.Refused)
 	}
 }
+
+// BenchmarkColdTierPageVerified is a listing page a cold server reads
+// from Redis through its cache, as pages do (Cache.Statuses): the
+// registry's own statuses, with their log proofs, each checked against
+// the registry's log as it enters the server's memory. Redis holds the
+// page, written by another server; the registry is not asked.
+//
+//	go test -run '^$' -bench BenchmarkColdTierPage -count 6 ./cache/
+func BenchmarkColdTierPageVerified(b *testing.B) {
+	srv := redistest.Start(b)
+	registry := sandbox.NewServer(b, sandbox.WithRateLimit(0, 0), sandbox.WithSize(10_000, 200_000))
+	prefix := "bench:verified:"
+	serve := func(mem *cache.Memory) *cache.Cache {
+		b.Helper()
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+		shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(time.Second))
+		tiered, err := cache.NewTiered(mem, shared)
+		if err != nil {
+			b.Fatal(err)
+		}
+		api, err := client.New(client.WithBaseURL(registry.URL), client.WithLogKeys(registry.LogKeys()...))
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := cache.New(api, cache.WithStore(tiered))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close(); tiered.Close(); shared.Close(); rdb.Close(); mem.Close() })
+		return c
+	}
+	// A page of 60 products of 60 makers, as a listing drawn from a large
+	// catalogue is.
+	var page []client.ProductKey
+	for i := range pageSize {
+		p, _ := registry.Product(100+i*37, i%20)
+		page = append(page, client.ProductKey{GTIN: p.GTIN})
+	}
+	writer := serve(cache.NewMemory())
+	for _, it := range writer.Statuses(context.Background(), page) {
+		if it.Err != nil {
+			b.Fatal(it.Err)
+		}
+	}
+	mem := cache.NewMemory(cache.WithSweepInterval(-1))
+	cold := serve(mem)
+	keys := make([]string, len(page))
+	for i, k := range page {
+		keys[i] = string(k.GTIN)
+	}
+	asked := registry.Requests("")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		_ = mem.Delete(ctx, keys...)
+		b.StartTimer()
+		for _, it := range cold.Statuses(ctx, page) {
+			if it.Err != nil {
+				b.Fatal(it.Err)
+			}
+		}
+	}
+	if n := registry.Requests("") - asked; n != 0 {
+		b.Fatalf("the registry was asked %d times for a page Redis holds", n)
+	}
+	if s := cold.Stats(); s.Refused != 0 {
+		b.Fatalf("%d statuses refused", s.Refused)
+	}
+}

@@ -74,20 +74,28 @@ type LogKey struct {
 	NotAfter  *time.Time `json:"not_after,omitempty"`
 }
 
+// LogHash is one hash of the registry's log: a SHA-256, which JSON
+// spells as the standard base64 of its 32 bytes. It is tlog's Hash, so
+// that a proof goes to golang.org/x/mod/sumdb/tlog as it is decoded:
+// held as 32 bytes, not as a string of 44 characters and its header, and
+// decoded without an allocation. A value that is not a hash so spelled
+// fails the decoding of the answer that holds it.
+type LogHash = tlog.Hash
+
 // InclusionProof is the answer of /v1/log/proof/inclusion: the hashes
 // that show leaf Index is in the tree of Size leaves.
 type InclusionProof struct {
-	Index int64    `json:"index"`
-	Size  int64    `json:"size"`
-	Proof []string `json:"proof"` // base64 hashes
+	Index int64     `json:"index"`
+	Size  int64     `json:"size"`
+	Proof []LogHash `json:"proof"`
 }
 
 // ConsistencyProof is the answer of /v1/log/proof/consistency: the
 // hashes that show the tree of To leaves extends the tree of From.
 type ConsistencyProof struct {
-	From  int64    `json:"from"`
-	To    int64    `json:"to"`
-	Proof []string `json:"proof"` // base64 hashes
+	From  int64     `json:"from"`
+	To    int64     `json:"to"`
+	Proof []LogHash `json:"proof"`
 }
 
 // LogLeaf returns the leaf the registry's log holds for a change: a few
@@ -245,14 +253,7 @@ func VerifyInclusion(cp *Checkpoint, index int64, leaf []byte, proof InclusionPr
 	if index < 0 || index >= cp.Size {
 		return fmt.Errorf("%w: leaf %d is not in a tree of %d", ErrLogProof, index, cp.Size)
 	}
-	// On the stack for any log of up to 2^32 changes: a proof has a
-	// hash per level of the tree.
-	var buf [32]tlog.Hash
-	hashes, err := parseHashes(buf[:0], proof.Proof)
-	if err != nil {
-		return err
-	}
-	if err := tlog.CheckRecord(hashes, cp.Size, cp.Root, index, tlog.RecordHash(leaf)); err != nil {
+	if err := tlog.CheckRecord(proof.Proof, cp.Size, cp.Root, index, tlog.RecordHash(leaf)); err != nil {
 		return fmt.Errorf("%w: leaf %d in the tree of %d: %v", ErrLogProof, index, cp.Size, err)
 	}
 	return nil
@@ -277,47 +278,12 @@ func VerifyConsistency(older, newer *Checkpoint, proof ConsistencyProof) error {
 		return fmt.Errorf("%w: a proof from %d to %d, asked from %d to %d",
 			ErrLogProof, proof.From, proof.To, older.Size, newer.Size)
 	}
-	hashes, err := parseHashes(nil, proof.Proof)
-	if err != nil {
-		return err
-	}
-	if err := tlog.CheckTree(hashes, newer.Size, newer.Root, older.Size, older.Root); err != nil {
+	if err := tlog.CheckTree(proof.Proof, newer.Size, newer.Root, older.Size, older.Root); err != nil {
 		return fmt.Errorf("%w: the tree of %d does not extend the tree of %d: %v", ErrLogFork, newer.Size, older.Size, err)
 	}
 	return nil
 }
 
-// parseHashes appends a proof's base64 hashes to dst.
-func parseHashes(dst []tlog.Hash, in []string) ([]tlog.Hash, error) {
-	for i, s := range in {
-		h, err := parseHash(s)
-		if err != nil {
-			return nil, fmt.Errorf("%w: hash %d is not one (%q)", ErrLogProof, i, shorten(s))
-		}
-		dst = append(dst, h)
-	}
-	return dst, nil
-}
-
-// parseHash is tlog.ParseHash without its allocation for the usual
-// spelling of a hash, 44 characters: a proof has a dozen hashes or more,
-// and a page's statuses a few hundred proofs. Any other length is left to
-// tlog.ParseHash, which also takes base64 broken over lines.
-func parseHash(s string) (tlog.Hash, error) {
-	var src [44]byte
-	if len(s) != len(src) {
-		return tlog.ParseHash(s)
-	}
-	copy(src[:], s)
-	var h tlog.Hash
-	var dst [33]byte // base64.StdEncoding.DecodedLen(44)
-	n, err := base64.StdEncoding.Decode(dst[:], src[:])
-	if err != nil || n != len(h) {
-		return tlog.Hash{}, errors.New("malformed hash")
-	}
-	copy(h[:], dst[:n])
-	return h, nil
-}
 
 // shorten quotes at most 64 bytes of what came over the wire.
 func shorten(s string) string {

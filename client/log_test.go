@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ func (l *testLog) inclusion(index, size int64) client.InclusionProof {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	return client.InclusionProof{Index: index, Size: size, Proof: hashStrings(p)}
+	return client.InclusionProof{Index: index, Size: size, Proof: []client.LogHash(p)}
 }
 
 func (l *testLog) consistency(from, to int64) client.ConsistencyProof {
@@ -78,15 +79,7 @@ func (l *testLog) consistency(from, to int64) client.ConsistencyProof {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	return client.ConsistencyProof{From: from, To: to, Proof: hashStrings(p)}
-}
-
-func hashStrings(hs []tlog.Hash) []string {
-	out := make([]string, len(hs))
-	for i, h := range hs {
-		out[i] = h.String()
-	}
-	return out
+	return client.ConsistencyProof{From: from, To: to, Proof: []client.LogHash(p)}
 }
 
 func logKey(t *testing.T, name string) (skey string, key client.LogKey) {
@@ -270,7 +263,8 @@ func TestVerifyInclusion(t *testing.T) {
 	cut.Proof = full.Proof[:len(full.Proof)-1]
 	otherSize := l.inclusion(3, 12)
 	garbled := full
-	garbled.Proof = append([]string{"not a hash"}, full.Proof[1:]...)
+	garbled.Proof = slices.Clone(full.Proof)
+	garbled.Proof[0][0] ^= 1
 	for _, c := range []struct {
 		name  string
 		index int64

@@ -294,9 +294,9 @@ type RecordProof struct {
 	Kind string `json:"kind"` // "enterprise", "commitment" or "inspection"
 	ID   string `json:"id"`
 	Seq  int64  `json:"seq"`
-	// Proof holds the base64 hashes of the inclusion proof in the tree
-	// the checkpoint states.
-	Proof []string `json:"proof"`
+	// Proof holds the hashes of the inclusion proof in the tree the
+	// checkpoint states.
+	Proof []LogHash `json:"proof"`
 }
 
 // EventType names a change in the registry. The registry may add types.

@@ -146,7 +146,7 @@ type recordPos struct {
 
 type verifiedRecord struct {
 	rec   any
-	proof []string
+	proof []LogHash
 }
 
 // verifyRecords checks that st's records are those its proof names, each

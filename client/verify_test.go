@@ -770,3 +770,34 @@ func TestTrustCheckpoint(t *testing.T) {
 		t.Errorf("a checkpoint whose text was changed: %v; want ErrCheckpointSignature", err)
 	}
 }
+
+// A proof's hash rewritten into something that is no hash (not base64 of
+// 32 bytes) fails the answer's decoding: a *DecodeError, and no status.
+func TestProofHashNotAHash(t *testing.T) {
+	t.Parallel()
+	var on atomic.Bool
+	srv, c := setupWith(t, fixture{wrap: rewrite(func(r *http.Request, body []byte) []byte {
+		if !on.Load() || !isStatus(r) {
+			return body
+		}
+		var v map[string]any
+		if err := json.Unmarshal(body, &v); err != nil {
+			panic(err)
+		}
+		rec := v["proof"].(map[string]any)["records"].([]any)[0].(map[string]any)
+		rec["proof"].([]any)[0] = "not a hash"
+		out, _ := json.Marshal(v)
+		return out
+	})})
+	ctx := ctxT(t)
+	d := demoOf(t, srv, client.VerdictCommitted)
+	if _, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil); err != nil {
+		t.Fatal(err)
+	}
+	on.Store(true)
+	st, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil)
+	var de *client.DecodeError
+	if !errors.As(err, &de) || st != nil {
+		t.Errorf("a status whose proof holds %q: %+v, %v (%T); want no status and a *DecodeError", "not a hash", st, err, err)
+	}
+}

@@ -428,7 +428,7 @@ func (l *changeLog) proveStatuses(scope string, sts []*client.ProductStatus, fro
 		if err != nil {
 			return client.RecordProof{}, err
 		}
-		return client.RecordProof{Kind: kind, ID: id, Seq: seq, Proof: hashStrings(p)}, nil
+		return client.RecordProof{Kind: kind, ID: id, Seq: seq, Proof: []client.LogHash(p)}, nil
 	}
 	for _, st := range sts {
 		var recs []client.RecordProof
@@ -462,7 +462,7 @@ func (l *changeLog) proveStatuses(scope string, sts []*client.ProductStatus, fro
 		if err != nil {
 			return nil, nil, err
 		}
-		cons = &client.ConsistencyProof{From: from, To: t.size, Proof: hashStrings(p)}
+		cons = &client.ConsistencyProof{From: from, To: t.size, Proof: []client.LogHash(p)}
 	}
 	return signed, cons, nil
 }
@@ -487,7 +487,7 @@ func (l *changeLog) inclusion(scope string, index, size int64) (client.Inclusion
 	if err != nil {
 		return client.InclusionProof{}, err
 	}
-	return client.InclusionProof{Index: index, Size: size, Proof: hashStrings(p)}, nil
+	return client.InclusionProof{Index: index, Size: size, Proof: []client.LogHash(p)}, nil
 }
 
 func (l *changeLog) consistency(scope string, from, to int64) (client.ConsistencyProof, error) {
@@ -503,7 +503,7 @@ func (l *changeLog) consistency(scope string, from, to int64) (client.Consistenc
 	if from > to {
 		return client.ConsistencyProof{}, fmt.Errorf("%w: from %d is past to %d", errLogRange, from, to)
 	}
-	out := client.ConsistencyProof{From: from, To: to, Proof: []string{}}
+	out := client.ConsistencyProof{From: from, To: to, Proof: []client.LogHash{}}
 	if from == 0 || from == to {
 		return out, nil // every tree extends the empty one and itself
 	}
@@ -511,7 +511,7 @@ func (l *changeLog) consistency(scope string, from, to int64) (client.Consistenc
 	if err != nil {
 		return client.ConsistencyProof{}, err
 	}
-	out.Proof = hashStrings(p)
+	out.Proof = []client.LogHash(p)
 	return out, nil
 }
 
@@ -526,14 +526,6 @@ func (l *changeLog) leaf(scope string, index int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: leaf %d is not in the log of %d", errLogRange, index, t.size)
 	}
 	return l.leafLocked(scope, index)
-}
-
-func hashStrings(hs []tlog.Hash) []string {
-	out := make([]string, len(hs))
-	for i, h := range hs {
-		out[i] = h.String()
-	}
-	return out
 }
 
 // keyList is the keys as /v1/keys lists them, oldest first.

@@ -38,9 +38,9 @@ func hostileStatus() *client.ProductStatus {
 			VerifyURL: "https://" + DefaultVerifyHost + "/inspections/ins_1"}},
 		Version: 9,
 		Proof: &client.StatusProof{Checkpoint: "registry.example/log\n12\nAAAA\n\n— registry.example sig\n", Records: []client.RecordProof{
-			{Kind: "enterprise", ID: "ent_1", Seq: 3, Proof: []string{"h1"}},
-			{Kind: "commitment", ID: "cmt_1", Seq: 7, Proof: []string{"h2"}},
-			{Kind: "inspection", ID: "ins_1", Seq: 9, Proof: []string{"h3"}},
+			{Kind: "enterprise", ID: "ent_1", Seq: 3, Proof: []client.LogHash{{1}}},
+			{Kind: "commitment", ID: "cmt_1", Seq: 7, Proof: []client.LogHash{{2}}},
+			{Kind: "inspection", ID: "ins_1", Seq: 9, Proof: []client.LogHash{{3}}},
 		}},
 	}
 }
@@ -85,7 +85,6 @@ func TestHostileStringsInEveryField(t *testing.T) {
 	// the .json badge carries.
 	proofFields := map[string]func(st *client.ProductStatus, s string){
 		"checkpoint":     func(st *client.ProductStatus, s string) { st.Proof.Checkpoint = s },
-		"inclusion hash": func(st *client.ProductStatus, s string) { st.Proof.Records[1].Proof = []string{s, s} },
 		"enterprise id": func(st *client.ProductStatus, s string) {
 			st.Enterprise.ID, st.Proof.Records[0].ID = s, s
 			st.Commitment.EnterpriseID, st.Inspections[0].EnterpriseID = s, s

@@ -40,12 +40,12 @@ type jsonProof struct {
 }
 
 type jsonRecord struct {
-	Kind      string   `json:"kind"`
-	ID        string   `json:"id"`
-	Seq       int64    `json:"seq"`
-	LeafIndex int64    `json:"leaf_index"`
-	SHA256    string   `json:"sha256"`
-	Inclusion []string `json:"inclusion"`
+	Kind      string           `json:"kind"`
+	ID        string           `json:"id"`
+	Seq       int64            `json:"seq"`
+	LeafIndex int64            `json:"leaf_index"`
+	SHA256    string           `json:"sha256"`
+	Inclusion []client.LogHash `json:"inclusion"`
 	// Record is the record as the registry gave it: a *client.Enterprise,
 	// *client.Commitment or *client.Inspection, encoded with the badge.
 	Record any `json:"record"`
@@ -69,7 +69,7 @@ type ldRecord struct {
 type proofRecord struct {
 	kind, id, digest string
 	seq              int64
-	inclusion        []string
+	inclusion        []client.LogHash
 	rec              any
 }
 

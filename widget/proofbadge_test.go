@@ -27,11 +27,11 @@ func TestJSONBadgeProofVerifies(t *testing.T) {
 				DecidedAt       time.Time `json:"decided_at"`
 				LookbackSeconds int64     `json:"lookback_seconds"`
 				Records         []struct {
-					Kind      string          `json:"kind"`
-					Seq       int64           `json:"seq"`
-					SHA256    string          `json:"sha256"`
-					Inclusion []string        `json:"inclusion"`
-					Record    json.RawMessage `json:"record"`
+					Kind      string           `json:"kind"`
+					Seq       int64            `json:"seq"`
+					SHA256    string           `json:"sha256"`
+					Inclusion []client.LogHash `json:"inclusion"`
+					Record    json.RawMessage  `json:"record"`
 				} `json:"records"`
 			} `json:"proof"`
 		}

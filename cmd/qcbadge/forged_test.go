@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/redistest"
@@ -38,9 +39,18 @@ func TestAForgedRedisValueNeverReachesABadge(t *testing.T) {
 	attacker := redisstore.New(rdb, redisstore.WithPrefix("qcbadge:"))
 	t.Cleanup(func() { attacker.Close() })
 	ctx := context.Background()
-	e, err := attacker.Get(ctx, string(withdrawn))
-	if err != nil || e == nil || e.Status == nil || e.Status.Commitment == nil {
-		t.Fatalf("qcbadge's Redis holds %+v, %v for the product; want its status", e, err)
+	// qcbadge writes what it learnt through to Redis in the background.
+	var e *cache.Entry
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var err error
+		e, err = attacker.Get(ctx, string(withdrawn))
+		if err == nil && e != nil && e.Status != nil && e.Status.Commitment != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("qcbadge's Redis holds %+v, %v for the product 10 s on; want its status", e, err)
+		}
+		time.Sleep(5 * time.Millisecond) // polling for a state, not synchronising
 	}
 	st := *e.Status
 	cm := *st.Commitment

@@ -64,13 +64,13 @@ type jsonBadge struct {
 }
 
 type jsonRecord struct {
-	Kind      string          `json:"kind"`
-	ID        string          `json:"id"`
-	Seq       int64           `json:"seq"`
-	LeafIndex int64           `json:"leaf_index"`
-	SHA256    string          `json:"sha256"`
-	Inclusion []string        `json:"inclusion"`
-	Record    json.RawMessage `json:"record"`
+	Kind      string           `json:"kind"`
+	ID        string           `json:"id"`
+	Seq       int64            `json:"seq"`
+	LeafIndex int64            `json:"leaf_index"`
+	SHA256    string           `json:"sha256"`
+	Inclusion []client.LogHash `json:"inclusion"`
+	Record    json.RawMessage  `json:"record"`
 }
 
 // ldBadge is what qcverify reads of the widget's JSON-LD.

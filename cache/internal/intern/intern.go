@@ -137,14 +137,14 @@ type proofKey struct {
 // proofRef is a held proof: its first hash, weakly, and how many hashes
 // it has.
 type proofRef struct {
-	first weak.Pointer[string]
+	first weak.Pointer[client.LogHash]
 	n     int
 }
 
 // proofSlot is what a collected proof's cleanup is handed.
 type proofSlot struct {
 	key proofKey
-	ptr weak.Pointer[string]
+	ptr weak.Pointer[client.LogHash]
 }
 
 // Proofs holds one copy of each record's inclusion proof per tree,
@@ -160,7 +160,7 @@ type Proofs struct {
 // checkpoint, if there is one equal to hashes, and otherwise starts
 // holding hashes. The weak pointer is to the proof's first hash, which
 // keeps the whole array of hashes alive while any status refers to it.
-func (p *Proofs) intern(kind, id string, seq int64, checkpoint string, hashes []string) (_ []string, held bool) {
+func (p *Proofs) intern(kind, id string, seq int64, checkpoint string, hashes []client.LogHash) (_ []client.LogHash, held bool) {
 	if len(hashes) == 0 || checkpoint == "" {
 		return hashes, false
 	}

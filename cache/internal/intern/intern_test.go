@@ -1,6 +1,7 @@
 package intern
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"runtime"
 	"slices"
@@ -51,8 +52,18 @@ func proofStatus(id, checkpoint string, hashes ...string) *client.ProductStatus 
 	return &client.ProductStatus{
 		Enterprise: &client.Enterprise{ID: id, Version: 7},
 		Proof: &client.StatusProof{Checkpoint: checkpoint, Records: []client.RecordProof{
-			{Kind: string([]byte("enterprise")), ID: string([]byte(id)), Seq: 7, Proof: hashes}}},
+			{Kind: string([]byte("enterprise")), ID: string([]byte(id)), Seq: 7, Proof: hashesOf(hashes...)}}},
 	}
+}
+
+// hashesOf makes a proof of hashes named by strings, each the hash of
+// its name.
+func hashesOf(names ...string) []client.LogHash {
+	out := make([]client.LogHash, len(names))
+	for i, n := range names {
+		out[i] = sha256.Sum256([]byte(n))
+	}
+	return out
 }
 
 // Statuses carrying one record's proof against one checkpoint share one
@@ -73,7 +84,7 @@ func TestProofsShareOneCopyPerRecordAndTree(t *testing.T) {
 	}
 	withInspection := proofStatus("ent_1", "cp 10", "h1", "h2", "h3")
 	withInspection.Inspections = []client.Inspection{{ID: "ins_1", Version: 8}}
-	withInspection.Proof.Records = append(withInspection.Proof.Records, client.RecordProof{Kind: "inspection", ID: "ins_1", Seq: 8, Proof: []string{"i1"}})
+	withInspection.Proof.Records = append(withInspection.Proof.Records, client.RecordProof{Kind: "inspection", ID: "ins_1", Seq: 8, Proof: hashesOf("i1")})
 	r.Status(withInspection)
 	if withInspection.Proof == a.Proof || len(withInspection.Proof.Records) != 2 {
 		t.Errorf("a status with one more record shares the proof of one without: %+v", withInspection.Proof)
