@@ -284,7 +284,6 @@ func VerifyConsistency(older, newer *Checkpoint, proof ConsistencyProof) error {
 	return nil
 }
 
-
 // shorten quotes at most 64 bytes of what came over the wire.
 func shorten(s string) string {
 	if len(s) <= 64 {

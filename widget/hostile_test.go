@@ -84,7 +84,7 @@ func TestHostileStringsInEveryField(t *testing.T) {
 	// and the inclusion proofs as served, and every field of the records
 	// the .json badge carries.
 	proofFields := map[string]func(st *client.ProductStatus, s string){
-		"checkpoint":     func(st *client.ProductStatus, s string) { st.Proof.Checkpoint = s },
+		"checkpoint": func(st *client.ProductStatus, s string) { st.Proof.Checkpoint = s },
 		"enterprise id": func(st *client.ProductStatus, s string) {
 			st.Enterprise.ID, st.Proof.Records[0].ID = s, s
 			st.Commitment.EnterpriseID, st.Inspections[0].EnterpriseID = s, s
