@@ -9,8 +9,9 @@ import (
 
 // A badge that shows a verdict carries what a third party needs to check
 // it against the registry's log, when the status it was rendered from
-// carried a proof (a status from the registry does; one a cache read back
-// from a shared store may not, and its badge then carries none):
+// carried a proof (every status of a listed product the registry answers
+// does, and a cache serves none read back from a shared store without
+// one; see cache's doc, "The registry's log"):
 //
 //   - the .json badge: the signed checkpoint, and for each record the
 //     status is made of its kind, id, position (seq; its leaf is seq-1),
