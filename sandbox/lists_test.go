@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
 func ids[T any](items []T, id func(T) string) []string {
@@ -304,6 +305,28 @@ func TestEnterprisesAndCommitmentsByID(t *testing.T) {
 		viaUSCC, _ := walk[client.Commitment](t, c, "/v1/enterprises/"+string(e.USCC)+"/commitments", nil)
 		if diff := cmp.Diff(cmts, viaUSCC); diff != "" {
 			t.Errorf("commitments by USCC differ from by id (-id +uscc):\n%s", diff)
+		}
+	}
+}
+
+// A product's status lists its newest inspections first, at most five:
+// inspections published within the same second (the registry's times are
+// to the second) are newest by their order of publication, so that the
+// latest one published is the first shown, however many came before it
+// that second.
+func TestAStatusListsTheLatestInspectionPublishedWithinASecond(t *testing.T) {
+	t.Parallel()
+	second := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	srv, c := start(t, sandbox.WithClock(func() time.Time { return second }))
+	g := srv.Demo()[0].GTIN
+	for i := range 7 {
+		in, err := srv.PublishInspection(g, client.InspectionPass)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := getJSON[client.ProductStatus](t, c, "/v1/products/"+string(g))
+		if len(st.Inspections) == 0 || st.Inspections[0].ID != in.ID {
+			t.Fatalf("after the %d-th inspection published in one second, %s, the status lists %v first; want it", i+1, in.ID, ids(st.Inspections, insID))
 		}
 	}
 }

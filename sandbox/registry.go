@@ -227,7 +227,15 @@ func (r *registry) status(key client.ProductKey, e int, prod *client.Product, gt
 		for _, i := range idx {
 			ins = append(ins, *r.insp[i])
 		}
-		sort.SliceStable(ins, func(a, b int) bool { return ins[a].PublishedAt.After(ins[b].PublishedAt) })
+		// Newest published first; within one second (the times are to the
+		// second) the one published later, which the change sequence
+		// orders, so that a burst's latest inspection is not cut off.
+		sort.SliceStable(ins, func(a, b int) bool {
+			if !ins[a].PublishedAt.Equal(ins[b].PublishedAt) {
+				return ins[a].PublishedAt.After(ins[b].PublishedAt)
+			}
+			return ins[a].Version > ins[b].Version
+		})
 		if len(ins) > 5 {
 			// Keep the newest decided inspection even behind a run of
 			// pending ones: without it a failure would drop out of sight.
