@@ -1154,6 +1154,11 @@ func checkType(t *testing.T, where string, schema *openapi3.SchemaRef, typ refle
 		if !s.Type.Is("string") || s.Format != "date-time" {
 			t.Errorf("%s: a time.Time is a date-time string, schema has type %v format %q", where, s.Type, s.Format)
 		}
+	case typ == reflect.TypeFor[client.LogHash]():
+		// 32 bytes in Go, the base64 of them in JSON (its MarshalJSON).
+		if !s.Type.Is("string") || schemaRefName(schema) != "LogHash" {
+			t.Errorf("%s: a client.LogHash is the LogHash string, schema has type %v (%q)", where, s.Type, schema.Ref)
+		}
 	case typ.Kind() == reflect.String:
 		if !s.Type.Is("string") {
 			t.Errorf("%s: %v is a string, schema has type %v", where, typ, s.Type)
