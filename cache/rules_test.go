@@ -8,7 +8,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/cache/storetest"
-	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
 )
 
 // The memory store and the tiered one keep the ordering rules that every

@@ -14,8 +14,8 @@ import (
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
-	"github.com/qualitycommit/qcsdk/internal/faultproxy"
-	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/faultproxy"
+	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 

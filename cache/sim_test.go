@@ -11,7 +11,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
-	"github.com/qualitycommit/qcsdk/internal/zipf"
+	"github.com/qualitycommit/qcsdk/internal/testkit/zipf"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 

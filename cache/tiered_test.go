@@ -11,7 +11,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
-	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
 )
 
 // node is one web server of a fleet: its memory tier in front of a Redis

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
-	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/qualitycommit/qcsdk/client"
-	"github.com/qualitycommit/qcsdk/internal/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
 )
 
 // logLines counts the JSON log lines at level that hold every one of

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
-	"github.com/qualitycommit/qcsdk/internal/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 

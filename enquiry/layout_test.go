@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/qualitycommit/qcsdk/enquiry"
-	"github.com/qualitycommit/qcsdk/internal/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
 	"github.com/qualitycommit/qcsdk/widget"
 )
 

@@ -9,8 +9,8 @@ import (
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/enquiry"
-	"github.com/qualitycommit/qcsdk/internal/sdktest"
-	"github.com/qualitycommit/qcsdk/internal/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/sdktest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )

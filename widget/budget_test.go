@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
-	"github.com/qualitycommit/qcsdk/internal/faultproxy"
-	"github.com/qualitycommit/qcsdk/internal/sdktest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/faultproxy"
+	"github.com/qualitycommit/qcsdk/internal/testkit/sdktest"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/cache/storetest"
-	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
 )
 
 // The store keeps the cache's ordering rules, on one Redis and on a

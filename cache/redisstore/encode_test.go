@@ -13,7 +13,7 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 
 	"github.com/qualitycommit/qcsdk/cache"
-	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
 )
 
 // sampleStatus is a status with every part a badge reads, hostile text

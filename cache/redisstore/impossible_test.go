@@ -11,8 +11,8 @@ import (
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
-	"github.com/qualitycommit/qcsdk/internal/redistest"
-	"github.com/qualitycommit/qcsdk/internal/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
 )
 
 // A value no registry answer could be — a position and version far past

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qualitycommit/qcsdk/internal/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
 )
 
 // qcbadge's edges are the storefront example's: an idle keep-alive

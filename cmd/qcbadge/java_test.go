@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qualitycommit/qcsdk/internal/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
 )
 
 // A platform written in Java uses qcbadge with nothing but the JDK:

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qualitycommit/qcsdk/internal/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
 )
 
 // serving starts run as the binary would, on a free port, and returns

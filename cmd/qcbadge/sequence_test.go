@@ -11,8 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/qualitycommit/qcsdk/client"
-	"github.com/qualitycommit/qcsdk/internal/faultproxy"
-	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/faultproxy"
+	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 

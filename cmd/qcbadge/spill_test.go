@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
 )
 
 // -spill-dir (QC_SPILL_DIR) names where a replica keeps what Redis has

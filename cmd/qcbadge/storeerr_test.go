@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/qualitycommit/qcsdk/internal/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
 )
 
 // With Redis down (a closed port), its errors show for as long as the

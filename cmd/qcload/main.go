@@ -52,7 +52,7 @@
 //	go run ./cmd/qcload -mode page -redis down                              # redis-down: a closed port, nothing listens
 //	go run ./cmd/qcload -mode page -redis blackhole                         # redis-blackhole: connections accepted, nothing answered
 //
-// The slow and blackholed Redis are reached through internal/faultproxy.
+// The slow and blackholed Redis are reached through internal/testkit/faultproxy.
 // Its delay holds each chunk in each direction, so a command, or a
 // pipeline sent at once, and its reply take at least 10 ms more: one
 // round trip, not a delay per command of a pipeline. The redis-server is
@@ -132,7 +132,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
-	"github.com/qualitycommit/qcsdk/internal/zipf"
+	"github.com/qualitycommit/qcsdk/internal/testkit/zipf"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 	"github.com/redis/go-redis/v9"

@@ -203,7 +203,7 @@ func (o *options) validate(set map[string]bool) error {
 }
 
 // netFault is a fault of the network between the client and the
-// sandbox, made by internal/faultproxy.
+// sandbox, made by internal/testkit/faultproxy.
 type netFault struct {
 	kind  string // "", "blackhole", "cut" or "delay"
 	delay time.Duration

@@ -15,7 +15,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
-	"github.com/qualitycommit/qcsdk/internal/zipf"
+	"github.com/qualitycommit/qcsdk/internal/testkit/zipf"
 )
 
 // PageReport is what a page run measured under one scenario.

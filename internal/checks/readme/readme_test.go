@@ -194,7 +194,7 @@ func TestREADMEGoBlocks(t *testing.T) {
 		}
 		t.Skip("no go command on PATH: cannot build README.md's Go blocks")
 	}
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := filepath.Abs(filepath.Join("..", "..", "..")) // internal/checks/readme
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package depcheck_test
+package deps_test
 
 import (
 	"os/exec"
@@ -87,13 +87,15 @@ var rules = []rule{
 	{"examples/storefront", anything, nil},
 	{"examples/syncworker", anything, nil},
 	{"examples/webhook", anything, nil},
-	{"internal/depcheck", anything, nil},
-	{"internal/faultproxy", anything, nil},
-	{"internal/readme", anything, nil},
-	{"internal/redistest", anything, nil},
-	{"internal/sdktest", anything, nil},
-	{"internal/testio", anything, nil},
-	{"internal/zipf", anything, nil},
+	// The kits of tests and tools, and the module's own checks: no package
+	// above may import them, as none lists them.
+	{"internal/checks/deps", anything, nil},
+	{"internal/checks/readme", anything, nil},
+	{"internal/testkit/faultproxy", anything, nil},
+	{"internal/testkit/redistest", anything, nil},
+	{"internal/testkit/sdktest", anything, nil},
+	{"internal/testkit/testio", anything, nil},
+	{"internal/testkit/zipf", anything, nil},
 }
 
 // Every package of the module has a rule: a new one is placed in the

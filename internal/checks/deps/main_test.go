@@ -1,4 +1,4 @@
-package depcheck_test
+package deps_test
 
 import (
 	"testing"

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qualitycommit/qcsdk/internal/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
 )
 
 // Server is a redis-server process owned by a test.
