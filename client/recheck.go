@@ -11,9 +11,10 @@ import (
 // the client's own answers are checked, with the client's keys (fetched
 // as they are for answers; see WithLogKeys), its checkpoint's signature,
 // each record's inclusion, and the status's own fields against its
-// records. A checkpoint the size of the latest the client verified (see
-// LatestCheckpoint, TrustCheckpoint) must have its root; one of another
-// size is taken on its signature, as no proof of its consistency comes
+// records. A checkpoint of a size the client's latest checkpoint has been
+// (see LatestCheckpoint, TrustCheckpoint; the last few hundred) must have
+// its root; one of another size is taken on its signature, as no proof of
+// its consistency comes
 // with a cached status, and asking the registry for one on a page's
 // path would cost every page a round trip. A fork the registry shows to
 // some readers only is the fleet's follower's to catch (see
@@ -39,7 +40,7 @@ func (c *Client) VerifyCached(ctx context.Context, st *ProductStatus) error {
 	if err != nil {
 		return c.refuse(st.Key, err)
 	}
-	if latest := c.trust.latest.Load(); latest != nil && latest.Size == cp.Size && latest.Root != cp.Root {
+	if c.trust.forks(cp) {
 		return c.refuse(st.Key, fmt.Errorf("%w: two roots for a tree of %d", ErrLogFork, cp.Size))
 	}
 	if err := verifyRecords(st, recs, cp, nil); err != nil {

@@ -42,6 +42,14 @@ func TestVerifyCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The history goes on: the other tree is of a size the client's
+	// latest checkpoint has been, not of the latest's.
+	if _, err := srv.PublishInspection(srv.Demo()[1].GTIN, client.InspectionPass); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil); err != nil {
+		t.Fatal(err)
+	}
 	rogue, _ := rogueKey(t, c.LatestCheckpoint().Origin)
 
 	for _, tc := range []struct {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // A product status is verified against the registry's log before the
@@ -401,12 +402,49 @@ type logTrust struct {
 	// latest is the newest checkpoint verified, nil before the first: it
 	// only moves forward, each step to a checkpoint proven to extend it.
 	latest atomic.Pointer[Checkpoint]
+	// history holds the roots of the checkpoints latest has been, by
+	// size (the most recent maxVerifiedNotes; guarded by mu), so that a
+	// status read back from a shared store under a checkpoint of one of
+	// those sizes but another root is caught as the fork it is.
+	history      map[int64]tlog.Hash
+	historyOrder []int64
 
 	failures [numCauses]atomic.Int64
 	logged   [numCauses]atomic.Bool
 
 	// What verifying cost, for tests: signatures checked, leaves made.
 	sigChecks, leaves atomic.Int64
+}
+
+// advance moves latest from old to cp, and reports whether it did;
+// the step's root is kept in history.
+func (t *logTrust) advance(old, cp *Checkpoint) bool {
+	if !t.latest.CompareAndSwap(old, cp) {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.history == nil {
+		t.history = make(map[int64]tlog.Hash)
+	}
+	if _, ok := t.history[cp.Size]; !ok {
+		if len(t.historyOrder) >= maxVerifiedNotes {
+			delete(t.history, t.historyOrder[0])
+			t.historyOrder = slices.Delete(t.historyOrder, 0, 1)
+		}
+		t.historyOrder = append(t.historyOrder, cp.Size)
+	}
+	t.history[cp.Size] = cp.Root
+	return true
+}
+
+// forks reports whether cp contradicts the history verified: a
+// checkpoint of a size latest has been, with another root.
+func (t *logTrust) forks(cp *Checkpoint) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	root, ok := t.history[cp.Size]
+	return ok && root != cp.Root
 }
 
 // verifiedNote is a checkpoint whose signature verified, under key set
@@ -482,7 +520,7 @@ func (c *Client) TrustCheckpoint(ctx context.Context, signed []byte) error {
 				return nil
 			}
 		}
-		if c.trust.latest.CompareAndSwap(latest, cp) {
+		if c.trust.advance(latest, cp) {
 			return nil
 		}
 	}
@@ -717,7 +755,7 @@ func (c *Client) answerCheckpoint(ctx context.Context, base *Checkpoint, signed 
 		}
 	}
 	if base == nil || cp.Size > base.Size {
-		c.trust.latest.CompareAndSwap(base, cp)
+		c.trust.advance(base, cp)
 	}
 	return cp, nil
 }
