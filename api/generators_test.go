@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"github.com/qualitycommit/qcsdk/internal/testkit/heavy"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +30,7 @@ var networkFailure = regexp.MustCompile(`dial tcp|no such host|connection refuse
 // the generated code, and checks that no operation was dropped on the
 // way. Under QCSDK_CI=1 nothing may skip it.
 func TestGenerators(t *testing.T) {
+	heavy.Suite(t, "the code generators' check")
 	if testing.Short() {
 		t.Skip("runs two code generators and compiles their output")
 	}

@@ -38,7 +38,7 @@ const clusterLeaseTTL = time.Second
 // published while a master was down took to show everywhere, counted
 // from their publication, for the {follow} shard and for the others.
 //
-//	go test -race -run TestClusterFleetUnderRandomMasterKills -v ./cache/ -chaos.seed 42 -chaos.duration 60s
+//	QCSDK_HEAVY=1 go test -race -run TestClusterFleetUnderRandomMasterKills -v ./cache/ -chaos.seed 42 -chaos.duration 60s
 func TestClusterFleetUnderRandomMasterKills(t *testing.T) {
 	t.Parallel()
 	seed := *chaosSeed

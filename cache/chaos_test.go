@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/qualitycommit/qcsdk/internal/testkit/heavy"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -40,7 +41,7 @@ import (
 // default 5 minutes). The seed is logged, and named in every failure: a
 // schedule replays from it (the timing around it does not).
 //
-//	go test -race -run TestFleetUnderRandomFaults -v ./cache/ -chaos.seed 42 -chaos.duration 60s -chaos.history
+//	QCSDK_HEAVY=1 go test -race -run TestFleetUnderRandomFaults -v ./cache/ -chaos.seed 42 -chaos.duration 60s -chaos.history
 
 var (
 	chaosSeed     = flag.Uint64("chaos.seed", 0, "seed of TestFleetUnderRandomFaults's schedule (0: from the time)")
@@ -59,6 +60,7 @@ const (
 )
 
 func TestFleetUnderRandomFaults(t *testing.T) {
+	heavy.Suite(t, "the randomized fleet run")
 	seed := *chaosSeed
 	if seed == 0 {
 		seed = uint64(time.Now().UnixNano())

@@ -297,7 +297,7 @@ func TestFleetRidesOutADeadRedis(t *testing.T) {
 // lookup asks the API about once. On one redis-server, and on a Redis
 // Cluster of 3 masters and 3 replicas.
 //
-//	go test -run '^$' -bench BenchmarkPropagation -benchtime 200x ./cache/
+//	QCSDK_HEAVY=1 go test -run '^$' -bench BenchmarkPropagation -benchtime 200x ./cache/
 func BenchmarkPropagation(b *testing.B) {
 	b.Run("redis/inspection", func(b *testing.B) { propagation(b, startFleet(b, 3), false) })
 	b.Run("redis/revoke", func(b *testing.B) { propagation(b, startFleet(b, 3), true) })

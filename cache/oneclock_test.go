@@ -382,7 +382,7 @@ func BenchmarkSteadyStateRedisWrites(b *testing.B) {
 // maker's stamp, revokes a product of that maker and one of another at
 // once, and reports when every server of the fleet showed each.
 //
-//	go test -run '^$' -bench BenchmarkRevocationThroughFailover -benchtime 1x -count 5 ./cache/
+//	QCSDK_HEAVY=1 go test -run '^$' -bench BenchmarkRevocationThroughFailover -benchtime 1x -count 5 ./cache/
 func BenchmarkRevocationThroughFailover(b *testing.B) {
 	var failed, other time.Duration
 	n := 0

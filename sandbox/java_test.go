@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"context"
+	"github.com/qualitycommit/qcsdk/internal/testkit/heavy"
 	"os"
 	"os/exec"
 	"testing"
@@ -16,6 +17,7 @@ import (
 // token, has the sandbox's operator API forward it, and lists the
 // platform's reports.
 func TestCluesFromJava(t *testing.T) {
+	heavy.Suite(t, "the Java program's test")
 	java, err := exec.LookPath("java")
 	if err != nil {
 		if os.Getenv("QCSDK_CI") == "1" {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"github.com/qualitycommit/qcsdk/internal/testkit/heavy"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,6 +62,7 @@ func TestTheSystemdUnitVerifies(t *testing.T) {
 // user with no secret baked in. Docker cannot build here (no registry to
 // pull the bases from); this reads the Dockerfile and resolves its build.
 func TestTheDockerfileBuildsAStaticBinaryForANonRootUser(t *testing.T) {
+	heavy.Suite(t, "the Dockerfile's build")
 	f, err := os.Open("deploy/Dockerfile")
 	if err != nil {
 		t.Fatal(err)

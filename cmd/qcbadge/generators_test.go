@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/qualitycommit/qcsdk/internal/testkit/heavy"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,6 +39,7 @@ func needGenerator(t *testing.T, what string, err error, out []byte) {
 // batch's errors a problem document, readiness booleans. A program
 // written against those types compiles.
 func TestGeneratedGoClientIsTyped(t *testing.T) {
+	heavy.Suite(t, "the generated Go client's check")
 	if testing.Short() {
 		t.Skip("builds a code generator and compiles its output")
 	}
@@ -128,6 +130,7 @@ var _ = []GetBadgeParamsFormat{Svg, Html, Json}
 // document are typed: a badge with a verdict the document does not have
 // does not compile, nor does readiness as a string.
 func TestGeneratedTypeScriptIsTyped(t *testing.T) {
+	heavy.Suite(t, "the generated TypeScript's check")
 	if testing.Short() {
 		t.Skip("installs openapi-typescript and TypeScript from the npm registry")
 	}

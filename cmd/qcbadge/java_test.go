@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/qualitycommit/qcsdk/internal/testkit/heavy"
 	"os"
 	"os/exec"
 	"testing"
@@ -15,6 +16,7 @@ import (
 // in one call, reads the metrics, publishes a revocation through the
 // sandbox's operator API and sees the badge change.
 func TestFromJava(t *testing.T) {
+	heavy.Suite(t, "the Java program's test")
 	java, err := exec.LookPath("java")
 	if err != nil {
 		if os.Getenv("QCSDK_CI") == "1" {

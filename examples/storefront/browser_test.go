@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/qualitycommit/qcsdk/internal/testkit/heavy"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -34,6 +35,7 @@ import (
 // browser starts a headless Chromium for one test, with extra options.
 func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
+	heavy.Suite(t, "the browser suite")
 	path := os.Getenv("QCSDK_CHROMIUM")
 	if path == "" {
 		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/qualitycommit/qcsdk/internal/testkit/heavy"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,6 +76,7 @@ func (n *clusterNode) args() []string {
 // redis-cli needs at least 3 masters.
 func StartCluster(t testing.TB, masters, replicasPerMaster int) *Cluster {
 	t.Helper()
+	heavy.Suite(t, "the Redis Cluster suite")
 	if masters < 3 || replicasPerMaster < 0 {
 		t.Fatalf("redistest: a cluster needs at least 3 masters and no negative replica count, not %d and %d", masters, replicasPerMaster)
 	}
