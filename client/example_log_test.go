@@ -121,3 +121,45 @@ func ExampleVerifyStatus() {
 	// read back: <nil>
 	// rewritten: true
 }
+
+// A web server reads a status back from the fleet's Redis, which any
+// server — or whoever reaches Redis — may have written, and checks it
+// before serving it, as the cache does for each status entering its
+// memory: the genuine status passes; one whose commitment was rewritten
+// does not, and the refusal is counted.
+func ExampleClient_VerifyCached() {
+	sb, err := sandbox.New(sandbox.WithReferenceTime(exampleDay))
+	if err != nil {
+		panic(err)
+	}
+	defer sb.Close()
+	ts := httptest.NewServer(sb)
+	defer ts.Close()
+	api, err := client.New(client.WithBaseURL(ts.URL), client.WithHTTPClient(ts.Client()),
+		client.WithLogKeys(sb.LogKeys()...))
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	st, _, err := api.Products.ByGTIN(ctx, "06910000100003", nil)
+	if err != nil {
+		panic(err)
+	}
+	// As another server wrote it to Redis, and as it reads back.
+	stored, _ := json.Marshal(st)
+	var back client.ProductStatus
+	if err := json.Unmarshal(stored, &back); err != nil {
+		panic(err)
+	}
+	fmt.Println("genuine:", api.VerifyCached(ctx, &back))
+
+	forged := back
+	c := *back.Commitment
+	c.ExpiresAt = c.ExpiresAt.AddDate(10, 0, 0)
+	forged.Commitment = &c
+	err = api.VerifyCached(ctx, &forged)
+	fmt.Println("forged refused:", errors.Is(err, client.ErrLogProof), "counted:", api.Stats().LogFailures.Proof)
+	// Output:
+	// genuine: <nil>
+	// forged refused: true counted: 1
+}

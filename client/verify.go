@@ -563,7 +563,7 @@ func (c *Client) refuse(key ProductKey, err error) error {
 		if l == nil {
 			l = slog.Default()
 		}
-		l.Error("qcsdk: a product status from the registry does not verify against its log and was refused; later refusals of this cause are counted in Stats, not logged",
+		l.Error("qcsdk: a product status (an answer of the registry, or one read back from a shared store) does not verify against its log and was refused; later refusals of this cause are counted in Stats, not logged",
 			"cause", causeNames[cause], "error", ve.Error())
 	}
 	return ve
