@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -75,12 +76,53 @@ type LogKey struct {
 }
 
 // LogHash is one hash of the registry's log: a SHA-256, which JSON
-// spells as the standard base64 of its 32 bytes. It is tlog's Hash, so
-// that a proof goes to golang.org/x/mod/sumdb/tlog as it is decoded:
-// held as 32 bytes, not as a string of 44 characters and its header, and
-// decoded without an allocation. A value that is not a hash so spelled
+// spells as the standard base64 of its 32 bytes. A proof holds its
+// hashes as 32 bytes each, not as strings of 44 characters and their
+// headers, decoded from the JSON string without an allocation; it is
+// tlog's Hash by another name. A value that is not a hash so spelled
 // fails the decoding of the answer that holds it.
-type LogHash = tlog.Hash
+type LogHash [tlog.HashSize]byte
+
+// MarshalText spells h as JSON and text carry it: standard base64.
+func (h LogHash) MarshalText() ([]byte, error) {
+	return base64.StdEncoding.AppendEncode(make([]byte, 0, base64.StdEncoding.EncodedLen(len(h))), h[:]), nil
+}
+
+// UnmarshalText reads the standard base64 of exactly 32 bytes.
+func (h *LogHash) UnmarshalText(b []byte) error {
+	var buf [tlog.HashSize + 1]byte // DecodedLen of 44 characters is 33
+	if len(b) != base64.StdEncoding.EncodedLen(len(h)) {
+		return fmt.Errorf("qcsdk: a log hash is 44 characters of base64, not %d", len(b))
+	}
+	n, err := base64.StdEncoding.Decode(buf[:], b)
+	if err != nil || n != len(h) {
+		return errors.New("qcsdk: a log hash is not the base64 of 32 bytes")
+	}
+	copy(h[:], buf[:n])
+	return nil
+}
+
+// String is h in base64.
+func (h LogHash) String() string { return base64.StdEncoding.EncodeToString(h[:]) }
+
+// tlogHashes is a proof's hashes as tlog takes them: the same 32-byte
+// arrays, under tlog's name for them.
+func tlogHashes(p []LogHash) []tlog.Hash {
+	if len(p) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*tlog.Hash)(unsafe.Pointer(&p[0])), len(p))
+}
+
+// LogHashes is a proof tlog made, as a proof of the registry's log holds
+// it (for a registry, or a test, that proves with tlog).
+func LogHashes(p []tlog.Hash) []LogHash {
+	out := make([]LogHash, len(p))
+	for i, h := range p {
+		out[i] = LogHash(h)
+	}
+	return out
+}
 
 // InclusionProof is the answer of /v1/log/proof/inclusion: the hashes
 // that show leaf Index is in the tree of Size leaves.
@@ -253,7 +295,7 @@ func VerifyInclusion(cp *Checkpoint, index int64, leaf []byte, proof InclusionPr
 	if index < 0 || index >= cp.Size {
 		return fmt.Errorf("%w: leaf %d is not in a tree of %d", ErrLogProof, index, cp.Size)
 	}
-	if err := tlog.CheckRecord(proof.Proof, cp.Size, cp.Root, index, tlog.RecordHash(leaf)); err != nil {
+	if err := tlog.CheckRecord(tlogHashes(proof.Proof), cp.Size, cp.Root, index, tlog.RecordHash(leaf)); err != nil {
 		return fmt.Errorf("%w: leaf %d in the tree of %d: %v", ErrLogProof, index, cp.Size, err)
 	}
 	return nil
@@ -278,7 +320,7 @@ func VerifyConsistency(older, newer *Checkpoint, proof ConsistencyProof) error {
 		return fmt.Errorf("%w: a proof from %d to %d, asked from %d to %d",
 			ErrLogProof, proof.From, proof.To, older.Size, newer.Size)
 	}
-	if err := tlog.CheckTree(proof.Proof, newer.Size, newer.Root, older.Size, older.Root); err != nil {
+	if err := tlog.CheckTree(tlogHashes(proof.Proof), newer.Size, newer.Root, older.Size, older.Root); err != nil {
 		return fmt.Errorf("%w: the tree of %d does not extend the tree of %d: %v", ErrLogFork, newer.Size, older.Size, err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,7 +71,7 @@ func (l *testLog) inclusion(index, size int64) client.InclusionProof {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	return client.InclusionProof{Index: index, Size: size, Proof: []client.LogHash(p)}
+	return client.InclusionProof{Index: index, Size: size, Proof: client.LogHashes(p)}
 }
 
 func (l *testLog) consistency(from, to int64) client.ConsistencyProof {
@@ -79,7 +80,7 @@ func (l *testLog) consistency(from, to int64) client.ConsistencyProof {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	return client.ConsistencyProof{From: from, To: to, Proof: []client.LogHash(p)}
+	return client.ConsistencyProof{From: from, To: to, Proof: client.LogHashes(p)}
 }
 
 func logKey(t *testing.T, name string) (skey string, key client.LogKey) {
@@ -338,5 +339,29 @@ func TestVerifyConsistency(t *testing.T) {
 	cut.Proof = cut.Proof[:len(cut.Proof)-1]
 	if err := client.VerifyConsistency(at(l, 8), at(l, 20), cut); err == nil {
 		t.Error("a consistency proof cut short verified")
+	}
+}
+
+// A log hash reads and writes as the standard base64 of its 32 bytes,
+// as tlog spells one; anything else is an error, not a hash.
+func TestLogHashText(t *testing.T) {
+	var h client.LogHash
+	for i := range h {
+		h[i] = byte(i * 7)
+	}
+	b, err := json.Marshal([]client.LogHash{h})
+	if err != nil || string(b) != `["`+tlog.Hash(h).String()+`"]` {
+		t.Fatalf("json of a hash: %s, %v; want tlog's spelling %q", b, err, tlog.Hash(h).String())
+	}
+	var back []client.LogHash
+	if err := json.Unmarshal(b, &back); err != nil || len(back) != 1 || back[0] != h {
+		t.Fatalf("read back: %v, %v", back, err)
+	}
+	for _, bad := range []string{`""`, `"AAAA"`, `"` + strings.Repeat("A", 43) + `="x`, `"` + strings.Repeat("!", 44) + `"`,
+		`"` + base64.StdEncoding.EncodeToString(make([]byte, 33)) + `"`, `"` + strings.Repeat("A", 42) + `=="`} {
+		var x client.LogHash
+		if err := json.Unmarshal([]byte(bad), &x); err == nil {
+			t.Errorf("%s read as a hash: %x", bad, x)
+		}
 	}
 }
