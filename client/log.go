@@ -102,6 +102,21 @@ func (h *LogHash) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// UnmarshalJSON reads h from its JSON string. encoding/json would call
+// UnmarshalText too, but by a longer way: a proof has a few dozen hashes,
+// and a page's answers a few thousand. (Encoding goes by MarshalText,
+// which encoding/json writes out as it is; a MarshalJSON's output it
+// would parse again.)
+func (h *LogHash) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil // as encoding/json leaves any value it reads null into
+	}
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return errors.New("qcsdk: a log hash is a JSON string")
+	}
+	return h.UnmarshalText(b[1 : len(b)-1])
+}
+
 // String is h in base64.
 func (h LogHash) String() string { return base64.StdEncoding.EncodeToString(h[:]) }
 

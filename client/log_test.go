@@ -358,7 +358,7 @@ func TestLogHashText(t *testing.T) {
 		t.Fatalf("read back: %v, %v", back, err)
 	}
 	for _, bad := range []string{`""`, `"AAAA"`, `"` + strings.Repeat("A", 43) + `="x`, `"` + strings.Repeat("!", 44) + `"`,
-		`"` + base64.StdEncoding.EncodeToString(make([]byte, 33)) + `"`, `"` + strings.Repeat("A", 42) + `=="`} {
+		`"` + base64.StdEncoding.EncodeToString(make([]byte, 33)) + `"`, `"` + strings.Repeat("A", 42) + `=="`, `123`, `["` + strings.Repeat("A", 43) + `="]`} {
 		var x client.LogHash
 		if err := json.Unmarshal([]byte(bad), &x); err == nil {
 			t.Errorf("%s read as a hash: %x", bad, x)
