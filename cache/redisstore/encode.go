@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +54,25 @@ var valueDict = []byte(`{"id":"cmt_0000001_1","enterprise_id":"ent_0000001","cat
 	`"category":"household_appliances"},"version":1,"updated_at":"2026-11-16T00:00:00Z"},"er":"ent_0000001:1","cr":"cmt_0000001_1:1",` +
 	`"ou":true,"t":"\"","u":17961,"x":17961}`)
 
+// A value whose status carries the registry's log proof takes format
+// 'p' instead: the entry's JSON without the proof's hashes, plain, then
+// the hashes as raw bytes, each distinct one once (see appendProofs).
+// Most of such a value is hashes, which DEFLATE cannot shrink below their
+// raw size; and compress/flate's fixed cost per value — clearing its
+// match tables, building Huffman codes — was most of the CPU a cold page
+// spent writing through to Redis. The value is about a third larger than
+// under 'z' and is written and read several times faster.
+const (
+	formatDeflate = 'z'
+	formatProven  = 'p'
+)
+
+// maxProofHashes bounds one record's proof as a reader takes it: a tree
+// of 2^63 leaves needs 63 hashes.
+const maxProofHashes = 64
+
+const hashSize = len(client.LogHash{})
+
 // maxValue bounds what a value may inflate to, so that a hostile value
 // under the store's prefix cannot make a reader allocate without end.
 const maxValue = 1 << 20
@@ -68,7 +89,7 @@ var (
 func pack(js []byte) []byte {
 	var b bytes.Buffer
 	b.Grow(len(js)/2 + 8)
-	b.WriteByte('z')
+	b.WriteByte(formatDeflate)
 	w := writers.Get().(*flate.Writer)
 	w.Reset(&b)
 	_, _ = w.Write(js)
@@ -79,7 +100,7 @@ func pack(js []byte) []byte {
 
 // unpack reads a value that pack wrote, or plain JSON.
 func unpack(v []byte) ([]byte, error) {
-	if len(v) == 0 || v[0] != 'z' {
+	if len(v) == 0 || v[0] != formatDeflate {
 		return v, nil
 	}
 	r := readers.Get().(io.ReadCloser)
@@ -160,13 +181,114 @@ func (r *Store) encode(e *cache.Entry) ([]byte, map[string]any, error) {
 		if st.Enterprise != nil && re.Maker == st.Enterprise.ID {
 			re.Maker = ""
 		}
+		if p := st.Proof; p != nil && len(p.Records) > 0 {
+			pc := *p
+			pc.Records = make([]client.RecordProof, len(p.Records))
+			for i, rp := range p.Records {
+				rp.Proof = nil // written raw after the JSON
+				pc.Records[i] = rp
+			}
+			cp.Proof = &pc
+		}
 		re.Status = &cp
 	}
 	b, err := json.Marshal(re)
 	if err != nil {
 		return nil, nil, err
 	}
+	if re.Status != nil && re.Status.Proof != nil && len(re.Status.Proof.Records) > 0 {
+		return appendProofs(b, e.Status.Proof.Records), recs, nil
+	}
 	return pack(b), recs, nil
+}
+
+// appendProofs lays out a value of format 'p': the format byte, the
+// JSON's length and the JSON, then for each record's proof in order the
+// number of its hashes and each hash — a 0 and its 32 bytes the first
+// time it appears in the value, else the number of the distinct hash it
+// repeats plus one. The records of one status share most of their
+// proofs' upper hashes.
+func appendProofs(js []byte, recs []client.RecordProof) []byte {
+	n := 0
+	for _, rp := range recs {
+		n += len(rp.Proof)
+	}
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(js)+len(recs)+n*(1+hashSize))
+	b = append(b, formatProven)
+	b = binary.AppendUvarint(b, uint64(len(js)))
+	b = append(b, js...)
+	seen := make([]client.LogHash, 0, n)
+	for _, rp := range recs {
+		b = binary.AppendUvarint(b, uint64(len(rp.Proof)))
+		for _, h := range rp.Proof {
+			if i := slices.Index(seen, h); i >= 0 {
+				b = binary.AppendUvarint(b, uint64(i+1))
+				continue
+			}
+			seen = append(seen, h)
+			b = append(b, 0)
+			b = append(b, h[:]...)
+		}
+	}
+	return b
+}
+
+// readBody returns the JSON of a value's body, and under format 'p' the
+// proofs' hashes that follow it (see appendProofs).
+func readBody(v []byte) (js, proofs []byte, err error) {
+	if len(v) == 0 || v[0] != formatProven {
+		js, err = unpack(v)
+		return js, nil, err
+	}
+	n, k := binary.Uvarint(v[1:])
+	if k <= 0 || n > uint64(len(v)-1-k) {
+		return nil, nil, errors.New("proven value cut short")
+	}
+	start := 1 + k
+	return v[start : start+int(n)], v[start+int(n):], nil
+}
+
+// readProofs puts the hashes appendProofs wrote back into recs. Every
+// record's proof is read, and nothing may be left over: a value that
+// does not match its JSON is refused, not half read.
+func readProofs(b []byte, recs []client.RecordProof) error {
+	var seen []client.LogHash
+	for i := range recs {
+		if recs[i].Proof != nil {
+			return errors.New("proof hashes both in the JSON and after it")
+		}
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > maxProofHashes {
+			return errors.New("bad proof length")
+		}
+		b = b[k:]
+		proof := make([]client.LogHash, n)
+		for j := range proof {
+			ref, k := binary.Uvarint(b)
+			if k <= 0 {
+				return errors.New("proof cut short")
+			}
+			b = b[k:]
+			if ref > 0 {
+				if ref > uint64(len(seen)) {
+					return errors.New("proof hash refers past what was read")
+				}
+				proof[j] = seen[ref-1]
+				continue
+			}
+			if len(b) < hashSize {
+				return errors.New("proof hash cut short")
+			}
+			proof[j] = client.LogHash(b[:hashSize])
+			b = b[hashSize:]
+			seen = append(seen, proof[j])
+		}
+		recs[i].Proof = proof
+	}
+	if len(b) != 0 {
+		return errors.New("bytes after the proofs")
+	}
+	return nil
 }
 
 // decode reads an entry's value (see split) laid out by encode. With records missing — keys
@@ -178,13 +300,21 @@ func (r *Store) decode(val string, fetched map[string]string) (*cache.Entry, []s
 	if !ok {
 		return nil, nil, errors.New("no header")
 	}
-	b, err := unpack(h.body)
+	b, proofs, err := readBody(h.body)
 	if err != nil {
 		return nil, nil, err
 	}
 	var re redisEntry
 	if err := json.Unmarshal(b, &re); err != nil {
 		return nil, nil, err
+	}
+	if proofs != nil {
+		if re.Status == nil || re.Status.Proof == nil {
+			return nil, nil, errors.New("proof hashes without a proof")
+		}
+		if err := readProofs(proofs, re.Status.Proof.Records); err != nil {
+			return nil, nil, err
+		}
 	}
 	e := &cache.Entry{
 		Status: re.Status, Enterprise: re.Enterprise, Raw: re.Raw, Cursor: re.Cursor, Maker: re.Maker,

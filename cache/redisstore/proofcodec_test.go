@@ -2,7 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
@@ -16,7 +18,15 @@ import (
 // a middling registry's.
 func provenEntry(b *testing.B) *cache.Entry {
 	b.Helper()
-	sb, err := sandbox.New(sandbox.WithSize(10_000, 200_000), sandbox.WithRateLimit(0, 0))
+	e, _ := provenEntryOf(b, 10_000, 200_000)
+	return e
+}
+
+// provenEntryOf is a status with its log proof from a registry of the
+// given size, and the registry's log keys.
+func provenEntryOf(b testing.TB, enterprises, products int) (*cache.Entry, []client.LogKey) {
+	b.Helper()
+	sb, err := sandbox.New(sandbox.WithSize(enterprises, products), sandbox.WithRateLimit(0, 0))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -34,7 +44,7 @@ func provenEntry(b *testing.B) *cache.Entry {
 	}
 	at := time.Now()
 	return &cache.Entry{Status: st, Maker: st.Enterprise.ID, Version: st.Version, AsOf: st.Version,
-		Fetched: at, FreshUntil: at.Add(5 * time.Minute), Expires: at.Add(24 * time.Hour)}
+		Fetched: at, FreshUntil: at.Add(5 * time.Minute), Expires: at.Add(24 * time.Hour)}, sb.LogKeys()
 }
 
 // BenchmarkProvenValueCodec is BenchmarkValueCodec for a status with its
@@ -45,29 +55,74 @@ func provenEntry(b *testing.B) *cache.Entry {
 func BenchmarkProvenValueCodec(b *testing.B) {
 	r := &Store{prefix: "p:"}
 	e := provenEntry(b)
-	body, _, err := r.encode(e)
+	body, recs, err := r.encode(e)
 	if err != nil {
 		b.Fatal(err)
 	}
-	js, err := unpack(body)
+	js, _, err := readBody(body)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Run("encode", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+	// The format before proofs were written raw: the same JSON with the
+	// hashes in it, compressed as a whole ('z'). It is the baseline.
+	var re redisEntry
+	if err := json.Unmarshal(js, &re); err != nil {
+		b.Fatal(err)
+	}
+	for i := range re.Status.Proof.Records {
+		re.Status.Proof.Records[i].Proof = e.Status.Proof.Records[i].Proof
+	}
+	whole, err := json.Marshal(re)
+	if err != nil {
+		b.Fatal(err)
+	}
+	deflated := pack(whole)
+	// A reader that holds the maker's and the commitment's records, as
+	// every reader but the first of a process does.
+	fetched := map[string]string{}
+	for k, rec := range recs {
+		if fetched[k], err = jsonPack(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	held, _, err := r.decode(header(e)+string(body), fetched)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer runtime.KeepAlive(held) // the process holds its records weakly, through the entries
+	for _, c := range []struct {
+		name string
+		body []byte
+		enc  func()
+	}{
+		{"proven", body, func() {
 			if _, _, err := r.encode(e); err != nil {
 				b.Fatal(err)
 			}
-		}
-		b.ReportMetric(float64(len(js)), "json-B")
-		b.ReportMetric(float64(len(body)), "packed-B")
-	})
-	b.Run("unpack", func(b *testing.B) {
-		for b.Loop() {
-			if _, err := unpack(body); err != nil {
+		}},
+		{"deflate", deflated, func() {
+			js, err := json.Marshal(re)
+			if err != nil {
 				b.Fatal(err)
 			}
-		}
-	})
+			pack(js)
+		}},
+	} {
+		b.Run(c.name+"/encode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c.enc()
+			}
+			b.ReportMetric(float64(len(c.body)), "value-B")
+		})
+		val := header(e) + string(c.body)
+		b.Run(c.name+"/decode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, missing, err := r.decode(val, nil); err != nil || len(missing) > 0 {
+					b.Fatal(err, missing)
+				}
+			}
+		})
+	}
 }
