@@ -41,12 +41,10 @@ import (
 
 // Defaults of the log.
 const (
-	// DefaultLogOrigin is the first line of the sandbox's checkpoints.
-	DefaultLogOrigin = "sandbox.qualitycommit.example/log"
-	// DefaultLogKeyName names the keys the sandbox generates.
-	DefaultLogKeyName = "sandbox.qualitycommit.example"
-	// DefaultLogKeyGrace is how long a key rotated out still verifies.
-	DefaultLogKeyGrace = 24 * time.Hour
+	// logKeyName names the keys the sandbox generates.
+	logKeyName = "sandbox.qualitycommit.example"
+	// defaultLogKeyGrace is how long a key rotated out still verifies.
+	defaultLogKeyGrace = 24 * time.Hour
 )
 
 // WithLogKey makes the sandbox sign checkpoints with skey, a
@@ -169,7 +167,7 @@ func newChangeLog(reg *registry, cfg config) (*changeLog, error) {
 		origin: cfg.logOrigin,
 		grace:  cfg.logGrace,
 		clock:  cfg.clock,
-		name:   DefaultLogKeyName,
+		name:   logKeyName,
 		forks:  map[string]*forkedTree{},
 		signed: map[string]signedCheckpoint{},
 	}

@@ -16,7 +16,8 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 )
 
-// Default sizes: the demo set a newcomer sees.
+// Defaults: the demo set a newcomer sees, and where its links and log
+// point.
 const (
 	DefaultEnterprises = 50
 	DefaultProducts    = 1000
@@ -24,6 +25,18 @@ const (
 	// DefaultVerifyBase is where verify_url links point unless configured:
 	// a reserved example domain, since the sandbox's records are fictional.
 	DefaultVerifyBase = "https://verify.qualitycommit.example"
+	// DefaultLogOrigin is the first line of the sandbox's checkpoints.
+	DefaultLogOrigin = "sandbox.qualitycommit.example/log"
+)
+
+// Errors of the operator methods, for errors.Is.
+var (
+	// ErrNotFound is returned by the operator methods for an unknown id.
+	ErrNotFound = errors.New("sandbox: no such record")
+	// ErrReportStep is returned by AdvanceReport for a step the report
+	// cannot take: backwards, after it closed, or closing without a known
+	// outcome.
+	ErrReportStep = errors.New("sandbox: a report cannot take this step")
 )
 
 // An Option configures a Sandbox. An option whose value is out of range
@@ -293,7 +306,7 @@ func New(opts ...Option) (*Sandbox, error) {
 		maxWait:       maxLongPoll,
 		oversizeBytes: 4 << 20,
 		logOrigin:     DefaultLogOrigin,
-		logGrace:      DefaultLogKeyGrace,
+		logGrace:      defaultLogKeyGrace,
 	}
 	for _, o := range opts {
 		if o == nil {
