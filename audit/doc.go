@@ -12,6 +12,18 @@
 // link — for each listing whose verdict is not committed, in input order.
 // Options.Select keeps only the findings a team acts on.
 //
+// # Parameters
+//
+// The package follows the SDK's conventions. Run is a call, not a
+// constructor: its parameters are a struct, [Options], passed by pointer
+// with nil for the defaults, as go-github's ListOptions are, because a
+// platform builds them for each audit (Select for one team, Checkpoint for
+// one journal) and reads them as data; the readers take [*ReadOptions]
+// the same way. Each zero or nil field is the default — a nil Clock is
+// time.Now — and Run returns an error for a value out of range, or for a
+// nil client or writer, before it reads a listing. Package audit/watch's
+// constructor, New, takes functional options instead.
+//
 // # From one audit to the next
 //
 // A finding has a stable id ([Finding.ID]): the same listing, product key

@@ -88,7 +88,9 @@ const (
 	DefaultMaxPauseWait = time.Minute
 )
 
-// Options tunes a Run. A nil *Options means the defaults.
+// Options are one Run's parameters. A nil *Options, and each zero or nil
+// field, means the default; Run refuses a negative count or duration
+// (MaxPauseWait aside, where negative means never wait) before it starts.
 type Options struct {
 	// All writes a finding for every listing; by default only listings
 	// whose verdict is not committed are written.
@@ -106,10 +108,10 @@ type Options struct {
 	// Clock is the time verdicts are decided at; nil is time.Now.
 	Clock func() time.Time
 	// Lookback is the inspection look-back window given to client.Decide;
-	// zero or less means client.DefaultLookback.
+	// zero means client.DefaultLookback.
 	Lookback time.Duration
 	// MaxKeys bounds the answers remembered in memory so that a distinct
-	// key is looked up once (default DefaultMaxKeys). Past it the least
+	// key is looked up once (zero: DefaultMaxKeys). Past it the least
 	// recently used answer goes to Answers; without Answers it is
 	// forgotten, and its key, if it comes again, is looked up again: a
 	// call more, never a different finding.
@@ -118,7 +120,7 @@ type Options struct {
 	// audit/spill keeps them on disk), so that each distinct key is
 	// looked up once at any size with memory still bounded.
 	Answers AnswerStore
-	// MaxWindow bounds the listings held at once (default
+	// MaxWindow bounds the listings held at once (zero:
 	// DefaultMaxWindow). A window closes when it has MaxBatchKeys keys to
 	// look up or MaxWindow listings.
 	MaxWindow int
@@ -194,6 +196,25 @@ type entry struct {
 	ans *Answer // set when the key was answered before the window
 }
 
+// check refuses what Run cannot work with, before it reads a listing:
+// a parameter out of range (a negative Lookback, MaxKeys or MaxWindow;
+// zero is the default) or a nil client or writer.
+func (o *Options) check(api *client.Client, out FindingWriter) error {
+	switch {
+	case api == nil:
+		return errors.New("audit: Run needs a client")
+	case out == nil:
+		return errors.New("audit: Run needs a writer")
+	case o.Lookback < 0:
+		return fmt.Errorf("audit: Options.Lookback %v is negative", o.Lookback)
+	case o.MaxKeys < 0:
+		return fmt.Errorf("audit: Options.MaxKeys %d is negative", o.MaxKeys)
+	case o.MaxWindow < 0:
+		return fmt.Errorf("audit: Options.MaxWindow %d is negative", o.MaxWindow)
+	}
+	return nil
+}
+
 // Run audits listings against the registry and writes findings to out, in
 // input order.
 //
@@ -220,14 +241,17 @@ func Run(ctx context.Context, api *client.Client, listings iter.Seq2[Listing, er
 	if opts != nil {
 		o = *opts
 	}
+	if err := o.check(api, out); err != nil {
+		return Summary{}, err
+	}
 	r := &runner{api: api, out: out, o: o, start: time.Now()}
 	if r.o.Clock == nil {
 		r.o.Clock = time.Now
 	}
-	if r.o.MaxKeys <= 0 {
+	if r.o.MaxKeys == 0 {
 		r.o.MaxKeys = DefaultMaxKeys
 	}
-	if r.o.MaxWindow <= 0 {
+	if r.o.MaxWindow == 0 {
 		r.o.MaxWindow = DefaultMaxWindow
 	}
 	if r.o.MaxPauseWait == 0 {

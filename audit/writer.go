@@ -43,8 +43,8 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// CSVColumns is the header the CSV writer writes.
-var CSVColumns = []string{
+// csvColumns is the header the CSV writer writes, in its order.
+var csvColumns = []string{
 	"line", "listing_id", "seller", "title", "gtin", "uscc", "brand", "model",
 	"verdict", "reason", "commitment_id", "inspection_id", "enterprise_id", "verify_url",
 	"code", "finding_id", "status",
@@ -69,7 +69,7 @@ type CSVWriter struct {
 // NewCSVWriter returns a CSVWriter on w, writing a BOM first if bom is set.
 func NewCSVWriter(w io.Writer, bom bool) *CSVWriter {
 	cw := &countWriter{w: w}
-	return &CSVWriter{cw: cw, bw: bufio.NewWriter(cw), bom: bom, row: make([]string, len(CSVColumns))}
+	return &CSVWriter{cw: cw, bw: bufio.NewWriter(cw), bom: bom, row: make([]string, len(csvColumns))}
 }
 
 func (w *CSVWriter) start() error {
@@ -82,7 +82,7 @@ func (w *CSVWriter) start() error {
 			return err
 		}
 	}
-	return w.writeRow(CSVColumns)
+	return w.writeRow(csvColumns)
 }
 
 // writeRow writes cells as one record, each quoted whether or not it

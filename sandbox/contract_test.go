@@ -1835,7 +1835,7 @@ func TestContractRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sb.Close()
-	got := slices.Sorted(slices.Values(sb.Routes()))
+	got := slices.Sorted(slices.Values(sandbox.Routes(sb)))
 	want := contractOperations(spec.doc)
 	if !slices.Equal(got, want) {
 		t.Errorf("sandbox routes %v\ndocument operations %v", got, want)

@@ -9,6 +9,17 @@
 //	srv := sandbox.NewServer(t)                 // the demo set on a loopback port
 //	resp, err := http.Get(srv.URL + "/v1/products/" + string(srv.Demo()[0].GTIN))
 //
+// # Options
+//
+// The package follows the SDK's conventions: New and NewServer take
+// functional options ([Option]) that can fail. A value out of range — a
+// size below one, a negative rate, retention or grace, an empty API key,
+// a log key that is not one — is an error from New, the first option's,
+// once, at start-up (NewServer fails the test with it); nothing is
+// clamped silently. A nil option is skipped, a nil clock is time.Now and
+// a nil logger logs nothing. A clock is a func() time.Time, and barcodes
+// are client.GTIN in Go, strings only on the wire.
+//
 // # The data set
 //
 // A seed, a size and a reference day decide every record, byte for byte.

@@ -69,9 +69,9 @@ func (s *Sandbox) routeTable() []route {
 	}
 }
 
-// Routes lists every route of the public API as "METHOD /path" patterns,
-// the names Fault.Route and Requests take.
-func (s *Sandbox) Routes() []string {
+// apiRoutes lists every route of the public API as "METHOD /path"
+// patterns, the names Fault.Route and Requests take.
+func (s *Sandbox) apiRoutes() []string {
 	var out []string
 	for _, rt := range s.routeTable() {
 		if strings.HasPrefix(rt.path, "/v1/") {

@@ -41,39 +41,48 @@ import (
 
 // Defaults of the log.
 const (
-	// DefaultLogOrigin is the first line of the sandbox's checkpoints.
-	DefaultLogOrigin = "sandbox.qualitycommit.example/log"
-	// DefaultLogKeyName names the keys the sandbox generates.
-	DefaultLogKeyName = "sandbox.qualitycommit.example"
-	// DefaultLogKeyGrace is how long a key rotated out still verifies.
-	DefaultLogKeyGrace = 24 * time.Hour
+	// logKeyName names the keys the sandbox generates.
+	logKeyName = "sandbox.qualitycommit.example"
+	// defaultLogKeyGrace is how long a key rotated out still verifies.
+	defaultLogKeyGrace = 24 * time.Hour
 )
 
 // WithLogKey makes the sandbox sign checkpoints with skey, a
 // golang.org/x/mod/sumdb/note Ed25519 signer key, rather than a key it
-// generates, so that a test or a CI job can pin the verifier key.
-func WithLogKey(skey string) Option { return func(c *config) { c.logKey = skey } }
+// generates, so that a test or a CI job can pin the verifier key. A key
+// that is not one is an error, which never repeats the key.
+func WithLogKey(skey string) Option {
+	return func(c *config) error {
+		k, err := signerFromKey(skey)
+		if err != nil {
+			return err
+		}
+		c.logKey = k
+		return nil
+	}
+}
 
-// WithLogOrigin sets the origin line of the sandbox's checkpoints.
+// WithLogOrigin sets the origin line of the sandbox's checkpoints: not
+// empty, on one line.
 func WithLogOrigin(origin string) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if origin == "" || strings.ContainsAny(origin, "\n\r") {
-			c.errs = append(c.errs, fmt.Errorf("log origin %q is empty or holds a line break", origin))
-			return
+			return fmt.Errorf("log origin %q is empty or holds a line break", origin)
 		}
 		c.logOrigin = origin
+		return nil
 	}
 }
 
 // WithLogKeyGrace sets how long a key rotated out by RotateLogKey still
-// verifies checkpoints (default 24 hours).
+// verifies checkpoints (default 24 hours; 0 stops it at once).
 func WithLogKeyGrace(d time.Duration) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if d < 0 {
-			c.errs = append(c.errs, fmt.Errorf("log key grace %v is negative", d))
-			return
+			return fmt.Errorf("log key grace %v is negative", d)
 		}
 		c.logGrace = d
+		return nil
 	}
 }
 
@@ -158,7 +167,7 @@ func newChangeLog(reg *registry, cfg config) (*changeLog, error) {
 		origin: cfg.logOrigin,
 		grace:  cfg.logGrace,
 		clock:  cfg.clock,
-		name:   DefaultLogKeyName,
+		name:   logKeyName,
 		forks:  map[string]*forkedTree{},
 		signed: map[string]signedCheckpoint{},
 	}
@@ -169,7 +178,7 @@ func newChangeLog(reg *registry, cfg config) (*changeLog, error) {
 	if start := cfg.data.ref.Add(-historyDays * day).UTC(); start.Before(now) {
 		now = start
 	}
-	if cfg.logKey == "" {
+	if cfg.logKey == nil {
 		k, err := l.generateKey(now)
 		if err != nil {
 			return nil, err
@@ -177,11 +186,7 @@ func newChangeLog(reg *registry, cfg config) (*changeLog, error) {
 		l.keys = []*logSigner{k}
 		return l, nil
 	}
-	k, err := signerFromKey(cfg.logKey)
-	if err != nil {
-		return nil, err
-	}
-	k.notBefore = now
+	k := &logSigner{signer: cfg.logKey.signer, vkey: cfg.logKey.vkey, notBefore: now}
 	l.name = k.signer.Name()
 	l.keys = []*logSigner{k}
 	return l, nil
@@ -194,7 +199,7 @@ func (l *changeLog) generateKey(now time.Time) (*logSigner, error) {
 	}
 	k, err := signerFromKey(skey)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	k.notBefore = now
 	return k, nil
@@ -206,21 +211,21 @@ func (l *changeLog) generateKey(now time.Time) (*logSigner, error) {
 func signerFromKey(skey string) (*logSigner, error) {
 	s, err := note.NewSigner(skey)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: the log key is not a note signer key: %w", err)
+		return nil, errors.New("the log key is not a note signer key")
 	}
 	// PRIVATE+KEY+name+hash+key: the key's base64 may hold '+' itself.
 	fields := strings.SplitN(skey, "+", 5)
 	if len(fields) != 5 {
-		return nil, errors.New("sandbox: the log key is not a note signer key")
+		return nil, errors.New("the log key is not a note signer key")
 	}
 	raw, err := base64.StdEncoding.DecodeString(fields[4])
 	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
-		return nil, errors.New("sandbox: the log key is not an Ed25519 note signer key")
+		return nil, errors.New("the log key is not an Ed25519 note signer key")
 	}
 	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
 	vkey, err := note.NewEd25519VerifierKey(s.Name(), pub)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: the log key: %w", err)
+		return nil, fmt.Errorf("the log key: %w", err)
 	}
 	return &logSigner{signer: s, vkey: vkey}, nil
 }

@@ -510,9 +510,6 @@ func (r *registry) head() int64 {
 	return r.seq
 }
 
-// ErrNotFound is returned by the operator methods for an unknown id.
-var ErrNotFound = errors.New("sandbox: no such record")
-
 func (r *registry) setCommitmentStatus(id string, status client.CommitmentStatus, reason *client.Text) (client.Commitment, client.Event, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

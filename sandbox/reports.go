@@ -180,10 +180,6 @@ type ReportAdvance struct {
 	CaseID string `json:"case_id,omitempty"`
 }
 
-// ErrReportStep is returned by AdvanceReport for a step the report cannot
-// take: backwards, after it closed, or closing without a known outcome.
-var ErrReportStep = errors.New("sandbox: a report cannot take this step")
-
 var reportOrder = map[client.ReportStatus]int{
 	client.ReportReceived: 0, client.ReportForwarded: 1, client.ReportUnderInvestigation: 2, client.ReportClosed: 3,
 }
@@ -310,14 +306,12 @@ type DemoReport struct {
 	Outcome      client.ReportOutcome `json:"outcome,omitempty"`
 }
 
-// MarshalJSON shows the token, as the operator API does: the sandbox's
-// demo data is for tests, and its tokens are no secret.
-func (d DemoReport) MarshalJSON() ([]byte, error) {
-	type plain DemoReport
-	return json.Marshal(struct {
-		plain
-		Token string `json:"token"`
-	}{plain(d), string(d.Token)})
+// demoReportJSON is a demo report as the operator API shows it, token
+// and all: the sandbox's demo data is for tests, and its tokens are no
+// secret. (A client.ReportToken alone hides itself in JSON.)
+type demoReportJSON struct {
+	DemoReport
+	Token string `json:"token"`
 }
 
 // demoReportPlan is one demo report per lifecycle stage and outcome,
@@ -698,5 +692,10 @@ func (s *Sandbox) opAdvanceReport(b *buffer, r *http.Request) {
 }
 
 func (s *Sandbox) opDemoReports(b *buffer, r *http.Request) {
-	b.json(http.StatusOK, ccNoStore, map[string]any{"reports": s.DemoReports()})
+	demo := s.DemoReports()
+	out := make([]demoReportJSON, len(demo))
+	for i, d := range demo {
+		out[i] = demoReportJSON{d, string(d.Token)}
+	}
+	b.json(http.StatusOK, ccNoStore, map[string]any{"reports": out})
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,7 +16,8 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 )
 
-// Default sizes: the demo set a newcomer sees.
+// Defaults: the demo set a newcomer sees, and where its links and log
+// point.
 const (
 	DefaultEnterprises = 50
 	DefaultProducts    = 1000
@@ -22,10 +25,23 @@ const (
 	// DefaultVerifyBase is where verify_url links point unless configured:
 	// a reserved example domain, since the sandbox's records are fictional.
 	DefaultVerifyBase = "https://verify.qualitycommit.example"
+	// DefaultLogOrigin is the first line of the sandbox's checkpoints.
+	DefaultLogOrigin = "sandbox.qualitycommit.example/log"
 )
 
-// An Option configures a Sandbox.
-type Option func(*config)
+// Errors of the operator methods, for errors.Is.
+var (
+	// ErrNotFound is returned by the operator methods for an unknown id.
+	ErrNotFound = errors.New("sandbox: no such record")
+	// ErrReportStep is returned by AdvanceReport for a step the report
+	// cannot take: backwards, after it closed, or closing without a known
+	// outcome.
+	ErrReportStep = errors.New("sandbox: a report cannot take this step")
+)
+
+// An Option configures a Sandbox. An option whose value is out of range
+// returns an error, and New returns the first such error.
+type Option func(*config) error
 
 type config struct {
 	data          dataConfig
@@ -41,105 +57,198 @@ type config struct {
 	hookBackoff   time.Duration
 	maxWait       time.Duration
 	refSet        bool
-	errs          []error
 	faultSeed     uint64
 	oversizeBytes int
 	feedRetention int
-	logKey        string
+	logKey        *logSigner
 	logOrigin     string
 	logGrace      time.Duration
 }
 
 // WithSeed chooses the data set: the same seed, sizes and reference time
 // give the same records, byte for byte.
-func WithSeed(seed uint64) Option { return func(c *config) { c.data.seed = seed } }
+func WithSeed(seed uint64) Option {
+	return func(c *config) error { c.data.seed = seed; return nil }
+}
 
 // WithSize sets how many enterprises and products the data set has. Up to
 // 89,999 enterprises, each with at most 89,999 products; a 1,000,000-product
 // set is ready in a couple of seconds because products are computed on demand.
 func WithSize(enterprises, products int) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if enterprises < 1 || enterprises > maxCompany {
-			c.errs = append(c.errs, fmt.Errorf("enterprises %d out of range [1, %d]", enterprises, maxCompany))
-			return
+			return fmt.Errorf("enterprises %d out of range [1, %d]", enterprises, maxCompany)
 		}
 		if products < 0 || products/enterprises > maxItems-1 {
-			c.errs = append(c.errs, fmt.Errorf("products %d out of range for %d enterprises", products, enterprises))
-			return
+			return fmt.Errorf("products %d out of range for %d enterprises", products, enterprises)
 		}
 		c.data.enterprises, c.data.products = enterprises, products
+		return nil
 	}
 }
 
 // WithReferenceTime sets the day the data set is dated from. By default it
 // is today, so the demo always looks current; golden-file tests fix it.
+// The zero time is an error: the generated history reaches years before it.
 func WithReferenceTime(t time.Time) Option {
-	return func(c *config) { c.data.ref, c.refSet = t.UTC().Truncate(day), true }
+	return func(c *config) error {
+		if t.IsZero() {
+			return errors.New("the reference time is zero")
+		}
+		c.data.ref, c.refSet = t.UTC().Truncate(day), true
+		return nil
+	}
 }
 
-// WithVerifyBaseURL sets the base of every record's verify_url.
+// WithVerifyBaseURL sets the base of every record's verify_url, an
+// absolute http or https URL.
 func WithVerifyBaseURL(base string) Option {
-	return func(c *config) { c.data.verifyBase = strings.TrimRight(base, "/") }
+	return func(c *config) error {
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("verify base URL %q is not an absolute http(s) URL", base)
+		}
+		c.data.verifyBase = strings.TrimRight(base, "/")
+		return nil
+	}
 }
 
 // WithHostileText fills every text field with hostile strings: markup,
 // script URLs, broken UTF-8, bidirectional overrides and a 10 KB name, for
 // testing that renderers escape and contain what the registry sends.
-func WithHostileText() Option { return func(c *config) { c.data.hostile = true } }
+func WithHostileText() Option {
+	return func(c *config) error { c.data.hostile = true; return nil }
+}
+
+// rateLimit checks a token bucket's settings: a rate of 0 turns the limit
+// off (the burst is then unused); a positive rate needs a burst of at least 1.
+func rateLimit(what string, perSecond float64, burst int) error {
+	if perSecond < 0 || math.IsNaN(perSecond) || math.IsInf(perSecond, 0) {
+		return fmt.Errorf("%s rate %v per second is not 0 (no limit) or a positive number", what, perSecond)
+	}
+	if burst < 0 || (perSecond > 0 && burst < 1) {
+		return fmt.Errorf("%s burst %d is below 1", what, burst)
+	}
+	return nil
+}
 
 // WithRateLimit limits each API key (or each client address, without a key)
 // to perSecond requests with bursts of burst; past it the sandbox answers
-// 429 with Retry-After. perSecond <= 0 turns limiting off. The default is
+// 429 with Retry-After. perSecond 0 turns limiting off. The default is
 // 1,000 per second with bursts of 2,000.
 func WithRateLimit(perSecond float64, burst int) Option {
-	return func(c *config) { c.rate, c.burst = perSecond, max(burst, 1) }
+	return func(c *config) error {
+		if err := rateLimit("request", perSecond, burst); err != nil {
+			return err
+		}
+		c.rate, c.burst = perSecond, max(burst, 1)
+		return nil
+	}
 }
 
 // WithReportLookupLimit limits each API key's report lookups (GET
 // /v1/reports/{id}, with a right token or a wrong one) to perSecond with
 // bursts of burst, under the general limit; past it the sandbox answers
-// 429. The default is 5 per second with bursts of 20.
+// 429. perSecond 0 turns this limit off. The default is 5 per second with
+// bursts of 20.
 func WithReportLookupLimit(perSecond float64, burst int) Option {
-	return func(c *config) { c.lookupRate, c.lookupBurst = perSecond, max(burst, 1) }
+	return func(c *config) error {
+		if err := rateLimit("report lookup", perSecond, burst); err != nil {
+			return err
+		}
+		c.lookupRate, c.lookupBurst = perSecond, max(burst, 1)
+		return nil
+	}
 }
 
 // WithAPIKeys makes the sandbox require "Authorization: Bearer <key>" with
-// one of keys. Without it any key, or none, is accepted.
+// one of keys, at least one and none empty. Without it any key, or none,
+// is accepted.
 func WithAPIKeys(keys ...string) Option {
-	return func(c *config) {
+	return func(c *config) error {
+		if len(keys) == 0 {
+			return errors.New("WithAPIKeys has no API key")
+		}
 		c.keys = make(map[string]bool, len(keys))
-		for _, k := range keys {
+		for i, k := range keys {
+			if k == "" {
+				return fmt.Errorf("API key %d of %d is empty", i+1, len(keys))
+			}
 			c.keys[k] = true
 		}
+		return nil
 	}
 }
 
 // WithFaults injects faults from the start; see Fault and SetFaults.
 func WithFaults(faults ...Fault) Option {
-	return func(c *config) { c.faults = append(c.faults, faults...) }
+	return func(c *config) error {
+		for _, f := range faults {
+			if err := f.validate(); err != nil {
+				return err
+			}
+		}
+		c.faults = append(c.faults, faults...)
+		return nil
+	}
 }
 
 // WithFaultSeed seeds the random draws that decide which requests a fault
 // hits, so a test run is repeatable.
-func WithFaultSeed(seed uint64) Option { return func(c *config) { c.faultSeed = seed } }
+func WithFaultSeed(seed uint64) Option {
+	return func(c *config) error { c.faultSeed = seed; return nil }
+}
 
-// WithClock sets the clock that stamps published changes and reports.
-func WithClock(now func() time.Time) Option { return func(c *config) { c.clock = now } }
+// WithClock sets the clock that stamps published changes and reports and
+// dates the data set when WithReferenceTime is not given. Nil, like the
+// default, is time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			now = time.Now
+		}
+		c.clock = now
+		return nil
+	}
+}
 
 // WithLogger logs each request at debug level and each webhook failure at
 // warn level. Nil, the default, logs nothing.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
-
-// WithWebhookRetry sets how many times a webhook push is tried and the
-// first wait between tries, which doubles after each failure (default 5
-// tries from 200 ms).
-func WithWebhookRetry(attempts int, backoff time.Duration) Option {
-	return func(c *config) { c.hookAttempts, c.hookBackoff = max(attempts, 1), backoff }
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error { c.logger = l; return nil }
 }
 
-// WithMaxWait caps how long the change feed holds a long poll (default and
-// most 60 s).
-func WithMaxWait(d time.Duration) Option { return func(c *config) { c.maxWait = d } }
+// WithWebhookRetry sets how many times a webhook push is tried (at least
+// once) and the first wait between tries, which doubles after each failure
+// (default 5 tries from 200 ms).
+func WithWebhookRetry(attempts int, backoff time.Duration) Option {
+	return func(c *config) error {
+		if attempts < 1 {
+			return fmt.Errorf("webhook attempts %d is below 1", attempts)
+		}
+		if backoff < 0 {
+			return fmt.Errorf("webhook backoff %v is negative", backoff)
+		}
+		c.hookAttempts, c.hookBackoff = attempts, backoff
+		return nil
+	}
+}
+
+// WithMaxWait caps how long the change feed holds a long poll: more than
+// 0 and at most 60 s, the default.
+func WithMaxWait(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 || d > maxLongPoll {
+			return fmt.Errorf("long poll max wait %v is not in (0, %v]", d, maxLongPoll)
+		}
+		c.maxWait = d
+		return nil
+	}
+}
+
+// maxLongPoll is the longest the change feed holds a poll, as the
+// registry's contract says.
+const maxLongPoll = 60 * time.Second
 
 // WithFeedRetention keeps only the newest n events of the change feed, as
 // the registry keeps events for a retention window: publishing one more
@@ -148,12 +257,12 @@ func WithMaxWait(d time.Duration) Option { return func(c *config) { c.maxWait = 
 // gap. 0, the default, keeps every event; a negative n is an error. See
 // also ExpireFeed.
 func WithFeedRetention(n int) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if n < 0 {
-			c.errs = append(c.errs, fmt.Errorf("feed retention %d is negative", n))
-			return
+			return fmt.Errorf("feed retention %d is negative", n)
 		}
 		c.feedRetention = n
+		return nil
 	}
 }
 
@@ -194,27 +303,21 @@ func New(opts ...Option) (*Sandbox, error) {
 		clock:         time.Now,
 		hookAttempts:  5,
 		hookBackoff:   200 * time.Millisecond,
-		maxWait:       60 * time.Second,
+		maxWait:       maxLongPoll,
 		oversizeBytes: 4 << 20,
 		logOrigin:     DefaultLogOrigin,
-		logGrace:      DefaultLogKeyGrace,
+		logGrace:      defaultLogKeyGrace,
 	}
 	for _, o := range opts {
-		o(&cfg)
-	}
-	if err := errors.Join(cfg.errs...); err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
 	}
 	if !cfg.refSet {
 		cfg.data.ref = cfg.clock().UTC().Truncate(day)
-	}
-	if cfg.maxWait <= 0 || cfg.maxWait > 60*time.Second {
-		cfg.maxWait = 60 * time.Second
-	}
-	for _, f := range cfg.faults {
-		if err := f.validate(); err != nil {
-			return nil, fmt.Errorf("sandbox: %w", err)
-		}
 	}
 	s := &Sandbox{
 		cfg:     cfg,

@@ -77,11 +77,11 @@ func BenchmarkIndexLookup(b *testing.B) {
 
 	for _, ev := range []client.Event{revoked, inspected} {
 		var n int
-		w := watch.New(e.api, idx, &watch.Options{OnFinding: func(audit.Finding) { n++ }, Clock: now})
+		w := newWatcher(b, e, idx, watch.WithOnFinding(func(audit.Finding) { n++ }))
 		b.Run("touched-"+string(ev.Type), func(b *testing.B) {
 			var keys []client.ProductKey
 			for b.Loop() {
-				if keys, err = w.Touched(ctx, ev); err != nil {
+				if keys, err = watch.Touched(ctx, w, ev); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -183,7 +183,7 @@ func BenchmarkWatchStart(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		w := watch.New(e.api, idx, &watch.Options{Clock: now})
+		w := newWatcher(b, e, idx)
 		for _, second := range []bool{false, true} {
 			start := time.Now()
 			sum, err := idx.Sync(ctx, night(second))

@@ -6,8 +6,18 @@
 //	idx, err := watch.OpenIndex("catalogue.db")
 //	_, err = idx.Sync(ctx, audit.ReadCSV(f, nil))   // the audit's own input; again with each new export
 //	err = idx.SaveCursor(ctx, head)                 // a new index: Changes.Head, read before Run learns
-//	w := watch.New(api, idx, &watch.Options{OnFinding: flag})
-//	err = w.Run(ctx)                                // learn the makers not known yet, then follow the feed
+//	w, err := watch.New(api, idx, watch.WithOnFinding(flag))
+//	err = w.Run(ctx, nil)                           // learn the makers not known yet, then follow the feed
+//
+// # Options
+//
+// The package follows the SDK's conventions. New, a constructor, takes
+// functional options ([Option]) that can fail: a value out of
+// range is an error from New, once, at start-up, and a nil option, clock,
+// logger or finding function is the default (skipped, time.Now, silent,
+// findings dropped). What tunes one call is that call's struct, passed by
+// pointer, nil for the defaults: Run takes the feed's
+// *client.FollowOptions, as cache.Follow does.
 //
 // # The index
 //
@@ -16,7 +26,7 @@
 // indexed by GTIN (which also answers a GTIN prefix, as a range of the
 // index), and by USCC, brand and model (which answers by USCC and by USCC
 // and brand). [Index.Sync] brings it to a new export of the catalogue —
-// adds, updates, removes — in transactions of [LoadBatch] rows, without
+// adds, updates, removes — in transactions of a few thousand rows, without
 // asking the registry about listings that did not change; [Index.Load]
 // only adds and updates; [Index.Put] and [Index.Delete] keep it current
 // one listing at a time.
@@ -72,7 +82,8 @@
 // The touched keys are looked up 100 to a call (client.MaxBatchKeys) at
 // client.PriorityLow and decided with client.Decide, word for word as the
 // audit decides them, and every listing of each key gets its
-// [audit.Finding] through Options.OnFinding — committed ones included, so
+// [audit.Finding] through the function given to [WithOnFinding] —
+// committed ones included, so
 // that a flag raised before can be cleared. A finding names the change
 // behind it (audit.Cause: the event's id, its seq in the registry's change
 // sequence, its type and time) and when it was decided.

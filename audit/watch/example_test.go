@@ -63,10 +63,13 @@ func Example() {
 	}
 
 	var findings []audit.Finding
-	w := watch.New(api, idx, &watch.Options{
-		OnFinding: func(f audit.Finding) { findings = append(findings, f) },
-		Clock:     now,
-	})
+	w, err := watch.New(api, idx,
+		watch.WithOnFinding(func(f audit.Finding) { findings = append(findings, f) }),
+		watch.WithClock(now))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	head, err := api.Changes.Head(ctx)
 	if err != nil {
 		fmt.Println(err)

@@ -110,6 +110,16 @@ func status(t testing.TB, e *env, k client.ProductKey) *client.ProductStatus {
 	return items[0].Status
 }
 
+// newWatcher is watch.New deciding at now, failing the test on an error.
+func newWatcher(t testing.TB, e *env, idx *watch.Index, opts ...watch.Option) *watch.Watcher {
+	t.Helper()
+	w, err := watch.New(e.api, idx, append([]watch.Option{watch.WithClock(now)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
 // openIndex opens an index in a test's directory and loads csvText.
 func openIndex(t testing.TB, csvText []byte) *watch.Index {
 	t.Helper()

@@ -14,10 +14,10 @@ import (
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver: pure Go, no cgo
 )
 
-// LoadBatch is how many listings Load writes in one transaction: a few
+// loadBatch is how many listings Load writes in one transaction: a few
 // thousand rows, so that memory stays bounded and a crash loses at most
 // one transaction.
-const LoadBatch = 5000
+const loadBatch = 5000
 
 // schema is the index's tables. listings_key serves the lookup by GTIN
 // (its leading column) and by a whole key; listings_maker serves the
@@ -124,7 +124,7 @@ type LoadSummary struct {
 }
 
 // Load stores listings, the same input audit.Run reads (audit.ReadCSV or
-// audit.ReadJSONLines), LoadBatch rows to a transaction, so that memory
+// audit.ReadJSONLines), loadBatch rows to a transaction, so that memory
 // does not grow with the catalogue. A listing whose id is already in the
 // index replaces it: to rebuild from scratch, open a new file. A
 // *audit.RowError is counted and skipped, as audit.Run does; any other
@@ -169,7 +169,7 @@ func (x *Index) Load(ctx context.Context, listings iter.Seq2[audit.Listing, erro
 			return sum, fmt.Errorf("watch: loading listing %q: %w", l.ID, err)
 		}
 		sum.Listings++
-		if n++; n == LoadBatch {
+		if n++; n == loadBatch {
 			if err := commit(); err != nil {
 				return sum, fmt.Errorf("watch: loading listings: %w", err)
 			}
@@ -242,8 +242,8 @@ ON CONFLICT (name) DO UPDATE SET value = excluded.value`, cursorName, cursor)
 	return err
 }
 
-// Listings returns the listings stored with key k, in id order.
-func (x *Index) Listings(ctx context.Context, k client.ProductKey) ([]audit.Listing, error) {
+// listings returns the listings stored with key k, in id order.
+func (x *Index) listings(ctx context.Context, k client.ProductKey) ([]audit.Listing, error) {
 	rows, err := x.db.QueryContext(ctx, `SELECT id, seller, title, line FROM listings
 WHERE gtin = ? AND uscc = ? AND brand = ? AND model = ? ORDER BY id`,
 		string(k.GTIN), string(k.USCC), k.Brand, k.Model)

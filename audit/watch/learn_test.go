@@ -31,11 +31,10 @@ func startRun(t *testing.T, e *env, idx *watch.Index) *runner {
 	r := &runner{t: t, got: sink{}, handled: make(chan client.Event, 16), done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	w := watch.New(e.api, idx, &watch.Options{Clock: now,
-		OnFinding: func(f audit.Finding) { r.mu.Lock(); r.got.Write(f); r.mu.Unlock() },
-		Handled:   func(ev client.Event) { r.handled <- ev },
-		Follow:    &client.FollowOptions{Wait: 5 * time.Second}})
-	go func() { r.done <- w.Run(ctx) }()
+	w := newWatcher(t, e, idx,
+		watch.WithOnFinding(func(f audit.Finding) { r.mu.Lock(); r.got.Write(f); r.mu.Unlock() }),
+		watch.WithHandled(func(ev client.Event) { r.handled <- ev }))
+	go func() { r.done <- w.Run(ctx, &client.FollowOptions{Wait: 5 * time.Second}) }()
 	t.Cleanup(r.stop)
 	return r
 }
@@ -100,7 +99,7 @@ func TestRunLearnsMakersAfterAKilledFirstStart(t *testing.T) {
 	}
 	// The first start, killed after its first findings.
 	kctx, kill := context.WithCancel(ctx)
-	w := watch.New(e.api, idx, &watch.Options{Clock: now, OnFinding: func(audit.Finding) { kill() }})
+	w := newWatcher(t, e, idx, watch.WithOnFinding(func(audit.Finding) { kill() }))
 	if err := w.Recheck(kctx); err == nil {
 		t.Fatal("the killed first start ran to its end: the test proves nothing")
 	}

@@ -34,7 +34,7 @@ const (
 
 // Sync brings the index to a new export of the catalogue: listings new
 // to it are added, changed ones updated, and those it no longer has
-// removed, LoadBatch rows to a transaction, so that memory does not grow
+// removed, loadBatch rows to a transaction, so that memory does not grow
 // with the catalogue and a catalogue that changed little costs no lookup
 // of the registry. The keys it adds are not learnt yet: Watcher.Run (or
 // Watcher.Learn) learns their makers before it follows the feed, so that
@@ -133,7 +133,7 @@ ON CONFLICT (id) DO UPDATE SET seller = excluded.seller, title = excluded.title,
 		if err != nil {
 			return sum, fmt.Errorf("watch: syncing listing %q: %w", l.ID, err)
 		}
-		if n++; n == LoadBatch {
+		if n++; n == loadBatch {
 			if err := commit(); err != nil {
 				return sum, fmt.Errorf("watch: syncing: %w", err)
 			}

@@ -12,7 +12,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/qualitycommit/qcsdk/audit"
-	"github.com/qualitycommit/qcsdk/audit/watch"
 )
 
 // TestSyncAddsUpdatesAndRemoves: a re-exported catalogue with new
@@ -57,7 +56,7 @@ func TestSyncAddsUpdatesAndRemoves(t *testing.T) {
 	if err := idx.SaveCursor(ctx, head); err != nil {
 		t.Fatal(err)
 	}
-	w := watch.New(e.api, idx, &watch.Options{Clock: now})
+	w := newWatcher(t, e, idx)
 	if err := w.Recheck(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -15,28 +15,63 @@ import (
 	"github.com/qualitycommit/qcsdk/internal/backoff"
 )
 
-// Options tune a Watcher. A nil *Options means the defaults, which write
-// findings nowhere: set OnFinding.
-type Options struct {
-	// OnFinding is called with the new finding of every listing an event
-	// touches, whatever its verdict: committed ones included, so that a
-	// platform can clear a flag the audit had raised. Calls are made from
-	// the goroutine that called Handle, Recheck or Run, one at a time,
-	// listings of one key in id order.
-	OnFinding func(audit.Finding)
-	// Handled, if set, is called by Run after an event's findings were
-	// all given to OnFinding and its cursor saved.
-	Handled func(client.Event)
-	// Clock is the time verdicts are decided at; nil is time.Now.
-	Clock func() time.Time
-	// Lookback is the inspection look-back window given to client.Decide;
-	// zero or less means client.DefaultLookback.
-	Lookback time.Duration
-	// Follow tunes Run's long poll of the change feed.
-	Follow *client.FollowOptions
-	// Logger reports Run's feed and lookup failures, each retried, at
-	// warn level; nil is silent.
-	Logger *slog.Logger
+// An Option configures a Watcher. An option whose value is out of range
+// returns an error, and New returns the first such error.
+type Option func(*config) error
+
+type config struct {
+	onFinding func(audit.Finding)
+	handled   func(client.Event) // for tests: after an event's cursor is saved
+	clock     func() time.Time
+	lookback  time.Duration
+	logger    *slog.Logger
+}
+
+// WithOnFinding sets where the findings go: f is called with the new
+// finding of every listing an event touches, whatever its verdict —
+// committed ones included, so that a platform can clear a flag the audit
+// had raised. Calls are made from the goroutine that called Handle,
+// Recheck or Run, one at a time, listings of one key in id order. Nil, the
+// default, drops them: a watcher that only learns.
+func WithOnFinding(f func(audit.Finding)) Option {
+	return func(c *config) error {
+		if f == nil {
+			f = func(audit.Finding) {}
+		}
+		c.onFinding = f
+		return nil
+	}
+}
+
+// WithClock sets the time verdicts are decided at; nil, the default, is
+// time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			now = time.Now
+		}
+		c.clock = now
+		return nil
+	}
+}
+
+// WithLookback sets the inspection look-back window given to
+// client.Decide; zero, the default, is client.DefaultLookback, and a
+// negative window is an error.
+func WithLookback(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("lookback %v is negative", d)
+		}
+		c.lookback = d
+		return nil
+	}
+}
+
+// WithLogger reports Run's feed and lookup failures, each retried, at
+// warn level; nil, the default, is silent.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error { c.logger = l; return nil }
 }
 
 // Watcher re-decides the listings of an Index that the registry's changes
@@ -44,26 +79,32 @@ type Options struct {
 type Watcher struct {
 	api *client.Client
 	idx *Index
-	o   Options
+	o   config
 }
 
-// New returns a watcher of idx's listings that asks api.
-func New(api *client.Client, idx *Index, opts *Options) *Watcher {
-	w := &Watcher{api: api, idx: idx}
-	if opts != nil {
-		w.o = *opts
+// New returns a watcher of idx's listings that asks api. A nil api or idx
+// is an error, as is an option out of range.
+func New(api *client.Client, idx *Index, opts ...Option) (*Watcher, error) {
+	if api == nil {
+		return nil, errors.New("watch: New needs a client")
 	}
-	if w.o.Clock == nil {
-		w.o.Clock = time.Now
+	if idx == nil {
+		return nil, errors.New("watch: New needs an index")
 	}
-	if w.o.OnFinding == nil {
-		w.o.OnFinding = func(audit.Finding) {}
+	w := &Watcher{api: api, idx: idx, o: config{onFinding: func(audit.Finding) {}, clock: time.Now}}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&w.o); err != nil {
+			return nil, fmt.Errorf("watch: %w", err)
+		}
 	}
-	return w
+	return w, nil
 }
 
 // Handle re-decides every listing ev touches and gives each its finding
-// through Options.OnFinding. It looks the touched keys up in batches of
+// through the function given to WithOnFinding. It looks the touched keys up in batches of
 // at most client.MaxBatchKeys at client.PriorityLow, and records what the
 // answers say of each key's maker for later events.
 //
@@ -117,22 +158,9 @@ func (f facts) write(ctx context.Context, l learner) error {
 	return l.prefixes(ctx, f.makerID, f.prefixes)
 }
 
-// Touched returns the distinct product keys of the index that ev touches,
-// sorted, and records what ev says of its maker. See the package doc for
-// the rules.
-func (w *Watcher) Touched(ctx context.Context, ev client.Event) ([]client.ProductKey, error) {
-	keys, fs, err := w.touched(ctx, ev)
-	if err != nil {
-		return nil, err
-	}
-	if err := w.idx.learn(ctx, func(l learner) error { return fs.write(ctx, l) }); err != nil {
-		return nil, fmt.Errorf("watch: recording event %s: %w", ev.ID, err)
-	}
-	return keys, nil
-}
-
-// touched is Touched without recording: it returns what ev says of its
-// maker instead.
+// touched returns the distinct product keys of the index that ev
+// touches, sorted, and what ev says of its maker, not yet recorded. See
+// the package doc for the rules.
 func (w *Watcher) touched(ctx context.Context, ev client.Event) ([]client.ProductKey, facts, error) {
 	var fs facts
 	ts := touchSet{idx: w.idx, keys: make(map[client.ProductKey]struct{})}
@@ -348,7 +376,7 @@ func (w *Watcher) decide(ctx context.Context, keys []client.ProductKey, cause *a
 		if err != nil {
 			return fmt.Errorf("watch: looking up %d keys: %w", len(chunk), err)
 		}
-		now := w.o.Clock()
+		now := w.o.clock()
 		answers := make([]audit.Answer, len(chunk))
 		err = w.idx.learn(ctx, func(l learner) error {
 			for i, k := range chunk {
@@ -361,7 +389,7 @@ func (w *Watcher) decide(ctx context.Context, keys []client.ProductKey, cause *a
 					answers[i] = audit.NoAnswer(k, why)
 					continue
 				}
-				answers[i] = audit.Decide(k, it.Status, now, w.o.Lookback)
+				answers[i] = audit.Decide(k, it.Status, now, w.o.lookback)
 				if err := l.status(ctx, k, it.Status); err != nil {
 					return err
 				}
@@ -372,12 +400,12 @@ func (w *Watcher) decide(ctx context.Context, keys []client.ProductKey, cause *a
 			return fmt.Errorf("watch: recording answers: %w", err)
 		}
 		for _, a := range answers {
-			ls, err := w.idx.Listings(ctx, a.Key)
+			ls, err := w.idx.listings(ctx, a.Key)
 			if err != nil {
 				return fmt.Errorf("watch: reading listings: %w", err)
 			}
 			for _, l := range ls {
-				w.o.OnFinding(audit.Finding{Listing: l, Verdict: a.Verdict, Code: a.Code, Reason: a.Reason, CommitmentID: a.CommitmentID,
+				w.o.onFinding(audit.Finding{Listing: l, Verdict: a.Verdict, Code: a.Code, Reason: a.Reason, CommitmentID: a.CommitmentID,
 					InspectionID: a.InspectionID, EnterpriseID: a.EnterpriseID, VerifyURL: a.VerifyURL,
 					Cause: cause, DecidedAt: now})
 			}
@@ -470,9 +498,12 @@ func (w *Watcher) batch(ctx context.Context, keys []client.ProductKey) ([]client
 // Run reads the feed's head, re-decides every listing (Recheck) and
 // follows on from the head.
 //
+// follow tunes the long poll of the feed, as in client's Changes.Follow;
+// nil means the client's defaults.
+//
 // Run is for a single process. In a fleet, let the replica holding the
 // cache's lease handle events: see the package doc.
-func (w *Watcher) Run(ctx context.Context) error {
+func (w *Watcher) Run(ctx context.Context, follow *client.FollowOptions) error {
 	if pending, err := w.idx.SyncPending(ctx); err != nil {
 		return fmt.Errorf("watch: reading the index: %w", err)
 	} else if pending {
@@ -498,7 +529,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 		}
 		if err == nil {
-			err = w.follow(ctx, cursor)
+			err = w.follow(ctx, cursor, follow)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -521,10 +552,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 
 // follow handles events from cursor until an event fails, the cursor is
 // rejected or ctx ends.
-func (w *Watcher) follow(ctx context.Context, cursor string) error {
+func (w *Watcher) follow(ctx context.Context, cursor string, opts *client.FollowOptions) error {
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for ev, err := range w.api.Changes.Follow(fctx, cursor, w.o.Follow) {
+	for ev, err := range w.api.Changes.Follow(fctx, cursor, opts) {
 		if err != nil {
 			if ctx.Err() != nil || client.IsCursorRejected(err) {
 				return err
@@ -543,8 +574,8 @@ func (w *Watcher) follow(ctx context.Context, cursor string) error {
 		if err := w.handle(ctx, ev, save); err != nil {
 			return err
 		}
-		if w.o.Handled != nil {
-			w.o.Handled(ev)
+		if w.o.handled != nil {
+			w.o.handled(ev)
 		}
 	}
 	return ctx.Err()
@@ -562,7 +593,7 @@ func (w *Watcher) resync(ctx context.Context) error {
 }
 
 func (w *Watcher) warn(msg string, err error) {
-	if w.o.Logger != nil {
-		w.o.Logger.Warn("watch: "+msg, "err", err)
+	if w.o.logger != nil {
+		w.o.logger.Warn("watch: "+msg, "err", err)
 	}
 }

@@ -25,7 +25,7 @@ func TestRecheckMatchesAudit(t *testing.T) {
 		t.Fatalf("index holds %d listings (%v), want %d", n, err, len(items))
 	}
 	got := sink{}
-	w := watch.New(e.api, idx, &watch.Options{OnFinding: func(f audit.Finding) { got.Write(f) }, Clock: now})
+	w := newWatcher(t, e, idx, watch.WithOnFinding(func(f audit.Finding) { got.Write(f) }))
 	if err := w.Recheck(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestEventsTouchExactlyTheirListings(t *testing.T) {
 	csvText, items := catalogue(t, e)
 	idx := openIndex(t, csvText)
 	got := sink{}
-	w := watch.New(e.api, idx, &watch.Options{OnFinding: func(f audit.Finding) { got.Write(f) }, Clock: now})
+	w := newWatcher(t, e, idx, watch.WithOnFinding(func(f audit.Finding) { got.Write(f) }))
 	if err := w.Recheck(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestIndexPutDelete(t *testing.T) {
 	demo := e.srv.Demo()
 	idx := openIndex(t, []byte("listing_id,seller,title,gtin\nA-1,s,kettle,"+string(demo[0].GTIN)+"\n"))
 	var got []string
-	w := watch.New(e.api, idx, &watch.Options{OnFinding: func(f audit.Finding) { got = append(got, f.Listing.ID) }, Clock: now})
+	w := newWatcher(t, e, idx, watch.WithOnFinding(func(f audit.Finding) { got = append(got, f.Listing.ID) }))
 	if err := idx.Put(ctx, audit.Listing{ID: "A-2", Title: "kettle", Key: client.ProductKey{GTIN: client.GTIN(string(demo[0].GTIN)[1:])}}); err != nil {
 		t.Fatal(err)
 	}
@@ -203,10 +203,9 @@ func TestRunResumes(t *testing.T) {
 	handled := make(chan client.Event, 16)
 	start := func() (stop func()) {
 		ctx, cancel := context.WithCancel(context.Background())
-		w := watch.New(e.api, idx, &watch.Options{Clock: now, Handled: func(ev client.Event) { handled <- ev },
-			Follow: &client.FollowOptions{Wait: 5 * time.Second}})
+		w := newWatcher(t, e, idx, watch.WithHandled(func(ev client.Event) { handled <- ev }))
 		done := make(chan error, 1)
-		go func() { done <- w.Run(ctx) }()
+		go func() { done <- w.Run(ctx, &client.FollowOptions{Wait: 5 * time.Second}) }()
 		return func() {
 			cancel()
 			if err := <-done; !errors.Is(err, context.Canceled) {

@@ -141,6 +141,11 @@ func libraryRun(t *testing.T, srv *sandbox.Server, in []byte, jsonl, all bool) [
 	return out.Bytes()
 }
 
+// csvHeader is the header of the command's CSV output: a column added,
+// moved or renamed breaks the platforms that read it, so it is spelt out.
+const csvHeader = "line,listing_id,seller,title,gtin,uscc,brand,model,verdict,reason," +
+	"commitment_id,inspection_id,enterprise_id,verify_url,code,finding_id,status"
+
 // readCSV parses the command's CSV output, header first.
 func readCSV(t *testing.T, s string) [][]string {
 	t.Helper()
@@ -149,7 +154,7 @@ func readCSV(t *testing.T, s string) [][]string {
 	if err != nil {
 		t.Fatalf("output is not CSV: %v\n%s", err, s)
 	}
-	if len(rows) == 0 || strings.Join(rows[0], ",") != strings.Join(audit.CSVColumns, ",") {
+	if len(rows) == 0 || strings.Join(rows[0], ",") != csvHeader {
 		t.Fatalf("output header %q", rows)
 	}
 	return rows

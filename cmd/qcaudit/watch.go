@@ -61,8 +61,8 @@ func runWatch(ctx context.Context, cfg *config, api *client.Client, listings ite
 	var mu sync.Mutex
 	out := audit.NewJSONLinesWriter(stdout)
 	var quiet atomic.Bool
-	w := watch.New(api, idx, &watch.Options{
-		OnFinding: func(f audit.Finding) {
+	w, err := watch.New(api, idx,
+		watch.WithOnFinding(func(f audit.Finding) {
 			if quiet.Load() {
 				return
 			}
@@ -71,9 +71,12 @@ func runWatch(ctx context.Context, cfg *config, api *client.Client, listings ite
 			if out.Write(f) == nil {
 				out.Flush()
 			}
-		},
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+		}),
+		watch.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	if err != nil {
+		fmt.Fprintln(stderr, "qcaudit: -watch:", err)
+		return exitFailed
+	}
 	// After the feed rejected the cursor, every listing is re-decided
 	// quietly: what changed while the watcher was away is the full
 	// audit's to report.
@@ -120,7 +123,7 @@ func runWatch(ctx context.Context, cfg *config, api *client.Client, listings ite
 		return exitFailed
 	}
 	fmt.Fprintln(stderr, "qcaudit: watching the registry's changes; a finding for each listing they touch, as JSON lines on stdout")
-	if err := w.Run(ctx); err != nil && ctx.Err() == nil {
+	if err := w.Run(ctx, nil); err != nil && ctx.Err() == nil {
 		fmt.Fprintln(stderr, "qcaudit: -watch:", safeText(err.Error()))
 		return exitFailed
 	}
