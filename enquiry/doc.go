@@ -5,7 +5,7 @@
 // suspected fake or sub-standard listing.
 //
 //	badges, err := widget.New(qc)
-//	entry, err := enquiry.New(badges, enquiry.WithPlatformName("Qingxuan Market"))
+//	entry, err := enquiry.New(qc, badges, enquiry.WithPlatformName("Qingxuan Market"))
 //	mux.Handle("/quality/", entry.Handler("/quality/"))
 //
 //	/quality/                       search
@@ -35,7 +35,7 @@
 // layout reads as View.Nonce for its scripts, and which the entry's
 // stylesheet link carries:
 //
-//	entry, err := enquiry.New(badges,
+//	entry, err := enquiry.New(qc, badges,
 //		enquiry.WithLayout(layout),   // {{with .Data.User}}{{.Name}}{{end}} · {{.Data.Cart}} · <script nonce="{{.Nonce}}" …>
 //		enquiry.WithLayoutData(func(r *http.Request) any { return shop.HeaderData(r) }),
 //		enquiry.WithCSPNonce(func(r *http.Request) string { return csp.Nonce(r.Context()) }),

@@ -47,13 +47,18 @@ type Entry struct {
 // An Option configures an Entry.
 type Option func(*Entry) error
 
-// New builds the enquiry entry over the widget's cache, with its verify
-// host (links go only there) and its default locale.
-func New(badges *widget.Widget, opts ...Option) (*Entry, error) {
+// New builds the enquiry entry: its pages read the registry through qc,
+// the cache the widget was built over, and take from the widget its
+// verify host (links go only there), its default locale and its idea of a
+// client's address.
+func New(qc *cache.Cache, badges *widget.Widget, opts ...Option) (*Entry, error) {
+	if qc == nil {
+		return nil, errors.New("qcsdk/enquiry: cache is nil")
+	}
 	if badges == nil {
 		return nil, errors.New("qcsdk/enquiry: widget is nil")
 	}
-	e := &Entry{badges: badges, qc: badges.Cache(), timeout: DefaultTimeout}
+	e := &Entry{badges: badges, qc: qc, timeout: DefaultTimeout}
 	e.lookups.perMinute, e.lookups.burst = DefaultStatusLookupsPerMinute, DefaultStatusLookupBurst
 	e.lookups.seed = maphash.MakeSeed()
 	for _, o := range opts {

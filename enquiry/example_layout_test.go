@@ -56,7 +56,7 @@ func ExampleWithLayoutData() {
 <html lang="{{.Lang}}"><head><title>{{.Title}} · Shop</title>{{.Head}}<script nonce="{{.Nonce}}" src="/shop.js"></script></head>
 <body><header>{{with .Data.Shopper}}Hello, {{.}}{{else}}<a href="/signin">Sign in</a>{{end}} · cart {{.Data.Cart}}</header>
 {{.Body}}</body></html>`))
-	entry, err := enquiry.New(badges,
+	entry, err := enquiry.New(qc, badges,
 		enquiry.WithLayout(layout),
 		enquiry.WithLayoutData(func(r *http.Request) any {
 			name, _ := r.Context().Value(shopperKey{}).(string)
@@ -88,7 +88,7 @@ func ExampleWithLayoutData() {
 
 	// A layout that names what the View lacks fails New, not every page.
 	broken := template.Must(template.New("shop").Parse(`<html>{{.User.Name}}{{.Body}}</html>`))
-	_, err = enquiry.New(badges, enquiry.WithLayout(broken))
+	_, err = enquiry.New(qc, badges, enquiry.WithLayout(broken))
 	fmt.Println(err)
 	// Output:
 	// 200

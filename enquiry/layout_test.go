@@ -92,10 +92,10 @@ func TestTheStandaloneLayout(t *testing.T) {
 		t.Errorf("standalone CSP %q", csp)
 	}
 
-	if _, err := enquiry.New(e.w, enquiry.WithLayout(nil)); err == nil {
+	if _, err := enquiry.New(e.qc, e.w, enquiry.WithLayout(nil)); err == nil {
 		t.Error("a nil layout was accepted")
 	}
-	if _, err := enquiry.New(nil); err == nil {
+	if _, err := enquiry.New(e.qc, nil); err == nil {
 		t.Error("a nil widget was accepted")
 	}
 }

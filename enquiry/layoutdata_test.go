@@ -126,7 +126,7 @@ func TestNewRefusesALayoutThatCannotRenderAPage(t *testing.T) {
 		"a private page":           {layout: `<html>{{.Body}}{{if .Private}}{{.NoSuchField}}{{end}}</html>`},
 	} {
 		opts := append([]enquiry.Option{enquiry.WithLayout(template.Must(template.New("shop").Parse(c.layout)))}, c.opts...)
-		_, err := enquiry.New(e.w, opts...)
+		_, err := enquiry.New(e.qc, e.w, opts...)
 		var le *enquiry.LayoutError
 		if !errors.As(err, &le) {
 			t.Errorf("%s: New = %v; want a *LayoutError", name, err)
@@ -142,7 +142,7 @@ func TestNewRefusesALayoutThatCannotRenderAPage(t *testing.T) {
 		"layout data, no layout": {enquiry.WithLayoutData(shopDataOf)},
 		"a nonce, but no layout": {enquiry.WithCSPNonce(shopNonce)},
 	} {
-		if _, err := enquiry.New(e.w, opts...); err == nil {
+		if _, err := enquiry.New(e.qc, e.w, opts...); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -156,7 +156,7 @@ func TestALayoutThatFailsAtRequestTimeIsLoggedOnce(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&logged, nil))
 	layout := template.Must(template.New("shop").Parse(`<html>{{.Body}}{{if gt .Data.Cart 9}}{{.Data.Cart.Nope}}{{end}}</html>`))
 	e := setup(t, nil)
-	q, err := enquiry.New(e.w, enquiry.WithLayout(layout), enquiry.WithLogger(log), enquiry.WithLayoutData(shopDataOf))
+	q, err := enquiry.New(e.qc, e.w, enquiry.WithLayout(layout), enquiry.WithLogger(log), enquiry.WithLayoutData(shopDataOf))
 	if err != nil {
 		t.Fatal(err)
 	}
