@@ -164,7 +164,9 @@ func WithLookback(d time.Duration) Option {
 }
 
 // WithClock sets the time the verdict is judged at, and the lookup limits
-// of the badge endpoint refill by; nil (the default) is the cache's clock.
+// of the badge endpoint refill by. Nil, the default, is the cache's clock
+// (cache.WithClock; time.Now unless set there), so that a badge and the
+// answer it shows are judged at the same time.
 func WithClock(now func() time.Time) Option {
 	return func(w *Widget) error { w.now = now; return nil }
 }
@@ -197,15 +199,10 @@ func WithNotListed(show bool) Option {
 // is answered 404 without a lookup, so that nobody can spend the
 // platform's quota on the registry by asking for random barcodes. in is
 // called for every badge request; make it a set lookup. Pages rendered by
-// the platform itself (Page, Badge) are not restricted.
+// the platform itself (Page, Badge) are not restricted. Nil, the default,
+// is every product.
 func WithCatalogue(in func(client.GTIN) bool) Option {
-	return func(w *Widget) error {
-		if in == nil {
-			return errors.New("catalogue is nil")
-		}
-		w.catalogue = in
-		return nil
-	}
+	return func(w *Widget) error { w.catalogue = in; return nil }
 }
 
 // Stats counts what the widget refused, and the template mistakes it saw.
