@@ -29,17 +29,17 @@
 // only what is theirs, under the qce- classes.
 //
 // A layout shows what the platform's own pages show in their header: the
-// signed-in shopper, their cart. WithLayoutData names a function of the
-// request whose answer the layout reads as View.Data; WithCSPNonce names
-// where the platform's CSP middleware put the request's nonce, which the
-// layout reads as View.Nonce for its scripts, and which the entry's
-// stylesheet link carries:
+// signed-in shopper, their cart. Its Data is a function of the request
+// whose answer the template reads as View.Data; its Nonce says where the
+// platform's CSP middleware put the request's nonce, which the template
+// reads as View.Nonce for its scripts, and which the entry's stylesheet
+// link carries:
 //
-//	entry, err := enquiry.New(qc, badges,
-//		enquiry.WithLayout(layout),   // {{with .Data.User}}{{.Name}}{{end}} · {{.Data.Cart}} · <script nonce="{{.Nonce}}" …>
-//		enquiry.WithLayoutData(func(r *http.Request) any { return shop.HeaderData(r) }),
-//		enquiry.WithCSPNonce(func(r *http.Request) string { return csp.Nonce(r.Context()) }),
-//	)
+//	entry, err := enquiry.New(qc, badges, enquiry.WithLayout(enquiry.Layout{
+//		Template: layout, // {{with .Data.User}}{{.Name}}{{end}} · {{.Data.Cart}} · <script nonce="{{.Nonce}}" …>
+//		Data:     func(r *http.Request) any { return shop.HeaderData(r) },
+//		Nonce:    func(r *http.Request) string { return csp.Nonce(r.Context()) },
+//	}))
 //
 // New renders the layout once against a sample page, with the data of a
 // request that is nobody's, and returns a *LayoutError when it fails: a
