@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/etag"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -40,8 +41,8 @@ type Entry struct {
 	platform  string // how reports name the platform; "" for no report form
 	origin    string // the site's origin (WithSiteOrigin); "" for none
 	csrf      *http.CrossOriginProtection
-	filed     ReportFiled
-	lookups   statusLimits // the report status pages' per-address limits
+	filed     func(context.Context, client.Report) // WithReportFiled; nil: none
+	lookups   statusLimits                         // the report status pages' per-address limits
 }
 
 // An Option configures an Entry.
