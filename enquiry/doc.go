@@ -48,15 +48,25 @@
 // still fails for some request answers a plain 500, and is logged
 // (WithLogger) once for each distinct error.
 //
+// # Options
+//
+// The entry follows the SDK's conventions. Every knob is an Option that
+// may fail, and New returns the failure, once, at start-up. Nil is the
+// default, never an error: the zero Layout (a nil Template, Data and
+// Nonce) is the standalone page, WithReportKey(nil) a random key,
+// WithReportFiled(nil) no callback, WithLogger(nil) slog.Default(). Only
+// the cache and the widget New is built over have no default.
+//
 // # What a shopper reads
 //
 // The pages are plain HTML forms and links in both locales, with no
-// script. The locale is the query's (?locale=, any BCP 47 tag, read as
-// widget.ParseLocale reads it), else the browser's Accept-Language, else
-// the widget's. Every word, errors included, is in the page's locale, and
-// every registry string is isolated for bidirectional text, identifiers
-// left to right (widget.Isolate, widget.LTR). Links go only where the
-// widget's badges may link (widget.Widget.VerifyLink).
+// script. The locale is the query's (?locale=, any BCP 47 tag), else the
+// browser's Accept-Language, else the widget's, read as the widget's badge
+// endpoint reads it (widget.Widget.RequestLook). Every word, errors
+// included, is in the page's locale, and every registry string is
+// isolated for bidirectional text, identifiers left to right
+// (widget.Isolate, widget.LTR). Links go only where the widget's badges
+// may link (widget.Widget.VerifyLink).
 //
 // A page's reads share one budget (WithTimeout, 1 s): when the registry
 // cannot be reached within it, the page says so (503), with a link to try

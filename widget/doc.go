@@ -27,6 +27,15 @@
 // and counts it (Stats.TemplateMisuses); WithStrictTemplates makes it an
 // error of the template's execution, for a platform's tests.
 //
+// The widget follows the SDK's conventions. Every knob is an Option that
+// may fail, and New returns the failure, once, at start-up. Nil is the
+// default, never an error: WithClock(nil) is the cache's clock (a clock
+// is a func() time.Time), WithCatalogue(nil) every product,
+// WithClientAddress(nil) the request's own address, WithLogger(nil)
+// slog.Default(). A barcode is a client.GTIN in Go (Widget.Badge,
+// Page.Status) and a string only where it arrives as one — a template's
+// data, a request's path — and is parsed there.
+//
 // # What a badge says
 //
 // The verdict comes from client.Decide, the one rule every part of the SDK
