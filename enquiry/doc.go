@@ -5,7 +5,7 @@
 // suspected fake or sub-standard listing.
 //
 //	badges, err := widget.New(qc)
-//	entry, err := enquiry.New(badges, enquiry.WithPlatformName("Qingxuan Market"))
+//	entry, err := enquiry.New(qc, badges, enquiry.WithPlatformName("Qingxuan Market"))
 //	mux.Handle("/quality/", entry.Handler("/quality/"))
 //
 //	/quality/                       search
@@ -29,17 +29,17 @@
 // only what is theirs, under the qce- classes.
 //
 // A layout shows what the platform's own pages show in their header: the
-// signed-in shopper, their cart. WithLayoutData names a function of the
-// request whose answer the layout reads as View.Data; WithCSPNonce names
-// where the platform's CSP middleware put the request's nonce, which the
-// layout reads as View.Nonce for its scripts, and which the entry's
-// stylesheet link carries:
+// signed-in shopper, their cart. Its Data is a function of the request
+// whose answer the template reads as View.Data; its Nonce says where the
+// platform's CSP middleware put the request's nonce, which the template
+// reads as View.Nonce for its scripts, and which the entry's stylesheet
+// link carries:
 //
-//	entry, err := enquiry.New(badges,
-//		enquiry.WithLayout(layout),   // {{with .Data.User}}{{.Name}}{{end}} · {{.Data.Cart}} · <script nonce="{{.Nonce}}" …>
-//		enquiry.WithLayoutData(func(r *http.Request) any { return shop.HeaderData(r) }),
-//		enquiry.WithCSPNonce(func(r *http.Request) string { return csp.Nonce(r.Context()) }),
-//	)
+//	entry, err := enquiry.New(qc, badges, enquiry.WithLayout(enquiry.Layout{
+//		Template: layout, // {{with .Data.User}}{{.Name}}{{end}} · {{.Data.Cart}} · <script nonce="{{.Nonce}}" …>
+//		Data:     func(r *http.Request) any { return shop.HeaderData(r) },
+//		Nonce:    func(r *http.Request) string { return csp.Nonce(r.Context()) },
+//	}))
 //
 // New renders the layout once against a sample page, with the data of a
 // request that is nobody's, and returns a *LayoutError when it fails: a
@@ -48,15 +48,25 @@
 // still fails for some request answers a plain 500, and is logged
 // (WithLogger) once for each distinct error.
 //
+// # Options
+//
+// The entry follows the SDK's conventions. Every knob is an Option that
+// may fail, and New returns the failure, once, at start-up. Nil is the
+// default, never an error: the zero Layout (a nil Template, Data and
+// Nonce) is the standalone page, WithReportKey(nil) a random key,
+// WithReportFiled(nil) no callback, WithLogger(nil) slog.Default(). Only
+// the cache and the widget New is built over have no default.
+//
 // # What a shopper reads
 //
 // The pages are plain HTML forms and links in both locales, with no
-// script. The locale is the query's (?locale=, any BCP 47 tag, read as
-// widget.ParseLocale reads it), else the browser's Accept-Language, else
-// the widget's. Every word, errors included, is in the page's locale, and
-// every registry string is isolated for bidirectional text, identifiers
-// left to right (widget.Isolate, widget.LTR). Links go only where the
-// widget's badges may link (widget.Widget.VerifyLink).
+// script. The locale is the query's (?locale=, any BCP 47 tag), else the
+// browser's Accept-Language, else the widget's, read as the widget's badge
+// endpoint reads it (widget.Widget.RequestLook). Every word, errors
+// included, is in the page's locale, and every registry string is
+// isolated for bidirectional text, identifiers left to right
+// (widget.Isolate, widget.LTR). Links go only where the widget's badges
+// may link (widget.Widget.VerifyLink).
 //
 // A page's reads share one budget (WithTimeout, 1 s): when the registry
 // cannot be reached within it, the page says so (503), with a link to try

@@ -17,22 +17,23 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/etag"
 	"github.com/qualitycommit/qcsdk/widget"
 )
 
-// DefaultTimeout bounds an enquiry page's reads of the registry, all of
-// them together.
-const DefaultTimeout = time.Second
+// defaultTimeout bounds an enquiry page's reads of the registry, all of
+// them together, unless WithTimeout says otherwise.
+const defaultTimeout = time.Second
 
 // An Entry is the platform's consumer enquiry entry: its pages, its
 // report form, and the badges of the widget it was built with.
 type Entry struct {
 	badges    *widget.Widget
 	qc        *cache.Cache
-	layout    *template.Template         // nil: the standalone layout
-	data      func(*http.Request) any    // WithLayoutData; nil: none
-	nonce     func(*http.Request) string // WithCSPNonce; nil: none
+	layout    *template.Template         // Layout.Template; nil: the standalone layout
+	data      func(*http.Request) any    // Layout.Data; nil: none
+	nonce     func(*http.Request) string // Layout.Nonce; nil: none
 	logger    *slog.Logger               // nil: slog.Default()
 	failures  renderFailures             // what has been logged of the pages that could not be rendered
 	timeout   time.Duration
@@ -40,29 +41,31 @@ type Entry struct {
 	platform  string // how reports name the platform; "" for no report form
 	origin    string // the site's origin (WithSiteOrigin); "" for none
 	csrf      *http.CrossOriginProtection
-	filed     ReportFiled
-	lookups   statusLimits // the report status pages' per-address limits
+	filed     func(context.Context, client.Report) // WithReportFiled; nil: none
+	lookups   statusLimits                         // the report status pages' per-address limits
 }
 
 // An Option configures an Entry.
 type Option func(*Entry) error
 
-// New builds the enquiry entry over the widget's cache, with its verify
-// host (links go only there) and its default locale.
-func New(badges *widget.Widget, opts ...Option) (*Entry, error) {
+// New builds the enquiry entry: its pages read the registry through qc,
+// the cache the widget was built over, and take from the widget its
+// verify host (links go only there), its default locale and its idea of a
+// client's address.
+func New(qc *cache.Cache, badges *widget.Widget, opts ...Option) (*Entry, error) {
+	if qc == nil {
+		return nil, errors.New("qcsdk/enquiry: cache is nil")
+	}
 	if badges == nil {
 		return nil, errors.New("qcsdk/enquiry: widget is nil")
 	}
-	e := &Entry{badges: badges, qc: badges.Cache(), timeout: DefaultTimeout}
-	e.lookups.perMinute, e.lookups.burst = DefaultStatusLookupsPerMinute, DefaultStatusLookupBurst
+	e := &Entry{badges: badges, qc: qc, timeout: defaultTimeout}
+	e.lookups.perMinute, e.lookups.burst = defaultStatusLookupsPerMinute, defaultStatusLookupBurst
 	e.lookups.seed = maphash.MakeSeed()
 	for _, o := range opts {
 		if err := o(e); err != nil {
 			return nil, fmt.Errorf("qcsdk/enquiry: %w", err)
 		}
-	}
-	if e.layout == nil && (e.data != nil || e.nonce != nil) {
-		return nil, errors.New("qcsdk/enquiry: WithLayoutData and WithCSPNonce are for the platform's layout: set WithLayout")
 	}
 	if err := e.checkLayout(); err != nil {
 		return nil, err
@@ -80,7 +83,7 @@ func New(badges *widget.Widget, opts ...Option) (*Entry, error) {
 }
 
 // WithTimeout bounds how long a page waits for the registry, all its reads
-// together (default DefaultTimeout, 1 s): past it the page says the
+// together (default 1 s): past it the page says the
 // registry cannot be reached (503), with a link to try again.
 func WithTimeout(d time.Duration) Option {
 	return func(e *Entry) error {
@@ -92,81 +95,74 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithLayout renders every page inside the platform's own layout — its
-// header, footer, fonts — instead of the standalone one. t is executed
-// with a *View; it places View.Body where the page's content goes, and
-// View.Head in its <head> (or styles the entry itself):
+// A Layout is the platform's own page around the entry's: its header,
+// footer and fonts, and what they need of each request. The zero Layout
+// is the standalone one.
+type Layout struct {
+	// Template is executed with a *View; it places View.Body where the
+	// page's content goes, and View.Head in its <head> (or styles the
+	// entry itself):
+	//
+	//	<!doctype html>
+	//	<html lang="{{.Lang}}"><head><title>{{.Title}} · Shop</title>{{.Head}}</head>
+	//	<body><header>…</header>{{.Body}}<footer>…</footer></body></html>
+	//
+	// Nil is the standalone layout, and then Data and Nonce must be nil
+	// too: they are the template's.
+	Template *template.Template
+
+	// Data gives the template what the platform knows of each request:
+	// it is called once per page, with the shopper's request, and the
+	// template reads its answer as View.Data — the signed-in user, their
+	// cart, whatever the platform's own pages show in their header:
+	//
+	//	Data: func(r *http.Request) any {
+	//		return shop.HeaderData(r) // {{with .Data.User}}{{.Name}}{{end}} · {{.Data.Cart.Count}}
+	//	},
+	//
+	// The answer is data: the template's html/template escapes it as it
+	// places it. New calls Data with a sample request (GET /, with no
+	// cookies and no context values, as a shopper's first visit) to check
+	// the layout, so it must answer an anonymous request as its pages do.
+	// Nil is no data.
+	Data func(r *http.Request) any
+
+	// Nonce says where the platform's CSP middleware put the request's
+	// nonce ("" for none). The template reads it as View.Nonce, for its
+	// own <script nonce> and <style nonce>, and the entry's stylesheet
+	// link in View.Head carries it, so that a policy whose style-src is a
+	// nonce alone admits it:
+	//
+	//	Nonce: func(r *http.Request) string { return csp.Nonce(r.Context()) },
+	//
+	// A nonce is base64 (RFC 4648, either alphabet), at most 128
+	// characters; anything else is no nonce, and is never written into a
+	// page. Nil is no nonce.
+	Nonce func(r *http.Request) string
+}
+
+// WithLayout renders every page inside the platform's own layout instead
+// of the standalone one (the default; the zero Layout).
 //
-//	<!doctype html>
-//	<html lang="{{.Lang}}"><head><title>{{.Title}} · Shop</title>{{.Head}}</head>
-//	<body><header>…</header>{{.Body}}<footer>…</footer></body></html>
-//
-// What the layout needs of the request — who is signed in, their cart —
-// it reads from View.Data (WithLayoutData), and the request's CSP nonce
-// from View.Nonce (WithCSPNonce).
-//
-// New renders t once against a sample page, with WithLayoutData's answer
-// for a sample request, and returns a *LayoutError if it fails: a field
-// the View lacks, or one it walks into nil for a shopper not signed in,
-// is a mistake to see at start-up, not a 500 on every page. A layout that
-// still fails for some request answers a plain 500, and the failure is
-// logged (WithLogger), once for each distinct error.
+// New renders the template once against a sample page, with Data's
+// answer for a sample request, and returns a *LayoutError if it fails: a
+// field the View lacks, or one it walks into nil for a shopper not signed
+// in, is a mistake to see at start-up, not a 500 on every page. A layout
+// that still fails for some request answers a plain 500, and the failure
+// is logged (WithLogger), once for each distinct error.
 //
 // The platform's layout is its own to secure: with it, the entry keeps the
 // Content-Security-Policy the platform's middleware set, and sends only
 // frame-ancestors 'self' when there is none, so that the layout's
 // scripts, fonts and images are the platform's policy's to allow. The
 // entry's own markup has no script and no inline style, and needs no more
-// than style-src 'self' (or the nonce, with WithCSPNonce).
-func WithLayout(t *template.Template) Option {
+// than style-src 'self' (or the nonce, with Layout.Nonce).
+func WithLayout(l Layout) Option {
 	return func(e *Entry) error {
-		if t == nil {
-			return errors.New("layout is nil")
+		if l.Template == nil && (l.Data != nil || l.Nonce != nil) {
+			return errors.New("a layout's Data and Nonce are for its Template, which is nil")
 		}
-		e.layout = t
-		return nil
-	}
-}
-
-// WithLayoutData gives the layout what the platform knows of each
-// request: f is called once per page, with the shopper's request, and
-// the layout reads its answer as View.Data — the signed-in user, their
-// cart, whatever the platform's own pages show in their header:
-//
-//	enquiry.WithLayoutData(func(r *http.Request) any {
-//		return shop.HeaderData(r) // {{with .Data.User}}{{.Name}}{{end}} · {{.Data.Cart.Count}}
-//	})
-//
-// The answer is data: the layout's html/template escapes it as it places
-// it. New calls f with a sample request (GET /, with no cookies and no
-// context values, as a shopper's first visit) to check the layout (see
-// WithLayout), so f must answer an anonymous request as its pages do.
-func WithLayoutData(f func(r *http.Request) any) Option {
-	return func(e *Entry) error {
-		if f == nil {
-			return errors.New("layout data function is nil")
-		}
-		e.data = f
-		return nil
-	}
-}
-
-// WithCSPNonce tells the entry where the platform's CSP middleware put the
-// request's nonce: f answers it for a request ("" for none). The layout
-// reads it as View.Nonce, for its own <script nonce> and <style nonce>,
-// and the entry's stylesheet link in View.Head carries it, so that a
-// policy whose style-src is a nonce alone admits it:
-//
-//	enquiry.WithCSPNonce(func(r *http.Request) string { return csp.Nonce(r.Context()) })
-//
-// A nonce is base64 (RFC 4648, either alphabet), at most 128 characters;
-// anything else is no nonce, and is never written into a page.
-func WithCSPNonce(f func(r *http.Request) string) Option {
-	return func(e *Entry) error {
-		if f == nil {
-			return errors.New("CSP nonce function is nil")
-		}
-		e.nonce = f
+		e.layout, e.data, e.nonce = l.Template, l.Data, l.Nonce
 		return nil
 	}
 }
@@ -180,10 +176,14 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithReportKey sets the key the report form's anti-forgery tokens are
 // made with (at least 32 bytes). Give every server of a fleet the same key,
-// so that a form rendered by one can be sent to another; by default each
-// entry draws a random one.
+// so that a form rendered by one can be sent to another. Nil, the
+// default, is a random key each entry draws.
 func WithReportKey(key []byte) Option {
 	return func(e *Entry) error {
+		if key == nil {
+			e.reportKey = nil
+			return nil
+		}
 		if len(key) < 32 {
 			return errors.New("report key must be at least 32 bytes")
 		}
@@ -219,11 +219,11 @@ type View struct {
 	// and Head carries the matching <meta> elements; a layout that sets
 	// its own referrer policy must leave it out on such a page.
 	Private bool
-	// Data is what WithLayoutData's function answered for this request:
+	// Data is what Layout.Data answered for this request:
 	// the platform's own, for its header (the signed-in user, the cart).
-	// Nil without WithLayoutData.
+	// Nil without Layout.Data.
 	Data any
-	// Nonce is the request's CSP nonce (WithCSPNonce), for the layout's
+	// Nonce is the request's CSP nonce (Layout.Nonce), for the layout's
 	// own scripts and styles; "" for none.
 	Nonce string
 }

@@ -25,7 +25,7 @@ type (
 
 // The layout shows the signed-in shopper and their cart, and loads the
 // platform's script under its per-request CSP nonce.
-func ExampleWithLayoutData() {
+func ExampleLayout() {
 	sb, err := sandbox.New()
 	if err != nil {
 		log.Fatal(err)
@@ -56,17 +56,17 @@ func ExampleWithLayoutData() {
 <html lang="{{.Lang}}"><head><title>{{.Title}} · Shop</title>{{.Head}}<script nonce="{{.Nonce}}" src="/shop.js"></script></head>
 <body><header>{{with .Data.Shopper}}Hello, {{.}}{{else}}<a href="/signin">Sign in</a>{{end}} · cart {{.Data.Cart}}</header>
 {{.Body}}</body></html>`))
-	entry, err := enquiry.New(badges,
-		enquiry.WithLayout(layout),
-		enquiry.WithLayoutData(func(r *http.Request) any {
+	entry, err := enquiry.New(qc, badges, enquiry.WithLayout(enquiry.Layout{
+		Template: layout,
+		Data: func(r *http.Request) any {
 			name, _ := r.Context().Value(shopperKey{}).(string)
 			return header{Shopper: name, Cart: 2}
-		}),
-		enquiry.WithCSPNonce(func(r *http.Request) string {
+		},
+		Nonce: func(r *http.Request) string {
 			nonce, _ := r.Context().Value(cspKey{}).(string)
 			return nonce
-		}),
-	)
+		},
+	}))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func ExampleWithLayoutData() {
 
 	// A layout that names what the View lacks fails New, not every page.
 	broken := template.Must(template.New("shop").Parse(`<html>{{.User.Name}}{{.Body}}</html>`))
-	_, err = enquiry.New(badges, enquiry.WithLayout(broken))
+	_, err = enquiry.New(qc, badges, enquiry.WithLayout(enquiry.Layout{Template: broken}))
 	fmt.Println(err)
 	// Output:
 	// 200

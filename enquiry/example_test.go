@@ -41,7 +41,7 @@ func Example() {
 	layout := template.Must(template.New("shop").Parse(`<!doctype html>
 <html lang="{{.Lang}}"><head><title>{{.Title}} · Shop</title>{{.Head}}</head>
 <body><header>Shop</header>{{.Body}}<footer>© Shop</footer></body></html>`))
-	entry, err := enquiry.New(badges, enquiry.WithLayout(layout), enquiry.WithPlatformName("Qingxuan Market"))
+	entry, err := enquiry.New(qc, badges, enquiry.WithLayout(enquiry.Layout{Template: layout}), enquiry.WithPlatformName("Qingxuan Market"))
 	if err != nil {
 		log.Fatal(err)
 	}

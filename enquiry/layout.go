@@ -34,7 +34,8 @@ func (e *Entry) checkLayout() error {
 	if err != nil {
 		return &LayoutError{Err: err}
 	}
-	loc := e.badges.Look().Locale
+	look, _ := e.badges.RequestLook(r) // the widget's: the request names none
+	loc := look.Locale
 	t := &pageVocab[loc]
 	body := template.HTML(`<div class="qce" lang="` + loc.String() + `"></div>`)
 	for _, private := range []bool{false, true} {

@@ -25,7 +25,7 @@ const shopLayout = `<!doctype html>
 // page's language and title where the layout puts them.
 func TestPagesRenderInsideThePlatformsLayout(t *testing.T) {
 	layout := template.Must(template.New("shop").Parse(shopLayout))
-	e := setup(t, nil, enquiry.WithLayout(layout), enquiry.WithPlatformName(platformName))
+	e := setup(t, nil, enquiry.WithLayout(enquiry.Layout{Template: layout}), enquiry.WithPlatformName(platformName))
 	id, _ := makerOf(t, e, 2)
 	h := e.q.Handler("/quality/")
 	for _, c := range []struct {
@@ -92,10 +92,7 @@ func TestTheStandaloneLayout(t *testing.T) {
 		t.Errorf("standalone CSP %q", csp)
 	}
 
-	if _, err := enquiry.New(e.w, enquiry.WithLayout(nil)); err == nil {
-		t.Error("a nil layout was accepted")
-	}
-	if _, err := enquiry.New(nil); err == nil {
+	if _, err := enquiry.New(e.qc, nil); err == nil {
 		t.Error("a nil widget was accepted")
 	}
 }

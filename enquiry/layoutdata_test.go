@@ -58,14 +58,14 @@ const dataLayout = `<!doctype html>
 {{.Body}}</body></html>`
 
 // The layout reads what the platform knows of the request — the user, the
-// cart — through WithLayoutData, and the nonce its CSP middleware set
-// through WithCSPNonce; the entry's stylesheet link carries the nonce too,
+// cart — through Layout.Data, and the nonce its CSP middleware set
+// through Layout.Nonce; the entry's stylesheet link carries the nonce too,
 // so that a nonce-only style-src admits it.
 func TestTheLayoutReadsTheRequestAndItsNonce(t *testing.T) {
 	var calls atomic.Int64
 	data := func(r *http.Request) any { calls.Add(1); return shopDataOf(r) }
-	e := setup(t, nil, enquiry.WithLayout(template.Must(template.New("shop").Parse(dataLayout))),
-		enquiry.WithLayoutData(data), enquiry.WithCSPNonce(shopNonce))
+	e := setup(t, nil, enquiry.WithLayout(enquiry.Layout{Template: template.Must(template.New("shop").Parse(dataLayout)),
+		Data: data, Nonce: shopNonce}))
 	calls.Store(0) // New's own rendering of a sample page
 	h := withShopCSP("n0nce-7Qx", e.q.Handler("/quality/"))
 
@@ -117,16 +117,15 @@ func TestNewRefusesALayoutThatCannotRenderAPage(t *testing.T) {
 	e := setup(t, nil)
 	for name, c := range map[string]struct {
 		layout string
-		opts   []enquiry.Option
+		data   func(*http.Request) any
 	}{
 		"a field the View lacks":   {layout: `<html>{{.Body}}{{.User.Name}}</html>`},
-		"a misnamed field of data": {layout: `<html>{{.Body}}{{.Data.Usr}}</html>`, opts: []enquiry.Option{enquiry.WithLayoutData(shopDataOf)}},
-		"nobody signed in":         {layout: `<html>{{.Body}}{{.Data.User.Name}}</html>`, opts: []enquiry.Option{enquiry.WithLayoutData(shopDataOf)}},
+		"a misnamed field of data": {layout: `<html>{{.Body}}{{.Data.Usr}}</html>`, data: shopDataOf},
+		"nobody signed in":         {layout: `<html>{{.Body}}{{.Data.User.Name}}</html>`, data: shopDataOf},
 		"data without the hook":    {layout: `<html>{{.Body}}{{.Data.Cart}}</html>`},
 		"a private page":           {layout: `<html>{{.Body}}{{if .Private}}{{.NoSuchField}}{{end}}</html>`},
 	} {
-		opts := append([]enquiry.Option{enquiry.WithLayout(template.Must(template.New("shop").Parse(c.layout)))}, c.opts...)
-		_, err := enquiry.New(e.w, opts...)
+		_, err := enquiry.New(e.qc, e.w, enquiry.WithLayout(enquiry.Layout{Template: template.Must(template.New("shop").Parse(c.layout)), Data: c.data}))
 		var le *enquiry.LayoutError
 		if !errors.As(err, &le) {
 			t.Errorf("%s: New = %v; want a *LayoutError", name, err)
@@ -136,13 +135,11 @@ func TestNewRefusesALayoutThatCannotRenderAPage(t *testing.T) {
 			t.Errorf("%s: %q", name, err)
 		}
 	}
-	for name, opts := range map[string][]enquiry.Option{
-		"nil layout data":        {enquiry.WithLayout(template.Must(template.New("shop").Parse(shopLayout))), enquiry.WithLayoutData(nil)},
-		"nil nonce":              {enquiry.WithLayout(template.Must(template.New("shop").Parse(shopLayout))), enquiry.WithCSPNonce(nil)},
-		"layout data, no layout": {enquiry.WithLayoutData(shopDataOf)},
-		"a nonce, but no layout": {enquiry.WithCSPNonce(shopNonce)},
+	for name, l := range map[string]enquiry.Layout{
+		"layout data, no layout": {Data: shopDataOf},
+		"a nonce, but no layout": {Nonce: shopNonce},
 	} {
-		if _, err := enquiry.New(e.w, opts...); err == nil {
+		if _, err := enquiry.New(e.qc, e.w, enquiry.WithLayout(l)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
@@ -156,7 +153,7 @@ func TestALayoutThatFailsAtRequestTimeIsLoggedOnce(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&logged, nil))
 	layout := template.Must(template.New("shop").Parse(`<html>{{.Body}}{{if gt .Data.Cart 9}}{{.Data.Cart.Nope}}{{end}}</html>`))
 	e := setup(t, nil)
-	q, err := enquiry.New(e.w, enquiry.WithLayout(layout), enquiry.WithLogger(log), enquiry.WithLayoutData(shopDataOf))
+	q, err := enquiry.New(e.qc, e.w, enquiry.WithLayout(enquiry.Layout{Template: layout, Data: shopDataOf}), enquiry.WithLogger(log))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,8 @@ import (
 // Defaults of WithStatusLookupLimit: a shopper who checks a report now
 // and then never meets it; a script gets 6 a minute.
 const (
-	DefaultStatusLookupsPerMinute = 6
-	DefaultStatusLookupBurst      = 10
+	defaultStatusLookupsPerMinute = 6
+	defaultStatusLookupBurst      = 10
 	// statusBuckets is how many per-address limiters an entry keeps: a
 	// fixed number, so that a flood of addresses costs no memory.
 	statusBuckets = 1024
@@ -39,8 +39,7 @@ type statusLimits struct {
 
 // WithStatusLookupLimit bounds how often one client address may open
 // report status pages: perMinute on average, in bursts of burst (default
-// DefaultStatusLookupsPerMinute, 6 a minute, in bursts of
-// DefaultStatusLookupBurst, 10). Past it the page says to try again
+// 6 a minute, in bursts of 10). Past it the page says to try again
 // shortly (429, with Retry-After) and nothing is asked of the registry.
 // Addresses share a fixed number of limiters, by a hash of the address.
 func WithStatusLookupLimit(perMinute float64, burst int) Option {

@@ -167,18 +167,18 @@ type site struct {
 	prefix string
 }
 
-// newPage starts a page in the locale the request asks for: the query's
-// (?locale=, any BCP 47 tag), else the browser's Accept-Language, else the
-// widget's.
+// newPage starts a page in the locale the request asks for, read as the
+// widget's badge endpoint reads it: the query's (?locale=, any BCP 47
+// tag), else the browser's Accept-Language, else the widget's.
 func (s *site) newPage(r *http.Request, title func(*pageWords) string) (*page, widget.Locale) {
-	loc := s.e.badges.Look().Locale
+	// A malformed theme or size in the query is the badge's business, not
+	// the page's: the locale is read before either.
+	look, _ := s.e.badges.RequestLook(r)
+	loc := look.Locale
 	explicit := false
 	if v := r.URL.Query().Get("locale"); v != "" {
-		if l, err := widget.ParseLocale(v); err == nil {
-			loc, explicit = l, true
-		}
-	} else if al := r.Header.Get("Accept-Language"); al != "" {
-		loc = widget.LocaleFromAcceptLanguage(al)
+		_, err := widget.ParseLocale(v)
+		explicit = err == nil
 	}
 	p := &page{Lang: loc.String(), Prefix: s.prefix, T: &pageVocab[loc], Self: r.URL.RequestURI(), Reports: s.e.platform != "", req: r}
 	if explicit {

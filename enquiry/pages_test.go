@@ -133,7 +133,7 @@ func TestEnquiryPagesKeepTheirBudgetWhenTheRegistryHangs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := enquiry.New(w)
+	q, err := enquiry.New(qc, w)
 	if err != nil {
 		t.Fatal(err)
 	}

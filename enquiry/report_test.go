@@ -188,7 +188,7 @@ func TestReportFormChangedResendIsANewReport(t *testing.T) {
 func TestReportFormConflictSaysAlreadySent(t *testing.T) {
 	key := []byte(strings.Repeat("k", 32))
 	e := setup(t, nil, enquiry.WithPlatformName(platformName), enquiry.WithReportKey(key))
-	other, err := enquiry.New(e.w, enquiry.WithPlatformName("Qingxuan Market (cn-east)"), enquiry.WithReportKey(key))
+	other, err := enquiry.New(e.qc, e.w, enquiry.WithPlatformName("Qingxuan Market (cn-east)"), enquiry.WithReportKey(key))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,14 +479,14 @@ func TestReportFormTakesTheSitesOrigin(t *testing.T) {
 func TestWithSiteOriginIsValidated(t *testing.T) {
 	e := setup(t, nil)
 	for _, o := range []string{"https://shop.example.com", "http://shop.example.com:8080", "HTTPS://Shop.Example.com", "https://[2001:db8::1]:8443", "https://shop.example.com/"} {
-		if _, err := enquiry.New(e.w, enquiry.WithSiteOrigin(o)); err != nil {
+		if _, err := enquiry.New(e.qc, e.w, enquiry.WithSiteOrigin(o)); err != nil {
 			t.Errorf("WithSiteOrigin(%q): %v", o, err)
 		}
 	}
 	for _, o := range []string{"", "shop.example.com", "ftp://shop.example.com", "https://", "https://shop.example.com/quality/",
 		"https://shop.example.com?x=1", "https://user@shop.example.com", "https://shop.example.com#top", "https:shop.example.com",
 		"https://shop.example.com:http", "null", "//shop.example.com"} {
-		if _, err := enquiry.New(e.w, enquiry.WithSiteOrigin(o)); err == nil {
+		if _, err := enquiry.New(e.qc, e.w, enquiry.WithSiteOrigin(o)); err == nil {
 			t.Errorf("WithSiteOrigin(%q) was accepted", o)
 		}
 	}

@@ -220,11 +220,8 @@ func (w *statusWords) clues(c client.ClueCounts) string {
 	return fmt.Sprintf(w.Clues, c.Consumer, c.RightsHolder)
 }
 
-// ReportFiled is what WithReportFiled calls for every report the entry
-// files: the report as the registry answered it, with its AccessToken.
-type ReportFiled func(ctx context.Context, rep client.Report)
-
-// WithReportFiled has the entry call f with every report it files, before
+// WithReportFiled has the entry call f with every report it files — the
+// report as the registry answered it, with its AccessToken — before
 // the shopper sees the confirmation, so that the platform can tell the
 // shopper later when the report moves on: keep Report.ID (and the token,
 // as a secret) with the shopper's account, follow the change feed or the
@@ -233,12 +230,7 @@ type ReportFiled func(ctx context.Context, rep client.Report)
 // the shopper the status link (the entry's {prefix}report/{id}?t={token}).
 // A resend of the same form calls f again with the same report. f runs on
 // the request's goroutine and should be quick; it must not log the token.
-func WithReportFiled(f ReportFiled) Option {
-	return func(e *Entry) error {
-		if f == nil {
-			return errors.New("report callback is nil")
-		}
-		e.filed = f
-		return nil
-	}
+// Nil, the default, hands reports to no one.
+func WithReportFiled(f func(ctx context.Context, rep client.Report)) Option {
+	return func(e *Entry) error { e.filed = f; return nil }
 }

@@ -244,7 +244,7 @@ func TestStatusLookupLimitOption(t *testing.T) {
 		rate  float64
 		burst int
 	}{{0, 1}, {-1, 1}, {1, 0}} {
-		if _, err := enquiry.New(e.w, enquiry.WithStatusLookupLimit(bad.rate, bad.burst)); err == nil {
+		if _, err := enquiry.New(e.qc, e.w, enquiry.WithStatusLookupLimit(bad.rate, bad.burst)); err == nil {
 			t.Errorf("WithStatusLookupLimit(%v, %d) accepted", bad.rate, bad.burst)
 		}
 	}

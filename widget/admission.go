@@ -110,15 +110,10 @@ func WithBadgeLookupLimitPerAddress(perSecond float64, burst int) Option {
 // passes through, is whatever the sender wrote, and a flood that forges
 // a new address per request escapes the per-address limit (the overall
 // one still holds). Use the entry your proxy appended (the rightmost, for
-// one proxy) or a header it overwrites, such as X-Real-IP.
+// one proxy) or a header it overwrites, such as X-Real-IP. Nil is the
+// default.
 func WithClientAddress(addr func(*http.Request) string) Option {
-	return func(w *Widget) error {
-		if addr == nil {
-			return errors.New("client address function is nil")
-		}
-		w.adm.clientAddr = addr
-		return nil
-	}
+	return func(w *Widget) error { w.adm.clientAddr = addr; return nil }
 }
 
 func validLimit(perSecond float64, burst int) error {

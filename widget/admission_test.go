@@ -276,7 +276,6 @@ func TestBadgeLookupLimitOptionsAreValidated(t *testing.T) {
 		widget.WithBadgeLookupLimit(10, 0),
 		widget.WithBadgeLookupLimitPerAddress(-1, 10),
 		widget.WithBadgeLookupLimitPerAddress(5, 0),
-		widget.WithClientAddress(nil),
 	} {
 		if _, err := widget.New(e.qc, o); err == nil {
 			t.Errorf("New accepted a bad lookup limit option")

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"testing"
+
+	"github.com/qualitycommit/qcsdk/client"
 )
 
 // A warm badge allocates nothing, in every state and look: it runs on
@@ -24,7 +26,7 @@ func TestAWarmBadgeAllocatesNothing(t *testing.T) {
 				f    func()
 			}{
 				{"WriteBadge", func() { _ = e.w.WriteBadge(ctx, io.Discard, g, look) }},
-				{"Badge", func() { _ = e.w.Badge(ctx, g, look) }},
+				{"Badge", func() { _ = e.w.Badge(ctx, client.GTIN(g), look) }},
 				{"Render", func() { _, _ = e.w.Render(ctx, g, look) }},
 			}
 			for _, tt := range tests {

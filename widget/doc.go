@@ -27,6 +27,15 @@
 // and counts it (Stats.TemplateMisuses); WithStrictTemplates makes it an
 // error of the template's execution, for a platform's tests.
 //
+// The widget follows the SDK's conventions. Every knob is an Option that
+// may fail, and New returns the failure, once, at start-up. Nil is the
+// default, never an error: WithClock(nil) is the cache's clock (a clock
+// is a func() time.Time), WithCatalogue(nil) every product,
+// WithClientAddress(nil) the request's own address, WithLogger(nil)
+// slog.Default(). A barcode is a client.GTIN in Go (Widget.Badge,
+// Page.Status) and a string only where it arrives as one — a template's
+// data, a request's path — and is parsed there.
+//
 // # What a badge says
 //
 // The verdict comes from client.Decide, the one rule every part of the SDK
@@ -51,10 +60,14 @@
 //
 // # Formats
 //
-// Badge is an HTML fragment (under 2 KB) for html/template; SVG an image of
-// the same look for an <img> or a page not written in Go; JSONLD a
-// schema.org Product with its Certification for search engines. All text
-// is escaped by html/template or encoding/json.
+// One family renders: a Page for everything a page view shows — its
+// Badge, an HTML fragment (under 2 KB) for html/template; its JSONLD, a
+// schema.org Product with its Certification for search engines; its
+// Status, for the words around the badge — and the Handler for pages not
+// written in Go: the same badge as HTML, as an SVG image of the same look
+// for an <img>, and as JSON. Widget.Badge is the shortcut for one badge
+// outside a page view (PublicPage is Page for a public endpoint; see
+// below). All text is escaped by html/template or encoding/json.
 //
 // # The Handler
 //
@@ -82,8 +95,8 @@
 // parts of the page that say more than the badge. There are no template
 // functions of the widget's own to add with Funcs: a function a template
 // is parsed with has no request, and so no page to share, and each badge
-// would wait the render timeout in turn. Widget.Badge, SVG and JSONLD,
-// outside a page, wait up to the render timeout each.
+// would wait the render timeout in turn. Widget.Badge, outside a page,
+// waits up to the render timeout each.
 //
 // Badges carry ETags (304 on If-None-Match) and a Cache-Control of
 // BadgeMaxAge (30 s), with no stale-while-revalidate, so that a revocation

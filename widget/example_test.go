@@ -195,9 +195,9 @@ func ExampleWithStaleLimit() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	gtin := string(sb.Demo()[0].GTIN)
+	gtin := sb.Demo()[0].GTIN
 	show := func(when string) {
-		h, _ := badges.Render(context.Background(), gtin, widget.Look{Locale: widget.LocaleEN, Size: widget.SizeCompact})
+		h := badges.Badge(context.Background(), gtin, widget.Look{Locale: widget.LocaleEN, Size: widget.SizeCompact})
 		_, name, _ := strings.Cut(string(h), `aria-label="`)
 		name, _, _ = strings.Cut(name, `"`)
 		name, _, _ = strings.Cut(name, ` (`)

@@ -1,32 +1,14 @@
 package widget
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
 )
-
-// SVG renders the badge as a standalone SVG image of the look's fixed
-// size, for an <img> and for pages not written in Go. Unlike the HTML
-// badge, it always draws something: a page that asked for an image gets
-// one, not-listed and unknown included.
-func (w *Widget) SVG(ctx context.Context, gtin string, look Look) string {
-	var v verdict
-	w.status(ctx, gtin, &v)
-	return w.prepared(kindSVG, &v, look, w.renderSVG)
-}
-
-// WriteSVG writes the SVG badge to out.
-func (w *Widget) WriteSVG(ctx context.Context, out io.Writer, gtin string, look Look) error {
-	_, err := io.WriteString(out, w.SVG(ctx, gtin, look))
-	return err
-}
 
 // svgData is what the SVG template reads. The geometry and colours are
 // this package's constants, prepared once per size, theme and state as
@@ -86,20 +68,6 @@ func (w *Widget) renderSVG(vd *verdict, look Look) string {
 		return ""
 	}
 	return sb.String()
-}
-
-// JSONLD renders what search engines read of the badge: a schema.org
-// Product with its Certification (the commitment: its status, dates and
-// official page), in a <script type="application/ld+json"> element for the
-// page's head. It is empty for a product without a commitment, or when
-// there is no answer. When the status carries its proof, the JSON-LD
-// names, under "qcsdk:proof", the registry's signed checkpoint and the
-// position and SHA-256 of each record the certification rests on, which
-// a crawler checks against the registry's log (cmd/qcverify -registry).
-func (w *Widget) JSONLD(ctx context.Context, gtin string, look ...Look) template.HTML {
-	var v verdict
-	w.status(ctx, gtin, &v)
-	return template.HTML(w.prepared(kindJSONLD, &v, w.lookOf(look), w.renderJSONLD))
 }
 
 type ldThing struct {

@@ -18,7 +18,7 @@ func TestAVerifyHostNoLinkMatchesWarnsOnce(t *testing.T) {
 	e := setup(t, nil, widget.WithVerifyHost("verify.example.org"), widget.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	for _, d := range e.srv.Demo() {
 		for _, look := range looks() {
-			if b := e.w.Badge(context.Background(), string(d.GTIN), look); strings.Contains(string(b), "verify.qualitycommit.example") {
+			if b := e.w.Badge(context.Background(), d.GTIN, look); strings.Contains(string(b), "verify.qualitycommit.example") {
 				t.Fatalf("a link off the verify host was kept: %s", b)
 			}
 		}
@@ -35,7 +35,7 @@ func TestAVerifyHostNoLinkMatchesWarnsOnce(t *testing.T) {
 	logs.Reset()
 	quiet := setup(t, nil, widget.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	for _, d := range quiet.srv.Demo() {
-		quiet.w.Badge(context.Background(), string(d.GTIN))
+		quiet.w.Badge(context.Background(), d.GTIN)
 	}
 	if logs.Len() != 0 {
 		t.Errorf("the default verify host against the sandbox logged: %s", logs.String())

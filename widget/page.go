@@ -187,8 +187,15 @@ func (p *Page) Badge(gtin any, opts ...string) (template.HTML, error) {
 	return templateHTML(p.w.prepared(kindHTML, &v, look, p.w.renderHTML), gerr, lerr)
 }
 
-// JSONLD renders a product's schema.org JSON-LD, for the page's head,
-// reading its arguments as Badge does.
+// JSONLD renders what search engines read of a product's badge, reading
+// its arguments as Badge does: a schema.org Product with its
+// Certification (the commitment: its status, dates and official page), in
+// a <script type="application/ld+json"> element for the page's head. It
+// is empty for a product without a commitment, or when there is no
+// answer. When the status carries its proof, the JSON-LD names, under
+// "qcsdk:proof", the registry's signed checkpoint and the position and
+// SHA-256 of each record the certification rests on, which a crawler
+// checks against the registry's log (cmd/qcverify -registry).
 func (p *Page) JSONLD(gtin any, opts ...string) (template.HTML, error) {
 	g, gerr := p.w.templateGTIN("JSONLD", gtin)
 	look, lerr := p.w.templateLook("JSONLD", opts)

@@ -146,12 +146,9 @@ func buildStylesheet() string {
 	return b.String()
 }
 
-// Stylesheet is the CSS every badge needs, about 2 KB. The Handler serves
-// it; or put it in the page with StyleTag.
-func Stylesheet() string { return stylesheet }
-
-// StyleTag is the stylesheet in a <style> element, for pages that inline
-// it. Pass the page's CSP nonce, or "" for none.
+// StyleTag is the CSS every badge needs (about 2 KB) in a <style>
+// element, for pages that inline it rather than link the Handler's
+// badge.css. Pass the page's CSP nonce, or "" for none.
 func StyleTag(nonce string) template.HTML {
 	if nonce == "" {
 		return template.HTML("<style>" + stylesheet + "</style>")

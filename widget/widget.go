@@ -164,7 +164,9 @@ func WithLookback(d time.Duration) Option {
 }
 
 // WithClock sets the time the verdict is judged at, and the lookup limits
-// of the badge endpoint refill by; nil (the default) is the cache's clock.
+// of the badge endpoint refill by. Nil, the default, is the cache's clock
+// (cache.WithClock; time.Now unless set there), so that a badge and the
+// answer it shows are judged at the same time.
 func WithClock(now func() time.Time) Option {
 	return func(w *Widget) error { w.now = now; return nil }
 }
@@ -197,15 +199,10 @@ func WithNotListed(show bool) Option {
 // is answered 404 without a lookup, so that nobody can spend the
 // platform's quota on the registry by asking for random barcodes. in is
 // called for every badge request; make it a set lookup. Pages rendered by
-// the platform itself (Page, Badge) are not restricted.
+// the platform itself (Page, Badge) are not restricted. Nil, the default,
+// is every product.
 func WithCatalogue(in func(client.GTIN) bool) Option {
-	return func(w *Widget) error {
-		if in == nil {
-			return errors.New("catalogue is nil")
-		}
-		w.catalogue = in
-		return nil
-	}
+	return func(w *Widget) error { w.catalogue = in; return nil }
 }
 
 // Stats counts what the widget refused, and the template mistakes it saw.
@@ -265,17 +262,6 @@ func New(qc *cache.Cache, opts ...Option) (*Widget, error) {
 	}
 	w.adm.init()
 	return w, nil
-}
-
-// Status returns the registry's answer for a product and the verdict it
-// gives now. It answers from the cache at once when it can, and otherwise
-// waits for the API up to the render timeout; on any failure the decision
-// is unknown, and the error says why. An answer older than the stale limit
-// (WithStaleLimit) is returned with the unknown decision its badge shows.
-func (w *Widget) Status(ctx context.Context, gtin string) (*client.ProductStatus, client.Decision, error) {
-	var v verdict
-	err := w.status(ctx, gtin, &v)
-	return v.st, *v.d, err
 }
 
 // A verdict is what a badge shows of a product: the registry's answer,
@@ -430,29 +416,15 @@ func (w *Widget) slotsOf(st *client.ProductStatus) *renderSlots {
 }
 
 // Badge renders the badge of the product with that GTIN as an HTML
-// fragment, in the widget's default look, or in look when given. It never
-// fails: past the render timeout, or on any error, it renders the unknown
-// badge (or nothing; see WithUnknown). Use Render for the error.
-func (w *Widget) Badge(ctx context.Context, gtin string, look ...Look) template.HTML {
-	h, _ := w.Render(ctx, gtin, w.lookOf(look))
-	return h
-}
-
-// Render is Badge with an explicit look, and the error that made the
-// badge unknown, for logging.
-func (w *Widget) Render(ctx context.Context, gtin string, look Look) (template.HTML, error) {
+// fragment, in the widget's default look, or in look when given: the
+// shortcut for one badge outside a page view, which waits up to the
+// render timeout. It never fails: past the render timeout, or on any
+// error, it renders the unknown badge (or nothing; see WithUnknown).
+// Several badges, the JSON-LD, and why a badge is unknown are a Page's.
+func (w *Widget) Badge(ctx context.Context, gtin client.GTIN, look ...Look) template.HTML {
 	var v verdict
-	err := w.status(ctx, gtin, &v)
-	return template.HTML(w.prepared(kindHTML, &v, look, w.renderHTML)), err
-}
-
-// WriteBadge writes the badge's HTML to out: a warm badge is a copy of
-// prepared bytes.
-func (w *Widget) WriteBadge(ctx context.Context, out io.Writer, gtin string, look Look) error {
-	var v verdict
-	w.status(ctx, gtin, &v)
-	_, err := io.WriteString(out, w.prepared(kindHTML, &v, look, w.renderHTML))
-	return err
+	w.status(ctx, string(gtin), &v)
+	return template.HTML(w.prepared(kindHTML, &v, w.lookOf(look), w.renderHTML))
 }
 
 // normal maps values out of range to the defaults.
@@ -596,12 +568,6 @@ func (w *Widget) data(v *verdict, look Look) badgeData {
 	}
 	return b
 }
-
-// Cache is the cache the widget reads.
-func (w *Widget) Cache() *cache.Cache { return w.qc }
-
-// Look is the widget's default look (WithLook).
-func (w *Widget) Look() Look { return w.look }
 
 // VerifyLink returns u if a badge may link to it — an https URL on the
 // verify host (WithVerifyHost), without credentials — and "" otherwise.

@@ -117,7 +117,7 @@ func TestGoldenBadges(t *testing.T) {
 	var html, svg strings.Builder
 	for _, p := range products(e) {
 		for _, l := range looks() {
-			fmt.Fprintf(&html, "== %s · %s · %s\n%s\n", p.gtin, p.name, lookName(l), e.w.Badge(ctx, p.gtin, l))
+			fmt.Fprintf(&html, "== %s · %s · %s\n%s\n", p.gtin, p.name, lookName(l), e.w.Badge(ctx, client.GTIN(p.gtin), l))
 			fmt.Fprintf(&svg, "== %s · %s · %s\n%s\n", p.gtin, p.name, lookName(l), e.w.SVG(ctx, p.gtin, l))
 		}
 	}
@@ -148,7 +148,7 @@ func TestBadgesAreWellFormedSmallAndSafe(t *testing.T) {
 			for _, p := range products(e) {
 				for _, l := range looks() {
 					what := p.gtin + " " + lookName(l)
-					h := string(e.w.Badge(ctx, p.gtin, l))
+					h := string(e.w.Badge(ctx, client.GTIN(p.gtin), l))
 					checkMarkup(t, what+" html", h, widget.DefaultVerifyHost)
 					if len(h) > 2048 {
 						t.Errorf("%s: badge HTML is %d bytes; the budget is 2 KB", what, len(h))
@@ -172,7 +172,7 @@ func TestLinksOnlyToTheVerifyHostOverHTTPS(t *testing.T) {
 		t.Run(base, func(t *testing.T) {
 			e := setup(t, []sandbox.Option{sandbox.WithVerifyBaseURL(base)})
 			for _, p := range products(e)[:6] {
-				h := string(e.w.Badge(context.Background(), p.gtin))
+				h := string(e.w.Badge(context.Background(), client.GTIN(p.gtin)))
 				if strings.Contains(h, "href=") && !strings.Contains(h, `href="https://verify.qualitycommit.example/"`) {
 					t.Errorf("%s: a badge links to a record page on %s:\n%s", p.gtin, base, h)
 				}
@@ -196,7 +196,7 @@ func TestLinksOnlyToTheVerifyHostOverHTTPS(t *testing.T) {
 func TestDefaultsHideNotListedAndShowUnknown(t *testing.T) {
 	e := setup(t, nil)
 	ctx := context.Background()
-	if h := e.w.Badge(ctx, string(e.srv.NotListedGTIN())); h != "" {
+	if h := e.w.Badge(ctx, e.srv.NotListedGTIN()); h != "" {
 		t.Errorf("a product of a maker not on the list shows %q; want nothing by default", h)
 	}
 	h, err := e.w.Render(ctx, "6901234567893", widget.Look{})

@@ -181,9 +181,9 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 		eopts = append(eopts, enquiry.WithSiteOrigin(cfg.siteOrigin))
 	}
 	if cfg.layout != nil {
-		eopts = append(eopts, enquiry.WithLayout(cfg.layout))
+		eopts = append(eopts, enquiry.WithLayout(enquiry.Layout{Template: cfg.layout}))
 	}
-	if s.entry, err = enquiry.New(s.badges, eopts...); err != nil {
+	if s.entry, err = enquiry.New(s.qc, s.badges, eopts...); err != nil {
 		var bad *enquiry.LayoutError
 		if errors.As(err, &bad) {
 			return nil, usagef("-layout (QC_LAYOUT) %s: %v", cfg.layoutFile, bad.Err)

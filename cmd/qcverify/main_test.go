@@ -78,7 +78,11 @@ func (f *fixture) badge(t *testing.T, v client.Verdict) []byte {
 // without its script element.
 func (f *fixture) jsonLD(t *testing.T, v client.Verdict) []byte {
 	t.Helper()
-	ld := string(f.p.w.JSONLD(context.Background(), string(demoGTIN(f.srv.Sandbox, v))))
+	g := demoGTIN(f.srv.Sandbox, v)
+	page := f.p.w.Page(context.Background(), g)
+	defer page.Close()
+	h, _ := page.JSONLD(g)
+	ld := string(h)
 	ld = strings.TrimSuffix(strings.TrimPrefix(ld, `<script type="application/ld+json">`), `</script>`)
 	if ld == "" {
 		t.Fatalf("no JSON-LD for the %s product", v)
@@ -391,7 +395,9 @@ func TestJSONLDBadge(t *testing.T) {
 func TestProductPage(t *testing.T) {
 	f := newFixture(t)
 	g := demoGTIN(f.srv.Sandbox, client.VerdictCommitted)
-	ld := f.p.w.JSONLD(context.Background(), string(g))
+	page := f.p.w.Page(context.Background(), g)
+	ld, _ := page.JSONLD(g)
+	page.Close()
 	mux := http.NewServeMux()
 	mux.Handle("/quality/", f.p.h)
 	mux.HandleFunc("/item/1", func(w http.ResponseWriter, r *http.Request) {

@@ -136,7 +136,7 @@ func newShop(qc *cache.Cache, badges *widget.Widget, items []item, entryOpts ...
 	})
 	// The enquiry entry, in the shop's own layout, with the badge
 	// endpoints under the same prefix.
-	entry, err := enquiry.New(badges, append([]enquiry.Option{enquiry.WithPlatformName(platformName), enquiry.WithLayout(pages.Lookup("enquiry")),
+	entry, err := enquiry.New(qc, badges, append([]enquiry.Option{enquiry.WithPlatformName(platformName), enquiry.WithLayout(enquiry.Layout{Template: pages.Lookup("enquiry")}),
 		enquiry.WithReportFiled(s.reports.filed)}, entryOpts...)...)
 	if err != nil {
 		return nil, err
