@@ -390,20 +390,11 @@ func (l *latencies) hedgeDelay(bounded bool) time.Duration {
 }
 
 // Statuses looks up many products at once, as a listing page does, and
-// answers in input order. Hits are answered from the store; the misses
-// are queued together, so that a page of up to 100 unknown products costs
-// one batch call. A key's error says why it has no status.
-func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []client.BatchItem {
-	items := c.Answers(ctx, keys)
-	out := make([]client.BatchItem, len(items))
-	for i, it := range items {
-		out[i] = client.BatchItem{Key: it.Key, Status: it.Status, Err: it.Err}
-	}
-	return out
-}
-
-// Answers is Statuses with when the registry last confirmed each answer.
-func (c *Cache) Answers(ctx context.Context, keys []client.ProductKey) []AnswerItem {
+// answers in input order, each with when the registry last confirmed it.
+// Hits are answered from the store; the misses are queued together, so
+// that a page of up to 100 unknown products costs one batch call. A key's
+// error says why it has no status.
+func (c *Cache) Statuses(ctx context.Context, keys []client.ProductKey) []AnswerItem {
 	out := make([]AnswerItem, len(keys))
 	if c.forked.Load() {
 		for i, k := range keys {
@@ -481,7 +472,7 @@ func (c *Cache) peekMany(ctx context.Context, skeys []string) ([]*Entry, []time.
 			continue
 		}
 		if c.local != nil {
-			if e, now, ok := c.local.ReadLocal(k); ok {
+			if e, now, ok := c.local.readLocal(k); ok {
 				entries[i], nows[i] = e, now
 				continue
 			}

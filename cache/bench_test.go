@@ -32,7 +32,7 @@ func BenchmarkWarmHit(b *testing.B) {
 	b.Cleanup(func() { c.Close() })
 	ctx := context.Background()
 	g := string(srv.Demo()[0].GTIN)
-	st, err := c.StatusByGTIN(ctx, client.GTIN(g))
+	st, err := statusByGTIN(c, ctx, client.GTIN(g))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,7 +43,10 @@ func BenchmarkWarmHit(b *testing.B) {
 	benchHits(b, []hitImpl{
 		{"gocache", func() *client.ProductStatus { v, _ := floor.Get(g); return v.(*client.ProductStatus) }},
 		{"gocache-noexpiry", func() *client.ProductStatus { v, _ := bare.Get(g); return v.(*client.ProductStatus) }},
-		{"qcsdk", func() *client.ProductStatus { st, _ := c.StatusByGTIN(ctx, client.GTIN(g)); return st }},
+		{"qcsdk", func() *client.ProductStatus {
+			a, _ := c.Status(ctx, client.ProductKey{GTIN: client.GTIN(g)})
+			return a.Status
+		}},
 	})
 }
 
@@ -89,7 +92,7 @@ func BenchmarkWarmHitTiered(b *testing.B) {
 	c := f.nodes[0]
 	ctx := context.Background()
 	g := string(f.srv.Demo()[0].GTIN)
-	st, err := c.StatusByGTIN(ctx, client.GTIN(g))
+	st, err := statusByGTIN(c, ctx, client.GTIN(g))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -97,7 +100,10 @@ func BenchmarkWarmHitTiered(b *testing.B) {
 	floor.Set(g, st, time.Hour)
 	benchHits(b, []hitImpl{
 		{"gocache", func() *client.ProductStatus { v, _ := floor.Get(g); return v.(*client.ProductStatus) }},
-		{"qcsdk-tiered", func() *client.ProductStatus { st, _ := c.StatusByGTIN(ctx, client.GTIN(g)); return st }},
+		{"qcsdk-tiered", func() *client.ProductStatus {
+			a, _ := c.Status(ctx, client.ProductKey{GTIN: client.GTIN(g)})
+			return a.Status
+		}},
 	})
 	if n := c.Stats().Upstream; n != 1 {
 		b.Fatalf("%d API calls; want the one that warmed the cache", n)

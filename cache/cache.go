@@ -36,7 +36,7 @@ type Cache struct {
 	api      *client.Client
 	store    Store
 	ownStore bool
-	local    LocalReader // the store, when it reads from this process's memory
+	local    localReader // the store, when it reads from this process's memory
 	// verifyReads: the store is across the network with no memory of its
 	// own (Redis alone), and each status read from it is checked against
 	// the registry's log before it is served (see checked).
@@ -137,11 +137,13 @@ func WithMaxEntries(n int) Option {
 }
 
 // WithClock sets the clock every freshness decision reads, and that of
-// the cache's own memory store.
+// the cache's own memory store; a store passed to WithStore keeps its own
+// (WithMemoryClock). Nil, the default, is the real clock.
 func WithClock(now func() time.Time) Option {
 	return func(c *Cache) error {
 		if now == nil {
-			return errors.New("clock is nil")
+			c.clock, c.clockSet = time.Now, false
+			return nil
 		}
 		c.clock, c.clockSet = now, true
 		return nil
@@ -196,11 +198,15 @@ func New(api *client.Client, opts ...Option) (*Cache, error) {
 		if c.clockSet {
 			opts = append(opts, WithMemoryClock(c.clock))
 		}
-		c.store, c.ownStore = NewMemory(opts...), true
+		m, err := NewMemory(opts...)
+		if err != nil {
+			return nil, err
+		}
+		c.store, c.ownStore = m, true
 	case c.maxSet:
 		return nil, errors.New("qcsdk/cache: WithMaxEntries bounds the cache's own store; bound the store passed to WithStore instead")
 	}
-	c.local, _ = c.store.(LocalReader)
+	c.local, _ = c.store.(localReader)
 	c.forked = new(atomic.Bool)
 	if f, ok := c.store.(interface{ logFork() *atomic.Bool }); ok {
 		c.forked = f.logFork()
@@ -290,29 +296,6 @@ func (c *Cache) Store() Store { return c.store }
 // serve it, and has nothing newer to serve.
 var ErrStale = errors.New("qcsdk/cache: the API's answer is older than what the cache has seen")
 
-// StatusByGTIN returns the status of the product with that GTIN. A hit
-// costs a map lookup and allocates nothing.
-//
-// The GTIN is parsed at the edge, by client.ParseGTIN (a page's template
-// function, a handler), and passed on as it returns it. The cache checks
-// it again — for the 14-digit form, a scan of its digits that allocates
-// nothing — so that a GTIN built by conversion, malformed, is refused
-// with an error matching client.ErrInvalidInput before any lookup; other
-// forms (a GTIN-13) are put in the 14-digit one.
-func (c *Cache) StatusByGTIN(ctx context.Context, gtin client.GTIN) (*client.ProductStatus, error) {
-	// Not through AnswerByGTIN: this is the warm path of every page
-	// view, and judging staleness would read the clock a second time.
-	g, err := client.ParseGTIN(string(gtin))
-	if err != nil {
-		return nil, err
-	}
-	e, err := c.lookup(ctx, string(g), client.ProductKey{GTIN: g})
-	if err != nil {
-		return nil, err
-	}
-	return e.Status, nil
-}
-
 // An Answer is a product's status as the cache holds it, with when the
 // registry last confirmed it. Past FreshUntil it is stale: served while a
 // refresh runs (stale-while-revalidate), or while the registry cannot be
@@ -330,7 +313,7 @@ type Answer struct {
 	Stale bool
 }
 
-// An AnswerItem is one key's answer in Answers, or the error that says
+// An AnswerItem is one key's answer in Statuses, or the error that says
 // why it has none.
 type AnswerItem struct {
 	Key client.ProductKey
@@ -342,27 +325,13 @@ func answerOf(e *Entry, now time.Time) Answer {
 	return Answer{Status: e.Status, Fetched: e.Fetched, Stale: !now.Before(e.FreshUntil)}
 }
 
-// AnswerByGTIN is StatusByGTIN with when the registry last confirmed the
-// answer.
-func (c *Cache) AnswerByGTIN(ctx context.Context, gtin client.GTIN) (Answer, error) {
-	g, err := client.ParseGTIN(string(gtin))
-	if err != nil {
-		return Answer{}, err
-	}
-	e, err := c.lookup(ctx, string(g), client.ProductKey{GTIN: g})
-	if err != nil {
-		return Answer{}, err
-	}
-	return answerOf(e, c.clock()), nil
-}
-
 // Cached answers for the product with that GTIN when the cache can at
 // once, from this process's memory — fresh, or stale within the
 // stale-while-revalidate window, which starts a background refresh — and
 // never waits for the API or for a store across the network: it has no
 // context to bound such a wait by. A renderer with a deadline asks it
 // first, so that a warm render costs no timer; on false, it asks with its
-// deadline (AnswerByGTIN, or Answers for a page's products together, which
+// deadline (Status, or Statuses for a page's products together, which
 // reads what memory lacks from the store in one round trip). now is the
 // time the answer was judged by (the cache's clock; zero when the store
 // holds nothing in this process's memory), so that the caller need not
@@ -373,7 +342,7 @@ func (c *Cache) Cached(gtin client.GTIN) (a Answer, now time.Time, ok bool) {
 		return Answer{}, time.Time{}, false
 	}
 	skey := string(g)
-	e, now, ok := c.local.ReadLocal(skey)
+	e, now, ok := c.local.readLocal(skey)
 	if !ok || e == nil || e.Status == nil || c.forked.Load() {
 		return Answer{}, now, false
 	}
@@ -389,20 +358,30 @@ func (c *Cache) Cached(gtin client.GTIN) (a Answer, now time.Time, ok bool) {
 	return Answer{}, now, false
 }
 
-// Status returns the status of a product named by any key form.
-func (c *Cache) Status(ctx context.Context, key client.ProductKey) (*client.ProductStatus, error) {
-	if key.GTIN != "" && key.USCC == "" && key.Brand == "" && key.Model == "" {
-		return c.StatusByGTIN(ctx, key.GTIN)
-	}
+// Status returns the status of a product, named by its GTIN or by its
+// maker's USCC with a brand and model, with when the registry last
+// confirmed it. A hit costs a map lookup and allocates nothing.
+//
+// The key is parsed at the edge, by client.ParseGTIN (a page's template
+// function, a handler), and passed on as it returns it. The cache checks
+// it again — for a GTIN in the 14-digit form, a scan of its digits that
+// allocates nothing — so that a key built by conversion, malformed, is
+// refused with an error matching client.ErrInvalidInput before any
+// lookup; other forms (a GTIN-13) are put in the 14-digit one.
+//
+// Status, Statuses (a page's products together) and Cached (this
+// process's memory only, no waiting) are the cache's one way to read
+// products.
+func (c *Cache) Status(ctx context.Context, key client.ProductKey) (Answer, error) {
 	k, err := canonical(key)
 	if err != nil {
-		return nil, err
+		return Answer{}, err
 	}
-	e, err := c.lookup(ctx, storeKey(k), k)
+	e, now, err := c.lookup(ctx, storeKey(k), k)
 	if err != nil {
-		return nil, err
+		return Answer{}, err
 	}
-	return e.Status, nil
+	return answerOf(e, now), nil
 }
 
 // canonical validates a key and puts it in the form the API answers with.
@@ -440,23 +419,28 @@ func servable(e *Entry, now time.Time) bool {
 }
 
 // lookup is the read path: fresh hit, stale hit with a background refresh,
-// or a coalesced fetch with stale-if-error as the fallback.
-func (c *Cache) lookup(ctx context.Context, skey string, key client.ProductKey) (*Entry, error) {
+// or a coalesced fetch with stale-if-error as the fallback. It returns the
+// time it judged the entry by, so that a hit reads the clock once.
+func (c *Cache) lookup(ctx context.Context, skey string, key client.ProductKey) (*Entry, time.Time, error) {
 	if c.forked.Load() {
-		return nil, errForked
+		return nil, time.Time{}, errForked
 	}
 	e, now := c.peek(ctx, skey)
 	// The fresh hit, first and inline: it is nearly every page view.
 	// (An entry with a status is never a tombstone.)
 	if e != nil && e.Status != nil && now.Before(e.FreshUntil) {
 		c.stats.hits.Add(1)
-		return e, nil
+		return e, now, nil
 	}
 	e, fl := c.begin(ctx, skey, query{key: key}, e, now, nil)
 	if e != nil {
-		return e, nil
+		return e, now, nil
 	}
-	return c.await(ctx, skey, fl)
+	e, err := c.await(ctx, skey, fl)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return e, c.clock(), nil
 }
 
 // A query is what a lookup asks the registry for: a product's status by
@@ -555,12 +539,12 @@ func (c *Cache) await(ctx context.Context, skey string, fl *flight) (*Entry, err
 }
 
 // peek reads the store and the clock. A store that reads from this
-// process's memory (LocalReader) answers most lookups without a context
+// process's memory (localReader) answers most lookups without a context
 // or an error, reading the clock once; on some machines a clock read
 // costs more than the map lookup. What it cannot answer goes the long way.
 func (c *Cache) peek(ctx context.Context, skey string) (*Entry, time.Time) {
 	if c.local != nil {
-		if e, now, ok := c.local.ReadLocal(skey); ok {
+		if e, now, ok := c.local.readLocal(skey); ok {
 			return e, now
 		}
 	}
@@ -832,7 +816,7 @@ type Stats struct {
 	// every badge the cache cannot answer is unknown until the key is
 	// fixed.
 	KeyRefused  int64
-	StoreErrors int64 // store operations that failed (a dead Redis), those a store handled itself included (see ErrorCounter)
+	StoreErrors int64 // store operations that failed (a dead Redis), those a Tiered store handled itself included
 	Hedges      int64 // of Upstream, calls that raced a slow one for its keys
 	Abandoned   int64 // lookups dropped unsent: nobody waited for them any more
 	// LogForked says that the store holds a fork of the registry's log,

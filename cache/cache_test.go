@@ -80,11 +80,11 @@ func TestMissThenHit(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	g := string(e.demo(client.VerdictCommitted))
-	first, err := e.cache.StatusByGTIN(context.Background(), client.GTIN(g))
+	first, err := statusByGTIN(e.cache, context.Background(), client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := e.cache.StatusByGTIN(context.Background(), client.GTIN(g))
+	second, err := statusByGTIN(e.cache, context.Background(), client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestThousandConcurrentMissesMakeOneCall(t *testing.T) {
 	errs := make(chan error, 1000)
 	for range 1000 {
 		wg.Go(func() {
-			st, err := e.cache.StatusByGTIN(context.Background(), client.GTIN(g))
+			st, err := statusByGTIN(e.cache, context.Background(), client.GTIN(g))
 			if err == nil && st.Key.GTIN != client.GTIN(g) {
 				err = errors.New("answer for another product")
 			}
@@ -139,12 +139,12 @@ func TestACallerLeavesOnItsOwnContext(t *testing.T) {
 	g := string(e.demo(client.VerdictCommitted))
 	patient := make(chan error, 1)
 	go func() {
-		_, err := e.cache.StatusByGTIN(context.Background(), client.GTIN(g))
+		_, err := statusByGTIN(e.cache, context.Background(), client.GTIN(g))
 		patient <- err
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	_, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
+	_, err := statusByGTIN(e.cache, ctx, client.GTIN(g))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("the impatient caller got %v, want its own deadline", err)
 	}
@@ -163,7 +163,7 @@ func TestStaleWhileRevalidateServesAtOnceAndRefreshesOnce(t *testing.T) {
 	e := setup(t, cache.WithTTL(time.Minute), cache.WithStaleWhileRevalidate(time.Minute))
 	g := string(e.demo(client.VerdictCommitted))
 	ctx := context.Background()
-	if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(g)); err != nil {
+	if _, err := statusByGTIN(e.cache, ctx, client.GTIN(g)); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(90 * time.Second) // past the TTL, within the stale window
@@ -171,7 +171,7 @@ func TestStaleWhileRevalidateServesAtOnceAndRefreshesOnce(t *testing.T) {
 	// slow; the one refresh they share runs behind them.
 	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultLatency, Latency: 100 * time.Millisecond, Route: productRoute})
 	for range 50 {
-		if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(g)); err != nil {
+		if _, err := statusByGTIN(e.cache, ctx, client.GTIN(g)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -203,13 +203,13 @@ func TestStaleIfErrorThenUnknown(t *testing.T) {
 	e := setup(t, cache.WithTTL(time.Minute), cache.WithStaleWhileRevalidate(0), cache.WithMaxStale(10*time.Minute))
 	g := string(e.demo(client.VerdictCommitted))
 	ctx := context.Background()
-	fresh, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
+	fresh, err := statusByGTIN(e.cache, ctx, client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 503})
 	e.clock.Advance(5 * time.Minute)
-	stale, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
+	stale, err := statusByGTIN(e.cache, ctx, client.GTIN(g))
 	if err != nil || stale != fresh {
 		t.Fatalf("with the API down within max-stale: %v, %v; want the stored answer", stale, err)
 	}
@@ -217,7 +217,7 @@ func TestStaleIfErrorThenUnknown(t *testing.T) {
 		t.Errorf("StaleIfError = %d, want 1", s.StaleIfError)
 	}
 	e.clock.Advance(10 * time.Minute) // past TTL + max-stale
-	if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(g)); !errors.Is(err, client.ErrUnavailable) {
+	if _, err := statusByGTIN(e.cache, ctx, client.GTIN(g)); !errors.Is(err, client.ErrUnavailable) {
 		t.Errorf("past max-stale with the API down: %v, want ErrUnavailable (a badge shows unknown)", err)
 	}
 }
@@ -228,7 +228,7 @@ func TestNotListedIsCachedBriefly(t *testing.T) {
 	g := string(e.srv.NotListedGTIN())
 	ctx := context.Background()
 	for range 3 {
-		st, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
+		st, err := statusByGTIN(e.cache, ctx, client.GTIN(g))
 		if err != nil || st.Listed {
 			t.Fatalf("not-listed product: %+v, %v", st, err)
 		}
@@ -237,7 +237,7 @@ func TestNotListedIsCachedBriefly(t *testing.T) {
 		t.Errorf("%d calls for three views of a not-listed product, want 1", n)
 	}
 	e.clock.Advance(61*time.Second + cache.DefaultStaleWhileRevalidate)
-	if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(g)); err != nil {
+	if _, err := statusByGTIN(e.cache, ctx, client.GTIN(g)); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.srv.Requests(productRoute); n != 2 {
@@ -250,12 +250,12 @@ func TestExpiredEntryIsRevalidatedWithItsETag(t *testing.T) {
 	e := setup(t, cache.WithTTL(time.Minute), cache.WithStaleWhileRevalidate(0))
 	g := string(e.demo(client.VerdictCommitted))
 	ctx := context.Background()
-	first, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
+	first, err := statusByGTIN(e.cache, ctx, client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(2 * time.Minute)
-	again, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
+	again, err := statusByGTIN(e.cache, ctx, client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestExpiredEntryIsRevalidatedWithItsETag(t *testing.T) {
 		t.Error("a 304 should renew the entry and keep its record")
 	}
 	e.clock.Advance(30 * time.Second)
-	if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(g)); err != nil || e.srv.Requests(productRoute) != 2 {
+	if _, err := statusByGTIN(e.cache, ctx, client.GTIN(g)); err != nil || e.srv.Requests(productRoute) != 2 {
 		t.Errorf("the renewed entry was not fresh again: %v, %d calls", err, e.srv.Requests(productRoute))
 	}
 }
@@ -318,7 +318,7 @@ func TestConcurrentMissesAreBatched(t *testing.T) {
 	for ent := range 40 {
 		p, _ := e.srv.Product(ent, 1)
 		wg.Go(func() {
-			st, err := e.cache.StatusByGTIN(context.Background(), p.GTIN)
+			st, err := statusByGTIN(e.cache, context.Background(), p.GTIN)
 			if err != nil || st.Key.GTIN != p.GTIN {
 				t.Errorf("%s: %+v, %v", p.GTIN, st, err)
 			}
@@ -338,7 +338,7 @@ func TestRevokeAppliedIsNeverUndoneByAnOlderAnswer(t *testing.T) {
 	e := setup(t, cache.WithTTL(time.Minute), cache.WithStaleWhileRevalidate(0), cache.WithMaxStale(time.Hour))
 	ctx := context.Background()
 	g := string(e.demo(client.VerdictCommitted))
-	before, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
+	before, err := statusByGTIN(e.cache, ctx, client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,7 +357,7 @@ func TestRevokeAppliedIsNeverUndoneByAnOlderAnswer(t *testing.T) {
 	}
 	e.clock.Advance(time.Hour)
 	now := e.clock.Now()
-	after, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
+	after, err := statusByGTIN(e.cache, ctx, client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func TestRevokeAppliedIsNeverUndoneByAnOlderAnswer(t *testing.T) {
 	// revoked one.
 	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 503})
 	e.clock.Advance(5 * time.Minute)
-	stale, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
+	stale, err := statusByGTIN(e.cache, ctx, client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,8 +391,8 @@ func TestBadInputIsRefusedWithoutACall(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	for _, g := range []string{"", "123", "6901234567890", "abcdefghijklm"} {
-		if _, err := e.cache.StatusByGTIN(context.Background(), client.GTIN(g)); !errors.Is(err, client.ErrInvalidInput) {
-			t.Errorf("StatusByGTIN(%q) = %v, want ErrInvalidInput", g, err)
+		if _, err := statusByGTIN(e.cache, context.Background(), client.GTIN(g)); !errors.Is(err, client.ErrInvalidInput) {
+			t.Errorf("Status(%q) = %v, want ErrInvalidInput", g, err)
 		}
 	}
 	if _, err := e.cache.Status(context.Background(), client.ProductKey{USCC: "91330100MA0000001F"}); !errors.Is(err, client.ErrInvalidInput) {
@@ -411,7 +411,6 @@ func TestNewValidatesOptions(t *testing.T) {
 		"negative TTL":       cache.WithTTL(-time.Second),
 		"zero timeout":       cache.WithFetchTimeout(0),
 		"zero max entries":   cache.WithMaxEntries(0),
-		"nil clock":          cache.WithClock(nil),
 		"negative max-stale": cache.WithMaxStale(-1),
 	} {
 		if _, err := cache.New(api, o); err == nil {
@@ -428,23 +427,23 @@ func TestLookupsDuringAndAfterClose(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	warm := string(e.demo(client.VerdictCommitted))
-	if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(warm)); err != nil {
+	if _, err := statusByGTIN(e.cache, ctx, client.GTIN(warm)); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	for i := range 200 {
 		wg.Go(func() {
 			p, _ := e.srv.Product(20+i%20, i/20)
-			e.cache.StatusByGTIN(ctx, p.GTIN) // may race Close: must not panic or hang
+			statusByGTIN(e.cache, ctx, p.GTIN) // may race Close: must not panic or hang
 		})
 	}
 	e.cache.Close()
 	wg.Wait()
-	if _, err := e.cache.StatusByGTIN(ctx, client.GTIN(warm)); err != nil {
+	if _, err := statusByGTIN(e.cache, ctx, client.GTIN(warm)); err != nil {
 		t.Errorf("a stored answer after Close: %v", err)
 	}
 	p, _ := e.srv.Product(45, 3)
-	if _, err := e.cache.StatusByGTIN(ctx, p.GTIN); err == nil {
+	if _, err := statusByGTIN(e.cache, ctx, p.GTIN); err == nil {
 		t.Error("a miss after Close was answered; it needs the API, which Close has stopped")
 	}
 }
@@ -463,7 +462,7 @@ func TestStatusesOfOneMakerShareItsRecords(t *testing.T) {
 		}
 		keys = append(keys, client.ProductKey{GTIN: p.GTIN})
 	}
-	one, err := e.cache.StatusByGTIN(ctx, keys[0].GTIN)
+	one, err := statusByGTIN(e.cache, ctx, keys[0].GTIN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +487,7 @@ func TestTwoRegistriesNeverShareRecords(t *testing.T) {
 	a, b := setup(t), setup(t)
 	ctx := context.Background()
 	g := a.demo(client.VerdictCommitted)
-	st, err := a.cache.StatusByGTIN(ctx, g)
+	st, err := statusByGTIN(a.cache, ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,11 +507,11 @@ func TestTwoRegistriesNeverShareRecords(t *testing.T) {
 		t.Fatalf("the two sandboxes gave the change versions %d and %d; the test needs them equal", ca.Version, cb.Version)
 	}
 	a.clock.Advance(time.Hour) // past the TTL: fetch the changed status
-	sa, err := a.cache.StatusByGTIN(ctx, g)
+	sa, err := statusByGTIN(a.cache, ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, err := b.cache.StatusByGTIN(ctx, g)
+	sb, err := statusByGTIN(b.cache, ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -531,7 +530,7 @@ func TestCachedAnswersOnlyWithoutWaiting(t *testing.T) {
 	if e.srv.Requests("") != 0 {
 		t.Fatal("Cached called the API")
 	}
-	want, err := e.cache.StatusByGTIN(context.Background(), client.GTIN(g))
+	want, err := statusByGTIN(e.cache, context.Background(), client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,24 +581,24 @@ func TestAStaleAnswerSaysWhenItWasConfirmed(t *testing.T) {
 	e := setup(t)
 	g := e.demo(client.VerdictCommitted)
 	fetched := e.clock.Now()
-	if _, err := e.cache.StatusByGTIN(context.Background(), g); err != nil {
+	if _, err := statusByGTIN(e.cache, context.Background(), g); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(cache.DefaultTTL + cache.DefaultStaleWhileRevalidate + time.Minute)
 	e.srv.SetFaults(sandbox.Fault{Kind: sandbox.FaultError, Status: 500})
-	a, err := e.cache.AnswerByGTIN(context.Background(), g)
+	a, err := e.cache.Status(context.Background(), client.ProductKey{GTIN: g})
 	if err != nil || a.Status == nil {
-		t.Fatalf("AnswerByGTIN in an outage = %v, %v; want the stale answer", a.Status, err)
+		t.Fatalf("Status in an outage = %v, %v; want the stale answer", a.Status, err)
 	}
 	if !a.Stale || !a.Fetched.Equal(fetched) || a.Status.Key.GTIN != g {
 		t.Errorf("the stale answer: stale %v, confirmed at %v, of %v; want stale, confirmed at %v, of %s", a.Stale, a.Fetched, a.Status.Key, fetched, g)
 	}
 	cold := e.demo(client.VerdictInspectionFailed)
-	got := e.cache.Answers(context.Background(), []client.ProductKey{{GTIN: g}, {GTIN: cold}})
+	got := e.cache.Statuses(context.Background(), []client.ProductKey{{GTIN: g}, {GTIN: cold}})
 	if got[0].Err != nil || !got[0].Stale || !got[0].Fetched.Equal(fetched) {
-		t.Errorf("Answers, the warm product: %+v; want the stale answer, confirmed at %v", got[0], fetched)
+		t.Errorf("Statuses, the warm product: %+v; want the stale answer, confirmed at %v", got[0], fetched)
 	}
 	if got[1].Err == nil || got[1].Status != nil {
-		t.Errorf("Answers, a product never seen: %+v; want an error and no status", got[1])
+		t.Errorf("Statuses, a product never seen: %+v; want an error and no status", got[1])
 	}
 }

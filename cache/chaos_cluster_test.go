@@ -68,9 +68,9 @@ func TestClusterFleetUnderRandomMasterKills(t *testing.T) {
 	for i, w := range webs {
 		w.skew = skew()
 		now := skewedClock(w.skew)
-		shared := redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix), redisstore.WithClock(now))
-		mem := cache.NewMemory(cache.WithMemoryClock(now))
-		tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(50*time.Millisecond), cache.WithTieredClock(now))
+		shared := must(redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix), redisstore.WithClock(now)))
+		mem := must(cache.NewMemory(cache.WithMemoryClock(now)))
+		tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(50*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestClusterFleetUnderRandomMasterKills(t *testing.T) {
 		sk := skew()
 		f := &chaosFollower{t: t, name: fmt.Sprintf("follower %d", i), api: api, hist: hist, leaseTTL: clusterLeaseTTL,
 			leaders: &leaders, clock: skewedClock(sk), resynced: resynced, applied: applied,
-			store: redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix), redisstore.WithClock(skewedClock(sk)))}
+			store: must(redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix), redisstore.WithClock(skewedClock(sk))))}
 		hist.add("%s: clock off by %v", f.name, sk)
 		t.Cleanup(func() { f.stop(); f.store.Close() })
 		f.start()

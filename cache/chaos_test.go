@@ -133,7 +133,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		sk := skew()
 		f := &chaosFollower{t: t, name: fmt.Sprintf("follower %d", i), api: api, proxy: p, hist: hist,
 			leaders: &leaders, clock: skewedClock(sk), resynced: resynced, applied: applied,
-			store: redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(skewedClock(sk)))}
+			store: must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(skewedClock(sk))))}
 		hist.add("%s: clock off by %v", f.name, sk)
 		t.Cleanup(func() {
 			f.stop()
@@ -225,7 +225,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	// product's genuine status, each under a version past any the registry
 	// has, so that Redis keeps it over the genuine one. No server may
 	// serve it (see chaosChecker.read).
-	poisoner := redisstore.New(spy, redisstore.WithPrefix(prefix))
+	poisoner := must(redisstore.New(spy, redisstore.WithPrefix(prefix)))
 	t.Cleanup(func() { poisoner.Close() })
 	poisonN := int64(0)
 	poison := func() {
@@ -377,7 +377,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		// as page views read them.)
 		confirmed := func(p *chaosProduct) bool {
 			for _, w := range webs {
-				if _, _, ok := w.tiered.ReadLocal(string(p.gtin)); w.maxEntries == 0 && !ok {
+				if _, _, ok := cache.ReadLocal(w.tiered, string(p.gtin)); w.maxEntries == 0 && !ok {
 					return false
 				}
 			}
@@ -644,7 +644,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 				for time.Since(healed) < giveUp {
 					lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 					began := time.Now()
-					st, err := w.cache.StatusByGTIN(lctx, g)
+					st, err := statusByGTIN(w.cache, lctx, g)
 					cancel()
 					chk.read(i, g, began, st, err)
 					if err == nil {
@@ -821,7 +821,7 @@ func TestAResyncReachesAServerThatMissedItsAnnouncement(t *testing.T) {
 	prefix := "test:" + t.Name() + ":"
 	a := newWebServer(t, api, rs.Addr(), prefix)
 	b := newWebServer(t, api, proxy.Addr(), prefix) // cut off below
-	followerStore := redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
+	followerStore := must(redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout)))
 	t.Cleanup(func() { followerStore.Close() })
 	first := startFollower(t, api, followerStore)
 	first.started(t)
@@ -830,7 +830,7 @@ func TestAResyncReachesAServerThatMissedItsAnnouncement(t *testing.T) {
 	g := demoGTIN(t, srv, client.VerdictCommitted)
 	var cmt string
 	for _, ws := range []*webServer{a, b} {
-		st, err := ws.cache.StatusByGTIN(ctx, g)
+		st, err := statusByGTIN(ws.cache, ctx, g)
 		if err != nil || st.Commitment == nil || st.Commitment.Status != client.CommitmentActive {
 			t.Fatalf("before: %+v, %v; want an active commitment", st, err)
 		}
@@ -870,7 +870,7 @@ func TestAResyncReachesAServerThatMissedItsAnnouncement(t *testing.T) {
 		name := ws.name
 		deadline := time.Now().Add(2 * time.Second)
 		for views := 1; ; views++ {
-			st, err := ws.cache.StatusByGTIN(ctx, g)
+			st, err := statusByGTIN(ws.cache, ctx, g)
 			if err != nil {
 				t.Fatalf("server %s: %v", name, err)
 			}
@@ -919,7 +919,7 @@ func (c *chaosChecker) view(i int, w *chaosWeb, g client.GTIN) (*client.ProductS
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	began := time.Now()
-	st, err := w.cache.StatusByGTIN(ctx, g)
+	st, err := statusByGTIN(w.cache, ctx, g)
 	c.read(i, g, began, st, err)
 	return st, err
 }
@@ -979,9 +979,13 @@ func (w *chaosWeb) start(t *testing.T, api *client.Client, prefix string) {
 	now := skewedClock(w.skew)
 	rdb := redis.NewClient(&redis.Options{Addr: w.proxy.Addr(), ContextTimeoutEnabled: true,
 		DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
-	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(now))
-	mem := cache.NewMemory(cache.WithMemoryMaxEntries(w.maxEntries), cache.WithMemoryClock(now))
-	tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(50*time.Millisecond), cache.WithTieredClock(now))
+	shared := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(now)))
+	mopts := []cache.MemoryOption{cache.WithMemoryClock(now)}
+	if w.maxEntries > 0 {
+		mopts = append(mopts, cache.WithMemoryMaxEntries(w.maxEntries))
+	}
+	mem := must(cache.NewMemory(mopts...))
+	tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

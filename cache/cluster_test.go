@@ -35,8 +35,8 @@ func clusterServers(t testing.TB, cl *redistest.Cluster, api *client.Client, n i
 	t.Helper()
 	var nodes []*cache.Cache
 	for range n {
-		shared := redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix))
-		mem := cache.NewMemory()
+		shared := must(redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix)))
+		mem := must(cache.NewMemory())
 		tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(100*time.Millisecond))
 		if err != nil {
 			t.Fatal(err)
@@ -48,7 +48,7 @@ func clusterServers(t testing.TB, cl *redistest.Cluster, api *client.Client, n i
 		t.Cleanup(func() { c.Close(); tiered.Close(); shared.Close(); mem.Close() })
 		nodes = append(nodes, c)
 	}
-	follower := redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix))
+	follower := must(redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix)))
 	t.Cleanup(func() { follower.Close() })
 	startFollower(t, api, follower).started(t)
 	return nodes
@@ -70,7 +70,7 @@ func watch(t *testing.T, nodes []*cache.Cache, gtins []client.GTIN) (stop func()
 				default:
 				}
 				g := gtins[n%len(gtins)]
-				st, err := c.StatusByGTIN(context.Background(), g)
+				st, err := statusByGTIN(c, context.Background(), g)
 				if err != nil {
 					t.Errorf("server %d, %s: %v", i, g, err)
 					continue
@@ -107,7 +107,7 @@ func TestFleetOnARedisClusterRidesOutAFailover(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range nodes {
 		for _, g := range gtins {
-			if _, err := c.StatusByGTIN(ctx, g); err != nil {
+			if _, err := statusByGTIN(c, ctx, g); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -120,7 +120,7 @@ func TestFleetOnARedisClusterRidesOutAFailover(t *testing.T) {
 	cl.WaitHealthy(t)
 	t.Logf("master %s killed; a replica took over", victim)
 
-	st, err := nodes[0].StatusByGTIN(ctx, gtins[0])
+	st, err := statusByGTIN(nodes[0], ctx, gtins[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,14 +144,14 @@ func TestFleetOnAClusterWithAMasterDownAndNoReplica(t *testing.T) {
 	ctx := context.Background()
 	demo := srv.Demo()
 	warm := demo[0].GTIN
-	if _, err := c.StatusByGTIN(ctx, warm); err != nil {
+	if _, err := statusByGTIN(c, ctx, warm); err != nil {
 		t.Fatal(err)
 	}
 	cl.Kill(cl.Masters()[0])
 	before := c.Stats().Upstream
 	for round := range 2 {
 		for _, d := range demo {
-			st, err := c.StatusByGTIN(ctx, d.GTIN)
+			st, err := statusByGTIN(c, ctx, d.GTIN)
 			if err != nil {
 				t.Fatalf("round %d, %s with a master down: %v", round, d.GTIN, err)
 			}
@@ -236,7 +236,7 @@ func TestFleetOnAClusterWhileItReshards(t *testing.T) {
 	view := func() {
 		for i, c := range nodes {
 			for _, g := range gtins {
-				if _, err := c.StatusByGTIN(ctx, g); err != nil {
+				if _, err := statusByGTIN(c, ctx, g); err != nil {
 					t.Errorf("server %d, %s while resharding: %v", i, g, err)
 				}
 			}
@@ -244,7 +244,7 @@ func TestFleetOnAClusterWhileItReshards(t *testing.T) {
 	}
 	view()
 	// A stamp, so that the stamps hash has a key to move.
-	st, err := nodes[0].StatusByGTIN(ctx, gtins[1])
+	st, err := statusByGTIN(nodes[0], ctx, gtins[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestFleetOnAClusterWhileItReshards(t *testing.T) {
 		}
 	}
 
-	st, err = nodes[0].StatusByGTIN(ctx, gtins[0])
+	st, err = statusByGTIN(nodes[0], ctx, gtins[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +327,7 @@ func revokeThroughFailover(tb testing.TB) failoverDelays {
 		if !ok {
 			tb.Fatalf("no product of enterprise %d with the shards wanted", e)
 		}
-		st, err := nodes[0].StatusByGTIN(ctx, p.GTIN)
+		st, err := statusByGTIN(nodes[0], ctx, p.GTIN)
 		if err != nil || st.Commitment == nil || st.Commitment.Status != client.CommitmentActive {
 			continue
 		}
@@ -342,7 +342,7 @@ func revokeThroughFailover(tb testing.TB) failoverDelays {
 	gtins := []client.GTIN{onVictim.g, elsewhere.g}
 	for _, c := range nodes {
 		for _, g := range gtins {
-			if _, err := c.StatusByGTIN(ctx, g); err != nil {
+			if _, err := statusByGTIN(c, ctx, g); err != nil {
 				tb.Fatal(err)
 			}
 		}
@@ -371,7 +371,7 @@ func revokeThroughFailover(tb testing.TB) failoverDelays {
 				defer tick.Stop()
 				for {
 					vctx, cancel := context.WithTimeout(ctx, pageBudget)
-					st, err := c.StatusByGTIN(vctx, w.g)
+					st, err := statusByGTIN(c, vctx, w.g)
 					cancel()
 					if err == nil && st.Commitment != nil && st.Commitment.Status == client.CommitmentRevoked {
 						mu.Lock()

@@ -5,7 +5,7 @@
 //	api, _ := client.New(client.WithAPIKey(key))
 //	qc, _ := cache.New(api)                       // a bounded memory store of its own
 //	defer qc.Close()
-//	st, err := qc.StatusByGTIN(ctx, "06901234567892")
+//	a, err := qc.Status(ctx, client.ProductKey{GTIN: "06901234567892"}) // a.Status, a.Fetched
 //
 // # Freshness
 //
@@ -144,16 +144,17 @@
 //
 // The cache reaches every store through the Store interface and the
 // optional ones a store may add: MultiGetter, for a page's keys at once;
-// LocalReader, for a warm hit from this process's memory in a map lookup
-// and one reading of the clock. A store of your own that embeds a
-// *Memory, or implements them, is read exactly as the built-in ones are.
+// MultiSetter, for a batch's answers at once. A warm hit from this
+// process's memory costs a map lookup and one reading of the clock on a
+// Memory or Tiered store, and on a store of your own that embeds a
+// *Memory, which is read exactly as the built-in ones are.
 // It applies the contract with Entry.Replaces (on Set) and Stamp.Apply
 // (on Get).
 //
 // A dead or slow Redis degrades to the memory tier and the API, never to an
 // error page: Redis calls have a short timeout (100 ms; build the go-redis
 // client with ContextTimeoutEnabled so that it holds); a page's read of
-// the keys its memory lacks (Answers) has a fifth of what is left of the
+// the keys its memory lacks (Statuses) has a fifth of what is left of the
 // page's time, the registry the rest (a read that share cuts short is
 // counted, but not as Redis down); and after three failures in a row
 // Redis is skipped for a cooldown, then probed in the background, never
@@ -228,6 +229,19 @@
 // What the log cannot show is that a genuine status is the latest: that
 // is the change feed's to say (see Apply), and a genuine older status put
 // back under a position it never had is outside what a proof can refuse.
+//
+// # Conventions
+//
+// The package follows the client's conventions. Options are functions
+// that may return an error: New, NewMemory and NewTiered return the first
+// option's error, once, at start-up, and a value out of range (a bound or
+// a cooldown that is not positive, an empty spill directory) is an error,
+// never the default in its place. nil is the default: a nil clock is
+// time.Now, a nil logger logs nothing. A clock is a func() time.Time, set
+// where the store it times is built: WithClock is the cache's, and its
+// own memory store's; WithMemoryClock is a memory store's, which a Tiered
+// store in front of it reads too, so that the tiers of one server never
+// disagree on the time.
 //
 // # Stats
 //

@@ -47,7 +47,7 @@ func Example() {
 	ctx := context.Background()
 	gtin := string(sb.Demo()[0].GTIN)
 	for range 3 {
-		st, err := qc.StatusByGTIN(ctx, client.GTIN(gtin))
+		st, err := statusByGTIN(qc, ctx, client.GTIN(gtin))
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func ExampleFollow() {
 	defer func() { cancel(); <-done }()
 
 	gtin := string(sb.Demo()[0].GTIN)
-	st, err := qc.StatusByGTIN(ctx, client.GTIN(gtin))
+	st, err := statusByGTIN(qc, ctx, client.GTIN(gtin))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func ExampleFollow() {
 	ev := <-applied // the example waits for it; a product page would not
 	fmt.Println("event:", ev.Type)
 
-	st, err = qc.StatusByGTIN(ctx, client.GTIN(gtin))
+	st, err = statusByGTIN(qc, ctx, client.GTIN(gtin))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -155,9 +155,15 @@ func ExampleNewTiered() {
 	// Redis; without it go-redis waits up to its own 3 s read timeout.
 	rdb := redis.NewClient(&redis.Options{Addr: "redis.internal:6379", ContextTimeoutEnabled: true})
 	defer rdb.Close()
-	shared := redisstore.New(rdb, redisstore.WithPrefix("qcsdk:"))
+	shared, err := redisstore.New(rdb, redisstore.WithPrefix("qcsdk:"))
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer shared.Close()
-	mem := cache.NewMemory(cache.WithMemoryMaxEntries(200_000))
+	mem, err := cache.NewMemory(cache.WithMemoryMaxEntries(200_000))
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer mem.Close()
 	tiered, err := cache.NewTiered(mem, shared)
 	if err != nil {
@@ -191,7 +197,7 @@ func ExampleCache_Enterprise() {
 	defer qc.Close()
 	ctx := context.Background()
 
-	st, err := qc.StatusByGTIN(ctx, sb.Demo()[0].GTIN)
+	st, err := statusByGTIN(qc, ctx, sb.Demo()[0].GTIN)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -32,3 +32,21 @@ func NewLogAuditor(api *client.Client, store Store, opts *FollowOptions) LogAudi
 
 // Audit runs one audit now.
 func (l LogAuditor) Audit(ctx context.Context) { l.a.audit(ctx) }
+
+// WithSweepInterval sets how often, at most, a memory store sweeps.
+var WithSweepInterval = withSweepInterval
+
+// CursorKey is where Follow keeps its cursor in a store with no lease.
+const CursorKey = cursorKey
+
+// WitnessFunc makes a function a Witness.
+type WitnessFunc = witnessFunc
+
+// ReadLocal is a warm read of s, a Memory or Tiered store, from this
+// process's memory.
+func ReadLocal(s Store, key string) (*Entry, time.Time, bool) {
+	return s.(localReader).readLocal(key)
+}
+
+// HandledErrors is what a Tiered store counted of its own failures.
+func HandledErrors(t *Tiered) int64 { return t.handledErrors() }

@@ -59,8 +59,8 @@ func startFleetOn(tb testing.TB, n int, dial func() redis.UniversalClient, opts 
 	prefix := "fleet:" + tb.Name() + ":"
 	for range n {
 		rdb := dial()
-		shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
-		mem := cache.NewMemory()
+		shared := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout)))
+		mem := must(cache.NewMemory())
 		tiered, err := cache.NewTiered(mem, shared)
 		if err != nil {
 			tb.Fatal(err)
@@ -80,7 +80,7 @@ func startFleetOn(tb testing.TB, n int, dial func() redis.UniversalClient, opts 
 	}
 
 	rdb := dial()
-	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
+	shared := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout)))
 	logger := slog.New(slog.NewTextHandler(tbWriter{tb}, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -143,7 +143,7 @@ func (f *fleet) await(tb testing.TB, gtin client.GTIN, within time.Duration, ok 
 	pending := slices.Clone(f.nodes)
 	for {
 		pending = slices.DeleteFunc(pending, func(c *cache.Cache) bool {
-			st, err := c.StatusByGTIN(context.Background(), gtin)
+			st, err := statusByGTIN(c, context.Background(), gtin)
 			return err == nil && ok(st)
 		})
 		if len(pending) == 0 {
@@ -182,7 +182,7 @@ func TestFleetSharesAnswersAndStaysCurrentFromOneFollower(t *testing.T) {
 	var st *client.ProductStatus
 	for i, c := range f.nodes {
 		var err error
-		if st, err = c.StatusByGTIN(ctx, g); err != nil {
+		if st, err = statusByGTIN(c, ctx, g); err != nil {
 			t.Fatalf("node %d: %v", i, err)
 		}
 		if st.Commitment == nil || st.Commitment.Status != client.CommitmentActive {
@@ -204,7 +204,7 @@ func TestFleetSharesAnswersAndStaysCurrentFromOneFollower(t *testing.T) {
 		t.Errorf("the fleet made %d API calls; want at most one more per server", n)
 	}
 	for i, c := range f.nodes {
-		st, _ := c.StatusByGTIN(ctx, g)
+		st, _ := statusByGTIN(c, ctx, g)
 		if v := client.Decide(st, time.Now(), 0).Verdict; v == client.VerdictCommitted {
 			t.Errorf("node %d still shows %s after the revoke", i, v)
 		}
@@ -217,7 +217,7 @@ func TestFleetRidesOutADeadRedis(t *testing.T) {
 	ctx := context.Background()
 	warm := demoGTIN(t, f.srv, client.VerdictCommitted)
 	for _, c := range f.nodes {
-		if _, err := c.StatusByGTIN(ctx, warm); err != nil {
+		if _, err := statusByGTIN(c, ctx, warm); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -237,7 +237,7 @@ func TestFleetRidesOutADeadRedis(t *testing.T) {
 				default:
 				}
 				d := f.srv.Demo()[i%len(f.srv.Demo())]
-				if _, err := c.StatusByGTIN(ctx, d.GTIN); err != nil {
+				if _, err := statusByGTIN(c, ctx, d.GTIN); err != nil {
 					failed.Add(1)
 					t.Errorf("%s during the Redis outage: %v", d.GTIN, err)
 				}
@@ -253,7 +253,7 @@ func TestFleetRidesOutADeadRedis(t *testing.T) {
 	round := func() {
 		for i, c := range f.nodes {
 			for _, d := range f.srv.Demo() {
-				if _, err := c.StatusByGTIN(ctx, d.GTIN); err != nil {
+				if _, err := statusByGTIN(c, ctx, d.GTIN); err != nil {
 					t.Fatalf("node %d, %s with Redis dead: %v", i, d.GTIN, err)
 				}
 			}
@@ -324,7 +324,7 @@ func propagation(b *testing.B, f *fleet, revoke bool) {
 		var st *client.ProductStatus
 		for _, c := range f.nodes {
 			var err error
-			if st, err = c.StatusByGTIN(ctx, p.GTIN); err != nil {
+			if st, err = statusByGTIN(c, ctx, p.GTIN); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -16,14 +16,14 @@ import (
 	"github.com/qualitycommit/qcsdk/internal/backoff"
 )
 
-// CursorKey is where Follow keeps the change-feed position it has applied
+// cursorKey is where Follow keeps the change-feed position it has applied
 // up to, in a store that elects no leader (a memory store). A Leaser keeps
 // it under its lease instead.
-const CursorKey = "follow\x1fcursor"
+const cursorKey = "follow\x1fcursor"
 
-// DefaultLeaseTTL is how long a follower's lease lasts without renewal:
+// defaultLeaseTTL is how long a follower's lease lasts without renewal:
 // when the follower holding it dies, another takes over within this time.
-const DefaultLeaseTTL = 10 * time.Second
+const defaultLeaseTTL = 10 * time.Second
 
 // FollowOptions tune Follow. The zero value is ready to use. The feed's
 // long poll is tuned as the client's Follow is, by the embedded
@@ -57,7 +57,7 @@ type FollowOptions struct {
 	// when it stops holding it.
 	Leading func(bool)
 	// LeaseTTL is the lease's time to live with a Leaser store (default
-	// DefaultLeaseTTL); the holder renews it every third of it.
+	// 10 s); the holder renews it every third of it.
 	LeaseTTL time.Duration
 	// Stats, if set, counts what the follower does; read it from any
 	// goroutine.
@@ -67,7 +67,7 @@ type FollowOptions struct {
 	// reads them from the registry (/v1/keys), which trusts TLS for them.
 	LogKeys []client.LogKey
 	// LogEvery is how often, at most, the follower audits the registry's
-	// log while the feed brings changes (default DefaultLogEvery); a
+	// log while the feed brings changes (default 5 s); a
 	// negative one turns the audit off.
 	LogEvery time.Duration
 	// Witnesses are other parties' views of the log, compared with the
@@ -173,7 +173,7 @@ func Follow(ctx context.Context, api *client.Client, store Store, opts *FollowOp
 		f.opts.Stats = new(FollowStats)
 	}
 	if f.opts.LeaseTTL <= 0 {
-		f.opts.LeaseTTL = DefaultLeaseTTL
+		f.opts.LeaseTTL = defaultLeaseTTL
 	}
 	caughtUp, stats, clock := f.opts.CaughtUp, f.opts.Stats, f.opts.Clock
 	f.opts.CaughtUp = func() {
@@ -183,7 +183,7 @@ func Follow(ctx context.Context, api *client.Client, store Store, opts *FollowOp
 		}
 	}
 	if f.opts.LogEvery == 0 {
-		f.opts.LogEvery = DefaultLogEvery
+		f.opts.LogEvery = defaultLogEvery
 	}
 	f.log = newLogAuditor(api, store, &f.opts)
 	if l, ok := store.(Leaser); ok {
@@ -211,14 +211,14 @@ type cursors interface {
 	reset(ctx context.Context, cursor string) error
 }
 
-// entryCursor keeps the cursor as an entry under CursorKey.
+// entryCursor keeps the cursor as an entry under cursorKey.
 type entryCursor struct {
 	store Store
 	clock func() time.Time
 }
 
 func (c entryCursor) load(ctx context.Context) (string, error) {
-	e, err := c.store.Get(ctx, CursorKey)
+	e, err := c.store.Get(ctx, cursorKey)
 	if e == nil || err != nil {
 		return "", err
 	}
@@ -227,7 +227,7 @@ func (c entryCursor) load(ctx context.Context) (string, error) {
 
 func (c entryCursor) save(ctx context.Context, ev client.Event, cursor string) error {
 	now := c.clock()
-	_, err := c.store.Set(ctx, CursorKey, &Entry{
+	_, err := c.store.Set(ctx, cursorKey, &Entry{
 		Cursor:     cursor,
 		AsOf:       eventSeq(ev),
 		Version:    eventVersion(ev),
@@ -239,7 +239,7 @@ func (c entryCursor) save(ctx context.Context, ev client.Event, cursor string) e
 }
 
 func (c entryCursor) reset(ctx context.Context, cursor string) error {
-	if err := c.store.Delete(ctx, CursorKey); err != nil {
+	if err := c.store.Delete(ctx, cursorKey); err != nil {
 		return err
 	}
 	return c.save(ctx, client.Event{}, cursor)

@@ -89,7 +89,7 @@ func TestFollowAppliesChanges(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	committed := string(e.demo(client.VerdictCommitted))
-	st, err := e.cache.StatusByGTIN(ctx, client.GTIN(committed))
+	st, err := statusByGTIN(e.cache, ctx, client.GTIN(committed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestFollowAppliesChanges(t *testing.T) {
 	if ev := f.next(t); ev.Type != client.EventInspectionPublished {
 		t.Fatalf("applied %s, want inspection.published", ev.Type)
 	}
-	got, err := e.cache.StatusByGTIN(ctx, client.GTIN(committed))
+	got, err := statusByGTIN(e.cache, ctx, client.GTIN(committed))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestFollowAppliesChanges(t *testing.T) {
 	}
 	f.next(t)
 	for range 3 {
-		got, _ = e.cache.StatusByGTIN(ctx, client.GTIN(committed))
+		got, _ = statusByGTIN(e.cache, ctx, client.GTIN(committed))
 		if d := client.Decide(got, time.Now(), 0); d.Verdict != client.VerdictWithdrawn {
 			t.Errorf("after the revocation was pushed: %s, want withdrawn", d.Verdict)
 		}
@@ -144,7 +144,7 @@ func TestFollowResumesFromItsCursorAfterARestart(t *testing.T) {
 	ctx := context.Background()
 	var ids []string
 	for _, d := range e.srv.Demo()[:4] {
-		st, err := e.cache.StatusByGTIN(ctx, d.GTIN)
+		st, err := statusByGTIN(e.cache, ctx, d.GTIN)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -220,7 +220,7 @@ func TestWebhookPushesApplyLikeTheFeed(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	g := string(e.demo(client.VerdictCommitted))
-	st, err := e.cache.StatusByGTIN(ctx, client.GTIN(g))
+	st, err := statusByGTIN(e.cache, ctx, client.GTIN(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestWebhookPushesApplyLikeTheFeed(t *testing.T) {
 	// The push is learnt of by the real clock, which the cache's must
 	// pass for its next answer to postdate it.
 	e.clock.Advance(time.Hour)
-	got, _ := e.cache.StatusByGTIN(ctx, client.GTIN(g))
+	got, _ := statusByGTIN(e.cache, ctx, client.GTIN(g))
 	if d := client.Decide(got, time.Now(), 0); d.Verdict != client.VerdictWithdrawn {
 		t.Errorf("after the pushed revocation: %s, want withdrawn", d.Verdict)
 	}
@@ -269,7 +269,7 @@ func TestFollowSaysWhenItHasCaughtUp(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	committed := e.demo(client.VerdictCommitted)
-	st, err := e.cache.StatusByGTIN(ctx, committed)
+	st, err := statusByGTIN(e.cache, ctx, committed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestFollowSaysWhenItHasCaughtUp(t *testing.T) {
 	if stats.CaughtUp.Load() == 0 || stats.Applied.Load() == 0 {
 		t.Errorf("caught up with stats %d applied, caught up at %d", stats.Applied.Load(), stats.CaughtUp.Load())
 	}
-	got, err := e.cache.StatusByGTIN(ctx, committed)
+	got, err := statusByGTIN(e.cache, ctx, committed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestFollowHandlesEachEventBeforeSavingItsCursor(t *testing.T) {
 	e := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	st, err := e.cache.StatusByGTIN(ctx, e.demo(client.VerdictCommitted))
+	st, err := statusByGTIN(e.cache, ctx, e.demo(client.VerdictCommitted))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +406,7 @@ func (u *unreadable) Stamp(ctx context.Context, s cache.Stamp) error {
 // the same, and the change is done.
 func TestAnInspectionWhoseEntryCannotBeReadStampsItsMaker(t *testing.T) {
 	t.Parallel()
-	store := &unreadable{Store: cache.NewMemory()}
+	store := &unreadable{Store: must(cache.NewMemory())}
 	t.Cleanup(func() { store.Store.(*cache.Memory).Close() })
 	ev := client.Event{ID: "evt_1", Seq: 42, Type: client.EventInspectionPublished,
 		Inspection: &client.Inspection{ID: "ins_1", EnterpriseID: "ent_7", Version: 42,

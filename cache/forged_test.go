@@ -50,11 +50,11 @@ func TestAForgedRedisValueIsNeverServed(t *testing.T) {
 		}
 	}
 	first := newCache(newNode(t, newRedisClient(t, srv), prefix, nil, time.Second).t)
-	genuine, err := first.StatusByGTIN(ctx, withdrawn)
+	genuine, err := statusByGTIN(first, ctx, withdrawn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := first.StatusByGTIN(ctx, committed)
+	other, err := statusByGTIN(first, ctx, committed)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestAForgedRedisValueIsNeverServed(t *testing.T) {
 				done = func() { c.Close(); node.t.Close() }
 			}
 			if reader == "a warm server" {
-				if _, err := c.StatusByGTIN(ctx, withdrawn); err != nil {
+				if _, err := statusByGTIN(c, ctx, withdrawn); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -135,7 +135,7 @@ func TestAForgedRedisValueIsNeverServed(t *testing.T) {
 				// The announcement reaches the server when Redis delivers
 				// it: until then its copy is the one it verified.
 				for deadline := time.Now().Add(10 * time.Second); ; {
-					if _, _, ok := node.t.ReadLocal(string(withdrawn)); !ok {
+					if _, _, ok := cache.ReadLocal(node.t, string(withdrawn)); !ok {
 						break
 					}
 					if time.Now().After(deadline) {
@@ -144,7 +144,7 @@ func TestAForgedRedisValueIsNeverServed(t *testing.T) {
 					time.Sleep(time.Millisecond)
 				}
 			}
-			st, err := c.StatusByGTIN(ctx, withdrawn)
+			st, err := statusByGTIN(c, ctx, withdrawn)
 			if err != nil {
 				t.Errorf("%s, %s: %v; want the registry's answer", f.name, reader, err)
 			} else if v := client.Decide(st, time.Now(), 0).Verdict; v != client.VerdictWithdrawn || st.Key.GTIN != withdrawn {

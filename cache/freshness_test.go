@@ -34,7 +34,7 @@ func awaitVerdict(t *testing.T, c *cache.Cache, g client.GTIN, want client.Verdi
 	defer tick.Stop()
 	var got client.Verdict
 	for {
-		st, err := c.StatusByGTIN(context.Background(), g)
+		st, err := statusByGTIN(c, context.Background(), g)
 		if err == nil {
 			if got = client.Decide(st, time.Now(), 0).Verdict; got == want {
 				return
@@ -68,7 +68,7 @@ func TestFollowRecoversFromARejectedCursor(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	g := e.demo(client.VerdictCommitted)
-	st, err := e.cache.StatusByGTIN(ctx, g)
+	st, err := statusByGTIN(e.cache, ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +110,8 @@ func TestAChangeReachesEntriesWhoseIndexWriteFailed(t *testing.T) {
 	prefix := "test:" + t.Name() + ":"
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { rdb.Close() })
-	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix))
-	mem := cache.NewMemory()
+	shared := must(redisstore.New(rdb, redisstore.WithPrefix(prefix)))
+	mem := must(cache.NewMemory())
 	tiered, err := cache.NewTiered(mem, shared)
 	if err != nil {
 		t.Fatal(err)
@@ -129,14 +129,14 @@ func TestAChangeReachesEntriesWhoseIndexWriteFailed(t *testing.T) {
 
 	ctx := context.Background()
 	g := demoGTIN(t, srv, client.VerdictCommitted)
-	st, err := c.StatusByGTIN(ctx, g)
+	st, err := statusByGTIN(c, ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	frdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { frdb.Close() })
-	fshared := redisstore.New(frdb, redisstore.WithPrefix(prefix))
+	fshared := must(redisstore.New(frdb, redisstore.WithPrefix(prefix)))
 	t.Cleanup(func() { fshared.Close() })
 	startFollower(t, api, fshared)
 
@@ -165,8 +165,12 @@ func newWebServerSized(t *testing.T, api *client.Client, addr, prefix string, ma
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true,
 		DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
-	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix))
-	mem := cache.NewMemory(cache.WithMemoryMaxEntries(maxEntries))
+	shared := must(redisstore.New(rdb, redisstore.WithPrefix(prefix)))
+	var mopts []cache.MemoryOption
+	if maxEntries > 0 {
+		mopts = append(mopts, cache.WithMemoryMaxEntries(maxEntries))
+	}
+	mem := must(cache.NewMemory(mopts...))
 	tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +210,7 @@ func TestAPartitionedServerNeverGoesBackwardsWhenItHeals(t *testing.T) {
 
 	// B puts the committed answer in Redis, fresh for minutes.
 	g := demoGTIN(t, srv, client.VerdictCommitted)
-	st, err := b.cache.StatusByGTIN(ctx, g)
+	st, err := statusByGTIN(b.cache, ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +221,7 @@ func TestAPartitionedServerNeverGoesBackwardsWhenItHeals(t *testing.T) {
 	}
 	// A, cut off, asks the API and shows the revocation.
 	awaitVerdict(t, a.cache, g, client.VerdictWithdrawn, 10*time.Second)
-	revoked, err := a.cache.StatusByGTIN(ctx, g)
+	revoked, err := statusByGTIN(a.cache, ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +232,7 @@ func TestAPartitionedServerNeverGoesBackwardsWhenItHeals(t *testing.T) {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
-		st, err := a.cache.StatusByGTIN(ctx, g)
+		st, err := statusByGTIN(a.cache, ctx, g)
 		if err == nil && st.Version < revoked.Version {
 			t.Fatalf("after the link healed, A went back from version %d to %d (%s)",
 				revoked.Version, st.Version, client.Decide(st, time.Now(), 0).Verdict)
@@ -267,7 +271,7 @@ func TestOneFollowerLeadsAndAnotherTakesOver(t *testing.T) {
 	start := func() *runner {
 		rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
 		r := &runner{
-			store:   redisstore.New(rdb, redisstore.WithPrefix(prefix)),
+			store:   must(redisstore.New(rdb, redisstore.WithPrefix(prefix))),
 			leading: make(chan bool, 10),
 			applied: make(chan client.Event, 100),
 			done:    make(chan error, 1),
@@ -400,7 +404,7 @@ func BenchmarkFollowerFailover(b *testing.B) {
 				b.Fatal(err)
 			}
 			rdb := redis.NewClient(&redis.Options{Addr: p.Addr(), ContextTimeoutEnabled: true, DialTimeout: 100 * time.Millisecond})
-			store := redisstore.New(rdb, redisstore.WithPrefix(prefix))
+			store := must(redisstore.New(rdb, redisstore.WithPrefix(prefix)))
 			s := &side{proxy: p, leading: make(chan bool, 10)}
 			d := make(chan error, 1)
 			go func() {
@@ -466,7 +470,7 @@ func TestWhatAServerLearnsCutOffSurvivesEviction(t *testing.T) {
 
 	g := demoGTIN(t, srv, client.VerdictCommitted)
 	others := []client.GTIN{demoGTIN(t, srv, client.VerdictInspectionFailed), demoGTIN(t, srv, client.VerdictWithdrawn)}
-	st, err := b.cache.StatusByGTIN(ctx, g)
+	st, err := statusByGTIN(b.cache, ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,11 +479,11 @@ func TestWhatAServerLearnsCutOffSurvivesEviction(t *testing.T) {
 		t.Fatal(err)
 	}
 	awaitVerdict(t, a.cache, g, client.VerdictWithdrawn, 10*time.Second)
-	revoked, _ := a.cache.StatusByGTIN(ctx, g)
+	revoked, _ := statusByGTIN(a.cache, ctx, g)
 	// Views of other products while cut off: Redis fails, and A stops
 	// asking it for a while (its breaker opens); each evicts the last.
 	for i := range 4 {
-		if _, err := a.cache.StatusByGTIN(ctx, others[i%2]); err != nil {
+		if _, err := statusByGTIN(a.cache, ctx, others[i%2]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -494,7 +498,7 @@ func TestWhatAServerLearnsCutOffSurvivesEviction(t *testing.T) {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for i := 0; ; i++ {
-		if _, err := a.cache.StatusByGTIN(ctx, others[i%2]); err != nil {
+		if _, err := statusByGTIN(a.cache, ctx, others[i%2]); err != nil {
 			t.Fatal(err)
 		}
 		if s := a.tiered.Stats(); s.Lost > 0 && !s.SharedDown {
@@ -505,7 +509,7 @@ func TestWhatAServerLearnsCutOffSurvivesEviction(t *testing.T) {
 		}
 		<-tick.C
 	}
-	if got, err := a.cache.StatusByGTIN(ctx, g); err != nil || got.Version < revoked.Version {
+	if got, err := statusByGTIN(a.cache, ctx, g); err != nil || got.Version < revoked.Version {
 		t.Fatalf("after the link healed, A shows %s at %+v (%v); it had shown version %d", g, got, err, revoked.Version)
 	}
 	if e, _ := b.shared.Get(ctx, string(g)); e == nil || e.Version < revoked.Version {
@@ -536,7 +540,7 @@ func TestFollowRecoversFromAnExpiredCursor(t *testing.T) {
 	var cmts []string
 	var gtins []client.GTIN
 	for _, d := range srv.Demo() {
-		if st, err := c.StatusByGTIN(ctx, d.GTIN); err == nil && st.Commitment != nil && st.Commitment.Status == client.CommitmentActive {
+		if st, err := statusByGTIN(c, ctx, d.GTIN); err == nil && st.Commitment != nil && st.Commitment.Status == client.CommitmentActive {
 			cmts, gtins = append(cmts, st.Commitment.ID), append(gtins, d.GTIN)
 		}
 	}
@@ -637,7 +641,7 @@ func TestAServerBlackholedThroughAStampShowsItOnceHealed(t *testing.T) {
 	prefix := "test:" + t.Name() + ":"
 	a := newWebServer(t, api, rs.Addr(), prefix)
 	b := newWebServer(t, api, proxy.Addr(), prefix) // blackholed below
-	followerStore := redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
+	followerStore := must(redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout)))
 	t.Cleanup(func() { followerStore.Close() })
 	f := startFollower(t, api, followerStore)
 	f.started(t)
@@ -646,7 +650,7 @@ func TestAServerBlackholedThroughAStampShowsItOnceHealed(t *testing.T) {
 	g := demoGTIN(t, srv, client.VerdictCommitted)
 	var cmt string
 	for _, ws := range []*webServer{a, b} {
-		st, err := ws.cache.StatusByGTIN(ctx, g)
+		st, err := statusByGTIN(ws.cache, ctx, g)
 		if err != nil || st.Commitment == nil || st.Commitment.Status != client.CommitmentActive {
 			t.Fatalf("before: %+v, %v; want an active commitment", st, err)
 		}
@@ -680,7 +684,7 @@ func awaitConfirmed(t *testing.T, s *cache.Tiered, key string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, _, ok := s.ReadLocal(key); ok {
+		if _, _, ok := cache.ReadLocal(s, key); ok {
 			return
 		}
 		if _, err := s.Get(context.Background(), key); err != nil {

@@ -37,7 +37,7 @@ func TestRefusedKeyIsLoudOnceAndNotAskedEveryView(t *testing.T) {
 	demo := srv.Demo()
 	const views = 40
 	for i := range views {
-		_, err := qc.StatusByGTIN(context.Background(), demo[i%len(demo)].GTIN)
+		_, err := statusByGTIN(qc, context.Background(), demo[i%len(demo)].GTIN)
 		if !errors.Is(err, client.ErrUnauthorized) {
 			t.Fatalf("view %d: err = %v, want ErrUnauthorized", i, err)
 		}

@@ -36,9 +36,9 @@ const (
 	LogForkKey       = "follow\x1flogfork"
 )
 
-// DefaultLogEvery is how often, at most, the follower audits the log
+// defaultLogEvery is how often, at most, the follower audits the log
 // while the feed brings changes.
-const DefaultLogEvery = 5 * time.Second
+const defaultLogEvery = 5 * time.Second
 
 // logRetention is how long the fleet's checkpoint and a fork stay in the
 // store without a new audit: far longer than any outage a fleet rides
@@ -54,11 +54,11 @@ type Witness interface {
 	Checkpoint(ctx context.Context) ([]byte, error)
 }
 
-// WitnessFunc makes a function a Witness.
-type WitnessFunc func(ctx context.Context) ([]byte, error)
+// witnessFunc makes a function a Witness.
+type witnessFunc func(ctx context.Context) ([]byte, error)
 
 // Checkpoint calls f.
-func (f WitnessFunc) Checkpoint(ctx context.Context) ([]byte, error) { return f(ctx) }
+func (f witnessFunc) Checkpoint(ctx context.Context) ([]byte, error) { return f(ctx) }
 
 // maxWitnessNote bounds a witness's answer: a checkpoint is a few
 // hundred bytes, with a line per cosignature.
@@ -70,7 +70,7 @@ func HTTPWitness(url string, hc *http.Client) Witness {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return WitnessFunc(func(ctx context.Context) ([]byte, error) {
+	return witnessFunc(func(ctx context.Context) ([]byte, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
 			return nil, err

@@ -36,7 +36,7 @@ type auditEnv struct {
 func newAuditEnv(t *testing.T, apiKeys ...string) *auditEnv {
 	t.Helper()
 	srv := sandbox.NewServer(t, sandbox.WithRateLimit(0, 0), sandbox.WithAPIKeys(apiKeys...))
-	e := &auditEnv{srv: srv, api: map[string]*client.Client{}, store: cache.NewMemory(), stats: new(cache.FollowStats), logs: new(bytes.Buffer)}
+	e := &auditEnv{srv: srv, api: map[string]*client.Client{}, store: must(cache.NewMemory()), stats: new(cache.FollowStats), logs: new(bytes.Buffer)}
 	for _, k := range apiKeys {
 		api, err := client.New(client.WithBaseURL(srv.URL), client.WithAPIKey(k), client.WithRetryPolicy(client.RetryPolicy{}))
 		if err != nil {
@@ -169,7 +169,7 @@ func TestLogAuditCatchesAFork(t *testing.T) {
 		t.Errorf("an error logged beside the alarm:\n%s", e.logs)
 	}
 	var alone bytes.Buffer
-	c := cache.NewLogAuditor(e.api["mitm"], cache.NewMemory(), &cache.FollowOptions{LogKeys: e.srv.LogKeys(),
+	c := cache.NewLogAuditor(e.api["mitm"], must(cache.NewMemory()), &cache.FollowOptions{LogKeys: e.srv.LogKeys(),
 		Logger: slog.New(slog.NewTextHandler(&alone, nil))})
 	as.Store("platform")
 	c.Audit(ctx)
@@ -316,7 +316,7 @@ func TestAForkMakesEveryAnswerUntrusted(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	g := e.demo(client.VerdictCommitted)
-	if _, err := e.cache.StatusByGTIN(ctx, g); err != nil {
+	if _, err := statusByGTIN(e.cache, ctx, g); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, ok := e.cache.Cached(g); !ok {
@@ -331,18 +331,18 @@ func TestAForkMakesEveryAnswerUntrusted(t *testing.T) {
 	if !e.cache.Stats().LogForked {
 		t.Error("Stats().LogForked is false while the store holds a fork")
 	}
-	if _, err := e.cache.StatusByGTIN(ctx, g); !errors.Is(err, client.ErrLogFork) {
-		t.Errorf("StatusByGTIN = %v; want ErrLogFork", err)
+	if _, err := statusByGTIN(e.cache, ctx, g); !errors.Is(err, client.ErrLogFork) {
+		t.Errorf("Status = %v; want ErrLogFork", err)
 	}
-	for _, it := range e.cache.Answers(ctx, []client.ProductKey{{GTIN: g}, {GTIN: e.demo(client.VerdictWithdrawn)}}) {
+	for _, it := range e.cache.Statuses(ctx, []client.ProductKey{{GTIN: g}, {GTIN: e.demo(client.VerdictWithdrawn)}}) {
 		if !errors.Is(it.Err, client.ErrLogFork) || it.Status != nil {
-			t.Errorf("Answers(%s) = %+v, %v; want ErrLogFork", it.Key.GTIN, it.Status, it.Err)
+			t.Errorf("Statuses(%s) = %+v, %v; want ErrLogFork", it.Key.GTIN, it.Status, it.Err)
 		}
 	}
 	if err := cache.ClearLogFork(ctx, e.cache.Store()); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := e.cache.StatusByGTIN(ctx, g); err != nil || st == nil {
+	if st, err := statusByGTIN(e.cache, ctx, g); err != nil || st == nil {
 		t.Errorf("after the fork was cleared: %+v, %v", st, err)
 	}
 	if _, _, ok := e.cache.Cached(g); !ok {
@@ -358,7 +358,7 @@ func TestAForkReachesEveryServerOfTheFleet(t *testing.T) {
 	ctx := context.Background()
 	g := demoGTIN(t, f.srv, client.VerdictCommitted)
 	for _, n := range f.nodes {
-		if _, err := n.StatusByGTIN(ctx, g); err != nil {
+		if _, err := statusByGTIN(n, ctx, g); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -370,7 +370,7 @@ func TestAForkReachesEveryServerOfTheFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 	untrusted := func(n *cache.Cache) bool {
-		_, err := n.StatusByGTIN(ctx, g)
+		_, err := statusByGTIN(n, ctx, g)
 		return errors.Is(err, client.ErrLogFork)
 	}
 	awaitAll(t, f.nodes, untrusted, "every server to stop trusting the forked log")
@@ -421,7 +421,7 @@ func TestEveryServerTakesTheFleetsCheckpoint(t *testing.T) {
 	}
 	defer api.CloseIdleConnections()
 	shared := f.sharedStore(t)
-	tiered, err := cache.NewTiered(cache.NewMemory(), shared)
+	tiered, err := cache.NewTiered(must(cache.NewMemory()), shared)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,7 +444,7 @@ func TestEveryServerTakesTheFleetsCheckpoint(t *testing.T) {
 func (f *fleet) sharedStore(t *testing.T) *redisstore.Store {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: f.redis.Addr(), ContextTimeoutEnabled: true})
-	shared := redisstore.New(rdb, redisstore.WithPrefix("fleet:"+t.Name()+":"), redisstore.WithTimeout(testStoreTimeout))
+	shared := must(redisstore.New(rdb, redisstore.WithPrefix("fleet:"+t.Name()+":"), redisstore.WithTimeout(testStoreTimeout)))
 	t.Cleanup(func() { shared.Close(); rdb.Close() })
 	return shared
 }

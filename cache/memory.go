@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -11,39 +12,44 @@ import (
 	gocache "github.com/patrickmn/go-cache"
 )
 
-// A MemoryOption configures a memory store. A value out of range leaves
-// the default in place: NewMemory cannot fail.
-type MemoryOption func(*Memory)
+// A MemoryOption configures a memory store. A value out of range is an
+// error from NewMemory; nil, for a clock, is the default.
+type MemoryOption func(*Memory) error
 
 // WithMemoryMaxEntries bounds the entries held, whatever the keys
-// (default 100,000). Past it the oldest-inserted entries are evicted
-// first.
+// (default 100,000); n must be positive. Past it the oldest-inserted
+// entries are evicted first.
 func WithMemoryMaxEntries(n int) MemoryOption {
-	return func(m *Memory) {
-		if n > 0 {
-			m.max = n
+	return func(m *Memory) error {
+		if n <= 0 {
+			return errors.New("max entries must be positive")
 		}
+		m.max = n
+		return nil
 	}
 }
 
-// WithMemoryClock sets the clock that decides expiry. By default it is
-// the real clock, read for hits through a coarse one (see Memory).
+// WithMemoryClock sets the clock that decides expiry, for a Tiered store
+// in front of it too. Nil, the default, is the real clock, read for hits
+// through a coarse one (see Memory).
 func WithMemoryClock(now func() time.Time) MemoryOption {
-	return func(m *Memory) {
-		if now != nil {
-			m.clock = now
-		}
+	return func(m *Memory) error {
+		m.clock = now
+		return nil
 	}
 }
 
-// WithSweepInterval sets how often, at most, expired entries are swept
+// withSweepInterval sets how often, at most, expired entries are swept
 // (default a minute); a negative interval never sweeps. A sweep is started
 // by a write, never by a timer: a store nobody writes to does not wake.
-func WithSweepInterval(d time.Duration) MemoryOption {
-	return func(m *Memory) {
-		if d != 0 {
-			m.every = d
+// The tests set it; a platform has no need to.
+func withSweepInterval(d time.Duration) MemoryOption {
+	return func(m *Memory) error {
+		if d == 0 {
+			return errors.New("sweep interval is zero")
 		}
+		m.every = d
+		return nil
 	}
 }
 
@@ -59,7 +65,7 @@ const memMaxStamps = 10_000
 // most (see lazyClock); it allocates nothing.
 // An idle store costs nothing: it has no goroutine of its own, and sweeps
 // expired entries in one started by a write, at most once per
-// sweep interval (WithSweepInterval).
+// sweep interval.
 //
 // It keeps the *Entry it is given and hands that same pointer to every
 // reader: entries are immutable by contract, and the cache never modifies
@@ -132,8 +138,9 @@ type memItem struct {
 // is read from go-cache.
 const memFrontMax = 1 << 14
 
-// NewMemory builds a memory store. Close it when done with it.
-func NewMemory(opts ...MemoryOption) *Memory {
+// NewMemory builds a memory store, or returns the first option's error.
+// Close it when done with it.
+func NewMemory(opts ...MemoryOption) (*Memory, error) {
 	m := &Memory{
 		// No go-cache janitor: it can only be stopped by a finalizer.
 		c:       gocache.New(gocache.NoExpiration, 0),
@@ -145,7 +152,9 @@ func NewMemory(opts ...MemoryOption) *Memory {
 		stamps:  make(map[string]Stamp),
 	}
 	for _, o := range opts {
-		o(m)
+		if err := o(m); err != nil {
+			return nil, fmt.Errorf("qcsdk/cache: %w", err)
+		}
 	}
 	m.gen.Store(1)
 	m.seed = maphash.Comparable(maphash.MakeSeed(), 0) | 1
@@ -165,13 +174,13 @@ func NewMemory(opts ...MemoryOption) *Memory {
 		v.(*memItem).gone.Store(true)
 		m.forget(key)
 	})
-	return m
+	return m, nil
 }
 
 var (
 	_ Store       = (*Memory)(nil)
 	_ MultiGetter = (*Memory)(nil)
-	_ LocalReader = (*Memory)(nil)
+	_ localReader = (*Memory)(nil)
 )
 
 // maybeSweep starts a sweep in the background when one is due and none
@@ -238,14 +247,14 @@ func (m *Memory) Len() int { return m.c.ItemCount() }
 // expired by the store's clock. An entry stored before a resynchronisation
 // comes back stale.
 func (m *Memory) Get(_ context.Context, key string) (*Entry, error) {
-	e, _, _ := m.ReadLocal(key)
+	e, _, _ := m.readLocal(key)
 	return e, nil
 }
 
-// ReadLocal is Get without a context or an error, reading the clock
+// readLocal is Get without a context or an error, reading the clock
 // once. The store holds every entry in this process, so its answer is
 // always final (ok).
-func (m *Memory) ReadLocal(key string) (e *Entry, now time.Time, ok bool) {
+func (m *Memory) readLocal(key string) (e *Entry, now time.Time, ok bool) {
 	e, now, confirmed := m.getNow(key)
 	if e != nil && !confirmed {
 		e = staled(e, now) // stored before a resynchronisation

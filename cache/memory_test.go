@@ -13,7 +13,7 @@ import (
 
 func newMemory(t *testing.T, max int, clk *fakeClock) *cache.Memory {
 	t.Helper()
-	m := cache.NewMemory(cache.WithMemoryMaxEntries(max), cache.WithMemoryClock(clk.Now), cache.WithSweepInterval(-1))
+	m := must(cache.NewMemory(cache.WithMemoryMaxEntries(max), cache.WithMemoryClock(clk.Now), cache.WithSweepInterval(-1)))
 	t.Cleanup(func() { m.Close() })
 	return m
 }
@@ -224,7 +224,7 @@ func TestMemoryConcurrentUse(t *testing.T) {
 func TestMemorySweepsOnAWriteOncePerInterval(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
-	m := cache.NewMemory(cache.WithMemoryClock(clk.Now), cache.WithSweepInterval(time.Minute))
+	m := must(cache.NewMemory(cache.WithMemoryClock(clk.Now), cache.WithSweepInterval(time.Minute)))
 	ctx := context.Background()
 	m.Set(ctx, "old", entry(1, clk.Now(), time.Second))
 	clk.Advance(30 * time.Second) // "old" expired; no sweep is due yet

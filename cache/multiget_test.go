@@ -193,7 +193,7 @@ func TestMultiGetStamps(t *testing.T) {
 	rdb := newRedisClient(t, srv)
 	clk := newFakeClock()
 	prefix := "test:" + t.Name() + ":"
-	r := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout))
+	r := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout)))
 	t.Cleanup(func() { r.Close() })
 	keys, written := fillPage(t, r, clk.Now())
 	ctx := context.Background()
@@ -209,7 +209,7 @@ func TestMultiGetStamps(t *testing.T) {
 		// Each read from its own cold store, so that no memory tier or
 		// record of a previous read answers instead of Redis.
 		cold := newNode(t, newRedisClient(t, srv), prefix, clk, time.Second)
-		coldRedis := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout))
+		coldRedis := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout)))
 		t.Cleanup(func() { coldRedis.Close() })
 		for name, s := range map[string]cache.MultiGetter{"Redis": coldRedis, "Tiered": cold.t} {
 			got, err := s.GetMany(ctx, keys)
@@ -258,7 +258,7 @@ func TestMultiGetValueNotOursIsACountedMiss(t *testing.T) {
 	rdb := newRedisClient(t, srv)
 	clk := newFakeClock()
 	prefix := "test:" + t.Name() + ":"
-	w := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout))
+	w := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout)))
 	t.Cleanup(func() { w.Close() })
 	ctx := context.Background()
 	a, b, lost := pageEntry(1, clk.Now()), pageEntry(2, clk.Now()), pageEntry(3, clk.Now())
@@ -271,7 +271,7 @@ func TestMultiGetValueNotOursIsACountedMiss(t *testing.T) {
 	rdb.Set(ctx, prefix+"string", "not an entry", 0)
 	rdb.Del(ctx, prefix+"rec:e:"+lost.Maker+":3")
 
-	r := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout)) // holds no record yet
+	r := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout))) // holds no record yet
 	t.Cleanup(func() { r.Close() })
 	got, err := r.GetMany(ctx, []string{"a", "list", "string", "lost", "b", "absent"})
 	if err != nil {
@@ -354,7 +354,7 @@ func TestMultiGetRedisDead(t *testing.T) {
 	t.Cleanup(func() { withPassword.Close() })
 	for name, r := range map[string]*redisstore.Store{
 		"shared":        a.shared,
-		"with password": redisstore.New(withPassword, redisstore.WithPrefix(prefix)),
+		"with password": must(redisstore.New(withPassword, redisstore.WithPrefix(prefix))),
 	} {
 		es, err := r.GetMany(ctx, keys)
 		var se *redisstore.StoreError
@@ -377,7 +377,7 @@ func TestMultiGetOnACluster(t *testing.T) {
 	cl := redistest.StartCluster(t, 3, 0)
 	clk := newFakeClock()
 	prefix := "test:" + t.Name() + ":"
-	w := redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout))
+	w := must(redisstore.New(newClusterClient(t, cl), redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout)))
 	t.Cleanup(func() { w.Close() })
 	keys, written := fillPage(t, w, clk.Now())
 	masters := make(map[string]bool)
@@ -422,7 +422,7 @@ func BenchmarkColdTierPage(b *testing.B) {
 	b.Cleanup(func() { rdb.Close() })
 	trips := counted(b, rdb)
 	opts := []redisstore.Option{redisstore.WithPrefix("bench:"), redisstore.WithTimeout(time.Second)}
-	w := redisstore.New(rdb, opts...)
+	w := must(redisstore.New(rdb, opts...))
 	b.Cleanup(func() { w.Close() })
 	var keys []string
 	now := time.Now()
@@ -434,8 +434,8 @@ func BenchmarkColdTierPage(b *testing.B) {
 		}
 		keys = append(keys, k)
 	}
-	mem := cache.NewMemory(cache.WithSweepInterval(-1))
-	shared := redisstore.New(rdb, opts...)
+	mem := must(cache.NewMemory(cache.WithSweepInterval(-1)))
+	shared := must(redisstore.New(rdb, opts...))
 	tiered, err := cache.NewTiered(mem, shared)
 	if err != nil {
 		b.Fatal(err)
@@ -548,7 +548,7 @@ func BenchmarkColdTierPageVerified(b *testing.B) {
 	serve := func(mem *cache.Memory) *cache.Cache {
 		b.Helper()
 		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
-		shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(time.Second))
+		shared := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(time.Second)))
 		tiered, err := cache.NewTiered(mem, shared)
 		if err != nil {
 			b.Fatal(err)
@@ -571,13 +571,13 @@ func BenchmarkColdTierPageVerified(b *testing.B) {
 		p, _ := registry.Product(100+i*37, i%20)
 		page = append(page, client.ProductKey{GTIN: p.GTIN})
 	}
-	writer := serve(cache.NewMemory())
+	writer := serve(must(cache.NewMemory()))
 	for _, it := range writer.Statuses(context.Background(), page) {
 		if it.Err != nil {
 			b.Fatal(it.Err)
 		}
 	}
-	mem := cache.NewMemory(cache.WithSweepInterval(-1))
+	mem := must(cache.NewMemory(cache.WithSweepInterval(-1)))
 	cold := serve(mem)
 	keys := make([]string, len(page))
 	for i, k := range page {

@@ -29,7 +29,7 @@ func awaitUnconfirmed(t *testing.T, s *cache.Tiered, key string) {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
-		if _, _, ok := s.ReadLocal(key); !ok {
+		if _, _, ok := cache.ReadLocal(s, key); !ok {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -78,7 +78,7 @@ func TestATieWritesNothingAcrossTheFleet(t *testing.T) {
 
 	// Something makes A check its copy against Redis (another server's
 	// announcement); A finds its equal there, and writes nothing back.
-	announcer := redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix))
+	announcer := must(redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix)))
 	t.Cleanup(func() { announcer.Close() })
 	if err := announcer.Publish(ctx, "k"); err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestATieWritesNothingAcrossTheFleet(t *testing.T) {
 	// Checked once against Redis's equal copy, each server's copy is
 	// confirmed: later views are memory hits, without a round trip.
 	for i, n := range []*node{a, b} {
-		if _, _, ok := n.t.ReadLocal("k"); !ok {
+		if _, _, ok := cache.ReadLocal(n.t, "k"); !ok {
 			t.Errorf("server %d: after its copy was checked against Redis's equal one, it is still to be checked", i)
 		}
 	}
@@ -122,15 +122,15 @@ func TestALeadingClockDoesNotHideARevocation(t *testing.T) {
 		f.started(t)
 		g := demoGTIN(t, srv, client.VerdictCommitted)
 		ctx := context.Background()
-		st, err := c.StatusByGTIN(ctx, g)
+		st, err := statusByGTIN(c, ctx, g)
 		if err != nil || st.Commitment == nil {
-			t.Fatalf("StatusByGTIN = %+v, %v", st, err)
+			t.Fatalf("Status = %+v, %v", st, err)
 		}
 		if _, err := srv.Revoke(st.Commitment.ID); err != nil {
 			t.Fatal(err)
 		}
 		f.next(t)
-		st, err = c.StatusByGTIN(ctx, g)
+		st, err = statusByGTIN(c, ctx, g)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +164,7 @@ func TestAResyncRevalidatesEveryServer(t *testing.T) {
 		c, tiered, _ := tieredServer(t, api, newRedisClient(t, rs), prefix, testStoreTimeout)
 		nodes, tiers = append(nodes, c), append(tiers, tiered)
 	}
-	followerStore := redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
+	followerStore := must(redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout)))
 	t.Cleanup(func() { followerStore.Close() })
 	first := startFollower(t, api, followerStore)
 	first.started(t)
@@ -173,7 +173,7 @@ func TestAResyncRevalidatesEveryServer(t *testing.T) {
 	var cmts []string
 	var gtins []client.GTIN
 	for _, d := range srv.Demo() {
-		st, err := nodes[0].StatusByGTIN(ctx, d.GTIN)
+		st, err := statusByGTIN(nodes[0], ctx, d.GTIN)
 		if err == nil && st.Commitment != nil && st.Commitment.Status == client.CommitmentActive {
 			cmts, gtins = append(cmts, st.Commitment.ID), append(gtins, d.GTIN)
 		}
@@ -183,7 +183,7 @@ func TestAResyncRevalidatesEveryServer(t *testing.T) {
 	}
 	g := gtins[0]
 	for _, c := range nodes {
-		if a, err := c.AnswerByGTIN(ctx, g); err != nil || a.Stale || a.Status.Commitment.Status != client.CommitmentActive {
+		if a, err := c.Status(ctx, client.ProductKey{GTIN: g}); err != nil || a.Stale || a.Status.Commitment.Status != client.CommitmentActive {
 			t.Fatalf("before: %+v, %v; want a fresh committed answer", a, err)
 		}
 	}
@@ -205,7 +205,7 @@ func TestAResyncRevalidatesEveryServer(t *testing.T) {
 		awaitUnconfirmed(t, tiers[i], string(g))
 		deadline := time.Now().Add(5 * time.Second)
 		for views := 1; ; views++ {
-			a, err := c.AnswerByGTIN(ctx, g)
+			a, err := c.Status(ctx, client.ProductKey{GTIN: g})
 			if err != nil {
 				t.Fatalf("server %d: %v", i, err)
 			}
@@ -243,7 +243,7 @@ func TestAnEntryBeyondTheRegistryDoesNotPinABadge(t *testing.T) {
 	forged := *st
 	forged.Version += 100_000
 	now := time.Now()
-	other := redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix))
+	other := must(redisstore.New(newRedisClient(t, rs), redisstore.WithPrefix(prefix)))
 	t.Cleanup(func() { other.Close() })
 	if _, err := other.Set(ctx, string(g), &cache.Entry{
 		Status: &forged, Maker: st.Enterprise.ID, Version: forged.Version, ETag: resp.ETag,
@@ -261,7 +261,7 @@ func TestAnEntryBeyondTheRegistryDoesNotPinABadge(t *testing.T) {
 	}
 	f.next(t)
 	for range 3 {
-		got, err := c.StatusByGTIN(ctx, g)
+		got, err := statusByGTIN(c, ctx, g)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +281,7 @@ func TestStoreErrorsOfEveryTierAreCounted(t *testing.T) {
 	rs.Kill()
 	ctx := context.Background()
 	for _, d := range srv.Demo()[:3] {
-		if _, err := c.StatusByGTIN(ctx, d.GTIN); err != nil && !errors.Is(err, client.ErrNotFound) {
+		if _, err := statusByGTIN(c, ctx, d.GTIN); err != nil && !errors.Is(err, client.ErrNotFound) {
 			t.Fatalf("with Redis dead: %v; want the registry's answer", err)
 		}
 	}
@@ -299,8 +299,8 @@ func TestStoreErrorsOfEveryTierAreCounted(t *testing.T) {
 // closed at cleanup.
 func tieredServer(t *testing.T, api *client.Client, rdb redis.UniversalClient, prefix string, timeout time.Duration) (*cache.Cache, *cache.Tiered, *redisstore.Store) {
 	t.Helper()
-	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(timeout))
-	mem := cache.NewMemory()
+	shared := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(timeout)))
+	mem := must(cache.NewMemory())
 	tiered, err := cache.NewTiered(mem, shared)
 	if err != nil {
 		t.Fatal(err)
@@ -333,8 +333,8 @@ func BenchmarkSteadyStateRedisWrites(b *testing.B) {
 	for range 2 {
 		rdb := dial()
 		counters = append(counters, redistest.Count(rdb))
-		mem := cache.NewMemory()
-		shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
+		mem := must(cache.NewMemory())
+		shared := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout)))
 		tiered, err := cache.NewTiered(mem, shared)
 		if err != nil {
 			b.Fatal(err)
@@ -342,7 +342,7 @@ func BenchmarkSteadyStateRedisWrites(b *testing.B) {
 		b.Cleanup(func() { tiered.Close(); shared.Close(); mem.Close() })
 		tiers = append(tiers, tiered)
 	}
-	announcer := redisstore.New(dial(), redisstore.WithPrefix(prefix))
+	announcer := must(redisstore.New(dial(), redisstore.WithPrefix(prefix)))
 	b.Cleanup(func() { announcer.Close() })
 	ctx := context.Background()
 	now := time.Now()

@@ -14,12 +14,12 @@ import (
 // product page, a listing or an enquiry page makes, and the stores'
 // reads beneath them.
 var readEntryPoints = []string{
-	"Cache.StatusByGTIN", "Cache.AnswerByGTIN", "Cache.Cached", "Cache.Status",
-	"Cache.Statuses", "Cache.Answers", "Cache.Enterprise", "Cache.Commitment",
+	"Cache.Cached", "Cache.Status", "Cache.Statuses",
+	"Cache.Enterprise", "Cache.Commitment",
 	"Cache.Inspection", "Cache.EnterpriseCommitments", "Cache.Inspections",
 	"Cache.Enterprises", "Cache.Cases", "Cache.Categories",
-	"Tiered.Get", "Tiered.GetMany", "Tiered.ReadLocal", "Tiered.Set",
-	"Memory.Get", "Memory.ReadLocal", "Memory.Set",
+	"Tiered.Get", "Tiered.GetMany", "Tiered.readLocal", "Tiered.Set",
+	"Memory.Get", "Memory.readLocal", "Memory.Set",
 }
 
 // detached are the calls that make a context outside the caller's.

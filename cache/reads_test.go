@@ -221,7 +221,7 @@ func TestEnquiryReadsAreServedStaleWhileTheAPIIsDown(t *testing.T) {
 // other's pages during a rolling upgrade.
 func TestAPageStoredByAnEarlierReleaseIsRead(t *testing.T) {
 	t.Parallel()
-	store := cache.NewMemory()
+	store := must(cache.NewMemory())
 	defer store.Close()
 	api, err := client.New(client.WithBaseURL("http://127.0.0.1:1"), client.WithRetryPolicy(client.RetryPolicy{}))
 	if err != nil {

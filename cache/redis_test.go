@@ -40,7 +40,7 @@ func newRedisClient(t *testing.T, srv *redistest.Server) *redis.Client {
 // newRedisStore is a Redis store with a prefix of its own, closed at cleanup.
 func newRedisStore(t *testing.T, rdb redis.UniversalClient, clk *fakeClock) *redisstore.Store {
 	t.Helper()
-	r := redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":"), redisstore.WithClock(clk.Now))
+	r := must(redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":"), redisstore.WithClock(clk.Now)))
 	t.Cleanup(func() { r.Close() })
 	return r
 }
@@ -141,7 +141,7 @@ func TestRedisPublishSubscribe(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := newRedisClient(t, srv)
 	opts := redisstore.WithPrefix("test:" + t.Name() + ":")
-	a, b := redisstore.New(rdb, opts), redisstore.New(rdb, opts)
+	a, b := must(redisstore.New(rdb, opts)), must(redisstore.New(rdb, opts))
 	t.Cleanup(func() { a.Close(); b.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -180,8 +180,8 @@ func TestRedisResubscribeSaysAnythingMayHaveChanged(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	opts := redisstore.WithPrefix("test:" + t.Name() + ":")
-	a := redisstore.New(newRedisClient(t, srv), opts)
-	b := redisstore.New(newRedisClient(t, srv), opts)
+	a := must(redisstore.New(newRedisClient(t, srv), opts))
+	b := must(redisstore.New(newRedisClient(t, srv), opts))
 	t.Cleanup(func() { a.Close(); b.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -298,7 +298,7 @@ func TestRedisSlow(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { rdb.Close() })
 	clk := newFakeClock()
-	r := redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":"), redisstore.WithTimeout(50*time.Millisecond), redisstore.WithClock(clk.Now))
+	r := must(redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":"), redisstore.WithTimeout(50*time.Millisecond), redisstore.WithClock(clk.Now)))
 	t.Cleanup(func() { r.Close() })
 	ctx := context.Background()
 
@@ -314,9 +314,9 @@ func TestRedisSlow(t *testing.T) {
 		t.Fatalf("Get took %v; want about the 50ms timeout", took)
 	}
 
-	mem := cache.NewMemory(cache.WithMemoryClock(clk.Now), cache.WithSweepInterval(-1))
+	mem := must(cache.NewMemory(cache.WithMemoryClock(clk.Now), cache.WithSweepInterval(-1)))
 	t.Cleanup(func() { mem.Close() })
-	tiered, err := cache.NewTiered(mem, r, cache.WithTieredClock(clk.Now))
+	tiered, err := cache.NewTiered(mem, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func BenchmarkRedisMemoryPerStatus(b *testing.B) {
 	for b.Loop() {
 		srv := redistest.Start(b)
 		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
-		store := redisstore.New(rdb, redisstore.WithPrefix("qcsdk:"), redisstore.WithTimeout(time.Second))
+		store := must(redisstore.New(rdb, redisstore.WithPrefix("qcsdk:"), redisstore.WithTimeout(time.Second)))
 		sb, err := sandbox.New(sandbox.WithSize(n/20, n), sandbox.WithRateLimit(0, 0))
 		if err != nil {
 			b.Fatal(err)

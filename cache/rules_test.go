@@ -17,7 +17,7 @@ import (
 func TestMemoryKeepsTheStoreRules(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) cache.Store {
-		return cache.NewMemory(cache.WithSweepInterval(-1))
+		return must(cache.NewMemory(cache.WithSweepInterval(-1)))
 	})
 }
 
@@ -26,9 +26,9 @@ func TestTieredKeepsTheStoreRules(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := newRedisClient(t, srv)
 	storetest.Run(t, func(t *testing.T) cache.Store {
-		mem := cache.NewMemory(cache.WithSweepInterval(-1))
-		shared := redisstore.New(rdb, redisstore.WithPrefix("rules:"+strings.ReplaceAll(t.Name(), "/", ":")+":"),
-			redisstore.WithTimeout(testStoreTimeout))
+		mem := must(cache.NewMemory(cache.WithSweepInterval(-1)))
+		shared := must(redisstore.New(rdb, redisstore.WithPrefix("rules:"+strings.ReplaceAll(t.Name(), "/", ":")+":"),
+			redisstore.WithTimeout(testStoreTimeout)))
 		tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(time.Minute))
 		if err != nil {
 			t.Fatal(err)

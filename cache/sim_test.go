@@ -90,7 +90,7 @@ func simulate(tb testing.TB, products, views int, s float64, ttl time.Duration, 
 			// A change published, then applied from the feed: a revocation
 			// of the commitment of a product somebody is looking at.
 			k := z.Next()
-			st, err := c.StatusByGTIN(ctx, client.GTIN(gtins[k]))
+			st, err := statusByGTIN(c, ctx, client.GTIN(gtins[k]))
 			if err == nil && st.Commitment != nil {
 				sb.Revoke(st.Commitment.ID)
 				for f := range lastFetch {
@@ -119,7 +119,7 @@ func simulate(tb testing.TB, products, views int, s float64, ttl time.Duration, 
 			lastFetch[k] = now
 			model++
 		}
-		if _, err := c.StatusByGTIN(ctx, client.GTIN(gtins[k])); err != nil {
+		if _, err := statusByGTIN(c, ctx, client.GTIN(gtins[k])); err != nil {
 			tb.Fatal(err)
 		}
 	}

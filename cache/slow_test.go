@@ -113,7 +113,7 @@ func TestASlowCallDelaysOnlyItsOwnKeys(t *testing.T) {
 	// the fetch timeout (a minute), so that only a hedge can meet them.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	first := make(chan []client.BatchItem, 1)
+	first := make(chan []cache.AnswerItem, 1)
 	go func() { first <- c.Statuses(ctx, keys[20:60]) }()
 	<-g.held // the first page's call hangs
 	// A second page, while it hangs.

@@ -48,12 +48,15 @@ const spillSlack = 64
 // and no credential, but nothing else on the machine needs to read or
 // write them. Under systemd, the unit's StateDirectory= is a directory of
 // this kind. NewTiered fails if dir cannot be created or written to, or
-// the file cannot be read. An empty dir spills nothing.
+// the file cannot be read, or dir is empty: leave the option out to
+// spill nothing.
 func WithSpill(dir string) TieredOption {
-	return func(t *Tiered) {
-		if dir != "" {
-			t.spill = &spill{dir: dir, path: filepath.Join(dir, spillFile), wake: make(chan struct{}, 1)}
+	return func(t *Tiered) error {
+		if dir == "" {
+			return errors.New("spill directory is empty")
 		}
+		t.spill = &spill{dir: dir, path: filepath.Join(dir, spillFile), wake: make(chan struct{}, 1)}
+		return nil
 	}
 }
 
@@ -61,7 +64,7 @@ func WithSpill(dir string) TieredOption {
 // operator should know of: spill lines skipped and spill writes failed,
 // at warn level. Nil, the default, logs nothing.
 func WithTieredLogger(l *slog.Logger) TieredOption {
-	return func(t *Tiered) { t.log = l }
+	return func(t *Tiered) error { t.log = l; return nil }
 }
 
 // spillRecord is one line of the spill file.

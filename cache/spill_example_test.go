@@ -18,9 +18,15 @@ import (
 func ExampleWithSpill() {
 	rdb := redis.NewClient(&redis.Options{Addr: "redis.internal:6379", ContextTimeoutEnabled: true})
 	defer rdb.Close()
-	shared := redisstore.New(rdb, redisstore.WithPrefix("qcsdk:"))
+	shared, err := redisstore.New(rdb, redisstore.WithPrefix("qcsdk:"))
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer shared.Close()
-	mem := cache.NewMemory()
+	mem, err := cache.NewMemory()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer mem.Close()
 	tiered, err := cache.NewTiered(mem, shared,
 		cache.WithSpill(os.Getenv("STATE_DIRECTORY")),

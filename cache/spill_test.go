@@ -33,8 +33,8 @@ func startSpillingServer(t *testing.T, api *client.Client, addr, prefix, dir str
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true,
 		DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
-	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
-	mem := cache.NewMemory()
+	shared := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout)))
+	mem := must(cache.NewMemory())
 	tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(50*time.Millisecond), cache.WithSpill(dir))
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestARestartCutOffFromRedisDoesNotForget(t *testing.T) {
 
 	// B puts the committed answer in Redis, fresh for minutes.
 	g := demoGTIN(t, srv, client.VerdictCommitted)
-	st, err := b.cache.StatusByGTIN(ctx, g)
+	st, err := statusByGTIN(b.cache, ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestARestartCutOffFromRedisDoesNotForget(t *testing.T) {
 	// A, cut off, asks the registry and shows the revocation: it is
 	// noted, to be written to Redis once Redis answers.
 	awaitVerdict(t, a.cache, g, client.VerdictWithdrawn, 10*time.Second)
-	revoked, err := a.cache.StatusByGTIN(ctx, g)
+	revoked, err := statusByGTIN(a.cache, ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestARestartCutOffFromRedisDoesNotForget(t *testing.T) {
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
-		st, err := a.cache.StatusByGTIN(ctx, g)
+		st, err := statusByGTIN(a.cache, ctx, g)
 		if err == nil && (st.Version < revoked.Version || client.Decide(st, time.Now(), 0).Verdict == client.VerdictCommitted) {
 			t.Fatalf("A, restarted, went back from version %d to %d (%s)",
 				revoked.Version, st.Version, client.Decide(st, time.Now(), 0).Verdict)
@@ -131,7 +131,7 @@ func TestARestartCutOffFromRedisDoesNotForget(t *testing.T) {
 	awaitVerdict(t, b.cache, g, client.VerdictWithdrawn, 10*time.Second)
 	for _, s := range []*webServer{a.webServer, b} {
 		for range 50 {
-			st, err := s.cache.StatusByGTIN(ctx, g)
+			st, err := statusByGTIN(s.cache, ctx, g)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,9 +154,9 @@ func spillNode(t *testing.T, proxy *faultproxy.Proxy, prefix, dir string, mem *c
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true,
 		DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
-	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout))
+	shared := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(testStoreTimeout)))
 	if mem == nil {
-		mem = cache.NewMemory()
+		mem = must(cache.NewMemory())
 	}
 	tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(20*time.Millisecond), cache.WithSpill(dir))
 	if err != nil {
@@ -255,7 +255,7 @@ func TestSpillOnlyWhileRedisFails(t *testing.T) {
 	}
 
 	// Restarted, still cut off: the entry is back, waiting for Redis.
-	mem := cache.NewMemory()
+	mem := must(cache.NewMemory())
 	b := spillNode(t, proxy, prefix, dir, mem)
 	if got, _ := mem.Get(ctx, "learnt"); !cmp.Equal(want, got) {
 		t.Fatalf("loaded from the spill file (-want +got):\n%s", cmp.Diff(want, got))
@@ -321,7 +321,7 @@ func TestSpillSkipsWhatItCannotUse(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, cache.SpillFile), []byte(file), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mem := cache.NewMemory()
+	mem := must(cache.NewMemory())
 	newerHeld := staleEntry(9)
 	if _, err := mem.Set(ctx, "held", newerHeld); err != nil {
 		t.Fatal(err)
@@ -340,8 +340,8 @@ func TestSpillSkipsWhatItCannotUse(t *testing.T) {
 			t.Errorf("%s: Get = %+v; want version %d", key, got, want)
 		}
 	}
-	if s := a.Stats(); a.StoreErrors() != s.SharedErrors+s.SpillErrors {
-		t.Errorf("StoreErrors = %d; want the Redis errors and the spill's (%+v)", a.StoreErrors(), s)
+	if s := a.Stats(); cache.HandledErrors(a) != s.SharedErrors+s.SpillErrors {
+		t.Errorf("StoreErrors = %d; want the Redis errors and the spill's (%+v)", cache.HandledErrors(a), s)
 	}
 	a.Close()
 	// What was skipped is gone from the file: it holds what waits for

@@ -202,20 +202,21 @@ type Announcement struct {
 	Lost bool
 }
 
-// A LocalReader is a Store that holds entries in this process's memory
+// A localReader is a Store that holds entries in this process's memory
 // and reads them without a context, an error or a round trip. A warm
-// product page view is one such read: the cache asks a LocalReader first,
+// product page view is one such read: the cache asks a localReader first,
 // so that a hit costs a map lookup and one reading of the clock — which
 // costs more than the lookup — and goes to Get only when the store says
-// so. It is optional, as MultiGetter is: a Store that lacks it is read
-// with Get. Memory and Tiered implement it, and so does a store that
-// embeds a *Memory.
-type LocalReader interface {
-	// ReadLocal returns what Get would return for key — the entry, or nil
+// so. A Store that lacks it is read with Get. Memory and Tiered
+// implement it, and a store of one's own that embeds a *Memory has it
+// by the embedding; no other store can, since the entries it reads are
+// this package's own bookkeeping.
+type localReader interface {
+	// readLocal returns what Get would return for key — the entry, or nil
 	// — and the time by the store's clock it judged that at, with ok set;
 	// or ok unset when only Get can answer (a copy this process must check
 	// with the other servers first, or nothing held here).
-	ReadLocal(key string) (e *Entry, now time.Time, ok bool)
+	readLocal(key string) (e *Entry, now time.Time, ok bool)
 }
 
 // Replaces reports whether a Store may replace old with e under one key;
@@ -265,20 +266,21 @@ func order(e, old *Entry) int {
 	return cmp.Compare(e.Version, old.Version)
 }
 
-// An ErrorCounter is a Store that handles some of its own failures
+// An errorCounter is a Store that handles some of its own failures
 // instead of returning them, and counts them: a Tiered store serves from
 // its memory tier when Redis fails, and its Get never errs. Cache.Stats
 // adds the count to StoreErrors, so that an outage of any tier shows
-// there. It is optional, as MultiGetter is.
-type ErrorCounter interface {
-	// StoreErrors is how many operations failed and were handled so far.
-	StoreErrors() int64
+// there. Only the stores of this package implement it: a store of one's
+// own returns its errors.
+type errorCounter interface {
+	// handledErrors is how many operations failed and were handled so far.
+	handledErrors() int64
 }
 
 // storeErrors is what s counted of its own failures, if it counts them.
 func storeErrors(s Store) int64 {
-	if ec, ok := s.(ErrorCounter); ok {
-		return ec.StoreErrors()
+	if ec, ok := s.(errorCounter); ok {
+		return ec.handledErrors()
 	}
 	return 0
 }

@@ -55,12 +55,12 @@ func TestAStoreOfYourOwnTakesTheFastPath(t *testing.T) {
 		store     func(now func() time.Time) cache.Store
 		wantReads int64 // clock readings per warm hit; 0: not checked
 	}{
-		{"memory", func(now func() time.Time) cache.Store { return cache.NewMemory(cache.WithMemoryClock(now)) }, 1},
+		{"memory", func(now func() time.Time) cache.Store { return must(cache.NewMemory(cache.WithMemoryClock(now))) }, 1},
 		{"wrapped memory", func(now func() time.Time) cache.Store {
-			return wrapped{cache.NewMemory(cache.WithMemoryClock(now))}
+			return wrapped{must(cache.NewMemory(cache.WithMemoryClock(now)))}
 		}, 1},
 		{"bare store", func(now func() time.Time) cache.Store {
-			return bare{cache.NewMemory(cache.WithMemoryClock(now))}
+			return bare{must(cache.NewMemory(cache.WithMemoryClock(now)))}
 		}, 0},
 	}
 	for _, tt := range tests {
@@ -73,7 +73,7 @@ func TestAStoreOfYourOwnTakesTheFastPath(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			first, err := c.StatusByGTIN(ctx, client.GTIN(g))
+			first, err := statusByGTIN(c, ctx, client.GTIN(g))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,7 +81,7 @@ func TestAStoreOfYourOwnTakesTheFastPath(t *testing.T) {
 			const hits = 50
 			start := clk.reads.Load()
 			for range hits {
-				st, err := c.StatusByGTIN(ctx, client.GTIN(g))
+				st, err := statusByGTIN(c, ctx, client.GTIN(g))
 				if err != nil || st != first {
 					t.Fatalf("warm hit = %p, %v; want the cached %p", st, err, first)
 				}
@@ -106,7 +106,7 @@ func TestMaxEntriesWithAStoreOfYourOwnIsAnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mem := cache.NewMemory()
+	mem := must(cache.NewMemory())
 	defer mem.Close()
 	_, err = cache.New(api, cache.WithStore(mem), cache.WithMaxEntries(10))
 	if err == nil || !strings.Contains(err.Error(), "WithMaxEntries") {
@@ -122,23 +122,18 @@ func TestAGTINIsParsedOnceAtTheEdge(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	g := e.demo(client.VerdictCommitted)
-	want, err := e.cache.StatusByGTIN(ctx, g)
+	want, err := statusByGTIN(e.cache, ctx, g)
 	if err != nil {
 		t.Fatal(err)
 	}
 	short := client.GTIN(strings.TrimLeft(string(g), "0")) // the GTIN-13 form
-	if got, err := e.cache.StatusByGTIN(ctx, short); err != nil || got != want {
-		t.Errorf("StatusByGTIN(%s) = %p, %v; want the status cached under %s", short, got, err, g)
+	if got, err := statusByGTIN(e.cache, ctx, short); err != nil || got != want {
+		t.Errorf("Status(%s) = %p, %v; want the status cached under %s", short, got, err, g)
 	}
 	before := e.cache.Stats().Upstream
 	bad := g[:13] + client.GTIN(rune('0'+(g[13]-'0'+1)%10))
-	for name, lookup := range map[string]func() error{
-		"StatusByGTIN": func() error { _, err := e.cache.StatusByGTIN(ctx, bad); return err },
-		"AnswerByGTIN": func() error { _, err := e.cache.AnswerByGTIN(ctx, bad); return err },
-	} {
-		if err := lookup(); !errors.Is(err, client.ErrInvalidInput) {
-			t.Errorf("%s(%s, a wrong check digit) = %v; want ErrInvalidInput", name, bad, err)
-		}
+	if _, err := e.cache.Status(ctx, client.ProductKey{GTIN: bad}); !errors.Is(err, client.ErrInvalidInput) {
+		t.Errorf("Status(%s, a wrong check digit) = %v; want ErrInvalidInput", bad, err)
 	}
 	if _, _, ok := e.cache.Cached(bad); ok {
 		t.Errorf("Cached(%s) answered", bad)

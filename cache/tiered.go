@@ -14,27 +14,19 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 )
 
-// A TieredOption configures a Tiered store. A value out of range leaves the
-// default in place.
-type TieredOption func(*Tiered)
+// A TieredOption configures a Tiered store. A value out of range is an
+// error from NewTiered; nil, for a logger, is the default.
+type TieredOption func(*Tiered) error
 
 // WithCooldown sets how long the shared tier is skipped after tieredTrips
-// failures in a row (default a second).
+// failures in a row (default a second); d must be positive.
 func WithCooldown(d time.Duration) TieredOption {
-	return func(t *Tiered) {
-		if d > 0 {
-			t.cooldown = d
+	return func(t *Tiered) error {
+		if d <= 0 {
+			return errors.New("cooldown must be positive")
 		}
-	}
-}
-
-// WithTieredClock sets the clock that times the cooldown (default the real
-// clock).
-func WithTieredClock(now func() time.Time) TieredOption {
-	return func(t *Tiered) {
-		if now != nil {
-			t.clock = now
-		}
+		t.cooldown = d
+		return nil
 	}
 }
 
@@ -125,8 +117,8 @@ var (
 	_ Store        = (*Tiered)(nil)
 	_ MultiGetter  = (*Tiered)(nil)
 	_ Leaser       = (*Tiered)(nil)
-	_ LocalReader  = (*Tiered)(nil)
-	_ ErrorCounter = (*Tiered)(nil)
+	_ localReader  = (*Tiered)(nil)
+	_ errorCounter = (*Tiered)(nil)
 )
 
 // TieredStats counts a Tiered store's trips to Redis and its failures.
@@ -177,15 +169,19 @@ func NewTiered(local *Memory, shared Shared, opts ...TieredOption) (*Tiered, err
 		return nil, errors.New("qcsdk/cache: NewTiered needs a memory and a shared store")
 	}
 	t := &Tiered{
-		local:    local,
-		shared:   shared,
-		clock:    time.Now,
+		local:  local,
+		shared: shared,
+		// One clock per server: the memory tier's (WithMemoryClock)
+		// times the cooldown too, so the two tiers never disagree.
+		clock:    local.clock,
 		cooldown: time.Second,
 		dirty:    make(map[string]*Entry),
 	}
 	t.wdone = sync.NewCond(&t.wmu)
 	for _, o := range opts {
-		o(t)
+		if err := o(t); err != nil {
+			return nil, fmt.Errorf("qcsdk/cache: %w", err)
+		}
 	}
 	if t.spill != nil {
 		if err := t.loadSpill(); err != nil {
@@ -435,9 +431,9 @@ func (t *Tiered) result(err error) {
 	}
 }
 
-// ReadLocal returns the confirmed memory copy, which is what Get would
+// readLocal returns the confirmed memory copy, which is what Get would
 // return without asking Redis; anything else only Get can answer.
-func (t *Tiered) ReadLocal(key string) (*Entry, time.Time, bool) {
+func (t *Tiered) readLocal(key string) (*Entry, time.Time, bool) {
 	e, now, ok := t.local.getNow(key)
 	if answers(e, ok) {
 		return e, now, true
@@ -969,10 +965,10 @@ func (t *Tiered) Stats() TieredStats {
 	}
 }
 
-// StoreErrors is how many Redis operations failed, and how many lines of
+// handledErrors is how many Redis operations failed, and how many lines of
 // the spill file could not be read or writes to it failed (see
-// ErrorCounter): the errors of every tier.
-func (t *Tiered) StoreErrors() int64 { return t.sharedErrors.Load() + t.spillErrors() }
+// errorCounter): the errors of every tier.
+func (t *Tiered) handledErrors() int64 { return t.sharedErrors.Load() + t.spillErrors() }
 
 // Lease, Release, Cursor and SaveCursor are the Redis store's (see
 // Leaser): a follower may be given the Tiered store its server's cache

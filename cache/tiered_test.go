@@ -31,9 +31,9 @@ const testStoreTimeout = 5 * time.Second
 
 func newNode(t *testing.T, rdb redis.UniversalClient, prefix string, clk *fakeClock, cooldown time.Duration) *node {
 	t.Helper()
-	mem := cache.NewMemory(cache.WithMemoryClock(clk.Now), cache.WithSweepInterval(-1))
-	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout))
-	tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(cooldown), cache.WithTieredClock(clk.Now))
+	mem := must(cache.NewMemory(cache.WithMemoryClock(clk.Now), cache.WithSweepInterval(-1)))
+	shared := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithClock(clk.Now), redisstore.WithTimeout(testStoreTimeout)))
+	tiered, err := cache.NewTiered(mem, shared, cache.WithCooldown(cooldown))
 	if err != nil {
 		t.Fatal(err)
 	}

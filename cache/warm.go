@@ -34,7 +34,7 @@ func (c *Cache) Warm(ctx context.Context, keys []client.ProductKey) (int, error)
 		for len(batch) > 0 {
 			var wait time.Duration
 			var again []client.ProductKey
-			for _, it := range c.Answers(ctx, batch) {
+			for _, it := range c.Statuses(ctx, batch) {
 				var rl *client.RateLimitError
 				switch {
 				case it.Err == nil:

@@ -19,11 +19,11 @@ import (
 func makerOf(t *testing.T, e *env, i int) (id string, uscc client.USCC) {
 	t.Helper()
 	d := e.srv.Demo()[i]
-	st, err := e.qc.StatusByGTIN(t.Context(), d.GTIN)
+	a, err := e.qc.Status(t.Context(), client.ProductKey{GTIN: d.GTIN})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st.Enterprise.ID, d.USCC
+	return a.Status.Enterprise.ID, d.USCC
 }
 
 func TestEnquiryPagesInBothLocales(t *testing.T) {

@@ -36,8 +36,14 @@ func TestAColdPageReadsRedisOnceForAllItsProducts(t *testing.T) {
 	t.Cleanup(api.CloseIdleConnections)
 	prefix := "test:" + t.Name() + ":"
 	server := func(rdb *redis.Client) (*widget.Widget, *cache.Cache) {
-		shared := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(5*time.Second))
-		mem := cache.NewMemory()
+		shared, err := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mem, err := cache.NewMemory()
+		if err != nil {
+			t.Fatal(err)
+		}
 		tiered, err := cache.NewTiered(mem, shared)
 		if err != nil {
 			t.Fatal(err)
@@ -74,7 +80,7 @@ func TestAColdPageReadsRedisOnceForAllItsProducts(t *testing.T) {
 	for i, g := range gtins {
 		keys[i] = client.ProductKey{GTIN: g.(client.GTIN)}
 	}
-	for _, it := range warm.Answers(context.Background(), keys) {
+	for _, it := range warm.Statuses(context.Background(), keys) {
 		if it.Err != nil {
 			t.Fatal(it.Err)
 		}
@@ -125,8 +131,14 @@ func TestABlackholedRedisCostsAPageOneRead(t *testing.T) {
 	}
 	t.Cleanup(api.CloseIdleConnections)
 	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true})
-	shared := redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":")) // its default timeout, 100 ms
-	mem := cache.NewMemory()
+	shared, err := redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":")) // its default timeout, 100 ms
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := cache.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tiered, err := cache.NewTiered(mem, shared)
 	if err != nil {
 		t.Fatal(err)

@@ -95,7 +95,7 @@ func (w *Widget) page(ctx context.Context, public *http.Request, gtins []any) *P
 	deadline, _ := pctx.Deadline()
 	for try := 0; try < 2 && len(keys) > 0 && pctx.Err() == nil && (try == 0 || time.Until(deadline) > w.timeout/5); try++ {
 		var again []client.ProductKey
-		for _, it := range w.qc.Answers(pctx, keys) {
+		for _, it := range w.qc.Statuses(pctx, keys) {
 			switch {
 			case it.Err == nil:
 				p.keep(it.Key.GTIN, it.Answer, len(keys))

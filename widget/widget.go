@@ -328,7 +328,7 @@ func (w *Widget) lookup(ctx context.Context, gtin string, public *http.Request, 
 		ctx = client.WithPriority(ctx, client.PriorityLow)
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.timeout)
-	a, err := w.qc.AnswerByGTIN(ctx, client.GTIN(gtin))
+	a, err := w.qc.Status(ctx, client.ProductKey{GTIN: client.GTIN(gtin)})
 	cancel()
 	if err != nil {
 		w.unknown(v)

@@ -619,7 +619,7 @@ func staleSetup(t *testing.T, opts ...widget.Option) (*widget.Widget, *sandbox.S
 	// log's keys fetched, the proof checked) may take longer than 50 ms on
 	// a loaded machine under -race, and these tests are about what a warm
 	// badge says later, not about the cold one.
-	if _, err := qc.StatusByGTIN(context.Background(), client.GTIN(g)); err != nil {
+	if _, err := qc.Status(context.Background(), client.ProductKey{GTIN: client.GTIN(g)}); err != nil {
 		t.Fatal(err)
 	}
 	if h, err := w.Render(context.Background(), g, widget.Look{}); err != nil || !strings.Contains(string(h), "qcb-committed") {

@@ -38,6 +38,14 @@ func prefixed(rdb redis.UniversalClient) func(t *testing.T) cache.Store {
 	var n atomic.Int64
 	return func(t *testing.T) cache.Store {
 		p := "rules:" + strings.ReplaceAll(t.Name(), "/", ":") + ":" + string(rune('a'+n.Add(1))) + ":"
-		return redisstore.New(rdb, redisstore.WithPrefix(p), redisstore.WithTimeout(5*time.Second))
+		return must(redisstore.New(rdb, redisstore.WithPrefix(p), redisstore.WithTimeout(5*time.Second)))
 	}
+}
+
+// must is the store a test builds with options it knows to be valid.
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

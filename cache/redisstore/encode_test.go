@@ -135,7 +135,7 @@ func TestRecordsAreWrittenOncePerListing(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { rdb.Close() })
-	r := New(rdb, WithPrefix("t:"), WithTimeout(5*time.Second))
+	r := must(New(rdb, WithPrefix("t:"), WithTimeout(5*time.Second)))
 	t.Cleanup(func() { r.Close() })
 	ctx := context.Background()
 	base := time.Now()

@@ -30,8 +30,15 @@ func Example() {
 		ClusterStateReloadInterval: time.Second,
 	})
 	defer rdb.Close()
-	shared := redisstore.New(rdb, redisstore.WithPrefix("shop:"))
-	tiered, err := cache.NewTiered(cache.NewMemory(), shared)
+	shared, err := redisstore.New(rdb, redisstore.WithPrefix("shop:"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	mem, err := cache.NewMemory()
+	if err != nil {
+		log.Fatal(err)
+	}
+	tiered, err := cache.NewTiered(mem, shared)
 	if err != nil {
 		log.Fatal(err)
 	}

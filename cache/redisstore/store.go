@@ -20,62 +20,56 @@ import (
 	"github.com/qualitycommit/qcsdk/cache/internal/intern"
 )
 
-// An Option configures a Redis store. A value out of range leaves the
-// default in place: New cannot fail.
-type Option func(*Store)
+// An Option configures a Redis store. A value out of range is an error
+// from New; nil, for a clock or a logger, is the default.
+type Option func(*Store) error
 
 // WithPrefix is put before every Redis key the store uses (default
-// "qcsdk:"). Give each platform, and each test, its own.
+// "qcsdk:"); it must not be empty. Give each platform, and each test, its
+// own. The store's announcements travel on the prefix's "changes"
+// channel, so stores of one prefix hear each other and no other.
 func WithPrefix(p string) Option {
-	return func(r *Store) {
-		if p != "" {
-			r.prefix = p
+	return func(r *Store) error {
+		if p == "" {
+			return errors.New("prefix is empty")
 		}
+		r.prefix = p
+		return nil
 	}
 }
 
 // WithTimeout bounds every Redis operation a page may wait for (default
-// 100 ms). A slow Redis then costs a page at most this much per
-// operation. The follower's operations (the lease, the cursor, the
-// stamps), which no page waits for, get ten times as long, and at least a
-// second.
+// 100 ms); d must be positive. A slow Redis then costs a page at most this
+// much per operation. The follower's operations (the lease, the cursor,
+// the stamps), which no page waits for, get ten times as long, and at
+// least a second.
 func WithTimeout(d time.Duration) Option {
-	return func(r *Store) {
-		if d > 0 {
-			r.timeout = d
+	return func(r *Store) error {
+		if d <= 0 {
+			return errors.New("timeout must be positive")
 		}
+		r.timeout = d
+		return nil
 	}
 }
 
-// WithClock sets the clock that decides expiry on Get and Set (default the
-// real clock). Redis itself drops an entry at its Expires by its own clock
-// (PEXPIREAT).
+// WithClock sets the clock that decides expiry on Get and Set. Nil, the
+// default, is the real clock. Redis itself drops an entry at its Expires
+// by its own clock (PEXPIREAT).
 func WithClock(now func() time.Time) Option {
-	return func(r *Store) {
-		if now != nil {
-			r.clock = now
-		}
-	}
-}
-
-// WithChannel sets the pub/sub channel of change announcements (default
-// the prefix and "changes").
-func WithChannel(ch string) Option {
-	return func(r *Store) {
-		if ch != "" {
-			r.channel = ch
-		}
+	return func(r *Store) error {
+		r.clock = now
+		return nil
 	}
 }
 
 // WithLogger sets where the store reports what it refuses (an entry no
-// registry answer could be), once per process; by default it reports
-// nothing, and Stats counts it.
+// registry answer could be), once per process. Nil, the default, reports
+// nothing; Stats counts it either way.
 func WithLogger(l *slog.Logger) Option {
-	return func(r *Store) {
-		if l != nil {
-			r.logger = l
-		}
+	return func(r *Store) error {
+		r.logger = l
+		return nil
 	}
 }
 
@@ -99,10 +93,9 @@ func (e *StoreError) Error() string {
 	return fmt.Sprintf("qcsdk/cache/redisstore: %s %q: %v", e.Op, e.Key, e.Err)
 }
 
-func (e *StoreError) Unwrap() error { return e.Err }
-
-// Is makes every StoreError match ErrStoreUnavailable.
-func (e *StoreError) Is(target error) bool { return target == ErrStoreUnavailable }
+// Unwrap is the cause, and ErrStoreUnavailable, which every StoreError
+// matches.
+func (e *StoreError) Unwrap() []error { return []error{ErrStoreUnavailable, e.Err} }
 
 // redactedError hides a secret in the message of the error it wraps.
 type redactedError struct {
@@ -194,7 +187,8 @@ type redisSub struct {
 
 var _ cache.Shared = (*Store)(nil)
 
-// New builds a Redis store on rdb. The store does not own rdb: Close
+// New builds a Redis store on rdb, or returns the first option's error.
+// The store does not own rdb: Close
 // stops the store's subscriptions, and the caller closes rdb afterwards.
 //
 // rdb may be a Redis Cluster client. When a master dies and its replica
@@ -204,20 +198,25 @@ var _ cache.Shared = (*Store)(nil)
 // a second or two, so that the fleet uses the promoted replica within that
 // time rather than within a minute. The reload is lazy (it runs with
 // traffic, not on a ticker).
-func New(rdb redis.UniversalClient, opts ...Option) *Store {
+func New(rdb redis.UniversalClient, opts ...Option) (*Store, error) {
+	if rdb == nil {
+		return nil, errors.New("qcsdk/cache/redisstore: client is nil")
+	}
 	r := &Store{
 		rdb:     rdb,
 		prefix:  "qcsdk:",
 		timeout: 100 * time.Millisecond,
-		clock:   time.Now,
 		subs:    make(map[*redisSub]struct{}),
 	}
 	for _, o := range opts {
-		o(r)
+		if err := o(r); err != nil {
+			return nil, fmt.Errorf("qcsdk/cache/redisstore: %w", err)
+		}
 	}
-	if r.channel == "" {
-		r.channel = r.prefix + "changes"
+	if r.clock == nil {
+		r.clock = time.Now
 	}
+	r.channel = r.prefix + "changes"
 	r.channels = []string{r.channel}
 	var id [12]byte
 	_, _ = rand.Read(id[:])
@@ -232,7 +231,7 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 	case *redis.Ring:
 		r.secret = c.Options().Password
 	}
-	return r
+	return r, nil
 }
 
 func (r *Store) fail(op, key string, err error) error {

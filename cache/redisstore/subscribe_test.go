@@ -30,7 +30,7 @@ func TestSubscribingToABlackholedRedisTakesTheStoresTimeout(t *testing.T) {
 	t.Cleanup(func() { proxy.Close() })
 	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { rdb.Close() })
-	s := redisstore.New(rdb, redisstore.WithTimeout(100*time.Millisecond))
+	s := must(redisstore.New(rdb, redisstore.WithTimeout(100*time.Millisecond)))
 	t.Cleanup(func() { s.Close() })
 	proxy.Blackhole()
 	start := time.Now()
@@ -81,7 +81,7 @@ func TestAReturningSubscriptionDeliversTheResyncEvenIfItsFirstReadFails(t *testi
 	prefix := "test:" + t.Name() + ":"
 	writer := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { writer.Close() })
-	w := redisstore.New(writer, redisstore.WithPrefix(prefix))
+	w := must(redisstore.New(writer, redisstore.WithPrefix(prefix)))
 	t.Cleanup(func() { w.Close() })
 	ctx := context.Background()
 	if err := w.Stamp(ctx, cache.Stamp{Seq: 42}); err != nil {
@@ -92,7 +92,7 @@ func TestAReturningSubscriptionDeliversTheResyncEvenIfItsFirstReadFails(t *testi
 	t.Cleanup(func() { rdb.Close() })
 	fails := new(atomic.Int64)
 	rdb.AddHook(failGets{key: prefix + "stamp:*", n: fails})
-	s := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(100*time.Millisecond))
+	s := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(100*time.Millisecond)))
 	t.Cleanup(func() { s.Close() })
 	got := make(chan cache.Announcement, 16)
 	if err := s.Subscribe(ctx, func(a cache.Announcement) { got <- a }); err != nil {

@@ -142,7 +142,11 @@ func watchFleet(ctx context.Context, cfg *config, api *client.Client, w *watch.W
 	opts.ContextTimeoutEnabled = true
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
-	shared := redisstore.New(rdb, redisstore.WithPrefix("qcaudit:"))
+	shared, err := redisstore.New(rdb, redisstore.WithPrefix("qcaudit:"))
+	if err != nil {
+		fmt.Fprintln(stderr, "qcaudit: -watch:", safeText(err.Error()))
+		return exitFailed
+	}
 	defer shared.Close()
 	if err := learn(); err != nil {
 		fmt.Fprintln(stderr, "qcaudit: -watch: starting:", safeText(err.Error()))

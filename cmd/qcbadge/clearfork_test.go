@@ -49,7 +49,10 @@ func TestClearLogForkFromTheCommandLine(t *testing.T) {
 	// The follower's record of a fork, as it writes one.
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { rdb.Close() })
-	fleet := redisstore.New(rdb, redisstore.WithPrefix("qcbadge:"))
+	fleet, err := redisstore.New(rdb, redisstore.WithPrefix("qcbadge:"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { fleet.Close() })
 	ctx := context.Background()
 	now := time.Now()

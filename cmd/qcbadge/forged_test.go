@@ -36,7 +36,10 @@ func TestAForgedRedisValueNeverReachesABadge(t *testing.T) {
 
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { rdb.Close() })
-	attacker := redisstore.New(rdb, redisstore.WithPrefix("qcbadge:"))
+	attacker, err := redisstore.New(rdb, redisstore.WithPrefix("qcbadge:"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { attacker.Close() })
 	ctx := context.Background()
 	// qcbadge writes what it learnt through to Redis in the background.

@@ -176,7 +176,11 @@ func clearLogFork(ctx context.Context, args []string, env func(string) string, s
 		return 2
 	}
 	defer rdb.Close()
-	store := redisstore.New(rdb, redisstore.WithPrefix("qcbadge:"))
+	store, err := redisstore.New(rdb, redisstore.WithPrefix("qcbadge:"))
+	if err != nil {
+		fmt.Fprintln(stderr, "qcbadge clear-log-fork:", errorLine(err))
+		return 1
+	}
 	defer store.Close()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

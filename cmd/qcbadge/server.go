@@ -129,13 +129,20 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger) (s *service,
 		redis.SetLogger(redisLog{log})
 		rdb := s.rdb
 		s.closers = append(s.closers, func() { rdb.Close() })
-		shared := redisstore.New(rdb, redisstore.WithPrefix("qcbadge:"))
+		shared, err := redisstore.New(rdb, redisstore.WithPrefix("qcbadge:"))
+		if err != nil {
+			return nil, err
+		}
 		s.closers = append(s.closers, func() { shared.Close() })
 		topts := []cache.TieredOption{cache.WithTieredLogger(log)}
 		if cfg.spillDir != "" {
 			topts = append(topts, cache.WithSpill(cfg.spillDir))
 		}
-		tiered, err := cache.NewTiered(cache.NewMemory(), shared, topts...)
+		mem, err := cache.NewMemory()
+		if err != nil {
+			return nil, err
+		}
+		tiered, err := cache.NewTiered(mem, shared, topts...)
 		if err != nil {
 			return nil, fmt.Errorf("-spill-dir (QC_SPILL_DIR): %w", err)
 		}

@@ -180,9 +180,15 @@ func (st *stack) redisStore(ctx context.Context, o *options, rf redisFault) (cac
 	// rather than the store's 100 ms.
 	rt.rdb = redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
 	st.close = append(st.close, func() { rt.rdb.Close() })
-	shared := redisstore.New(rt.rdb, redisstore.WithPrefix("qcload:"))
+	shared, err := redisstore.New(rt.rdb, redisstore.WithPrefix("qcload:"))
+	if err != nil {
+		return nil, err
+	}
 	st.close = append(st.close, func() { shared.Close() })
-	mem := cache.NewMemory(cache.WithMemoryMaxEntries(o.maxEntries))
+	mem, err := cache.NewMemory(cache.WithMemoryMaxEntries(o.maxEntries))
+	if err != nil {
+		return nil, err
+	}
 	st.close = append(st.close, func() { mem.Close() })
 	t0 := time.Now()
 	tiered, err := cache.NewTiered(mem, shared)

@@ -89,9 +89,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *redisAddr != "" {
 		rdb := redis.NewClient(&redis.Options{Addr: *redisAddr, ContextTimeoutEnabled: true})
 		defer rdb.Close()
-		shared := redisstore.New(rdb, redisstore.WithPrefix("qcsdk:storefront:"))
+		shared, err := redisstore.New(rdb, redisstore.WithPrefix("qcsdk:storefront:"))
+		if err != nil {
+			return err
+		}
 		defer shared.Close()
-		mem := cache.NewMemory()
+		mem, err := cache.NewMemory()
+		if err != nil {
+			return err
+		}
 		defer mem.Close()
 		tiered, err := cache.NewTiered(mem, shared)
 		if err != nil {

@@ -542,7 +542,7 @@ func TestBrowserListingInAnOutage(t *testing.T) {
 	items := products(srv.Sandbox)
 	seen := map[string]bool{}
 	for _, it := range items[:len(items)/2] {
-		if _, err := qc.StatusByGTIN(context.Background(), it.GTIN); err != nil {
+		if _, err := qc.Status(context.Background(), client.ProductKey{GTIN: it.GTIN}); err != nil {
 			t.Fatal(err)
 		}
 		seen[string(it.GTIN)] = true

@@ -83,7 +83,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	rdb := redis.NewClient(&redis.Options{Addr: *redisAddr, ContextTimeoutEnabled: true})
 	defer rdb.Close()
-	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix))
+	shared, err := redisstore.New(rdb, redisstore.WithPrefix(prefix))
+	if err != nil {
+		return err
+	}
 	defer shared.Close()
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -46,9 +46,15 @@ func TestWorkerKeepsAWebServersCacheCurrent(t *testing.T) {
 	defer api.CloseIdleConnections()
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
 	defer rdb.Close()
-	shared := redisstore.New(rdb, redisstore.WithPrefix(prefix))
+	shared, err := redisstore.New(rdb, redisstore.WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer shared.Close()
-	mem := cache.NewMemory()
+	mem, err := cache.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer mem.Close()
 	tiered, err := cache.NewTiered(mem, shared)
 	if err != nil {
@@ -62,7 +68,8 @@ func TestWorkerKeepsAWebServersCacheCurrent(t *testing.T) {
 	defer qc.Close()
 
 	const gtin = "06910000100003" // the sandbox's first demo product: committed
-	st, err := qc.StatusByGTIN(ctx, gtin)
+	a, err := qc.Status(ctx, client.ProductKey{GTIN: gtin})
+	st := a.Status
 	if err != nil || st.Commitment == nil || st.Commitment.Status != client.CommitmentActive {
 		t.Fatalf("before: %+v, %v", st, err)
 	}
@@ -80,12 +87,12 @@ func TestWorkerKeepsAWebServersCacheCurrent(t *testing.T) {
 	defer tick.Stop()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		st, err := qc.StatusByGTIN(ctx, gtin)
-		if err == nil && st.Commitment.Status == client.CommitmentRevoked {
+		a, err := qc.Status(ctx, client.ProductKey{GTIN: gtin})
+		if err == nil && a.Status.Commitment.Status == client.CommitmentRevoked {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the web server still shows %+v, %v 10s after the revocation", st.Commitment, err)
+			t.Fatalf("the web server still shows %+v, %v 10s after the revocation", a.Status, err)
 		}
 		<-tick.C // a page view every 5 ms, until the change shows
 	}

@@ -106,11 +106,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *redisAddr != "" {
 		rdb := redis.NewClient(&redis.Options{Addr: *redisAddr, ContextTimeoutEnabled: true})
 		defer rdb.Close()
-		shared := redisstore.New(rdb, redisstore.WithPrefix("qcsdk:storefront:"))
+		shared, err := redisstore.New(rdb, redisstore.WithPrefix("qcsdk:storefront:"))
+		if err != nil {
+			return err
+		}
 		defer shared.Close()
 		store = shared
 	} else {
-		mem := cache.NewMemory()
+		mem, err := cache.NewMemory()
+		if err != nil {
+			return err
+		}
 		defer mem.Close()
 		store = mem
 	}
@@ -126,7 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	mux.Handle("POST /webhook", client.WebhookHandler(client.WebhookVerifier{Secrets: []string{*secret}},
 		func(ctx context.Context, ev client.Event) error { return cache.Apply(ctx, store, ev) }))
 	mux.HandleFunc("GET /status/{gtin}", func(w http.ResponseWriter, r *http.Request) {
-		st, err := qc.StatusByGTIN(r.Context(), client.GTIN(r.PathValue("gtin")))
+		a, err := qc.Status(r.Context(), client.ProductKey{GTIN: client.GTIN(r.PathValue("gtin"))})
 		w.Header().Set("Content-Type", "application/json")
 		if err != nil {
 			code := http.StatusBadGateway
@@ -137,6 +143,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 			return
 		}
+		st := a.Status
 		d := client.Decide(st, time.Now(), client.DefaultLookback)
 		json.NewEncoder(w).Encode(map[string]any{"gtin": st.Key.GTIN, "verdict": d.Verdict, "commitment_status": d.Status, "version": st.Version})
 	})
