@@ -73,7 +73,7 @@ func TestAColdPageReadsRedisOnceForAllItsProducts(t *testing.T) {
 	}
 
 	// A warm server puts the listing in Redis: looked up with no
-	// deadline, the answers are in Redis when Answers returns (a page's
+	// deadline, the answers are in Redis when Statuses returns (a page's
 	// go on to Redis in the background).
 	_, warm := server(dial())
 	keys := make([]client.ProductKey, len(gtins))
