@@ -47,11 +47,11 @@ func Example() {
 	ctx := context.Background()
 	gtin := string(sb.Demo()[0].GTIN)
 	for range 3 {
-		st, err := statusByGTIN(qc, ctx, client.GTIN(gtin))
+		a, err := qc.Status(ctx, client.ProductKey{GTIN: client.GTIN(gtin)})
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Println(st.Enterprise.Name.EN, "—", st.Commitment.Status)
+		fmt.Println(a.Status.Enterprise.Name.EN, "—", a.Status.Commitment.Status)
 	}
 	s := qc.Stats()
 	fmt.Printf("hits %d, misses %d, API calls %d\n", s.Hits, s.Misses, s.Upstream)
@@ -118,23 +118,24 @@ func ExampleFollow() {
 	defer func() { cancel(); <-done }()
 
 	gtin := string(sb.Demo()[0].GTIN)
-	st, err := statusByGTIN(qc, ctx, client.GTIN(gtin))
+	key := client.ProductKey{GTIN: client.GTIN(gtin)}
+	a, err := qc.Status(ctx, key)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("before:", st.Commitment.Status)
+	fmt.Println("before:", a.Status.Commitment.Status)
 
-	if _, err := sb.Revoke(st.Commitment.ID); err != nil {
+	if _, err := sb.Revoke(a.Status.Commitment.ID); err != nil {
 		log.Fatal(err)
 	}
 	ev := <-applied // the example waits for it; a product page would not
 	fmt.Println("event:", ev.Type)
 
-	st, err = statusByGTIN(qc, ctx, client.GTIN(gtin))
+	a, err = qc.Status(ctx, key)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("after:", st.Commitment.Status)
+	fmt.Println("after:", a.Status.Commitment.Status)
 	fmt.Println("API calls:", qc.Stats().Upstream)
 	// Output:
 	// before: active
@@ -197,11 +198,11 @@ func ExampleCache_Enterprise() {
 	defer qc.Close()
 	ctx := context.Background()
 
-	st, err := statusByGTIN(qc, ctx, sb.Demo()[0].GTIN)
+	a, err := qc.Status(ctx, client.ProductKey{GTIN: sb.Demo()[0].GTIN})
 	if err != nil {
 		log.Fatal(err)
 	}
-	ent, err := qc.Enterprise(ctx, st.Enterprise.ID)
+	ent, err := qc.Enterprise(ctx, a.Status.Enterprise.ID)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -248,4 +249,22 @@ func ExampleCache_Warm() {
 	fmt.Printf("warmed %d of %d in %d call; the first is cached: %v\n", n, len(hot), qc.Stats().Upstream, cached)
 	// Output:
 	// warmed 11 of 11 in 1 call; the first is cached: true
+}
+
+// A store's options are judged where it is built: a value out of range is
+// an error then, never a default that the caller did not ask for. A nil
+// clock is the real clock.
+func ExampleNewMemory() {
+	if _, err := cache.NewMemory(cache.WithMemoryMaxEntries(0)); err != nil {
+		fmt.Println(err)
+	}
+	mem, err := cache.NewMemory(cache.WithMemoryMaxEntries(50_000), cache.WithMemoryClock(nil))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer mem.Close()
+	fmt.Println("entries:", mem.Len())
+	// Output:
+	// qcsdk/cache: max entries must be positive
+	// entries: 0
 }
