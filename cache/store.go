@@ -70,9 +70,11 @@ type Store interface {
 	// maker's change) or as stale, its FreshUntil no later than the stamp
 	// (a resynchronisation): never as it was.
 	Get(ctx context.Context, key string) (*Entry, error)
-	// Set stores e under key until e.Expires — unless the store holds an
-	// entry of a higher Version under key, which it keeps: freshness only
-	// moves forward. It returns the entry the store holds afterwards.
+	// Set stores e under key until e.Expires — unless the entry the store
+	// holds under key is as new or newer by the registry's order
+	// (Entry.Replaces: position first, then answer over tombstone, then
+	// version), which it keeps: freshness only moves forward. It returns
+	// the entry the store holds afterwards.
 	Set(ctx context.Context, key string, e *Entry) (*Entry, error)
 	// Delete removes the entries under keys, whatever their version.
 	Delete(ctx context.Context, keys ...string) error
