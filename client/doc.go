@@ -203,6 +203,16 @@
 // [CompleteGTIN] and [CompleteUSCC] compute the check character, for
 // building test data.
 //
+// [GTIN] and [USCC] decode themselves from JSON (and any other text
+// format) through ParseGTIN and ParseUSCC, so a struct field of either
+// type holds a valid identifier in canonical form or the decoding fails
+// with the same *IDError; empty text is the zero value, "none". In an
+// answer, an identifier the contract promises valid and that is not is
+// the registry's fault: a [*DecodeError] matching ErrUnavailable, not
+// ErrInvalidID. A [ProductKey] is the exception: it is decoded as written
+// and validated where it is used, because the contract echoes a refused
+// key as it was sent.
+//
 // # Verdict
 //
 // [Decide] turns a [ProductStatus] into a [Decision]: a [Verdict]
