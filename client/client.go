@@ -93,9 +93,14 @@ type Option func(*Client) error
 
 // WithBaseURL sets the API's base URL, such as "https://api.example.org" or
 // a sandbox's URL. A path prefix is kept; the URL may not carry a query,
-// a fragment or credentials.
+// a fragment or credentials. The empty string is the default,
+// DefaultBaseURL, with New's warning that no base URL was set.
 func WithBaseURL(base string) Option {
 	return func(c *Client) error {
+		if base == "" {
+			c.base, c.baseSet = DefaultBaseURL, false
+			return nil
+		}
 		u, err := url.Parse(base)
 		if err != nil {
 			// Not quoted: the text may hold credentials.
@@ -128,11 +133,14 @@ func WithAPIKey(key string) Option {
 
 // WithHTTPClient sets the HTTP client the calls go through. It is copied,
 // so changing it later has no effect; its Timeout, if any, bounds each
-// attempt, while WithTimeout bounds a whole call with its retries.
+// attempt, while WithTimeout bounds a whole call with its retries. Nil is
+// the default: a client whose transport keeps a pool sized for a web
+// server.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {
-			return errors.New("HTTP client is nil")
+			c.http = nil // New builds the default
+			return nil
 		}
 		cp := *hc
 		c.http = &cp
@@ -164,7 +172,8 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithRetryPolicy replaces DefaultRetryPolicy.
+// WithRetryPolicy replaces DefaultRetryPolicy. The zero RetryPolicy is not
+// the default but a policy of its own: it never retries.
 func WithRetryPolicy(p RetryPolicy) Option {
 	return func(c *Client) error {
 		if err := p.validate(); err != nil {
@@ -239,6 +248,15 @@ func New(opts ...Option) (*Client, error) {
 		}
 		l.Warn("qcsdk: no base URL set (client.WithBaseURL): calling the registry's default, "+DefaultBaseURL+
 			"; to try the SDK, pass a sandbox's URL (sandbox.New)", "base_url", DefaultBaseURL)
+	}
+	if c.trust.noKeys && !c.trust.pinned {
+		// Most likely an empty key file: the client still verifies every
+		// status, but with keys as trustworthy as the TLS connection.
+		l := c.logger
+		if l == nil {
+			l = slog.Default()
+		}
+		l.Warn("qcsdk: client.WithLogKeys was given no key: the registry's keys will be fetched from /v1/keys, not pinned")
 	}
 	c.budget = newBudget(c.policy)
 	if c.ceilBurst > 0 {

@@ -25,6 +25,13 @@
 // allowed) last, and return the model, a [*Response] with the headers that
 // matter, and an error.
 //
+// New takes functional options and returns their errors, once, at
+// start-up. An option given nil — a nil clock, logger or *http.Client,
+// WithLogKeys with no key, an empty base URL, key or user agent — is the
+// default, as if it were not given; it is never an error. A value that is
+// not nil keeps its documented meaning: the zero [RetryPolicy] never
+// retries, and WithTimeout(0) leaves a call bounded by its context alone.
+//
 // # Authentication
 //
 // [WithAPIKey] sets the key, sent as "Authorization: Bearer <key>" on every

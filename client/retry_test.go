@@ -332,7 +332,6 @@ func TestNewValidatesOptions(t *testing.T) {
 		"credentials in URL":    WithBaseURL("https://user:pw@example.org"),
 		"query in URL":          WithBaseURL("https://example.org/?key=x"),
 		"key with a newline":    WithAPIKey("abc\r\nX-Evil: 1"),
-		"nil HTTP client":       WithHTTPClient(nil),
 		"negative timeout":      WithTimeout(-time.Second),
 		"zero max size":         WithMaxResponseSize(0),
 		"user agent with a CR":  WithUserAgent("shop\rX"),
