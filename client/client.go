@@ -192,7 +192,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithMaxResponseSize bounds the body of an answer the client reads
-// (default 1 MiB); a larger one is a *TooLargeError.
+// (default 1 MiB); a larger one is an error matching ErrUnavailable.
 func WithMaxResponseSize(n int64) Option {
 	return func(c *Client) error {
 		if n <= 0 {
@@ -585,13 +585,13 @@ func (c *Client) failed(ctx context.Context, r request, k *call, resp *http.Resp
 	if err == nil {
 		return nil
 	}
-	var te *TooLargeError
-	var tr *TruncatedError
+	var te *tooLargeError
+	var tr *truncatedError
 	var de *DecodeError
 	switch {
 	case errors.As(err, &te), errors.As(err, &tr), errors.As(err, &de):
 	default:
-		err = &TransportError{Method: r.method, Path: r.path, Attempts: k.attempts, Err: err}
+		err = &transportError{Method: r.method, Path: r.path, Attempts: k.attempts, Err: err}
 	}
 	if k.gaveUp != nil {
 		err = fmt.Errorf("%w: %w", k.gaveUp, err)
@@ -695,17 +695,17 @@ func (c *Client) readBody(r request, resp *http.Response, out any) ([]byte, erro
 		return nil, nil
 	}
 	if ok && resp.ContentLength > limit {
-		return nil, &TooLargeError{Method: r.method, Path: r.path, Limit: limit}
+		return nil, &tooLargeError{Method: r.method, Path: r.path, Limit: limit}
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if int64(len(data)) > limit {
 		if !ok {
 			return data[:limit], nil // an error body is read only for its start
 		}
-		return nil, &TooLargeError{Method: r.method, Path: r.path, Limit: limit}
+		return nil, &tooLargeError{Method: r.method, Path: r.path, Limit: limit}
 	}
 	if err != nil {
-		return nil, &TruncatedError{Method: r.method, Path: r.path, Read: int64(len(data)), Err: err}
+		return nil, &truncatedError{Method: r.method, Path: r.path, Read: int64(len(data)), Err: err}
 	}
 	if !ok || out == nil {
 		return data, nil
@@ -719,7 +719,7 @@ func (c *Client) readBody(r request, resp *http.Response, out any) ([]byte, erro
 	if err := json.Unmarshal(data, out); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) && se.Offset >= int64(len(data)) {
-			return nil, &TruncatedError{Method: r.method, Path: r.path, Read: int64(len(data)), Err: io.ErrUnexpectedEOF}
+			return nil, &truncatedError{Method: r.method, Path: r.path, Read: int64(len(data)), Err: io.ErrUnexpectedEOF}
 		}
 		var idErr *IDError
 		if errors.As(err, &idErr) {

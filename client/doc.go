@@ -64,10 +64,10 @@
 // a [*RateLimitError], a 401 or 403 a [*KeyRefusedError] (see
 // Authentication). A call the client refused unsent to spare the quota is
 // a [*RateLimitError], an [*UnavailableError] or, after a refused key, a
-// [*KeyRefusedError]. No answer at all is a [*TransportError]; a body cut
-// off mid-answer a [*TruncatedError]; one over the size limit
-// ([WithMaxResponseSize], 1 MiB by default) a [*TooLargeError]; one that is
-// not the JSON the route promises a [*DecodeError]. Every one of them
+// [*KeyRefusedError]. An answer that is not the JSON the route promises is
+// a [*DecodeError]; no answer at all, a body cut off mid-answer and one
+// over the size limit ([WithMaxResponseSize], 1 MiB by default) are errors
+// that match ErrUnavailable and say which in their message. Every one of them
 // matches at most one sentinel — [ErrNotFound], [ErrUnauthorized],
 // [ErrRateLimited], [ErrInvalidInput], [ErrUnavailable] — so that
 //

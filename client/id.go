@@ -14,9 +14,6 @@ import (
 // The zero GTIN means "no GTIN".
 type GTIN string
 
-// String returns the 14-digit form.
-func (g GTIN) String() string { return string(g) }
-
 // MarshalText returns the GTIN as it is; the zero GTIN is empty text.
 func (g GTIN) MarshalText() ([]byte, error) { return []byte(g), nil }
 
@@ -43,9 +40,6 @@ func (g *GTIN) UnmarshalText(text []byte) error {
 // or [CompleteUSCC] or [USCC.UnmarshalText] (so any USCC decoded from JSON)
 // has a valid check character. The zero USCC means "no USCC".
 type USCC string
-
-// String returns the 18-character code.
-func (u USCC) String() string { return string(u) }
 
 // MarshalText returns the code as it is; the zero USCC is empty text.
 func (u USCC) MarshalText() ([]byte, error) { return []byte(u), nil }

@@ -558,8 +558,11 @@ type BatchRequest struct {
 	Keys []ProductKey `json:"keys"`
 }
 
-// MaxBatchKeys is the most keys one batch lookup call may carry.
-const MaxBatchKeys = 100
+// The contract's limits on the items of one call.
+const (
+	MaxBatchKeys = 100 // keys of one batch lookup (ProductsService.Batch sends more in several calls)
+	MaxClues     = 100 // clues of one ReportsService.CreateBatch call
+)
 
 // BatchResult is the answer for one key of a batch lookup: a status, or a
 // problem when the key was invalid.

@@ -149,9 +149,6 @@ func (s *ReportsService) All(ctx context.Context, opts *ReportListOptions) iter.
 	})
 }
 
-// MaxClues is the most clues one CreateBatch call takes.
-const MaxClues = 100
-
 // ClueParams is one clue of a rights holder's batch: a product and the
 // listings on the platform that sell a suspected fake of it.
 type ClueParams struct {

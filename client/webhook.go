@@ -42,10 +42,14 @@ const (
 )
 
 // Webhook verification errors. Every error a [WebhookVerifier] returns
-// matches exactly one of these with errors.Is, or is a
-// [*WebhookDecodeError]. None of them quotes the header, the body or a
-// secret.
+// matches exactly one of these with errors.Is. None of them quotes the
+// header, the body or a secret.
 var (
+	// ErrWebhookBody: the signature verified but the body is not a JSON
+	// Event with an id and a type — a fault of the registry, not a
+	// forgery. The error unwraps to the error of encoding/json (or of a
+	// field's decoder), which may quote the body; its message does not.
+	ErrWebhookBody = errors.New("qcsdk: webhook body is not a valid event")
 	// ErrWebhookNotSigned: there is no SignatureHeader (the header is empty),
 	// or it parses but carries no v1 signature, only schemes this version
 	// does not know.
@@ -92,18 +96,16 @@ func webhookErr(sentinel error, format string, args ...any) error {
 	return &webhookError{sentinel: sentinel, detail: fmt.Sprintf(format, args...)}
 }
 
-// WebhookDecodeError is a push whose signature verified but whose body is
-// not a JSON Event with an id and a type: a fault of the registry, not a
-// forgery. It unwraps to the error of encoding/json (or of a field's
-// decoder), which may quote the body; Error does not.
-type WebhookDecodeError struct {
+// webhookDecodeError is the error of a push whose signature verified but
+// whose body is not an Event: it matches ErrWebhookBody.
+type webhookDecodeError struct {
 	// EventID is the body's id when decoding got that far, cut to 64
 	// bytes; often empty.
 	EventID string
 	Err     error
 }
 
-func (e *WebhookDecodeError) Error() string {
+func (e *webhookDecodeError) Error() string {
 	msg := "qcsdk: webhook body is not a valid event"
 	if e.EventID != "" {
 		msg += fmt.Sprintf(" (event %q)", e.EventID)
@@ -111,7 +113,9 @@ func (e *WebhookDecodeError) Error() string {
 	return msg + ": " + webhookDecodeReason(e.Err)
 }
 
-func (e *WebhookDecodeError) Unwrap() error { return e.Err }
+func (e *webhookDecodeError) Unwrap() error { return e.Err }
+
+func (e *webhookDecodeError) Is(target error) bool { return target == ErrWebhookBody }
 
 var (
 	errEventNoID   = errors.New("event has no id")
@@ -125,6 +129,7 @@ func webhookDecodeReason(err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var tim *time.ParseError
+	var id *IDError
 	switch {
 	case errors.Is(err, errEventNoID), errors.Is(err, errEventNoType):
 		return err.Error()
@@ -139,6 +144,8 @@ func webhookDecodeReason(err error) string {
 		return fmt.Sprintf("field %q: cannot decode a JSON %s into %s", webhookCut(field, 64), webhookCut(kind, 16), typ.Type)
 	case errors.As(err, &tim):
 		return "a time is not in RFC 3339 format"
+	case errors.As(err, &id):
+		return "a " + id.Kind + " is not a valid identifier (" + string(id.Reason) + ")"
 	default:
 		return "a field has an invalid value"
 	}
@@ -248,7 +255,7 @@ func (v WebhookVerifier) maxBody() int64 {
 // reported for an authentic push.
 //
 // Only then is the body decoded; a body that is not an Event with an id and
-// a type is a [*WebhookDecodeError]. Any other error matches one of the
+// a type matches [ErrWebhookBody]. Every error matches one of the
 // ErrWebhook sentinels. No error quotes the header, the body or a secret.
 //
 // Verify does not deduplicate: the registry delivers at least once, so the
@@ -299,13 +306,13 @@ func (v WebhookVerifier) Verify(body []byte, header string) (Event, error) {
 
 	var ev Event
 	if err := json.Unmarshal(body, &ev); err != nil {
-		return Event{}, &WebhookDecodeError{EventID: webhookCut(ev.ID, 64), Err: err}
+		return Event{}, &webhookDecodeError{EventID: webhookCut(ev.ID, 64), Err: err}
 	}
 	switch {
 	case ev.ID == "":
-		return Event{}, &WebhookDecodeError{Err: errEventNoID}
+		return Event{}, &webhookDecodeError{Err: errEventNoID}
 	case ev.Type == "":
-		return Event{}, &WebhookDecodeError{EventID: webhookCut(ev.ID, 64), Err: errEventNoType}
+		return Event{}, &webhookDecodeError{EventID: webhookCut(ev.ID, 64), Err: errEventNoType}
 	}
 	return ev, nil
 }
@@ -494,7 +501,7 @@ func webhookAnswer(err error) (int, string) {
 	case errors.Is(err, ErrWebhookTooLarge):
 		return http.StatusRequestEntityTooLarge, "body too large"
 	}
-	var de *WebhookDecodeError
+	var de *webhookDecodeError
 	if errors.As(err, &de) {
 		return http.StatusBadRequest, "body is not an event"
 	}
