@@ -291,9 +291,6 @@ func defaultTransport() *http.Transport {
 // API; tests that check for leaked goroutines call it at cleanup.
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
-// BaseURL is the API base URL the client calls.
-func (c *Client) BaseURL() string { return c.base }
-
 // String describes the client without its key.
 func (c *Client) String() string {
 	key := "none"

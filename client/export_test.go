@@ -63,3 +63,6 @@ type (
 
 // LogHashes is logHashes, for the tests that build proofs.
 var LogHashes = logHashes
+
+// BaseURL is the API base URL c calls.
+func BaseURL(c *Client) string { return c.base }

@@ -347,8 +347,8 @@ func TestNewValidatesOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.BaseURL() != "https://api.example.org/prefix" {
-		t.Errorf("BaseURL = %q, want the prefix kept and the slash trimmed", c.BaseURL())
+	if c.base != "https://api.example.org/prefix" {
+		t.Errorf("base URL = %q, want the prefix kept and the slash trimmed", c.base)
 	}
 }
 

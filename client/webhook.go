@@ -16,14 +16,16 @@ import (
 	"unicode/utf8"
 )
 
-// Webhook push headers. The registry pushes each change event as a POST
+// The API's own headers. The registry pushes each change event as a POST
 // whose body is the JSON Event and whose SignatureHeader is
 // "t=<unix seconds>,v1=<hex>[,v1=<hex>…]": one v1 per secret the receiver
 // has (several while a secret is being rotated), each an HMAC-SHA256 over
-// "<t>.<body>".
+// "<t>.<body>". A report's access token travels in ReportTokenHeader: a
+// header, so that it never sits in a URL the registry's access logs keep.
 const (
-	SignatureHeader = "QC-Signature"
-	EventIDHeader   = "QC-Event-Id"
+	SignatureHeader   = "QC-Signature"
+	EventIDHeader     = "QC-Event-Id"
+	ReportTokenHeader = "Report-Token"
 )
 
 // Defaults and limits of webhook verification.

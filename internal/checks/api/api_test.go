@@ -26,7 +26,7 @@ type ceiling struct {
 // why it needs that many. Lower a ceiling when a package is cut; raise one
 // only with a reason a reviewer accepts.
 var ceilings = []ceiling{
-	{"client", 225, "the API's models, nine services, the error model, options and the log's verification"},
+	{"client", 223, "the API's models, nine services, the error model, options and the log's verification"},
 	{"cache", 104, "the three stores, the read family, the follower and their options (count on main before issue 28's cuts)"},
 	{"cache/redisstore", 28, "the Redis store and its options (count on main before issue 28's cuts)"},
 	{"cache/storetest", 1, "one conformance suite for a Store of one's own"},
