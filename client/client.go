@@ -718,14 +718,7 @@ func (c *Client) readBody(r request, resp *http.Response, out any) ([]byte, erro
 		if errors.As(err, &se) && se.Offset >= int64(len(data)) {
 			return nil, &truncatedError{Method: r.method, Path: r.path, Read: int64(len(data)), Err: io.ErrUnexpectedEOF}
 		}
-		var idErr *IDError
-		if errors.As(err, &idErr) {
-			// A GTIN or USCC the contract promises valid is the
-			// registry's fault: kept as text, not wrapped, so that the
-			// error does not match the caller's ErrInvalidInput.
-			err = errors.New("the answer holds " + strings.TrimPrefix(idErr.Error(), "qcsdk: "))
-		}
-		return nil, &DecodeError{Method: r.method, Path: r.path, StatusCode: resp.StatusCode, Snippet: snippet(data), Err: err}
+		return nil, &DecodeError{Method: r.method, Path: r.path, StatusCode: resp.StatusCode, Snippet: snippet(data), Err: fromAnswer(err)}
 	}
 	return data, nil
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -169,6 +170,27 @@ func (e *IDError) checkReason() string {
 		return "wrong check character"
 	}
 	return "wrong check character"
+}
+
+// answerIDError is a GTIN or USCC in the registry's answer that does not
+// validate. That is the registry's fault, so unlike the *IDError it
+// replaces it matches no sentinel: not the caller's ErrInvalidInput.
+type answerIDError struct {
+	kind   string
+	reason IDReason
+	msg    string
+}
+
+func (e *answerIDError) Error() string { return e.msg }
+
+// fromAnswer turns the *IDError of decoding an answer into an
+// answerIDError, and leaves any other error as it is.
+func fromAnswer(err error) error {
+	var id *IDError
+	if !errors.As(err, &id) {
+		return err
+	}
+	return &answerIDError{kind: id.Kind, reason: id.Reason, msg: "the answer holds " + strings.TrimPrefix(id.Error(), "qcsdk: ")}
 }
 
 func newIDError(kind, s string, reason IDReason, pos, length int, payload bool) *IDError {

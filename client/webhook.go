@@ -131,7 +131,7 @@ func webhookDecodeReason(err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var tim *time.ParseError
-	var id *IDError
+	var id *answerIDError
 	switch {
 	case errors.Is(err, errEventNoID), errors.Is(err, errEventNoType):
 		return err.Error()
@@ -147,7 +147,8 @@ func webhookDecodeReason(err error) string {
 	case errors.As(err, &tim):
 		return "a time is not in RFC 3339 format"
 	case errors.As(err, &id):
-		return "a " + id.Kind + " is not a valid identifier (" + string(id.Reason) + ")"
+		// Named, not quoted: the identifier is body text.
+		return "a " + id.kind + " is not a valid identifier (" + string(id.reason) + ")"
 	default:
 		return "a field has an invalid value"
 	}
@@ -308,7 +309,7 @@ func (v WebhookVerifier) Verify(body []byte, header string) (Event, error) {
 
 	var ev Event
 	if err := json.Unmarshal(body, &ev); err != nil {
-		return Event{}, &webhookDecodeError{EventID: webhookCut(ev.ID, 64), Err: err}
+		return Event{}, &webhookDecodeError{EventID: webhookCut(ev.ID, 64), Err: fromAnswer(err)}
 	}
 	switch {
 	case ev.ID == "":
