@@ -93,9 +93,14 @@ type Option func(*Client) error
 
 // WithBaseURL sets the API's base URL, such as "https://api.example.org" or
 // a sandbox's URL. A path prefix is kept; the URL may not carry a query,
-// a fragment or credentials.
+// a fragment or credentials. The empty string is the default,
+// DefaultBaseURL, with New's warning that no base URL was set.
 func WithBaseURL(base string) Option {
 	return func(c *Client) error {
+		if base == "" {
+			c.base, c.baseSet = DefaultBaseURL, false
+			return nil
+		}
 		u, err := url.Parse(base)
 		if err != nil {
 			// Not quoted: the text may hold credentials.
@@ -128,11 +133,14 @@ func WithAPIKey(key string) Option {
 
 // WithHTTPClient sets the HTTP client the calls go through. It is copied,
 // so changing it later has no effect; its Timeout, if any, bounds each
-// attempt, while WithTimeout bounds a whole call with its retries.
+// attempt, while WithTimeout bounds a whole call with its retries. Nil is
+// the default: a client whose transport keeps a pool sized for a web
+// server.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {
-			return errors.New("HTTP client is nil")
+			c.http = nil // New builds the default
+			return nil
 		}
 		cp := *hc
 		c.http = &cp
@@ -164,7 +172,8 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithRetryPolicy replaces DefaultRetryPolicy.
+// WithRetryPolicy replaces DefaultRetryPolicy. The zero RetryPolicy is not
+// the default but a policy of its own: it never retries.
 func WithRetryPolicy(p RetryPolicy) Option {
 	return func(c *Client) error {
 		if err := p.validate(); err != nil {
@@ -183,7 +192,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithMaxResponseSize bounds the body of an answer the client reads
-// (default 1 MiB); a larger one is a *TooLargeError.
+// (default 1 MiB); a larger one is an error matching ErrUnavailable.
 func WithMaxResponseSize(n int64) Option {
 	return func(c *Client) error {
 		if n <= 0 {
@@ -240,6 +249,15 @@ func New(opts ...Option) (*Client, error) {
 		l.Warn("qcsdk: no base URL set (client.WithBaseURL): calling the registry's default, "+DefaultBaseURL+
 			"; to try the SDK, pass a sandbox's URL (sandbox.New)", "base_url", DefaultBaseURL)
 	}
+	if c.trust.noKeys && !c.trust.pinned {
+		// Most likely an empty key file: the client still verifies every
+		// status, but with keys as trustworthy as the TLS connection.
+		l := c.logger
+		if l == nil {
+			l = slog.Default()
+		}
+		l.Warn("qcsdk: client.WithLogKeys was given no key: the registry's keys will be fetched from /v1/keys, not pinned")
+	}
 	c.budget = newBudget(c.policy)
 	if c.ceilBurst > 0 {
 		c.quota.lim.Store(rate.NewLimiter(rate.Limit(c.ceilRate), c.ceilBurst))
@@ -272,9 +290,6 @@ func defaultTransport() *http.Transport {
 // transport. A long-lived client needs it only when it is done with the
 // API; tests that check for leaked goroutines call it at cleanup.
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
-
-// BaseURL is the API base URL the client calls.
-func (c *Client) BaseURL() string { return c.base }
 
 // String describes the client without its key.
 func (c *Client) String() string {
@@ -567,13 +582,13 @@ func (c *Client) failed(ctx context.Context, r request, k *call, resp *http.Resp
 	if err == nil {
 		return nil
 	}
-	var te *TooLargeError
-	var tr *TruncatedError
+	var te *tooLargeError
+	var tr *truncatedError
 	var de *DecodeError
 	switch {
 	case errors.As(err, &te), errors.As(err, &tr), errors.As(err, &de):
 	default:
-		err = &TransportError{Method: r.method, Path: r.path, Attempts: k.attempts, Err: err}
+		err = &transportError{Method: r.method, Path: r.path, Attempts: k.attempts, Err: err}
 	}
 	if k.gaveUp != nil {
 		err = fmt.Errorf("%w: %w", k.gaveUp, err)
@@ -677,17 +692,17 @@ func (c *Client) readBody(r request, resp *http.Response, out any) ([]byte, erro
 		return nil, nil
 	}
 	if ok && resp.ContentLength > limit {
-		return nil, &TooLargeError{Method: r.method, Path: r.path, Limit: limit}
+		return nil, &tooLargeError{Method: r.method, Path: r.path, Limit: limit}
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if int64(len(data)) > limit {
 		if !ok {
 			return data[:limit], nil // an error body is read only for its start
 		}
-		return nil, &TooLargeError{Method: r.method, Path: r.path, Limit: limit}
+		return nil, &tooLargeError{Method: r.method, Path: r.path, Limit: limit}
 	}
 	if err != nil {
-		return nil, &TruncatedError{Method: r.method, Path: r.path, Read: int64(len(data)), Err: err}
+		return nil, &truncatedError{Method: r.method, Path: r.path, Read: int64(len(data)), Err: err}
 	}
 	if !ok || out == nil {
 		return data, nil
@@ -701,9 +716,9 @@ func (c *Client) readBody(r request, resp *http.Response, out any) ([]byte, erro
 	if err := json.Unmarshal(data, out); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) && se.Offset >= int64(len(data)) {
-			return nil, &TruncatedError{Method: r.method, Path: r.path, Read: int64(len(data)), Err: io.ErrUnexpectedEOF}
+			return nil, &truncatedError{Method: r.method, Path: r.path, Read: int64(len(data)), Err: io.ErrUnexpectedEOF}
 		}
-		return nil, &DecodeError{Method: r.method, Path: r.path, StatusCode: resp.StatusCode, Snippet: snippet(data), Err: err}
+		return nil, &DecodeError{Method: r.method, Path: r.path, StatusCode: resp.StatusCode, Snippet: snippet(data), Err: fromAnswer(err)}
 	}
 	return data, nil
 }

@@ -2,11 +2,10 @@ package client
 
 import "slices"
 
-// The Clone methods make deep copies. Records the cache hands out are
-// shared by every page view that asks for them (copying one per view would
-// cost more than the lookup); copy one with Clone before changing it.
-
-// Clone returns a deep copy of st; nil for nil.
+// Clone returns a deep copy of st; nil for nil. Records the cache hands
+// out are shared by every page view that asks for them (copying one per
+// view would cost more than the lookup); copy a status with Clone before
+// changing it, or anything it points to.
 func (st *ProductStatus) Clone() *ProductStatus {
 	if st == nil {
 		return nil
@@ -16,19 +15,19 @@ func (st *ProductStatus) Clone() *ProductStatus {
 		p := *st.Product
 		cp.Product = &p
 	}
-	cp.Enterprise = st.Enterprise.Clone()
-	cp.Commitment = st.Commitment.Clone()
+	cp.Enterprise = st.Enterprise.clone()
+	cp.Commitment = st.Commitment.clone()
 	if st.Inspections != nil {
 		cp.Inspections = make([]Inspection, len(st.Inspections))
 		for i := range st.Inspections {
-			cp.Inspections[i] = *st.Inspections[i].Clone()
+			cp.Inspections[i] = *st.Inspections[i].clone()
 		}
 	}
 	return &cp
 }
 
-// Clone returns a deep copy of e; nil for nil.
-func (e *Enterprise) Clone() *Enterprise {
+// clone returns a deep copy of e; nil for nil.
+func (e *Enterprise) clone() *Enterprise {
 	if e == nil {
 		return nil
 	}
@@ -37,8 +36,8 @@ func (e *Enterprise) Clone() *Enterprise {
 	return &cp
 }
 
-// Clone returns a deep copy of c; nil for nil.
-func (c *Commitment) Clone() *Commitment {
+// clone returns a deep copy of c; nil for nil.
+func (c *Commitment) clone() *Commitment {
 	if c == nil {
 		return nil
 	}
@@ -54,8 +53,8 @@ func (c *Commitment) Clone() *Commitment {
 	return &cp
 }
 
-// Clone returns a deep copy of in; nil for nil.
-func (in *Inspection) Clone() *Inspection {
+// clone returns a deep copy of in; nil for nil.
+func (in *Inspection) clone() *Inspection {
 	if in == nil {
 		return nil
 	}

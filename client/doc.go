@@ -25,6 +25,13 @@
 // allowed) last, and return the model, a [*Response] with the headers that
 // matter, and an error.
 //
+// New takes functional options and returns their errors, once, at
+// start-up. An option given nil — a nil clock, logger or *http.Client,
+// WithLogKeys with no key, an empty base URL, key or user agent — is the
+// default, as if it were not given; it is never an error. A value that is
+// not nil keeps its documented meaning: the zero [RetryPolicy] never
+// retries, and WithTimeout(0) leaves a call bounded by its context alone.
+//
 // # Authentication
 //
 // [WithAPIKey] sets the key, sent as "Authorization: Bearer <key>" on every
@@ -57,10 +64,10 @@
 // a [*RateLimitError], a 401 or 403 a [*KeyRefusedError] (see
 // Authentication). A call the client refused unsent to spare the quota is
 // a [*RateLimitError], an [*UnavailableError] or, after a refused key, a
-// [*KeyRefusedError]. No answer at all is a [*TransportError]; a body cut
-// off mid-answer a [*TruncatedError]; one over the size limit
-// ([WithMaxResponseSize], 1 MiB by default) a [*TooLargeError]; one that is
-// not the JSON the route promises a [*DecodeError]. Every one of them
+// [*KeyRefusedError]. An answer that is not the JSON the route promises is
+// a [*DecodeError]; no answer at all, a body cut off mid-answer and one
+// over the size limit ([WithMaxResponseSize], 1 MiB by default) are errors
+// that match ErrUnavailable and say which in their message. Every one of them
 // matches at most one sentinel — [ErrNotFound], [ErrUnauthorized],
 // [ErrRateLimited], [ErrInvalidInput], [ErrUnavailable] — so that
 //
@@ -202,6 +209,16 @@
 //
 // [CompleteGTIN] and [CompleteUSCC] compute the check character, for
 // building test data.
+//
+// [GTIN] and [USCC] decode themselves from JSON (and any other text
+// format) through ParseGTIN and ParseUSCC, so a struct field of either
+// type holds a valid identifier in canonical form or the decoding fails
+// with the same *IDError; empty text is the zero value, "none". In an
+// answer, an identifier the contract promises valid and that is not is
+// the registry's fault: a [*DecodeError] matching ErrUnavailable, not
+// ErrInvalidID. A [ProductKey] is the exception: it is decoded as written
+// and validated where it is used, because the contract echoes a refused
+// key as it was sent.
 //
 // # Verdict
 //

@@ -166,21 +166,22 @@ func (e *KeyRefusedError) Unwrap() error {
 // Is matches ErrUnauthorized, whether or not the call was sent.
 func (e *KeyRefusedError) Is(target error) bool { return target == ErrUnauthorized }
 
-// TransportError is a failure to get any answer: a refused or reset
+// transportError is a failure to get any answer: a refused or reset
 // connection, a timeout of one attempt, a TLS failure. It matches
-// ErrUnavailable.
-type TransportError struct {
+// ErrUnavailable, which is all a caller does with it; the message says the
+// rest.
+type transportError struct {
 	Method, Path string
 	Attempts     int
 	Err          error
 }
 
-func (e *TransportError) Error() string {
+func (e *transportError) Error() string {
 	return fmt.Sprintf("qcsdk: %s %s: no answer after %d attempt(s): %v", e.Method, e.Path, e.Attempts, e.Err)
 }
 
-func (e *TransportError) Unwrap() error        { return e.Err }
-func (e *TransportError) Is(target error) bool { return target == ErrUnavailable }
+func (e *transportError) Unwrap() error        { return e.Err }
+func (e *transportError) Is(target error) bool { return target == ErrUnavailable }
 
 // DecodeError is a 2xx answer whose body is not the JSON the route
 // promises. Snippet holds the start of the body, at most 64 bytes, quoted
@@ -202,62 +203,57 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // the API, and a caller should serve what it has, as for no answer.
 func (e *DecodeError) Is(target error) bool { return target == ErrUnavailable }
 
-// TooLargeError is an answer whose body is larger than the client's
+// tooLargeError is an answer whose body is larger than the client's
 // maximum response size (see WithMaxResponseSize). The body is not read
 // past the limit.
-type TooLargeError struct {
+type tooLargeError struct {
 	Method, Path string
 	Limit        int64
 }
 
 // Is matches ErrUnavailable, as a DecodeError does.
-func (e *TooLargeError) Is(target error) bool { return target == ErrUnavailable }
+func (e *tooLargeError) Is(target error) bool { return target == ErrUnavailable }
 
-func (e *TooLargeError) Error() string {
+func (e *tooLargeError) Error() string {
 	return fmt.Sprintf("qcsdk: %s %s: answer is larger than the %d-byte limit", e.Method, e.Path, e.Limit)
 }
 
-// TruncatedError is an answer whose body ended before its announced length
+// truncatedError is an answer whose body ended before its announced length
 // or before its JSON did: the connection broke mid-answer.
-type TruncatedError struct {
+type truncatedError struct {
 	Method, Path string
 	Read         int64 // bytes received
 	Err          error
 }
 
-func (e *TruncatedError) Error() string {
+func (e *truncatedError) Error() string {
 	return fmt.Sprintf("qcsdk: %s %s: answer cut off after %d bytes: %v", e.Method, e.Path, e.Read, e.Err)
 }
 
-func (e *TruncatedError) Unwrap() error { return e.Err }
+func (e *truncatedError) Unwrap() error { return e.Err }
 
 // Is matches ErrUnavailable: a cut answer is a failure to get one.
-func (e *TruncatedError) Is(target error) bool { return target == ErrUnavailable }
+func (e *truncatedError) Is(target error) bool { return target == ErrUnavailable }
 
-// ErrRetryBudget is wrapped into the error of a call that failed and was
-// not retried because the client's retry budget was spent: the API has
-// been failing too often for retries to help.
-var ErrRetryBudget = errors.New("qcsdk: retry budget spent, not retrying")
-
-// ErrDeadlineTooClose is wrapped into the error of a call that failed and
-// was not retried because the wait before the next attempt would pass the
-// context's deadline. The call gives up at once instead of sleeping to the
-// deadline.
-var ErrDeadlineTooClose = errors.New("qcsdk: the next retry would pass the deadline, not retrying")
-
-// ErrRetryAfterTooLong is wrapped into the error of a call that failed and
-// was not retried because the API asked to wait longer than the retry
-// policy's MaxRetryAfter.
-var ErrRetryAfterTooLong = errors.New("qcsdk: Retry-After exceeds the policy's maximum, not retrying")
-
-// ErrRetryThrottled is wrapped into the error of a call that failed and
-// was not retried because the upstream limiter had no token for the
-// retry: a low-priority call found none to spare.
-var ErrRetryThrottled = errors.New("qcsdk: no upstream token for a retry, not retrying")
-
-// ErrCannotSucceed is wrapped into the error of a call that got no answer
-// and was not retried because another attempt cannot succeed: the
-// server's certificate could not be verified, the URL's scheme is not
-// supported, the redirects looped, a header was invalid, or the API's
-// host name does not exist.
-var ErrCannotSucceed = errors.New("qcsdk: the call cannot succeed as sent, not retrying")
+// Why a call that failed was not retried: one of these is wrapped into
+// its error, next to what the last attempt got.
+var (
+	// ErrRetryBudget: the client's retry budget was spent; the API has
+	// been failing too often for retries to help.
+	ErrRetryBudget = errors.New("qcsdk: retry budget spent, not retrying")
+	// ErrDeadlineTooClose: the wait before the next attempt would pass the
+	// context's deadline, so the call gave up at once instead of sleeping
+	// to the deadline.
+	ErrDeadlineTooClose = errors.New("qcsdk: the next retry would pass the deadline, not retrying")
+	// ErrRetryAfterTooLong: the API asked to wait longer than the retry
+	// policy's MaxRetryAfter.
+	ErrRetryAfterTooLong = errors.New("qcsdk: Retry-After exceeds the policy's maximum, not retrying")
+	// ErrRetryThrottled: the upstream limiter had no token for the retry;
+	// a low-priority call found none to spare.
+	ErrRetryThrottled = errors.New("qcsdk: no upstream token for a retry, not retrying")
+	// ErrCannotSucceed: the call got no answer and another attempt cannot
+	// get one: the server's certificate could not be verified, the URL's
+	// scheme is not supported, the redirects looped, a header was invalid,
+	// or the API's host name does not exist.
+	ErrCannotSucceed = errors.New("qcsdk: the call cannot succeed as sent, not retrying")
+)

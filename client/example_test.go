@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -29,6 +30,26 @@ func ExampleParseGTIN() {
 	// 06901234567892
 	// qcsdk: invalid gtin "6901234567893": check digit is 3, want 2
 	// check_digit true
+}
+
+func ExampleGTIN_UnmarshalText() {
+	// A barcode field in a platform's own JSON: decoding validates it and
+	// keeps the 14-digit form, so the struct never holds a typo.
+	var listing struct {
+		GTIN client.GTIN `json:"gtin"`
+	}
+	if err := json.Unmarshal([]byte(`{"gtin":"6901234567892"}`), &listing); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(listing.GTIN)
+
+	err := json.Unmarshal([]byte(`{"gtin":"6901234567893"}`), &listing)
+	var idErr *client.IDError
+	fmt.Println(errors.As(err, &idErr), idErr.Reason)
+	// Output:
+	// 06901234567892
+	// true check_digit
 }
 
 func ExampleParseUSCC() {

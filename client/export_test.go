@@ -51,3 +51,18 @@ func VerifyPage(sts []*ProductStatus, cp *Checkpoint) (int, error) {
 	}
 	return seen.leaves, nil
 }
+
+// The error types a caller only ever matches with errors.Is, under the
+// names the tests give them.
+type (
+	TransportError     = transportError
+	TooLargeError      = tooLargeError
+	TruncatedError     = truncatedError
+	WebhookDecodeError = webhookDecodeError
+)
+
+// LogHashes is logHashes, for the tests that build proofs.
+var LogHashes = logHashes
+
+// BaseURL is the API base URL c calls.
+func BaseURL(c *Client) string { return c.base }

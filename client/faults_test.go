@@ -888,7 +888,7 @@ func TestRateLimitSpentFailsFastUntilTheReset(t *testing.T) {
 
 	// Another client under the same key does not know the limit is spent:
 	// the API's own 429 tells it, and then it fails fast too.
-	other, err := client.New(client.WithBaseURL(c.BaseURL()), client.WithAPIKey("test-key"),
+	other, err := client.New(client.WithBaseURL(client.BaseURL(c)), client.WithAPIKey("test-key"),
 		client.WithClock(clk.Now), noRetries())
 	if err != nil {
 		t.Fatal(err)

@@ -3,26 +3,64 @@ package client
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
 // GTIN is a GS1 Global Trade Item Number in its canonical 14-digit form:
 // shorter GTIN-8, GTIN-12 (UPC-A) and GTIN-13 (EAN-13) numbers are padded
 // with leading zeros, so that one product has exactly one spelling. A GTIN
-// from [ParseGTIN] or [CompleteGTIN] has a valid check digit; one decoded
-// from an API response is the registry's word and is not checked again.
+// from [ParseGTIN], [CompleteGTIN] or [GTIN.UnmarshalText] (so any GTIN
+// decoded from JSON, an API answer included) has a valid check digit.
+// The zero GTIN means "no GTIN".
 type GTIN string
 
-// String returns the 14-digit form.
-func (g GTIN) String() string { return string(g) }
+// MarshalText returns the GTIN as it is; the zero GTIN is empty text.
+func (g GTIN) MarshalText() ([]byte, error) { return []byte(g), nil }
+
+// UnmarshalText validates text as [ParseGTIN] does and stores its
+// canonical form; the error is ParseGTIN's [*IDError], and on error the
+// GTIN is left as it was. Empty text is the zero GTIN, which is what
+// MarshalText writes for it: an optional field without omitempty must
+// read back what it wrote.
+func (g *GTIN) UnmarshalText(text []byte) error {
+	if len(text) == 0 {
+		*g = ""
+		return nil
+	}
+	v, err := ParseGTIN(string(text))
+	if err != nil {
+		return err
+	}
+	*g = v
+	return nil
+}
 
 // USCC is a Unified Social Credit Code (GB 32100-2015), the 18-character
 // identifier of a Chinese enterprise, in upper case. A USCC from [ParseUSCC]
-// or [CompleteUSCC] has a valid check character.
+// or [CompleteUSCC] or [USCC.UnmarshalText] (so any USCC decoded from JSON)
+// has a valid check character. The zero USCC means "no USCC".
 type USCC string
 
-// String returns the 18-character code.
-func (u USCC) String() string { return string(u) }
+// MarshalText returns the code as it is; the zero USCC is empty text.
+func (u USCC) MarshalText() ([]byte, error) { return []byte(u), nil }
+
+// UnmarshalText validates text as [ParseUSCC] does and stores its
+// canonical (upper-case) form; the error is ParseUSCC's [*IDError], and on
+// error the USCC is left as it was. Empty text is the zero USCC, as for
+// [GTIN.UnmarshalText].
+func (u *USCC) UnmarshalText(text []byte) error {
+	if len(text) == 0 {
+		*u = ""
+		return nil
+	}
+	v, err := ParseUSCC(string(text))
+	if err != nil {
+		return err
+	}
+	*u = v
+	return nil
+}
 
 // ErrInvalidID is what every identifier error matches with [errors.Is]; use
 // [errors.As] with an [*IDError] to learn what is wrong.
@@ -132,6 +170,27 @@ func (e *IDError) checkReason() string {
 		return "wrong check character"
 	}
 	return "wrong check character"
+}
+
+// answerIDError is a GTIN or USCC in the registry's answer that does not
+// validate. That is the registry's fault, so unlike the *IDError it
+// replaces it matches no sentinel: not the caller's ErrInvalidInput.
+type answerIDError struct {
+	kind   string
+	reason IDReason
+	msg    string
+}
+
+func (e *answerIDError) Error() string { return e.msg }
+
+// fromAnswer turns the *IDError of decoding an answer into an
+// answerIDError, and leaves any other error as it is.
+func fromAnswer(err error) error {
+	var id *IDError
+	if !errors.As(err, &id) {
+		return err
+	}
+	return &answerIDError{kind: id.Kind, reason: id.Reason, msg: "the answer holds " + strings.TrimPrefix(id.Error(), "qcsdk: ")}
 }
 
 func newIDError(kind, s string, reason IDReason, pos, length int, payload bool) *IDError {

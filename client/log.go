@@ -129,9 +129,9 @@ func tlogHashes(p []LogHash) []tlog.Hash {
 	return unsafe.Slice((*tlog.Hash)(unsafe.Pointer(&p[0])), len(p))
 }
 
-// LogHashes is a proof tlog made, as a proof of the registry's log holds
+// logHashes is a proof tlog made, as a proof of the registry's log holds
 // it (for a registry, or a test, that proves with tlog).
-func LogHashes(p []tlog.Hash) []LogHash {
+func logHashes(p []tlog.Hash) []LogHash {
 	out := make([]LogHash, len(p))
 	for i, h := range p {
 		out[i] = LogHash(h)

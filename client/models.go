@@ -1,6 +1,7 @@
 package client
 
 import (
+	"encoding/json"
 	"log/slog"
 	"time"
 
@@ -220,11 +221,36 @@ type Case struct {
 
 // ProductKey is how a platform names a product: a GTIN, or the maker's USCC
 // with the brand and model. Exactly one of the two forms is set.
+//
+// A key is validated where it is used, not where it is decoded: every
+// lookup refuses a bad key with a [*KeyError], and a key in an answer is
+// compared with the canonical key that was sent. Decoding takes the GTIN
+// and USCC as they are written, because the contract's key is lax on
+// purpose: one bad key in a batch request is one problem answered for that
+// key, echoed as sent, not a refused request or a refused answer.
 type ProductKey struct {
 	GTIN  GTIN   `json:"gtin,omitempty"`
 	USCC  USCC   `json:"uscc,omitempty"`
 	Brand string `json:"brand,omitempty"`
 	Model string `json:"model,omitempty"`
+}
+
+// UnmarshalJSON decodes a key without validating it (see [ProductKey]).
+func (k *ProductKey) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var raw struct {
+		GTIN  string `json:"gtin"`
+		USCC  string `json:"uscc"`
+		Brand string `json:"brand"`
+		Model string `json:"model"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*k = ProductKey{GTIN: GTIN(raw.GTIN), USCC: USCC(raw.USCC), Brand: raw.Brand, Model: raw.Model}
+	return nil
 }
 
 // Product is what the registry knows of a listed product.
@@ -532,8 +558,11 @@ type BatchRequest struct {
 	Keys []ProductKey `json:"keys"`
 }
 
-// MaxBatchKeys is the most keys one batch lookup call may carry.
-const MaxBatchKeys = 100
+// The contract's limits on the items of one call.
+const (
+	MaxBatchKeys = 100 // keys of one batch lookup (ProductsService.Batch sends more in several calls)
+	MaxClues     = 100 // clues of one ReportsService.CreateBatch call
+)
 
 // BatchResult is the answer for one key of a batch lookup: a status, or a
 // problem when the key was invalid.

@@ -53,11 +53,6 @@ func (s *ReportsService) Create(ctx context.Context, p ReportParams, opts *Repor
 	return out, resp, nil
 }
 
-// ReportTokenHeader is the request header a report's access token travels
-// in: a header, so that it never sits in a URL the registry's access logs
-// keep.
-const ReportTokenHeader = "Report-Token"
-
 // Get answers a report's lifecycle by its id (rpt_…) and the access token
 // its filing answered (Report.AccessToken). A malformed id, or an empty or
 // malformed token, matches ErrInvalidInput and is not sent. An unknown id
@@ -148,9 +143,6 @@ func (s *ReportsService) All(ctx context.Context, opts *ReportListOptions) iter.
 		return s.List(ctx, &o)
 	})
 }
-
-// MaxClues is the most clues one CreateBatch call takes.
-const MaxClues = 100
 
 // ClueParams is one clue of a rights holder's batch: a product and the
 // listings on the platform that sell a suspected fake of it.

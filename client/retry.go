@@ -219,7 +219,7 @@ func (k *call) check(ctx context.Context, resp *http.Response, err error) (bool,
 		k.gaveUp = ErrCannotSucceed
 		return false, nil
 	}
-	var tooLarge *TooLargeError
+	var tooLarge *tooLargeError
 	if !retryable(resp, err) || errors.As(err, &tooLarge) {
 		// An answer: the budget is credited once the call ends (see
 		// Client.do), so that an answer whose body then fails to read is

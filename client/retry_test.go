@@ -332,7 +332,6 @@ func TestNewValidatesOptions(t *testing.T) {
 		"credentials in URL":    WithBaseURL("https://user:pw@example.org"),
 		"query in URL":          WithBaseURL("https://example.org/?key=x"),
 		"key with a newline":    WithAPIKey("abc\r\nX-Evil: 1"),
-		"nil HTTP client":       WithHTTPClient(nil),
 		"negative timeout":      WithTimeout(-time.Second),
 		"zero max size":         WithMaxResponseSize(0),
 		"user agent with a CR":  WithUserAgent("shop\rX"),
@@ -348,8 +347,8 @@ func TestNewValidatesOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.BaseURL() != "https://api.example.org/prefix" {
-		t.Errorf("BaseURL = %q, want the prefix kept and the slash trimmed", c.BaseURL())
+	if c.base != "https://api.example.org/prefix" {
+		t.Errorf("base URL = %q, want the prefix kept and the slash trimmed", c.base)
 	}
 }
 

@@ -98,7 +98,15 @@ func fill(v reflect.Value) {
 		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
 		fill(v.Index(0))
 	case reflect.String:
-		v.SetString("x")
+		// Identifiers are validated when decoded, so they must be valid.
+		switch v.Type() {
+		case reflect.TypeFor[GTIN]():
+			v.SetString("06901234567892")
+		case reflect.TypeFor[USCC]():
+			v.SetString("91350100M000100Y43")
+		default:
+			v.SetString("x")
+		}
 	case reflect.Int, reflect.Int64:
 		v.SetInt(1)
 	case reflect.Bool:

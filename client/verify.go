@@ -341,11 +341,17 @@ func checkStatusFields(st *ProductStatus, recs []statusRecord) error {
 // The keys are then as trustworthy as the TLS connection that brought
 // them: a status rewritten on its way is still refused, but whoever can
 // impersonate the registry can also hand out keys.
+//
+// No key at all is the default, keys fetched from the registry, and New
+// logs a warning saying so: an empty key file must not pass unnoticed.
 func WithLogKeys(keys ...LogKey) Option {
 	return func(c *Client) error {
 		if len(keys) == 0 {
-			return errors.New("WithLogKeys: no key")
+			c.trust.pinned, c.trust.noKeys = false, true
+			c.trust.keys.Store(nil)
+			return nil
 		}
+		c.trust.noKeys = false
 		for _, k := range keys {
 			if _, err := note.NewVerifier(k.Key); err != nil {
 				return fmt.Errorf("WithLogKeys: %q is not a note verifier key: %v", shorten(k.Key), err)
@@ -386,6 +392,7 @@ const (
 // verified, which every later one must extend.
 type logTrust struct {
 	pinned bool
+	noKeys bool                     // WithLogKeys was given no key: New warns
 	keys   atomic.Pointer[[]LogKey] // nil until fetched
 	// keyGen counts the key sets fetched: a checkpoint verified under an
 	// older set is checked again.

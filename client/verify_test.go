@@ -461,7 +461,7 @@ func TestCheckpointExpiredKey(t *testing.T) {
 		k.NotAfter = &end
 		keys = append(keys, k)
 	}
-	c = newClient(t, c.BaseURL(), client.WithLogKeys(keys...), client.WithClock(func() time.Time { return time.Unix(0, now.Load()) }))
+	c = newClient(t, client.BaseURL(c), client.WithLogKeys(keys...), client.WithClock(func() time.Time { return time.Unix(0, now.Load()) }))
 	ctx := ctxT(t)
 	d := srv.Demo()[0]
 	if _, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil); err != nil {

@@ -16,14 +16,16 @@ import (
 	"unicode/utf8"
 )
 
-// Webhook push headers. The registry pushes each change event as a POST
+// The API's own headers. The registry pushes each change event as a POST
 // whose body is the JSON Event and whose SignatureHeader is
 // "t=<unix seconds>,v1=<hex>[,v1=<hex>…]": one v1 per secret the receiver
 // has (several while a secret is being rotated), each an HMAC-SHA256 over
-// "<t>.<body>".
+// "<t>.<body>". A report's access token travels in ReportTokenHeader: a
+// header, so that it never sits in a URL the registry's access logs keep.
 const (
-	SignatureHeader = "QC-Signature"
-	EventIDHeader   = "QC-Event-Id"
+	SignatureHeader   = "QC-Signature"
+	EventIDHeader     = "QC-Event-Id"
+	ReportTokenHeader = "Report-Token"
 )
 
 // Defaults and limits of webhook verification.
@@ -42,10 +44,14 @@ const (
 )
 
 // Webhook verification errors. Every error a [WebhookVerifier] returns
-// matches exactly one of these with errors.Is, or is a
-// [*WebhookDecodeError]. None of them quotes the header, the body or a
-// secret.
+// matches exactly one of these with errors.Is. None of them quotes the
+// header, the body or a secret.
 var (
+	// ErrWebhookBody: the signature verified but the body is not a JSON
+	// Event with an id and a type — a fault of the registry, not a
+	// forgery. The error unwraps to the error of encoding/json (or of a
+	// field's decoder), which may quote the body; its message does not.
+	ErrWebhookBody = errors.New("qcsdk: webhook body is not a valid event")
 	// ErrWebhookNotSigned: there is no SignatureHeader (the header is empty),
 	// or it parses but carries no v1 signature, only schemes this version
 	// does not know.
@@ -92,18 +98,16 @@ func webhookErr(sentinel error, format string, args ...any) error {
 	return &webhookError{sentinel: sentinel, detail: fmt.Sprintf(format, args...)}
 }
 
-// WebhookDecodeError is a push whose signature verified but whose body is
-// not a JSON Event with an id and a type: a fault of the registry, not a
-// forgery. It unwraps to the error of encoding/json (or of a field's
-// decoder), which may quote the body; Error does not.
-type WebhookDecodeError struct {
+// webhookDecodeError is the error of a push whose signature verified but
+// whose body is not an Event: it matches ErrWebhookBody.
+type webhookDecodeError struct {
 	// EventID is the body's id when decoding got that far, cut to 64
 	// bytes; often empty.
 	EventID string
 	Err     error
 }
 
-func (e *WebhookDecodeError) Error() string {
+func (e *webhookDecodeError) Error() string {
 	msg := "qcsdk: webhook body is not a valid event"
 	if e.EventID != "" {
 		msg += fmt.Sprintf(" (event %q)", e.EventID)
@@ -111,7 +115,9 @@ func (e *WebhookDecodeError) Error() string {
 	return msg + ": " + webhookDecodeReason(e.Err)
 }
 
-func (e *WebhookDecodeError) Unwrap() error { return e.Err }
+func (e *webhookDecodeError) Unwrap() error { return e.Err }
+
+func (e *webhookDecodeError) Is(target error) bool { return target == ErrWebhookBody }
 
 var (
 	errEventNoID   = errors.New("event has no id")
@@ -125,6 +131,7 @@ func webhookDecodeReason(err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var tim *time.ParseError
+	var id *answerIDError
 	switch {
 	case errors.Is(err, errEventNoID), errors.Is(err, errEventNoType):
 		return err.Error()
@@ -139,6 +146,9 @@ func webhookDecodeReason(err error) string {
 		return fmt.Sprintf("field %q: cannot decode a JSON %s into %s", webhookCut(field, 64), webhookCut(kind, 16), typ.Type)
 	case errors.As(err, &tim):
 		return "a time is not in RFC 3339 format"
+	case errors.As(err, &id):
+		// Named, not quoted: the identifier is body text.
+		return "a " + id.kind + " is not a valid identifier (" + string(id.reason) + ")"
 	default:
 		return "a field has an invalid value"
 	}
@@ -248,7 +258,7 @@ func (v WebhookVerifier) maxBody() int64 {
 // reported for an authentic push.
 //
 // Only then is the body decoded; a body that is not an Event with an id and
-// a type is a [*WebhookDecodeError]. Any other error matches one of the
+// a type matches [ErrWebhookBody]. Every error matches one of the
 // ErrWebhook sentinels. No error quotes the header, the body or a secret.
 //
 // Verify does not deduplicate: the registry delivers at least once, so the
@@ -299,13 +309,13 @@ func (v WebhookVerifier) Verify(body []byte, header string) (Event, error) {
 
 	var ev Event
 	if err := json.Unmarshal(body, &ev); err != nil {
-		return Event{}, &WebhookDecodeError{EventID: webhookCut(ev.ID, 64), Err: err}
+		return Event{}, &webhookDecodeError{EventID: webhookCut(ev.ID, 64), Err: fromAnswer(err)}
 	}
 	switch {
 	case ev.ID == "":
-		return Event{}, &WebhookDecodeError{Err: errEventNoID}
+		return Event{}, &webhookDecodeError{Err: errEventNoID}
 	case ev.Type == "":
-		return Event{}, &WebhookDecodeError{EventID: webhookCut(ev.ID, 64), Err: errEventNoType}
+		return Event{}, &webhookDecodeError{EventID: webhookCut(ev.ID, 64), Err: errEventNoType}
 	}
 	return ev, nil
 }
@@ -494,7 +504,7 @@ func webhookAnswer(err error) (int, string) {
 	case errors.Is(err, ErrWebhookTooLarge):
 		return http.StatusRequestEntityTooLarge, "body too large"
 	}
-	var de *WebhookDecodeError
+	var de *webhookDecodeError
 	if errors.As(err, &de) {
 		return http.StatusBadRequest, "body is not an event"
 	}

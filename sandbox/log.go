@@ -433,7 +433,7 @@ func (l *changeLog) proveStatuses(scope string, sts []*client.ProductStatus, fro
 		if err != nil {
 			return client.RecordProof{}, err
 		}
-		return client.RecordProof{Kind: kind, ID: id, Seq: seq, Proof: client.LogHashes(p)}, nil
+		return client.RecordProof{Kind: kind, ID: id, Seq: seq, Proof: logHashes(p)}, nil
 	}
 	for _, st := range sts {
 		var recs []client.RecordProof
@@ -467,7 +467,7 @@ func (l *changeLog) proveStatuses(scope string, sts []*client.ProductStatus, fro
 		if err != nil {
 			return nil, nil, err
 		}
-		cons = &client.ConsistencyProof{From: from, To: t.size, Proof: client.LogHashes(p)}
+		cons = &client.ConsistencyProof{From: from, To: t.size, Proof: logHashes(p)}
 	}
 	return signed, cons, nil
 }
@@ -492,7 +492,7 @@ func (l *changeLog) inclusion(scope string, index, size int64) (client.Inclusion
 	if err != nil {
 		return client.InclusionProof{}, err
 	}
-	return client.InclusionProof{Index: index, Size: size, Proof: client.LogHashes(p)}, nil
+	return client.InclusionProof{Index: index, Size: size, Proof: logHashes(p)}, nil
 }
 
 func (l *changeLog) consistency(scope string, from, to int64) (client.ConsistencyProof, error) {
@@ -516,7 +516,7 @@ func (l *changeLog) consistency(scope string, from, to int64) (client.Consistenc
 	if err != nil {
 		return client.ConsistencyProof{}, err
 	}
-	out.Proof = client.LogHashes(p)
+	out.Proof = logHashes(p)
 	return out, nil
 }
 
@@ -746,4 +746,13 @@ func (s *Sandbox) opForkLog(b *buffer, r *http.Request) {
 		return
 	}
 	b.json(http.StatusOK, ccNoStore, map[string]int64{"fork_at": at})
+}
+
+// logHashes is a proof tlog made, as the registry's answers carry it.
+func logHashes(p []tlog.Hash) []client.LogHash {
+	out := make([]client.LogHash, len(p))
+	for i, h := range p {
+		out[i] = client.LogHash(h)
+	}
+	return out
 }

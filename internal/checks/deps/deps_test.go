@@ -90,6 +90,7 @@ var rules = []rule{
 	// The kits of tests and tools, and the module's own checks: no package
 	// above may import them, as none lists them.
 	{"internal/checks/deps", anything, nil},
+	{"internal/checks/api", anything, nil},
 	{"internal/checks/figures", anything, nil},
 	{"internal/checks/readme", anything, nil},
 	{"internal/testkit/faultproxy", anything, nil},
