@@ -26,16 +26,35 @@ type ceiling struct {
 // why it needs that many. Lower a ceiling when a package is cut; raise one
 // only with a reason a reviewer accepts.
 var ceilings = []ceiling{
+	// Above the 183 of issue 28's count: the registry's log (issue 25) —
+	// checkpoints, proofs, the offline verification a third party runs
+	// (VerifyStatus, VerifyInclusion, VerifyConsistency, LogLeaf) and
+	// the log service — is public because verifying a badge without this
+	// SDK's servers is its point; the rest is the API's models and nine
+	// services, and the typed errors callers match with errors.As.
 	{"client", 223, "the API's models, nine services, the error model, options and the log's verification"},
-	{"cache", 104, "the three stores, the read family, the follower and their options (count on main before issue 28's cuts)"},
-	{"cache/redisstore", 28, "the Redis store and its options (count on main before issue 28's cuts)"},
+	{"cache", 89, "the three stores, one read family (Status, Statuses, Cached), the follower, warm start and their options"},
+	{"cache/redisstore", 26, "the Redis store, its options and its typed error"},
 	{"cache/storetest", 1, "one conformance suite for a Store of one's own"},
-	{"widget", 59, "the badge renderer, its templates' data and options (count on main before issue 28's cuts)"},
-	{"enquiry", 21, "the report form handler and its options (count on main before issue 28's cuts)"},
-	{"sandbox", 65, "the registry fixture: server, data, faults and ops (count on main before issue 28's cuts)"},
-	{"audit", 57, "the badge audit, its findings and options (count on main before issue 28's cuts)"},
+	{"widget", 50, "one render family (Page, Handler, Badge), its looks, the text helpers a platform's own markup needs, options"},
+	// Above issue 28's 11: eight options, each a setting a platform
+	// changes on its own (timeout, logger, layout, platform name, report
+	// key, report callback, site origin, lookup limit); grouping them
+	// would make the common call restate the rest.
+	{"enquiry", 17, "the enquiry handler, its layout value, typed error and eight options"},
+	// Above issue 28's 50: the fixture integrators' tests drive — publish
+	// changes, inject faults, rotate or fork the log (issue 25), count
+	// requests — each used by a command, an example or a package's tests.
+	{"sandbox", 61, "the registry fixture: server, data, faults, the log's operations and options"},
+	// Above issue 28's 40: reason codes, Since and resumable output
+	// (issue 26) are the audit's features; the checkpoint and writer
+	// types are what a resumable run and qcaudit's fsyncing writer need.
+	{"audit", 56, "the audit, its findings and reasons, resumable output and readers"},
 	{"audit/spill", 6, "the audit's on-disk spill"},
-	{"audit/watch", 25, "the audit's change watcher (count on main before issue 28's cuts)"},
+	// Above issue 28's 19: the watcher's constructor takes functional
+	// options (four), as every constructor does, and the index keeps the
+	// catalogue updates a platform makes between full exports.
+	{"audit/watch", 26, "the change watcher, its options and the catalogue's index"},
 	{"api", 1, "the embedded OpenAPI contract"},
 }
 
