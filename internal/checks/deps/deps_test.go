@@ -97,6 +97,7 @@ var rules = []rule{
 	{"internal/testkit/redistest", anything, nil},
 	{"internal/testkit/sdktest", anything, nil},
 	{"internal/testkit/testio", anything, nil},
+	{"internal/testkit/timescale", anything, nil},
 	{"internal/testkit/zipf", anything, nil},
 }
 
