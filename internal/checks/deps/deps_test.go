@@ -92,6 +92,7 @@ var rules = []rule{
 	{"internal/checks/deps", anything, nil},
 	{"internal/checks/figures", anything, nil},
 	{"internal/checks/readme", anything, nil},
+	{"internal/checks/timing", anything, nil},
 	{"internal/testkit/faultproxy", anything, nil},
 	{"internal/testkit/heavy", anything, nil},
 	{"internal/testkit/redistest", anything, nil},
