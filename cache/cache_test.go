@@ -10,6 +10,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -176,7 +177,7 @@ func TestStaleWhileRevalidateServesAtOnceAndRefreshesOnce(t *testing.T) {
 		}
 	}
 	// The refresh runs behind the lookups: wait (bounded) for its effect.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	for s := e.cache.Stats(); s.Revalidated+s.Errors == 0; s = e.cache.Stats() {
 		if time.Now().After(deadline) {
 			t.Fatal("the background refresh did not finish within 10s")
@@ -555,7 +556,7 @@ func TestCachedAnswersOnlyWithoutWaiting(t *testing.T) {
 	if !a.Stale || !a.Fetched.Equal(fetched) {
 		t.Errorf("an answer past its TTL: stale %v, confirmed at %v; want stale, confirmed at %v", a.Stale, a.Fetched, fetched)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(5 * time.Second))
 	for e.srv.Requests(productRoute) < 2 {
 		if time.Now().After(deadline) {
 			t.Fatal("no refresh reached the API within 5s")

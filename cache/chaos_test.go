@@ -23,6 +23,7 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/faultproxy"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -328,7 +329,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 				step("web:heal", "server %d, to hear of the change", i)
 				// Polling is the observation: the subscription comes back
 				// on a goroutine of the store's.
-				for end := time.Now().Add(10 * time.Second); w.tiered.Stats().Lost == was; {
+				for end := time.Now().Add(timescale.Scale(10 * time.Second)); w.tiered.Stats().Lost == was; {
 					if time.Now().After(end) {
 						t.Fatalf("seed %d: server %d did not subscribe again within 10s of its heal", seed, i)
 					}
@@ -430,7 +431,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wait := time.NewTimer(10 * time.Second)
+		wait := time.NewTimer(timescale.Scale(10 * time.Second))
 		defer wait.Stop()
 		if lost {
 			n := srv.ExpireFeed()
@@ -642,7 +643,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 				tick := time.NewTicker(time.Millisecond)
 				defer tick.Stop()
 				for time.Since(healed) < giveUp {
-					lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+					lctx, cancel := context.WithTimeout(ctx, timescale.Scale(3*time.Second))
 					began := time.Now()
 					st, err := statusByGTIN(w.cache, lctx, g)
 					cancel()
@@ -852,7 +853,7 @@ func TestAResyncReachesAServerThatMissedItsAnnouncement(t *testing.T) {
 	proxy.Heal()
 	// b notices its subscription came back (anything may have changed);
 	// from then on it cannot know less than Redis does.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	for b.tiered.Stats().Lost == lost {
 		if time.Now().After(deadline) {
 			t.Fatal("b's subscription did not come back within 10s of the heal")
@@ -868,7 +869,7 @@ func TestAResyncReachesAServerThatMissedItsAnnouncement(t *testing.T) {
 		*webServer
 	}{{"b", b}, {"a", a}} {
 		name := ws.name
-		deadline := time.Now().Add(2 * time.Second)
+		deadline := time.Now().Add(timescale.Scale(2 * time.Second))
 		for views := 1; ; views++ {
 			st, err := statusByGTIN(ws.cache, ctx, g)
 			if err != nil {
@@ -916,7 +917,7 @@ func chaosWorkingSet(t *testing.T, srv *sandbox.Server, api *client.Client) ([]*
 
 // view looks g up on server i, as a page view does, and records it.
 func (c *chaosChecker) view(i int, w *chaosWeb, g client.GTIN) (*client.ProductStatus, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.Scale(3*time.Second))
 	defer cancel()
 	began := time.Now()
 	st, err := statusByGTIN(w.cache, ctx, g)

@@ -3,6 +3,8 @@ package cache
 import (
 	"testing"
 	"time"
+
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // The lazy clock runs while hits read it, stops by itself when none do,
@@ -14,7 +16,7 @@ func TestLazyClockRunsOnlyWhileRead(t *testing.T) {
 		t.Helper()
 		poll := time.NewTicker(100 * time.Microsecond)
 		defer poll.Stop()
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(timescale.Scale(5 * time.Second))
 		for !cond() {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: not within 5s", what)

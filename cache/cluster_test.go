@@ -13,6 +13,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // newClusterClient is a go-redis client of a cluster, closed at cleanup.
@@ -379,7 +380,7 @@ func revokeThroughFailover(tb testing.TB) failoverDelays {
 						mu.Unlock()
 						return
 					}
-					if time.Since(start) > 30*time.Second {
+					if time.Since(start) > timescale.Scale(30*time.Second) {
 						tb.Errorf("server %d still shows %s unrevoked after 30s", i, w.g)
 						return
 					}

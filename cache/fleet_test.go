@@ -18,6 +18,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -109,7 +110,7 @@ func startFleetOn(tb testing.TB, n int, dial func() redis.UniversalClient, opts 
 	// revalidated; the fleet's first answers come after that.
 	select {
 	case <-synced:
-	case <-time.After(10 * time.Second):
+	case <-time.After(timescale.Scale(10 * time.Second)):
 		tb.Fatal("the follower did not start within 10s")
 	}
 	return f
@@ -149,7 +150,7 @@ func (f *fleet) await(tb testing.TB, gtin client.GTIN, within time.Duration, ok 
 		if len(pending) == 0 {
 			return time.Since(start)
 		}
-		if time.Since(start) > within {
+		if time.Since(start) > timescale.Scale(within) {
 			tb.Fatalf("%d of %d web servers still answer the old status of %s after %v", len(pending), len(f.nodes), gtin, within)
 		}
 		<-tick.C

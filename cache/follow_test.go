@@ -15,6 +15,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // follower runs Follow in the background and reports each applied event.
@@ -65,7 +66,7 @@ func (f *follower) started(t testing.TB) {
 	t.Helper()
 	select {
 	case <-f.synced:
-	case <-time.After(10 * time.Second):
+	case <-time.After(timescale.Scale(10 * time.Second)):
 		t.Fatal("the follower did not start within 10s")
 	}
 }
@@ -75,7 +76,7 @@ func (f *follower) next(t *testing.T) client.Event {
 	select {
 	case ev := <-f.applied:
 		return ev
-	case <-time.After(10 * time.Second):
+	case <-time.After(timescale.Scale(10 * time.Second)):
 		t.Fatal("no event applied within 10s")
 		return client.Event{}
 	}
@@ -210,7 +211,7 @@ func TestFollowStopsWithItsContext(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("Follow returned %v, want context.Canceled", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(timescale.Scale(10 * time.Second)):
 		t.Fatal("Follow did not stop within 10s of its context ending")
 	}
 }
@@ -238,7 +239,7 @@ func TestWebhookPushesApplyLikeTheFeed(t *testing.T) {
 	}
 	select {
 	case <-applied:
-	case <-time.After(10 * time.Second):
+	case <-time.After(timescale.Scale(10 * time.Second)):
 		t.Fatal("no push within 10s")
 	}
 	// The push is learnt of by the real clock, which the cache's must
@@ -293,7 +294,7 @@ func TestFollowSaysWhenItHasCaughtUp(t *testing.T) {
 	}()
 	select {
 	case <-caughtUp:
-	case <-time.After(10 * time.Second):
+	case <-time.After(timescale.Scale(10 * time.Second)):
 		t.Fatal("the follower never said it had caught up")
 	}
 	if stats.CaughtUp.Load() == 0 || stats.Applied.Load() == 0 {
@@ -354,7 +355,7 @@ func TestFollowHandlesEachEventBeforeSavingItsCursor(t *testing.T) {
 	}()
 	select {
 	case <-caughtUp:
-	case <-time.After(10 * time.Second):
+	case <-time.After(timescale.Scale(10 * time.Second)):
 		t.Fatal("the follower never caught up")
 	}
 	e.clock.Advance(time.Millisecond)
@@ -364,7 +365,7 @@ func TestFollowHandlesEachEventBeforeSavingItsCursor(t *testing.T) {
 	var ev client.Event
 	select {
 	case ev = <-applied:
-	case <-time.After(10 * time.Second):
+	case <-time.After(timescale.Scale(10 * time.Second)):
 		t.Fatal("the revocation was never applied")
 	}
 	if n := calls.Load(); n != 3 {

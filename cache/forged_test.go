@@ -8,6 +8,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -134,7 +135,7 @@ func TestAForgedRedisValueIsNeverServed(t *testing.T) {
 			if reader == "a warm server" {
 				// The announcement reaches the server when Redis delivers
 				// it: until then its copy is the one it verified.
-				for deadline := time.Now().Add(10 * time.Second); ; {
+				for deadline := time.Now().Add(timescale.Scale(10 * time.Second)); ; {
 					if _, _, ok := cache.ReadLocal(node.t, string(withdrawn)); !ok {
 						break
 					}
@@ -157,7 +158,7 @@ func TestAForgedRedisValueIsNeverServed(t *testing.T) {
 				t.Errorf("%s, %s: the tiered store counted no refusal", f.name, reader)
 			}
 			// The reader deletes the forgery in the background.
-			for deadline := time.Now().Add(10 * time.Second); ; {
+			for deadline := time.Now().Add(timescale.Scale(10 * time.Second)); ; {
 				e, err := writer.Get(ctx, string(withdrawn))
 				if err == nil && (e == nil || e.Version != forged.Version) {
 					break

@@ -18,6 +18,7 @@ import (
 	"github.com/qualitycommit/qcsdk/internal/testkit/faultproxy"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
 	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -29,7 +30,7 @@ import (
 // page asks.
 func awaitVerdict(t *testing.T, c *cache.Cache, g client.GTIN, want client.Verdict, within time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(within)
+	deadline := time.Now().Add(timescale.Scale(within))
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	var got client.Verdict
@@ -228,7 +229,7 @@ func TestAPartitionedServerNeverGoesBackwardsWhenItHeals(t *testing.T) {
 
 	proxy.Heal()
 	// Until Redis holds the revocation, A must show nothing older.
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(15 * time.Second))
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -302,7 +303,7 @@ func TestOneFollowerLeadsAndAnotherTakesOver(t *testing.T) {
 		if b != nil {
 			bl = b.leading
 		}
-		timeout := time.After(10 * time.Second)
+		timeout := time.After(timescale.Scale(10 * time.Second))
 		for {
 			select {
 			case on := <-a.leading:
@@ -356,7 +357,7 @@ func TestOneFollowerLeadsAndAnotherTakesOver(t *testing.T) {
 		if ev.ID == first.ID {
 			t.Errorf("the new leader applied %s again: it did not resume from the saved cursor", ev.ID)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(timescale.Scale(10 * time.Second)):
 		t.Fatal("the new leader applied nothing within 10s")
 	}
 
@@ -424,7 +425,7 @@ func BenchmarkFollowerFailover(b *testing.B) {
 			leader, standby = sides[0], sides[1]
 		case <-sides[1].leading:
 			leader, standby = sides[1], sides[0]
-		case <-time.After(10 * time.Second):
+		case <-time.After(timescale.Scale(10 * time.Second)):
 			b.Fatal("no follower took the lease")
 		}
 		start := time.Now()
@@ -432,7 +433,7 @@ func BenchmarkFollowerFailover(b *testing.B) {
 		for on := false; !on; {
 			select {
 			case on = <-standby.leading:
-			case <-time.After(10 * time.Second):
+			case <-time.After(timescale.Scale(10 * time.Second)):
 				b.Fatal("the standby did not take the lease within 10s")
 			}
 		}
@@ -494,7 +495,7 @@ func TestWhatAServerLearnsCutOffSurvivesEviction(t *testing.T) {
 
 	// Page views of other products, until A's subscription is back and
 	// Redis answers A again.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for i := 0; ; i++ {
@@ -597,7 +598,7 @@ func TestFollowRecoversFromAnExpiredCursor(t *testing.T) {
 		}
 	case ev := <-applied:
 		t.Fatalf("applied %s from an expired cursor", ev.ID)
-	case <-time.After(10 * time.Second):
+	case <-time.After(timescale.Scale(10 * time.Second)):
 		t.Fatal("no resynchronisation within 10s")
 	}
 	if n := stats2.Resyncs.Load(); n != 1 {
@@ -617,7 +618,7 @@ func TestFollowRecoversFromAnExpiredCursor(t *testing.T) {
 		if ev.Commitment == nil || ev.Commitment.ID != cmts[0] {
 			t.Errorf("applied %+v; want the reinstatement of %s", ev, cmts[0])
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(timescale.Scale(10 * time.Second)):
 		t.Fatal("nothing applied after the resynchronisation within 10s")
 	}
 }
@@ -668,7 +669,7 @@ func TestAServerBlackholedThroughAStampShowsItOnceHealed(t *testing.T) {
 	f.next(t)                                // the follower stamped the maker
 	awaitUnconfirmed(t, a.tiered, string(g)) // and a heard of it
 	proxy.Heal()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	for b.tiered.Stats().Lost == lost {
 		if time.Now().After(deadline) {
 			t.Fatal("b's subscription did not come back within 10s of the heal")
@@ -682,7 +683,7 @@ func TestAServerBlackholedThroughAStampShowsItOnceHealed(t *testing.T) {
 // against Redis, as page views at steady state leave it.
 func awaitConfirmed(t *testing.T, s *cache.Tiered, key string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	for {
 		if _, _, ok := cache.ReadLocal(s, key); ok {
 			return

@@ -15,6 +15,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -172,7 +173,7 @@ func idleChild(t *testing.T) {
 	// A render budget no machine misses: the warm-up is what this child is
 	// for, and a cold page under -race on a loaded machine may need more
 	// than the default 50 ms.
-	w, err := widget.New(c, widget.WithRenderTimeout(time.Minute))
+	w, err := widget.New(c, widget.WithRenderTimeout(timescale.Scale(time.Minute)))
 	if err != nil {
 		t.Fatal(err)
 	}

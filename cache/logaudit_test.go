@@ -18,6 +18,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -289,7 +290,7 @@ func TestFollowAuditsTheLog(t *testing.T) {
 	ev := <-applied
 	// The audit after the change runs in the background: wait for the
 	// fleet's checkpoint to reach it.
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	for stats.LogSize.Load() < ev.Seq {
 		if time.Now().After(deadline) {
 			t.Fatalf("the fleet's checkpoint is of %d changes, the change applied at %d; audits %d, errors %d",
@@ -383,7 +384,7 @@ func TestAForkReachesEveryServerOfTheFleet(t *testing.T) {
 // awaitAll waits until ok holds for every node, for at most 10 s.
 func awaitAll(t *testing.T, nodes []*cache.Cache, ok func(*cache.Cache) bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	for i, n := range nodes {
 		for !ok(n) {
 			if time.Now().After(deadline) {
@@ -400,7 +401,7 @@ func awaitAll(t *testing.T, nodes []*cache.Cache, ok func(*cache.Cache) bool, wh
 func TestEveryServerTakesTheFleetsCheckpoint(t *testing.T) {
 	t.Parallel()
 	f := startFleet(t, 2)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	for {
 		if cp := f.api.LatestCheckpoint(); cp != nil {
 			fl, err := cache.ReadFleetLog(context.Background(), f.nodes[0].Store(), f.srv.LogKeys(), time.Now())

@@ -15,6 +15,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -308,7 +309,7 @@ func TestMultiGetRedisDead(t *testing.T) {
 	if _, err := b.t.Set(ctx, "announced", entryAt(2, clk.Now())); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {

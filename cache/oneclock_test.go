@@ -17,6 +17,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -25,7 +26,7 @@ import (
 // announcement travels through Redis on a goroutine of the store's.
 func awaitUnconfirmed(t *testing.T, s *cache.Tiered, key string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -203,7 +204,7 @@ func TestAResyncRevalidatesEveryServer(t *testing.T) {
 		// From when the resynchronisation's announcement reaches the
 		// server; until then it cannot know.
 		awaitUnconfirmed(t, tiers[i], string(g))
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(timescale.Scale(5 * time.Second))
 		for views := 1; ; views++ {
 			a, err := c.Status(ctx, client.ProductKey{GTIN: g})
 			if err != nil {

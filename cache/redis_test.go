@@ -21,6 +21,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -130,7 +131,7 @@ func recv(t *testing.T, ch <-chan []string) []string {
 	select {
 	case keys := <-ch:
 		return keys
-	case <-time.After(10 * time.Second):
+	case <-time.After(timescale.Scale(10 * time.Second)):
 		t.Fatal("no announcement within 10s")
 		return nil
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/faultproxy"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -53,7 +54,7 @@ func TestAPagesStoreReadHasItsShareOfTheBudget(t *testing.T) {
 	for _, d := range srv.Demo() {
 		keys = append(keys, client.ProductKey{GTIN: d.GTIN})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.Scale(2*time.Second))
 	defer cancel()
 	for _, it := range c.Statuses(ctx, keys) {
 		if it.Err != nil {
@@ -77,7 +78,7 @@ func TestAProductPagesStoreReadHasItsShareOfTheBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.Scale(2*time.Second))
 	defer cancel()
 	g := srv.Demo()[0].GTIN
 	if _, err := statusByGTIN(c, ctx, g); err != nil {
@@ -252,7 +253,7 @@ func TestCloseWritesWhatSetQueued(t *testing.T) {
 	rs := redistest.Start(t)
 	rdb := newRedisClient(t, rs)
 	prefix := "test:" + t.Name() + ":"
-	shared := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(5*time.Second)))
+	shared := must(redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(timescale.Scale(5*time.Second))))
 	t.Cleanup(func() { shared.Close() })
 	mem := must(cache.NewMemory())
 	t.Cleanup(func() { mem.Close() })
@@ -292,7 +293,7 @@ func TestAReadCutShortByItsPageDoesNotOpenTheBreaker(t *testing.T) {
 	t.Cleanup(func() { proxy.Close() })
 	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { rdb.Close() })
-	shared := must(redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":"), redisstore.WithTimeout(5*time.Second)))
+	shared := must(redisstore.New(rdb, redisstore.WithPrefix("test:"+t.Name()+":"), redisstore.WithTimeout(timescale.Scale(5*time.Second))))
 	t.Cleanup(func() { shared.Close() })
 	mem := must(cache.NewMemory())
 	t.Cleanup(func() { mem.Close() })

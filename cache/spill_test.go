@@ -19,6 +19,7 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/faultproxy"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // spillingServer is a web server of a fleet whose Tiered store spills
@@ -110,7 +111,7 @@ func TestARestartCutOffFromRedisDoesNotForget(t *testing.T) {
 	proxy.Heal()
 
 	// Until Redis holds the revocation, A must show nothing older.
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(15 * time.Second))
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -268,7 +269,7 @@ func TestSpillOnlyWhileRedisFails(t *testing.T) {
 	}
 
 	proxy.Heal()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for b.Stats().Unflushed > 0 {
@@ -379,7 +380,7 @@ func TestSpillIsFlushedWhenRedisAnswersAtStart(t *testing.T) {
 	}
 
 	a := spillNode(t, proxy, prefix, dir, nil)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for a.Stats().Unflushed > 0 {

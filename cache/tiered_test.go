@@ -12,6 +12,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // node is one web server of a fleet: its memory tier in front of a Redis
@@ -27,7 +28,7 @@ type node struct {
 // machine a page's pipeline can take longer than the 100 ms default, which
 // would turn into a store error and a missing entry. The tests of a slow
 // or dead Redis set their own.
-const testStoreTimeout = 5 * time.Second
+var testStoreTimeout = timescale.Scale(5 * time.Second)
 
 func newNode(t *testing.T, rdb redis.UniversalClient, prefix string, clk *fakeClock, cooldown time.Duration) *node {
 	t.Helper()
@@ -142,7 +143,7 @@ func TestTieredRedisKilled(t *testing.T) {
 	// reads and writes Redis again. Polling is the observation here.
 	srv.Restart()
 	back := entryAt(3, clk.Now())
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for n.t.Stats().SharedDown {
@@ -212,7 +213,7 @@ func TestTieredChecksItsCopiesWhenItMayHaveMissedAnnouncements(t *testing.T) {
 	}
 	srv.Kill()
 	srv.Restart()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for n.t.Stats().Lost == 0 {
@@ -258,7 +259,7 @@ func TestTieredFleet(t *testing.T) {
 	if _, err := a.t.Set(ctx, "k", v2); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
 	for {

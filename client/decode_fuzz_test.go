@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -120,7 +121,7 @@ func fuzzServer(f *testing.F, opts ...client.Option) (*atomic.Pointer[answer], *
 		client.WithHTTPClient(&http.Client{Transport: tr}),
 		client.WithMaxResponseSize(fuzzMaxBody),
 		client.WithRetryPolicy(client.RetryPolicy{MaxRetries: 1, BaseDelay: time.Microsecond, MaxDelay: time.Microsecond}),
-		client.WithTimeout(5 * time.Second),
+		client.WithTimeout(timescale.Scale(5 * time.Second)),
 	}, opts...)...)
 	if err != nil {
 		f.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -341,7 +342,7 @@ func matrixEnv(t *testing.T, policy client.RetryPolicy, sbOpts ...sandbox.Option
 		client: []client.Option{
 			client.WithRetryPolicy(policy),
 			client.WithMaxResponseSize(matrixMaxBody),
-			client.WithTimeout(5 * time.Second),
+			client.WithTimeout(timescale.Scale(5 * time.Second)),
 		},
 		wrap: withZeroRetryAfter,
 	})
@@ -632,7 +633,7 @@ func TestContextEndsACallInFlight(t *testing.T) {
 		start := time.Now()
 		_, _, err := c.Products.ByGTIN(ctx, string(srv.Demo()[0].GTIN), nil)
 		requireContextError(t, err, context.DeadlineExceeded)
-		if d := time.Since(start); d > 3*time.Second {
+		if d := time.Since(start); d > timescale.Scale(3*time.Second) {
 			t.Errorf("returned after %s, long after the 200ms deadline", d)
 		}
 		if n := srv.Requests(route); n != 1 {
@@ -779,7 +780,7 @@ func TestDeadlineIsJudgedOnTheRealClock(t *testing.T) {
 			})
 			gtin := string(srv.Demo()[0].GTIN)
 			// A wait of milliseconds, a deadline seconds away: retried.
-			ctx, cancel := context.WithTimeout(ctxT(t), 5*time.Second)
+			ctx, cancel := context.WithTimeout(ctxT(t), timescale.Scale(5*time.Second))
 			defer cancel()
 			_, resp, err := c.Products.ByGTIN(ctx, gtin, nil)
 			requireAPIError(t, err, 503, client.CodeUnavailable)

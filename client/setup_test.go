@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -104,7 +105,7 @@ func noRetries() client.Option {
 // go test's, so that a hung call fails its test rather than the binary.
 func ctxT(t *testing.T) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), timescale.Scale(20*time.Second))
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -677,7 +678,7 @@ func TestWebhookHandlerSandbox(t *testing.T) {
 		if ev.ID == "" {
 			t.Error("pushed event has no id")
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(timescale.Scale(10 * time.Second)):
 		delivered, failed := srv.WebhookStats()
 		t.Fatalf("no commitment.revoked push within 10 s (delivered %d, failed tries %d)", delivered, failed)
 	}

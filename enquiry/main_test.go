@@ -11,6 +11,7 @@ import (
 	"github.com/qualitycommit/qcsdk/enquiry"
 	"github.com/qualitycommit/qcsdk/internal/testkit/sdktest"
 	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -42,7 +43,7 @@ func setup(t testing.TB, sbOpts []sandbox.Option, opts ...enquiry.Option) *env {
 	}
 	// A budget no loaded machine misses: these tests are about what the
 	// pages say; the one about the budget builds its own entry.
-	q, err := enquiry.New(qc, w, append([]enquiry.Option{enquiry.WithTimeout(10 * time.Second)}, opts...)...)
+	q, err := enquiry.New(qc, w, append([]enquiry.Option{enquiry.WithTimeout(timescale.Scale(10 * time.Second))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -425,7 +426,7 @@ func TestReportEventsPushedToTheFilerAlone(t *testing.T) {
 	// once both have this one, the report event has gone where it goes.
 	srv.PublishCase(client.Case{Title: client.Text{ZH: "案"}, Summary: client.Text{ZH: "案情"}, Brand: "清源", Authority: client.Text{ZH: "市场监督管理局"}})
 	got := map[string][]client.EventType{}
-	timeout := time.After(10 * time.Second)
+	timeout := time.After(timescale.Scale(10 * time.Second))
 	for len(got["/a"]) < 2 || len(got["/b"]) < 1 {
 		select {
 		case p := <-pushes:
@@ -485,7 +486,7 @@ func TestLongPollWaitsThroughOtherPlatformsReports(t *testing.T) {
 		t.Helper()
 		select {
 		case <-logged:
-		case <-time.After(30 * time.Second):
+		case <-time.After(timescale.Scale(30 * time.Second)):
 			t.Fatalf("never logged: %s", what)
 		}
 	}
@@ -512,7 +513,7 @@ func TestLongPollWaitsThroughOtherPlatformsReports(t *testing.T) {
 	case <-logged: // woken, and waiting again
 	case page := <-got:
 		t.Fatalf("the long poll answered on another platform's report event: %+v", page)
-	case <-time.After(30 * time.Second):
+	case <-time.After(timescale.Scale(30 * time.Second)):
 		t.Fatal("the long poll neither answered nor waited on")
 	}
 	srv.PublishCase(client.Case{Title: client.Text{ZH: "案"}, Summary: client.Text{ZH: "案情"}, Brand: "清源", Authority: client.Text{ZH: "市场监督管理局"}})
@@ -521,7 +522,7 @@ func TestLongPollWaitsThroughOtherPlatformsReports(t *testing.T) {
 		if len(page.Data) != 1 || page.Data[0].Type != client.EventCasePublished {
 			t.Errorf("the long poll answered %+v; want the public case alone", page.Data)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(timescale.Scale(30 * time.Second)):
 		t.Fatal("the long poll never answered")
 	}
 }
@@ -602,7 +603,7 @@ func TestAnonymousReportsAreTheirFilersAlone(t *testing.T) {
 		select {
 		case p := <-pushes:
 			got[p.hook] = append(got[p.hook], p.typ)
-		case <-time.After(10 * time.Second):
+		case <-time.After(timescale.Scale(10 * time.Second)):
 			t.Fatalf("pushes so far %v", got)
 		}
 	}

@@ -37,6 +37,7 @@ import (
 
 	contractapi "github.com/qualitycommit/qcsdk/api"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -177,7 +178,7 @@ var contractMustExercise = []int{304, 400, 401, 404, 409, 413, 415, 429, 500, 50
 // --- exchanges ---------------------------------------------------------------------
 
 var contractHTTP = &http.Client{
-	Timeout: 30 * time.Second,
+	Timeout: timescale.Scale(30 * time.Second),
 	// No idle connections outlive a test (TestMain checks for leaks).
 	Transport: &http.Transport{DisableKeepAlives: true},
 }
@@ -1876,7 +1877,7 @@ func contractWebhook(t *testing.T, spec *contractSpec) {
 	sigParam := op.Parameters.GetByInAndName(openapi3.ParameterInHeader, "QC-Signature")
 	route := &routers.Route{Spec: spec.doc, Path: "/qc/hook", PathItem: item, Method: http.MethodPost, Operation: op}
 	types := map[client.EventType]bool{}
-	timeout := time.After(5 * time.Second)
+	timeout := time.After(timescale.Scale(5 * time.Second))
 	for i := range n {
 		var p push
 		select {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -26,7 +27,7 @@ const day = 24 * time.Hour
 // hangGuard bounds every wait on another goroutine: long enough never to
 // fire on a loaded CI machine, short enough that a hang fails the test
 // instead of the whole run.
-const hangGuard = 10 * time.Second
+var hangGuard = timescale.Scale(10 * time.Second)
 
 // api is a plain HTTP client for one sandbox, the way a user of the API in
 // another language would talk to it. Each has its own transport, so idle

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -27,7 +28,7 @@ func TestCluesFromJava(t *testing.T) {
 	}
 	const key = "brand-owner-platform-key"
 	srv := sandbox.NewServer(t, sandbox.WithAPIKeys(key))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.Scale(2*time.Minute))
 	defer cancel()
 	out, err := exec.CommandContext(ctx, java, "testdata/ClueBatchTest.java", srv.URL, key).CombinedOutput()
 	if err != nil {

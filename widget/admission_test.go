@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/widget"
 )
 
@@ -134,7 +135,7 @@ func TestWarmBadgesAreNeverThrottled(t *testing.T) {
 	// A render timeout no slow machine reaches, so that the page warms
 	// every product.
 	e := setup(t, nil, widget.WithBadgeLookupLimit(50, 1), widget.WithBadgeLookupLimitPerAddress(5, 1),
-		widget.WithRenderTimeout(10*time.Second))
+		widget.WithRenderTimeout(timescale.Scale(10*time.Second)))
 	h := e.w.Handler("/quality/")
 	demo := e.srv.Demo()
 	gtins := make([]any, len(demo))
@@ -234,7 +235,7 @@ func TestBadgeLookupLimitPerAddress(t *testing.T) {
 func TestPublicBadgeLookupsRunAtLowPriority(t *testing.T) {
 	// Two tokens that never refill during the test: one for the public,
 	// one kept for the platform.
-	e := setupWithClient(t, []client.Option{client.WithUpstreamLimit(1e-6, 2)}, nil, widget.WithRenderTimeout(5*time.Second))
+	e := setupWithClient(t, []client.Option{client.WithUpstreamLimit(1e-6, 2)}, nil, widget.WithRenderTimeout(timescale.Scale(5*time.Second)))
 	api, w := e.api, e.w
 	h := w.Handler("/quality/")
 	cold := randomGTINs(t, 30, 3)

@@ -10,6 +10,7 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/faultproxy"
 	"github.com/qualitycommit/qcsdk/internal/testkit/sdktest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -121,7 +122,7 @@ func TestATemplateOfManyBadgesLooksUpOnce(t *testing.T) {
 // budget: a product the page could not get an answer for is unknown at
 // once, with the reason, and no lookup of its own.
 func TestAPagesStatusIsItsBadgesAnswer(t *testing.T) {
-	w, proxy, sb, upstream := overProxy(t, widget.WithRenderTimeout(10*time.Second)) // no loaded machine misses it
+	w, proxy, sb, upstream := overProxy(t, widget.WithRenderTimeout(timescale.Scale(10*time.Second))) // no loaded machine misses it
 	demo := sb.Demo()
 	up, down := demo[0].GTIN, demo[2].GTIN
 

@@ -13,6 +13,7 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/faultproxy"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -36,7 +37,7 @@ func TestAColdPageReadsRedisOnceForAllItsProducts(t *testing.T) {
 	t.Cleanup(api.CloseIdleConnections)
 	prefix := "test:" + t.Name() + ":"
 	server := func(rdb *redis.Client) (*widget.Widget, *cache.Cache) {
-		shared, err := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(5*time.Second))
+		shared, err := redisstore.New(rdb, redisstore.WithPrefix(prefix), redisstore.WithTimeout(timescale.Scale(5*time.Second)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +54,7 @@ func TestAColdPageReadsRedisOnceForAllItsProducts(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { qc.Close(); tiered.Close(); shared.Close(); mem.Close(); rdb.Close() })
-		w, err := widget.New(qc, widget.WithRenderTimeout(10*time.Second),
+		w, err := widget.New(qc, widget.WithRenderTimeout(timescale.Scale(10*time.Second)),
 			widget.WithClock(func() time.Time { return reference.Add(12 * time.Hour) }))
 		if err != nil {
 			t.Fatal(err)
@@ -148,7 +149,7 @@ func TestABlackholedRedisCostsAPageOneRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { qc.Close(); tiered.Close(); shared.Close(); mem.Close(); rdb.Close() })
-	w, err := widget.New(qc, widget.WithRenderTimeout(2*time.Second),
+	w, err := widget.New(qc, widget.WithRenderTimeout(timescale.Scale(2*time.Second)),
 		widget.WithClock(func() time.Time { return reference.Add(12 * time.Hour) }))
 	if err != nil {
 		t.Fatal(err)

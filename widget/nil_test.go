@@ -10,6 +10,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/sdktest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -25,7 +26,7 @@ func TestNilOptionsAreTheDefaults(t *testing.T) {
 		[]client.Option{client.WithMaxPause(time.Nanosecond)}, cache.WithClock(func() time.Time { return later }))
 	build := func(opts ...widget.Option) *widget.Widget {
 		t.Helper()
-		w, err := widget.New(qc, append([]widget.Option{widget.WithRenderTimeout(10 * time.Second)}, opts...)...)
+		w, err := widget.New(qc, append([]widget.Option{widget.WithRenderTimeout(timescale.Scale(10 * time.Second))}, opts...)...)
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/sdktest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -136,7 +137,7 @@ func TestATamperedStatusNeverShowsCommitted(t *testing.T) {
 			}
 
 			api, qc := sdktest.Over(t, tamperingProxy(t, sb.URL, c.edit), []client.Option{client.WithLogKeys(sb.LogKeys()...)})
-			w, err := widget.New(qc, widget.WithClock(func() time.Time { return now }), widget.WithRenderTimeout(10*time.Second))
+			w, err := widget.New(qc, widget.WithClock(func() time.Time { return now }), widget.WithRenderTimeout(timescale.Scale(10*time.Second)))
 			if err != nil {
 				t.Fatal(err)
 			}

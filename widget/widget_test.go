@@ -23,6 +23,7 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/sdktest"
 	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -52,7 +53,7 @@ func setupWithClient(t testing.TB, clientOpts []client.Option, sbOpts []sandbox.
 	// A render timeout no loaded machine misses: these tests are about
 	// what a badge says; those about the budget set their own.
 	opts = append([]widget.Option{widget.WithClock(func() time.Time { return reference.Add(12 * time.Hour) }),
-		widget.WithRenderTimeout(10 * time.Second)}, opts...)
+		widget.WithRenderTimeout(timescale.Scale(10 * time.Second))}, opts...)
 	w, err := widget.New(qc, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -374,7 +375,7 @@ func TestAPageWhoseLookupsFailDoesNotAskBadgeByBadge(t *testing.T) {
 	if len(gtins) < 3 {
 		t.Fatalf("%d demo products; want several", len(gtins))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // the render timeout bounds it
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.Scale(time.Minute)) // the render timeout bounds it
 	defer cancel()
 	page := e.w.Page(ctx, gtins...)
 	defer page.Close()

@@ -14,6 +14,7 @@ import (
 	"github.com/qualitycommit/qcsdk/audit"
 	"github.com/qualitycommit/qcsdk/audit/watch"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // runner runs a Watcher's Run in the background and hands over each event
@@ -61,7 +62,7 @@ func (r *runner) next() (client.Event, sink) {
 		got := r.got
 		r.got = sink{}
 		return ev, got
-	case <-time.After(60 * time.Second): // a guard against a hang, not a synchronisation
+	case <-time.After(timescale.Scale(60 * time.Second)): // a guard against a hang, not a synchronisation
 		r.t.Fatal("no event handled in 60 s")
 		return client.Event{}, nil
 	}

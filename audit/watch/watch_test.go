@@ -13,6 +13,7 @@ import (
 	"github.com/qualitycommit/qcsdk/audit"
 	"github.com/qualitycommit/qcsdk/audit/watch"
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // TestRecheckMatchesAudit: re-deciding the whole index gives every
@@ -218,7 +219,7 @@ func TestRunResumes(t *testing.T) {
 		select {
 		case ev := <-handled:
 			return ev
-		case <-time.After(30 * time.Second): // a guard against a hang, not a synchronisation
+		case <-time.After(timescale.Scale(30 * time.Second)): // a guard against a hang, not a synchronisation
 			t.Fatal("no event handled in 30 s")
 			return client.Event{}
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/cache/storetest"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // The store keeps the cache's ordering rules, on one Redis and on a
@@ -38,7 +39,7 @@ func prefixed(rdb redis.UniversalClient) func(t *testing.T) cache.Store {
 	var n atomic.Int64
 	return func(t *testing.T) cache.Store {
 		p := "rules:" + strings.ReplaceAll(t.Name(), "/", ":") + ":" + string(rune('a'+n.Add(1))) + ":"
-		return must(redisstore.New(rdb, redisstore.WithPrefix(p), redisstore.WithTimeout(5*time.Second)))
+		return must(redisstore.New(rdb, redisstore.WithPrefix(p), redisstore.WithTimeout(timescale.Scale(5*time.Second))))
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // sampleStatus is a status with every part a badge reads, hostile text
@@ -135,7 +136,7 @@ func TestRecordsAreWrittenOncePerListing(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { rdb.Close() })
-	r := must(New(rdb, WithPrefix("t:"), WithTimeout(5*time.Second)))
+	r := must(New(rdb, WithPrefix("t:"), WithTimeout(timescale.Scale(5*time.Second))))
 	t.Cleanup(func() { r.Close() })
 	ctx := context.Background()
 	base := time.Now()

@@ -13,6 +13,7 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
 	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // A value no registry answer could be — a position and version far past
@@ -26,7 +27,7 @@ func TestAValueBeyondTheHeadIsRefusedAndReplaced(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { rdb.Close() })
 	var logs testio.Buffer
-	r := must(New(rdb, WithPrefix("t:"), WithTimeout(5*time.Second), WithLogger(slog.New(slog.NewTextHandler(&logs, nil)))))
+	r := must(New(rdb, WithPrefix("t:"), WithTimeout(timescale.Scale(5*time.Second)), WithLogger(slog.New(slog.NewTextHandler(&logs, nil)))))
 	t.Cleanup(func() { r.Close() })
 	ctx := context.Background()
 	now := time.Now()
@@ -107,8 +108,8 @@ func TestAResyncBringsTheHeadBackToTheRegistrys(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { rdb.Close() })
-	follower := must(New(rdb, WithPrefix("t:"), WithTimeout(5*time.Second)))
-	server := must(New(rdb, WithPrefix("t:"), WithTimeout(5*time.Second)))
+	follower := must(New(rdb, WithPrefix("t:"), WithTimeout(timescale.Scale(5*time.Second))))
+	server := must(New(rdb, WithPrefix("t:"), WithTimeout(timescale.Scale(5*time.Second))))
 	t.Cleanup(func() { follower.Close(); server.Close() })
 	ctx := context.Background()
 	now := time.Now()
@@ -124,7 +125,7 @@ func TestAResyncBringsTheHeadBackToTheRegistrys(t *testing.T) {
 	if err := follower.Stamp(ctx, cache.Stamp{Seq: 4000}); err != nil {
 		t.Fatal(err)
 	}
-	cold := must(New(rdb, WithPrefix("t:"), WithTimeout(5*time.Second)))
+	cold := must(New(rdb, WithPrefix("t:"), WithTimeout(timescale.Scale(5*time.Second))))
 	t.Cleanup(func() { cold.Close() })
 	for name, s := range map[string]*Store{"the follower": follower, "a new server": cold} {
 		if got, err := s.Get(ctx, "k"); err != nil || got != nil {
@@ -147,8 +148,8 @@ func TestOnlyTheValueFoundBeyondTheHeadIsReplaced(t *testing.T) {
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { rdb.Close() })
-	r := must(New(rdb, WithPrefix("t:"), WithTimeout(5*time.Second)))
-	other := must(New(rdb, WithPrefix("t:"), WithTimeout(5*time.Second)))
+	r := must(New(rdb, WithPrefix("t:"), WithTimeout(timescale.Scale(5*time.Second))))
+	other := must(New(rdb, WithPrefix("t:"), WithTimeout(timescale.Scale(5*time.Second))))
 	t.Cleanup(func() { r.Close(); other.Close() })
 	ctx := context.Background()
 	now := time.Now()

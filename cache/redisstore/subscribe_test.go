@@ -13,6 +13,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/internal/testkit/faultproxy"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // Subscribing to a Redis that accepts connections and never answers used
@@ -105,7 +106,7 @@ func TestAReturningSubscriptionDeliversTheResyncEvenIfItsFirstReadFails(t *testi
 	if err := writer.Do(ctx, "CLIENT", "KILL", "TYPE", "pubsub").Err(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(timescale.Scale(10 * time.Second))
 	lost := false
 	for {
 		select {

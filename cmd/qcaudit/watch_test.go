@@ -11,6 +11,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -61,7 +62,7 @@ func TestWatchWritesAFindingForEachListingARevocationTouches(t *testing.T) {
 	testio.After(t, &out, `"verdict":"withdrawn"`)
 	// The findings of one key come out one after another: wait for all.
 	got := map[string]bool{}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) { // polling for a state
+	for deadline := time.Now().Add(timescale.Scale(10 * time.Second)); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) { // polling for a state
 		got = map[string]bool{}
 		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 			var f struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // An operator clears a fork of the registry's log with "qcbadge
@@ -33,7 +34,7 @@ func TestClearLogForkFromTheCommandLine(t *testing.T) {
 	badge := hs.URL + "/quality/badge/" + string(committed) + ".json"
 	readyIs := func(want bool) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); ; {
+		for deadline := time.Now().Add(timescale.Scale(20 * time.Second)); ; {
 			_, r, _ := readyzOnce(t, hs.URL)
 			if r.Log.OK == want {
 				return

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"github.com/qualitycommit/qcsdk/internal/testkit/heavy"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,7 +91,7 @@ func TestTheDockerfileBuildsAStaticBinaryForANonRootUser(t *testing.T) {
 	if build == "" || !user || !entry {
 		t.Fatalf("the Dockerfile lacks a CGO_ENABLED=0 go build of ./cmd/qcbadge (%q), a non-root USER in the final stage (%v) or an ENTRYPOINT (%v)", build, user, entry)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.Scale(2*time.Minute))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-f", "{{if .Incomplete}}{{.ImportPath}}: {{.Error}}{{end}}", ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

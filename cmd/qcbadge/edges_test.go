@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // qcbadge's edges are the storefront example's: an idle keep-alive
@@ -38,7 +39,7 @@ func TestCleanShutdownLogsNoError(t *testing.T) {
 	fetch(t, url+"badge/06910000100003.svg")
 	// The follower has caught up and holds a long poll: the second call
 	// to the feed (the first, not held, found the head).
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	for deadline := time.Now().Add(timescale.Scale(10 * time.Second)); ; {
 		_, _, body := fetch(t, sb+"/_sandbox/stats")
 		var stats struct{ Requests map[string]int }
 		json.Unmarshal([]byte(body), &stats)

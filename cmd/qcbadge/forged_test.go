@@ -12,6 +12,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache/redisstore"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // A status put into qcbadge's Redis by anyone who reaches it — here a
@@ -44,7 +45,7 @@ func TestAForgedRedisValueNeverReachesABadge(t *testing.T) {
 	ctx := context.Background()
 	// qcbadge writes what it learnt through to Redis in the background.
 	var e *cache.Entry
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	for deadline := time.Now().Add(timescale.Scale(10 * time.Second)); ; {
 		var err error
 		e, err = attacker.Get(ctx, string(withdrawn))
 		if err == nil && e != nil && e.Status != nil && e.Status.Commitment != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // A platform written in Java uses qcbadge with nothing but the JDK:
@@ -26,7 +27,7 @@ func TestFromJava(t *testing.T) {
 	}
 	var out testio.Buffer
 	url, sb, _, _ := serving(t, &out)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), timescale.Scale(2*time.Minute))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, java, "testdata/BadgeTest.java", url, sb)
 	got, err := cmd.CombinedOutput()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -32,7 +33,7 @@ func starting(t *testing.T, args []string, kv ...string) (code int, stdout, stde
 		cancel()
 		<-exit
 	})
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	for deadline := time.Now().Add(timescale.Scale(20 * time.Second)); ; {
 		select {
 		case code := <-exit:
 			exit <- code // for the cleanup

@@ -19,6 +19,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // sandboxLog is what the service's embedded sandbox says of its log: its
@@ -58,7 +59,7 @@ func audited(t *testing.T, s *service, hs *httptest.Server) {
 // checkpointOf polls the service's checkpoint route until it answers 200.
 func checkpointOf(t *testing.T, url string) (http.Header, string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(20 * time.Second))
 	for {
 		code, h, body := fetch(t, url)
 		if code == http.StatusOK {
@@ -210,7 +211,7 @@ func TestAWitnesssForkedViewTakesTheReplicaOutOfService(t *testing.T) {
 	}
 	post(t, http.MethodPost, s.sandboxURL+"/_sandbox/commitments/"+st.Commitment.ID+"/status", `{"status":"suspended"}`)
 
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(20 * time.Second))
 	for {
 		code, r, _ := readyzOnce(t, hs.URL)
 		if code == http.StatusServiceUnavailable && !r.Log.OK {

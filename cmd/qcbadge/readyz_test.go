@@ -8,11 +8,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // readinessBudget is how long /readyz may take: a quarter of the common
 // orchestrators' default probe timeout (1 s).
-const readinessBudget = 250 * time.Millisecond
+var readinessBudget = timescale.Scale(250 * time.Millisecond)
 
 // blackhole is a TCP server that accepts connections and never answers:
 // a Redis behind a dead route, or a frozen one.
@@ -65,7 +67,7 @@ func readyzOnce(t *testing.T, url string) (int, readiness, time.Duration) {
 // orchestrator's probe never times out on it.
 func TestReadinessIsBoundedWithRedisBlackholed(t *testing.T) {
 	_, hs := newTestService(t, "QC_REDIS_URL", "redis://"+blackhole(t)+"/0")
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	for {
 		code, r, took := readyzOnce(t, hs.URL)
 		if took > readinessBudget {
@@ -96,7 +98,7 @@ func TestReadinessIsBoundedWithTheRegistrySilent(t *testing.T) {
 	s, hs := newTestService(t)
 	ready(t, hs)
 	post(t, http.MethodPut, s.sandboxURL+"/_sandbox/faults", `{"faults":["latency=10s GET /v1/changes"]}`)
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(20 * time.Second))
 	for {
 		code, r, took := readyzOnce(t, hs.URL)
 		if took > readinessBudget {
@@ -138,7 +140,7 @@ func TestReadinessSaysTheKeyIsRefused(t *testing.T) {
 	s, hs := newTestService(t)
 	ready(t, hs)
 	post(t, http.MethodPut, s.sandboxURL+"/_sandbox/faults", `{"faults":["error=401 GET /v1/changes"]}`)
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(20 * time.Second))
 	for {
 		code, r, took := readyzOnce(t, hs.URL)
 		if took > readinessBudget {
@@ -164,7 +166,7 @@ func TestReadinessThroughTheRateLimit(t *testing.T) {
 	s, hs := newTestService(t)
 	ready(t, hs)
 	post(t, http.MethodPut, s.sandboxURL+"/_sandbox/faults", `{"faults":["rate_limit=1s GET /v1/changes"]}`)
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(20 * time.Second))
 	for {
 		code, r, _ := readyzOnce(t, hs.URL)
 		if r.API.Reason != "answers" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // serving starts run as the binary would, on a free port, and returns
@@ -57,7 +58,7 @@ func TestShutdownDrainsRequestsInFlight(t *testing.T) {
 		done <- answer{resp.StatusCode, nil}
 	}()
 	// The page has reached the registry: it is in flight.
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	for deadline := time.Now().Add(timescale.Scale(10 * time.Second)); ; {
 		resp, err := http.Get(sb + "/_sandbox/stats")
 		if err != nil {
 			t.Fatal(err)

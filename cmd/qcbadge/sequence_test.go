@@ -13,6 +13,7 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/faultproxy"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -37,7 +38,7 @@ func sinceBefore(before, after scrape) map[string]float64 {
 // 20 s.
 func until(t *testing.T, hs *httptest.Server, what string, cond func(scrape) bool) scrape {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(20 * time.Second))
 	for {
 		m := scrapeMetrics(t, hs)
 		if cond(m) {
@@ -247,7 +248,7 @@ func TestMetricsThroughARedisOutage(t *testing.T) {
 
 	// Readiness: at once, every time, and unready once the background
 	// check has found Redis silent.
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(20 * time.Second))
 	for {
 		code, r, took := readyzOnce(t, hs.URL)
 		if took > readinessBudget {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 )
 
@@ -257,7 +258,7 @@ func closeObjects(ref *openapi3.SchemaRef, done map[*openapi3.Schema]bool) {
 // ready polls /readyz until it answers 200, or fails the test after 10 s.
 func ready(t *testing.T, hs *httptest.Server) readiness {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	for {
 		code, h, body := fetch(t, hs.URL+"/readyz")
 		var r readiness

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // The follower is "standby" only when another replica holds its lease:
@@ -18,7 +19,7 @@ func TestReadinessSaysStandbyOnlyWhenAnotherReplicaLeads(t *testing.T) {
 		addr := srv.Addr()
 		srv.Kill()
 		_, hs := newTestService(t, "QC_REDIS_URL", "redis://"+addr+"/0")
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 		for {
 			code, r, _ := readyzOnce(t, hs.URL)
 			if strings.Contains(r.Follower.Reason, "another replica") || code != http.StatusServiceUnavailable {

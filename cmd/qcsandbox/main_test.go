@@ -18,6 +18,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // run must leave nothing behind once it returns. signal.NotifyContext
@@ -26,7 +27,7 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("os/signal.loop"))
 }
 
-const hangGuard = 10 * time.Second
+var hangGuard = timescale.Scale(10 * time.Second)
 
 // started is a qcsandbox run in progress.
 type started struct {

@@ -23,6 +23,7 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/enquiry"
 	"github.com/qualitycommit/qcsdk/internal/testkit/sdktest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -65,7 +66,7 @@ func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Contex
 	// A test's whole browsing: the overflow test alone navigates 180
 	// pages, which under -race beside the other packages' tests can take
 	// more than a minute and a half.
-	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
+	ctx, cancelTimeout := context.WithTimeout(ctx, timescale.Scale(4*time.Minute))
 	t.Cleanup(func() {
 		cancelTimeout()
 		cancelCtx()
@@ -81,7 +82,7 @@ func shopServer(t *testing.T, opts ...sandbox.Option) (*httptest.Server, *sandbo
 	// look-ups than a shopper makes, which the limits would refuse.
 	opts = append([]sandbox.Option{sandbox.WithReportLookupLimit(1000, 1000)}, opts...)
 	srv, _, qc := sdktest.Sandbox(t, opts, nil)
-	badges, err := widget.New(qc, widget.WithRenderTimeout(2*time.Second))
+	badges, err := widget.New(qc, widget.WithRenderTimeout(timescale.Scale(2*time.Second)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/sdktest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -40,7 +41,7 @@ func newTestShop(t *testing.T, api string, opts ...widget.Option) (*shop, *sandb
 		api = srv.URL
 	}
 	_, qc := sdktest.Over(t, api, nil)
-	badges, err := widget.New(qc, append([]widget.Option{widget.WithRenderTimeout(2 * time.Second)}, opts...)...)
+	badges, err := widget.New(qc, append([]widget.Option{widget.WithRenderTimeout(timescale.Scale(2 * time.Second))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,8 +188,8 @@ func testRun(t *testing.T, args []string) {
 	go io.Copy(io.Discard, pr)
 	// A cold first view may show neutral badges where the page's budget
 	// ran out; the lookups it started answer the next views.
-	c := &http.Client{Timeout: 10 * time.Second}
-	deadline := time.Now().Add(10 * time.Second)
+	c := &http.Client{Timeout: timescale.Scale(10 * time.Second)}
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	for view := 1; ; view++ {
 		resp, err := c.Get(addr)
 		if err != nil {
@@ -212,7 +213,7 @@ func testRun(t *testing.T, args []string) {
 		if err != nil {
 			t.Errorf("run returned %v after its context ended", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(timescale.Scale(10 * time.Second)):
 		t.Fatal("run did not stop within 10s of its context ending")
 	}
 }
@@ -467,7 +468,7 @@ func TestShopHearsBackAboutReports(t *testing.T) {
 		if r.ID != rep.ID || r.Status != client.ReportForwarded {
 			t.Errorf("heard %+v, want %s forwarded", r, rep.ID)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(timescale.Scale(30 * time.Second)):
 		t.Fatal("the shop never heard the report move on")
 	}
 	if _, page := mine("/my/reports?lang=en"); !strings.Contains(page, "Forwarded to an authority") || !strings.Contains(page, link+"&amp;locale=en") {
@@ -586,7 +587,7 @@ func TestProductPagePastTheStaleLimitClaimsNoStatus(t *testing.T) {
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	srv, _, qc := sdktest.Sandbox(t, nil, nil, cache.WithClock(clock))
-	badges, err := widget.New(qc, widget.WithRenderTimeout(2*time.Second))
+	badges, err := widget.New(qc, widget.WithRenderTimeout(timescale.Scale(2*time.Second)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/qualitycommit/qcsdk/cache"
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/sdktest"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -190,7 +191,7 @@ func TestBrowserEveryBadgeStateReadsAndFits(t *testing.T) {
 	ctx := browser(t)
 	clk := &manualClock{t: time.Now()}
 	srv, _, qc := sdktest.Sandbox(t, nil, nil, cache.WithClock(clk.Now))
-	w, err := widget.New(qc, widget.WithNotListed(true), widget.WithRenderTimeout(2*time.Second))
+	w, err := widget.New(qc, widget.WithNotListed(true), widget.WithRenderTimeout(timescale.Scale(2*time.Second)))
 	if err != nil {
 		t.Fatal(err)
 	}

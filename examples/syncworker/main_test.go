@@ -16,6 +16,7 @@ import (
 	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/internal/testkit/redistest"
 	"github.com/qualitycommit/qcsdk/internal/testkit/testio"
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -85,7 +86,7 @@ func TestWorkerKeepsAWebServersCacheCurrent(t *testing.T) {
 	}
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	for {
 		a, err := qc.Status(ctx, client.ProductKey{GTIN: gtin})
 		if err == nil && a.Status.Commitment.Status == client.CommitmentRevoked {

@@ -93,11 +93,13 @@ var rules = []rule{
 	{"internal/checks/api", anything, nil},
 	{"internal/checks/figures", anything, nil},
 	{"internal/checks/readme", anything, nil},
+	{"internal/checks/timing", anything, nil},
 	{"internal/testkit/faultproxy", anything, nil},
 	{"internal/testkit/heavy", anything, nil},
 	{"internal/testkit/redistest", anything, nil},
 	{"internal/testkit/sdktest", anything, nil},
 	{"internal/testkit/testio", anything, nil},
+	{"internal/testkit/timescale", anything, nil},
 	{"internal/testkit/zipf", anything, nil},
 }
 

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // block is one ```go block of the README.
@@ -241,7 +243,7 @@ func build(t *testing.T, root, code string) string {
 		}
 	}
 	for _, args := range [][]string{{"mod", "tidy"}, {"vet", "./..."}, {"build", "-o", "prog", "."}} {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+		ctx, cancel := context.WithTimeout(t.Context(), timescale.Scale(5*time.Minute))
 		cmd := command(ctx, dir, "go", args...)
 		// A go.work named by the environment would not hold this module.
 		cmd.Env = append(cmd.Environ(), "GOWORK=off")
@@ -266,7 +268,7 @@ func command(ctx context.Context, dir, name string, args ...string) *exec.Cmd {
 }
 
 func run(t *testing.T, dir string, expects []string) {
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), timescale.Scale(60*time.Second))
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	cmd := command(ctx, dir, filepath.Join(dir, "prog"))
@@ -302,7 +304,7 @@ func serve(t *testing.T, dir string, gets []get) {
 	}
 	t.Cleanup(func() { stop() })
 
-	deadline, cancelDeadline := context.WithTimeout(t.Context(), 60*time.Second)
+	deadline, cancelDeadline := context.WithTimeout(t.Context(), timescale.Scale(60*time.Second))
 	defer cancelDeadline()
 	for _, g := range gets {
 		url := "http://127.0.0.1:" + port + g.path

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 // echo is a TCP server that writes back what it reads, and counts it.
@@ -86,7 +88,7 @@ func dial(t *testing.T, addr string) net.Conn {
 
 // roundTrip writes msg and reads it back, within 5 s.
 func roundTrip(c net.Conn, msg string) error {
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(timescale.Scale(5 * time.Second)))
 	if _, err := io.WriteString(c, msg); err != nil {
 		return err
 	}
@@ -103,7 +105,7 @@ func roundTrip(c net.Conn, msg string) error {
 // waitConns waits (up to 5 s) until p has n connections open.
 func waitConns(t *testing.T, p *Proxy, n int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), timescale.Scale(5*time.Second))
 	defer cancel()
 	if err := p.WaitConns(ctx, n); err != nil {
 		t.Fatal(err)
@@ -125,7 +127,7 @@ func readNothing(t *testing.T, c net.Conn, d time.Duration) {
 // reset, not timed out, and with no data.
 func readFails(t *testing.T, c net.Conn) {
 	t.Helper()
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(timescale.Scale(5 * time.Second)))
 	n, err := c.Read(make([]byte, 64))
 	if n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read %d bytes, %v; want the connection closed or reset", n, err)

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/qualitycommit/qcsdk/internal/testkit/timescale"
 )
 
 func TestClusterFailover(t *testing.T) {
@@ -132,7 +134,7 @@ func waitReplicated(t *testing.T, rdb *redis.ClusterClient, key string) {
 func waitClientSees(t *testing.T, rdb *redis.ClusterClient, key, addr string) {
 	t.Helper()
 	ctx := t.Context()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
 	for {
 		rdb.ReloadState(ctx)
 		node, err := rdb.MasterForKey(ctx, key)
