@@ -381,13 +381,17 @@ func (r *Store) decode(val string, fetched map[string]string) (*cache.Entry, []s
 	return e, nil, nil
 }
 
-// jsonPack is a record's value: its JSON, packed.
-func jsonPack(rec any) (string, error) {
+// recordValue is a record's value: its JSON, plain. A record is kept
+// once for all its maker's products, so compressing it would save little
+// memory, and compress/flate's fixed cost per value made writing the
+// records of a cold listing's makers a tenth of its CPU. Values written
+// packed before are still read (unpack).
+func recordValue(rec any) (string, error) {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return "", err
 	}
-	return string(pack(b)), nil
+	return string(b), nil
 }
 
 // unmarshalRecord decodes a record's value.
@@ -464,7 +468,7 @@ func (r *Store) writeRecordsEach(ctx context.Context, recs map[string]any, expir
 	}
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, k := range todo {
-			b, err := jsonPack(recs[k])
+			b, err := recordValue(recs[k])
 			if err != nil {
 				return err
 			}

@@ -63,7 +63,7 @@ func TestRedisValueRoundTrips(t *testing.T) {
 	}
 	fetched := map[string]string{}
 	for k, rec := range recs {
-		b, err := jsonPack(rec)
+		b, err := recordValue(rec)
 		if err != nil {
 			t.Fatal(err)
 		}

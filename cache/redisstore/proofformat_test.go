@@ -28,7 +28,7 @@ func TestAProvenValueRoundTripsAndStillVerifies(t *testing.T) {
 	}
 	fetched := map[string]string{}
 	for k, rec := range recs {
-		if fetched[k], err = jsonPack(rec); err != nil {
+		if fetched[k], err = recordValue(rec); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -129,5 +129,28 @@ func TestAProvenValueOutOfShapeIsRefused(t *testing.T) {
 	}
 	if err := decode(withProofs(twice, proofs)); err == nil {
 		t.Error("proof hashes both in the JSON and after it were read")
+	}
+}
+
+// A maker's or a commitment's record is written as plain JSON, and one
+// written packed (format 'z', before records were written plain) still
+// reads back the same.
+func TestARecordReadsPlainOrPacked(t *testing.T) {
+	e := sampleStatus()
+	plain, err := recordValue(e.Status.Enterprise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain[0] != '{' {
+		t.Fatalf("a record's value starts %q; want plain JSON", plain[:1])
+	}
+	for _, v := range []string{plain, string(pack([]byte(plain)))} {
+		var got client.Enterprise
+		if err := unmarshalRecord(v, &got); err != nil {
+			t.Fatalf("%q: %v", v[:1], err)
+		}
+		if d := cmp.Diff(e.Status.Enterprise, &got); d != "" {
+			t.Errorf("record read back from %q (-want +got):\n%s", v[:1], d)
+		}
 	}
 }
