@@ -214,39 +214,65 @@ func (p *Proxy) attach(l *link, t net.Conn) bool {
 // src's end it half-closes dst, so that the other direction can finish;
 // on any other error it drops the link, which ends the other direction
 // too.
+//
+// The delay is latency, not bandwidth: src is read on while earlier
+// chunks wait, and each chunk is due one delay after it was read, as
+// over a network that far away. (Waiting the delay per chunk, one after
+// another, would make a large message cost one delay per 32 KiB.)
 func (p *Proxy) pump(l *link, dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if p.pass(l) != nil {
+	type chunk struct {
+		b   []byte
+		due time.Time
+	}
+	chunks := make(chan chunk, 64)
+	p.wg.Go(func() {
+		defer close(chunks)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				select {
+				case chunks <- chunk{buf[:n], time.Now().Add(p.currentDelay())}:
+				case <-l.ctx.Done():
+					return
+				}
+			}
+			if errors.Is(err, io.EOF) {
 				return
 			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if err != nil {
 				p.drop(l)
 				return
 			}
 		}
-		if errors.Is(err, io.EOF) {
-			if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-				_ = cw.CloseWrite()
-			}
+	})
+	for c := range chunks {
+		if p.pass(l, c.due) != nil {
 			return
 		}
-		if err != nil {
+		if _, werr := dst.Write(c.b); werr != nil {
 			p.drop(l)
 			return
 		}
 	}
+	if l.ctx.Err() != nil {
+		return
+	}
+	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
 }
 
-// pass waits out the delay, then the gate, for one chunk of l. The delay
-// comes first, so a blackhole that starts during it still holds the chunk.
-func (p *Proxy) pass(l *link) error {
+func (p *Proxy) currentDelay() time.Duration {
 	p.mu.Lock()
-	d := p.delay
-	p.mu.Unlock()
-	if d > 0 {
+	defer p.mu.Unlock()
+	return p.delay
+}
+
+// pass waits until a chunk is due, then at the gate. The delay comes
+// first, so a blackhole that starts during it still holds the chunk.
+func (p *Proxy) pass(l *link, due time.Time) error {
+	if d := time.Until(due); d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {

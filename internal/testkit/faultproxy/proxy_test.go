@@ -250,6 +250,39 @@ func TestDelay(t *testing.T) {
 	}
 }
 
+// A delay is the link's latency, not a cap on its bandwidth: a message
+// of many chunks arrives about one delay after it was sent, as over a
+// real network some milliseconds away, not one delay per chunk — which
+// made a pipeline of a hundred Redis writes look like a Redis down.
+func TestDelayIsLatencyNotBandwidth(t *testing.T) {
+	t.Parallel()
+	e := startEcho(t)
+	p := newProxy(t, e.ln.Addr().String())
+	c := dial(t, p.Addr())
+	const d = 50 * time.Millisecond
+	p.SetDelay(d)
+	// 40 chunks of the proxy's 32 KiB buffer at least: one delay each
+	// way per chunk would take 4 s.
+	msg := strings.Repeat("x", 40*32<<10)
+	_ = c.SetDeadline(time.Now().Add(timescale.Scale(10 * time.Second)))
+	start := time.Now()
+	wrote := make(chan error, 1)
+	go func() { _, err := io.WriteString(c, msg); wrote <- err }()
+	if _, err := io.ReadFull(c, make([]byte, len(msg))); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	rtt := time.Since(start)
+	if rtt < 2*d {
+		t.Errorf("round trip %v with delay %v, want at least %v", rtt, d, 2*d)
+	}
+	if limit := timescale.Scale(20 * d); rtt > limit {
+		t.Errorf("round trip of %d KiB took %v with a delay of %v; want well under %v, about two delays", len(msg)>>10, rtt, d, limit)
+	}
+}
+
 // TestCloseWaits runs alone (not parallel), so that the goroutines it
 // counts are this proxy's.
 func TestCloseWaits(t *testing.T) {
