@@ -36,8 +36,19 @@ type Interner[T any] struct {
 }
 
 type internSlot[T any] struct {
-	key internKey
-	ptr weak.Pointer[T]
+	key   internKey
+	ptr   weak.Pointer[T]
+	owner weak.Pointer[Interner[T]]
+}
+
+// A cleanup reaches its interner weakly. The interner lives inside what
+// holds the records (a cache, a store), which holds them: a cleanup that
+// held the interner would hold its own record alive through it, and a
+// closed cache, with all it kept, for ever.
+func forgetIntern[T any](s internSlot[T]) {
+	if in := s.owner.Value(); in != nil {
+		in.forget(s)
+	}
 }
 
 // Intern returns the copy already held for (id, version) if there is one,
@@ -59,7 +70,7 @@ func (in *Interner[T]) Intern(id string, version int64, p *T) *T {
 	}
 	w := weak.Make(p)
 	in.m[k] = w
-	runtime.AddCleanup(p, in.forget, internSlot[T]{k, w})
+	runtime.AddCleanup(p, forgetIntern[T], internSlot[T]{k, w, weak.Make(in)})
 	return p
 }
 
@@ -143,8 +154,15 @@ type proofRef struct {
 
 // proofSlot is what a collected proof's cleanup is handed.
 type proofSlot struct {
-	key proofKey
-	ptr weak.Pointer[client.LogHash]
+	key   proofKey
+	ptr   weak.Pointer[client.LogHash]
+	owner weak.Pointer[Proofs] // weakly, as internSlot's
+}
+
+func forgetProof(s proofSlot) {
+	if p := s.owner.Value(); p != nil {
+		p.forget(s)
+	}
 }
 
 // Proofs holds one copy of each record's inclusion proof per tree,
@@ -185,7 +203,7 @@ func (p *Proofs) intern(kind, id string, seq int64, checkpoint string, hashes []
 	}
 	w := weak.Make(&hashes[0])
 	p.m[k] = proofRef{w, len(hashes)}
-	runtime.AddCleanup(&hashes[0], p.forget, proofSlot{k, w})
+	runtime.AddCleanup(&hashes[0], forgetProof, proofSlot{k, w, weak.Make(p)})
 	return hashes, true
 }
 
@@ -253,8 +271,15 @@ type statusProofs struct {
 }
 
 type statusProofSlot struct {
-	key string
-	ptr weak.Pointer[client.StatusProof]
+	key   string
+	ptr   weak.Pointer[client.StatusProof]
+	owner weak.Pointer[statusProofs] // weakly, as internSlot's
+}
+
+func forgetStatusProof(slot statusProofSlot) {
+	if s := slot.owner.Value(); s != nil {
+		s.forget(slot)
+	}
 }
 
 // intern returns the copy held of a proof equal to p, if there is one,
@@ -278,7 +303,7 @@ func (s *statusProofs) intern(p *client.StatusProof) *client.StatusProof {
 	}
 	w := weak.Make(p)
 	s.m[k] = w
-	runtime.AddCleanup(p, s.forget, statusProofSlot{k, w})
+	runtime.AddCleanup(p, forgetStatusProof, statusProofSlot{k, w, weak.Make(s)})
 	return p
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 	"unsafe"
+	"weak"
 
 	"github.com/qualitycommit/qcsdk/client"
 )
@@ -120,5 +121,43 @@ func TestProofsLetUnusedProofsGo(t *testing.T) {
 	}
 	if n := r.Proofs.Len(); n != 0 {
 		t.Fatalf("%d proofs still held that no status uses", n)
+	}
+}
+
+// A holder of Records that keeps statuses whose records and proofs it
+// interned — as a cache does — is collected once nothing refers to it:
+// the interners' cleanups must not hold it, or every closed cache would
+// live for ever with all it held.
+func TestRecordsDoNotKeepTheirHolderAlive(t *testing.T) {
+	type holder struct {
+		records  Records
+		statuses []*client.ProductStatus
+	}
+	w := func() weak.Pointer[holder] {
+		h := &holder{}
+		for i := range 10 {
+			hash := client.LogHash(sha256.Sum256([]byte{byte(i)}))
+			st := &client.ProductStatus{
+				Enterprise: &client.Enterprise{ID: fmt.Sprint("ent_", i), Version: 1},
+				Commitment: &client.Commitment{ID: fmt.Sprint("cmt_", i), Version: 1},
+				Proof: &client.StatusProof{Checkpoint: "cp", Records: []client.RecordProof{
+					{Kind: "enterprise", ID: fmt.Sprint("ent_", i), Seq: 1, Proof: []client.LogHash{hash}},
+					{Kind: "commitment", ID: fmt.Sprint("cmt_", i), Seq: 2, Proof: []client.LogHash{hash, hash}},
+				}},
+			}
+			h.records.Status(st)
+			h.records.Proof(st)
+			h.statuses = append(h.statuses, st)
+		}
+		if h.records.Proofs.Len() == 0 {
+			t.Fatal("no proof interned")
+		}
+		return weak.Make(h)
+	}()
+	for range 3 {
+		runtime.GC()
+	}
+	if w.Value() != nil {
+		t.Fatal("a holder of Records nothing refers to is still reachable")
 	}
 }
