@@ -122,6 +122,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -189,7 +190,7 @@ type Report struct {
 	CacheStats cache.Stats        `json:"cache"`
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -205,6 +206,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if o.memProfile != "" {
+		defer func() {
+			if werr := writeHeapProfile(o.memProfile); err == nil {
+				err = werr
+			}
+		}()
+	}
 	switch o.mode {
 	case "page":
 		return runPage(ctx, o, stdout)
@@ -212,6 +220,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runFlood(ctx, o, stdout)
 	}
 	return runBadge(ctx, o, stdout)
+}
+
+// writeHeapProfile writes what is still live after the run, every stack
+// closed: what a closed stack leaves behind.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	runtime.GC()
+	return pprof.WriteHeapProfile(f)
 }
 
 // runBadge drives the badge handler (or, with -baseline, static bytes)

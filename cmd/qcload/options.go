@@ -17,6 +17,7 @@ import (
 // options are the parsed flags of one run.
 type options struct {
 	cpuProfile string
+	memProfile string
 	mode       string
 	duration   time.Duration
 	conc       int
@@ -82,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("qcload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (sandbox, cache and load alike) to this file, for go tool pprof")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile of what is still live after the run, every stack closed, to this file, for go tool pprof")
 	fs.StringVar(&o.mode, "mode", "badge", "what to drive: badge (the badge endpoint), page (listing pages through Widget.Page) or flood (random GTINs at the badge endpoint while pages are viewed)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "longest run (per scenario with -scenario all; the flood's length with -mode flood)")
 	fs.Int64Var(&o.requests, "requests", 0, "badge mode: stop after this many requests (0: only -duration bounds the run)")
