@@ -590,10 +590,11 @@ type List[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// ChangePage is one answer of the change feed. NextCursor is always set:
-// pass it as "after" to continue, even when Data is empty.
+// ChangePage is one answer of the change feed: a List of events, read the
+// same way as every other page, and HasMore. The feed always sets
+// NextCursor (so its omitempty never drops it): pass it as "after" to
+// continue, even when Data is empty.
 type ChangePage struct {
-	Data       []Event `json:"data"`
-	NextCursor string  `json:"next_cursor"`
-	HasMore    bool    `json:"has_more"`
+	List[Event]
+	HasMore bool `json:"has_more"`
 }
