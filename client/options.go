@@ -26,7 +26,7 @@ type ListOptions struct {
 	// Limit is the most items on one page, 1 to 100; zero leaves the
 	// choice to the API (20).
 	Limit int
-	// Cursor is a Response.NextCursor from an earlier page, or empty for
+	// Cursor is the NextCursor of an earlier page, or empty for
 	// the first page. A cursor is bound to the list and filters it was
 	// issued for; with others the API answers 400 invalid_cursor.
 	Cursor string
