@@ -590,11 +590,16 @@ type List[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// ChangePage is one answer of the change feed: a List of events, read the
-// same way as every other page, and HasMore. The feed always sets
-// NextCursor (so its omitempty never drops it): pass it as "after" to
-// continue, even when Data is empty.
+// ChangePage is one answer of the change feed. NextCursor is always set:
+// pass it as "after" to continue, even when Data is empty.
+//
+// It reads as a List (Data, NextCursor) but does not embed one: a list's
+// last page leaves next_cursor out, the feed's answers always carry it,
+// and the contract's schemas hold each model's required properties to its
+// fields without omitempty. An embedded List would make next_cursor
+// optional here.
 type ChangePage struct {
-	List[Event]
-	HasMore bool `json:"has_more"`
+	Data       []Event `json:"data"`
+	NextCursor string  `json:"next_cursor"`
+	HasMore    bool    `json:"has_more"`
 }

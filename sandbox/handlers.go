@@ -645,7 +645,7 @@ func (s *Sandbox) changes(b *buffer, r *http.Request) {
 	}
 	if head {
 		// At once, whatever wait says: the caller wants a position, not events.
-		b.json(http.StatusOK, ccNoStore, client.ChangePage{List: client.List[client.Event]{Data: []client.Event{}, NextCursor: encodeEventCursor(s.reg.head())}})
+		b.json(http.StatusOK, ccNoStore, client.ChangePage{Data: []client.Event{}, NextCursor: encodeEventCursor(s.reg.head())})
 		return
 	}
 
@@ -686,7 +686,7 @@ func (s *Sandbox) changes(b *buffer, r *http.Request) {
 		b.problem(http.StatusInternalServerError, client.CodeInternal, "reading the change feed failed")
 		return
 	}
-	page := client.ChangePage{List: client.List[client.Event]{Data: read.events, NextCursor: encodeEventCursor(read.pos)}, HasMore: read.more}
+	page := client.ChangePage{Data: read.events, NextCursor: encodeEventCursor(read.pos), HasMore: read.more}
 	if len(read.events) > 0 {
 		page.NextCursor = read.events[len(read.events)-1].Cursor
 	}
