@@ -95,7 +95,10 @@
 // Inspections, Enterprises, Cases and Categories cache them the same way,
 // as the API's JSON decoded per call, so each caller gets a copy of its
 // own. A change of a maker reaches every cached read of it; a search, which
-// no change can name, lives out its short TTL.
+// no change can name, lives out its short TTL. A list read returns one
+// page, the client.List the client answers, keyed by its cursor: the cache
+// holds the pages a shopper's view shows, so it has no iterators; a long
+// walk belongs to the client's All iterators, uncached.
 //
 // # Memory
 //

@@ -160,18 +160,18 @@ func readList[T any](c *Cache, ctx context.Context, key string, fetch fetchRaw) 
 // getList fetches one page of a list; maker is the enterprise the list is
 // scoped to, "" for none. The page's version is its newest item's, so that
 // a page that shows a change is never refused for one that predates it.
-func getList[T any](c *Cache, maker string, version func(*T) int64, list func(ctx context.Context) ([]T, *client.Response, error)) fetchRaw {
+func getList[T any](c *Cache, maker string, version func(*T) int64, list func(ctx context.Context) (client.List[T], *client.Response, error)) fetchRaw {
 	return func(ctx context.Context, _ *Entry) (*Entry, string, error) {
 		now := c.clock()
-		items, resp, err := list(ctx)
+		page, resp, err := list(ctx)
 		if err != nil {
 			return nil, "", err
 		}
 		var v int64
-		for i := range items {
-			v = max(v, version(&items[i]))
+		for i := range page.Data {
+			v = max(v, version(&page.Data[i]))
 		}
-		e, err := c.rawEntry(storedList[T]{Items: items, NextCursor: resp.NextCursor}, v, resp, maker != "", now)
+		e, err := c.rawEntry(storedList[T]{Items: page.Data, NextCursor: page.NextCursor}, v, resp, maker != "", now)
 		return e, maker, err
 	}
 }
@@ -246,7 +246,7 @@ func (c *Cache) EnterpriseCommitments(ctx context.Context, enterpriseID string, 
 	}
 	key := readKey("commitments", append([]string{enterpriseID}, listParams(o)...)...)
 	return readList[client.Commitment](c, ctx, key, getList(c, enterpriseID, func(m *client.Commitment) int64 { return m.Version },
-		func(ctx context.Context) ([]client.Commitment, *client.Response, error) {
+		func(ctx context.Context) (client.List[client.Commitment], *client.Response, error) {
 			return c.api.Commitments.ListByEnterprise(ctx, enterpriseID, &o)
 		}))
 }
@@ -265,7 +265,7 @@ func (c *Cache) Inspections(ctx context.Context, opts *client.InspectionListOpti
 	}
 	key := readKey("inspections", append([]string{o.Enterprise, o.Category, string(o.Result), since}, listParams(o.ListOptions)...)...)
 	return readList[client.Inspection](c, ctx, key, getList(c, o.Enterprise, func(in *client.Inspection) int64 { return in.Version },
-		func(ctx context.Context) ([]client.Inspection, *client.Response, error) {
+		func(ctx context.Context) (client.List[client.Inspection], *client.Response, error) {
 			return c.api.Inspections.List(ctx, &o)
 		}))
 }
@@ -279,7 +279,7 @@ func (c *Cache) Enterprises(ctx context.Context, opts *client.EnterpriseListOpti
 	}
 	key := readKey("enterprises", append([]string{o.Category, o.Region, o.Query}, listParams(o.ListOptions)...)...)
 	return readList[client.Enterprise](c, ctx, key, getList(c, "", func(e *client.Enterprise) int64 { return e.Version },
-		func(ctx context.Context) ([]client.Enterprise, *client.Response, error) {
+		func(ctx context.Context) (client.List[client.Enterprise], *client.Response, error) {
 			return c.api.Enterprises.List(ctx, &o)
 		}))
 }
@@ -293,17 +293,16 @@ func (c *Cache) Cases(ctx context.Context, opts *client.CaseListOptions) (client
 	}
 	key := readKey("cases", append([]string{o.Category, o.Brand}, listParams(o.ListOptions)...)...)
 	return readList[client.Case](c, ctx, key, getList(c, "", func(k *client.Case) int64 { return k.Version },
-		func(ctx context.Context) ([]client.Case, *client.Response, error) {
+		func(ctx context.Context) (client.List[client.Case], *client.Response, error) {
 			return c.api.Cases.List(ctx, &o)
 		}))
 }
 
-// Categories returns the product categories of the registry. It is kept
-// for the short TTL.
-func (c *Cache) Categories(ctx context.Context) ([]client.Category, error) {
-	p, err := readList[client.Category](c, ctx, readKey("categories"), getList(c, "", func(k *client.Category) int64 { return k.Version },
-		func(ctx context.Context) ([]client.Category, *client.Response, error) {
+// Categories returns the product categories of the registry, one page as
+// the client answers it. It is kept for the short TTL.
+func (c *Cache) Categories(ctx context.Context) (client.List[client.Category], error) {
+	return readList[client.Category](c, ctx, readKey("categories"), getList(c, "", func(k *client.Category) int64 { return k.Version },
+		func(ctx context.Context) (client.List[client.Category], *client.Response, error) {
 			return c.api.Categories.List(ctx)
 		}))
-	return p.Data, err
 }

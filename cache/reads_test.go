@@ -82,8 +82,8 @@ func TestEnquiryReadsAreCachedCoalescedAndCopied(t *testing.T) {
 		t.Errorf("Commitment = %+v, %v", cmt, err)
 	}
 	cats, err := e.cache.Categories(ctx)
-	if err != nil || len(cats) < 3 {
-		t.Errorf("Categories = %v, %v", cats, err)
+	if err != nil || len(cats.Data) < 3 || cats.NextCursor != "" {
+		t.Errorf("Categories = %+v, %v; want one page of 3 or more", cats, err)
 	}
 }
 

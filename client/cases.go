@@ -42,12 +42,12 @@ func (s *CasesService) Get(ctx context.Context, id string, opts *GetOptions) (*C
 	return getRecord[Case](ctx, s.client, "/v1/cases/"+url.PathEscape(id), nil, opts)
 }
 
-// List answers one page of published cases; Response.NextCursor names the
-// next page and is empty on the last.
-func (s *CasesService) List(ctx context.Context, opts *CaseListOptions) ([]Case, *Response, error) {
+// List answers one page of published cases; its NextCursor names the next
+// page and is empty on the last.
+func (s *CasesService) List(ctx context.Context, opts *CaseListOptions) (List[Case], *Response, error) {
 	q, err := opts.query()
 	if err != nil {
-		return nil, nil, err
+		return List[Case]{}, nil, err
 	}
 	return getPage[Case](ctx, s.client, "/v1/cases", q)
 }
@@ -59,7 +59,7 @@ func (s *CasesService) All(ctx context.Context, opts *CaseListOptions) iter.Seq2
 	if opts != nil {
 		o = *opts
 	}
-	return paginate(o.Cursor, func(cursor string) ([]Case, *Response, error) {
+	return paginate(o.Cursor, func(cursor string) (List[Case], *Response, error) {
 		o.Cursor = cursor
 		return s.List(ctx, &o)
 	})

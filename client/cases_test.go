@@ -14,7 +14,8 @@ func TestCasesListGetAndAll(t *testing.T) {
 	t.Parallel()
 	srv, c := setup(t)
 	ctx := ctxT(t)
-	all, resp, err := c.Cases.List(ctx, &client.CaseListOptions{ListOptions: client.ListOptions{Limit: 100}})
+	allPage, resp, err := c.Cases.List(ctx, &client.CaseListOptions{ListOptions: client.ListOptions{Limit: 100}})
+	all := allPage.Data
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,8 @@ func TestCasesListGetAndAll(t *testing.T) {
 		{"brand", client.CaseListOptions{Brand: all[0].Brand}, func(cs client.Case) bool { return cs.Brand == all[0].Brand }},
 		{"category", client.CaseListOptions{Category: all[0].Category}, func(cs client.Case) bool { return cs.Category == all[0].Category }},
 	} {
-		got, _, err := c.Cases.List(ctx, &tt.opts)
+		gotPage, _, err := c.Cases.List(ctx, &tt.opts)
+		got := gotPage.Data
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +82,8 @@ func TestCasesSeesAPublishedCase(t *testing.T) {
 		Title: client.Text{ZH: "销售假冒围巾案"}, Summary: client.Text{ZH: "当事人在平台销售假冒品牌围巾。"},
 		Brand: "测试品牌", Platform: "某电商平台", Authority: client.Text{ZH: "某市市场监督管理局"},
 	})
-	got, _, err := c.Cases.List(ctx, &client.CaseListOptions{Brand: "测试品牌"})
+	gotPage, _, err := c.Cases.List(ctx, &client.CaseListOptions{Brand: "测试品牌"})
+	got := gotPage.Data
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,8 @@ import (
 func TestCategoriesList(t *testing.T) {
 	t.Parallel()
 	_, c := setup(t)
-	cats, resp, err := c.Categories.List(ctxT(t))
+	catsPage, resp, err := c.Categories.List(ctxT(t))
+	cats := catsPage.Data
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,8 @@ func TestCategoriesListError(t *testing.T) {
 	_, c := setupWith(t, fixture{
 		sandbox: []sandbox.Option{sandbox.WithAPIKeys("another-key")},
 	})
-	cats, resp, err := c.Categories.List(ctxT(t))
+	catsPage, resp, err := c.Categories.List(ctxT(t))
+	cats := catsPage.Data
 	if cats != nil || resp == nil {
 		t.Errorf("List = %v, %v with an error", cats, resp)
 	}

@@ -48,10 +48,10 @@ func newPublisher(t *testing.T, srv *sandbox.Sandbox, c *client.Client) *publish
 	p := &publisher{srv: srv, gtin: srv.Demo()[1].GTIN}
 	for _, e := range allEnterprises(t, c)[:3] {
 		cms, _, err := c.Commitments.ListByEnterprise(ctxT(t), e.ID, nil)
-		if err != nil || len(cms) == 0 {
-			t.Fatalf("commitments of %s: %v, %v", e.ID, cms, err)
+		if err != nil || len(cms.Data) == 0 {
+			t.Fatalf("commitments of %s: %v, %v", e.ID, cms.Data, err)
 		}
-		p.commitments = append(p.commitments, cms[0].ID)
+		p.commitments = append(p.commitments, cms.Data[0].ID)
 		p.entIDs = append(p.entIDs, e.ID)
 	}
 	return p

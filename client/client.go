@@ -316,8 +316,8 @@ type Response struct {
 	CacheControl CacheControl
 	RateLimit    RateLimit
 	RequestID    string
-	// NextCursor is the cursor of the next page of a list, empty on the
-	// last page.
+	// NextCursor repeats the NextCursor of the page a List method
+	// returned: the cursor of the next page, empty on the last.
 	NextCursor string
 	// AsOf is the registry's position in its change sequence when it
 	// answered (the QC-As-Of header): the answer reflects every change up

@@ -19,14 +19,14 @@ func (s *CommitmentsService) Get(ctx context.Context, id string, opts *GetOption
 // ListByEnterprise answers one page of an enterprise's commitments, one
 // per category it signed for. The enterprise is named as in
 // EnterprisesService.Get, by id or USCC.
-func (s *CommitmentsService) ListByEnterprise(ctx context.Context, enterprise string, opts *ListOptions) ([]Commitment, *Response, error) {
+func (s *CommitmentsService) ListByEnterprise(ctx context.Context, enterprise string, opts *ListOptions) (List[Commitment], *Response, error) {
 	ref, err := enterpriseRef(enterprise)
 	if err != nil {
-		return nil, nil, err
+		return List[Commitment]{}, nil, err
 	}
 	q := url.Values{}
 	if err := opts.query(q); err != nil {
-		return nil, nil, err
+		return List[Commitment]{}, nil, err
 	}
 	return getPage[Commitment](ctx, s.client, "/v1/enterprises/"+url.PathEscape(ref)+"/commitments", q)
 }
@@ -38,7 +38,7 @@ func (s *CommitmentsService) AllByEnterprise(ctx context.Context, enterprise str
 	if opts != nil {
 		o = *opts
 	}
-	return paginate(o.Cursor, func(cursor string) ([]Commitment, *Response, error) {
+	return paginate(o.Cursor, func(cursor string) (List[Commitment], *Response, error) {
 		o.Cursor = cursor
 		return s.ListByEnterprise(ctx, enterprise, &o)
 	})

@@ -29,14 +29,16 @@ func TestCommitmentsListByEnterpriseAndGet(t *testing.T) {
 	ctx := ctxT(t)
 	ent := multiCategoryEnterprise(t, c)
 
-	byID, resp, err := c.Commitments.ListByEnterprise(ctx, ent.ID, nil)
+	byIDPage, resp, err := c.Commitments.ListByEnterprise(ctx, ent.ID, nil)
+	byID := byIDPage.Data
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(byID) != len(ent.Categories) || resp.NextCursor != "" {
 		t.Fatalf("%d commitments (next %q) for %d categories", len(byID), resp.NextCursor, len(ent.Categories))
 	}
-	byUSCC, _, err := c.Commitments.ListByEnterprise(ctx, string(ent.USCC), nil)
+	byUSCCPage, _, err := c.Commitments.ListByEnterprise(ctx, string(ent.USCC), nil)
+	byUSCC := byUSCCPage.Data
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +67,8 @@ func TestCommitmentsAllByEnterprisePages(t *testing.T) {
 	srv, c := setup(t)
 	ctx := ctxT(t)
 	ent := multiCategoryEnterprise(t, c)
-	want, _, err := c.Commitments.ListByEnterprise(ctx, ent.ID, nil)
+	wantPage, _, err := c.Commitments.ListByEnterprise(ctx, ent.ID, nil)
+	want := wantPage.Data
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +130,8 @@ func TestCommitmentsConditionalGetSeesARevocation(t *testing.T) {
 	t.Parallel()
 	srv, c := setup(t)
 	ctx := ctxT(t)
-	cms, _, err := c.Commitments.ListByEnterprise(ctx, "ent_0000001", nil)
+	cmsPage, _, err := c.Commitments.ListByEnterprise(ctx, "ent_0000001", nil)
+	cms := cmsPage.Data
 	if err != nil || len(cms) == 0 {
 		t.Fatalf("ListByEnterprise: %v, %v", cms, err)
 	}

@@ -192,7 +192,8 @@ func sandboxRecords(ctx context.Context, t *testing.T, c *client.Client) []clien
 		}
 		evs = append(evs, client.Event{Seq: cs.Version, Case: &cs})
 	}
-	cats, _, err := c.Categories.List(ctx)
+	catsPage, _, err := c.Categories.List(ctx)
+	cats := catsPage.Data
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -161,12 +161,13 @@
 //
 // # Pagination
 //
-// List methods return one page and set [Response.NextCursor], as every
-// call returns its [Response] (the shape go-github made familiar); All
-// methods return an iter.Seq2 that follows the cursors, fetching a page
-// only when the loop reaches it. A page held as a value — the API's own
-// answer, or the cache's reads of lists — is a [List]: Data and
-// NextCursor.
+// A page of a list has one shape wherever it is held: a [List], Data and
+// NextCursor, as the API answers it. List methods return it with the
+// call's [Response] (which repeats the cursor in [Response.NextCursor]),
+// and the cache's reads of lists return the same value; the change feed's
+// [ChangePage] reads the same, plus HasMore. All methods return an
+// iter.Seq2 that follows the cursors, fetching a page only when the loop
+// reaches it: the way to walk a list that can be long.
 //
 //	for e, err := range api.Enterprises.All(ctx, &client.EnterpriseListOptions{Category: "toys"}) {
 //		if err != nil { return err }

@@ -58,11 +58,11 @@ func (s *EnterprisesService) Get(ctx context.Context, idOrUSCC string, opts *Get
 }
 
 // List answers one page of the enterprises on the list, in registry order;
-// Response.NextCursor names the next page and is empty on the last.
-func (s *EnterprisesService) List(ctx context.Context, opts *EnterpriseListOptions) ([]Enterprise, *Response, error) {
+// the page's NextCursor names the next page and is empty on the last.
+func (s *EnterprisesService) List(ctx context.Context, opts *EnterpriseListOptions) (List[Enterprise], *Response, error) {
 	q, err := opts.query()
 	if err != nil {
-		return nil, nil, err
+		return List[Enterprise]{}, nil, err
 	}
 	return getPage[Enterprise](ctx, s.client, "/v1/enterprises", q)
 }
@@ -75,7 +75,7 @@ func (s *EnterprisesService) All(ctx context.Context, opts *EnterpriseListOption
 	if opts != nil {
 		o = *opts // the caller's options stay as they were
 	}
-	return paginate(o.Cursor, func(cursor string) ([]Enterprise, *Response, error) {
+	return paginate(o.Cursor, func(cursor string) (List[Enterprise], *Response, error) {
 		o.Cursor = cursor
 		return s.List(ctx, &o)
 	})

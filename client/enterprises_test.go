@@ -16,7 +16,8 @@ import (
 // reference the paged walks are compared with.
 func allEnterprises(t *testing.T, c *client.Client) []client.Enterprise {
 	t.Helper()
-	ents, resp, err := c.Enterprises.List(ctxT(t), &client.EnterpriseListOptions{ListOptions: client.ListOptions{Limit: 100}})
+	entsPage, resp, err := c.Enterprises.List(ctxT(t), &client.EnterpriseListOptions{ListOptions: client.ListOptions{Limit: 100}})
+	ents := entsPage.Data
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +120,8 @@ func TestEnterprisesListFilters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(all[:7], page); diff != "" || resp.NextCursor == "" {
-		t.Errorf("first page of 7 (next %q) (-want +got):\n%s", resp.NextCursor, diff)
+	if diff := cmp.Diff(all[:7], page.Data); diff != "" || page.NextCursor == "" || page.NextCursor != resp.NextCursor {
+		t.Errorf("first page of 7 (next %q, Response's %q) (-want +got):\n%s", page.NextCursor, resp.NextCursor, diff)
 	}
 
 	tests := []struct {
@@ -143,7 +144,8 @@ func TestEnterprisesListFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		tt.opts.Limit = 100
-		got, _, err := c.Enterprises.List(ctx, &tt.opts)
+		gotPage, _, err := c.Enterprises.List(ctx, &tt.opts)
+		got := gotPage.Data
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}

@@ -59,12 +59,12 @@ func (s *InspectionsService) Get(ctx context.Context, id string, opts *GetOption
 	return getRecord[Inspection](ctx, s.client, "/v1/inspections/"+url.PathEscape(id), nil, opts)
 }
 
-// List answers one page of published inspections; Response.NextCursor
-// names the next page and is empty on the last.
-func (s *InspectionsService) List(ctx context.Context, opts *InspectionListOptions) ([]Inspection, *Response, error) {
+// List answers one page of published inspections; its NextCursor names
+// the next page and is empty on the last.
+func (s *InspectionsService) List(ctx context.Context, opts *InspectionListOptions) (List[Inspection], *Response, error) {
 	q, err := opts.query()
 	if err != nil {
-		return nil, nil, err
+		return List[Inspection]{}, nil, err
 	}
 	return getPage[Inspection](ctx, s.client, "/v1/inspections", q)
 }
@@ -76,7 +76,7 @@ func (s *InspectionsService) All(ctx context.Context, opts *InspectionListOption
 	if opts != nil {
 		o = *opts
 	}
-	return paginate(o.Cursor, func(cursor string) ([]Inspection, *Response, error) {
+	return paginate(o.Cursor, func(cursor string) (List[Inspection], *Response, error) {
 		o.Cursor = cursor
 		return s.List(ctx, &o)
 	})

@@ -104,14 +104,14 @@ func TestInspectionsGetAndPublish(t *testing.T) {
 	srv, c := setup(t)
 	ctx := ctxT(t)
 	page, _, err := c.Inspections.List(ctx, &client.InspectionListOptions{ListOptions: client.ListOptions{Limit: 3}})
-	if err != nil || len(page) != 3 {
-		t.Fatalf("List: %d, %v", len(page), err)
+	if err != nil || len(page.Data) != 3 {
+		t.Fatalf("List: %d, %v", len(page.Data), err)
 	}
-	got, resp, err := c.Inspections.Get(ctx, page[1].ID, nil)
+	got, resp, err := c.Inspections.Get(ctx, page.Data[1].ID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(&page[1], got); diff != "" {
+	if diff := cmp.Diff(&page.Data[1], got); diff != "" {
 		t.Errorf("Get (-listed +got):\n%s", diff)
 	}
 	if same, r, err := c.Inspections.Get(ctx, got.ID, &client.GetOptions{ETag: resp.ETag}); err != nil || same != nil || !r.NotModified {
@@ -122,7 +122,8 @@ func TestInspectionsGetAndPublish(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh, _, err := c.Inspections.List(ctx, &client.InspectionListOptions{PublishedSince: published.PublishedAt, Result: client.InspectionFail})
+	freshPage, _, err := c.Inspections.List(ctx, &client.InspectionListOptions{PublishedSince: published.PublishedAt, Result: client.InspectionFail})
+	fresh := freshPage.Data
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -592,6 +592,12 @@ type List[T any] struct {
 
 // ChangePage is one answer of the change feed. NextCursor is always set:
 // pass it as "after" to continue, even when Data is empty.
+//
+// It reads as a List (Data, NextCursor) but does not embed one: a list's
+// last page leaves next_cursor out, the feed's answers always carry it,
+// and the contract's schemas hold each model's required properties to its
+// fields without omitempty. An embedded List would make next_cursor
+// optional here.
 type ChangePage struct {
 	Data       []Event `json:"data"`
 	NextCursor string  `json:"next_cursor"`

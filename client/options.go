@@ -26,7 +26,7 @@ type ListOptions struct {
 	// Limit is the most items on one page, 1 to 100; zero leaves the
 	// choice to the API (20).
 	Limit int
-	// Cursor is a Response.NextCursor from an earlier page, or empty for
+	// Cursor is the NextCursor of an earlier page, or empty for
 	// the first page. A cursor is bound to the list and filters it was
 	// issued for; with others the API answers 400 invalid_cursor.
 	Cursor string
@@ -97,16 +97,16 @@ func getRecord[T any](ctx context.Context, c *Client, path string, q url.Values,
 	return out, resp, nil
 }
 
-// getPage reads one page of a list and puts its cursor in the Response,
-// where callers of every list find it.
-func getPage[T any](ctx context.Context, c *Client, path string, q url.Values) ([]T, *Response, error) {
+// getPage reads one page of a list. The cursor is copied into the
+// Response as well, where every call's metadata is.
+func getPage[T any](ctx context.Context, c *Client, path string, q url.Values) (List[T], *Response, error) {
 	var page List[T]
 	resp, err := c.do(ctx, request{method: http.MethodGet, path: path, query: q, idempotent: true}, &page)
 	if err != nil {
-		return nil, resp, err
+		return List[T]{}, resp, err
 	}
 	resp.NextCursor = page.NextCursor
-	return page.Data, resp, nil
+	return page, resp, nil
 }
 
 // errCursorStuck is the error of an iterator whose next page would be the
@@ -117,30 +117,30 @@ var errCursorStuck = errors.New("qcsdk: the API answered the same cursor again; 
 // page from cursor on. It fetches a page only when the consumer asks for
 // an item past the ones already read, so breaking out of the loop never
 // costs a request. An error is yielded once, with the zero T, and ends
-// the iteration: the caller can resume from the last Response.NextCursor
-// it saw through List.
-func paginate[T any](cursor string, fetch func(cursor string) ([]T, *Response, error)) iter.Seq2[T, error] {
+// the iteration: the caller can resume from the last List.NextCursor it
+// saw through List.
+func paginate[T any](cursor string, fetch func(cursor string) (List[T], *Response, error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		for {
-			items, resp, err := fetch(cursor)
+			page, _, err := fetch(cursor)
 			if err != nil {
 				yield(zero, err)
 				return
 			}
-			for _, it := range items {
+			for _, it := range page.Data {
 				if !yield(it, nil) {
 					return
 				}
 			}
-			if resp == nil || resp.NextCursor == "" {
+			if page.NextCursor == "" {
 				return
 			}
-			if resp.NextCursor == cursor {
+			if page.NextCursor == cursor {
 				yield(zero, errCursorStuck)
 				return
 			}
-			cursor = resp.NextCursor
+			cursor = page.NextCursor
 		}
 	}
 }

@@ -123,10 +123,10 @@ func (o *ReportListOptions) query() (url.Values, error) {
 
 // List answers one page of the reports this API key filed, newest first,
 // without their access tokens and without the reporters' contacts.
-func (s *ReportsService) List(ctx context.Context, opts *ReportListOptions) ([]Report, *Response, error) {
+func (s *ReportsService) List(ctx context.Context, opts *ReportListOptions) (List[Report], *Response, error) {
 	q, err := opts.query()
 	if err != nil {
-		return nil, nil, err
+		return List[Report]{}, nil, err
 	}
 	return getPage[Report](ctx, s.client, "/v1/reports", q)
 }
@@ -138,7 +138,7 @@ func (s *ReportsService) All(ctx context.Context, opts *ReportListOptions) iter.
 	if opts != nil {
 		o = *opts
 	}
-	return paginate(o.Cursor, func(cursor string) ([]Report, *Response, error) {
+	return paginate(o.Cursor, func(cursor string) (List[Report], *Response, error) {
 		o.Cursor = cursor
 		return s.List(ctx, &o)
 	})

@@ -243,7 +243,7 @@ func (s *site) search(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cats, err := s.e.qc.Categories(ctx); err == nil {
-		for _, c := range cats {
+		for _, c := range cats.Data {
 			p.Categories = append(p.Categories, option{c.Code, textIn(c.Name, loc)})
 		}
 	}
@@ -321,7 +321,7 @@ func (s *site) enterprise(rw http.ResponseWriter, r *http.Request) {
 func (s *site) categoryNames(ctx context.Context, loc widget.Locale) map[string]string {
 	names := map[string]string{}
 	if cats, err := s.e.qc.Categories(ctx); err == nil {
-		for _, c := range cats {
+		for _, c := range cats.Data {
 			names[c.Code] = textIn(c.Name, loc)
 		}
 	}
