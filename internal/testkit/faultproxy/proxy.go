@@ -227,12 +227,14 @@ func (p *Proxy) pump(l *link, dst, src net.Conn) {
 	chunks := make(chan chunk, 64)
 	p.wg.Go(func() {
 		defer close(chunks)
+		buf := make([]byte, 32<<10)
 		for {
-			buf := make([]byte, 32<<10)
 			n, err := src.Read(buf)
 			if n > 0 {
+				b := make([]byte, n) // its own, as it waits while reading goes on
+				copy(b, buf[:n])
 				select {
-				case chunks <- chunk{buf[:n], time.Now().Add(p.currentDelay())}:
+				case chunks <- chunk{b, time.Now().Add(p.currentDelay())}:
 				case <-l.ctx.Done():
 					return
 				}
