@@ -149,7 +149,7 @@ func TestFleetOnAClusterWithAMasterDownAndNoReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	cl.Kill(cl.Masters()[0])
-	before := c.Stats().Upstream
+	before := c.Stats()
 	for round := range 2 {
 		for _, d := range demo {
 			st, err := statusByGTIN(c, ctx, d.GTIN)
@@ -162,9 +162,20 @@ func TestFleetOnAClusterWithAMasterDownAndNoReplica(t *testing.T) {
 		}
 	}
 	// The warm product was answered from memory; the others from the API
-	// once, and from memory after that.
-	if n := c.Stats().Upstream - before; n > int64(len(demo)-1) {
-		t.Errorf("%d API calls for %d products, %d of them cold", n, len(demo), len(demo)-1)
+	// once, and from memory after that. On a loaded machine a slow call
+	// may be hedged (a second call for the same keys, by design), and if
+	// the server sees its subscription to the fleet's announcements
+	// broken by the kill, it revalidates what memory holds (a conditional
+	// call each): neither is a product fetched anew.
+	after := c.Stats()
+	hedged := after.Hedges - before.Hedges
+	revalidated := after.Revalidated - before.Revalidated
+	fetched := (after.Upstream - before.Upstream) - hedged - revalidated
+	lost := c.Store().(*cache.Tiered).Stats().Lost
+	t.Logf("%d fetched, %d hedged, %d revalidated, %d subscriptions lost", fetched, hedged, revalidated, lost)
+	if fetched > int64(len(demo)-1) || (lost == 0 && revalidated != 0) {
+		t.Errorf("%d API calls for %d products, %d of them cold: %d fetched, %d hedged, %d revalidated, %d subscriptions lost",
+			after.Upstream-before.Upstream, len(demo), len(demo)-1, fetched, hedged, revalidated, lost)
 	}
 }
 
