@@ -47,33 +47,7 @@ func TestGTINUnmarshalText(t *testing.T) {
 			t.Parallel()
 			var d doc
 			err := json.Unmarshal([]byte(tt.in), &d)
-			if tt.wantErr != nil {
-				var idErr *IDError
-				if !errors.As(err, &idErr) {
-					t.Fatalf("json.Unmarshal(%s) = %v (%T), want an *IDError", tt.in, err, err)
-				}
-				if diff := cmp.Diff(tt.wantErr, idErr, idErrorCmp); diff != "" {
-					t.Errorf("json.Unmarshal(%s) error mismatch (-want +got):\n%s", tt.in, diff)
-				}
-				if !errors.Is(err, ErrInvalidID) {
-					t.Errorf("json.Unmarshal(%s) = %v, does not match ErrInvalidID", tt.in, err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("json.Unmarshal(%s) = %v", tt.in, err)
-			}
-			if d.GTIN != tt.want {
-				t.Errorf("json.Unmarshal(%s) gave %q, want %q", tt.in, d.GTIN, tt.want)
-			}
-			// What is decoded is written back in the same canonical form.
-			out, err := json.Marshal(d)
-			if err != nil {
-				t.Fatalf("json.Marshal(%+v) = %v", d, err)
-			}
-			if want := `{"gtin":"` + string(tt.want) + `"}`; string(out) != want {
-				t.Errorf("json.Marshal(%+v) = %s, want %s", d, out, want)
-			}
+			checkDecoded(t, tt.in, err, tt.wantErr, d.GTIN, tt.want, d, "gtin")
 		})
 	}
 }
@@ -126,29 +100,41 @@ func TestUSCCUnmarshalText(t *testing.T) {
 			t.Parallel()
 			var d doc
 			err := json.Unmarshal([]byte(tt.in), &d)
-			if tt.wantErr != nil {
-				var idErr *IDError
-				if !errors.As(err, &idErr) {
-					t.Fatalf("json.Unmarshal(%s) = %v (%T), want an *IDError", tt.in, err, err)
-				}
-				if diff := cmp.Diff(tt.wantErr, idErr, idErrorCmp); diff != "" {
-					t.Errorf("json.Unmarshal(%s) error mismatch (-want +got):\n%s", tt.in, diff)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("json.Unmarshal(%s) = %v", tt.in, err)
-			}
-			if d.USCC != tt.want {
-				t.Errorf("json.Unmarshal(%s) gave %q, want %q", tt.in, d.USCC, tt.want)
-			}
-			out, err := json.Marshal(d)
-			if err != nil {
-				t.Fatalf("json.Marshal(%+v) = %v", d, err)
-			}
-			if want := `{"uscc":"` + string(tt.want) + `"}`; string(out) != want {
-				t.Errorf("json.Marshal(%+v) = %s, want %s", d, out, want)
-			}
+			checkDecoded(t, tt.in, err, tt.wantErr, d.USCC, tt.want, d, "uscc")
 		})
+	}
+}
+
+// checkDecoded checks one identifier decoded from the JSON document in:
+// refused with wantErr, an *IDError matching ErrInvalidID, or else equal
+// to want, and the document d it was decoded into written back with it in
+// the same canonical form under field.
+func checkDecoded[T ~string](t *testing.T, in string, err error, wantErr *IDError, got, want T, d any, field string) {
+	t.Helper()
+	if wantErr != nil {
+		var idErr *IDError
+		if !errors.As(err, &idErr) {
+			t.Fatalf("json.Unmarshal(%s) = %v (%T), want an *IDError", in, err, err)
+		}
+		if diff := cmp.Diff(wantErr, idErr, idErrorCmp); diff != "" {
+			t.Errorf("json.Unmarshal(%s) error mismatch (-want +got):\n%s", in, diff)
+		}
+		if !errors.Is(err, ErrInvalidID) {
+			t.Errorf("json.Unmarshal(%s) = %v, does not match ErrInvalidID", in, err)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("json.Unmarshal(%s) = %v", in, err)
+	}
+	if got != want {
+		t.Errorf("json.Unmarshal(%s) gave %q, want %q", in, got, want)
+	}
+	out, err := json.Marshal(d)
+	if err != nil {
+		t.Fatalf("json.Marshal(%+v) = %v", d, err)
+	}
+	if w := `{"` + field + `":"` + string(want) + `"}`; string(out) != w {
+		t.Errorf("json.Marshal(%+v) = %s, want %s", d, out, w)
 	}
 }
