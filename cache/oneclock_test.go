@@ -40,6 +40,21 @@ func awaitUnconfirmed(t *testing.T, s *cache.Tiered, key string) {
 	}
 }
 
+// awaitCount polls until count reaches want. Polling is the observation:
+// the commands it counts go out on the store's own goroutines.
+func awaitCount(t *testing.T, what string, count func() int64, want int64) {
+	t.Helper()
+	deadline := time.Now().Add(timescale.Scale(10 * time.Second))
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for count() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d within 10s; want %d", what, count(), want)
+		}
+		<-tick.C
+	}
+}
+
 // Two servers holding one unchanged answer used to write it over each
 // other through Redis for ever, each write announced, each announcement
 // making the other read and write it back: 61 % of page views cost a
@@ -66,6 +81,9 @@ func TestATieWritesNothingAcrossTheFleet(t *testing.T) {
 	if got, err := b.t.Get(ctx, "k"); err != nil || got == nil || got.Version != 5 {
 		t.Fatalf("B.Get = %+v, %v; want the answer A wrote", got, err)
 	}
+	// A's Set returns once Redis took the write, and announces it after:
+	// wait for that announcement, so that it is not counted as B's.
+	awaitCount(t, "A's announcement of its write", pubsA.Publishes, 1)
 	reset()
 
 	// B fetched the same answer itself: nothing to write.
