@@ -151,7 +151,7 @@ func TestClusterFleetUnderRandomMasterKills(t *testing.T) {
 			}
 			kind = "change:inspection-pass"
 		}
-		st, resp, err := api.Products.ByGTIN(ctx, string(p.gtin), nil)
+		st, resp, err := api.Products.ByGTIN(ctx, p.gtin, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +247,7 @@ func TestClusterFleetUnderRandomMasterKills(t *testing.T) {
 	// The changes stop; every fault heals.
 	truth := make(map[client.GTIN]int64, len(gtins))
 	for _, g := range gtins {
-		st, _, err := api.Products.ByGTIN(ctx, string(g), nil)
+		st, _, err := api.Products.ByGTIN(ctx, g, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -231,14 +231,14 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	poisonN := int64(0)
 	poison := func() {
 		p := products[rng.IntN(len(products))]
-		st, _, err := api.Products.ByGTIN(ctx, string(p.gtin), nil)
+		st, _, err := api.Products.ByGTIN(ctx, p.gtin, nil)
 		if err != nil {
 			step("poison:skip", "%s: %v", p.gtin, err)
 			return
 		}
 		forged, kind := *st, "its commitment's state flipped"
 		if q := products[rng.IntN(len(products))]; q != p && rng.IntN(2) == 0 {
-			other, _, err := api.Products.ByGTIN(ctx, string(q.gtin), nil)
+			other, _, err := api.Products.ByGTIN(ctx, q.gtin, nil)
 			if err != nil {
 				step("poison:skip", "%s: %v", q.gtin, err)
 				return
@@ -427,7 +427,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 			}
 			p.revoked, kind = true, "revoked"
 		}
-		st, resp, err := api.Products.ByGTIN(ctx, string(p.gtin), nil)
+		st, resp, err := api.Products.ByGTIN(ctx, p.gtin, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -594,7 +594,7 @@ func TestFleetUnderRandomFaults(t *testing.T) {
 	// heals.
 	truth := make(map[client.GTIN]int64, len(gtins))
 	for _, g := range gtins {
-		st, _, err := api.Products.ByGTIN(ctx, string(g), nil)
+		st, _, err := api.Products.ByGTIN(ctx, g, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -896,7 +896,7 @@ func chaosWorkingSet(t *testing.T, srv *sandbox.Server, api *client.Client) ([]*
 		if !ok {
 			t.Fatalf("the sandbox has no product of enterprise %d", e)
 		}
-		st, _, err := api.Products.ByGTIN(context.Background(), string(p.GTIN), nil)
+		st, _, err := api.Products.ByGTIN(context.Background(), p.GTIN, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

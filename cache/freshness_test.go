@@ -329,7 +329,7 @@ func TestOneFollowerLeadsAndAnotherTakesOver(t *testing.T) {
 	}
 	ids := []string{}
 	for _, d := range srv.Demo()[:3] {
-		st, _, err := api.Products.ByGTIN(context.Background(), string(d.GTIN), nil)
+		st, _, err := api.Products.ByGTIN(context.Background(), d.GTIN, nil)
 		if err == nil && st.Commitment != nil {
 			ids = append(ids, st.Commitment.ID)
 		}

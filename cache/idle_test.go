@@ -182,9 +182,9 @@ func idleChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Warm it every way a platform uses it: a page, the badge endpoint.
-	var gtins []any
+	var gtins []client.GTIN
 	for _, d := range sb.Demo() {
-		gtins = append(gtins, string(d.GTIN))
+		gtins = append(gtins, d.GTIN)
 	}
 	page := w.Page(context.Background(), gtins...)
 	for _, g := range gtins {
@@ -196,7 +196,7 @@ func idleChild(t *testing.T) {
 	h := w.Handler("/quality/")
 	for _, g := range gtins {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/quality/badge/"+g.(string)+".svg", nil))
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/quality/badge/"+string(g)+".svg", nil))
 		if rec.Code != http.StatusOK {
 			t.Fatalf("badge endpoint for %s: %d", g, rec.Code)
 		}

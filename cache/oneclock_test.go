@@ -252,7 +252,7 @@ func TestAnEntryBeyondTheRegistryDoesNotPinABadge(t *testing.T) {
 	prefix := "test:" + t.Name() + ":"
 	ctx := context.Background()
 	g := demoGTIN(t, srv, client.VerdictCommitted)
-	st, resp, err := api.Products.ByGTIN(ctx, string(g), nil)
+	st, resp, err := api.Products.ByGTIN(ctx, g, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

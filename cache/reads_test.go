@@ -24,7 +24,7 @@ const (
 // and the id of the commitment the product rests on.
 func (e *env) maker(t *testing.T, v client.Verdict) (ent, cmt string) {
 	t.Helper()
-	st, _, err := e.api.Products.ByGTIN(context.Background(), string(e.demo(v)), nil)
+	st, _, err := e.api.Products.ByGTIN(context.Background(), e.demo(v), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ func TestEveryAnswerSaysThePositionItReflects(t *testing.T) {
 	ctx := ctxT(t)
 	g := srv.Demo()[0].GTIN
 
-	st, before, err := c.Products.ByGTIN(ctx, string(g), nil)
+	st, before, err := c.Products.ByGTIN(ctx, g, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestEveryAnswerSaysThePositionItReflects(t *testing.T) {
 	// A revalidation that finds the record unchanged still moves the
 	// position forward: the copy is now known current up to it. (A case
 	// concerns no product's status.)
-	_, now, err := c.Products.ByGTIN(ctx, string(g), nil)
+	_, now, err := c.Products.ByGTIN(ctx, g, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestEveryAnswerSaysThePositionItReflects(t *testing.T) {
 		t.Fatal(err)
 	}
 	head := now.AsOf + 1
-	_, again, err := c.Products.ByGTIN(ctx, string(g), &client.GetOptions{ETag: now.ETag})
+	_, again, err := c.Products.ByGTIN(ctx, g, &client.GetOptions{ETag: now.ETag})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func TestACancelledCallLogsNoError(t *testing.T) {
 		client.WithLogger(slog.New(slog.NewJSONHandler(&out, nil)))}})
 	ctx, cancel := context.WithCancel(ctxT(t))
 	cancel()
-	if _, _, err := c.Products.ByGTIN(ctx, string(srv.Demo()[0].GTIN), nil); !errors.Is(err, context.Canceled) {
+	if _, _, err := c.Products.ByGTIN(ctx, srv.Demo()[0].GTIN, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	if n := logLines(out.String(), "ERROR"); n != 0 {

@@ -79,7 +79,7 @@ func BenchmarkProductLookup(b *testing.B) {
 			return err
 		}},
 		{"client", func(ctx context.Context) error {
-			st, _, err := c.Products.ByGTIN(ctx, gtin, nil)
+			st, _, err := c.Products.ByGTIN(ctx, client.GTIN(gtin), nil)
 			if err != nil {
 				return err
 			}
@@ -146,7 +146,7 @@ func BenchmarkVerify(b *testing.B) {
 		var st *client.ProductStatus
 		for _, d := range srv.Demo() {
 			if d.Verdict == client.VerdictCommitted {
-				if st, _, err = c.Products.ByGTIN(ctx, string(d.GTIN), nil); err != nil {
+				if st, _, err = c.Products.ByGTIN(ctx, d.GTIN, nil); err != nil {
 					b.Fatal(err)
 				}
 				break

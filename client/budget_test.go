@@ -38,7 +38,7 @@ func TestBudgetLimitsAmplificationInAnOutage(t *testing.T) {
 			client:  []client.Option{client.WithRetryPolicy(p)},
 		})
 		ctx := ctxT(t)
-		gtin := string(srv.Demo()[0].GTIN)
+		gtin := srv.Demo()[0].GTIN
 		attempts := make([]int64, outageCalls)
 		for i := range outageCalls {
 			before := srv.Requests("")
@@ -71,9 +71,9 @@ func TestBudgetLimitsAmplificationInAnOutage(t *testing.T) {
 		// Recovery. Each success gives back a tenth of a token; a retry
 		// needs more than half the 10 tokens left after the failed
 		// attempt has taken its own.
-		gtins := make([]string, 0, 100)
+		gtins := make([]client.GTIN, 0, 100)
 		for _, d := range srv.Demo() {
-			gtins = append(gtins, string(d.GTIN))
+			gtins = append(gtins, d.GTIN)
 		}
 		healthy := func(n int) {
 			t.Helper()
@@ -115,7 +115,7 @@ func TestBudgetLimitsAmplificationInAnOutage(t *testing.T) {
 			client:  []client.Option{client.WithRetryPolicy(p)},
 		})
 		ctx := ctxT(t)
-		gtin := string(srv.Demo()[0].GTIN)
+		gtin := srv.Demo()[0].GTIN
 		errs := make([]error, outageCalls)
 		var wg sync.WaitGroup
 		for i := range outageCalls {
@@ -155,7 +155,7 @@ func TestBudgetLimitsAmplificationInAnOutage(t *testing.T) {
 			client:  []client.Option{client.WithRetryPolicy(off)},
 		})
 		ctx := ctxT(t)
-		gtin := string(srv.Demo()[0].GTIN)
+		gtin := srv.Demo()[0].GTIN
 		const workers = 8
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -201,7 +201,7 @@ func TestBudgetChargesOneTokenPerFailedAttempt(t *testing.T) {
 		client:  []client.Option{client.WithRetryPolicy(p)},
 	})
 	ctx := ctxT(t)
-	gtin := string(srv.Demo()[0].GTIN)
+	gtin := srv.Demo()[0].GTIN
 	failing := func(step string, want int64) {
 		t.Helper()
 		before := srv.Requests(route)

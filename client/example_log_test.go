@@ -98,7 +98,7 @@ func ExampleVerifyStatus() {
 	if err != nil {
 		panic(err)
 	}
-	st, _, err := api.Products.ByGTIN(context.Background(), string(sb.Demo()[0].GTIN), nil)
+	st, _, err := api.Products.ByGTIN(context.Background(), sb.Demo()[0].GTIN, nil)
 	if err != nil {
 		panic(err) // a *client.VerifyError if it did not verify
 	}

@@ -110,7 +110,7 @@ func newEnv(t *testing.T, ctx context.Context, srv *sandbox.Sandbox, c *client.C
 		params:  reportOf(srv),
 		idemKey: "matrix-" + t.Name(),
 	}
-	st, _, err := c.Products.ByGTIN(ctx, string(e.gtin), nil)
+	st, _, err := c.Products.ByGTIN(ctx, e.gtin, nil)
 	if err != nil {
 		t.Fatalf("healthy ByGTIN: %v", err)
 	}
@@ -141,7 +141,7 @@ type serviceCall struct {
 func serviceCalls() []serviceCall {
 	return []serviceCall{
 		{name: "Products.ByGTIN", route: "GET /v1/products/{gtin}", call: func(ctx context.Context, e *env) (any, *client.Response, error) {
-			return unpack(e.c.Products.ByGTIN(ctx, string(e.gtin), nil))
+			return unpack(e.c.Products.ByGTIN(ctx, e.gtin, nil))
 		}},
 		{name: "Products.ByKey", route: "GET /v1/products/lookup", call: func(ctx context.Context, e *env) (any, *client.Response, error) {
 			return unpack(e.c.Products.ByKey(ctx, e.key, nil))
@@ -520,7 +520,7 @@ func TestFaultMatrixBudgetInterferes(t *testing.T) {
 			client:  []client.Option{client.WithRetryPolicy(policy)},
 		})
 		ctx := ctxT(t)
-		gtin := string(srv.Demo()[0].GTIN)
+		gtin := srv.Demo()[0].GTIN
 		for range calls {
 			_, _, err := c.Products.ByGTIN(ctx, gtin, nil)
 			if err == nil {
@@ -565,7 +565,7 @@ func TestFaultRetryAfterIsHonoured(t *testing.T) {
 		client:  []client.Option{client.WithRetryPolicy(fastPolicy(1))},
 	})
 	start := time.Now()
-	_, resp, err := c.Products.ByGTIN(ctxT(t), string(srv.Demo()[0].GTIN), nil)
+	_, resp, err := c.Products.ByGTIN(ctxT(t), srv.Demo()[0].GTIN, nil)
 	elapsed := time.Since(start)
 	apiErr := requireAPIError(t, err, 503, client.CodeUnavailable)
 	if apiErr.RetryAfter != time.Second {
@@ -631,7 +631,7 @@ func TestContextEndsACallInFlight(t *testing.T) {
 		ctx, cancel := context.WithTimeout(ctxT(t), 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		_, _, err := c.Products.ByGTIN(ctx, string(srv.Demo()[0].GTIN), nil)
+		_, _, err := c.Products.ByGTIN(ctx, srv.Demo()[0].GTIN, nil)
 		requireContextError(t, err, context.DeadlineExceeded)
 		if d := time.Since(start); d > timescale.Scale(3*time.Second) {
 			t.Errorf("returned after %s, long after the 200ms deadline", d)
@@ -646,7 +646,7 @@ func TestContextEndsACallInFlight(t *testing.T) {
 			sandbox: []sandbox.Option{sandbox.WithFaults(hold)},
 			client:  []client.Option{client.WithTimeout(200 * time.Millisecond)},
 		})
-		_, _, err := c.Products.ByGTIN(ctxT(t), string(srv.Demo()[0].GTIN), nil)
+		_, _, err := c.Products.ByGTIN(ctxT(t), srv.Demo()[0].GTIN, nil)
 		requireContextError(t, err, context.DeadlineExceeded)
 	})
 	t.Run("cancel", func(t *testing.T) {
@@ -659,7 +659,7 @@ func TestContextEndsACallInFlight(t *testing.T) {
 			<-arr.before // the request is with the sandbox, held by the fault
 			cancel()
 		}()
-		_, _, err := c.Products.ByGTIN(ctx, string(gtin), nil)
+		_, _, err := c.Products.ByGTIN(ctx, gtin, nil)
 		cancel()
 		requireContextError(t, err, context.Canceled)
 	})
@@ -684,7 +684,7 @@ func TestContextEndsACallWaitingToRetry(t *testing.T) {
 		cancel()
 	}()
 	start := time.Now()
-	_, resp, err := c.Products.ByGTIN(ctx, string(gtin), nil)
+	_, resp, err := c.Products.ByGTIN(ctx, gtin, nil)
 	elapsed := time.Since(start)
 	requireContextError(t, err, context.Canceled)
 	if resp != nil {
@@ -708,7 +708,7 @@ func TestRetryAfterPastTheDeadlineGivesUpAtOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(ctxT(t), 2*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, _, err := c.Products.ByGTIN(ctx, string(srv.Demo()[0].GTIN), nil)
+	_, _, err := c.Products.ByGTIN(ctx, srv.Demo()[0].GTIN, nil)
 	elapsed := time.Since(start)
 	if !errors.Is(err, client.ErrDeadlineTooClose) {
 		t.Fatalf("err = %v, want ErrDeadlineTooClose", err)
@@ -738,7 +738,7 @@ func TestRetryAfterAboveTheCapFailsAtOnce(t *testing.T) {
 		client:  []client.Option{client.WithRetryPolicy(p)},
 	})
 	start := time.Now()
-	_, resp, err := c.Products.ByGTIN(ctxT(t), string(srv.Demo()[0].GTIN), nil)
+	_, resp, err := c.Products.ByGTIN(ctxT(t), srv.Demo()[0].GTIN, nil)
 	if !errors.Is(err, client.ErrRetryAfterTooLong) {
 		t.Fatalf("err = %v, want ErrRetryAfterTooLong", err)
 	}
@@ -778,7 +778,7 @@ func TestDeadlineIsJudgedOnTheRealClock(t *testing.T) {
 				},
 				wrap: withZeroRetryAfter,
 			})
-			gtin := string(srv.Demo()[0].GTIN)
+			gtin := srv.Demo()[0].GTIN
 			// A wait of milliseconds, a deadline seconds away: retried.
 			ctx, cancel := context.WithTimeout(ctxT(t), timescale.Scale(5*time.Second))
 			defer cancel()
@@ -801,7 +801,7 @@ func TestDeadlineIsJudgedOnTheRealClock(t *testing.T) {
 		ctx, cancel := context.WithTimeout(ctxT(t), 500*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		_, _, err := c.Products.ByGTIN(ctx, string(srv.Demo()[0].GTIN), nil)
+		_, _, err := c.Products.ByGTIN(ctx, srv.Demo()[0].GTIN, nil)
 		if !errors.Is(err, client.ErrDeadlineTooClose) {
 			t.Errorf("err = %v after %s, want ErrDeadlineTooClose at once", err, time.Since(start))
 		}
@@ -836,7 +836,7 @@ func TestRateLimitSpentFailsFastUntilTheReset(t *testing.T) {
 		client:  []client.Option{client.WithClock(clk.Now), noRetries()},
 	})
 	ctx := ctxT(t)
-	gtin := string(srv.Demo()[0].GTIN)
+	gtin := srv.Demo()[0].GTIN
 
 	_, resp, err := c.Products.ByGTIN(ctx, gtin, nil)
 	if err != nil {

@@ -30,7 +30,7 @@ func TestRefusedKeyIsSaidOnceAndHoldsCallsBack(t *testing.T) {
 			client.WithLogger(slog.New(slog.NewJSONHandler(&out, nil)))},
 	})
 	ctx := ctxT(t)
-	gtin := string(srv.Demo()[0].GTIN)
+	gtin := srv.Demo()[0].GTIN
 
 	const calls = 10
 	for i := range calls {
@@ -84,7 +84,7 @@ func TestRefusedKeyRecovers(t *testing.T) {
 	srv, c := setupWith(t, fixture{client: []client.Option{client.WithClock(clk.Now),
 		client.WithLogger(slog.New(slog.NewJSONHandler(&out, nil)))}})
 	ctx := ctxT(t)
-	gtin := string(srv.Demo()[0].GTIN)
+	gtin := srv.Demo()[0].GTIN
 	refuse := func(on bool) {
 		t.Helper()
 		var fs []sandbox.Fault
@@ -142,7 +142,7 @@ func TestRefusedKeyWithoutALoggerIsSaidToSlogDefault(t *testing.T) {
 	}
 	t.Cleanup(c.CloseIdleConnections)
 	for range 3 {
-		if _, _, err := c.Products.ByGTIN(ctxT(t), string(srv.Demo()[0].GTIN), nil); !errors.Is(err, client.ErrUnauthorized) {
+		if _, _, err := c.Products.ByGTIN(ctxT(t), srv.Demo()[0].GTIN, nil); !errors.Is(err, client.ErrUnauthorized) {
 			t.Fatalf("err = %v, want ErrUnauthorized", err)
 		}
 	}

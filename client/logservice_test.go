@@ -76,7 +76,7 @@ func TestLogVerifiesTheFeed(t *testing.T) {
 	first, _ := verified(t, ctx, c)
 
 	d := srv.Demo()[0]
-	st, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil)
+	st, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

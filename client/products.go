@@ -75,9 +75,10 @@ func canonKey(k ProductKey) (ProductKey, error) {
 }
 
 // ByGTIN answers the status of the product with that GTIN (8, 12, 13 or
-// 14 digits). A product whose maker is not on the list is an answer
-// (Listed false), not an error. A malformed GTIN is an *IDError and no
-// request is sent.
+// 14 digits; a constant converts, a string read at run time goes through
+// ParseGTIN first). A product whose maker is not on the list is an answer
+// (Listed false), not an error. A malformed GTIN — a conversion that was
+// never parsed — is an *IDError and no request is sent.
 //
 // The status is verified before it is returned: its proof's checkpoint
 // must be signed by a registry key (see WithLogKeys), extend the latest
@@ -85,8 +86,8 @@ func canonKey(k ProductKey) (ProductKey, error) {
 // answer carries the consistency proof), and each of its records must be
 // the leaf its inclusion proof shows. One that does not verify is a
 // *VerifyError, counted in Stats, and no status is returned.
-func (s *ProductsService) ByGTIN(ctx context.Context, gtin string, opts *GetOptions) (*ProductStatus, *Response, error) {
-	g, err := ParseGTIN(gtin)
+func (s *ProductsService) ByGTIN(ctx context.Context, gtin GTIN, opts *GetOptions) (*ProductStatus, *Response, error) {
+	g, err := ParseGTIN(string(gtin))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -40,7 +40,7 @@ func TestProductsByGTINGivesEveryDemoVerdict(t *testing.T) {
 	}
 	seen := map[client.Verdict]bool{}
 	for _, p := range demo {
-		st, resp, err := c.Products.ByGTIN(ctx, string(p.GTIN), nil)
+		st, resp, err := c.Products.ByGTIN(ctx, p.GTIN, nil)
 		if err != nil {
 			t.Fatalf("ByGTIN(%s): %v", p.GTIN, err)
 		}
@@ -61,7 +61,7 @@ func TestProductsByGTINGivesEveryDemoVerdict(t *testing.T) {
 		}
 	}
 
-	st, _, err := c.Products.ByGTIN(ctx, string(srv.NotListedGTIN()), nil)
+	st, _, err := c.Products.ByGTIN(ctx, srv.NotListedGTIN(), nil)
 	if err != nil {
 		t.Fatalf("ByGTIN(not listed): %v", err)
 	}
@@ -75,11 +75,11 @@ func TestProductsByGTINAcceptsShortFormsAndSpaces(t *testing.T) {
 	srv, c := setup(t)
 	ctx := ctxT(t)
 	g := srv.Demo()[0].GTIN // 14 digits, indicator 0
-	want, _, err := c.Products.ByGTIN(ctx, string(g), nil)
+	want, _, err := c.Products.ByGTIN(ctx, g, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := c.Products.ByGTIN(ctx, " "+string(g[1:])+" ", nil) // the EAN-13 as printed
+	got, _, err := c.Products.ByGTIN(ctx, " "+g[1:]+" ", nil) // the EAN-13 as printed, converted unparsed
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestProductsByGTINRefusesMalformedLocally(t *testing.T) {
 	ctx := ctxT(t)
 	before := srv.Requests("")
 	for _, in := range []string{"", "123", "6901234567893", "690123456789２", "06901234567892/../x", "6901234567892\n"} {
-		st, resp, err := c.Products.ByGTIN(ctx, in, nil)
+		st, resp, err := c.Products.ByGTIN(ctx, client.GTIN(in), nil) // a conversion is never parsed
 		var idErr *client.IDError
 		if !errors.As(err, &idErr) || !errors.Is(err, client.ErrInvalidID) {
 			t.Errorf("ByGTIN(%q) err = %v, want an *IDError", in, err)
@@ -118,13 +118,13 @@ func TestProductsConditionalGet(t *testing.T) {
 			break
 		}
 	}
-	st, resp, err := c.Products.ByGTIN(ctx, string(gtin), nil)
+	st, resp, err := c.Products.ByGTIN(ctx, gtin, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	etag := resp.ETag
 
-	again, resp, err := c.Products.ByGTIN(ctx, string(gtin), &client.GetOptions{ETag: etag})
+	again, resp, err := c.Products.ByGTIN(ctx, gtin, &client.GetOptions{ETag: etag})
 	if err != nil {
 		t.Fatalf("conditional GET: %v", err)
 	}
@@ -135,7 +135,7 @@ func TestProductsConditionalGet(t *testing.T) {
 	if _, err := srv.Revoke(st.Commitment.ID); err != nil {
 		t.Fatal(err)
 	}
-	fresh, resp, err := c.Products.ByGTIN(ctx, string(gtin), &client.GetOptions{ETag: etag})
+	fresh, resp, err := c.Products.ByGTIN(ctx, gtin, &client.GetOptions{ETag: etag})
 	if err != nil {
 		t.Fatalf("after a revocation: %v", err)
 	}
@@ -154,7 +154,7 @@ func TestProductsConditionalGetRefusesAnETagThatCannotBeAHeader(t *testing.T) {
 	t.Parallel()
 	srv, c := setup(t)
 	before := srv.Requests("")
-	_, _, err := c.Products.ByGTIN(ctxT(t), string(srv.Demo()[0].GTIN), &client.GetOptions{ETag: "\"x\"\r\nX-Evil: 1"})
+	_, _, err := c.Products.ByGTIN(ctxT(t), srv.Demo()[0].GTIN, &client.GetOptions{ETag: "\"x\"\r\nX-Evil: 1"})
 	if !errors.Is(err, client.ErrInvalidInput) {
 		t.Errorf("err = %v, want ErrInvalidInput", err)
 	}
@@ -247,7 +247,7 @@ func TestProductsBatchAnswersInInputOrder(t *testing.T) {
 			p := product(t, srv, e, j)
 			k := client.ProductKey{GTIN: p.GTIN}
 			if len(unique)%10 == 3 {
-				st, _, err := c.Products.ByGTIN(ctx, string(p.GTIN), nil)
+				st, _, err := c.Products.ByGTIN(ctx, p.GTIN, nil)
 				if err != nil || st.Enterprise == nil {
 					t.Fatalf("ByGTIN(%s) = %v, %v", p.GTIN, st, err)
 				}

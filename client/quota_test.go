@@ -26,7 +26,7 @@ func TestPauseAfter503RetryAfter(t *testing.T) {
 		client:  []client.Option{client.WithClock(clk.Now)},
 	})
 	ctx := ctxT(t)
-	gtin := string(srv.Demo()[0].GTIN)
+	gtin := srv.Demo()[0].GTIN
 	start := clk.Now()
 
 	_, _, err := c.Products.ByGTIN(ctx, gtin, nil)
@@ -132,7 +132,7 @@ func TestPause429WithoutHeadersDoubles(t *testing.T) {
 		wrap:   b.wrap,
 	})
 	ctx := ctxT(t)
-	gtin := string(srv.Demo()[0].GTIN)
+	gtin := srv.Demo()[0].GTIN
 
 	storm := func(want time.Duration) {
 		t.Helper()
@@ -196,7 +196,7 @@ func TestRetryWaitsOutThePause(t *testing.T) {
 		},
 	})
 	ctx := ctxT(t)
-	gtin := string(srv.Demo()[0].GTIN)
+	gtin := srv.Demo()[0].GTIN
 	done := make(chan error, 1)
 	go func() {
 		_, resp, err := c.Products.ByGTIN(ctx, gtin, nil)
@@ -248,7 +248,7 @@ func TestUpstreamLimitCapsConcurrentCalls(t *testing.T) {
 		client:  []client.Option{client.WithUpstreamLimit(perSec, burst), noRetries()},
 	})
 	parent := ctxT(t)
-	gtin := string(srv.Demo()[0].GTIN)
+	gtin := srv.Demo()[0].GTIN
 
 	errs := make([]error, calls)
 	durs := make([]time.Duration, calls)
@@ -321,7 +321,7 @@ func TestUpstreamLimitFollowsTheAPI(t *testing.T) {
 		client:  []client.Option{client.WithUpstreamLimit(1000, 100), client.WithClock(clk.Now), noRetries()},
 	})
 	parent := ctxT(t)
-	gtin := string(srv.Demo()[0].GTIN)
+	gtin := srv.Demo()[0].GTIN
 	if _, resp, err := c.Products.ByGTIN(parent, gtin, nil); err != nil || resp.RateLimit.Limit != 2 {
 		t.Fatalf("first call: %v, %+v; want an answer saying the limit is 2", err, resp)
 	}
@@ -373,7 +373,7 @@ func TestLowPriorityLeavesAReserve(t *testing.T) {
 	})
 	ctx := ctxT(t)
 	low := client.WithPriority(ctx, client.PriorityLow)
-	gtin := string(srv.Demo()[0].GTIN)
+	gtin := srv.Demo()[0].GTIN
 	before := srv.Requests(productRoute)
 
 	for i := range 5 {

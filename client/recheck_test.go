@@ -26,7 +26,7 @@ func TestVerifyCached(t *testing.T) {
 	if _, err := srv.PublishInspection(srv.Demo()[1].GTIN, client.InspectionPass); err != nil {
 		t.Fatal(err)
 	}
-	st, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil)
+	st, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestVerifyCached(t *testing.T) {
 	if _, err := srv.PublishInspection(srv.Demo()[1].GTIN, client.InspectionPass); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil); err != nil {
+	if _, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil); err != nil {
 		t.Fatal(err)
 	}
 	rogue, _ := rogueKey(t, c.LatestCheckpoint().Origin)
@@ -115,7 +115,7 @@ func TestVerifyCachedChecksEachCheckpointOnce(t *testing.T) {
 		if _, err := srv.PublishInspection(srv.Demo()[1].GTIN, client.InspectionPass); err != nil {
 			t.Fatal(err)
 		}
-		st, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil)
+		st, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -423,7 +423,7 @@ func TestReportLookupLimitHoldsBackLookupsAlone(t *testing.T) {
 	}
 	// Every other call goes on.
 	before = srv.Requests("GET /v1/products/{gtin}")
-	if _, _, err := c.Products.ByGTIN(ctx, string(srv.Demo()[0].GTIN), nil); err != nil {
+	if _, _, err := c.Products.ByGTIN(ctx, srv.Demo()[0].GTIN, nil); err != nil {
 		t.Errorf("a product look-up after a report look-up's 429: %v", err)
 	}
 	if n := srv.Requests("GET /v1/products/{gtin}") - before; n != 1 {

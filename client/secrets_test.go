@@ -110,7 +110,7 @@ func TestAPIKeyStaysSecret(t *testing.T) {
 	})
 	ctx := ctxT(t)
 	demo := srv.Demo()
-	gtin := string(demo[0].GTIN)
+	gtin := demo[0].GTIN
 	params := reportOf(srv)
 
 	var errs int

@@ -12,7 +12,7 @@ import (
 func TestAStatusWithoutRecordsHasNoUpdatedAt(t *testing.T) {
 	t.Parallel()
 	srv, c := setup(t)
-	st, _, err := c.Products.ByGTIN(ctxT(t), string(srv.NotListedGTIN()), nil)
+	st, _, err := c.Products.ByGTIN(ctxT(t), srv.NotListedGTIN(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestAStatusWithoutRecordsHasNoUpdatedAt(t *testing.T) {
 	if strings.Contains(string(b), "updated_at") {
 		t.Errorf("a status without records encodes an updated_at: %s", b)
 	}
-	listed, _, err := c.Products.ByGTIN(ctxT(t), string(srv.Demo()[0].GTIN), nil)
+	listed, _, err := c.Products.ByGTIN(ctxT(t), srv.Demo()[0].GTIN, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

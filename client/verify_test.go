@@ -104,7 +104,7 @@ func TestStatusesVerify(t *testing.T) {
 	ctx := ctxT(t)
 	keys := srv.LogKeys()
 	for _, d := range srv.Demo() {
-		st, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil)
+		st, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", d.GTIN, err)
 		}
@@ -172,7 +172,7 @@ func TestStatusesVerify(t *testing.T) {
 func TestNotListedNeedsNoProof(t *testing.T) {
 	t.Parallel()
 	srv, c := setupWith(t, fixture{fetchKeys: true})
-	st, _, err := c.Products.ByGTIN(ctxT(t), string(srv.NotListedGTIN()), nil)
+	st, _, err := c.Products.ByGTIN(ctxT(t), srv.NotListedGTIN(), nil)
 	if err != nil || st.Listed || st.Proof != nil {
 		t.Fatalf("status %+v, err %v: want not listed, no proof", st, err)
 	}
@@ -229,7 +229,7 @@ func TestRewrittenStatusRefused(t *testing.T) {
 			})
 			ctx := ctxT(t)
 			d := demoOf(t, srv, client.VerdictCommitted)
-			st, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil)
+			st, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -238,7 +238,7 @@ func TestRewrittenStatusRefused(t *testing.T) {
 			}
 			on.Store(true)
 			for range 2 {
-				st, _, err = c.Products.ByGTIN(ctx, string(d.GTIN), nil)
+				st, _, err = c.Products.ByGTIN(ctx, d.GTIN, nil)
 				wantRefused(t, st, err, client.ProductKey{GTIN: d.GTIN}, client.ErrLogProof)
 			}
 			if got := c.Stats().LogFailures; got != (client.LogFailureCounts{Proof: 2}) {
@@ -293,7 +293,7 @@ func TestBatchItemRefused(t *testing.T) {
 	})})
 	ctx := ctxT(t)
 	d := demoOf(t, srv, client.VerdictCommitted)
-	st, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil)
+	st, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +344,7 @@ func TestProofForAnotherTreeSize(t *testing.T) {
 	if _, err := srv.PublishInspection(srv.Demo()[1].GTIN, client.InspectionPass); err != nil {
 		t.Fatal(err)
 	}
-	st, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil)
+	st, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil)
 	wantRefused(t, st, err, client.ProductKey{GTIN: d.GTIN}, client.ErrLogProof)
 }
 
@@ -385,7 +385,7 @@ func TestCheckpointUnknownKey(t *testing.T) {
 		_, other := rogueKey(t, "sandbox.qualitycommit.example")
 		srv, c := setupWith(t, fixture{client: []client.Option{client.WithLogKeys(other)}})
 		d := srv.Demo()[0]
-		st, _, err := c.Products.ByGTIN(ctxT(t), string(d.GTIN), nil)
+		st, _, err := c.Products.ByGTIN(ctxT(t), d.GTIN, nil)
 		wantRefused(t, st, err, client.ProductKey{GTIN: d.GTIN}, client.ErrCheckpointSignature)
 		if n := srv.Requests("GET /v1/keys"); n != 0 {
 			t.Errorf("pinned keys, yet /v1/keys was asked %d times", n)
@@ -411,7 +411,7 @@ func TestCheckpointUnknownKey(t *testing.T) {
 			if i == 2 {
 				now.Add(int64(61 * time.Second))
 			}
-			st, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil)
+			st, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil)
 			wantRefused(t, st, err, client.ProductKey{GTIN: d.GTIN}, client.ErrCheckpointSignature)
 			if n := srv.Requests("GET /v1/keys"); n != want {
 				t.Errorf("call %d: /v1/keys asked %d times, want %d", i, n, want)
@@ -430,7 +430,7 @@ func TestKeyRotationFetchedAgain(t *testing.T) {
 	srv, c := setupWith(t, fixture{fetchKeys: true})
 	ctx := ctxT(t)
 	d := srv.Demo()[0]
-	if _, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil); err != nil {
+	if _, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := srv.RotateLogKey(); err != nil {
@@ -439,7 +439,7 @@ func TestKeyRotationFetchedAgain(t *testing.T) {
 	if _, err := srv.PublishInspection(d.GTIN, client.InspectionPass); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil); err != nil {
+	if _, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil); err != nil {
 		t.Fatalf("after a rotation: %v", err)
 	}
 	if n := srv.Requests("GET /v1/keys"); n != 2 {
@@ -464,11 +464,11 @@ func TestCheckpointExpiredKey(t *testing.T) {
 	c = newClient(t, client.BaseURL(c), client.WithLogKeys(keys...), client.WithClock(func() time.Time { return time.Unix(0, now.Load()) }))
 	ctx := ctxT(t)
 	d := srv.Demo()[0]
-	if _, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil); err != nil {
+	if _, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil); err != nil {
 		t.Fatalf("while the key is in force: %v", err)
 	}
 	now.Add(int64(2 * time.Hour))
-	st, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil)
+	st, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil)
 	wantRefused(t, st, err, client.ProductKey{GTIN: d.GTIN}, client.ErrCheckpointSignature)
 }
 
@@ -519,17 +519,17 @@ func TestCheckpointBackwards(t *testing.T) {
 	srv, c := setupWith(t, fixture{wrap: rp.wrap()})
 	ctx := ctxT(t)
 	a, b := srv.Demo()[0], srv.Demo()[1]
-	if _, _, err := c.Products.ByGTIN(ctx, string(a.GTIN), nil); err != nil {
+	if _, _, err := c.Products.ByGTIN(ctx, a.GTIN, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := srv.PublishInspection(b.GTIN, client.InspectionPass); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Products.ByGTIN(ctx, string(b.GTIN), nil); err != nil {
+	if _, _, err := c.Products.ByGTIN(ctx, b.GTIN, nil); err != nil {
 		t.Fatal(err)
 	}
 	rp.replay.Store(true)
-	st, _, err := c.Products.ByGTIN(ctx, string(a.GTIN), nil)
+	st, _, err := c.Products.ByGTIN(ctx, a.GTIN, nil)
 	wantRefused(t, st, err, client.ProductKey{GTIN: a.GTIN}, client.ErrLogBackwards)
 	if got := c.Stats().LogFailures; got != (client.LogFailureCounts{Backwards: 1}) {
 		t.Errorf("failures %+v, want 1 backwards", got)
@@ -562,21 +562,21 @@ func TestAnswerJudgedAgainstWhatItAskedFrom(t *testing.T) {
 	}})
 	ctx := ctxT(t)
 	a, b := srv.Demo()[0], srv.Demo()[1]
-	if _, _, err := c.Products.ByGTIN(ctx, string(a.GTIN), nil); err != nil {
+	if _, _, err := c.Products.ByGTIN(ctx, a.GTIN, nil); err != nil {
 		t.Fatal(err)
 	}
 	first := c.LatestCheckpoint()
 	hold.Store(true)
 	errc := make(chan error, 1)
 	go func() {
-		_, _, err := c.Products.ByGTIN(ctx, string(a.GTIN), nil)
+		_, _, err := c.Products.ByGTIN(ctx, a.GTIN, nil)
 		errc <- err
 	}()
 	<-held // answered from the tree of first's size, not yet delivered
 	if _, err := srv.PublishInspection(b.GTIN, client.InspectionPass); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Products.ByGTIN(ctx, string(b.GTIN), nil); err != nil {
+	if _, _, err := c.Products.ByGTIN(ctx, b.GTIN, nil); err != nil {
 		t.Fatal(err)
 	}
 	moved := c.LatestCheckpoint()
@@ -624,7 +624,7 @@ func TestForkedLogCaught(t *testing.T) {
 	if _, err := srv.PublishInspection(srv.Demo()[1].GTIN, client.InspectionPass); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil); err != nil {
+	if _, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 2 {
@@ -635,7 +635,7 @@ func TestForkedLogCaught(t *testing.T) {
 			}
 		}
 		forked.Store(true)
-		st, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil)
+		st, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil)
 		wantRefused(t, st, err, client.ProductKey{GTIN: d.GTIN}, client.ErrLogFork)
 	}
 }
@@ -694,7 +694,7 @@ func TestNoKeysPublished(t *testing.T) {
 		})
 	}})
 	d := srv.Demo()[0]
-	st, _, err := c.Products.ByGTIN(ctxT(t), string(d.GTIN), nil)
+	st, _, err := c.Products.ByGTIN(ctxT(t), d.GTIN, nil)
 	wantRefused(t, st, err, client.ProductKey{GTIN: d.GTIN}, client.ErrCheckpointSignature)
 	if errors.Is(err, client.ErrNotFound) {
 		t.Errorf("a status refused for want of keys matches ErrNotFound: %v", err)
@@ -710,7 +710,7 @@ func TestKeysFetchedForALowPriorityCaller(t *testing.T) {
 	srv, c := setupWith(t, fixture{fetchKeys: true, client: []client.Option{client.WithUpstreamLimit(20, 1)}})
 	d := srv.Demo()[0]
 	low := client.WithPriority(ctxT(t), client.PriorityLow)
-	if _, _, err := c.Products.ByGTIN(low, string(d.GTIN), nil); err != nil {
+	if _, _, err := c.Products.ByGTIN(low, d.GTIN, nil); err != nil {
 		t.Fatalf("a low-priority lookup: %v", err)
 	}
 }
@@ -791,11 +791,11 @@ func TestProofHashNotAHash(t *testing.T) {
 	})})
 	ctx := ctxT(t)
 	d := demoOf(t, srv, client.VerdictCommitted)
-	if _, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil); err != nil {
+	if _, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil); err != nil {
 		t.Fatal(err)
 	}
 	on.Store(true)
-	st, _, err := c.Products.ByGTIN(ctx, string(d.GTIN), nil)
+	st, _, err := c.Products.ByGTIN(ctx, d.GTIN, nil)
 	var de *client.DecodeError
 	if !errors.As(err, &de) || st != nil {
 		t.Errorf("a status whose proof holds %q: %+v, %v (%T); want no status and a *DecodeError", "not a hash", st, err, err)

@@ -224,7 +224,7 @@ func (a *admission) limiterOf(key string) *rate.Limiter {
 // more lookups; its badges render as Page's do. A refusal is this
 // address's, or this moment's: send the page with Cache-Control:
 // no-store (or private), so that no shared cache shows it to others.
-func (w *Widget) PublicPage(r *http.Request, gtins ...any) *Page {
+func (w *Widget) PublicPage(r *http.Request, gtins ...client.GTIN) *Page {
 	return w.page(client.WithPriority(r.Context(), client.PriorityLow), r, gtins)
 }
 

@@ -138,9 +138,9 @@ func TestWarmBadgesAreNeverThrottled(t *testing.T) {
 		widget.WithRenderTimeout(timescale.Scale(10*time.Second)))
 	h := e.w.Handler("/quality/")
 	demo := e.srv.Demo()
-	gtins := make([]any, len(demo))
+	gtins := make([]client.GTIN, len(demo))
 	for i, d := range demo {
-		gtins[i] = string(d.GTIN)
+		gtins[i] = d.GTIN
 	}
 	e.w.Page(context.Background(), gtins...).Close() // the platform's own page warms them
 

@@ -18,7 +18,7 @@ import (
 // listing renders a listing of gtins, one badge a product, as a
 // platform's handler renders a page view: one Page for the page, given to
 // its template.
-func listing(t *testing.T, w *widget.Widget, gtins []any) string {
+func listing(t *testing.T, w *widget.Widget, gtins []client.GTIN) string {
 	t.Helper()
 	page := w.Page(context.Background(), gtins...) // a handler passes r.Context()
 	defer page.Close()
@@ -36,9 +36,9 @@ func execute(t *testing.T, tmpl *template.Template, src string, data any) string
 
 // listingOf is n products of the sandbox, a few of each maker, as a
 // listing page names them.
-func listingOf(t *testing.T, sb *sandbox.Server, n int) []any {
+func listingOf(t *testing.T, sb *sandbox.Server, n int) []client.GTIN {
 	t.Helper()
-	var gtins []any
+	var gtins []client.GTIN
 	ents, _ := sb.Size()
 	for e := 0; e < ents && len(gtins) < n; e++ {
 		for j := 0; j < 3 && len(gtins) < n; j++ {

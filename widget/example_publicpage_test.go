@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/qualitycommit/qcsdk/cache"
+	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/widget"
 )
 
@@ -27,11 +28,17 @@ func ExampleWidget_PublicPage() {
 			http.Error(rw, "at most 100 products", http.StatusBadRequest)
 			return
 		}
-		args := make([]any, len(gtins))
+		// Each barcode is parsed at the edge: a malformed one is the
+		// shopper's mistake, answered at once, and never a lookup.
+		parsed := make([]client.GTIN, len(gtins))
 		for i, g := range gtins {
-			args[i] = g
+			var err error
+			if parsed[i], err = client.ParseGTIN(g); err != nil {
+				http.Error(rw, err.Error(), http.StatusBadRequest)
+				return
+			}
 		}
-		page := badges.PublicPage(r, args...)
+		page := badges.PublicPage(r, parsed...)
 		defer page.Close()
 		// A refusal is this address's, or this moment's: no shared cache
 		// may keep it.

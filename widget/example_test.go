@@ -90,7 +90,7 @@ func ExampleWidget_Page() {
 		`{{ range .GTINs }}{{ $.QC.Badge . "en" "compact" }}
 {{ end }}`))
 
-	var gtins []any
+	var gtins []client.GTIN
 	for _, d := range sb.Demo()[:3] {
 		gtins = append(gtins, d.GTIN)
 	}

@@ -64,7 +64,7 @@ func TestAColdPageReadsRedisOnceForAllItsProducts(t *testing.T) {
 	dial := func() *redis.Client {
 		return redis.NewClient(&redis.Options{Addr: rs.Addr(), ContextTimeoutEnabled: true})
 	}
-	var gtins []any
+	var gtins []client.GTIN
 	for e := 0; len(gtins) < 60; e++ {
 		for j := 0; j < 3 && len(gtins) < 60; j++ {
 			if p, ok := sb.Product(e, j); ok {
@@ -79,7 +79,7 @@ func TestAColdPageReadsRedisOnceForAllItsProducts(t *testing.T) {
 	_, warm := server(dial())
 	keys := make([]client.ProductKey, len(gtins))
 	for i, g := range gtins {
-		keys[i] = client.ProductKey{GTIN: g.(client.GTIN)}
+		keys[i] = client.ProductKey{GTIN: g}
 	}
 	for _, it := range warm.Statuses(context.Background(), keys) {
 		if it.Err != nil {
@@ -154,7 +154,7 @@ func TestABlackholedRedisCostsAPageOneRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var gtins []any
+	var gtins []client.GTIN
 	for _, d := range sb.Demo() {
 		gtins = append(gtins, d.GTIN)
 	}

@@ -102,11 +102,18 @@ func (w *Widget) templateGTIN(call string, v any) (client.GTIN, error) {
 	default:
 		return "", w.report(call, fmt.Sprintf("a GTIN must be a string or a client.GTIN, not a %T", v), fmt.Sprint(v))
 	}
-	g, err := client.ParseGTIN(s)
+	return w.checkGTIN(call, client.GTIN(s))
+}
+
+// checkGTIN returns g if it is a well-formed GTIN (in its 14-digit form),
+// and reports it as a misuse of call otherwise: a client.GTIN converted
+// from a string was never validated.
+func (w *Widget) checkGTIN(call string, g client.GTIN) (client.GTIN, error) {
+	p, err := client.ParseGTIN(string(g))
 	if err != nil {
-		return "", w.report(call, "malformed GTIN", s)
+		return "", w.report(call, "malformed GTIN", string(g))
 	}
-	return g, nil
+	return p, nil
 }
 
 // templateLook reads a template's look words over the widget's default:

@@ -24,7 +24,7 @@ func TestTemplateMisuseIsLoggedOnceAndCounted(t *testing.T) {
 	tmpl := template.Must(template.New("p").Parse(
 		`{{ $.QC.Badge .Int }}|{{ $.QC.Badge .Bad }}|{{ $.QC.Badge .G "darkk" }}|{{ $.QC.Badge .G "en-AU" "dark" }}`))
 	for range 3 { // one page, viewed three times
-		page := e.w.Page(context.Background(), g)
+		page := e.w.Page(context.Background(), client.GTIN(g))
 		defer page.Close()
 		data := map[string]any{"Int": 6910000100003, "Bad": "6901234567893", "G": g, "QC": page}
 		var out strings.Builder
@@ -52,10 +52,37 @@ func TestTemplateMisuseIsLoggedOnceAndCounted(t *testing.T) {
 	}
 }
 
+// A client.GTIN converted from a string was never validated: Page checks
+// each, skips a malformed one without a lookup, and reports it as a
+// template's misuse is reported; the page's other products are answered.
+func TestPageSkipsAnUnvalidatedGTIN(t *testing.T) {
+	var logs bytes.Buffer
+	e := setup(t, nil, widget.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	good := e.srv.Demo()[0].GTIN
+	bad := client.GTIN("6901234567893") // a wrong check digit
+	page := e.w.Page(context.Background(), bad, good)
+	defer page.Close()
+	if got := e.qc.Stats().Misses; got != 1 {
+		t.Errorf("a page of one malformed and one good GTIN made %d lookups; want 1, the good one's", got)
+	}
+	if got := e.w.Stats().TemplateMisuses; got != 1 {
+		t.Errorf("Stats().TemplateMisuses = %d; want 1", got)
+	}
+	if !strings.Contains(logs.String(), "malformed GTIN") || !strings.Contains(logs.String(), "value="+string(bad)) {
+		t.Errorf("the log does not name the malformed GTIN:\n%s", logs.String())
+	}
+	if b, _ := page.Badge(good); !strings.Contains(string(b), "qcb-committed") {
+		t.Errorf("the good product's badge beside a malformed one: %s", b)
+	}
+	if b, _ := page.Badge(bad); !strings.Contains(string(b), "qcb-unknown") {
+		t.Errorf("the malformed GTIN's badge: %s; want the unknown one", b)
+	}
+}
+
 func TestStrictTemplatesFailOnMisuse(t *testing.T) {
 	e := setup(t, nil, widget.WithStrictTemplates(), widget.WithLogger(slog.New(slog.DiscardHandler)))
 	g := string(e.srv.Demo()[0].GTIN)
-	page := e.w.Page(context.Background(), g)
+	page := e.w.Page(context.Background(), client.GTIN(g))
 	defer page.Close()
 	for _, src := range []string{
 		`{{ $.QC.Badge 6910000100003 }}`, `{{ $.QC.Badge "69012345" }}`, `{{ $.QC.Badge .G "darkk" }}`, `{{ $.QC.JSONLD .G "neon" }}`,
@@ -105,7 +132,7 @@ func TestEveryLocaleParserAgrees(t *testing.T) {
 			t.Errorf("badge endpoint, locale=%s: %d %s; want %s", tag, resp.StatusCode, b, want)
 		}
 		var out strings.Builder
-		page := e.w.Page(context.Background(), g)
+		page := e.w.Page(context.Background(), client.GTIN(g))
 		defer page.Close()
 		tmpl := template.Must(template.New("p").Parse(`{{ $.QC.Badge .G .L }}`))
 		if err := tmpl.Execute(&out, map[string]any{"G": g, "L": tag, "QC": page}); err != nil || !strings.Contains(out.String(), `lang="`+want.String()+`"`) {

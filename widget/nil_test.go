@@ -33,7 +33,7 @@ func TestNilOptionsAreTheDefaults(t *testing.T) {
 		return w
 	}
 	verdicts := func(w *widget.Widget) map[client.GTIN]client.Verdict {
-		gtins := make([]any, 0, len(srv.Demo()))
+		gtins := make([]client.GTIN, 0, len(srv.Demo()))
 		for _, d := range srv.Demo() {
 			gtins = append(gtins, d.GTIN)
 		}

@@ -43,21 +43,22 @@ type Page struct {
 }
 
 // Page starts a page view: its deadline is the render timeout from now,
-// or ctx's if that comes first, and the products in gtins (strings or
-// client.GTINs; malformed ones are skipped, and logged as Badge's are) are looked up together before
-// it returns. Close it when the page is written.
-func (w *Widget) Page(ctx context.Context, gtins ...any) *Page {
+// or ctx's if that comes first, and the products in gtins are looked up
+// together before it returns. A GTIN that does not parse (a conversion
+// from a string that was never validated) is skipped, and logged as
+// Badge's are. Close the page when it is written.
+func (w *Widget) Page(ctx context.Context, gtins ...client.GTIN) *Page {
 	return w.page(ctx, nil, gtins)
 }
 
 // page is Page, and PublicPage when public is not nil.
-func (w *Widget) page(ctx context.Context, public *http.Request, gtins []any) *Page {
+func (w *Widget) page(ctx context.Context, public *http.Request, gtins []client.GTIN) *Page {
 	pctx, cancel := context.WithDeadline(ctx, time.Now().Add(w.timeout))
 	p := &Page{w: w, ctx: pctx, cancel: cancel, public: public}
 	keys := make([]client.ProductKey, 0, len(gtins))
 	for _, v := range gtins {
-		g, _ := w.templateGTIN("Page", v)
-		if g == "" {
+		g, err := w.checkGTIN("Page", v)
+		if err != nil {
 			continue
 		}
 		a, now, ok := w.qc.Cached(g)

@@ -23,9 +23,9 @@ func publicRequest(addr string) *http.Request {
 // counts its badges that are the neutral unknown one.
 func unknownBadges(t *testing.T, w *widget.Widget, addr string, gtins []string) int {
 	t.Helper()
-	args := make([]any, len(gtins))
+	args := make([]client.GTIN, len(gtins))
 	for i, g := range gtins {
-		args[i] = g
+		args[i] = client.GTIN(g)
 	}
 	page := w.PublicPage(publicRequest(addr), args...)
 	defer page.Close()
@@ -91,9 +91,9 @@ func TestPublicPageServesWarmProducts(t *testing.T) {
 	for _, d := range e.srv.Demo() {
 		warm = append(warm, string(d.GTIN))
 	}
-	args := make([]any, len(warm))
+	args := make([]client.GTIN, len(warm))
 	for i, g := range warm {
-		args[i] = g
+		args[i] = client.GTIN(g)
 	}
 	own := e.w.Page(context.Background(), args...) // the platform's own page warms them
 	want := make(map[string]string, len(warm))
@@ -108,7 +108,7 @@ func TestPublicPageServesWarmProducts(t *testing.T) {
 		t.Fatalf("%d of 5 cold badges unknown with budgets of 1; want 4", n)
 	}
 	before := e.w.Stats().BadgesThrottled
-	page := e.w.PublicPage(publicRequest(addr), append(args, randomGTINs(t, 301, 1)[0])...)
+	page := e.w.PublicPage(publicRequest(addr), append(args, client.GTIN(randomGTINs(t, 301, 1)[0]))...)
 	defer page.Close()
 	for _, g := range warm {
 		if got, _ := page.Badge(g); string(got) != want[g] {

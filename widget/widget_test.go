@@ -368,7 +368,7 @@ func TestAPageWhoseBudgetIsSpentAsksNoOne(t *testing.T) {
 // looked up one by one, one after another, as the template reaches them.
 func TestAPageWhoseLookupsFailDoesNotAskBadgeByBadge(t *testing.T) {
 	e := setup(t, []sandbox.Option{sandbox.WithFaults(sandbox.Fault{Kind: sandbox.FaultReset, Route: "POST /v1/products/batch"})})
-	var gtins []any
+	var gtins []client.GTIN
 	for _, d := range e.srv.Demo() {
 		gtins = append(gtins, d.GTIN)
 	}
@@ -403,7 +403,7 @@ func TestAPageDoesNotRetryARefusal(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := setup(t, []sandbox.Option{sandbox.WithFaults(f)})
-			var gtins []any
+			var gtins []client.GTIN
 			for _, d := range e.srv.Demo() {
 				gtins = append(gtins, d.GTIN)
 			}
@@ -427,7 +427,7 @@ func TestAPageDoesNotRetryARefusal(t *testing.T) {
 // page views answered from memory.
 func TestAPageCountsEachProductOnce(t *testing.T) {
 	e := setup(t, nil)
-	var gtins []any
+	var gtins []client.GTIN
 	for _, d := range e.srv.Demo() {
 		gtins = append(gtins, d.GTIN)
 	}
@@ -496,7 +496,7 @@ func TestAStaleBadgeSaysWhenItWasLastConfirmed(t *testing.T) {
 		{"en", "Committed", "as of 11-30", "Committed as of 11-30 14:05 UTC+8"},
 		{"zh-CN", "质量承诺", "最后核实 11-30", "质量承诺 最后核实 11-30 14:05 北京时间"},
 	} {
-		page := w.Page(ctx, g)
+		page := w.Page(ctx, client.GTIN(g))
 		h, _ := page.Badge(g, c.lang, "compact")
 		page.Close()
 		got := html.UnescapeString(string(h))
@@ -562,7 +562,7 @@ func TestAnAnswerPastTheStaleLimitIsUnknownWithItsDate(t *testing.T) {
 					t.Errorf("%+v: past the limit, the badge: %s (%v); want unknown, saying %q", look, got, err, want)
 				}
 			}
-			page := w.Page(ctx, g)
+			page := w.Page(ctx, client.GTIN(g))
 			h, _ := page.Badge(g)
 			_, d, _ := page.Status(client.GTIN(g))
 			page.Close()

@@ -82,7 +82,7 @@ func Example() {
 	fmt.Println("listings checked:", len(findings))
 
 	// The regulator revokes the commitment covering the first product.
-	st, _, err := api.Products.ByGTIN(ctx, string(d.GTIN), nil)
+	st, _, err := api.Products.ByGTIN(ctx, d.GTIN, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

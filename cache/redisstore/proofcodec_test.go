@@ -39,7 +39,7 @@ func provenEntryOf(b testing.TB, enterprises, products int) (*cache.Entry, []cli
 		b.Fatal(err)
 	}
 	p, _ := sb.Product(20, 3)
-	st, _, err := api.Products.ByGTIN(context.Background(), string(p.GTIN), nil)
+	st, _, err := api.Products.ByGTIN(context.Background(), p.GTIN, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

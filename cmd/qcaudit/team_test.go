@@ -95,7 +95,7 @@ func TestATeamsDay(t *testing.T) {
 	}
 	defer api.CloseIdleConnections()
 	committed := srv.Demo()[0]
-	st, _, err := api.Products.ByGTIN(context.Background(), string(committed.GTIN), nil)
+	st, _, err := api.Products.ByGTIN(context.Background(), committed.GTIN, nil)
 	if err != nil || st.Commitment == nil || st.Commitment.Status != client.CommitmentActive {
 		t.Fatalf("the committed demo product: %+v %v", st, err)
 	}

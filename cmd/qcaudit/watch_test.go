@@ -43,7 +43,7 @@ func TestWatchWritesAFindingForEachListingARevocationTouches(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer api.CloseIdleConnections()
-	st, _, err := api.Products.ByGTIN(ctx, string(committed.GTIN), nil)
+	st, _, err := api.Products.ByGTIN(ctx, committed.GTIN, nil)
 	if err != nil || st.Commitment == nil {
 		t.Fatalf("the committed demo product: %+v, %v", st, err)
 	}
@@ -125,7 +125,7 @@ func TestWatchSyncsANewCatalogue(t *testing.T) {
 		if !ok {
 			continue
 		}
-		st, _, err := api.Products.ByGTIN(bg, string(p.GTIN), nil)
+		st, _, err := api.Products.ByGTIN(bg, p.GTIN, nil)
 		if err == nil && st.Commitment != nil && st.Commitment.Status == client.CommitmentActive &&
 			len(st.Commitment.Scope.GTINPrefixes) == 0 && st.Commitment.Scope.Covers("", p.Brand, p.Model) {
 			maker, brandOnly = e, st.Commitment
@@ -135,7 +135,7 @@ func TestWatchSyncsANewCatalogue(t *testing.T) {
 		t.Fatal("no maker with a commitment naming brands only")
 	}
 	dropped := srv.Demo()[0] // by GTIN in yesterday's catalogue, not in today's
-	st, _, err := api.Products.ByGTIN(bg, string(dropped.GTIN), nil)
+	st, _, err := api.Products.ByGTIN(bg, dropped.GTIN, nil)
 	if err != nil || st.Commitment == nil {
 		t.Fatalf("the committed demo product: %+v, %v", st, err)
 	}

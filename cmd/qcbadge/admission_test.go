@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/widget"
 )
 
@@ -113,10 +114,10 @@ func TestBatchColdLookupsAreAdmittedPerAddress(t *testing.T) {
 func TestBatchServesWarmBadgesWithTheBudgetSpent(t *testing.T) {
 	s, hs := newTestService(t)
 	var warm []string
-	var args []any
+	var args []client.GTIN
 	for _, p := range demo(t) {
 		warm = append(warm, string(p.GTIN))
-		args = append(args, string(p.GTIN))
+		args = append(args, p.GTIN)
 	}
 	look, err := s.badges.RequestLook(httptest.NewRequest(http.MethodGet, "/quality/badges", nil))
 	if err != nil {

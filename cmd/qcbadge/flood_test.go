@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qualitycommit/qcsdk/client"
 	"github.com/qualitycommit/qcsdk/sandbox"
 	"github.com/qualitycommit/qcsdk/widget"
 )
@@ -69,7 +70,7 @@ func TestBatchFlood(t *testing.T) {
 	const perPage = 60
 	warm := coldGTINs(900, 10*perPage)
 	for i := 0; i < len(warm); i += perPage {
-		s.badges.Page(context.Background(), anys(warm[i:i+perPage])...).Close()
+		s.badges.Page(context.Background(), gtinsOf(warm[i:i+perPage])...).Close()
 	}
 	if m := s.qc.Stats().Misses; m != int64(len(warm)) {
 		t.Logf("warmed %d of %d products", m, len(warm))
@@ -152,7 +153,7 @@ func TestBatchFlood(t *testing.T) {
 			} else {
 				gtins = coldGTINs(5_000_000+i, perPage)
 			}
-			page := s.badges.Page(context.Background(), anys(gtins)...)
+			page := s.badges.Page(context.Background(), gtinsOf(gtins)...)
 			unknown := 0
 			for _, g := range gtins {
 				if b, _ := page.Badge(g); strings.Contains(string(b), "qcb-unknown") {
@@ -212,10 +213,10 @@ func TestBatchFlood(t *testing.T) {
 		float64(heapBefore)/(1<<20), float64(ms.HeapAlloc)/(1<<20), float64(heapPeak)/(1<<20), rssBefore>>20, rssPeak>>20, strings.Join(rssSeries, " "))
 }
 
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
+func gtinsOf(ss []string) []client.GTIN {
+	out := make([]client.GTIN, len(ss))
 	for i, s := range ss {
-		out[i] = s
+		out[i] = client.GTIN(s)
 	}
 	return out
 }

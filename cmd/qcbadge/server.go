@@ -395,8 +395,10 @@ func (s *service) batch(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var bad []invalidGTIN
+	parsed := make([]client.GTIN, len(gtins))
 	for i, g := range gtins {
-		if _, err := client.ParseGTIN(g); err != nil {
+		var err error
+		if parsed[i], err = client.ParseGTIN(g); err != nil {
 			shown := g
 			if len(shown) > 32 {
 				shown = shown[:32]
@@ -414,11 +416,7 @@ func (s *service) batch(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	words := []string{look.Locale.String(), look.Theme.String(), look.Size.String()}
-	args := make([]any, len(gtins))
-	for i, g := range gtins {
-		args[i] = g
-	}
-	page := s.badges.PublicPage(r, args...)
+	page := s.badges.PublicPage(r, parsed...)
 	defer page.Close()
 	// Written by hand rather than through encoding/json: the badges are
 	// the widget's prepared renderings, the same strings view after view,

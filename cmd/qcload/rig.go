@@ -262,7 +262,7 @@ func (l *listing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	gtins := make([]any, len(items))
+	gtins := make([]client.GTIN, len(items))
 	for i, it := range items {
 		gtins[i] = it.GTIN
 	}

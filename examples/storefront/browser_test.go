@@ -318,7 +318,7 @@ func TestBrowserHostileDataRunsNothing(t *testing.T) {
 	for _, d := range srv.Demo()[:6] {
 		paths = append(paths, "/p/"+string(d.GTIN), "/p/"+string(d.GTIN)+"?lang=en")
 	}
-	st, _, err := clientFor(t, srv).Products.ByGTIN(context.Background(), string(srv.Demo()[2].GTIN), nil)
+	st, _, err := clientFor(t, srv).Products.ByGTIN(context.Background(), srv.Demo()[2].GTIN, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +414,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	}
 	ctx := browser(t)
 	hs, srv := shopServer(t)
-	st, _, err := clientFor(t, srv).Products.ByGTIN(context.Background(), string(srv.Demo()[2].GTIN), nil)
+	st, _, err := clientFor(t, srv).Products.ByGTIN(context.Background(), srv.Demo()[2].GTIN, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -198,7 +198,7 @@ func (s *shop) listing(w http.ResponseWriter, r *http.Request) {
 	// One page, one deadline: the products the cache does not hold are
 	// looked up together, and a badge still without an answer at the
 	// deadline shows the neutral "check on the official platform" badge.
-	gtins := make([]any, len(s.items))
+	gtins := make([]client.GTIN, len(s.items))
 	for i, it := range s.items {
 		gtins[i] = it.GTIN
 	}

@@ -267,7 +267,7 @@ func TestShopIsSafeToCopy(t *testing.T) {
 	s, srv := newTestShop(t, "")
 	demo := srv.Demo()
 	rpt := srv.DemoReports()[0]
-	st, _, err := clientFor(t, srv).Products.ByGTIN(context.Background(), string(demo[2].GTIN), nil)
+	st, _, err := clientFor(t, srv).Products.ByGTIN(context.Background(), demo[2].GTIN, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

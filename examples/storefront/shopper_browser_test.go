@@ -419,7 +419,7 @@ func shopperPages(t *testing.T, srv *sandbox.Server) []string {
 		pages = append(pages, "/p/"+string(d.GTIN), "/p/"+string(d.GTIN)+"?lang=en")
 	}
 	for _, d := range srv.Demo()[:3] {
-		st, _, err := c.Products.ByGTIN(context.Background(), string(d.GTIN), nil)
+		st, _, err := c.Products.ByGTIN(context.Background(), d.GTIN, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
