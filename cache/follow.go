@@ -67,8 +67,9 @@ type FollowOptions struct {
 	// reads them from the registry (/v1/keys), which trusts TLS for them.
 	LogKeys []client.LogKey
 	// LogEvery is how often, at most, the follower audits the registry's
-	// log while the feed brings changes (default 5 s); a
-	// negative one turns the audit off.
+	// log while the feed brings changes (default 5 s): each change is
+	// audited within LogEvery of the audit before it. A negative one
+	// turns the audit off.
 	LogEvery time.Duration
 	// Witnesses are other parties' views of the log, compared with the
 	// registry's at each audit.

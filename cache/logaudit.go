@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/qualitycommit/qcsdk/client"
+	"github.com/qualitycommit/qcsdk/internal/backoff"
 )
 
 // The follower audits the registry's log (see client's log.go): it
@@ -175,7 +176,8 @@ type logAuditor struct {
 	last    *client.Checkpoint
 	forked  bool
 	lastRun time.Time
-	running atomic.Bool
+	running atomic.Bool // an audit runs, or waits for every to pass
+	pending atomic.Bool // an audit was asked for since the last began
 }
 
 // newLogAuditor is the audit of a follower with opts, defaults applied.
@@ -185,23 +187,47 @@ func newLogAuditor(api *client.Client, store Store, o *FollowOptions) *logAudito
 		logger: o.Logger, alarm: o.LogAlarm, stats: o.Stats}
 }
 
-// due starts an audit in the background unless one ran within every or
-// is running.
+// due asks for an audit: at once in the background when none ran within
+// every, else when every has passed since the last one. An audit running
+// or waiting takes the request with it: a change that comes while one
+// runs is audited after it, never dropped, so that the fleet's checkpoint
+// reaches the registry's last change even when the feed then goes quiet.
+// Nothing waits when nothing was asked: a quiet feed holds no goroutine.
 func (a *logAuditor) due(ctx context.Context, wg *sync.WaitGroup) {
-	if a == nil || a.every < 0 || a.running.Load() {
+	if a == nil || a.every < 0 {
 		return
 	}
-	now := a.now()
-	a.mu.Lock()
-	soon := !a.lastRun.IsZero() && now.Sub(a.lastRun) < a.every
-	a.mu.Unlock()
-	if soon || !a.running.CompareAndSwap(false, true) {
-		return
+	a.pending.Store(true)
+	if !a.running.CompareAndSwap(false, true) {
+		return // the audit running or waiting sees the request
 	}
-	wg.Go(func() {
-		defer a.running.Store(false)
-		a.audit(ctx)
-	})
+	wg.Go(func() { a.serve(ctx) })
+}
+
+// serve runs the audits asked for, each at least every after the last,
+// until none is asked for; a.running is held meanwhile.
+func (a *logAuditor) serve(ctx context.Context) {
+	for {
+		for a.pending.Swap(false) {
+			a.mu.Lock()
+			wait := a.every - a.now().Sub(a.lastRun)
+			if a.lastRun.IsZero() {
+				wait = 0
+			}
+			a.mu.Unlock()
+			if wait > 0 && !backoff.Sleep(ctx, wait) {
+				a.running.Store(false)
+				return
+			}
+			a.audit(ctx)
+		}
+		a.running.Store(false)
+		// A request that came after the last Swap and before the Store
+		// found running still set: take it here.
+		if !a.pending.Load() || !a.running.CompareAndSwap(false, true) {
+			return
+		}
+	}
 }
 
 // audit runs one audit; failures to reach the registry or a witness are
